@@ -1,0 +1,3 @@
+from sentry_mirror.ui.cli import main
+
+main()

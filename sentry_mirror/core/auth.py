@@ -1,0 +1,188 @@
+"""DSNs and the five ways an SDK authenticates, with Relay's rules and wording.
+
+Relay (``extractors/request_meta.rs``) looks for the public key in ``X-Sentry-Auth``,
+``Authorization: Sentry …``, ``Authorization: Basic …``, the query string (only when it
+contains ``sentry_``) and a path segment (unreal, cron). Two of them at once is a 401;
+none at all lets the envelope endpoint fall back to the envelope header's ``dsn``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from sentry_mirror.errors import MirrorError
+
+Headers = Sequence[tuple[str, str]]
+
+
+class AuthError(MirrorError):
+    """Authentication that Relay refuses; ``status`` and the message are Relay's answer."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        super().__init__(detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Dsn:
+    """A parsed DSN: ``{scheme}://{public_key}[:{secret}]@{host}[:{port}]{path}/{project_id}``."""
+
+    scheme: str
+    public_key: str
+    host: str
+    project_id: str
+    port: int | None = None
+    path: str = ""
+    secret: str | None = None
+
+    @property
+    def netloc(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def envelope_url(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.path}/api/{self.project_id}/envelope/"
+
+    def __str__(self) -> str:
+        secret = f":{self.secret}" if self.secret else ""
+        return f"{self.scheme}://{self.public_key}{secret}@{self.netloc}{self.path}/{self.project_id}"
+
+
+def parse_dsn(text: str) -> Dsn:
+    """Parse a DSN; :class:`MirrorError` with the reason when it is not one."""
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise MirrorError(f"invalid DSN {text!r}: {exc}") from None
+    path, _, project_id = parts.path.rpartition("/")
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname or not project_id:
+        raise MirrorError(f"invalid DSN {text!r}: expected scheme://public_key@host/project_id")
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return Dsn(
+        scheme=parts.scheme,
+        public_key=parts.username,
+        host=host,
+        project_id=project_id,
+        port=port,
+        path=path,
+        secret=parts.password,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """Who sent a request, as recorded in every snapshot record.
+
+    ``form`` is where the key came from: ``x-sentry-auth``, ``authorization``
+    (``Authorization: Sentry``), ``basic``, ``query``, ``path`` or ``envelope-dsn``.
+    """
+
+    form: str
+    public_key: str
+    sentry_version: str | None = None
+    sentry_client: str | None = None
+    dsn: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "form": self.form,
+            "public_key": self.public_key,
+            "sentry_version": self.sentry_version,
+            "sentry_client": self.sentry_client,
+            "dsn": self.dsn,
+        }
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """The first header called ``name`` (case-insensitive), or None."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _from_pairs(form: str, pairs: Sequence[tuple[str, str]]) -> Auth:
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values.setdefault(key.strip(), value.strip())
+    key = values.get("sentry_key", "")
+    if not key:
+        raise AuthError(401, "bad x-sentry-auth header" if form != "query" else "missing authorization information")
+    version = values.get("sentry_version")
+    if version is not None:
+        major = version.split(".", 1)[0]
+        if not major.isdigit():
+            raise AuthError(401, "bad x-sentry-auth header")
+        if int(major) > 7:
+            raise AuthError(400, f"unsupported protocol version ({int(major)})")
+    return Auth(form, key, sentry_version=version, sentry_client=values.get("sentry_client"))
+
+
+def parse_sentry_header(value: str, form: str = "x-sentry-auth") -> Auth:
+    """Parse ``Sentry sentry_key=…, sentry_version=7, …`` the way sentry-types does."""
+    prefix, _, rest = value.strip().partition(" ")
+    if prefix.lower() != "sentry":
+        raise AuthError(401, "bad x-sentry-auth header")
+    pairs = []
+    for part in rest.split(","):
+        key, sep, val = part.partition("=")
+        if sep:
+            pairs.append((key, val))
+    return _from_pairs(form, pairs)
+
+
+def request_auth(headers: Headers, query: str, path_key: str | None = None) -> Auth | None:
+    """The request-level auth, or None when the request carries none.
+
+    Raises :class:`AuthError` with Relay's status and detail for a malformed form or for
+    more than one form at once (``multiple authorization payloads detected``).
+    """
+    found: list[Auth | AuthError] = []
+
+    def attempt(make: object) -> None:
+        try:
+            found.append(make())  # type: ignore[operator]
+        except AuthError as exc:
+            found.append(exc)
+
+    x_auth = header(headers, "x-sentry-auth")
+    if x_auth is not None:
+        attempt(lambda: parse_sentry_header(x_auth))
+    authorization = header(headers, "authorization")
+    if authorization is not None:
+        scheme = authorization.strip().partition(" ")[0].lower()
+        if scheme == "sentry":
+            attempt(lambda: parse_sentry_header(authorization, "authorization"))
+        elif scheme == "basic":
+            attempt(lambda: _basic(authorization))
+    if "sentry_" in query:
+        attempt(lambda: _from_pairs("query", parse_qsl(query, keep_blank_values=True)))
+    if path_key:
+        found.append(Auth("path", path_key))
+    if len(found) > 1:
+        raise AuthError(401, "multiple authorization payloads detected")
+    if not found:
+        return None
+    if isinstance(found[0], AuthError):
+        raise found[0]
+    return found[0]
+
+
+def _basic(value: str) -> Auth:
+    token = value.strip().partition(" ")[2].strip()
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError(401, "bad x-sentry-auth header") from None
+    key = decoded.partition(":")[0]
+    if not key:
+        raise AuthError(401, "bad x-sentry-auth header")
+    return Auth("basic", key)

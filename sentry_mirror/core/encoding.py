@@ -1,0 +1,182 @@
+"""Request-body decoding by Content-Encoding, in bounded steps, with a size cap.
+
+Relay accepts ``gzip``, ``deflate`` (zlib-wrapped), ``br`` and ``zstd``, ignores an
+empty or ``UTF-8`` Content-Encoding (sent by old sentry-ruby and sentry-java), and
+answers 415 for anything else. Limits apply to the decoded size, so a tiny gzip bomb
+must be stopped while it inflates: each codec here produces output in chunks of at
+most ``CHUNK`` bytes and gives up with :class:`BodyTooLarge` as soon as the cap is
+passed, whatever the compression ratio.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Callable, Iterator
+
+import brotli
+import zstandard
+
+from sentry_mirror.errors import BodyTooLarge, DecodeError, UnsupportedEncoding
+
+CHUNK = 256 * 1024
+#: Relay's ``max_envelope_size``: the default cap on a decoded body.
+DEFAULT_MAX_BODY = 200 * 1024 * 1024
+
+_IGNORED = frozenset({"", "identity", "utf-8"})
+
+
+def normalize_encoding(header: str | None) -> str | None:
+    """The codec name for a Content-Encoding header value; None means identity.
+
+    Raises :class:`UnsupportedEncoding` for values Relay answers 415 to.
+    """
+    value = (header or "").strip().lower()
+    if value in _IGNORED:
+        return None
+    if value == "x-gzip":
+        return "gzip"
+    if value in _CODECS:
+        return value
+    raise UnsupportedEncoding(f"unsupported Content-Encoding {header!r} (accepted: gzip, deflate, br, zstd)")
+
+
+def _zlib_chunks(data: bytes, wbits: int) -> Iterator[bytes]:
+    obj = zlib.decompressobj(wbits)
+    pending = data
+    while True:
+        out = obj.decompress(pending, CHUNK)
+        if out:
+            yield out
+        pending = obj.unconsumed_tail
+        if obj.eof:
+            if wbits == 31 and obj.unused_data:
+                # gzip allows several members one after another
+                yield from _zlib_chunks(obj.unused_data, wbits)
+            return
+        if not pending:
+            if not out:
+                raise DecodeError("truncated body: the compressed stream ends early")
+
+
+def _gzip(data: bytes) -> Iterator[bytes]:
+    return _zlib_chunks(data, 31)
+
+
+def _deflate(data: bytes) -> Iterator[bytes]:
+    # HTTP "deflate" is zlib-wrapped (RFC 1950); some clients send raw deflate instead.
+    wbits = 15 if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8 else -15
+    return _zlib_chunks(data, wbits)
+
+
+def _brotli(data: bytes) -> Iterator[bytes]:
+    obj = brotli.Decompressor()
+    out = obj.process(data, output_buffer_limit=CHUNK)
+    while True:
+        if out:
+            yield out
+        if obj.is_finished():
+            return
+        if obj.can_accept_more_data():
+            raise DecodeError("truncated body: the brotli stream ends early")
+        out = obj.process(b"", output_buffer_limit=CHUNK)
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_FCS_SIZES = (0, 2, 4, 8)
+_DICT_ID_SIZES = (0, 1, 2, 4)
+
+
+ZSTD_MAGIC_BYTES = _ZSTD_MAGIC.to_bytes(4, "little")
+
+
+def zstd_frame_end(data: bytes, pos: int = 0) -> int | None:
+    """Where the zstd frame starting at ``pos`` ends, by walking its frame and block headers.
+
+    Returns None when ``data`` ends inside the frame (truncated), and raises
+    :class:`DecodeError` when no zstd frame starts at ``pos``. It decompresses nothing,
+    so it is cheap; RFC 8878, section 3.1.
+    """
+    size = len(data)
+    if size - pos < 8:
+        return None if ZSTD_MAGIC_BYTES.startswith(data[pos : pos + 4]) else _not_zstd(pos)
+    magic = int.from_bytes(data[pos : pos + 4], "little")
+    if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame
+        end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
+        return end if end <= size else None
+    if magic != _ZSTD_MAGIC:
+        return _not_zstd(pos)
+    descriptor = data[pos + 4]
+    single_segment = descriptor >> 5 & 1
+    fcs = _FCS_SIZES[descriptor >> 6] or single_segment
+    pos += 5 + (0 if single_segment else 1) + _DICT_ID_SIZES[descriptor & 3] + fcs
+    while True:
+        if pos + 3 > size:
+            return None
+        block = int.from_bytes(data[pos : pos + 3], "little")
+        kind, length = block >> 1 & 3, block >> 3
+        pos += 3 + (1 if kind == 1 else length)
+        if block & 1:
+            break
+    pos += 4 if descriptor >> 2 & 1 else 0
+    return pos if pos <= size else None
+
+
+def _not_zstd(pos: int) -> None:
+    raise DecodeError(f"no zstd frame starts at byte {pos}")
+
+
+def _zstd_frames_complete(data: bytes) -> bool:
+    pos = 0
+    while pos < len(data):
+        end = zstd_frame_end(data, pos)
+        if end is None:
+            return False
+        pos = end
+    return pos > 0
+
+
+def _zstd(data: bytes) -> Iterator[bytes]:
+    try:
+        complete = _zstd_frames_complete(data)
+    except DecodeError:
+        complete = False
+    if not complete:
+        raise DecodeError("body does not decode as zstd: the stream is truncated or not zstd")
+    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+    while out := reader.read(CHUNK):
+        yield out
+
+
+_CODECS: dict[str, Callable[[bytes], Iterator[bytes]]] = {
+    "gzip": _gzip,
+    "deflate": _deflate,
+    "br": _brotli,
+    "zstd": _zstd,
+}
+
+
+def decode(encoding: str | None, data: bytes, *, max_size: int = DEFAULT_MAX_BODY) -> bytes:
+    """Decode ``data`` compressed with ``encoding`` (a name from :func:`normalize_encoding`).
+
+    Raises :class:`BodyTooLarge` once more than ``max_size`` decoded bytes come out, and
+    :class:`DecodeError` for a body that does not decode. Nothing else escapes.
+    """
+    if encoding is None:
+        if len(data) > max_size:
+            raise BodyTooLarge(f"body of {len(data)} bytes is over the {max_size}-byte limit")
+        return data
+    codec = _CODECS.get(encoding)
+    if codec is None:
+        raise UnsupportedEncoding(f"unsupported Content-Encoding {encoding!r}")
+    parts: list[bytes] = []
+    total = 0
+    try:
+        for chunk in codec(data):
+            total += len(chunk)
+            if total > max_size:
+                raise BodyTooLarge(f"{encoding} body decodes to more than the {max_size}-byte limit")
+            parts.append(chunk)
+    except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
+        raise DecodeError(f"body does not decode as {encoding}: {exc}") from None
+    return b"".join(parts)

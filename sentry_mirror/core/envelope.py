@@ -1,0 +1,175 @@
+"""Sentry envelopes: parse and serialize, byte-exact, with Relay's error wording.
+
+Grammar (Relay ``envelope/mod.rs``)::
+
+    Envelope = Headers { "\\n" Item } [ "\\n" ]
+    Item     = Headers "\\n" Payload
+    Headers  = one JSON object on one line
+
+A payload is ``length`` bytes when the item header has ``length`` (and may then hold
+newlines or binary), else it runs to the next ``\\n`` or the end. Every header and
+payload is followed by exactly ``\\n`` or the end of the body: a ``\\r`` or a space there
+is an error, as in Relay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sentry_mirror.errors import EnvelopeError
+
+_UUID = re.compile(
+    r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
+_TRAILING_SPACE = (b" ", b"\t", b"\r")
+
+#: Item types whose presence makes Relay need (or generate) an event id.
+EVENT_ID_ITEM_TYPES = frozenset(
+    {
+        "event",
+        "transaction",
+        "security",
+        "raw_security",
+        "attachment",
+        "form_data",
+        "unreal_report",
+        "user_report",
+        "feedback",
+        "replay_event",
+        "profile",
+    }
+)
+
+#: Item types a client must never send (Relay: ``envelope contains internal items``).
+INTERNAL_ITEM_TYPES = frozenset({"integration"})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One envelope item: its header object and its payload bytes."""
+
+    headers: dict[str, Any]
+    payload: bytes
+
+    @property
+    def type(self) -> str:
+        value = self.headers.get("type")
+        return value if isinstance(value, str) else ""
+
+    def json(self) -> Any:
+        """The payload parsed as JSON; :class:`EnvelopeError` if it is not JSON."""
+        try:
+            return orjson.loads(self.payload)
+        except orjson.JSONDecodeError as exc:
+            raise EnvelopeError(f"item payload of type {self.type!r} is not JSON: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A parsed envelope. ``headers`` keeps unknown keys; ``items`` keeps order."""
+
+    headers: dict[str, Any] = field(default_factory=dict)
+    items: tuple[Item, ...] = ()
+
+    @property
+    def event_id(self) -> str | None:
+        """The envelope header's event id, normalised to 32 lower-case hex digits."""
+        return normalize_uuid(self.headers.get("event_id"))
+
+    @property
+    def item_types(self) -> tuple[str, ...]:
+        return tuple(item.type for item in self.items)
+
+
+def normalize_uuid(value: object) -> str | None:
+    """``value`` as 32 lower-case hex digits when it is a UUID (dashed or not), else None."""
+    if isinstance(value, str) and _UUID.match(value):
+        return value.replace("-", "").lower()
+    return None
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+
+
+def _header_line(data: bytes, start: int, what: str) -> tuple[dict[str, Any], int]:
+    """Parse the JSON object on the line at ``start``; return it and the offset after its newline."""
+    end = data.find(b"\n", start)
+    stop = len(data) if end < 0 else end
+    line = data[start:stop]
+    if line.endswith(_TRAILING_SPACE):
+        raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
+    try:
+        value = orjson.loads(line)
+        if isinstance(value, dict) and what == "envelope header":
+            # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
+            # orjson keeps the last one silently, so check with the strict decoder.
+            value = _STRICT_DECODER.decode(line.decode("utf-8"))
+    except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError):
+        raise EnvelopeError(f"invalid {what}", offset=start) from None
+    if not isinstance(value, dict):
+        raise EnvelopeError(f"invalid {what}", offset=start)
+    return value, (stop if end < 0 else end + 1)
+
+
+def parse(data: bytes) -> Envelope:
+    """Parse ``data`` as an envelope.
+
+    Raises :class:`EnvelopeError` (and nothing else) for any input that is not one; its
+    ``cause`` is the text Relay puts in its 400 answer.
+    """
+    headers, pos = _header_line(data, 0, "envelope header")
+    event_id = headers.get("event_id")
+    if event_id is not None and normalize_uuid(event_id) is None:
+        raise EnvelopeError("invalid envelope header", offset=0)
+    items: list[Item] = []
+    size = len(data)
+    while pos < size:
+        # Relay's JSON stream reader skips whitespace before an item header, so blank
+        # lines between items are tolerated; whitespace up to the end is not an item.
+        while pos < size and data[pos] in b" \t\r\n":
+            pos += 1
+        if pos >= size:
+            raise EnvelopeError("unexpected end of file", offset=pos)
+        item_headers, pos = _header_line(data, pos, "item header")
+        length = item_headers.get("length")
+        if length is None:
+            end = data.find(b"\n", pos)
+            stop = size if end < 0 else end
+            items.append(Item(item_headers, data[pos:stop]))
+            pos = size if end < 0 else end + 1
+            continue
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise EnvelopeError("invalid item header", offset=pos)
+        stop = pos + length
+        if stop > size:
+            raise EnvelopeError("unexpected end of file", offset=size)
+        if stop < size and data[stop] != 0x0A:
+            raise EnvelopeError("missing newline after header or payload", offset=stop)
+        items.append(Item(item_headers, data[pos:stop]))
+        pos = stop + 1
+    return Envelope(headers, tuple(items))
+
+
+def serialize(envelope: Envelope) -> bytes:
+    """Envelope bytes as sentry-python writes them: ``length`` on every item, trailing newline."""
+    parts = [orjson.dumps(envelope.headers), b"\n"]
+    for item in envelope.items:
+        headers = {**item.headers, "length": len(item.payload)}
+        parts += [orjson.dumps(headers), b"\n", item.payload, b"\n"]
+    return b"".join(parts)

@@ -1,0 +1,649 @@
+"""What Relay would answer to a request, and what it carried: the mirror's protocol brain.
+
+:func:`handle` takes a :class:`Request` (everything that arrived, the body still as
+sent on the wire) and returns an :class:`Outcome`: the response to send, and a summary
+of the content (endpoint, auth, envelope header, items, event id, title). It is pure,
+so every protocol rule is tested without a socket, and the server only moves bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import json
+import lzma
+import re
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from sentry_mirror.core import encoding, envelope, multipart
+from sentry_mirror.core.auth import Auth, AuthError, Headers, header, parse_dsn, request_auth
+from sentry_mirror.core.summary import event_title, item_title
+from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
+
+MIB = 1024 * 1024
+KIB = 1024
+MAX_EVENT_SIZE = 1 * MIB
+
+CORS_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
+    ("Vary", "origin, access-control-request-method, access-control-request-headers"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+)
+PREFLIGHT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Access-Control-Allow-Methods", "POST"),
+    (
+        "Access-Control-Allow-Headers",
+        "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, content-type, "
+        "authentication, authorization, content-encoding, transfer-encoding",
+    ),
+    ("Access-Control-Max-Age", "3600"),
+)
+#: The 1x1 transparent GIF Relay answers ``GET /store/`` with.
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+_SECURITY_TYPES = frozenset(
+    {
+        "application/json",
+        "application/csp-report",
+        "application/expect-ct-report",
+        "application/expect-ct-report+json",
+        "application/expect-staple-report",
+        "application/reports+json",
+    }
+)
+_NEL_TYPES = frozenset({"application/json", "application/reports+json"})
+_OTLP_TYPES = frozenset({"application/json", "application/x-protobuf"})
+_CRON_STATUSES = frozenset({"in_progress", "ok", "error"})
+
+#: Event-like items: at most one per envelope, each at most 1 MiB (Relay ``utils/sizes.rs``).
+_EVENT_LIKE = frozenset({"event", "transaction", "security", "raw_security", "feedback", "replay_event", "form_data"})
+#: Per-type limits: (max total bytes, max item count) for one envelope.
+_ITEM_LIMITS: dict[str, tuple[int, int]] = {
+    "attachment": (200 * MIB, 30),
+    "session": (10 * MIB, 100),
+    "sessions": (10 * MIB, 100),
+    "client_report": (100 * KIB, 100),
+    "check_in": (100 * KIB, 1),
+    "profile": (50 * MIB, 1),
+    "profile_chunk": (50 * MIB, 1),
+    "replay_recording": (10 * MIB, 1),
+    "replay_video": (10 * MIB, 1),
+    "log": (12 * MIB, 1),
+    "trace_metric": (12 * MIB, 1),
+    "statsd": (1 * MIB, 1),
+    "metric_buckets": (1 * MIB, 1),
+}
+_TITLED = frozenset({"event", "transaction", "feedback", "check_in", "log", "span", "trace_metric", "session"})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """How the mirror answers. ``keys`` empty means any key is accepted."""
+
+    keys: frozenset[str] = frozenset()
+    tunnel_path: str = "/tunnel"
+    max_body: int = encoding.DEFAULT_MAX_BODY
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request as received: ``body`` is the wire body, before Content-Encoding is undone."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Headers = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+    @property
+    def content_type(self) -> str:
+        return multipart.content_type_params(self.header("content-type") or "")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to one request and what the mirror understood of it.
+
+    ``body`` is the decoded body when decoding worked (``decoded`` True), else the wire
+    body as received, so a record always holds the bytes that explain the answer.
+    """
+
+    response: Response
+    endpoint: str
+    body: bytes
+    decoded: bool
+    encoding: str | None = None
+    project_id: str | None = None
+    auth: Auth | None = None
+    event_id: str | None = None
+    envelope_header: dict[str, Any] | None = None
+    items: tuple[dict[str, Any], ...] = ()
+    title: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sdk(self) -> str | None:
+        """``name/version`` of the sending SDK, from the envelope header or the auth."""
+        sdk = (self.envelope_header or {}).get("sdk")
+        if isinstance(sdk, dict) and sdk.get("name"):
+            return f"{sdk.get('name')}/{sdk.get('version', '')}".rstrip("/")
+        return self.auth.sentry_client if self.auth else None
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, detail: str, causes: tuple[str, ...] = (), *, plain: bool = False) -> None:
+        self.status, self.detail, self.causes, self.plain = status, detail, causes, plain
+
+
+@dataclass(slots=True)
+class _State:
+    """What a handler learns as it goes; frozen into the Outcome at the end."""
+
+    endpoint: str
+    body: bytes
+    decoded: bool = False
+    encoding: str | None = None
+    project_id: str | None = None
+    auth: Auth | None = None
+    event_id: str | None = None
+    envelope_header: dict[str, Any] | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    title: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- routing
+
+_PID = r"(?P<pid>[^/]+)"
+_ROUTES: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = tuple(
+    (name, re.compile(pattern + r"/?$"), frozenset(methods))
+    for name, pattern, methods in (
+        ("envelope", rf"^/api/{_PID}/envelope", {"POST"}),
+        ("store", rf"^/api/{_PID}/store", {"POST", "GET"}),
+        ("store", r"^/api/store", {"POST", "GET"}),
+        ("security", rf"^/api/{_PID}/(?:security|csp-report)", {"POST"}),
+        ("nel", rf"^/api/{_PID}/nel", {"POST"}),
+        ("minidump", rf"^/api/{_PID}/minidump", {"POST"}),
+        ("unreal", rf"^/api/{_PID}/unreal/(?P<key>[^/]+)", {"POST"}),
+        ("attachments", rf"^/api/{_PID}/events/(?P<event_id>[^/]+)/attachments", {"POST"}),
+        ("cron", rf"^/api/{_PID}/cron/(?P<slug>[^/]+)(?:/(?P<key>[^/]+))?", {"GET", "POST"}),
+        ("otlp", rf"^/api/{_PID}/(?:integration/)?otlp/v1/(?P<signal>traces|logs)", {"POST"}),
+    )
+)
+_SLASHES = re.compile(r"/{2,}")
+
+ENDPOINTS = ("envelope", "store", "security", "nel", "minidump", "unreal", "attachments", "cron", "otlp", "tunnel")
+
+
+def route(method: str, path: str, tunnel_path: str = "/tunnel") -> tuple[str, dict[str, str], frozenset[str]]:
+    """(endpoint name, path parameters, allowed methods); endpoint ``unknown`` when none matches."""
+    path = _SLASHES.sub("/", path)
+    if tunnel_path and path.rstrip("/") == tunnel_path.rstrip("/"):
+        return "tunnel", {}, frozenset({"POST"})
+    for name, pattern, methods in _ROUTES:
+        match = pattern.match(path)
+        if match:
+            return name, {k: v for k, v in match.groupdict().items() if v is not None}, methods
+    return "unknown", {}, frozenset()
+
+
+# ---------------------------------------------------------------- responses
+
+
+def json_response(status: int, payload: dict[str, Any], extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    return Response(status, (("Content-Type", "application/json"), *extra, *CORS_HEADERS), orjson.dumps(payload))
+
+
+def error_response(status: int, detail: str, causes: tuple[str, ...] = (), *, plain: bool = False) -> Response:
+    """Relay's error shape: ``{"detail": …, "causes": […]}`` plus ``X-Sentry-Error``."""
+    sentry_error = (("X-Sentry-Error", detail.encode("ascii", "replace").decode()),)
+    if plain:
+        return Response(status, (("Content-Type", "text/plain; charset=utf-8"), *sentry_error, *CORS_HEADERS), detail.encode())
+    payload: dict[str, Any] = {"detail": detail}
+    if causes:
+        payload["causes"] = list(causes)
+    return json_response(status, payload, sentry_error)
+
+
+def _empty(status: int) -> Response:
+    return Response(status, CORS_HEADERS)
+
+
+def _text(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> Response:
+    return Response(status, (("Content-Type", content_type), *CORS_HEADERS), text.encode())
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+def handle(request: Request, config: Config = Config()) -> Outcome:
+    """Answer ``request`` as Relay would, and summarise what it carried. Never raises."""
+    name, params, methods = route(request.method, request.path, config.tunnel_path)
+    state = _State(endpoint=name, body=request.body)
+    try:
+        response = _dispatch(request, config, state, name, params, methods)
+        error = None
+    except _Reject as reject:
+        response = error_response(reject.status, reject.detail, reject.causes, plain=reject.plain)
+        error = "; ".join((reject.detail, *reject.causes))
+    return Outcome(
+        response=response,
+        endpoint=state.endpoint,
+        body=state.body,
+        decoded=state.decoded,
+        encoding=state.encoding,
+        project_id=state.project_id,
+        auth=state.auth,
+        event_id=state.event_id,
+        envelope_header=state.envelope_header,
+        items=tuple(state.items),
+        title=state.title,
+        error=error,
+        notes=tuple(state.notes),
+    )
+
+
+def too_large(request: Request, config: Config, wire_size: int) -> Outcome:
+    """The 413 for a body whose wire size alone passes ``config.max_body``.
+
+    ``request.body`` holds only the start of the body, which the record keeps.
+    """
+    name, params, _ = route(request.method, request.path, config.tunnel_path)
+    detail = f"length limit exceeded: the body is over {config.max_body} bytes ({wire_size} bytes or more)"
+    return Outcome(
+        response=error_response(413, detail, plain=True),
+        endpoint=name,
+        body=request.body,
+        decoded=False,
+        project_id=params.get("pid") if params.get("pid", "").isdigit() else None,
+        error=detail,
+    )
+
+
+def _dispatch(
+    request: Request, config: Config, state: _State, name: str, params: dict[str, str], methods: frozenset[str]
+) -> Response:
+    method = request.method.upper()
+    if method == "OPTIONS" and request.header("access-control-request-method") is not None:
+        return Response(200, (*PREFLIGHT_HEADERS, *CORS_HEADERS))
+    if name == "unknown" or method not in methods:
+        try:  # keep a readable body for the record; the answer does not depend on it
+            _decode_body(request, config, state)
+        except _Reject:
+            pass
+        if name == "unknown":
+            raise _Reject(404, f"not found: {request.path} is not a Sentry ingestion endpoint")
+        raise _Reject(405, f"method {method} not allowed on the {name} endpoint (allowed: {', '.join(sorted(methods))})")
+    if "pid" in params:
+        if not params["pid"].isdigit():
+            raise _Reject(400, "bad project path parameter")
+        state.project_id = params["pid"]
+    _decode_body(request, config, state)
+    handler = _HANDLERS[name]
+    if name != "tunnel":
+        _authenticate(request, config, state, params.get("key"), allow_envelope_dsn=name == "envelope")
+    return handler(request, config, state, params)
+
+
+def _decode_body(request: Request, config: Config, state: _State) -> None:
+    try:
+        state.encoding = encoding.normalize_encoding(request.header("content-encoding"))
+        state.body = encoding.decode(state.encoding, request.body, max_size=config.max_body)
+    except UnsupportedEncoding as exc:
+        raise _Reject(415, str(exc)) from None
+    except BodyTooLarge as exc:
+        raise _Reject(413, f"length limit exceeded: {exc}", plain=True) from None
+    except DecodeError as exc:
+        raise _Reject(400, f"failed to read request body: {exc}", plain=True) from None
+    state.decoded = True
+
+
+def _authenticate(
+    request: Request, config: Config, state: _State, path_key: str | None, *, allow_envelope_dsn: bool
+) -> None:
+    try:
+        auth = request_auth(request.headers, request.query, path_key)
+    except AuthError as exc:
+        raise _Reject(exc.status, str(exc)) from None
+    if auth is None:
+        if not allow_envelope_dsn:
+            raise _Reject(401, "missing authorization information")
+        auth = _envelope_dsn_auth(state.body, state)
+    else:
+        _check_envelope_dsn(request, state, auth)
+    _accept_key(auth, config, state)
+
+
+def _accept_key(auth: Auth, config: Config, state: _State) -> None:
+    state.auth = auth
+    if config.keys and auth.public_key not in config.keys:
+        raise _Reject(403, "event submission rejected with_reason: ProjectId")
+
+
+def _first_line_json(body: bytes) -> dict[str, Any] | None:
+    line = body.split(b"\n", 1)[0]
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _envelope_dsn_auth(body: bytes, state: _State) -> Auth:
+    """Authenticate from the envelope header's ``dsn`` (tunnels), as Relay does."""
+    headers = _first_line_json(body) or {}
+    try:
+        dsn = parse_dsn(headers["dsn"])
+    except (KeyError, TypeError, AttributeError, MirrorError):
+        raise _Reject(401, "bad envelope authentication header") from None
+    if state.project_id is None:
+        state.project_id = dsn.project_id
+    elif dsn.project_id != state.project_id:
+        raise _Reject(400, "invalid event envelope", ("project id header mismatch between envelope and request",))
+    sdk = headers.get("sdk")
+    client = f"{sdk.get('name')}/{sdk.get('version')}" if isinstance(sdk, dict) and sdk.get("name") else None
+    return Auth("envelope-dsn", dsn.public_key, sentry_client=client, dsn=headers["dsn"])
+
+
+def _check_envelope_dsn(request: Request, state: _State, auth: Auth) -> None:
+    """With request auth present, an envelope ``dsn`` and ``origin`` must agree (else 400)."""
+    line = state.body.split(b"\n", 1)[0]
+    if state.endpoint != "envelope" or (b'"dsn"' not in line and b'"origin"' not in line):
+        return
+    headers = _first_line_json(line) or {}
+    if isinstance(headers.get("dsn"), str):
+        try:
+            dsn = parse_dsn(headers["dsn"])
+        except MirrorError:
+            raise _Reject(400, "invalid event envelope", ("invalid envelope header",)) from None
+        if state.project_id is not None and dsn.project_id != state.project_id:
+            raise _Reject(400, "invalid event envelope", ("project id header mismatch between envelope and request",))
+        if dsn.public_key != auth.public_key:
+            raise _Reject(400, "invalid event envelope", ("public key header mismatch between envelope and request",))
+    origin = headers.get("origin")
+    if isinstance(origin, str) and origin != request.header("origin"):
+        raise _Reject(400, "invalid event envelope", ("origin header mismatch between envelope and request",))
+
+
+# ---------------------------------------------------------------- envelopes
+
+
+def _require_body(state: _State) -> None:
+    if not state.body:
+        raise _Reject(400, "empty request body")
+
+
+def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
+    for item in items:
+        state.items.append({"type": item.type, "size": len(item.payload), "headers": item.headers})
+        if state.title is None and item.type in _TITLED:
+            try:
+                state.title = item_title(item.type, orjson.loads(item.payload))
+            except orjson.JSONDecodeError:
+                state.notes.append(f"{item.type} item payload is not JSON: Relay accepts it and drops it later")
+
+
+def _check_limits(items: tuple[envelope.Item, ...]) -> None:
+    """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
+    counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for item in items:
+        kind = item.type
+        if kind in envelope.INTERNAL_ITEM_TYPES:
+            raise _Reject(400, "envelope contains internal items")
+        counts[kind] += 1
+        sizes[kind] += len(item.payload)
+        if kind in _EVENT_LIKE and len(item.payload) > MAX_EVENT_SIZE:
+            _too_large(kind)
+    if sum(counts[k] for k in _EVENT_LIKE) > 1:
+        _too_large(next(k for k in counts if k in _EVENT_LIKE))
+    for kind, (max_size, max_count) in _ITEM_LIMITS.items():
+        if counts[kind] > max_count or sizes[kind] > max_size:
+            _too_large(kind)
+
+
+def _too_large(kind: str) -> None:
+    raise _Reject(413, f"envelope exceeded size limits for type '{kind}' (https://develop.sentry.dev/sdk/envelopes/#size-limits)")
+
+
+def _envelope(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    _require_body(state)
+    try:
+        parsed = envelope.parse(state.body)
+    except EnvelopeError as exc:
+        state.envelope_header = _first_line_json(state.body)
+        raise _Reject(400, "invalid event envelope", (exc.cause,)) from None
+    state.envelope_header = parsed.headers
+    _summarise_items(parsed.items, state)
+    _check_limits(parsed.items)
+    state.event_id = parsed.event_id
+    if state.event_id is None and any(t in envelope.EVENT_ID_ITEM_TYPES for t in parsed.item_types):
+        state.event_id = uuid.uuid4().hex
+        state.notes.append("no event_id in the envelope header: the mirror generated one, as Relay does")
+    return json_response(200, {"id": state.event_id} if state.event_id else {})
+
+
+def _tunnel(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    """The browser SDK's ``tunnel`` target: the envelope header's ``dsn`` is the only auth."""
+    _require_body(state)
+    headers = _first_line_json(state.body)
+    if headers is None:
+        raise _Reject(400, "invalid envelope: the first line is not a JSON object")
+    if not isinstance(headers.get("dsn"), str):
+        raise _Reject(400, "invalid envelope: missing DSN")
+    auth = _envelope_dsn_auth(state.body, state)
+    _accept_key(auth, config, state)
+    return _envelope(request, config, state, params)
+
+
+# ---------------------------------------------------------------- legacy and special endpoints
+
+
+def _store_payload(body: bytes) -> Any:
+    """Relay's store body: raw JSON, base64(JSON) or base64(zlib(JSON))."""
+    data = body.strip()
+    if not data.startswith(b"{"):
+        try:
+            data = base64.b64decode(data, validate=False)
+        except (binascii.Error, ValueError):
+            raise _Reject(400, "invalid request body") from None
+        if not data.startswith(b"{"):
+            try:
+                obj = zlib.decompressobj()
+                data = obj.decompress(data, MAX_EVENT_SIZE + 1)
+            except zlib.error:
+                raise _Reject(400, "invalid request body") from None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        # sentry-python and raven send NaN/Infinity, which Relay repairs for them
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise _Reject(400, f"invalid JSON data: {exc}") from None
+
+
+def _store(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.method.upper() == "GET":
+        data = dict(parse_qsl(request.query)).get("sentry_data")
+        if not data:
+            raise _Reject(400, "empty request body")
+        event = _store_payload(data.encode())
+        size = len(data)
+    else:
+        if request.content_type == "application/x-sentry-envelope":
+            return _envelope(request, config, state, params)
+        _require_body(state)
+        if len(state.body) > MAX_EVENT_SIZE:
+            _too_large("event")
+        event = _store_payload(state.body)
+        size = len(state.body)
+    state.items.append({"type": "event", "size": size, "headers": {"type": "event"}})
+    state.title = event_title(event)
+    state.event_id = envelope.normalize_uuid(event.get("event_id") if isinstance(event, dict) else None)
+    if state.event_id is None:
+        state.event_id = uuid.uuid4().hex
+    if request.method.upper() == "GET":
+        return Response(200, (("Content-Type", "image/gif"), *CORS_HEADERS), PIXEL_GIF)
+    return json_response(200, {"id": state.event_id})
+
+
+def _security(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.content_type not in _SECURITY_TYPES:
+        raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for a security report")
+    _require_body(state)
+    if len(state.body) > MAX_EVENT_SIZE:
+        _too_large("raw_security")
+    state.items.append({"type": "raw_security", "size": len(state.body), "headers": {"type": "raw_security"}})
+    try:
+        state.title = event_title(orjson.loads(state.body))
+    except orjson.JSONDecodeError:
+        state.notes.append("security report is not JSON: Relay accepts it and drops it later")
+    return _empty(200)
+
+
+def _nel(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.content_type not in _NEL_TYPES:
+        raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for a NEL report")
+    _require_body(state)
+    state.items.append({"type": "nel", "size": len(state.body), "headers": {"type": "nel"}})
+    return _empty(200)
+
+
+_CONTAINERS: tuple[tuple[bytes, Callable[[bytes], bytes]], ...] = (
+    (b"\x1f\x8b", lambda d: encoding.decode("gzip", d)),
+    (b"\x28\xb5\x2f\xfd", lambda d: encoding.decode("zstd", d)),
+    (b"\xfd7zXZ\x00", lzma.decompress),
+    (b"BZh", bz2.decompress),
+)
+
+
+def _unpack_minidump(data: bytes) -> bytes:
+    for magic, unpack in _CONTAINERS:
+        if data.startswith(magic):
+            try:
+                return unpack(data)
+            except (MirrorError, lzma.LZMAError, OSError, ValueError, EOFError):
+                raise _Reject(400, "invalid compression container") from None
+    return data
+
+
+def _attachment_summary(part: multipart.Part, attachment_type: str) -> dict[str, Any]:
+    headers = {"type": "attachment", "attachment_type": attachment_type, "filename": part.filename or part.name}
+    if part.content_type:
+        headers["content_type"] = part.content_type
+    return {"type": "attachment", "size": len(part.data), "headers": headers}
+
+
+def _multipart(request: Request, state: _State) -> list[multipart.Part]:
+    try:
+        return multipart.parse(state.body, request.header("content-type") or "")
+    except multipart.MultipartError as exc:
+        raise _Reject(400, str(exc)) from None
+
+
+def _crash_event_id(state: _State) -> str:
+    state.event_id = uuid.uuid4().hex
+    return str(uuid.UUID(state.event_id))
+
+
+def _minidump(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.content_type in ("application/octet-stream", "application/x-dmp"):
+        dump = multipart.Part("upload_file_minidump", "minidump.dmp", request.content_type, state.body)
+        parts = [dump]
+    else:
+        parts = _multipart(request, state)
+        found = [p for p in parts if p.name == "upload_file_minidump"]
+        if not found:
+            raise _Reject(400, "missing minidump")
+        dump = found[0]
+    if not _unpack_minidump(dump.data).startswith((b"MDMP", b"PMDM")):
+        raise _Reject(400, "invalid minidump")
+    for part in parts:
+        if part is dump:
+            state.items.append(_attachment_summary(part, "event.minidump"))
+        elif part.filename is not None:
+            state.items.append(_attachment_summary(part, "event.attachment"))
+        else:
+            state.items.append({"type": "form_data", "size": len(part.data), "headers": {"type": "form_data", "name": part.name}})
+    state.title = "minidump"
+    return _text(200, _crash_event_id(state))
+
+
+def _unreal(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    _require_body(state)
+    state.items.append({"type": "unreal_report", "size": len(state.body), "headers": {"type": "unreal_report"}})
+    state.title = "unreal crash report"
+    return _text(200, _crash_event_id(state))
+
+
+def _attachments(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    event_id = envelope.normalize_uuid(params["event_id"])
+    if event_id is None:
+        raise _Reject(400, "invalid event id")
+    state.event_id = event_id
+    for part in _multipart(request, state):
+        state.items.append(_attachment_summary(part, "event.attachment"))
+    return _empty(201)
+
+
+def _cron(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.content_type == "application/json" and request.method.upper() == "POST":
+        try:
+            check_in = orjson.loads(state.body)
+        except orjson.JSONDecodeError as exc:
+            raise _Reject(400, f"invalid JSON data: {exc}") from None
+        if not isinstance(check_in, dict):
+            raise _Reject(400, "invalid JSON data: expected an object")
+    else:
+        check_in = {k: v for k, v in parse_qsl(request.query) if not k.startswith("sentry_")}
+    status = check_in.get("status")
+    if status not in _CRON_STATUSES:
+        raise _Reject(400, f"invalid check-in status {status!r} (expected in_progress, ok or error)")
+    check_in.setdefault("monitor_slug", params["slug"])
+    state.items.append({"type": "check_in", "size": len(state.body), "headers": {"type": "check_in"}})
+    state.title = item_title("check_in", check_in)
+    return _empty(202)
+
+
+def _otlp(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+    if request.content_type not in _OTLP_TYPES:
+        raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for OTLP")
+    kind = "otlp_" + params["signal"]
+    state.items.append({"type": kind, "size": len(state.body), "headers": {"type": kind, "content_type": request.content_type}})
+    return _empty(202)
+
+
+_HANDLERS: dict[str, Callable[[Request, Config, _State, dict[str, str]], Response]] = {
+    "envelope": _envelope,
+    "tunnel": _tunnel,
+    "store": _store,
+    "security": _security,
+    "nel": _nel,
+    "minidump": _minidump,
+    "unreal": _unreal,
+    "attachments": _attachments,
+    "cron": _cron,
+    "otlp": _otlp,
+}

@@ -1,0 +1,151 @@
+"""The snapshot record: one JSON object per request, versioned.
+
+Format version 1, field by field (the README has the same table for users):
+
+``v``               format version (this module's :data:`RECORD_VERSION`)
+``id``              unique, time-ordered 32-hex id (48-bit milliseconds + 80 random bits)
+``received_at``     UTC receive time, RFC 3339 with microseconds, ``Z``
+``remote_addr``     the peer's address
+``method``, ``path``, ``query``    the request line (query without ``?``)
+``headers``         every header as ``[name, value]``, in the order received
+``endpoint``        envelope, store, security, nel, minidump, unreal, attachments, cron, otlp, tunnel or unknown
+``project_id``      from the URL (or the envelope ``dsn`` on the tunnel)
+``auth``            ``{form, public_key, sentry_version, sentry_client, dsn}`` or null
+``content_encoding`` the Content-Encoding header as sent (null when absent)
+``wire_size``       body bytes as received; ``body_size`` after decoding
+``body``            the decoded body, byte-exact: UTF-8 text, or base64 when ``body_base64``
+``body_decoded``    false when decoding failed: ``body`` then holds the wire bytes
+``body_truncated``  true when only the start of an over-limit body was kept
+``summary``         ``{event_id, sdk, title, envelope_header, items: [{type, size, headers}]}``
+``error``           why the request was refused (null when it was accepted)
+``notes``           where the mirror was more lenient than Relay, and other remarks
+``response``        ``{status, headers, body, body_base64}`` exactly as sent
+``mirror``          ``{version}`` of the sentry-mirror that wrote it
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sentry_mirror import __version__
+from sentry_mirror.core.ingest import Outcome, Request
+
+RECORD_VERSION = 1
+
+
+def new_id(now_ns: int | None = None) -> str:
+    """A UUIDv7-like id: sorts by creation time, unique across processes."""
+    ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    return f"{ms:012x}{os.urandom(10).hex()}"
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def encode_bytes(data: bytes) -> tuple[str, bool]:
+    """``(text, is_base64)``: UTF-8 text when ``data`` is valid UTF-8, else base64."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), True
+
+
+def decode_bytes(text: str, is_base64: bool) -> bytes:
+    return base64.b64decode(text) if is_base64 else text.encode("utf-8")
+
+
+def build(
+    request: Request,
+    outcome: Outcome,
+    *,
+    received_at: datetime,
+    remote_addr: str | None,
+    wire_size: int | None = None,
+    truncated: bool = False,
+    record_id: str | None = None,
+) -> dict[str, Any]:
+    """The record for one request and the outcome it got."""
+    body, body_b64 = encode_bytes(outcome.body)
+    response_body, response_b64 = encode_bytes(outcome.response.body)
+    return {
+        "v": RECORD_VERSION,
+        "id": record_id or new_id(),
+        "received_at": format_time(received_at),
+        "remote_addr": remote_addr,
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": [list(pair) for pair in request.headers],
+        "endpoint": outcome.endpoint,
+        "project_id": outcome.project_id,
+        "auth": outcome.auth.to_dict() if outcome.auth else None,
+        "content_encoding": request.header("content-encoding"),
+        "wire_size": len(request.body) if wire_size is None else wire_size,
+        "body_size": len(outcome.body),
+        "body": body,
+        "body_base64": body_b64,
+        "body_decoded": outcome.decoded,
+        "body_truncated": truncated,
+        "summary": {
+            "event_id": outcome.event_id,
+            "sdk": outcome.sdk,
+            "title": outcome.title,
+            "envelope_header": outcome.envelope_header,
+            "items": list(outcome.items),
+        },
+        "error": outcome.error,
+        "notes": list(outcome.notes),
+        "response": {
+            "status": outcome.response.status,
+            "headers": [list(pair) for pair in outcome.response.headers],
+            "body": response_body,
+            "body_base64": response_b64,
+        },
+        "mirror": {"version": __version__},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record read back from a snapshot, migrated to the current version.
+
+    ``data`` is the record dict (see the module docstring); the properties are the
+    parts every reader needs.
+    """
+
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def received_at(self) -> datetime:
+        return parse_time(self.data["received_at"])
+
+    @property
+    def body(self) -> bytes:
+        """The decoded body (or the wire body when ``body_decoded`` is false), byte-exact."""
+        return decode_bytes(self.data["body"], self.data["body_base64"])
+
+    @property
+    def status(self) -> int:
+        return int(self.data["response"]["status"])
+
+    @property
+    def event_id(self) -> str | None:
+        return self.data["summary"]["event_id"]
+
+    @property
+    def item_types(self) -> list[str]:
+        return [item["type"] for item in self.data["summary"]["items"]]

@@ -1,0 +1,59 @@
+"""The one user-facing error type, and the exit codes the CLI maps it to.
+
+Every failure a user can cause (a bad snapshot, a port in use, a body that will not
+decode) is a :class:`MirrorError`. Code that talks to users turns it into a message
+and an exit code in exactly one place (``sentry_mirror.ui.cli.main``).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes. Documented in the README; tested one by one."""
+
+    OK = 0
+    ERROR = 1  # a MirrorError: the message says what went wrong and what to do
+    USAGE = 2  # Click's own code for bad options
+    INTERRUPTED = 130  # Ctrl-C outside the listener's own clean shutdown
+
+
+class MirrorError(Exception):
+    """An error meant for the user: the message names the thing and the fix."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class EnvelopeError(MirrorError):
+    """A request body that is not a valid Sentry envelope.
+
+    ``cause`` is Relay's wording for what is wrong (``unexpected end of file``,
+    ``invalid item header`` ...), so the mirror can answer exactly as Relay would.
+    """
+
+    def __init__(self, cause: str, *, offset: int | None = None) -> None:
+        self.cause = cause
+        self.offset = offset
+        where = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"invalid event envelope: {cause}{where}")
+
+
+class DecodeError(MirrorError):
+    """A request body that does not decode with its declared Content-Encoding."""
+
+
+class UnsupportedEncoding(DecodeError):
+    """A Content-Encoding the mirror (and Relay) does not accept."""
+
+
+class BodyTooLarge(DecodeError):
+    """A body whose decoded size passes the configured cap (a decompression bomb, say)."""
+
+
+class SnapshotError(MirrorError):
+    """A snapshot file that cannot be read or written."""
+
+
+class FormatVersionError(SnapshotError):
+    """A snapshot written by a newer sentry-mirror than this one."""

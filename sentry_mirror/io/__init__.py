@@ -1,0 +1,1 @@
+"""I/O edges: snapshot files, the recorder, the aiohttp server."""

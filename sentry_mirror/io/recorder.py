@@ -1,0 +1,204 @@
+"""The live snapshot: file naming, rotation, group commit, fsync, clean close.
+
+``await recorder.write(record)`` returns only once the record is in the file (written
+to the operating system, and fsync'ed with ``fsync=True``), so the server acknowledges
+nothing that is not on disk. Records that arrive while a write is in progress wait
+for the next one and go into the same zstd frame together ("group commit"): one
+``write()`` per group, and several records per frame compress much better.
+
+If a write fails the recorder stops accepting records: every waiting and later
+``write`` raises, the server answers 503, and the listener exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sentry_mirror.errors import SnapshotError
+from sentry_mirror.io.snapshot import SUFFIX, SnapshotWriter
+
+#: Frames bigger than this are compressed in a worker thread, off the event loop.
+THREAD_THRESHOLD = 1 << 20
+
+
+def _safe_host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+class Recorder:
+    """Owns the snapshot files of one listener process.
+
+    File names are ``<UTC start>-<host>-<pid>.jsonl.zst`` (``.N`` added on a clash), so
+    they sort by time and several listeners can share one directory. Files are created
+    owner-readable only (0600): snapshots hold personal data.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        rotate_size: int | None = None,
+        rotate_every: float | None = None,
+        fsync: bool = False,
+        level: int = 3,
+    ) -> None:
+        self.directory = Path(directory)
+        self.rotate_size = rotate_size
+        self.rotate_every = rotate_every
+        self.fsync = fsync
+        self.level = level
+        self.path: Path | None = None
+        self.paths: list[Path] = []
+        self.records = 0
+        self.frames = 0
+        self.bytes_written = 0
+        self.failure: BaseException | None = None
+        self._fd: int | None = None
+        self._writer: SnapshotWriter | None = None
+        self._file_size = 0
+        self._opened_at = 0.0
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.failed = asyncio.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Create the directory and the first file; start the writer task."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SnapshotError(f"cannot create snapshot directory {self.directory}: {exc.strerror}") from None
+        self._open()
+        self._task = asyncio.create_task(self._run(), name="sentry-mirror recorder")
+
+    async def close(self) -> None:
+        """Write what is pending, then close the file (fsync'ed with ``fsync=True``)."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self._close_file()
+
+    async def __aenter__(self) -> Recorder:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------ writing
+
+    async def write(self, record: dict[str, Any]) -> None:
+        """Return once ``record`` is in the snapshot file; raise if it cannot be."""
+        if self.failure is not None:
+            raise SnapshotError(f"the snapshot cannot be written: {self.failure}")
+        if self._closing or self._task is None:
+            raise SnapshotError("the recorder is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, future))
+        self._wakeup.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._commit(batch)
+            if self._closing and not self._pending:
+                return
+
+    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        records = [record for record, _ in batch]
+        try:
+            if self.failure is not None:
+                raise self.failure
+            self._maybe_rotate()
+            assert self._writer is not None and self._fd is not None
+            if sum(len(r.get("body") or "") for r in records) > THREAD_THRESHOLD:
+                frame = await asyncio.to_thread(self._writer.encode, records)
+            else:
+                frame = self._writer.encode(records)
+            self._writer.write_frame(frame)
+            if self.fsync:
+                await asyncio.to_thread(os.fsync, self._fd)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
+            if self.failure is None:
+                self.failure = exc
+                self.failed.set()
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(SnapshotError(f"the snapshot cannot be written: {exc}"))
+            return
+        self.records += len(batch)
+        self.frames += 1
+        self.bytes_written += len(frame)
+        self._file_size += len(frame)
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    # ------------------------------------------------------------ files
+
+    def _maybe_rotate(self) -> None:
+        if self._file_size == 0:
+            return
+        too_big = self.rotate_size is not None and self._file_size >= self.rotate_size
+        too_old = self.rotate_every is not None and time.monotonic() - self._opened_at >= self.rotate_every
+        if too_big or too_old:
+            self._close_file()
+            self._open()
+
+    def _open(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+        base = f"{stamp}-{_safe_host()}-{os.getpid()}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        for attempt in range(1000):
+            path = self.directory / (f"{base}{SUFFIX}" if attempt == 0 else f"{base}.{attempt}{SUFFIX}")
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise SnapshotError(f"cannot create snapshot {path}: {exc.strerror}") from None
+            break
+        else:
+            raise SnapshotError(f"cannot find a free snapshot file name like {base}{SUFFIX}")
+        self._fd = fd
+        self._writer = SnapshotWriter(_FdFile(fd), level=self.level)
+        self._file_size = 0
+        self._opened_at = time.monotonic()
+        self.path = path
+        self.paths.append(path)
+
+    def _close_file(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd, self._writer = self._fd, None, None
+        try:
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _FdFile:
+    """The smallest binary file object over a raw descriptor: one ``write(2)`` per call."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        return os.write(self._fd, data)

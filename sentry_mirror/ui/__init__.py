@@ -1,0 +1,1 @@
+"""Presentation: Rich renderers that take a Console, and the Click CLI."""
