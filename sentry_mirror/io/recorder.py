@@ -35,7 +35,7 @@ def _safe_host() -> str:
 class Recorder:
     """Owns the snapshot files of one listener process.
 
-    File names are ``<UTC start>-<host>-<pid>.jsonl.zst`` (``.N`` added on a clash), so
+    File names are ``<UTC start>-<host>-<pid>.jsonl.zst`` (``_0001`` added on a clash), so
     they sort by time and several listeners can share one directory. Files are created
     owner-readable only (0600): snapshots hold personal data.
     """
@@ -166,7 +166,8 @@ class Recorder:
         base = f"{stamp}-{_safe_host()}-{os.getpid()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         for attempt in range(1000):
-            path = self.directory / (f"{base}{SUFFIX}" if attempt == 0 else f"{base}.{attempt}{SUFFIX}")
+            # "_0001" sorts after "." so the names of one process stay in time order
+            path = self.directory / (f"{base}{SUFFIX}" if attempt == 0 else f"{base}_{attempt:04d}{SUFFIX}")
             try:
                 fd = os.open(path, flags, 0o600)
             except FileExistsError:

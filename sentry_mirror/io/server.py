@@ -49,10 +49,9 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, int, bool
     size = 0
     async for chunk in request.content.iter_any():
         size += len(chunk)
-        if size > limit:
-            kept = b"".join(chunks)[:TRUNCATED_KEEP]
-            return kept, size, True
         chunks.append(chunk)
+        if size > limit:
+            return b"".join(chunks)[:TRUNCATED_KEEP], size, True
     return b"".join(chunks), size, False
 
 

@@ -158,7 +158,7 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-_NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?Z-(?P<writer>.+?)(?:\.\d+)?\.jsonl\.zst$")
+_NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?Z-(?P<writer>.+?)(?:_\d{4,})?\.jsonl\.zst$")
 
 
 def _writer(path: Path) -> str:

@@ -1,0 +1,80 @@
+"""Fixtures: a real mirror on 127.0.0.1 port 0 writing real snapshot files, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentry_mirror.core import ingest
+from sentry_mirror.core.record import Record
+from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.server import Running, create_app, serve
+from sentry_mirror.io.snapshot import iter_records
+
+
+@dataclass
+class Mirror:
+    """A running listener: where to send, and what it wrote."""
+
+    running: Running
+    recorder: Recorder
+    directory: Path
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def dsn(self, key: str = "mirror", project: int = 1) -> str:
+        return f"http://{key}@127.0.0.1:{self.port}/{project}"
+
+    def records(self) -> list[Record]:
+        warnings: list[str] = []
+        records = list(iter_records([self.directory], on_warning=warnings.append))
+        assert [] == warnings
+        return records
+
+
+@pytest.fixture
+async def start_mirror(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Mirror]]]:
+    """A factory: start a mirror with a given ``ingest.Config`` and recorder options.
+
+    Every mirror it started is stopped, and its snapshot closed, after the test.
+    """
+    started: list[Mirror] = []
+
+    async def start(config: ingest.Config = ingest.Config(), **recorder_options: Any) -> Mirror:
+        directory = tmp_path / f"snapshots-{len(started)}"
+        recorder = Recorder(directory, **recorder_options)
+        await recorder.start()
+        running = await serve(create_app(recorder, config), "127.0.0.1", 0)
+        started.append(Mirror(running, recorder, directory))
+        return started[-1]
+
+    yield start
+    for m in started:
+        await m.running.stop()
+        await m.recorder.close()
+
+
+@pytest.fixture
+async def mirror(start_mirror: Callable[..., Awaitable[Mirror]]) -> Mirror:
+    """A mirror with the default configuration (any key, default limits)."""
+    return await start_mirror()
+
+
+def require_tool(name: str) -> str | None:
+    """The path of an external tool; in CI (CI=true) a missing tool fails the test instead of skipping."""
+    path = shutil.which(name)
+    if path is None and os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI but is not installed (.ci/run must install it)")
+    return path

@@ -1,0 +1,103 @@
+"""`sentry-mirror listen` as a real process: clean stop on SIGTERM/SIGINT, and kill -9 under load."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from sentry_mirror.io.snapshot import iter_records
+
+QUERY = "sentry_key=mirror&sentry_version=7"
+
+
+def start_listener(directory: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(directory), "--quiet", *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first.strip().startswith("DSN"), first
+    dsn = first.split()[1]
+    port = dsn.rsplit(":", 1)[1].split("/")[0]
+    return process, f"http://127.0.0.1:{port}"
+
+
+def envelope() -> tuple[str, bytes]:
+    event_id = uuid.uuid4().hex
+    event = orjson.dumps({"event_id": event_id, "message": "load", "extra": {"pad": "x" * 2000}})
+    header = orjson.dumps({"event_id": event_id})
+    return event_id, header + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event
+
+
+async def hammer(url: str, seconds: float, acknowledged: list[str], *, concurrency: int = 16) -> None:
+    """Post envelopes until ``seconds`` pass or the server goes away; remember what got 200."""
+    deadline = asyncio.get_running_loop().time() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while asyncio.get_running_loop().time() < deadline:
+            event_id, body = envelope()
+            try:
+                async with session.post(f"{url}/api/1/envelope/?{QUERY}", data=body) as response:
+                    await response.read()
+                    if response.status == 200:
+                        acknowledged.append(event_id)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+                return
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+
+async def test_kill_9_under_load_loses_no_acknowledged_request(tmp_path: Path) -> None:
+    """Every request that got a 200 is in the file after the listener is killed with SIGKILL."""
+    process, url = start_listener(tmp_path)
+    acknowledged: list[str] = []
+    load = asyncio.create_task(hammer(url, 10.0, acknowledged))
+    while len(acknowledged) < 200:
+        await asyncio.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    await load
+    assert -signal.SIGKILL == process.wait(timeout=10)
+    warnings: list[str] = []
+    recorded = {r.event_id for r in iter_records([tmp_path], on_warning=warnings.append)}
+    assert len(acknowledged) >= 200
+    assert set(acknowledged) <= recorded
+    assert all("ends inside a frame" in w for w in warnings), warnings
+
+
+async def test_sigterm_finishes_in_flight_requests_and_closes_cleanly(tmp_path: Path) -> None:
+    """SIGTERM while requests are in flight: they are answered and written; exit code 0; no damage."""
+    process, url = start_listener(tmp_path)
+    acknowledged: list[str] = []
+    load = asyncio.create_task(hammer(url, 10.0, acknowledged, concurrency=8))
+    while len(acknowledged) < 50:
+        await asyncio.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    await load
+    assert 0 == process.wait(timeout=30)
+    assert process.stdout is not None
+    assert "stopped:" in process.stdout.read()
+    warnings: list[str] = []
+    recorded = [r.event_id for r in iter_records([tmp_path], on_warning=warnings.append)]
+    assert [] == warnings
+    assert set(acknowledged) <= set(recorded)
+    assert len(recorded) == len(set(recorded))
+
+
+def test_sigint_stops_it_like_ctrl_c(tmp_path: Path) -> None:
+    process, _ = start_listener(tmp_path)
+    process.send_signal(signal.SIGINT)
+    assert 0 == process.wait(timeout=30)
+    [snapshot] = os.listdir(tmp_path)
+    assert snapshot.endswith(".jsonl.zst")
