@@ -1,0 +1,96 @@
+"""The CLI: help, option parsing, error mapping, and the listener's live line."""
+
+from __future__ import annotations
+
+import io
+import socket
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from sentry_mirror import __version__
+from sentry_mirror.core import ingest, record
+from sentry_mirror.ui import render
+from sentry_mirror.ui.cli import Duration, Size, cli
+
+ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args), env=ENV, catch_exceptions=False)
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (0, f"sentry-mirror, version {__version__}\n") == (result.exit_code, result.output)
+
+
+def test_listen_help_names_every_option() -> None:
+    result = run("listen", "--help")
+    assert 0 == result.exit_code
+    for option in ("--host", "--port", "--dir", "--rotate-size", "--rotate-every", "--fsync", "--key", "--tunnel", "--max-body", "--quiet"):
+        assert option in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("65536", 65536), ("100MB", 100_000_000), ("200MiB", 200 * 1024 * 1024), ("64k", 64_000), ("1GiB", 1024**3), ("2 kib", 2048)],
+)
+def test_size_option(text: str, expected: int) -> None:
+    assert expected == Size().convert(text, None, None)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1d", 86400.0), ("30", 30.0)])
+def test_duration_option(text: str, expected: float) -> None:
+    assert expected == Duration().convert(text, None, None)
+
+
+def test_bad_size_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["listen", "--rotate-size", "lots"], env=ENV)
+    assert 2 == result.exit_code
+    assert "'lots' is not a size like 100MB, 200MiB or 65536" in result.output
+
+
+def test_port_in_use_is_one_clear_message_and_exit_1() -> None:
+    """A MirrorError becomes 'Error: …' and exit code 1, without a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["listen", "--port", str(port), "--dir", "unused"], env=ENV)
+    assert 1 == result.exit_code
+    assert f"Error: cannot listen on 127.0.0.1:{port}:" in result.output
+    assert "(try --port 0 for a free port)" in result.output
+    assert "Traceback" not in result.output
+
+
+def _record(body: bytes, path: str = "/api/7/envelope/", query: str = "sentry_key=k") -> dict[str, object]:
+    request = ingest.Request("POST", path, query, (("User-Agent", "sentry.python/2.75.0"),), body)
+    outcome = ingest.handle(request)
+    return record.build(request, outcome, received_at=datetime(2026, 11, 23, 10, 0, 1, tzinfo=UTC), remote_addr="127.0.0.1:5000")
+
+
+def _line(entry: dict[str, object]) -> str:
+    console = Console(width=200, no_color=True, record=True, file=io.StringIO())
+    console.print(render.request_line(entry, local_time=False), soft_wrap=True)
+    return console.export_text().rstrip("\n")
+
+
+def test_live_line_for_an_event_with_an_attachment() -> None:
+    event = b'{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]}}'
+    body = (
+        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sdk":{"name":"sentry.python","version":"2.75.0"}}\n'
+        + b'{"type":"event","length":%d}\n' % len(event)
+        + event
+        + b'\n{"type":"attachment","length":3}\nabc\n'
+    )
+    expected = f"10:00:01  project 7  sentry.python 2.75.0  event+attachment  ZeroDivisionError: division by zero  {len(body)} B"
+    assert expected == _line(_record(body))
+
+
+def test_live_line_for_a_refused_request_says_why() -> None:
+    assert "10:00:01  project 7  sentry.python/2.75.0  -  15 B  400 invalid event envelope; invalid envelope header" == _line(
+        _record(b"not an envelope")
+    )
