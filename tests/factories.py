@@ -86,3 +86,18 @@ def make_request(
         headers=tuple(headers),
         body=make_envelope() if body is None else body,
     )
+
+
+def make_multipart(
+    *parts: tuple[str, str | None, bytes], boundary: str = "sentry-mirror-boundary"
+) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body from ``(name, filename, data)`` parts, and its Content-Type."""
+    chunks = []
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        if filename:
+            head += "Content-Type: application/octet-stream\r\n"
+        chunks.append(head.encode() + b"\r\n" + data + b"\r\n")
+    body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

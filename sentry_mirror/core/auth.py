@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -115,15 +115,19 @@ def _from_pairs(form: str, pairs: Sequence[tuple[str, str]]) -> Auth:
         values.setdefault(key.strip(), value.strip())
     key = values.get("sentry_key", "")
     if not key:
-        raise AuthError(401, "bad x-sentry-auth header" if form != "query" else "missing authorization information")
+        raise AuthError(401, "bad x-sentry-auth header")
     version = values.get("sentry_version")
-    if version is not None:
-        major = version.split(".", 1)[0]
-        if not major.isdigit():
-            raise AuthError(401, "bad x-sentry-auth header")
-        if int(major) > 7:
-            raise AuthError(400, f"unsupported protocol version ({int(major)})")
+    if version is not None and _major(version) is None:
+        raise AuthError(401, "bad x-sentry-auth header")
     return Auth(form, key, sentry_version=version, sentry_client=values.get("sentry_client"))
+
+
+def _major(version: str) -> int | None:
+    """The protocol version's part before the first ``.`` as Relay's ``u16``, or None if it is not one."""
+    major = version.split(".", 1)[0]
+    if not (major.isascii() and major.isdigit()) or int(major) > 0xFFFF:
+        return None
+    return int(major)
 
 
 def parse_sentry_header(value: str, form: str = "x-sentry-auth") -> Auth:
@@ -139,50 +143,54 @@ def parse_sentry_header(value: str, form: str = "x-sentry-auth") -> Auth:
     return _from_pairs(form, pairs)
 
 
+def _sentry_scheme(value: str | None) -> str | None:
+    """``value`` when it starts with ``Sentry `` (any case), as Relay's ``get_auth_header`` requires."""
+    return value if value is not None and value[:7].lower() == "sentry " else None
+
+
 def request_auth(headers: Headers, query: str, path_key: str | None = None) -> Auth | None:
     """The request-level auth, or None when the request carries none.
 
-    Raises :class:`AuthError` with Relay's status and detail for a malformed form or for
-    more than one form at once (``multiple authorization payloads detected``).
+    Sources are tried in Relay's order (``auth_from_parts``); a second one present is
+    ``multiple authorization payloads detected`` and a malformed one is ``bad x-sentry-auth
+    header`` (both 401), whichever comes first. ``X-Sentry-Auth`` and ``Authorization``
+    count only when they start with ``Sentry ``, and an unusable ``Basic`` value is
+    ignored, as in Relay. A ``sentry_version`` above 7 is a 400, checked last.
     """
-    found: list[Auth | AuthError] = []
+    auth: Auth | None = None
 
-    def attempt(make: object) -> None:
-        try:
-            found.append(make())  # type: ignore[operator]
-        except AuthError as exc:
-            found.append(exc)
+    def take(make: Callable[[], Auth]) -> None:
+        nonlocal auth
+        if auth is not None:
+            raise AuthError(401, "multiple authorization payloads detected")
+        auth = make()
 
-    x_auth = header(headers, "x-sentry-auth")
+    x_auth = _sentry_scheme(header(headers, "x-sentry-auth"))
     if x_auth is not None:
-        attempt(lambda: parse_sentry_header(x_auth))
+        take(lambda: parse_sentry_header(x_auth))
     authorization = header(headers, "authorization")
-    if authorization is not None:
-        scheme = authorization.strip().partition(" ")[0].lower()
-        if scheme == "sentry":
-            attempt(lambda: parse_sentry_header(authorization, "authorization"))
-        elif scheme == "basic":
-            attempt(lambda: _basic(authorization))
+    if _sentry_scheme(authorization) is not None:
+        take(lambda: parse_sentry_header(authorization, "authorization"))
+    basic = _basic(authorization)
+    if basic is not None:
+        take(lambda: basic)
     if "sentry_" in query:
-        attempt(lambda: _from_pairs("query", parse_qsl(query, keep_blank_values=True)))
+        take(lambda: _from_pairs("query", parse_qsl(query, keep_blank_values=True)))
     if path_key:
-        found.append(Auth("path", path_key))
-    if len(found) > 1:
-        raise AuthError(401, "multiple authorization payloads detected")
-    if not found:
+        take(lambda: Auth("path", path_key))
+    major = _major(auth.sentry_version) if auth is not None and auth.sentry_version is not None else None
+    if major is not None and major > 7:
+        raise AuthError(400, f"unsupported protocol version ({major})")
+    return auth
+
+
+def _basic(value: str | None) -> Auth | None:
+    """The key of ``Authorization: Basic base64(key:secret)``; None when absent or unusable."""
+    if value is None or value[:6].lower() != "basic ":
         return None
-    if isinstance(found[0], AuthError):
-        raise found[0]
-    return found[0]
-
-
-def _basic(value: str) -> Auth:
-    token = value.strip().partition(" ")[2].strip()
     try:
-        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        decoded = base64.b64decode(value[6:], validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthError(401, "bad x-sentry-auth header") from None
-    key = decoded.partition(":")[0]
-    if not key:
-        raise AuthError(401, "bad x-sentry-auth header")
-    return Auth("basic", key)
+        return None
+    key, colon, _ = decoded.partition(":")
+    return Auth("basic", key) if colon and key else None

@@ -51,8 +51,11 @@ def _zlib_chunks(data: bytes, wbits: int) -> Iterator[bytes]:
         pending = obj.unconsumed_tail
         if obj.eof:
             if wbits == 31 and obj.unused_data:
-                # gzip allows several members one after another
-                yield from _zlib_chunks(obj.unused_data, wbits)
+                # gzip allows several members one after another (a loop, not recursion:
+                # a body of thousands of tiny members must not exhaust the stack)
+                pending = obj.unused_data
+                obj = zlib.decompressobj(wbits)
+                continue
             return
         if not pending:
             if not out:

@@ -112,18 +112,20 @@ def _header_line(data: bytes, start: int, what: str) -> tuple[dict[str, Any], in
     end = data.find(b"\n", start)
     stop = len(data) if end < 0 else end
     line = data[start:stop]
-    if line.endswith(_TRAILING_SPACE):
-        raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
     try:
         value = orjson.loads(line)
         if isinstance(value, dict) and what == "envelope header":
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
             # orjson keeps the last one silently, so check with the strict decoder.
             value = _STRICT_DECODER.decode(line.decode("utf-8"))
-    except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError):
+    except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError, RecursionError):
         raise EnvelopeError(f"invalid {what}", offset=start) from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"invalid {what}", offset=start)
+    # Relay parses the JSON value first, then wants "\n" or the end right after it: JSON
+    # whitespace there (a space, a tab, the "\r" of "\r\n") is a missing newline.
+    if line.endswith(_TRAILING_SPACE):
+        raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
     return value, (stop if end < 0 else end + 1)
 
 

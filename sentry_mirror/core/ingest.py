@@ -329,6 +329,7 @@ def _authenticate(
     if auth is None:
         if not allow_envelope_dsn:
             raise _Reject(401, "missing authorization information")
+        _require_body(state)  # Relay checks for an empty body before it reads the envelope header
         auth = _envelope_dsn_auth(state.body, state)
     else:
         _check_envelope_dsn(request, state, auth)
@@ -337,8 +338,13 @@ def _authenticate(
 
 def _accept_key(auth: Auth, config: Config, state: _State) -> None:
     state.auth = auth
-    if config.keys and auth.public_key not in config.keys:
+    if config.keys and _project_key(auth.public_key) not in config.keys:
         raise _Reject(403, "event submission rejected with_reason: ProjectId")
+
+
+def _project_key(public_key: str) -> str:
+    """The key without Relay's flags (``<key>.no-cache`` is the key ``<key>``)."""
+    return public_key.partition(".")[0]
 
 
 def _first_line_json(body: bytes) -> dict[str, Any] | None:
@@ -379,7 +385,7 @@ def _check_envelope_dsn(request: Request, state: _State, auth: Auth) -> None:
             raise _Reject(400, "invalid event envelope", ("invalid envelope header",)) from None
         if state.project_id is not None and dsn.project_id != state.project_id:
             raise _Reject(400, "invalid event envelope", ("project id header mismatch between envelope and request",))
-        if dsn.public_key != auth.public_key:
+        if _project_key(dsn.public_key) != _project_key(auth.public_key):
             raise _Reject(400, "invalid event envelope", ("public key header mismatch between envelope and request",))
     origin = headers.get("origin")
     if isinstance(origin, str) and origin != request.header("origin"):

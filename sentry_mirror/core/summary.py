@@ -59,8 +59,10 @@ def item_title(item_type: str, payload: Any) -> str | None:
     if item_type in ("event", "feedback"):
         title = event_title(payload)
         if title is None and item_type == "feedback":
-            feedback = (payload.get("contexts") or {}).get("feedback") or {}
-            title = feedback.get("message") if isinstance(feedback, dict) else None
+            contexts = payload.get("contexts")
+            feedback = contexts.get("feedback") if isinstance(contexts, dict) else None
+            message = feedback.get("message") if isinstance(feedback, dict) else None
+            title = message if isinstance(message, str) else None
         return _clip(title) if title else ("<unlabeled event>" if item_type == "event" else None)
     if item_type == "transaction":
         name = payload.get("transaction")
