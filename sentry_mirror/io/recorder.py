@@ -82,7 +82,10 @@ class Recorder:
         self._task = asyncio.create_task(self._run(), name="sentry-mirror recorder")
 
     async def close(self) -> None:
-        """Write what is pending, then close the file (fsync'ed with ``fsync=True``)."""
+        """Write what is pending, then close the file (fsync'ed with ``fsync=True``).
+
+        A file that got no record is removed, so a listener that received nothing
+        leaves nothing behind."""
         self._closing = True
         self._wakeup.set()
         if self._task is not None:
@@ -185,6 +188,7 @@ class Recorder:
         self.paths.append(path)
 
     def _close_file(self) -> None:
+        """Close the current file; a file that never got a record is removed, not left empty."""
         if self._fd is None:
             return
         fd, self._fd, self._writer = self._fd, None, None
@@ -193,6 +197,9 @@ class Recorder:
                 os.fsync(fd)
         finally:
             os.close(fd)
+        if self._file_size == 0 and self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.paths.remove(self.path)
 
 
 class _FdFile:

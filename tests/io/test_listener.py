@@ -95,9 +95,11 @@ async def test_sigterm_finishes_in_flight_requests_and_closes_cleanly(tmp_path: 
     assert len(recorded) == len(set(recorded))
 
 
-def test_sigint_stops_it_like_ctrl_c(tmp_path: Path) -> None:
+def test_sigint_stops_it_like_ctrl_c_and_leaves_no_empty_file(tmp_path: Path) -> None:
+    """Ctrl-C exits 0; a listener that received nothing leaves no empty snapshot behind."""
     process, _ = start_listener(tmp_path)
     process.send_signal(signal.SIGINT)
     assert 0 == process.wait(timeout=30)
-    [snapshot] = os.listdir(tmp_path)
-    assert snapshot.endswith(".jsonl.zst")
+    assert process.stdout is not None
+    assert "stopped: 0 requests in 0 file(s)" in process.stdout.read()
+    assert [] == os.listdir(tmp_path)

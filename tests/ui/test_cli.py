@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -53,17 +54,18 @@ def test_bad_size_is_a_usage_error() -> None:
     assert "'lots' is not a size like 100MB, 200MiB or 65536" in result.output
 
 
-def test_port_in_use_is_one_clear_message_and_exit_1() -> None:
+def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
     """A MirrorError becomes 'Error: …' and exit code 1, without a traceback."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(cli, ["listen", "--port", str(port), "--dir", "unused"], env=ENV)
+        result = CliRunner().invoke(cli, ["listen", "--port", str(port), "--dir", str(tmp_path / "snapshots")], env=ENV)
     assert 1 == result.exit_code
     assert f"Error: cannot listen on 127.0.0.1:{port}:" in result.output
     assert "(try --port 0 for a free port)" in result.output
     assert "Traceback" not in result.output
+    assert [] == list((tmp_path / "snapshots").iterdir())
 
 
 def _record(body: bytes, path: str = "/api/7/envelope/", query: str = "sentry_key=k") -> dict[str, object]:
