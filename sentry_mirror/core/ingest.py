@@ -16,7 +16,6 @@ import lzma
 import re
 import uuid
 import zlib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -412,20 +411,24 @@ def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
 
 def _check_limits(items: tuple[envelope.Item, ...]) -> None:
     """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
-    counts: Counter[str] = Counter()
-    sizes: Counter[str] = Counter()
+    counts: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    event_like: list[str] = []
     for item in items:
         kind = item.type
         if kind in envelope.INTERNAL_ITEM_TYPES:
             raise _Reject(400, "envelope contains internal items")
-        counts[kind] += 1
-        sizes[kind] += len(item.payload)
-        if kind in _EVENT_LIKE and len(item.payload) > MAX_EVENT_SIZE:
-            _too_large(kind)
-    if sum(counts[k] for k in _EVENT_LIKE) > 1:
-        _too_large(next(k for k in counts if k in _EVENT_LIKE))
-    for kind, (max_size, max_count) in _ITEM_LIMITS.items():
-        if counts[kind] > max_count or sizes[kind] > max_size:
+        counts[kind] = counts.get(kind, 0) + 1
+        sizes[kind] = sizes.get(kind, 0) + len(item.payload)
+        if kind in _EVENT_LIKE:
+            event_like.append(kind)
+            if len(item.payload) > MAX_EVENT_SIZE:
+                _too_large(kind)
+    if len(event_like) > 1:
+        _too_large(event_like[0])
+    for kind, count in counts.items():
+        limit = _ITEM_LIMITS.get(kind)
+        if limit is not None and (sizes[kind] > limit[0] or count > limit[1]):
             _too_large(kind)
 
 

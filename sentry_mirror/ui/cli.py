@@ -170,10 +170,8 @@ def listen_command(
         render.banner(console, dsn, os.path.relpath(path) if path else "-", keys=config.keys)
         sys.stdout.flush()
 
-    def line(entry: dict[str, Any]) -> None:
-        console.print(render.request_line(entry), soft_wrap=True)
-
-    stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else line))
+    lines = render.LiveLines(console)
+    stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write))
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,3 +97,20 @@ def test_live_line_for_a_refused_request_says_why() -> None:
     assert "10:00:01  project 7  sentry.python/2.75.0  -  15 B  400 invalid event envelope; invalid envelope header" == _line(
         _record(b"not an envelope")
     )
+
+
+def test_live_lines_match_the_rich_rendering_on_a_pipe() -> None:
+    """The fast writer prints exactly the Rich line's text when output is not a terminal."""
+    entry = _record(b"not an envelope")
+    out = io.StringIO()
+    render.LiveLines(Console(file=out, width=200)).write(entry)
+    assert render.request_line(entry).plain + "\n" == out.getvalue()
+
+
+def test_live_lines_are_styled_on_a_terminal() -> None:
+    entry = _record(b"not an envelope")
+    out = io.StringIO()
+    render.LiveLines(Console(file=out, width=200, force_terminal=True, color_system="standard")).write(entry)
+    text = out.getvalue()
+    assert "\x1b[" in text
+    assert render.request_line(entry).plain == re.sub(r"\x1b\[[0-9;]*m", "", text).rstrip("\n")
