@@ -45,6 +45,7 @@ async def listen(
     *,
     on_ready: Callable[[Ready], None],
     on_record: OnRecord | None = None,
+    on_rotate: Callable[[Path], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> Stopped:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set); then finish in-flight requests,
@@ -59,7 +60,11 @@ async def listen(
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             pass
     recorder = Recorder(
-        options.directory, rotate_size=options.rotate_size, rotate_every=options.rotate_every, fsync=options.fsync
+        options.directory,
+        rotate_size=options.rotate_size,
+        rotate_every=options.rotate_every,
+        fsync=options.fsync,
+        on_open=on_rotate,
     )
     await recorder.start()
     try:

@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,10 @@ class Recorder:
         rotate_every: float | None = None,
         fsync: bool = False,
         level: int = 3,
+        on_open: Callable[[Path], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.on_open = on_open
         self.rotate_size = rotate_size
         self.rotate_every = rotate_every
         self.fsync = fsync
@@ -186,6 +189,8 @@ class Recorder:
         self._opened_at = time.monotonic()
         self.path = path
         self.paths.append(path)
+        if self.on_open is not None and len(self.paths) > 1:
+            self.on_open(path)
 
     def _close_file(self) -> None:
         """Close the current file; a file that never got a record is removed, not left empty."""

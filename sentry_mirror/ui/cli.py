@@ -170,8 +170,11 @@ def listen_command(
         render.banner(console, dsn, os.path.relpath(path) if path else "-", keys=config.keys)
         sys.stdout.flush()
 
+    def rotated(path: Path) -> None:
+        render.into_line(console, os.path.relpath(path))
+
     lines = render.LiveLines(console)
-    stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write))
+    stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
 
 

@@ -107,4 +107,9 @@ def banner(console: Console, dsn: str, path: str, *, keys: frozenset[str]) -> No
     """What ``listen`` prints on start: the DSN to paste and the snapshot file."""
     hint = "(any key, any project id works)" if not keys else f"(keys accepted: {', '.join(sorted(keys))})"
     console.print(Text.assemble("  DSN   ", (dsn, "bold green"), "     ", (hint, "dim")), soft_wrap=True)
+    into_line(console, path)
+
+
+def into_line(console: Console, path: str) -> None:
+    """``  into  <file>``: on start, and again whenever the listener rotates to a new file."""
     console.print(Text.assemble("  into  ", (path, "bold")), soft_wrap=True)

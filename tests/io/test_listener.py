@@ -103,3 +103,23 @@ def test_sigint_stops_it_like_ctrl_c_and_leaves_no_empty_file(tmp_path: Path) ->
     assert process.stdout is not None
     assert "stopped: 0 requests in 0 file(s)" in process.stdout.read()
     assert [] == os.listdir(tmp_path)
+
+
+async def test_rotation_is_announced_with_the_new_file(tmp_path: Path) -> None:
+    """With --rotate-size, every new file is printed as an 'into' line, and nothing is lost."""
+    process, url = start_listener(tmp_path, "--rotate-size", "1")
+    acknowledged: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            event_id, body = envelope()
+            async with session.post(f"{url}/api/1/envelope/?{QUERY}", data=body) as response:
+                assert 200 == response.status
+                acknowledged.append(event_id)
+    process.send_signal(signal.SIGTERM)
+    assert 0 == process.wait(timeout=30)
+    assert process.stdout is not None
+    into = [line.split()[1] for line in process.stdout.read().splitlines() if line.strip().startswith("into")]
+    files = sorted(os.listdir(tmp_path))
+    assert 3 == len(files)
+    assert files == [Path(p).name for p in into]  # the banner names the first, rotations the rest
+    assert acknowledged == [r.event_id for r in iter_records([tmp_path])]
