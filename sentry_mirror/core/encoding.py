@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import brotli
 import zstandard
@@ -100,32 +101,50 @@ def zstd_frame_end(data: bytes, pos: int = 0) -> int | None:
     :class:`DecodeError` when no zstd frame starts at ``pos``. It decompresses nothing,
     so it is cheap; RFC 8878, section 3.1.
     """
+    return _walk_frame(data, pos)[0]
+
+
+def zstd_complete_prefix(data: bytes) -> int:
+    """For a frame at the start of ``data`` that ends early: the length of its part made of
+    whole blocks (what a cut-short writer had finished). ``len(data)`` for a whole frame."""
+    end, whole = _walk_frame(data, 0)
+    return end if end is not None else whole
+
+
+def _walk_frame(data: bytes, pos: int) -> tuple[int | None, int]:
+    """(frame end or None when cut short, offset after the last whole block)."""
     size = len(data)
     if size - pos < 8:
-        return None if ZSTD_MAGIC_BYTES.startswith(data[pos : pos + 4]) else _not_zstd(pos)
+        return (None, pos) if ZSTD_MAGIC_BYTES.startswith(data[pos : pos + 4]) else _not_zstd(pos)
     magic = int.from_bytes(data[pos : pos + 4], "little")
     if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame
         end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
-        return end if end <= size else None
+        return (end, end) if end <= size else (None, pos)
     if magic != _ZSTD_MAGIC:
         return _not_zstd(pos)
     descriptor = data[pos + 4]
     single_segment = descriptor >> 5 & 1
     fcs = _FCS_SIZES[descriptor >> 6] or single_segment
+    whole = pos
     pos += 5 + (0 if single_segment else 1) + _DICT_ID_SIZES[descriptor & 3] + fcs
     while True:
+        if pos > size:
+            return None, whole
+        whole = pos
         if pos + 3 > size:
-            return None
+            return None, whole
         block = int.from_bytes(data[pos : pos + 3], "little")
         kind, length = block >> 1 & 3, block >> 3
         pos += 3 + (1 if kind == 1 else length)
         if block & 1:
             break
+    if pos > size:
+        return None, whole
     pos += 4 if descriptor >> 2 & 1 else 0
-    return pos if pos <= size else None
+    return (pos, pos) if pos <= size else (None, whole)
 
 
-def _not_zstd(pos: int) -> None:
+def _not_zstd(pos: int) -> NoReturn:
     raise DecodeError(f"no zstd frame starts at byte {pos}")
 
 

@@ -3,8 +3,10 @@
 ``await recorder.write(record)`` returns only once the record is in the file (written
 to the operating system, and fsync'ed with ``fsync=True``), so the server acknowledges
 nothing that is not on disk. Records that arrive while a write is in progress wait
-for the next one and go into the same zstd frame together ("group commit"): one
-``write()`` per group, and several records per frame compress much better.
+for the next one and are written together ("group commit"): one ``write()`` per group.
+One zstd stream runs across the groups of a frame, flushed to a block boundary after
+each group, so each record is compressed against the ones before it, and every
+acknowledged record decodes even from a file cut right after it (kill -9).
 
 If a write fails the recorder stops accepting records: every waiting and later
 ``write`` raises, the server answers 503, and the listener exits non-zero.
@@ -25,8 +27,11 @@ from typing import Any
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.snapshot import SUFFIX, SnapshotWriter
 
-#: Frames bigger than this are compressed in a worker thread, off the event loop.
+#: Groups bigger than this are compressed in a worker thread, off the event loop.
 THREAD_THRESHOLD = 1 << 20
+#: Seconds without a request after which the open zstd frame is finished, so a file at
+#: rest is complete for any zstd reader (zstdcat, DuckDB) even while the listener runs.
+FRAME_IDLE = 1.0
 
 
 def _safe_host() -> str:
@@ -60,7 +65,7 @@ class Recorder:
         self.path: Path | None = None
         self.paths: list[Path] = []
         self.records = 0
-        self.frames = 0
+        self.groups = 0  # group commits: one write(2) each
         self.bytes_written = 0
         self.failure: BaseException | None = None
         self._fd: int | None = None
@@ -118,13 +123,28 @@ class Recorder:
 
     async def _run(self) -> None:
         while True:
-            await self._wakeup.wait()
+            if self._writer is not None and self._writer.frame_open and self.failure is None:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), FRAME_IDLE)
+                except TimeoutError:
+                    self._finish_frame()  # quiet for a while: leave a complete file behind
+                    continue
+            else:
+                await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._pending = self._pending, []
             if batch:
                 await self._commit(batch)
             if self._closing and not self._pending:
                 return
+
+    def _finish_frame(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            self._file_size += self._writer.finish_frame()
+        except OSError as exc:
+            self._fail(exc)
 
     async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
         records = [record for record, _ in batch]
@@ -134,24 +154,22 @@ class Recorder:
             self._maybe_rotate()
             assert self._writer is not None and self._fd is not None
             if sum(len(r.get("body") or "") for r in records) > THREAD_THRESHOLD:
-                frame = await asyncio.to_thread(self._writer.encode, records)
+                data = await asyncio.to_thread(self._writer.encode, records)
             else:
-                frame = self._writer.encode(records)
-            self._writer.write_frame(frame)
+                data = self._writer.encode(records)
+            self._writer.write_bytes(data)
             if self.fsync:
                 await asyncio.to_thread(os.fsync, self._fd)
         except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
-            if self.failure is None:
-                self.failure = exc
-                self.failed.set()
+            self._fail(exc)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(SnapshotError(f"the snapshot cannot be written: {exc}"))
             return
         self.records += len(batch)
-        self.frames += 1
-        self.bytes_written += len(frame)
-        self._file_size += len(frame)
+        self.groups += 1
+        self.bytes_written += len(data)
+        self._file_size += len(data)
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
@@ -192,10 +210,17 @@ class Recorder:
         if self.on_open is not None and len(self.paths) > 1:
             self.on_open(path)
 
+    def _fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+            self.failed.set()
+
     def _close_file(self) -> None:
-        """Close the current file; a file that never got a record is removed, not left empty."""
+        """Finish the frame and close the file; a file that got no record is removed."""
         if self._fd is None:
             return
+        if self.failure is None:
+            self._finish_frame()
         fd, self._fd, self._writer = self._fd, None, None
         try:
             if self.fsync:

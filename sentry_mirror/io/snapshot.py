@@ -1,12 +1,12 @@
-"""Snapshot files: zstd-compressed JSON lines, one zstd frame per group of records.
+"""Snapshot files: zstd-compressed JSON lines, written in groups of records.
 
 :class:`SnapshotWriter` and :func:`read_records` work on binary file objects (as
 mitmproxy's ``FlowWriter``/``FlowReader`` do); :func:`iter_records` adds paths,
 directories and globs, and merges several writers' files in receive-time order.
 
-Reading is streaming and tolerant: frames are found by walking zstd's frame headers,
-so a file cut short (kill -9, a full disk) or damaged in the middle is read up to
-and around the damage, with a warning that says how many bytes were skipped.
+Reading is streaming and tolerant: a file cut short (kill -9, a full disk) gives every
+complete record, and a file damaged in the middle is read up to and around the damage
+(resuming at the next zstd frame), with a warning that says how many bytes were skipped.
 """
 
 from __future__ import annotations
@@ -24,38 +24,74 @@ import orjson
 import zstandard
 
 from sentry_mirror.core.compat import migrate
-from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_frame_end
+from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_complete_prefix
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import DecodeError, FormatVersionError, SnapshotError
 
 SUFFIX = ".jsonl.zst"
-READ_SIZE = 1 << 20
+READ_SIZE = 64 << 10  # also the decode step: records before a damaged block are still read
 
 Warn = Callable[[str], None]
 
 
-class SnapshotWriter:
-    """Appends groups of records to a binary file object, one zstd frame per group."""
+#: A zstd frame is finished once this many uncompressed bytes went into it, so damage
+#: to a file costs at most one frame's records, and readers never hold more than that.
+FRAME_SIZE = 1 << 20
 
-    def __init__(self, fo: BinaryIO, *, level: int = 3) -> None:
+
+class SnapshotWriter:
+    """Appends groups of records to a binary file object.
+
+    One compression stream runs across the records of a frame, so each record is
+    compressed against the ones before it (far smaller than a frame per record). After
+    each group the stream is flushed to a block boundary: everything written so far
+    decodes, even if the file is cut right after. A frame is finished every
+    :data:`FRAME_SIZE` bytes, on :meth:`finish_frame` and on :meth:`close`.
+    """
+
+    def __init__(self, fo: BinaryIO, *, level: int = 3, frame_size: int = FRAME_SIZE) -> None:
         self._fo = fo
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        self._frame: Any = None  # the zstd compressobj of the open frame
+        self._frame_input = 0
+        self.frame_size = frame_size
+
+    @property
+    def frame_open(self) -> bool:
+        return self._frame is not None
 
     def encode(self, records: Iterable[dict[str, Any]]) -> bytes:
-        """The frame for ``records`` (separate from writing, so it can run in a thread)."""
+        """The bytes that append ``records`` (call :meth:`write_bytes` with them next, in order)."""
         payload = b"".join(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records)
-        return self._compressor.compress(payload)
+        if self._frame is None:
+            self._frame = self._compressor.compressobj(size=-1)
+            self._frame_input = 0
+        self._frame_input += len(payload)
+        data = self._frame.compress(payload)
+        if self._frame_input >= self.frame_size:
+            return data + self._finish()
+        return data + self._frame.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+    def _finish(self) -> bytes:
+        frame, self._frame = self._frame, None
+        return frame.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH) if frame is not None else b""
 
     def write(self, records: Iterable[dict[str, Any]]) -> int:
-        """Write ``records`` as one frame; return the bytes written."""
-        return self.write_frame(self.encode(records))
+        """Append ``records`` as one group; return the bytes written."""
+        return self.write_bytes(self.encode(records))
 
-    def write_frame(self, frame: bytes) -> int:
-        view = memoryview(frame)
+    def finish_frame(self) -> int:
+        """End the open frame (its checksum and end mark); return the bytes written."""
+        return self.write_bytes(self._finish())
+
+    close = finish_frame
+
+    def write_bytes(self, data: bytes) -> int:
+        view = memoryview(data)
         while view:  # a raw file may write less than asked
             written = self._fo.write(view)
             view = view[written if written is not None else len(view) :]
-        return len(frame)
+        return len(data)
 
 
 def _ignore(message: str) -> None:
@@ -63,70 +99,88 @@ def _ignore(message: str) -> None:
 
 
 def read_records(fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = _ignore) -> Iterator[Record]:
-    """Every record in ``fo``, in file order, in constant memory (one frame at a time).
+    """Every record in ``fo``, in file order, streaming, in memory bounded by a frame.
 
-    Damage is skipped with a call to ``on_warning`` that says how many bytes were lost:
-    bytes that are not a frame, a frame that does not decompress, or a last frame cut
-    short. A record from a newer format version raises
-    :class:`~sentry_mirror.errors.FormatVersionError`.
+    Damage is skipped with a call to ``on_warning`` that says how many bytes were lost
+    and where: bytes that are not zstd, or a frame that stops decoding (the reader
+    resumes at the next frame), or a last write cut short. A file whose last frame is
+    still open (a listener writing it, or killed between writes) reads whole, silently. A record
+    from a newer format version raises :class:`~sentry_mirror.errors.FormatVersionError`.
     """
     decompressor = zstandard.ZstdDecompressor()
-    buffer, offset, pos, eof = b"", 0, 0, False  # offset: file position of buffer[0]
-    damaged_at: int | None = None  # file position where the current damaged run began
+    frame: Any = None  # decompressobj of the frame being read
+    frame_raw = bytearray()  # the raw bytes of that frame so far, to resync after damage
+    frame_start = 0  # file offset of frame_raw[0] (or of data, between frames)
+    pending = b""  # decoded bytes after the last complete line
+    damaged_at: int | None = None
+    damaged_bytes = 0
 
-    def report_damage(until: int) -> None:
-        nonlocal damaged_at
+    def report() -> None:
+        nonlocal damaged_at, damaged_bytes
         if damaged_at is not None:
-            on_warning(f"{name}: skipped {until - damaged_at} damaged bytes at offset {damaged_at}")
-            damaged_at = None
+            on_warning(f"{name}: skipped {damaged_bytes} damaged bytes at offset {damaged_at}")
+            damaged_at, damaged_bytes = None, 0
 
-    while True:
-        try:
-            end = zstd_frame_end(buffer, pos) if pos < len(buffer) else None
-            damaged = False
-        except DecodeError:
-            end, damaged = None, True
-        if end is None and not damaged:
-            if not eof:
-                chunk = fo.read(READ_SIZE)
-                eof = not chunk
-                buffer, offset, pos = buffer[pos:] + chunk, offset + pos, 0
-                continue
-            if pos >= len(buffer):
-                report_damage(offset + pos)
-                return
-            if damaged_at is None:
-                on_warning(
-                    f"{name}: skipped {len(buffer) - pos} bytes at offset {offset + pos}: "
-                    "the file ends inside a frame (cut short while being written?)"
-                )
-                return
-            damaged = True
-        if end is not None:
+    carry = b""  # undecided bytes after damage (a frame magic may straddle two reads)
+    while chunk := fo.read(READ_SIZE):
+        data, carry = carry + chunk, b""
+        while data:
+            if frame is None:
+                frame, frame_raw, pending = decompressor.decompressobj(), bytearray(), b""
             try:
-                text = decompressor.decompressobj().decompress(buffer[pos:end])
+                out = frame.decompress(data)
             except zstandard.ZstdError:
-                damaged = True
-            else:
-                report_damage(offset + pos)
-                yield from _records(text, name, offset + pos, on_warning)
-                pos = end
+                # damage: resume at the next frame magic after this frame's first byte
+                raw = bytes(frame_raw) + data
+                following = raw.find(ZSTD_MAGIC_BYTES, 1)
+                skip = following if following >= 0 else max(1, len(raw) - 3)
+                if damaged_at is None:
+                    damaged_at = frame_start
+                damaged_bytes += skip
+                frame_start += skip
+                frame = None
+                if following >= 0:
+                    data = raw[skip:]
+                else:
+                    data, carry = b"", raw[skip:]
                 continue
-        # damage at pos: skip to the next thing that looks like a frame
+            if frame.eof:
+                used = len(data) - len(frame.unused_data)
+                frame_raw += data[:used]
+                data = frame.unused_data
+            else:
+                frame_raw += data
+                data = b""
+            lines = (pending + out).split(b"\n")
+            pending = lines.pop()
+            if lines:
+                report()
+            yield from _records(lines, name, frame_start, on_warning)
+            if frame.eof:
+                frame_start += len(frame_raw)
+                frame = None
+    if carry:
         if damaged_at is None:
-            damaged_at = offset + pos
-        following = buffer.find(ZSTD_MAGIC_BYTES, pos + 1)
-        if following >= 0:
-            pos = following
-        elif eof:
-            pos = len(buffer)
-        else:
-            keep = max(pos + 1, len(buffer) - 3)  # a magic may straddle two reads
-            buffer, offset, pos = buffer[keep:], offset + keep, 0
+            damaged_at = frame_start
+        damaged_bytes += len(carry)
+    report()
+    if frame is not None and frame_raw:
+        # A frame still open (the listener is writing it, or was killed) is fine when it
+        # ends on a block boundary: every group written so far was read. Anything after
+        # the last whole block is a write that was cut short.
+        try:
+            lost = len(frame_raw) - zstd_complete_prefix(bytes(frame_raw))
+        except DecodeError:
+            lost = len(frame_raw)
+        if lost or pending:
+            on_warning(
+                f"{name}: skipped {lost} bytes at offset {frame_start + len(frame_raw) - lost}: "
+                "the file ends in the middle of a write (cut short)"
+            )
 
 
-def _records(text: bytes, name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:
-    for line in text.splitlines():
+def _records(lines: list[bytes], name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:
+    for line in lines:
         if not line.strip():
             continue
         try:

@@ -12,8 +12,10 @@ from typing import Any
 
 import aiohttp
 import orjson
+import zstandard
 
 from sentry_mirror.core import ingest
+from sentry_mirror.core.encoding import zstd_frame_end
 from sentry_mirror.io.snapshot import iter_records
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
@@ -83,14 +85,14 @@ async def test_cors_on_every_answer_and_preflight(mirror: Any) -> None:
     assert ["envelope", "envelope", "unknown", "envelope"] == [r.data["endpoint"] for r in mirror.records()]
 
 
-async def test_group_commit_puts_concurrent_requests_in_fewer_frames(mirror: Any) -> None:
-    """Requests arriving together share zstd frames; each still got its 200 only once written."""
+async def test_group_commit_writes_concurrent_requests_together(mirror: Any) -> None:
+    """Requests arriving together share one write; each still got its 200 only once written."""
     bodies = [envelope_body() for _ in range(64)]
     async with aiohttp.ClientSession() as session:
         results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
     assert {200} == {status for status, _, _ in results}
     assert 64 == mirror.recorder.records
-    assert mirror.recorder.frames < 64
+    assert mirror.recorder.groups < 64
     assert {e for e, _ in bodies} == {r.event_id for r in mirror.records()}
 
 
@@ -151,3 +153,17 @@ async def test_write_failure_answers_503_and_stops_the_recorder(mirror: Any) -> 
     assert [503, 503] == [first[0], second[0]]
     assert "could not store this request" in orjson.loads(first[2])["detail"]
     assert mirror.recorder.failed.is_set()
+
+
+async def test_a_quiet_listener_leaves_a_complete_zstd_file(start_mirror: Any, monkeypatch: Any) -> None:
+    """After FRAME_IDLE without requests the open frame is finished: `zstd -t` passes while it runs."""
+    monkeypatch.setattr("sentry_mirror.io.recorder.FRAME_IDLE", 0.05)
+    mirror = await start_mirror()
+    async with aiohttp.ClientSession() as session:
+        await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    data = mirror.recorder.path.read_bytes()
+    assert zstd_frame_end(data) is None  # just answered: the frame is still open
+    await asyncio.sleep(0.3)
+    data = mirror.recorder.path.read_bytes()
+    assert len(data) == zstd_frame_end(data)
+    assert 1 == len(zstandard.ZstdDecompressor().decompressobj().decompress(data).splitlines())

@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sentry_mirror.core.record import RECORD_VERSION
+from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
 from sentry_mirror.io.snapshot import SnapshotWriter, expand, iter_records, read_records
 
@@ -20,11 +21,14 @@ def rec(n: int, at: str = "2026-11-23T10:00:00.000000Z", **extra: Any) -> dict[s
     return {"v": RECORD_VERSION, "id": f"{n:032x}", "received_at": at, "summary": {"event_id": None, "items": []}, **extra}
 
 
-def frames(*groups: list[dict[str, Any]]) -> bytes:
+def frames(*groups: list[dict[str, Any]], frame_size: int = 1 << 20, finish: bool = True) -> bytes:
+    """A snapshot written group by group, as the recorder writes it."""
     out = io.BytesIO()
-    writer = SnapshotWriter(out)
+    writer = SnapshotWriter(out, frame_size=frame_size)
     for group in groups:
         writer.write(group)
+    if finish:
+        writer.close()
     return out.getvalue()
 
 
@@ -34,55 +38,82 @@ def read(data: bytes) -> tuple[list[str], list[str]]:
     return ids, warnings
 
 
-def test_round_trip_over_many_frames() -> None:
-    """Records come back in order across frames of different sizes."""
-    data = frames(*[[rec(i * 10 + j) for j in range(i % 4 + 1)] for i in range(50)])
-    ids, warnings = read(data)
-    assert [f"{i * 10 + j:032x}" for i in range(50) for j in range(i % 4 + 1)] == ids
-    assert [] == warnings
+def ids(*numbers: int) -> list[str]:
+    return [f"{n:032x}" for n in numbers]
+
+
+def test_round_trip_over_many_groups_and_frames() -> None:
+    """Records come back in order across groups of different sizes and several frames."""
+    groups = [[rec(i * 10 + j) for j in range(i % 4 + 1)] for i in range(50)]
+    data = frames(*groups, frame_size=1000)
+    assert data.count(ZSTD_MAGIC_BYTES) > 3
+    assert (ids(*(i * 10 + j for i in range(50) for j in range(i % 4 + 1))), []) == read(data)
 
 
 def test_the_file_is_plain_zstd_jsonl() -> None:
     """zstdcat (any zstd decoder reading across frames) gives one JSON object per line."""
-    data = frames([rec(1), rec(2)], [rec(3)])
+    data = frames([rec(1), rec(2)], [rec(3)], frame_size=10)
     text = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read()
     assert 3 == len(text.decode().splitlines())
 
 
-@pytest.mark.parametrize("cut", [1, 5, 20])
-def test_truncated_last_frame_keeps_every_whole_frame(cut: int) -> None:
-    """A file cut inside its last frame (kill -9, full disk) reads up to the cut, with a warning."""
-    data = frames([rec(1), rec(2)], [rec(3)], [rec(4), rec(5)])
-    ids, warnings = read(data[:-cut])
-    assert [f"{i:032x}" for i in (1, 2, 3)] == ids
-    assert 1 == len(warnings)
-    assert "the file ends inside a frame" in warnings[0]
-    assert f"skipped {len(frames([rec(4), rec(5)])) - cut} bytes" in warnings[0]
+def test_later_records_compress_against_earlier_ones() -> None:
+    """One stream per frame: a group of one record costs far less after similar records."""
+    body = {"body": "x" * 50 + "".join(f"{i:04d}" for i in range(300))}
+    alone = len(frames([rec(1, **body)]))
+    tenth = len(frames(*[[rec(i, **body)] for i in range(10)])) - len(frames(*[[rec(i, **body)] for i in range(9)]))
+    assert tenth * 5 < alone
 
 
-def test_damage_in_the_middle_is_skipped_and_counted() -> None:
+def test_a_file_cut_after_a_group_gives_every_record() -> None:
+    """kill -9 between two writes (or a listener still writing): every record reads, no warning."""
+    data = frames([rec(1), rec(2)], [rec(3)], finish=False)
+    assert (ids(1, 2, 3), []) == read(data)
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9])
+def test_a_file_cut_inside_a_group_gives_the_groups_before_it(keep: float) -> None:
+    """A write cut short (a full disk): the groups before it read, the cut one is lost."""
+    before = frames([rec(1), rec(2)], [rec(3)], finish=False)
+    data = frames([rec(1), rec(2)], [rec(3)], [rec(4), rec(5)], finish=False)
+    assert data.startswith(before)
+    cut = len(data) - len(before) - int((len(data) - len(before)) * keep)
+    found, warnings = read(data[:-cut])
+    assert ids(1, 2, 3) == found
+    lost = len(data) - cut - len(before)
+    assert [f"f: skipped {lost} bytes at offset {len(before)}: the file ends in the middle of a write (cut short)"] == warnings
+
+
+def test_damage_between_frames_is_skipped_and_counted() -> None:
     """Garbage between frames is skipped; the warning says how many bytes and where."""
     first, second = frames([rec(1)]), frames([rec(2)])
-    ids, warnings = read(first + b"GARBAGE!" * 3 + second)
-    assert [f"{1:032x}", f"{2:032x}"] == ids
-    assert [f"f: skipped 24 damaged bytes at offset {len(first)}"] == warnings
+    assert (ids(1, 2), [f"f: skipped 24 damaged bytes at offset {len(first)}"]) == read(first + b"GARBAGE!" * 3 + second)
 
 
-def test_a_corrupted_frame_is_skipped() -> None:
-    """A frame whose bytes were flipped fails its checksum and is skipped; the next frame reads."""
+def test_a_damaged_frame_is_skipped_and_the_next_frame_reads() -> None:
+    """Bytes flipped inside a frame: that frame's unread records are lost, the next frame reads."""
     first, second, third = frames([rec(1)]), frames([rec(2)]), frames([rec(3)])
     damaged = bytearray(first + second + third)
     damaged[len(first) + len(second) // 2] ^= 0xFF
-    ids, warnings = read(bytes(damaged))
-    assert [f"{1:032x}", f"{3:032x}"] == ids
+    found, warnings = read(bytes(damaged))
+    assert ids(1, 3) == found
     assert [f"f: skipped {len(second)} damaged bytes at offset {len(first)}"] == warnings
+
+
+def test_records_before_the_damage_in_a_big_frame_are_kept() -> None:
+    """Damage near the end of a large frame does not cost the records decoded before it."""
+    groups = [[rec(i, body=f"{i}" * 3000)] for i in range(200)]
+    data = bytearray(frames(*groups))
+    data[-100] ^= 0xFF
+    found, warnings = read(bytes(data))
+    assert len(found) > 150
+    assert found == ids(*range(len(found)))
+    assert 1 == len(warnings) and "damaged bytes at offset" in warnings[0]
 
 
 def test_not_a_snapshot() -> None:
     """A file that is not zstd at all yields nothing and one warning covering all of it."""
-    ids, warnings = read(b"this is not a snapshot\n" * 10)
-    assert [] == ids
-    assert ["f: skipped 230 damaged bytes at offset 0"] == warnings
+    assert ([], ["f: skipped 230 damaged bytes at offset 0"]) == read(b"this is not a snapshot\n" * 10)
 
 
 def test_empty_file() -> None:
@@ -107,7 +138,7 @@ def test_a_line_without_version_is_skipped_with_a_warning() -> None:
 @example(b"\x28\xb5\x2f\xfd\x00\x00\x00\x00\x00\x00", 3)
 def test_reader_raises_only_its_own_errors(noise: bytes, where: int) -> None:
     """Random bytes spliced into a valid snapshot: the reader warns or raises MirrorError, nothing else."""
-    data = frames([rec(1), rec(2)], [rec(3)])
+    data = frames([rec(1), rec(2)], [rec(3)], frame_size=10)
     where = min(where, len(data))
     try:
         read(data[:where] + noise + data[where:])
