@@ -22,6 +22,7 @@ from sentry_sdk.crons import capture_checkin
 from sentry_sdk.transport import HttpTransport
 
 from sentry_mirror.core import envelope
+from sentry_mirror.core.summary import record_title
 from sentry_mirror.io.snapshot import iter_records
 
 
@@ -112,13 +113,13 @@ async def test_real_sdk_traffic_is_recorded_byte_exact(mirror: Any, experiments:
     types = sorted(t for r in records for t in r.item_types)
     for expected in ("event", "attachment", "transaction", "session", "check_in", "log"):
         assert expected in types
-    titles = {r.data["summary"]["title"] for r in records}
+    titles = {record_title(r.data) for r in records}
     assert "ValueError: could not load the basket" in titles
     assert "ZeroDivisionError: division by zero" in titles
     assert "payment provider slow: 2300 ms" in titles
     assert "GET /checkout" in titles
     assert "nightly-report ok" in titles
-    chained = next(r for r in records if r.data["summary"]["title"] == "ValueError: could not load the basket")
+    chained = next(r for r in records if record_title(r.data) == "ValueError: could not load the basket")
     event = envelope.parse(chained.body).items[0].json()
     assert ["KeyError", "ValueError"] == [e["type"] for e in event["exception"]["values"]]
     attachment = next(
@@ -149,4 +150,4 @@ def test_sdk_in_a_separate_process_flushes_at_exit(tmp_path: Path) -> None:
         listener.terminate()
         assert 0 == listener.wait(timeout=30)
     records = list(iter_records([tmp_path]))
-    assert ["goodbye from a short script"] == [r.data["summary"]["title"] for r in records]
+    assert ["goodbye from a short script"] == [record_title(r.data) for r in records]

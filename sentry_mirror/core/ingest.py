@@ -2,7 +2,7 @@
 
 :func:`handle` takes a :class:`Request` (everything that arrived, the body still as
 sent on the wire) and returns an :class:`Outcome`: the response to send, and a summary
-of the content (endpoint, auth, envelope header, items, event id, title). It is pure,
+of the content (endpoint, auth, envelope header, items, event id). It is pure,
 so every protocol rule is tested without a socket, and the server only moves bytes.
 """
 
@@ -25,7 +25,6 @@ import orjson
 
 from sentry_mirror.core import encoding, envelope, multipart
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header, parse_dsn, request_auth
-from sentry_mirror.core.summary import event_title, item_title
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
 
 MIB = 1024 * 1024
@@ -82,7 +81,6 @@ _ITEM_LIMITS: dict[str, tuple[int, int]] = {
     "statsd": (1 * MIB, 1),
     "metric_buckets": (1 * MIB, 1),
 }
-_TITLED = frozenset({"event", "transaction", "feedback", "check_in", "log", "span", "trace_metric", "session"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +135,6 @@ class Outcome:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: tuple[dict[str, Any], ...] = ()
-    title: str | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -168,7 +165,6 @@ class _State:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
-    title: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -257,7 +253,6 @@ def handle(request: Request, config: Config = Config()) -> Outcome:
         event_id=state.event_id,
         envelope_header=state.envelope_header,
         items=tuple(state.items),
-        title=state.title,
         error=error,
         notes=tuple(state.notes),
     )
@@ -400,13 +395,9 @@ def _require_body(state: _State) -> None:
 
 
 def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
-    for item in items:
-        state.items.append({"type": item.type, "size": len(item.payload), "headers": item.headers})
-        if state.title is None and item.type in _TITLED:
-            try:
-                state.title = item_title(item.type, orjson.loads(item.payload))
-            except orjson.JSONDecodeError:
-                state.notes.append(f"{item.type} item payload is not JSON: Relay accepts it and drops it later")
+    # Payloads are not parsed here: Relay does not validate them at the HTTP layer, and
+    # readers derive titles and the like from the recorded body (core.describe).
+    state.items.extend({"type": item.type, "size": len(item.payload), "headers": item.headers} for item in items)
 
 
 def _check_limits(items: tuple[envelope.Item, ...]) -> None:
@@ -509,7 +500,6 @@ def _store(request: Request, config: Config, state: _State, params: dict[str, st
         event = _store_payload(state.body)
         size = len(state.body)
     state.items.append({"type": "event", "size": size, "headers": {"type": "event"}})
-    state.title = event_title(event)
     state.event_id = envelope.normalize_uuid(event.get("event_id") if isinstance(event, dict) else None)
     if state.event_id is None:
         state.event_id = uuid.uuid4().hex
@@ -525,10 +515,6 @@ def _security(request: Request, config: Config, state: _State, params: dict[str,
     if len(state.body) > MAX_EVENT_SIZE:
         _too_large("raw_security")
     state.items.append({"type": "raw_security", "size": len(state.body), "headers": {"type": "raw_security"}})
-    try:
-        state.title = event_title(orjson.loads(state.body))
-    except orjson.JSONDecodeError:
-        state.notes.append("security report is not JSON: Relay accepts it and drops it later")
     return _empty(200)
 
 
@@ -596,14 +582,12 @@ def _minidump(request: Request, config: Config, state: _State, params: dict[str,
             state.items.append(_attachment_summary(part, "event.attachment"))
         else:
             state.items.append({"type": "form_data", "size": len(part.data), "headers": {"type": "form_data", "name": part.name}})
-    state.title = "minidump"
     return _text(200, _crash_event_id(state))
 
 
 def _unreal(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
     _require_body(state)
     state.items.append({"type": "unreal_report", "size": len(state.body), "headers": {"type": "unreal_report"}})
-    state.title = "unreal crash report"
     return _text(200, _crash_event_id(state))
 
 
@@ -630,9 +614,7 @@ def _cron(request: Request, config: Config, state: _State, params: dict[str, str
     status = check_in.get("status")
     if status not in _CRON_STATUSES:
         raise _Reject(400, f"invalid check-in status {status!r} (expected in_progress, ok or error)")
-    check_in.setdefault("monitor_slug", params["slug"])
     state.items.append({"type": "check_in", "size": len(state.body), "headers": {"type": "check_in"}})
-    state.title = item_title("check_in", check_in)
     return _empty(202)
 
 

@@ -16,7 +16,7 @@ Format version 1, field by field (the README has the same table for users):
 ``body``            the decoded body, byte-exact: UTF-8 text, or base64 when ``body_base64``
 ``body_decoded``    false when decoding failed: ``body`` then holds the wire bytes
 ``body_truncated``  true when only the start of an over-limit body was kept
-``summary``         ``{event_id, sdk, title, envelope_header, items: [{type, size, headers}]}``
+``summary``         ``{event_id, sdk, envelope_header, items: [{type, size, headers}]}``
 ``error``           why the request was refused (null when it was accepted)
 ``notes``           where the mirror was more lenient than Relay, and other remarks
 ``response``        ``{status, headers, body, body_base64}`` exactly as sent
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,15 +38,22 @@ from sentry_mirror.core.ingest import Outcome, Request
 
 RECORD_VERSION = 1
 
+_random = random.Random(os.urandom(32))
+
 
 def new_id(now_ns: int | None = None) -> str:
-    """A UUIDv7-like id: sorts by creation time, unique across processes."""
+    """A UUIDv7-like id: sorts by creation time, unique across processes.
+
+    80 random bits from a generator seeded from the OS once (``os.urandom`` on every
+    record was a system call on the listener's hot path)."""
     ms = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
-    return f"{ms:012x}{os.urandom(10).hex()}"
+    return f"{ms:012x}{_random.getrandbits(80):020x}"
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-11-23T10:00:01.123456Z`` (``moment`` is converted to UTC)."""
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
 
 
 def parse_time(text: str) -> datetime:
@@ -99,7 +107,6 @@ def build(
         "summary": {
             "event_id": outcome.event_id,
             "sdk": outcome.sdk,
-            "title": outcome.title,
             "envelope_header": outcome.envelope_header,
             "items": list(outcome.items),
         },

@@ -6,7 +6,15 @@ status, a log's body. Shared by the listener's live line and the readers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from sentry_mirror.core import envelope
+from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.errors import EnvelopeError
 
 MAX_TITLE = 200
 
@@ -85,4 +93,51 @@ def item_title(item_type: str, payload: Any) -> str | None:
         if isinstance(dropped, list):
             total = sum(d.get("quantity", 0) for d in dropped if isinstance(d, dict) and isinstance(d.get("quantity"), int))
             return f"client report: {total} dropped"
+    return None
+
+
+_TITLED = ("event", "transaction", "feedback", "check_in", "log", "span", "trace_metric", "session")
+_CONSTANT_TITLES = {"minidump": "minidump", "unreal": "unreal crash report"}
+
+
+def _json(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def record_title(record: Mapping[str, Any]) -> str | None:
+    """The title of a snapshot record, derived from its body (the listener does not parse
+    payloads on the hot path): the first titled item of an envelope, a store event, a
+    security report, a check-in. None when there is nothing to show."""
+    endpoint = record["endpoint"]
+    if endpoint in _CONSTANT_TITLES:
+        return _CONSTANT_TITLES[endpoint]
+    if not record.get("body_decoded", True) or record.get("body_truncated"):
+        return None
+    body = decode_bytes(record["body"], record["body_base64"])
+    if endpoint in ("envelope", "tunnel") or (endpoint == "store" and body.startswith(b"{") and b"\n{" in body[:65536]):
+        try:
+            parsed = envelope.parse(body)
+        except EnvelopeError:
+            return None
+        for item in parsed.items:
+            if item.type in _TITLED:
+                title = item_title(item.type, _json(item.payload))
+                if title:
+                    return title
+        return None
+    if endpoint == "store":
+        data = dict(parse_qsl(record.get("query") or "")).get("sentry_data") if record.get("method") == "GET" else body
+        return event_title(_json(data)) if data else None
+    if endpoint == "security":
+        return event_title(_json(body))
+    if endpoint == "cron":
+        check_in = _json(body) if body else None
+        if not isinstance(check_in, dict):
+            check_in = dict(parse_qsl(record.get("query") or ""))
+        slug = [part for part in record["path"].split("/") if part]
+        check_in.setdefault("monitor_slug", slug[slug.index("cron") + 1] if "cron" in slug[:-1] else None)
+        return item_title("check_in", check_in)
     return None

@@ -73,21 +73,24 @@ class Recorder:
         self._file_size = 0
         self._opened_at = 0.0
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False  # a commit of the pending records is due on the next loop turn
+        self._busy: asyncio.Task[None] | None = None  # a commit that waits on a thread (fsync, big group)
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_commit = 0.0
         self._closing = False
         self.failed = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Create the directory and the first file; start the writer task."""
+        """Create the directory and the first file."""
+        self._loop = asyncio.get_running_loop()
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise SnapshotError(f"cannot create snapshot directory {self.directory}: {exc.strerror}") from None
         self._open()
-        self._task = asyncio.create_task(self._run(), name="sentry-mirror recorder")
 
     async def close(self) -> None:
         """Write what is pending, then close the file (fsync'ed with ``fsync=True``).
@@ -95,10 +98,14 @@ class Recorder:
         A file that got no record is removed, so a listener that received nothing
         leaves nothing behind."""
         self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        while self._busy is not None or self._pending:
+            if self._busy is not None:
+                await self._busy
+            else:
+                self._commit_pending()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self._close_file()
 
     async def __aenter__(self) -> Recorder:
@@ -114,29 +121,90 @@ class Recorder:
         """Return once ``record`` is in the snapshot file; raise if it cannot be."""
         if self.failure is not None:
             raise SnapshotError(f"the snapshot cannot be written: {self.failure}")
-        if self._closing or self._task is None:
+        if self._closing or self._loop is None:
             raise SnapshotError("the recorder is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future = self._loop.create_future()
         self._pending.append((record, future))
-        self._wakeup.set()
+        if not self._scheduled and self._busy is None:
+            # Commit on the next loop turn: requests whose bodies arrived in this turn
+            # join the same group (one write, one compression flush).
+            self._scheduled = True
+            self._loop.call_soon(self._commit_pending)
         await future
 
-    async def _run(self) -> None:
-        while True:
-            if self._writer is not None and self._writer.frame_open and self.failure is None:
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), FRAME_IDLE)
-                except TimeoutError:
-                    self._finish_frame()  # quiet for a while: leave a complete file behind
-                    continue
-            else:
-                await self._wakeup.wait()
-            self._wakeup.clear()
-            batch, self._pending = self._pending, []
-            if batch:
-                await self._commit(batch)
-            if self._closing and not self._pending:
-                return
+    def _commit_pending(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        if self.fsync or sum(len(r.get("body") or "") for r, _ in batch) > THREAD_THRESHOLD:
+            assert self._loop is not None
+            self._busy = self._loop.create_task(self._commit_in_thread(batch))
+            return
+        try:
+            self._maybe_rotate()
+            assert self._writer is not None
+            data = self._writer.encode(record for record, _ in batch)
+            self._writer.write_bytes(data)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
+            self._settle(batch, exc)
+        else:
+            self._settle(batch, None, len(data))
+
+    async def _commit_in_thread(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        """A commit whose slow part (fsync, compressing a big group) runs off the event loop."""
+        try:
+            self._maybe_rotate()
+            writer, fd = self._writer, self._fd
+            assert writer is not None and fd is not None
+            data = await asyncio.to_thread(writer.encode, [record for record, _ in batch])
+            writer.write_bytes(data)
+            if self.fsync:
+                await asyncio.to_thread(os.fsync, fd)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
+            self._settle(batch, exc)
+        else:
+            self._settle(batch, None, len(data))
+        finally:
+            self._busy = None
+            if self._pending and not self._scheduled and self._loop is not None:
+                self._scheduled = True
+                self._loop.call_soon(self._commit_pending)
+
+    def _settle(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]], exc: BaseException | None, size: int = 0) -> None:
+        if exc is not None or self.failure is not None:
+            self._fail(exc or self.failure)  # type: ignore[arg-type]
+            error = SnapshotError(f"the snapshot cannot be written: {self.failure}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.records += len(batch)
+        self.groups += 1
+        self.bytes_written += size
+        self._file_size += size
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+        self._arm_idle()
+
+    def _arm_idle(self) -> None:
+        """Finish the open frame once FRAME_IDLE passes without a commit."""
+        assert self._loop is not None
+        self._last_commit = self._loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self._loop.call_later(FRAME_IDLE, self._on_idle)
+
+    def _on_idle(self) -> None:
+        assert self._loop is not None
+        self._idle_timer = None
+        if self._writer is None or not self._writer.frame_open or self.failure is not None:
+            return
+        remaining = self._last_commit + FRAME_IDLE - self._loop.time()
+        if remaining > 0 or self._busy is not None:
+            self._idle_timer = self._loop.call_later(max(remaining, 0.05), self._on_idle)
+        else:
+            self._finish_frame()  # quiet for a while: leave a complete file behind
 
     def _finish_frame(self) -> None:
         if self._writer is None:
@@ -145,34 +213,6 @@ class Recorder:
             self._file_size += self._writer.finish_frame()
         except OSError as exc:
             self._fail(exc)
-
-    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
-        records = [record for record, _ in batch]
-        try:
-            if self.failure is not None:
-                raise self.failure
-            self._maybe_rotate()
-            assert self._writer is not None and self._fd is not None
-            if sum(len(r.get("body") or "") for r in records) > THREAD_THRESHOLD:
-                data = await asyncio.to_thread(self._writer.encode, records)
-            else:
-                data = self._writer.encode(records)
-            self._writer.write_bytes(data)
-            if self.fsync:
-                await asyncio.to_thread(os.fsync, self._fd)
-        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
-            self._fail(exc)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(SnapshotError(f"the snapshot cannot be written: {exc}"))
-            return
-        self.records += len(batch)
-        self.groups += 1
-        self.bytes_written += len(data)
-        self._file_size += len(data)
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
 
     # ------------------------------------------------------------ files
 

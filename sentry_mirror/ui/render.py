@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from sentry_mirror.core.record import parse_time
+from sentry_mirror.core.summary import record_title
 
 
 def human_size(size: int) -> str:
@@ -62,8 +63,9 @@ def line_segments(record: dict[str, Any], *, local_time: bool = True) -> Segment
         ("  ", None),
         (items, "bold"),
     ]
-    if summary.get("title"):
-        segments += [("  ", None), (summary["title"], None)]
+    title = record_title(record)
+    if title:
+        segments += [("  ", None), (title, None)]
     segments += [("  ", None), (human_size(record["wire_size"]), "dim")]
     if status >= 300:
         segments += [("  ", None), (f"{status} {record.get('error') or ''}".rstrip(), "bold red")]
