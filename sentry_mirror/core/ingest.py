@@ -341,8 +341,13 @@ def _project_key(public_key: str) -> str:
     return public_key.partition(".")[0]
 
 
+def _first_line(body: bytes) -> bytes:
+    end = body.find(b"\n")
+    return body if end < 0 else body[:end]
+
+
 def _first_line_json(body: bytes) -> dict[str, Any] | None:
-    line = body.split(b"\n", 1)[0]
+    line = _first_line(body)
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -368,7 +373,7 @@ def _envelope_dsn_auth(body: bytes, state: _State) -> Auth:
 
 def _check_envelope_dsn(request: Request, state: _State, auth: Auth) -> None:
     """With request auth present, an envelope ``dsn`` and ``origin`` must agree (else 400)."""
-    line = state.body.split(b"\n", 1)[0]
+    line = _first_line(state.body)
     if state.endpoint != "envelope" or (b'"dsn"' not in line and b'"origin"' not in line):
         return
     headers = _first_line_json(line) or {}
