@@ -167,3 +167,37 @@ async def test_a_quiet_listener_leaves_a_complete_zstd_file(start_mirror: Any, m
     data = mirror.recorder.path.read_bytes()
     assert len(data) == zstd_frame_end(data)
     assert 1 == len(zstandard.ZstdDecompressor().decompressobj().decompress(data).splitlines())
+
+
+async def test_fsync_mode_acknowledges_after_fsync(start_mirror: Any, monkeypatch: Any) -> None:
+    """--fsync: each group is fsync'ed (in a thread) before its requests are answered."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    mirror = await start_mirror(fsync=True)
+    bodies = [envelope_body() for _ in range(20)]
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
+    assert {200} == {status for status, _, _ in results}
+    assert 1 <= len(synced) <= mirror.recorder.groups
+    assert {e for e, _ in bodies} == {r.event_id for r in mirror.records()}
+
+
+async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
+    """A 3 MB binary attachment (compressed off the event loop) comes back byte for byte."""
+    event_id = uuid.uuid4().hex
+    blob = os.urandom(3_000_000)
+    header = orjson.dumps({"event_id": event_id})
+    item = orjson.dumps({"type": "attachment", "length": len(blob), "filename": "core.bin"})
+    body = header + b"\n" + item + b"\n" + blob
+    async with aiohttp.ClientSession() as session:
+        status, _, answer = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", gzip.compress(body, 1), **{"Content-Encoding": "gzip"})
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    [record] = mirror.records()
+    assert body == record.body
+    assert record.data["body_base64"] is True
