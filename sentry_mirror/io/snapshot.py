@@ -32,6 +32,7 @@ SUFFIX = ".jsonl.zst"
 READ_SIZE = 64 << 10  # also the decode step: records before a damaged block are still read
 
 Warn = Callable[[str], None]
+Progress = Callable[[int], None]
 
 
 #: A zstd frame is finished once this many uncompressed bytes went into it, so damage
@@ -94,11 +95,13 @@ class SnapshotWriter:
         return len(data)
 
 
-def _ignore(message: str) -> None:
+def _ignore(_: object) -> None:
     pass
 
 
-def read_records(fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = _ignore) -> Iterator[Record]:
+def read_records(
+    fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = _ignore, on_progress: Progress = _ignore
+) -> Iterator[Record]:
     """Every record in ``fo``, in file order, streaming, in memory bounded by a frame.
 
     Damage is skipped with a call to ``on_warning`` that says how many bytes were lost
@@ -123,6 +126,7 @@ def read_records(fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = _ig
 
     carry = b""  # undecided bytes after damage (a frame magic may straddle two reads)
     while chunk := fo.read(READ_SIZE):
+        on_progress(len(chunk))
         data, carry = carry + chunk, b""
         while data:
             if frame is None:
@@ -196,7 +200,15 @@ def _records(lines: list[bytes], name: str, frame_offset: int, on_warning: Warn)
             on_warning(f"{name}: skipped a line in the frame at offset {frame_offset}: {exc}")
 
 
-def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+class ExpandedPaths(list[Path]):
+    """Snapshot files already found by :func:`expand` (so they are not looked up twice)."""
+
+    @property
+    def total_size(self) -> int:
+        return sum(path.stat().st_size for path in self)
+
+
+def expand(paths: Iterable[str | os.PathLike[str]]) -> ExpandedPaths:
     """Snapshot files named by ``paths``: files, directories (their ``*.jsonl.zst``) or globs."""
     found: list[Path] = []
     for entry in paths:
@@ -209,7 +221,7 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             found += sorted(Path(p) for p in glob.glob(str(entry)) if Path(p).is_file())
         else:
             raise SnapshotError(f"no such snapshot file or directory: {entry}")
-    return list(dict.fromkeys(found))
+    return ExpandedPaths(dict.fromkeys(found))
 
 
 _NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?Z-(?P<writer>.+?)(?:_\d{4,})?\.jsonl\.zst$")
@@ -221,30 +233,32 @@ def _writer(path: Path) -> str:
     return f"{path.parent}/{match.group('writer')}" if match else str(path)
 
 
-def iter_records(paths: Iterable[str | os.PathLike[str]], *, on_warning: Warn = _ignore) -> Iterator[Record]:
+def iter_records(
+    paths: Iterable[str | os.PathLike[str]], *, on_warning: Warn = _ignore, on_progress: Progress = _ignore
+) -> Iterator[Record]:
     """Records from every snapshot under ``paths``, in receive-time order, streaming.
 
     Files of one writer are read in name (= time) order; several writers' streams are
     merged by ``received_at``, so only one file per writer is open at a time.
     """
-    files = expand(paths)
+    files = paths if isinstance(paths, ExpandedPaths) else expand(paths)
     by_writer: dict[str, list[Path]] = {}
     for path in sorted(files, key=lambda p: p.name):
         by_writer.setdefault(_writer(path), []).append(path)
-    streams = [itertools.chain.from_iterable(_read_path(p, on_warning) for p in group) for group in by_writer.values()]
+    streams = [itertools.chain.from_iterable(_read_path(p, on_warning, on_progress) for p in group) for group in by_writer.values()]
     if len(streams) == 1:
         yield from streams[0]
         return
     yield from heapq.merge(*streams, key=lambda record: record.data["received_at"])
 
 
-def _read_path(path: Path, on_warning: Warn) -> Iterator[Record]:
+def _read_path(path: Path, on_warning: Warn, on_progress: Progress) -> Iterator[Record]:
     try:
         fo = path.open("rb")
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
     with fo:
         try:
-            yield from read_records(fo, name=str(path), on_warning=on_warning)
+            yield from read_records(fo, name=str(path), on_warning=on_warning, on_progress=on_progress)
         except OSError as exc:
             raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None

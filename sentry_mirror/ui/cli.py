@@ -11,18 +11,30 @@ import asyncio
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 from rich.console import Console
+from rich.progress import DownloadColumn, Progress
 
 from sentry_mirror import __version__
 from sentry_mirror.core import encoding, ingest
+from sentry_mirror.core.query import Query, find, parse_moment
+from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.listener import ListenOptions, Ready, listen
+from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render
+
+#: Reads bigger than this get a progress bar on stderr (when it is a terminal).
+PROGRESS_THRESHOLD = 32 << 20
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
@@ -176,6 +188,120 @@ def listen_command(
     lines = render.LiveLines(console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
+
+
+# ---------------------------------------------------------------- reading snapshots
+
+
+def filter_options(command: Any) -> Any:
+    """The filters shared by inspect and export; they compose (all must hold)."""
+    options = [
+        click.option("--item-type", "item_types", multiple=True, help="Keep requests carrying this item type (repeatable)."),
+        click.option("--endpoint", "endpoints", multiple=True, type=click.Choice([*ingest.ENDPOINTS, "unknown"]), help="Keep this endpoint (repeatable)."),
+        click.option("--project", "projects", multiple=True, help="Keep this project id (repeatable)."),
+        click.option("--sdk", "sdks", multiple=True, help="Keep this SDK: name, or name@version (repeatable)."),
+        click.option("--event-id", "event_ids", multiple=True, help="Keep this event id or id prefix (repeatable)."),
+        click.option("--level", "levels", multiple=True, help="Keep this event level (repeatable)."),
+        click.option("--environment", "environments", multiple=True, help="Keep this environment (repeatable)."),
+        click.option("--release", "releases", multiple=True, help="Keep this release (repeatable)."),
+        click.option("--status", "statuses", multiple=True, help="Keep this response status: 200, 4xx ... (repeatable)."),
+        click.option("--since", help="Keep requests at or after this time: 10m, 2h, 1d or 2026-11-23T10:00:00Z."),
+        click.option("--until", help="Keep requests at or before this time (same forms as --since)."),
+        click.option("--grep", help="Keep requests whose decoded body contains this text."),
+        click.option("--errors-only", is_flag=True, help="Keep requests that failed to parse or were answered non-2xx."),
+        click.option("--limit", type=click.IntRange(min=1), help="Stop after this many matching requests."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _query(filters: dict[str, Any]) -> Query:
+    now = datetime.now(UTC)
+    values = {key: frozenset(value) for key, value in filters.items() if isinstance(value, tuple)}
+    return Query(
+        **values,
+        since=parse_moment(filters["since"], now) if filters.get("since") else None,
+        until=parse_moment(filters["until"], now) if filters.get("until") else None,
+        grep=filters.get("grep"),
+        errors_only=filters.get("errors_only", False),
+        limit=filters.get("limit"),
+    )
+
+
+@contextmanager
+def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
+    """Records (as dicts) from ``paths`` with warnings and, for long reads, a progress bar on stderr."""
+    files = expand(paths or ("snapshots",))
+    err = Console(stderr=True, highlight=False)
+
+    def warn(message: str) -> None:
+        err.print(f"warning: {message}", style="yellow", soft_wrap=True)
+
+    if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
+        with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
+            task = progress.add_task("reading", total=files.total_size)
+            yield (r.data for r in iter_records(files, on_warning=warn, on_progress=lambda n: progress.advance(task, n)))
+    else:
+        yield (r.data for r in iter_records(files, on_warning=warn))
+
+
+@cli.command("inspect")
+@click.argument("args", nargs=-1, metavar="[show ID] [SNAPSHOT]...")
+@filter_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per request (for jq).")
+@click.option("--raw", metavar="ID", help="Write the exact decoded body of one request to stdout.")
+@click.pass_obj
+def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, **filters: Any) -> None:
+    """List what was captured: one row per request, filtered.
+
+    SNAPSHOT is a file, a directory or a glob (default: snapshots/). `inspect show ID`
+    shows one request whole (ID: a record id, an event id, or a unique prefix).
+
+    Example:
+
+        sentry-mirror inspect --item-type event --since 10m
+    """
+    if args[:1] == ("show",) or raw:
+        ident = raw if raw else (args[1] if len(args) > 1 else "")
+        with _reading(args[2:] if not raw else args) as records:
+            data = find(records, ident)
+        if raw:
+            sys.stdout.buffer.write(decode_bytes(data["body"], data["body_base64"]))
+        else:
+            render.show_record(env.console, data)  # type: ignore[arg-type]
+        return
+    with _reading(args) as records:
+        selected = _query(filters).select(records)
+        if as_json:
+            for _, row in selected:
+                sys.stdout.write(orjson.dumps(row.to_dict(), option=orjson.OPT_APPEND_NEWLINE).decode())
+            return
+        rows = [row for _, row in selected]
+    env.console.print(render.inspect_table(rows, env.console.width))
+    env.console.print(f"{len(rows)} request(s)", style="dim")
+
+
+@cli.command("export")
+@click.argument("snapshots", nargs=-1)
+@filter_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a new snapshot file.")
+@click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path), help="Write one .envelope file per request into this directory.")
+@click.pass_obj
+def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, envelopes: Path | None, **filters: Any) -> None:
+    """Write the matching requests as a new snapshot, or as .envelope files.
+
+    Example:
+
+        sentry-mirror export --item-type event -o errors.jsonl.zst
+    """
+    if (output is None) == (envelopes is None):
+        raise click.UsageError("give exactly one of -o/--output and --envelopes")
+    with _reading(snapshots) as records:
+        selected = (data for data, _ in _query(filters).select(records))
+        done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes)  # type: ignore[arg-type]
+    skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
+    env.console.print(f"{done.written} request(s) written to {done.target}{skipped}")
 
 
 def main() -> None:

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.json import JSON
+from rich.panel import Panel
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
-from sentry_mirror.core.record import parse_time
+from sentry_mirror.core import envelope
+from sentry_mirror.core.describe import Row
+from sentry_mirror.core.record import decode_bytes, parse_time
+from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.core.summary import record_title
 
 
@@ -115,3 +122,125 @@ def banner(console: Console, dsn: str, path: str, *, keys: frozenset[str]) -> No
 def into_line(console: Console, path: str) -> None:
     """``  into  <file>``: on start, and again whenever the listener rotates to a new file."""
     console.print(Text.assemble("  into  ", (path, "bold")), soft_wrap=True)
+
+
+# ---------------------------------------------------------------- inspect
+
+#: inspect's columns, most important first: narrow terminals drop from the end.
+_COLUMN_PRIORITY = ("time", "status", "items", "title", "event id", "sdk", "project", "level", "wire", "endpoint", "env", "release", "size")
+_COLUMN_ORDER = ("time", "endpoint", "project", "sdk", "items", "event id", "title", "level", "env", "release", "wire", "size", "status")
+_MIN_TITLE = 24
+
+
+def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
+    moment = parse_time(row.received_at)
+    return {
+        "time": (moment.astimezone() if local_time else moment).strftime("%m-%d %H:%M:%S"),
+        "endpoint": row.endpoint,
+        "project": row.project_id or "-",
+        "sdk": f"{row.sdk_name} {row.sdk_version or ''}".strip() if row.sdk_name else "-",
+        "items": item_label(list(row.item_types)),
+        "event id": row.event_id[:8] if row.event_id else "-",
+        "title": row.title or (row.error if row.status >= 300 else None) or "-",
+        "level": row.level or "-",
+        "env": row.environment or "-",
+        "release": row.release or "-",
+        "wire": human_size(row.wire_size),
+        "size": human_size(row.body_size),
+        "status": Text(str(row.status), style="red" if row.status >= 300 else "green"),
+    }
+
+
+def inspect_table(rows: list[Row], width: int, *, local_time: bool = False) -> Table:
+    """The ``inspect`` table, one row per request, with the columns that fit in ``width``."""
+    cells = [_cells(row, local_time=local_time) for row in rows]
+    widths = {name: max([len(name), *(len(str(c[name])) for c in cells)]) for name in _COLUMN_ORDER}
+    chosen: list[str] = []
+    used = _MIN_TITLE + 2
+    for name in _COLUMN_PRIORITY:
+        if name == "title":
+            chosen.append(name)
+            continue
+        need = min(widths[name], 40) + 2
+        if used + need <= width:
+            chosen.append(name)
+            used += need
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    columns = [name for name in _COLUMN_ORDER if name in chosen]
+    for name in columns:
+        if name == "title":
+            table.add_column(name, ratio=1, min_width=_MIN_TITLE, no_wrap=True, overflow="ellipsis")
+        else:
+            justify = "right" if name in ("wire", "size", "status") else "left"
+            table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", width=min(widths[name], 40))
+    for c in cells:
+        table.add_row(*(c[name] for name in columns))
+    return table
+
+
+def _hexdump(data: bytes, limit: int = 256) -> str:
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        chunk = data[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}  {hexes:<47}  {text}")
+    if len(data) > limit:
+        lines.append(f"… {len(data) - limit} more bytes")
+    return "\n".join(lines)
+
+
+def show_record(console: Console, data: dict[str, Any]) -> None:
+    """``inspect show``: the request, its auth, the envelope header, then every item."""
+    query = f"?{data['query']}" if data["query"] else ""
+    console.print(Text.assemble((f"{data['method']} {data['path']}{query}", "bold"), f"  → {data['response']['status']}"))
+    console.print(f"record {data['id']}  received {data['received_at']}  from {data.get('remote_addr') or '-'}")
+    console.print(
+        f"endpoint {data['endpoint']}  project {data.get('project_id') or '-'}  "
+        f"wire {data['wire_size']} B ({data.get('content_encoding') or 'identity'})  decoded {data['body_size']} B"
+    )
+    if data.get("error"):
+        console.print(Text(f"error: {data['error']}", style="red"))
+    headers = Table(box=None, show_header=False, pad_edge=False)
+    headers.add_column(style="cyan")
+    headers.add_column(overflow="fold")
+    for name, value in data["headers"]:
+        headers.add_row(name, value)
+    console.print(Panel(headers, title="headers", title_align="left"))
+    auth = data.get("auth")
+    if auth:
+        console.print(
+            "auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None), soft_wrap=True
+        )
+    body = decode_bytes(data["body"], data["body_base64"])
+    if data["endpoint"] not in ("envelope", "tunnel") or not data.get("body_decoded", True):
+        console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
+        return
+    try:
+        parsed = envelope.parse(body)
+    except EnvelopeError as exc:
+        console.print(Text(f"the body is not an envelope: {exc}", style="red"))
+        console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
+        return
+    console.print(Panel(JSON.from_data(parsed.headers), title="envelope header", title_align="left"))
+    for index, item in enumerate(parsed.items, 1):
+        title = f"item {index}: {item.type or '?'} ({len(item.payload)} bytes)"
+        extra = {k: v for k, v in item.headers.items() if k not in ("type", "length")}
+        if extra:
+            title += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
+        console.print(Panel(_payload(item.payload, item.headers.get("content_type")), title=title, title_align="left"))
+
+
+def _payload(payload: bytes, content_type: Any) -> Any:
+    """Pretty JSON when the payload is JSON, text when it is text, else a hex dump."""
+    if payload[:1] in (b"{", b"["):
+        try:
+            return JSON(payload.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        kind = content_type if isinstance(content_type, str) else "binary"
+        return Text(f"{kind}, {len(payload)} bytes\n{_hexdump(payload)}")
+    return Text(text if len(text) <= 4000 else text[:4000] + f"\n… {len(text) - 4000} more characters")

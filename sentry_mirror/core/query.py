@@ -1,0 +1,133 @@
+"""Filters over recorded requests that compose (all given conditions must hold).
+
+Cheap conditions (endpoint, project, status, time) are checked on the record before
+its body is parsed; the rest on its :class:`~sentry_mirror.core.describe.Row`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sentry_mirror.core.describe import Row, describe
+from sentry_mirror.core.record import decode_bytes, format_time
+from sentry_mirror.errors import MirrorError
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """``10m`` (ago), ``2026-11-23T10:00:00Z``, ``2026-11-23 10:00``, ``2026-11-23``: a UTC time."""
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MirrorError(f"{text!r} is not a time: use 10m, 2h, 1d or 2026-11-23T10:00:00Z") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _status_matches(status: int, wanted: str) -> bool:
+    wanted = wanted.lower()
+    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+        return status // 100 == int(wanted[0])
+    return wanted.isdigit() and status == int(wanted)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to keep. Empty collections and None mean "any"."""
+
+    item_types: frozenset[str] = frozenset()
+    endpoints: frozenset[str] = frozenset()
+    projects: frozenset[str] = frozenset()
+    sdks: frozenset[str] = frozenset()  # name, or name@version
+    event_ids: frozenset[str] = frozenset()  # full ids or prefixes, dashes ignored
+    levels: frozenset[str] = frozenset()
+    environments: frozenset[str] = frozenset()
+    releases: frozenset[str] = frozenset()
+    statuses: frozenset[str] = frozenset()  # 200, 4xx, ...
+    since: datetime | None = None
+    until: datetime | None = None
+    grep: str | None = None
+    errors_only: bool = False
+    limit: int | None = None
+
+    def _record_ok(self, data: Mapping[str, Any]) -> bool:
+        """The conditions that need no parsing."""
+        if self.endpoints and data["endpoint"] not in self.endpoints:
+            return False
+        if self.projects and data.get("project_id") not in self.projects:
+            return False
+        status = data["response"]["status"]
+        if self.statuses and not any(_status_matches(status, s) for s in self.statuses):
+            return False
+        if self.errors_only and status < 300 and data.get("error") is None:
+            return False
+        received = data["received_at"]
+        if self.since is not None and received < format_time(self.since):
+            return False
+        if self.until is not None and received > format_time(self.until):
+            return False
+        if self.item_types and not self.item_types.intersection(item["type"] for item in data["summary"]["items"]):
+            return False
+        if self.event_ids:
+            event_id = data["summary"].get("event_id") or ""
+            if not any(event_id.startswith(wanted.replace("-", "").lower()) for wanted in self.event_ids):
+                return False
+        if self.grep is not None:
+            body = decode_bytes(data["body"], data["body_base64"])
+            if self.grep.encode() not in body:
+                return False
+        return True
+
+    def _row_ok(self, row: Row) -> bool:
+        if self.sdks and not any(
+            sdk == row.sdk_name or sdk == f"{row.sdk_name}@{row.sdk_version}" for sdk in self.sdks
+        ):
+            return False
+        if self.levels and row.level not in self.levels:
+            return False
+        if self.environments and row.environment not in self.environments:
+            return False
+        return not (self.releases and row.release not in self.releases)
+
+    def select(self, records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], Row]]:
+        """The records that match, each with its Row, up to ``limit``; streaming."""
+        taken = 0
+        for data in records:
+            if self.limit is not None and taken >= self.limit:
+                return
+            if not self._record_ok(data):
+                continue
+            row = describe(data)
+            if self._row_ok(row):
+                taken += 1
+                yield data, row
+
+
+def find(records: Iterable[Mapping[str, Any]], ident: str) -> Mapping[str, Any]:
+    """The one record whose record id or event id is ``ident`` or starts with it."""
+    wanted = ident.replace("-", "").lower()
+    if not wanted:
+        raise MirrorError("give a record id, an event id, or a prefix of one")
+    found: list[Mapping[str, Any]] = []
+    for data in records:
+        if data["id"].startswith(wanted) or (data["summary"].get("event_id") or "").startswith(wanted):
+            if data["id"] == wanted or data["summary"].get("event_id") == wanted:
+                return data
+            found.append(data)
+            if len(found) > 5:
+                break
+    if not found:
+        raise MirrorError(f"no record or event id starts with {ident!r}")
+    if len(found) > 1:
+        ids = ", ".join(d["id"] for d in found[:5])
+        raise MirrorError(f"{ident!r} is ambiguous: it starts {len(found)}{'+' if len(found) > 5 else ''} ids ({ids}); give more characters")
+    return found[0]
