@@ -99,88 +99,109 @@ def _ignore(_: object) -> None:
     pass
 
 
+class RecordDecoder:
+    """Turns snapshot bytes into records incrementally: :meth:`feed` bytes as they come
+    (a whole file, or a file still being written), then :meth:`end` at the end of input.
+
+    Damage is skipped with a call to ``on_warning`` that says how many bytes were lost
+    and where: bytes that are not zstd, or a frame that stops decoding (decoding resumes
+    at the next frame), or a last write cut short. A last frame that is still open (a
+    listener writing it, or killed between writes) is no damage. A record from a newer
+    format version raises :class:`~sentry_mirror.errors.FormatVersionError`.
+    """
+
+    def __init__(self, name: str = "snapshot", on_warning: Warn = _ignore) -> None:
+        self.name = name
+        self.on_warning = on_warning
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame: Any = None  # decompressobj of the frame being read
+        self._frame_raw = bytearray()  # the raw bytes of that frame so far, to resync after damage
+        self._frame_start = 0  # file offset of _frame_raw[0] (or of the data, between frames)
+        self._pending = b""  # decoded bytes after the last complete line
+        self._carry = b""  # undecided bytes after damage (a frame magic may straddle two reads)
+        self._damaged_at: int | None = None
+        self._damaged_bytes = 0
+
+    def _report(self) -> None:
+        if self._damaged_at is not None:
+            self.on_warning(f"{self.name}: skipped {self._damaged_bytes} damaged bytes at offset {self._damaged_at}")
+            self._damaged_at, self._damaged_bytes = None, 0
+
+    def feed(self, chunk: bytes) -> Iterator[Record]:
+        """The records completed by ``chunk`` (the next bytes of the file)."""
+        data, self._carry = self._carry + chunk, b""
+        while data:
+            if self._frame is None:
+                self._frame, self._frame_raw, self._pending = self._decompressor.decompressobj(), bytearray(), b""
+            try:
+                out = self._frame.decompress(data)
+            except zstandard.ZstdError:
+                # damage: resume at the next frame magic after this frame's first byte
+                raw = bytes(self._frame_raw) + data
+                following = raw.find(ZSTD_MAGIC_BYTES, 1)
+                skip = following if following >= 0 else max(1, len(raw) - 3)
+                if self._damaged_at is None:
+                    self._damaged_at = self._frame_start
+                self._damaged_bytes += skip
+                self._frame_start += skip
+                self._frame = None
+                if following >= 0:
+                    data = raw[skip:]
+                else:
+                    data, self._carry = b"", raw[skip:]
+                continue
+            frame = self._frame
+            if frame.eof:
+                used = len(data) - len(frame.unused_data)
+                self._frame_raw += data[:used]
+                data = frame.unused_data
+            else:
+                self._frame_raw += data
+                data = b""
+            lines = (self._pending + out).split(b"\n")
+            self._pending = lines.pop()
+            if lines:
+                self._report()
+            yield from _records(lines, self.name, self._frame_start, self.on_warning)
+            if frame.eof:
+                self._frame_start += len(self._frame_raw)
+                self._frame = None
+
+    def end(self) -> None:
+        """The input is over: report what was left undecoded."""
+        if self._carry:
+            if self._damaged_at is None:
+                self._damaged_at = self._frame_start
+            self._damaged_bytes += len(self._carry)
+            self._carry = b""
+        self._report()
+        if self._frame is not None and self._frame_raw:
+            # A frame still open (the listener is writing it, or was killed) is fine when it
+            # ends on a block boundary: every group written so far was read. Anything after
+            # the last whole block is a write that was cut short.
+            try:
+                lost = len(self._frame_raw) - zstd_complete_prefix(bytes(self._frame_raw))
+            except DecodeError:
+                lost = len(self._frame_raw)
+            if lost or self._pending:
+                self.on_warning(
+                    f"{self.name}: skipped {lost} bytes at offset {self._frame_start + len(self._frame_raw) - lost}: "
+                    "the file ends in the middle of a write (cut short)"
+                )
+
+
 def read_records(
     fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = _ignore, on_progress: Progress = _ignore
 ) -> Iterator[Record]:
     """Every record in ``fo``, in file order, streaming, in memory bounded by a frame.
 
-    Damage is skipped with a call to ``on_warning`` that says how many bytes were lost
-    and where: bytes that are not zstd, or a frame that stops decoding (the reader
-    resumes at the next frame), or a last write cut short. A file whose last frame is
-    still open (a listener writing it, or killed between writes) reads whole, silently. A record
-    from a newer format version raises :class:`~sentry_mirror.errors.FormatVersionError`.
+    Damage is reported and skipped as :class:`RecordDecoder` describes.
     """
-    decompressor = zstandard.ZstdDecompressor()
-    frame: Any = None  # decompressobj of the frame being read
-    frame_raw = bytearray()  # the raw bytes of that frame so far, to resync after damage
-    frame_start = 0  # file offset of frame_raw[0] (or of data, between frames)
-    pending = b""  # decoded bytes after the last complete line
-    damaged_at: int | None = None
-    damaged_bytes = 0
-
-    def report() -> None:
-        nonlocal damaged_at, damaged_bytes
-        if damaged_at is not None:
-            on_warning(f"{name}: skipped {damaged_bytes} damaged bytes at offset {damaged_at}")
-            damaged_at, damaged_bytes = None, 0
-
-    carry = b""  # undecided bytes after damage (a frame magic may straddle two reads)
+    decoder = RecordDecoder(name, on_warning)
     while chunk := fo.read(READ_SIZE):
         on_progress(len(chunk))
-        data, carry = carry + chunk, b""
-        while data:
-            if frame is None:
-                frame, frame_raw, pending = decompressor.decompressobj(), bytearray(), b""
-            try:
-                out = frame.decompress(data)
-            except zstandard.ZstdError:
-                # damage: resume at the next frame magic after this frame's first byte
-                raw = bytes(frame_raw) + data
-                following = raw.find(ZSTD_MAGIC_BYTES, 1)
-                skip = following if following >= 0 else max(1, len(raw) - 3)
-                if damaged_at is None:
-                    damaged_at = frame_start
-                damaged_bytes += skip
-                frame_start += skip
-                frame = None
-                if following >= 0:
-                    data = raw[skip:]
-                else:
-                    data, carry = b"", raw[skip:]
-                continue
-            if frame.eof:
-                used = len(data) - len(frame.unused_data)
-                frame_raw += data[:used]
-                data = frame.unused_data
-            else:
-                frame_raw += data
-                data = b""
-            lines = (pending + out).split(b"\n")
-            pending = lines.pop()
-            if lines:
-                report()
-            yield from _records(lines, name, frame_start, on_warning)
-            if frame.eof:
-                frame_start += len(frame_raw)
-                frame = None
-    if carry:
-        if damaged_at is None:
-            damaged_at = frame_start
-        damaged_bytes += len(carry)
-    report()
-    if frame is not None and frame_raw:
-        # A frame still open (the listener is writing it, or was killed) is fine when it
-        # ends on a block boundary: every group written so far was read. Anything after
-        # the last whole block is a write that was cut short.
-        try:
-            lost = len(frame_raw) - zstd_complete_prefix(bytes(frame_raw))
-        except DecodeError:
-            lost = len(frame_raw)
-        if lost or pending:
-            on_warning(
-                f"{name}: skipped {lost} bytes at offset {frame_start + len(frame_raw) - lost}: "
-                "the file ends in the middle of a write (cut short)"
-            )
+        yield from decoder.feed(chunk)
+    decoder.end()
 
 
 def _records(lines: list[bytes], name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:

@@ -29,6 +29,7 @@ from sentry_mirror.core.query import Query, find, parse_moment
 from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
+from sentry_mirror.io.follow import follow
 from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render
@@ -251,8 +252,9 @@ def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per request (for jq).")
 @click.option("--raw", metavar="ID", help="Write the exact decoded body of one request to stdout.")
+@click.option("--follow", "-f", is_flag=True, help="Print new requests as listeners write them (until Ctrl-C).")
 @click.pass_obj
-def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, **filters: Any) -> None:
+def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, **filters: Any) -> None:
     """List what was captured: one row per request, filtered.
 
     SNAPSHOT is a file, a directory or a glob (default: snapshots/). `inspect show ID`
@@ -271,6 +273,9 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
         else:
             render.show_record(env.console, data)  # type: ignore[arg-type]
         return
+    if follow:
+        _follow(env, args, _query(filters), as_json)
+        return
     with _reading(args) as records:
         selected = _query(filters).select(records)
         if as_json:
@@ -280,6 +285,26 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
         rows = [row for _, row in selected]
     env.console.print(render.inspect_table(rows, env.console.width))
     env.console.print(f"{len(rows)} request(s)", style="dim")
+
+
+def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> None:
+    err = Console(stderr=True, highlight=False)
+    lines = render.LiveLines(env.console)
+    where = ", ".join(args or ("snapshots",))
+    records = follow(
+        args or ("snapshots",),
+        on_warning=lambda m: err.print(f"warning: {m}", style="yellow", soft_wrap=True),
+        on_ready=lambda files: err.print(f"following {where} ({files} file(s) so far; Ctrl-C to stop)", style="dim", soft_wrap=True),
+    )
+    try:
+        for data, row in query.select(r.data for r in records):
+            if as_json:
+                sys.stdout.write(orjson.dumps(row.to_dict(), option=orjson.OPT_APPEND_NEWLINE).decode())
+                sys.stdout.flush()
+            else:
+                lines.write(data)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how following ends
 
 
 @cli.command("export")

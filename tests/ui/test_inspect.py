@@ -227,3 +227,59 @@ def test_the_sample_snapshot_lists_the_shop_example() -> None:
     assert 13 == len(rows)
     assert {"shop@1.4.2"} == {r["release"] for r in rows if r["release"]}
     assert ["error"] * 6 + ["warning", "warning", "info"] == [r["level"] for r in rows if r["item_types"] == ["event"]]
+
+
+async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None:
+    """`inspect --follow --json` prints each new request of a real listener, also after it rotates."""
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    import aiohttp
+
+    directory = tmp_path / "snapshots"
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(directory), "--quiet", "--rotate-size", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    follower = None
+    try:
+        assert listener.stdout is not None
+        port = listener.stdout.readline().split()[1].rsplit(":", 1)[1].split("/")[0]
+        url = f"http://127.0.0.1:{port}/api/1/envelope/?sentry_key=k"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=event_envelope(uuid.uuid4().hex)) as response:
+                assert 200 == response.status  # before the follower starts: not printed
+            follower = subprocess.Popen(
+                [sys.executable, "-m", "sentry_mirror", "inspect", "--follow", "--json", "--item-type", "event", str(directory)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert follower.stderr is not None
+            ready = await asyncio.wait_for(asyncio.to_thread(follower.stderr.readline), 30)
+            assert ready.startswith(f"following {directory} (1 file(s) so far")
+            sent = []
+            for _ in range(3):
+                event_id = uuid.uuid4().hex
+                sent.append(event_id)
+                async with session.post(url, data=event_envelope(event_id)) as response:
+                    assert 200 == response.status
+            async with session.post(url, data=make_envelope(headers={}, items=[({"type": "session"}, b"{}")])) as response:
+                assert 200 == response.status  # filtered out by --item-type event
+        assert follower.stdout is not None
+        seen = [orjson.loads(await asyncio.wait_for(asyncio.to_thread(follower.stdout.readline), 30))["event_id"] for _ in sent]
+        assert sent == seen
+        assert len(list(directory.iterdir())) >= 4  # the listener rotated between the requests
+        await asyncio.sleep(0.5)  # time for anything printed twice to show
+        follower.send_signal(signal.SIGINT)
+        assert "" == await asyncio.to_thread(follower.stdout.read)
+    finally:
+        if follower is not None:
+            follower.send_signal(signal.SIGINT)
+            assert 0 == follower.wait(timeout=10)
+        listener.send_signal(signal.SIGTERM)
+        listener.wait(timeout=30)
