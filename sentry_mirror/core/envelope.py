@@ -107,6 +107,14 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
 
 
+def _key_count(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_key_count(v) for v in value.values() if isinstance(v, dict | list))
+    if isinstance(value, list):
+        return sum(_key_count(v) for v in value if isinstance(v, dict | list))
+    return 0
+
+
 def _header_line(data: bytes, start: int, what: str) -> tuple[dict[str, Any], int]:
     """Parse the JSON object on the line at ``start``; return it and the offset after its newline."""
     end = data.find(b"\n", start)
@@ -114,9 +122,11 @@ def _header_line(data: bytes, start: int, what: str) -> tuple[dict[str, Any], in
     line = data[start:stop]
     try:
         value = orjson.loads(line)
-        if isinstance(value, dict) and what == "envelope header":
+        if isinstance(value, dict) and what == "envelope header" and line.count(b'":') != _key_count(value):
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
-            # orjson keeps the last one silently, so check with the strict decoder.
+            # orjson keeps the last one silently. A duplicate leaves fewer keys than the
+            # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
+            # or spaces before a colon) the strict decoder decides.
             value = _STRICT_DECODER.decode(line.decode("utf-8"))
     except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError, RecursionError):
         raise EnvelopeError(f"invalid {what}", offset=start) from None

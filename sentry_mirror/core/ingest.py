@@ -25,6 +25,7 @@ import orjson
 
 from sentry_mirror.core import encoding, envelope, multipart
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header, parse_dsn, request_auth
+from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
 
 MIB = 1024 * 1024
@@ -135,6 +136,7 @@ class Outcome:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: tuple[dict[str, Any], ...] = ()
+    facts: Facts = Facts()
     error: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -165,6 +167,7 @@ class _State:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
+    facts: Facts = Facts()
     notes: list[str] = field(default_factory=list)
 
 
@@ -253,6 +256,7 @@ def handle(request: Request, config: Config = Config()) -> Outcome:
         event_id=state.event_id,
         envelope_header=state.envelope_header,
         items=tuple(state.items),
+        facts=state.facts,
         error=error,
         notes=tuple(state.notes),
     )
@@ -400,8 +404,6 @@ def _require_body(state: _State) -> None:
 
 
 def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
-    # Payloads are not parsed here: Relay does not validate them at the HTTP layer, and
-    # readers derive titles and the like from the recorded body (core.describe).
     state.items.extend({"type": item.type, "size": len(item.payload), "headers": item.headers} for item in items)
 
 
@@ -441,6 +443,9 @@ def _envelope(request: Request, config: Config, state: _State, params: dict[str,
         raise _Reject(400, "invalid event envelope", (exc.cause,)) from None
     state.envelope_header = parsed.headers
     _summarise_items(parsed.items, state)
+    # Relay does not validate payloads here (a broken event still gets 200); parsing the
+    # first event for its title, level, environment and release is for the readers.
+    state.facts = envelope_facts(parsed)
     _check_limits(parsed.items)
     state.event_id = parsed.event_id
     if state.event_id is None and any(t in envelope.EVENT_ID_ITEM_TYPES for t in parsed.item_types):
@@ -505,6 +510,7 @@ def _store(request: Request, config: Config, state: _State, params: dict[str, st
         event = _store_payload(state.body)
         size = len(state.body)
     state.items.append({"type": "event", "size": size, "headers": {"type": "event"}})
+    state.facts = payload_facts("event", event)
     state.event_id = envelope.normalize_uuid(event.get("event_id") if isinstance(event, dict) else None)
     if state.event_id is None:
         state.event_id = uuid.uuid4().hex
@@ -520,6 +526,10 @@ def _security(request: Request, config: Config, state: _State, params: dict[str,
     if len(state.body) > MAX_EVENT_SIZE:
         _too_large("raw_security")
     state.items.append({"type": "raw_security", "size": len(state.body), "headers": {"type": "raw_security"}})
+    try:
+        state.facts = payload_facts("event", orjson.loads(state.body))
+    except orjson.JSONDecodeError:
+        state.notes.append("the report is not JSON: Relay accepts it and drops it later")
     return _empty(200)
 
 
@@ -587,12 +597,14 @@ def _minidump(request: Request, config: Config, state: _State, params: dict[str,
             state.items.append(_attachment_summary(part, "event.attachment"))
         else:
             state.items.append({"type": "form_data", "size": len(part.data), "headers": {"type": "form_data", "name": part.name}})
+    state.facts = Facts("minidump")
     return _text(200, _crash_event_id(state))
 
 
 def _unreal(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
     _require_body(state)
     state.items.append({"type": "unreal_report", "size": len(state.body), "headers": {"type": "unreal_report"}})
+    state.facts = Facts("unreal crash report")
     return _text(200, _crash_event_id(state))
 
 
@@ -620,6 +632,7 @@ def _cron(request: Request, config: Config, state: _State, params: dict[str, str
     if status not in _CRON_STATUSES:
         raise _Reject(400, f"invalid check-in status {status!r} (expected in_progress, ok or error)")
     state.items.append({"type": "check_in", "size": len(state.body), "headers": {"type": "check_in"}})
+    state.facts = payload_facts("check_in", {"monitor_slug": params["slug"], **check_in})
     return _empty(202)
 
 

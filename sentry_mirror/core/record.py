@@ -16,7 +16,8 @@ Format version 1, field by field (the README has the same table for users):
 ``body``            the decoded body, byte-exact: UTF-8 text, or base64 when ``body_base64``
 ``body_decoded``    false when decoding failed: ``body`` then holds the wire bytes
 ``body_truncated``  true when only the start of an over-limit body was kept
-``summary``         ``{event_id, sdk, envelope_header, items: [{type, size, headers}]}``
+``summary``         ``{event_id, sdk, title, level, environment, release, envelope_header,
+                    items: [{type, size, headers}]}``
 ``error``           why the request was refused (null when it was accepted)
 ``notes``           where the mirror was more lenient than Relay, and other remarks
 ``response``        ``{status, headers, body, body_base64}`` exactly as sent
@@ -107,6 +108,10 @@ def build(
         "summary": {
             "event_id": outcome.event_id,
             "sdk": outcome.sdk,
+            "title": outcome.facts.title,
+            "level": outcome.facts.level,
+            "environment": outcome.facts.environment,
+            "release": outcome.facts.release,
             "envelope_header": outcome.envelope_header,
             "items": list(outcome.items),
         },

@@ -6,14 +6,15 @@ status, a log's body. Shared by the listener's live line and the readers.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
 from sentry_mirror.core import envelope
-from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import EnvelopeError
 
 MAX_TITLE = 200
@@ -97,7 +98,19 @@ def item_title(item_type: str, payload: Any) -> str | None:
 
 
 _TITLED = ("event", "transaction", "feedback", "check_in", "log", "span", "trace_metric", "session")
+_EVENTISH = ("event", "transaction", "feedback")
 _CONSTANT_TITLES = {"minidump": "minidump", "unreal": "unreal crash report"}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a person browses requests by: the title, and the event's level, environment
+    and release. The listener stores them in each record's summary."""
+
+    title: str | None = None
+    level: str | None = None
+    environment: str | None = None
+    release: str | None = None
 
 
 def _json(data: bytes | str) -> Any:
@@ -107,37 +120,74 @@ def _json(data: bytes | str) -> Any:
         return None
 
 
-def record_title(record: Mapping[str, Any]) -> str | None:
-    """The title of a snapshot record, derived from its body (the listener does not parse
-    payloads on the hot path): the first titled item of an envelope, a store event, a
-    security report, a check-in. None when there is nothing to show."""
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def payload_facts(item_type: str, payload: Any) -> Facts:
+    """The facts of one parsed item payload (an event, a transaction, a check-in, a session …)."""
+    if not isinstance(payload, dict):
+        return Facts(item_title(item_type, payload))
+    attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
+    return Facts(
+        item_title(item_type, payload),
+        _text(payload.get("level")),
+        _text(payload.get("environment")) or _text(attrs.get("environment")),
+        _text(payload.get("release")) or _text(attrs.get("release")),
+    )
+
+
+def envelope_facts(parsed: envelope.Envelope) -> Facts:
+    """The facts of an envelope: from its first titled items (one JSON parse each, stopping
+    at the first event or transaction), with the envelope's trace header as a fallback."""
+    title = level = environment = release = None
+    for item in parsed.items:
+        if item.type not in _TITLED:
+            continue
+        found = payload_facts(item.type, _json(item.payload))
+        title, level = title or found.title, level or found.level
+        environment, release = environment or found.environment, release or found.release
+        if item.type in _EVENTISH and title:
+            break
+    trace = parsed.headers.get("trace")
+    if isinstance(trace, dict):
+        environment = environment or _text(trace.get("environment"))
+        release = release or _text(trace.get("release"))
+    return Facts(title, level, environment, release)
+
+
+def record_facts(record: Mapping[str, Any]) -> Facts:
+    """The facts of a snapshot record: from its summary, or, for records written before the
+    summary held them, derived from the body."""
+    summary = record["summary"]
+    if "title" in summary:
+        return Facts(summary.get("title"), summary.get("level"), summary.get("environment"), summary.get("release"))
     endpoint = record["endpoint"]
     if endpoint in _CONSTANT_TITLES:
-        return _CONSTANT_TITLES[endpoint]
+        return Facts(_CONSTANT_TITLES[endpoint])
     if not record.get("body_decoded", True) or record.get("body_truncated"):
-        return None
-    body = decode_bytes(record["body"], record["body_base64"])
-    if endpoint in ("envelope", "tunnel") or (endpoint == "store" and body.startswith(b"{") and b"\n{" in body[:65536]):
+        return Facts()
+    body = base64.b64decode(record["body"]) if record["body_base64"] else record["body"].encode("utf-8")
+    if endpoint in ("envelope", "tunnel") or (endpoint == "store" and b"\n{" in body[:65536]):
         try:
-            parsed = envelope.parse(body)
+            return envelope_facts(envelope.parse(body))
         except EnvelopeError:
-            return None
-        for item in parsed.items:
-            if item.type in _TITLED:
-                title = item_title(item.type, _json(item.payload))
-                if title:
-                    return title
-        return None
+            return Facts()
     if endpoint == "store":
         data = dict(parse_qsl(record.get("query") or "")).get("sentry_data") if record.get("method") == "GET" else body
-        return event_title(_json(data)) if data else None
+        return payload_facts("event", _json(data)) if data else Facts()
     if endpoint == "security":
-        return event_title(_json(body))
+        return payload_facts("event", _json(body))
     if endpoint == "cron":
         check_in = _json(body) if body else None
         if not isinstance(check_in, dict):
             check_in = dict(parse_qsl(record.get("query") or ""))
         slug = [part for part in record["path"].split("/") if part]
         check_in.setdefault("monitor_slug", slug[slug.index("cron") + 1] if "cron" in slug[:-1] else None)
-        return item_title("check_in", check_in)
-    return None
+        return payload_facts("check_in", check_in)
+    return Facts()
+
+
+def record_title(record: Mapping[str, Any]) -> str | None:
+    """The title of a snapshot record (see :func:`record_facts`)."""
+    return record_facts(record).title

@@ -279,8 +279,10 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
     with _reading(args) as records:
         selected = _query(filters).select(records)
         if as_json:
+            out = sys.stdout.buffer
             for _, row in selected:
-                sys.stdout.write(orjson.dumps(row.to_dict(), option=orjson.OPT_APPEND_NEWLINE).decode())
+                out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            out.flush()
             return
         rows = [row for _, row in selected]
     env.console.print(render.inspect_table(rows, env.console.width))
@@ -299,8 +301,8 @@ def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> Non
     try:
         for data, row in query.select(r.data for r in records):
             if as_json:
-                sys.stdout.write(orjson.dumps(row.to_dict(), option=orjson.OPT_APPEND_NEWLINE).decode())
-                sys.stdout.flush()
+                sys.stdout.buffer.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                sys.stdout.buffer.flush()
             else:
                 lines.write(data)  # type: ignore[arg-type]
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from sentry_mirror.core import ingest, record
-from sentry_mirror.core.summary import event_title, item_title, record_title
+from sentry_mirror.core.summary import event_title, item_title, record_facts, record_title
 from tests.factories import EVENT_ID, make_envelope, make_event
 
 
@@ -39,7 +39,7 @@ EVENT = orjson.dumps(make_event())
             recorded("/api/1/security/", b'{"csp-report":{"violated-directive":"img-src","blocked-uri":"http://evil.test/x.png"}}', content_type="application/csp-report"),
             "CSP: img-src blocked http://evil.test/x.png",
         ),
-        (recorded("/api/1/unreal/k/", b"UE4 crash"), "unreal crash report"),
+        (recorded("/api/1/unreal/k/", b"UE4 crash", query=""), "unreal crash report"),
         (recorded("/api/1/otlp/v1/traces", b"{}", content_type="application/json"), None),
     ],
     ids=["envelope-event", "envelope-transaction", "client-report-only", "unparsable", "store", "store-get", "cron", "csp", "unreal", "otlp"],
@@ -78,3 +78,21 @@ def test_item_titles() -> None:
     assert "session exited" == item_title("session", {"status": "exited"})
     assert "client report: 5 dropped" == item_title("client_report", {"discarded_events": [{"quantity": 2}, {"quantity": 3}]})
     assert "<unlabeled event>" == item_title("event", {"event_id": EVENT_ID})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        recorded("/api/1/envelope/", make_envelope()),
+        recorded("/api/1/store/", EVENT),
+        recorded("/api/1/cron/nightly/k/", method="GET", query="status=ok"),
+        recorded("/api/1/unreal/k/", b"UE4 crash", query=""),
+    ],
+    ids=["envelope", "store", "cron", "unreal"],
+)
+def test_records_without_facts_in_their_summary_get_them_from_the_body(entry: dict[str, object]) -> None:
+    """Records written before the summary held the facts read the same."""
+    stored = record_facts(entry)
+    assert stored.title is not None
+    older = {**entry, "summary": {k: v for k, v in entry["summary"].items() if k not in ("title", "level", "environment", "release")}}  # type: ignore[union-attr]
+    assert stored == record_facts(older)
