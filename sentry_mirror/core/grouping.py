@@ -40,10 +40,10 @@ import random
 import re
 import zlib
 from collections import Counter
-from functools import lru_cache
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -232,6 +232,8 @@ _DOTNET_CLOSURE = re.compile(r"(?<=b__)\d+(?:_\d+)*")
 _IGNORED_FUNCTIONS = frozenset({"", "?", "<redacted>", "<unknown>", "<unknown function>"})
 _NATIVE_PLATFORMS = frozenset({"native", "c", "cpp", "cocoa", "objc", "swift"})
 _IGNORED_FILENAMES = frozenset({"<anonymous>", "[native code]"})
+#: Frames repeat a small set of names: remembering the last few thousand saves most regex work.
+_CACHE_SIZE = 4096
 
 
 def _without_groups(name: str, opening: str, closing: str) -> str:
@@ -259,10 +261,6 @@ def normalize_function(name: Any, platform: str | None = None) -> str | None:
     if not isinstance(name, str):
         return None
     return _normalize_function(name, platform if platform in _NATIVE_PLATFORMS else None)
-
-
-#: Frames repeat a small set of names: remembering the last few thousand saves most regex work.
-_CACHE_SIZE = 4096
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

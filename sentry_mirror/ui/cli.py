@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import DownloadColumn, Progress
 
 from sentry_mirror import __version__
-from sentry_mirror.core import encoding, ingest
+from sentry_mirror.core import encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
 from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import ExitCode, MirrorError
@@ -329,6 +329,55 @@ def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, en
         done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes)  # type: ignore[arg-type]
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
     env.console.print(f"{done.written} request(s) written to {done.target}{skipped}")
+
+
+@cli.command("group")
+@click.argument("args", nargs=-1, metavar="[show GROUP] [SNAPSHOT]...")
+@click.option("--strategy", default=grouping.DEFAULT_STRATEGY, show_default=True, type=click.Choice(list(grouping.STRATEGIES)), help="How events are grouped into issues.")
+@click.option("--compare", "compare_with", multiple=True, type=click.Choice(list(grouping.STRATEGIES)), help="Compare --strategy with this one (repeatable): issue counts, splits and merges.")
+@click.option("--item-type", type=click.Choice(["event", "transaction"]), default="event", show_default=True, help="Group error events into issues, or transactions by name and op.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the biggest groups.")
+@click.pass_obj
+def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: tuple[str, ...], item_type: str, as_json: bool, limit: int | None) -> None:
+    """Group captured errors into issues the way Sentry does.
+
+    `group show GROUP` lists one group's events (GROUP: its short id or a prefix).
+
+    Example:
+
+        sentry-mirror group --compare type --compare message
+    """
+    showing = args[:1] == ("show",)
+    with _reading(args[2:] if showing else args) as records:
+        if compare_with:
+            result = grouping.compare(records, [strategy, *compare_with])
+        elif item_type == "transaction":
+            result = grouping.group_transactions(records)
+        else:
+            result = grouping.group_records(records, strategy)
+    if compare_with:
+        render.comparison(env.console, result)  # type: ignore[arg-type]
+        return
+    if showing:
+        wanted = args[1] if len(args) > 1 else ""
+        matches = [g for g in result if g.short_id.startswith(wanted) and wanted]  # type: ignore[union-attr]
+        if len(matches) != 1:
+            raise MirrorError(f"no group {wanted!r}" if not matches else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}")  # type: ignore[union-attr]
+        render.group_detail(env.console, matches[0])  # type: ignore[arg-type]
+        return
+    shown = result[:limit] if limit else result
+    if as_json:
+        out = sys.stdout.buffer
+        for entry in shown:
+            out.write(orjson.dumps(entry.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        out.flush()
+        return
+    if item_type == "transaction":
+        env.console.print(render.transactions_table(shown))  # type: ignore[arg-type]
+    else:
+        env.console.print(render.groups_table(shown, env.console.width))  # type: ignore[arg-type]
+    env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.describe import Row
+from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
 from sentry_mirror.core.record import decode_bytes, parse_time
 from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.core.summary import record_title
@@ -244,3 +245,113 @@ def _payload(payload: bytes, content_type: Any) -> Any:
         kind = content_type if isinstance(content_type, str) else "binary"
         return Text(f"{kind}, {len(payload)} bytes\n{_hexdump(payload)}")
     return Text(text if len(text) <= 4000 else text[:4000] + f"\n… {len(text) - 4000} more characters")
+
+
+# ---------------------------------------------------------------- group
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%m-%d %H:%M:%S")
+
+
+def groups_table(groups: list[Group], width: int) -> Table:
+    """``group``: one row per issue, most events first."""
+    wide = width >= 140
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    table.add_column("group", no_wrap=True)
+    table.add_column("events", justify="right", no_wrap=True)
+    table.add_column("users", justify="right", no_wrap=True)
+    table.add_column("level", no_wrap=True)
+    table.add_column("title", ratio=3, no_wrap=True, overflow="ellipsis", min_width=20)
+    table.add_column("culprit", ratio=1, no_wrap=True, overflow="ellipsis", min_width=12)
+    if wide:
+        table.add_column("first seen", no_wrap=True)
+        table.add_column("last seen", no_wrap=True)
+        table.add_column("sdk", no_wrap=True, overflow="ellipsis", max_width=28)
+        table.add_column("release", no_wrap=True, overflow="ellipsis", max_width=20)
+        table.add_column("env", no_wrap=True, overflow="ellipsis", max_width=14)
+    for group in groups:
+        cells = [group.short_id, str(group.count), str(group.users), group.level, group.title, group.culprit or "-"]
+        if wide:
+            cells += [
+                _when(group.first_seen),
+                _when(group.last_seen),
+                ", ".join(group.sdks) or "-",
+                ", ".join(group.releases) or "-",
+                ", ".join(group.environments) or "-",
+            ]
+        table.add_row(*cells)
+    return table
+
+
+def group_detail(console: Console, group: Group) -> None:
+    """``group show``: the group's facts, why its events group together, and its events."""
+    console.print(Text.assemble((group.short_id, "bold"), f"  {group.title}"), soft_wrap=True)
+    facts = Table(box=None, show_header=False, pad_edge=False)
+    facts.add_column(style="cyan", no_wrap=True)
+    facts.add_column(overflow="fold")
+    for name, value in (
+        ("events", str(group.count)),
+        ("users", str(group.users)),
+        ("level", group.level),
+        ("culprit", group.culprit or "-"),
+        ("first seen", group.first_seen.isoformat()),
+        ("last seen", group.last_seen.isoformat()),
+        ("sdks", ", ".join(group.sdks) or "-"),
+        ("platforms", ", ".join(group.platforms) or "-"),
+        ("releases", ", ".join(group.releases) or "-"),
+        ("environments", ", ".join(group.environments) or "-"),
+        ("hash", group.hash),
+        ("grouped by", "\n".join(group.components)),
+    ):
+        facts.add_row(name, value)
+    console.print(facts)
+    events = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    events.add_column("event id", no_wrap=True)
+    events.add_column("record id", no_wrap=True)
+    for event_id, record_id in zip(group.event_ids, group.record_ids, strict=True):
+        events.add_row(event_id, record_id)
+    console.print(events)
+    if group.count > len(group.event_ids):
+        console.print(f"… and {group.count - len(group.event_ids)} more events", style="dim")
+
+
+def comparison(console: Console, result: Comparison) -> None:
+    """``group --compare``: issue counts per strategy, then where each pair splits or merges."""
+    counts = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    counts.add_column("strategy")
+    counts.add_column("issues", justify="right")
+    for name in result.strategies:
+        counts.add_row(name, str(result.counts[name]))
+    console.print(counts)
+    titles = {group.short_id: group.title for groups in result.groups.values() for group in groups}
+    for pair in result.pairs:
+        if not pair.splits and not pair.merges:
+            console.print(f"{pair.a} → {pair.b}: the same issues")
+            continue
+        console.print(Text(f"{pair.a} → {pair.b}", style="bold"))
+        for short_id in pair.splits:
+            parts = ", ".join(f"{b} ({n})" for b, n in pair.targets(short_id))
+            console.print(f"  splits {short_id} {titles.get(short_id, '')!r} into {parts}", soft_wrap=True)
+        for short_id in pair.merges:
+            sources = [f"{flow.a} ({flow.events})" for flow in pair.flows if flow.b == short_id]
+            console.print(f"  merges {', '.join(sources)} into {short_id} {titles.get(short_id, '')!r}", soft_wrap=True)
+
+
+def transactions_table(groups: list[TransactionGroup]) -> Table:
+    """``group --item-type transaction``: by name and op, with counts and duration percentiles."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("transaction", overflow="fold")
+    table.add_column("op", no_wrap=True)
+    table.add_column("count", justify="right")
+    table.add_column("p50 ms", justify="right")
+    table.add_column("p95 ms", justify="right")
+    for group in groups:
+        table.add_row(
+            group.name,
+            group.op or "-",
+            str(group.count),
+            f"{group.p50_ms:.1f}" if group.p50_ms is not None else "-",
+            f"{group.p95_ms:.1f}" if group.p95_ms is not None else "-",
+        )
+    return table

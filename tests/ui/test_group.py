@@ -1,0 +1,90 @@
+"""`sentry-mirror group` through the CLI, on the committed sample of the shop example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from click.testing import CliRunner
+
+from sentry_mirror.ui.cli import cli
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), env=ENV)
+
+
+def groups(*options: str) -> list[dict[str, Any]]:
+    result = run("group", SAMPLE, "--json", *options)
+    assert 0 == result.exit_code, result.output
+    return [orjson.loads(line) for line in result.output.splitlines()]
+
+
+def test_sentry_grouping_of_the_shop() -> None:
+    """KeyError twice from one place, PaymentDeclined from two lines of one function and the two
+    'payment provider slow' messages each make one issue; the rest are single events."""
+    found = groups()
+    assert [
+        ("KeyError: 7", 2, "error", "__main__ in load_basket"),
+        ("PaymentDeclined: card ending 0000 declined for 2500 cents", 2, "error", "__main__ in charge"),
+        ("payment provider slow: 2300 ms for order 1001", 2, "warning", "POST /checkout"),
+        ("ZeroDivisionError: float division by zero", 1, "error", "__main__ in average_price"),
+        ("RuntimeError: checkout failed for basket 3", 1, "error", "__main__ in checkout"),
+    ] == [(g["title"], g["count"], g["level"], g["culprit"]) for g in found[:5]]
+    assert found[5]["title"].startswith("webhook ") and 1 == found[5]["count"]
+    assert {1} == {g["users"] for g in found}
+    assert {("shop@1.4.2",)} == {tuple(g["releases"]) for g in found}
+    assert all(len(g["short_id"]) == 12 and g["hash"].startswith(g["short_id"]) for g in found)
+
+
+def test_strategies() -> None:
+    assert 6 == len(groups("--strategy", "type"))
+    assert [1, 1] == [g["count"] for g in groups("--strategy", "message") if g["title"].startswith("PaymentDeclined")]
+    assert [9] == [g["count"] for g in groups("--strategy", "fingerprint")]
+
+
+def test_table_and_limit() -> None:
+    result = run("group", SAMPLE, "--limit", "2")
+    lines = result.output.splitlines()
+    assert ["group", "events", "users", "level", "title", "culprit", "first", "seen", "last", "seen", "sdk", "release", "env"] == lines[1].split()
+    assert "KeyError: 7" in lines[3] and "PaymentDeclined" in lines[4]
+    assert "6 group(s), 9 event(s)" == lines[-1]
+
+
+def test_show_a_group() -> None:
+    short_id = groups()[0]["short_id"]
+    result = run("group", "show", short_id[:6], SAMPLE)
+    assert 0 == result.exit_code
+    assert result.output.startswith(f"{short_id}  KeyError: 7\n")
+    assert "grouped by    type:KeyError" in result.output
+    assert "frame:__main__:load_basket" in result.output
+    assert 2 == sum(1 for line in result.output.splitlines() if len(line.split()) == 2 and len(line.split()[0]) == 32)
+
+
+def test_unknown_group() -> None:
+    result = run("group", "show", "ffffffffffff", SAMPLE)
+    assert (1, "Error: no group 'ffffffffffff'\n") == (result.exit_code, result.output)
+
+
+def test_compare_shows_counts_splits_and_merges() -> None:
+    result = run("group", SAMPLE, "--compare", "type", "--compare", "message")
+    assert 0 == result.exit_code
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert ["sentry 6", "type 6", "message 7"] == [" ".join(l.split()) for l in lines if l.split()[:1] in (["sentry"], ["type"], ["message"]) and len(l.split()) == 2]
+    assert "sentry → type: the same issues" in lines
+    assert "sentry → message" in lines
+    splits = [l for l in lines if l.startswith("splits")]
+    assert 2 == len(splits)  # sentry→message and type→message both split PaymentDeclined
+    assert all("'PaymentDeclined: card ending 0000 declined for 2500 cents' into" in l for l in splits)
+
+
+def test_transactions_by_name_and_op() -> None:
+    found = groups("--item-type", "transaction")
+    assert [("POST /checkout", "http.server", 1)] == [(g["name"], g["op"], g["count"]) for g in found]
+    assert found[0]["p50_ms"] == found[0]["p95_ms"] > 0
+    table = run("group", SAMPLE, "--item-type", "transaction").output
+    assert "POST /checkout" in table and "http.server" in table and "1 group(s), 1 transaction(s)" in table
