@@ -1,0 +1,130 @@
+"""Read benchmark: `inspect --json` and `group` over a large synthetic snapshot.
+
+    python benchmarks/read.py [--count 1000000] [--keep FILE]
+
+Builds a snapshot of COUNT realistic envelopes (real sentry-python traffic from
+snapshots/sample-python.jsonl.zst, with fresh record ids, event ids and times, so no
+two records are the same), not committed, then times in the same run:
+
+- the baseline: ``zstd -dc FILE | wc -l`` (decompression alone);
+- ``sentry-mirror inspect --json FILE > /dev/null``;
+- ``sentry-mirror group FILE`` (when the command exists);
+
+and prints envelopes per second, per CPU second (the target is 50,000 per core), and
+peak memory (RSS) of each, at COUNT/10 and COUNT envelopes: memory must not grow with
+the snapshot's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sentry_mirror.core.record import format_time, new_id  # noqa: E402
+from sentry_mirror.io.snapshot import SnapshotWriter, iter_records  # noqa: E402
+
+SAMPLE = ROOT / "snapshots" / "sample-python.jsonl.zst"
+
+
+def build(path: Path, count: int) -> None:
+    """COUNT records cycling through the sample's, each with its own ids and time."""
+    templates = [r.data for r in iter_records([SAMPLE])]
+    rng = random.Random(7)
+    start = time.time() - count / 1000
+    with path.open("wb") as fo:
+        writer = SnapshotWriter(fo)
+        batch: list[dict[str, Any]] = []
+        for n in range(count):
+            template = templates[n % len(templates)]
+            record = dict(template)
+            moment = start + n / 1000
+            record["id"] = new_id(int(moment * 1e9))
+            from datetime import UTC, datetime
+
+            record["received_at"] = format_time(datetime.fromtimestamp(moment, UTC))
+            old = template["summary"]["event_id"]
+            if old:
+                new = uuid.UUID(int=rng.getrandbits(128)).hex
+                record["body"] = template["body"].replace(old, new)
+                record["summary"] = {**template["summary"], "event_id": new}
+            batch.append(record)
+            if len(batch) == 8:
+                writer.write(batch)
+                batch = []
+        if batch:
+            writer.write(batch)
+        writer.close()
+
+
+def measure(command: str) -> dict[str, float]:
+    """Wall time, CPU time of the children and their peak RSS for one shell command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": after.ru_maxrss / 1024}
+
+
+def peak_rss(argv: list[str]) -> float:
+    """Peak RSS (MB) of one command, measured alone (getrusage's children maximum is sticky)."""
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="keep the big snapshot at this path")
+    args = parser.parse_args()
+    mirror = [sys.executable, "-m", "sentry_mirror"]
+    has_group = subprocess.run([*mirror, "group", "--help"], capture_output=True).returncode == 0
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for count in (args.count // 10, args.count):
+            path = Path(tmp) / f"big-{count}.jsonl.zst"
+            t = time.perf_counter()
+            build(path, count)
+            print(f"built {count} envelopes in {time.perf_counter() - t:.1f} s: {path.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
+            commands = {
+                "zstd -dc | wc -l (baseline)": (f"zstd -dc {path} | wc -l", ["zstd", "-dc", str(path)]),
+                "inspect --json": (f"{' '.join(mirror)} inspect --json {path}", [*mirror, "inspect", "--json", str(path)]),
+            }
+            if has_group:
+                commands["group"] = (f"{' '.join(mirror)} group {path}", [*mirror, "group", str(path)])
+            for name, (shell, argv) in commands.items():
+                figures = measure(shell)
+                figures["peak_rss_mb"] = peak_rss(argv)
+                rows.append((count, name, figures))
+                print(f"{count:>9} {name:<28} {count / figures['wall_s']:>10.0f} env/s  {count / figures['cpu_s']:>10.0f} env/CPU-s  {figures['peak_rss_mb']:>7.1f} MB", file=sys.stderr)
+            if args.keep and count == args.count:
+                shutil.copyfile(path, args.keep)
+            os.unlink(path)
+    print()
+    print(f"| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |")
+    print("|---:|---|---:|---:|---:|")
+    for count, name, f in rows:
+        print(f"| {count:,} | {name} | {count / f['wall_s']:,.0f} | {count / f['cpu_s']:,.0f} | {f['peak_rss_mb']:.0f} MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
