@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +68,3 @@ async def start_mirror(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
 async def mirror(start_mirror: Callable[..., Awaitable[Mirror]]) -> Mirror:
     """A mirror with the default configuration (any key, default limits)."""
     return await start_mirror()
-
-
-def require_tool(name: str) -> str | None:
-    """The path of an external tool; in CI (CI=true) a missing tool fails the test instead of skipping."""
-    path = shutil.which(name)
-    if path is None and os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI but is not installed (.ci/run must install it)")
-    return path

@@ -127,7 +127,7 @@ def _header_line(data: bytes, start: int, what: str) -> tuple[dict[str, Any], in
             # orjson keeps the last one silently. A duplicate leaves fewer keys than the
             # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
             # or spaces before a colon) the strict decoder decides.
-            value = _STRICT_DECODER.decode(line.decode("utf-8"))
+            _STRICT_DECODER.decode(line.decode("utf-8"))  # raises on a duplicate; orjson's value is kept
     except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError, RecursionError):
         raise EnvelopeError(f"invalid {what}", offset=start) from None
     if not isinstance(value, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bz2
+import io
 import json
 import lzma
 import re
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+import zstandard
 
 from sentry_mirror.core import encoding, envelope, multipart
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header, parse_dsn, request_auth
@@ -279,6 +281,21 @@ def too_large(request: Request, config: Config, wire_size: int) -> Outcome:
     )
 
 
+def internal_error(request: Request, exc: BaseException) -> Outcome:
+    """A 500 for a request the mirror failed to understand (a bug): still answered with
+    CORS, and still recorded, body as received, with what went wrong."""
+    detail = f"internal error in sentry-mirror: {type(exc).__name__}: {exc}"
+    name, params, _ = route(request.method, request.path)
+    return Outcome(
+        response=error_response(500, detail),
+        endpoint=name,
+        body=request.body,
+        decoded=False,
+        project_id=params.get("pid") if params.get("pid", "").isdigit() else None,
+        error=detail,
+    )
+
+
 def _dispatch(
     request: Request, config: Config, state: _State, name: str, params: dict[str, str], methods: frozenset[str]
 ) -> Response:
@@ -490,7 +507,7 @@ def _store_payload(body: bytes) -> Any:
         # sentry-python and raven send NaN/Infinity, which Relay repairs for them
         try:
             return json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Reject(400, f"invalid JSON data: {exc}") from None
 
 
@@ -541,22 +558,41 @@ def _nel(request: Request, config: Config, state: _State, params: dict[str, str]
     return _empty(200)
 
 
+def _head_gzip(data: bytes) -> bytes:
+    return zlib.decompressobj(31).decompress(data, 4)
+
+
+def _head_zstd(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(4)
+
+
+def _head_xz(data: bytes) -> bytes:
+    return lzma.LZMADecompressor().decompress(data, max_length=4)
+
+
+def _head_bz2(data: bytes) -> bytes:
+    return bz2.BZ2Decompressor().decompress(data, max_length=4)
+
+
+#: Compression containers Relay unpacks a minidump from, by magic bytes. Only the dump's
+#: first bytes are decoded (to check its MDMP magic): a container bomb costs nothing.
 _CONTAINERS: tuple[tuple[bytes, Callable[[bytes], bytes]], ...] = (
-    (b"\x1f\x8b", lambda d: encoding.decode("gzip", d)),
-    (b"\x28\xb5\x2f\xfd", lambda d: encoding.decode("zstd", d)),
-    (b"\xfd7zXZ\x00", lzma.decompress),
-    (b"BZh", bz2.decompress),
+    (b"\x1f\x8b", _head_gzip),
+    (b"\x28\xb5\x2f\xfd", _head_zstd),
+    (b"\xfd7zXZ\x00", _head_xz),
+    (b"BZh", _head_bz2),
 )
 
 
-def _unpack_minidump(data: bytes) -> bytes:
-    for magic, unpack in _CONTAINERS:
+def _dump_magic(data: bytes) -> bytes:
+    """The first bytes of the minidump in ``data``, unpacking a compression container."""
+    for magic, head in _CONTAINERS:
         if data.startswith(magic):
             try:
-                return unpack(data)
-            except (MirrorError, lzma.LZMAError, OSError, ValueError, EOFError):
+                return head(data)
+            except (zlib.error, zstandard.ZstdError, lzma.LZMAError, OSError, ValueError, EOFError):
                 raise _Reject(400, "invalid compression container") from None
-    return data
+    return data[:4]
 
 
 def _attachment_summary(part: multipart.Part, attachment_type: str) -> dict[str, Any]:
@@ -588,7 +624,7 @@ def _minidump(request: Request, config: Config, state: _State, params: dict[str,
         if not found:
             raise _Reject(400, "missing minidump")
         dump = found[0]
-    if not _unpack_minidump(dump.data).startswith((b"MDMP", b"PMDM")):
+    if _dump_magic(dump.data) not in (b"MDMP", b"PMDM"):
         raise _Reject(400, "invalid minidump")
     for part in parts:
         if part is dump:
@@ -629,7 +665,7 @@ def _cron(request: Request, config: Config, state: _State, params: dict[str, str
     else:
         check_in = {k: v for k, v in parse_qsl(request.query) if not k.startswith("sentry_")}
     status = check_in.get("status")
-    if status not in _CRON_STATUSES:
+    if not isinstance(status, str) or status not in _CRON_STATUSES:
         raise _Reject(400, f"invalid check-in status {status!r} (expected in_progress, ok or error)")
     state.items.append({"type": "check_in", "size": len(state.body), "headers": {"type": "check_in"}})
     state.facts = payload_facts("check_in", {"monitor_slug": params["slug"], **check_in})

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from sentry_mirror import __version__
 from sentry_mirror.core.ingest import Outcome, Request
 
@@ -125,6 +127,28 @@ def build(
         },
         "mirror": {"version": __version__},
     }
+
+
+def dumps(entry: dict[str, Any]) -> bytes:
+    """One record as a JSON line. Parsed parts a client controls (the envelope header, item
+    headers) may not fit JSON output (integers over 64 bits, nesting over 254 levels):
+    then the summary keeps only the item types and sizes and a note says why; the body,
+    which holds the same bytes, is always kept."""
+    try:
+        return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError as exc:
+        summary = entry["summary"]
+        reduced = {
+            **entry,
+            "summary": {
+                **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release")},
+                "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
+                "envelope_header": None,
+                "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],
+            },
+            "notes": [*entry["notes"], f"the parsed headers could not be stored as JSON ({exc}): see the body"],
+        }
+        return orjson.dumps(reduced, option=orjson.OPT_APPEND_NEWLINE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ If a write fails the recorder stops accepting records: every waiting and later
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import socket
@@ -27,11 +28,21 @@ from typing import Any
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.snapshot import SUFFIX, SnapshotWriter
 
+log = logging.getLogger(__name__)
+
 #: Groups bigger than this are compressed in a worker thread, off the event loop.
 THREAD_THRESHOLD = 1 << 20
 #: Seconds without a request after which the open zstd frame is finished, so a file at
 #: rest is complete for any zstd reader (zstdcat, DuckDB) even while the listener runs.
 FRAME_IDLE = 1.0
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _safe_host() -> str:
@@ -137,6 +148,9 @@ class Recorder:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        if self.failure is not None:  # nothing more goes into a stream that failed
+            self._settle(batch, self.failure)
+            return
         if self.fsync or sum(len(r.get("body") or "") for r, _ in batch) > THREAD_THRESHOLD:
             assert self._loop is not None
             self._busy = self._loop.create_task(self._commit_in_thread(batch))
@@ -154,6 +168,8 @@ class Recorder:
     async def _commit_in_thread(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
         """A commit whose slow part (fsync, compressing a big group) runs off the event loop."""
         try:
+            if self.failure is not None:
+                raise self.failure
             self._maybe_rotate()
             writer, fd = self._writer, self._fd
             assert writer is not None and fd is not None
@@ -247,8 +263,14 @@ class Recorder:
         self._opened_at = time.monotonic()
         self.path = path
         self.paths.append(path)
+        if self.fsync:
+            _fsync_directory(self.directory)  # the new file's name survives a power loss too
         if self.on_open is not None and len(self.paths) > 1:
-            self.on_open(path)
+            try:
+                self.on_open(path)
+            except Exception:  # noqa: BLE001 - telling the user must never stop the recording
+                self.on_open = None
+                log.exception("could not announce the new snapshot file")
 
     def _fail(self, exc: BaseException) -> None:
         if self.failure is None:
@@ -265,6 +287,9 @@ class Recorder:
         try:
             if self.fsync:
                 os.fsync(fd)
+        except OSError as exc:
+            self._fail(exc)
+            raise SnapshotError(f"cannot sync snapshot {self.path}: {exc.strerror}") from None
         finally:
             os.close(fd)
         if self._file_size == 0 and self.path is not None:

@@ -9,7 +9,7 @@ keeps the wire size and encoding, and the cap applies to the decoded size.
 from __future__ import annotations
 
 import asyncio
-import socket
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,16 +21,37 @@ from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.recorder import Recorder
 
-#: Bodies bigger than this are decoded and parsed in a worker thread.
-THREAD_THRESHOLD = 1 << 20
+#: Bodies bigger than this are decoded, parsed and recorded in a worker thread.
+BIG_BODY = 1 << 20
+#: Longest request line and header aiohttp accepts (its default, 8190, cuts long store GETs).
+MAX_LINE = 1 << 20
 #: How much of an over-limit body is kept in its record.
 TRUNCATED_KEEP = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 OnRecord = Callable[[dict[str, Any]], None]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
 CONFIG: web.AppKey[ingest.Config] = web.AppKey("config", ingest.Config)
-ON_RECORD: web.AppKey[OnRecord | None] = web.AppKey("on_record", object)  # type: ignore[arg-type]
+ON_RECORD: web.AppKey[_Guarded] = web.AppKey("on_record", object)  # type: ignore[arg-type]
+
+
+class _Guarded:
+    """The live-line callback, run after the record is on disk: if it fails (a closed pipe
+    on stdout, say) it is logged and switched off; the SDK still gets its answer."""
+
+    def __init__(self, callback: OnRecord | None) -> None:
+        self.callback = callback
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        if self.callback is None:
+            return
+        try:
+            self.callback(entry)
+        except Exception:  # noqa: BLE001 - the record is on disk: a broken console must not fail the SDK
+            self.callback = None
+            log.exception("the live line could not be printed; no more live lines")
 
 
 def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_record: OnRecord | None = None) -> web.Application:
@@ -38,7 +59,7 @@ def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_r
     app = web.Application(client_max_size=config.max_body)
     app[RECORDER] = recorder
     app[CONFIG] = config
-    app[ON_RECORD] = on_record
+    app[ON_RECORD] = _Guarded(on_record)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
@@ -62,8 +83,27 @@ def _remote(request: web.Request) -> str | None:
     return request.remote
 
 
+def _understand(
+    incoming: ingest.Request, config: ingest.Config, wire_size: int, truncated: bool, remote: str | None
+) -> tuple[ingest.Response, dict[str, Any]]:
+    """The answer to one request and its record (in a worker thread for big bodies).
+
+    The receive time is taken here, once the body is in: a listener's records are
+    written in the order of their receive times, which readers rely on."""
+    if truncated:
+        outcome = ingest.too_large(incoming, config, wire_size)
+    else:
+        try:
+            outcome = ingest.handle(incoming, config)
+        except Exception as exc:  # noqa: BLE001 - a bug must still be captured and answered, never crash
+            outcome = ingest.internal_error(incoming, exc)
+    entry = record.build(
+        incoming, outcome, received_at=datetime.now(UTC), remote_addr=remote, wire_size=wire_size, truncated=truncated
+    )
+    return outcome.response, entry
+
+
 async def _handle(request: web.Request) -> web.StreamResponse:
-    received_at = datetime.now(UTC)
     app = request.app
     config = app[CONFIG]
     body, wire_size, truncated = await _read_body(request, config.max_body)
@@ -74,38 +114,24 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers),
         body=body,
     )
-    if truncated:
-        outcome = ingest.too_large(incoming, config, wire_size)
-    elif wire_size > THREAD_THRESHOLD:
-        outcome = await asyncio.to_thread(ingest.handle, incoming, config)
+    remote = _remote(request)
+    if wire_size > BIG_BODY:
+        response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote)
     else:
-        outcome = ingest.handle(incoming, config)
-    entry = record.build(
-        incoming,
-        outcome,
-        received_at=received_at,
-        remote_addr=_remote(request),
-        wire_size=wire_size,
-        truncated=truncated,
-    )
+        response, entry = _understand(incoming, config, wire_size, truncated, remote)
     try:
         await app[RECORDER].write(entry)
     except MirrorError as exc:
         # Nothing is acknowledged that is not on disk: tell the SDK to retry later.
         return _respond(ingest.error_response(503, f"the mirror could not store this request: {exc}"), close=True)
-    callback = app[ON_RECORD]
-    if callback is not None:
-        callback(entry)
-    return _respond(outcome.response, close=truncated)
+    app[ON_RECORD](entry)
+    return _respond(response, close=truncated)
 
 
 def _respond(response: ingest.Response, *, close: bool = False) -> web.Response:
     result = web.Response(status=response.status, body=response.body)
     for name, value in response.headers:
         result.headers.add(name, value)
-    if "Content-Type" not in result.headers:
-        # aiohttp would add application/octet-stream; Relay sends none on empty bodies
-        result.content_type = "text/plain" if response.body else "application/octet-stream"
     if close:
         result.force_close()
     return result
@@ -126,7 +152,16 @@ class Running:
 
 async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0, *, shutdown_timeout: float = 30.0) -> Running:
     """Start ``app`` on ``host:port`` (aiohttp decompression off); the caller stops it."""
-    runner = web.AppRunner(app, auto_decompress=False, handle_signals=False, shutdown_timeout=shutdown_timeout, access_log=None)
+    runner = web.AppRunner(
+        app,
+        auto_decompress=False,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        access_log=None,
+        # long store GETs (?sentry_data=…) and big auth headers must reach the handler
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
@@ -134,7 +169,5 @@ async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0, *,
     except OSError as exc:
         await runner.cleanup()
         raise MirrorError(f"cannot listen on {host}:{port}: {exc.strerror} (try --port 0 for a free port)") from None
-    server = site._server  # noqa: SLF001 - the bound port is only known here
-    sockets = getattr(server, "sockets", None) or []
-    bound = next((s.getsockname()[1] for s in sockets if s.family in (socket.AF_INET, socket.AF_INET6)), port)
+    bound = next((address[1] for address in runner.addresses if isinstance(address, tuple)), port)
     return Running(runner, host, bound)

@@ -25,7 +25,7 @@ import zstandard
 
 from sentry_mirror.core.compat import migrate
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_complete_prefix
-from sentry_mirror.core.record import Record
+from sentry_mirror.core.record import Record, dumps
 from sentry_mirror.errors import DecodeError, FormatVersionError, SnapshotError
 
 SUFFIX = ".jsonl.zst"
@@ -63,7 +63,7 @@ class SnapshotWriter:
 
     def encode(self, records: Iterable[dict[str, Any]]) -> bytes:
         """The bytes that append ``records`` (call :meth:`write_bytes` with them next, in order)."""
-        payload = b"".join(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records)
+        payload = b"".join(dumps(record) for record in records)
         if self._frame is None:
             self._frame = self._compressor.compressobj(size=-1)
             self._frame_input = 0
@@ -117,7 +117,7 @@ class RecordDecoder:
         self._frame: Any = None  # decompressobj of the frame being read
         self._frame_raw = bytearray()  # the raw bytes of that frame so far, to resync after damage
         self._frame_start = 0  # file offset of _frame_raw[0] (or of the data, between frames)
-        self._pending = b""  # decoded bytes after the last complete line
+        self._pending: list[bytes] = []  # decoded bytes after the last complete line
         self._carry = b""  # undecided bytes after damage (a frame magic may straddle two reads)
         self._damaged_at: int | None = None
         self._damaged_bytes = 0
@@ -132,7 +132,7 @@ class RecordDecoder:
         data, self._carry = self._carry + chunk, b""
         while data:
             if self._frame is None:
-                self._frame, self._frame_raw, self._pending = self._decompressor.decompressobj(), bytearray(), b""
+                self._frame, self._frame_raw, self._pending = self._decompressor.decompressobj(), bytearray(), []
             try:
                 out = self._frame.decompress(data)
             except zstandard.ZstdError:
@@ -158,11 +158,13 @@ class RecordDecoder:
             else:
                 self._frame_raw += data
                 data = b""
-            lines = (self._pending + out).split(b"\n")
-            self._pending = lines.pop()
-            if lines:
+            if b"\n" in out:
+                lines = (b"".join(self._pending) + out).split(b"\n")
+                self._pending = [lines.pop()]
                 self._report()
-            yield from _records(lines, self.name, self._frame_start, self.on_warning)
+                yield from _records(lines, self.name, self._frame_start, self.on_warning)
+            elif out:
+                self._pending.append(out)  # part of a big record: joined once it is whole
             if frame.eof:
                 self._frame_start += len(self._frame_raw)
                 self._frame = None
@@ -183,7 +185,7 @@ class RecordDecoder:
                 lost = len(self._frame_raw) - zstd_complete_prefix(bytes(self._frame_raw))
             except DecodeError:
                 lost = len(self._frame_raw)
-            if lost or self._pending:
+            if lost or any(self._pending):
                 self.on_warning(
                     f"{self.name}: skipped {lost} bytes at offset {self._frame_start + len(self._frame_raw) - lost}: "
                     "the file ends in the middle of a write (cut short)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from datetime import UTC, datetime
 import re
 import uuid
 import zlib
@@ -25,6 +26,7 @@ import zstandard
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from sentry_mirror.core import record
 from sentry_mirror.core.ingest import PIXEL_GIF, PREFLIGHT_HEADERS, Config, Outcome, Request, handle
 from tests.factories import (
     DSN,
@@ -942,10 +944,16 @@ def test_envelope_summary() -> None:
     encoding="",
     body=make_envelope(items=[({"type": "feedback"}, b'{"contexts":{"feedback":{"message":5}}}')]),
 )
+@example(path=ENVELOPE_PATH, encoding="", body=b'{"x":123456789012345678901234567890}\n{"type":"x"}\n{}')
+@example(path="/api/42/cron/x/", encoding="", body=b'{"status":[]}')
+@example(path=STORE_PATH, encoding="", body=b"[" * 5000 + b"]" * 5000)
 def test_handle_never_raises(path: str, encoding: str, body: bytes) -> None:
-    """Whatever arrives, handle answers with a status (it never raises)."""
-    headers = [("Content-Encoding", encoding), ("Content-Type", "application/json")]
+    """Whatever arrives, handle answers with a status (it never raises), and its record
+    can be written as JSON."""
+    request = make_request(path=path, body=body, headers=[("Content-Encoding", encoding), ("Content-Type", "application/json")])
 
-    outcome = handle(make_request(path=path, body=body, headers=headers))
+    outcome = handle(request)
+    line = record.dumps(record.build(request, outcome, received_at=datetime.now(UTC), remote_addr=None))
 
     assert outcome.response.status in {200, 202, 400, 401, 403, 404, 405, 413, 415}
+    assert outcome.body == record.Record(orjson.loads(line)).body

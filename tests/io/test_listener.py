@@ -12,7 +12,10 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import pytest
 
+from sentry_mirror.errors import SnapshotError
+from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import iter_records
 
 QUERY = "sentry_key=mirror&sentry_version=7"
@@ -64,7 +67,7 @@ async def test_kill_9_under_load_loses_no_acknowledged_request(tmp_path: Path) -
     process, url = start_listener(tmp_path)
     acknowledged: list[str] = []
     load = asyncio.create_task(hammer(url, 10.0, acknowledged))
-    while len(acknowledged) < 200:
+    while len(acknowledged) < 200 and not load.done():
         await asyncio.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     await load
@@ -81,7 +84,7 @@ async def test_sigterm_finishes_in_flight_requests_and_closes_cleanly(tmp_path: 
     process, url = start_listener(tmp_path)
     acknowledged: list[str] = []
     load = asyncio.create_task(hammer(url, 10.0, acknowledged, concurrency=8))
-    while len(acknowledged) < 50:
+    while len(acknowledged) < 50 and not load.done():
         await asyncio.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     await load
@@ -123,3 +126,22 @@ async def test_rotation_is_announced_with_the_new_file(tmp_path: Path) -> None:
     assert 3 == len(files)
     assert files == [Path(p).name for p in into]  # the banner names the first, rotations the rest
     assert acknowledged == [r.event_id for r in iter_records([tmp_path])]
+
+
+async def test_a_write_failure_stops_the_listener_with_an_error(tmp_path: Path) -> None:
+    """A full disk: the request gets 503 and listen() ends with a SnapshotError (exit code 1)."""
+    ready: list[Ready] = []
+    task = asyncio.create_task(listen(ListenOptions(port=0, directory=tmp_path), on_ready=ready.append))
+    while not ready:
+        await asyncio.sleep(0.01)
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, ready[0].recorder._fd)  # noqa: SLF001 - the snapshot's descriptor now says ENOSPC
+    finally:
+        os.close(full)
+    _, body = envelope()
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}", data=body) as response:
+            assert 503 == response.status
+    with pytest.raises(SnapshotError, match="the snapshot could not be written"):
+        await asyncio.wait_for(task, 30)

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import os
 import stat
+import threading
 import time
 import uuid
 from typing import Any
@@ -169,23 +170,27 @@ async def test_a_quiet_listener_leaves_a_complete_zstd_file(start_mirror: Any, m
     assert 1 == len(zstandard.ZstdDecompressor().decompressobj().decompress(data).splitlines())
 
 
-async def test_fsync_mode_acknowledges_after_fsync(start_mirror: Any, monkeypatch: Any) -> None:
-    """--fsync: each group is fsync'ed (in a thread) before its requests are answered."""
-    synced: list[int] = []
+async def test_fsync_mode_answers_only_after_fsync(start_mirror: Any, monkeypatch: Any) -> None:
+    """--fsync: a request is answered only once the fsync of its group has returned."""
+    gate = threading.Event()
     real_fsync = os.fsync
 
-    def counting_fsync(fd: int) -> None:
-        synced.append(fd)
+    def gated_fsync(fd: int) -> None:
+        if threading.current_thread() is not threading.main_thread():  # the snapshot file's, in the worker
+            gate.wait(10)
         real_fsync(fd)
 
-    monkeypatch.setattr(os, "fsync", counting_fsync)
+    monkeypatch.setattr(os, "fsync", gated_fsync)
     mirror = await start_mirror(fsync=True)
-    bodies = [envelope_body() for _ in range(20)]
+    event_id, body = envelope_body()
     async with aiohttp.ClientSession() as session:
-        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
-    assert {200} == {status for status, _, _ in results}
-    assert 1 <= len(synced) <= mirror.recorder.groups
-    assert {e for e, _ in bodies} == {r.event_id for r in mirror.records()}
+        answer = asyncio.create_task(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body))
+        await asyncio.sleep(0.3)
+        assert not answer.done()  # written, not yet synced: not acknowledged
+        gate.set()
+        status, _, _ = await answer
+    assert 200 == status
+    assert [event_id] == [r.event_id for r in mirror.records()]
 
 
 async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
@@ -201,3 +206,45 @@ async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
     [record] = mirror.records()
     assert body == record.body
     assert record.data["body_base64"] is True
+
+
+async def test_an_xz_minidump_bomb_is_checked_without_unpacking_it(mirror: Any) -> None:
+    """Only the dump's magic is unpacked from a compression container: a 300 MB xz bomb costs nothing."""
+    import lzma
+    import tracemalloc
+
+    bomb = lzma.compress(b"MDMP" + bytes(300_000_000), preset=1)
+    tracemalloc.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            status, _, answer = await post(session, f"{mirror.url}/api/1/minidump/?{KEY_QUERY}", bomb, **{"Content-Type": "application/octet-stream"})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 200 == status and 36 == len(answer)  # a hyphenated event id
+    assert peak < 50_000_000
+
+
+async def test_a_header_json_cannot_store_is_still_recorded_and_the_listener_goes_on(mirror: Any) -> None:
+    """Item headers nested too deep for JSON output: the request is recorded (reduced summary) and answered."""
+    deep = b'{"type":"event","x":' + b"[" * 400 + b"]" * 400 + b"}"
+    body = b'{"event_id":"' + b"a" * 32 + b'"}\n' + deep + b"\n{}"
+    async with aiohttp.ClientSession() as session:
+        first = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body)
+        second = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [200, 200] == [first[0], second[0]]
+    records = mirror.records()
+    assert body == records[0].body
+    assert None is records[0].data["summary"]["envelope_header"]
+    assert "could not be stored as JSON" in records[0].data["notes"][-1]
+    assert not mirror.recorder.failed.is_set()
+
+
+async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
+    """A 20 KB request line (GET /store/?sentry_data=…) is answered and recorded, not cut by aiohttp."""
+    data = orjson.dumps({"message": "x" * 20_000}).decode()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{mirror.url}/api/1/store/", params={"sentry_data": data, "sentry_key": "k"}) as response:
+            assert (200, "image/gif") == (response.status, response.content_type)
+    [record] = mirror.records()
+    assert "store" == record.data["endpoint"]
