@@ -159,7 +159,7 @@ def events_of(
         yield from _store_events(body, types)
         return
     try:
-        parsed = envelope.parse(body)
+        parsed = envelope.parse(body, strict=False)
     except EnvelopeError:
         if endpoint == "store":
             yield from _store_events(body, types)

@@ -170,7 +170,7 @@ def record_facts(record: Mapping[str, Any]) -> Facts:
     body = base64.b64decode(record["body"]) if record["body_base64"] else record["body"].encode("utf-8")
     if endpoint in ("envelope", "tunnel") or (endpoint == "store" and b"\n{" in body[:65536]):
         try:
-            return envelope_facts(envelope.parse(body))
+            return envelope_facts(envelope.parse(body, strict=False))
         except EnvelopeError:
             return Facts()
     if endpoint == "store":

@@ -218,7 +218,7 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
         console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
         return
     try:
-        parsed = envelope.parse(body)
+        parsed = envelope.parse(body, strict=False)
     except EnvelopeError as exc:
         console.print(Text(f"the body is not an envelope: {exc}", style="red"))
         console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
