@@ -34,6 +34,8 @@ from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render
 
+#: Rows per page of the inspect table (the first page sets the column widths).
+TABLE_PAGE = 500
 #: Reads bigger than this get a progress bar on stderr (when it is a terminal).
 PROGRESS_THRESHOLD = 32 << 20
 
@@ -247,6 +249,17 @@ def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
         yield (r.data for r in iter_records(files, on_warning=warn))
 
 
+def _pages(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
 @cli.command("inspect")
 @click.argument("args", nargs=-1, metavar="[show ID] [SNAPSHOT]...")
 @filter_options
@@ -284,9 +297,15 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
                 out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
             out.flush()
             return
-        rows = [row for _, row in selected]
-    env.console.print(render.inspect_table(rows, env.console.width))
-    env.console.print(f"{len(rows)} request(s)", style="dim")
+        # printed a page at a time: memory stays flat however long the listing
+        widths, total = None, 0
+        for page in _pages((row for _, row in selected), TABLE_PAGE):
+            table, widths = render.inspect_table(page, env.console.width, widths=widths, header=widths is None)
+            env.console.print(table)
+            total += len(page)
+    if total == 0:
+        env.console.print("no request matches", style="dim")
+    env.console.print(f"{total} request(s)", style="dim")
 
 
 def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> None:

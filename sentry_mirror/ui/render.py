@@ -130,7 +130,7 @@ def into_line(console: Console, path: str) -> None:
 #: inspect's columns, most important first: narrow terminals drop from the end.
 _COLUMN_PRIORITY = ("time", "status", "items", "title", "event id", "sdk", "project", "level", "wire", "endpoint", "env", "release", "size")
 _COLUMN_ORDER = ("time", "endpoint", "project", "sdk", "items", "event id", "title", "level", "env", "release", "wire", "size", "status")
-_MIN_TITLE = 24
+_MIN_TITLE = 36  # a third of the width on narrow terminals
 
 
 def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
@@ -152,31 +152,34 @@ def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
     }
 
 
-def inspect_table(rows: list[Row], width: int, *, local_time: bool = False) -> Table:
-    """The ``inspect`` table, one row per request, with the columns that fit in ``width``."""
+def inspect_table(
+    rows: list[Row], width: int, *, widths: dict[str, int] | None = None, header: bool = True, local_time: bool = False
+) -> tuple[Table, dict[str, int]]:
+    """The ``inspect`` table, one row per request, with the columns that fit in ``width``.
+
+    Long listings are printed in pages: the widths of the first page (returned) are
+    passed back for the next ones, which then line up under it without a header.
+    """
     cells = [_cells(row, local_time=local_time) for row in rows]
-    widths = {name: max([len(name), *(len(str(c[name])) for c in cells)]) for name in _COLUMN_ORDER}
-    chosen: list[str] = []
-    used = _MIN_TITLE + 2
-    for name in _COLUMN_PRIORITY:
-        if name == "title":
-            chosen.append(name)
-            continue
-        need = min(widths[name], 40) + 2
-        if used + need <= width:
-            chosen.append(name)
-            used += need
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    columns = [name for name in _COLUMN_ORDER if name in chosen]
+    if widths is None:
+        widths = {name: min(40, max([len(name), *(len(str(c[name])) for c in cells)])) for name in _COLUMN_ORDER}
+        used = min(_MIN_TITLE, width // 3) + 2
+        for name in _COLUMN_PRIORITY:
+            if name != "title" and used + widths[name] + 2 <= width:
+                used += widths[name] + 2
+            elif name != "title":
+                widths[name] = 0  # does not fit: left out
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True, show_header=header)
+    columns = [name for name in _COLUMN_ORDER if name == "title" or widths[name]]
     for name in columns:
         if name == "title":
-            table.add_column(name, ratio=1, min_width=_MIN_TITLE, no_wrap=True, overflow="ellipsis")
+            table.add_column(name, ratio=1, min_width=min(_MIN_TITLE, width // 3), no_wrap=True, overflow="ellipsis")
         else:
             justify = "right" if name in ("wire", "size", "status") else "left"
-            table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", width=min(widths[name], 40))
+            table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", width=widths[name])
     for c in cells:
         table.add_row(*(c[name] for name in columns))
-    return table
+    return table, widths
 
 
 def _hexdump(data: bytes, limit: int = 256) -> str:
@@ -257,7 +260,7 @@ def _when(moment: datetime) -> str:
 def groups_table(groups: list[Group], width: int) -> Table:
     """``group``: one row per issue, most events first."""
     wide = width >= 140
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True)
     table.add_column("group", no_wrap=True)
     table.add_column("events", justify="right", no_wrap=True)
     table.add_column("users", justify="right", no_wrap=True)
@@ -306,7 +309,7 @@ def group_detail(console: Console, group: Group) -> None:
     ):
         facts.add_row(name, value)
     console.print(facts)
-    events = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     events.add_column("event id", no_wrap=True)
     events.add_column("record id", no_wrap=True)
     for event_id, record_id in zip(group.event_ids, group.record_ids, strict=True):
@@ -318,7 +321,7 @@ def group_detail(console: Console, group: Group) -> None:
 
 def comparison(console: Console, result: Comparison) -> None:
     """``group --compare``: issue counts per strategy, then where each pair splits or merges."""
-    counts = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    counts = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     counts.add_column("strategy")
     counts.add_column("issues", justify="right")
     for name in result.strategies:
@@ -340,7 +343,7 @@ def comparison(console: Console, result: Comparison) -> None:
 
 def transactions_table(groups: list[TransactionGroup]) -> Table:
     """``group --item-type transaction``: by name and op, with counts and duration percentiles."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("transaction", overflow="fold")
     table.add_column("op", no_wrap=True)
     table.add_column("count", justify="right")

@@ -68,19 +68,19 @@ def test_table(snapshot: Path) -> None:
     result = run("inspect", str(snapshot))
     assert 0 == result.exit_code
     lines = [line.rstrip() for line in result.output.splitlines()]
-    assert lines[1].split() == ["time", "endpoint", "project", "sdk", "items", "event", "id", "title", "level", "env", "release", "wire", "size", "status"]
-    assert lines[3].split()[:8] == ["11-23", "10:00:00", "envelope", "1", "sentry.python", "2.75.0", "event", "aaaaaaaa"]
-    assert "ZeroDivisionError: division by zero" in lines[3]
-    assert lines[4].split()[:4] == ["11-23", "10:01:00", "envelope", "2"]
-    assert "disk 91% full" in lines[4] and "warning" in lines[4] and "staging" in lines[4]
-    assert "GET /basket" in lines[5]
-    assert "invalid event envelope; invalid envelope header" in lines[6] and lines[6].endswith("400")
+    assert lines[0].split() == ["time", "endpoint", "project", "sdk", "items", "event", "id", "title", "level", "env", "release", "wire", "size", "status"]
+    assert lines[2].split()[:8] == ["11-23", "10:00:00", "envelope", "1", "sentry.python", "2.75.0", "event", "aaaaaaaa"]
+    assert "ZeroDivisionError: division by zero" in lines[2]
+    assert lines[3].split()[:4] == ["11-23", "10:01:00", "envelope", "2"]
+    assert "disk 91% full" in lines[3] and "warning" in lines[3] and "staging" in lines[3]
+    assert "GET /basket" in lines[4]
+    assert "invalid event envelope; invalid envelope header" in lines[5] and lines[5].endswith("400")
     assert "5 request(s)" == lines[-1]
 
 
 def test_narrow_terminal_keeps_the_important_columns(snapshot: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(snapshot)], env={"COLUMNS": "80", "NO_COLOR": "1"})
-    header = result.output.splitlines()[1].split()
+    header = result.output.splitlines()[0].split()
     assert ["time", "items", "event", "id", "title", "status"] == [h for h in header if h in ("time", "items", "event", "id", "title", "status")]
     assert all(len(line) <= 80 for line in result.output.splitlines())
 
@@ -283,3 +283,18 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
             assert 0 == follower.wait(timeout=10)
         listener.send_signal(signal.SIGTERM)
         listener.wait(timeout=30)
+
+
+def test_long_listings_print_in_aligned_pages(snapshot: Path, monkeypatch: Any) -> None:
+    """The table is printed a page at a time (flat memory): one header, rows lined up across pages."""
+    monkeypatch.setattr("sentry_mirror.ui.cli.TABLE_PAGE", 2)
+    paged = run("inspect", str(snapshot)).output.splitlines()
+    assert 1 == sum(1 for line in paged if line.split()[:2] == ["time", "endpoint"])
+    rows = [line for line in paged if line.startswith("11-23 ")]
+    assert 5 == len(rows)
+    assert 1 == len({line.index(" envelope ") for line in rows})
+    assert "5 request(s)" == paged[-1]
+
+
+def test_nothing_matches(snapshot: Path) -> None:
+    assert ["no request matches", "0 request(s)"] == run("inspect", str(snapshot), "--project", "99").output.splitlines()[-2:]

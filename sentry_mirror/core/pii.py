@@ -1,0 +1,336 @@
+"""Find personal data in event payloads, and say what Sentry's default scrubbing would remove.
+
+The built-in detector (engine ``"builtin"``) walks a parsed JSON payload and reports, per
+field path, the kinds of personal data it holds (:data:`KINDS`):
+
+``email``            an e-mail address
+``ip``               an IPv4 or IPv6 address (not loopback, unspecified or broadcast, not under a version key)
+``credit_card``      13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn
+``iban``             a country code, two check digits and 11 to 30 alphanumerics, passing ISO 7064 mod 97
+``auth_token``       ``Bearer …``, ``Basic …``, ``Token …`` values; JWTs; a value under an auth or token key
+``password``         a non-empty value under a password-like key (``password``, ``secret``, ``api_key`` …)
+``cookie``           a cookie: under ``cookies``, or a ``Cookie``/``Set-Cookie`` header
+``session_id``       a value under a session-id key or cookie (``sessionid``, ``sid``, ``phpsessid`` …)
+``pem_key``          a ``-----BEGIN … KEY-----`` block
+``url_credentials``  ``scheme://user:password@host``
+``user_path``        a user's home directory: ``/home/<user>``, ``/Users/<user>``, ``C:\\Users\\<user>``
+
+Paths use the field-coverage notation: object keys joined with ``.``, array elements as
+``[]`` (``exception.values[].stacktrace.frames[].vars.password``). A list of ``[name,
+value]`` pairs (headers, cookies, tags as SDKs may send them) is read as a map.
+
+:func:`sentry_default_rule` says which rule of Sentry's *default* server-side scrubbing
+(Relay ``relay-pii``: ``@common:filter`` with its exclusions, the sensitive cookies, and the
+replace-only rules on ``logentry.formatted`` and log bodies; protocol reference section 8.3)
+would change a value, or None when Sentry would store it as sent. IP addresses are only
+removed when the project turns on "Prevent storing of IP addresses", which is not a default.
+
+Examples are masked (:func:`mask`): a report never repeats the personal data it found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+ENGINE = "builtin"
+
+KINDS = (
+    "email",
+    "ip",
+    "credit_card",
+    "iban",
+    "auth_token",
+    "password",
+    "cookie",
+    "session_id",
+    "pem_key",
+    "url_credentials",
+    "user_path",
+)
+
+#: Strings longer than this are only searched in their first this-many characters.
+MAX_SCAN = 4096
+#: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
+MAX_DEPTH = 32
+
+# ---------------------------------------------------------------- value detectors
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])(?<![A-Za-z]/)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]*\d)(?!\.\w)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{1,4}:){2,7}(?:[0-9a-fA-F]{1,4}|:)(?![\w:])|(?<![\w:])::1(?![\w:])|(?<![\w:])::ffff:[\d.]+")
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
+_BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+_PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
+_URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and Settings)\\\\?)([^/\\\s]+)")
+_NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
+_USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
+
+# ---------------------------------------------------------------- key detectors
+
+#: Relay's @password key pattern (protocol reference 8.3).
+_PASSWORD_KEY = re.compile(
+    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
+)
+_AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
+_SESSION_KEY = re.compile(r"(?i)^(session|sessionid|session_id|sid|sess|phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|_session|__session|user_session)$")
+#: Cookies Relay always filters, whatever their value.
+SENSITIVE_COOKIES = frozenset(
+    {
+        "sentrysid", "sudo", "su", "session", "__session", "sessionid", "user_session", "symfony", "phpsessid",
+        "fasthttpsessionid", "mysession", "irissessionid", "_vercel_jwt", "csrf", "xsrf", "_xsrf", "_csrf",
+        "csrf-token", "csrf_token", "xsrf-token", "xsrf_token", "fastcsrf", "_iris_csrf",
+    }
+)  # fmt: skip
+
+
+def luhn(digits: str) -> bool:
+    """True when ``digits`` (only digits) pass the Luhn check."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(text: str) -> bool:
+    """True when ``text`` (spaces allowed) is an IBAN with valid mod-97 check digits."""
+    compact = text.replace(" ", "").upper()
+    if not (15 <= len(compact) <= 34) or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    moved = compact[4:] + compact[:4]
+    number = "".join(str(int(char, 36)) for char in moved)
+    return int(number) % 97 == 1
+
+
+def _cards(text: str) -> Iterator[str]:
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn(digits):
+            yield match.group()
+
+
+def value_kinds(text: str) -> Iterator[tuple[str, str]]:
+    """``(kind, matched text)`` for each kind of personal data found in one string."""
+    text = text[:MAX_SCAN]
+    if "@" in text:
+        found = _URL_AUTH.search(text) if "://" in text else None
+        if found:
+            yield "url_credentials", found.group()
+        found = _EMAIL.search(text)
+        if found:
+            yield "email", found.group()
+    has_digit = any(char.isdigit() for char in text)
+    if has_digit:
+        found = _IPV4.search(text)
+        if found:
+            if not found.group().startswith(_NOT_PERSONAL_IPS):
+                yield "ip", found.group()
+        elif ":" in text:
+            found = _IPV6.search(text)
+            if found and found.group() != "::1" and (found.group().count(":") >= 4 or "::" in found.group()):
+                yield "ip", found.group()
+        for card in _cards(text):
+            yield "credit_card", card
+            break
+        for match in _IBAN.finditer(text):
+            if iban_valid(match.group()):
+                yield "iban", match.group()
+                break
+    found = _BEARER.search(text) or _JWT.search(text)
+    if found:
+        yield "auth_token", found.group()
+    if "-----BEGIN" in text and _PEM.search(text):
+        yield "pem_key", _PEM.search(text).group()  # type: ignore[union-attr]
+    if "/home/" in text or "/Users/" in text or ":\\" in text:
+        match = _USER_PATH.search(text)
+        if match and match.group(1).lower() not in _USER_PATH_IGNORED:
+            yield "user_path", match.group()
+
+
+def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
+    """Kinds implied by the key a (non-empty) value sits under, and by its parent's key."""
+    if value in (None, "", [], {}) or isinstance(value, bool):
+        return
+    lowered = key.lower()
+    parent_l = parent.lower()
+    if parent_l == "cookies" or lowered in ("cookie", "set-cookie"):
+        yield "cookie"
+    if _SESSION_KEY.match(lowered) or (parent_l == "cookies" and lowered in SENSITIVE_COOKIES and "sess" in lowered):
+        yield "session_id"
+    if _AUTH_KEY.match(lowered):
+        yield "auth_token"
+    elif _PASSWORD_KEY.search(lowered) and not isinstance(value, dict | list):
+        yield "password"
+
+
+# ---------------------------------------------------------------- masking
+
+
+def mask(kind: str, text: str) -> str:
+    """A masked example of ``text``: enough to recognise the shape, never the data."""
+    text = text.strip()
+    if kind == "email" and "@" in text:
+        local, _, domain = text.rpartition("@")
+        tld = domain.rsplit(".", 1)[-1]
+        return f"{local[:1]}***@***.{tld}"
+    if kind == "credit_card":
+        digits = re.sub(r"\D", "", text)
+        return "*" * (len(digits) - 4) + digits[-4:]
+    if kind == "iban":
+        compact = text.replace(" ", "")
+        return compact[:2] + "**" + "*" * (len(compact) - 8) + compact[-4:]
+    if kind == "ip":
+        if "." in text and ":" not in text:
+            return ".".join(text.split(".")[:1] + ["x", "x", "x"])
+        return text.split(":")[0] + ":…"
+    if kind == "user_path":
+        match = _USER_PATH.search(text)
+        return text[: match.start(1)] + "<user>" if match else "<user path>"
+    if kind == "url_credentials":
+        return re.sub(r"://[^/\s:@]+:[^/\s@]+@", "://***:***@", text)[:60]
+    if kind == "pem_key":
+        return text[:40]
+    if kind == "auth_token":
+        scheme = text.split()[0] if " " in text and len(text.split()[0]) < 10 else ""
+        return f"{scheme} ***" if scheme else f"*** ({len(text)} chars)"
+    return f"*** ({len(text)} chars)"
+
+
+# ---------------------------------------------------------------- Sentry's default scrubbing
+
+#: Paths (prefixes) whose values Relay's ``pii="true"`` schema marks reach ``@common:filter``.
+_PII_TRUE_PREFIXES = (
+    "user.",
+    "request.data",
+    "request.query_string",
+    "request.fragment",
+    "request.cookies",
+    "request.headers",
+    "request.env",
+    "extra",
+    "breadcrumbs.values[].message",
+    "breadcrumbs.values[].data",
+    "breadcrumbs[].message",
+    "breadcrumbs[].data",
+    "server_name",
+    "spans[].data",
+    "contexts.",
+)
+_VARS = ".vars"
+_EXCLUDED_SUFFIXES = (".filename", ".abs_path")
+_REPLACE_ONLY = ("logentry.formatted", "items[].body")
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+
+
+def _reachable(path: str) -> bool:
+    if path.startswith("debug_meta") or path.endswith(_EXCLUDED_SUFFIXES):
+        return False
+    if path.startswith("exception.values[].value") or path.lower() == "request.headers.user-agent":
+        return False
+    return path.startswith(_PII_TRUE_PREFIXES) or _VARS + "." in path or path.endswith(_VARS) or ".vars[]" in path
+
+
+def sentry_default_rule(path: str, key: str, parent: str, text: str | None, item_type: str = "event") -> str | None:
+    """The default Relay rule that would change the value at ``path`` (under ``key``, whose
+    parent key is ``parent``; ``text`` its string form, or None for a container), or None."""
+    if item_type == "log" and path == "items[].body" or path == "logentry.formatted":
+        if text is None:
+            return None
+        for rule, pattern in (("@email:replace", _EMAIL), ("@bearer:replace", _BEARER), ("@usssn:replace", _SSN)):
+            if pattern.search(text):
+                return rule
+        if any(True for _ in _cards(text)):
+            return "@creditcard:replace"
+        return None
+    if not _reachable(path):
+        return None
+    if parent.lower() == "cookies" and key.lower() in SENSITIVE_COOKIES:
+        return "@cookies:filter"
+    if _PASSWORD_KEY.search(key) and key:
+        return "@password:filter"
+    if text is None:
+        return None
+    text = text[:MAX_SCAN]
+    if _PASSWORD_KEY.search(text) or re.search(r"(?i)\bbearer\s", text):
+        return "@password:filter"
+    if any(True for _ in _cards(text)):
+        return "@creditcard:filter"
+    for match in _IBAN.finditer(text):
+        if iban_valid(match.group()):
+            return "@iban:filter"
+    if "-----BEGIN" in text and _PEM.search(text):
+        return "@pemkey:filter"
+    if _URL_AUTH.search(text):
+        return "@urlauth:legacy"
+    match = _USER_PATH.search(text)
+    if match:
+        return "@userpath:filter"
+    if _SSN.search(text):
+        return "@usssn:filter"
+    return None
+
+
+# ---------------------------------------------------------------- walking a payload
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One kind of personal data at one path of one payload; ``scrubbed_by`` is the default
+    Sentry rule that would remove or replace it (None: Sentry would keep it)."""
+
+    path: str
+    kind: str
+    example: str
+    scrubbed_by: str | None
+
+
+def _pairs(value: list[Any]) -> bool:
+    return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
+
+
+def scan(payload: Any, item_type: str = "event") -> Iterator[Finding]:
+    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …)."""
+    stack: list[tuple[str, str, str, Any, int]] = [("", "", "", payload, 0)]
+    while stack:
+        path, key, parent, value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth >= MAX_DEPTH:
+                continue
+            for child, inner in value.items():
+                child = str(child)
+                stack.append((f"{path}.{child}" if path else child, child, key, inner, depth + 1))
+            continue
+        if isinstance(value, list):
+            if depth >= MAX_DEPTH:
+                continue
+            if _pairs(value) and key:
+                for name, inner in value:
+                    stack.append((f"{path}.{name}", name, key, inner, depth + 1))
+                continue
+            for inner in value:
+                stack.append((path + "[]", key, parent, inner, depth + 1))
+            continue
+        if value is None or isinstance(value, bool):
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if not text:
+            continue
+        rule = sentry_default_rule(path, key, parent, text, item_type)
+        kinds = set()
+        for kind in key_kinds(key, parent, value) if key else ():
+            kinds.add(kind)
+            yield Finding(path, kind, mask(kind, text), rule)
+        for kind, found in value_kinds(text):
+            if kind not in kinds and not (kind == "ip" and "version" in key.lower()):
+                kinds.add(kind)
+                yield Finding(path, kind, mask(kind, found), rule)
