@@ -5,8 +5,9 @@
 Bundles ``shop.js`` with the real @sentry/browser (esbuild; both from
 ``tests/conformance/js/node_modules``, installed by ``npm ci --prefix tests/conformance/js``),
 serves the page from its own port on 127.0.0.1 (aiohttp), so every send is a cross-origin
-``fetch``, and opens it with ``driver.js`` (playwright-core driving the system ``chromium``,
-fresh profile, loopback only). The page leaves breadcrumbs, an uncaught error, a handled
+``fetch``, and opens it with the conformance tests' browser driver
+(``tests/conformance/js/browser_driver.js``: playwright-core driving the system
+``chromium``, fresh profile, loopback only). The page leaves breadcrumbs, an uncaught error, a handled
 error and a message. Exits 0 when the SDK says everything was sent and answered 200.
 """
 
@@ -27,6 +28,7 @@ from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parent.parent / "tests" / "conformance" / "js" / "node_modules"
+DRIVER = HERE.parent.parent / "tests" / "conformance" / "js" / "browser_driver.js"
 NPM_CI = "npm ci --prefix tests/conformance/js"
 #: What the page sends, as the SDK reports it (afterSendEvent): uncaught, handled, message.
 EXPECTED_EVENTS = 3
@@ -81,26 +83,28 @@ async def open_page(dsn: str, workdir: Path) -> dict[str, Any]:
     port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         url = f"http://127.0.0.1:{port}/index.html?dsn={quote(dsn, safe='')}"
+        report = workdir / "report.json"
         proc = await asyncio.create_subprocess_exec(
             "node",
-            str(HERE / "driver.js"),
+            str(DRIVER),
             str(chromium()),
             str(workdir / "profile"),
             url,
+            str(report),
+            "shop",
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), 90)
+        await asyncio.wait_for(proc.wait(), 90)
         if proc.returncode != 0:
             raise SystemExit(f"the browser driver failed (exit {proc.returncode})")
-        return dict(json.loads(out))
+        return dict(json.loads(report.read_text()))
     finally:
         await runner.cleanup()
 
 
 def problems(report: dict[str, Any]) -> list[str]:
     """What went wrong, as the page and the browser saw it (empty: all sent, all 200)."""
-    shop = report.get("shop") or {}
+    shop = report.get("page") or {}
     found = []
     if "error" in shop:
         found.append(f"the page failed: {shop['error']}")
@@ -129,7 +133,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="sentry-mirror-browser-") as tmp:
         report = asyncio.run(open_page(dsn, Path(tmp)))
-    shop = report.get("shop") or {}
+    shop = report.get("page") or {}
     print(f"@sentry/browser {shop.get('sdk')}: page errors (uncaught, as intended): {report['page_errors']}")
     for event_id, kind, status in shop.get("sent", []):
         print(f"  sent {kind} {event_id}: {status}")

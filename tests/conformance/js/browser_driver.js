@@ -1,6 +1,9 @@
 // Open a page in Debian's chromium through playwright-core and report what happened.
 //
-//   node browser_driver.js <chromium> <user-data-dir> <page-url> <report.json>
+//   node browser_driver.js <chromium> <user-data-dir> <page-url> <report.json> [page global]
+//
+// The page's own report is the value (awaited) of window[page global], "conformance" by
+// default; examples/browser/run.py uses this driver too, with "shop".
 //
 // Chromium is the system one (executablePath; no browser download), headless, with a fresh
 // profile, and may only reach loopback: every host name resolves to nothing, and background
@@ -12,9 +15,9 @@
 const fs = require("node:fs");
 const { chromium } = require("playwright-core");
 
-const [executablePath, userDataDir, pageUrl, reportPath] = process.argv.slice(2);
+const [executablePath, userDataDir, pageUrl, reportPath, pageGlobal = "conformance"] = process.argv.slice(2);
 if (!reportPath) {
-  console.error("usage: node browser_driver.js <chromium> <user-data-dir> <page-url> <report.json>");
+  console.error("usage: node browser_driver.js <chromium> <user-data-dir> <page-url> <report.json> [page global]");
   process.exit(2);
 }
 
@@ -50,7 +53,7 @@ async function main() {
       out.failed_requests.push([request.method(), request.url(), request.failure() && request.failure().errorText]),
     );
     await page.goto(pageUrl, { waitUntil: "load", timeout: 20000 });
-    out.page = await page.evaluate(() => window.conformance);
+    out.page = await page.evaluate((name) => window[name], pageGlobal);
   } finally {
     await context.close();
   }
