@@ -31,14 +31,11 @@ durations per transaction group.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import math
 import random
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -50,7 +47,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from sentry_mirror.core import envelope
-from sentry_mirror.core.ingest import MAX_EVENT_SIZE
+from sentry_mirror.core.ingest import store_json
 from sentry_mirror.core.record import Record, decode_bytes, format_time, parse_time
 from sentry_mirror.core.summary import event_title
 from sentry_mirror.errors import EnvelopeError
@@ -100,19 +97,9 @@ def _json(data: bytes | str) -> Any:
 
 
 def _store_payload(body: bytes) -> Any:
-    """A store body as Relay reads it: raw JSON, base64(JSON) or base64(zlib(JSON)); None if none."""
-    data = body.strip()
-    if not data.startswith(b"{"):
-        try:
-            data = base64.b64decode(data, validate=False)
-        except (binascii.Error, ValueError):
-            return None
-        if not data.startswith(b"{"):
-            try:
-                data = zlib.decompressobj().decompress(data, MAX_EVENT_SIZE + 1)
-            except zlib.error:
-                return None
-    return _json(data)
+    """A store body as Relay reads it (raw JSON, base64(JSON) or base64(zlib(JSON))); None if none."""
+    data = store_json(body)
+    return None if data is None else _json(data)
 
 
 def _store_events(body: bytes, types: frozenset[str] | set[str]) -> Iterator[tuple[dict[str, Any], str]]:

@@ -487,20 +487,28 @@ def _tunnel(request: Request, config: Config, state: _State, params: dict[str, s
 # ---------------------------------------------------------------- legacy and special endpoints
 
 
-def _store_payload(body: bytes) -> Any:
-    """Relay's store body: raw JSON, base64(JSON) or base64(zlib(JSON))."""
+def store_json(body: bytes) -> bytes | None:
+    """The JSON text of a store body, which Relay takes raw, as base64(JSON) or as
+    base64(zlib(JSON)); None when it is none of these."""
     data = body.strip()
     if not data.startswith(b"{"):
         try:
             data = base64.b64decode(data, validate=False)
         except (binascii.Error, ValueError):
-            raise _Reject(400, "invalid request body") from None
+            return None
         if not data.startswith(b"{"):
             try:
-                obj = zlib.decompressobj()
-                data = obj.decompress(data, MAX_EVENT_SIZE + 1)
+                data = zlib.decompressobj().decompress(data, MAX_EVENT_SIZE + 1)
             except zlib.error:
-                raise _Reject(400, "invalid request body") from None
+                return None
+    return data
+
+
+def _store_payload(body: bytes) -> Any:
+    """Relay's store body as JSON, or its 400."""
+    data = store_json(body)
+    if data is None:
+        raise _Reject(400, "invalid request body")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
