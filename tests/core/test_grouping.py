@@ -825,3 +825,13 @@ def test_sample_transactions(sample: list[record.Record]) -> None:
     assert [("POST /checkout", "http.server", 1, 1, ms, ms)] == [
         (t.name, t.op, t.count, t.durations, t.p50_ms, t.p95_ms) for t in group_transactions(sample)
     ]
+
+
+def test_a_huge_message_normalises_in_linear_time() -> None:
+    """A 2 MB message (one long word): guards against a pattern that rescans from every
+    position, which made `group` hang for hours on one big message (not a speed claim)."""
+    import time
+
+    started = time.perf_counter()
+    assert "a" * 2_000_000 == normalize_message("a" * 2_000_000)
+    assert time.perf_counter() - started < 30
