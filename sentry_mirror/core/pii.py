@@ -10,7 +10,7 @@ field path, the kinds of personal data it holds (:data:`KINDS`):
 ``auth_token``       ``Bearer …``, ``Basic …``, ``Token …`` values; JWTs; a value under an auth or token key
 ``password``         a non-empty value under a password-like key (``password``, ``secret``, ``api_key`` …)
 ``cookie``           a cookie: under ``cookies``, or a ``Cookie``/``Set-Cookie`` header
-``session_id``       a value under a session-id key or cookie (``sessionid``, ``sid``, ``phpsessid`` …)
+``session_id``       a value under a session-id key or cookie (``sessionid``, ``phpsessid``, ``connect.sid`` …)
 ``pem_key``          a ``-----BEGIN … KEY-----`` block
 ``url_credentials``  ``scheme://user:password@host``
 ``user_path``        a user's home directory: ``/home/<user>``, ``/Users/<user>``, ``C:\\Users\\<user>``
@@ -22,7 +22,9 @@ value]`` pairs (headers, cookies, tags as SDKs may send them) is read as a map.
 :func:`sentry_default_rule` says which rule of Sentry's *default* server-side scrubbing
 (Relay ``relay-pii``: ``@common:filter`` with its exclusions, the sensitive cookies, and the
 replace-only rules on ``logentry.formatted`` and log bodies; protocol reference section 8.3)
-would change a value, or None when Sentry would store it as sent. IP addresses are only
+would change a value, or None when Sentry would store it as sent. Where the reference and
+Relay itself (``sentry-relay`` 0.10.1) disagree, this follows Relay: user paths
+(``@userpath``) and ``contexts`` are not scrubbed by default. IP addresses are only
 removed when the project turns on "Prevent storing of IP addresses", which is not a default.
 
 Examples are masked (:func:`mask`): a report never repeats the personal data it found.
@@ -30,6 +32,7 @@ Examples are masked (:func:`mask`): a report never repeats the personal data it 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,8 +62,10 @@ MAX_DEPTH = 32
 # ---------------------------------------------------------------- value detectors
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
-_IPV4 = re.compile(r"(?<![\w.])(?<![A-Za-z]/)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]*\d)(?!\.\w)")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{1,4}:){2,7}(?:[0-9a-fA-F]{1,4}|:)(?![\w:])|(?<![\w:])::1(?![\w:])|(?<![\w:])::ffff:[\d.]+")
+_IPV4 = re.compile(
+    r"(?<![\w.])(?<![A-Za-z]/)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]*\d)(?!\.\w)"
+)
+_IPV6 = re.compile(r"(?<![\w:.])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])")
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 _BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
@@ -68,6 +73,7 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}
 _PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
 _URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and Settings)\\\\?)([^/\\\s]+)")
+_DIGIT = re.compile(r"\d")
 _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
 _USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
 
@@ -78,7 +84,9 @@ _PASSWORD_KEY = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
 )
 _AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
-_SESSION_KEY = re.compile(r"(?i)^(session|sessionid|session_id|sid|sess|phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|_session|__session|user_session)$")
+_SESSION_KEY = re.compile(
+    r"(?i)^(session|sessionid|session_id|sess|phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|_session|__session|user_session)$"
+)
 #: Cookies Relay always filters, whatever their value.
 SENSITIVE_COOKIES = frozenset(
     {
@@ -112,6 +120,17 @@ def iban_valid(text: str) -> bool:
     return int(number) % 97 == 1
 
 
+def _is_ipv6(text: str) -> bool:
+    """A real, global-ish IPv6 address (not loopback or unspecified, not a clock time)."""
+    if "::" not in text and text.count(":") < 7:
+        return False
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
 def _cards(text: str) -> Iterator[str]:
     for match in _CARD.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
@@ -129,16 +148,17 @@ def value_kinds(text: str) -> Iterator[tuple[str, str]]:
         found = _EMAIL.search(text)
         if found:
             yield "email", found.group()
-    has_digit = any(char.isdigit() for char in text)
+    has_digit = _DIGIT.search(text) is not None
     if has_digit:
         found = _IPV4.search(text)
         if found:
             if not found.group().startswith(_NOT_PERSONAL_IPS):
                 yield "ip", found.group()
         elif ":" in text:
-            found = _IPV6.search(text)
-            if found and found.group() != "::1" and (found.group().count(":") >= 4 or "::" in found.group()):
-                yield "ip", found.group()
+            for found in _IPV6.finditer(text):
+                if _is_ipv6(found.group()):
+                    yield "ip", found.group()
+                    break
         for card in _cards(text):
             yield "credit_card", card
             break
@@ -224,7 +244,6 @@ _PII_TRUE_PREFIXES = (
     "breadcrumbs[].data",
     "server_name",
     "spans[].data",
-    "contexts.",
 )
 _VARS = ".vars"
 _EXCLUDED_SUFFIXES = (".filename", ".abs_path")
@@ -272,9 +291,6 @@ def sentry_default_rule(path: str, key: str, parent: str, text: str | None, item
         return "@pemkey:filter"
     if _URL_AUTH.search(text):
         return "@urlauth:legacy"
-    match = _USER_PATH.search(text)
-    if match:
-        return "@userpath:filter"
     if _SSN.search(text):
         return "@usssn:filter"
     return None
@@ -294,6 +310,11 @@ class Finding:
     scrubbed_by: str | None
 
 
+#: Top-level keys that only describe software (package names and versions, the SDK): not
+#: searched, which also keeps versions such as 1.2.3.4 from passing for IP addresses.
+_NOT_SCANNED = frozenset({"modules", "sdk"})
+
+
 def _pairs(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
@@ -308,6 +329,8 @@ def scan(payload: Any, item_type: str = "event") -> Iterator[Finding]:
                 continue
             for child, inner in value.items():
                 child = str(child)
+                if not path and child in _NOT_SCANNED:
+                    continue
                 stack.append((f"{path}.{child}" if path else child, child, key, inner, depth + 1))
             continue
         if isinstance(value, list):
@@ -322,15 +345,109 @@ def scan(payload: Any, item_type: str = "event") -> Iterator[Finding]:
             continue
         if value is None or isinstance(value, bool):
             continue
+        if (
+            isinstance(value, int | float)
+            and not (key and _KEYED.search(key))
+            and not (isinstance(value, int) and _CARD_NUMBER.fullmatch(str(value)))
+        ):
+            continue  # a count, a line number, a timestamp: no personal data, nothing to filter
         text = value if isinstance(value, str) else str(value)
         if not text:
             continue
-        rule = sentry_default_rule(path, key, parent, text, item_type)
-        kinds = set()
-        for kind in key_kinds(key, parent, value) if key else ():
-            kinds.add(kind)
-            yield Finding(path, kind, mask(kind, text), rule)
-        for kind, found in value_kinds(text):
-            if kind not in kinds and not (kind == "ip" and "version" in key.lower()):
-                kinds.add(kind)
-                yield Finding(path, kind, mask(kind, found), rule)
+        cacheable = len(text) <= MAX_CACHED and not _ID_VALUE.fullmatch(text)
+        cache_key = (path, key, parent, text, item_type)
+        found = _CACHE.get(cache_key) if cacheable else None
+        if found is None:
+            found = _leaf(path, key, parent, text, item_type)
+            if cacheable:
+                if len(_CACHE) >= CACHE_SIZE:
+                    _CACHE.clear()
+                _CACHE[cache_key] = found
+        for kind, example, rule in found:
+            yield Finding(path, kind, example, rule)
+
+
+#: Leaves (path, key, value …) seen recently, with what they hold: real traffic repeats most
+#: values (server names, versions, module lists), so most leaves are looked at once.
+CACHE_SIZE = 20_000
+#: Only strings up to this long are cached (so the cache stays under ~10 MB), and not ids
+#: (event, trace and span ids, UUIDs, timestamps), which never repeat.
+MAX_CACHED = 256
+_ID_VALUE = re.compile(r"[0-9a-fA-F]{16,}|[0-9a-fA-F-]{36}|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?")
+_CACHE: dict[tuple[str, str, str, str, str], tuple[tuple[str, str, str | None], ...]] = {}
+#: A bare number that could be a card (Relay's prefixes: Amex, Visa, Mastercard, Discover).
+_CARD_NUMBER = re.compile(r"(?:3[47]\d{13}|4\d{15}|5[1-5]\d{14}|6(?:011|5\d\d)\d{12})")
+_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+
+
+def _leaf(path: str, key: str, parent: str, text: str, item_type: str) -> tuple[tuple[str, str, str | None], ...]:
+    rule = sentry_default_rule(path, key, parent, text, item_type)
+    kinds: dict[str, tuple[str, str, str | None]] = {}
+    for kind in key_kinds(key, parent, text) if key else ():
+        kinds[kind] = (kind, mask(kind, text), rule)
+    for kind, found in value_kinds(text):
+        if kind not in kinds and not (kind == "ip" and "version" in path.lower()):
+            kinds[kind] = (kind, mask(kind, found), rule)
+    return tuple(kinds.values())
+
+
+# ---------------------------------------------------------------- Sentry's own scrubber (optional)
+
+RELAY_ENGINE = "relay"
+#: Item types whose payloads Relay's event scrubber takes.
+RELAY_ITEM_TYPES = frozenset({"event", "transaction", "feedback"})
+#: The project settings Sentry starts with (data scrubber and default scrubbers on, IPs kept).
+DEFAULT_DATASCRUBBING = {
+    "scrubData": True,
+    "scrubDefaults": True,
+    "scrubIpAddresses": False,
+    "sensitiveFields": [],
+    "excludeFields": [],
+}
+_relay_config: Any = None
+
+
+def relay_available() -> bool:
+    """True when the ``sentry-relay`` package (Sentry's own scrubber) can be imported."""
+    try:
+        import sentry_relay  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def relay_rules(event: dict[str, Any]) -> dict[str, str]:
+    """Which paths Relay's default scrubbing changes in ``event``, with the first rule each
+    (``{"extra.password": "@password:filter"}``), from the ``_meta`` remarks of
+    ``sentry_relay.pii_strip_event``. Paths use this module's notation, pair lists as maps.
+    Raises ImportError without ``sentry-relay``."""
+    global _relay_config
+    import sentry_relay
+
+    if _relay_config is None:
+        _relay_config = sentry_relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)
+    stripped = sentry_relay.pii_strip_event(_relay_config, event)
+    found: dict[str, str] = {}
+    _meta_paths(stripped.get("_meta") or {}, stripped, "", found)
+    return found
+
+
+def _meta_paths(meta: Any, data: Any, path: str, found: dict[str, str]) -> None:
+    if not isinstance(meta, dict):
+        return
+    for key, inner in meta.items():
+        if key == "":
+            remarks = inner.get("rem") if isinstance(inner, dict) else None
+            if remarks and path:
+                found.setdefault(path, str(remarks[0][0]))
+            continue
+        if isinstance(data, list):
+            index = int(key) if key.isdigit() else -1
+            child = data[index] if 0 <= index < len(data) else None
+            if isinstance(child, list) and len(child) == 2 and isinstance(child[0], str) and isinstance(inner, dict):
+                _meta_paths(inner.get("1"), child[1], f"{path}.{child[0]}", found)
+                continue
+            _meta_paths(inner, child, path + "[]", found)
+        else:
+            child = data.get(key) if isinstance(data, dict) else None
+            _meta_paths(inner, child, f"{path}.{key}" if path else key, found)

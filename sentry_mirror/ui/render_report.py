@@ -1,0 +1,648 @@
+"""The report and the diff as a terminal (Rich), Markdown and self-contained HTML.
+
+All three formats render the same document model, built from the report's JSON
+(:meth:`~sentry_mirror.core.report.Report.to_json`): a list of :class:`Section`, each with
+facts (label, value), tables and, for HTML, charts. What one format shows, all show.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from sentry_mirror.ui.render import human_size
+
+Cell = str | int | float | None
+
+
+@dataclass
+class Table:
+    title: str
+    columns: Sequence[str]
+    rows: list[Sequence[Cell]]
+    numeric: frozenset[int] = frozenset()
+
+
+@dataclass
+class Chart:
+    """Bars: (label, value) in order; ``kind`` is ``bars`` (horizontal) or ``series`` (columns over time)."""
+
+    title: str
+    points: list[tuple[str, float]]
+    kind: str = "bars"
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+TITLES = {
+    "traffic": "1. Traffic",
+    "fields": "2. Field coverage",
+    "issues": "3. Issues",
+    "performance": "4. Performance data",
+    "health": "5. Release health and monitors",
+    "dropped": "6. What the SDKs dropped",
+    "pii": "7. Personal data",
+    "sourcemaps": "8. Source maps and releases",
+    "server": "9. What a server must support",
+}
+
+
+def _size(value: Any) -> str:
+    return "-" if value is None else human_size(int(value))
+
+
+def _limit(value: Any) -> str:
+    """Sentry's limits are powers of 1024: ``100 KiB``, ``1 MiB``."""
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:g} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _counts(title: str, label: str, counter: Mapping[str, int], limit: int | None = None) -> Table:
+    rows = [(key, value) for key, value in counter.items()][:limit]
+    return Table(title, (label, "count"), rows, frozenset({1}))
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _traffic(data: Mapping[str, Any]) -> Section:
+    s = Section("traffic", TITLES["traffic"])
+    s.facts = [
+        ("requests", str(data["requests"])),
+        ("envelopes", str(data["envelopes"])),
+        ("items", str(data["items"])),
+        ("accepted / refused", f"{data['accepted']} / {data['refused']}"),
+        ("from", data["first"] or "-"),
+        ("to", data["last"] or "-"),
+        ("duration", f"{data['duration_s']} s"),
+        ("mean per minute", str(data["mean_per_minute"])),
+        ("busiest second", f"{data['busiest_second']['requests']} at {data['busiest_second']['second'] or '-'}"),
+        ("peak minutes", ", ".join(f"{m} ({n})" for m, n in data["peak_minutes"]) or "-"),
+    ]
+    s.tables = [
+        _counts("Items by type", "item type", data["items_by_type"]),
+        _counts("By endpoint", "endpoint", data["by_endpoint"]),
+        _counts("By project", "project", data["by_project"]),
+        _counts("By SDK", "sdk", data["by_sdk"]),
+        _counts("By platform", "platform", data["by_platform"]),
+        _counts("By response status", "status", data["by_status"]),
+        Table(
+            "Item sizes against Sentry's limits",
+            ("item type", "count", "p50", "p95", "max", "limit", "over limit"),
+            [
+                (
+                    kind,
+                    v["count"],
+                    _size(v["p50"]),
+                    _size(v["p95"]),
+                    _size(v["max"]),
+                    _limit(v["limit"]),
+                    v["over_limit"],
+                )
+                for kind, v in data["sizes"].items()
+            ],
+            frozenset({1, 2, 3, 4, 5, 6}),
+        ),
+        Table(
+            "Request sizes",
+            ("", "count", "p50", "p95", "max", "total"),
+            [
+                (name, v["count"], _size(v["p50"]), _size(v["p95"]), _size(v["max"]), _size(v["total"]))
+                for name, v in (("wire", data["wire"]), ("decoded", data["decoded"]))
+            ],
+            frozenset({1, 2, 3, 4, 5}),
+        ),
+        _counts("Envelopes Sentry would reject (413)", "because of", data["would_be_rejected"]),
+        _counts("Content encodings", "encoding", data["encodings"]),
+        _counts("Auth forms", "form", data["auth_forms"]),
+    ]
+    s.charts = [
+        Chart("Requests per minute", list(data["per_minute"].items()), "series"),
+        Chart("Items by type", list(data["items_by_type"].items())),
+    ]
+    if data.get("truncated"):
+        s.notes.append(f"counters that reached their limit: {', '.join(data['truncated'])}")
+    return s
+
+
+def _distinct(path: Mapping[str, Any]) -> str:
+    if not path["distinct"]:
+        return "-"
+    return f"{path['distinct']}{'+' if path['distinct_capped'] else ''}"
+
+
+def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
+    s = Section("fields", TITLES["fields"])
+    h = data["highlights"]
+    s.facts = [
+        ("error events", str(h["events"])),
+        (
+            "exception chain length p50/p95/max",
+            f"{h['exception_chain']['p50']} / {h['exception_chain']['p95']} / {h['exception_chain']['max']}",
+        ),
+        ("stack frames", str(h["frames"])),
+        ("frames with source context", _pct(h["frames_with_context"])),
+        ("frames in app", _pct(h["frames_in_app"])),
+        ("frames with local variables", _pct(h["frames_with_vars"])),
+        (
+            "breadcrumbs per event p50/p95/max",
+            f"{h['breadcrumbs']['p50']} / {h['breadcrumbs']['p95']} / {h['breadcrumbs']['max']}",
+        ),
+    ]
+    s.tables.append(
+        Table(
+            "What error events carry",
+            ("field", "events"),
+            [(k, _pct(v)) for k, v in h["present"].items()],
+            frozenset({1}),
+        )
+    )
+    s.charts.append(Chart("Share of error events carrying", [(k, v * 100) for k, v in h["present"].items()]))
+    for entry in data["types"]:
+        paths = entry["paths"] if max_paths is None else entry["paths"][:max_paths]
+        title = f"{entry['item_type']} from {entry['sdk']} ({entry['items']} item(s))"
+        rows = [(p["path"], _pct(p["share"]), ", ".join(p["types"]), _distinct(p), p["example"] or "") for p in paths]
+        s.tables.append(Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3})))
+        hidden = len(entry["paths"]) - len(paths)
+        if hidden > 0:
+            s.notes.append(f"{title}: {hidden} more path(s) (use --format json or --max-paths)")
+        if entry["paths_dropped"]:
+            s.notes.append(f"{title}: {entry['paths_dropped']} path occurrence(s) beyond the path limit not counted")
+    return s
+
+
+def _issues(data: Mapping[str, Any]) -> Section:
+    s = Section("issues", TITLES["issues"])
+    s.facts = [("groups", str(data["groups"])), ("error events", str(data["events"]))]
+    s.tables = [
+        Table(
+            "Top groups (as `sentry-mirror group`)",
+            ("group", "events", "users", "level", "title", "culprit"),
+            [(g["short_id"], g["count"], g["users"], g["level"], g["title"], g["culprit"] or "") for g in data["top"]],
+            frozenset({1, 2}),
+        )
+    ]
+    return s
+
+
+def _performance(data: Mapping[str, Any]) -> Section:
+    s = Section("performance", TITLES["performance"])
+    s.facts = [("transactions", str(data["transactions"])), ("spans", str(data["spans"]))]
+    s.tables = [
+        Table(
+            "Transactions",
+            ("name", "op", "count", "p50", "p95"),
+            [
+                (t["name"], t["op"] or "-", t["count"], _ms(t["p50_ms"]), _ms(t["p95_ms"]))
+                for t in data["by_transaction"]
+            ],
+            frozenset({2, 3, 4}),
+        ),
+        Table(
+            "Spans by op",
+            ("op", "count", "p50", "p95"),
+            [(o["op"], o["count"], _ms(o["p50_ms"]), _ms(o["p95_ms"])) for o in data["span_ops"]],
+            frozenset({1, 2, 3}),
+        ),
+    ]
+    return s
+
+
+def _health(data: Mapping[str, Any]) -> Section:
+    s = Section("health", TITLES["health"])
+    s.facts = [
+        ("session updates", str(data["session_updates"])),
+        ("ended sessions", str(data["ended_sessions"])),
+        ("crash-free sessions", _pct(data["crash_free"])),
+    ]
+    s.tables = [
+        _counts("Session updates by status", "status", data["sessions_by_status"]),
+        _counts("Session aggregates", "status", data["aggregates"]),
+        Table(
+            "Check-ins",
+            ("monitor", "count", "statuses"),
+            [
+                (c["monitor"], c["count"], ", ".join(f"{k} {v}" for k, v in c["statuses"].items()))
+                for c in data["check_ins"]
+            ],
+            frozenset({1}),
+        ),
+    ]
+    return s
+
+
+def _dropped(data: Mapping[str, Any]) -> Section:
+    s = Section("dropped", TITLES["dropped"])
+    s.facts = [("client reports", str(data["reports"])), ("events dropped by SDKs", str(data["total"]))]
+    s.tables = [
+        Table(
+            "Dropped by reason and category",
+            ("reason", "category", "quantity"),
+            [(r["reason"], r["category"], r["quantity"]) for r in data["rows"]],
+            frozenset({2}),
+        )
+    ]
+    if not data["reports"]:
+        s.notes.append(
+            "no client_report items: either nothing was dropped, or the SDKs do not send them (send_client_reports)"
+        )
+    return s
+
+
+def _pii(data: Mapping[str, Any]) -> Section:
+    s = Section("pii", TITLES["pii"])
+    s.facts = [
+        ("engine", data["engine"]),
+        ("payloads scanned", str(data["payloads"])),
+        ("kinds found", ", ".join(f"{k} {v}" for k, v in data["kinds"].items()) or "none"),
+        (
+            "kept by Sentry's default scrubbing",
+            ", ".join(f"{k} {v}" for k, v in data["kept_by_sentry"].items()) or "none",
+        ),
+    ]
+    s.tables = [
+        Table(
+            "Personal data by field",
+            ("kind", "item type", "path", "count", "examples (masked)", "Sentry default scrubbing"),
+            [
+                (
+                    r["kind"],
+                    r["item_type"],
+                    r["path"],
+                    r["count"],
+                    ", ".join(r["examples"]),
+                    ", ".join(r["scrubbed_by"]) + (f" (kept {r['kept']})" if r["kept"] and r["scrubbed_by"] else "")
+                    if r["scrubbed_by"]
+                    else "kept",
+                )
+                for r in data["fields"]
+            ],
+            frozenset({3}),
+        )
+    ]
+    if data["engine"] == "relay":
+        s.tables.append(
+            Table(
+                "Where the built-in rules and Sentry's scrubber disagree",
+                ("item type", "path", "built-in", "sentry-relay", "count"),
+                [(r["item_type"], r["path"], r["builtin"], r["relay"], r["count"]) for r in data["disagreements"]],
+                frozenset({4}),
+            )
+        )
+        s.tables.append(
+            Table(
+                "Also scrubbed by Sentry (no personal-data kind detected)",
+                ("item type", "path", "rule", "count"),
+                [(r["item_type"], r["path"], r["rule"], r["count"]) for r in data["relay_only"]],
+                frozenset({3}),
+            )
+        )
+    s.notes.append(
+        "Sentry's defaults filter passwords, tokens, credit cards, IBANs, PEM keys, URL credentials and "
+        "session cookies in fields its schema marks as personal; e-mails only in log messages; IP addresses only with "
+        "'Prevent storing of IP addresses'."
+    )
+    return s
+
+
+def _sourcemaps(data: Mapping[str, Any]) -> Section:
+    s = Section("sourcemaps", TITLES["sourcemaps"])
+    s.facts = [
+        ("JavaScript events", str(data["js_events"])),
+        ("JavaScript frames", str(data["js_frames"])),
+        ("frames that look minified", f"{data['minified_frames']} ({_pct(data['minified_share'])})"),
+        ("events with debug_meta", str(data["with_debug_meta"])),
+        ("debug ids", str(data["debug_ids"])),
+        ("events with a release", f"{data['events_with_release']} of {data['events']}"),
+        ("events with a dist", str(data["events_with_dist"])),
+    ]
+    s.tables = [
+        _counts("Releases", "release", data["releases"]),
+        _counts("Debug image types", "type", data["image_types"]),
+    ]
+    return s
+
+
+def _server(data: Mapping[str, Any]) -> Section:
+    s = Section("server", TITLES["server"])
+    s.facts = [
+        ("requests per day at this rate", "-" if data["requests_per_day"] is None else str(data["requests_per_day"])),
+        ("wire bytes per day", _size(data["bytes_per_day"])),
+        ("decoded bytes per day", _size(data["decoded_bytes_per_day"])),
+    ]
+    s.tables = [
+        _counts("Endpoints", "endpoint", data["endpoints"]),
+        _counts("Methods", "method", data["methods"]),
+        _counts("Item types", "item type", data["item_types"]),
+        _counts("Content encodings", "encoding", data["encodings"]),
+        _counts("Auth forms", "form", data["auth_forms"]),
+        _counts("Content types", "content type", data["content_types"]),
+        _counts("Request headers", "header", data["headers"]),
+        _counts("SDKs", "sdk", data["sdks"]),
+    ]
+    return s
+
+
+def document(report: Mapping[str, Any], *, max_paths: int | None = None) -> list[Section]:
+    """The sections of a report's JSON, in order."""
+    makers = {
+        "traffic": _traffic,
+        "fields": lambda d: _fields(d, max_paths),
+        "issues": _issues,
+        "performance": _performance,
+        "health": _health,
+        "dropped": _dropped,
+        "pii": _pii,
+        "sourcemaps": _sourcemaps,
+        "server": _server,
+    }
+    return [makers[name](report[name]) for name in report["sections"]]
+
+
+# ---------------------------------------------------------------- terminal
+
+
+def _cell(value: Cell) -> str:
+    return "" if value is None else str(value)
+
+
+def terminal(console: Console, sections: Sequence[Section], title: str = "sentry-mirror report") -> None:
+    """Print the document to a Rich console."""
+    console.print(Text(title, style="bold"))
+    for section in sections:
+        console.print()
+        console.rule(Text(section.title, style="bold"), align="left")
+        if section.facts:
+            facts = RichTable(box=None, show_header=False, pad_edge=False)
+            facts.add_column(style="dim")
+            facts.add_column()
+            for label, value in section.facts:
+                facts.add_row(label, value)
+            console.print(facts)
+        for table in section.tables:
+            if not table.rows:
+                continue
+            console.print(Text(table.title, style="bold"))
+            rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            for index, column in enumerate(table.columns):
+                rich.add_column(column, justify="right" if index in table.numeric else "left", overflow="fold")
+            for row in table.rows:
+                rich.add_row(*(_cell(v) for v in row))
+            console.print(rich)
+            console.print()
+        for note in section.notes:
+            console.print(note, style="dim")
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _md(value: Cell) -> str:
+    return _cell(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(sections: Sequence[Section], title: str = "sentry-mirror report") -> str:
+    """The document as GitHub-flavoured Markdown."""
+    out = [f"# {title}", ""]
+    for section in sections:
+        out += [f"## {section.title}", ""]
+        for label, value in section.facts:
+            out.append(f"- {label}: {_md(value)}")
+        if section.facts:
+            out.append("")
+        for table in section.tables:
+            if not table.rows:
+                continue
+            out += [f"### {table.title}", ""]
+            out.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
+            out.append("|" + "|".join("---:" if i in table.numeric else "---" for i in range(len(table.columns))) + "|")
+            out += ["| " + " | ".join(_md(v) for v in row) + " |" for row in table.rows]
+            out.append("")
+        for note in section.notes:
+            out += [f"> {_md(note)}", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------- html
+
+_CSS = """
+:root{--fg:#1d1d1f;--muted:#6b6b76;--line:#e3e3e8;--bar:#6c5fc7;--bg:#fff;--alt:#f7f7fa}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);
+background:var(--bg);margin:0;padding:24px 32px;max-width:1400px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid var(--line);padding-bottom:4px;margin-top:36px}
+h3{font-size:15px;margin:18px 0 6px}nav a{margin-right:12px;color:var(--bar);text-decoration:none}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dt{color:var(--muted)}dd{margin:0}
+table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid var(--line);
+text-align:left;vertical-align:top;max-width:520px;overflow-wrap:anywhere}th{background:var(--alt)}td.n,th.n{text-align:right;
+font-variant-numeric:tabular-nums}.note{color:var(--muted);font-style:italic}figure{margin:8px 0 16px}
+figcaption{color:var(--muted);font-size:12px}svg text{font:11px system-ui,sans-serif;fill:var(--fg)}svg .bar{fill:var(--bar)}
+.grid{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}
+details>summary{cursor:pointer;font-weight:600;margin:10px 0 4px}
+"""
+
+
+def _e(value: Cell) -> str:
+    return html.escape(_cell(value))
+
+
+def _svg(chart: Chart) -> str:
+    points = chart.points[:60] if chart.kind == "bars" else chart.points[-720:]
+    if not points:
+        return ""
+    top = max(value for _, value in points) or 1
+    if chart.kind == "series":
+        width, height = 720, 160
+        step = width / len(points)
+        bars = "".join(
+            f'<rect class="bar" x="{i * step:.2f}" y="{height - 20 - (v / top) * (height - 30):.2f}" '
+            f'width="{max(step - 1, 0.5):.2f}" height="{(v / top) * (height - 30):.2f}"><title>{_e(label)}: {v:g}</title></rect>'
+            for i, (label, v) in enumerate(points)
+        )
+        labels = f'<text x="0" y="{height - 4}">{_e(points[0][0])}</text><text x="{width}" y="{height - 4}" text-anchor="end">{_e(points[-1][0])}</text>'
+        axis = f'<text x="{width}" y="10" text-anchor="end">max {top:g}</text>'
+        body = bars + labels + axis
+    else:
+        width, row = 720, 18
+        height = row * len(points) + 4
+        body = "".join(
+            f'<text x="0" y="{i * row + 13}">{_e(label[:40])}</text>'
+            f'<rect class="bar" x="260" y="{i * row + 3}" width="{(v / top) * 400:.2f}" height="{row - 5}"><title>{_e(label)}: {v:g}</title></rect>'
+            f'<text x="{266 + (v / top) * 400:.2f}" y="{i * row + 13}">{v:g}</text>'
+            for i, (label, v) in enumerate(points)
+        )
+    return (
+        f'<figure><svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" aria-label="{_e(chart.title)}">{body}</svg><figcaption>{_e(chart.title)}</figcaption></figure>'
+    )
+
+
+def _html_table(table: Table, fold: bool) -> str:
+    head = "".join(f'<th class="{"n" if i in table.numeric else ""}">{_e(c)}</th>' for i, c in enumerate(table.columns))
+    rows = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"n" if i in table.numeric else ""}">{_e(v)}</td>' for i, v in enumerate(row))
+        + "</tr>"
+        for row in table.rows
+    )
+    inner = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    if fold:
+        return f"<details><summary>{_e(table.title)} ({len(table.rows)})</summary>{inner}</details>"
+    return f"<h3>{_e(table.title)}</h3>{inner}"
+
+
+def html_page(sections: Sequence[Section], title: str = "sentry-mirror report") -> str:
+    """One self-contained HTML file: inline CSS and SVG, no script, nothing fetched."""
+    nav = "".join(f'<a href="#{s.key}">{_e(s.title)}</a>' for s in sections)
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1><nav>{nav}</nav>",
+    ]
+    for section in sections:
+        parts.append(f'<section id="{section.key}"><h2>{_e(section.title)}</h2>')
+        if section.facts:
+            parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in section.facts) + "</dl>")
+        parts += [_svg(chart) for chart in section.charts]
+        small = [t for t in section.tables if t.rows and len(t.columns) == 2 and section.key != "fields"]
+        if small:
+            parts.append(
+                '<div class="grid">' + "".join(f"<div>{_html_table(t, fold=False)}</div>" for t in small) + "</div>"
+            )
+        parts += [
+            _html_table(t, fold=section.key == "fields" and i > 0)
+            for i, t in enumerate(section.tables)
+            if t.rows and t not in small
+        ]
+        parts += [f'<p class="note">{_e(note)}</p>' for note in section.notes]
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------- diff
+
+NO_DIFFERENCES = "no differences"
+
+
+def _v(value: Any) -> Cell:
+    return "-" if value is None else value
+
+
+def diff_document(diff: Mapping[str, Any]) -> list[Section]:
+    """The sections of a diff's JSON; empty when there is no difference."""
+    if diff["empty"]:
+        return []
+    sections = []
+    if diff["counts"]:
+        sections.append(
+            Section(
+                "counts",
+                "Counts",
+                tables=[
+                    Table(
+                        "Items, endpoints and SDK versions",
+                        ("what", "key", "A", "B"),
+                        [(c["what"], c["key"], c["a"], c["b"]) for c in diff["counts"]],
+                        frozenset({2, 3}),
+                    )
+                ],
+            )
+        )
+    g = diff["groups"]
+    if any(g.values()):
+        s = Section(
+            "groups",
+            "Issue groups",
+            facts=[("new / gone / changed count", f"{len(g['new'])} / {len(g['gone'])} / {len(g['changed'])}")],
+        )
+        for name in ("new", "gone", "changed"):
+            s.tables.append(
+                Table(
+                    f"{name.capitalize()} groups",
+                    ("group", "title", "A", "B"),
+                    [(r["short_id"], r["title"], r["a"], r["b"]) for r in g[name]],
+                    frozenset({2, 3}),
+                )
+            )
+        sections.append(s)
+    f = diff["fields"]
+    if any(f.values()):
+        s = Section(
+            "fields",
+            "Field paths",
+            facts=[("new / lost / coverage changed", f"{len(f['new'])} / {len(f['lost'])} / {len(f['changed'])}")],
+        )
+        for name in ("new", "lost", "changed"):
+            rows = [
+                (
+                    r["item_type"],
+                    r["path"],
+                    _v(r["a"] if r["a"] is None else _pct(r["a"])),
+                    _v(r["b"] if r["b"] is None else _pct(r["b"])),
+                )
+                for r in f[name]
+            ]
+            s.tables.append(
+                Table(f"{name.capitalize()} fields", ("item type", "path", "A", "B"), rows, frozenset({2, 3}))
+            )
+        sections.append(s)
+    p = diff["pii"]
+    if any(p.values()):
+        s = Section("pii", "Personal data")
+        for name in ("new", "gone"):
+            s.tables.append(
+                Table(
+                    f"{name.capitalize()} personal data",
+                    ("kind", "item type", "path", "A", "B"),
+                    [(r["kind"], r["item_type"], r["path"], r["a"], r["b"]) for r in p[name]],
+                    frozenset({3, 4}),
+                )
+            )
+        sections.append(s)
+    if diff["sizes"]:
+        sections.append(
+            Section(
+                "sizes",
+                "Item sizes",
+                tables=[
+                    Table(
+                        "Sizes that changed",
+                        ("item type", "measure", "A", "B"),
+                        [(r["item_type"], r["measure"], _size(r["a"]), _size(r["b"])) for r in diff["sizes"]],
+                        frozenset({2, 3}),
+                    )
+                ],
+            )
+        )
+    return sections

@@ -1,0 +1,338 @@
+"""The report core: exact figures on the golden sentry-python capture, and each section on
+records made for the test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from sentry_mirror.core import grouping, ingest, record, report
+from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_envelope, make_event
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "v1-sentry-python-2.75.0.jsonl.zst"
+T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+
+
+def entry(
+    seconds: float,
+    body: bytes,
+    *,
+    path: str = "/api/1/envelope/",
+    query: str = "sentry_key=k",
+    method: str = "POST",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> dict[str, Any]:
+    request = ingest.Request(method, path, query, headers, body)
+    return record.build(
+        request, ingest.handle(request), received_at=T0 + timedelta(seconds=seconds), remote_addr="127.0.0.1:1"
+    )
+
+
+def items(*pairs: tuple[str, Any]) -> bytes:
+    return make_envelope(
+        headers={"sdk": {"name": "sentry.javascript.browser", "version": "11.0.0"}},
+        items=[
+            ({"type": kind}, payload if isinstance(payload, bytes) else orjson.dumps(payload))
+            for kind, payload in pairs
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, Any]:
+    return report.build_report(iter_records([GOLDEN])).to_json()
+
+
+def test_schema(golden: dict[str, Any]) -> None:
+    assert ("sentry-mirror-report", 1) == (golden["schema"], golden["version"])
+    assert list(report.SECTIONS) == golden["sections"]
+    assert orjson.loads(orjson.dumps(golden)) == golden
+
+
+def test_golden_traffic(golden: dict[str, Any]) -> None:
+    t = golden["traffic"]
+    assert (21, 21, 24, 21, 0) == (t["requests"], t["envelopes"], t["items"], t["accepted"], t["refused"])
+    assert {"event": 9, "attachment": 3, "check_in": 3, "log": 3, "session": 3, "transaction": 3} == t["items_by_type"]
+    assert {"envelope": 21} == t["by_endpoint"] and {"1": 21} == t["by_project"]
+    assert {"sentry.python 2.75.0": 21} == t["by_sdk"] and {"python": 12} == t["by_platform"]
+    assert {"br": 7, "gzip": 7, "identity": 7} == t["encodings"] and {"x-sentry-auth": 21} == t["auth_forms"]
+    assert {"count": 9, "p50": 1575, "p95": 2272, "max": 2272, "limit": 1048576, "over_limit": 0} == t["sizes"]["event"]
+    assert {"count": 3, "p50": 550, "p95": 550, "max": 550, "limit": 102400, "over_limit": 0} == t["sizes"]["check_in"]
+    assert {"count": 21, "p50": 700, "p95": 1985, "max": 2570, "total": 17630} == t["wire"]
+    assert 27992 == t["decoded"]["total"]
+    assert {} == t["would_be_rejected"] and [] == t["truncated"]
+    assert [["2026-11-23T11:42", 21]] == t["peak_minutes"] and 21 == t["busiest_second"]["requests"]
+
+
+def test_golden_issues_are_the_group_command(golden: dict[str, Any]) -> None:
+    groups = grouping.group_records(iter_records([GOLDEN]))
+    assert [
+        g.to_dict() | {"event_ids": g.to_dict()["event_ids"][:5], "record_ids": g.to_dict()["record_ids"][:5]}
+        for g in groups
+    ] == golden["issues"]["top"]
+    assert [
+        ("ValueError: could not load the basket", 3),
+        ("payment provider slow: 2300 ms", 3),
+        ("ZeroDivisionError: division by zero", 3),
+    ] == [(g["title"], g["count"]) for g in golden["issues"]["top"]]
+    assert (3, 9) == (golden["issues"]["groups"], golden["issues"]["events"])
+
+
+def test_golden_performance_health_and_fields(golden: dict[str, Any]) -> None:
+    perf = golden["performance"]
+    assert [t.to_dict() for t in grouping.group_transactions(iter_records([GOLDEN]))] == perf["by_transaction"]
+    assert (3, 6) == (perf["transactions"], perf["spans"])
+    assert [("db.query", 3), ("http.client", 3)] == [(o["op"], o["count"]) for o in perf["span_ops"]]
+    health = golden["health"]
+    assert ({"exited": 3}, 3, 1.0) == (health["sessions_by_status"], health["ended_sessions"], health["crash_free"])
+    assert [{"monitor": "nightly-report", "count": 3, "statuses": {"ok": 3}}] == health["check_ins"]
+    types = [(e["item_type"], e["sdk"], e["items"], len(e["paths"])) for e in golden["fields"]["types"]]
+    assert [
+        ("check_in", "sentry.python", 3, 24),
+        ("event", "sentry.python", 9, 51),
+        ("log", "sentry.python", 3, 41),
+        ("session", "sentry.python", 3, 8),
+        ("transaction", "sentry.python", 3, 46),
+    ] == types
+    event = {p["path"]: p for p in golden["fields"]["types"][1]["paths"]}
+    assert {
+        "path": "release",
+        "items": 9,
+        "share": 1.0,
+        "types": {"string": 9},
+        "distinct": 1,
+        "distinct_capped": False,
+        "example": "shop@1.4.2",
+    } == event["release"]
+    assert 0.6667 == event["exception.values[].type"]["share"]
+    h = golden["fields"]["highlights"]
+    assert (9, 9, 1.0, 1.0, 0.3333) == (
+        h["events"],
+        h["frames"],
+        h["frames_with_context"],
+        h["frames_in_app"],
+        h["frames_with_vars"],
+    )
+    assert {"count": 6, "p50": 1.5, "p95": 2, "max": 2} == h["exception_chain"]
+    assert golden["pii"]["fields"] == [] and golden["dropped"]["total"] == 0
+
+
+def test_only_some_sections() -> None:
+    built = report.build_report(iter_records([GOLDEN]), ["issues", "traffic"])
+    assert ["traffic", "issues"] == built.to_json()["sections"]
+    with pytest.raises(ValueError, match="unknown report sections: nope"):
+        report.build_report([], ["nope"])
+
+
+def test_empty_input() -> None:
+    data = report.build_report([]).to_json()
+    assert (
+        0 == data["traffic"]["requests"]
+        and None is data["server"]["bytes_per_day"]
+        and None is data["health"]["crash_free"]
+    )
+
+
+def test_limits_rate_and_refusals() -> None:
+    big = b'{"message":"' + b"x" * (ingest.MAX_EVENT_SIZE + 1) + b'"}'
+    records = [
+        entry(0, items(("event", make_event()))),
+        entry(0.5, items(("event", make_event()))),
+        entry(61, items(("event", big))),  # 413 from the mirror as from Sentry
+        entry(62, items(*[("check_in", {"monitor_slug": "a", "status": "ok"})] * 2)),  # one check_in per envelope
+        entry(63, b"{}\n{}", path="/api/1/nope/"),
+    ]
+    t = report.build_report(records).to_json()["traffic"]
+    assert (5, 4, 2, 3) == (t["requests"], t["envelopes"], t["accepted"], t["refused"])
+    assert {"check_in": 1, "event": 1} == t["would_be_rejected"]
+    assert 1 == t["sizes"]["event"]["over_limit"]
+    assert {"2026-11-23T10:00": 2, "2026-11-23T10:01": 3} == t["per_minute"]
+    assert {"second": "2026-11-23T10:00:00", "requests": 2} == t["busiest_second"]
+    assert {"200": 2, "404": 1, "413": 2} == t["by_status"]
+
+
+def test_health_dropped_cron_and_sourcemaps() -> None:
+    minified = {
+        "filename": "https://shop.example/assets/app-3f2a9c1b7d.js",
+        "function": "a",
+        "lineno": 1,
+        "colno": 31337,
+    }
+    mapped = {"filename": "src/cart.ts", "function": "addToCart", "lineno": 12, "colno": 3, "in_app": True}
+    js_event = make_event(
+        platform="javascript",
+        release="web@2",
+        dist="7",
+        exception={"values": [{"type": "TypeError", "value": "x", "stacktrace": {"frames": [minified, mapped]}}]},
+        debug_meta={
+            "images": [{"type": "sourcemap", "code_file": "app.js", "debug_id": "c941f9e2-0000-4000-8000-000000000000"}]
+        },
+    )
+    records = [
+        entry(
+            0,
+            items(
+                ("session", {"sid": "a", "status": "ok", "init": True}), ("session", {"sid": "a", "status": "crashed"})
+            ),
+        ),
+        entry(1, items(("sessions", {"aggregates": [{"started": "x", "exited": 7, "errored": 1, "crashed": 1}]}))),
+        entry(
+            2,
+            items(
+                (
+                    "client_report",
+                    {
+                        "discarded_events": [
+                            {"reason": "sample_rate", "category": "transaction", "quantity": 40},
+                            {"reason": "queue_overflow", "category": "error", "quantity": 2},
+                        ]
+                    },
+                )
+            ),
+        ),
+        entry(
+            3,
+            items(
+                (
+                    "client_report",
+                    {"discarded_events": [{"reason": "sample_rate", "category": "transaction", "quantity": 2}]},
+                )
+            ),
+        ),
+        entry(4, b"", path="/api/1/cron/nightly/k/", query="status=error", method="GET"),
+        entry(5, items(("event", js_event))),
+    ]
+    data = report.build_report(records).to_json()
+    health = data["health"]
+    assert {"ok": 1, "crashed": 1} == health["sessions_by_status"] and {
+        "crashed": 1,
+        "errored": 1,
+        "exited": 7,
+    } == health["aggregates"]
+    assert (10, 0.8) == (health["ended_sessions"], health["crash_free"])
+    assert [{"monitor": "nightly", "count": 1, "statuses": {"error": 1}}] == health["check_ins"]
+    assert {
+        "reports": 2,
+        "total": 44,
+        "by_reason": {"sample_rate": 42, "queue_overflow": 2},
+        "by_category": {"transaction": 42, "error": 2},
+        "rows": [
+            {"reason": "sample_rate", "category": "transaction", "quantity": 42},
+            {"reason": "queue_overflow", "category": "error", "quantity": 2},
+        ],
+    } == data["dropped"]
+    maps = data["sourcemaps"]
+    assert (1, 2, 1, 0.5, 1, 1) == (
+        maps["js_events"],
+        maps["js_frames"],
+        maps["minified_frames"],
+        maps["minified_share"],
+        maps["with_debug_meta"],
+        maps["debug_ids"],
+    )
+    assert ({"sourcemap": 1}, {"web@2": 1}, 1) == (maps["image_types"], maps["releases"], maps["events_with_dist"])
+
+
+def test_pii_section() -> None:
+    event = make_event(
+        user={"email": "jane@example.com", "ip_address": "203.0.113.7"}, extra={"card": "4242 4242 4242 4242"}
+    )
+    records = [entry(n, items(("event", event))) for n in range(3)]
+    data = report.build_report(records).to_json()["pii"]
+    assert ("builtin", 3) == (data["engine"], data["payloads"])
+    assert {"email": 3, "ip": 3, "credit_card": 3} == data["kinds"]
+    assert {"email": 3, "ip": 3} == data["kept_by_sentry"]
+    assert [
+        {
+            "item_type": "event",
+            "path": "user.email",
+            "kind": "email",
+            "count": 3,
+            "examples": ["j***@***.com"],
+            "scrubbed_by": [],
+            "kept": 3,
+        },
+        {
+            "item_type": "event",
+            "path": "user.ip_address",
+            "kind": "ip",
+            "count": 3,
+            "examples": ["203.x.x.x"],
+            "scrubbed_by": [],
+            "kept": 3,
+        },
+        {
+            "item_type": "event",
+            "path": "extra.card",
+            "kind": "credit_card",
+            "count": 3,
+            "examples": ["************4242"],
+            "scrubbed_by": ["@creditcard:filter"],
+            "kept": 0,
+        },
+    ] == data["fields"]
+    assert "jane" not in orjson.dumps(data).decode() and "4242 4242" not in orjson.dumps(data).decode()
+
+
+def test_field_coverage_folds_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    event = make_event(modules={"django": "5.0", "rich": "13"}, extra={"0123456789abcdef": 1, "n": list(range(3))})
+    coverage = report._FieldCoverage()
+    coverage.add(event)
+    paths = {p["path"]: p for p in coverage.to_json("event", "x")["paths"]}
+    assert {"modules", "modules.*", "extra.*", "extra.n", "extra.n[]"} <= set(paths)
+    assert {"integer": 1} == paths["extra.n[]"]["types"]
+    monkeypatch.setattr(report, "MAX_PATHS", 3)
+    small = report._FieldCoverage()
+    small.add(event)
+    assert 3 == len(small.paths) and small.dropped > 0
+    monkeypatch.setattr(report, "MAX_DISTINCT", 2)
+    many = report._FieldCoverage()
+    for n in range(5):
+        many.add({"n": n})
+    assert (2, True) == (
+        many.to_json("e", "x")["paths"][0]["distinct"],
+        many.to_json("e", "x")["paths"][0]["distinct_capped"],
+    )
+
+
+def test_reservoir_is_bounded_and_exact_when_small() -> None:
+    small = report.Reservoir(10)
+    for value in (1, 2, 3, 4):
+        small.add(value)
+    assert {"count": 4, "p50": 2.5, "p95": 3.85, "max": 4, "total": 10} == small.to_json()
+    big = report.Reservoir(100)
+    for value in range(10_000):
+        big.add(value)
+    assert 100 == len(big.sample) and 10_000 == big.count and 9999 == big.to_json()["max"]
+
+
+def test_capped_counter() -> None:
+    counter = report.Capped(2)
+    for key in ("a", "b", "c", "a"):
+        counter.add(key)
+    assert ({"a": 2, "b": 1}, True) == (dict(counter), counter.truncated)
+
+
+def test_pii_section_with_sentry_relay() -> None:
+    pytest.importorskip("sentry_relay", reason="sentry-relay is optional: pip install sentry-relay")
+    # Relay's credit-card rule has no Luhn check: it filters a number the built-in detector rejects
+    event = make_event(
+        extra={"card": "4242 4242 4242 4242", "old_card": "4111111111110000"}, user={"email": "jane@example.com"}
+    )
+    records = [entry(n, items(("event", event))) for n in range(2)]
+    data = report.build_report(records, ["pii"], pii_engine="relay").to_json()["pii"]
+    assert "relay" == data["engine"]
+    assert [("extra.card", ["@creditcard:filter"]), ("user.email", [])] == sorted(
+        (r["path"], r["scrubbed_by"]) for r in data["fields"]
+    )
+    assert [] == data["disagreements"]
+    assert [{"item_type": "event", "path": "extra.old_card", "rule": "@creditcard:filter", "count": 2}] == data[
+        "relay_only"
+    ]
+    with pytest.raises(ValueError, match="unknown personal-data engine"):
+        report.ReportBuilder(pii_engine="nope")
