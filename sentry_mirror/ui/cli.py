@@ -402,3 +402,8 @@ def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: 
 def main() -> None:
     """The console script."""
     cli(prog_name="sentry-mirror")
+
+
+# Commands that live in their own modules register themselves on `cli` when imported.
+from sentry_mirror.ui import replay_cmd as _replay_cmd  # noqa: E402, F401 - registers `replay`
+from sentry_mirror.ui import report_cmd as _report_cmd  # noqa: E402, F401 - registers `report` and `diff`

@@ -1,0 +1,98 @@
+"""Rich renderings for ``sentry-mirror replay``: the dry-run plan and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from sentry_mirror.core.rewrite import Prepared
+from sentry_mirror.io.replay import Report, items_label, percentile
+from sentry_mirror.ui.render import human_size
+
+
+def duration_label(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def plan_table(prepared: Sequence[Prepared], offsets: Sequence[float]) -> Table:
+    """``--dry-run``: one row per request as it would be sent."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, justify in (("at", "right"), ("method", "left"), ("path", "left"), ("items", "left"), ("event id", "left"), ("encoding", "left"), ("wire", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+
+    for sent, offset in zip(prepared, offsets, strict=True):
+        parts = urlsplit(sent.url)
+        table.add_row(
+            f"+{offset:.3f}s",
+            sent.method,
+            parts.path + (f"?{parts.query}" if parts.query else ""),
+            items_label(sent.item_types),
+            (sent.event_id or "-")[:8],
+            sent.encoding or "identity",
+            human_size(len(sent.body)),
+        )
+    return table
+
+
+def report(console: Console, result: Report, target: str) -> None:
+    """The summary after a replay: per endpoint and items, refusals, item types, contract checks."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"replayed into {target}", title_justify="left")
+    for name in ("endpoint", "items", "sent", "2xx", "4xx", "5xx", "429", "held back", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="left" if name in ("endpoint", "items") else "right")
+    for row in sorted(result.rows.values(), key=lambda r: (r.endpoint, r.items)):
+        table.add_row(
+            row.endpoint,
+            row.items,
+            str(row.sent),
+            str(row.count(2)),
+            str(row.count(4)),
+            str(row.count(5)),
+            str(row.outcomes["rate-limited"]),
+            str(row.outcomes["held-back"]),
+            str(row.outcomes["transport-error"]),
+            *(_ms(percentile(row.latencies, q)) for q in (50, 95, 99)),
+        )
+    console.print(table)
+    if result.items_sent or result.items_held:
+        items = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="by item type", title_justify="left")
+        for name in ("item type", "sent", "accepted", "not accepted", "held back"):
+            items.add_column(name, justify="left" if name == "item type" else "right")
+        for kind in sorted(set(result.items_sent) | set(result.items_held)):
+            sent, accepted = result.items_sent[kind], result.items_accepted[kind]
+            items.add_row(kind, str(sent), str(accepted), str(sent - accepted), str(result.items_held[kind]))
+        console.print(items)
+    if result.reasons:
+        console.print("refused:", style="bold")
+        for (status, reason), count in result.reasons.most_common():
+            console.print(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}", soft_wrap=True)
+    if result.problems:
+        console.print("response contract:", style="bold")
+        for problem, count in result.problems.most_common():
+            console.print(f"  {count:>5}  {problem}", soft_wrap=True)
+    for reason, count in result.skipped.items():
+        console.print(f"  skipped {count}: {reason}", style="dim", soft_wrap=True)
+    outcomes = result.outcomes()
+    accepted = outcomes["accepted"]
+    late = percentile(result.late_ms, 99)
+    pace = f", send-time lag p99 {late:.1f} ms" if late is not None else ""
+    stopped = "interrupted: " if result.interrupted else ""
+    console.print(
+        f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
+        f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
+        style="bold" if result.failed else None,
+        soft_wrap=True,
+    )

@@ -1,0 +1,174 @@
+"""``sentry-mirror replay``: send captured traffic into a candidate server and report what it took."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
+from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
+from sentry_mirror.ui import render_replay
+from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
+
+
+class Speed(click.ParamType):
+    """``1`` (recorded gaps), ``10`` (ten times faster), ``max`` (as fast as allowed)."""
+
+    name = "speed"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "max"):
+            return None
+        try:
+            speed = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a speed: a number such as 1 or 10, or max", param, ctx)
+        if speed <= 0:
+            self.fail("the speed must be above 0", param, ctx)
+        return speed
+
+
+@cli.command("replay")
+@click.argument("snapshots", nargs=-1)
+@click.option("--to", "dsn", required=True, metavar="DSN", help="The target server's DSN: where to send (and the key and project to use).")
+@click.option("--auth", type=click.Choice(AUTH_FORMS), default="original", show_default=True, help="Where the key goes: as the SDK sent it, or always in X-Sentry-Auth or the query.")
+@click.option("--project-map", "project_map", multiple=True, metavar="OLD=NEW[:KEY]", help="Send project OLD's requests to project NEW (with KEY); repeatable. Others go to the DSN's project.")
+@click.option("--fresh-ids", is_flag=True, help="New event ids, the same in the envelope header and the payloads (servers drop repeats).")
+@click.option("--shift-timestamps", is_flag=True, help="Move every timestamp so the latest lands at now (servers refuse too-old events).")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="original", show_default=True, help="Content-Encoding of the bodies sent.")
+@click.option("--speed", type=Speed(), default="max", show_default=True, help="1 keeps the recorded gaps, 10 is ten times faster, max sends as fast as allowed.")
+@click.option("--max-gap", type=Duration(), help="Wait at most this long between two requests (e.g. 5s).")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many requests per second.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight at most.")
+@click.option("--ignore-rate-limits", is_flag=True, help="Send even what the target's 429s and X-Sentry-Rate-Limits ask to hold back.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent, and how long it would take; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per request on stdout (the summary goes to stderr).")
+@click.option("--results", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON line per request: what was sent and the full answer.")
+@click.option("--allow-failures", is_flag=True, help="Exit 0 even when the target refused or failed some requests.")
+@filter_options
+@click.pass_obj
+def replay_command(
+    env: Env,
+    snapshots: tuple[str, ...],
+    dsn: str,
+    auth: str,
+    project_map: tuple[str, ...],
+    fresh_ids: bool,
+    shift_timestamps: bool,
+    encoding: str,
+    speed: float | None,
+    max_gap: float | None,
+    rate: float | None,
+    concurrency: int,
+    ignore_rate_limits: bool,
+    dry_run: bool,
+    as_json: bool,
+    results: Path | None,
+    allow_failures: bool,
+    **filters: Any,
+) -> None:
+    """Send captured requests to another server (a candidate) and report what it accepted.
+
+    Each request is rewritten for the target: its URL and project id, the key (in the
+    form the SDK used), the envelope's dsn; optionally fresh event ids and timestamps
+    moved to now. Requests the mirror refused are left out unless --status or
+    --errors-only selects them. Takes the same filters as inspect.
+
+    Example:
+
+        sentry-mirror replay snapshots/ --to http://KEY@127.0.0.1:8000/1 --fresh-ids --shift-timestamps
+    """
+    target_dsn = parse_dsn(dsn)
+    target = Target(target_dsn, parse_project_map(project_map, target_dsn.public_key))
+    options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
+    pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
+    report = Report()
+    refused_by_default = not filters.get("statuses") and not filters.get("errors_only")
+    start = datetime.now(UTC)
+    with _reading(snapshots) as records:
+        selected = []
+        for data, _ in _query(filters).select(records):
+            if refused_by_default and data["response"]["status"] >= 300:
+                report.skipped["refused by the mirror as Sentry would (select them with --status 4xx)"] += 1
+                continue
+            selected.append(data)
+    plan = make_plan(selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped)
+    err = Console(stderr=True, highlight=False)
+    if dry_run:
+        _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
+        return
+    out = env.console if not as_json else err
+    try:
+        results_file = results.open("xb") if results else None
+    except OSError as exc:
+        raise MirrorError(f"cannot write --results {results}: {exc.strerror} (it must not exist yet)") from None
+
+    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    task = progress.add_task("replay", total=len(plan.records))
+
+    def on_result(result: Result) -> None:
+        report.add(result)
+        progress.advance(task)
+        if as_json:
+            sys.stdout.buffer.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.buffer.flush()
+        if results_file is not None:
+            results_file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+
+    t0 = time.monotonic()
+    try:
+        with progress:
+            asyncio.run(replay(plan, pacing, honour_rate_limits=not ignore_rate_limits, on_result=on_result, on_skip=lambda reason: report.skipped.update([reason])))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        report.elapsed = time.monotonic() - t0
+        if results_file is not None:
+            results_file.close()
+    render_replay.report(out, report, _safe_target(target_dsn))
+    if report.interrupted:
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+    if report.failed and not allow_failures:
+        err.print(f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)", style="red", soft_wrap=True)
+        raise click.exceptions.Exit(ExitCode.ERROR)
+
+
+def _safe_target(dsn: Dsn) -> str:
+    """The target without its key."""
+    return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
+
+
+def _dry_run(console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]) -> None:
+    pairs = prepare_all(plan, start, on_skip=lambda reason: skipped.update([reason]))
+    prepared = [sent for sent, _ in pairs]
+    if as_json:
+        for sent, offset in pairs:
+            sys.stdout.buffer.write(orjson.dumps({**sent.to_dict(), "scheduled": round(offset, 6)}, option=orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.buffer.flush()
+        return
+    console.print(render_replay.plan_table(prepared, [offset for _, offset in pairs]))
+    types: Counter[str] = Counter(t for sent in prepared for t in sent.item_types)
+    items = ", ".join(f"{n} {t}" for t, n in types.most_common()) or "no items"
+    speed = "as fast as allowed" if pacing.speed is None else f"at {pacing.speed:g}x"
+    console.print(
+        f"dry run: would send {len(prepared)} request(s) ({items}) to {_safe_target(plan.target.dsn)} "
+        f"{speed}, in about {render_replay.duration_label(plan.duration)} plus answer time",
+        soft_wrap=True,
+    )
+    changes: Counter[str] = Counter(change for sent in prepared for change in sent.changes)
+    if changes:
+        console.print("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common()), soft_wrap=True)
+    for reason, count in skipped.items():
+        console.print(f"  skipped {count}: {reason}", style="dim", soft_wrap=True)

@@ -1,0 +1,377 @@
+"""The replay client: schedule, rate limits, verdicts, and real round trips.
+
+Mirror A records real sentry-sdk traffic; replaying A's snapshot into mirror B (another
+project and key) must give B the same envelopes apart from the documented rewrites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+import sentry_sdk
+from aiohttp import web
+
+from sentry_mirror.core import envelope
+from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
+from sentry_mirror.core.rewrite import IdMap, Options, Target, rewrite_envelope, rewrite_request
+from sentry_mirror.io.replay import (
+    Pacing,
+    RateLimits,
+    Report,
+    Result,
+    make_plan,
+    parse_rate_limits,
+    percentile,
+    replay,
+    schedule,
+    timestamp_shift,
+)
+from tests.conftest import Mirror
+from tests.test_sdk_e2e import _app_traffic
+
+NEW_KEY = "fedcba9876543210fedcba9876543210"
+T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+
+
+def body_of(data: dict[str, Any]) -> bytes:
+    return decode_bytes(data["body"], data["body_base64"])
+
+
+def unix(value: Any) -> float:
+    """A timestamp as SDKs send it (Unix seconds or RFC 3339) as Unix seconds."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).timestamp()
+    return float(value)
+
+
+def at(*seconds: float) -> list[dict[str, Any]]:
+    return [{"received_at": format_time(T0 + timedelta(seconds=s))} for s in seconds]
+
+
+# ------------------------------------------------------------------ schedule
+
+
+@pytest.mark.parametrize(
+    ("pacing", "expected"),
+    [
+        (Pacing(speed=1), [0, 1, 11, 11.5]),
+        (Pacing(speed=10), [0, 0.1, 1.1, 1.15]),
+        (Pacing(speed=None), [0, 0, 0, 0]),
+        (Pacing(speed=1, max_gap=2), [0, 1, 3, 3.5]),
+        (Pacing(speed=None, rate=4), [0, 0.25, 0.5, 0.75]),
+        (Pacing(speed=1, rate=1), [0, 1, 11, 12]),
+    ],
+)
+def test_schedule(pacing: Pacing, expected: list[float]) -> None:
+    assert expected == pytest.approx(schedule(at(0, 1, 11, 11.5), pacing))
+
+
+def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
+    records = at(0, 100)
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 0.0)
+    assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 100.0)
+
+
+# ------------------------------------------------------------------ rate limits
+
+
+def test_parse_rate_limits() -> None:
+    header = "60:transaction:key, 2700:default;error;security:organization:quota_exceeded, bad, 10::organization"
+    assert [(60.0, frozenset({"transaction"})), (2700.0, frozenset({"default", "error", "security"})), (10.0, frozenset())] == parse_rate_limits(header)
+
+
+def test_rate_limits_as_an_sdk_keeps_them() -> None:
+    limits = RateLimits()
+    limits.update(200, {"x-sentry-rate-limits": "60:transaction:key"}, now=0)
+    assert {"transaction"} == limits.limited(["error", "transaction"], now=59)
+    assert set() == limits.limited(["transaction"], now=61)
+    limits.update(429, {"retry-after": "5"}, now=100)
+    assert {"error", "session"} == limits.limited(["error", "session", "internal"], now=104)
+    assert set() == limits.limited(["error"], now=106)
+    limits.update(429, {}, now=200)  # no header: 60 s, as SDKs default
+    assert {"error"} == limits.limited(["error"], now=259)
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def prepared(**overrides: Any) -> Any:
+    data = {
+        "id": "0" * 32,
+        "received_at": format_time(T0),
+        "method": "POST",
+        "path": "/api/1/envelope/",
+        "query": "",
+        "headers": [["X-Sentry-Auth", "Sentry sentry_key=k"]],
+        "endpoint": "envelope",
+        "project_id": "1",
+        "auth": {"form": "x-sentry-auth", "public_key": "k"},
+        "content_encoding": None,
+        "body": '{"event_id":"' + "a" * 32 + '"}\n{"type":"event"}\n{}\n',
+        "body_base64": False,
+        "body_decoded": True,
+        "summary": {"event_id": "a" * 32, "items": [{"type": "event"}]},
+        "response": {"status": 200},
+        **overrides,
+    }
+    return rewrite_request(data, Target(parse_dsn("http://k@127.0.0.1:1/1")))
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "outcome", "problems"),
+    [
+        (200, [], b'{"id":"' + b"a" * 32 + b'"}', "accepted", []),
+        (200, [], b"{}", "accepted", ['200 without {"id": "' + "a" * 32 + '"} in the body']),
+        (200, [], b"OK", "accepted", ['200 without {"id": "' + "a" * 32 + '"} in the body']),
+        (429, [("Retry-After", "60")], b"", "rate-limited", []),
+        (429, [], b"", "rate-limited", ["429 without Retry-After or X-Sentry-Rate-Limits"]),
+        (400, [], b'{"detail":"invalid event envelope"}', "rejected", []),
+        (503, [], b"", "server-error", []),
+    ],
+)
+def test_result_outcome_and_contract(status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, problems: list[str]) -> None:
+    result = Result(prepared(), 0.0, status=status, headers=headers, body=body)
+    result.check_contract()
+    assert (outcome, problems) == (result.outcome, result.problems)
+    assert result.failed == (outcome != "accepted" or bool(problems))
+
+
+def test_accepting_what_sentry_refuses_is_a_contract_problem() -> None:
+    result = Result(prepared(response={"status": 413}), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}')
+    result.check_contract()
+    assert ["accepted what Sentry refuses (413)"] == result.problems
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [([("X-Sentry-Error", "event submission rejected")], b"{}", "event submission rejected"), ([], b'{"detail":"bad key"}', "bad key"), ([], b"Forbidden\nmore", "Forbidden")],
+)
+def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> None:
+    assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
+
+
+def test_report_counts_by_endpoint_items_and_reason() -> None:
+    report = Report()
+    report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
+    report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"nope"}', latency_ms=3.0))
+    report.add(Result(prepared(), 0.0, held_back=("error",)))
+    report.add(Result(prepared(), 0.0, error="ClientConnectorError"))
+    summary = report.to_dict()
+    assert {"accepted": 1, "rejected": 1, "held-back": 1, "transport-error": 1} == summary["outcomes"]
+    (row,) = summary["rows"]
+    assert (3, 1, 1, 1, 1) == (row["sent"], row["2xx"], row["4xx"], row["held_back"], row["transport_errors"])
+    assert {"event": 3} == summary["items_sent"] and {"event": 1} == summary["items_accepted"]
+    assert {"event": 1} == summary["items_held_back"]
+    assert [{"status": 400, "reason": "nope", "count": 1}, {"status": None, "reason": "ClientConnectorError", "count": 1}] == summary["rejections"]
+    assert 2 == report.failed  # held back is not a failure
+    assert 1.0 == percentile([3.0, 1.0], 50)
+
+
+# ------------------------------------------------------------------ round trips
+
+
+async def record_sdk_traffic(mirror: Mirror) -> list[dict[str, Any]]:
+    """Real sentry-sdk traffic (errors, an attachment, a transaction, a session, a check-in, logs) into ``mirror``."""
+    sentry_sdk.init(
+        mirror.dsn(project=42),
+        release="shop@1.4.2",
+        environment="test",
+        traces_sample_rate=1.0,
+        enable_logs=True,
+        default_integrations=False,
+        auto_session_tracking=False,
+    )
+    client = sentry_sdk.get_client()
+    try:
+        _app_traffic()
+        await asyncio.to_thread(client.close, 10)
+    finally:
+        sentry_sdk.init()
+    records = [r.data for r in mirror.records()]
+    assert len(records) >= 6 and {200} == {d["response"]["status"] for d in records}
+    return records
+
+
+async def run_replay(records: list[dict[str, Any]], target: Mirror, options: Options, pacing: Pacing | None = None, **kwargs: Any) -> tuple[Report, list[Result], IdMap]:
+    pacing = pacing or Pacing(concurrency=1)
+    plan = make_plan(records, Target(parse_dsn(target.dsn(NEW_KEY, 5))), options, pacing, **kwargs)
+    report, results = Report(), []
+    ids = IdMap()
+
+    def on_result(result: Result) -> None:
+        report.add(result)
+        results.append(result)
+
+    await replay(plan, pacing, on_result=on_result, ids=ids)
+    return report, results, ids
+
+
+@pytest.fixture
+async def mirrors(start_mirror: Callable[..., Awaitable[Mirror]]) -> tuple[Mirror, Mirror]:
+    return await start_mirror(), await start_mirror()
+
+
+async def test_round_trip_keeps_payloads_byte_exact(mirrors: tuple[Mirror, Mirror]) -> None:
+    a, b = mirrors
+    recorded = await record_sdk_traffic(a)
+    report, results, _ = await run_replay(recorded, b, Options())
+    assert 0 == report.failed and [] == [r.problems for r in results if r.problems]
+    replayed = [r.data for r in b.records()]
+    assert len(recorded) == len(replayed)
+    for before, after in zip(recorded, replayed, strict=True):  # one in flight: same order
+        assert ("5", NEW_KEY, "x-sentry-auth", 200) == (after["project_id"], after["auth"]["public_key"], after["auth"]["form"], after["response"]["status"])
+        assert before["content_encoding"] == after["content_encoding"]
+        old, new = envelope.parse(body_of(before)), envelope.parse(body_of(after))
+        assert [(i.headers, i.payload) for i in old.items] == [(i.headers, i.payload) for i in new.items]
+        expected_header = dict(old.headers)
+        if "trace" in expected_header:
+            expected_header["trace"] = {**expected_header["trace"], "public_key": NEW_KEY}
+        assert expected_header == new.headers
+        if before["summary"]["event_id"]:
+            assert {"id": before["summary"]["event_id"]} == orjson.loads(after["response"]["body"])
+
+
+async def test_round_trip_with_fresh_ids_and_shifted_timestamps(mirrors: tuple[Mirror, Mirror]) -> None:
+    a, b = mirrors
+    recorded = await record_sdk_traffic(a)
+    # make it a capture from a week ago: receive times and every timestamp a week earlier
+    week = timedelta(days=7)
+    aged = []
+    for d in recorded:
+        body, is_base64 = encode_bytes(rewrite_envelope(body_of(d), dsn=None, public_key=None, shift=-week.total_seconds()).body)
+        aged.append({**d, "received_at": format_time(parse_time(d["received_at"]) - week), "body": body, "body_base64": is_base64})
+    recorded = aged
+    start = datetime.now(UTC)
+    report, _, ids = await run_replay(aged, b, Options(fresh_ids=True, encoding="gzip"), shift_timestamps=True, start=start)
+    assert 0 == report.failed
+    replayed = [r.data for r in b.records()]
+    shift = (start - parse_time(aged[-1]["received_at"])).total_seconds()
+    assert shift == pytest.approx(week.total_seconds(), abs=60)
+    mapping = ids.mapping()
+    assert len(mapping) >= 6
+    for before, after in zip(recorded, replayed, strict=True):
+        assert "gzip" == after["content_encoding"]
+        old, new = envelope.parse(body_of(before)), envelope.parse(body_of(after))
+        if old.event_id:
+            assert mapping[old.event_id] == new.event_id == after["summary"]["event_id"]
+            assert {"id": new.event_id} == orjson.loads(after["response"]["body"])
+        if "sent_at" in old.headers:
+            moved = parse_time(new.headers["sent_at"])
+            assert abs((moved - datetime.now(UTC)).total_seconds()) < 60
+        for old_item, new_item in zip(old.items, new.items, strict=True):
+            if old_item.type in ("event", "transaction"):
+                was, now = old_item.json(), new_item.json()
+                assert mapping[was["event_id"]] == now["event_id"] == new.event_id
+                assert unix(now["timestamp"]) - unix(was["timestamp"]) == pytest.approx(shift, abs=1e-3)
+                assert unix(now["start_timestamp"] if "start_timestamp" in now else now["timestamp"]) - unix(was.get("start_timestamp", was["timestamp"])) == pytest.approx(shift, abs=1e-3)
+                assert abs(unix(now["timestamp"]) - datetime.now(UTC).timestamp()) < 60
+            elif old_item.type == "log":
+                for was, now in zip(old_item.json()["items"], new_item.json()["items"], strict=True):
+                    assert unix(now["timestamp"]) - unix(was["timestamp"]) == pytest.approx(shift, abs=1e-3)
+            elif old_item.type == "attachment":
+                assert old_item.payload == new_item.payload
+            elif old_item.type == "session":
+                was, now = old_item.json(), new_item.json()
+                assert mapping[was["sid"].replace("-", "")] == now["sid"].replace("-", "")
+            elif old_item.type == "check_in":
+                assert mapping[old_item.json()["check_in_id"]] == new_item.json()["check_in_id"]
+
+
+async def test_speed_one_keeps_the_recorded_gaps(mirrors: tuple[Mirror, Mirror]) -> None:
+    _, b = mirrors
+    body = '{}\n{"type":"session"}\n{"sid":"x","status":"ok"}\n'
+    base = {
+        "method": "POST", "path": "/api/1/envelope/", "query": "sentry_key=k&sentry_version=7", "headers": [], "endpoint": "envelope",
+        "project_id": "1", "auth": {"form": "query", "public_key": "k"}, "content_encoding": None, "body": body, "body_base64": False,
+        "body_decoded": True, "summary": {"event_id": None, "items": [{"type": "session"}]}, "response": {"status": 200},
+    }
+    records = [{**base, "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(seconds=n * 0.05))} for n in range(10)]
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    report, results, _ = await run_replay(records, b, Options(), Pacing(speed=1, concurrency=4))
+    elapsed = loop.time() - began
+    assert 0 == report.failed
+    assert 0.45 <= elapsed < 1.5
+    lateness = percentile([r.late_ms for r in results if r.late_ms is not None], 99)
+    assert lateness is not None and lateness < 50
+    received = [parse_time(r.data["received_at"]) for r in b.records()]
+    gaps = [(y - x).total_seconds() for x, y in itertools.pairwise(received)]
+    assert all(0.025 < gap < 0.15 for gap in gaps), gaps
+
+
+async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirror], aiohttp_server: Any) -> None:
+    """A target answering events with 429 and X-Sentry-Rate-Limits for ``error``: the other
+    events are held back, other categories still go out; with honouring off, all go out."""
+    a, _ = mirrors
+    recorded = await record_sdk_traffic(a)
+    seen: list[tuple[str, ...]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        parsed = envelope.parse(await request.read())  # aiohttp undoes the Content-Encoding
+        types = parsed.item_types
+        seen.append(types)
+        if "event" in types:
+            return web.Response(status=429, headers={"X-Sentry-Rate-Limits": "60:error:organization:quota_exceeded", "Retry-After": "60"})
+        return web.json_response({"id": parsed.event_id} if parsed.event_id else {})
+
+    app = web.Application()
+    app.router.add_post("/api/{project}/envelope/", handle)
+    server = await aiohttp_server(app)
+    target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{server.port}/5"))
+    kinds = [tuple(i["type"] for i in d["summary"]["items"]) for d in recorded]
+    events = sum(1 for types in kinds if "event" in types)
+    pure_events = kinds.count(("event",))
+    assert kinds[0] == ("event",) and ("event", "attachment") in kinds and pure_events >= 2
+
+    for honour in (True, False):
+        seen.clear()
+        report = Report()
+        pacing = Pacing(concurrency=1)
+        await replay(make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=honour, on_result=report.add)
+        outcomes = report.outcomes()
+        if honour:
+            # the first event gets the 429; later events are held back, and the event with an
+            # attachment goes out as the attachment alone, as an SDK sends it
+            assert (1, pure_events - 1) == (outcomes["rate-limited"], outcomes["held-back"])
+            assert 1 == sum(1 for types in seen if "event" in types)
+            assert ("attachment",) in seen
+            assert len(recorded) - pure_events == outcomes["accepted"]
+        else:
+            assert (events, 0) == (outcomes["rate-limited"], outcomes["held-back"])
+            assert len(recorded) - events == outcomes["accepted"]
+        assert [] == list(report.problems)
+
+
+async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: int) -> None:
+    target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5"))
+    plan = make_plan([prepared_record()], target, Options(), Pacing())
+    report = Report()
+    await replay(plan, Pacing(), on_result=report.add)
+    assert {"transport-error": 1} == dict(report.outcomes())
+    assert 1 == report.failed
+
+
+def prepared_record() -> dict[str, Any]:
+    return {
+        "id": "0" * 32, "received_at": format_time(T0), "method": "POST", "path": "/api/1/envelope/", "query": "", "headers": [],
+        "endpoint": "envelope", "project_id": "1", "auth": None, "content_encoding": None, "body": "{}\n", "body_base64": False,
+        "body_decoded": True, "summary": {"event_id": None, "items": []}, "response": {"status": 200},
+    }
+
+
+def test_plan_skips_preflights_and_truncated_bodies() -> None:
+    from collections import Counter
+
+    skipped: Counter[str] = Counter()
+    records = [prepared_record(), {**prepared_record(), "method": "OPTIONS"}, {**prepared_record(), "body_truncated": True}]
+    plan = make_plan(records, Target(parse_dsn("http://k@127.0.0.1:1/1")), Options(), Pacing(), skipped=skipped)
+    assert 1 == len(plan.records)
+    assert {"CORS preflight (OPTIONS)": 1, "body truncated when recorded": 1} == dict(skipped)
