@@ -1,4 +1,4 @@
-"""Read benchmark: `inspect --json` and `group` over a large synthetic snapshot.
+"""Read benchmark: `inspect --json`, `group` and `report` over a large synthetic snapshot.
 
     python benchmarks/read.py [--count 1000000] [--keep FILE]
 
@@ -9,8 +9,10 @@ two records are the same), not committed, then times in the same run:
 - the baseline: ``zstd -dc FILE | wc -l`` (decompression alone);
 - ``sentry-mirror inspect --json FILE > /dev/null``;
 - ``sentry-mirror group FILE`` (when the command exists);
+- ``sentry-mirror report --format json FILE`` (when the command exists);
 
-and prints envelopes per second, per CPU second (the target is 50,000 per core), and
+and prints envelopes per second, per CPU second (the targets are 50,000 per core for
+inspect and group, 20,000 for report with the built-in PII engine), and
 peak memory (RSS) of each, at COUNT/10 and COUNT envelopes: memory must not grow with
 the snapshot's size.
 """
@@ -97,6 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     mirror = [sys.executable, "-m", "sentry_mirror"]
     has_group = subprocess.run([*mirror, "group", "--help"], capture_output=True).returncode == 0
+    has_report = subprocess.run([*mirror, "report", "--help"], capture_output=True).returncode == 0
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for count in (args.count // 10, args.count):
@@ -110,6 +113,11 @@ def main() -> int:
             }
             if has_group:
                 commands["group"] = (f"{' '.join(mirror)} group {path}", [*mirror, "group", str(path)])
+            if has_report:
+                commands["report --format json"] = (
+                    f"{' '.join(mirror)} report --format json {path}",
+                    [*mirror, "report", "--format", "json", str(path)],
+                )
             for name, (shell, argv) in commands.items():
                 figures = measure(shell)
                 figures["peak_rss_mb"] = peak_rss(argv)
