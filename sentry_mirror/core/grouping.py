@@ -291,13 +291,13 @@ def _where(frame: Mapping[str, Any]) -> str | None:
 # ---------------------------------------------------------------- reading an event
 
 
-def _exceptions(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def exceptions_of(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     exception = event.get("exception")
     values = exception.get("values") if isinstance(exception, dict) else exception
     return [value for value in values if isinstance(value, dict)] if isinstance(values, list) else []
 
 
-def _frames(container: Any) -> list[Mapping[str, Any]]:
+def frames_of(container: Any) -> list[Mapping[str, Any]]:
     stacktrace = container.get("stacktrace") if isinstance(container, dict) else None
     frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
     return [frame for frame in frames if isinstance(frame, dict)] if isinstance(frames, list) else []
@@ -311,21 +311,21 @@ def _threads(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _exception_frames(event: Mapping[str, Any], exception: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """An exception's frames; a native exception without one points at its thread's."""
-    frames = _frames(exception)
+    frames = frames_of(exception)
     thread_id = exception.get("thread_id")
     if not frames and thread_id is not None:
         for thread in _threads(event):
             if thread.get("id") == thread_id:
-                return _frames(thread)
+                return frames_of(thread)
     return frames
 
 
-def _event_frames(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def event_frames(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The stack trace of an event without exception: top-level, or its single thread's."""
-    frames = _frames(event)
+    frames = frames_of(event)
     if frames:
         return frames
-    traced = [frames for thread in _threads(event) if (frames := _frames(thread))]
+    traced = [frames for thread in _threads(event) if (frames := frames_of(thread))]
     return traced[0] if len(traced) == 1 else []
 
 
@@ -380,7 +380,7 @@ def _exception_components(event: Mapping[str, Any]) -> list[str]:
     """Each exception of the chain, oldest first: its type, then its contributing frames
     (in-app ones when any frame of the chain is in-app, else all), or its normalised
     value when no frame contributes."""
-    chain = [(exception, _exception_frames(event, exception)) for exception in _exceptions(event)]
+    chain = [(exception, _exception_frames(event, exception)) for exception in exceptions_of(event)]
     app_only = any(_in_app(frame) for _, frames in chain for frame in frames)
     components: list[str] = []
     for exception, frames in chain:
@@ -404,7 +404,7 @@ def default_components(event: Mapping[str, Any]) -> Components:
     components = _exception_components(event)
     if components:
         return tuple(components)
-    frames = _event_frames(event)
+    frames = event_frames(event)
     components = _stack_components(event, frames, any(_in_app(frame) for frame in frames))
     if components:
         return tuple(components)
@@ -430,8 +430,8 @@ def _fingerprint(event: Mapping[str, Any]) -> list[str] | None:
 
 def _crashing_frame(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The topmost in-app frame of the raised exception (else its topmost frame)."""
-    exceptions = _exceptions(event)
-    frames = _exception_frames(event, exceptions[-1]) if exceptions else _event_frames(event)
+    exceptions = exceptions_of(event)
+    frames = _exception_frames(event, exceptions[-1]) if exceptions else event_frames(event)
     in_app = [frame for frame in frames if _in_app(frame)]
     return (in_app or frames or [None])[-1]
 
@@ -450,7 +450,7 @@ def _tag(event: Mapping[str, Any], name: str) -> Any:
 def _variable(event: Mapping[str, Any], name: str) -> str | None:
     """A fingerprint variable's value (Sentry's ``<no-…>`` placeholders when missing); None
     for an unknown variable, which is then kept as written."""
-    exceptions = _exceptions(event)
+    exceptions = exceptions_of(event)
     last = exceptions[-1] if exceptions else {}
     frame = _crashing_frame(event) or {}
     sources: dict[str, tuple[Any, str]] = {
@@ -502,7 +502,7 @@ def type_components(event: Mapping[str, Any]) -> Components:
     """The exception types of the chain, else the normalised message."""
     types = [
         f"type:{_ADDRESS.sub('', kind).strip()}"
-        for exception in _exceptions(event)
+        for exception in exceptions_of(event)
         if isinstance(kind := exception.get("type"), str) and kind.strip() and not _is_synthetic(exception)
     ]
     if types:
@@ -515,7 +515,7 @@ def message_components(event: Mapping[str, Any]) -> Components:
     """The normalised message, else the raised exception's normalised value (else its type)."""
     text = _message_text(event)
     if text is None:
-        exceptions = _exceptions(event)
+        exceptions = exceptions_of(event)
         last = exceptions[-1] if exceptions else {}
         for key in ("value", "type"):
             value = last.get(key)
@@ -600,8 +600,8 @@ def _frame_label(frame: Mapping[str, Any]) -> str | None:
 def culprit(event: Mapping[str, Any]) -> str | None:
     """``module in function`` of the topmost in-app frame of the raised exception (or of the
     event's stack trace), else the event's ``culprit`` or ``transaction``, else its topmost frame."""
-    exceptions = _exceptions(event)
-    frames = _exception_frames(event, exceptions[-1]) if exceptions else _event_frames(event)
+    exceptions = exceptions_of(event)
+    frames = _exception_frames(event, exceptions[-1]) if exceptions else event_frames(event)
     for frame in reversed(frames):
         if _in_app(frame) and (label := _frame_label(frame)):
             return label
@@ -757,8 +757,9 @@ class _GroupBuilder:
         )
 
 
-class _Grouper:
-    """Feeds events to the group builders of one strategy."""
+class Grouper:
+    """Groups events pushed one at a time (``add``) by one strategy; ``groups()`` at the end.
+    :func:`group_records` and the report use it."""
 
     def __init__(self, strategy: str | Strategy, max_ids: int) -> None:
         self.strategy = get_strategy(strategy)
@@ -796,7 +797,7 @@ def group_records(
     """The error events of ``records`` grouped by ``strategy``, most frequent first (then
     first seen). One pass over ``records``; transactions are left out (see
     :func:`group_transactions`)."""
-    grouper = _Grouper(strategy, max_ids)
+    grouper = Grouper(strategy, max_ids)
     for event, data in _error_events(records):
         grouper.add(event, data)
     return grouper.groups()
@@ -882,7 +883,7 @@ def compare(records: Iterable[RecordLike], strategies: Sequence[str], *, max_ids
     names = tuple(dict.fromkeys(strategies))
     if len(names) < 2:
         raise ValueError("compare needs two or more different strategies")
-    groupers = [_Grouper(name, max_ids) for name in names]
+    groupers = [Grouper(name, max_ids) for name in names]
     joint: Counter[tuple[str, ...]] = Counter()  # one cell per distinct combination of groups
     for event, data in _error_events(records):
         joint[tuple(grouper.add(event, data) for grouper in groupers)] += 1
@@ -1005,32 +1006,47 @@ def group_transactions(records: Iterable[RecordLike], *, reservoir: int = RESERV
     """Transactions grouped by (name, ``contexts.trace.op``), most frequent first (then by
     name and op), with duration percentiles. One pass; each group keeps a reservoir of at
     most ``reservoir`` durations, so memory does not grow with the number of transactions."""
-    builders: dict[tuple[str, str | None], _TransactionBuilder] = {}
+    grouper = TransactionGrouper(reservoir)
     for record in records:
         data = _data(record)
         for transaction, _ in events_of(data, _TRANSACTIONS):
-            key = _transaction_key(transaction)
-            builder = builders.get(key)
-            if builder is None:
-                builder = builders[key] = _TransactionBuilder(reservoir)
-            builder.add(transaction, data.get("received_at") or "")
-    groups = []
-    for (name, op), builder in builders.items():
-        ordered = sorted(builder.sample)
-        groups.append(
-            TransactionGroup(
-                name=name,
-                op=op,
-                count=builder.count,
-                durations=builder.durations,
-                p50_ms=round(percentile(ordered, 0.5), 3) if ordered else None,
-                p95_ms=round(percentile(ordered, 0.95), 3) if ordered else None,
-                first_seen=parse_time(builder.first_seen),
-                last_seen=parse_time(builder.last_seen),
+            grouper.add(transaction, data.get("received_at") or "")
+    return grouper.groups()
+
+
+class TransactionGrouper:
+    """Groups transactions pushed one at a time (``add``) by name and op; ``groups()`` at the
+    end. :func:`group_transactions` and the report use it."""
+
+    def __init__(self, reservoir: int = RESERVOIR_SIZE) -> None:
+        self.reservoir = reservoir
+        self.builders: dict[tuple[str, str | None], _TransactionBuilder] = {}
+
+    def add(self, transaction: Mapping[str, Any], received_at: str) -> None:
+        key = _transaction_key(transaction)
+        builder = self.builders.get(key)
+        if builder is None:
+            builder = self.builders[key] = _TransactionBuilder(self.reservoir)
+        builder.add(transaction, received_at)
+
+    def groups(self) -> list[TransactionGroup]:
+        groups = []
+        for (name, op), builder in self.builders.items():
+            ordered = sorted(builder.sample)
+            groups.append(
+                TransactionGroup(
+                    name=name,
+                    op=op,
+                    count=builder.count,
+                    durations=builder.durations,
+                    p50_ms=round(percentile(ordered, 0.5), 3) if ordered else None,
+                    p95_ms=round(percentile(ordered, 0.95), 3) if ordered else None,
+                    first_seen=parse_time(builder.first_seen),
+                    last_seen=parse_time(builder.last_seen),
+                )
             )
-        )
-    groups.sort(key=lambda group: (-group.count, group.name, group.op or ""))
-    return groups
+        groups.sort(key=lambda group: (-group.count, group.name, group.op or ""))
+        return groups
 
 
 _TRANSACTIONS = frozenset({TRANSACTION})

@@ -309,9 +309,9 @@ def _key_name(key: Any) -> str:
 # ---------------------------------------------------------------- event highlights
 
 _PRESENT = {
-    "exception": lambda e: bool(grouping._exceptions(e)),
+    "exception": lambda e: bool(grouping.exceptions_of(e)),
     "stack frames": lambda e: (
-        any(grouping._frames(x) for x in grouping._exceptions(e)) or bool(grouping._event_frames(e))
+        any(grouping.frames_of(x) for x in grouping.exceptions_of(e)) or bool(grouping.event_frames(e))
     ),
     "breadcrumbs": lambda e: bool(_breadcrumbs(e)),
     "user": lambda e: isinstance(e.get("user"), dict) and bool(e["user"]),
@@ -350,14 +350,14 @@ class _Highlights:
 
     def add(self, event: Mapping[str, Any]) -> None:
         self.events += 1
-        exceptions = grouping._exceptions(event)
+        exceptions = grouping.exceptions_of(event)
         if exceptions:
             self.chain.add(len(exceptions))
         self.breadcrumbs.add(len(_breadcrumbs(event)))
         for name, test in _PRESENT.items():
             if test(event):
                 self.present[name] += 1
-        frames = [f for x in exceptions for f in grouping._frames(x)] or grouping._event_frames(event)
+        frames = [f for x in exceptions for f in grouping.frames_of(x)] or grouping.event_frames(event)
         for frame in frames:
             self.frames += 1
             self.with_context += bool(frame.get("context_line"))
@@ -438,8 +438,8 @@ class ReportBuilder:
         self.busiest = ("", 0)
         self.coverage: dict[tuple[str, str], _FieldCoverage] = {}
         self.highlights = _Highlights()
-        self.grouper = grouping._Grouper(grouping.DEFAULT_STRATEGY, grouping.MAX_IDS)
-        self.transactions: dict[tuple[str, str | None], grouping._TransactionBuilder] = {}
+        self.grouper = grouping.Grouper(grouping.DEFAULT_STRATEGY, grouping.MAX_IDS)
+        self.transactions = grouping.TransactionGrouper(RESERVOIR_SIZE)
         self.span_ops: dict[str, Reservoir] = {}
         self.span_count = 0
         self.session_updates = 0
@@ -584,11 +584,7 @@ class ReportBuilder:
             self.highlights.add(payload)
             self.grouper.add(payload, data)
         elif kind == "transaction":
-            tkey = grouping._transaction_key(payload)
-            builder = self.transactions.get(tkey)
-            if builder is None:
-                builder = self.transactions[tkey] = grouping._TransactionBuilder(RESERVOIR_SIZE)
-            builder.add(payload, data.get("received_at") or "")
+            self.transactions.add(payload, data.get("received_at") or "")
             for span in payload.get("spans") or ():
                 if isinstance(span, dict):
                     self._span(span.get("op"), duration_ms(span))
@@ -684,8 +680,8 @@ class ReportBuilder:
         if event.get("platform") not in _JS_PLATFORMS:
             return
         self.js_events += 1
-        exceptions = grouping._exceptions(event)
-        frames = [f for x in exceptions for f in grouping._frames(x)] or grouping._event_frames(event)
+        exceptions = grouping.exceptions_of(event)
+        frames = [f for x in exceptions for f in grouping.frames_of(x)] or grouping.event_frames(event)
         for frame in frames:
             self.js_frames += 1
             self.minified += _looks_minified(frame)
@@ -695,7 +691,7 @@ class ReportBuilder:
     def build(self, sections: Iterable[str] = SECTIONS) -> Report:
         wanted = [name for name in SECTIONS if name in set(sections)]
         groups = tuple(self.grouper.groups())
-        transactions = tuple(self._transaction_groups())
+        transactions = tuple(self.transactions.groups())
         makers = {
             "traffic": self._traffic,
             "fields": self._fields,
@@ -768,25 +764,6 @@ class ReportBuilder:
             entry["record_ids"] = entry["record_ids"][:5]
             top.append(entry)
         return {"groups": len(groups), "events": sum(g.count for g in groups), "top": top}
-
-    def _transaction_groups(self) -> list[TransactionGroup]:
-        groups = []
-        for (name, op), builder in self.transactions.items():
-            ordered = sorted(builder.sample)
-            groups.append(
-                TransactionGroup(
-                    name=name,
-                    op=op,
-                    count=builder.count,
-                    durations=builder.durations,
-                    p50_ms=round(percentile(ordered, 0.5), 3) if ordered else None,
-                    p95_ms=round(percentile(ordered, 0.95), 3) if ordered else None,
-                    first_seen=parse_time(builder.first_seen),
-                    last_seen=parse_time(builder.last_seen),
-                )
-            )
-        groups.sort(key=lambda group: (-group.count, group.name, group.op or ""))
-        return groups
 
     def _performance(self, transactions: tuple[TransactionGroup, ...]) -> Json:
         ops = []
