@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import zstandard
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"

@@ -127,7 +127,7 @@ def main() -> int:
                 shutil.copyfile(path, args.keep)
             os.unlink(path)
     print()
-    print(f"| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |")
+    print("| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |")
     print("|---:|---|---:|---:|---:|")
     for count, name, f in rows:
         print(f"| {count:,} | {name} | {count / f['wall_s']:,.0f} | {count / f['cpu_s']:,.0f} | {f['peak_rss_mb']:.0f} MB |")
