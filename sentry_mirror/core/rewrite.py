@@ -417,7 +417,10 @@ def rewrite_envelope(
 
     replacements: list[tuple[_Span, bytes]] = []
     if headers != parsed.headers:
-        replacements.append((header_span, orjson.dumps(headers)))
+        try:
+            replacements.append((header_span, orjson.dumps(headers)))
+        except orjson.JSONEncodeError:  # nested deeper than JSON output allows: sent as recorded
+            changes.append("envelope header kept (too deep to rewrite)")
     payload_changes: set[str] = set()
     for (head_span, item_headers, payload_span), item in zip(item_spans, parsed.items, strict=True):
         if (ids is None and shift is None) or item.type not in _JSON_ITEM_TYPES:
@@ -435,10 +438,15 @@ def rewrite_envelope(
             payload_changes.add("timestamps")
         if not changed:
             continue
-        new_payload = orjson.dumps(payload)
+        try:
+            new_payload = orjson.dumps(payload)
+            new_head = orjson.dumps({**item_headers, "length": len(new_payload)}) if "length" in item_headers else None
+        except orjson.JSONEncodeError:  # nested deeper than JSON output allows: sent as recorded
+            payload_changes.add("kept (too deep to rewrite)")
+            continue
         replacements.append((payload_span, new_payload))
-        if "length" in item_headers:
-            replacements.append((head_span, orjson.dumps({**item_headers, "length": len(new_payload)})))
+        if new_head is not None:
+            replacements.append((head_span, new_head))
     changes += sorted(f"payload {c}" for c in payload_changes)
 
     body = _splice(data, replacements)
@@ -500,7 +508,12 @@ def rewrite_event_json(data: bytes, *, ids: IdMap | None, shift: float | None) -
     if shift is not None and shift_payload("event", event, shift):
         changes.append("payload timestamps")
     event_id = envelope_mod.normalize_uuid(event.get("event_id"))
-    return (orjson.dumps(event) if changes else data), event_id, tuple(changes)
+    if changes:
+        try:
+            return orjson.dumps(event), event_id, tuple(changes)
+        except orjson.JSONEncodeError:  # nested deeper than JSON output allows: sent as recorded
+            return data, event_id, ("payload kept (too deep to rewrite)",)
+    return data, event_id, ()
 
 
 # ------------------------------------------------------------------ requests
@@ -549,6 +562,7 @@ class NotReplayable(MirrorError):
 
 _API_PATH = re.compile(r"^/+api/+([^/]+)(/.*)?$")
 _SENTRY_KEY = re.compile(r"(sentry_key\s*=\s*)([^,\s]*)", re.IGNORECASE)
+_SENTRY_SECRET = re.compile(r"(?<=[ ,])\s*sentry_secret\s*=\s*[^,]*(?:,|$)", re.IGNORECASE)
 
 
 def _target_path(data: Mapping[str, Any], project: str, key: str) -> str:
@@ -609,12 +623,13 @@ def rewrite_request(
             if wanted != "original":
                 continue
             value = _SENTRY_KEY.sub(lambda m: m.group(1) + key, value, count=1)
+            value = _SENTRY_SECRET.sub("", value).rstrip(", ")  # the recorded project's secret is not the target's
         elif lower == "authorization" and value[:6].lower() == "basic " and form == "basic":
             if wanted != "original":
                 continue
             value = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
         headers.append((name, value))
-    query_pairs = parse_qsl(data.get("query") or "", keep_blank_values=True)
+    query_pairs = [(k, v) for k, v in parse_qsl(data.get("query") or "", keep_blank_values=True) if k != "sentry_secret"]
     if form == "query" or wanted == "query":
         query_pairs = [(k, key if k == "sentry_key" else v) for k, v in query_pairs]
     if wanted != "original" and form == "query":

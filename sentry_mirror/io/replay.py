@@ -163,7 +163,7 @@ class Result:
             return "rate-limited"
         if self.status >= 500:
             return "server-error"
-        return "accepted" if self.status < 400 else "rejected"
+        return "accepted" if 200 <= self.status < 300 else "rejected"  # SDKs treat a redirect as a failure
 
     @property
     def failed(self) -> bool:

@@ -446,3 +446,22 @@ def test_a_recorded_path_never_leads_away_from_the_target(path: str) -> None:
     except NotReplayable:
         return
     assert "127.0.0.1:8000" == urlsplit(sent.url).netloc
+
+
+def test_the_recorded_secret_is_not_sent_to_the_target() -> None:
+    """A deprecated sentry_secret belongs to the recorded project: dropped from header and query."""
+    header = f"Sentry sentry_key={KEY}, sentry_secret=OLDSECRET, sentry_version=7"
+    sent = rewrite_request(recorded(headers=(("X-Sentry-Auth", header),)), TARGET)
+    assert ("X-Sentry-Auth", f"Sentry sentry_key={NEW_KEY}, sentry_version=7") in sent.headers
+    sent = rewrite_request(recorded(query=f"sentry_key={KEY}&sentry_secret=OLDSECRET&sentry_version=7", headers=()), TARGET)
+    assert [("sentry_key", NEW_KEY), ("sentry_version", "7")] == parse_qsl(urlsplit(sent.url).query)
+    assert "OLDSECRET" not in repr(sent.headers)
+
+
+def test_a_payload_too_deep_to_write_back_is_sent_as_recorded() -> None:
+    """orjson reads 1024 levels but writes 254: such a payload keeps its bytes (and is noted)."""
+    deep = b'{"event_id":"' + EVENT_ID.encode() + b'","extra":{"x":' + b"[" * 300 + b"]" * 300 + b"}}"
+    body = make_envelope(items=[({"type": "event"}, deep)])
+    sent = rewrite_request(recorded(body=body), TARGET, Options(fresh_ids=True), ids=counter_ids())
+    assert deep in sent.decoded
+    assert any("too deep" in change for change in sent.changes)

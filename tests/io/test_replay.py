@@ -134,6 +134,7 @@ def prepared(**overrides: Any) -> Any:
         (429, [("Retry-After", "60")], b"", "rate-limited", []),
         (429, [], b"", "rate-limited", ["429 without Retry-After or X-Sentry-Rate-Limits"]),
         (400, [], b'{"detail":"invalid event envelope"}', "rejected", []),
+        (307, [("Location", "http://127.0.0.1:2/")], b"", "rejected", []),  # SDKs do not follow redirects
         (503, [], b"", "server-error", []),
     ],
 )
