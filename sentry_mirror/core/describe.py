@@ -48,7 +48,7 @@ def split_sdk(sdk: str | None) -> tuple[str | None, str | None]:
 
 def describe(data: Mapping[str, Any]) -> Row:
     """The :class:`Row` of a record dict."""
-    summary = data["summary"]
+    summary = data.get("summary") or {}
     facts = record_facts(data)
     sdk_name, sdk_version = split_sdk(summary.get("sdk"))
     return Row(
@@ -58,7 +58,7 @@ def describe(data: Mapping[str, Any]) -> Row:
         project_id=data.get("project_id"),
         sdk_name=sdk_name,
         sdk_version=sdk_version,
-        item_types=tuple(item["type"] for item in summary["items"]),
+        item_types=tuple(item["type"] for item in summary.get("items") or () if isinstance(item, dict)),
         event_id=summary.get("event_id"),
         title=facts.title,
         level=facts.level,

@@ -200,8 +200,8 @@ def normalize_message(text: str) -> str:
     text = _EMAIL.sub("<email>", text)
     text = _ISO_DATE.sub("<date>", text)
     text = _HTTP_DATE.sub("<date>", text)
+    text = _IPV6.sub(_ipv6, text)  # before times: "::f0:10:10a0:0" holds a time-like "0:10:10"
     text = _TIME.sub("<time>", text)
-    text = _IPV6.sub(_ipv6, text)
     text = _IPV4.sub("<ip>", text)
     text = _HEX_LITERAL.sub("<hex>", text)
     text = _HEX_ID.sub("<hex>", text)
@@ -585,7 +585,7 @@ def _user_key(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
         if key == "ip_address" and value == "{{auto}}":
             remote = data.get("remote_addr")
             value = remote.rsplit(":", 1)[0].strip("[]") if isinstance(remote, str) and ":" in remote else remote
-        if value not in (None, ""):
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
             return f"{key}:{value}"
     return None
 

@@ -159,7 +159,7 @@ def envelope_facts(parsed: envelope.Envelope) -> Facts:
 def record_facts(record: Mapping[str, Any]) -> Facts:
     """The facts of a snapshot record: from its summary, or, for records written before the
     summary held them, derived from the body."""
-    summary = record["summary"]
+    summary = record.get("summary") or {}
     if "title" in summary:
         return Facts(summary.get("title"), summary.get("level"), summary.get("environment"), summary.get("release"))
     endpoint = record["endpoint"]
