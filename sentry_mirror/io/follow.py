@@ -60,7 +60,12 @@ def follow(
         return sorted(set(found), key=lambda p: p.name)
 
     try:
-        for path in present():  # skip what is already there
+        newest: dict[str, Path] = {}
+        for path in present():  # name order: the last of each writer is its newest
+            if _writer(path) in newest:
+                finished.add(newest[_writer(path)])  # rotated away from already: never reopened
+            newest[_writer(path)] = path
+        for path in newest.values():  # skip what is already there
             tail = track(path)
             while chunk := tail.fo.read(READ_SIZE):
                 for _ in tail.decoder.feed(chunk):
