@@ -969,7 +969,7 @@ class _TransactionBuilder:
     def __init__(self, size: int) -> None:
         self.count = self.durations = 0
         self.sample: list[float] = []
-        self.random = random.Random(0)  # deterministic: the same input gives the same figures
+        self.random: random.Random | None = None  # made when the sample first overflows: most never do
         self.first_seen = self.last_seen = ""
         self.size = size
 
@@ -985,6 +985,8 @@ class _TransactionBuilder:
         if self.durations < self.size:
             self.sample.append(duration)
         else:
+            if self.random is None:
+                self.random = random.Random(0)  # deterministic: the same input gives the same figures
             slot = self.random.randrange(self.durations + 1)
             if slot < self.size:
                 self.sample[slot] = duration

@@ -163,7 +163,7 @@ class Reservoir:
         self.maximum: float | None = None
         self.sample: list[float] = []
         self.size = size
-        self.random = random.Random(0)
+        self.random: random.Random | None = None  # made when the sample first overflows: most never do
 
     def add(self, value: float) -> None:
         self.total += value
@@ -171,6 +171,8 @@ class Reservoir:
         if self.count < self.size:
             self.sample.append(value)
         else:
+            if self.random is None:
+                self.random = random.Random(0)  # deterministic: the same input gives the same figures
             slot = self.random.randrange(self.count + 1)
             if slot < self.size:
                 self.sample[slot] = value
