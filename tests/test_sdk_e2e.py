@@ -64,6 +64,28 @@ def _app_traffic() -> None:
     sentry_logger.info("basket {basket_id} checked out", basket_id=42)
 
 
+async def send_app_traffic(dsn: str, **options: Any) -> None:
+    """Run :func:`_app_traffic` through a real sentry-sdk client sending to ``dsn``; return
+    once the client has sent everything (and the global client is reset)."""
+    sentry_sdk.init(
+        dsn,
+        release="shop@1.4.2",
+        environment="test",
+        traces_sample_rate=1.0,
+        enable_logs=True,
+        default_integrations=False,
+        auto_session_tracking=False,
+        **options,
+    )
+    client = sentry_sdk.get_client()
+    try:
+        _app_traffic()
+        # the transport sends from its own thread: flush off the loop that serves the mirror
+        await asyncio.to_thread(client.close, 10)
+    finally:
+        sentry_sdk.init()  # no DSN: the global client goes back to doing nothing
+
+
 @pytest.mark.parametrize(
     ("experiments", "expected_encoding"),
     [
@@ -76,24 +98,7 @@ def _app_traffic() -> None:
 async def test_real_sdk_traffic_is_recorded_byte_exact(mirror: Any, experiments: dict[str, Any], expected_encoding: str | None) -> None:
     """Every envelope sentry-python sent is on disk, decoded byte-exact, and got 200."""
     CapturingTransport.sent = []
-    sentry_sdk.init(
-        mirror.dsn(),
-        transport=CapturingTransport,
-        release="shop@1.4.2",
-        environment="test",
-        traces_sample_rate=1.0,
-        enable_logs=True,
-        default_integrations=False,
-        auto_session_tracking=False,
-        _experiments=experiments,
-    )
-    client = sentry_sdk.get_client()
-    try:
-        _app_traffic()
-        # the transport sends from its own thread: flush off the loop that serves the mirror
-        await asyncio.to_thread(client.close, 10)
-    finally:
-        sentry_sdk.init()  # no DSN: the global client goes back to doing nothing
+    await send_app_traffic(mirror.dsn(), transport=CapturingTransport, _experiments=experiments)
 
     records = mirror.records()
     sent = CapturingTransport.sent

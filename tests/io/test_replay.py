@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import pytest
-import sentry_sdk
 from aiohttp import web
 
 from sentry_mirror.core import envelope
@@ -34,7 +33,7 @@ from sentry_mirror.io.replay import (
     timestamp_shift,
 )
 from tests.conftest import Mirror
-from tests.test_sdk_e2e import _app_traffic
+from tests.test_sdk_e2e import send_app_traffic
 
 NEW_KEY = "fedcba9876543210fedcba9876543210"
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -181,21 +180,7 @@ def test_report_counts_by_endpoint_items_and_reason() -> None:
 
 async def record_sdk_traffic(mirror: Mirror) -> list[dict[str, Any]]:
     """Real sentry-sdk traffic (errors, an attachment, a transaction, a session, a check-in, logs) into ``mirror``."""
-    sentry_sdk.init(
-        mirror.dsn(project=42),
-        release="shop@1.4.2",
-        environment="test",
-        traces_sample_rate=1.0,
-        enable_logs=True,
-        default_integrations=False,
-        auto_session_tracking=False,
-    )
-    client = sentry_sdk.get_client()
-    try:
-        _app_traffic()
-        await asyncio.to_thread(client.close, 10)
-    finally:
-        sentry_sdk.init()
+    await send_app_traffic(mirror.dsn(project=42))
     records = [r.data for r in mirror.records()]
     assert len(records) >= 6 and {200} == {d["response"]["status"] for d in records}
     return records
