@@ -963,15 +963,37 @@ class TransactionGroup:
         return {item.name: _jsonable(getattr(self, item.name)) for item in fields(self)}
 
 
-class _TransactionBuilder:
-    __slots__ = ("count", "durations", "first_seen", "last_seen", "random", "sample", "size")
+class Sample:
+    """A uniform sample of at most ``size`` values of a series (Vitter's algorithm R), seeded:
+    the same input gives the same sample. ``seen`` counts every value added."""
+
+    __slots__ = ("random", "seen", "size", "values")
 
     def __init__(self, size: int) -> None:
-        self.count = self.durations = 0
-        self.sample: list[float] = []
-        self.random: random.Random | None = None  # made when the sample first overflows: most never do
-        self.first_seen = self.last_seen = ""
+        self.seen = 0
         self.size = size
+        self.values: list[float] = []
+        self.random: random.Random | None = None  # made when the sample first overflows: most never do
+
+    def add(self, value: float) -> None:
+        if self.seen < self.size:
+            self.values.append(value)
+        else:
+            if self.random is None:
+                self.random = random.Random(0)
+            slot = self.random.randrange(self.seen + 1)
+            if slot < self.size:
+                self.values[slot] = value
+        self.seen += 1
+
+
+class _TransactionBuilder:
+    __slots__ = ("count", "durations", "first_seen", "last_seen")
+
+    def __init__(self, size: int) -> None:
+        self.count = 0
+        self.durations = Sample(size)
+        self.first_seen = self.last_seen = ""
 
     def add(self, transaction: Mapping[str, Any], received: str) -> None:
         self.count += 1
@@ -979,18 +1001,8 @@ class _TransactionBuilder:
             self.first_seen = received
         self.last_seen = max(self.last_seen, received)
         duration = duration_ms(transaction)
-        if duration is None:
-            return
-        # Vitter's algorithm R: every duration seen has the same chance to be in the sample
-        if self.durations < self.size:
-            self.sample.append(duration)
-        else:
-            if self.random is None:
-                self.random = random.Random(0)  # deterministic: the same input gives the same figures
-            slot = self.random.randrange(self.durations + 1)
-            if slot < self.size:
-                self.sample[slot] = duration
-        self.durations += 1
+        if duration is not None:
+            self.durations.add(duration)
 
 
 def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -1034,13 +1046,13 @@ class TransactionGrouper:
     def groups(self) -> list[TransactionGroup]:
         groups = []
         for (name, op), builder in self.builders.items():
-            ordered = sorted(builder.sample)
+            ordered = sorted(builder.durations.values)
             groups.append(
                 TransactionGroup(
                     name=name,
                     op=op,
                     count=builder.count,
-                    durations=builder.durations,
+                    durations=builder.durations.seen,
                     p50_ms=round(percentile(ordered, 0.5), 3) if ordered else None,
                     p95_ms=round(percentile(ordered, 0.95), 3) if ordered else None,
                     first_seen=parse_time(builder.first_seen),

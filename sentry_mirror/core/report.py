@@ -75,7 +75,6 @@ All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded 
 
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -88,7 +87,7 @@ import orjson
 
 from sentry_mirror.core import grouping, pii
 from sentry_mirror.core.describe import split_sdk
-from sentry_mirror.core.grouping import Group, TransactionGroup, duration_ms, percentile
+from sentry_mirror.core.grouping import Group, Sample, TransactionGroup, duration_ms, percentile
 from sentry_mirror.core.ingest import _EVENT_LIKE, _ITEM_LIMITS, MAX_EVENT_SIZE
 from sentry_mirror.core.record import Record, decode_bytes, parse_time
 
@@ -152,34 +151,25 @@ class Capped(Counter[str]):
 
 
 class Reservoir:
-    """Count, total and maximum of a series, and a uniform sample of it for percentiles
-    (Vitter's algorithm R, seeded: the same input gives the same figures)."""
+    """Count, total and maximum of a series, and a uniform sample of it for percentiles.
+    ``count`` may also count members without a value (a span with no duration)."""
 
-    __slots__ = ("count", "maximum", "random", "sample", "size", "total")
+    __slots__ = ("count", "maximum", "sample", "total")
 
     def __init__(self, size: int = RESERVOIR_SIZE) -> None:
         self.count = 0
         self.total = 0.0
         self.maximum: float | None = None
-        self.sample: list[float] = []
-        self.size = size
-        self.random: random.Random | None = None  # made when the sample first overflows: most never do
+        self.sample = Sample(size)
 
     def add(self, value: float) -> None:
+        self.count += 1
         self.total += value
         self.maximum = value if self.maximum is None else max(self.maximum, value)
-        if self.count < self.size:
-            self.sample.append(value)
-        else:
-            if self.random is None:
-                self.random = random.Random(0)  # deterministic: the same input gives the same figures
-            slot = self.random.randrange(self.count + 1)
-            if slot < self.size:
-                self.sample[slot] = value
-        self.count += 1
+        self.sample.add(value)
 
     def to_json(self) -> Json:
-        ordered = sorted(self.sample)
+        ordered = sorted(self.sample.values)
         return {
             "count": self.count,
             "p50": _num(percentile(ordered, 0.5)) if ordered else None,
