@@ -15,7 +15,7 @@ from sentry_mirror.core.summary import record_facts
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One request as ``inspect`` lists it (and as ``--json`` prints it)."""
+    """One request as ``inspect`` lists it (``--json`` prints it with orjson's dataclass support)."""
 
     id: str
     received_at: str
@@ -33,9 +33,6 @@ class Row:
     body_size: int
     status: int
     error: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
 def split_sdk(sdk: str | None) -> tuple[str | None, str | None]:
