@@ -142,12 +142,15 @@ def value_kinds(text: str) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for each kind of personal data found in one string."""
     text = text[:MAX_SCAN]
     if "@" in text:
-        found = _URL_AUTH.search(text) if "://" in text else None
-        if found:
-            yield "url_credentials", found.group()
-        found = _EMAIL.search(text)
-        if found:
-            yield "email", found.group()
+        # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
+        credentials = list(_URL_AUTH.finditer(text)) if "://" in text else []
+        if credentials:
+            yield "url_credentials", credentials[0].group()
+        taken = {m.end() - 1 for m in credentials}
+        for found in _EMAIL.finditer(text):
+            if found.start() + found.group().index("@") not in taken:
+                yield "email", found.group()
+                break
     has_digit = _DIGIT.search(text) is not None
     if has_digit:
         found = _IPV4.search(text)

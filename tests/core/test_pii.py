@@ -61,6 +61,16 @@ def test_no_false_positives(text: str) -> None:
     assert [] == list(pii.value_kinds(text))
 
 
+def test_url_credentials_are_not_also_an_email() -> None:
+    """The "@" ending ``scheme://user:password@host`` is not an e-mail address's; an address
+    elsewhere in the same value still is one."""
+    assert [("url_credentials", "https://admin:pw@")] == list(pii.value_kinds("https://admin:pw@host.example.com/x"))
+    assert [("url_credentials", "postgres://app:hunter2@"), ("email", "bob@example.org")] == list(
+        pii.value_kinds("postgres://app:hunter2@db.example.com/shop, ask bob@example.org")
+    )
+    assert {"extra.dsn": {"url_credentials"}} == kinds({"extra": {"dsn": "https://admin:pw@host.example.com"}})
+
+
 def test_keys_paths_and_pairs() -> None:
     event = {
         "user": {"email": "jane@example.com", "ip_address": "203.0.113.7"},
