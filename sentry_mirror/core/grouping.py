@@ -129,13 +129,12 @@ def events_of(
         return
     summary = data.get("summary")
     listed = summary.get("items") if isinstance(summary, dict) else None
-    if (
-        endpoint != "store"
-        and isinstance(listed, list)
-        and listed
-        and not any(isinstance(item, dict) and item.get("type") in types for item in listed)
-    ):
-        return
+    if endpoint != "store" and isinstance(listed, list) and listed:
+        for item in listed:
+            if isinstance(item, dict) and item.get("type") in types:
+                break
+        else:
+            return
     if endpoint == "store" and str(data.get("method") or "POST").upper() == "GET":
         text = dict(parse_qsl(data.get("query") or "")).get("sentry_data")
         if text:
@@ -180,6 +179,7 @@ _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
 _HEX_LITERAL = re.compile(r"\b0x[0-9a-f]+\b", re.IGNORECASE)
 _HEX_ID = re.compile(r"(?<!\w)(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}(?!\w)", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<!\w)-?\d+(\.\d+)?")
+_DIGIT = re.compile(r"\d")
 
 
 def _ipv6(match: re.Match[str]) -> str:
@@ -196,17 +196,32 @@ def normalize_message(text: str) -> str:
     (ISO 8601 and HTTP dates), ``<time>``, ``<ip>`` (v4 and v6), ``<hex>`` (``0x…`` and
     hex ids of 8+ digits with a letter), ``<float>``, ``<int>``. Digits inside words
     (``v2``, ``sha256``) are kept; leading and trailing whitespace is dropped."""
-    text = _UUID.sub("<uuid>", text)
-    text = _EMAIL.sub("<email>", text)
-    text = _ISO_DATE.sub("<date>", text)
+    # Each pattern runs only when the text holds the characters it cannot match without.
+    # The placeholders hold none of them, so testing the original text is enough.
+    dash, colon, digit = "-" in text, ":" in text, _DIGIT.search(text) is not None
+    if dash:
+        text = _UUID.sub("<uuid>", text)
+    if "@" in text:
+        text = _EMAIL.sub("<email>", text)
+    if not digit:
+        return text.strip()
+    if dash:
+        text = _ISO_DATE.sub("<date>", text)
     text = _HTTP_DATE.sub("<date>", text)
-    text = _IPV6.sub(_ipv6, text)  # before times: "::f0:10:10a0:0" holds a time-like "0:10:10"
-    text = _TIME.sub("<time>", text)
-    text = _IPV4.sub("<ip>", text)
-    text = _HEX_LITERAL.sub("<hex>", text)
+    if colon:
+        text = _IPV6.sub(_ipv6, text)  # before times: "::f0:10:10a0:0" holds a time-like "0:10:10"
+        text = _TIME.sub("<time>", text)
+    if "." in text:
+        text = _IPV4.sub("<ip>", text)
+    if "0x" in text or "0X" in text:
+        text = _HEX_LITERAL.sub("<hex>", text)
     text = _HEX_ID.sub("<hex>", text)
-    text = _NUMBER.sub(lambda m: "<float>" if m.group(1) else "<int>", text)
+    text = _NUMBER.sub(_number, text)
     return text.strip()
+
+
+def _number(match: re.Match[str]) -> str:
+    return "<float>" if match.group(1) else "<int>"
 
 
 _ADDRESS = re.compile(r"\s*(?:\bat\s+)?\b0x[0-9a-f]+", re.IGNORECASE)
@@ -276,13 +291,11 @@ def _normalize_module(module: str) -> str:
     return _ADDRESS.sub("", module).strip()
 
 
-def _where(frame: Mapping[str, Any]) -> str | None:
+def _where(module: str | None, filename: str | None) -> str | None:
     """A frame's module, else its file's base name lower-cased (URLs and ``<anonymous>`` ignored)."""
-    module = frame.get("module")
-    if isinstance(module, str) and module.strip():
+    if module is not None and module.strip():
         return _normalize_module(module) or None
-    filename = frame.get("filename") or frame.get("abs_path")
-    if not isinstance(filename, str) or filename in _IGNORED_FILENAMES or "://" in filename:
+    if filename is None or filename in _IGNORED_FILENAMES or "://" in filename:
         return None
     base = re.split(r"[/\\]", filename.strip())[-1].lower()
     return base or None
@@ -347,25 +360,37 @@ def _is_synthetic(exception: Mapping[str, Any]) -> bool:
     return isinstance(mechanism, dict) and mechanism.get("synthetic") is True
 
 
-def _platform(event: Mapping[str, Any], frame: Mapping[str, Any] | None = None) -> str | None:
-    value = (frame.get("platform") if frame else None) or event.get("platform")
-    return value if isinstance(value, str) else None
-
-
 # ---------------------------------------------------------------- components
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _frame_components(event: Mapping[str, Any], frames: Sequence[Mapping[str, Any]]) -> list[str]:
     components: list[str] = []
+    last = None
+    event_platform = event.get("platform")
     for frame in frames:
-        where = _where(frame)
-        function = normalize_function(frame.get("function"), _platform(event, frame))
-        if where is None and function is None:
-            continue
-        component = f"frame:{where or ''}:{function or ''}"
-        if not components or components[-1] != component:  # direct recursion adds nothing
+        filename = frame.get("filename") or frame.get("abs_path")
+        platform = frame.get("platform") or event_platform
+        component = _frame_component(
+            _text(frame.get("module")), _text(filename), _text(frame.get("function")), _text(platform)
+        )
+        if component is not None and component != last:  # direct recursion adds nothing
             components.append(component)
+            last = component
     return components
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _frame_component(module: str | None, filename: str | None, function: str | None, platform: str | None) -> str | None:
+    """``frame:<where>:<function>``; None when the frame has neither."""
+    where = _where(module, filename)
+    name = normalize_function(function, platform)
+    if where is None and name is None:
+        return None
+    return f"frame:{where or ''}:{name or ''}"
 
 
 def _in_app(frame: Mapping[str, Any]) -> bool:
@@ -373,7 +398,12 @@ def _in_app(frame: Mapping[str, Any]) -> bool:
 
 
 def _stack_components(event: Mapping[str, Any], frames: Sequence[Mapping[str, Any]], app_only: bool) -> list[str]:
-    return _frame_components(event, [frame for frame in frames if _in_app(frame)] if app_only else frames)
+    return _frame_components(event, [frame for frame in frames if frame.get("in_app") is True] if app_only else frames)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _type_component(kind: str) -> str:
+    return f"type:{_ADDRESS.sub('', kind).strip()}"
 
 
 def _exception_components(event: Mapping[str, Any]) -> list[str]:
@@ -381,13 +411,13 @@ def _exception_components(event: Mapping[str, Any]) -> list[str]:
     (in-app ones when any frame of the chain is in-app, else all), or its normalised
     value when no frame contributes."""
     chain = [(exception, _exception_frames(event, exception)) for exception in exceptions_of(event)]
-    app_only = any(_in_app(frame) for _, frames in chain for frame in frames)
+    app_only = any(frame.get("in_app") is True for _, frames in chain for frame in frames)
     components: list[str] = []
     for exception, frames in chain:
         synthetic = _is_synthetic(exception)
         kind = exception.get("type")
         if isinstance(kind, str) and kind.strip() and not synthetic:
-            components.append(f"type:{_ADDRESS.sub('', kind).strip()}")
+            components.append(_type_component(kind))
         stack = _stack_components(event, frames, app_only)
         if stack:
             components += stack
@@ -501,7 +531,7 @@ def sentry_components(event: Mapping[str, Any]) -> Components:
 def type_components(event: Mapping[str, Any]) -> Components:
     """The exception types of the chain, else the normalised message."""
     types = [
-        f"type:{_ADDRESS.sub('', kind).strip()}"
+        _type_component(kind)
         for exception in exceptions_of(event)
         if isinstance(kind := exception.get("type"), str) and kind.strip() and not _is_synthetic(exception)
     ]
@@ -585,7 +615,7 @@ def _user_key(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
         if key == "ip_address" and value == "{{auto}}":
             remote = data.get("remote_addr")
             value = remote.rsplit(":", 1)[0].strip("[]") if isinstance(remote, str) and ":" in remote else remote
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "":
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "":
             return f"{key}:{value}"
     return None
 
@@ -671,7 +701,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _remember(values: dict[str, None], value: Any) -> None:
-    if isinstance(value, str) and value and len(values) < MAX_VALUES:
+    if isinstance(value, str) and value and value not in values and len(values) < MAX_VALUES:
         values[value] = None
 
 
@@ -718,15 +748,16 @@ class _GroupBuilder:
         self.count += 1
         received = data.get("received_at") or ""
         # format_time writes fixed-width UTC strings: they compare like the times they hold
-        if not self.first_seen or received < self.first_seen:
+        if received < self.first_seen or not self.first_seen:
             self.first_seen = received
-        self.last_seen = max(self.last_seen, received)
-        user = _user_key(event, data)
-        if user is not None and len(self.users) < MAX_USERS:
+        if received > self.last_seen:
+            self.last_seen = received
+        if len(self.users) < MAX_USERS and (user := _user_key(event, data)) is not None:
             self.users.add(user)
         level = _level(event)
-        if level in _SEVERITY or len(self.levels) < MAX_VALUES:
-            self.levels[level] += 1
+        levels = self.levels
+        if level in levels or level in _SEVERITY or len(levels) < MAX_VALUES:
+            levels[level] = levels.get(level, 0) + 1
         _remember(self.sdks, _sdk(event, data))
         _remember(self.platforms, event.get("platform"))
         _remember(self.releases, event.get("release"))
@@ -765,10 +796,13 @@ class Grouper:
         self.strategy = get_strategy(strategy)
         self.max_ids = max_ids
         self.builders: dict[str, _GroupBuilder] = {}
+        self.digests: dict[Components, str] = {}  # as many as groups, or fewer: saves the MD5
 
     def add(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> str:
         values = self.strategy(event)
-        digest = group_hash(values)
+        digest = self.digests.get(values)
+        if digest is None:
+            digest = self.digests[values] = group_hash(values)
         builder = self.builders.get(digest)
         if builder is None:
             builder = self.builders[digest] = _GroupBuilder(digest, values, event, self.max_ids)

@@ -158,16 +158,27 @@ class RecordDecoder:
             else:
                 self._frame_raw += data
                 data = b""
-            if b"\n" in out:
-                lines = (b"".join(self._pending) + out).split(b"\n")
-                self._pending = [lines.pop()]
+            newline = out.find(b"\n")
+            if newline >= 0:
                 self._report()
-                yield from _records(lines, self.name, self._frame_start, self.on_warning)
+                yield from _records(self._lines(out, newline), self.name, self._frame_start, self.on_warning)
             elif out:
                 self._pending.append(out)  # part of a big record: joined once it is whole
             if frame.eof:
                 self._frame_start += len(self._frame_raw)
                 self._frame = None
+
+    def _lines(self, out: bytes, newline: int) -> Iterator[bytes | memoryview]:
+        """The lines that ``out`` completes (``newline``: its first newline), as views of
+        ``out`` where they lie whole in it (records are kilobytes: copying them costs);
+        keeps the rest for the next output."""
+        pending = self._pending
+        yield b"".join(pending) + out[:newline] if any(pending) else out[:newline]
+        view, find, start = memoryview(out), out.find, newline + 1
+        while (end := find(b"\n", start)) >= 0:
+            yield view[start:end]
+            start = end + 1
+        self._pending = [out[start:]]
 
     def end(self) -> None:
         """The input is over: report what was left undecoded."""
@@ -206,14 +217,13 @@ def read_records(
     decoder.end()
 
 
-def _records(lines: list[bytes], name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:
+def _records(lines: Iterable[bytes | memoryview], name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:
     for line in lines:
-        if not line.strip():
-            continue
         try:
             data = orjson.loads(line)
         except orjson.JSONDecodeError:
-            on_warning(f"{name}: skipped a line that is not JSON in the frame at offset {frame_offset}")
+            if bytes(line).strip():  # blank lines are no damage
+                on_warning(f"{name}: skipped a line that is not JSON in the frame at offset {frame_offset}")
             continue
         try:
             yield Record(migrate(data))

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import zstandard
 from hypothesis import example, given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from sentry_mirror.core.record import RECORD_VERSION
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
-from sentry_mirror.io.snapshot import SnapshotWriter, expand, iter_records, read_records
+from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
 
 
 def rec(n: int, at: str = "2026-11-23T10:00:00.000000Z", **extra: Any) -> dict[str, Any]:
@@ -109,6 +110,24 @@ def test_records_before_the_damage_in_a_big_frame_are_kept() -> None:
     assert len(found) > 150
     assert found == ids(*range(len(found)))
     assert 1 == len(warnings) and "damaged bytes at offset" in warnings[0]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 1 << 16])
+def test_records_read_alike_whatever_the_chunks_they_arrive_in(chunk: int) -> None:
+    """Lines that straddle two decoded outputs come back whole (big records and small)."""
+    groups = [[rec(i, body="x" * (i * 300))] for i in range(12)]
+    data = frames(*groups, frame_size=2000)
+    decoder = RecordDecoder("f")
+    got = [r.data for n in range(0, len(data), chunk) for r in decoder.feed(data[n : n + chunk])]
+    decoder.end()
+    assert [record for group in groups for record in group] == got
+
+
+def test_blank_lines_are_no_damage_but_a_line_that_is_not_json_is() -> None:
+    text = orjson.dumps(rec(1)) + b"\n\n \r\n" + b"{not json\n" + orjson.dumps(rec(2)) + b"\n"
+    ids_, warnings = read(zstandard.ZstdCompressor().compress(text))
+    assert ids(1, 2) == ids_
+    assert 1 == len(warnings) and "not JSON" in warnings[0]
 
 
 def test_not_a_snapshot() -> None:
