@@ -6,6 +6,8 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.query import Query
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
+from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
 from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
 
@@ -96,14 +100,24 @@ def replay_command(
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
     report = Report()
     refused_by_default = not filters.get("statuses") and not filters.get("errors_only")
+    query = _query(filters)
+    passes = 0
+
+    def selected() -> Iterator[Mapping[str, Any]]:
+        """The records to replay, streaming. The first pass (counting, scheduling) shows
+        warnings and reading progress and counts what is left out; the second sends."""
+        nonlocal passes
+        passes += 1
+        counting = passes == 1
+        with _reading(snapshots) if counting else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records:
+            for data in _select(query, records):
+                if refused_by_default and data["response"]["status"] >= 300:
+                    if counting:
+                        report.skipped["refused by the mirror as Sentry would (select them with --status 4xx)"] += 1
+                    continue
+                yield data
+
     start = datetime.now(UTC)
-    with _reading(snapshots) as records:
-        selected = []
-        for data, _ in _query(filters).select(records):
-            if refused_by_default and data["response"]["status"] >= 300:
-                report.skipped["refused by the mirror as Sentry would (select them with --status 4xx)"] += 1
-                continue
-            selected.append(data)
     plan = make_plan(selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped)
     err = Console(stderr=True, highlight=False)
     if dry_run:
@@ -116,11 +130,13 @@ def replay_command(
         raise MirrorError(f"cannot write --results {results}: {exc.strerror} (it must not exist yet)") from None
 
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
-    task = progress.add_task("replay", total=len(plan.records))
+    task = progress.add_task("replay", total=plan.count)
+    shown = not progress.disable
 
     def on_result(result: Result) -> None:
         report.add(result)
-        progress.advance(task)
+        if shown:
+            progress.advance(task)
         if as_json:
             sys.stdout.buffer.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
             sys.stdout.buffer.flush()
@@ -145,6 +161,21 @@ def replay_command(
         raise click.exceptions.Exit(ExitCode.ERROR)
 
 
+def _select(query: Query, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """``query.select`` without describing each record when no filter needs its description
+    (SDK, level, environment, release): describing costs as much as rewriting it."""
+    if query.sdks or query.levels or query.environments or query.releases:
+        yield from (data for data, _ in query.select(records))
+        return
+    taken = 0
+    for data in records:
+        if query.limit is not None and taken >= query.limit:
+            return
+        if query._record_ok(data):  # noqa: SLF001 - the part of select that needs no description
+            taken += 1
+            yield data
+
+
 def _safe_target(dsn: Dsn) -> str:
     """The target without its key."""
     return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
@@ -152,12 +183,13 @@ def _safe_target(dsn: Dsn) -> str:
 
 def _dry_run(console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]) -> None:
     pairs = prepare_all(plan, start, on_skip=lambda reason: skipped.update([reason]))
-    prepared = [sent for sent, _ in pairs]
     if as_json:
         for sent, offset in pairs:
             sys.stdout.buffer.write(orjson.dumps({**sent.to_dict(), "scheduled": round(offset, 6)}, option=orjson.OPT_APPEND_NEWLINE))
         sys.stdout.buffer.flush()
         return
+    pairs = list(pairs)  # the table is printed whole
+    prepared = [sent for sent, _ in pairs]
     console.print(render_replay.plan_table(prepared, [offset for _, offset in pairs]))
     types: Counter[str] = Counter(t for sent in prepared for t in sent.item_types)
     items = ", ".join(f"{n} {t}" for t, n in types.most_common()) or "no items"
