@@ -167,6 +167,7 @@ _EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _ISO_DATE = re.compile(
     r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?(?!\d)"
 )
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _HTTP_DATE = re.compile(
     r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?\s+\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{4}"
     r"(?:\s+\d{2}:\d{2}(?::\d{2})?)?(?:\s*(?:[+-]\d{4}|[A-Z]{2,4}\b))?"
@@ -196,9 +197,9 @@ def normalize_message(text: str) -> str:
     (ISO 8601 and HTTP dates), ``<time>``, ``<ip>`` (v4 and v6), ``<hex>`` (``0x…`` and
     hex ids of 8+ digits with a letter), ``<float>``, ``<int>``. Digits inside words
     (``v2``, ``sha256``) are kept; leading and trailing whitespace is dropped."""
-    # Each pattern runs only when the text holds the characters it cannot match without.
-    # The placeholders hold none of them, so testing the original text is enough.
-    dash, colon, digit = "-" in text, ":" in text, _DIGIT.search(text) is not None
+    # Each pattern runs only when the text holds what it cannot match without (a digit,
+    # "-", "@", two ":", three ".", "0x", a day's name); the placeholders hold none of it.
+    dash, digit = "-" in text, _DIGIT.search(text) is not None
     if dash:
         text = _UUID.sub("<uuid>", text)
     if "@" in text:
@@ -207,11 +208,12 @@ def normalize_message(text: str) -> str:
         return text.strip()
     if dash:
         text = _ISO_DATE.sub("<date>", text)
-    text = _HTTP_DATE.sub("<date>", text)
-    if colon:
+    if any(day in text for day in _DAYS):
+        text = _HTTP_DATE.sub("<date>", text)
+    if text.count(":") >= 2:  # an IPv6 address, or a time (h:mm:ss)
         text = _IPV6.sub(_ipv6, text)  # before times: "::f0:10:10a0:0" holds a time-like "0:10:10"
         text = _TIME.sub("<time>", text)
-    if "." in text:
+    if text.count(".") >= 3:
         text = _IPV4.sub("<ip>", text)
     if "0x" in text or "0X" in text:
         text = _HEX_LITERAL.sub("<hex>", text)
@@ -384,7 +386,9 @@ def _frame_components(event: Mapping[str, Any], frames: Sequence[Mapping[str, An
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _frame_component(module: str | None, filename: str | None, function: str | None, platform: str | None) -> str | None:
+def _frame_component(
+    module: str | None, filename: str | None, function: str | None, platform: str | None
+) -> str | None:
     """``frame:<where>:<function>``; None when the frame has neither."""
     where = _where(module, filename)
     name = normalize_function(function, platform)
@@ -750,8 +754,7 @@ class _GroupBuilder:
         # format_time writes fixed-width UTC strings: they compare like the times they hold
         if received < self.first_seen or not self.first_seen:
             self.first_seen = received
-        if received > self.last_seen:
-            self.last_seen = received
+        self.last_seen = max(self.last_seen, received)
         if len(self.users) < MAX_USERS and (user := _user_key(event, data)) is not None:
             self.users.add(user)
         level = _level(event)
@@ -832,8 +835,11 @@ def group_records(
     first seen). One pass over ``records``; transactions are left out (see
     :func:`group_transactions`)."""
     grouper = Grouper(strategy, max_ids)
-    for event, data in _error_events(records):
-        grouper.add(event, data)
+    add = grouper.add
+    for record in records:
+        data = _data(record)
+        for event, _ in events_of(data, _ERRORS):
+            add(event, data)
     return grouper.groups()
 
 

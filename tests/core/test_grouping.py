@@ -246,6 +246,35 @@ def test_normalisation_is_idempotent(parts: list[tuple[str, str]]) -> None:
     assert once == normalize_message(once)
 
 
+def every_pattern(text: str) -> str:
+    """normalize_message without its shortcuts: every pattern over the whole text, in order."""
+    for pattern, placeholder in [
+        (grouping._UUID, "<uuid>"),
+        (grouping._EMAIL, "<email>"),
+        (grouping._ISO_DATE, "<date>"),
+        (grouping._HTTP_DATE, "<date>"),
+        (grouping._IPV6, grouping._ipv6),
+        (grouping._TIME, "<time>"),
+        (grouping._IPV4, "<ip>"),
+        (grouping._HEX_LITERAL, "<hex>"),
+        (grouping._HEX_ID, "<hex>"),
+        (grouping._NUMBER, grouping._number),
+    ]:
+        text = pattern.sub(placeholder, text)
+    return text.strip()
+
+
+SEPARATORS = st.sampled_from([" ", ", ", ": ", ":", ".", "-", "@", ""])
+
+
+@given(st.lists(st.tuples(TOKENS | st.text(max_size=12), SEPARATORS), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_the_shortcuts_change_nothing(parts: list[tuple[str, str]]) -> None:
+    """Patterns are skipped when the text lacks what they need: same result as running them all."""
+    text = "".join(token + separator for token, separator in parts)
+    assert every_pattern(text) == normalize_message(text)
+
+
 @pytest.mark.parametrize(
     ("event", "expected"),
     [

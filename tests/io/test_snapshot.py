@@ -12,8 +12,8 @@ import zstandard
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core.record import RECORD_VERSION
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
+from sentry_mirror.core.record import RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
 from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
 
