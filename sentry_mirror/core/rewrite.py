@@ -27,6 +27,7 @@ with its ``length`` updated.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import re
 import uuid
@@ -195,26 +196,18 @@ _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|z|[+
 
 
 def _shift_text(text: str, seconds: float) -> str:
-    moment = _parse_text(text)
     match = _RFC3339.match(text)
+    moment = _parse_match(match)
     if moment is None or match is None:
         return text
-    base, fraction, zone = match.groups()
-    moment += timedelta(seconds=seconds)
-    if zone not in (None, "Z", "z"):
-        out_zone = zone
-    else:
-        moment = moment.astimezone(UTC)
-        out_zone = zone or ""
-    sep = base[10]
-    head = moment.strftime(f"%Y-%m-%d{sep}%H:%M" + (":%S" if base.count(":") == 2 else ""))
-    digits = len(fraction) - 1 if fraction else 0
-    frac = f".{moment.microsecond:06d}"[: digits + 1].ljust(digits + 1, "0") if digits else ""
-    return head + frac + out_zone
+    return _format_match(moment + timedelta(seconds=seconds), match)
 
 
 def _parse_text(text: str) -> datetime | None:
-    match = _RFC3339.match(text)
+    return _parse_match(_RFC3339.match(text))
+
+
+def _parse_match(match: re.Match[str] | None) -> datetime | None:
     if not match:
         return None
     base, fraction, zone = match.groups()
@@ -224,16 +217,36 @@ def _parse_text(text: str) -> datetime | None:
         return None
 
 
+def _format_match(moment: datetime, match: re.Match[str]) -> str:
+    """``moment`` written in the style of the timestamp ``match`` matched: its separator,
+    seconds or not, as many fraction digits, its zone (``moment`` already in that zone
+    unless it is ``Z`` or none: UTC)."""
+    base, fraction, zone = match.groups()
+    if zone in (None, "Z", "z"):
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        zone = zone or ""
+    m = moment
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}{base[10]}{m.hour:02d}:{m.minute:02d}"
+    if len(base) > 16:  # with seconds
+        text += f":{m.second:02d}"
+    if fraction and len(fraction) > 1:
+        digits = len(fraction) - 1
+        text += f".{m.microsecond:06d}"[: digits + 1] if digits <= 6 else f".{m.microsecond:06d}" + "0" * (digits - 6)
+    return text + zone
+
+
 def format_like(moment: datetime, example: Any) -> Any:
     """``moment`` written as ``example`` is (Unix seconds, or an RFC 3339 string in its style)."""
     if isinstance(example, float):
         return round(moment.timestamp(), 6)
     if isinstance(example, int) and not isinstance(example, bool):
         return int(moment.timestamp())
-    old = _parse_text(example) if isinstance(example, str) else None
-    if old is None:
+    match = _RFC3339.match(example) if isinstance(example, str) else None
+    old = _parse_match(match)
+    if old is None or match is None:
         return format_time_z(moment)
-    return _shift_text(example, (moment - old).total_seconds())
+    return _format_match(moment.astimezone(old.tzinfo), match)
 
 
 def format_time_z(moment: datetime) -> str:
@@ -341,22 +354,24 @@ class _Span:
     end: int
 
 
-def _spans(data: bytes) -> tuple[_Span, list[tuple[_Span, dict[str, Any], _Span]]]:
-    """Where the envelope header, each item header and each payload are in ``data``.
+def _spans(data: bytes, parsed: envelope_mod.Envelope) -> tuple[_Span, list[tuple[int, _Span, dict[str, Any], _Span]]]:
+    """Where the envelope header, and for each item the blank lines before it, its header
+    and its payload are in ``data``: (header span, [(where the blank lines before the item
+    start, item header span, item headers, payload span)]).
 
-    Walks the same grammar as :func:`sentry_mirror.core.envelope.parse`, which must have
-    accepted ``data`` first."""
+    Walks the same grammar as :func:`sentry_mirror.core.envelope.parse`, which gave ``parsed``."""
     end = data.find(b"\n")
     header = _Span(0, len(data) if end < 0 else end)
     pos = len(data) if end < 0 else end + 1
     items = []
     size = len(data)
-    while pos < size:
+    for item in parsed.items:
+        lead = pos
         while pos < size and data[pos] in b" \t\r\n":
             pos += 1
         end = data.find(b"\n", pos)
         item_header = _Span(pos, size if end < 0 else end)
-        headers = orjson.loads(data[item_header.start : item_header.end])
+        headers = item.headers
         pos = size if end < 0 else end + 1
         length = headers.get("length")
         if length is None:
@@ -365,7 +380,7 @@ def _spans(data: bytes) -> tuple[_Span, list[tuple[_Span, dict[str, Any], _Span]
         else:
             payload = _Span(pos, pos + length)
         pos = payload.end + 1
-        items.append((item_header, headers, payload))
+        items.append((lead, item_header, headers, payload))
     return header, items
 
 
@@ -393,7 +408,7 @@ def rewrite_envelope(
     ``sent_at`` (when given) replaces the header's ``sent_at``. Parts that need no change
     keep their bytes."""
     parsed = envelope_mod.parse(data, strict=False)
-    header_span, item_spans = _spans(data)
+    header_span, item_spans = _spans(data, parsed)
     changes: list[str] = []
     headers = dict(parsed.headers)
     if dsn is not None and isinstance(headers.get("dsn"), str) and headers["dsn"] != dsn:
@@ -422,7 +437,7 @@ def rewrite_envelope(
         except orjson.JSONEncodeError:  # nested deeper than JSON output allows: sent as recorded
             changes.append("envelope header kept (too deep to rewrite)")
     payload_changes: set[str] = set()
-    for (head_span, item_headers, payload_span), item in zip(item_spans, parsed.items, strict=True):
+    for (_, head_span, item_headers, payload_span), item in zip(item_spans, parsed.items, strict=True):
         if (ids is None and shift is None) or item.type not in _JSON_ITEM_TYPES:
             continue
         try:
@@ -455,16 +470,18 @@ def rewrite_envelope(
 
 def drop_items(data: bytes, categories: frozenset[str]) -> tuple[bytes, tuple[str, ...]]:
     """``data`` without the items whose rate-limit category is in ``categories`` (as an SDK
-    drops rate-limited items), and the types dropped. The rest keeps its bytes."""
-    envelope_mod.parse(data, strict=False)
-    _, spans = _spans(data)
+    drops rate-limited items), and the types dropped. The rest keeps its bytes.
+
+    An item goes with the blank lines before it (never the ones after it), so what is left
+    never ends in a blank line, which servers refuse."""
+    _, spans = _spans(data, envelope_mod.parse(data, strict=False))
     dropped: list[str] = []
     cuts: list[tuple[_Span, bytes]] = []
-    for head, headers, payload in spans:
+    for lead, _, headers, payload in spans:
         item_type = str(headers["type"]) if isinstance(headers.get("type"), str) else ""
         if category_of(item_type) in categories:
             end = payload.end + 1 if payload.end < len(data) else payload.end
-            cuts.append((_Span(head.start, end), b""))
+            cuts.append((_Span(lead, end), b""))
             dropped.append(item_type)
     return _splice(data, cuts), tuple(dropped)
 
@@ -580,6 +597,25 @@ def _target_path(data: Mapping[str, Any], project: str, key: str) -> str:
     return f"/api/{project}{'/'.join(segments)}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _sentry_auth_value(value: str, key: str) -> str:
+    """An ``X-Sentry-Auth`` (or ``Authorization: Sentry``) value with the target's key and
+    without the recorded project's secret (it is not the target's). Recorded values repeat
+    (one per SDK and version), so they are rewritten once."""
+    value = _SENTRY_KEY.sub(lambda m: m.group(1) + key, value, count=1)
+    return _SENTRY_SECRET.sub("", value).rstrip(", ")
+
+
+@functools.lru_cache(maxsize=256)
+def _dsn_text(dsn: Dsn, project: str, key: str) -> str:
+    return str(Dsn(dsn.scheme, key, dsn.host, project, dsn.port, dsn.path, dsn.secret))
+
+
+@functools.lru_cache(maxsize=4096)
+def _on_target(url: str, netloc: str) -> bool:
+    return urlsplit(url).netloc == netloc
+
+
 def _sentry_header(key: str, auth: Mapping[str, Any]) -> str:
     parts = [f"sentry_key={key}", f"sentry_version={auth.get('sentry_version') or 7}"]
     if auth.get("sentry_client"):
@@ -622,14 +658,15 @@ def rewrite_request(
         if lower in ("x-sentry-auth", "authorization") and value[:7].lower() == "sentry ":
             if wanted != "original":
                 continue
-            value = _SENTRY_KEY.sub(lambda m: m.group(1) + key, value, count=1)
-            value = _SENTRY_SECRET.sub("", value).rstrip(", ")  # the recorded project's secret is not the target's
+            value = _sentry_auth_value(value, key)
         elif lower == "authorization" and value[:6].lower() == "basic " and form == "basic":
             if wanted != "original":
                 continue
             value = "Basic " + base64.b64encode(f"{key}:".encode()).decode("ascii")
         headers.append((name, value))
-    query_pairs = [(k, v) for k, v in parse_qsl(data.get("query") or "", keep_blank_values=True) if k != "sentry_secret"]
+    recorded_query = data.get("query") or ""
+    recorded_pairs = parse_qsl(recorded_query, keep_blank_values=True) if recorded_query else []
+    query_pairs = [(k, v) for k, v in recorded_pairs if k != "sentry_secret"]
     if form == "query" or wanted == "query":
         query_pairs = [(k, key if k == "sentry_key" else v) for k, v in query_pairs]
     if wanted != "original" and form == "query":
@@ -640,7 +677,7 @@ def rewrite_request(
         query_pairs += [("sentry_key", key), ("sentry_version", str(auth.get("sentry_version") or 7))]
         if auth.get("sentry_client"):
             query_pairs.append(("sentry_client", auth["sentry_client"]))
-    query = urlencode(query_pairs) if query_pairs != parse_qsl(data.get("query") or "", keep_blank_values=True) else (data.get("query") or "")
+    query = urlencode(query_pairs) if query_pairs != recorded_pairs else recorded_query
 
     # body
     body = decode_bytes(data["body"], data["body_base64"])
@@ -664,7 +701,7 @@ def rewrite_request(
                         changes.append("held back " + "+".join(held))
                 result = rewrite_envelope(
                     body,
-                    dsn=target.dsn_for(project, key),
+                    dsn=_dsn_text(target.dsn, project, key),
                     public_key=key,
                     ids=ids if options.fresh_ids else None,
                     shift=shift,
@@ -694,7 +731,7 @@ def rewrite_request(
     if not path.startswith("/") or path.startswith("//"):
         path = "/" + path.lstrip("/")  # an absolute-form or odd request target stays a path on the target
     url = target.base_url + path + (f"?{query}" if query else "")
-    if urlsplit(url).netloc != target.dsn.netloc:
+    if not _on_target(url, target.dsn.netloc):
         raise NotReplayable(f"the recorded path {data['path']!r} would leave the target")
     if path != data["path"]:
         changes.insert(0, "path")

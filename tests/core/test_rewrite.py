@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import pytest
 
-from sentry_mirror.core import encoding, envelope, ingest, record
+from sentry_mirror.core import encoding, envelope, ingest, record, rewrite
 from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.rewrite import (
     ENCODINGS,
@@ -436,6 +436,21 @@ def test_rate_limited_items_are_left_out_as_an_sdk_leaves_them(limited: frozense
     before = {item.type: item.payload for item in envelope.parse(body).items}
     assert [before[t] for t in kept] == [item.payload for item in parsed.items]  # the rest byte for byte
     assert (("held back " + "+".join(dropped),) if dropped else ()) == tuple(c for c in sent.changes if c.startswith("held back"))
+
+
+@pytest.mark.parametrize("limited", [frozenset(c) for n in range(4) for c in itertools.combinations(("error", "attachment", "session"), n)])
+def test_holding_back_items_of_an_envelope_with_blank_lines_leaves_a_valid_envelope(limited: frozenset[str]) -> None:
+    """Blank lines between items are valid (Relay skips them); whatever is held back, the
+    rest must still be an envelope a server takes: no blank line at its end."""
+    items = framed(blank_line=True).split(b"\n", 1)[1]
+    body = framed().split(b"\n", 1)[0] + b"\n\n" + items.replace(b'\n{"type":"session"}', b'\n\r\n\n{"type":"session"}')
+    assert 3 == len(envelope.parse(body).items) and b"\n\n" in body and b"\n\r\n\n" in body
+    sent = rewrite_request(recorded(body=body), TARGET, hold_back=limited)
+    parsed = envelope.parse(sent.decoded)  # strict, as the mirror (and Relay): blank lines at the end are refused
+    before = {item.type: item.payload for item in envelope.parse(body).items}
+    kept = tuple(t for t in ("event", "attachment", "session") if rewrite.category_of(t) not in limited)
+    assert kept == parsed.item_types
+    assert [before[t] for t in kept] == [item.payload for item in parsed.items]
 
 
 @pytest.mark.parametrize("path", ["http://elsewhere.example/api/1/envelope/", "//elsewhere.example/x", "@elsewhere.example/x"])
