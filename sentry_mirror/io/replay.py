@@ -412,7 +412,8 @@ def timeline(records: Iterable[Mapping[str, Any]], pacing: Pacing, window: int =
                 gap = max(0.0, (received - previous).total_seconds()) / speed
                 if pacing.max_gap is not None:
                     gap = min(gap, pacing.max_gap)
-            previous = received
+            if previous is None or received > previous:
+                previous = received  # one read too late for the window does not stretch the next gap
         if not first:
             at += max(gap, min_step)
         first = False
@@ -504,6 +505,8 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.received = False  # any byte of the current answer
+        self.deadline = math.inf  # loop time by which the current answer must be complete
+        self.error: BaseException | None = None  # why it was given up (a timeout)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -533,8 +536,16 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def fail(self, error: BaseException) -> None:
+        """Give up the current request: it raises ``error``."""
+        self.error = error
+        self.close()
+        self._end()
+
     async def _more(self) -> None:
         """Wait for more bytes; :class:`ServerDisconnected` when the server closed instead."""
+        if self.error is not None:
+            raise self.error
         if self.closed:
             raise ServerDisconnected("the server closed the connection without a complete answer")
         self.waiter = asyncio.get_running_loop().create_future()
@@ -602,6 +613,8 @@ class _Connection(asyncio.Protocol):
         else:  # the body ends with the connection
             while not self.closed:
                 await self._more()
+            if self.error is not None:
+                raise self.error
             body, keep = bytes(buffer), False
             buffer.clear()
         return status, headers, body, keep and not self.closed and not buffer
@@ -635,7 +648,8 @@ class Client:
     than the whole budget. It sends exactly the headers it is given, plus ``Host`` and
     ``Content-Length``, in one write; it does not follow redirects or decode bodies."""
 
-    def __init__(self, scheme: str, host: str, port: int | None) -> None:
+    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.timeout = timeout
         self.host_header = host if port is None else f"{host}:{port}"
         self.origin = f"{scheme}://{self.host_header}"
         self._host = host[1:-1] if host.startswith("[") else host
@@ -643,12 +657,25 @@ class Client:
         self._ssl = ssl.create_default_context() if scheme == "https" else None
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
+        self._busy: set[_Connection] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        _, connection = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None)
+        async with asyncio.timeout(self.timeout):
+            _, connection = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None)
         self._open.add(connection)
         return connection
+
+    def _watch(self) -> None:
+        """Every so often: give up the requests past their deadline (one timer for all of
+        them is far cheaper than one per request)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for connection in [c for c in self._busy if c.deadline <= now]:
+            self._busy.discard(connection)
+            connection.fail(TimeoutError(f"no complete answer within {self.timeout:g} s"))
+        self._watchdog = loop.call_later(min(1.0, self.timeout / 4), self._watch) if self._busy else None
 
     def head(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
         """The request line and headers for ``url`` (which must be on this origin)."""
@@ -686,6 +713,10 @@ class Client:
                 connection = await self._connect()
             connection.received = False
             written = loop.time()
+            connection.deadline = written + self.timeout
+            self._busy.add(connection)
+            if self._watchdog is None:
+                self._watch()
             assert connection.transport is not None
             connection.transport.write(data)
             try:
@@ -698,6 +729,8 @@ class Client:
             except BaseException:
                 self._drop(connection)
                 raise
+            finally:
+                self._busy.discard(connection)
             if keep:
                 self._idle.append(connection)
             else:
@@ -712,6 +745,10 @@ class Client:
         for connection in list(self._open):
             self._drop(connection)
         self._idle.clear()
+        self._busy.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
 
 # ------------------------------------------------------------------ replay
@@ -787,8 +824,7 @@ class _Sender:
                 self.on_result(result)
                 return
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
-                status, headers, body, written = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
+            status, headers, body, written = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
         except (TimeoutError, OSError, ValueError) as exc:
             result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             result.latency_ms = (loop.time() - now) * 1000

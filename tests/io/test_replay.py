@@ -21,15 +21,19 @@ from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
 from sentry_mirror.core.rewrite import IdMap, Options, Target, rewrite_envelope, rewrite_request
 from sentry_mirror.io.replay import (
+    Client,
     Pacing,
     RateLimits,
     Report,
     Result,
+    ServerDisconnected,
     make_plan,
     parse_rate_limits,
+    in_time_order,
     percentile,
     replay,
     schedule,
+    timeline,
     timestamp_shift,
 )
 from tests.conftest import Mirror
@@ -362,3 +366,188 @@ def test_plan_skips_preflights_and_truncated_bodies() -> None:
     assert 1 == plan.count
     assert [records[0]] == [data for data, _ in plan.timeline()]
     assert {"CORS preflight (OPTIONS)": 1, "body truncated when recorded": 1} == dict(skipped)
+
+
+# ------------------------------------------------------------------ streaming
+
+
+class Held:
+    """Counts the records alive at once (CPython frees a record as soon as nothing holds it)."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak = 0
+        self.made = 0
+
+
+def tracked_records(count: int, held: Held) -> Callable[[], Any]:
+    class Tracked(dict):  # type: ignore[type-arg]
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            held.live += 1
+            held.made += 1
+            held.peak = max(held.peak, held.live)
+
+        def __del__(self) -> None:
+            held.live -= 1
+
+    def source() -> Any:
+        for n in range(count):
+            yield Tracked({**prepared_record(), "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(milliseconds=n))})
+
+    return source
+
+
+async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_server: Any) -> None:
+    """Records are read as they are sent: a replay of 2,000 holds no more than the read-ahead
+    window and the requests in flight at any moment (the counting pass even fewer)."""
+    answered = 0
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal answered
+        await request.read()
+        answered += 1
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/api/{project}/envelope/", handle)
+    server = await aiohttp_server(app)
+    held = Held()
+    pacing = Pacing(concurrency=4)
+    plan = make_plan(tracked_records(2000, held), Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{server.port}/5")), Options(), pacing, window=16)
+    assert (2000, 2000, 0) == (plan.count, held.made, held.live)
+    assert held.peak <= 16 + 4
+    report = Report()
+    await replay(plan, pacing, on_result=report.add)
+    assert (2000, 2000, 4000) == (report.total, answered, held.made)
+    assert {"accepted": 2000} == dict(report.outcomes())
+    assert 0 == held.live
+    assert held.peak <= 16 + 4 + 8, held.peak  # window + in flight + the few being handed along
+
+
+def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
+    """A listener writes a record once it has answered: overlapping requests can be written
+    out of receive order. Within the read-ahead window they are put back in order; one
+    further behind is sent when it is read, without a gap (offsets never go back)."""
+    def seconds(records: Any) -> list[float]:
+        return [(parse_time(d["received_at"]) - T0).total_seconds() for d in records]
+
+    assert [0, 1, 2, 3, 4, 5, 6] == seconds(in_time_order(at(0, 2, 1, 3, 5, 4, 6), 2))
+    assert [1, 2, 0, 3] == seconds(in_time_order(at(1, 2, 3, 0), 1))
+    assert [0, 1, 1, 2, 3] == [offset for _, offset in timeline(at(1, 2, 3, 0, 4), Pacing(speed=1), 1)]
+
+
+# ------------------------------------------------------------------ the HTTP client
+
+
+async def raw_server(answer: Callable[[int, int, bytes], bytes | None]) -> tuple[asyncio.Server, list[bytes], list[int]]:
+    """A server on 127.0.0.1 that reads each request (head and Content-Length body) and
+    writes ``answer(connection number, request number on it, request)`` byte for byte;
+    None closes the connection without answering."""
+    requests: list[bytes] = []
+    connections = [0]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        number, n = connections[0], 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+                request = head + await reader.readexactly(length)
+                requests.append(request)
+                n += 1
+                reply = answer(number, n, request)
+                if reply is None:
+                    break
+                writer.write(reply)
+                await writer.drain()
+                if b"Connection: close" in reply or reply.startswith(b"HTTP/1.0"):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, requests, connections
+
+
+ANSWERS = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\r\n\r\n{\"id\":1}\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"id\r\n3\r\n\":2\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\nX-B:  spaced \r\n\r\n",
+    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nX-Sentry-Rate-Limits: 60:error:key\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends with the connection",
+]
+
+
+async def test_client_reads_every_framing_and_keeps_connections_alive() -> None:
+    server, requests, connections = await raw_server(lambda _, n, __: ANSWERS[(n - 1) % len(ANSWERS)])
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        answers = [await client.request("POST", f"http://127.0.0.1:{port}/api/5/envelope/?a=1", [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Content-Type", "x")], b"body") for _ in range(6)]
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
+    assert [(200, b'{"id":1}\n'), (201, b'{"id":2}'), (204, b""), (429, b""), (200, b"the body ends with the connection"), (200, b'{"id":1}\n')] == [(a[0], a[2]) for a in answers]
+    assert ("X-A", "1") in answers[0][1] and ("X-B", "spaced") in answers[2][1]
+    assert ("X-Sentry-Rate-Limits", "60:error:key") in answers[3][1]
+    assert 2 == connections[0]  # kept alive for four answers, then a new one after the HTTP/1.0 answer closed it
+    assert b"POST /api/5/envelope/?a=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Sentry-Auth: Sentry sentry_key=k\r\nContent-Type: x\r\nContent-Length: 4\r\n\r\nbody" % port == requests[0]
+
+
+async def test_client_sends_again_once_when_the_server_had_closed_a_kept_connection() -> None:
+    """A server may close a kept-alive connection just as a request goes out on it: that
+    request is sent once more on a new connection. On a new connection it is an error."""
+    server, requests, connections = await raw_server(lambda number, n, _: ANSWERS[0] if number != 1 or n == 1 else None)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        first = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+        second = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"2")
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
+    assert (200, 200, 2, 3) == (first[0], second[0], connections[0], len(requests))
+
+    server, requests, connections = await raw_server(lambda *_: None)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        with pytest.raises(ServerDisconnected):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
+    assert 1 == len(requests)
+
+
+@pytest.mark.parametrize("start", [b"", b"HTTP/1.0 200 OK\r\n\r\nthe start of a body that ends with the connection"])
+async def test_client_gives_up_on_a_server_that_does_not_finish_its_answer(start: bytes) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)
+        writer.write(start)
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port, timeout=0.3)
+    try:
+        with pytest.raises(TimeoutError):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()
+
+
+def test_client_refuses_line_breaks_in_headers_and_other_origins() -> None:
+    client = Client("http", "127.0.0.1", 9000)
+    with pytest.raises(ValueError, match="line break"):
+        client.head("POST", "http://127.0.0.1:9000/", [("X-A", "1\r\nX-Injected: 1")], b"")
+    with pytest.raises(ValueError, match="not on"):
+        client.head("POST", "http://127.0.0.1:90000/", [], b"")
