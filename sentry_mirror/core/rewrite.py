@@ -27,10 +27,12 @@ with its ``length`` updated.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import gzip
 import re
-import uuid
+import os
+import random
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,8 +134,8 @@ class IdMap:
     """Old id -> new id, the same for every occurrence across a replay; keeps each id's style
     (32 hex digits or dashed, case)."""
 
-    def __init__(self, factory: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
-        self._factory = factory
+    def __init__(self, factory: Callable[[], str] | None = None) -> None:
+        self._factory = factory or _random_uuid4
         self._ids: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -153,6 +155,16 @@ class IdMap:
 
     def mapping(self) -> dict[str, str]:
         return dict(self._ids)
+
+
+_random = random.Random(os.urandom(32))
+_VERSION_4 = (0xF000 << 64) | (0xC000 << 48)  # the version and variant bits of a UUID
+
+
+def _random_uuid4() -> str:
+    """A random (version 4) UUID as 32 hex digits, from a generator seeded from the OS once
+    (``uuid.uuid4`` asks the OS for every id, five times the cost)."""
+    return f"{(_random.getrandbits(128) & ~_VERSION_4) | (0x4000 << 64) | (0x8000 << 48):032x}"
 
 
 # ------------------------------------------------------------------ encoding
@@ -554,6 +566,11 @@ class Prepared:
     categories: tuple[str, ...]
     recorded_status: int
     changes: tuple[str, ...]
+    encoded: bool = True  # False: ``body`` is still to be encoded with ``encoding`` (see :meth:`with_wire`)
+
+    def with_wire(self, wire: bytes) -> Prepared:
+        """This request with its body encoded (``wire``: ``encode(self.encoding, self.decoded)``)."""
+        return dataclasses.replace(self, body=wire, encoded=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -631,10 +648,13 @@ def rewrite_request(
     ids: IdMap | None = None,
     sent_at: datetime | None = None,
     hold_back: frozenset[str] = frozenset(),
+    encode_body: bool = True,
 ) -> Prepared:
     """Rewrite one snapshot record (its dict) for ``target``.
 
     ``hold_back``: rate-limited categories whose items are left out of an envelope.
+    ``encode_body=False`` leaves the Content-Encoding to the caller (``Prepared.encoded``
+    is then False when there is one to apply), who may compress elsewhere.
 
     Raises :class:`NotReplayable` for a record whose body was truncated; a body that did not
     decode is sent as it came (with its original Content-Encoding), untouched."""
@@ -691,7 +711,7 @@ def rewrite_request(
         if encoding:
             headers.append(("Content-Encoding", encoding))
         changes.append("body sent as recorded (it did not decode)")
-        wire = body
+        wire, encoded = body, True
     else:
         if data["endpoint"] in ("envelope", "tunnel") and body:
             try:
@@ -723,7 +743,8 @@ def rewrite_request(
                 encoding = None
         else:
             encoding = None if options.encoding == "identity" else options.encoding
-        wire = encode(encoding, body)
+        encoded = encode_body or not encoding
+        wire = encode(encoding, body) if encoded else body
         if encoding:
             headers.append(("Content-Encoding", encoding))
 
@@ -756,4 +777,5 @@ def rewrite_request(
         categories=categories,
         recorded_status=int(data["response"]["status"]),
         changes=tuple(changes),
+        encoded=encoded,
     )
