@@ -27,7 +27,6 @@ with its ``length`` updated.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import functools
 import gzip
 import re
@@ -566,11 +565,6 @@ class Prepared:
     categories: tuple[str, ...]
     recorded_status: int
     changes: tuple[str, ...]
-    encoded: bool = True  # False: ``body`` is still to be encoded with ``encoding`` (see :meth:`with_wire`)
-
-    def with_wire(self, wire: bytes) -> Prepared:
-        """This request with its body encoded (``wire``: ``encode(self.encoding, self.decoded)``)."""
-        return dataclasses.replace(self, body=wire, encoded=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -648,13 +642,10 @@ def rewrite_request(
     ids: IdMap | None = None,
     sent_at: datetime | None = None,
     hold_back: frozenset[str] = frozenset(),
-    encode_body: bool = True,
 ) -> Prepared:
     """Rewrite one snapshot record (its dict) for ``target``.
 
     ``hold_back``: rate-limited categories whose items are left out of an envelope.
-    ``encode_body=False`` leaves the Content-Encoding to the caller (``Prepared.encoded``
-    is then False when there is one to apply), who may compress elsewhere.
 
     Raises :class:`NotReplayable` for a record whose body was truncated; a body that did not
     decode is sent as it came (with its original Content-Encoding), untouched."""
@@ -711,7 +702,7 @@ def rewrite_request(
         if encoding:
             headers.append(("Content-Encoding", encoding))
         changes.append("body sent as recorded (it did not decode)")
-        wire, encoded = body, True
+        wire = body
     else:
         if data["endpoint"] in ("envelope", "tunnel") and body:
             try:
@@ -743,8 +734,7 @@ def rewrite_request(
                 encoding = None
         else:
             encoding = None if options.encoding == "identity" else options.encoding
-        encoded = encode_body or not encoding
-        wire = encode(encoding, body) if encoded else body
+        wire = encode(encoding, body)
         if encoding:
             headers.append(("Content-Encoding", encoding))
 
@@ -777,5 +767,4 @@ def rewrite_request(
         categories=categories,
         recorded_status=int(data["response"]["status"]),
         changes=tuple(changes),
-        encoded=encoded,
     )

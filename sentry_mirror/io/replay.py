@@ -11,7 +11,6 @@ request is answered (or held back). Records stream: a replay holds a bounded num
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import heapq
 import itertools
 import math
@@ -29,7 +28,6 @@ from sentry_mirror.core.envelope import normalize_uuid
 from sentry_mirror.core.record import encode_bytes, format_time, parse_time
 from sentry_mirror.core.rewrite import (
     IdMap,
-    encode,
     NotReplayable,
     Options,
     Prepared,
@@ -41,10 +39,6 @@ from sentry_mirror.core.rewrite import (
 #: Requests not worth replaying: CORS preflights carry no data.
 SKIPPED_METHODS = frozenset({"OPTIONS"})
 REQUEST_TIMEOUT = 30.0
-#: Bodies at least this big are compressed by one of COMPRESSORS threads while the event
-#: loop goes on (gzip at level 9 or br at 4 takes 30-40 µs for 3 KB; handing over ~13 µs).
-COMPRESS_ELSEWHERE = 1024
-COMPRESSORS = 2
 #: Responses bodies kept per result (the report and --results need the start only).
 BODY_KEEP = 64 << 10
 
@@ -788,7 +782,6 @@ async def replay(
         for worker in workers:
             worker.cancel()
         sender.client.close()
-        sender.compressors.shutdown(wait=False, cancel_futures=True)
 
 
 class _Sender:
@@ -799,7 +792,6 @@ class _Sender:
         self.ids, self.limits = ids, limits
         self.on_result, self.on_skip = on_result, on_skip
         self.paced = paced
-        self.compressors = concurrent.futures.ThreadPoolExecutor(COMPRESSORS, thread_name_prefix="replay-compress")
         self.loop = asyncio.get_running_loop()
         self.start_mono = self.loop.time()
         self.start_wall = datetime.now(UTC)
@@ -824,15 +816,10 @@ class _Sender:
             held = limits.limited(categories, now)
         envelope = data["endpoint"] in ("envelope", "tunnel")
         try:
-            prepared = rewrite_request(data, self.target, self.options, ids=self.ids, sent_at=sent_at, hold_back=held if envelope else frozenset(), encode_body=False)
+            prepared = rewrite_request(data, self.target, self.options, ids=self.ids, sent_at=sent_at, hold_back=held if envelope else frozenset())
         except NotReplayable as exc:
             self.on_skip(str(exc))
             return
-        if not prepared.encoded:
-            if len(prepared.body) >= COMPRESS_ELSEWHERE:  # zlib, brotli and zstd let go of the GIL
-                prepared = prepared.with_wire(await loop.run_in_executor(self.compressors, encode, prepared.encoding, prepared.body))
-            else:
-                prepared = prepared.with_wire(encode(prepared.encoding, prepared.body))
         result = Result(prepared, offset, sent_at=format_time(sent_at))
         if held:
             result.held_back = tuple(sorted(held))

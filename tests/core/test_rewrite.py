@@ -205,21 +205,6 @@ def test_body_encoding_original_or_chosen(original: str | None, wanted: str) -> 
     accepted_by_target(sent)
 
 
-@pytest.mark.parametrize("wanted", ENCODINGS)
-def test_the_body_can_be_left_to_encode_elsewhere(wanted: str) -> None:
-    data = recorded(content_encoding="br")
-    whole = rewrite_request(data, TARGET, Options(encoding=wanted))
-    later = rewrite_request(data, TARGET, Options(encoding=wanted), encode_body=False)
-    assert (whole.encoding is None) == later.encoded and whole.headers == later.headers
-    if not later.encoded:
-        assert later.body == later.decoded == whole.decoded
-        later = later.with_wire(rewrite.encode(later.encoding, later.body))
-    assert encoding.decode(whole.encoding, whole.body) == encoding.decode(later.encoding, later.body) and later.encoded
-    assert whole.to_dict() == later.to_dict()
-    undecoded = {**data, "body_decoded": False}
-    assert rewrite_request(undecoded, TARGET, Options(encoding=wanted), encode_body=False).encoded  # sent as recorded
-
-
 def test_no_rewrite_needed_keeps_the_body_byte_for_byte() -> None:
     body = make_envelope(items=[({"type": "event"}, b'{"event_id": "%s",  "timestamp": 1}' % EVENT_ID.encode())], trailing_newline=False)
     sent = rewrite_request(recorded(body=body), TARGET)
