@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from sentry_mirror.errors import MirrorError
@@ -100,13 +101,24 @@ class Auth:
         }
 
 
-def header(headers: Headers, name: str) -> str | None:
-    """The first header called ``name`` (case-insensitive), or None."""
+def header(headers: Headers | Mapping[str, str], name: str) -> str | None:
+    """The first header called ``name`` (case-insensitive), or None. ``headers`` are pairs
+    as received, or a :func:`header_index` of them."""
     name = name.lower()
+    if isinstance(headers, Mapping):
+        return headers.get(name)
     for key, value in headers:
         if key.lower() == name:
             return value
     return None
+
+
+def header_index(headers: Headers) -> dict[str, str]:
+    """Lower-cased header name → its first value."""
+    index: dict[str, str] = {}
+    for key, value in headers:
+        index.setdefault(key.lower(), value)
+    return index
 
 
 def _from_pairs(form: str, pairs: Sequence[tuple[str, str]]) -> Auth:
@@ -130,8 +142,11 @@ def _major(version: str) -> int | None:
     return int(major)
 
 
+@lru_cache(maxsize=256)
 def parse_sentry_header(value: str, form: str = "x-sentry-auth") -> Auth:
-    """Parse ``Sentry sentry_key=…, sentry_version=7, …`` the way sentry-types does."""
+    """Parse ``Sentry sentry_key=…, sentry_version=7, …`` the way sentry-types does.
+
+    An SDK sends the same header with every request: the answer is remembered."""
     prefix, _, rest = value.strip().partition(" ")
     if prefix.lower() != "sentry":
         raise AuthError(401, "bad x-sentry-auth header")
@@ -148,7 +163,7 @@ def _sentry_scheme(value: str | None) -> str | None:
     return value if value is not None and value[:7].lower() == "sentry " else None
 
 
-def request_auth(headers: Headers, query: str, path_key: str | None = None) -> Auth | None:
+def request_auth(headers: Headers | Mapping[str, str], query: str, path_key: str | None = None) -> Auth | None:
     """The request-level auth, or None when the request carries none.
 
     Sources are tried in Relay's order (``auth_from_parts``); a second one present is
@@ -157,28 +172,29 @@ def request_auth(headers: Headers, query: str, path_key: str | None = None) -> A
     count only when they start with ``Sentry ``, and an unusable ``Basic`` value is
     ignored, as in Relay. A ``sentry_version`` above 7 is a 400, checked last.
     """
-    auth: Auth | None = None
-
-    def take(make: Callable[[], Auth]) -> None:
-        nonlocal auth
-        if auth is not None:
-            raise AuthError(401, "multiple authorization payloads detected")
-        auth = make()
-
+    found: list[Auth | Callable[[], Auth]] = []
     x_auth = _sentry_scheme(header(headers, "x-sentry-auth"))
     if x_auth is not None:
-        take(lambda: parse_sentry_header(x_auth))
+        found.append(lambda: parse_sentry_header(x_auth))
     authorization = header(headers, "authorization")
-    if _sentry_scheme(authorization) is not None:
-        take(lambda: parse_sentry_header(authorization, "authorization"))
-    basic = _basic(authorization)
-    if basic is not None:
-        take(lambda: basic)
+    if authorization is not None:
+        if _sentry_scheme(authorization) is not None:
+            found.append(lambda: parse_sentry_header(authorization, "authorization"))
+        basic = _basic(authorization)
+        if basic is not None:
+            found.append(basic)
     if "sentry_" in query:
-        take(lambda: _from_pairs("query", parse_qsl(query, keep_blank_values=True)))
+        found.append(lambda: _from_pairs("query", parse_qsl(query, keep_blank_values=True)))
     if path_key:
-        take(lambda: Auth("path", path_key))
-    major = _major(auth.sentry_version) if auth is not None and auth.sentry_version is not None else None
+        found.append(Auth("path", path_key))
+    if not found:
+        return None
+    # In Relay's order: a malformed first source is a 401 before a second one is noticed.
+    first = found[0]
+    auth = first if isinstance(first, Auth) else first()
+    if len(found) > 1:
+        raise AuthError(401, "multiple authorization payloads detected")
+    major = _major(auth.sentry_version) if auth.sentry_version is not None else None
     if major is not None and major > 7:
         raise AuthError(400, f"unsupported protocol version ({major})")
     return auth

@@ -17,8 +17,10 @@ import lzma
 import re
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,7 +28,7 @@ import orjson
 import zstandard
 
 from sentry_mirror.core import encoding, envelope, multipart
-from sentry_mirror.core.auth import Auth, AuthError, Headers, header, parse_dsn, request_auth
+from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
 
@@ -104,9 +106,14 @@ class Request:
     query: str = ""
     headers: Headers = ()
     body: bytes = b""
+    #: lower-cased name → the first value: each request is asked for several headers
+    index: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", header_index(self.headers))
 
     def header(self, name: str) -> str | None:
-        return header(self.headers, name)
+        return self.index.get(name.lower())
 
     @property
     def content_type(self) -> str:
@@ -196,16 +203,24 @@ _SLASHES = re.compile(r"/{2,}")
 ENDPOINTS = ("envelope", "store", "security", "nel", "minidump", "unreal", "attachments", "cron", "otlp", "tunnel")
 
 
-def route(method: str, path: str, tunnel_path: str = "/tunnel") -> tuple[str, dict[str, str], frozenset[str]]:
+def route(method: str, path: str, tunnel_path: str = "/tunnel") -> tuple[str, Mapping[str, str], frozenset[str]]:
     """(endpoint name, path parameters, allowed methods); endpoint ``unknown`` when none matches."""
+    return _route(path, tunnel_path)
+
+
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
+@lru_cache(maxsize=1024)  # SDKs post to a handful of paths, over and over
+def _route(path: str, tunnel_path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
     path = _SLASHES.sub("/", path)
     if tunnel_path and path.rstrip("/") == tunnel_path.rstrip("/"):
-        return "tunnel", {}, frozenset({"POST"})
+        return "tunnel", _NO_PARAMS, frozenset({"POST"})
     for name, pattern, methods in _ROUTES:
         match = pattern.match(path)
         if match:
-            return name, {k: v for k, v in match.groupdict().items() if v is not None}, methods
-    return "unknown", {}, frozenset()
+            return name, MappingProxyType({k: v for k, v in match.groupdict().items() if v is not None}), methods
+    return "unknown", _NO_PARAMS, frozenset()
 
 
 # ---------------------------------------------------------------- responses
@@ -297,7 +312,7 @@ def internal_error(request: Request, exc: BaseException) -> Outcome:
 
 
 def _dispatch(
-    request: Request, config: Config, state: _State, name: str, params: dict[str, str], methods: frozenset[str]
+    request: Request, config: Config, state: _State, name: str, params: Mapping[str, str], methods: frozenset[str]
 ) -> Response:
     method = request.method.upper()
     if method == "OPTIONS" and request.header("access-control-request-method") is not None:
@@ -338,7 +353,7 @@ def _authenticate(
     request: Request, config: Config, state: _State, path_key: str | None, *, allow_envelope_dsn: bool
 ) -> None:
     try:
-        auth = request_auth(request.headers, request.query, path_key)
+        auth = request_auth(request.index, request.query, path_key)
     except AuthError as exc:
         raise _Reject(exc.status, str(exc)) from None
     if auth is None:
@@ -451,7 +466,7 @@ def _too_large(kind: str) -> None:
     raise _Reject(413, f"envelope exceeded size limits for type '{kind}' (https://develop.sentry.dev/sdk/envelopes/#size-limits)")
 
 
-def _envelope(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _envelope(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     _require_body(state)
     try:
         parsed = envelope.parse(state.body)
@@ -471,7 +486,7 @@ def _envelope(request: Request, config: Config, state: _State, params: dict[str,
     return json_response(200, {"id": state.event_id} if state.event_id else {})
 
 
-def _tunnel(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _tunnel(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     """The browser SDK's ``tunnel`` target: the envelope header's ``dsn`` is the only auth."""
     _require_body(state)
     headers = _first_line_json(state.body)
@@ -519,7 +534,7 @@ def _store_payload(body: bytes) -> Any:
             raise _Reject(400, f"invalid JSON data: {exc}") from None
 
 
-def _store(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _store(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.method.upper() == "GET":
         data = dict(parse_qsl(request.query)).get("sentry_data")
         if not data:
@@ -544,7 +559,7 @@ def _store(request: Request, config: Config, state: _State, params: dict[str, st
     return json_response(200, {"id": state.event_id})
 
 
-def _security(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _security(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.content_type not in _SECURITY_TYPES:
         raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for a security report")
     _require_body(state)
@@ -558,7 +573,7 @@ def _security(request: Request, config: Config, state: _State, params: dict[str,
     return _empty(200)
 
 
-def _nel(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _nel(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.content_type not in _NEL_TYPES:
         raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for a NEL report")
     _require_body(state)
@@ -622,7 +637,7 @@ def _crash_event_id(state: _State) -> str:
     return str(uuid.UUID(state.event_id))
 
 
-def _minidump(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _minidump(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.content_type in ("application/octet-stream", "application/x-dmp"):
         dump = multipart.Part("upload_file_minidump", "minidump.dmp", request.content_type, state.body)
         parts = [dump]
@@ -645,14 +660,14 @@ def _minidump(request: Request, config: Config, state: _State, params: dict[str,
     return _text(200, _crash_event_id(state))
 
 
-def _unreal(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _unreal(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     _require_body(state)
     state.items.append({"type": "unreal_report", "size": len(state.body), "headers": {"type": "unreal_report"}})
     state.facts = Facts("unreal crash report")
     return _text(200, _crash_event_id(state))
 
 
-def _attachments(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _attachments(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     event_id = envelope.normalize_uuid(params["event_id"])
     if event_id is None:
         raise _Reject(400, "invalid event id")
@@ -662,7 +677,7 @@ def _attachments(request: Request, config: Config, state: _State, params: dict[s
     return _empty(201)
 
 
-def _cron(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _cron(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.content_type == "application/json" and request.method.upper() == "POST":
         try:
             check_in = orjson.loads(state.body)
@@ -680,7 +695,7 @@ def _cron(request: Request, config: Config, state: _State, params: dict[str, str
     return _empty(202)
 
 
-def _otlp(request: Request, config: Config, state: _State, params: dict[str, str]) -> Response:
+def _otlp(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     if request.content_type not in _OTLP_TYPES:
         raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for OTLP")
     kind = "otlp_" + params["signal"]

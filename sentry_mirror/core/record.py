@@ -96,7 +96,7 @@ def build(
         "method": request.method,
         "path": request.path,
         "query": request.query,
-        "headers": [list(pair) for pair in request.headers],
+        "headers": list(request.headers),  # pairs: JSON arrays on disk
         "endpoint": outcome.endpoint,
         "project_id": outcome.project_id,
         "auth": outcome.auth.to_dict() if outcome.auth else None,
@@ -121,7 +121,7 @@ def build(
         "notes": list(outcome.notes),
         "response": {
             "status": outcome.response.status,
-            "headers": [list(pair) for pair in outcome.response.headers],
+            "headers": list(outcome.response.headers),
             "body": response_body,
             "body_base64": response_b64,
         },

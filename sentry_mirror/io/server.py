@@ -66,6 +66,10 @@ def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_r
 
 async def _read_body(request: web.Request, limit: int) -> tuple[bytes, int, bool]:
     """(body, wire size, truncated): stops storing at ``limit`` bytes of wire body."""
+    length = request.content_length
+    if length is not None and length <= limit:  # the parser stops at Content-Length
+        body = await request.read()
+        return body, len(body), False
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():
@@ -111,7 +115,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         method=request.method,
         path=request.rel_url.raw_path,
         query=request.rel_url.raw_query_string,
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers),
+        headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]),
         body=body,
     )
     remote = _remote(request)
@@ -129,9 +133,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
 
 def _respond(response: ingest.Response, *, close: bool = False) -> web.Response:
-    result = web.Response(status=response.status, body=response.body)
-    for name, value in response.headers:
-        result.headers.add(name, value)
+    result = web.Response(status=response.status, body=response.body, headers=response.headers)
     if close:
         result.force_close()
     return result

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from sentry_mirror.core.auth import Auth, AuthError, Dsn, header, parse_dsn, request_auth
+from sentry_mirror.core.auth import Auth, AuthError, Dsn, header, header_index, parse_dsn, request_auth
 from sentry_mirror.errors import MirrorError
 from tests.factories import KEY, OTHER_KEY
 
@@ -144,6 +144,7 @@ def test_parse_dsn_invalid(text: str) -> None:
 def test_request_auth(headers: list[tuple[str, str]], query: str, path_key: str | None, expected: Auth | None) -> None:
     """Each auth form gives the key, version and client it carries; non-Sentry values count as none."""
     assert expected == request_auth(headers, query, path_key)
+    assert expected == request_auth(header_index(headers), query, path_key)
 
 
 @pytest.mark.parametrize(
@@ -233,17 +234,20 @@ def test_request_auth_rejected(
     headers: list[tuple[str, str]], query: str, path_key: str | None, status: int, message: str
 ) -> None:
     """Malformed, doubled and too-new auth is refused with Relay's status and detail."""
-    with pytest.raises(AuthError) as info:
-        request_auth(headers, query, path_key)
+    for given in (headers, header_index(headers)):
+        with pytest.raises(AuthError) as info:
+            request_auth(given, query, path_key)
 
-    assert (status, message) == (info.value.status, str(info.value))
+        assert (status, message) == (info.value.status, str(info.value))
 
 
 def test_header_lookup() -> None:
-    """header() finds the first header of a name, ignoring case; None when absent."""
+    """header() finds the first header of a name, ignoring case; None when absent; alike in
+    the pairs and in their index."""
     headers = [("Content-Type", "a"), ("content-type", "b")]
 
-    assert ("a", None) == (header(headers, "CONTENT-TYPE"), header(headers, "origin"))
+    for given in (headers, header_index(headers)):
+        assert ("a", None) == (header(given, "CONTENT-TYPE"), header(given, "origin"))
 
 
 def test_auth_to_dict() -> None:
