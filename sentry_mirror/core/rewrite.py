@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import brotli
@@ -238,13 +238,20 @@ def _format_match(moment: datetime, match: re.Match[str]) -> str:
             moment = moment.astimezone(UTC)
         zone = zone or ""
     m = moment
+    digits = len(fraction) - 1 if fraction else 0
+    spec = _TIMESPECS.get(digits) if len(base) > 16 else None  # with seconds: isoformat writes it, in C
+    if spec is not None:
+        return m.replace(tzinfo=None).isoformat(base[10], spec) + zone
     text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}{base[10]}{m.hour:02d}:{m.minute:02d}"
     if len(base) > 16:  # with seconds
         text += f":{m.second:02d}"
-    if fraction and len(fraction) > 1:
-        digits = len(fraction) - 1
+    if digits:
         text += f".{m.microsecond:06d}"[: digits + 1] if digits <= 6 else f".{m.microsecond:06d}" + "0" * (digits - 6)
     return text + zone
+
+
+#: Fraction digits -> the ``isoformat`` timespec that writes as many (it truncates, as the slice does).
+_TIMESPECS = {0: "seconds", 3: "milliseconds", 6: "microseconds"}
 
 
 def format_like(moment: datetime, example: Any) -> Any:
@@ -359,8 +366,7 @@ def _map_keys(obj: dict[str, Any], keys: tuple[str, ...], ids: IdMap) -> bool:
 # ------------------------------------------------------------------ envelopes
 
 
-@dataclass(frozen=True, slots=True)
-class _Span:
+class _Span(NamedTuple):
     start: int
     end: int
 
@@ -502,6 +508,11 @@ def category_of(item_type: str) -> str:
     return CATEGORIES.get(item_type, "default")
 
 
+@functools.lru_cache(maxsize=1024)
+def _categories(item_types: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(category_of(t) for t in item_types))
+
+
 def record_categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     """The rate-limit categories a recorded request carries."""
     if data["endpoint"] in ("envelope", "tunnel"):
@@ -594,17 +605,20 @@ _SENTRY_SECRET = re.compile(r"(?<=[ ,])\s*sentry_secret\s*=\s*[^,]*(?:,|$)", re.
 
 
 def _target_path(data: Mapping[str, Any], project: str, key: str) -> str:
-    path: str = data["path"]
-    endpoint = data["endpoint"]
+    auth = data.get("auth") or {}
+    return _path_for(data["path"], data["endpoint"], auth.get("form"), auth.get("public_key"), project, key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_for(path: str, endpoint: str, form: str | None, public_key: str | None, project: str, key: str) -> str:
     if endpoint == "tunnel":
         return f"/api/{project}/envelope/"
     match = _API_PATH.match(path)
     if not match or match.group(1) == "store":
         return path
     segments = (match.group(2) or "/").split("/")
-    auth = data.get("auth") or {}
-    if auth.get("form") == "path" and auth.get("public_key") in segments:
-        segments[segments.index(auth["public_key"])] = quote(key, safe="")  # unreal/<key>/, cron/<slug>/<key>/
+    if form == "path" and public_key in segments:
+        segments[segments.index(public_key)] = quote(key, safe="")  # unreal/<key>/, cron/<slug>/<key>/
     return f"/api/{project}{'/'.join(segments)}"
 
 
@@ -693,7 +707,7 @@ def rewrite_request(
     # body
     body = decode_bytes(data["body"], data["body_base64"])
     summary = data.get("summary") or {}
-    item_types = tuple(str(item.get("type")) for item in summary.get("items") or ())
+    item_types = tuple([str(item.get("type")) for item in summary.get("items") or ()])
     event_id = summary.get("event_id")
     changes: list[str] = []
     shift = options.shift
@@ -749,7 +763,7 @@ def rewrite_request(
     if key != auth.get("public_key") and form:
         changes.insert(0, "key")
     if data["endpoint"] in ("envelope", "tunnel"):
-        categories = tuple(dict.fromkeys(category_of(t) for t in item_types))
+        categories = _categories(item_types)
     else:
         categories = (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
     return Prepared(
