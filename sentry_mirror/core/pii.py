@@ -151,25 +151,29 @@ def value_kinds(text: str) -> Iterator[tuple[str, str]]:
             if found.start() + found.group().index("@") not in taken:
                 yield "email", found.group()
                 break
-    has_digit = _DIGIT.search(text) is not None
-    if has_digit:
-        found = _IPV4.search(text)
+    # each search runs only when the text has what its pattern cannot match without
+    if _DIGIT.search(text) is not None:
+        found = _IPV4.search(text) if "." in text else None
         if found:
             if not found.group().startswith(_NOT_PERSONAL_IPS):
                 yield "ip", found.group()
-        elif ":" in text:
+        elif ":" in text and ("::" in text or text.count(":") >= 7):
             for found in _IPV6.finditer(text):
                 if _is_ipv6(found.group()):
                     yield "ip", found.group()
                     break
-        for card in _cards(text):
-            yield "credit_card", card
-            break
-        for match in _IBAN.finditer(text):
-            if iban_valid(match.group()):
-                yield "iban", match.group()
+        if len(text) >= 13:
+            for card in _cards(text):
+                yield "credit_card", card
                 break
-    found = _BEARER.search(text) or _JWT.search(text)
+        if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
+            for match in _IBAN.finditer(text):
+                if iban_valid(match.group()):
+                    yield "iban", match.group()
+                    break
+    folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
+    found = _BEARER.search(text) if "bearer" in folded or "token" in folded or "bas" in folded else None
+    found = found or (_JWT.search(text) if "eyJ" in text else None)
     if found:
         yield "auth_token", found.group()
     if "-----BEGIN" in text and _PEM.search(text):
@@ -252,6 +256,7 @@ _VARS = ".vars"
 _EXCLUDED_SUFFIXES = (".filename", ".abs_path")
 _REPLACE_ONLY = ("logentry.formatted", "items[].body")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_BEARER_WORD = re.compile(r"(?i)\bbearer\s")
 
 
 def _reachable(path: str) -> bool:
@@ -262,41 +267,57 @@ def _reachable(path: str) -> bool:
     return path.startswith(_PII_TRUE_PREFIXES) or _VARS + "." in path or path.endswith(_VARS) or ".vars[]" in path
 
 
+def _path_rule(path: str, key: str, parent: str, item_type: str) -> tuple[str, str | None]:
+    """What Sentry's default scrubbing does at a path, before looking at the value:
+    ``("replace", None)`` (log messages: replace-only rules on the text), ``("fixed", rule)``
+    (the path alone decides: a rule, or None when unreachable) or ``("text", None)`` (the
+    filter rules on the text decide)."""
+    if item_type == "log" and path == "items[].body" or path == "logentry.formatted":
+        return "replace", None
+    if not _reachable(path):
+        return "fixed", None
+    if parent.lower() == "cookies" and key.lower() in SENSITIVE_COOKIES:
+        return "fixed", "@cookies:filter"
+    if _PASSWORD_KEY.search(key) and key:
+        return "fixed", "@password:filter"
+    return "text", None
+
+
+def _replace_rule(text: str) -> str | None:
+    for rule, pattern in (("@email:replace", _EMAIL), ("@bearer:replace", _BEARER), ("@usssn:replace", _SSN)):
+        if pattern.search(text):
+            return rule
+    if any(True for _ in _cards(text)):
+        return "@creditcard:replace"
+    return None
+
+
+def _filter_rule(text: str) -> str | None:
+    text = text[:MAX_SCAN]
+    if _PASSWORD_KEY.search(text) or ("bearer" in text.casefold() and _BEARER_WORD.search(text)):
+        return "@password:filter"
+    if len(text) >= 13 and any(True for _ in _cards(text)):
+        return "@creditcard:filter"
+    if len(text) >= 15 and not text.islower():
+        for match in _IBAN.finditer(text):
+            if iban_valid(match.group()):
+                return "@iban:filter"
+    if "-----BEGIN" in text and _PEM.search(text):
+        return "@pemkey:filter"
+    if "://" in text and _URL_AUTH.search(text):
+        return "@urlauth:legacy"
+    if "-" in text and _SSN.search(text):
+        return "@usssn:filter"
+    return None
+
+
 def sentry_default_rule(path: str, key: str, parent: str, text: str | None, item_type: str = "event") -> str | None:
     """The default Relay rule that would change the value at ``path`` (under ``key``, whose
     parent key is ``parent``; ``text`` its string form, or None for a container), or None."""
-    if item_type == "log" and path == "items[].body" or path == "logentry.formatted":
-        if text is None:
-            return None
-        for rule, pattern in (("@email:replace", _EMAIL), ("@bearer:replace", _BEARER), ("@usssn:replace", _SSN)):
-            if pattern.search(text):
-                return rule
-        if any(True for _ in _cards(text)):
-            return "@creditcard:replace"
-        return None
-    if not _reachable(path):
-        return None
-    if parent.lower() == "cookies" and key.lower() in SENSITIVE_COOKIES:
-        return "@cookies:filter"
-    if _PASSWORD_KEY.search(key) and key:
-        return "@password:filter"
-    if text is None:
-        return None
-    text = text[:MAX_SCAN]
-    if _PASSWORD_KEY.search(text) or re.search(r"(?i)\bbearer\s", text):
-        return "@password:filter"
-    if any(True for _ in _cards(text)):
-        return "@creditcard:filter"
-    for match in _IBAN.finditer(text):
-        if iban_valid(match.group()):
-            return "@iban:filter"
-    if "-----BEGIN" in text and _PEM.search(text):
-        return "@pemkey:filter"
-    if _URL_AUTH.search(text):
-        return "@urlauth:legacy"
-    if _SSN.search(text):
-        return "@usssn:filter"
-    return None
+    mode, rule = _path_rule(path, key, parent, item_type)
+    if mode == "fixed" or text is None:
+        return rule
+    return _replace_rule(text) if mode == "replace" else _filter_rule(text)
 
 
 # ---------------------------------------------------------------- walking a payload
@@ -317,81 +338,194 @@ class Finding:
 #: searched, which also keeps versions such as 1.2.3.4 from passing for IP addresses.
 _NOT_SCANNED = frozenset({"modules", "sdk"})
 
+#: Field paths remembered per :class:`Scanner`; beyond, a path's decisions are worked out
+#: afresh at each visit (same answers, slower), so memory stays bounded on any input.
+MAX_SITES = 20_000
+#: Values remembered with what they hold, per scanner (real traffic repeats most values:
+#: server names, versions, file names): at most this many, each at most :data:`MAX_CACHED`
+#: characters long (so the caches stay under ~10 MB).
+CACHE_SIZE = 20_000
+MAX_CACHED = 256
+#: A path stops remembering its values once this many were looked up there with fewer
+#: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
+_CACHE_TRIAL = 64
+_CACHE_MIN_HITS = 8
+#: A bare number that could be a card (Relay's prefixes: Amex, Visa, Mastercard, Discover).
+_CARD_NUMBER = re.compile(r"(?:3[47]\d{13}|4\d{15}|5[1-5]\d{14}|6(?:011|5\d\d)\d{12})")
+_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+_MISSING: Any = object()
+
+#: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
+Found = tuple[tuple[str, str, str | None], ...]
+
+
+class Scanner:
+    """The detector's memory across payloads: one tree of :class:`Site` per item type (the
+    field paths met so far, each with the decisions its path alone settles) and the values
+    seen recently at each path, with what they hold. Bounded (:data:`MAX_SITES`,
+    :data:`CACHE_SIZE`); the answers never depend on what it remembers."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, Site] = {}
+        self.sites = 0
+        self.cached = 0
+        self.caching: list[Site] = []
+
+    def root(self, item_type: str) -> Site:
+        site = self.roots.get(item_type)
+        if site is None:
+            site = self.roots[item_type] = Site(self, item_type, "", "", "", 0)
+        return site
+
+    def _forget_values(self) -> None:
+        for site in self.caching:
+            if site.cache is not None:
+                site.cache.clear()
+        self.caching = []
+        self.cached = 0
+
+
+class Site:
+    """One field path of one item type (``path``, the ``key`` its value sits under and that
+    key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
+
+    __slots__ = (
+        "_element", "_key_kinds", "_mode", "_rule", "_versioned", "cache", "children", "hits", "misses",
+        "depth", "descend", "item_type", "key", "keyed", "parent", "path", "scanner",
+    )  # fmt: skip
+
+    def __init__(self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int) -> None:
+        self.scanner = scanner
+        self.item_type = item_type
+        self.path = path
+        self.key = key
+        self.parent = parent
+        self.depth = depth
+        #: containers here are walked (deeper ones are not)
+        self.descend = depth < MAX_DEPTH
+        #: numbers here are read (a count or a time elsewhere holds no personal data)
+        self.keyed = bool(key and _KEYED.search(key))
+        self.children: dict[str, Site | None] = {}
+        self._element: Site | None = None
+        self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
+        self._mode, self._rule = _path_rule(path, key, parent, item_type)
+        self._versioned = "version" in path.lower()
+        self.cache: dict[str, Found] | None = {}
+        self.hits = self.misses = 0  # of the value cache
+
+    def child(self, key: str) -> Site | None:
+        """The site of ``key`` in an object here (or of a ``[key, value]`` pair), or None
+        when it is not searched (``modules`` and ``sdk`` at the top)."""
+        site = self.children.get(key, _MISSING)
+        if site is _MISSING:
+            if not self.path and key in _NOT_SCANNED:
+                site = None
+            else:
+                site = Site(self.scanner, self.item_type, f"{self.path}.{key}" if self.path else key, key, self.key,
+                            self.depth + 1)  # fmt: skip
+            if self.scanner.sites < MAX_SITES:
+                self.scanner.sites += 1
+                self.children[key] = site
+        return site
+
+    def element(self) -> Site:
+        """The site of the elements of an array here (``path[]``, same key and parent)."""
+        site = self._element
+        if site is None:
+            site = Site(self.scanner, self.item_type, self.path + "[]", self.key, self.parent, self.depth + 1)
+            if self.scanner.sites < MAX_SITES:
+                self.scanner.sites += 1
+                self._element = site
+        return site
+
+    def pairs(self, value: list[Any]) -> bool:
+        """True when the array ``value`` here is read as a map of ``[name, value]`` pairs."""
+        return bool(self.key) and _pairs(value)
+
+    def findings(self, value: Any) -> Found:
+        """What the scalar ``value`` at this site holds."""
+        if type(value) is str:
+            text = value
+        elif value is None or isinstance(value, bool):
+            return ()
+        elif isinstance(value, int | float):
+            if not self.keyed and not (
+                isinstance(value, int) and 10**14 <= value < 10**16 and _CARD_NUMBER.fullmatch(str(value))
+            ):
+                return ()  # a count, a line number, a timestamp: no personal data, nothing to filter
+            text = str(value)
+        else:
+            text = str(value)
+        if not text:
+            return ()
+        cache = self.cache
+        if cache is None or len(text) > MAX_CACHED:
+            return self._analyse(text)
+        found = cache.get(text)
+        if found is not None:
+            self.hits += 1
+            return found
+        found = self._analyse(text)
+        self.misses += 1
+        if self.misses >= _CACHE_TRIAL and self.hits * _CACHE_MIN_HITS < self.misses:
+            self.scanner.cached -= len(cache)
+            self.cache = None  # values here do not repeat
+            return found
+        scanner = self.scanner
+        if scanner.cached >= CACHE_SIZE:
+            scanner._forget_values()
+        if not cache:
+            scanner.caching.append(self)
+        cache[text] = found
+        scanner.cached += 1
+        return found
+
+    def _analyse(self, text: str) -> Found:
+        mode = self._mode
+        if mode == "fixed":
+            rule = self._rule
+        elif mode == "text":
+            rule = _filter_rule(text)
+        else:
+            rule = _replace_rule(text)
+        kinds: dict[str, tuple[str, str, str | None]] = {}
+        for kind in self._key_kinds:
+            kinds[kind] = (kind, mask(kind, text), rule)
+        for kind, found in value_kinds(text):
+            if kind not in kinds and not (kind == "ip" and self._versioned):
+                kinds[kind] = (kind, mask(kind, found), rule)
+        return tuple(kinds.values())
+
 
 def _pairs(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
 
-def scan(payload: Any, item_type: str = "event") -> Iterator[Finding]:
-    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …)."""
-    stack: list[tuple[str, str, str, Any, int]] = [("", "", "", payload, 0)]
+def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
+    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …).
+    A ``scanner`` carried from payload to payload remembers paths and values (faster, same answers)."""
+    stack: list[tuple[Site, Any]] = [((scanner or Scanner()).root(item_type), payload)]
     while stack:
-        path, key, parent, value, depth = stack.pop()
+        site, value = stack.pop()
         if isinstance(value, dict):
-            if depth >= MAX_DEPTH:
-                continue
-            for child, inner in value.items():
-                child = str(child)
-                if not path and child in _NOT_SCANNED:
-                    continue
-                stack.append((f"{path}.{child}" if path else child, child, key, inner, depth + 1))
+            if site.descend:
+                for key, inner in value.items():
+                    child = site.child(str(key))
+                    if child is not None:
+                        stack.append((child, inner))
             continue
         if isinstance(value, list):
-            if depth >= MAX_DEPTH:
-                continue
-            if _pairs(value) and key:
-                for name, inner in value:
-                    stack.append((f"{path}.{name}", name, key, inner, depth + 1))
-                continue
-            for inner in value:
-                stack.append((path + "[]", key, parent, inner, depth + 1))
+            if site.descend:
+                if site.pairs(value):
+                    for name, inner in value:
+                        stack.append((site.child(name), inner))  # type: ignore[arg-type]
+                else:
+                    element = site.element()
+                    for inner in value:
+                        stack.append((element, inner))
             continue
-        if value is None or isinstance(value, bool):
-            continue
-        if (
-            isinstance(value, int | float)
-            and not (key and _KEYED.search(key))
-            and not (isinstance(value, int) and _CARD_NUMBER.fullmatch(str(value)))
-        ):
-            continue  # a count, a line number, a timestamp: no personal data, nothing to filter
-        text = value if isinstance(value, str) else str(value)
-        if not text:
-            continue
-        cacheable = len(text) <= MAX_CACHED and not _ID_VALUE.fullmatch(text)
-        cache_key = (path, key, parent, text, item_type)
-        found = _CACHE.get(cache_key) if cacheable else None
-        if found is None:
-            found = _leaf(path, key, parent, text, item_type)
-            if cacheable:
-                if len(_CACHE) >= CACHE_SIZE:
-                    _CACHE.clear()
-                _CACHE[cache_key] = found
-        for kind, example, rule in found:
-            yield Finding(path, kind, example, rule)
-
-
-#: Leaves (path, key, value …) seen recently, with what they hold: real traffic repeats most
-#: values (server names, versions, module lists), so most leaves are looked at once.
-CACHE_SIZE = 20_000
-#: Only strings up to this long are cached (so the cache stays under ~10 MB), and not ids
-#: (event, trace and span ids, UUIDs, timestamps), which never repeat.
-MAX_CACHED = 256
-_ID_VALUE = re.compile(r"[0-9a-fA-F]{16,}|[0-9a-fA-F-]{36}|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?")
-_CACHE: dict[tuple[str, str, str, str, str], tuple[tuple[str, str, str | None], ...]] = {}
-#: A bare number that could be a card (Relay's prefixes: Amex, Visa, Mastercard, Discover).
-_CARD_NUMBER = re.compile(r"(?:3[47]\d{13}|4\d{15}|5[1-5]\d{14}|6(?:011|5\d\d)\d{12})")
-_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
-
-
-def _leaf(path: str, key: str, parent: str, text: str, item_type: str) -> tuple[tuple[str, str, str | None], ...]:
-    rule = sentry_default_rule(path, key, parent, text, item_type)
-    kinds: dict[str, tuple[str, str, str | None]] = {}
-    for kind in key_kinds(key, parent, text) if key else ():
-        kinds[kind] = (kind, mask(kind, text), rule)
-    for kind, found in value_kinds(text):
-        if kind not in kinds and not (kind == "ip" and "version" in path.lower()):
-            kinds[kind] = (kind, mask(kind, found), rule)
-    return tuple(kinds.values())
+        for kind, example, rule in site.findings(value):
+            yield Finding(site.path, kind, example, rule)
 
 
 # ---------------------------------------------------------------- Sentry's own scrubber (optional)

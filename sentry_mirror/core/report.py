@@ -75,6 +75,7 @@ All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -105,6 +106,9 @@ MAX_PATHS = 2_000
 MAX_DISTINCT = 100
 #: Example length, characters.
 EXAMPLE_LENGTH = 60
+#: Distinct request shapes (status, endpoint, project, method, encoding, auth form, header
+#: names, content types, SDK, item types) counted before they go to the counters.
+_MAX_SHAPES = 4096
 #: Groups listed in the issues section.
 TOP_GROUPS = 20
 #: PII rows kept (path, kind, item type) and examples per row.
@@ -200,55 +204,183 @@ def _json_type(value: Any) -> str:
 
 
 def _example(value: Any) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    try:
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits (from the fallback JSON parser)
+        text = str(value)
     text = " ".join(text.split())
     return text if len(text) <= EXAMPLE_LENGTH else text[: EXAMPLE_LENGTH - 1] + "…"
 
 
-# ---------------------------------------------------------------- field coverage
+# ---------------------------------------------------------------- field coverage and the shared walk
+#
+# One walk over each payload feeds both the field coverage (per path: items carrying it, value
+# types, distinct values, an example) and the personal-data detector (pii.Site: per path, what
+# a value holds). Both remember the places they have met in a tree (coverage _Node, pii.Site),
+# so a path's decisions are made once, not per payload. SDK payloads repeat whole subtrees
+# (modules, sdk, runtime contexts, an exception raised again): the subtree under a place met at
+# most once per payload (object keys only, no arrays, no folded keys) is remembered by its JSON
+# (_Entry) with what it added, and the next identical one only counts one more use; the counts
+# are added when the report is built. The figures are the same as walking every payload in full.
+
+#: Places remembered per item type and SDK; beyond, new ones are made afresh at each visit
+#: (same figures, slower), so memory stays bounded on any input.
+MAX_NODES = 20_000
+#: Subtrees remembered, in bytes of their JSON in all; one bigger than MEMO_MAX is not.
+MEMO_BYTES = 8 << 20
+MEMO_MAX = 32 << 10
+#: Only subtrees this close to the top are remembered (the rest are inside them).
+MEMO_DEPTH = 3
+#: A place stops remembering its subtrees once this many were looked up with fewer than one
+#: in _MEMO_MIN_HITS found again (they carry ids or times).
+_MEMO_TRIAL = 32
+_MEMO_MIN_HITS = 8
 
 
 class _PathStats:
-    __slots__ = ("distinct", "example", "items", "types")
+    __slots__ = ("distinct", "example", "items", "owner", "shared", "stamp", "types")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: _Node | None = None) -> None:
         self.items = 0
         self.types: dict[str, int] = {}
         self.distinct: set[int] = set()
         self.example: str | None = None
+        self.stamp = 0  # the walk that last counted this path (a path counts once per item)
+        self.owner = owner  # the place that made it; shared: another place has the same path
+        self.shared = False
+
+
+_MISSING: Any = object()
+_DROPPED = _PathStats()  # a path beyond MAX_PATHS: counted in "paths_dropped" only
+_UNSET = _PathStats()  # a place not counted yet
+
+
+class _Node:
+    """A place in the payloads of one item type and SDK: the path it counts for, and what is
+    below it (object keys, ids folded to ``*``; array elements; the one ``*`` entry of a map
+    under ``modules`` or ``vars``)."""
+
+    __slots__ = (
+        "children", "coverage", "depth", "descend", "element", "folded", "hits", "memo", "path", "single", "star",
+        "stats", "tries",
+    )  # fmt: skip
+
+    def __init__(self, coverage: _FieldCoverage, path: str, name: str, depth: int, single: bool) -> None:
+        self.coverage = coverage
+        self.path = path
+        self.depth = depth
+        self.descend = depth <= pii.MAX_DEPTH
+        self.folded = name in _FOLDED_UNDER
+        self.children: dict[str, _Node] = {}
+        self.element: _Node | None = None
+        self.star: _Node | None = None
+        #: a payload reaches this place at most once (object keys from the top, no ids, no arrays)
+        self.single = single
+        self.memo: dict[bytes, _Entry] | None = {} if single and 0 < depth <= MEMO_DEPTH else None
+        self.tries = self.hits = 0
+        self.stats: _PathStats | None = _UNSET if path else None  # made when first counted
+
+    def child(self, key: str) -> _Node:
+        node = self.children.get(key)
+        if node is not None:
+            return node
+        segment = _key_name(key)
+        node = self.children.get(segment) if segment != key else None
+        if node is None:
+            prefix = f"{self.path}." if self.path else ""
+            node = self.coverage._node(self, prefix + segment, segment, segment == key and self.single)
+            self.coverage._keep(self.children, segment, node)
+        if segment != key:
+            _not_single(node)  # ids fold to one place, which a payload can reach more than once
+            self.coverage._keep(self.children, key, node)
+        return node
+
+    def items_node(self) -> _Node:
+        node = self.element
+        if node is None:
+            node = self.coverage._node(self, self.path + "[]", "", False)
+            node.folded = self.folded  # array elements keep the name of the array's key
+            if self.coverage._count_node():
+                self.element = node
+        return node
+
+    def star_node(self) -> _Node:
+        node = self.star
+        if node is None:
+            node = self.coverage._node(self, f"{self.path}.*", "*", False)
+            if self.coverage._count_node():
+                self.star = node
+        return node
+
+
+def _not_single(node: _Node) -> None:
+    if node.single:
+        node.single = False
+        node.coverage.walker._forget(node)
+        for child in (*node.children.values(), node.element, node.star):
+            if child is not None:
+                _not_single(child)
+
+
+class _Entry:
+    """A remembered subtree: the paths it counts (first visit each, with the value type), the
+    personal data it holds (row key, rule), and how many more times it was met (``hits``)."""
+
+    __slots__ = ("cov", "epoch", "hits", "original", "pii", "size")
+
+    def __init__(self, cov: tuple[tuple[_PathStats, str], ...], found: tuple[Any, ...], original: Any,
+                 epoch: int, size: int) -> None:  # fmt: skip
+        self.cov = cov
+        self.pii = found
+        self.hits = 0
+        self.original = original
+        self.epoch = epoch
+        self.size = size
 
 
 class _FieldCoverage:
     """Paths of one (item type, SDK): how many items carry each, with what values."""
 
-    def __init__(self) -> None:
+    def __init__(self, walker: _Walker | None = None) -> None:
         self.items = 0
         self.paths: dict[str, _PathStats] = {}
         self.dropped = 0
+        self.nodes = 0
+        self.walker = walker or _Walker()
+        self.root = _Node(self, "", "", 0, True)
 
-    def add(self, payload: Any) -> None:
+    def add(self, payload: Any, site: pii.Site | None = None) -> None:
+        """Count one payload's paths (and, with a ``site``, collect its personal data in the walker)."""
         self.items += 1
-        seen: dict[str, Any] = {}
-        _walk(payload, "", "", seen, 0)
-        paths = self.paths
-        types = _JSON_TYPES
-        for path, value in seen.items():
-            stats = paths.get(path)
-            if stats is None:
-                if len(paths) >= MAX_PATHS:
-                    self.dropped += 1
-                    continue
-                stats = paths[path] = _PathStats()
-            stats.items += 1
-            kind = types.get(type(value), "object")
-            stats.types[kind] = stats.types.get(kind, 0) + 1
-            if kind != "object" and kind != "array":
-                if len(stats.distinct) <= MAX_DISTINCT:
-                    stats.distinct.add(hash((kind, value)))
-                if stats.example is None:
-                    stats.example = _example(value)
+        self.walker.walk(payload, self.root, site)
+
+    def _count_node(self) -> bool:
+        """True when one more place may be remembered."""
+        if self.nodes < MAX_NODES:
+            self.nodes += 1
+            return True
+        return False
+
+    def _keep(self, children: dict[str, _Node], key: str, node: _Node) -> None:
+        if children.get(key) is not node and self._count_node():
+            children[key] = node
+
+    def _node(self, parent: _Node, path: str, name: str, single: bool) -> _Node:
+        return _Node(self, path, name, parent.depth + 1, single)
+
+    def _stats(self, path: str, node: _Node) -> _PathStats:
+        stats = self.paths.get(path)
+        if stats is None:
+            if len(self.paths) >= MAX_PATHS:
+                return _DROPPED
+            stats = self.paths[path] = _PathStats(node)
+        elif stats.owner is not node and not stats.shared:
+            stats.shared = True  # two places, one path: remembered subtrees holding it are not used
+            self.walker._shared()
+        return stats
 
     def to_json(self, item_type: str, sdk: str) -> Json:
+        self.walker.flush()
         paths = []
         for path, stats in sorted(self.paths.items()):
             capped = len(stats.distinct) > MAX_DISTINCT
@@ -266,29 +398,323 @@ class _FieldCoverage:
         return {"item_type": item_type, "sdk": sdk, "items": self.items, "paths_dropped": self.dropped, "paths": paths}
 
 
-def _walk(value: Any, path: str, name: str, seen: dict[str, Any], depth: int) -> None:
-    """Every path of ``value`` (at ``path``, whose last key is ``name``) into ``seen``, with
-    the first value met at each path."""
-    if path and path not in seen:
-        seen[path] = value
-    if depth > pii.MAX_DEPTH:
-        return
-    kind = type(value)
-    if kind is dict:
-        if name in _FOLDED_UNDER:
-            # a map keyed by names (packages, variables): one path for all, typed by its first entry
-            for inner in value.values():
-                _walk(inner, f"{path}.*", "*", seen, depth + 1)
-                break
+class _Walker:
+    """The walk over each payload (see the comment above :data:`MAX_NODES`), and the subtrees
+    remembered. After :meth:`walk`, ``found`` holds ``(path, pii.Found)`` per scalar with
+    personal data, in document order; ``rows`` are the personal-data rows the remembered
+    subtrees add to when flushed."""
+
+    def __init__(self, rows: dict[tuple[str, str, str], _PiiRow] | None = None) -> None:
+        self.rows = rows if rows is not None else {}
+        self.walk_id = 0
+        self.epoch = 0  # moves when a path becomes shared: remembered subtrees are checked again
+        self.taint = 0  # moves when what is being walked cannot be remembered
+        self.kind = ""
+        self.counted: list[tuple[_PathStats, str]] = []  # first visits, in order
+        self.found: list[tuple[str, pii.Found]] = []
+        self.reused: list[tuple[Any, ...]] = []  # the personal data of subtrees met again
+        self.hit: list[_Entry] = []  # remembered subtrees met in this walk
+        self.dropped_paths: set[str] = set()
+        self.memo_bytes = 0
+        self.memo_nodes: list[_Node] = []
+        self.remember = True
+
+    def walk(self, payload: Any, root: _Node, site: pii.Site | None, *, remember: bool = True) -> None:
+        self.walk_id += 1
+        self.counted.clear()
+        self.found.clear()
+        self.reused.clear()
+        self.hit.clear()
+        if self.dropped_paths:
+            self.dropped_paths.clear()
+        self.remember = remember
+        self.kind = site.item_type if site is not None else ""
+        self._container(payload, root, site)
+
+    # -------------------------------------------------------- per value
+
+    def _count(self, node: _Node, value: Any) -> None:
+        """The first visit of ``node``'s path in this walk counts ``value``."""
+        stats = node.stats
+        if stats is None:
             return
-        prefix = f"{path}." if path else ""
-        for key, inner in value.items():
-            child = _key_name(key)
-            _walk(inner, prefix + child, child, seen, depth + 1)
-    elif kind is list:
-        path += "[]"
+        if stats is _UNSET:
+            stats = node.stats = node.coverage._stats(node.path, node)
+        if stats.stamp == self.walk_id:
+            if stats.shared:
+                self.taint += 1
+            return
+        stats.stamp = self.walk_id
+        if stats is _DROPPED:
+            self.taint += 1
+            if node.path not in self.dropped_paths:
+                self.dropped_paths.add(node.path)
+                node.coverage.dropped += 1
+            stats.stamp = 0
+            return
+        stats.items += 1
+        kind = _JSON_TYPES.get(type(value), "object")
+        types = stats.types
+        types[kind] = types.get(kind, 0) + 1
+        if kind != "object" and kind != "array":
+            if len(stats.distinct) <= MAX_DISTINCT:
+                stats.distinct.add(hash((kind, value)))
+            if stats.example is None:
+                stats.example = _example(value)
+        self.counted.append((stats, kind))
+
+    def _value(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
+        if node is not None:
+            self._count(node, value)
+        kind = type(value)
+        if kind is dict or kind is list:
+            if node is not None and not node.descend:
+                node = None
+            if site is not None and not site.descend:
+                site = None
+            if node is not None or site is not None:
+                self._container(value, node, site)
+            return
+        if kind is float and not math.isfinite(value):
+            self.taint += 1  # the JSON of such a subtree says null: never remembered
+        if site is not None:
+            found = site.findings(value)
+            if found:
+                self.found.append((site.path, found))
+
+    def _container(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
+        memo = node.memo if node is not None else None
+        if memo is None or not self.remember:
+            self._children(value, node, site)
+            return
+        try:
+            blob = orjson.dumps(value)
+        except TypeError:  # not JSON as orjson writes it (huge integers, lone surrogates)
+            self._children(value, node, site)
+            return
+        node.tries += 1  # type: ignore[union-attr]
+        entry = memo.get(blob)
+        if entry is not None and entry.epoch != self.epoch:
+            if any(stats.shared for stats, _ in entry.cov):
+                self._drop(node, blob)  # type: ignore[arg-type]
+                entry = None
+            else:
+                entry.epoch = self.epoch
+        if entry is not None and (entry.original is None or entry.original == value):
+            # met before (null in the JSON may have been NaN or Infinity: compared as values)
+            node.hits += 1  # type: ignore[union-attr]
+            entry.hits += 1
+            self.hit.append(entry)
+            self.counted.extend(entry.cov)
+            self.reused.append(entry.pii)
+            return
+        counted, found, reused, taint = len(self.counted), len(self.found), len(self.reused), self.taint
+        self._children(value, node, site)
+        if entry is not None or self.taint != taint or len(blob) > MEMO_MAX:
+            return
+        cov = tuple(self.counted[counted:])
+        if any(stats.shared for stats, _ in cov):
+            return
+        kind = self.kind
+        rows = [((kind, path, name), rule) for path, held in self.found[found:] for name, _, rule in held]
+        for more in self.reused[reused:]:
+            rows.extend(more)
+        size = len(blob) * (8 if b"null" in blob else 1) + 48 * (len(cov) + len(rows)) + 200
+        if self.memo_bytes + size > MEMO_BYTES:
+            self.flush(forget=True)
+        if node.tries >= _MEMO_TRIAL and node.hits * _MEMO_MIN_HITS < node.tries:  # type: ignore[union-attr]
+            self._forget(node)  # type: ignore[arg-type]  # its subtrees do not repeat
+            return
+        if not memo:
+            self.memo_nodes.append(node)  # type: ignore[arg-type]
+        original = value if b"null" in blob else None
+        memo[blob] = _Entry(cov, tuple(rows), original, self.epoch, size)
+        self.memo_bytes += size
+
+    def _children(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
+        # _value, inlined for the common cases (most values are scalars under object keys)
+        walk_id = self.walk_id
+        counted = self.counted
+        found = self.found
+        json_types = _JSON_TYPES
+        if type(value) is dict:
+            if node is not None and node.folded:
+                # a map keyed by names (packages, variables): one path for all, typed by its first entry
+                star: _Node | None = node.star_node()
+                for key, inner in value.items():
+                    self._value(inner, star, site.child(key) if site is not None else None)
+                    star = None
+                    if site is None:
+                        break
+                return
+            nodes = node.children if node is not None else None
+            sites = site.children if site is not None else None
+            for key, inner in value.items():
+                cn = cs = None
+                if nodes is not None:
+                    cn = nodes.get(key)
+                    if cn is None:
+                        cn = node.child(key)  # type: ignore[union-attr]
+                if sites is not None:
+                    cs = sites.get(key, _MISSING)
+                    if cs is _MISSING:
+                        cs = site.child(key)  # type: ignore[union-attr]
+                t = type(inner)
+                if cn is not None:
+                    stats = cn.stats
+                    if stats is not None:
+                        if stats.stamp != walk_id and stats.owner is not None:  # _count, inlined
+                            stats.stamp = walk_id
+                            stats.items += 1
+                            name = json_types.get(t, "object")
+                            types = stats.types
+                            types[name] = types.get(name, 0) + 1
+                            if name != "object" and name != "array":
+                                if len(stats.distinct) <= MAX_DISTINCT:
+                                    stats.distinct.add(hash((name, inner)))
+                                if stats.example is None:
+                                    stats.example = _example(inner)
+                            counted.append((stats, name))
+                        else:
+                            self._count(cn, inner)
+                if t is dict or t is list:
+                    if cn is not None and not cn.descend:
+                        cn = None
+                    if cs is not None and not cs.descend:
+                        cs = None
+                    if cn is not None or cs is not None:
+                        self._container(inner, cn, cs)
+                    continue
+                if t is float and not math.isfinite(inner):
+                    self.taint += 1  # the JSON of such a subtree says null: never remembered
+                if cs is not None and inner is not None:
+                    cache = cs.cache if t is str else None
+                    held = cache.get(inner) if cache is not None else None
+                    if held is None:
+                        held = cs.findings(inner)
+                    else:
+                        cs.hits += 1
+                    if held:
+                        found.append((cs.path, held))
+            return
+        element = node.items_node() if node is not None else None
+        if site is not None and site.pairs(value):
+            # [name, value] pairs (headers, cookies): a map for personal data, arrays for coverage
+            inner_node = element.items_node() if element is not None and element.descend else None
+            for pair in value:
+                name, inner = pair
+                if element is not None:
+                    self._count(element, pair)
+                if inner_node is not None:
+                    self._count(inner_node, name)
+                self._value(inner, inner_node, site.child(name))
+            return
+        inner_site = site.element() if site is not None else None
         for inner in value:
-            _walk(inner, path, name, seen, depth + 1)
+            cn, cs = element, inner_site
+            t = type(inner)
+            if cn is not None:
+                stats = cn.stats
+                if stats is not None:
+                    if stats.stamp != walk_id and stats.owner is not None:  # _count, inlined
+                        stats.stamp = walk_id
+                        stats.items += 1
+                        name = json_types.get(t, "object")
+                        types = stats.types
+                        types[name] = types.get(name, 0) + 1
+                        if name != "object" and name != "array":
+                            if len(stats.distinct) <= MAX_DISTINCT:
+                                stats.distinct.add(hash((name, inner)))
+                            if stats.example is None:
+                                stats.example = _example(inner)
+                        counted.append((stats, name))
+                    else:
+                        self._count(cn, inner)
+            if t is dict or t is list:
+                if cn is not None and not cn.descend:
+                    cn = None
+                if cs is not None and not cs.descend:
+                    cs = None
+                if cn is not None or cs is not None:
+                    self._container(inner, cn, cs)
+                continue
+            if t is float and not math.isfinite(inner):
+                self.taint += 1  # the JSON of such a subtree says null: never remembered
+            if cs is not None and inner is not None:
+                cache = cs.cache if t is str else None
+                held = cache.get(inner) if cache is not None else None
+                if held is None:
+                    held = cs.findings(inner)
+                else:
+                    cs.hits += 1
+                if held:
+                    found.append((cs.path, held))
+
+    # -------------------------------------------------------- remembered subtrees
+
+    def _shared(self) -> None:
+        """A path became shared: subtrees met again in this walk count their paths now, so
+        that the other place does not count them a second time."""
+        self.epoch += 1
+        self.taint += 1
+        for entry in self.hit:
+            entry.hits -= 1
+            for stats, kind in entry.cov:
+                if stats.stamp != self.walk_id:
+                    stats.stamp = self.walk_id
+                    stats.items += 1
+                    stats.types[kind] = stats.types.get(kind, 0) + 1
+            self._add_rows(entry.pii, 1)
+        self.hit.clear()
+
+    def _add_rows(self, found: tuple[Any, ...], times: int) -> None:
+        rows = self.rows
+        for key, rule in found:
+            row = rows.get(key)
+            if row is not None:  # else the rows were full when it was first seen
+                row.count += times
+                row.scrubbed[rule or ""] += times
+
+    def _apply(self, entry: _Entry) -> None:
+        """Add an entry's uses to the figures."""
+        times = entry.hits
+        if times:
+            for stats, kind in entry.cov:
+                stats.items += times
+                stats.types[kind] += times
+            self._add_rows(entry.pii, times)
+            entry.hits = 0
+
+    def _retire(self, entry: _Entry) -> None:
+        """Add an entry's uses to the figures before forgetting it; if this walk met it, its
+        paths count as visited in this walk."""
+        self._apply(entry)
+        self.memo_bytes -= entry.size
+        if any(entry is met for met in self.hit):
+            self.hit = [met for met in self.hit if met is not entry]
+            for stats, _ in entry.cov:
+                stats.stamp = self.walk_id
+
+    def _drop(self, node: _Node, blob: bytes) -> None:
+        self._retire(node.memo.pop(blob))  # type: ignore[union-attr]
+
+    def _forget(self, node: _Node) -> None:
+        if node.memo:
+            for entry in node.memo.values():
+                self._retire(entry)
+        node.memo = None
+
+    def flush(self, *, forget: bool = False) -> None:
+        """Add the uses of remembered subtrees to the figures (and forget them all)."""
+        for node in self.memo_nodes:
+            if node.memo:
+                for entry in list(node.memo.values()):
+                    self._retire(entry) if forget else self._apply(entry)
+                if forget:
+                    node.memo.clear()
+        if forget:
+            self.memo_bytes = 0
+            self.memo_nodes = [node for node in self.memo_nodes if node.memo is not None]
 
 
 @lru_cache(maxsize=8192)
@@ -300,30 +726,11 @@ def _key_name(key: Any) -> str:
 
 # ---------------------------------------------------------------- event highlights
 
-_PRESENT = {
-    "exception": lambda e: bool(grouping.exceptions_of(e)),
-    "stack frames": lambda e: (
-        any(grouping.frames_of(x) for x in grouping.exceptions_of(e)) or bool(grouping.event_frames(e))
-    ),
-    "breadcrumbs": lambda e: bool(_breadcrumbs(e)),
-    "user": lambda e: isinstance(e.get("user"), dict) and bool(e["user"]),
-    "request": lambda e: isinstance(e.get("request"), dict) and bool(e["request"]),
-    "tags": lambda e: bool(e.get("tags")),
-    "contexts.os": lambda e: _context(e, "os"),
-    "contexts.browser": lambda e: _context(e, "browser"),
-    "contexts.runtime": lambda e: _context(e, "runtime"),
-    "contexts.device": lambda e: _context(e, "device"),
-    "contexts.trace": lambda e: _context(e, "trace"),
-    "release": lambda e: bool(e.get("release")),
-    "environment": lambda e: bool(e.get("environment")),
-    "server_name": lambda e: bool(e.get("server_name")),
-    "modules": lambda e: bool(e.get("modules")),
-}
-
-
-def _context(event: Mapping[str, Any], name: str) -> bool:
-    contexts = event.get("contexts")
-    return isinstance(contexts, dict) and isinstance(contexts.get(name), dict)
+#: What the highlights count events carrying (contexts: an object under that name).
+_PRESENT = (
+    "exception", "stack frames", "breadcrumbs", "user", "request", "tags", "contexts.os", "contexts.browser",
+    "contexts.runtime", "contexts.device", "contexts.trace", "release", "environment", "server_name", "modules",
+)  # fmt: skip
 
 
 def _breadcrumbs(event: Mapping[str, Any]) -> list[Any]:
@@ -338,23 +745,39 @@ class _Highlights:
         self.chain = Reservoir()
         self.breadcrumbs = Reservoir()
         self.frames = self.with_context = self.in_app = self.with_vars = 0
-        self.present: Counter[str] = Counter()
+        self.present: dict[tuple[bool, ...], int] = {}  # at most 2**15 combinations
 
     def add(self, event: Mapping[str, Any]) -> None:
         self.events += 1
         exceptions = grouping.exceptions_of(event)
         if exceptions:
             self.chain.add(len(exceptions))
-        self.breadcrumbs.add(len(_breadcrumbs(event)))
-        for name, test in _PRESENT.items():
-            if test(event):
-                self.present[name] += 1
+        crumbs = _breadcrumbs(event)
+        self.breadcrumbs.add(len(crumbs))
         frames = [f for x in exceptions for f in grouping.frames_of(x)] or grouping.event_frames(event)
+        get = event.get
+        user, request, contexts = get("user"), get("request"), get("contexts")
+        if not isinstance(contexts, dict):
+            contexts = {}
+        # the _PRESENT tests, in their order (one count per combination, added up in to_json)
+        present = (
+            bool(exceptions), bool(frames), bool(crumbs), isinstance(user, dict) and bool(user),
+            isinstance(request, dict) and bool(request), bool(get("tags")),
+            isinstance(contexts.get("os"), dict), isinstance(contexts.get("browser"), dict),
+            isinstance(contexts.get("runtime"), dict), isinstance(contexts.get("device"), dict),
+            isinstance(contexts.get("trace"), dict), bool(get("release")), bool(get("environment")),
+            bool(get("server_name")), bool(get("modules")),
+        )  # fmt: skip
+        self.present[present] = self.present.get(present, 0) + 1
+        with_context = in_app = with_vars = 0
         for frame in frames:
-            self.frames += 1
-            self.with_context += bool(frame.get("context_line"))
-            self.in_app += frame.get("in_app") is True
-            self.with_vars += bool(frame.get("vars"))
+            with_context += bool(frame.get("context_line"))
+            in_app += frame.get("in_app") is True
+            with_vars += bool(frame.get("vars"))
+        self.frames += len(frames)
+        self.with_context += with_context
+        self.in_app += in_app
+        self.with_vars += with_vars
 
     def to_json(self) -> Json:
         chain = self.chain.to_json()
@@ -367,7 +790,10 @@ class _Highlights:
             "frames_in_app": _share(self.in_app, self.frames),
             "frames_with_vars": _share(self.with_vars, self.frames),
             "breadcrumbs": {k: crumbs[k] for k in ("count", "p50", "p95", "max")},
-            "present": {name: _share(self.present[name], self.events) for name in _PRESENT},
+            "present": {
+                name: _share(sum(n for flags, n in self.present.items() if flags[index]), self.events)
+                for index, name in enumerate(_PRESENT)
+            },
         }
 
 
@@ -427,6 +853,9 @@ class ReportBuilder:
         self.decoded = Reservoir()
         self.second = ""
         self.second_count = 0
+        self.minute = ""
+        self.minute_count = 0
+        self.shapes: dict[tuple[Any, ...], list[Any]] = {}
         self.busiest = ("", 0)
         self.coverage: dict[tuple[str, str], _FieldCoverage] = {}
         self.highlights = _Highlights()
@@ -441,6 +870,8 @@ class ReportBuilder:
         self.dropped = Capped()
         self.client_reports = 0
         self.pii_rows: dict[tuple[str, str, str], _PiiRow] = {}
+        self.scanner = pii.Scanner()
+        self.walker = _Walker(self.pii_rows)
         self.pii_payloads = 0
         self.pii_truncated = False
         self.js_events = self.js_frames = self.minified = self.with_debug_meta = 0
@@ -453,13 +884,19 @@ class ReportBuilder:
 
     def add(self, record: Record | Mapping[str, Any]) -> None:
         data = record.data if isinstance(record, Record) else record
-        c = self.counters
         self.requests += 1
         received = data.get("received_at") or ""
         if received:
-            self.first = received if not self.first or received < self.first else self.first
-            self.last = max(self.last, received)
-            c["per_minute"].add(received[:16])
+            if not self.first or received < self.first:
+                self.first = received
+            if received > self.last:
+                self.last = received
+            minute = received[:16]
+            if minute == self.minute:
+                self.minute_count += 1
+            else:
+                self._count_minute()
+                self.minute, self.minute_count = minute, 1
             second = received[:19]
             if second == self.second:
                 self.second_count += 1
@@ -468,39 +905,93 @@ class ReportBuilder:
             if self.second_count > self.busiest[1]:
                 self.busiest = (second, self.second_count)
         status = (data.get("response") or {}).get("status") or 0
-        c["by_status"].add(status)
         if 200 <= status < 300:
             self.accepted += 1
         else:
             self.refused += 1
         endpoint = data.get("endpoint") or "unknown"
-        c["by_endpoint"].add(endpoint)
-        c["by_project"].add(data.get("project_id"))
-        c["methods"].add(data.get("method"))
-        c["encodings"].add(data.get("content_encoding") or "identity")
         auth = data.get("auth") or {}
-        c["auth_forms"].add(auth.get("form") if isinstance(auth, dict) else None)
-        for name, value in data.get("headers") or ():
-            c["headers"].add(str(name).lower())
-            if str(name).lower() == "content-type":
-                c["content_types"].add(str(value).split(";")[0].strip().lower())
         self.wire.add(data.get("wire_size") or 0)
         self.decoded.add(data.get("body_size") or 0)
         summary = data.get("summary") or {}
         sdk = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
-        sdk_name, sdk_version = split_sdk(sdk)
-        c["by_sdk"].add(f"{sdk_name} {sdk_version}" if sdk_version else sdk_name)
         items = [item for item in summary.get("items") or () if isinstance(item, dict)]
+        names = []
+        content_types = []
+        for name, value in data.get("headers") or ():
+            names.append(name)
+            if (name if type(name) is str else str(name)).lower() == "content-type":
+                content_types.append(value)
+        # counted per distinct shape, added to the counters in the order first seen (_count_shapes)
+        shape = (
+            status, endpoint, data.get("project_id"), data.get("method"), data.get("content_encoding") or "identity",
+            auth.get("form") if isinstance(auth, dict) else None, tuple(names), tuple(content_types), sdk,
+            tuple([str(item.get("type") or "-") for item in items]),
+        )  # fmt: skip
+        seen = self.shapes.get(shape)
+        if seen is None:
+            if len(self.shapes) >= _MAX_SHAPES:
+                self._count_shapes()
+            seen = self.shapes[shape] = [0, split_sdk(sdk)[0] or "-"]
+        seen[0] += 1
         if endpoint in ("envelope", "tunnel") or (items and endpoint == "store" and len(items) > 1):
             self.envelopes += 1
-        self._sizes(items, status)
+        self._sizes(items)
         if not 200 <= status < 300:
             return  # Sentry would not have stored it: no fields, issues, sessions … from it
         if endpoint == "cron":
             self._cron(data)
-        self._payloads(data, items, sdk_name or "-")
+        self._payloads(data, items, seen[1])
 
-    def _sizes(self, items: list[dict[str, Any]], status: int) -> None:
+    def _count_minute(self) -> None:
+        if self.minute_count:
+            self.counters["per_minute"].add(self.minute, self.minute_count)
+            self.minute_count = 0
+
+    def _count_shapes(self) -> None:
+        """Add the request shapes counted so far to the counters."""
+        c = self.counters
+        for shape, (times, _) in self.shapes.items():
+            status, endpoint, project, method, encoding, form, names, content_types, sdk, kinds = shape
+            c["by_status"].add(status, times)
+            c["by_endpoint"].add(endpoint, times)
+            c["by_project"].add(project, times)
+            c["methods"].add(method, times)
+            c["encodings"].add(encoding, times)
+            c["auth_forms"].add(form, times)
+            for name in names:
+                c["headers"].add(str(name).lower(), times)
+            for value in content_types:
+                c["content_types"].add(str(value).split(";")[0].strip().lower(), times)
+            sdk_name, sdk_version = split_sdk(sdk)
+            c["by_sdk"].add(f"{sdk_name} {sdk_version}" if sdk_version else sdk_name, times)
+            for kind in kinds:
+                c["items_by_type"].add(kind, times)
+        self.shapes.clear()
+
+    def _sizes(self, items: list[dict[str, Any]]) -> None:
+        if len(items) == 1:  # the common case, as the loop below counts it
+            kind = str(items[0].get("type") or "-")
+            size = items[0].get("size") or 0
+            self.item_count += 1
+            reservoir = self.item_sizes.get(kind)
+            if reservoir is None and len(self.item_sizes) < MAX_KEYS:
+                reservoir = self.item_sizes[kind] = Reservoir()
+            if reservoir is not None:
+                reservoir.add(size)
+            rejected = False
+            if kind in _EVENT_LIKE and size > MAX_EVENT_SIZE:
+                self.over_limit[kind] += 1
+                rejected = True
+            limit = _ITEM_LIMITS.get(kind)
+            if limit is not None:
+                if size > limit[0]:
+                    self.over_limit[kind] += 1
+                    rejected = True
+                rejected = rejected or limit[1] < 1
+            if rejected:
+                self.counters["would_be_rejected"].add(kind)
+            return
         totals: Counter[str] = Counter()
         counts: Counter[str] = Counter()
         event_like = 0
@@ -509,7 +1000,6 @@ class ReportBuilder:
             kind = str(item.get("type") or "-")
             size = item.get("size") or 0
             self.item_count += 1
-            self.counters["items_by_type"].add(kind)
             reservoir = self.item_sizes.get(kind)
             if reservoir is None and len(self.item_sizes) < MAX_KEYS:
                 reservoir = self.item_sizes[kind] = Reservoir()
@@ -563,10 +1053,18 @@ class ReportBuilder:
         key = (kind, sdk_name)
         coverage = self.coverage.get(key)
         if coverage is None:
-            coverage = self.coverage[key] = _FieldCoverage()
-        coverage.add(payload)
-        if self.scan_pii:
-            self._pii(payload, kind)
+            coverage = self.coverage[key] = _FieldCoverage(self.walker)
+        if self.scan_pii and self.pii_engine == pii.ENGINE:
+            # one walk: field coverage and personal data
+            coverage.add(payload, self.scanner.root(kind))
+            self.pii_payloads += 1
+            for path, found in reversed(self.walker.found):  # in the order pii.scan gives them
+                for name, example, rule in found:
+                    self._pii_row(kind, path, name, example, rule)
+        else:
+            coverage.add(payload)
+            if self.scan_pii:
+                self._pii(payload, kind)
         if kind in _EVENTISH:
             platform = payload.get("platform")
             self.counters["by_platform"].add(platform if isinstance(platform, str) else None)
@@ -628,7 +1126,7 @@ class ReportBuilder:
             except Exception:  # noqa: BLE001 - Sentry's scrubber refusing one event must not stop the report
                 self.relay_failures += 1
         flagged: set[str] = set()
-        for finding in pii.scan(payload, kind):
+        for finding in pii.scan(payload, kind, self.scanner):
             if rules is not None:
                 relay_rule = rules.get(finding.path)
                 if (relay_rule is None) != (finding.scrubbed_by is None):
@@ -637,20 +1135,23 @@ class ReportBuilder:
                     )
                 flagged.add(finding.path)
                 finding = pii.Finding(finding.path, finding.kind, finding.example, relay_rule)
-            key = (kind, finding.path, finding.kind)
-            row = self.pii_rows.get(key)
-            if row is None:
-                if len(self.pii_rows) >= MAX_PII_ROWS:
-                    self.pii_truncated = True
-                    continue
-                row = self.pii_rows[key] = _PiiRow()
-            row.count += 1
-            row.scrubbed[finding.scrubbed_by or ""] += 1
-            if len(row.examples) < MAX_EXAMPLES and finding.example not in row.examples:
-                row.examples.append(finding.example)
+            self._pii_row(kind, finding.path, finding.kind, finding.example, finding.scrubbed_by)
         for path, rule in (rules or {}).items():
             if path not in flagged:
                 self.relay_only.add(f"{kind}\x00{path}\x00{rule}")
+
+    def _pii_row(self, item_type: str, path: str, kind: str, example: str, rule: str | None) -> None:
+        key = (item_type, path, kind)
+        row = self.pii_rows.get(key)
+        if row is None:
+            if len(self.pii_rows) >= MAX_PII_ROWS:
+                self.pii_truncated = True
+                return
+            row = self.pii_rows[key] = _PiiRow()
+        row.count += 1
+        row.scrubbed[rule or ""] += 1
+        if len(row.examples) < MAX_EXAMPLES and example not in row.examples:
+            row.examples.append(example)
 
     def _release(self, event: Mapping[str, Any]) -> None:
         self.events += 1
@@ -682,6 +1183,9 @@ class ReportBuilder:
 
     def build(self, sections: Iterable[str] = SECTIONS) -> Report:
         wanted = [name for name in SECTIONS if name in set(sections)]
+        self.walker.flush()
+        self._count_minute()
+        self._count_shapes()
         groups = tuple(self.grouper.groups())
         transactions = tuple(self.transactions.groups())
         makers = {

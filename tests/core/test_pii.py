@@ -207,3 +207,124 @@ def test_numbers() -> None:
     assert {} == kinds({"timestamp": 1763894400123, "start": 1763894400123456, "n": 4242424242424242.0})
     assert {"extra.n": {"credit_card"}} == kinds({"extra": {"n": 4242424242424242}})
     assert {"extra.card_number": {"credit_card"}} == kinds({"extra": {"card_number": 4242424242424242}})
+
+
+# ---------------------------------------------------------------- remembering does not change answers
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import re  # noqa: E402
+
+
+def plain_value_kinds(text: str) -> list[tuple[str, str]]:
+    """value_kinds without its shortcuts: every pattern searched on every text (the oracle)."""
+    text = text[: pii.MAX_SCAN]
+    found: list[tuple[str, str]] = []
+    credentials = list(pii._URL_AUTH.finditer(text))
+    if credentials:
+        found.append(("url_credentials", credentials[0].group()))
+    taken = {m.end() - 1 for m in credentials}
+    for match in pii._EMAIL.finditer(text):
+        if match.start() + match.group().index("@") not in taken:
+            found.append(("email", match.group()))
+            break
+    ipv4 = pii._IPV4.search(text)
+    if ipv4:
+        if not ipv4.group().startswith(pii._NOT_PERSONAL_IPS):
+            found.append(("ip", ipv4.group()))
+    else:
+        found += [("ip", m.group()) for m in pii._IPV6.finditer(text) if pii._is_ipv6(m.group())][:1]
+    found += [("credit_card", card) for card in pii._cards(text)][:1]
+    found += [("iban", m.group()) for m in pii._IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
+    token = pii._BEARER.search(text) or pii._JWT.search(text)
+    if token:
+        found.append(("auth_token", token.group()))
+    if pii._PEM.search(text):
+        found.append(("pem_key", pii._PEM.search(text).group()))  # type: ignore[union-attr]
+    home = pii._USER_PATH.search(text)
+    if home and home.group(1).lower() not in pii._USER_PATH_IGNORED:
+        found.append(("user_path", home.group()))
+    return found
+
+
+#: Characters the detectors look for, so random texts hit them (and their near misses) often.
+TEXT = st.text(alphabet="0123456789 .:-@/\\abcdefxyzABDEFGKRTUXYZ=+eyJ_ıſ\nBEGIN", max_size=60)
+PIECE_LIST = [
+    "4242 4242 4242 4242", "203.0.113.7", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "DE89370400440532013000",
+    "Bearer abcdefghijk", "BEARER  x.y.z_abcdef", "baſic dXNlcjpwYXNz", "basıc dXNlcjpwYXNz", "token=abcdefghij",
+    "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "-----BEGIN PRIVATE KEY-----", "https://admin:pw@host.example.com",
+    "jane@example.com", "/home/jane/x", "C:\\Users\\bob\\x", "123-45-6789", "10:00:01",
+]  # fmt: skip
+PIECES = st.sampled_from(PIECE_LIST)
+
+
+@pytest.mark.parametrize("piece", PIECE_LIST)
+def test_value_kinds_shortcuts_on_each_piece(piece: str) -> None:
+    for text in (piece, f"x {piece}.", piece.upper(), piece.lower()):
+        assert plain_value_kinds(text) == list(pii.value_kinds(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(TEXT, PIECES), max_size=4))
+def test_value_kinds_shortcuts_find_what_every_search_finds(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert plain_value_kinds(text) == list(pii.value_kinds(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TEXT, PIECES), max_size=4), st.sampled_from([
+    ("extra.x", "x", "extra", "event"), ("request.cookies.sessionid", "sessionid", "cookies", "event"),
+    ("extra.password", "password", "extra", "event"), ("logentry.formatted", "formatted", "logentry", "event"),
+    ("items[].body", "body", "items", "log"), ("tags.card", "card", "tags", "event"),
+]))  # fmt: skip
+def test_default_rule_shortcuts(parts: list[str], where: tuple[str, str, str, str]) -> None:
+    """sentry_default_rule as the reference describes it, each rule tried in turn."""
+    text = "".join(parts)
+    path, key, parent, item_type = where
+    expected: str | None = None
+    if path in ("logentry.formatted", "items[].body"):
+        rules = [("@email:replace", pii._EMAIL), ("@bearer:replace", pii._BEARER), ("@usssn:replace", pii._SSN)]
+        expected = next((rule for rule, pattern in rules if pattern.search(text)), None)
+        if expected is None and any(True for _ in pii._cards(text)):
+            expected = "@creditcard:replace"
+    elif path.startswith(("user.", "request.", "extra")):
+        if parent == "cookies" and key in pii.SENSITIVE_COOKIES:
+            expected = "@cookies:filter"
+        elif pii._PASSWORD_KEY.search(key) or pii._PASSWORD_KEY.search(text) or re.search(r"(?i)\bbearer\s", text):
+            expected = "@password:filter"
+        elif any(True for _ in pii._cards(text)):
+            expected = "@creditcard:filter"
+        elif any(pii.iban_valid(m.group()) for m in pii._IBAN.finditer(text)):
+            expected = "@iban:filter"
+        elif pii._PEM.search(text):
+            expected = "@pemkey:filter"
+        elif pii._URL_AUTH.search(text):
+            expected = "@urlauth:legacy"
+        elif pii._SSN.search(text):
+            expected = "@usssn:filter"
+    assert expected == pii.sentry_default_rule(path, key, parent, text, item_type)
+
+
+def test_a_scanner_carried_across_payloads_gives_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths and values remembered (even with every bound hit) never change what is found."""
+    payloads = [
+        {
+            "user": {"email": f"u{n % 3}@example.com", "ip_address": "203.0.113.7"},
+            "extra": {"card": "4242 4242 4242 4242", "n": n, f"k{n}": "Bearer abcdefghijkl"},
+            "request": {"headers": [["Cookie", "sessionid=abc"], ["X-Id", str(n)]]},
+        }
+        for n in range(40)
+    ]
+
+    def findings(scanner: pii.Scanner | None) -> list[list[pii.Finding]]:
+        return [list(pii.scan(payload, "event", scanner)) for payload in payloads]
+
+    fresh = findings(None)
+    assert fresh == findings(pii.Scanner())
+    monkeypatch.setattr(pii, "MAX_SITES", 5)
+    monkeypatch.setattr(pii, "CACHE_SIZE", 3)
+    monkeypatch.setattr(pii, "_CACHE_TRIAL", 2)
+    scanner = pii.Scanner()
+    assert fresh == findings(scanner)
+    assert scanner.sites == 5 and scanner.cached <= 3

@@ -336,3 +336,189 @@ def test_pii_section_with_sentry_relay() -> None:
     ]
     with pytest.raises(ValueError, match="unknown personal-data engine"):
         report.ReportBuilder(pii_engine="nope")
+
+
+# ---------------------------------------------------------------- the shared walk against the plain algorithms
+
+import math  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sentry_mirror.core import pii  # noqa: E402
+
+
+def plain_coverage(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Field coverage as the report defines it, one payload at a time with no memory: every
+    path (ids as *, maps under modules/vars as one * entry) counted once per payload, with the
+    first value met at it."""
+    paths: dict[str, dict[str, Any]] = {}
+    dropped = 0
+
+    def walk(value: Any, path: str, name: str, seen: dict[str, Any], depth: int) -> None:
+        if path and path not in seen:
+            seen[path] = value
+        if depth > pii.MAX_DEPTH:
+            return
+        if type(value) is dict:
+            if name in ("modules", "vars"):
+                for inner in value.values():
+                    walk(inner, f"{path}.*", "*", seen, depth + 1)
+                    break
+                return
+            for key, inner in value.items():
+                child = report._key_name(key)
+                walk(inner, f"{path}.{child}" if path else child, child, seen, depth + 1)
+        elif type(value) is list:
+            for inner in value:
+                walk(inner, path + "[]", name, seen, depth + 1)
+
+    for payload in payloads:
+        seen: dict[str, Any] = {}
+        walk(payload, "", "", seen, 0)
+        for path, value in seen.items():
+            if path not in paths:
+                if len(paths) >= report.MAX_PATHS:
+                    dropped += 1
+                    continue
+                paths[path] = {"items": 0, "types": {}, "distinct": set(), "example": None}
+            stats = paths[path]
+            stats["items"] += 1
+            kind = report._json_type(value)
+            stats["types"][kind] = stats["types"].get(kind, 0) + 1
+            if kind not in ("object", "array"):
+                if len(stats["distinct"]) <= report.MAX_DISTINCT:
+                    stats["distinct"].add(hash((kind, value)))
+                if stats["example"] is None:
+                    stats["example"] = report._example(value)
+    return {
+        "items": len(payloads),
+        "paths_dropped": dropped,
+        "paths": [
+            {
+                "path": path,
+                "items": s["items"],
+                "share": round(s["items"] / len(payloads), 4),
+                "types": dict(sorted(s["types"].items())),
+                "distinct": min(len(s["distinct"]), report.MAX_DISTINCT),
+                "distinct_capped": len(s["distinct"]) > report.MAX_DISTINCT,
+                "example": s["example"],
+            }
+            for path, s in sorted(paths.items())
+        ],
+    }
+
+
+def plain_pii(payloads: list[dict[str, Any]], kind: str) -> tuple[list[Any], bool]:
+    """The personal-data rows from pii.scan on each payload (a fresh scanner each time)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    truncated = False
+    for payload in payloads:
+        for f in pii.scan(payload, kind):
+            row = rows.get((f.path, f.kind))
+            if row is None:
+                if len(rows) >= report.MAX_PII_ROWS:
+                    truncated = True
+                    continue
+                row = rows[(f.path, f.kind)] = {"count": 0, "examples": [], "rules": {}}
+            row["count"] += 1
+            row["rules"][f.scrubbed_by or ""] = row["rules"].get(f.scrubbed_by or "", 0) + 1
+            if len(row["examples"]) < report.MAX_EXAMPLES and f.example not in row["examples"]:
+                row["examples"].append(f.example)
+    fields = [
+        {
+            "item_type": kind,
+            "path": path,
+            "kind": found,
+            "count": row["count"],
+            "examples": row["examples"],
+            "scrubbed_by": sorted(rule for rule in row["rules"] if rule),
+            "kept": row["rules"].get("", 0),
+        }
+        for (path, found), row in rows.items()
+    ]
+    fields.sort(key=lambda r: (pii.KINDS.index(r["kind"]), r["item_type"], r["path"]))
+    return fields, truncated
+
+
+def walked(payloads: list[dict[str, Any]], kind: str) -> tuple[dict[str, Any], list[Any], bool]:
+    builder = report.ReportBuilder()
+    for payload in payloads:
+        builder._payload(payload, kind, "sdk", {})
+    data = builder.build(["fields", "pii"]).to_json()
+    (coverage,) = data["fields"]["types"]
+    del coverage["item_type"], coverage["sdk"]
+    return coverage, data["pii"]["fields"], data["pii"]["truncated"]
+
+
+KEYS = st.sampled_from([
+    "a", "b", "a.b", "", "0123456789abcdef", "42", "*", "modules", "vars", "sdk", "password", "token", "cookies",
+    "headers", "user", "email", "version", "extra", "request", "data", "logentry", "formatted", "card_number",
+])  # fmt: skip
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.sampled_from([4242424242424242]),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([
+        "jane@example.com", "203.0.113.7", "4242 4242 4242 4242", "Bearer abcdefghijkl", "/home/jane/a.py",
+        "https://admin:pw@host.example.com", "plain", "", "1.2.3.4", "sessionid=abc", "\ud800",
+    ]),
+)  # fmt: skip
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(KEYS, inner, max_size=4),
+        st.lists(st.tuples(KEYS, inner).map(list), min_size=1, max_size=3),  # [name, value] pairs
+    ),
+    max_leaves=12,
+)
+#: A few payloads, then a stream of them with repeats: what the remembered subtrees are for.
+STREAMS = st.lists(st.dictionaries(KEYS, JSON, max_size=5), min_size=1, max_size=4).flatmap(
+    lambda base: st.lists(st.sampled_from(range(len(base))), min_size=1, max_size=12).map(
+        lambda picks: [base[n] for n in picks]
+    )
+)
+
+
+@pytest.fixture(params=["default", "tight"])
+def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Also with every bound small: paths, places, memory for subtrees, trial lengths, pii rows."""
+    if request.param == "tight":
+        for name, value in (("MAX_PATHS", 6), ("MAX_NODES", 8), ("MEMO_BYTES", 600), ("_MEMO_TRIAL", 3),
+                            ("MAX_DISTINCT", 2), ("MAX_PII_ROWS", 3)):  # fmt: skip
+            monkeypatch.setattr(report, name, value)
+        monkeypatch.setattr(pii, "MAX_SITES", 6)
+        monkeypatch.setattr(pii, "CACHE_SIZE", 4)
+    return str(request.param)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(STREAMS, st.sampled_from(["profile", "log"]))
+def test_shared_walk_is_the_plain_coverage_and_scan(bounds: str, payloads: list[dict[str, Any]], kind: str) -> None:
+    coverage, fields, truncated = walked(payloads, kind)
+    assert plain_coverage(payloads) == coverage
+    assert plain_pii(payloads, kind) == (fields, truncated)
+
+
+def test_repeated_subtrees_count_once_per_payload_and_nan_is_not_null() -> None:
+    """Remembered subtrees: a path reached by two routes (a dotted key) still counts once per
+    payload; a NaN (from the JSON fallback parser) is not taken for the null it serialises as."""
+    payloads = [{"a.b": {"c": 1}, "a": {"b": {"c": 1}}, "tags": {"x": None}} for _ in range(5)]
+    payloads += [{"a": {"b": {"c": 1}}, "tags": {"x": math.nan}}]
+    coverage, _, _ = walked(payloads, "profile")
+    paths = {p["path"]: p for p in coverage["paths"]}
+    assert (6, {"integer": 6}) == (paths["a.b.c"]["items"], paths["a.b.c"]["types"])
+    assert {"null": 5, "number": 1} == paths["tags.x"]["types"]
+    assert plain_coverage(payloads) == coverage
+    # a place first met under its own key "*", then also reached by an id key folded to "*"
+    payloads = [{"t": {"*": {"x": 1}}}] * 3 + [{"t": {"*": {"x": 1}, "42": {"x": 1}}}] * 2
+    assert plain_coverage(payloads) == walked(payloads, "profile")[0]
+
+
+def test_deep_payloads_stop_where_the_plain_walk_stops() -> None:
+    deep: Any = "jane@example.com"
+    for n in range(40):
+        deep = {"k": deep, "l": [deep]} if n % 2 else [deep, {"password": "x"}]
+    payloads = [{"a": deep}] * 3
+    coverage, fields, truncated = walked(payloads, "profile")
+    assert plain_coverage(payloads) == coverage
+    assert plain_pii(payloads, "profile") == (fields, truncated)
