@@ -291,7 +291,9 @@ class Report:
     def add(self, result: Result) -> None:
         sent = result.prepared
         key = (sent.endpoint, items_label(sent.item_types))
-        row = self.rows.setdefault(key, Row(*key))
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = Row(*key)
         outcome = result.outcome
         row.outcomes[outcome] += 1
         self.total += 1
@@ -495,6 +497,9 @@ class InvalidResponse(ConnectionError):
     """The target's answer is not HTTP/1.x."""
 
 
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: one request at a time, kept alive between requests.
 
@@ -570,11 +575,11 @@ class _Connection(asyncio.Protocol):
                 if len(buffer) > 1 << 20:
                     raise InvalidResponse("response headers over 1 MiB")
                 await self._more()
-            lines = bytes(buffer[:end]).split(b"\r\n")
+            lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
             del buffer[: end + 4]
-            version, _, rest = lines[0].partition(b" ")
+            version, _, rest = lines[0].partition(" ")
             code = rest[:3]
-            if not version.startswith(b"HTTP/1.") or not code.isdigit():
+            if not version.startswith("HTTP/1.") or not code.isdigit():
                 raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
             status = int(code)
             if 100 <= status < 200:
@@ -583,26 +588,27 @@ class _Connection(asyncio.Protocol):
         headers: list[tuple[str, str]] = []
         length: int | None = None
         chunked = False
-        connection = b""
+        connection = ""
         for line in lines[1:]:
-            if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding
+            if line[:1] in (" ", "\t") and headers:  # obsolete line folding
                 name, value = headers[-1]
-                headers[-1] = (name, f"{value} {line.strip().decode('utf-8', 'replace')}")
+                headers[-1] = (name, f"{value} {line.strip()}")
                 continue
-            raw_name, _, raw_value = line.partition(b":")
-            raw_value = raw_value.strip()
-            lower = raw_name.strip().lower()
-            if lower == b"content-length":
-                try:
-                    length = int(raw_value)
-                except ValueError:
-                    raise InvalidResponse(f"invalid Content-Length {raw_value[:40]!r}") from None
-            elif lower == b"transfer-encoding":
-                chunked = raw_value.lower().endswith(b"chunked")
-            elif lower == b"connection":
-                connection = raw_value.lower()
-            headers.append((raw_name.strip().decode("utf-8", "replace"), raw_value.decode("utf-8", "replace")))
-        keep = b"close" not in connection if version == b"HTTP/1.1" else b"keep-alive" in connection
+            name, _, value = line.partition(":")
+            name, value = name.strip(), value.strip()
+            headers.append((name, value))
+            lower = name.lower()
+            if lower in _FRAMING:
+                if lower == "content-length":
+                    try:
+                        length = int(value)
+                    except ValueError:
+                        raise InvalidResponse(f"invalid Content-Length {value[:40]!r}") from None
+                elif lower == "transfer-encoding":
+                    chunked = value.lower().endswith("chunked")
+                else:
+                    connection = value.lower()
+        keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
         if head_request or status in (204, 304):
             body = b""
         elif chunked:
