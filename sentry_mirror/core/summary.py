@@ -66,13 +66,13 @@ def item_title(item_type: str, payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return None
     if item_type in ("event", "feedback"):
-        title = event_title(payload)
+        title = event_title(payload)  # clipped already
         if title is None and item_type == "feedback":
             contexts = payload.get("contexts")
             feedback = contexts.get("feedback") if isinstance(contexts, dict) else None
             message = feedback.get("message") if isinstance(feedback, dict) else None
-            title = message if isinstance(message, str) else None
-        return _clip(title) if title else ("<unlabeled event>" if item_type == "event" else None)
+            title = _clip(message) if isinstance(message, str) and message else None
+        return title or ("<unlabeled event>" if item_type == "event" else None)
     if item_type == "transaction":
         name = payload.get("transaction")
         return _clip(str(name)) if name else None
@@ -128,7 +128,9 @@ def payload_facts(item_type: str, payload: Any) -> Facts:
     """The facts of one parsed item payload (an event, a transaction, a check-in, a session …)."""
     if not isinstance(payload, dict):
         return Facts(item_title(item_type, payload))
-    attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
+    attrs = payload.get("attrs")
+    if not isinstance(attrs, dict):
+        attrs = {}
     return Facts(
         item_title(item_type, payload),
         _text(payload.get("level")),
