@@ -152,6 +152,17 @@ def parse(data: bytes, *, strict: bool = True) -> Envelope:
     event_id = headers.get("event_id")
     if strict and event_id is not None and normalize_uuid(event_id) is None:
         raise EnvelopeError("invalid envelope header", offset=0)
+    return Envelope(headers, _items(data, pos))
+
+
+def items_of(data: bytes) -> tuple[Item, ...]:
+    """The items of an envelope, for readers that do not need its header: as
+    ``parse(data, strict=False).items``, but the header line is skipped, not parsed."""
+    end = data.find(b"\n")
+    return () if end < 0 else _items(data, end + 1)
+
+
+def _items(data: bytes, pos: int) -> tuple[Item, ...]:
     items: list[Item] = []
     size = len(data)
     while pos < size:
@@ -178,7 +189,7 @@ def parse(data: bytes, *, strict: bool = True) -> Envelope:
             raise EnvelopeError("missing newline after header or payload", offset=stop)
         items.append(Item(item_headers, data[pos:stop]))
         pos = stop + 1
-    return Envelope(headers, tuple(items))
+    return tuple(items)
 
 
 def serialize(envelope: Envelope) -> bytes:

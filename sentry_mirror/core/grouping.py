@@ -145,12 +145,12 @@ def events_of(
         yield from _store_events(body, types)
         return
     try:
-        parsed = envelope.parse(body, strict=False)
+        items = envelope.items_of(body)
     except EnvelopeError:
         if endpoint == "store":
             yield from _store_events(body, types)
         return
-    for item in parsed.items:
+    for item in items:
         if item.type in types:
             payload = _json(item.payload)
             if isinstance(payload, dict):

@@ -95,6 +95,16 @@ def test_parse_valid(data: bytes, headers: dict[str, Any], items: list[tuple[dic
     expected = Envelope(headers, tuple(Item(h, p) for h, p in items))
 
     assert expected == envelope.parse(data)
+    assert expected.items == envelope.items_of(data)
+
+
+def test_items_of_skips_the_header_line() -> None:
+    """Readers that want only the items get them even when the header line is not JSON."""
+    data = b'{"event_id": broken\n{"type":"event","length":2}\n{}\n'
+
+    with pytest.raises(EnvelopeError):
+        envelope.parse(data, strict=False)
+    assert (Item({"type": "event", "length": 2}, b"{}"),) == envelope.items_of(data)
 
 
 INVALID = [
@@ -274,3 +284,4 @@ def test_parse_raises_only_envelope_error(data: bytes) -> None:
         assert isinstance(exc.cause, str) and exc.cause
     else:
         assert isinstance(parsed, Envelope)
+        assert parsed.items == envelope.items_of(data)
