@@ -141,6 +141,8 @@ def _cards(text: str) -> Iterator[str]:
 def value_kinds(text: str) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for each kind of personal data found in one string."""
     text = text[:MAX_SCAN]
+    if text.isalnum() and text.islower():
+        return  # letters and digits, no capitals (hex ids, words): no pattern can match
     if "@" in text:
         # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
         credentials = list(_URL_AUTH.finditer(text)) if "://" in text else []

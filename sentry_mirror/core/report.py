@@ -276,7 +276,8 @@ class _Node:
         self.star: _Node | None = None
         #: a payload reaches this place at most once (object keys from the top, no ids, no arrays)
         self.single = single
-        self.memo: dict[bytes, _Entry] | None = {} if single and 0 < depth <= MEMO_DEPTH else None
+        # (a map under modules/vars is cheaper to walk, one entry, than to write as JSON)
+        self.memo: dict[bytes, _Entry] | None = {} if single and 0 < depth <= MEMO_DEPTH and not self.folded else None
         self.tries = self.hits = 0
         self.stats: _PathStats | None = _UNSET if path else None  # made when first counted
 
@@ -326,16 +327,46 @@ class _Entry:
     """A remembered subtree: the paths it counts (first visit each, with the value type), the
     personal data it holds (row key, rule), and how many more times it was met (``hits``)."""
 
-    __slots__ = ("cov", "epoch", "hits", "original", "pii", "size")
+    __slots__ = ("cov", "epoch", "hits", "nulls", "original", "pii", "size")
 
-    def __init__(self, cov: tuple[tuple[_PathStats, str], ...], found: tuple[Any, ...], original: Any,
+    def __init__(self, cov: tuple[tuple[_PathStats, str], ...], found: tuple[Any, ...], value: Any, blob: bytes,
                  epoch: int, size: int) -> None:  # fmt: skip
         self.cov = cov
         self.pii = found
         self.hits = 0
-        self.original = original
         self.epoch = epoch
         self.size = size
+        # where the JSON says null, the value met again must be None (not NaN or Infinity, which
+        # orjson also writes as null): the routes to them, or the whole value when there are many
+        self.nulls: list[tuple[Any, ...]] | None = []
+        self.original = None
+        if b"null" in blob:
+            self.nulls = _nulls(value, (), [])
+            self.original = value if self.nulls is None else None
+
+    def matches(self, value: Any) -> bool:
+        """True when ``value``, whose JSON is this entry's, holds None wherever that JSON says null."""
+        if self.nulls is None:
+            return bool(self.original == value)
+        for route in self.nulls:
+            inner = value
+            for step in route:
+                inner = inner[step]
+            if inner is not None:
+                return False
+        return True
+
+
+def _nulls(value: Any, route: tuple[Any, ...], found: list[tuple[Any, ...]]) -> list[tuple[Any, ...]] | None:
+    """The routes (keys and indexes) to the None values in ``value``; None beyond eight."""
+    if value is None:
+        found.append(route)
+        return found if len(found) <= 8 else None
+    pairs = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for step, inner in pairs:
+        if _nulls(inner, (*route, step), found) is None:
+            return None
+    return found
 
 
 class _FieldCoverage:
@@ -418,6 +449,7 @@ class _Walker:
         self.memo_bytes = 0
         self.memo_nodes: list[_Node] = []
         self.remember = True
+        self.recording = 0  # subtrees being walked to be remembered
 
     def walk(self, payload: Any, root: _Node, site: pii.Site | None, *, remember: bool = True) -> None:
         self.walk_id += 1
@@ -461,7 +493,8 @@ class _Walker:
                 stats.distinct.add(hash((kind, value)))
             if stats.example is None:
                 stats.example = _example(value)
-        self.counted.append((stats, kind))
+        if self.recording:
+            self.counted.append((stats, kind))
 
     def _value(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
         if node is not None:
@@ -500,16 +533,20 @@ class _Walker:
                 entry = None
             else:
                 entry.epoch = self.epoch
-        if entry is not None and (entry.original is None or entry.original == value):
-            # met before (null in the JSON may have been NaN or Infinity: compared as values)
+        if entry is not None and (entry.nulls == [] or entry.matches(value)):
             node.hits += 1  # type: ignore[union-attr]
             entry.hits += 1
             self.hit.append(entry)
-            self.counted.extend(entry.cov)
-            self.reused.append(entry.pii)
+            if self.recording:  # for the subtree being remembered around this one
+                self.counted.extend(entry.cov)
+                self.reused.append(entry.pii)
             return
         counted, found, reused, taint = len(self.counted), len(self.found), len(self.reused), self.taint
-        self._children(value, node, site)
+        self.recording += 1
+        try:
+            self._children(value, node, site)
+        finally:
+            self.recording -= 1
         if entry is not None or self.taint != taint or len(blob) > MEMO_MAX:
             return
         cov = tuple(self.counted[counted:])
@@ -519,7 +556,8 @@ class _Walker:
         rows = [((kind, path, name), rule) for path, held in self.found[found:] for name, _, rule in held]
         for more in self.reused[reused:]:
             rows.extend(more)
-        size = len(blob) * (8 if b"null" in blob else 1) + 48 * (len(cov) + len(rows)) + 200
+        entry = _Entry(cov, tuple(rows), value, blob, self.epoch, 0)
+        entry.size = size = len(blob) * (1 if entry.original is None else 8) + 48 * (len(cov) + len(rows)) + 200
         if self.memo_bytes + size > MEMO_BYTES:
             self.flush(forget=True)
         if node.tries >= _MEMO_TRIAL and node.hits * _MEMO_MIN_HITS < node.tries:  # type: ignore[union-attr]
@@ -527,14 +565,13 @@ class _Walker:
             return
         if not memo:
             self.memo_nodes.append(node)  # type: ignore[arg-type]
-        original = value if b"null" in blob else None
-        memo[blob] = _Entry(cov, tuple(rows), original, self.epoch, size)
+        memo[blob] = entry
         self.memo_bytes += size
 
     def _children(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
         # _value, inlined for the common cases (most values are scalars under object keys)
         walk_id = self.walk_id
-        counted = self.counted
+        counted = self.counted if self.recording else None  # (only a subtree being remembered needs them)
         found = self.found
         json_types = _JSON_TYPES
         if type(value) is dict:
@@ -574,7 +611,8 @@ class _Walker:
                                     stats.distinct.add(hash((name, inner)))
                                 if stats.example is None:
                                     stats.example = _example(inner)
-                            counted.append((stats, name))
+                            if counted is not None:
+                                counted.append((stats, name))
                         else:
                             self._count(cn, inner)
                 if t is dict or t is list:
@@ -627,7 +665,8 @@ class _Walker:
                                 stats.distinct.add(hash((name, inner)))
                             if stats.example is None:
                                 stats.example = _example(inner)
-                        counted.append((stats, name))
+                        if counted is not None:
+                            counted.append((stats, name))
                     else:
                         self._count(cn, inner)
             if t is dict or t is list:
@@ -856,6 +895,7 @@ class ReportBuilder:
         self.minute = ""
         self.minute_count = 0
         self.shapes: dict[tuple[Any, ...], list[Any]] = {}
+        self.content_type_at: dict[tuple[Any, ...], tuple[int, ...]] = {}  # header names: where Content-Type is
         self.busiest = ("", 0)
         self.coverage: dict[tuple[str, str], _FieldCoverage] = {}
         self.highlights = _Highlights()
@@ -916,16 +956,18 @@ class ReportBuilder:
         summary = data.get("summary") or {}
         sdk = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
         items = [item for item in summary.get("items") or () if isinstance(item, dict)]
-        names = []
-        content_types = []
-        for name, value in data.get("headers") or ():
-            names.append(name)
-            if (name if type(name) is str else str(name)).lower() == "content-type":
-                content_types.append(value)
+        headers = data.get("headers") or ()
+        names = tuple([pair[0] for pair in headers])
+        where = self.content_type_at.get(names)
+        if where is None:
+            where = tuple(n for n, name in enumerate(names) if str(name).lower() == "content-type")
+            if len(self.content_type_at) < _MAX_SHAPES:
+                self.content_type_at[names] = where
+        content_types = tuple([headers[n][1] for n in where]) if where else ()
         # counted per distinct shape, added to the counters in the order first seen (_count_shapes)
         shape = (
             status, endpoint, data.get("project_id"), data.get("method"), data.get("content_encoding") or "identity",
-            auth.get("form") if isinstance(auth, dict) else None, tuple(names), tuple(content_types), sdk,
+            auth.get("form") if isinstance(auth, dict) else None, names, content_types, sdk,
             tuple([str(item.get("type") or "-") for item in items]),
         )  # fmt: skip
         seen = self.shapes.get(shape)
@@ -1044,9 +1086,7 @@ class ReportBuilder:
         monitor.add(status)
 
     def _payloads(self, data: Mapping[str, Any], items: list[dict[str, Any]], sdk_name: str) -> None:
-        if items and not any(item.get("type") in JSON_ITEM_TYPES for item in items) and data.get("endpoint") != "store":
-            return
-        for payload, kind in grouping.events_of(data, JSON_ITEM_TYPES):
+        for payload, kind in grouping.events_of(data, JSON_ITEM_TYPES):  # (skips records with none unparsed)
             self._payload(payload, kind, sdk_name, data)
 
     def _payload(self, payload: dict[str, Any], kind: str, sdk_name: str, data: Mapping[str, Any]) -> None:
