@@ -74,6 +74,8 @@ _PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
 _URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 _USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and Settings)\\\\?)([^/\\\s]+)")
 _DIGIT = re.compile(r"\d")
+#: An ISO 8601 time (at most 9 decimals: a longer run could pass for a card number).
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
 _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
 _USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
 
@@ -141,8 +143,8 @@ def _cards(text: str) -> Iterator[str]:
 def value_kinds(text: str) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for each kind of personal data found in one string."""
     text = text[:MAX_SCAN]
-    if text.isalnum() and text.islower():
-        return  # letters and digits, no capitals (hex ids, words): no pattern can match
+    if text.isalnum() and text.islower() or _ISO_TIME.fullmatch(text):
+        return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
     if "@" in text:
         # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
         credentials = list(_URL_AUTH.finditer(text)) if "://" in text else []

@@ -254,7 +254,8 @@ PIECE_LIST = [
     "4242 4242 4242 4242", "203.0.113.7", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "DE89370400440532013000",
     "Bearer abcdefghijk", "BEARER  x.y.z_abcdef", "baſic dXNlcjpwYXNz", "basıc dXNlcjpwYXNz", "token=abcdefghij",
     "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "-----BEGIN PRIVATE KEY-----", "https://admin:pw@host.example.com",
-    "jane@example.com", "dc24501af625499790107329b6c52289", "tokenabcdefghij", "4242424242424242", "/home/jane/x", "C:\\Users\\bob\\x", "123-45-6789", "10:00:01",
+    "jane@example.com", "dc24501af625499790107329b6c52289", "2026-11-23T11:46:17.783201Z", "2026-11-23T11:46:17.123456789+05:00",
+    "2026-11-23T11:46:17.4222222222222+05:00", "tokenabcdefghij", "4242424242424242", "/home/jane/x", "C:\\Users\\bob\\x", "123-45-6789", "10:00:01",
 ]  # fmt: skip
 PIECES = st.sampled_from(PIECE_LIST)
 
