@@ -4,18 +4,22 @@ Each request: read the wire body (up to the cap), let :func:`ingest.handle` deci
 answer, have the recorder put the record on disk, and only then answer. aiohttp's
 own request decompression is turned off (``auto_decompress=False``) so the record
 keeps the wire size and encoding, and the cap applies to the decoded size.
+
+Every path goes to the one handler (:func:`ingest.handle` does the routing), so it runs
+on aiohttp's low-level server: no application, router or middleware work per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import MirrorError
@@ -31,11 +35,6 @@ TRUNCATED_KEEP = 64 * 1024
 log = logging.getLogger(__name__)
 
 OnRecord = Callable[[dict[str, Any]], None]
-
-RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
-CONFIG: web.AppKey[ingest.Config] = web.AppKey("config", ingest.Config)
-ON_RECORD: web.AppKey[_Guarded] = web.AppKey("on_record", object)  # type: ignore[arg-type]
-
 
 class _Guarded:
     """The live-line callback, run after the record is on disk: if it fails (a closed pipe
@@ -54,21 +53,25 @@ class _Guarded:
             log.exception("the live line could not be printed; no more live lines")
 
 
-def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_record: OnRecord | None = None) -> web.Application:
-    """The mirror as an aiohttp application (serve it with ``auto_decompress=False``)."""
-    app = web.Application(client_max_size=config.max_body)
-    app[RECORDER] = recorder
-    app[CONFIG] = config
-    app[ON_RECORD] = _Guarded(on_record)
-    app.router.add_route("*", "/{tail:.*}", _handle)
-    return app
+@dataclass(frozen=True)
+class Mirror:
+    """What a listener records into and how it answers (:func:`serve` runs it)."""
+
+    recorder: Recorder
+    config: ingest.Config
+    on_record: _Guarded
 
 
-async def _read_body(request: web.Request, limit: int) -> tuple[bytes, int, bool]:
+def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_record: OnRecord | None = None) -> Mirror:
+    """The mirror's handler, to :func:`serve`."""
+    return Mirror(recorder, config, _Guarded(on_record))
+
+
+async def _read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, int, bool]:
     """(body, wire size, truncated): stops storing at ``limit`` bytes of wire body."""
     length = request.content_length
     if length is not None and length <= limit:  # the parser stops at Content-Length
-        body = await request.read()
+        body = await request.content.read()
         return body, len(body), False
     chunks: list[bytes] = []
     size = 0
@@ -80,7 +83,7 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, int, bool
     return b"".join(chunks), size, False
 
 
-def _remote(request: web.Request) -> str | None:
+def _remote(request: web.BaseRequest) -> str | None:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
@@ -107,9 +110,13 @@ def _understand(
     return outcome.response, entry
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    config = app[CONFIG]
+async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
+    config = mirror.config
+    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+        # curl (and so sentry-cli) asks before sending a big body; without the interim
+        # answer it waits a second before sending anyway
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
     body, wire_size, truncated = await _read_body(request, config.max_body)
     incoming = ingest.Request(
         method=request.method,
@@ -124,11 +131,11 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     else:
         response, entry = _understand(incoming, config, wire_size, truncated, remote)
     try:
-        await app[RECORDER].write(entry)
+        await mirror.recorder.write(entry)
     except MirrorError as exc:
         # Nothing is acknowledged that is not on disk: tell the SDK to retry later.
         return _respond(ingest.error_response(503, f"the mirror could not store this request: {exc}"), close=True)
-    app[ON_RECORD](entry)
+    mirror.on_record(entry)
     return _respond(response, close=truncated)
 
 
@@ -143,7 +150,7 @@ def _respond(response: ingest.Response, *, close: bool = False) -> web.Response:
 class Running:
     """A listener bound to a socket; ``port`` is the real one when 0 was asked for."""
 
-    runner: web.AppRunner
+    runner: web.BaseRunner
     host: str
     port: int
 
@@ -152,18 +159,17 @@ class Running:
         await self.runner.cleanup()
 
 
-async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0, *, shutdown_timeout: float = 30.0) -> Running:
+async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, *, shutdown_timeout: float = 30.0) -> Running:
     """Start ``app`` on ``host:port`` (aiohttp decompression off); the caller stops it."""
-    runner = web.AppRunner(
-        app,
+    server = web.Server(
+        functools.partial(_handle, app),
         auto_decompress=False,
-        handle_signals=False,
-        shutdown_timeout=shutdown_timeout,
         access_log=None,
         # long store GETs (?sentry_data=…) and big auth headers must reach the handler
         max_line_size=MAX_LINE,
         max_field_size=MAX_LINE,
     )
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

@@ -43,6 +43,28 @@ async def test_a_200_means_the_record_is_already_in_the_file(mirror: Any) -> Non
     assert [event_id] == [r.event_id for r in iter_records([mirror.directory])]
 
 
+async def test_expect_100_continue_is_answered_before_the_body(mirror: Any) -> None:
+    """curl (sentry-cli) sends ``Expect: 100-continue`` before a big body and waits for the
+    interim answer: it comes at once, then the body is recorded and answered as usual."""
+    event_id, body = envelope_body()
+    reader, writer = await asyncio.open_connection("127.0.0.1", mirror.port)
+    try:
+        writer.write(
+            f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        writer.write(body)
+        await writer.drain()
+        final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    finally:
+        writer.close()
+    assert final.startswith(b"HTTP/1.1 200")
+    assert [event_id] == [r.event_id for r in mirror.records()]
+
+
 async def test_chunked_body_without_content_length(mirror: Any) -> None:
     """@sentry/node streams gzip'd bodies with Transfer-Encoding: chunked and no Content-Length."""
     event_id, body = envelope_body()
