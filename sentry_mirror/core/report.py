@@ -4,8 +4,12 @@
 aggregates only: counters capped at :data:`MAX_KEYS` distinct keys, reservoirs of
 :data:`RESERVOIR_SIZE` values for percentiles (exact up to that many, a uniform sample
 beyond), at most :data:`MAX_PATHS` field paths per item type and SDK and
-:data:`MAX_DISTINCT` distinct values per path. The issues and the transactions come from
-:mod:`sentry_mirror.core.grouping` (the same grouping as ``sentry-mirror group``).
+:data:`MAX_DISTINCT` distinct values per path; size figures for the first
+:data:`MAX_SIZED_TYPES` item types, field coverage for the first :data:`MAX_SDKS` SDKs per
+item type, rows for the first :data:`MAX_SPAN_OPS` span ops and :data:`MAX_MONITORS`
+monitors, the rest counted together under :data:`OTHER` (``"(other)"``). The issues and
+the transactions come from :mod:`sentry_mirror.core.grouping` (the same grouping as
+``sentry-mirror group``).
 
 Every section but ``traffic`` and ``server`` reads only the requests that were accepted
 (answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
@@ -106,6 +110,14 @@ MAX_PATHS = 2_000
 MAX_DISTINCT = 100
 #: Example length, characters.
 EXAMPLE_LENGTH = 60
+#: Per-key tables are bounded too: the first MAX_SIZED_TYPES item types get size figures, the
+#: first MAX_SDKS SDKs per item type a field coverage, the first MAX_SPAN_OPS span ops and
+#: MAX_MONITORS monitors a row; the rest are counted together under OTHER.
+MAX_SIZED_TYPES = 100
+MAX_SDKS = 50
+MAX_SPAN_OPS = 500
+MAX_MONITORS = 1_000
+OTHER = "(other)"
 #: Distinct request shapes (status, endpoint, project, method, encoding, auth form, header
 #: names, content types, SDK, item types) counted before they go to the counters.
 _MAX_SHAPES = 4096
@@ -898,6 +910,7 @@ class ReportBuilder:
         self.content_type_at: dict[tuple[Any, ...], tuple[int, ...]] = {}  # header names: where Content-Type is
         self.busiest = ("", 0)
         self.coverage: dict[tuple[str, str], _FieldCoverage] = {}
+        self.sdks_per_type: dict[str, int] = {}
         self.highlights = _Highlights()
         self.grouper = grouping.Grouper(grouping.DEFAULT_STRATEGY, grouping.MAX_IDS)
         self.transactions = grouping.TransactionGrouper(RESERVOIR_SIZE)
@@ -1016,11 +1029,7 @@ class ReportBuilder:
             kind = str(items[0].get("type") or "-")
             size = items[0].get("size") or 0
             self.item_count += 1
-            reservoir = self.item_sizes.get(kind)
-            if reservoir is None and len(self.item_sizes) < MAX_KEYS:
-                reservoir = self.item_sizes[kind] = Reservoir()
-            if reservoir is not None:
-                reservoir.add(size)
+            _bounded(self.item_sizes, kind, MAX_SIZED_TYPES, Reservoir).add(size)
             rejected = False
             if kind in _EVENT_LIKE and size > MAX_EVENT_SIZE:
                 self.over_limit[kind] += 1
@@ -1042,11 +1051,7 @@ class ReportBuilder:
             kind = str(item.get("type") or "-")
             size = item.get("size") or 0
             self.item_count += 1
-            reservoir = self.item_sizes.get(kind)
-            if reservoir is None and len(self.item_sizes) < MAX_KEYS:
-                reservoir = self.item_sizes[kind] = Reservoir()
-            if reservoir is not None:
-                reservoir.add(size)
+            _bounded(self.item_sizes, kind, MAX_SIZED_TYPES, Reservoir).add(size)
             totals[kind] += size
             counts[kind] += 1
             if kind in _EVENT_LIKE:
@@ -1078,12 +1083,7 @@ class ReportBuilder:
         self._check_in(slug, status)
 
     def _check_in(self, slug: Any, status: Any) -> None:
-        monitor = self.check_ins.get(str(slug))
-        if monitor is None:
-            if len(self.check_ins) >= MAX_KEYS:
-                return
-            monitor = self.check_ins[str(slug)] = Capped(100)
-        monitor.add(status)
+        _bounded(self.check_ins, str(slug), MAX_MONITORS, lambda: Capped(100)).add(status)
 
     def _payloads(self, data: Mapping[str, Any], items: list[dict[str, Any]], sdk_name: str) -> None:
         for payload, kind in grouping.events_of(data, JSON_ITEM_TYPES):  # (skips records with none unparsed)
@@ -1093,7 +1093,14 @@ class ReportBuilder:
         key = (kind, sdk_name)
         coverage = self.coverage.get(key)
         if coverage is None:
-            coverage = self.coverage[key] = _FieldCoverage(self.walker)
+            sdks = self.sdks_per_type.get(kind, 0)
+            if sdks >= MAX_SDKS:
+                key = (kind, OTHER)
+                coverage = self.coverage.get(key)
+            else:
+                self.sdks_per_type[kind] = sdks + 1
+            if coverage is None:
+                coverage = self.coverage[key] = _FieldCoverage(self.walker)
         if self.scan_pii and self.pii_engine == pii.ENGINE:
             # one walk: field coverage and personal data
             coverage.add(payload, self.scanner.root(kind))
@@ -1145,11 +1152,7 @@ class ReportBuilder:
     def _span(self, op: Any, duration: float | None) -> None:
         self.span_count += 1
         op = op if isinstance(op, str) and op else "-"
-        reservoir = self.span_ops.get(op)
-        if reservoir is None:
-            if len(self.span_ops) >= MAX_KEYS:
-                return
-            reservoir = self.span_ops[op] = Reservoir(1000)
+        reservoir = _bounded(self.span_ops, op, MAX_SPAN_OPS, lambda: Reservoir(1000))
         if duration is not None:
             reservoir.add(duration)
         else:
@@ -1425,6 +1428,18 @@ class ReportBuilder:
             "bytes_per_day": round(self.wire.total * per_day) if per_day else None,
             "decoded_bytes_per_day": round(self.decoded.total * per_day) if per_day else None,
         }
+
+
+def _bounded(table: dict[str, Any], key: str, limit: int, make: Any) -> Any:
+    """``table[key]``, made with ``make()`` if new; beyond ``limit`` keys, ``table[OTHER]``."""
+    value = table.get(key)
+    if value is None:
+        if len(table) >= limit:
+            key = OTHER
+            value = table.get(key)
+        if value is None:
+            value = table[key] = make()
+    return value
 
 
 def _span_op(span: Mapping[str, Any]) -> Any:

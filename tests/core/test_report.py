@@ -311,6 +311,40 @@ def test_reservoir_is_bounded_and_exact_when_small() -> None:
     assert 100 == len(big.sample.values) and 10_000 == big.count and 9999 == big.to_json()["max"]
 
 
+def test_per_key_tables_keep_the_first_keys_and_count_the_rest_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item types (sizes), SDKs (field coverage), span ops and monitors: memory bounded on any
+    input, and the totals still add up."""
+    for name, value in (("MAX_SIZED_TYPES", 2), ("MAX_SDKS", 2), ("MAX_SPAN_OPS", 2), ("MAX_MONITORS", 1)):
+        monkeypatch.setattr(report, name, value)
+    records = []
+    for n in range(4):
+        sdk = {"name": f"sentry.sdk{n}", "version": "1.0"}
+        spans = [{"op": f"op{n}", "start_timestamp": 1.0, "timestamp": 1.5}]
+        transaction = {"type": "transaction", "transaction": "t", "start_timestamp": 1.0, "timestamp": 2.0,
+                       "spans": spans}  # fmt: skip
+        body = make_envelope(
+            headers={"sdk": sdk},
+            items=[
+                ({"type": "transaction"}, orjson.dumps(transaction)),
+                ({"type": "check_in"}, orjson.dumps({"check_in_id": "a" * 32, "monitor_slug": f"m{n}", "status": "ok"})),
+                ({"type": f"custom{n}"}, b"x" * (n + 1)),
+            ],
+        )
+        records.append(entry(n, body))
+    data = report.build_report(records).to_json()
+    sizes = data["traffic"]["sizes"]
+    assert ["(other)", "check_in", "transaction"] == list(sizes)
+    assert (4, 4, 4) == (sizes["(other)"]["count"], sizes["check_in"]["count"], sizes["transaction"]["count"])
+    assert 4 == sizes["(other)"]["max"]  # custom0..3 together
+    coverage = [(t["item_type"], t["sdk"], t["items"]) for t in data["fields"]["types"]]
+    assert [
+        ("check_in", "(other)", 2), ("check_in", "sentry.sdk0", 1), ("check_in", "sentry.sdk1", 1),
+        ("transaction", "(other)", 2), ("transaction", "sentry.sdk0", 1), ("transaction", "sentry.sdk1", 1),
+    ] == coverage  # fmt: skip
+    assert [("(other)", 2), ("op0", 1), ("op1", 1)] == [(o["op"], o["count"]) for o in data["performance"]["span_ops"]]
+    assert [("(other)", 3), ("m0", 1)] == [(c["monitor"], c["count"]) for c in data["health"]["check_ins"]]
+
+
 def test_capped_counter() -> None:
     counter = report.Capped(2)
     for key in ("a", "b", "c", "a"):
