@@ -118,6 +118,8 @@ MAX_SDKS = 50
 MAX_SPAN_OPS = 500
 MAX_MONITORS = 1_000
 OTHER = "(other)"
+#: Keys counted before they go to the rows and counters (_count_pii, _count_tally).
+_MAX_PENDING = 4096
 #: Distinct request shapes (status, endpoint, project, method, encoding, auth form, header
 #: names, content types, SDK, item types) counted before they go to the counters.
 _MAX_SHAPES = 4096
@@ -462,6 +464,7 @@ class _Walker:
         self.memo_nodes: list[_Node] = []
         self.remember = True
         self.recording = 0  # subtrees being walked to be remembered
+        self.before_rows: Any = lambda: None
 
     def walk(self, payload: Any, root: _Node, site: pii.Site | None, *, remember: bool = True) -> None:
         self.walk_id += 1
@@ -719,6 +722,7 @@ class _Walker:
         self.hit.clear()
 
     def _add_rows(self, found: tuple[Any, ...], times: int) -> None:
+        self.before_rows()
         rows = self.rows
         for key, rule in found:
             row = rows.get(key)
@@ -925,6 +929,12 @@ class ReportBuilder:
         self.pii_rows: dict[tuple[str, str, str], _PiiRow] = {}
         self.scanner = pii.Scanner()
         self.walker = _Walker(self.pii_rows)
+        self.walker.before_rows = self._count_pii  # rows are made in the order met, before reuses add to them
+        self.one_walk = scan_pii and pii_engine == pii.ENGINE
+        #: personal data per (item type, path, what one value holds), and counter keys, counted
+        #: before they go to the rows and counters (in the order first met: the same figures)
+        self.pii_pending: dict[tuple[str, str, pii.Found], int] = {}
+        self.tally: dict[tuple[str, Any], int] = {}
         self.pii_payloads = 0
         self.pii_truncated = False
         self.js_events = self.js_frames = self.minified = self.with_debug_meta = 0
@@ -1101,21 +1111,29 @@ class ReportBuilder:
                 self.sdks_per_type[kind] = sdks + 1
             if coverage is None:
                 coverage = self.coverage[key] = _FieldCoverage(self.walker)
-        if self.scan_pii and self.pii_engine == pii.ENGINE:
+        if self.one_walk:
             # one walk: field coverage and personal data
             coverage.add(payload, self.scanner.root(kind))
             self.pii_payloads += 1
-            for path, found in reversed(self.walker.found):  # in the order pii.scan gives them
-                for name, example, rule in found:
-                    self._pii_row(kind, path, name, example, rule)
+            if self.walker.found:
+                pending = self.pii_pending
+                for path, found in reversed(self.walker.found):  # in the order pii.scan gives them
+                    key = (kind, path, found)
+                    pending[key] = pending.get(key, 0) + 1
+                if len(pending) >= _MAX_PENDING:
+                    self._count_pii()
         else:
             coverage.add(payload)
             if self.scan_pii:
                 self._pii(payload, kind)
         if kind in _EVENTISH:
             platform = payload.get("platform")
-            self.counters["by_platform"].add(platform if isinstance(platform, str) else None)
+            key = ("by_platform", platform if isinstance(platform, str) else None)
+            tally = self.tally
+            tally[key] = tally.get(key, 0) + 1
             self._release(payload)
+            if len(tally) >= _MAX_PENDING:
+                self._count_tally()
             self._sourcemaps(payload)
         if kind == "event":
             self.highlights.add(payload)
@@ -1183,7 +1201,21 @@ class ReportBuilder:
             if path not in flagged:
                 self.relay_only.add(f"{kind}\x00{path}\x00{rule}")
 
-    def _pii_row(self, item_type: str, path: str, kind: str, example: str, rule: str | None) -> None:
+    def _count_pii(self) -> None:
+        """Add the personal data found so far (per path and value, in the order met) to the rows."""
+        pending, self.pii_pending = self.pii_pending, {}
+        for (item_type, path, found), times in pending.items():
+            for name, example, rule in found:
+                self._pii_row(item_type, path, name, example, rule, times)
+
+    def _count_tally(self) -> None:
+        """Add the keys tallied so far, in the order first met, to their counters."""
+        tally, self.tally = self.tally, {}
+        counters = {"by_platform": self.counters["by_platform"], "releases": self.releases}
+        for (name, key), times in tally.items():
+            counters[name].add(key, times)
+
+    def _pii_row(self, item_type: str, path: str, kind: str, example: str, rule: str | None, times: int = 1) -> None:
         key = (item_type, path, kind)
         row = self.pii_rows.get(key)
         if row is None:
@@ -1191,8 +1223,8 @@ class ReportBuilder:
                 self.pii_truncated = True
                 return
             row = self.pii_rows[key] = _PiiRow()
-        row.count += 1
-        row.scrubbed[rule or ""] += 1
+        row.count += times
+        row.scrubbed[rule or ""] += times
         if len(row.examples) < MAX_EXAMPLES and example not in row.examples:
             row.examples.append(example)
 
@@ -1201,7 +1233,9 @@ class ReportBuilder:
         release = event.get("release")
         if isinstance(release, str) and release:
             self.events_with_release += 1
-            self.releases.add(release)
+            tally = self.tally
+            key = ("releases", release)
+            tally[key] = tally.get(key, 0) + 1
         if event.get("dist"):
             self.events_with_dist += 1
 
@@ -1226,7 +1260,9 @@ class ReportBuilder:
 
     def build(self, sections: Iterable[str] = SECTIONS) -> Report:
         wanted = [name for name in SECTIONS if name in set(sections)]
+        self._count_pii()
         self.walker.flush()
+        self._count_tally()
         self._count_minute()
         self._count_shapes()
         groups = tuple(self.grouper.groups())

@@ -556,3 +556,16 @@ def test_deep_payloads_stop_where_the_plain_walk_stops() -> None:
     coverage, fields, truncated = walked(payloads, "profile")
     assert plain_coverage(payloads) == coverage
     assert plain_pii(payloads, "profile") == (fields, truncated)
+
+
+def test_counts_kept_back_give_the_same_report(golden: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Request shapes, tallies and personal data are counted per distinct key before they go to
+    the counters and rows; flushing them at every record gives the same report."""
+    monkeypatch.setattr(report, "_MAX_SHAPES", 1)
+    monkeypatch.setattr(report, "_MAX_PENDING", 1)
+    records = list(iter_records([GOLDEN]))
+    assert golden == report.build_report(records).to_json()
+    node = Path(__file__).resolve().parents[2] / "snapshots" / "sample-node.jsonl.zst"
+    flushed = report.build_report(iter_records([node])).to_json()
+    monkeypatch.undo()
+    assert report.build_report(iter_records([node])).to_json() == flushed
