@@ -1,6 +1,6 @@
 """Read benchmark: `inspect --json`, `group` and `report` over a large synthetic snapshot.
 
-    python benchmarks/read.py [--count 1000000] [--keep FILE]
+    python benchmarks/read.py [--count 1000000] [--keep FILE] [--only inspect|group|report ...]
 
 Builds a snapshot of COUNT realistic envelopes (real sentry-python traffic from
 snapshots/sample-python.jsonl.zst, with fresh record ids, event ids and times, so no
@@ -96,6 +96,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="keep the big snapshot at this path")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["inspect", "group", "report"],
+        help="measure only this command, next to the baseline (repeatable)",
+    )
     args = parser.parse_args()
     mirror = [sys.executable, "-m", "sentry_mirror"]
     has_group = subprocess.run([*mirror, "group", "--help"], capture_output=True).returncode == 0
@@ -118,6 +124,12 @@ def main() -> int:
                     f"{' '.join(mirror)} report --format json {path}",
                     [*mirror, "report", "--format", "json", str(path)],
                 )
+            if args.only:
+                commands = {
+                    name: command
+                    for name, command in commands.items()
+                    if name.endswith("(baseline)") or name.split()[0] in args.only
+                }
             for name, (shell, argv) in commands.items():
                 figures = measure(shell)
                 figures["peak_rss_mb"] = peak_rss(argv)
