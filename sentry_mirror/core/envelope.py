@@ -107,12 +107,28 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
 
 
+#: serde_json's default recursion limit: Relay cannot read a header nested deeper.
+MAX_HEADER_DEPTH = 128
+
+
 def _key_count(value: Any) -> int:
-    if isinstance(value, dict):
-        return len(value) + sum(_key_count(v) for v in value.values() if isinstance(v, dict | list))
-    if isinstance(value, list):
-        return sum(_key_count(v) for v in value if isinstance(v, dict | list))
-    return 0
+    """The number of object keys in a parsed JSON value, at every depth (a loop, not
+    recursion); ValueError when it nests deeper than :data:`MAX_HEADER_DEPTH`."""
+    count = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_HEADER_DEPTH:
+            raise ValueError("nested too deep")
+        if type(node) is dict:
+            count += len(node)
+            children = node.values()
+        else:
+            children = node
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return count
 
 
 def _header_line(data: bytes, start: int, what: str, strict: bool = True) -> tuple[dict[str, Any], int]:

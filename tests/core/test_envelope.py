@@ -98,6 +98,20 @@ def test_parse_valid(data: bytes, headers: dict[str, Any], items: list[tuple[dic
     assert expected.items == envelope.items_of(data)
 
 
+@pytest.mark.parametrize(("nesting", "valid"), [(envelope.MAX_HEADER_DEPTH - 1, True), (envelope.MAX_HEADER_DEPTH, False)])
+def test_header_nesting_limit(nesting: int, valid: bool) -> None:
+    """Relay reads headers with serde_json, which stops at 128 levels of nesting."""
+    data = b'{"a":' + b"[" * nesting + b"]" * nesting + b"}\n"
+    if valid:
+        value, depth = envelope.parse(data).headers["a"], 1
+        while value:
+            value, depth = value[0], depth + 1
+        assert nesting == depth
+    else:
+        with pytest.raises(EnvelopeError, match="invalid envelope header"):
+            envelope.parse(data)
+
+
 def test_items_of_skips_the_header_line() -> None:
     """Readers that want only the items get them even when the header line is not JSON."""
     data = b'{"event_id": broken\n{"type":"event","length":2}\n{}\n'
