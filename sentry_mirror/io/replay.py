@@ -39,6 +39,9 @@ from sentry_mirror.core.rewrite import (
 #: Requests not worth replaying: CORS preflights carry no data.
 SKIPPED_METHODS = frozenset({"OPTIONS"})
 REQUEST_TIMEOUT = 30.0
+#: How long before its scheduled time a request is rewritten and compressed (with ``sent_at``
+#: the scheduled time), so that only the write is left for that time.
+PREPARE_AHEAD = 0.003
 #: Responses bodies kept per result (the report and --results need the start only).
 BODY_KEEP = 64 << 10
 
@@ -779,8 +782,12 @@ async def replay(
     scheduled time, rewrites it (with the rate limits and the time of that moment) and sends
     it; records are read as they are needed."""
     pacing = pacing or plan.pacing
-    sender = _Sender(plan, ids if ids is not None else (IdMap() if plan.options.fresh_ids else None), RateLimits() if honour_rate_limits else None, on_result, on_skip, pacing.speed is not None)
     requests = plan.timeline()
+    first = next(requests, None)  # the clock starts once the first request is read (and the read-ahead filled)
+    if first is None:
+        return
+    requests = itertools.chain([first], requests)
+    sender = _Sender(plan, ids if ids is not None else (IdMap() if plan.options.fresh_ids else None), RateLimits() if honour_rate_limits else None, on_result, on_skip, pacing.speed is not None)
     workers = [asyncio.ensure_future(sender.work(requests)) for _ in range(max(1, pacing.concurrency))]
     try:
         await asyncio.gather(*workers)
@@ -805,15 +812,18 @@ class _Sender:
     async def work(self, requests: Iterator[tuple[Mapping[str, Any], float]]) -> None:
         loop, start = self.loop, self.start_mono
         for data, offset in requests:  # shared by the workers: each takes the next one
-            delay = start + offset - loop.time()
+            delay = start + offset - PREPARE_AHEAD - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             await self.send(data, offset)
 
     async def send(self, data: Mapping[str, Any], offset: float) -> None:
+        """Rewrite the request a little before its time (:data:`PREPARE_AHEAD`), with
+        ``sent_at`` the moment it is due, then send it when it is due."""
         loop = self.loop
         now = loop.time()
-        sent_at = self.start_wall + timedelta(seconds=now - self.start_mono)
+        due = self.start_mono + offset
+        sent_at = self.start_wall + timedelta(seconds=max(now, due) - self.start_mono)
         limits = self.limits
         categories: tuple[str, ...] = ()
         held: frozenset[str] = frozenset()
@@ -834,6 +844,9 @@ class _Sender:
                 result.prepared = rewrite_request(data, self.target, self.options, ids=self.ids, sent_at=sent_at)
                 self.on_result(result)
                 return
+        wait = due - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
         try:
             status, headers, body, written = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
         except (TimeoutError, OSError, ValueError) as exc:
