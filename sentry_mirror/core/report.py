@@ -476,7 +476,7 @@ class _Walker:
             self.dropped_paths.clear()
         self.remember = remember
         self.kind = site.item_type if site is not None else ""
-        self._container(payload, root, site)
+        self._children(payload, root, site)
 
     # -------------------------------------------------------- per value
 
@@ -521,7 +521,7 @@ class _Walker:
             if site is not None and not site.descend:
                 site = None
             if node is not None or site is not None:
-                self._container(value, node, site)
+                self._children(value, node, site)
             return
         if kind is float and not math.isfinite(value):
             self.taint += 1  # the JSON of such a subtree says null: never remembered
@@ -530,14 +530,16 @@ class _Walker:
             if found:
                 self.found.append((site.path, found))
 
-    def _container(self, value: Any, node: _Node | None, site: pii.Site | None) -> None:
-        memo = node.memo if node is not None else None
-        if memo is None or not self.remember:
-            self._children(value, node, site)
-            return
+    def _remembered(self, value: Any, node: _Node, site: pii.Site | None) -> None:
+        """A dict or list at a place that remembers its subtrees (``node.memo``): walked and
+        remembered, the place's own count included, or one more use of what it added."""
+        memo = node.memo
+        if site is not None and not site.descend:
+            site = None
         try:
             blob = orjson.dumps(value)
         except TypeError:  # not JSON as orjson writes it (huge integers, lone surrogates)
+            self._count(node, value)
             self._children(value, node, site)
             return
         node.tries += 1  # type: ignore[union-attr]
@@ -559,6 +561,7 @@ class _Walker:
         counted, found, reused, taint = len(self.counted), len(self.found), len(self.reused), self.taint
         self.recording += 1
         try:
+            self._count(node, value)
             self._children(value, node, site)
         finally:
             self.recording -= 1
@@ -589,6 +592,7 @@ class _Walker:
         counted = self.counted if self.recording else None  # (only a subtree being remembered needs them)
         found = self.found
         json_types = _JSON_TYPES
+        remember = self.remember
         if type(value) is dict:
             if node is not None and node.folded:
                 # a map keyed by names (packages, variables): one path for all, typed by its first entry
@@ -612,6 +616,9 @@ class _Walker:
                     if cs is _MISSING:
                         cs = site.child(key)  # type: ignore[union-attr]
                 t = type(inner)
+                if (t is dict or t is list) and cn is not None and cn.memo is not None and remember:
+                    self._remembered(inner, cn, cs)
+                    continue
                 if cn is not None:
                     stats = cn.stats
                     if stats is not None:
@@ -636,7 +643,7 @@ class _Walker:
                     if cs is not None and not cs.descend:
                         cs = None
                     if cn is not None or cs is not None:
-                        self._container(inner, cn, cs)
+                        self._children(inner, cn, cs)
                     continue
                 if t is float and not math.isfinite(inner):
                     self.taint += 1  # the JSON of such a subtree says null: never remembered
@@ -690,7 +697,7 @@ class _Walker:
                 if cs is not None and not cs.descend:
                     cs = None
                 if cn is not None or cs is not None:
-                    self._container(inner, cn, cs)
+                    self._children(inner, cn, cs)
                 continue
             if t is float and not math.isfinite(inner):
                 self.taint += 1  # the JSON of such a subtree says null: never remembered
