@@ -394,7 +394,7 @@ class Site:
     key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
 
     __slots__ = (
-        "_element", "_key_kinds", "_mode", "_rule", "_versioned", "cache", "children", "hits", "misses",
+        "_element", "_key_kinds", "_mode", "_plain", "_rule", "_versioned", "cache", "children", "hits", "misses",
         "depth", "descend", "item_type", "key", "keyed", "parent", "path", "scanner",
     )  # fmt: skip
 
@@ -414,6 +414,8 @@ class Site:
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = _path_rule(path, key, parent, item_type)
         self._versioned = "version" in path.lower()
+        #: only the value's own patterns can find something here
+        self._plain = self._mode == "fixed" and self._rule is None and not self._key_kinds
         self.cache: dict[str, Found] | None = {}
         self.hits = self.misses = 0  # of the value cache
 
@@ -450,6 +452,8 @@ class Site:
         """What the scalar ``value`` at this site holds."""
         if type(value) is str:
             text = value
+            if self._plain and text.isalnum() and text.islower():
+                return ()  # as value_kinds finds at once (hex ids, words)
         elif value is None or isinstance(value, bool):
             return ()
         elif isinstance(value, int | float):
