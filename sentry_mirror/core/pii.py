@@ -414,8 +414,8 @@ class Site:
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = _path_rule(path, key, parent, item_type)
         self._versioned = "version" in path.lower()
-        #: only the value's own patterns can find something here
-        self._plain = self._mode == "fixed" and self._rule is None and not self._key_kinds
+        #: only the value's own patterns can find something here (a rule is only said of a find)
+        self._plain = not self._key_kinds
         self.cache: dict[str, Found] | None = {}
         self.hits = self.misses = 0  # of the value cache
 

@@ -329,3 +329,30 @@ def test_a_scanner_carried_across_payloads_gives_the_same_findings(monkeypatch: 
     scanner = pii.Scanner()
     assert fresh == findings(scanner)
     assert scanner.sites == 5 and scanner.cached <= 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TEXT, PIECES), max_size=3), st.sampled_from([
+    ("event", ["user", "email"]), ("event", ["extra", "password"]), ("event", ["request", "cookies", "sid"]),
+    ("event", ["contexts", "trace", "trace_id"]), ("event", ["event_id"]), ("log", ["items"]),
+    ("event", ["contexts", "runtime", "version"]), ("event", ["logentry", "formatted"]),
+]))  # fmt: skip
+def test_a_site_finds_what_the_rules_say(parts: list[str], where: tuple[str, list[str]]) -> None:
+    """Site.findings (path decisions made once, values remembered) against the functions it
+    stands for: key_kinds, value_kinds (IPs not under a version key) and sentry_default_rule."""
+    text = "".join(parts)
+    item_type, keys = where
+    site = pii.Scanner().root(item_type)
+    for key in keys:
+        site = site.child(key)  # type: ignore[assignment]
+    if keys == ["items"]:
+        site = site.element().child("body")  # type: ignore[assignment]
+    rule = pii.sentry_default_rule(site.path, site.key, site.parent, text, item_type)
+    expected: dict[str, tuple[str, str, str | None]] = {}
+    if text:
+        for kind in pii.key_kinds(site.key, site.parent, text):
+            expected[kind] = (kind, pii.mask(kind, text), rule)
+        for kind, found in pii.value_kinds(text):
+            if kind not in expected and not (kind == "ip" and "version" in site.path.lower()):
+                expected[kind] = (kind, pii.mask(kind, found), rule)
+    assert tuple(expected.values()) == site.findings(text) == site.findings(text)
