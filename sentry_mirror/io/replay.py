@@ -659,13 +659,13 @@ class Client:
     than the whole budget. It sends exactly the headers it is given, plus ``Host`` and
     ``Content-Length``, in one write; it does not follow redirects or decode bodies."""
 
-    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT) -> None:
+    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT, ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
         self.host_header = host if port is None else f"{host}:{port}"
         self.origin = f"{scheme}://{self.host_header}"
         self._host = host[1:-1] if host.startswith("[") else host
         self._port = port if port is not None else (443 if scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if scheme == "https" else None
+        self._ssl = (ssl_context or ssl.create_default_context()) if scheme == "https" else None  # certificates verified
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._busy: set[_Connection] = set()

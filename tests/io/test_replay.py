@@ -440,7 +440,7 @@ def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
 # ------------------------------------------------------------------ the HTTP client
 
 
-async def raw_server(answer: Callable[[int, int, bytes], bytes | None]) -> tuple[asyncio.Server, list[bytes], list[int]]:
+async def raw_server(answer: Callable[[int, int, bytes], bytes | None], **options: Any) -> tuple[asyncio.Server, list[bytes], list[int]]:
     """A server on 127.0.0.1 that reads each request (head and Content-Length body) and
     writes ``answer(connection number, request number on it, request)`` byte for byte;
     None closes the connection without answering."""
@@ -468,7 +468,7 @@ async def raw_server(answer: Callable[[int, int, bytes], bytes | None]) -> tuple
             pass
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, **options)
     return server, requests, connections
 
 
@@ -551,3 +551,39 @@ def test_client_refuses_line_breaks_in_headers_and_other_origins() -> None:
         client.head("POST", "http://127.0.0.1:9000/", [("X-A", "1\r\nX-Injected: 1")], b"")
     with pytest.raises(ValueError, match="not on"):
         client.head("POST", "http://127.0.0.1:90000/", [], b"")
+
+
+async def test_client_speaks_tls_and_verifies_the_certificate(tmp_path: Any) -> None:
+    """An https target: the certificate is verified (an unknown one is a transport error),
+    and a trusted one carries the requests on one kept-alive connection."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    server, requests, connections = await raw_server(lambda *_: ANSWERS[0], ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    url = f"https://127.0.0.1:{port}/api/5/envelope/"
+    untrusting = Client("https", "127.0.0.1", port)
+    trusting = Client("https", "127.0.0.1", port, ssl_context=ssl.create_default_context(cafile=str(cert)))
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await untrusting.request("POST", url, [], b"1")
+        answers = [await trusting.request("POST", url, [("Content-Type", "x")], b"body") for _ in range(3)]
+    finally:
+        untrusting.close()
+        trusting.close()
+        await asyncio.sleep(0.1)  # let the server's handler see the connection close
+        server.close()
+    assert [(200, b'{"id":1}\n')] * 3 == [(a[0], a[2]) for a in answers]
+    assert 3 == len(requests) and requests[0].endswith(b"Content-Length: 4\r\n\r\nbody")
+    assert 1 == connections[0]  # one connection for all three (the refused handshake never reached the handler)
