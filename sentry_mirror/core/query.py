@@ -112,6 +112,21 @@ class Query:
                 yield data, row
 
 
+    def matching(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """The records that match, up to ``limit``; streaming. A record is described (its
+        :class:`Row` built) only when a filter needs its SDK, level, environment or release."""
+        if self.sdks or self.levels or self.environments or self.releases:
+            yield from (data for data, _ in self.select(records))
+            return
+        taken = 0
+        for data in records:
+            if self.limit is not None and taken >= self.limit:
+                return
+            if self._record_ok(data):
+                taken += 1
+                yield data
+
+
 def find(records: Iterable[Mapping[str, Any]], ident: str) -> Mapping[str, Any]:
     """The one record whose record id or event id is ``ident`` or starts with it."""
     wanted = ident.replace("-", "").lower()

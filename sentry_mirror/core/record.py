@@ -31,7 +31,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -60,7 +60,11 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """A time :func:`format_time` wrote (``…Z``), as an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)  # ten times strptime's speed
+    if moment.utcoffset() != timedelta(0):
+        raise ValueError(f"not a UTC time: {text!r}")
+    return moment.replace(tzinfo=UTC)
 
 
 def encode_bytes(data: bytes) -> tuple[str, bool]:

@@ -30,7 +30,6 @@ from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.follow import follow
-from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render
 
@@ -176,6 +175,8 @@ def listen_command(
         sentry-mirror listen --port 0 --rotate-every 1h
     """
     config = ingest.Config(keys=frozenset(keys), tunnel_path="/" + tunnel_path.strip("/"), max_body=max_body)
+    from sentry_mirror.io.listener import ListenOptions, Ready, listen  # the server stack: only this command needs it
+
     options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config)
     console = env.console
 
@@ -344,7 +345,7 @@ def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, en
     if (output is None) == (envelopes is None):
         raise click.UsageError("give exactly one of -o/--output and --envelopes")
     with _reading(snapshots) as records:
-        selected = (data for data, _ in _query(filters).select(records))
+        selected = _query(filters).matching(records)
         done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes)  # type: ignore[arg-type]
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
     env.console.print(f"{done.written} request(s) written to {done.target}{skipped}")

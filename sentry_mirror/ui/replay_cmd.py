@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
-from sentry_mirror.core.query import Query
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
@@ -110,7 +109,7 @@ def replay_command(
         passes += 1
         counting = passes == 1
         with _reading(snapshots) if counting else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records:
-            for data in _select(query, records):
+            for data in query.matching(records):
                 if refused_by_default and data["response"]["status"] >= 300:
                     if counting:
                         report.skipped["refused by the mirror as Sentry would (select them with --status 4xx)"] += 1
@@ -159,21 +158,6 @@ def replay_command(
     if report.failed and not allow_failures:
         err.print(f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)", style="red", soft_wrap=True)
         raise click.exceptions.Exit(ExitCode.ERROR)
-
-
-def _select(query: Query, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    """``query.select`` without describing each record when no filter needs its description
-    (SDK, level, environment, release): describing costs as much as rewriting it."""
-    if query.sdks or query.levels or query.environments or query.releases:
-        yield from (data for data, _ in query.select(records))
-        return
-    taken = 0
-    for data in records:
-        if query.limit is not None and taken >= query.limit:
-            return
-        if query._record_ok(data):  # noqa: SLF001 - the part of select that needs no description
-            taken += 1
-            yield data
 
 
 def _safe_target(dsn: Dsn) -> str:
