@@ -252,7 +252,7 @@ _MEMO_MIN_HITS = 8
 
 
 class _PathStats:
-    __slots__ = ("distinct", "example", "items", "owner", "shared", "stamp", "types")
+    __slots__ = ("distinct", "example", "items", "last", "owner", "shared", "stamp", "types")
 
     def __init__(self, owner: _Node | None = None) -> None:
         self.items = 0
@@ -262,6 +262,7 @@ class _PathStats:
         self.stamp = 0  # the walk that last counted this path (a path counts once per item)
         self.owner = owner  # the place that made it; shared: another place has the same path
         self.shared = False
+        self.last: str | None = None  # the last short string counted here
 
 
 _MISSING: Any = object()
@@ -341,7 +342,7 @@ class _Entry:
     """A remembered subtree: the paths it counts (first visit each, with the value type), the
     personal data it holds (row key, rule), and how many more times it was met (``hits``)."""
 
-    __slots__ = ("cov", "epoch", "hits", "nulls", "original", "pii", "size")
+    __slots__ = ("cov", "epoch", "hits", "nulls", "original", "pii", "plain", "size")
 
     def __init__(self, cov: tuple[tuple[_PathStats, str], ...], found: tuple[Any, ...], value: Any, blob: bytes,
                  epoch: int, size: int) -> None:  # fmt: skip
@@ -357,6 +358,7 @@ class _Entry:
         if b"null" in blob:
             self.nulls = _nulls(value, (), [])
             self.original = value if self.nulls is None else None
+        self.plain = self.nulls == []  # nothing to check when met again
 
     def matches(self, value: Any) -> bool:
         """True when ``value``, whose JSON is this entry's, holds None wherever that JSON says null."""
@@ -550,7 +552,7 @@ class _Walker:
                 entry = None
             else:
                 entry.epoch = self.epoch
-        if entry is not None and (entry.nulls == [] or entry.matches(value)):
+        if entry is not None and (entry.plain or entry.matches(value)):
             node.hits += 1  # type: ignore[union-attr]
             entry.hits += 1
             self.hit.append(entry)
@@ -625,14 +627,21 @@ class _Walker:
                         if stats.stamp != walk_id and stats.owner is not None:  # _count, inlined
                             stats.stamp = walk_id
                             stats.items += 1
-                            name = json_types.get(t, "object")
-                            types = stats.types
-                            types[name] = types.get(name, 0) + 1
-                            if name != "object" and name != "array":
-                                if len(stats.distinct) <= MAX_DISTINCT:
-                                    stats.distinct.add(hash((name, inner)))
-                                if stats.example is None:
-                                    stats.example = _example(inner)
+                            if t is str and inner == stats.last:
+                                # the same text as last time: type counted before, value and example known
+                                name = "string"
+                                stats.types[name] += 1
+                            else:
+                                name = json_types.get(t, "object")
+                                types = stats.types
+                                types[name] = types.get(name, 0) + 1
+                                if name != "object" and name != "array":
+                                    if len(stats.distinct) <= MAX_DISTINCT:
+                                        stats.distinct.add(hash((name, inner)))
+                                    if stats.example is None:
+                                        stats.example = _example(inner)
+                                    if t is str and len(inner) <= 256:
+                                        stats.last = inner
                             if counted is not None:
                                 counted.append((stats, name))
                         else:
@@ -679,14 +688,21 @@ class _Walker:
                     if stats.stamp != walk_id and stats.owner is not None:  # _count, inlined
                         stats.stamp = walk_id
                         stats.items += 1
-                        name = json_types.get(t, "object")
-                        types = stats.types
-                        types[name] = types.get(name, 0) + 1
-                        if name != "object" and name != "array":
-                            if len(stats.distinct) <= MAX_DISTINCT:
-                                stats.distinct.add(hash((name, inner)))
-                            if stats.example is None:
-                                stats.example = _example(inner)
+                        if t is str and inner == stats.last:
+                            # the same text as last time: type counted before, value and example known
+                            name = "string"
+                            stats.types[name] += 1
+                        else:
+                            name = json_types.get(t, "object")
+                            types = stats.types
+                            types[name] = types.get(name, 0) + 1
+                            if name != "object" and name != "array":
+                                if len(stats.distinct) <= MAX_DISTINCT:
+                                    stats.distinct.add(hash((name, inner)))
+                                if stats.example is None:
+                                    stats.example = _example(inner)
+                                if t is str and len(inner) <= 256:
+                                    stats.last = inner
                         if counted is not None:
                             counted.append((stats, name))
                     else:
