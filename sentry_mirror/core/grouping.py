@@ -946,6 +946,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _microseconds(value: Any) -> int | None:
     """A timestamp (unix seconds or RFC 3339) as integer microseconds since the epoch."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, first: spans carry two each
+        return round(value * 1_000_000) if -1e12 < value < 1e12 else None  # NaN and infinities fail both
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -1004,27 +1007,51 @@ class TransactionGroup:
 
 
 class Sample:
-    """A uniform sample of at most ``size`` values of a series (Vitter's algorithm R), seeded:
-    the same input gives the same sample. ``seen`` counts every value added."""
+    """A uniform sample of at most ``size`` values of a series, seeded: the same input gives
+    the same sample. ``seen`` counts every value added.
 
-    __slots__ = ("random", "seen", "size", "values")
+    Li's algorithm L: once the sample is full, the number of values to pass over before the
+    next one is kept is drawn at once, so a long series costs a comparison per value, not a
+    random number."""
+
+    __slots__ = ("next", "random", "seen", "size", "values", "weight")
 
     def __init__(self, size: int) -> None:
         self.seen = 0
         self.size = size
         self.values: list[float] = []
         self.random: random.Random | None = None  # made when the sample first overflows: most never do
+        self.weight = 0.0
+        self.next = 0  # the index (in ``seen``) of the next value kept once full
 
     def add(self, value: float) -> None:
-        if self.seen < self.size:
+        seen = self.seen
+        self.seen = seen + 1
+        if seen < self.size:
             self.values.append(value)
-        else:
-            if self.random is None:
-                self.random = random.Random(0)
-            slot = self.random.randrange(self.seen + 1)
-            if slot < self.size:
-                self.values[slot] = value
-        self.seen += 1
+            return
+        if self.random is None:
+            self.random = random.Random(0)
+            self.weight = self._draw_weight()
+            self.next = seen + self._gap()
+        if seen == self.next:
+            self.values[self.random.randrange(self.size)] = value
+            self.weight *= self._draw_weight()
+            self.next = seen + 1 + self._gap()
+
+    def _draw_weight(self) -> float:
+        assert self.random is not None
+        return math.exp(math.log(self.random.random() or _TINY) / self.size)
+
+    def _gap(self) -> int:
+        """How many values to pass over before the next one is kept."""
+        assert self.random is not None
+        if self.weight >= 1.0:
+            return 0
+        return int(math.log(self.random.random() or _TINY) / math.log1p(-self.weight))
+
+
+_TINY = 5e-324  # random() can return 0.0, whose logarithm does not exist
 
 
 class _TransactionBuilder:

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import re
 import zlib
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -26,6 +27,7 @@ from sentry_mirror.core.grouping import (
     NO_GROUPING_INFO,
     Flow,
     PairComparison,
+    Sample,
     compare,
     components,
     culprit,
@@ -734,6 +736,24 @@ def test_transaction_durations_are_kept_in_a_bounded_reservoir() -> None:
     assert group_transactions(records, reservoir=10) == [group]  # deterministic
     [exact] = group_transactions(records)
     assert (50.5, 95.05) == (exact.p50_ms, exact.p95_ms)
+
+
+@pytest.mark.parametrize(("size", "count"), [(10, 10), (100, 1_000), (1_000, 200_000)])
+def test_a_sample_keeps_a_uniform_part_of_a_long_series(size: int, count: int) -> None:
+    """Every value of the series is as likely to be kept: the kept ones spread evenly over it."""
+    sample = Sample(size)
+    for value in range(count):
+        sample.add(value)
+    kept = sorted(sample.values)
+    assert (count, size) == (sample.seen, len(kept)) and len(set(kept)) == size
+    if count == size:
+        assert list(range(count)) == kept
+        return
+    # within four standard deviations of what a uniform sample gives (the seed is fixed)
+    tenths = Counter(value * 10 // count for value in kept)
+    assert all(abs(tenths[t] - size / 10) <= 4 * (size / 10 * 0.9) ** 0.5 for t in range(10)), tenths
+    spread = count / 12**0.5 / size**0.5 * (1 - size / count) ** 0.5
+    assert abs(sum(kept) / size - (count - 1) / 2) <= 4 * spread
 
 
 @pytest.mark.parametrize(
