@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.errors import SnapshotError
-from sentry_mirror.io.snapshot import SUFFIX, SnapshotWriter
+from sentry_mirror.io.snapshot import LEVEL, SUFFIX, SnapshotWriter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Recorder:
         rotate_size: int | None = None,
         rotate_every: float | None = None,
         fsync: bool = False,
-        level: int = 3,
+        level: int = LEVEL,
         on_open: Callable[[Path], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
