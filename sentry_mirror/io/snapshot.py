@@ -25,7 +25,7 @@ import zstandard
 
 from sentry_mirror.core.compat import migrate
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_complete_prefix
-from sentry_mirror.core.record import Record, dumps
+from sentry_mirror.core.record import RECORD_VERSION, Record, dumps
 from sentry_mirror.errors import DecodeError, FormatVersionError, SnapshotError
 
 SUFFIX = ".jsonl.zst"
@@ -102,6 +102,16 @@ def _ignore(_: object) -> None:
     pass
 
 
+_NOT_JSON = object()
+
+
+def _loads(line: bytes | memoryview) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
 class RecordDecoder:
     """Turns snapshot bytes into records incrementally: :meth:`feed` bytes as they come
     (a whole file, or a file still being written), then :meth:`end` at the end of input.
@@ -164,24 +174,47 @@ class RecordDecoder:
             newline = out.find(b"\n")
             if newline >= 0:
                 self._report()
-                yield from _records(self._lines(out, newline), self.name, self._frame_start, self.on_warning)
+                yield from self._records(out, newline)
             elif out:
                 self._pending.append(out)  # part of a big record: joined once it is whole
             if frame.eof:
                 self._frame_start += len(self._frame_raw)
                 self._frame = None
 
-    def _lines(self, out: bytes, newline: int) -> Iterator[bytes | memoryview]:
-        """The lines that ``out`` completes (``newline``: its first newline), as views of
-        ``out`` where they lie whole in it (records are kilobytes: copying them costs);
-        keeps the rest for the next output."""
+    def _records(self, out: bytes, newline: int) -> Iterator[Record]:
+        """The records of the lines that ``out`` completes (``newline``: its first newline),
+        parsed from views of ``out`` where they lie whole in it (records are kilobytes:
+        copying them costs); keeps the rest for the next output."""
         pending = self._pending
-        yield b"".join(pending) + out[:newline] if any(pending) else out[:newline]
+        first = b"".join(pending) + out[:newline] if any(pending) else out[:newline]
+        yield from self._record(first, _loads(first))
         view, find, start = memoryview(out), out.find, newline + 1
+        loads, current = orjson.loads, RECORD_VERSION
         while (end := find(b"\n", start)) >= 0:
-            yield view[start:end]
+            line = view[start:end]
             start = end + 1
+            try:
+                data = loads(line)
+            except orjson.JSONDecodeError:
+                data = _NOT_JSON
+            if type(data) is dict and type(version := data.get("v")) is int and version == current:  # migrate's common case
+                yield Record(data)
+            else:
+                yield from self._record(line, data)
         self._pending = [out[start:]]
+
+    def _record(self, line: bytes | memoryview, data: Any) -> Iterator[Record]:
+        """The record on ``line`` (``data``: its JSON, or :data:`_NOT_JSON`), or a warning."""
+        if data is _NOT_JSON:
+            if bytes(line).strip():  # blank lines are no damage
+                self.on_warning(f"{self.name}: skipped a line that is not JSON in the frame at offset {self._frame_start}")
+            return
+        try:
+            yield Record(migrate(data))
+        except FormatVersionError as exc:
+            raise FormatVersionError(f"{self.name}: {exc}") from None
+        except SnapshotError as exc:
+            self.on_warning(f"{self.name}: skipped a line in the frame at offset {self._frame_start}: {exc}")
 
     def end(self) -> None:
         """The input is over: report what was left undecoded."""
@@ -218,22 +251,6 @@ def read_records(
         on_progress(len(chunk))
         yield from decoder.feed(chunk)
     decoder.end()
-
-
-def _records(lines: Iterable[bytes | memoryview], name: str, frame_offset: int, on_warning: Warn) -> Iterator[Record]:
-    for line in lines:
-        try:
-            data = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            if bytes(line).strip():  # blank lines are no damage
-                on_warning(f"{name}: skipped a line that is not JSON in the frame at offset {frame_offset}")
-            continue
-        try:
-            yield Record(migrate(data))
-        except FormatVersionError as exc:
-            raise FormatVersionError(f"{name}: {exc}") from None
-        except SnapshotError as exc:
-            on_warning(f"{name}: skipped a line in the frame at offset {frame_offset}: {exc}")
 
 
 class ExpandedPaths(list[Path]):
