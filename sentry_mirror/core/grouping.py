@@ -374,11 +374,13 @@ def _frame_components(event: Mapping[str, Any], frames: Sequence[Mapping[str, An
     last = None
     event_platform = event.get("platform")
     for frame in frames:
-        filename = frame.get("filename") or frame.get("abs_path")
-        platform = frame.get("platform") or event_platform
-        component = _frame_component(
-            _text(frame.get("module")), _text(filename), _text(frame.get("function")), _text(platform)
-        )
+        get = frame.get
+        module, function = get("module"), get("function")
+        filename, platform = get("filename") or get("abs_path"), get("platform") or event_platform
+        try:
+            component = _frame_component(module, filename, function, platform)
+        except TypeError:  # a list or an object where a name belongs: no name
+            component = _frame_component(_text(module), _text(filename), _text(function), _text(platform))
         if component is not None and component != last:  # direct recursion adds nothing
             components.append(component)
             last = component
@@ -389,9 +391,10 @@ def _frame_components(event: Mapping[str, Any], frames: Sequence[Mapping[str, An
 def _frame_component(
     module: str | None, filename: str | None, function: str | None, platform: str | None
 ) -> str | None:
-    """``frame:<where>:<function>``; None when the frame has neither."""
-    where = _where(module, filename)
-    name = normalize_function(function, platform)
+    """``frame:<where>:<function>``; None when the frame has neither. Values that are not
+    text count as missing."""
+    where = _where(_text(module), _text(filename))
+    name = normalize_function(function, _text(platform))
     if where is None and name is None:
         return None
     return f"frame:{where or ''}:{name or ''}"

@@ -336,6 +336,14 @@ def test_without_frames_the_type_and_normalised_value_contribute() -> None:
     assert ("type:ValueError", "value:invalid literal for int() with base <int>: 'x7'") == components(event)
 
 
+def test_frame_fields_that_are_not_text_count_as_missing() -> None:
+    """A list or an object where a module, file, function or platform belongs (odd SDKs,
+    hand-written events) neither crashes grouping nor contributes."""
+    odd = {"module": ["app"], "filename": {"a": 1}, "function": ["x"], "platform": {}, "in_app": True}
+    event = error(exc("ValueError", "bad", odd, frame("checkout")))
+    assert ("type:ValueError", "frame:app.shop:checkout") == components(event)
+
+
 def test_chained_exceptions_contribute_in_order() -> None:
     cause = exc("KeyError", "3", frame("checkout", lineno=46), frame("load_basket", lineno=29))
     raised = exc("RuntimeError", "checkout failed for basket 3", frame("capture"), frame("checkout", lineno=48))
