@@ -417,15 +417,20 @@ def _exception_components(event: Mapping[str, Any]) -> list[str]:
     """Each exception of the chain, oldest first: its type, then its contributing frames
     (in-app ones when any frame of the chain is in-app, else all), or its normalised
     value when no frame contributes."""
-    chain = [(exception, _exception_frames(event, exception)) for exception in exceptions_of(event)]
-    app_only = any(frame.get("in_app") is True for _, frames in chain for frame in frames)
+    chain = []
+    app_only = False
+    for exception in exceptions_of(event):
+        frames = _exception_frames(event, exception)
+        in_app = [frame for frame in frames if frame.get("in_app") is True]
+        app_only = app_only or bool(in_app)
+        chain.append((exception, frames, in_app))
     components: list[str] = []
-    for exception, frames in chain:
+    for exception, frames, in_app in chain:
         synthetic = _is_synthetic(exception)
         kind = exception.get("type")
         if isinstance(kind, str) and kind.strip() and not synthetic:
             components.append(_type_component(kind))
-        stack = _stack_components(event, frames, app_only)
+        stack = _frame_components(event, in_app if app_only else frames)
         if stack:
             components += stack
             continue
