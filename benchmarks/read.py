@@ -21,54 +21,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentry_mirror.core.record import format_time, new_id  # noqa: E402
-from sentry_mirror.io.snapshot import SnapshotWriter, iter_records  # noqa: E402
+from synthetic import build  # noqa: E402
 
-SAMPLE = ROOT / "snapshots" / "sample-python.jsonl.zst"
-
-
-def build(path: Path, count: int) -> None:
-    """COUNT records cycling through the sample's, each with its own ids and time."""
-    templates = [r.data for r in iter_records([SAMPLE])]
-    rng = random.Random(7)
-    start = time.time() - count / 1000
-    with path.open("wb") as fo:
-        writer = SnapshotWriter(fo)
-        batch: list[dict[str, Any]] = []
-        for n in range(count):
-            template = templates[n % len(templates)]
-            record = dict(template)
-            moment = start + n / 1000
-            record["id"] = new_id(int(moment * 1e9))
-            from datetime import UTC, datetime
-
-            record["received_at"] = format_time(datetime.fromtimestamp(moment, UTC))
-            old = template["summary"]["event_id"]
-            if old:
-                new = uuid.UUID(int=rng.getrandbits(128)).hex
-                record["body"] = template["body"].replace(old, new)
-                record["summary"] = {**template["summary"], "event_id": new}
-            batch.append(record)
-            if len(batch) == 8:
-                writer.write(batch)
-                batch = []
-        if batch:
-            writer.write(batch)
-        writer.close()
 
 
 def measure(command: str) -> dict[str, float]:
