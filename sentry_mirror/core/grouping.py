@@ -151,10 +151,14 @@ def events_of(
             yield from _store_events(body, types)
         return
     for item in items:
-        if item.type in types:
-            payload = _json(item.payload)
+        kind = item.type
+        if kind in types:
+            try:
+                payload = orjson.loads(item.payload)
+            except orjson.JSONDecodeError:
+                payload = _json(item.payload)  # NaN, Infinity: the fallback parser reads them
             if isinstance(payload, dict):
-                yield payload, item.type
+                yield payload, kind
 
 
 # ---------------------------------------------------------------- normalisation
