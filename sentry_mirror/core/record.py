@@ -155,7 +155,7 @@ def dumps(entry: dict[str, Any]) -> bytes:
         return orjson.dumps(reduced, option=orjson.OPT_APPEND_NEWLINE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per record read, and freezing doubles that cost
 class Record:
     """A record read back from a snapshot, migrated to the current version.
 
