@@ -75,6 +75,10 @@ MAX_VALUES = 50
 #: Durations kept per transaction group: percentiles are exact up to this many
 #: transactions, then computed over a uniform random sample of this size.
 RESERVOIR_SIZE = 10_000
+#: Groups (and transaction names) kept apart; the events of any further ones are counted
+#: together in one group, :data:`OTHER_GROUPS`, so memory stays bounded whatever the input.
+MAX_GROUPS = 20_000
+OTHER_GROUPS = "(other)"
 SHORT_ID_LENGTH = 12
 
 
@@ -807,9 +811,10 @@ class Grouper:
     """Groups events pushed one at a time (``add``) by one strategy; ``groups()`` at the end.
     :func:`group_records` and the report use it."""
 
-    def __init__(self, strategy: str | Strategy, max_ids: int) -> None:
+    def __init__(self, strategy: str | Strategy, max_ids: int, max_groups: int = MAX_GROUPS) -> None:
         self.strategy = get_strategy(strategy)
         self.max_ids = max_ids
+        self.max_groups = max_groups
         self.builders: dict[str, _GroupBuilder] = {}
         self.digests: dict[Components, str] = {}  # as many as groups, or fewer: saves the MD5
 
@@ -817,10 +822,17 @@ class Grouper:
         values = self.strategy(event)
         digest = self.digests.get(values)
         if digest is None:
-            digest = self.digests[values] = group_hash(values)
+            digest = group_hash(values)
+            if digest not in self.builders and len(self.digests) >= self.max_groups:
+                digest, values = OTHER_GROUPS, (OTHER_GROUPS,)
+            else:
+                self.digests[values] = digest
         builder = self.builders.get(digest)
         if builder is None:
             builder = self.builders[digest] = _GroupBuilder(digest, values, event, self.max_ids)
+            if digest == OTHER_GROUPS:
+                builder.title = f"the events of further groups (over {self.max_groups:,})"
+                builder.culprit = None
         builder.add(event, data)
         return digest
 
@@ -841,12 +853,17 @@ def _error_events(records: Iterable[RecordLike]) -> Iterator[tuple[dict[str, Any
 
 
 def group_records(
-    records: Iterable[RecordLike], strategy: str | Strategy = DEFAULT_STRATEGY, *, max_ids: int = MAX_IDS
+    records: Iterable[RecordLike],
+    strategy: str | Strategy = DEFAULT_STRATEGY,
+    *,
+    max_ids: int = MAX_IDS,
+    max_groups: int = MAX_GROUPS,
 ) -> list[Group]:
     """The error events of ``records`` grouped by ``strategy``, most frequent first (then
     first seen). One pass over ``records``; transactions are left out (see
-    :func:`group_transactions`)."""
-    grouper = Grouper(strategy, max_ids)
+    :func:`group_transactions`). Past ``max_groups`` groups, the events of new ones go to
+    one :data:`OTHER_GROUPS` group."""
+    grouper = Grouper(strategy, max_ids, max_groups)
     add = grouper.add
     for record in records:
         data = _data(record)
@@ -1095,11 +1112,14 @@ def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:
     )
 
 
-def group_transactions(records: Iterable[RecordLike], *, reservoir: int = RESERVOIR_SIZE) -> list[TransactionGroup]:
+def group_transactions(
+    records: Iterable[RecordLike], *, reservoir: int = RESERVOIR_SIZE, max_groups: int = MAX_GROUPS
+) -> list[TransactionGroup]:
     """Transactions grouped by (name, ``contexts.trace.op``), most frequent first (then by
     name and op), with duration percentiles. One pass; each group keeps a reservoir of at
-    most ``reservoir`` durations, so memory does not grow with the number of transactions."""
-    grouper = TransactionGrouper(reservoir)
+    most ``reservoir`` durations, so memory does not grow with the number of transactions;
+    past ``max_groups`` names, new ones are counted together under :data:`OTHER_GROUPS`."""
+    grouper = TransactionGrouper(reservoir, max_groups)
     for record in records:
         data = _data(record)
         for transaction, _ in events_of(data, _TRANSACTIONS):
@@ -1111,15 +1131,20 @@ class TransactionGrouper:
     """Groups transactions pushed one at a time (``add``) by name and op; ``groups()`` at the
     end. :func:`group_transactions` and the report use it."""
 
-    def __init__(self, reservoir: int = RESERVOIR_SIZE) -> None:
+    def __init__(self, reservoir: int = RESERVOIR_SIZE, max_groups: int = MAX_GROUPS) -> None:
         self.reservoir = reservoir
+        self.max_groups = max_groups
         self.builders: dict[tuple[str, str | None], _TransactionBuilder] = {}
 
     def add(self, transaction: Mapping[str, Any], received_at: str) -> None:
         key = _transaction_key(transaction)
         builder = self.builders.get(key)
         if builder is None:
-            builder = self.builders[key] = _TransactionBuilder(self.reservoir)
+            if len(self.builders) >= self.max_groups:
+                key = (OTHER_GROUPS, None)
+                builder = self.builders.get(key)
+            if builder is None:
+                builder = self.builders[key] = _TransactionBuilder(self.reservoir)
         builder.add(transaction, received_at)
 
     def groups(self) -> list[TransactionGroup]:

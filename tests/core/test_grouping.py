@@ -735,6 +735,32 @@ def test_transaction_percentiles() -> None:
     ] == group_transactions(records)
 
 
+def test_past_the_group_limit_new_groups_share_one_other_group() -> None:
+    """Memory stays bounded on input where every event is its own group: the first groups
+    are kept apart, the events of later ones are counted together, and none is lost."""
+    kinds = ["KeyError", "ValueError", "OSError", "TypeError", "KeyError", "IndexError"]
+    records = [rec(error(exc(kind, "x", frame("checkout"))), at=n) for n, kind in enumerate(kinds)]
+    groups = group_records(records, max_groups=3)
+
+    # KeyError twice, then the others (TypeError, IndexError), then ValueError and OSError
+    assert [2, 2, 1, 1] == [g.count for g in groups]
+    other = groups[1]
+    assert (grouping.OTHER_GROUPS, ("(other)",), "the events of further groups (over 3)") == (
+        other.short_id, other.components, other.title
+    )
+    assert sum(g.count for g in groups) == len(kinds)
+    four = {g.short_id: g.count for g in group_records(records, max_groups=4)}
+    assert (5, 1) == (len(four), four[grouping.OTHER_GROUPS])  # IndexError, the fifth kind
+    assert grouping.OTHER_GROUPS not in {g.short_id for g in group_records(records, max_groups=5)}
+
+
+def test_past_the_limit_new_transaction_names_share_one_other_row() -> None:
+    base = 1777629600.0
+    records = [rec(transaction(f"GET /{n % 5}", "http.server", base, base + 0.01), at=n) for n in range(10)]
+    names = {g.name: g.count for g in group_transactions(records, max_groups=2)}
+    assert {"GET /0": 2, "GET /1": 2, grouping.OTHER_GROUPS: 6} == names
+
+
 def test_transaction_durations_are_kept_in_a_bounded_reservoir() -> None:
     base = 1777629600.0
     records = [rec(transaction("GET /", "http.server", base, base + ms / 1000), at=ms) for ms in range(1, 101)]
