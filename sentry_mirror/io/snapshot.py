@@ -29,7 +29,10 @@ from sentry_mirror.core.record import RECORD_VERSION, Record, dumps
 from sentry_mirror.errors import DecodeError, FormatVersionError, SnapshotError
 
 SUFFIX = ".jsonl.zst"
-READ_SIZE = 64 << 10  # also the decode step: records before a damaged block are still read
+#: Bytes read, and decoded, per step (records before a damaged block are still read). Small
+#: enough that a step's output (about six times as much) is reused heap: with 64 KiB, glibc
+#: grew and trimmed the heap at every step, and the page faults cost 7% of `group`'s time.
+READ_SIZE = 16 << 10
 
 Warn = Callable[[str], None]
 Progress = Callable[[int], None]
