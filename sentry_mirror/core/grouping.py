@@ -1051,14 +1051,17 @@ class Sample:
         self.values: list[float] = []
         self.random: random.Random | None = None  # made when the sample first overflows: most never do
         self.weight = 0.0
-        self.next = 0  # the index (in ``seen``) of the next value kept once full
+        self.next = size  # the index (in ``seen``) of the next value that may be kept
 
     def add(self, value: float) -> None:
         seen = self.seen
         self.seen = seen + 1
         if seen < self.size:
             self.values.append(value)
-            return
+        elif seen >= self.next:
+            self._keep(seen, value)
+
+    def _keep(self, seen: int, value: float) -> None:
         if self.random is None:
             self.random = random.Random(0)
             self.weight = self._draw_weight()

@@ -183,7 +183,9 @@ class Reservoir:
     def add(self, value: float) -> None:
         self.count += 1
         self.total += value
-        self.maximum = value if self.maximum is None else max(self.maximum, value)
+        maximum = self.maximum
+        if maximum is None or value > maximum:
+            self.maximum = value
         self.sample.add(value)
 
     def to_json(self) -> Json:
