@@ -983,18 +983,28 @@ def _microseconds(value: Any) -> int | None:
     if isinstance(value, int | float):
         return round(value * 1_000_000) if math.isfinite(value) and abs(value) < 1e12 else None
     if isinstance(value, str):
+        if len(value) >= 10 and value[4] == "-":
+            # RFC 3339, as sentry-python writes them: read as a date first (a failed float()
+            # costs an exception); a number with a "-" there ("  1e-5") is read below
+            micros = _iso_microseconds(value)
+            if micros is not None:
+                return micros
         try:
-            return round(float(value) * 1_000_000)
+            number = float(value)
         except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return (moment - _EPOCH) // timedelta(microseconds=1)
+            return _iso_microseconds(value)
+        return round(number * 1_000_000) if -1e12 < number < 1e12 else None  # "nan", "inf" fail both
     return None
+
+
+def _iso_microseconds(text: str) -> int | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def duration_ms(transaction: Mapping[str, Any]) -> float | None:

@@ -799,6 +799,11 @@ def test_a_sample_keeps_a_uniform_part_of_a_long_series(size: int, count: int) -
         ({"start_timestamp": True, "timestamp": 2}, None),
         ({"start_timestamp": "yesterday", "timestamp": 2}, None),
         ({"timestamp": 2}, None),
+        # numbers in text: as floats, bounded as numbers are (these crashed: round(inf))
+        ({"start_timestamp": "inf", "timestamp": "nan"}, None),
+        ({"start_timestamp": "-1e300", "timestamp": 2}, None),
+        ({"start_timestamp": "  1e-3", "timestamp": "2"}, 1999.0),
+        ({"start_timestamp": "2026-13-01T00:00:00Z", "timestamp": 2}, None),
     ],
 )
 def test_duration_ms(event: dict[str, Any], expected: float | None) -> None:
