@@ -207,11 +207,34 @@ _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|z|[+
 
 
 def _shift_text(text: str, seconds: float) -> str:
+    if (
+        len(text) == 27 and text[26] == "Z" and text[19] == "." and text[10] in "T " and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":" and text.isascii()
+    ):  # fmt: skip
+        # the style the SDKs write (microseconds, UTC, "Z"): most timestamps of a replay
+        try:
+            moment = datetime.fromisoformat(text[:26])
+        except ValueError:
+            pass
+        else:
+            try:
+                return (moment + timedelta(seconds=seconds)).isoformat(text[10], "microseconds") + "Z"
+            except OverflowError:  # past year 9999 (or before year 1): left as it is
+                return text
+    return _shift_styled(text, seconds)
+
+
+def _shift_styled(text: str, seconds: float) -> str:
+    """:func:`_shift_text` for any RFC 3339 style."""
     match = _RFC3339.match(text)
     moment = _parse_match(match)
     if moment is None or match is None:
         return text
-    return _format_match(moment + timedelta(seconds=seconds), match)
+    try:
+        moment += timedelta(seconds=seconds)
+    except OverflowError:  # past year 9999 (or before year 1): left as it is
+        return text
+    return _format_match(moment, match)
 
 
 def _parse_text(text: str) -> datetime | None:

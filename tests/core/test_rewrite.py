@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sentry_mirror.core import encoding, envelope, ingest, record, rewrite
 from sentry_mirror.core.auth import parse_dsn
@@ -352,6 +354,10 @@ def test_the_target_answers_with_the_fresh_event_id() -> None:
         ("2026-11-23T10:00:00+02:00", 60.0, "2026-11-23T10:01:00+02:00"),
         ("2026-11-23 10:00:00.000001", 1.0, "2026-11-23 10:00:01.000001"),
         ("2026-11-23T10:00Z", 120.0, "2026-11-23T10:02Z"),
+        # out of the calendar once moved: left as they are (these raised OverflowError)
+        ("9999-12-31T23:59:59.000000Z", 86400.0, "9999-12-31T23:59:59.000000Z"),
+        ("0001-01-01T00:00:00Z", -1.0, "0001-01-01T00:00:00Z"),
+        ("2026-11-23T10:00:00.123456Z", 1e20, "2026-11-23T10:00:00.123456Z"),
         ("not a time", 60.0, "not a time"),
         (None, 60.0, None),
         (True, 60.0, True),
@@ -360,6 +366,18 @@ def test_the_target_answers_with_the_fresh_event_id() -> None:
 def test_shift_value_keeps_each_style(value: Any, seconds: float, expected: Any) -> None:
     assert expected == shift_value(value, seconds)
     assert type(expected) is type(shift_value(value, seconds))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    separator=st.sampled_from("T "),
+    seconds=st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+)
+@example(moment=datetime(2026, 11, 23, 10, 0, 0, 999999), separator="T", seconds=0.0000005)
+def test_the_sdk_style_shortcut_shifts_as_the_general_path(moment: datetime, separator: str, seconds: float) -> None:
+    text = moment.isoformat(separator, "microseconds") + "Z"  # as sentry-python writes timestamps
+    assert rewrite._shift_styled(text, seconds) == shift_value(text, seconds)
 
 
 @pytest.mark.parametrize(
