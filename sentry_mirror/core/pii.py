@@ -156,16 +156,17 @@ def value_kinds(text: str) -> Iterator[tuple[str, str]]:
                 yield "email", found.group()
                 break
     # each search runs only when the text has what its pattern cannot match without
-    if _DIGIT.search(text) is not None:
-        found = _IPV4.search(text) if "." in text else None
-        if found:
-            if not found.group().startswith(_NOT_PERSONAL_IPS):
+    digit = _DIGIT.search(text) is not None
+    found = _IPV4.search(text) if digit and "." in text else None
+    if found:
+        if not found.group().startswith(_NOT_PERSONAL_IPS):
+            yield "ip", found.group()
+    elif ":" in text and ("::" in text or text.count(":") >= 7):  # ("::a" is an address: no digit needed)
+        for found in _IPV6.finditer(text):
+            if _is_ipv6(found.group()):
                 yield "ip", found.group()
-        elif ":" in text and ("::" in text or text.count(":") >= 7):
-            for found in _IPV6.finditer(text):
-                if _is_ipv6(found.group()):
-                    yield "ip", found.group()
-                    break
+                break
+    if digit:
         if len(text) >= 13:
             for card in _cards(text):
                 yield "credit_card", card
