@@ -144,12 +144,13 @@ def envelope_facts(parsed: envelope.Envelope) -> Facts:
     at the first event or transaction), with the envelope's trace header as a fallback."""
     title = level = environment = release = None
     for item in parsed.items:
-        if item.type not in _TITLED:
+        kind = item.type
+        if kind not in _TITLED:
             continue
-        found = payload_facts(item.type, _json(item.payload))
+        found = payload_facts(kind, _json(item.payload))
         title, level = title or found.title, level or found.level
         environment, release = environment or found.environment, release or found.release
-        if item.type in _EVENTISH and title:
+        if kind in _EVENTISH and title:
             break
     trace = parsed.headers.get("trace")
     if isinstance(trace, dict):
