@@ -209,8 +209,9 @@ _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|z|[+
 def _shift_text(text: str, seconds: float) -> str:
     if (
         len(text) == 27 and text[26] == "Z" and text[19] == "." and text[10] in "T " and text[4] == text[7] == "-"
-        and text[13] == text[16] == ":" and text.isascii()
+        and text[13] == text[16] == ":" and text.isascii() and text[20:26].isdigit()
     ):  # fmt: skip
+        # (the fraction's digits checked here: fromisoformat would read "+01" there as a zone)
         # the style the SDKs write (microseconds, UTC, "Z"): most timestamps of a replay
         try:
             moment = datetime.fromisoformat(text[:26])

@@ -85,7 +85,7 @@ class Recorder:
         self._opened_at = 0.0
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._scheduled = False  # a commit of the pending records is due on the next loop turn
+        self._scheduled = False  # a commit of the pending records is due (see write)
         self._busy: asyncio.Task[None] | None = None  # a commit that waits on a thread (fsync, big group)
         self._idle_timer: asyncio.TimerHandle | None = None
         self._last_commit = 0.0
