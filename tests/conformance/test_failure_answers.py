@@ -1,0 +1,196 @@
+"""What each tested SDK really does when Sentry answers 429, 503 or 413 (docs/sdk-failure-behaviour.md).
+
+A real aiohttp server (``scripted_server.py``) answers the first envelope that carries an
+error with a scripted failure, and everything after it with ``200``. Each SDK runs as a
+real app in its own process (sentry-python: ``failure_app.py``; @sentry/node:
+``js/failure_node_app.js``; @sentry/browser: ``js/failure_browser_app.js`` in chromium),
+in three phases, each ending with a flush:
+
+1. one error: the event in hand, which gets the failure;
+2. at once (inside any backoff window): an error and a transaction;
+3. after ``WAIT`` seconds (past every 2-second window): an error and a transaction.
+
+The tests assert what reached the server and when: whether the event in hand was ever
+sent again (retried), which later events were held back, for which categories and how
+long, and the client reports (``discarded_events``) the SDK sent, summed. sentry-cli's
+``send-event`` is one-shot: its exit code, message and attempts are asserted instead.
+These are pinned versions: an SDK update that changes any of this fails here.
+
+The scenarios of one SDK run at the same time (each against its own server), so the file
+stays fast; each SDK's runs happen once per module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sentry_sdk
+
+from tests.conformance.clients import JS_DIR, NODE_MODULES, installed_version, need_node, run
+from tests.conformance.scripted_server import Answer, ScriptedServer, Seen, scripted_server
+
+WINDOW = 2  # seconds: every Retry-After and rate limit the scenarios answer with
+WAIT = 2.5  # seconds the apps wait between phase 2 and phase 3
+
+SCENARIOS = {
+    "429-retry-after": Answer(429, {"Retry-After": str(WINDOW)}),
+    "429-no-header": Answer(429),
+    "429-transaction-limit": Answer(429, {"X-Sentry-Rate-Limits": f"{WINDOW}:transaction:organization"}),
+    "429-all-limit": Answer(429, {"X-Sentry-Rate-Limits": f"{WINDOW}::organization"}),
+    "503": Answer(503),
+    "503-retry-after": Answer(503, {"Retry-After": str(WINDOW)}),
+    "413": Answer(413),
+}
+
+BOTH = ("error", "transaction")
+RATELIMITED = {("ratelimit_backoff", "error"): 1, ("ratelimit_backoff", "transaction"): 1, ("ratelimit_backoff", "span"): 2}
+TX_RATELIMITED = {("ratelimit_backoff", "transaction"): 1, ("ratelimit_backoff", "span"): 2}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What reached the server from phase 2 and phase 3, and the client reports, summed."""
+
+    second: tuple[str, ...]
+    third: tuple[str, ...]
+    discarded: dict[tuple[str, str], int]
+
+
+#: sentry-python: only 429 backs off (Retry-After, else 60 s; X-Sentry-Rate-Limits per
+#: category); 503 and 413 drop the event and report it. A flush inside an all-categories
+#: backoff drops the client report itself, so what was dropped is never reported: only
+#: ``ratelimit_backoff``/``internal`` (the lost report) arrives.
+PYTHON = {
+    "429-retry-after": Expected((), BOTH, {("ratelimit_backoff", "internal"): 1}),
+    "429-no-header": Expected((), (), {}),
+    "429-transaction-limit": Expected(("error",), BOTH, TX_RATELIMITED),
+    "429-all-limit": Expected((), BOTH, {("ratelimit_backoff", "internal"): 1}),
+    "503": Expected(BOTH, BOTH, {("network_error", "error"): 1}),
+    "503-retry-after": Expected(BOTH, BOTH, {("network_error", "error"): 1}),
+    "413": Expected(BOTH, BOTH, {("send_error", "error"): 1}),
+}
+
+#: @sentry/node and @sentry/browser share @sentry/core's transport: Retry-After is honoured
+#: on any status (a 503 with it backs off everything), a 429 without headers backs off
+#: 60 s, a 503 without it is dropped silently (no client report), a 413 is reported.
+JAVASCRIPT = {
+    "429-retry-after": Expected((), BOTH, RATELIMITED),
+    "429-no-header": Expected((), (), {}),
+    "429-transaction-limit": Expected(("error",), BOTH, TX_RATELIMITED),
+    "429-all-limit": Expected((), BOTH, RATELIMITED),
+    "503": Expected(BOTH, BOTH, {}),
+    "503-retry-after": Expected((), BOTH, RATELIMITED),
+    "413": Expected(BOTH, BOTH, {("send_error", "error"): 1}),
+}
+
+
+@dataclass
+class Outcome:
+    """One scenario: the app's report, what the server saw, and the app's work directory."""
+
+    report: dict[str, Any]
+    seen: list[Seen]
+    workdir: Path
+
+
+AppArgv = Callable[[str, Path], list[str]]
+
+
+async def _run_app(name: str, answer: Answer, argv: AppArgv, root: Path) -> Outcome:
+    workdir = root / name
+    workdir.mkdir()
+    async with scripted_server(answer) as server:
+        ran = await run(argv(server.dsn(), workdir), env={"HOME": str(workdir)}, cwd=workdir, timeout=60)
+        assert 0 == ran.returncode, ran.stderr
+        report = json.loads((workdir / "report.json").read_text())
+        return Outcome(report, list(server.seen), workdir)
+
+
+def _run_all(argv: AppArgv, root: Path) -> dict[str, Outcome]:
+    async def run_all() -> dict[str, Outcome]:
+        names = list(SCENARIOS)
+        outcomes = await asyncio.gather(*(_run_app(n, SCENARIOS[n], argv, root) for n in names))
+        return dict(zip(names, outcomes, strict=True))
+
+    return asyncio.run(run_all())
+
+
+def check(outcome: Outcome, expected: Expected, allowed_types: set[str]) -> None:
+    """The observed behaviour is the expected one (see the module docstring)."""
+    seen = outcome.seen
+    first, second, third = outcome.report["phases"]
+    failed = [s for s in seen if s.status != 200]
+    assert 1 == len(failed), [s.status for s in seen]
+    assert [first["error"]] == failed[0].event_ids()
+    # Preconditions: phase 2 ran inside the 2-second window, phase 3 after it.
+    assert second["at"] < failed[0].at + WINDOW - 0.5, "phase 2 started too late to test a backoff"
+    assert third["at"] > failed[0].at + WINDOW + 0.2
+
+    # The event in hand is never sent again: not retried, not kept for later.
+    ids = Counter(i for s in seen for i in s.event_ids())
+    assert 1 == ids[first["error"]]
+    # Each later event reached the server once, or never.
+    for phase, wanted in ((second, expected.second), (third, expected.third)):
+        for kind in BOTH:
+            assert (1 if kind in wanted else 0) == ids[phase[kind]], (phase["name"], kind)
+    third_seen = [s for s in seen if set(s.event_ids()) & {third["error"], third["transaction"]}]
+    assert all(s.at >= third["at"] for s in third_seen)
+
+    discarded: Counter[tuple[str, str]] = Counter()
+    for s in seen:
+        for reason, category, quantity in s.discarded():
+            discarded[reason, category] += quantity
+    assert expected.discarded == dict(discarded)
+    assert {t for s in seen for t, _, _ in s.items()} <= allowed_types
+    # Nothing kept on disk: the work directory (also HOME) holds only the app's report.
+    assert ["report.json"] == sorted(p.name for p in outcome.workdir.iterdir())
+
+
+# sentry-python ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def python_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    app = Path(__file__).with_name("failure_app.py")
+    return _run_all(lambda dsn, wd: [sys.executable, str(app), dsn, str(WAIT), str(wd / "report.json")], tmp_path_factory.mktemp("python"))
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_sentry_python(python_runs: dict[str, Outcome], scenario: str) -> None:
+    outcome = python_runs[scenario]
+    assert sentry_sdk.VERSION == outcome.report["sdk"]
+    check(outcome, PYTHON[scenario], {"event", "transaction", "client_report"})
+
+
+def test_sentry_python_version_is_the_documented_one() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "sdk-failure-behaviour.md").read_text()
+    assert f"sentry-python {sentry_sdk.VERSION}" in doc
+    for package in ("@sentry/node", "@sentry/browser", "@sentry/cli"):
+        assert f"{package} {json.loads((JS_DIR / 'package.json').read_text())['dependencies'][package]}" in doc
+
+
+# @sentry/node ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    node = need_node("@sentry/node")
+    app = JS_DIR / "failure_node_app.js"
+    return _run_all(lambda dsn, wd: [node, str(app), dsn, str(WAIT), str(wd / "report.json")], tmp_path_factory.mktemp("node"))
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_sentry_node(node_runs: dict[str, Outcome], scenario: str) -> None:
+    outcome = node_runs[scenario]
+    assert installed_version("@sentry/node") == outcome.report["sdk"]
+    assert outcome.report["closed"] is True
+    check(outcome, JAVASCRIPT[scenario], {"event", "transaction", "client_report", "session"})
