@@ -194,3 +194,62 @@ def test_sentry_node(node_runs: dict[str, Outcome], scenario: str) -> None:
     assert installed_version("@sentry/node") == outcome.report["sdk"]
     assert outcome.report["closed"] is True
     check(outcome, JAVASCRIPT[scenario], {"event", "transaction", "client_report", "session"})
+
+
+# sentry-cli --------------------------------------------------------------------------------
+
+
+async def _send_event(server: ScriptedServer, home: Path, **env: str) -> tuple[int, str, float]:
+    """``sentry-cli send-event -m``: its exit code, stdout + stderr, and how long it took."""
+    need_node("@sentry/cli")
+    environment = {
+        "HOME": str(home),  # no ~/.sentryclirc
+        "SENTRY_DSN": server.dsn(),
+        "SENTRY_LOAD_DOTENV": "0",
+        "SENTRY_DISABLE_UPDATE_CHECK": "true",
+        "NO_COLOR": "1",
+        **env,
+    }
+    started = time.time()
+    ran = await run([str(NODE_MODULES / ".bin" / "sentry-cli"), "send-event", "-m", "hello"], env=environment, cwd=home, timeout=60)
+    return ran.returncode, ran.stdout + ran.stderr, time.time() - started
+
+
+def _failed(status: int) -> str:
+    return f"error: API request failed\n\nCaused by:\n    sentry reported an error: scripted failure (http status: {status})\n"
+
+
+@pytest.mark.parametrize("scenario", ["429-retry-after", "429-no-header", "429-all-limit", "413"])
+async def test_sentry_cli_gives_up_at_once_on_429_and_413(tmp_path: Path, scenario: str) -> None:
+    """Default settings: one attempt, exit code 1, and Relay's ``detail`` in the message."""
+    async with scripted_server(SCENARIOS[scenario], failures=100) as server:
+        code, output, _ = await _send_event(server, tmp_path)
+    assert 1 == code
+    assert _failed(SCENARIOS[scenario].status) in output
+    assert 1 == len(server.seen)
+    assert [] == sorted(p.name for p in tmp_path.iterdir())  # nothing kept on disk
+
+
+async def test_sentry_cli_retries_503_with_the_same_event(tmp_path: Path) -> None:
+    """Default settings: a 503 is retried (the same envelope) after about 1.5 s, not after
+    Retry-After (10 s here); the 200 that follows makes it a success."""
+    async with scripted_server(Answer(503, {"Retry-After": "10"}), failures=1) as server:
+        code, output, elapsed = await _send_event(server, tmp_path)
+    assert 0 == code, output
+    assert [503, 200] == [s.status for s in server.seen]
+    assert server.seen[0].body == server.seen[1].body
+    assert 1.0 < server.seen[1].at - server.seen[0].at < 5
+    assert elapsed < 10
+    assert server.seen[0].event_ids()[0].replace("-", "") in output.replace("-", "")
+
+
+async def test_sentry_cli_gives_up_on_503_after_its_retries(tmp_path: Path) -> None:
+    """With SENTRY_HTTP_MAX_RETRIES=1: two attempts, then exit code 1 (the default, 5
+    retries, takes about 21 s: see docs/sdk-failure-behaviour.md)."""
+    async with scripted_server(SCENARIOS["503"], failures=100) as server:
+        code, output, _ = await _send_event(server, tmp_path, SENTRY_HTTP_MAX_RETRIES="1")
+    assert 1 == code
+    assert _failed(503) in output
+    assert [503, 503] == [s.status for s in server.seen]
+    assert server.seen[0].body == server.seen[1].body
+    assert [] == sorted(p.name for p in tmp_path.iterdir())
