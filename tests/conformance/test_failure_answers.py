@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,15 @@ import pytest
 import sentry_sdk
 from aiohttp import web
 
-from tests.conformance.clients import JS_DIR, NODE_MODULES, installed_version, need_chromium, need_node, run
+from tests.conformance.clients import (
+    JS_DIR,
+    NODE_MODULES,
+    installed_version,
+    need_chromium,
+    need_node,
+    pinned_version,
+    run,
+)
 from tests.conformance.scripted_server import Answer, ScriptedServer, Seen, scripted_server
 
 WINDOW = 2  # seconds: every Retry-After and rate limit the scenarios answer with
@@ -57,8 +65,8 @@ SCENARIOS = {
 }
 
 BOTH = ("error", "transaction")
-RATELIMITED = {("ratelimit_backoff", "error"): 1, ("ratelimit_backoff", "transaction"): 1, ("ratelimit_backoff", "span"): 2}
-TX_RATELIMITED = {("ratelimit_backoff", "transaction"): 1, ("ratelimit_backoff", "span"): 2}
+TX_RATELIMITED = {("ratelimit_backoff", "transaction"): 1, ("ratelimit_backoff", "span"): 2}  # span: 1 + 1 child
+RATELIMITED = {("ratelimit_backoff", "error"): 1, **TX_RATELIMITED}
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,8 @@ def check(outcome: Outcome, expected: Expected, allowed_types: set[str], on_disk
 @pytest.fixture(scope="module")
 def python_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     app = Path(__file__).with_name("failure_app.py")
-    return _run_all(lambda dsn, wd: [sys.executable, str(app), dsn, str(WAIT), str(wd / "report.json")], tmp_path_factory.mktemp("python"))
+    root = tmp_path_factory.mktemp("python")
+    return _run_all(lambda dsn, wd: [sys.executable, str(app), dsn, str(WAIT), str(wd / "report.json")], root)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -180,11 +189,12 @@ def test_sentry_python(python_runs: dict[str, Outcome], scenario: str) -> None:
     check(outcome, PYTHON[scenario], {"event", "transaction", "client_report"})
 
 
-def test_sentry_python_version_is_the_documented_one() -> None:
+def test_the_doc_names_the_measured_versions() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "sdk-failure-behaviour.md").read_text()
+    assert "measured by `tests/conformance/test_failure_answers.py`" in doc.lower()
     assert f"sentry-python {sentry_sdk.VERSION}" in doc
     for package in ("@sentry/node", "@sentry/browser", "@sentry/cli"):
-        assert f"{package} {json.loads((JS_DIR / 'package.json').read_text())['dependencies'][package]}" in doc
+        assert f"{package} {pinned_version(package)}" in doc
 
 
 # @sentry/node ------------------------------------------------------------------------------
@@ -194,7 +204,8 @@ def test_sentry_python_version_is_the_documented_one() -> None:
 def node_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     node = need_node("@sentry/node")
     app = JS_DIR / "failure_node_app.js"
-    return _run_all(lambda dsn, wd: [node, str(app), dsn, str(WAIT), str(wd / "report.json")], tmp_path_factory.mktemp("node"))
+    root = tmp_path_factory.mktemp("node")
+    return _run_all(lambda dsn, wd: [node, str(app), dsn, str(WAIT), str(wd / "report.json")], root)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -205,18 +216,17 @@ def test_sentry_node(node_runs: dict[str, Outcome], scenario: str) -> None:
     check(outcome, JAVASCRIPT[scenario], {"event", "transaction", "client_report", "session"})
 
 
-
 # @sentry/browser ---------------------------------------------------------------------------
 
 
 def _serve_bundle(site: Path) -> None:
     site.mkdir()
     (site / "failure.html").write_bytes((JS_DIR / "failure.html").read_bytes())
-    subprocess.run(
-        [str(NODE_MODULES / ".bin" / "esbuild"), "failure_browser_app.js", "--bundle", "--format=iife",
-         "--target=es2020", f"--outfile={site / 'failure_app.js'}", "--log-level=warning"],
-        cwd=JS_DIR, check=True, timeout=60,
-    )
+    esbuild = str(NODE_MODULES / ".bin" / "esbuild")
+    out = f"--outfile={site / 'failure_app.js'}"
+    argv = [esbuild, "failure_browser_app.js", "--bundle", "--format=iife", "--target=es2020", out]
+    argv.append("--log-level=warning")
+    subprocess.run(argv, cwd=JS_DIR, check=True, timeout=60)
 
 
 async def _run_browser(chromium: str, node: str, root: Path) -> dict[str, Outcome]:
@@ -290,12 +300,14 @@ async def _send_event(server: ScriptedServer, home: Path, **env: str) -> tuple[i
         **env,
     }
     started = time.time()
-    ran = await run([str(NODE_MODULES / ".bin" / "sentry-cli"), "send-event", "-m", "hello"], env=environment, cwd=home, timeout=60)
+    argv = [str(NODE_MODULES / ".bin" / "sentry-cli"), "send-event", "-m", "hello"]
+    ran = await run(argv, env=environment, cwd=home, timeout=60)
     return ran.returncode, ran.stdout + ran.stderr, time.time() - started
 
 
 def _failed(status: int) -> str:
-    return f"error: API request failed\n\nCaused by:\n    sentry reported an error: scripted failure (http status: {status})\n"
+    caused = f"sentry reported an error: scripted failure (http status: {status})"
+    return f"error: API request failed\n\nCaused by:\n    {caused}\n"
 
 
 @pytest.mark.parametrize("scenario", ["429-retry-after", "429-no-header", "429-all-limit", "413"])
