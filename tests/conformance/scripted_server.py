@@ -65,6 +65,10 @@ class Seen:
         """The ids of the events and transactions in this envelope."""
         return [p["event_id"] for t, _, p in self.items() if t in ("event", "transaction")]
 
+    def span_ids(self) -> list[str]:
+        """The ids of the spans in this envelope's ``span`` items (the span stream)."""
+        return [span["span_id"] for t, _, p in self.items() if t == "span" for span in p["items"]]
+
     def discarded(self) -> list[tuple[str, str, int]]:
         """The (reason, category, quantity) of every client report in this envelope."""
         return [

@@ -128,26 +128,43 @@ async def _run_app(name: str, answer: Answer, argv: AppArgv, root: Path) -> Outc
         return Outcome(report, list(server.seen), workdir)
 
 
-def _run_all(argv: AppArgv, root: Path) -> dict[str, Outcome]:
+def _run_all(argv: AppArgv, root: Path, scenarios: dict[str, Answer] = SCENARIOS) -> dict[str, Outcome]:
     async def run_all() -> dict[str, Outcome]:
-        names = list(SCENARIOS)
-        outcomes = await asyncio.gather(*(_run_app(n, SCENARIOS[n], argv, root) for n in names))
+        names = list(scenarios)
+        outcomes = await asyncio.gather(*(_run_app(n, scenarios[n], argv, root) for n in names))
         return dict(zip(names, outcomes, strict=True))
 
     return asyncio.run(run_all())
 
 
-def check(outcome: Outcome, expected: Expected, allowed_types: set[str], on_disk: bool = True) -> None:
-    """The observed behaviour is the expected one (see the module docstring)."""
-    seen = outcome.seen
+def _one_failure(outcome: Outcome) -> None:
+    """Only the event in hand got the failure; phase 2 ran inside the window, phase 3 after it."""
     first, second, third = outcome.report["phases"]
-    failed = [s for s in seen if s.status != 200]
-    assert 1 == len(failed), [s.status for s in seen]
-    assert [first["error"]] == failed[0].event_ids()
-    # Preconditions: phase 2 ran inside the 2-second window, phase 3 after it.
+    failed = [s for s in outcome.seen if s.status != 200]
+    assert [[first["error"]]] == [s.event_ids() for s in failed], [s.status for s in outcome.seen]
     assert second["at"] < failed[0].at + WINDOW - 0.5, "phase 2 started too late to test a backoff"
     assert third["at"] > failed[0].at + WINDOW + 0.2
 
+
+def _discarded(seen: list[Seen]) -> dict[tuple[str, str], int]:
+    """The client reports' counts, summed by (reason, category).
+
+    Sessions are left out: the JavaScript SDKs send a session update alongside the error,
+    so whether it falls inside the backoff (and is reported dropped) is a race.
+    """
+    discarded: Counter[tuple[str, str]] = Counter()
+    for s in seen:
+        for reason, category, quantity in s.discarded():
+            if category != "session":
+                discarded[reason, category] += quantity
+    return dict(discarded)
+
+
+def check(outcome: Outcome, expected: Expected, allowed_types: set[str], on_disk: bool = True) -> None:
+    """The observed behaviour is the expected one (see the module docstring)."""
+    _one_failure(outcome)
+    seen = outcome.seen
+    first, second, third = outcome.report["phases"]
     # The event in hand is never sent again: not retried, not kept for later.
     ids = Counter(i for s in seen for i in s.event_ids())
     assert 1 == ids[first["error"]]
@@ -158,14 +175,7 @@ def check(outcome: Outcome, expected: Expected, allowed_types: set[str], on_disk
     third_seen = [s for s in seen if set(s.event_ids()) & {third["error"], third["transaction"]}]
     assert all(s.at >= third["at"] for s in third_seen)
 
-    # Sessions are left out: the JavaScript SDKs send a session update alongside the error,
-    # so whether it falls inside the backoff (and is reported dropped) is a race.
-    discarded: Counter[tuple[str, str]] = Counter()
-    for s in seen:
-        for reason, category, quantity in s.discarded():
-            if category != "session":
-                discarded[reason, category] += quantity
-    assert expected.discarded == dict(discarded)
+    assert expected.discarded == _discarded(seen)
     assert {t for s in seen for t, _, _ in s.items()} <= allowed_types
     # Nothing kept on disk: the work directory (also HOME) holds only the app's report.
     if on_disk:
@@ -200,12 +210,32 @@ def test_the_doc_names_the_measured_versions() -> None:
 # @sentry/node ------------------------------------------------------------------------------
 
 
+#: With @sentry/node's default span stream, traces go as ``span`` items: a limit on the
+#: ``transaction`` category does not hold them back, one on ``span`` does.
+STREAM = {
+    "429-transaction-limit": Answer(429, {"X-Sentry-Rate-Limits": f"{WINDOW}:transaction:organization"}),
+    "429-span-limit": Answer(429, {"X-Sentry-Rate-Limits": f"{WINDOW}:span:organization"}),
+}
+
+
 @pytest.fixture(scope="module")
 def node_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Classic transactions in every scenario, and the span stream in those of STREAM
+    (named ``stream-...``), all at the same time."""
     node = need_node("@sentry/node")
-    app = JS_DIR / "failure_node_app.js"
+    app = str(JS_DIR / "failure_node_app.js")
     root = tmp_path_factory.mktemp("node")
-    return _run_all(lambda dsn, wd: [node, str(app), dsn, str(WAIT), str(wd / "report.json")], root)
+
+    def argv(lifecycle: str) -> AppArgv:
+        return lambda dsn, wd: [node, app, dsn, str(WAIT), str(wd / "report.json"), lifecycle]
+
+    async def both() -> list[dict[str, Outcome]]:
+        static = asyncio.to_thread(_run_all, argv("static"), root)
+        stream = asyncio.to_thread(_run_all, argv("stream"), root, {f"stream-{n}": a for n, a in STREAM.items()})
+        return list(await asyncio.gather(static, stream))
+
+    static, stream = asyncio.run(both())
+    return {**static, **stream}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -214,6 +244,21 @@ def test_sentry_node(node_runs: dict[str, Outcome], scenario: str) -> None:
     assert installed_version("@sentry/node") == outcome.report["sdk"]
     assert outcome.report["closed"] is True
     check(outcome, JAVASCRIPT[scenario], {"event", "transaction", "client_report", "session"})
+
+
+@pytest.mark.parametrize(("scenario", "held_back"), [("429-transaction-limit", False), ("429-span-limit", True)])
+def test_sentry_node_span_stream(node_runs: dict[str, Outcome], scenario: str, held_back: bool) -> None:
+    outcome = node_runs[f"stream-{scenario}"]
+    _one_failure(outcome)
+    first, second, third = outcome.report["phases"]
+    seen = outcome.seen
+    events = Counter(i for s in seen for i in s.event_ids())
+    spans = Counter(i for s in seen for i in s.span_ids())
+    assert (1, 1, 1) == (events[first["error"]], events[second["error"]], events[third["error"]])
+    assert (0 if held_back else 1, 1) == (spans[second["span"]], spans[third["span"]])
+    assert 4 - 2 * held_back == sum(spans.values())  # each root span with its child
+    assert ({("ratelimit_backoff", "span"): 2} if held_back else {}) == _discarded(seen)
+    assert "transaction" not in {t for s in seen for t, _, _ in s.items()}
 
 
 # @sentry/browser ---------------------------------------------------------------------------
