@@ -1,9 +1,10 @@
 """A real aiohttp server on 127.0.0.1 port 0 that answers Sentry envelopes as scripted.
 
 The first ``failures`` POSTs that carry an event (an ``event`` item: the error in hand;
-sessions an SDK sends on start do not count) get the scripted answer (a status and headers, as Relay sends
-them on a rate limit, an outage or an oversized envelope); every other POST gets
-Relay's ``200 {"id": ...}``. Every request is kept with the wall-clock time it was answered, so a
+the sessions an SDK sends on start do not count) get the scripted answer, a status and
+headers as Relay sends them on a rate limit, an outage or an oversized envelope; every
+other POST gets Relay's ``200 {"id": ...}``. Every request is kept, its body decoded
+(aiohttp undoes the Content-Encoding), with the wall-clock time it was answered, so a
 test can tell what a real SDK sent, and when, after a failure. CORS is answered as Relay
 answers it (the browser SDK can only read ``Retry-After`` and ``X-Sentry-Rate-Limits``
 because Relay exposes them).
