@@ -14,7 +14,6 @@ import aiohttp
 import orjson
 import pytest
 
-from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import iter_records
 
@@ -128,10 +127,13 @@ async def test_rotation_is_announced_with_the_new_file(tmp_path: Path) -> None:
     assert acknowledged == [r.event_id for r in iter_records([tmp_path])]
 
 
-async def test_a_write_failure_stops_the_listener_with_an_error(tmp_path: Path) -> None:
-    """A full disk: the request gets 503 and listen() ends with a SnapshotError (exit code 1)."""
+async def test_a_write_failure_does_not_stop_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: the request gets 503 with Retry-After, the listener goes on, writes again
+    once it can (a new file), and stops cleanly, counting the refused requests."""
+    monkeypatch.setattr("sentry_mirror.io.recorder.RETRY_INTERVAL", 0.2)
     ready: list[Ready] = []
-    task = asyncio.create_task(listen(ListenOptions(port=0, directory=tmp_path), on_ready=ready.append))
+    stop = asyncio.Event()
+    task = asyncio.create_task(listen(ListenOptions(port=0, directory=tmp_path), on_ready=ready.append, stop=stop))
     while not ready:
         await asyncio.sleep(0.01)
     full = os.open("/dev/full", os.O_WRONLY)
@@ -139,9 +141,16 @@ async def test_a_write_failure_stops_the_listener_with_an_error(tmp_path: Path) 
         os.dup2(full, ready[0].recorder._fd)  # noqa: SLF001 - the snapshot's descriptor now says ENOSPC
     finally:
         os.close(full)
-    _, body = envelope()
+    url = f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}"
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}", data=body) as response:
-            assert 503 == response.status
-    with pytest.raises(SnapshotError, match="the snapshot could not be written"):
-        await asyncio.wait_for(task, 30)
+        async with session.post(url, data=envelope()[1]) as response:
+            assert (503, "2") == (response.status, response.headers["Retry-After"])
+        await asyncio.sleep(0.3)
+        event_id, body = envelope()
+        async with session.post(url, data=body) as response:
+            assert 200 == response.status
+    assert not task.done()
+    stop.set()
+    stopped = await asyncio.wait_for(task, 30)
+    assert (1, 1, 1) == (stopped.records, stopped.refused, stopped.outages)
+    assert [event_id] == [r.event_id for r in iter_records([tmp_path])]

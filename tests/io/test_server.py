@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 import zstandard
 
-from sentry_mirror.core import ingest
+from sentry_mirror.core import ingest, record
 from sentry_mirror.core.encoding import zstd_frame_end
 from sentry_mirror.io.snapshot import iter_records
 
@@ -163,19 +163,97 @@ async def test_a_body_over_the_wire_limit_gets_413_and_is_captured_in_part(start
     assert 0 < len(record.body) <= 100_000
 
 
-async def test_write_failure_answers_503_and_stops_the_recorder(mirror: Any) -> None:
-    """A full disk: the SDK gets 503 (so it keeps its data), never a 200 for unwritten data."""
+def _full_disk(mirror: Any) -> None:
+    """The snapshot's descriptor now says ENOSPC to every write (and cannot be truncated)."""
     full = os.open("/dev/full", os.O_WRONLY)
     try:
-        os.dup2(full, mirror.recorder._fd)  # the snapshot's descriptor now says ENOSPC
+        os.dup2(full, mirror.recorder._fd)
     finally:
         os.close(full)
+
+
+async def test_a_full_disk_answers_503_with_retry_after_and_writing_resumes(start_mirror: Any, monkeypatch: Any) -> None:
+    """A full disk: the SDK gets 503 with Retry-After (never a 200 for unwritten data), the
+    listener goes on, and once writing works again (a new file) requests get 200."""
+    monkeypatch.setattr("sentry_mirror.io.recorder.RETRY_INTERVAL", 0.2)
+    mirror = await start_mirror()
+    _full_disk(mirror)
     async with aiohttp.ClientSession() as session:
         first = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
         second = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
-    assert [503, 503] == [first[0], second[0]]
+        await asyncio.sleep(0.3)
+        event_id, body = envelope_body()
+        third = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body)
+    assert [503, 503, 200] == [first[0], second[0], third[0]]
     assert "could not store this request" in orjson.loads(first[2])["detail"]
-    assert mirror.recorder.failed.is_set()
+    assert "No space left on device" in orjson.loads(first[2])["detail"]
+    assert {"2"} == {first[1]["Retry-After"], second[1]["Retry-After"]}
+    [record] = mirror.records()  # the 503s are not on disk: only what was answered 200
+    assert (event_id, 200) == (record.event_id, record.status)
+    # /dev/full cannot be cut back: the first record after the outage says so
+    assert "could not be cut back" in record.data["notes"][-1]
+    assert (2, 1) == (mirror.recorder.refused, mirror.recorder.outages)
+
+
+async def test_a_lone_surrogate_in_a_store_body_is_recorded_and_the_listener_goes_on(mirror: Any) -> None:
+    """Issue 12, defect 1: 40 bytes with an escaped lone surrogate stopped the listener."""
+    async with aiohttp.ClientSession() as session:
+        posted = await post(session, f"{mirror.url}/api/1/store/?{KEY_QUERY}", b'{"message":"\\ud800"}', **{"Content-Type": "application/json"})
+        async with session.get(f"{mirror.url}/api/1/store/?{KEY_QUERY}", params={"sentry_data": '{"message":"a\\ud800"}'}) as got:
+            got_status = got.status
+        after = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [200, 200, 200] == [posted[0], got_status, after[0]]
+    records = mirror.records()
+    assert [200, 200, 200] == [r.status for r in records]
+    assert "\ufffd" == records[0].data["summary"]["title"]
+    assert any('"\\ud800"' in note for note in records[0].data["notes"])  # the exact value, escaped
+    assert mirror.recorder.unavailable is None
+
+
+async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_record(mirror: Any, monkeypatch: Any) -> None:
+    """A bug while building a record: that request gets 500, its record says why, the next is fine."""
+    real_build = record.build
+
+    def build(incoming: ingest.Request, outcome: ingest.Outcome, **kwargs: Any) -> dict[str, Any]:
+        if b"boom" in incoming.body and outcome.response.status != 500:
+            raise RuntimeError("boom in build")
+        return real_build(incoming, outcome, **kwargs)
+
+    monkeypatch.setattr(record, "build", build)
+    async with aiohttp.ClientSession() as session:
+        failed = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body(message="boom")[1])
+        fine = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [500, 200] == [failed[0], fine[0]]
+    assert "RuntimeError: boom in build" in orjson.loads(failed[2])["detail"]
+    first, second = mirror.records()
+    assert (500, 200) == (first.status, second.status)
+    assert "boom in build" in first.data["error"]
+    assert b"boom" in first.body  # the full record of the 500: the body as received
+
+
+async def test_a_record_that_cannot_be_serialised_fails_only_its_request(mirror: Any, monkeypatch: Any) -> None:
+    """A record the recorder cannot turn into a line fails alone (500, recorded minimally),
+    not its whole group, and not the recorder."""
+    import sentry_mirror.io.recorder as recorder_module
+
+    real_dumps = recorder_module.dumps
+
+    def dumps(entry: dict[str, Any]) -> bytes:
+        if "boom" in entry.get("body", "") and entry["response"]["status"] != 500:
+            raise ValueError("boom in dumps")
+        return real_dumps(entry)
+
+    monkeypatch.setattr(recorder_module, "dumps", dumps)
+    bodies = [envelope_body(message="boom" if i == 3 else "fine") for i in range(8)]
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
+    assert [500 if i == 3 else 200 for i in range(8)] == [status for status, _, _ in results]
+    records = mirror.records()
+    assert 8 == len(records)
+    [failed] = [r for r in records if r.status == 500]
+    assert "boom in dumps" in failed.data["notes"][-1]
+    assert {e for i, (e, _) in enumerate(bodies) if i != 3} == {r.event_id for r in records if r.status == 200}
+    assert mirror.recorder.unavailable is None
 
 
 async def test_a_quiet_listener_leaves_a_complete_zstd_file(start_mirror: Any, monkeypatch: Any) -> None:
@@ -259,7 +337,7 @@ async def test_a_header_json_cannot_store_is_still_recorded_and_the_listener_goe
     assert body == records[0].body
     assert None is records[0].data["summary"]["envelope_header"]
     assert "could not be stored as JSON" in records[0].data["notes"][-1]
-    assert not mirror.recorder.failed.is_set()
+    assert mirror.recorder.unavailable is None
 
 
 async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
