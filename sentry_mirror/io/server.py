@@ -275,7 +275,14 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote, cut)
     else:
         response, entry = _understand(incoming, config, wire_size, truncated, remote, cut)
-    return await _store(mirror, incoming, response, entry, close=truncated)
+    answer = await _store(mirror, incoming, response, entry, close=truncated)
+    if cut is not None:
+        # The client stopped sending (or the grace period is over): answer, then close at
+        # once rather than wait (aiohttp's lingering close) for a body that is not coming.
+        await answer.prepare(request)
+        await answer.write_eof()
+        request.protocol.force_close()
+    return answer
 
 
 async def _store(

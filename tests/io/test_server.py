@@ -13,10 +13,13 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 import zstandard
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.encoding import zstd_frame_end
+from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
@@ -348,3 +351,111 @@ async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
             assert (200, "image/gif") == (response.status, response.content_type)
     [record] = mirror.records()
     assert "store" == record.data["endpoint"]
+
+
+@pytest.fixture
+async def timed_mirror(tmp_path: Any) -> Any:
+    """A factory: a real mirror with the given :class:`Timeouts` (stopped after the test)."""
+    started: list[tuple[Running, Recorder]] = []
+
+    async def start(**timeouts: float) -> tuple[Running, Recorder]:
+        recorder = Recorder(tmp_path / f"snapshots-{len(started)}")
+        await recorder.start()
+        running = await serve(create_app(recorder, timeouts=Timeouts(**timeouts)), "127.0.0.1", 0)
+        started.append((running, recorder))
+        return running, recorder
+
+    yield start
+    for running, recorder in started:
+        await running.stop(0)
+        await recorder.close()
+
+
+async def test_idle_and_trickling_connections_are_closed_and_do_not_delay_others(timed_mirror: Any) -> None:
+    """Slowloris: 200 connections that send nothing or a header line now and then. A normal
+    request still gets its 200 at once, and all 200 are closed after the header timeout."""
+    running, recorder = await timed_mirror(header=0.5)
+    connections = [await asyncio.open_connection("127.0.0.1", running.port) for _ in range(200)]
+    for _, writer in connections[100:]:
+        writer.write(b"POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\n")
+
+    async def trickle() -> None:
+        for i in range(20):
+            for _, writer in connections[100:]:
+                if not writer.is_closing():
+                    writer.write(f"X-Slow-{i}: 1\r\n".encode())
+            await asyncio.sleep(0.1)
+
+    trickling = asyncio.create_task(trickle())
+    event_id, body = envelope_body()
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        status, _, _ = await post(session, f"http://127.0.0.1:{running.port}/api/1/envelope/?{KEY_QUERY}", body)
+    assert 200 == status
+    assert time.monotonic() - started < 1.0
+
+    async def closed_by_server(reader: asyncio.StreamReader) -> bool:
+        try:
+            return b"" == await asyncio.wait_for(reader.read(), 3)
+        except ConnectionResetError:
+            return True
+
+    results = await asyncio.gather(*(closed_by_server(reader) for reader, _ in connections))
+    trickling.cancel()
+    for _, writer in connections:
+        writer.close()
+    assert all(results)
+    assert [event_id] == [r.event_id for r in iter_records([recorder.directory])]
+
+
+async def test_a_body_that_stops_arriving_gets_408_and_is_recorded(timed_mirror: Any) -> None:
+    running, recorder = await timed_mirror(body=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode() + b"0123456789")
+    answer = await asyncio.wait_for(reader.read(), 3)  # answered, then closed
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    [record] = iter_records([recorder.directory])
+    assert (408, b"0123456789", True) == (record.status, record.body, record.data["body_truncated"])
+    assert "request timeout" in record.data["error"]
+
+
+async def test_a_slow_but_steady_body_is_not_cut(timed_mirror: Any) -> None:
+    """The body timeout is a pause between pieces, not a total: a slow upload that keeps going finishes."""
+    running, recorder = await timed_mirror(body=0.3)
+    event_id, body = envelope_body()
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    step = len(body) // 6 + 1
+    for i in range(0, len(body), step):  # 6 pieces, 0.15 s apart: 0.75 s in all
+        writer.write(body[i : i + step])
+        await asyncio.sleep(0.15)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert [event_id] == [r.event_id for r in iter_records([recorder.directory])]
+
+
+async def test_stopping_finishes_an_upload_in_flight_and_answers_one_that_never_ends(timed_mirror: Any) -> None:
+    """Stop: no new connections; an upload that completes within the grace period gets its
+    200; one still incomplete at its end gets 503 with Retry-After; both are recorded."""
+    running, recorder = await timed_mirror(grace=0.5)
+    event_id, body = envelope_body()
+    head = f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    finishing = await asyncio.open_connection("127.0.0.1", running.port)
+    stuck = await asyncio.open_connection("127.0.0.1", running.port)
+    for _, writer in (finishing, stuck):
+        writer.write(head + body[:10])
+        await writer.drain()
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(running.stop())
+    await asyncio.sleep(0.2)
+    with pytest.raises(OSError):  # no new connections
+        await asyncio.open_connection("127.0.0.1", running.port)
+    finishing[1].write(body[10:])
+    answers = await asyncio.gather(*(asyncio.wait_for(reader.read(), 3) for reader, _ in (finishing, stuck)))
+    await asyncio.wait_for(stopping, 3)
+    assert answers[0].startswith(b"HTTP/1.1 200 ")
+    assert answers[1].startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 2\r\n" in answers[1]
+    records = list(iter_records([recorder.directory]))
+    assert {200: event_id, 503: None} == {r.status: r.event_id for r in records}
