@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -154,3 +156,60 @@ async def test_a_write_failure_does_not_stop_the_listener(tmp_path: Path, monkey
     stopped = await asyncio.wait_for(task, 30)
     assert (1, 1, 1) == (stopped.records, stopped.refused, stopped.outages)
     assert [event_id] == [r.event_id for r in iter_records([tmp_path])]
+
+
+async def test_sigterm_with_an_upload_in_progress_answers_it_within_the_grace_period(tmp_path: Path) -> None:
+    """SIGTERM while a body is still arriving: the listener stops accepting, waits up to
+    --grace, answers the unfinished upload 503 with Retry-After, records it, and exits 0
+    (it used to drop it without an answer after 30 s)."""
+    process, url = start_listener(tmp_path, "--grace", "1s")
+    port = int(url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /api/1/envelope/?{QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 100)
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert 0 == await asyncio.to_thread(process.wait, 10)
+    assert time.monotonic() - started < 4
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 2\r\n" in answer
+    [record] = iter_records([tmp_path])
+    assert (503, 100, True) == (record.status, len(record.body), record.data["body_truncated"])
+
+
+def _limit_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+async def test_out_of_descriptors_logs_one_line_per_interval_and_service_resumes(tmp_path: Path) -> None:
+    """A listener limited to 64 descriptors gets 150 connections: accepts fail, which is
+    one log line (with a count) per 5 s instead of a traceback per failed accept; once the
+    connections close, a normal request gets its 200 again."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(tmp_path), "--quiet", "--header-timeout", "60s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_limit_descriptors,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1].rsplit(":", 1)[1].split("/")[0])
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(150)]
+        await asyncio.sleep(3.5)  # accepts fail and are retried every second
+        for _, writer in held:
+            writer.close()
+        event_id, body = envelope()
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(f"http://127.0.0.1:{port}/api/1/envelope/?{QUERY}", data=body) as response:
+                assert 200 == response.status
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert 1 <= len([line for line in lines if "cannot accept connections" in line]) <= 2, stderr
+    assert "Traceback" not in stderr
+    assert event_id in {r.event_id for r in iter_records([tmp_path])}
