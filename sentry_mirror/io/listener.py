@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentry_mirror.core import ingest
-from sentry_mirror.io.loop_errors import QuietAcceptErrors
+from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import OnRecord, Timeouts, create_app, serve
 
@@ -67,6 +68,9 @@ async def listen(
             pass
     previous_handler = loop.get_exception_handler()
     loop.set_exception_handler(QuietAcceptErrors(previous_handler))
+    quiet = QuietBadRequests()
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.addFilter(quiet)
     recorder = Recorder(
         options.directory,
         rotate_size=options.rotate_size,
@@ -91,4 +95,5 @@ async def listen(
         for signum in installed:
             loop.remove_signal_handler(signum)
         loop.set_exception_handler(previous_handler)
+        server_log.removeFilter(quiet)
     return Stopped(recorder.records, tuple(recorder.paths), recorder.refused, recorder.outages)

@@ -1,4 +1,6 @@
-"""Out of file descriptors: one log line per interval instead of a traceback per failed accept.
+"""Log floods a client can cause, tamed to one line per interval with a count.
+
+Out of file descriptors: one log line per interval instead of a traceback per failed accept.
 
 When a process runs out of descriptors, asyncio's accept loop reports every failed
 ``accept()`` through the loop's exception handler, which logs a full traceback each time
@@ -16,6 +18,8 @@ import os
 import time
 from collections.abc import Callable
 from typing import Any
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("sentry_mirror.io.server")
 
@@ -55,3 +59,31 @@ class QuietAcceptErrors:
                 reason, self.failed,
             )
             self._last, self.failed = now, 0
+
+
+class QuietBadRequests(logging.Filter):
+    """For aiohttp's server logger: a request its HTTP parser refuses (answered 400 by
+    aiohttp, before the mirror sees it) is logged with a full traceback each time, so a
+    fuzzer or a port scanner fills the log. This filter lets one line per interval through,
+    with the count and the last parser message, and no traceback."""
+
+    def __init__(self, interval: float = INTERVAL) -> None:
+        super().__init__()
+        self.interval = interval
+        self.refused = 0
+        self._last = -float("inf")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return False
+        first = (exc.message or type(exc).__name__).strip().splitlines()[0] if exc.message else type(exc).__name__
+        record.msg, record.args = "%d malformed request(s) answered 400 since the last report; the last: %s", (self.refused, first)
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self._last, self.refused = now, 0
+        return True

@@ -169,10 +169,17 @@ async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tu
     except TimeoutError:
         cut = "shutdown" if flight.deadline is not None and loop.time() >= flight.deadline else "timeout"
         return b"".join(chunks)[:TRUNCATED_KEEP], size, True, cut
-    except HttpProcessingError as exc:  # the client is there: tell it what was wrong
+    except HttpProcessingError as exc:
+        if request.transport is None or request.transport.is_closing():  # it went away mid-body
+            raise ConnectionResetError("the client closed the connection before its body was complete") from exc
+        # the client is there: tell it what was wrong
         return b"".join(chunks)[:TRUNCATED_KEEP], size, True, exc.message or type(exc).__name__
     finally:
         flight.reading.discard(timeout)
+    if request.content_length is not None and size < request.content_length:  # the stream ended early
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionResetError("the client closed the connection before its body was complete")
+        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, "the body ended before its Content-Length"
     return b"".join(chunks), size, False, None
 
 
@@ -243,6 +250,8 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
     mirror.flight.begin()
     try:
         return await _answer(mirror, request)
+    except ConnectionError:  # the client went away (before its body was in): no one to answer
+        return web.Response(status=400)
     except Exception as exc:  # noqa: BLE001 - a failure in one request is a 500 for it, recorded
         log.exception("a request failed")
         incoming = ingest.Request(request.method, request.path, request.query_string, (), b"")
@@ -259,10 +268,7 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         # answer it waits a second before sending anyway
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0
-    try:
-        body, wire_size, truncated, cut = await _read_body(request, config.max_body, mirror)
-    except ConnectionError:  # the client went away: there is no one to answer
-        return web.Response(status=400)
+    body, wire_size, truncated, cut = await _read_body(request, config.max_body, mirror)
     incoming = ingest.Request(
         method=request.method,
         path=request.rel_url.raw_path,
