@@ -152,6 +152,12 @@ async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tu
 
     ``cut`` says why a body is incomplete: ``timeout`` (no byte for the body timeout),
     ``shutdown`` (the grace period ended) or the framing error (a broken chunked body)."""
+    content = request.content
+    if content.is_eof() and content.exception() is None:  # the whole body came with the head: no waiting
+        body = content.read_nowait(-1)
+        if len(body) > limit:
+            return body[:TRUNCATED_KEEP], len(body), True, None
+        return body, len(body), False, None
     loop = asyncio.get_running_loop()
     flight, pause = mirror.flight, mirror.timeouts.body
     chunks: list[bytes] = []
