@@ -197,20 +197,28 @@ class Recorder:
             self._loop.call_soon(self._loop.call_soon, self._commit_pending)
         await future
 
-    def _lines(self, batch: Batch) -> tuple[Batch, bytes]:
-        """The records of ``batch`` as JSON lines; a record that fails is failed alone."""
+    @staticmethod
+    def _lines(batch: Batch) -> tuple[Batch, bytes, list[tuple[asyncio.Future[None], RecordError]]]:
+        """The records of ``batch`` as JSON lines, and the records that failed (each alone).
+        Runs in a worker thread for big groups: it only computes (futures are the loop's)."""
         kept: Batch = []
         lines: list[bytes] = []
+        failed: list[tuple[asyncio.Future[None], RecordError]] = []
         for record, future in batch:
             try:
                 lines.append(dumps(record))
             except Exception as exc:  # noqa: BLE001 - one bad record must not fail its group
-                log.exception("a record could not be serialised")
-                if not future.done():
-                    future.set_exception(RecordError(f"the record could not be serialised: {type(exc).__name__}: {exc}"))
+                failed.append((future, RecordError(f"the record could not be serialised: {type(exc).__name__}: {exc}")))
             else:
                 kept.append((record, future))
-        return kept, b"".join(lines)
+        return kept, b"".join(lines), failed
+
+    @staticmethod
+    def _fail_records(failed: list[tuple[asyncio.Future[None], RecordError]]) -> None:
+        for future, error in failed:
+            log.error("%s", error)
+            if not future.done():
+                future.set_exception(error)
 
     def _commit_pending(self) -> None:
         self._scheduled = False
@@ -222,7 +230,8 @@ class Recorder:
             self._busy = self._loop.create_task(self._commit_in_thread(batch))
             return
         self._mark_suspect(batch)
-        batch, payload = self._lines(batch)
+        batch, payload, failed = self._lines(batch)
+        self._fail_records(failed)
         if not batch:
             return
         try:
@@ -239,7 +248,8 @@ class Recorder:
         data = b""
         try:
             self._mark_suspect(batch)
-            batch, payload = await asyncio.to_thread(self._lines, batch)
+            batch, payload, failed = await asyncio.to_thread(self._lines, batch)
+            self._fail_records(failed)
             if batch:
                 writer = self._writable()
                 fd = self._fd

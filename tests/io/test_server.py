@@ -234,10 +234,13 @@ async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_rec
     assert b"boom" in first.body  # the full record of the 500: the body as received
 
 
-async def test_a_record_that_cannot_be_serialised_fails_only_its_request(mirror: Any, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("fsync", [False, True], ids=["on the loop", "in a thread (fsync)"])
+async def test_a_record_that_cannot_be_serialised_fails_only_its_request(start_mirror: Any, monkeypatch: Any, fsync: bool) -> None:
     """A record the recorder cannot turn into a line fails alone (500, recorded minimally),
     not its whole group, and not the recorder."""
     import sentry_mirror.io.recorder as recorder_module
+
+    mirror = await start_mirror(fsync=fsync)
 
     real_dumps = recorder_module.dumps
 
