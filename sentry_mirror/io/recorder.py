@@ -126,6 +126,7 @@ class Recorder:
         self._last_log = 0.0
         self._refused_since_log = 0
         self._suspect: str | None = None  # a note for the next record (see the module docstring)
+        self._announce: Path | None = None  # a new file to tell on_open about
         self._fd: int | None = None
         self._writer: SnapshotWriter | None = None
         self._file_size = 0  # bytes acknowledged in the open file: the cut-back point
@@ -290,6 +291,8 @@ class Recorder:
             log.warning("the snapshot is written again, into %s (%d request(s) were answered 503)", self.path, self.refused)
             self.unavailable = None
         self._suspect = None
+        if self._announce is not None:
+            self._announced()
         self.records += len(batch)
         self.groups += 1
         self.bytes_written += size
@@ -410,7 +413,12 @@ class Recorder:
         self.paths.append(path)
         if self.fsync:
             _fsync_directory(self.directory)  # the new file's name survives a power loss too
-        if self.on_open is not None and len(self.paths) > 1:
+        # announced once a record is in it: a file opened in an outage may be removed again
+        self._announce = path if len(self.paths) > 1 else None
+
+    def _announced(self) -> None:
+        path, self._announce = self._announce, None
+        if self.on_open is not None and path is not None:
             try:
                 self.on_open(path)
             except Exception:  # noqa: BLE001 - telling the user must never stop the recording

@@ -81,7 +81,8 @@ async def test_a_write_cut_half_way_is_undone_and_answered_503(tmp_path: Path, m
     """ENOSPC in the middle of a group's write: the part written is cut off, so the file
     holds exactly the acknowledged records and reads without a warning."""
     seam = FailingWrites(monkeypatch)
-    async with Recorder(tmp_path) as recorder:
+    announced: list[Path] = []
+    async with Recorder(tmp_path, on_open=announced.append) as recorder:
         first = entry()
         assert 200 == await write(recorder, first)
         seam.after = 40  # the next group gets 40 bytes in, then the disk is full
@@ -89,14 +90,18 @@ async def test_a_write_cut_half_way_is_undone_and_answered_503(tmp_path: Path, m
         assert [503, 503, 503] == await asyncio.gather(*(write(recorder, r) for r in group))
         assert recorder.unavailable is not None and "ENOSPC" in recorder.unavailable
         assert 503 == await write(recorder, entry())  # refused at once while the outage lasts
+        await asyncio.sleep(0.15)
+        seam.after = 0
+        assert 503 == await write(recorder, entry())  # the retry (in a new file) fails too
         seam.after = None
         await asyncio.sleep(0.15)
         last = entry()
         assert 200 == await write(recorder, last)
         assert recorder.unavailable is None
-    assert 2 == len(recorder.paths)  # writing resumed in a new file
+    assert 2 == len(recorder.paths) == len(os.listdir(tmp_path))  # the failed retry's file is gone
+    assert [recorder.paths[1]] == announced  # and was never announced
     assert [first["id"], last["id"]] == [r["id"] for r in on_disk(tmp_path)]
-    assert (2, 4, 1) == (recorder.records, recorder.refused, recorder.outages)
+    assert (2, 5, 1) == (recorder.records, recorder.refused, recorder.outages)
 
 
 async def test_a_failed_fsync_leaves_no_record_saying_200(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
