@@ -202,15 +202,12 @@ def _understand(
     wire_size: int,
     truncated: bool,
     remote: str | None,
-    cut: str | None = None,
 ) -> tuple[ingest.Response, dict[str, Any]]:
     """The answer to one request and its record (in a worker thread for big bodies).
 
     The receive time is taken here, once the body is in: a listener's records are
     written in the order of their receive times, which readers rely on. Never raises."""
-    if cut is not None:
-        outcome = ingest.cut_short(incoming, config, wire_size, cut)
-    elif truncated:
+    if truncated:
         outcome = ingest.too_large(incoming, config, wire_size)
     else:
         try:
@@ -218,6 +215,13 @@ def _understand(
         except Exception as exc:  # noqa: BLE001 - a bug must still be captured and answered, never crash
             log.exception("a request could not be handled")
             outcome = ingest.internal_error(incoming, exc)
+    return _recorded(incoming, outcome, remote, wire_size, truncated)
+
+
+def _recorded(
+    incoming: ingest.Request, outcome: ingest.Outcome, remote: str | None, wire_size: int, truncated: bool
+) -> tuple[ingest.Response, dict[str, Any]]:
+    """``outcome``'s response and the record of it; a 500 and its record if that fails."""
     received_at = datetime.now(UTC)
     try:
         entry = record.build(incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size, truncated=truncated)
@@ -253,6 +257,7 @@ def _failure(
 
 
 async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
+    """One request, start to answer: whatever fails in it is a 500 for it, recorded."""
     mirror.flight.begin()
     try:
         return await _answer(mirror, request)
@@ -260,7 +265,8 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         return web.Response(status=400)
     except Exception as exc:  # noqa: BLE001 - a failure in one request is a 500 for it, recorded
         log.exception("a request failed")
-        incoming = ingest.Request(request.method, request.path, request.query_string, (), b"")
+        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
+        incoming = ingest.Request(request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, headers)
         response, entry = _failure(incoming, exc, datetime.now(UTC), _remote(request), 0)
         return await _store(mirror, incoming, response, entry, close=True)
     finally:
@@ -282,18 +288,29 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]),
         body=body,
     )
+    if cut is not None:
+        return await _cut_short(mirror, request, incoming, wire_size, cut)
     remote = _remote(request)
     if wire_size > BIG_BODY:
-        response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote, cut)
+        response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote)
     else:
-        response, entry = _understand(incoming, config, wire_size, truncated, remote, cut)
-    answer = await _store(mirror, incoming, response, entry, close=truncated)
-    if cut is not None:
-        # The client stopped sending (or the grace period is over): answer, then close at
-        # once rather than wait (aiohttp's lingering close) for a body that is not coming.
-        await answer.prepare(request)
-        await answer.write_eof()
-        request.protocol.force_close()
+        response, entry = _understand(incoming, config, wire_size, truncated, remote)
+
+    return await _store(mirror, incoming, response, entry, close=truncated)
+
+
+async def _cut_short(
+    mirror: Mirror, request: web.BaseRequest, incoming: ingest.Request, wire_size: int, cut: str
+) -> web.StreamResponse:
+    """A body that did not arrive whole (``cut``, see :func:`_read_body`): recorded with what
+    came, answered, and the connection closed at once rather than after aiohttp's lingering
+    wait for a body that is not coming."""
+    outcome = ingest.cut_short(incoming, mirror.config, wire_size, cut)
+    response, entry = _recorded(incoming, outcome, _remote(request), wire_size, True)
+    answer = await _store(mirror, incoming, response, entry, close=True)
+    await answer.prepare(request)
+    await answer.write_eof()
+    request.protocol.force_close()
     return answer
 
 
