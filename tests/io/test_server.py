@@ -462,3 +462,27 @@ async def test_stopping_finishes_an_upload_in_flight_and_answers_one_that_never_
     assert answers[1].startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 2\r\n" in answers[1]
     records = list(iter_records([recorder.directory]))
     assert {200: event_id, 503: None} == {r.status: r.event_id for r in records}
+
+
+async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_request_line(mirror: Any, monkeypatch: Any) -> None:
+    """Outside parsing and recording too (here: reading the body fails): 500 for that request,
+    a record with the reason, and the listener goes on."""
+    import sentry_mirror.io.server as server_module
+
+    real_read_body = server_module._read_body
+
+    async def read_body(request: Any, *args: Any) -> Any:
+        if request.headers.get("X-Fail") == "yes":
+            raise RuntimeError("boom while reading")
+        return await real_read_body(request, *args)
+
+    monkeypatch.setattr(server_module, "_read_body", read_body)
+    async with aiohttp.ClientSession() as session:
+        failed = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1], **{"X-Fail": "yes"})
+        fine = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [500, 200] == [failed[0], fine[0]]
+    first, second = mirror.records()
+    assert (500, 200) == (first.status, second.status)
+    assert "RuntimeError: boom while reading" in first.data["error"]
+    assert ("POST", "/api/1/envelope/", KEY_QUERY) == (first.data["method"], first.data["path"], first.data["query"])
+    assert ["X-Fail", "yes"] in first.data["headers"]
