@@ -81,7 +81,8 @@ class QuietBadRequests(logging.Filter):
         now = time.monotonic()
         if now - self._last < self.interval:
             return False
-        first = (exc.message or type(exc).__name__).strip().splitlines()[0] if exc.message else type(exc).__name__
+        lines = (exc.message or "").strip().splitlines()
+        first = lines[0].rstrip(":") if lines else type(exc).__name__
         record.msg, record.args = "%d malformed request(s) answered 400 since the last report; the last: %s", (self.refused, first)
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.WARNING, "WARNING"

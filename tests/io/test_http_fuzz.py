@@ -41,6 +41,7 @@ class Listener:
     process: subprocess.Popen[str]
     port: int
     directory: Path
+    examples: int = 0
     answered: int = 0  # answers from the mirror's handler (they carry its CORS header)
     ok_ids: set[str] = field(default_factory=set)
 
@@ -209,6 +210,7 @@ def read_response(sock: socket.socket, head_only: bool) -> tuple[int, dict[str, 
 @given(request=request_bytes())
 def test_any_request_gets_a_valid_answer_and_the_listener_stays_up(listener: Listener, request: tuple[bytes, bool, bool]) -> None:
     raw, whole, head_only = request
+    listener.examples += 1
     with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as sock:
         try:
             sock.sendall(raw)
@@ -236,6 +238,8 @@ def test_any_request_gets_a_valid_answer_and_the_listener_stays_up(listener: Lis
 
 def test_every_answered_request_is_in_the_snapshot(listener: Listener) -> None:
     """Runs after the fuzzing (file order): stop the listener cleanly and read what it wrote."""
+    if listener.examples == 0:
+        pytest.skip("checks what the fuzz test above sent: run the whole module")
     assert listener.answered > 0
     listener.process.send_signal(signal.SIGTERM)
     _, stderr = listener.process.communicate(timeout=30)
