@@ -226,6 +226,9 @@ class Recorder:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        if self.unavailable is not None and self._loop is not None and self._loop.time() < self._retry_at:
+            self._settle(batch, None, refused=True)  # queued before the failure: not retried at once
+            return
         if self.fsync or sum(len(r.get("body") or "") for r, _ in batch) > THREAD_THRESHOLD:
             assert self._loop is not None
             self._busy = self._loop.create_task(self._commit_in_thread(batch))
@@ -278,10 +281,11 @@ class Recorder:
         assert self._writer is not None
         return self._writer
 
-    def _settle(self, batch: Batch, exc: BaseException | None, size: int = 0) -> None:
-        if exc is not None:
-            self._abandon_file(exc, batch)
-            error = StorageUnavailable(self.unavailable or _reason(exc))
+    def _settle(self, batch: Batch, exc: BaseException | None, size: int = 0, *, refused: bool = False) -> None:
+        if exc is not None or refused:
+            if exc is not None:
+                self._abandon_file(exc, batch)
+            error = StorageUnavailable(self.unavailable or "the snapshot cannot be written")
             self._refuse(len(batch))
             for _, future in batch:
                 if not future.done():
@@ -348,8 +352,12 @@ class Recorder:
             log.error("%s", self._suspect)
         finally:
             os.close(fd)
-        if self._file_size == 0 and path is not None:
-            path.unlink(missing_ok=True)
+        if self._file_size == 0 and path is not None:  # nothing acknowledged in it: remove it
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                return
+            self._suspect = None  # whatever the cut left in it is gone with it
             if path in self.paths:
                 self.paths.remove(path)
 

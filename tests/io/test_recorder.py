@@ -130,6 +130,34 @@ async def test_a_failed_fsync_leaves_no_record_saying_200(tmp_path: Path, monkey
     assert [kept["id"], again["id"]] == [r["id"] for r in on_disk(tmp_path)]
 
 
+async def test_a_file_that_cannot_be_cut_back_is_named_by_the_next_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
+    """The cut itself fails (the file may keep part of a group answered 503): the first record
+    written after the outage carries a note with that file and the ids of that group."""
+    seam = FailingWrites(monkeypatch)
+    real_ftruncate = os.ftruncate
+
+    def ftruncate(fd: int, length: int) -> None:
+        if seam.after is not None:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_ftruncate(fd, length)
+
+    monkeypatch.setattr(os, "ftruncate", ftruncate)
+    async with Recorder(tmp_path) as recorder:
+        assert 200 == await write(recorder, entry())
+        first_file = recorder.path
+        seam.after = 40
+        lost = entry(5000, random=True)
+        assert 503 == await write(recorder, lost)
+        seam.after = None
+        await asyncio.sleep(0.15)
+        assert 200 == await write(recorder, entry())
+    assert first_file is not None
+    warnings: list[str] = []
+    records = [r.data for r in iter_records([recorder.paths[1]], on_warning=warnings.append)]
+    [note] = records[0]["notes"]
+    assert first_file.name in note and lost["id"] in note and "answered 503" in note
+
+
 async def test_the_idle_frame_end_failing_is_an_outage_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
     """The frame end written after a quiet second fails: no crash, the next write goes to a new file."""
     monkeypatch.setattr(recorder_module, "FRAME_IDLE", 0.05)
