@@ -301,6 +301,40 @@ def too_large(request: Request, config: Config, wire_size: int) -> Outcome:
     )
 
 
+#: Seconds a client is asked to wait (``Retry-After``) when the mirror cannot take a request now.
+RETRY_AFTER = 2
+
+
+def unavailable(detail: str, retry_after: int = RETRY_AFTER) -> Response:
+    """A 503 the client should retry after ``retry_after`` seconds (storage or shutdown)."""
+    response = error_response(503, detail)
+    return Response(503, (("Retry-After", str(retry_after)), *response.headers), response.body)
+
+
+def cut_short(request: Request, config: Config, wire_size: int, why: str) -> Outcome:
+    """The answer to a request whose body did not arrive whole, ``request.body`` holding
+    what did: ``why`` is ``timeout`` (408: the client stopped sending), ``shutdown`` (503:
+    the listener is stopping; retry) or the framing error that ended it (400)."""
+    name, params, _ = route(request.method, request.path, config.tunnel_path)
+    if why == "timeout":
+        detail = f"request timeout: the body stopped arriving after {wire_size} bytes"
+        response = error_response(408, detail, plain=True)
+    elif why == "shutdown":
+        detail = f"the mirror is shutting down: the body was not complete ({wire_size} bytes received); retry"
+        response = unavailable(detail)
+    else:
+        detail = f"failed to read request body: {why}"
+        response = error_response(400, detail, plain=True)
+    return Outcome(
+        response=response,
+        endpoint=name,
+        body=request.body,
+        decoded=False,
+        project_id=params.get("pid") if params.get("pid", "").isdigit() else None,
+        error=detail,
+    )
+
+
 def internal_error(request: Request, exc: BaseException) -> Outcome:
     """A 500 for a request the mirror failed to understand (a bug): still answered with
     CORS, and still recorded, body as received, with what went wrong."""

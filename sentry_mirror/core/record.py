@@ -27,8 +27,10 @@ Format version 1, field by field (the README has the same table for users):
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -134,25 +136,137 @@ def build(
 
 
 def dumps(entry: dict[str, Any]) -> bytes:
-    """One record as a JSON line. Parsed parts a client controls (the envelope header, item
-    headers) may not fit JSON output (integers over 64 bits, nesting over 254 levels):
-    then the summary keeps only the item types and sizes and a note says why; the body,
-    which holds the same bytes, is always kept."""
+    """One record as a JSON line; never fails, whatever a client made the record hold.
+
+    Parsed parts a client controls may not fit JSON output, in three steps of repair:
+
+    1. Lone UTF-16 surrogates (``"\\ud800"`` in a lenient JSON body, which Python's parser
+       accepts): UTF-8 cannot hold them, so each string that has them is stored with U+FFFD
+       in their place, and a note gives the field and its exact value JSON-escaped
+       (``"\\ud800"``), so nothing is lost.
+    2. Integers over 64 bits or nesting over 254 levels in the envelope or item headers: the
+       summary keeps only the item types and sizes and a note says why; the body, which holds
+       the same bytes, is always kept.
+    3. Anything else (a bug): a minimal record with the request line, the response as sent
+       and the reason, so the request is still on disk with the status its client got.
+    """
     try:
         return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        pass
+    repairs: list[str] = []
+    repaired = _without_surrogates(entry, "", repairs, 0)
+    if repairs:
+        repaired["notes"] = [*repaired.get("notes", ()), *repairs]
+        try:
+            return orjson.dumps(repaired, option=orjson.OPT_APPEND_NEWLINE)
+        except orjson.JSONEncodeError:
+            pass
+    try:
+        return orjson.dumps(_reduced(repaired), option=orjson.OPT_APPEND_NEWLINE)
+    except Exception as exc:  # noqa: BLE001 - the last resort below must always be reached
+        return orjson.dumps(minimal(repaired, f"{type(exc).__name__}: {exc}"), option=orjson.OPT_APPEND_NEWLINE)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Deeper values are left to step 2 of :func:`dumps` (JSON output stops at 254 levels anyway).
+_REPAIR_DEPTH = 260
+
+
+def _without_surrogates(value: Any, where: str, repairs: list[str], depth: int) -> Any:
+    """``value`` with lone surrogates replaced by U+FFFD; ``repairs`` gets a note per string."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value) is None:
+            return value
+        exact = json.dumps(value)  # ASCII, \\ud800 escapes: lossless
+        repairs.append(f"{where or 'value'}: lone UTF-16 surrogates stored as U+FFFD; the exact value: {exact}")
+        return _SURROGATE.sub("\ufffd", value)
+    if depth > _REPAIR_DEPTH:
+        return value
+    if isinstance(value, dict):
+        repaired = {}
+        for key, item in value.items():
+            name = json.dumps(key) if isinstance(key, str) and _SURROGATE.search(key) else str(key)  # ASCII-safe
+            inner = f"{where}.{name}" if where else name
+            new_key = _without_surrogates(key, f"{inner} (the key)", repairs, depth + 1) if isinstance(key, str) else key
+            repaired[new_key] = _without_surrogates(item, inner, repairs, depth + 1)
+        return repaired
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(v, f"{where}[{i}]", repairs, depth + 1) for i, v in enumerate(value)]
+    return value
+
+
+def _reduced(entry: dict[str, Any]) -> dict[str, Any]:
+    """The record with the parsed headers left out of its summary (see :func:`dumps`)."""
+    reason = "unknown"
+    try:
+        orjson.dumps(entry)
     except orjson.JSONEncodeError as exc:
-        summary = entry["summary"]
-        reduced = {
-            **entry,
-            "summary": {
-                **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release")},
-                "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
-                "envelope_header": None,
-                "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],
-            },
-            "notes": [*entry["notes"], f"the parsed headers could not be stored as JSON ({exc}): see the body"],
-        }
-        return orjson.dumps(reduced, option=orjson.OPT_APPEND_NEWLINE)
+        reason = str(exc)
+    summary = entry["summary"]
+    return {
+        **entry,
+        "summary": {
+            **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release")},
+            "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
+            "envelope_header": None,
+            "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],
+        },
+        "notes": [*entry["notes"], f"the parsed headers could not be stored as JSON ({reason}): see the body"],
+    }
+
+
+def _text(value: Any) -> str | None:
+    """A string JSON can hold for ``value`` (None stays None)."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def minimal(entry: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The smallest record that still says what came in, what was answered and why the full
+    record could not be stored: every field a reader needs, each one made JSON-safe."""
+    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    status = response.get("status")
+    headers = response.get("headers")
+    return {
+        "v": RECORD_VERSION,
+        "id": _text(entry.get("id")) or new_id(),
+        "received_at": _text(entry.get("received_at")) or format_time(datetime.now(UTC)),
+        "remote_addr": _text(entry.get("remote_addr")),
+        "method": _text(entry.get("method")) or "",
+        "path": _text(entry.get("path")) or "",
+        "query": _text(entry.get("query")) or "",
+        "headers": [[_text(k), _text(v)] for k, v in _pairs(entry.get("headers"))],
+        "endpoint": _text(entry.get("endpoint")) or "unknown",
+        "project_id": _text(entry.get("project_id")),
+        "auth": None,
+        "content_encoding": _text(entry.get("content_encoding")),
+        "wire_size": entry.get("wire_size") if isinstance(entry.get("wire_size"), int) else 0,
+        "body_size": entry.get("body_size") if isinstance(entry.get("body_size"), int) else 0,
+        "body": _text(entry.get("body")) or "",
+        "body_base64": entry.get("body_base64") is True,
+        "body_decoded": entry.get("body_decoded") is True,
+        "body_truncated": entry.get("body_truncated") is True,
+        "summary": {"event_id": None, "sdk": None, "title": None, "level": None, "environment": None,
+                    "release": None, "envelope_header": None, "items": []},
+        "error": _text(entry.get("error")),
+        "notes": [f"the full record could not be stored ({_text(reason)}): this is a minimal one"],
+        "response": {
+            "status": status if isinstance(status, int) else 500,
+            "headers": [[_text(k), _text(v)] for k, v in _pairs(headers)],
+            "body": _text(response.get("body")) or "",
+            "body_base64": response.get("body_base64") is True,
+        },
+        "mirror": {"version": __version__},
+    }
+
+
+def _pairs(value: Any) -> list[tuple[Any, Any]]:
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [(p[0], p[1]) for p in value if isinstance(p, (list, tuple)) and len(p) == 2]
 
 
 @dataclass(slots=True)  # not frozen: one is made per record read, and freezing doubles that cost

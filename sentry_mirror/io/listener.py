@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentry_mirror.core import ingest
-from sentry_mirror.errors import SnapshotError
+from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
 from sentry_mirror.io.recorder import Recorder
-from sentry_mirror.io.server import OnRecord, create_app, serve
+from sentry_mirror.io.server import OnRecord, Timeouts, create_app, serve
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ListenOptions:
     rotate_every: float | None = None
     fsync: bool = False
     config: ingest.Config = field(default_factory=ingest.Config)
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Ready:
 class Stopped:
     records: int
     files: tuple[Path, ...]
+    refused: int = 0  # requests answered 503 because the snapshot could not be written
+    outages: int = 0  # times the snapshot became unwritable (and came back)
 
 
 async def listen(
@@ -48,8 +52,11 @@ async def listen(
     on_rotate: Callable[[Path], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> Stopped:
-    """Serve until SIGINT/SIGTERM (or ``stop`` is set); then finish in-flight requests,
-    flush and close the snapshot. Raises :class:`SnapshotError` if a write failed."""
+    """Serve until SIGINT/SIGTERM (or ``stop`` is set); then finish in-flight requests
+    (within the grace period), flush and close the snapshot.
+
+    A snapshot that cannot be written (a full disk) does not stop the listener: requests
+    get 503 with Retry-After until it can be written again (see :class:`Recorder`)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -59,6 +66,11 @@ async def listen(
             installed.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
             pass
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(QuietAcceptErrors(previous_handler))
+    quiet = QuietBadRequests()
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.addFilter(quiet)
     recorder = Recorder(
         options.directory,
         rotate_size=options.rotate_size,
@@ -66,23 +78,22 @@ async def listen(
         fsync=options.fsync,
         on_open=on_rotate,
     )
-    await recorder.start()
     try:
-        running = await serve(create_app(recorder, options.config, on_record), options.host, options.port)
-    except BaseException:
-        await recorder.close()
-        raise
-    try:
-        on_ready(Ready(options.host, running.port, recorder))
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(recorder.failed.wait())]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
+        await recorder.start()
+        try:
+            running = await serve(create_app(recorder, options.config, on_record, options.timeouts), options.host, options.port)
+        except BaseException:
+            await recorder.close()
+            raise
+        try:
+            on_ready(Ready(options.host, running.port, recorder))
+            await stop.wait()
+        finally:
+            await running.stop()
+            await recorder.close()
     finally:
-        await running.stop()
-        await recorder.close()
         for signum in installed:
             loop.remove_signal_handler(signum)
-    if recorder.failure is not None:
-        raise SnapshotError(f"stopped: the snapshot could not be written ({recorder.failure})")
-    return Stopped(recorder.records, tuple(recorder.paths))
+        loop.set_exception_handler(previous_handler)
+        server_log.removeFilter(quiet)
+    return Stopped(recorder.records, tuple(recorder.paths), recorder.refused, recorder.outages)

@@ -7,6 +7,12 @@ keeps the wire size and encoding, and the cap applies to the decoded size.
 
 Every path goes to the one handler (:func:`ingest.handle` does the routing), so it runs
 on aiohttp's low-level server: no application, router or middleware work per request.
+
+One request can never stop the listener: a failure anywhere in its handling (a bug in
+parsing, building or serialising its record) becomes a 500 for that request, recorded with
+the reason (a minimal record when the full one cannot be built). When the snapshot cannot
+be written the request gets 503 with ``Retry-After`` and the listener goes on (see
+:mod:`sentry_mirror.io.recorder`). Slow clients are bounded by :class:`Timeouts`.
 """
 
 from __future__ import annotations
@@ -14,16 +20,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from sentry_mirror.core import ingest, record
-from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io.recorder import Recorder, RecordError
 
 #: Bodies bigger than this are decoded, parsed and recorded in a worker thread.
 BIG_BODY = 1 << 20
@@ -31,10 +39,35 @@ BIG_BODY = 1 << 20
 MAX_LINE = 1 << 20
 #: How much of an over-limit body is kept in its record.
 TRUNCATED_KEEP = 64 * 1024
+#: After the grace period, how long handlers still running (a record being written) get.
+SHUTDOWN_MARGIN = 1.0
 
 log = logging.getLogger(__name__)
 
 OnRecord = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the listener waits for slow clients, in seconds.
+
+    ``header``: the whole request head must arrive within this of the connection opening
+    or of the previous answer on it (Relay: ``CLIENT_HEADER_TIMEOUT``, hyper's
+    ``header_read_timeout``, 5 s); the connection is then closed without an answer, as
+    Relay does. This also ends idle keep-alive connections (Relay's ``keepalive_timeout``
+    is 5 s too).
+    ``body``: longest pause between two pieces of a body (as Relay's ``idle_timeout``,
+    which is off by default there); the request then gets 408 and is recorded with what
+    arrived.
+    ``grace``: on shutdown, how long requests in flight get to finish (Relay's
+    ``shutdown_timeout`` is 10 s; 5 s here, inside the 10 s Docker and systemd give before
+    SIGKILL); bodies still arriving then get 503 with ``Retry-After``, and are recorded.
+    """
+
+    header: float = 5.0
+    body: float = 30.0
+    grace: float = 5.0
+
 
 class _Guarded:
     """The live-line callback, run after the record is on disk: if it fails (a closed pipe
@@ -53,6 +86,46 @@ class _Guarded:
             log.exception("the live line could not be printed; no more live lines")
 
 
+class _Flight:
+    """The requests being handled, and the shutdown deadline once stopping started."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.deadline: float | None = None
+        self.reading: set[asyncio.Timeout] = set()  # body reads, cut at the deadline
+        self._idle: asyncio.Event | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.deadline is not None
+
+    def until(self, moment: float) -> float:
+        return moment if self.deadline is None else min(moment, self.deadline)
+
+    def begin(self) -> None:
+        self.count += 1
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def drain(self, grace: float) -> None:
+        """Cut body reads at ``grace`` seconds from now; wait until no request is left
+        (at most ``grace`` + :data:`SHUTDOWN_MARGIN`)."""
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + grace
+        for timeout in list(self.reading):
+            timeout.reschedule(min(timeout.when() or math.inf, self.deadline))
+        if self.count == 0:
+            return
+        self._idle = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace + SHUTDOWN_MARGIN)
+        except TimeoutError:
+            log.warning("%d request(s) still in flight after the grace period", self.count)
+
+
 @dataclass(frozen=True)
 class Mirror:
     """What a listener records into and how it answers (:func:`serve` runs it)."""
@@ -60,27 +133,60 @@ class Mirror:
     recorder: Recorder
     config: ingest.Config
     on_record: _Guarded
+    timeouts: Timeouts = Timeouts()
+    flight: _Flight = field(default_factory=_Flight)
 
 
-def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_record: OnRecord | None = None) -> Mirror:
+def create_app(
+    recorder: Recorder,
+    config: ingest.Config = ingest.Config(),
+    on_record: OnRecord | None = None,
+    timeouts: Timeouts = Timeouts(),
+) -> Mirror:
     """The mirror's handler, to :func:`serve`."""
-    return Mirror(recorder, config, _Guarded(on_record))
+    return Mirror(recorder, config, _Guarded(on_record), timeouts)
 
 
-async def _read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, int, bool]:
-    """(body, wire size, truncated): stops storing at ``limit`` bytes of wire body."""
-    length = request.content_length
-    if length is not None and length <= limit:  # the parser stops at Content-Length
-        body = await request.content.read()
-        return body, len(body), False
+async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tuple[bytes, int, bool, str | None]:
+    """(body, wire size, truncated, cut): stops storing at ``limit`` bytes of wire body.
+
+    ``cut`` says why a body is incomplete: ``timeout`` (no byte for the body timeout),
+    ``shutdown`` (the grace period ended) or the framing error (a broken chunked body)."""
+    content = request.content
+    if content.is_eof() and content.exception() is None:  # the whole body came with the head: no waiting
+        body = content.read_nowait(-1)
+        if len(body) > limit:
+            return body[:TRUNCATED_KEEP], len(body), True, None
+        return body, len(body), False, None
+    loop = asyncio.get_running_loop()
+    flight, pause = mirror.flight, mirror.timeouts.body
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit:
-            return b"".join(chunks)[:TRUNCATED_KEEP], size, True
-    return b"".join(chunks), size, False
+    timeout = asyncio.timeout(flight.until(loop.time() + pause))
+    flight.reading.add(timeout)
+    try:
+        async with timeout:
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > limit:
+                    return b"".join(chunks)[:TRUNCATED_KEEP], size, True, None
+                timeout.reschedule(flight.until(loop.time() + pause))
+    except TimeoutError:
+        cut = "shutdown" if flight.deadline is not None and loop.time() >= flight.deadline else "timeout"
+        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, cut
+    except HttpProcessingError as exc:
+        if request.transport is None or request.transport.is_closing():  # it went away mid-body
+            raise ConnectionResetError("the client closed the connection before its body was complete") from exc
+        # the client is there: tell it what was wrong
+        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, exc.message or type(exc).__name__
+    finally:
+        flight.reading.discard(timeout)
+    if request.content_length is not None and size < request.content_length:  # the stream ended early
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionResetError("the client closed the connection before its body was complete")
+        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, "the body ended before its Content-Length"
+    return b"".join(chunks), size, False, None
 
 
 def _remote(request: web.BaseRequest) -> str | None:
@@ -91,33 +197,90 @@ def _remote(request: web.BaseRequest) -> str | None:
 
 
 def _understand(
-    incoming: ingest.Request, config: ingest.Config, wire_size: int, truncated: bool, remote: str | None
+    incoming: ingest.Request,
+    config: ingest.Config,
+    wire_size: int,
+    truncated: bool,
+    remote: str | None,
 ) -> tuple[ingest.Response, dict[str, Any]]:
     """The answer to one request and its record (in a worker thread for big bodies).
 
     The receive time is taken here, once the body is in: a listener's records are
-    written in the order of their receive times, which readers rely on."""
+    written in the order of their receive times, which readers rely on. Never raises."""
     if truncated:
         outcome = ingest.too_large(incoming, config, wire_size)
     else:
         try:
             outcome = ingest.handle(incoming, config)
         except Exception as exc:  # noqa: BLE001 - a bug must still be captured and answered, never crash
+            log.exception("a request could not be handled")
             outcome = ingest.internal_error(incoming, exc)
-    entry = record.build(
-        incoming, outcome, received_at=datetime.now(UTC), remote_addr=remote, wire_size=wire_size, truncated=truncated
-    )
+    return _recorded(incoming, outcome, remote, wire_size, truncated)
+
+
+def _recorded(
+    incoming: ingest.Request, outcome: ingest.Outcome, remote: str | None, wire_size: int, truncated: bool
+) -> tuple[ingest.Response, dict[str, Any]]:
+    """``outcome``'s response and the record of it; a 500 and its record if that fails."""
+    received_at = datetime.now(UTC)
+    try:
+        entry = record.build(incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size, truncated=truncated)
+    except Exception as exc:  # noqa: BLE001 - the request is still recorded and answered
+        log.exception("the record of a request could not be built")
+        return _failure(incoming, exc, received_at, remote, wire_size)
     return outcome.response, entry
 
 
+def _failure(
+    incoming: ingest.Request, exc: BaseException, received_at: datetime, remote: str | None, wire_size: int
+) -> tuple[ingest.Response, dict[str, Any]]:
+    """The 500 for a request whose handling failed, and its record: the full one when it
+    can be built, else a minimal one; either way with the reason and the status sent."""
+    outcome = ingest.internal_error(incoming, exc)
+    try:
+        return outcome.response, record.build(incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size)
+    except Exception as again:  # noqa: BLE001 - the minimal record below cannot fail
+        request = {
+            "id": record.new_id(),
+            "received_at": record.format_time(received_at),
+            "remote_addr": remote,
+            "method": incoming.method,
+            "path": incoming.path,
+            "query": incoming.query,
+            "headers": incoming.headers,
+            "wire_size": wire_size,
+            "error": outcome.error,
+            "response": {"status": outcome.response.status, "headers": outcome.response.headers,
+                         "body": outcome.response.body.decode("utf-8", "replace"), "body_base64": False},
+        }
+        return outcome.response, record.minimal(request, f"{type(again).__name__}: {again}")
+
+
 async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
+    """One request, start to answer: whatever fails in it is a 500 for it, recorded."""
+    mirror.flight.begin()
+    try:
+        return await _answer(mirror, request)
+    except ConnectionError:  # the client went away (before its body was in): no one to answer
+        return web.Response(status=400)
+    except Exception as exc:  # noqa: BLE001 - a failure in one request is a 500 for it, recorded
+        log.exception("a request failed")
+        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
+        incoming = ingest.Request(request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, headers)
+        response, entry = _failure(incoming, exc, datetime.now(UTC), _remote(request), 0)
+        return await _store(mirror, incoming, response, entry, close=True)
+    finally:
+        mirror.flight.end()
+
+
+async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
     config = mirror.config
     if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
         # curl (and so sentry-cli) asks before sending a big body; without the interim
         # answer it waits a second before sending anyway
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0
-    body, wire_size, truncated = await _read_body(request, config.max_body)
+    body, wire_size, truncated, cut = await _read_body(request, config.max_body, mirror)
     incoming = ingest.Request(
         method=request.method,
         path=request.rel_url.raw_path,
@@ -125,18 +288,50 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]),
         body=body,
     )
+    if cut is not None:
+        return await _cut_short(mirror, request, incoming, wire_size, cut)
     remote = _remote(request)
     if wire_size > BIG_BODY:
         response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote)
     else:
         response, entry = _understand(incoming, config, wire_size, truncated, remote)
+
+    return await _store(mirror, incoming, response, entry, close=truncated)
+
+
+async def _cut_short(
+    mirror: Mirror, request: web.BaseRequest, incoming: ingest.Request, wire_size: int, cut: str
+) -> web.StreamResponse:
+    """A body that did not arrive whole (``cut``, see :func:`_read_body`): recorded with what
+    came, answered, and the connection closed at once rather than after aiohttp's lingering
+    wait for a body that is not coming."""
+    outcome = ingest.cut_short(incoming, mirror.config, wire_size, cut)
+    response, entry = _recorded(incoming, outcome, _remote(request), wire_size, True)
+    answer = await _store(mirror, incoming, response, entry, close=True)
+    await answer.prepare(request)
+    await answer.write_eof()
+    request.protocol.force_close()
+    return answer
+
+
+async def _store(
+    mirror: Mirror, incoming: ingest.Request, response: ingest.Response, entry: dict[str, Any], *, close: bool
+) -> web.Response:
+    """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable."""
     try:
-        await mirror.recorder.write(entry)
-    except MirrorError as exc:
+        try:
+            await mirror.recorder.write(entry)
+        except RecordError as exc:  # this record could not be serialised: a 500, recorded minimally
+            received_at = record.parse_time(entry["received_at"]) if isinstance(entry.get("received_at"), str) else datetime.now(UTC)
+            response, entry = _failure(incoming, exc, received_at, entry.get("remote_addr"), len(incoming.body))
+            entry = record.minimal(entry, str(exc))
+            await mirror.recorder.write(entry)
+            close = True
+    except SnapshotError as exc:
         # Nothing is acknowledged that is not on disk: tell the SDK to retry later.
-        return _respond(ingest.error_response(503, f"the mirror could not store this request: {exc}"), close=True)
+        return _respond(ingest.unavailable(f"the mirror could not store this request: {exc}"), close=True)
     mirror.on_record(entry)
-    return _respond(response, close=truncated)
+    return _respond(response, close=close or mirror.flight.draining)
 
 
 def _respond(response: ingest.Response, *, close: bool = False) -> web.Response:
@@ -153,13 +348,19 @@ class Running:
     runner: web.BaseRunner
     host: str
     port: int
+    mirror: Mirror | None = None
 
-    async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to the shutdown timeout), close."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop accepting; give requests in flight ``grace`` seconds (default: the mirror's)
+        to finish, answering bodies still arriving then with 503; close every connection."""
+        for site in list(self.runner.sites):
+            await site.stop()
+        if self.mirror is not None:
+            await self.mirror.flight.drain(self.mirror.timeouts.grace if grace is None else grace)
         await self.runner.cleanup()
 
 
-async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, *, shutdown_timeout: float = 30.0) -> Running:
+async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0) -> Running:
     """Start ``app`` on ``host:port`` (aiohttp decompression off); the caller stops it."""
     server = web.Server(
         functools.partial(_handle, app),
@@ -168,8 +369,11 @@ async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, *, shutdown
         # long store GETs (?sentry_data=…) and big auth headers must reach the handler
         max_line_size=MAX_LINE,
         max_field_size=MAX_LINE,
+        # aiohttp's keep-alive timer runs from the connection's start and from each answer
+        # until a whole request head is in: the header timeout (see Timeouts)
+        keepalive_timeout=app.timeouts.header,
     )
-    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=SHUTDOWN_MARGIN)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
@@ -178,4 +382,4 @@ async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, *, shutdown
         await runner.cleanup()
         raise MirrorError(f"cannot listen on {host}:{port}: {exc.strerror} (try --port 0 for a free port)") from None
     bound = next((address[1] for address in runner.addresses if isinstance(address, tuple)), port)
-    return Running(runner, host, bound)
+    return Running(runner, host, bound, app)

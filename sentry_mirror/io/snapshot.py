@@ -69,7 +69,10 @@ class SnapshotWriter:
 
     def encode(self, records: Iterable[dict[str, Any]]) -> bytes:
         """The bytes that append ``records`` (call :meth:`write_bytes` with them next, in order)."""
-        payload = b"".join(dumps(record) for record in records)
+        return self.encode_lines(b"".join(dumps(record) for record in records))
+
+    def encode_lines(self, payload: bytes) -> bytes:
+        """:meth:`encode` for records already turned into JSON lines (:func:`dumps`)."""
         if self._frame is None:
             self._frame = self._compressor.compressobj(size=-1)
             self._frame_input = 0

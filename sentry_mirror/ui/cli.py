@@ -150,6 +150,9 @@ def _display_host(host: str) -> str:
     show_default="200MiB",
     help="Largest decoded body accepted; bigger ones (and decompression bombs) get 413.",
 )
+@click.option("--header-timeout", type=Duration(), default=5.0, show_default="5s", help="Close a connection whose request head takes longer (Relay's 5 s); also ends idle keep-alive connections.")
+@click.option("--body-timeout", type=Duration(), default=30.0, show_default="30s", help="Answer 408 when a body stops arriving for this long (it is still recorded).")
+@click.option("--grace", type=Duration(), default=5.0, show_default="5s", help="On Ctrl-C/SIGTERM, time requests in flight get to finish; bodies still arriving then get 503.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -163,6 +166,9 @@ def listen_command(
     keys: tuple[str, ...],
     tunnel_path: str,
     max_body: int,
+    header_timeout: float,
+    body_timeout: float,
+    grace: float,
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -176,8 +182,10 @@ def listen_command(
     """
     config = ingest.Config(keys=frozenset(keys), tunnel_path="/" + tunnel_path.strip("/"), max_body=max_body)
     from sentry_mirror.io.listener import ListenOptions, Ready, listen  # the server stack: only this command needs it
+    from sentry_mirror.io.server import Timeouts
 
-    options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config)
+    timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
+    options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config, timeouts)
     console = env.console
 
     def ready(info: Ready) -> None:
@@ -192,6 +200,8 @@ def listen_command(
     lines = render.LiveLines(console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
+    if stopped.refused:
+        console.print(f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow")
 
 
 # ---------------------------------------------------------------- reading snapshots

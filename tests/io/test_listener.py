@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +16,6 @@ import aiohttp
 import orjson
 import pytest
 
-from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import iter_records
 
@@ -128,10 +129,13 @@ async def test_rotation_is_announced_with_the_new_file(tmp_path: Path) -> None:
     assert acknowledged == [r.event_id for r in iter_records([tmp_path])]
 
 
-async def test_a_write_failure_stops_the_listener_with_an_error(tmp_path: Path) -> None:
-    """A full disk: the request gets 503 and listen() ends with a SnapshotError (exit code 1)."""
+async def test_a_write_failure_does_not_stop_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: the request gets 503 with Retry-After, the listener goes on, writes again
+    once it can (a new file), and stops cleanly, counting the refused requests."""
+    monkeypatch.setattr("sentry_mirror.io.recorder.RETRY_INTERVAL", 0.2)
     ready: list[Ready] = []
-    task = asyncio.create_task(listen(ListenOptions(port=0, directory=tmp_path), on_ready=ready.append))
+    stop = asyncio.Event()
+    task = asyncio.create_task(listen(ListenOptions(port=0, directory=tmp_path), on_ready=ready.append, stop=stop))
     while not ready:
         await asyncio.sleep(0.01)
     full = os.open("/dev/full", os.O_WRONLY)
@@ -139,9 +143,73 @@ async def test_a_write_failure_stops_the_listener_with_an_error(tmp_path: Path) 
         os.dup2(full, ready[0].recorder._fd)  # noqa: SLF001 - the snapshot's descriptor now says ENOSPC
     finally:
         os.close(full)
-    _, body = envelope()
+    url = f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}"
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}", data=body) as response:
-            assert 503 == response.status
-    with pytest.raises(SnapshotError, match="the snapshot could not be written"):
-        await asyncio.wait_for(task, 30)
+        async with session.post(url, data=envelope()[1]) as response:
+            assert (503, "2") == (response.status, response.headers["Retry-After"])
+        await asyncio.sleep(0.3)
+        event_id, body = envelope()
+        async with session.post(url, data=body) as response:
+            assert 200 == response.status
+    assert not task.done()
+    stop.set()
+    stopped = await asyncio.wait_for(task, 30)
+    assert (1, 1, 1) == (stopped.records, stopped.refused, stopped.outages)
+    assert [event_id] == [r.event_id for r in iter_records([tmp_path])]
+
+
+async def test_sigterm_with_an_upload_in_progress_answers_it_within_the_grace_period(tmp_path: Path) -> None:
+    """SIGTERM while a body is still arriving: the listener stops accepting, waits up to
+    --grace, answers the unfinished upload 503 with Retry-After, records it, and exits 0
+    (it used to drop it without an answer after 30 s)."""
+    process, url = start_listener(tmp_path, "--grace", "1s")
+    port = int(url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /api/1/envelope/?{QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 100)
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert 0 == await asyncio.to_thread(process.wait, 10)
+    assert time.monotonic() - started < 4
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 2\r\n" in answer
+    [record] = iter_records([tmp_path])
+    assert (503, 100, True) == (record.status, len(record.body), record.data["body_truncated"])
+
+
+def _limit_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+async def test_out_of_descriptors_logs_one_line_per_interval_and_service_resumes(tmp_path: Path) -> None:
+    """A listener limited to 64 descriptors gets 150 connections: accepts fail, which is
+    one log line (with a count) per 5 s instead of a traceback per failed accept; once the
+    connections close, a normal request gets its 200 again."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(tmp_path), "--quiet", "--header-timeout", "60s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_limit_descriptors,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1].rsplit(":", 1)[1].split("/")[0])
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(150)]
+        await asyncio.sleep(3.5)  # accepts fail and are retried every second
+        for _, writer in held:
+            writer.close()
+        event_id, body = envelope()
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(f"http://127.0.0.1:{port}/api/1/envelope/?{QUERY}", data=body) as response:
+                assert 200 == response.status
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert 1 <= len([line for line in lines if "cannot accept connections" in line]) <= 2, stderr
+    assert "Traceback" not in stderr
+    assert event_id in {r.event_id for r in iter_records([tmp_path])}

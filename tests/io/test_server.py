@@ -13,10 +13,13 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 import zstandard
 
-from sentry_mirror.core import ingest
+from sentry_mirror.core import ingest, record
 from sentry_mirror.core.encoding import zstd_frame_end
+from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
@@ -163,19 +166,101 @@ async def test_a_body_over_the_wire_limit_gets_413_and_is_captured_in_part(start
     assert 0 < len(record.body) <= 100_000
 
 
-async def test_write_failure_answers_503_and_stops_the_recorder(mirror: Any) -> None:
-    """A full disk: the SDK gets 503 (so it keeps its data), never a 200 for unwritten data."""
+def _full_disk(mirror: Any) -> None:
+    """The snapshot's descriptor now says ENOSPC to every write (and cannot be truncated)."""
     full = os.open("/dev/full", os.O_WRONLY)
     try:
-        os.dup2(full, mirror.recorder._fd)  # the snapshot's descriptor now says ENOSPC
+        os.dup2(full, mirror.recorder._fd)
     finally:
         os.close(full)
+
+
+async def test_a_full_disk_answers_503_with_retry_after_and_writing_resumes(start_mirror: Any, monkeypatch: Any) -> None:
+    """A full disk: the SDK gets 503 with Retry-After (never a 200 for unwritten data), the
+    listener goes on, and once writing works again (a new file) requests get 200."""
+    monkeypatch.setattr("sentry_mirror.io.recorder.RETRY_INTERVAL", 0.2)
+    mirror = await start_mirror()
+    _full_disk(mirror)
     async with aiohttp.ClientSession() as session:
         first = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
         second = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
-    assert [503, 503] == [first[0], second[0]]
+        await asyncio.sleep(0.3)
+        event_id, body = envelope_body()
+        third = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body)
+    assert [503, 503, 200] == [first[0], second[0], third[0]]
     assert "could not store this request" in orjson.loads(first[2])["detail"]
-    assert mirror.recorder.failed.is_set()
+    assert "No space left on device" in orjson.loads(first[2])["detail"]
+    assert {"2"} == {first[1]["Retry-After"], second[1]["Retry-After"]}
+    [record] = mirror.records()  # the 503s are not on disk: only what was answered 200
+    assert (event_id, 200) == (record.event_id, record.status)
+    # the file (empty: /dev/full took the writes) was removed, so there is nothing to warn about
+    assert [] == record.data["notes"]
+    assert 1 == len(mirror.recorder.paths)
+    assert (2, 1) == (mirror.recorder.refused, mirror.recorder.outages)
+
+
+async def test_a_lone_surrogate_in_a_store_body_is_recorded_and_the_listener_goes_on(mirror: Any) -> None:
+    """Issue 12, defect 1: 40 bytes with an escaped lone surrogate stopped the listener."""
+    async with aiohttp.ClientSession() as session:
+        posted = await post(session, f"{mirror.url}/api/1/store/?{KEY_QUERY}", b'{"message":"\\ud800"}', **{"Content-Type": "application/json"})
+        async with session.get(f"{mirror.url}/api/1/store/?{KEY_QUERY}", params={"sentry_data": '{"message":"a\\ud800"}'}) as got:
+            got_status = got.status
+        after = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [200, 200, 200] == [posted[0], got_status, after[0]]
+    records = mirror.records()
+    assert [200, 200, 200] == [r.status for r in records]
+    assert "\ufffd" == records[0].data["summary"]["title"]
+    assert any('"\\ud800"' in note for note in records[0].data["notes"])  # the exact value, escaped
+    assert mirror.recorder.unavailable is None
+
+
+async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_record(mirror: Any, monkeypatch: Any) -> None:
+    """A bug while building a record: that request gets 500, its record says why, the next is fine."""
+    real_build = record.build
+
+    def build(incoming: ingest.Request, outcome: ingest.Outcome, **kwargs: Any) -> dict[str, Any]:
+        if b"boom" in incoming.body and outcome.response.status != 500:
+            raise RuntimeError("boom in build")
+        return real_build(incoming, outcome, **kwargs)
+
+    monkeypatch.setattr(record, "build", build)
+    async with aiohttp.ClientSession() as session:
+        failed = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body(message="boom")[1])
+        fine = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [500, 200] == [failed[0], fine[0]]
+    assert "RuntimeError: boom in build" in orjson.loads(failed[2])["detail"]
+    first, second = mirror.records()
+    assert (500, 200) == (first.status, second.status)
+    assert "boom in build" in first.data["error"]
+    assert b"boom" in first.body  # the full record of the 500: the body as received
+
+
+@pytest.mark.parametrize("fsync", [False, True], ids=["on the loop", "in a thread (fsync)"])
+async def test_a_record_that_cannot_be_serialised_fails_only_its_request(start_mirror: Any, monkeypatch: Any, fsync: bool) -> None:
+    """A record the recorder cannot turn into a line fails alone (500, recorded minimally),
+    not its whole group, and not the recorder."""
+    import sentry_mirror.io.recorder as recorder_module
+
+    mirror = await start_mirror(fsync=fsync)
+
+    real_dumps = recorder_module.dumps
+
+    def dumps(entry: dict[str, Any]) -> bytes:
+        if "boom" in entry.get("body", "") and entry["response"]["status"] != 500:
+            raise ValueError("boom in dumps")
+        return real_dumps(entry)
+
+    monkeypatch.setattr(recorder_module, "dumps", dumps)
+    bodies = [envelope_body(message="boom" if i == 3 else "fine") for i in range(8)]
+    async with aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
+    assert [500 if i == 3 else 200 for i in range(8)] == [status for status, _, _ in results]
+    records = mirror.records()
+    assert 8 == len(records)
+    [failed] = [r for r in records if r.status == 500]
+    assert "boom in dumps" in failed.data["notes"][-1]
+    assert {e for i, (e, _) in enumerate(bodies) if i != 3} == {r.event_id for r in records if r.status == 200}
+    assert mirror.recorder.unavailable is None
 
 
 async def test_a_quiet_listener_leaves_a_complete_zstd_file(start_mirror: Any, monkeypatch: Any) -> None:
@@ -259,7 +344,7 @@ async def test_a_header_json_cannot_store_is_still_recorded_and_the_listener_goe
     assert body == records[0].body
     assert None is records[0].data["summary"]["envelope_header"]
     assert "could not be stored as JSON" in records[0].data["notes"][-1]
-    assert not mirror.recorder.failed.is_set()
+    assert mirror.recorder.unavailable is None
 
 
 async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
@@ -270,3 +355,135 @@ async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
             assert (200, "image/gif") == (response.status, response.content_type)
     [record] = mirror.records()
     assert "store" == record.data["endpoint"]
+
+
+@pytest.fixture
+async def timed_mirror(tmp_path: Any) -> Any:
+    """A factory: a real mirror with the given :class:`Timeouts` (stopped after the test)."""
+    started: list[tuple[Running, Recorder]] = []
+
+    async def start(**timeouts: float) -> tuple[Running, Recorder]:
+        recorder = Recorder(tmp_path / f"snapshots-{len(started)}")
+        await recorder.start()
+        running = await serve(create_app(recorder, timeouts=Timeouts(**timeouts)), "127.0.0.1", 0)
+        started.append((running, recorder))
+        return running, recorder
+
+    yield start
+    for running, recorder in started:
+        await running.stop(0)
+        await recorder.close()
+
+
+async def test_idle_and_trickling_connections_are_closed_and_do_not_delay_others(timed_mirror: Any) -> None:
+    """Slowloris: 200 connections that send nothing or a header line now and then. A normal
+    request still gets its 200 at once, and all 200 are closed after the header timeout."""
+    running, recorder = await timed_mirror(header=0.5)
+    connections = [await asyncio.open_connection("127.0.0.1", running.port) for _ in range(200)]
+    for _, writer in connections[100:]:
+        writer.write(b"POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\n")
+
+    async def trickle() -> None:
+        for i in range(20):
+            for _, writer in connections[100:]:
+                if not writer.is_closing():
+                    writer.write(f"X-Slow-{i}: 1\r\n".encode())
+            await asyncio.sleep(0.1)
+
+    trickling = asyncio.create_task(trickle())
+    event_id, body = envelope_body()
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        status, _, _ = await post(session, f"http://127.0.0.1:{running.port}/api/1/envelope/?{KEY_QUERY}", body)
+    assert 200 == status
+    assert time.monotonic() - started < 1.0
+
+    async def closed_by_server(reader: asyncio.StreamReader) -> bool:
+        try:
+            return b"" == await asyncio.wait_for(reader.read(), 3)
+        except ConnectionResetError:
+            return True
+
+    results = await asyncio.gather(*(closed_by_server(reader) for reader, _ in connections))
+    trickling.cancel()
+    for _, writer in connections:
+        writer.close()
+    assert all(results)
+    assert [event_id] == [r.event_id for r in iter_records([recorder.directory])]
+
+
+async def test_a_body_that_stops_arriving_gets_408_and_is_recorded(timed_mirror: Any) -> None:
+    running, recorder = await timed_mirror(body=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode() + b"0123456789")
+    answer = await asyncio.wait_for(reader.read(), 3)  # answered, then closed
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    [record] = iter_records([recorder.directory])
+    assert (408, b"0123456789", True) == (record.status, record.body, record.data["body_truncated"])
+    assert "request timeout" in record.data["error"]
+
+
+async def test_a_slow_but_steady_body_is_not_cut(timed_mirror: Any) -> None:
+    """The body timeout is a pause between pieces, not a total: a slow upload that keeps going finishes."""
+    running, recorder = await timed_mirror(body=0.3)
+    event_id, body = envelope_body()
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    step = len(body) // 6 + 1
+    for i in range(0, len(body), step):  # 6 pieces, 0.15 s apart: 0.75 s in all
+        writer.write(body[i : i + step])
+        await asyncio.sleep(0.15)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert [event_id] == [r.event_id for r in iter_records([recorder.directory])]
+
+
+async def test_stopping_finishes_an_upload_in_flight_and_answers_one_that_never_ends(timed_mirror: Any) -> None:
+    """Stop: no new connections; an upload that completes within the grace period gets its
+    200; one still incomplete at its end gets 503 with Retry-After; both are recorded."""
+    running, recorder = await timed_mirror(grace=0.5)
+    event_id, body = envelope_body()
+    head = f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    finishing = await asyncio.open_connection("127.0.0.1", running.port)
+    stuck = await asyncio.open_connection("127.0.0.1", running.port)
+    for _, writer in (finishing, stuck):
+        writer.write(head + body[:10])
+        await writer.drain()
+    await asyncio.sleep(0.05)
+    stopping = asyncio.create_task(running.stop())
+    await asyncio.sleep(0.2)
+    with pytest.raises(OSError):  # no new connections
+        await asyncio.open_connection("127.0.0.1", running.port)
+    finishing[1].write(body[10:])
+    answers = await asyncio.gather(*(asyncio.wait_for(reader.read(), 3) for reader, _ in (finishing, stuck)))
+    await asyncio.wait_for(stopping, 3)
+    assert answers[0].startswith(b"HTTP/1.1 200 ")
+    assert answers[1].startswith(b"HTTP/1.1 503 ") and b"\r\nRetry-After: 2\r\n" in answers[1]
+    records = list(iter_records([recorder.directory]))
+    assert {200: event_id, 503: None} == {r.status: r.event_id for r in records}
+
+
+async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_request_line(mirror: Any, monkeypatch: Any) -> None:
+    """Outside parsing and recording too (here: reading the body fails): 500 for that request,
+    a record with the reason, and the listener goes on."""
+    import sentry_mirror.io.server as server_module
+
+    real_read_body = server_module._read_body
+
+    async def read_body(request: Any, *args: Any) -> Any:
+        if request.headers.get("X-Fail") == "yes":
+            raise RuntimeError("boom while reading")
+        return await real_read_body(request, *args)
+
+    monkeypatch.setattr(server_module, "_read_body", read_body)
+    async with aiohttp.ClientSession() as session:
+        failed = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1], **{"X-Fail": "yes"})
+        fine = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
+    assert [500, 200] == [failed[0], fine[0]]
+    first, second = mirror.records()
+    assert (500, 200) == (first.status, second.status)
+    assert "RuntimeError: boom while reading" in first.data["error"]
+    assert ("POST", "/api/1/envelope/", KEY_QUERY) == (first.data["method"], first.data["path"], first.data["query"])
+    assert ["X-Fail", "yes"] in first.data["headers"]
