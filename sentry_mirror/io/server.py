@@ -11,11 +11,10 @@ on aiohttp's low-level server: no application, router or middleware work per req
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +22,9 @@ from aiohttp import HttpVersion11, web
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io import decoding
 from sentry_mirror.io.recorder import Recorder
 
-#: Bodies bigger than this are decoded, parsed and recorded in a worker thread.
-BIG_BODY = 1 << 20
 #: Longest request line and header aiohttp accepts (its default, 8190, cuts long store GETs).
 MAX_LINE = 1 << 20
 #: How much of an over-limit body is kept in its record.
@@ -60,6 +58,8 @@ class Mirror:
     recorder: Recorder
     config: ingest.Config
     on_record: _Guarded
+    #: decoded bytes that big bodies may hold at once, across requests (io/decoding.py)
+    budget: decoding.DecodeBudget = field(default_factory=decoding.DecodeBudget)
 
 
 def create_app(recorder: Recorder, config: ingest.Config = ingest.Config(), on_record: OnRecord | None = None) -> Mirror:
@@ -126,10 +126,8 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         body=body,
     )
     remote = _remote(request)
-    if wire_size > BIG_BODY:
-        response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote)
-    else:
-        response, entry = _understand(incoming, config, wire_size, truncated, remote)
+    # big bodies (by their decoded size) are understood in a worker, within the budget
+    response, entry = await decoding.understand(_understand, mirror.budget, incoming, config, wire_size, truncated, remote)
     try:
         await mirror.recorder.write(entry)
     except MirrorError as exc:
