@@ -242,6 +242,7 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
 
 def _payload(payload: bytes, content_type: Any) -> Any:
     """Pretty JSON when the payload is JSON, text when it is text, else a hex dump."""
+    payload = bytes(payload)  # a view, for a huge item (core/envelope.py VIEW_ABOVE)
     if payload[:1] in (b"{", b"["):
         try:
             return JSON(payload.decode("utf-8"))
