@@ -280,3 +280,39 @@ def test_every_reader_reads_the_bomb_capture_in_bounded_memory(bomb_capture: dic
     assert 3 == len(sizes) and [40 * MIB, 40 * MIB] == sizes[1:]
     copy = list(iter_records([tmp_path / "copy.jsonl.zst"]))
     assert [False, True, True] == [bool(r.data.get("body_encoded")) for r in copy]
+
+
+async def test_readers_show_search_write_and_replay_a_body_kept_compressed(
+    mirror: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With the threshold at 1 MiB (so the test is quick): `inspect show` says the body is
+    kept compressed and shows the event, `--grep` finds text at its end, `--raw` writes it
+    whole, and replay sends it as received, in its own encoding."""
+    from click.testing import CliRunner
+
+    from sentry_mirror.ui.cli import cli
+
+    monkeypatch.setattr(record, "KEEP_ENCODED_ABOVE", 1 * MIB)
+    event_id, head, body = bomb(3 * MIB)
+    async with aiohttp.ClientSession() as session:
+        status, _, _ = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body)
+    assert 200 == status and mirror.records()[0].data["body_encoded"]
+    snap = str(mirror.directory)
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert 0 == result.exit_code, result.output
+        return result
+
+    shown = run("inspect", "show", event_id, snap).output
+    assert "kept compressed" in shown and "Boom" in shown and "item 1: event" in shown
+    assert "zeros.bin" not in shown  # the 3 MiB attachment is left out of what is shown
+    assert event_id[:8] in run("inspect", "--grep", '"Boom"', snap).output
+    assert event_id[:8] not in run("inspect", "--grep", "not-in-it", snap).output
+    raw = run("inspect", "--raw", event_id, snap).stdout_bytes
+    assert raw.startswith(head) and len(raw) == 3 * MIB
+    dry = run("replay", "--dry-run", "--json", "--to", "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1", snap).output
+    (planned,) = [orjson.loads(line) for line in dry.splitlines() if line.startswith("{")]
+    assert (len(body), "gzip") == (planned["wire_size"], planned["encoding"])
+    assert any("kept compressed" in change for change in planned["changes"])
