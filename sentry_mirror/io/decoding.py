@@ -141,7 +141,12 @@ async def understand(
         return _busy(incoming, config, wire_size, remote)
     size = await asyncio.to_thread(_decoded_size, codec, incoming.body, config.max_body)
     async with budget.hold(cost(size)):
-        return await asyncio.to_thread(work, incoming, config, wire_size, truncated, remote)
+        job = asyncio.ensure_future(asyncio.to_thread(work, incoming, config, wire_size, truncated, remote))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await asyncio.wait([job])  # a thread cannot be stopped: its share is held until it ends
+            raise
 
 
 def _busy(

@@ -316,3 +316,30 @@ async def test_readers_show_search_write_and_replay_a_body_kept_compressed(
     (planned,) = [orjson.loads(line) for line in dry.splitlines() if line.startswith("{")]
     assert (len(body), "gzip") == (planned["wire_size"], planned["encoding"])
     assert any("kept compressed" in change for change in planned["changes"])
+
+
+async def test_a_cancelled_request_keeps_its_share_until_its_worker_ends() -> None:
+    """A thread cannot be stopped: were the share given back on cancel, the memory bound
+    would not hold while the thread still decodes."""
+    import threading
+
+    from sentry_mirror.core import ingest
+
+    release = threading.Event()
+    budget = decoding.DecodeBudget(10 * MIB)
+
+    def work(*_: Any) -> tuple[ingest.Response, dict[str, Any]]:
+        release.wait(5)
+        return ingest.Response(200), {}
+
+    incoming = ingest.Request("POST", "/api/1/envelope/", headers=(("Content-Encoding", "gzip"),), body=bomb(2 * MIB)[2])
+    task = asyncio.create_task(decoding.understand(work, budget, incoming, ingest.Config(), 2 * MIB, False, None))
+    while budget.used == 0:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert budget.used > 0 and not task.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 0 == budget.used
