@@ -79,7 +79,7 @@ def readable(data: Mapping[str, Any], keep: int = KEEP) -> bytes:
     if not is_encoded(data):
         return stored(data)
     if data.get("endpoint") in ("envelope", "tunnel", "store"):
-        slim = _slim_envelope(_Cursor(chunks(data)), keep)
+        slim = _slim_envelope(_Cursor(chunks(data)), keep, _last_small(data, keep))
         if slim is not None:
             return slim
     return _Cursor(chunks(data)).take(keep) or b""
@@ -135,12 +135,30 @@ class _Cursor:
         self._buffer = self._buffer[end + 1 :]
 
 
-def _slim_envelope(cursor: _Cursor, keep: int) -> bytes | None:
+def _last_small(data: Mapping[str, Any], keep: int) -> int | None:
+    """The index of the last item of at most ``keep`` bytes by the record's summary (the
+    stream need not be decoded past it), or None when the summary does not say."""
+    summary = data.get("summary")
+    items = summary.get("items") if isinstance(summary, dict) else None
+    if not isinstance(items, list) or not items:
+        return None
+    last = -1
+    for index, item in enumerate(items):
+        size = item.get("size") if isinstance(item, dict) else None
+        if type(size) is not int:
+            return None
+        if size <= keep:
+            last = index
+    return last
+
+
+def _slim_envelope(cursor: _Cursor, keep: int, last: int | None = None) -> bytes | None:
     header = cursor.line(keep)
     if header is None or not header.lstrip().startswith(b"{"):
         return None
     parts = [header, b"\n"]
-    while not cursor.at_end():
+    index = -1
+    while (last is None or index < last) and not cursor.at_end():
         line = cursor.line(keep)
         if line is None:
             break
@@ -150,6 +168,7 @@ def _slim_envelope(cursor: _Cursor, keep: int) -> bytes | None:
             item = orjson.loads(line)
         except orjson.JSONDecodeError:
             break
+        index += 1
         length = item.get("length") if isinstance(item, dict) else None
         if type(length) is int and length >= 0:
             payload = cursor.take(length, keep=length <= keep)

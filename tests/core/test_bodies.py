@@ -136,3 +136,24 @@ def test_a_truncated_item_ends_the_readable_envelope(small_threshold: int) -> No
     slim = bodies._slim_envelope(cursor, bodies.KEEP)
     assert slim is not None
     assert ["event"] == [item.type for item in envelope.parse(slim, strict=False).items]
+
+
+def test_readable_stops_decoding_after_the_last_small_item(small_threshold: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By the summary, nothing after the attachment is small: the rest is not decoded (a
+    `group` over four 199 MiB bombs took 4.5 s decoding them to the end)."""
+    event = orjson.dumps(make_event())
+    body = make_envelope(items=[({"type": "event"}, event), ({"type": "attachment"}, bytes(8 * MIB))])
+    data = capture(body)
+    pulled = 0
+    real_chunks = bodies.chunks
+
+    def counted(record_data: dict[str, Any]) -> Any:
+        nonlocal pulled
+        for chunk in real_chunks(record_data):
+            pulled += len(chunk)
+            yield chunk
+
+    monkeypatch.setattr(bodies, "chunks", counted)
+    slim = bodies.readable(data)
+    assert ["event"] == [item.type for item in envelope.parse(slim, strict=False).items]
+    assert pulled <= encoding.CHUNK
