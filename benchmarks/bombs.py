@@ -9,7 +9,7 @@
    the latency of normal gzipped SDK envelopes sent one after another (no bomb), then sends
    ``--parallel`` bombs at once while the normal envelopes keep going, and reads the
    listener's peak RSS (``VmHWM`` in /proc/<pid>/status) after the bombs.
-3. Runs every reader over the capture as its own process, peak RSS from ``os.wait4``:
+3. Runs every reader over the capture as its own process, peak RSS its own ``VmHWM``:
    ``inspect``, ``inspect --json``, ``inspect show``, ``inspect --raw``, ``group``,
    ``report --format json``, ``diff``, ``export -o``, ``export --envelopes``,
    ``replay --dry-run``.
@@ -204,23 +204,38 @@ READERS: list[tuple[str, list[str]]] = [
 ]
 
 
+#: Runs sentry_mirror and, at exit, writes its own peak RSS (VmHWM, kB) to the file named by
+#: its first argument. (A child's ru_maxrss starts at its parent's peak when it is started
+#: with vfork, as subprocess does: it would measure this script.)
+MEASURED = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def report():
+    with open("/proc/self/status") as status, open(out, "w") as fo:
+        fo.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+atexit.register(report)
+sys.argv[0] = "sentry-mirror"
+runpy.run_module("sentry_mirror", run_name="__main__", alter_sys=True)
+"""
+
+
 def readers(workdir: Path, event_id: str, tree: str | None) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    peak = workdir / "peak.txt"
     for n, (name, template) in enumerate(READERS):
         argv = [a.format(snap=workdir / "snap", event=event_id, work=workdir, n=n) for a in template]
         start = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "sentry_mirror", *argv], stdout=sink, stderr=subprocess.PIPE, env=_env(tree))
-            assert proc.stderr is not None
-            error = proc.stderr.read()
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc = subprocess.run(
+                [sys.executable, "-c", MEASURED, str(peak), *argv], stdout=sink, stderr=subprocess.PIPE, env=_env(tree), check=False
+            )
         results[name] = {
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(int(peak.read_text()) / 1024, 1),
             "seconds": round(time.perf_counter() - start, 2),
-            "exit": os.waitstatus_to_exitcode(status),
+            "exit": proc.returncode,
         }
-        if results[name]["exit"] != 0:
-            results[name]["stderr"] = error.decode("utf-8", "replace")[-300:]
+        if proc.returncode != 0:
+            results[name]["stderr"] = proc.stderr.decode("utf-8", "replace")[-300:]
     return results
 
 
