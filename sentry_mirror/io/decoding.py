@@ -23,7 +23,6 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import functools
 import itertools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -106,9 +105,18 @@ def _codec(incoming: ingest.Request) -> tuple[bool, str | None]:
         return False, None
 
 
-@functools.lru_cache(maxsize=8)
+_last_capped: tuple[ingest.Config | None, ingest.Config | None] = (None, None)
+
+
 def _capped(config: ingest.Config) -> ingest.Config:
-    return dataclasses.replace(config, max_body=min(config.max_body, INLINE_DECODED))
+    """``config`` with the decoded size capped at :data:`INLINE_DECODED` (made once: a
+    listener has one config, and hashing it per request cost a microsecond)."""
+    global _last_capped  # noqa: PLW0603 - a one-entry cache
+    seen, capped = _last_capped
+    if seen is not config or capped is None:
+        capped = dataclasses.replace(config, max_body=min(config.max_body, INLINE_DECODED))
+        _last_capped = (config, capped)
+    return capped
 
 
 def _decoded_size(codec: str | None, body: bytes, limit: int) -> int:
