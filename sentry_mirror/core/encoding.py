@@ -80,12 +80,17 @@ def _brotli(data: bytes) -> Iterator[bytes]:
     obj = brotli.Decompressor()
     out = obj.process(data, output_buffer_limit=CHUNK)
     while True:
-        if out:
-            yield out
         if obj.is_finished():
+            if out:
+                yield out
             return
-        if obj.can_accept_more_data():
+        if not out:
+            # all the input went in with the first call: a step that gives nothing and does
+            # not finish needs more. (can_accept_more_data() is no test: after a step cut
+            # short by the output limit it can say True with output still to come, and a
+            # 40 MiB body from 7 KB of brotli was refused as truncated.)
             raise DecodeError("truncated body: the brotli stream ends early")
+        yield out
         out = obj.process(b"", output_buffer_limit=CHUNK)
 
 
