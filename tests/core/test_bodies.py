@@ -157,3 +157,15 @@ def test_readable_stops_decoding_after_the_last_small_item(small_threshold: int,
     slim = bodies.readable(data)
     assert ["event"] == [item.type for item in envelope.parse(slim, strict=False).items]
     assert pulled <= encoding.CHUNK
+
+
+def test_version_2_reads_and_a_newer_one_asks_to_upgrade() -> None:
+    """Version 2 only adds ``body_encoded``: a version-1 record reads as it is, a version-2
+    one too; an older sentry-mirror refuses version 2 (it would read gzip as the body)."""
+    from sentry_mirror.errors import FormatVersionError
+
+    old = {"v": 1, "id": "1" * 32, "body": "x", "body_base64": False}
+    assert old == migrate(dict(old)) and b"x" == record.Record(migrate(dict(old))).body
+    assert 2 == migrate({**old, "v": 2, "body_encoded": False})["v"]
+    with pytest.raises(FormatVersionError, match="upgrade"):
+        migrate({**old, "v": record.NEWEST_VERSION + 1})
