@@ -1,6 +1,7 @@
 """The snapshot record: one JSON object per request, versioned.
 
-Format version 1, field by field (the README has the same table for users):
+Format versions 1 and 2, field by field (the README has the same table for users); version
+2 only adds ``body_encoded``, and a record is written as version 1 unless it has it:
 
 ``v``               format version (this module's :data:`RECORD_VERSION`)
 ``id``              unique, time-ordered 32-hex id (48-bit milliseconds + 80 random bits)

@@ -13,8 +13,9 @@ the decision goes by the decoded size:
   with ``Retry-After`` (the SDK keeps its data and sends it again later), and recorded.
 
 A body that decodes to more than :data:`~sentry_mirror.core.record.KEEP_ENCODED_ABOVE` is
-kept in its record as received, so it costs its decoded size about twice (the body and
-its parsed items), not five times (plus the record's text and JSON).
+kept in its record as received, so it costs about its decoded size once (its big items are
+views of it, core/envelope.py), not five times (chunks and their join, the items, the
+record's text and JSON); the budget counts it twice, for margin.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ class DecodeBudget:
 
 
 def cost(size: int) -> int:
-    """Bytes in memory at once to understand and record a body of ``size`` decoded bytes."""
+    """Bytes in memory at once to understand and record a body of ``size`` decoded bytes
+    (with margin: a body kept encoded measured about once its size, one stored decoded
+    about four times)."""
     return 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
 
 
