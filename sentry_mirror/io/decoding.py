@@ -95,8 +95,8 @@ class DecodeBudget:
 
 def cost(size: int) -> int:
     """Bytes in memory at once to understand and record a body of ``size`` decoded bytes
-    (with margin: a body kept encoded measured about once its size, one stored decoded
-    about four times)."""
+    (with margin: a body kept encoded measured about once its size; one stored decoded is
+    held as bytes, text and JSON)."""
     return 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
 
 
