@@ -82,7 +82,17 @@ def readable(data: Mapping[str, Any], keep: int = KEEP) -> bytes:
         slim = _slim_envelope(_Cursor(chunks(data)), keep, _last_small(data, keep))
         if slim is not None:
             return slim
-    return _Cursor(chunks(data)).take(keep) or b""
+    return _prefix(chunks(data), keep)
+
+
+def _prefix(source: Iterator[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of a stream (all of it when it is shorter)."""
+    kept = bytearray()
+    for chunk in source:
+        kept += chunk[: size - len(kept)]
+        if len(kept) >= size:
+            break
+    return bytes(kept)
 
 
 class _Cursor:

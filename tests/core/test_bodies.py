@@ -169,3 +169,9 @@ def test_version_2_reads_and_a_newer_one_asks_to_upgrade() -> None:
     assert 2 == migrate({**old, "v": 2, "body_encoded": False})["v"]
     with pytest.raises(FormatVersionError, match="upgrade"):
         migrate({**old, "v": record.NEWEST_VERSION + 1})
+
+
+def test_readable_of_a_short_body_that_is_no_envelope_is_all_of_it(small_threshold: int) -> None:
+    data = capture(b"y" * (2 * MIB))
+    assert data["body_encoded"]
+    assert b"y" * (2 * MIB) == bodies.readable(data, keep=3 * MIB)
