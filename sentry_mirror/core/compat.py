@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sentry_mirror.core.record import RECORD_VERSION
+from sentry_mirror.core.record import NEWEST_VERSION, RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, SnapshotError
 
 #: version N → the function that turns an N record into an N+1 record
@@ -22,10 +22,10 @@ def migrate(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("v"), int):
         raise SnapshotError("not a sentry-mirror record (no format version 'v')")
     version = data["v"]
-    if version > RECORD_VERSION:
+    if version > NEWEST_VERSION:
         raise FormatVersionError(
             f"record format version {version} is newer than this sentry-mirror reads "
-            f"(up to {RECORD_VERSION}): upgrade sentry-mirror (pip install -U sentry-mirror)"
+            f"(up to {NEWEST_VERSION}): upgrade sentry-mirror (pip install -U sentry-mirror)"
         )
     while version < RECORD_VERSION:
         step = MIGRATIONS.get(version)

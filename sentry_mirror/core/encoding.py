@@ -69,20 +69,28 @@ def _gzip(data: bytes) -> Iterator[bytes]:
 
 def _deflate(data: bytes) -> Iterator[bytes]:
     # HTTP "deflate" is zlib-wrapped (RFC 1950); some clients send raw deflate instead.
-    wbits = 15 if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8 else -15
-    return _zlib_chunks(data, wbits)
+    return _zlib_chunks(data, 15 if _is_zlib(data) else -15)
+
+
+def _is_zlib(data: bytes) -> bool:
+    return len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8
 
 
 def _brotli(data: bytes) -> Iterator[bytes]:
     obj = brotli.Decompressor()
     out = obj.process(data, output_buffer_limit=CHUNK)
     while True:
-        if out:
-            yield out
         if obj.is_finished():
+            if out:
+                yield out
             return
-        if obj.can_accept_more_data():
+        if not out:
+            # all the input went in with the first call: a step that gives nothing and does
+            # not finish needs more. (can_accept_more_data() is no test: after a step cut
+            # short by the output limit it can say True with output still to come, and a
+            # 40 MiB body from 7 KB of brotli was refused as truncated.)
             raise DecodeError("truncated body: the brotli stream ends early")
+        yield out
         out = obj.process(b"", output_buffer_limit=CHUNK)
 
 
@@ -178,27 +186,87 @@ _CODECS: dict[str, Callable[[bytes], Iterator[bytes]]] = {
 }
 
 
+#: Above this many decoded bytes, :func:`decode` stops keeping the chunks, counts the rest,
+#: and decodes again into one buffer of the exact size: a body then costs its decoded size
+#: once (not chunks plus their join), and a bomb over the cap costs this much, not the cap.
+LEAN_ABOVE = 8 * 1024 * 1024
+
+
+def iter_decoded(encoding: str | None, data: bytes) -> Iterator[bytes]:
+    """The decoded body in chunks of at most :data:`CHUNK` bytes (memory bounded whatever
+    the ratio); :class:`DecodeError` for a body that does not decode."""
+    if encoding is None:
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
+        return
+    codec = _CODECS.get(encoding)
+    if codec is None:
+        raise UnsupportedEncoding(f"unsupported Content-Encoding {encoding!r}")
+    try:
+        yield from codec(data)
+    except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
+        raise DecodeError(f"body does not decode as {encoding}: {exc}") from None
+
+
+def _over(encoding: str, max_size: int) -> BodyTooLarge:
+    return BodyTooLarge(f"{encoding} body decodes to more than the {max_size}-byte limit")
+
+
+def decoded_size(encoding: str | None, data: bytes, *, max_size: int = DEFAULT_MAX_BODY) -> int:
+    """The decoded size of ``data``, found by decoding it in chunks that are dropped at once
+    (memory bounded); raises as :func:`decode` does."""
+    if encoding is None:
+        if len(data) > max_size:
+            raise BodyTooLarge(f"body of {len(data)} bytes is over the {max_size}-byte limit")
+        return len(data)
+    total = 0
+    for chunk in iter_decoded(encoding, data):
+        total += len(chunk)
+        if total > max_size:
+            raise _over(encoding, max_size)
+    return total
+
+
 def decode(encoding: str | None, data: bytes, *, max_size: int = DEFAULT_MAX_BODY) -> bytes:
     """Decode ``data`` compressed with ``encoding`` (a name from :func:`normalize_encoding`).
 
     Raises :class:`BodyTooLarge` once more than ``max_size`` decoded bytes come out, and
-    :class:`DecodeError` for a body that does not decode. Nothing else escapes.
+    :class:`DecodeError` for a body that does not decode. Nothing else escapes. Memory:
+    at most :data:`LEAN_ABOVE` bytes for a body over the cap, about its decoded size for
+    one under it (see :data:`LEAN_ABOVE`).
     """
     if encoding is None:
         if len(data) > max_size:
             raise BodyTooLarge(f"body of {len(data)} bytes is over the {max_size}-byte limit")
         return data
-    codec = _CODECS.get(encoding)
-    if codec is None:
-        raise UnsupportedEncoding(f"unsupported Content-Encoding {encoding!r}")
     parts: list[bytes] = []
     total = 0
-    try:
-        for chunk in codec(data):
-            total += len(chunk)
-            if total > max_size:
-                raise BodyTooLarge(f"{encoding} body decodes to more than the {max_size}-byte limit")
-            parts.append(chunk)
-    except (zlib.error, brotli.error, zstandard.ZstdError) as exc:
-        raise DecodeError(f"body does not decode as {encoding}: {exc}") from None
+    chunks = iter_decoded(encoding, data)
+    for chunk in chunks:
+        total += len(chunk)
+        if total > max_size:
+            raise _over(encoding, max_size)
+        parts.append(chunk)
+        if total > LEAN_ABOVE:
+            parts.clear()  # a big body: count the rest, then decode it once, whole
+            for rest in chunks:
+                total += len(rest)
+                if total > max_size:
+                    raise _over(encoding, max_size)
+            return _decode_sized(encoding, data, total)
     return b"".join(parts)
+
+
+def _decode_sized(encoding: str, data: bytes, total: int) -> bytes:
+    """The decoded body, known to be ``total`` bytes: one allocation of that size where the
+    codec allows it (a single gzip member, zlib or raw deflate), else chunks joined."""
+    if encoding in ("gzip", "deflate"):
+        wbits = 31 if encoding == "gzip" else (15 if _is_zlib(data) else -15)
+        try:
+            whole = zlib.decompress(data, wbits, max(total, 1))
+        except zlib.error:
+            whole = b""
+        if len(whole) == total:
+            return whole
+        del whole  # several gzip members: the general way
+    return b"".join(iter_decoded(encoding, data))

@@ -46,6 +46,11 @@ EVENT_ID_ITEM_TYPES = frozenset(
     }
 )
 
+#: A payload bigger than this is a view of the body, not a copy: a 199 MiB attachment would
+#: otherwise cost the listener its size twice (readers meet one only in captures written
+#: before such bodies were kept compressed). ``orjson.loads``, ``len`` and joins take both.
+VIEW_ABOVE = 32 << 20
+
 #: Item types a client must never send (Relay: ``envelope contains internal items``).
 INTERNAL_ITEM_TYPES = frozenset({"integration"})
 
@@ -212,7 +217,7 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
         if length is None:
             end = find(b"\n", pos)
             stop = size if end < 0 else end
-            append(Item(item_headers, data[pos:stop]))
+            append(Item(item_headers, data[pos:stop] if stop - pos <= VIEW_ABOVE else memoryview(data)[pos:stop]))
             pos = size if end < 0 else end + 1
             continue
         if type(length) is not int or length < 0:
@@ -222,7 +227,7 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
             raise EnvelopeError("unexpected end of file", offset=size)
         if stop < size and data[stop] != 0x0A:
             raise EnvelopeError("missing newline after header or payload", offset=stop)
-        append(Item(item_headers, data[pos:stop]))
+        append(Item(item_headers, data[pos:stop] if length <= VIEW_ABOVE else memoryview(data)[pos:stop]))
         pos = stop + 1
     return tuple(items)
 

@@ -46,9 +46,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from sentry_mirror.core import envelope
+from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.ingest import store_json
-from sentry_mirror.core.record import Record, decode_bytes, format_time, parse_time
+from sentry_mirror.core.record import Record, format_time, parse_time
 from sentry_mirror.core.summary import event_title
 from sentry_mirror.errors import EnvelopeError
 
@@ -144,7 +144,7 @@ def events_of(
         if text:
             yield from _store_events(text.encode(), types)
         return
-    body = decode_bytes(data["body"], bool(data.get("body_base64")))
+    body = bodies.readable(data)  # a body kept encoded: without its big items
     if endpoint == "store" and not (body.startswith(b"{") and b"\n{" in body[:65536]):
         yield from _store_events(body, types)
         return

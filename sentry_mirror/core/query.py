@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sentry_mirror.core.describe import Row, describe
-from sentry_mirror.core.record import decode_bytes, format_time
+from sentry_mirror.core import bodies
+from sentry_mirror.core.record import format_time
 from sentry_mirror.errors import MirrorError
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -82,8 +83,7 @@ class Query:
             if not any(event_id.startswith(wanted.replace("-", "").lower()) for wanted in self.event_ids):
                 return False
         if self.grep is not None:
-            body = decode_bytes(data["body"], data["body_base64"])
-            if self.grep.encode() not in body:
+            if not bodies.contains(data, self.grep.encode()):
                 return False
         return True
 

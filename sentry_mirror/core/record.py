@@ -1,6 +1,7 @@
 """The snapshot record: one JSON object per request, versioned.
 
-Format version 1, field by field (the README has the same table for users):
+Format versions 1 and 2, field by field (the README has the same table for users); version
+2 only adds ``body_encoded``, and a record is written as version 1 unless it has it:
 
 ``v``               format version (this module's :data:`RECORD_VERSION`)
 ``id``              unique, time-ordered 32-hex id (48-bit milliseconds + 80 random bits)
@@ -16,6 +17,10 @@ Format version 1, field by field (the README has the same table for users):
 ``body``            the decoded body, byte-exact: UTF-8 text, or base64 when ``body_base64``
 ``body_decoded``    false when decoding failed: ``body`` then holds the wire bytes
 ``body_truncated``  true when only the start of an over-limit body was kept
+``body_encoded``    (format version 2, only when true) the body decoded to more than
+                    :data:`KEEP_ENCODED_ABOVE` bytes, so ``body`` holds it as received, still
+                    compressed with ``content_encoding`` (base64); ``body_size`` is its
+                    decoded size. :mod:`sentry_mirror.core.bodies` reads it in chunks.
 ``summary``         ``{event_id, sdk, title, level, environment, release, envelope_header,
                     items: [{type, size, headers}]}``
 ``error``           why the request was refused (null when it was accepted)
@@ -39,9 +44,20 @@ from typing import Any
 import orjson
 
 from sentry_mirror import __version__
+from sentry_mirror.core import bodies
 from sentry_mirror.core.ingest import Outcome, Request
 
+#: The format version of the records written; one whose body is kept encoded gets
+#: :data:`ENCODED_BODY_VERSION`, so an older sentry-mirror refuses it (asking to upgrade)
+#: instead of reading compressed bytes as the body.
 RECORD_VERSION = 1
+#: Version 2 adds only ``body_encoded``; a version-1 record is a version-2 record as it is.
+ENCODED_BODY_VERSION = 2
+#: The newest format version this sentry-mirror reads.
+NEWEST_VERSION = 2
+#: A body that decodes to more than this is kept in its record as received (``body_encoded``):
+#: decoded, it would cost the listener and every reader several times its size.
+KEEP_ENCODED_ABOVE = 32 * 1024 * 1024
 
 _random = random.Random(os.urandom(32))
 
@@ -92,10 +108,11 @@ def build(
     record_id: str | None = None,
 ) -> dict[str, Any]:
     """The record for one request and the outcome it got."""
-    body, body_b64 = encode_bytes(outcome.body)
+    keep_encoded = outcome.decoded and outcome.encoding is not None and len(outcome.body) > KEEP_ENCODED_ABOVE
+    body, body_b64 = encode_bytes(request.body if keep_encoded else outcome.body)
     response_body, response_b64 = encode_bytes(outcome.response.body)
-    return {
-        "v": RECORD_VERSION,
+    entry: dict[str, Any] = {
+        "v": ENCODED_BODY_VERSION if keep_encoded else RECORD_VERSION,
         "id": record_id or new_id(),
         "received_at": format_time(received_at),
         "remote_addr": remote_addr,
@@ -133,6 +150,9 @@ def build(
         },
         "mirror": {"version": __version__},
     }
+    if keep_encoded:
+        entry["body_encoded"] = True
+    return entry
 
 
 def dumps(entry: dict[str, Any]) -> bytes:
@@ -289,7 +309,11 @@ class Record:
 
     @property
     def body(self) -> bytes:
-        """The decoded body (or the wire body when ``body_decoded`` is false), byte-exact."""
+        """The decoded body (or the wire body when ``body_decoded`` is false), byte-exact.
+        A body kept encoded is decoded whole: :func:`sentry_mirror.core.bodies.chunks`
+        reads it in bounded memory."""
+        if self.data.get("body_encoded"):
+            return bodies.whole(self.data)
         return decode_bytes(self.data["body"], self.data["body_base64"])
 
     @property

@@ -90,11 +90,11 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from sentry_mirror.core import grouping, pii
+from sentry_mirror.core import bodies, grouping, pii
 from sentry_mirror.core.describe import split_sdk
 from sentry_mirror.core.grouping import Group, Sample, TransactionGroup, duration_ms, percentile
 from sentry_mirror.core.ingest import _EVENT_LIKE, _ITEM_LIMITS, MAX_EVENT_SIZE
-from sentry_mirror.core.record import Record, decode_bytes, parse_time
+from sentry_mirror.core.record import Record, parse_time
 
 SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
@@ -1111,7 +1111,7 @@ class ReportBuilder:
         body: Any = None
         if data.get("body") and data.get("body_decoded", True):
             try:
-                body = orjson.loads(decode_bytes(data["body"], bool(data.get("body_base64"))))
+                body = orjson.loads(bodies.readable(data))
             except orjson.JSONDecodeError:
                 body = None
         status = (body.get("status") if isinstance(body, dict) else None) or query.get("status") or "-"

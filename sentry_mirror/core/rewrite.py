@@ -741,6 +741,14 @@ def rewrite_request(
             headers.append(("Content-Encoding", encoding))
         changes.append("body sent as recorded (it did not decode)")
         wire = body
+    elif data.get("body_encoded"):
+        # kept compressed in the snapshot (it decodes to more than 32 MiB): rewriting it would
+        # cost several times that in memory, so it goes as received, in its own encoding
+        encoding = data.get("content_encoding")
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+        changes.append(f"body sent as recorded (kept compressed, {data.get('body_size')} bytes decoded: not rewritten)")
+        wire = body
     else:
         if data["endpoint"] in ("envelope", "tunnel") and body:
             try:

@@ -6,7 +6,6 @@ status, a log's body. Shared by the listener's live line and the readers.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from sentry_mirror.core import envelope
+from sentry_mirror.core import bodies, envelope
 from sentry_mirror.errors import EnvelopeError
 
 MAX_TITLE = 200
@@ -170,7 +169,7 @@ def record_facts(record: Mapping[str, Any]) -> Facts:
         return Facts(_CONSTANT_TITLES[endpoint])
     if not record.get("body_decoded", True) or record.get("body_truncated"):
         return Facts()
-    body = base64.b64decode(record["body"]) if record["body_base64"] else record["body"].encode("utf-8")
+    body = bodies.readable(record)
     if endpoint in ("envelope", "tunnel") or (endpoint == "store" and b"\n{" in body[:65536]):
         try:
             return envelope_facts(envelope.parse(body, strict=False))

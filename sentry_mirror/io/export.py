@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.core import bodies
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.snapshot import SnapshotWriter
 
@@ -65,6 +65,7 @@ def export_envelopes(records: Iterable[Mapping[str, Any]], directory: Path) -> E
             continue
         stamp = data["received_at"].replace(":", "-")
         with os.fdopen(_create(directory / f"{stamp}-{data['id']}.envelope"), "wb") as fo:
-            fo.write(decode_bytes(data["body"], data["body_base64"]))
+            for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
+                fo.write(chunk)
         written += 1
     return Exported(written, skipped, directory)

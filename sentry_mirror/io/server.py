@@ -17,7 +17,6 @@ be written the request gets 503 with ``Retry-After`` and the listener goes on (s
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -31,10 +30,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io import decoding
 from sentry_mirror.io.recorder import Recorder, RecordError
 
-#: Bodies bigger than this are decoded, parsed and recorded in a worker thread.
-BIG_BODY = 1 << 20
 #: Longest request line and header aiohttp accepts (its default, 8190, cuts long store GETs).
 MAX_LINE = 1 << 20
 #: How much of an over-limit body is kept in its record.
@@ -135,6 +133,8 @@ class Mirror:
     on_record: _Guarded
     timeouts: Timeouts = Timeouts()
     flight: _Flight = field(default_factory=_Flight)
+    #: decoded bytes that big bodies may hold at once, across requests (io/decoding.py)
+    budget: decoding.DecodeBudget = field(default_factory=decoding.DecodeBudget)
 
 
 def create_app(
@@ -291,10 +291,8 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
     if cut is not None:
         return await _cut_short(mirror, request, incoming, wire_size, cut)
     remote = _remote(request)
-    if wire_size > BIG_BODY:
-        response, entry = await asyncio.to_thread(_understand, incoming, config, wire_size, truncated, remote)
-    else:
-        response, entry = _understand(incoming, config, wire_size, truncated, remote)
+    # big bodies (by their decoded size) are understood in a worker, within the budget
+    response, entry = await decoding.understand(_understand, mirror.budget, incoming, config, wire_size, truncated, remote)
 
     return await _store(mirror, incoming, response, entry, close=truncated)
 

@@ -24,9 +24,8 @@ from rich.console import Console
 from rich.progress import DownloadColumn, Progress
 
 from sentry_mirror import __version__
-from sentry_mirror.core import encoding, grouping, ingest
+from sentry_mirror.core import bodies, encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
-from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.follow import follow
@@ -293,7 +292,8 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
         with _reading(args[2:] if not raw else args) as records:
             data = find(records, ident)
         if raw:
-            sys.stdout.buffer.write(decode_bytes(data["body"], data["body_base64"]))
+            for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
+                sys.stdout.buffer.write(chunk)
         else:
             render.show_record(env.console, data)  # type: ignore[arg-type]
         return

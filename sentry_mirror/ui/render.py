@@ -13,10 +13,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from sentry_mirror.core import envelope
+from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.describe import Row
 from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
-from sentry_mirror.core.record import decode_bytes, parse_time
+from sentry_mirror.core.record import parse_time
 from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.core.summary import record_title
 
@@ -216,7 +216,12 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
         console.print(
             "auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None), soft_wrap=True
         )
-    body = decode_bytes(data["body"], data["body_base64"])
+    body = bodies.readable(data)
+    if bodies.is_encoded(data):
+        console.print(
+            f"the body is kept compressed in the snapshot ({data.get('body_size')} bytes decoded): items over "
+            f"{bodies.KEEP} bytes are left out below; `inspect --raw` writes it whole"
+        )
     if data["endpoint"] not in ("envelope", "tunnel") or not data.get("body_decoded", True):
         console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
         return
@@ -237,6 +242,7 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
 
 def _payload(payload: bytes, content_type: Any) -> Any:
     """Pretty JSON when the payload is JSON, text when it is text, else a hex dump."""
+    payload = bytes(payload)  # a view, for a huge item (core/envelope.py VIEW_ABOVE)
     if payload[:1] in (b"{", b"["):
         try:
             return JSON(payload.decode("utf-8"))

@@ -216,8 +216,9 @@ def test_hand_built_bombs_are_valid() -> None:
 def test_bomb_stopped_at_cap(name: str) -> None:
     """A 300 MiB bomb is BodyTooLarge under a 200 MiB cap, and memory stays near the cap.
 
-    Decoding holds at most the cap plus one chunk; a decoder that inflated the whole
-    bomb first would peak above 300 MiB.
+    Past 8 MiB (LEAN_ABOVE) decoding drops what it has and only counts, so it holds that
+    much plus a chunk, not the cap (it held 200 MiB before); a decoder that inflated the
+    whole bomb first would peak above 300 MiB.
     """
     bomb = _bomb(name)
     assert len(bomb) < MIB
@@ -230,7 +231,55 @@ def test_bomb_stopped_at_cap(name: str) -> None:
         tracemalloc.stop()
 
     assert f"{_codec(name)} body decodes to more than the {CAP}-byte limit" == str(info.value)
-    assert peak < CAP + 4 * encoding.CHUNK + MIB, f"peak {peak / MIB:.1f} MiB"
+    assert peak < encoding.LEAN_ABOVE + 4 * encoding.CHUNK + MIB, f"peak {peak / MIB:.1f} MiB"
+    with pytest.raises(BodyTooLarge) as counted:
+        encoding.decoded_size(_codec(name), bomb, max_size=CAP)
+    assert str(info.value) == str(counted.value)
+
+
+BIG = 40 * MIB
+
+
+@functools.cache
+def _big(name: str) -> bytes:
+    """40 MiB of zeros, compressed (quickly, at the lowest levels)."""
+    zeros = bytes(BIG)
+    if name == "gzip":
+        return gzip.compress(zeros, 1)
+    if name == "deflate-zlib":
+        return zlib.compress(zeros, 1)
+    if name == "deflate-raw":
+        return _raw_deflate(zeros)
+    if name == "br":
+        return brotli.compress(zeros, quality=1)
+    return zstandard.ZstdCompressor(level=1).compress(zeros)
+
+
+@pytest.mark.parametrize("name", ["gzip", "deflate-zlib", "deflate-raw", "br", "zstd"])
+def test_a_big_body_under_the_cap_costs_its_size_once(name: str) -> None:
+    """40 MiB: gzip and deflate decode into one buffer of the exact size (chunks and their
+    join held it twice); the other codecs still join their chunks."""
+    data = _big(name)
+    assert BIG == encoding.decoded_size(_codec(name), data, max_size=CAP)
+    tracemalloc.start()
+    try:
+        body = encoding.decode(_codec(name), data, max_size=CAP)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert BIG == len(body) and not body.strip(b"\0")
+    del body
+    once = _codec(name) in ("gzip", "deflate")
+    assert peak < (1 if once else 2) * BIG + encoding.LEAN_ABOVE + 4 * encoding.CHUNK, f"peak {peak / MIB:.1f} MiB"
+
+
+def test_big_gzip_members_are_decoded_whole() -> None:
+    """Several members over LEAN_ABOVE: the one-buffer path decodes only the first member,
+    so they are joined instead."""
+    first, second = bytes(9 * MIB), b"second member" * 1000
+    data = gzip.compress(first, 1) + gzip.compress(second, 1)
+    assert first + second == encoding.decode("gzip", data)
+    assert len(first + second) == encoding.decoded_size("gzip", data)
 
 
 # ---------------------------------------------------------------- fuzzing

@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
-from sentry_mirror.core.record import RECORD_VERSION
+from sentry_mirror.core.record import NEWEST_VERSION, RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
 from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
 
@@ -142,7 +142,7 @@ def test_empty_file() -> None:
 def test_newer_format_version_is_refused_with_advice() -> None:
     """A record from a newer sentry-mirror stops the read with an 'upgrade' message."""
     with pytest.raises(FormatVersionError, match="upgrade sentry-mirror"):
-        read(frames([rec(1), {**rec(2), "v": RECORD_VERSION + 1}]))
+        read(frames([rec(1), {**rec(2), "v": NEWEST_VERSION + 1}]))
 
 
 def test_a_line_without_version_is_skipped_with_a_warning() -> None:
