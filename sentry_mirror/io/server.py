@@ -17,6 +17,7 @@ be written the request gets 503 with ``Retry-After`` and the listener goes on (s
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
