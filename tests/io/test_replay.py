@@ -679,3 +679,28 @@ def send_data() -> dict[str, Any]:
 
     request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), make_envelope())
     return record.build(request, ingest.handle(request), received_at=T0, remote_addr="127.0.0.1:1", record_id="0" * 32)
+
+
+async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink() -> None:
+    from sentry_mirror.io.replay import MAX_LINE, InvalidResponse
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(64):
+                writer.write(b"f" * MAX_LINE)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        with pytest.raises(InvalidResponse, match="chunked framing"):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()
