@@ -360,3 +360,45 @@ def test_replay_prints_what_a_hostile_candidate_answers_escaped(candidate: Hosti
     output = invoke(["replay", str(snapshot), "--to", f"http://k@127.0.0.1:{candidate.port}/1", "--concurrency", "1"], COLOUR if colour else PLAIN)
     assert "refused:" in output
     assert_safe(output, "replay")
+
+
+# ---------------------------------------------------------------- listen, end to end
+
+
+def test_listen_prints_a_hostile_request_escaped(tmp_path: Path) -> None:
+    """The real listener in its own process, on a colour terminal (FORCE_COLOR), and a real
+    client sending escape sequences in its SDK name, its event and its path, and a C1 CSI in
+    its User-Agent (aiohttp refuses C0 characters in header values before the mirror sees them)."""
+    import http.client
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(tmp_path / "snapshots")],
+        env={**os.environ, "FORCE_COLOR": "1", "COLUMNS": "300", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/1", SGR.sub("", banner)).group(1))  # type: ignore[union-attr]
+        evil = "\x1b]8;;http://evil.example\x1b\\\x1b[2J\u202e" + MARKUP
+        body = envelope({"event_id": "a" * 32, "sdk": {"name": evil, "version": "1"}}, [({"type": "event"}, payload({"message": evil, "level": evil}, False))])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for path in ("/api/1/envelope/?sentry_key=k", "/api/1/" + quote(evil) + "/"):
+            connection.request("POST", path, body=body, headers={"User-Agent": "\x9b2J\x85agent"})
+            connection.getresponse().read()
+        connection.close()
+        time_limit = datetime.now(UTC) + timedelta(seconds=10)
+        lines: list[str] = []
+        while len(lines) < 3 and datetime.now(UTC) < time_limit:
+            lines.append(process.stdout.readline())
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=10)
+    output = banner + "".join(lines) + rest
+    assert_safe(output, "listen")
+    assert visible(evil) in output and "\\x9b2J\\x85agent" in output, output
