@@ -402,3 +402,21 @@ def test_listen_prints_a_hostile_request_escaped(tmp_path: Path) -> None:
     output = banner + "".join(lines) + rest
     assert_safe(output, "listen")
     assert visible(evil) in output and "\\x9b2J\\x85agent" in output, output
+
+
+# ---------------------------------------------------------------- JSON stays exact
+
+
+def test_json_output_keeps_captured_strings_exact(tmp_path: Path) -> None:
+    """--json is for programs: nothing escaped beyond JSON's own escapes, which give back
+    every character, a lone surrogate too (orjson cannot write one; the standard escape can)."""
+    evil = "\x1b[2J\u202e\x9b"
+    entries = hostile_records(["\ud800" + evil], True)
+    snapshot = write_snapshot(tmp_path / "2026-11-23T10-00-00Z-test-1.jsonl.zst", entries)
+    rows = [orjson.loads(line) for line in invoke(["inspect", "--json", str(snapshot)], PLAIN).split("\n") if line]
+    assert [e["error"] for e in entries] == [row["error"] for row in rows]
+    assert any(evil in (row["error"] or "") for row in rows)
+    groups = [json.loads(line) for line in invoke(["group", "--json", str(snapshot)], PLAIN).split("\n") if line]
+    assert any("\ud800" + evil in component for group in groups for component in group["components"])
+    report = json.loads(invoke(["report", "--format", "json", "--section", "issues", str(snapshot)], PLAIN))
+    assert "\ud800" + evil in report["issues"]["top"][0]["title"]
