@@ -27,11 +27,11 @@ from sentry_mirror import __version__
 from sentry_mirror.core import encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
 from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.core.text import visible_lines
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.follow import follow
 from sentry_mirror.io.snapshot import expand, iter_records
-from sentry_mirror.core.text import visible_lines
 from sentry_mirror.ui import render
 from sentry_mirror.ui.safe import json_text, text
 

@@ -23,8 +23,8 @@ from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
-from sentry_mirror.ui.safe import text
 from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
+from sentry_mirror.ui.safe import text
 
 
 class Speed(click.ParamType):
