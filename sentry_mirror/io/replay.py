@@ -47,6 +47,12 @@ PREPARE_AHEAD = 0.003
 BODY_KEEP = 64 << 10
 #: The longest line accepted in a chunked body's framing (a chunk-size line, a trailer).
 MAX_LINE = 64 << 10
+#: A refusal's reason is kept to this many characters, and the report counts at most
+#: :data:`MAX_REASONS` distinct ones (the rest together as :data:`OTHER_REASONS`): a target
+#: may answer every request with a new reason.
+MAX_REASON = 200
+MAX_REASONS = 1000
+OTHER_REASONS = "(other reasons)"
 
 # ------------------------------------------------------------------ the schedule
 
@@ -179,7 +185,14 @@ class Result:
 
     @property
     def reason(self) -> str | None:
-        """Why the target refused: ``X-Sentry-Error``, the JSON ``detail``, or the body's start."""
+        """Why the target refused: ``X-Sentry-Error``, the JSON ``detail``, or the body's start
+        (at most :data:`MAX_REASON` characters of it)."""
+        reason = self._reason()
+        if reason is not None and len(reason) > MAX_REASON:
+            return reason[:MAX_REASON] + "…"
+        return reason
+
+    def _reason(self) -> str | None:
         if self.error is not None:
             return self.error
         if self.status is None or self.status < 400:
@@ -322,7 +335,10 @@ class Report:
         else:
             self.items_held.update(sent.item_types)
         if outcome in ("rejected", "rate-limited", "server-error", "transport-error"):
-            self.reasons[(result.status, result.reason or "")] += 1
+            key = (result.status, result.reason or "")
+            if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
+                key = (result.status, OTHER_REASONS)
+            self.reasons[key] += 1
         for problem in result.problems:
             self.problems[problem] += 1
         if result.failed:

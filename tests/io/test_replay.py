@@ -162,6 +162,21 @@ def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> Non
     assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
 
 
+def test_reasons_are_bounded_in_length_and_in_number() -> None:
+    """A candidate may answer each request with a new, long reason: the report keeps the start
+    of each and a bounded number of distinct ones (the rest counted together)."""
+    from sentry_mirror.io.replay import MAX_REASON, MAX_REASONS, OTHER_REASONS
+
+    long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
+    assert "x" * MAX_REASON + "…" == long.reason
+    report = Report()
+    for n in range(MAX_REASONS + 50):
+        report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
+    assert MAX_REASONS + 1 == len(report.reasons)
+    assert 50 == report.reasons[(400, OTHER_REASONS)]
+    assert MAX_REASONS + 50 == sum(report.reasons.values())
+
+
 def test_report_counts_by_endpoint_items_and_reason() -> None:
     report = Report()
     report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
