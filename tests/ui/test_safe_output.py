@@ -235,6 +235,7 @@ def commands(snapshot: Path, other: Path, env: dict[str, str]) -> Iterator[list[
     for fmt in ("terminal", "markdown"):
         yield ["diff", str(other), path, "--format", fmt]
         yield ["diff", path, str(other), "--format", fmt]
+    yield ["export", path, "--envelopes", str(snapshot.parent / f"envelopes-{env is COLOUR}")]
     yield ["replay", path, "--to", "http://k@127.0.0.1:9/1", "--dry-run"]
     yield ["replay", path, "--to", "http://k@127.0.0.1:9/1", "--dry-run", "--status", "4xx"]
 
