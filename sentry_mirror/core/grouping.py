@@ -608,7 +608,7 @@ def components(event: Mapping[str, Any], strategy: str | Strategy = DEFAULT_STRA
 def group_hash(values: Sequence[str]) -> str:
     """MD5 hex of the components joined with NUL (Sentry's ``hash_from_values``, with a
     separator so that ``("ab", "c")`` and ``("a", "bc")`` differ)."""
-    return hashlib.md5("\x00".join(values).encode("utf-8"), usedforsecurity=False).hexdigest()
+    return hashlib.md5("\x00".join(values).encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
 # ---------------------------------------------------------------- groups

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,8 +42,17 @@ REQUEST_TIMEOUT = 30.0
 #: How long before its scheduled time a request is rewritten and compressed (with ``sent_at``
 #: the scheduled time), so that only the write is left for that time.
 PREPARE_AHEAD = 0.003
-#: Responses bodies kept per result (the report and --results need the start only).
+#: Response bytes kept per answer (the report and --results need the start only); the rest
+#: of an answer is read and dropped as it arrives, so a huge answer costs no memory.
 BODY_KEEP = 64 << 10
+#: The longest line accepted in a chunked body's framing (a chunk-size line, a trailer).
+MAX_LINE = 64 << 10
+#: A refusal's reason is kept to this many characters, and the report counts at most
+#: :data:`MAX_REASONS` distinct ones (the rest together as :data:`OTHER_REASONS`): a target
+#: may answer every request with a new reason.
+MAX_REASON = 200
+MAX_REASONS = 1000
+OTHER_REASONS = "(other reasons)"
 
 # ------------------------------------------------------------------ the schedule
 
@@ -140,7 +149,8 @@ class Result:
     late_ms: float | None = None  # how long after its scheduled time it went out
     status: int | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    body: bytes = b""  # the answer's first BODY_KEEP bytes
+    body_size: int | None = None  # the whole answer's
     latency_ms: float | None = None
     error: str | None = None  # transport error
     held_back: tuple[str, ...] = ()  # rate-limited categories not sent
@@ -175,7 +185,14 @@ class Result:
 
     @property
     def reason(self) -> str | None:
-        """Why the target refused: ``X-Sentry-Error``, the JSON ``detail``, or the body's start."""
+        """Why the target refused: ``X-Sentry-Error``, the JSON ``detail``, or the body's start
+        (at most :data:`MAX_REASON` characters of it)."""
+        reason = self._reason()
+        if reason is not None and len(reason) > MAX_REASON:
+            return reason[:MAX_REASON] + "…"
+        return reason
+
+    def _reason(self) -> str | None:
         if self.error is not None:
             return self.error
         if self.status is None or self.status < 400:
@@ -227,6 +244,7 @@ class Result:
             "response_headers": [list(h) for h in self.headers],
             "response_body": body,
             "response_body_base64": b64,
+            "response_body_size": self.body_size,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
             "held_back": list(self.held_back),
             "problems": self.problems,
@@ -317,7 +335,10 @@ class Report:
         else:
             self.items_held.update(sent.item_types)
         if outcome in ("rejected", "rate-limited", "server-error", "transport-error"):
-            self.reasons[(result.status, result.reason or "")] += 1
+            key = (result.status, result.reason or "")
+            if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
+                key = (result.status, OTHER_REASONS)
+            self.reasons[key] += 1
         for problem in result.problems:
             self.problems[problem] += 1
         if result.failed:
@@ -565,13 +586,34 @@ class _Connection(asyncio.Protocol):
             self.waiter = None
 
     async def _line(self, pos: int = 0) -> int:
-        """The index of the next CRLF at or after ``pos``, waiting for it."""
+        """The index of the next CRLF at or after ``pos``, waiting for it (at most :data:`MAX_LINE` bytes)."""
         while (end := self.buffer.find(b"\r\n", pos)) < 0:
+            if len(self.buffer) - pos > MAX_LINE:
+                raise InvalidResponse(f"a line of the chunked framing over {MAX_LINE} bytes")
             await self._more()
         return end
 
-    async def response(self, head_request: bool) -> tuple[int, list[tuple[str, str]], bytes, bool]:
-        """(status, headers, body, whether the connection may be used again)."""
+    async def _read(self, body: _Body, count: int | None) -> None:
+        """Move the next ``count`` bytes (None: up to the end of the connection) into ``body``
+        as they arrive: the buffer never holds more than one read's worth of them."""
+        buffer = self.buffer
+        while count is None or count > 0:
+            if not buffer:
+                if count is None and self.closed:
+                    if self.error is not None:
+                        raise self.error
+                    return
+                await self._more()
+                continue
+            n = len(buffer) if count is None else min(count, len(buffer))
+            body.add(buffer, n)
+            del buffer[:n]
+            if count is not None:
+                count -= n
+
+    async def response(self, head_request: bool, keep_bytes: int = BODY_KEEP) -> tuple[int, list[tuple[str, str]], _Body, bool]:
+        """(status, headers, body, whether the connection may be used again); the body keeps
+        its first ``keep_bytes`` bytes and counts the rest."""
         buffer = self.buffer
         while True:
             while (end := buffer.find(b"\r\n\r\n")) < 0:
@@ -612,43 +654,64 @@ class _Connection(asyncio.Protocol):
                 else:
                     connection = value.lower()
         keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+        body = _Body(keep_bytes)
         if head_request or status in (204, 304):
-            body = b""
+            pass
         elif chunked:
-            body = await self._chunked()
+            await self._chunked(body)
         elif length is not None:
-            while len(buffer) < length:
-                await self._more()
-            body = bytes(buffer[:length])
-            del buffer[:length]
+            await self._read(body, length)
         else:  # the body ends with the connection
-            while not self.closed:
-                await self._more()
-            if self.error is not None:
-                raise self.error
-            body, keep = bytes(buffer), False
-            buffer.clear()
+            await self._read(body, None)
+            keep = False
         return status, headers, body, keep and not self.closed and not buffer
 
-    async def _chunked(self) -> bytes:
+    async def _chunked(self, body: _Body) -> None:
         buffer = self.buffer
-        chunks = []
         while True:
             end = await self._line()
             try:
                 size = int(bytes(buffer[:end]).split(b";")[0].strip(), 16)
             except ValueError:
                 raise InvalidResponse("invalid chunk size") from None
+            del buffer[: end + 2]
             if size == 0:
-                del buffer[: end + 2]
                 while (end := await self._line()) > 0:  # trailers, up to an empty line
                     del buffer[: end + 2]
                 del buffer[:2]
-                return b"".join(chunks)
-            while len(buffer) < end + 2 + size + 2:
+                return
+            await self._read(body, size)
+            while len(buffer) < 2:
                 await self._more()
-            chunks.append(bytes(buffer[end + 2 : end + 2 + size]))
-            del buffer[: end + 2 + size + 2]
+            del buffer[:2]
+
+
+class _Body:
+    """An answer's body as it streams in: the first ``keep`` bytes, and the size of all of it."""
+
+    __slots__ = ("kept", "keep", "size")
+
+    def __init__(self, keep: int) -> None:
+        self.kept = bytearray()
+        self.keep = keep
+        self.size = 0
+
+    def add(self, buffer: bytearray, n: int) -> None:
+        """The first ``n`` bytes of ``buffer`` are the next part of the body."""
+        room = self.keep - len(self.kept)
+        if room > 0:
+            self.kept += buffer[: min(n, room)]
+        self.size += n
+
+
+class Answer(NamedTuple):
+    """What :meth:`Client.request` returns: the body is the answer's first bytes (``size`` is all of it)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    written: float  # the loop time the request was written at
+    size: int
 
 
 class Client:
@@ -657,10 +720,13 @@ class Client:
     Replay sends thousands of small requests a second to one server; a general-purpose
     client (aiohttp's) spends about three times as much CPU per request as this does, more
     than the whole budget. It sends exactly the headers it is given, plus ``Host`` and
-    ``Content-Length``, in one write; it does not follow redirects or decode bodies."""
+    ``Content-Length``, in one write; it does not follow redirects or decode bodies. Of each
+    answer's body it keeps the first ``keep_bytes`` and reads the rest only to drop it, so a
+    target answering with gigabytes costs no memory."""
 
-    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT, ssl_context: ssl.SSLContext | None = None, keep_bytes: int = BODY_KEEP) -> None:
         self.timeout = timeout
+        self.keep_bytes = keep_bytes
         self.host_header = host if port is None else f"{host}:{port}"
         self.origin = f"{scheme}://{self.host_header}"
         self._host = host[1:-1] if host.startswith("[") else host
@@ -707,8 +773,8 @@ class Client:
             raise ValueError("a header name or value holds a line break")
         return text.encode("utf-8", "surrogateescape")
 
-    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> tuple[int, list[tuple[str, str]], bytes, float]:
-        """Send one request; (status, headers, body, the loop time it was written at)."""
+    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> Answer:
+        """Send one request; its answer, of which the first :attr:`keep_bytes` bytes of body are kept."""
         data = self.head(method, url, headers, body) + body
         loop = asyncio.get_running_loop()
         while True:
@@ -731,7 +797,7 @@ class Client:
             assert connection.transport is not None
             connection.transport.write(data)
             try:
-                status, answer_headers, answer, keep = await connection.response(method == "HEAD")
+                status, answer_headers, answer, keep = await connection.response(method == "HEAD", self.keep_bytes)
             except ServerDisconnected:
                 self._drop(connection)
                 if reused and not connection.received:
@@ -746,7 +812,7 @@ class Client:
                 self._idle.append(connection)
             else:
                 self._drop(connection)
-            return status, answer_headers, answer, written
+            return Answer(status, answer_headers, bytes(answer.kept), written, answer.size)
 
     def _drop(self, connection: _Connection) -> None:
         connection.close()
@@ -848,7 +914,7 @@ class _Sender:
         if wait > 0:
             await asyncio.sleep(wait)
         try:
-            status, headers, body, written = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
+            status, headers, body, written, size = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
         except (TimeoutError, OSError, ValueError) as exc:
             result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             result.latency_ms = (loop.time() - now) * 1000
@@ -856,7 +922,7 @@ class _Sender:
             result.latency_ms = (loop.time() - written) * 1000
             if self.paced:
                 result.late_ms = max(0.0, (written - self.start_mono - offset) * 1000)
-            result.status, result.headers, result.body = status, headers, body[:BODY_KEEP]
+            result.status, result.headers, result.body, result.body_size = status, headers, body, size
             if limits is not None and (status == 429 or any(k.lower() == "x-sentry-rate-limits" for k, _ in headers)):
                 limits.update(status, {k.lower(): v for k, v in headers}, loop.time())
             result.check_contract()

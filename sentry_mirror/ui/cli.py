@@ -26,11 +26,13 @@ from rich.progress import DownloadColumn, Progress
 from sentry_mirror import __version__
 from sentry_mirror.core import bodies, encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
+from sentry_mirror.core.text import visible_lines
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.follow import follow
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render
+from sentry_mirror.ui.safe import json_text, text
 
 #: Rows per page of the inspect table (the first page sets the column widths).
 TABLE_PAGE = 500
@@ -87,7 +89,7 @@ class UserError(click.ClickException):
     """A MirrorError on its way out, with its own exit code."""
 
     def __init__(self, error: MirrorError) -> None:
-        super().__init__(str(error))
+        super().__init__(visible_lines(str(error)))  # it may quote captured data
         self.exit_code = int(error.exit_code)
 
 
@@ -249,7 +251,7 @@ def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
     err = Console(stderr=True, highlight=False)
 
     def warn(message: str) -> None:
-        err.print(f"warning: {message}", style="yellow", soft_wrap=True)
+        err.print(text(f"warning: {message}", style="yellow"), soft_wrap=True)
 
     if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
@@ -274,7 +276,7 @@ def _pages(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 @click.argument("args", nargs=-1, metavar="[show ID] [SNAPSHOT]...")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per request (for jq).")
-@click.option("--raw", metavar="ID", help="Write the exact decoded body of one request to stdout.")
+@click.option("--raw", metavar="ID", help="Write the exact decoded body of one request to stdout, raw: every byte as sent, control characters too (redirect it to a file or a pipe).")
 @click.option("--follow", "-f", is_flag=True, help="Print new requests as listeners write them (until Ctrl-C).")
 @click.pass_obj
 def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, **filters: Any) -> None:
@@ -325,8 +327,8 @@ def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> Non
     where = ", ".join(args or ("snapshots",))
     records = follow(
         args or ("snapshots",),
-        on_warning=lambda m: err.print(f"warning: {m}", style="yellow", soft_wrap=True),
-        on_ready=lambda files: err.print(f"following {where} ({files} file(s) so far; Ctrl-C to stop)", style="dim", soft_wrap=True),
+        on_warning=lambda m: err.print(text(f"warning: {m}", style="yellow"), soft_wrap=True),
+        on_ready=lambda files: err.print(text(f"following {where} ({files} file(s) so far; Ctrl-C to stop)", style="dim"), soft_wrap=True),
     )
     try:
         for data, row in query.select(r.data for r in records):
@@ -358,7 +360,7 @@ def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, en
         selected = _query(filters).matching(records)
         done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes)  # type: ignore[arg-type]
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
-    env.console.print(f"{done.written} request(s) written to {done.target}{skipped}")
+    env.console.print(text(f"{done.written} request(s) written to {done.target}{skipped}"))
 
 
 @cli.command("group")
@@ -400,7 +402,7 @@ def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: 
     if as_json:
         out = sys.stdout.buffer
         for entry in shown:
-            out.write(orjson.dumps(entry.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+            out.write(json_text(entry.to_dict()).encode() + b"\n")
         out.flush()
         return
     if item_type == "transaction":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.panel import Panel
 from rich.style import Style
 from rich.table import Table
@@ -17,8 +18,10 @@ from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.describe import Row
 from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
 from sentry_mirror.core.record import parse_time
-from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.core.summary import record_title
+from sentry_mirror.core.text import visible
+from sentry_mirror.errors import EnvelopeError
+from sentry_mirror.ui.safe import assemble, lines, text
 
 
 def human_size(size: int) -> str:
@@ -53,7 +56,8 @@ Segments = list[tuple[str, str | None]]
 
 
 def line_segments(record: dict[str, Any], *, local_time: bool = True) -> Segments:
-    """The live line as ``(text, style)`` pieces, shared by :func:`request_line` and :class:`LiveLines`."""
+    """The live line as ``(text, style)`` pieces, shared by :func:`request_line` and :class:`LiveLines`;
+    every piece visible (captured control characters escaped), none read as markup."""
     moment: datetime = parse_time(record["received_at"])
     clock = (moment.astimezone() if local_time else moment).strftime("%H:%M:%S")
     status = record["response"]["status"]
@@ -77,12 +81,14 @@ def line_segments(record: dict[str, Any], *, local_time: bool = True) -> Segment
     segments += [("  ", None), (human_size(record["wire_size"]), "dim")]
     if status >= 300:
         segments += [("  ", None), (f"{status} {record.get('error') or ''}".rstrip(), "bold red")]
-    return segments
+    if "".join(piece for piece, _ in segments).isprintable():  # the common case: one check for the line
+        return segments
+    return [(visible(piece), style) for piece, style in segments]
 
 
 def request_line(record: dict[str, Any], *, local_time: bool = True) -> Text:
     """One line per request, as ``listen`` prints it while running."""
-    return Text.assemble(*((text, style or "") for text, style in line_segments(record, local_time=local_time)))
+    return Text.assemble(*((piece, style or "") for piece, style in line_segments(record, local_time=local_time)))
 
 
 class LiveLines:
@@ -105,9 +111,9 @@ class LiveLines:
     def write(self, record: dict[str, Any]) -> None:
         codes = self._codes
         parts = []
-        for text, style in line_segments(record):
+        for segment, style in line_segments(record):
             start, reset = codes.get(style, ("", ""))
-            parts.append(f"{start}{text}{reset}")
+            parts.append(f"{start}{segment}{reset}")
         parts.append("\n")
         self._console.file.write("".join(parts))
         self._console.file.flush()
@@ -116,13 +122,13 @@ class LiveLines:
 def banner(console: Console, dsn: str, path: str, *, keys: frozenset[str]) -> None:
     """What ``listen`` prints on start: the DSN to paste and the snapshot file."""
     hint = "(any key, any project id works)" if not keys else f"(keys accepted: {', '.join(sorted(keys))})"
-    console.print(Text.assemble("  DSN   ", (dsn, "bold green"), "     ", (hint, "dim")), soft_wrap=True)
+    console.print(assemble("  DSN   ", (dsn, "bold green"), "     ", (hint, "dim")), soft_wrap=True)
     into_line(console, path)
 
 
 def into_line(console: Console, path: str) -> None:
     """``  into  <file>``: on start, and again whenever the listener rotates to a new file."""
-    console.print(Text.assemble("  into  ", (path, "bold")), soft_wrap=True)
+    console.print(assemble("  into  ", (path, "bold")), soft_wrap=True)
 
 
 # ---------------------------------------------------------------- inspect
@@ -133,9 +139,9 @@ _COLUMN_ORDER = ("time", "endpoint", "project", "sdk", "items", "event id", "tit
 _MIN_TITLE = 36  # a third of the width on narrow terminals
 
 
-def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
+def _cells(row: Row, *, local_time: bool) -> dict[str, Text]:
     moment = parse_time(row.received_at)
-    return {
+    cells: dict[str, str | Text] = {
         "time": (moment.astimezone() if local_time else moment).strftime("%m-%d %H:%M:%S"),
         "endpoint": row.endpoint,
         "project": row.project_id or "-",
@@ -150,6 +156,7 @@ def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
         "size": human_size(row.body_size),
         "status": Text(str(row.status), style="red" if row.status >= 300 else "green"),
     }
+    return {name: value if isinstance(value, Text) else text(value) for name, value in cells.items()}
 
 
 def inspect_table(
@@ -195,26 +202,30 @@ def _hexdump(data: bytes, limit: int = 256) -> str:
 
 
 def show_record(console: Console, data: dict[str, Any]) -> None:
-    """``inspect show``: the request, its auth, the envelope header, then every item."""
+    """``inspect show``: the request, its auth, the envelope header, then every item.
+
+    Everything captured is shown literally and visibly (:mod:`sentry_mirror.ui.safe`)."""
     query = f"?{data['query']}" if data["query"] else ""
-    console.print(Text.assemble((f"{data['method']} {data['path']}{query}", "bold"), f"  → {data['response']['status']}"))
-    console.print(f"record {data['id']}  received {data['received_at']}  from {data.get('remote_addr') or '-'}")
+    console.print(assemble((f"{data['method']} {data['path']}{query}", "bold"), f"  → {data['response']['status']}"))
+    console.print(text(f"record {data['id']}  received {data['received_at']}  from {data.get('remote_addr') or '-'}"))
     console.print(
-        f"endpoint {data['endpoint']}  project {data.get('project_id') or '-'}  "
-        f"wire {data['wire_size']} B ({data.get('content_encoding') or 'identity'})  decoded {data['body_size']} B"
+        text(
+            f"endpoint {data['endpoint']}  project {data.get('project_id') or '-'}  "
+            f"wire {data['wire_size']} B ({data.get('content_encoding') or 'identity'})  decoded {data['body_size']} B"
+        )
     )
     if data.get("error"):
-        console.print(Text(f"error: {data['error']}", style="red"))
+        console.print(text(f"error: {data['error']}", style="red"))
     headers = Table(box=None, show_header=False, pad_edge=False)
     headers.add_column(style="cyan")
     headers.add_column(overflow="fold")
     for name, value in data["headers"]:
-        headers.add_row(name, value)
+        headers.add_row(text(name), text(value))
     console.print(Panel(headers, title="headers", title_align="left"))
     auth = data.get("auth")
     if auth:
         console.print(
-            "auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None), soft_wrap=True
+            text("auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None)), soft_wrap=True
         )
     body = bodies.readable(data)
     if bodies.is_encoded(data):
@@ -228,16 +239,23 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
     try:
         parsed = envelope.parse(body, strict=False)
     except EnvelopeError as exc:
-        console.print(Text(f"the body is not an envelope: {exc}", style="red"))
+        console.print(text(f"the body is not an envelope: {exc}", style="red"))
         console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
         return
-    console.print(Panel(JSON.from_data(parsed.headers), title="envelope header", title_align="left"))
+    console.print(Panel(_json(parsed.headers), title="envelope header", title_align="left"))
     for index, item in enumerate(parsed.items, 1):
         title = f"item {index}: {item.type or '?'} ({len(item.payload)} bytes)"
         extra = {k: v for k, v in item.headers.items() if k not in ("type", "length")}
         if extra:
             title += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
-        console.print(Panel(_payload(item.payload, item.headers.get("content_type")), title=title, title_align="left"))
+        console.print(Panel(_payload(item.payload, item.headers.get("content_type")), title=text(title), title_align="left"))
+
+
+def _json(value: Any) -> Text:
+    """Pretty, highlighted JSON, with what JSON leaves raw (C1, DEL, bidi, lone surrogates) visible."""
+    highlighted = JSONHighlighter()(lines(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
+    highlighted.no_wrap, highlighted.overflow = True, None  # as rich.json.JSON lays it out
+    return highlighted
 
 
 def _payload(payload: bytes, content_type: Any) -> Any:
@@ -245,15 +263,15 @@ def _payload(payload: bytes, content_type: Any) -> Any:
     payload = bytes(payload)  # a view, for a huge item (core/envelope.py VIEW_ABOVE)
     if payload[:1] in (b"{", b"["):
         try:
-            return JSON(payload.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            return _json(json.loads(payload.decode("utf-8")))
+        except (ValueError, UnicodeDecodeError, RecursionError):
             pass
     try:
-        text = payload.decode("utf-8")
+        decoded = payload.decode("utf-8")
     except UnicodeDecodeError:
         kind = content_type if isinstance(content_type, str) else "binary"
-        return Text(f"{kind}, {len(payload)} bytes\n{_hexdump(payload)}")
-    return Text(text if len(text) <= 4000 else text[:4000] + f"\n… {len(text) - 4000} more characters")
+        return lines(f"{visible(kind)}, {len(payload)} bytes\n{_hexdump(payload)}")
+    return lines(decoded if len(decoded) <= 4000 else decoded[:4000] + f"\n… {len(decoded) - 4000} more characters")
 
 
 # ---------------------------------------------------------------- group
@@ -289,13 +307,13 @@ def groups_table(groups: list[Group], width: int) -> Table:
                 ", ".join(group.releases) or "-",
                 ", ".join(group.environments) or "-",
             ]
-        table.add_row(*cells)
+        table.add_row(*(text(cell) for cell in cells))
     return table
 
 
 def group_detail(console: Console, group: Group) -> None:
     """``group show``: the group's facts, why its events group together, and its events."""
-    console.print(Text.assemble((group.short_id, "bold"), f"  {group.title}"), soft_wrap=True)
+    console.print(assemble((group.short_id, "bold"), f"  {group.title}"), soft_wrap=True)
     facts = Table(box=None, show_header=False, pad_edge=False)
     facts.add_column(style="cyan", no_wrap=True)
     facts.add_column(overflow="fold")
@@ -311,15 +329,15 @@ def group_detail(console: Console, group: Group) -> None:
         ("releases", ", ".join(group.releases) or "-"),
         ("environments", ", ".join(group.environments) or "-"),
         ("hash", group.hash),
-        ("grouped by", "\n".join(group.components)),
+        ("grouped by", "\n".join(visible(component) for component in group.components)),
     ):
-        facts.add_row(name, value)
+        facts.add_row(name, lines(value) if name == "grouped by" else text(value))
     console.print(facts)
     events = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     events.add_column("event id", no_wrap=True)
     events.add_column("record id", no_wrap=True)
     for event_id, record_id in zip(group.event_ids, group.record_ids, strict=True):
-        events.add_row(event_id, record_id)
+        events.add_row(text(event_id), text(record_id))
     console.print(events)
     if group.count > len(group.event_ids):
         console.print(f"… and {group.count - len(group.event_ids)} more events", style="dim")
@@ -331,20 +349,20 @@ def comparison(console: Console, result: Comparison) -> None:
     counts.add_column("strategy")
     counts.add_column("issues", justify="right")
     for name in result.strategies:
-        counts.add_row(name, str(result.counts[name]))
+        counts.add_row(text(name), str(result.counts[name]))
     console.print(counts)
     titles = {group.short_id: group.title for groups in result.groups.values() for group in groups}
     for pair in result.pairs:
         if not pair.splits and not pair.merges:
-            console.print(f"{pair.a} → {pair.b}: the same issues")
+            console.print(text(f"{pair.a} → {pair.b}: the same issues"))
             continue
-        console.print(Text(f"{pair.a} → {pair.b}", style="bold"))
+        console.print(text(f"{pair.a} → {pair.b}", style="bold"))
         for short_id in pair.splits:
             parts = ", ".join(f"{b} ({n})" for b, n in pair.targets(short_id))
-            console.print(f"  splits {short_id} {titles.get(short_id, '')!r} into {parts}", soft_wrap=True)
+            console.print(text(f"  splits {short_id} {titles.get(short_id, '')!r} into {parts}"), soft_wrap=True)
         for short_id in pair.merges:
             sources = [f"{flow.a} ({flow.events})" for flow in pair.flows if flow.b == short_id]
-            console.print(f"  merges {', '.join(sources)} into {short_id} {titles.get(short_id, '')!r}", soft_wrap=True)
+            console.print(text(f"  merges {', '.join(sources)} into {short_id} {titles.get(short_id, '')!r}"), soft_wrap=True)
 
 
 def transactions_table(groups: list[TransactionGroup]) -> Table:
@@ -357,8 +375,8 @@ def transactions_table(groups: list[TransactionGroup]) -> Table:
     table.add_column("p95 ms", justify="right")
     for group in groups:
         table.add_row(
-            group.name,
-            group.op or "-",
+            text(group.name),
+            text(group.op or "-"),
             str(group.count),
             f"{group.p50_ms:.1f}" if group.p50_ms is not None else "-",
             f"{group.p95_ms:.1f}" if group.p95_ms is not None else "-",

@@ -12,6 +12,7 @@ from rich.table import Table
 from sentry_mirror.core.rewrite import Prepared
 from sentry_mirror.io.replay import Report, items_label, percentile
 from sentry_mirror.ui.render import human_size
+from sentry_mirror.ui.safe import text
 
 
 def duration_label(seconds: float) -> str:
@@ -38,25 +39,28 @@ def plan_table(prepared: Sequence[Prepared], offsets: Sequence[float]) -> Table:
         parts = urlsplit(sent.url)
         table.add_row(
             f"+{offset:.3f}s",
-            sent.method,
-            parts.path + (f"?{parts.query}" if parts.query else ""),
-            items_label(sent.item_types),
-            (sent.event_id or "-")[:8],
-            sent.encoding or "identity",
+            text(sent.method),
+            text(parts.path + (f"?{parts.query}" if parts.query else "")),
+            text(items_label(sent.item_types)),
+            text((sent.event_id or "-")[:8]),
+            text(sent.encoding or "identity"),
             human_size(len(sent.body)),
         )
     return table
 
 
 def report(console: Console, result: Report, target: str) -> None:
-    """The summary after a replay: per endpoint and items, refusals, item types, contract checks."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"replayed into {target}", title_justify="left")
+    """The summary after a replay: per endpoint and items, refusals, item types, contract checks.
+
+    What the target answered (its reasons) and what was captured (item types) is shown
+    literally and visibly (:mod:`sentry_mirror.ui.safe`)."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=text(f"replayed into {target}"), title_justify="left")
     for name in ("endpoint", "items", "sent", "2xx", "4xx", "5xx", "429", "held back", "errors", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(name, justify="left" if name in ("endpoint", "items") else "right")
     for row in sorted(result.rows.values(), key=lambda r: (r.endpoint, r.items)):
         table.add_row(
-            row.endpoint,
-            row.items,
+            text(row.endpoint),
+            text(row.items),
             str(row.sent),
             str(row.count(2)),
             str(row.count(4)),
@@ -73,26 +77,28 @@ def report(console: Console, result: Report, target: str) -> None:
             items.add_column(name, justify="left" if name == "item type" else "right")
         for kind in sorted(set(result.items_sent) | set(result.items_held)):
             sent, accepted = result.items_sent[kind], result.items_accepted[kind]
-            items.add_row(kind, str(sent), str(accepted), str(sent - accepted), str(result.items_held[kind]))
+            items.add_row(text(kind), str(sent), str(accepted), str(sent - accepted), str(result.items_held[kind]))
         console.print(items)
     if result.reasons:
         console.print("refused:", style="bold")
         for (status, reason), count in result.reasons.most_common():
-            console.print(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}", soft_wrap=True)
+            console.print(text(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}"), soft_wrap=True)
     if result.problems:
         console.print("response contract:", style="bold")
         for problem, count in result.problems.most_common():
-            console.print(f"  {count:>5}  {problem}", soft_wrap=True)
+            console.print(text(f"  {count:>5}  {problem}"), soft_wrap=True)
     for reason, count in result.skipped.items():
-        console.print(f"  skipped {count}: {reason}", style="dim", soft_wrap=True)
+        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
     outcomes = result.outcomes()
     accepted = outcomes["accepted"]
     late = percentile(result.late_ms, 99)
     pace = f", send-time lag p99 {late:.1f} ms" if late is not None else ""
     stopped = "interrupted: " if result.interrupted else ""
     console.print(
-        f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
-        f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
-        style="bold" if result.failed else None,
+        text(
+            f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
+            f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
+            style="bold" if result.failed else "",
+        ),
         soft_wrap=True,
     )

@@ -7,7 +7,6 @@ facts (label, value), tables and, for HTML, charts. What one format shows, all s
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
-from rich.text import Text
 
+from sentry_mirror.core import text
+from sentry_mirror.ui import safe
 from sentry_mirror.ui.render import human_size
 
 Cell = str | int | float | None
@@ -395,53 +395,54 @@ def _cell(value: Cell) -> str:
 
 
 def terminal(console: Console, sections: Sequence[Section], title: str = "sentry-mirror report") -> None:
-    """Print the document to a Rich console."""
-    console.print(Text(title, style="bold"))
+    """Print the document to a Rich console (every string as literal, visible text)."""
+    console.print(safe.text(title, style="bold"))
     for section in sections:
         console.print()
-        console.rule(Text(section.title, style="bold"), align="left")
+        console.rule(safe.text(section.title, style="bold"), align="left")
         if section.facts:
             facts = RichTable(box=None, show_header=False, pad_edge=False)
             facts.add_column(style="dim")
             facts.add_column()
             for label, value in section.facts:
-                facts.add_row(label, value)
+                facts.add_row(safe.text(label), safe.text(value))
             console.print(facts)
         for table in section.tables:
             if not table.rows:
                 continue
-            console.print(Text(table.title, style="bold"))
+            console.print(safe.text(table.title, style="bold"))
             rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
             for index, column in enumerate(table.columns):
-                rich.add_column(column, justify="right" if index in table.numeric else "left", overflow="fold")
+                rich.add_column(safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold")
             for row in table.rows:
-                rich.add_row(*(_cell(v) for v in row))
+                rich.add_row(*(safe.text(_cell(v)) for v in row))
             console.print(rich)
             console.print()
         for note in section.notes:
-            console.print(note, style="dim")
+            console.print(safe.text(note, style="dim"))
 
 
 # ---------------------------------------------------------------- markdown
 
 
 def _md(value: Cell) -> str:
-    return _cell(value).replace("|", "\\|").replace("\n", " ")
+    """Literal Markdown: control characters visible, Markdown and HTML syntax escaped."""
+    return text.markdown(_cell(value))
 
 
 def markdown(sections: Sequence[Section], title: str = "sentry-mirror report") -> str:
     """The document as GitHub-flavoured Markdown."""
-    out = [f"# {title}", ""]
+    out = [f"# {_md(title)}", ""]
     for section in sections:
-        out += [f"## {section.title}", ""]
+        out += [f"## {_md(section.title)}", ""]
         for label, value in section.facts:
-            out.append(f"- {label}: {_md(value)}")
+            out.append(f"- {_md(label)}: {_md(value)}")
         if section.facts:
             out.append("")
         for table in section.tables:
             if not table.rows:
                 continue
-            out += [f"### {table.title}", ""]
+            out += [f"### {_md(table.title)}", ""]
             out.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
             out.append("|" + "|".join("---:" if i in table.numeric else "---" for i in range(len(table.columns))) + "|")
             out += ["| " + " | ".join(_md(v) for v in row) + " |" for row in table.rows]
@@ -470,7 +471,7 @@ details>summary{cursor:pointer;font-weight:600;margin:10px 0 4px}
 
 
 def _e(value: Cell) -> str:
-    return html.escape(_cell(value))
+    return text.html_text(_cell(value))
 
 
 def _svg(chart: Chart) -> str:

@@ -24,6 +24,7 @@ from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, pre
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
 from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
+from sentry_mirror.ui.safe import text
 
 
 class Speed(click.ParamType):
@@ -179,12 +180,14 @@ def _dry_run(console: Console, plan: Plan, start: datetime, as_json: bool, pacin
     items = ", ".join(f"{n} {t}" for t, n in types.most_common()) or "no items"
     speed = "as fast as allowed" if pacing.speed is None else f"at {pacing.speed:g}x"
     console.print(
-        f"dry run: would send {len(prepared)} request(s) ({items}) to {_safe_target(plan.target.dsn)} "
-        f"{speed}, in about {render_replay.duration_label(plan.duration)} plus answer time",
+        text(
+            f"dry run: would send {len(prepared)} request(s) ({items}) to {_safe_target(plan.target.dsn)} "
+            f"{speed}, in about {render_replay.duration_label(plan.duration)} plus answer time"
+        ),
         soft_wrap=True,
     )
     changes: Counter[str] = Counter(change for sent in prepared for change in sent.changes)
     if changes:
-        console.print("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common()), soft_wrap=True)
+        console.print(text("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common())), soft_wrap=True)
     for reason, count in skipped.items():
-        console.print(f"  skipped {count}: {reason}", style="dim", soft_wrap=True)
+        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)

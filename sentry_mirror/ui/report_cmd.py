@@ -8,13 +8,13 @@ import io
 from pathlib import Path
 
 import click
-import orjson
 from rich.console import Console
 
 from sentry_mirror.core import diffing, pii, report
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render_report
 from sentry_mirror.ui.cli import Env, _reading, cli
+from sentry_mirror.ui.safe import json_text
 
 FORMATS = ("terminal", "markdown", "json", "html")
 #: Sections diff needs from each side.
@@ -97,7 +97,7 @@ def report_command(
     built = _build(snapshots, sections, top, pii_engine)
     data = built.to_json()
     if fmt == "json":
-        _emit(env, orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n", output)
+        _emit(env, json_text(data, indent=True) + "\n", output)
         return
     title = f"sentry-mirror report: {', '.join(snapshots) or 'snapshots'}"
     document = render_report.document(data, max_paths=max_paths)
@@ -170,7 +170,7 @@ def diff_command(
     data = result.to_json()
     title = f"sentry-mirror diff: {a} → {b}"
     if fmt == "json":
-        _emit(env, orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n", output)
+        _emit(env, json_text(data, indent=True) + "\n", output)
     else:
         document = render_report.diff_document(data)
         if fmt == "markdown":

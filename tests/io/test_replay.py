@@ -162,6 +162,21 @@ def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> Non
     assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
 
 
+def test_reasons_are_bounded_in_length_and_in_number() -> None:
+    """A candidate may answer each request with a new, long reason: the report keeps the start
+    of each and a bounded number of distinct ones (the rest counted together)."""
+    from sentry_mirror.io.replay import MAX_REASON, MAX_REASONS, OTHER_REASONS
+
+    long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
+    assert "x" * MAX_REASON + "…" == long.reason
+    report = Report()
+    for n in range(MAX_REASONS + 50):
+        report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
+    assert MAX_REASONS + 1 == len(report.reasons)
+    assert 50 == report.reasons[(400, OTHER_REASONS)]
+    assert MAX_REASONS + 50 == sum(report.reasons.values())
+
+
 def test_report_counts_by_endpoint_items_and_reason() -> None:
     report = Report()
     report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
@@ -587,3 +602,120 @@ async def test_client_speaks_tls_and_verifies_the_certificate(tmp_path: Any) -> 
     assert [(200, b'{"id":1}\n')] * 3 == [(a[0], a[2]) for a in answers]
     assert 3 == len(requests) and requests[0].endswith(b"Content-Length: 4\r\n\r\nbody")
     assert 1 == connections[0]  # one connection for all three (the refused handshake never reached the handler)
+
+
+# ------------------------------------------------------------------ big answers (bounded reading)
+
+BIG = 48 << 20  # CI size; the 2 GB figure is measured by hand (see big_answer_server)
+
+
+async def big_answer_server(framing: str, size: int) -> asyncio.Server:
+    """A server on 127.0.0.1 that answers each request with ``size`` bytes of body, framed by
+    Content-Length, as one chunk, as many chunks, or by closing the connection; written in
+    1 MiB pieces (with drain), so the server itself holds little."""
+    piece = b"x" * (1 << 20)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            if framing == "length":
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % size)
+            elif framing == "close":
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n")
+                if framing == "one-chunk":
+                    writer.write(b"%x\r\n" % size)
+            sent = 0
+            while sent < size:
+                part = piece[: min(len(piece), size - sent)]
+                writer.write(b"%x\r\n" % len(part) + part + b"\r\n" if framing == "chunks" else part)
+                sent += len(part)
+                await writer.drain()
+            if framing == "one-chunk":
+                writer.write(b"\r\n0\r\n\r\n")
+            elif framing == "chunks":
+                writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("framing", ["length", "one-chunk", "chunks", "close"])
+async def test_a_huge_answer_is_read_in_bounded_memory(framing: str) -> None:
+    """A candidate answering with far more than anyone reads: the client keeps the first
+    BODY_KEEP bytes, drops the rest as it streams in, and knows how big the answer was."""
+    import tracemalloc
+
+    from sentry_mirror.io.replay import BODY_KEEP
+
+    server = await big_answer_server(framing, BIG)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    tracemalloc.start()
+    try:
+        answer = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        client.close()
+        server.close()
+    assert 400 == answer[0]
+    assert b"x" * BODY_KEEP == answer[2]
+    assert BIG == answer.size
+    assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB while reading a {BIG >> 20} MiB answer"
+
+
+async def test_a_huge_answer_leaves_the_connection_usable_and_the_result_says_how_big(tmp_path: Any) -> None:
+    server = await big_answer_server("length", 1 << 20)
+    port = server.sockets[0].getsockname()[1]
+    data = {**send_data(), "response": {"status": 400}}
+    plan = make_plan([data], Target(parse_dsn(f"http://k@127.0.0.1:{port}/1")), Options(), Pacing())
+    results: list[Result] = []
+    try:
+        await replay(plan, on_result=results.append)
+    finally:
+        server.close()
+    (result,) = results
+    line = result.to_dict()
+    assert (400, 1 << 20) == (line["status"], line["response_body_size"])
+    assert len(decode_bytes(line["response_body"], line["response_body_base64"])) < 1 << 20
+
+
+def send_data() -> dict[str, Any]:
+    """One recorded envelope request (as the mirror records it)."""
+    from sentry_mirror.core import ingest, record
+    from tests.factories import make_envelope
+
+    request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), make_envelope())
+    return record.build(request, ingest.handle(request), received_at=T0, remote_addr="127.0.0.1:1", record_id="0" * 32)
+
+
+async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink() -> None:
+    from sentry_mirror.io.replay import MAX_LINE, InvalidResponse
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(64):
+                writer.write(b"f" * MAX_LINE)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        with pytest.raises(InvalidResponse, match="chunked framing"):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()

@@ -290,3 +290,54 @@ async def test_ctrl_c_prints_what_was_sent_so_far(mirror: Mirror, tmp_path: Path
     stdout, _ = await asyncio.wait_for(process.communicate(), 30)
     assert 130 == process.returncode
     assert "interrupted: 1 request(s)" in stdout.decode()
+
+
+# ------------------------------------------------------------------ a candidate answering with gigabytes
+
+#: The answer's size: 256 MiB in CI; SENTRY_MIRROR_BIG_ANSWER=2147483648 for the 2 GB figure.
+BIG_ANSWER = int(os.environ.get("SENTRY_MIRROR_BIG_ANSWER", str(256 << 20)))
+#: The replay process's peak RSS allowed (it starts at about 60 MB).
+RSS_BOUND = 150 << 20
+
+#: The command, then its own peak RSS (VmHWM: ru_maxrss would carry over the forking
+#: pytest process's peak across exec) on stderr, in KiB.
+_MEASURED = """
+import re, sys
+from sentry_mirror.ui.cli import main
+try:
+    main()
+finally:
+    with open("/proc/self/status") as status:
+        sys.stderr.write("\\nmaxrss=" + re.search(r"VmHWM:\\s*(\\d+) kB", status.read()).group(1) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("framing", ["length", "chunks"])
+async def test_replay_into_a_candidate_answering_with_a_huge_body_stays_small(framing: str, tmp_path: Path) -> None:
+    """The whole command in its own process (its peak RSS measured by itself) against a real
+    server on 127.0.0.1 streaming BIG_ANSWER bytes of answer: the replay keeps only the first
+    KBs. Set SENTRY_MIRROR_BIG_ANSWER=2147483648 to measure the 2 GB case by hand."""
+    import sys
+
+    from tests.io.test_replay import big_answer_server
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("measures the peak RSS with /proc/self/status (Linux)")
+
+    server = await big_answer_server(framing, BIG_ANSWER)
+    port = server.sockets[0].getsockname()[1]
+    results = tmp_path / "results.jsonl"
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _MEASURED, "replay", str(SAMPLE), "--to", f"http://{NEW_KEY}@127.0.0.1:{port}/5", "--limit", "1", "--results", str(results),
+            env={**os.environ, **ENV, "PYTHONPATH": str(REPO)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        server.close()
+    assert 1 == process.returncode, (out + err).decode()  # the candidate refused it (400): a failure
+    (line,) = [orjson.loads(text) for text in results.read_text().splitlines()]
+    assert (400, BIG_ANSWER) == (line["status"], line["response_body_size"])
+    rss = int(err.decode().rsplit("maxrss=", 1)[1]) * 1024
+    print(f"replay of a {BIG_ANSWER / 1e9:.2f} GB answer ({framing}): peak RSS {rss / 1e6:.0f} MB")
+    assert rss < RSS_BOUND, f"peak RSS {rss / 1e6:.0f} MB"
