@@ -37,6 +37,8 @@ SUFFIX = ".jsonl.zst"
 READ_SIZE = 16 << 10
 
 Warn = Callable[[str], None]
+#: What the warning about records that nothing could check says (``verify`` tells it apart).
+UNCHECKED_NOTE = "was written without checks (by an older sentry-mirror)"
 Progress = Callable[[int], None]
 
 
@@ -381,10 +383,7 @@ class RecordDecoder:
             )
         if not self.stats.checked:
             self.stats.unchecked_frames += 1
-            self.on_warning(
-                f"{self.name}: the unfinished frame at offset {start} was written without checks "
-                "(by a sentry-mirror before 0.26): its records could not be verified"
-            )
+            self.on_warning(f"{self.name}: the unfinished frame at offset {start} {UNCHECKED_NOTE}: its records could not be verified")
 
     def end(self) -> None:
         """The input is over, for a ``live`` decoder (which gives out every checked record

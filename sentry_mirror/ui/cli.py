@@ -412,3 +412,4 @@ def main() -> None:
 # Commands that live in their own modules register themselves on `cli` when imported.
 from sentry_mirror.ui import replay_cmd as _replay_cmd  # noqa: E402, F401 - registers `replay`
 from sentry_mirror.ui import report_cmd as _report_cmd  # noqa: E402, F401 - registers `report` and `diff`
+from sentry_mirror.ui import verify_cmd as _verify_cmd  # noqa: E402, F401 - registers `verify`
