@@ -175,6 +175,7 @@ class RecordDecoder:
         self._frame_start = 0  # file offset of _frame_raw[0] (or of the data, between frames)
         self._held: list[bytes] = []  # decoded bytes of the frame not checked yet
         self._crc = 0  # the running CRC of the frame's lines up to the held bytes
+        self._split_mark = False  # the held bytes end inside a group mark (live: check the next output)
         self._pending: list[bytes] = []  # decoded bytes after the last complete line
         self._carry = b""  # undecided bytes (after damage a frame magic may straddle two reads)
         self._damaged_at: int | None = None
@@ -219,7 +220,7 @@ class RecordDecoder:
                 self._held.append(out)
             if frame.eof:
                 yield from self._frame_end()
-            elif out and self.live and (not self.stats.checked or out.find(b"\t") >= 0):
+            elif out and self.live and (not self.stats.checked or self._split_mark or out.find(b"\t") >= 0):
                 if (yield from self._release_checked()):
                     data = self._resync(data, "a group failed its check")
 
@@ -294,6 +295,7 @@ class RecordDecoder:
             blob = held[0] if len(held) == 1 else b"".join(held)
             end, self._crc, failed = checks.checked_prefix(blob, self._crc)
             checked, self._held = [blob[:end]] if end else [], [blob[end:]] if end < len(blob) else []
+            self._split_mark = end < len(blob) and blob.find(b"\t", end) >= 0  # a mark not all decoded yet
         if not count:
             yield from self._release(checked)
             return failed

@@ -337,3 +337,19 @@ def test_the_checks_header_is_skipped_by_zstd_tools_and_marks_by_json_readers() 
     lines = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read().splitlines()
     assert [rec(1), rec(2), rec(3)] == [orjson.loads(line) for line in lines]
     assert [False, True, True] == [line.endswith((b" ", b"\t")) for line in lines]  # the last line of each group
+
+
+@pytest.mark.parametrize("size", [100, 300_000])
+def test_a_live_decoder_gives_each_group_once_its_last_byte_is_in(size: int) -> None:
+    """Following a file being written: a group's records come out as soon as the group is
+    written (its mark checked), long before the frame ends; big groups span several blocks."""
+    decoder = RecordDecoder("f")
+    out = io.BytesIO()
+    writer = SnapshotWriter(out)
+    for n in range(3):
+        start = out.tell()
+        writer.write([rec(n, body="y" * size), rec(n + 10)])
+        data = out.getvalue()[start:]
+        got = [r.id for chunk in range(0, len(data), 5000) for r in decoder.feed(data[chunk : chunk + 5000])]
+        assert ids(n, n + 10) == got
+    assert writer.frame_open
