@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sentry_mirror.errors import ExitCode
+from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.snapshot import expand
 from sentry_mirror.io.verify import FileCheck, verify_file
 from sentry_mirror.ui.cli import Env, cli
@@ -74,7 +74,10 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
 
         sentry-mirror verify snapshots/ --json
     """
-    checks = [verify_file(path) for path in expand(snapshots or ("snapshots",))]
+    paths = expand(snapshots or ("snapshots",))
+    if not paths:
+        raise MirrorError(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}: nothing to verify")
+    checks = [verify_file(path) for path in paths]
     failed = any(not c.ok for c in checks)
     if as_json:
         out = sys.stdout.buffer
