@@ -29,16 +29,16 @@ HEADER = HEADER_MAGIC + len(HEADER_PAYLOAD).to_bytes(4, "little") + HEADER_PAYLO
 #: Where a skippable frame starts: its magic's low nibble is free (0x184D2A50 to 0x184D2A5F).
 SKIPPABLE_TAIL = HEADER_MAGIC[1:]
 
-MARK_START = 0x09  # the tab that opens a mark
 #: A mark is a tab, 32 bit characters, then the line's newline.
 MARK_SIZE = 1 + 32
 _BITS = [bytes(0x09 if byte >> (7 - i) & 1 else 0x20 for i in range(8)) for byte in range(256)]
-_VALUES = {bits: byte for byte, bits in enumerate(_BITS)}
+_FROM_MARK = bytes(ord("1") if c == 0x09 else ord("0") if c == 0x20 else ord("x") for c in range(256))
 
 
 def mark(crc: int) -> bytes:
     """The mark for a running CRC-32 (without the newline)."""
-    return b"\t" + b"".join(_BITS[b] for b in crc.to_bytes(4, "big"))
+    bits = _BITS
+    return b"\t" + bits[crc >> 24] + bits[crc >> 16 & 255] + bits[crc >> 8 & 255] + bits[crc & 255]
 
 
 def mark_group(payload: bytes, crc: int) -> tuple[bytes, int]:
@@ -51,13 +51,10 @@ def read_mark(data: bytes | memoryview, at: int) -> int | None:
     """The CRC in the mark starting at ``at`` (a tab), or None when it is no mark."""
     if len(data) <= at + MARK_SIZE or data[at + MARK_SIZE] != 0x0A:
         return None
-    value = 0
-    for start in range(at + 1, at + MARK_SIZE, 8):
-        byte = _VALUES.get(bytes(data[start : start + 8]))
-        if byte is None:
-            return None
-        value = value << 8 | byte
-    return value
+    try:
+        return int(bytes(data[at + 1 : at + MARK_SIZE]).translate(_FROM_MARK), 2)
+    except ValueError:  # a character that is neither tab nor space
+        return None
 
 
 def checked_prefix(data: bytes, crc: int) -> tuple[int, int, bool]:
