@@ -35,7 +35,10 @@ def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (replacing what is there) through a new owner-only file
     renamed over it, so readers see the old file or the new one, never a part."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = create_private(temporary)
+    try:
+        fd = os.open(temporary, _CREATE, FILE_MODE)
+    except OSError as exc:
+        raise MirrorError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fo:
             fo.write(data)

@@ -138,3 +138,8 @@ def test_write_private_replaces_a_readable_file_with_an_owner_only_one(tmp_path:
         write_private(path, b"new")
     assert ("new", 0o600) == (path.read_text(), mode(path))
     assert [path] == list(tmp_path.iterdir())  # no temporary file left behind
+
+
+def test_write_private_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(MirrorError, match=f"cannot write {tmp_path}/missing/report.html: No such file or directory"):
+        write_private(tmp_path / "missing" / "report.html", b"x")
