@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core import bodies
-from sentry_mirror.errors import SnapshotError
+from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io.files import create_private, private_directory
 from sentry_mirror.io.snapshot import SnapshotWriter
 
 _ENVELOPE_ENDPOINTS = ("envelope", "tunnel")
+
+
+def _ignore(_: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -24,11 +30,24 @@ class Exported:
 
 def _create(path: Path) -> int:
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except FileExistsError:
-        raise SnapshotError(f"{path} already exists: choose another name or remove it") from None
-    except OSError as exc:
-        raise SnapshotError(f"cannot create {path}: {exc.strerror}") from None
+        return create_private(path)
+    except MirrorError as exc:
+        raise SnapshotError(str(exc)) from None
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z", re.ASCII)
+_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
+
+
+def envelope_name(data: Mapping[str, Any], index: int) -> str:
+    """``<time>-<record id>.envelope``, from a record's ``received_at`` and ``id`` only when
+    they have their own shapes (a UTC time, 32 hex digits): a record can hold anything, and
+    the name must stay one plain file name in the target directory. Otherwise the part is
+    ``unknown-time`` or ``record-<index>``."""
+    stamp, ident = data.get("received_at"), data.get("id")
+    stamp = stamp.replace(":", "-") if isinstance(stamp, str) and _STAMP.fullmatch(stamp) else "unknown-time"
+    ident = ident if isinstance(ident, str) and _ID.fullmatch(ident) else f"record-{index}"
+    return f"{stamp}-{ident}.envelope"
 
 
 def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: int = 64) -> Exported:
@@ -50,21 +69,18 @@ def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: 
     return Exported(written, 0, path)
 
 
-def export_envelopes(records: Iterable[Mapping[str, Any]], directory: Path) -> Exported:
+def export_envelopes(records: Iterable[Mapping[str, Any]], directory: Path, *, warn: Callable[[str], None] = _ignore) -> Exported:
     """One ``<time>-<record id>.envelope`` per accepted envelope request, the decoded bytes
     exactly (ready for ``sentry-cli send-envelope``); other requests (other endpoints,
-    bodies that were refused) are counted as skipped."""
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SnapshotError(f"cannot create {directory}: {exc.strerror}") from None
+    bodies that were refused) are counted as skipped. The directory is made owner-only
+    (see :func:`~sentry_mirror.io.files.private_directory`; ``warn`` hears about it)."""
+    private_directory(directory, warn=warn)
     written = skipped = 0
-    for data in records:
+    for index, data in enumerate(records):
         if data["endpoint"] not in _ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
             skipped += 1
             continue
-        stamp = data["received_at"].replace(":", "-")
-        with os.fdopen(_create(directory / f"{stamp}-{data['id']}.envelope"), "wb") as fo:
+        with os.fdopen(_create(directory / envelope_name(data, index)), "wb") as fo:
             for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
                 fo.write(chunk)
         written += 1

@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core.record import dumps
-from sentry_mirror.errors import SnapshotError
+from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io.files import private_directory
 from sentry_mirror.io.snapshot import LEVEL, SUFFIX, SnapshotWriter
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,9 @@ class Recorder:
         """Create the directory and the first file."""
         self._loop = asyncio.get_running_loop()
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SnapshotError(f"cannot create snapshot directory {self.directory}: {exc.strerror}") from None
+            private_directory(self.directory, warn=log.warning)  # 0700; tightened if others may write it
+        except MirrorError as exc:
+            raise SnapshotError(f"snapshot directory: {exc}") from None
         self._open()
 
     async def close(self) -> None:

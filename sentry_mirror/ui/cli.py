@@ -341,6 +341,10 @@ def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> Non
         pass  # Ctrl-C is how following ends
 
 
+def _warn_stderr(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"warning: {message}", style="yellow", soft_wrap=True, markup=False)
+
+
 @cli.command("export")
 @click.argument("snapshots", nargs=-1)
 @filter_options
@@ -358,7 +362,7 @@ def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, en
         raise click.UsageError("give exactly one of -o/--output and --envelopes")
     with _reading(snapshots) as records:
         selected = _query(filters).matching(records)
-        done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes)  # type: ignore[arg-type]
+        done = export_snapshot(selected, output) if output else export_envelopes(selected, envelopes, warn=_warn_stderr)  # type: ignore[arg-type]
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
     env.console.print(text(f"{done.written} request(s) written to {done.target}{skipped}"))
 
@@ -420,3 +424,4 @@ def main() -> None:
 # Commands that live in their own modules register themselves on `cli` when imported.
 from sentry_mirror.ui import replay_cmd as _replay_cmd  # noqa: E402, F401 - registers `replay`
 from sentry_mirror.ui import report_cmd as _report_cmd  # noqa: E402, F401 - registers `report` and `diff`
+from sentry_mirror.ui import verify_cmd as _verify_cmd  # noqa: E402, F401 - registers `verify`

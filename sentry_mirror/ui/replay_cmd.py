@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections import Counter
@@ -19,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
-from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.errors import ExitCode
+from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
@@ -124,10 +126,7 @@ def replay_command(
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     out = env.console if not as_json else err
-    try:
-        results_file = results.open("xb") if results else None
-    except OSError as exc:
-        raise MirrorError(f"cannot write --results {results}: {exc.strerror} (it must not exist yet)") from None
+    results_file = os.fdopen(create_private(results, what="--results "), "wb") if results else None  # owner-only: answers hold captured data
 
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
     task = progress.add_task("replay", total=plan.count)

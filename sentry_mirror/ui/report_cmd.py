@@ -12,6 +12,7 @@ from rich.console import Console
 
 from sentry_mirror.core import diffing, pii, report
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.files import write_private
 from sentry_mirror.ui import render_report
 from sentry_mirror.ui.cli import Env, _reading, cli
 from sentry_mirror.ui.safe import json_text
@@ -25,8 +26,10 @@ def _emit(env: Env, text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    with click.open_file(str(output), "w", encoding="utf-8", atomic=True) as handle:
-        handle.write(text)
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    write_private(output, text.encode("utf-8"))  # owner-only: reports quote captured data
     env.console.print(f"written to {output}", style="dim")
 
 

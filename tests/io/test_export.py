@@ -1,0 +1,145 @@
+"""Export writes only where it is told, and only files others cannot read."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.export import envelope_name, export_envelopes, export_snapshot
+from sentry_mirror.io.files import private_directory, write_private
+from sentry_mirror.io.snapshot import read_records
+
+
+def envelope(received_at: Any = "2026-11-23T10:00:01.123456Z", ident: Any = "ab" * 16) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "id": ident,
+        "received_at": received_at,
+        "endpoint": "envelope",
+        "response": {"status": 200},
+        "body": '{"event_id":"x"}\n',
+        "body_base64": False,
+        "summary": {"event_id": None, "items": []},
+    }
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+@contextmanager
+def umask(value: int) -> Iterator[None]:
+    old = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300) | st.sampled_from(["../../escaped", "/tmp/absolute", "a\x00b", "..", ".", "x" * 5000, "a/../../b"]), st.text(max_size=300))
+@example("../../../escaped", "../../escaped")
+@example("/etc/cron.d/x", "/tmp/y")
+@example("2026-11-23T10:00:01Z\x00/../x", "ab" * 16 + "/../../z")
+@example("2026-11-23T10:00:01Z" + "1" * 10_000, "f" * 5000)
+def test_envelope_names_never_leave_the_directory(received_at: str, ident: str) -> None:
+    """Whatever a record holds in ``received_at`` and ``id`` (``../``, absolute paths, NUL,
+    very long strings), every file lands in the target directory, owner-only."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        target = root / "out"
+        records = [envelope(received_at, ident), envelope(received_at, ident), envelope(ident, received_at)]
+        done = export_envelopes(records, target)
+        assert 3 == done.written
+        assert [target] == list(root.iterdir())  # nothing was written beside or above it
+        files = sorted(target.iterdir())
+        assert 3 == len(files)
+        for path in files:
+            assert path.parent == target and stat.S_ISREG(path.lstat().st_mode)
+            assert 0o600 == mode(path)
+            assert len(path.name) < 100 and path.name.endswith(".envelope")
+
+
+def test_envelope_names_keep_real_times_and_ids() -> None:
+    assert "2026-11-23T10-00-01.123456Z-" + "ab" * 16 + ".envelope" == envelope_name(envelope(), 0)
+    assert "unknown-time-record-7.envelope" == envelope_name(envelope("../x", "AB" * 16), 7)
+    assert "unknown-time-record-1.envelope" == envelope_name(envelope(12, None), 1)  # wrong types too
+
+
+def test_a_planted_symlink_is_not_followed(tmp_path: Path) -> None:
+    """A symlink named like the file to write (planted by someone who can write the
+    directory) is an error, and its target is untouched."""
+    target = tmp_path / "out"
+    target.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (target / envelope_name(envelope(), 0)).symlink_to(victim)
+    with pytest.raises(MirrorError, match="already exists"):
+        export_envelopes([envelope()], target)
+    assert "keep" == victim.read_text()
+
+
+def test_exported_snapshot_and_envelopes_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    with umask(0):
+        export_snapshot([envelope()], tmp_path / "x.jsonl.zst")
+        export_envelopes([envelope()], tmp_path / "new" / "dir")
+    assert 0o600 == mode(tmp_path / "x.jsonl.zst")
+    assert 0o700 == mode(tmp_path / "new" / "dir")
+    assert [0o600] == [mode(p) for p in (tmp_path / "new" / "dir").iterdir()]
+    assert 1 == len(list(read_records((tmp_path / "x.jsonl.zst").open("rb"))))
+
+
+def test_an_open_directory_of_ours_is_tightened_with_a_notice(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    directory.chmod(0o777)
+    notices: list[str] = []
+    export_envelopes([envelope()], directory, warn=notices.append)
+    assert 0o700 == mode(directory)
+    assert [f"{directory} could be written by other users (mode 777): tightened to 700"] == notices
+
+
+def test_a_directory_of_ours_that_others_may_only_read_is_left_alone(tmp_path: Path) -> None:
+    directory = tmp_path / "plain"
+    directory.mkdir()
+    directory.chmod(0o755)
+    notices: list[str] = []
+    private_directory(directory, warn=notices.append)
+    assert (0o755, []) == (mode(directory), notices)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")
+def test_an_open_directory_of_someone_else_is_warned_about(tmp_path: Path) -> None:
+    directory = tmp_path / "theirs"
+    directory.mkdir()
+    directory.chmod(0o777)
+    os.chown(directory, 65534, 65534)
+    notices: list[str] = []
+    private_directory(directory, warn=notices.append)
+    assert 0o777 == mode(directory)
+    assert 1 == len(notices) and "is not yours" in notices[0]
+
+
+def test_write_private_replaces_a_readable_file_with_an_owner_only_one(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text("old")
+    path.chmod(0o644)
+    with umask(0):
+        write_private(path, b"new")
+    assert ("new", 0o600) == (path.read_text(), mode(path))
+    assert [path] == list(tmp_path.iterdir())  # no temporary file left behind
+
+
+def test_write_private_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(MirrorError, match=f"cannot write {tmp_path}/missing/report.html: No such file or directory"):
+        write_private(tmp_path / "missing" / "report.html", b"x")
