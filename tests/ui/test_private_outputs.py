@@ -100,3 +100,17 @@ async def test_listen_directory_new_and_open(tmp_path: Path, caplog: pytest.LogC
         assert 0o700 == mode(directory)
         assert [0o600] == [mode(p) for p in directory.iterdir()]
     assert any("tightened to 700" in message for message in caplog.messages)
+
+
+@pytest.mark.parametrize("command", ["export", "listen"])
+async def test_missing_parents_of_a_new_directory_are_owner_only_too(tmp_path: Path, command: str) -> None:
+    """``--envelopes a/b`` or ``--dir a/b``: ``a`` is made as well, and under umask 0 a
+    directory made with the default mode is 0777, where anyone could swap ``b`` for theirs."""
+    target = tmp_path / "a" / "b" / "c"
+    if command == "export":
+        assert 0 == (await asyncio.to_thread(run, "export", str(SAMPLE), "--envelopes", str(target))).exit_code
+    else:
+        recorder = Recorder(target)
+        await recorder.start()
+        await recorder.close()
+    assert [0o700, 0o700, 0o700] == [mode(tmp_path / "a"), mode(tmp_path / "a" / "b"), mode(target)]
