@@ -448,8 +448,10 @@ def _envelope_dsn_auth(body: bytes, state: _State) -> Auth:
 
 def _check_envelope_dsn(request: Request, state: _State, auth: Auth) -> None:
     """With request auth present, an envelope ``dsn`` and ``origin`` must agree (else 400)."""
+    if state.endpoint != "envelope":  # before taking the first line: a store body is one line, up to 200 MiB
+        return
     line = _first_line(state.body)
-    if state.endpoint != "envelope" or (b'"dsn"' not in line and b'"origin"' not in line):
+    if b'"dsn"' not in line and b'"origin"' not in line:
         return
     headers = _first_line_json(line) or {}
     if isinstance(headers.get("dsn"), str):

@@ -10,7 +10,7 @@ the decision goes by the decoded size:
   waits for its share of the :class:`DecodeBudget` (the bytes all big requests may hold
   decoded at once, first come first served), then is understood and recorded;
 - past :data:`MAX_WAITING` requests waiting for the budget, a request is answered ``503``
-  with ``Retry-After`` (the SDK keeps its data and sends it again later), and recorded.
+  with ``Retry-After``, and recorded (most SDKs drop what gets a 503: docs/sdk-failure-behaviour.md).
 
 A body that decodes to more than :data:`~sentry_mirror.core.record.KEEP_ENCODED_ABOVE` is
 kept in its record as received, so it costs about its decoded size once (its big items are

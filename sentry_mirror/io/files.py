@@ -48,12 +48,28 @@ def write_private(path: Path, data: bytes) -> None:
         raise MirrorError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def _make_directories(path: Path) -> None:
+    """``mkdir -p`` where every directory made is 0700 (``Path.mkdir(parents=True)`` makes
+    the parents with the umask's mode: 0777 under umask 0, so anyone could swap the rest)."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileNotFoundError:
+        if path.parent == path:
+            raise
+        try:
+            _make_directories(path.parent)
+        except FileExistsError:
+            pass  # made meanwhile by someone else
+        path.mkdir(mode=DIR_MODE)
+
+
 def private_directory(path: Path, *, warn: Callable[[str], None]) -> None:
     """Make sure ``path`` is a directory that others cannot write to: created 0700, or, if it
     exists and is group- or world-writable, tightened to 0700 when it is ours (``warn``
-    says so), or left with a warning when it belongs to someone else."""
+    says so), or left with a warning when it belongs to someone else or is sticky (a
+    directory shared on purpose, such as /tmp, which root owns)."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True)
+        _make_directories(path)
         return
     except FileExistsError:
         pass
@@ -68,6 +84,9 @@ def private_directory(path: Path, *, warn: Callable[[str], None]) -> None:
     if not info.st_mode & 0o022:
         return
     mode = stat.S_IMODE(info.st_mode)
+    if info.st_mode & stat.S_ISVTX:  # shared on purpose (/tmp): others cannot remove or rename our files there
+        warn(f"{path} can be written by other users (mode {mode:o}, sticky: a shared directory such as /tmp): left as it is")
+        return
     if info.st_uid != os.getuid():
         warn(f"{path} can be written by other users (mode {mode:o}) and is not yours: captured data there may be replaced or removed by them")
         return

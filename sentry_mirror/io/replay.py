@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import math
+import re
 import ssl
 from array import array
 from collections import Counter
@@ -522,6 +523,10 @@ class InvalidResponse(ConnectionError):
 
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+#: A chunk size (before any ``;extension``) and a Content-Length as HTTP writes them: plain
+#: digits only (Python's ``int`` also takes a sign, ``0x`` and ``_``).
+_CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*")
+_LENGTH = re.compile(r"[0-9]{1,19}")
 
 
 class _Connection(asyncio.Protocol):
@@ -645,10 +650,9 @@ class _Connection(asyncio.Protocol):
             lower = name.lower()
             if lower in _FRAMING:
                 if lower == "content-length":
-                    try:
-                        length = int(value)
-                    except ValueError:
-                        raise InvalidResponse(f"invalid Content-Length {value[:40]!r}") from None
+                    if not _LENGTH.fullmatch(value):
+                        raise InvalidResponse(f"invalid Content-Length {value[:40]!r}")
+                    length = int(value)
                 elif lower == "transfer-encoding":
                     chunked = value.lower().endswith("chunked")
                 else:
@@ -670,10 +674,10 @@ class _Connection(asyncio.Protocol):
         buffer = self.buffer
         while True:
             end = await self._line()
-            try:
-                size = int(bytes(buffer[:end]).split(b";")[0].strip(), 16)
-            except ValueError:
-                raise InvalidResponse("invalid chunk size") from None
+            digits = _CHUNK_SIZE.fullmatch(bytes(buffer[:end]).split(b";")[0])
+            if digits is None:
+                raise InvalidResponse("invalid chunk size")
+            size = int(digits.group(1), 16)
             del buffer[: end + 2]
             if size == 0:
                 while (end := await self._line()) > 0:  # trailers, up to an empty line

@@ -265,20 +265,22 @@ class RecordDecoder:
         except zstandard.ZstdError:
             has_checksum = False
         start, size = self._frame_start, len(self._frame_raw)
-        self._frame_start += size
         self._frame = None
-        if has_checksum:
-            self.stats.frames += 1
-        elif not self.stats.checked:
-            self.stats.unchecked_frames += 1  # a frame another tool wrote: nothing to check it with
-        else:
-            kept = yield from self._release_checked(count=True)
-            if self._held:
-                self._damage(start, size, f"a frame without its checksum failed its group checks after {kept} records")
-                self._held = []
-                return
-        held, self._held = self._held, []
-        yield from self._release(held)
+        try:  # the next frame starts after this one once its lines are out (warnings name this one)
+            if has_checksum:
+                self.stats.frames += 1
+            elif not self.stats.checked:
+                self.stats.unchecked_frames += 1  # a frame another tool wrote: nothing to check it with
+            else:
+                kept = yield from self._release_checked(count=True)
+                if self._held:
+                    self._damage(start, size, f"a frame without its checksum failed its group checks after {kept} records")
+                    self._held = []
+                    return
+            held, self._held = self._held, []
+            yield from self._release(held)
+        finally:
+            self._frame_start = start + size
 
     def _release(self, outs: list[bytes]) -> Iterator[Record]:
         for out in outs:

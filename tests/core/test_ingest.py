@@ -957,3 +957,21 @@ def test_handle_never_raises(path: str, encoding: str, body: bytes) -> None:
 
     assert outcome.response.status in {200, 202, 400, 401, 403, 404, 405, 413, 415}
     assert outcome.body == record.Record(orjson.loads(line)).body
+
+
+@pytest.mark.parametrize("path", ["/api/1/store/", "/api/1/security/"])
+def test_a_big_one_line_body_that_is_no_envelope_is_not_copied_for_an_envelope_check(path: str) -> None:
+    """A gzip store body that decodes to 198 MiB ending in a newline was copied whole (its
+    "first line") to look for an envelope ``dsn``: 200 MB more at the listener's peak."""
+    import tracemalloc
+
+    body = b'{"message": "' + b"A" * (16 << 20) + b'"}\n'
+    request = Request("POST", path, "sentry_key=k", (("Content-Type", "application/json"),), body)
+    tracemalloc.start()
+    try:
+        outcome = handle(request)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 413 == outcome.response.status
+    assert peak < len(body) // 4

@@ -719,3 +719,32 @@ async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink
     finally:
         client.close()
         server.close()
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", b"Content-Length: -5\r\n\r\nabc"],
+)
+async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing: bytes) -> None:
+    """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length)
+    is refused as soon as it is read; a negative chunk size used to leave replay waiting
+    for bytes that never come, until its timeout, for every request."""
+    from sentry_mirror.io.replay import InvalidResponse
+
+    async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(1)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + framing)
+        await writer.drain()
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(odd, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port, timeout=3)
+    try:
+        with pytest.raises(InvalidResponse):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()

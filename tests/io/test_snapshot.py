@@ -158,6 +158,14 @@ def test_a_line_without_version_is_skipped_with_a_warning() -> None:
     assert 1 == len(warnings) and "not a sentry-mirror record" in warnings[0]
 
 
+def test_a_skipped_line_is_named_by_the_offset_of_its_own_frame() -> None:
+    """The warning names where the frame holding the line starts, not where the next one does."""
+    first = frames([rec(1)])
+    second = zstandard.ZstdCompressor(write_checksum=True).compress(b'{"hello": "world"}\n')
+    _, warnings = read(first + second + frames([rec(2)])[len(HEADER) :])
+    assert [f"f: skipped a line in the frame at offset {len(first)}: not a sentry-mirror record (no format version 'v')"] == warnings
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000), st.integers(min_value=0, max_value=400))
 @example(b"\x28\xb5\x2f\xfd", 0)

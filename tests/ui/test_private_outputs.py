@@ -100,3 +100,31 @@ async def test_listen_directory_new_and_open(tmp_path: Path, caplog: pytest.LogC
         assert 0o700 == mode(directory)
         assert [0o600] == [mode(p) for p in directory.iterdir()]
     assert any("tightened to 700" in message for message in caplog.messages)
+
+
+@pytest.mark.parametrize("command", ["export", "listen"])
+async def test_missing_parents_of_a_new_directory_are_owner_only_too(tmp_path: Path, command: str) -> None:
+    """``--envelopes a/b`` or ``--dir a/b``: ``a`` is made as well, and under umask 0 a
+    directory made with the default mode is 0777, where anyone could swap ``b`` for theirs."""
+    target = tmp_path / "a" / "b" / "c"
+    if command == "export":
+        assert 0 == (await asyncio.to_thread(run, "export", str(SAMPLE), "--envelopes", str(target))).exit_code
+    else:
+        recorder = Recorder(target)
+        await recorder.start()
+        await recorder.close()
+    assert [0o700, 0o700, 0o700] == [mode(tmp_path / "a"), mode(tmp_path / "a" / "b"), mode(target)]
+
+
+def test_a_sticky_shared_directory_like_tmp_is_warned_about_never_changed(tmp_path: Path) -> None:
+    """``--envelopes /tmp`` (or ``listen --dir /tmp`` as root): a sticky world-writable
+    directory is shared on purpose (others cannot remove or rename what is not theirs
+    there); tightening it to 0700 would break every other user of the machine."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = CliRunner().invoke(cli, ["export", str(SAMPLE), "--envelopes", str(shared)], env=ENV)
+    assert 0 == result.exit_code, result.output
+    assert 0o1777 == stat.S_IMODE(shared.stat().st_mode)
+    assert "sticky" in result.output and "left as it is" in result.output
+    assert {0o600} == {mode(p) for p in shared.iterdir()}
