@@ -22,11 +22,14 @@ import click
 import orjson
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress
+from rich.text import Text
 
 from sentry_mirror import __version__
 from sentry_mirror.core import encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
+from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.core.shape import Skipped
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
 from sentry_mirror.io.follow import follow
@@ -234,13 +237,19 @@ def _query(filters: dict[str, Any]) -> Query:
 
 
 @contextmanager
-def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
-    """Records (as dicts) from ``paths`` with warnings and, for long reads, a progress bar on stderr."""
+def _reading(paths: tuple[str, ...], malformed: Malformed | None = None) -> Iterator[Iterator[Any]]:
+    """Records (as dicts) from ``paths`` with warnings and, for long reads, a progress bar on stderr.
+    Records skipped as unusable are counted in ``malformed``, whose warnings go to stderr too."""
     files = expand(paths or ("snapshots",))
     err = Console(stderr=True, highlight=False)
 
     def warn(message: str) -> None:
-        err.print(f"warning: {message}", style="yellow", soft_wrap=True)
+        if isinstance(message, Skipped) and malformed is not None:
+            malformed.skipped(message)
+        err.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+    if malformed is not None:
+        malformed.on_warning = warn
 
     if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
@@ -369,13 +378,14 @@ def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: 
         sentry-mirror group --compare type --compare message
     """
     showing = args[:1] == ("show",)
-    with _reading(args[2:] if showing else args) as records:
+    malformed = Malformed(where="group")
+    with _reading(args[2:] if showing else args, malformed) as records:
         if compare_with:
-            result = grouping.compare(records, [strategy, *compare_with])
+            result = grouping.compare(records, [strategy, *compare_with], malformed=malformed)
         elif item_type == "transaction":
-            result = grouping.group_transactions(records)
+            result = grouping.group_transactions(records, malformed=malformed)
         else:
-            result = grouping.group_records(records, strategy)
+            result = grouping.group_records(records, strategy, malformed=malformed)
     if compare_with:
         render.comparison(env.console, result)  # type: ignore[arg-type]
         return
