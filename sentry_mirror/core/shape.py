@@ -18,6 +18,7 @@ import base64
 import binascii
 import itertools
 import operator
+import re
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,8 @@ _SUMMARY_KEYS = tuple(name for name, _ in _SUMMARY)
 _SUMMARY_OK = _signatures(_SUMMARY, absent=True)
 _RESPONSE_KEYS = tuple(name for name, _ in _RESPONSE)
 _RESPONSE_OK = _signatures(_RESPONSE)
+#: A record id: the listener writes 32 hex digits; letters, digits, "-" and "_" are taken.
+_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _ITEM_OK = frozenset({(str, int, dict), (str, int, NONE)})
 
 
@@ -153,6 +156,8 @@ def problem(data: dict[str, Any]) -> str | None:
 def _details(data: dict[str, Any], summary: dict[str, Any], response: dict[str, Any]) -> str | None:
     """The checks below the field types: sizes, the receive time, headers, summary items,
     auth, notes, flags, base64 bodies."""
+    if _ID.fullmatch(data["id"]) is None:  # (it names files: `export --envelopes`)
+        return f"id is not a record id ({data['id'][:40]!r})"
     if data["wire_size"] < 0 or data["body_size"] < 0:
         return "a negative size"
     received = data["received_at"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
 from rich import box
 from rich.console import Console
 from rich.json import JSON
@@ -239,8 +240,9 @@ def _payload(payload: bytes, content_type: Any) -> Any:
     """Pretty JSON when the payload is JSON, text when it is text, else a hex dump."""
     if payload[:1] in (b"{", b"["):
         try:
+            orjson.loads(payload)  # refuses lone surrogates (which no terminal takes) and deep nesting
             return JSON(payload.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # (orjson's error is a ValueError)
             pass
     try:
         text = payload.decode("utf-8")
