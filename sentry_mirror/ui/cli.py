@@ -299,8 +299,9 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
     if follow:
         _follow(env, args, _query(filters), as_json)
         return
-    with _reading(args) as records:
-        selected = _query(filters).select(records)
+    malformed = Malformed(where="inspect")
+    with _reading(args, malformed) as records:
+        selected = _query(filters).select(records, malformed)
         if as_json:
             out = sys.stdout.buffer
             for _, row in selected:
