@@ -45,6 +45,12 @@ _TOP: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("error", (str, NONE)),
     ("response", (dict,)),
 )
+#: Fields that may also be absent (hand-made records, older writers: body_decoded is then true).
+_OPTIONAL: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("notes", (list, NONE)),
+    ("body_decoded", (bool, NONE)),
+    ("body_truncated", (bool, NONE)),
+)
 #: Summary fields (each may be absent: records before the summary held the facts).
 _SUMMARY: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("event_id", (str, NONE)),
@@ -62,8 +68,7 @@ _RESPONSE: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("body", (str,)),
     ("body_base64", (bool,)),
 )
-#: Flags that may be absent (older writers) but are booleans when present.
-_FLAGS = ("body_decoded", "body_truncated")
+_TEXT_OR_NULL = frozenset({str, NONE})
 
 
 def _signatures(fields: tuple[tuple[str, tuple[type, ...]], ...], absent: bool = False) -> frozenset[tuple[type, ...]]:
@@ -74,6 +79,8 @@ def _signatures(fields: tuple[tuple[str, tuple[type, ...]], ...], absent: bool =
 
 _TOP_KEYS = tuple(name for name, _ in _TOP)
 _TOP_OK = _signatures(_TOP)
+_OPTIONAL_KEYS = tuple(name for name, _ in _OPTIONAL)
+_OPTIONAL_OK = _signatures(_OPTIONAL, absent=True)
 _SUMMARY_KEYS = tuple(name for name, _ in _SUMMARY)
 _SUMMARY_OK = _signatures(_SUMMARY, absent=True)
 _RESPONSE_KEYS = tuple(name for name, _ in _RESPONSE)
@@ -129,6 +136,8 @@ def usable(data: dict[str, Any]) -> bool:
         values = _top_values(data)
         if tuple(map(type, values)) not in _TOP_OK:
             return False
+        if tuple(map(type, map(data.get, _OPTIONAL_KEYS))) not in _OPTIONAL_OK:
+            return False
         summary, response = data["summary"], data["response"]
         if tuple(map(type, map(summary.get, _SUMMARY_KEYS))) not in _SUMMARY_OK:
             return False
@@ -143,8 +152,10 @@ def problem(data: dict[str, Any]) -> str | None:
     """Why the record ``data`` (of the current format version) cannot be read, or None when
     every field a reader uses has the type the listener writes."""
     get = data.get
-    if tuple(map(type, map(get, _TOP_KEYS))) not in _TOP_OK:
+    if tuple(map(type, map(get, _TOP_KEYS))) not in _TOP_OK or any(name not in data for name in _TOP_KEYS):
         return _wrong(data, _TOP, "", absent=False)
+    if tuple(map(type, map(get, _OPTIONAL_KEYS))) not in _OPTIONAL_OK:
+        return _wrong(data, _OPTIONAL, "", absent=True)
     summary, response = data["summary"], data["response"]
     if tuple(map(type, map(summary.get, _SUMMARY_KEYS))) not in _SUMMARY_OK:
         return _wrong(summary, _SUMMARY, "summary.", absent=True)
@@ -177,18 +188,12 @@ def _details(data: dict[str, Any], summary: dict[str, Any], response: dict[str, 
             if item["size"] < 0:
                 return "a negative size"
     auth = data["auth"]
-    if auth is not None:
-        for name, value in auth.items():
-            if value is not None and type(value) is not str:
-                return f"auth.{name} is {_json_type(value)}, not a string"
+    if auth and not _TEXT_OR_NULL.issuperset(map(type, auth.values())):
+        name, value = next((k, v) for k, v in auth.items() if type(v) not in _TEXT_OR_NULL)
+        return f"auth.{name} is {_json_type(value)}, not a string"
     notes = data.get("notes")
-    if notes and (type(notes) is not list or not all(type(note) is str for note in notes)):
+    if notes and not all(type(note) is str for note in notes):
         return "notes are not a list of text"
-    get = data.get
-    for name in _FLAGS:
-        flag = get(name)
-        if flag is not None and type(flag) is not bool:
-            return f"{name} is {_json_type(flag)}, not a boolean"
     if data["body_base64"] and not _base64_ok(data["body"]):
         return "body is not base64, as body_base64 says"
     if response["body_base64"] and not _base64_ok(response["body"]):
