@@ -851,34 +851,23 @@ class Grouper:
 _ERRORS = frozenset({EVENT})
 
 
-def _guarded(
-    records: Iterable[RecordLike], types: frozenset[str], malformed: Malformed | None
-) -> Iterator[tuple[dict[str, Any], Mapping[str, Any]]]:
-    """``(event, record data)`` for the events of ``types`` in ``records``. A record whose
-    events cannot be read is counted in ``malformed`` (the last resort: the shape of every
-    record was checked where it was read, and the walkers take any payload) and skipped."""
-    malformed = malformed if malformed is not None else Malformed(where="group")
+def _each(
+    records: Iterable[RecordLike], types: frozenset[str], add: Callable[[dict[str, Any], Mapping[str, Any]], Any],
+    malformed: Malformed | None,
+) -> None:
+    """``add(event, record data)`` for the events of ``types`` in ``records``. A record whose
+    events cannot be read or added is counted in ``malformed`` and the rest go on: the last
+    resort (every record's shape was checked where it was read, and the walkers take any
+    payload)."""
     for record in records:
         data = _data(record)
         try:
             for event, _ in events_of(data, types):
-                yield event, data  # (what the consumer raises does not come back here)
+                add(event, data)
         except FATAL:
             raise
         except Exception as exc:  # noqa: BLE001 - one record must not stop the rest
-            malformed.failed(data, exc)
-
-
-def _adding(pairs: Iterator[tuple[dict[str, Any], Mapping[str, Any]]], add: Callable[..., Any], malformed: Malformed | None) -> None:
-    """``add(event, data)`` for each pair; an event ``add`` fails on is counted, not fatal."""
-    malformed = malformed if malformed is not None else Malformed(where="group")
-    for event, data in pairs:
-        try:
-            add(event, data)
-        except FATAL:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one record must not stop the rest
-            malformed.failed(data, exc)
+            (malformed or Malformed(where="group")).failed(data, exc)
 
 
 def group_records(
@@ -894,7 +883,7 @@ def group_records(
     :func:`group_transactions`). Past ``max_groups`` groups, the events of new ones go to
     one :data:`OTHER_GROUPS` group. Records that cannot be read are counted in ``malformed``."""
     grouper = Grouper(strategy, max_ids, max_groups)
-    _adding(_guarded(records, _ERRORS, malformed), grouper.add, malformed)
+    _each(records, _ERRORS, grouper.add, malformed)
     return grouper.groups()
 
 
@@ -986,7 +975,7 @@ def compare(
     def add(event: dict[str, Any], data: Mapping[str, Any]) -> None:
         joint[tuple([grouper.add(event, data) for grouper in groupers])] += 1
 
-    _adding(_guarded(records, _ERRORS, malformed), add, malformed)
+    _each(records, _ERRORS, add, malformed)
     groups = {name: tuple(grouper.groups()) for name, grouper in zip(names, groupers, strict=True)}
     pairs = []
     for i, a in enumerate(names):
@@ -1168,11 +1157,7 @@ def group_transactions(
     most ``reservoir`` durations, so memory does not grow with the number of transactions;
     past ``max_groups`` names, new ones are counted together under :data:`OTHER_GROUPS`."""
     grouper = TransactionGrouper(reservoir, max_groups)
-    _adding(
-        _guarded(records, _TRANSACTIONS, malformed),
-        lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""),
-        malformed,
-    )
+    _each(records, _TRANSACTIONS, lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""), malformed)
     return grouper.groups()
 
 
