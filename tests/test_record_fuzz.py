@@ -319,6 +319,7 @@ ODD_RECORDS = {
     "wire_size is negative": {"wire_size": -1},
     "endpoint is null": {"endpoint": None},
     "id names a path": {"id": "../../escape"},
+    "body_encoded is text": {"body_encoded": "yes"},
 }
 
 

@@ -50,6 +50,7 @@ _OPTIONAL: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("notes", (list, NONE)),
     ("body_decoded", (bool, NONE)),
     ("body_truncated", (bool, NONE)),
+    ("body_encoded", (bool, NONE)),  # format version 2 (on main): true when the body is kept compressed
 )
 #: Summary fields (each may be absent: records before the summary held the facts).
 _SUMMARY: tuple[tuple[str, tuple[type, ...]], ...] = (
