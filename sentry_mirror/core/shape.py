@@ -188,7 +188,7 @@ def _details(data: dict[str, Any], summary: dict[str, Any], response: dict[str, 
                 return "summary.items are not {type, size, headers} objects"
             if item["size"] < 0:
                 return "a negative size"
-    auth = data["auth"]
+    auth = data.get("auth")
     if auth and not _TEXT_OR_NULL.issuperset(map(type, auth.values())):
         name, value = next((k, v) for k, v in auth.items() if type(v) not in _TEXT_OR_NULL)
         return f"auth.{name} is {_json_type(value)}, not a string"
