@@ -48,8 +48,10 @@ import orjson
 
 from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.ingest import store_json
+from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record, format_time, parse_time
 from sentry_mirror.core.summary import event_title
+from sentry_mirror.core.tolerant import without_surrogates
 from sentry_mirror.errors import EnvelopeError
 
 Components = tuple[str, ...]
@@ -95,9 +97,12 @@ def _json(data: bytes | str) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:  # sentry-python and raven send NaN/Infinity, which Relay repairs (and orjson refuses)
-        return json.loads(data)
+        value = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
+    # orjson also refuses lone surrogates ("\\ud800"), which json reads: as U+FFFD, so that
+    # hashes, titles and every output (UTF-8, orjson) take the text
+    return without_surrogates(value)
 
 
 def _store_payload(body: bytes) -> Any:
@@ -845,11 +850,23 @@ class Grouper:
 _ERRORS = frozenset({EVENT})
 
 
-def _error_events(records: Iterable[RecordLike]) -> Iterator[tuple[dict[str, Any], Mapping[str, Any]]]:
+def _each(
+    records: Iterable[RecordLike], types: frozenset[str], add: Callable[[dict[str, Any], Mapping[str, Any]], Any],
+    malformed: Malformed | None,
+) -> None:
+    """``add(event, record data)`` for the events of ``types`` in ``records``. A record whose
+    events cannot be read or added is counted in ``malformed`` and the rest go on: the last
+    resort (every record's shape was checked where it was read, and the walkers take any
+    payload)."""
     for record in records:
         data = _data(record)
-        for event, _ in events_of(data, _ERRORS):
-            yield event, data
+        try:
+            for event, _ in events_of(data, types):
+                add(event, data)
+        except FATAL:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one record must not stop the rest
+            (malformed or Malformed(where="group")).failed(data, exc)
 
 
 def group_records(
@@ -858,17 +875,14 @@ def group_records(
     *,
     max_ids: int = MAX_IDS,
     max_groups: int = MAX_GROUPS,
+    malformed: Malformed | None = None,
 ) -> list[Group]:
     """The error events of ``records`` grouped by ``strategy``, most frequent first (then
     first seen). One pass over ``records``; transactions are left out (see
     :func:`group_transactions`). Past ``max_groups`` groups, the events of new ones go to
-    one :data:`OTHER_GROUPS` group."""
+    one :data:`OTHER_GROUPS` group. Records that cannot be read are counted in ``malformed``."""
     grouper = Grouper(strategy, max_ids, max_groups)
-    add = grouper.add
-    for record in records:
-        data = _data(record)
-        for event, _ in events_of(data, _ERRORS):
-            add(event, data)
+    _each(records, _ERRORS, grouper.add, malformed)
     return grouper.groups()
 
 
@@ -946,7 +960,9 @@ def _pair(
     )
 
 
-def compare(records: Iterable[RecordLike], strategies: Sequence[str], *, max_ids: int = MAX_IDS) -> Comparison:
+def compare(
+    records: Iterable[RecordLike], strategies: Sequence[str], *, max_ids: int = MAX_IDS, malformed: Malformed | None = None
+) -> Comparison:
     """Group the error events of ``records`` with each of ``strategies`` (two or more
     names from :data:`STRATEGIES`) in one pass, and say where each pair splits or merges."""
     names = tuple(dict.fromkeys(strategies))
@@ -954,8 +970,11 @@ def compare(records: Iterable[RecordLike], strategies: Sequence[str], *, max_ids
         raise ValueError("compare needs two or more different strategies")
     groupers = [Grouper(name, max_ids) for name in names]
     joint: Counter[tuple[str, ...]] = Counter()  # one cell per distinct combination of groups
-    for event, data in _error_events(records):
-        joint[tuple(grouper.add(event, data) for grouper in groupers)] += 1
+
+    def add(event: dict[str, Any], data: Mapping[str, Any]) -> None:
+        joint[tuple([grouper.add(event, data) for grouper in groupers])] += 1
+
+    _each(records, _ERRORS, add, malformed)
     groups = {name: tuple(grouper.groups()) for name, grouper in zip(names, groupers, strict=True)}
     pairs = []
     for i, a in enumerate(names):
@@ -1126,17 +1145,18 @@ def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 def group_transactions(
-    records: Iterable[RecordLike], *, reservoir: int = RESERVOIR_SIZE, max_groups: int = MAX_GROUPS
+    records: Iterable[RecordLike],
+    *,
+    reservoir: int = RESERVOIR_SIZE,
+    max_groups: int = MAX_GROUPS,
+    malformed: Malformed | None = None,
 ) -> list[TransactionGroup]:
     """Transactions grouped by (name, ``contexts.trace.op``), most frequent first (then by
     name and op), with duration percentiles. One pass; each group keeps a reservoir of at
     most ``reservoir`` durations, so memory does not grow with the number of transactions;
     past ``max_groups`` names, new ones are counted together under :data:`OTHER_GROUPS`."""
     grouper = TransactionGrouper(reservoir, max_groups)
-    for record in records:
-        data = _data(record)
-        for transaction, _ in events_of(data, _TRANSACTIONS):
-            grouper.add(transaction, data.get("received_at") or "")
+    _each(records, _TRANSACTIONS, lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""), malformed)
     return grouper.groups()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sentry_mirror.core.describe import Row, describe
 from sentry_mirror.core import bodies
+from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import format_time
 from sentry_mirror.errors import MirrorError
 
@@ -98,15 +99,24 @@ class Query:
             return False
         return not (self.releases and row.release not in self.releases)
 
-    def select(self, records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], Row]]:
-        """The records that match, each with its Row, up to ``limit``; streaming."""
+    def select(
+        self, records: Iterable[Mapping[str, Any]], malformed: Malformed | None = None
+    ) -> Iterator[tuple[Mapping[str, Any], Row]]:
+        """The records that match, each with its Row, up to ``limit``; streaming. A record that
+        cannot be described is counted in ``malformed`` (the last resort) and left out."""
         taken = 0
         for data in records:
             if self.limit is not None and taken >= self.limit:
                 return
-            if not self._record_ok(data):
+            try:
+                if not self._record_ok(data):
+                    continue
+                row = describe(data)
+            except FATAL:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one record must not stop the listing
+                (malformed or Malformed(where="inspect")).failed(data, exc)
                 continue
-            row = describe(data)
             if self._row_ok(row):
                 taken += 1
                 yield data, row

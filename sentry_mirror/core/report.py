@@ -35,6 +35,9 @@ within a version, a key is never renamed or removed without a new version::
 
     {"schema": "sentry-mirror-report", "version": 1,
      "sections": [names of the sections present],
+     "malformed": {"records" (skipped: not what the listener writes, or failed on; each named in a
+                   warning), "examples": [{"id", "reason"}] (the first five),
+                   "fields": {"<item type>.<field> is <JSON type>": n} (ignored: not the protocol's type)},
      "traffic": {"requests", "envelopes", "items", "accepted", "refused",
                  "first", "last", "duration_s",
                  "items_by_type", "by_endpoint", "by_project", "by_sdk", "by_platform",
@@ -94,7 +97,9 @@ from sentry_mirror.core import bodies, grouping, pii
 from sentry_mirror.core.describe import split_sdk
 from sentry_mirror.core.grouping import Group, Sample, TransactionGroup, duration_ms, percentile
 from sentry_mirror.core.ingest import _EVENT_LIKE, _ITEM_LIMITS, MAX_EVENT_SIZE
+from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record, parse_time
+from sentry_mirror.core.tolerant import Remarks, as_list
 
 SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
@@ -891,9 +896,16 @@ class Report:
     groups: tuple[Group, ...] = ()
     transactions: tuple[TransactionGroup, ...] = ()
     pii_engine: str = pii.ENGINE
+    malformed: Json = field(default_factory=lambda: {"records": 0, "examples": [], "fields": {}})
 
     def to_json(self) -> Json:
-        return {"schema": SCHEMA, "version": SCHEMA_VERSION, "sections": list(self.sections), **self.sections}
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "sections": list(self.sections),
+            "malformed": self.malformed,
+            **self.sections,
+        }
 
     def section(self, name: str) -> Json:
         return self.sections.get(name, {})
@@ -909,7 +921,14 @@ class _PiiRow:
 class ReportBuilder:
     """Feed it record dicts with :meth:`add`, then :meth:`build` the :class:`Report`."""
 
-    def __init__(self, *, top_groups: int = TOP_GROUPS, scan_pii: bool = True, pii_engine: str = pii.ENGINE) -> None:
+    def __init__(
+        self,
+        *,
+        top_groups: int = TOP_GROUPS,
+        scan_pii: bool = True,
+        pii_engine: str = pii.ENGINE,
+        malformed: Malformed | None = None,
+    ) -> None:
         if pii_engine not in (pii.ENGINE, pii.RELAY_ENGINE):
             raise ValueError(f"unknown personal-data engine {pii_engine!r}")
         self.top_groups = top_groups
@@ -967,11 +986,21 @@ class ReportBuilder:
         self.image_types = Capped()
         self.releases = Capped()
         self.events = self.events_with_release = self.events_with_dist = 0
+        self.remarks = Remarks()
+        self.malformed = malformed if malformed is not None else Malformed(where="report")
 
     # ------------------------------------------------------------ per record
 
     def add(self, record: Record | Mapping[str, Any]) -> None:
         data = record.data if isinstance(record, Record) else record
+        try:
+            self._add(data)
+        except FATAL:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: one record must not stop the report
+            self.malformed.failed(data, exc)
+
+    def _add(self, data: Mapping[str, Any]) -> None:
         self.requests += 1
         received = data.get("received_at") or ""
         if received:
@@ -1165,18 +1194,19 @@ class ReportBuilder:
             self.grouper.add(payload, data)
         elif kind == "transaction":
             self.transactions.add(payload, data.get("received_at") or "")
-            for span in payload.get("spans") or ():
+            for span in as_list(payload.get("spans"), self.remarks, kind, "spans"):
                 if isinstance(span, dict):
                     self._span(span.get("op"), duration_ms(span))
         elif kind == "span":
-            for span in payload.get("items") or [payload]:
+            spans = payload.get("items")
+            for span in as_list(spans, self.remarks, kind, "items") if spans is not None else [payload]:
                 if isinstance(span, dict):
                     self._span(_span_op(span), _span_v2_duration(span))
         elif kind == "session":
             self.session_updates += 1
             self.session_status.add(payload.get("status") or "ok")
         elif kind == "sessions":
-            for aggregate in payload.get("aggregates") or ():
+            for aggregate in as_list(payload.get("aggregates"), self.remarks, kind, "aggregates"):
                 if isinstance(aggregate, dict):
                     for name in ("exited", "errored", "abnormal", "crashed"):
                         value = aggregate.get(name)
@@ -1186,7 +1216,7 @@ class ReportBuilder:
             self._check_in(payload.get("monitor_slug") or "-", payload.get("status") or "-")
         elif kind == "client_report":
             self.client_reports += 1
-            for dropped in payload.get("discarded_events") or ():
+            for dropped in as_list(payload.get("discarded_events"), self.remarks, kind, "discarded_events"):
                 if isinstance(dropped, dict) and isinstance(dropped.get("quantity"), int):
                     self.dropped.add(
                         f"{dropped.get('reason') or '-'}\x00{dropped.get('category') or '-'}", dropped["quantity"]
@@ -1268,11 +1298,12 @@ class ReportBuilder:
         debug_meta = event.get("debug_meta")
         if isinstance(debug_meta, dict):
             self.with_debug_meta += 1
-            for image in debug_meta.get("images") or ():
+            for image in as_list(debug_meta.get("images"), self.remarks, "event", "debug_meta.images"):
                 if isinstance(image, dict):
                     self.image_types.add(image.get("type"))
                     self.debug_ids += bool(image.get("debug_id"))
-        if event.get("platform") not in _JS_PLATFORMS:
+        platform = event.get("platform")
+        if not isinstance(platform, str) or platform not in _JS_PLATFORMS:
             return
         self.js_events += 1
         exceptions = grouping.exceptions_of(event)
@@ -1303,7 +1334,8 @@ class ReportBuilder:
             "sourcemaps": self._sourcemaps_section,
             "server": self._server,
         }
-        return Report({name: makers[name]() for name in wanted}, groups, transactions)
+        malformed = {**self.malformed.to_json(), "fields": _sorted(self.remarks)}
+        return Report({name: makers[name]() for name in wanted}, groups, transactions, malformed=malformed)
 
     def _duration(self) -> float:
         if not self.first or not self.last:
@@ -1536,8 +1568,11 @@ def build_report(
     *,
     top_groups: int = TOP_GROUPS,
     pii_engine: str = pii.ENGINE,
+    malformed: Malformed | None = None,
 ) -> Report:
-    """The :class:`Report` of ``records`` (one pass), with the ``sections`` named.
+    """The :class:`Report` of ``records`` (one pass), with the ``sections`` named. A record
+    the builder fails on is counted in ``malformed`` (and named to its ``on_warning``), and
+    the report goes on.
 
     ``pii_engine="relay"`` asks Sentry's own scrubber (the ``sentry-relay`` package) what its
     default scrubbing removes from events and transactions, instead of the built-in rules
@@ -1546,7 +1581,7 @@ def build_report(
     unknown = wanted - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown report sections: {', '.join(sorted(unknown))}")
-    builder = ReportBuilder(top_groups=top_groups, scan_pii="pii" in wanted, pii_engine=pii_engine)
+    builder = ReportBuilder(top_groups=top_groups, scan_pii="pii" in wanted, pii_engine=pii_engine, malformed=malformed)
     for record in records:
         builder.add(record)
     return builder.build(wanted)

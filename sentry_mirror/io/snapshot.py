@@ -31,6 +31,7 @@ from sentry_mirror.core import checks
 from sentry_mirror.core.compat import migrate
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_complete_prefix
 from sentry_mirror.core.record import RECORD_VERSION, Record, dumps
+from sentry_mirror.core.shape import problem, skipped, usable
 from sentry_mirror.errors import DecodeError, FormatVersionError, SnapshotError
 
 SUFFIX = ".jsonl.zst"
@@ -343,8 +344,8 @@ class RecordDecoder:
                 data = loads(line)
             except orjson.JSONDecodeError:
                 data = _NOT_JSON
-            if type(data) is dict and type(version := data.get("v")) is int and version == current:  # migrate's common case
-                yield Record(data)
+            if type(data) is dict and type(version := data.get("v")) is int and version == current and usable(data):
+                yield Record(data)  # migrate's common case
             else:
                 yield from self._record(line, data)
         self._pending = [out[start:]]
@@ -356,11 +357,17 @@ class RecordDecoder:
                 self.on_warning(f"{self.name}: skipped a line that is not JSON in the frame at offset {self._frame_start}")
             return
         try:
-            yield Record(migrate(data))
+            data = migrate(data)
         except FormatVersionError as exc:
             raise FormatVersionError(f"{self.name}: {exc}") from None
         except SnapshotError as exc:
             self.on_warning(f"{self.name}: skipped a line in the frame at offset {self._frame_start}: {exc}")
+            return
+        wrong = problem(data)
+        if wrong is None:
+            yield Record(data)
+        else:  # a reader would fail on it: named, and skipped
+            self.on_warning(skipped(f"{self.name} (frame at offset {self._frame_start})", data, wrong))
 
     def finish(self) -> Iterator[Record]:
         """The input is over: the checked records of a frame left open, and what was lost."""

@@ -26,6 +26,8 @@ from rich.progress import DownloadColumn, Progress
 from sentry_mirror import __version__
 from sentry_mirror.core import bodies, encoding, grouping, ingest
 from sentry_mirror.core.query import Query, find, parse_moment
+from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.core.shape import Skipped
 from sentry_mirror.core.text import visible_lines
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.export import export_envelopes, export_snapshot
@@ -245,13 +247,19 @@ def _query(filters: dict[str, Any]) -> Query:
 
 
 @contextmanager
-def _reading(paths: tuple[str, ...]) -> Iterator[Iterator[Any]]:
-    """Records (as dicts) from ``paths`` with warnings and, for long reads, a progress bar on stderr."""
+def _reading(paths: tuple[str, ...], malformed: Malformed | None = None) -> Iterator[Iterator[Any]]:
+    """Records (as dicts) from ``paths`` with warnings and, for long reads, a progress bar on stderr.
+    Records skipped as unusable are counted in ``malformed``, whose warnings go to stderr too."""
     files = expand(paths or ("snapshots",))
     err = Console(stderr=True, highlight=False)
 
     def warn(message: str) -> None:
+        if isinstance(message, Skipped) and malformed is not None:
+            malformed.skipped(message)
         err.print(text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+    if malformed is not None:
+        malformed.on_warning = warn
 
     if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
@@ -302,8 +310,9 @@ def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | N
     if follow:
         _follow(env, args, _query(filters), as_json)
         return
-    with _reading(args) as records:
-        selected = _query(filters).select(records)
+    malformed = Malformed(where="inspect")
+    with _reading(args, malformed) as records:
+        selected = _query(filters).select(records, malformed)
         if as_json:
             out = sys.stdout.buffer
             for _, row in selected:
@@ -385,13 +394,14 @@ def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: 
         sentry-mirror group --compare type --compare message
     """
     showing = args[:1] == ("show",)
-    with _reading(args[2:] if showing else args) as records:
+    malformed = Malformed(where="group")
+    with _reading(args[2:] if showing else args, malformed) as records:
         if compare_with:
-            result = grouping.compare(records, [strategy, *compare_with])
+            result = grouping.compare(records, [strategy, *compare_with], malformed=malformed)
         elif item_type == "transaction":
-            result = grouping.group_transactions(records)
+            result = grouping.group_transactions(records, malformed=malformed)
         else:
-            result = grouping.group_records(records, strategy)
+            result = grouping.group_records(records, strategy, malformed=malformed)
     if compare_with:
         render.comparison(env.console, result)  # type: ignore[arg-type]
         return

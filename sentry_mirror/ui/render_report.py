@@ -384,7 +384,21 @@ def document(report: Mapping[str, Any], *, max_paths: int | None = None) -> list
         "sourcemaps": _sourcemaps,
         "server": _server,
     }
-    return [makers[name](report[name]) for name in report["sections"]]
+    malformed = _malformed(report.get("malformed") or {})
+    return [*malformed, *(makers[name](report[name]) for name in report["sections"])]
+
+
+def _malformed(data: Mapping[str, Any]) -> list[Section]:
+    """The "malformed" line: records skipped (named in warnings on stderr) and fields of the
+    wrong type ignored; nothing when there were none."""
+    if not data.get("records") and not data.get("fields"):
+        return []
+    s = Section("malformed", "Malformed records")
+    named = "; ".join(f"{e['id'] or '(no id)'}: {e['reason']}" for e in data.get("examples") or ())
+    s.facts = [("malformed", f"{data.get('records', 0)} record(s) skipped" + (f": {named}" if named else ""))]
+    if data.get("fields"):
+        s.facts.append(("fields ignored", ", ".join(f"{k} ({v})" for k, v in data["fields"].items())))
+    return [s]
 
 
 # ---------------------------------------------------------------- terminal

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from sentry_mirror.core import diffing, pii, report
+from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_private
 from sentry_mirror.ui import render_report
@@ -48,8 +49,11 @@ def _build(paths: tuple[str, ...], sections: tuple[str, ...], top: int, engine: 
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
         )
-    with _reading(paths) as records:
-        return report.build_report(records, sections or report.SECTIONS, top_groups=top, pii_engine=engine)
+    malformed = Malformed(where="report")
+    with _reading(paths, malformed) as records:
+        return report.build_report(
+            records, sections or report.SECTIONS, top_groups=top, pii_engine=engine, malformed=malformed
+        )
 
 
 @cli.command("report")

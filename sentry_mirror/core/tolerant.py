@@ -1,0 +1,77 @@
+"""Reading client payloads whatever their shape: the helpers the walkers share.
+
+SDKs and proxies send odd shapes (a number where Sentry's protocol has a list, an object
+where it has a string). Relay takes them, drops the value and records a remark in the
+event's ``_meta``; the readers here do the same: a field of the wrong type is treated as
+absent, and counted (:class:`Remarks`), never an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Distinct remarks kept (``item type: field is a …``); further ones are counted together.
+MAX_REMARKS = 200
+_NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}
+
+
+def json_type(value: Any) -> str:
+    """``an integer``, ``an object`` …: the JSON type of a parsed value, for a person."""
+    return _NAMES.get(type(value), type(value).__name__)
+
+
+def _clean(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def without_surrogates(value: Any) -> Any:
+    """``value`` (parsed JSON) with every lone surrogate in its strings and keys replaced by
+    U+FFFD; None when it is nested too deep to walk."""
+    try:
+        return _without(value)
+    except RecursionError:
+        return None
+
+
+def _without(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _clean(value)
+    if kind is list:
+        return [_without(inner) for inner in value]
+    if kind is dict:
+        return {_clean(key): _without(inner) for key, inner in value.items()}
+    return value
+
+
+class Remarks(Counter[str]):
+    """Fields of the wrong type met and ignored, by ``item type.field (JSON type)``; at most
+    :data:`MAX_REMARKS` distinct ones, the rest under ``(other)``."""
+
+    def wrong(self, item_type: str, name: str, value: Any) -> None:
+        key = f"{item_type}.{name} is {json_type(value)}"
+        if key in self or len(self) < MAX_REMARKS:
+            self[key] += 1
+        else:
+            self["(other)"] += 1
+
+
+def as_list(value: Any, remarks: Remarks | None, item_type: str, name: str) -> list[Any]:
+    """``value`` when it is a list; else an empty one (a value that is there is remarked)."""
+    if type(value) is list:
+        return value
+    if value is not None and remarks is not None:
+        remarks.wrong(item_type, name, value)
+    return []
+
+
+def as_dict(value: Any, remarks: Remarks | None, item_type: str, name: str) -> dict[str, Any]:
+    """``value`` when it is an object; else an empty one (a value that is there is remarked)."""
+    if type(value) is dict:
+        return value
+    if value is not None and remarks is not None:
+        remarks.wrong(item_type, name, value)
+    return {}
