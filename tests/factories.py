@@ -101,3 +101,32 @@ def make_multipart(
         chunks.append(head.encode() + b"\r\n" + data + b"\r\n")
     body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def make_record(**overrides: Any) -> dict[str, Any]:
+    """A whole snapshot record, as the listener writes one for a request it refused with 404
+    (readers skip a record that lacks a field the listener writes); ``overrides`` replace
+    top-level fields."""
+    record: dict[str, Any] = {
+        "v": 1,
+        "id": "0" * 32,
+        "received_at": "2026-11-23T10:00:00.000000Z",
+        "remote_addr": None,
+        "method": "POST",
+        "path": "/",
+        "query": "",
+        "headers": [],
+        "endpoint": "unknown",
+        "project_id": None,
+        "auth": None,
+        "content_encoding": None,
+        "wire_size": 0,
+        "body_size": 0,
+        "body": "",
+        "body_base64": False,
+        "summary": {"event_id": None, "items": []},
+        "error": None,
+        "response": {"status": 404, "headers": [], "body": "", "body_base64": False},
+    }
+    record.update(overrides)
+    return record

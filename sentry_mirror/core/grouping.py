@@ -51,7 +51,6 @@ from sentry_mirror.core.ingest import store_json
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record, format_time, parse_time
 from sentry_mirror.core.summary import event_title
-from sentry_mirror.core.tolerant import without_surrogates
 from sentry_mirror.errors import EnvelopeError
 
 Components = tuple[str, ...]
@@ -100,9 +99,9 @@ def _json(data: bytes | str) -> Any:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    # orjson also refuses lone surrogates ("\\ud800"), which json reads: as U+FFFD, so that
-    # hashes, titles and every output (UTF-8, orjson) take the text
-    return without_surrogates(value)
+    # orjson also refuses lone surrogates ("\\ud800"), which json reads: they are kept as
+    # sent (hashes encode them with surrogatepass, outputs escape them: ui/safe.py)
+    return value
 
 
 def _store_payload(body: bytes) -> Any:

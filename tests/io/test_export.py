@@ -18,19 +18,17 @@ from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.export import envelope_name, export_envelopes, export_snapshot
 from sentry_mirror.io.files import private_directory, write_private
 from sentry_mirror.io.snapshot import read_records
+from tests.factories import make_record
 
 
 def envelope(received_at: Any = "2026-11-23T10:00:01.123456Z", ident: Any = "ab" * 16) -> dict[str, Any]:
-    return {
-        "v": 1,
-        "id": ident,
-        "received_at": received_at,
-        "endpoint": "envelope",
-        "response": {"status": 200},
-        "body": '{"event_id":"x"}\n',
-        "body_base64": False,
-        "summary": {"event_id": None, "items": []},
-    }
+    return make_record(
+        id=ident,
+        received_at=received_at,
+        endpoint="envelope",
+        response={"status": 200, "headers": [], "body": "", "body_base64": False},
+        body='{"event_id":"x"}\n',
+    )
 
 
 def mode(path: Path) -> int:

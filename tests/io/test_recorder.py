@@ -19,21 +19,19 @@ import pytest
 from sentry_mirror.io import recorder as recorder_module
 from sentry_mirror.io.recorder import Recorder, StorageUnavailable
 from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_record
 
 
 def entry(size: int = 100, *, random: bool = False) -> dict[str, Any]:
     """A record as the server builds it (what the recorder needs of one: id, body, status)."""
     body = base64.b64encode(os.urandom(size)).decode() if random else "x" * size
-    return {
-        "v": 1,
-        "id": uuid.uuid4().hex,
-        "received_at": "2026-11-23T10:00:01.123456Z",
-        "body": body,
-        "body_base64": False,
-        "notes": [],
-        "summary": {"event_id": None, "items": []},
-        "response": {"status": 200, "headers": [], "body": "", "body_base64": False},
-    }
+    return make_record(
+        id=uuid.uuid4().hex,
+        received_at="2026-11-23T10:00:01.123456Z",
+        body=body,
+        notes=[],
+        response={"status": 200, "headers": [], "body": "", "body_base64": False},
+    )
 
 
 def on_disk(directory: Path) -> list[dict[str, Any]]:

@@ -20,19 +20,13 @@ from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
 from sentry_mirror.core.record import NEWEST_VERSION, RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
 from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
+from tests.factories import make_record
 
 
 def rec(n: int, at: str = "2026-11-23T10:00:00.000000Z", **extra: Any) -> dict[str, Any]:
-    """A whole record (readers skip one without the fields the listener writes)."""
-    return {**_TEMPLATE, "id": f"{n:032x}", "received_at": at, **extra}
-
-
-_TEMPLATE = {  # small, as the tests of damage count records per compressed byte
-    "v": RECORD_VERSION, "remote_addr": None, "method": "POST", "path": "/", "query": "", "headers": [],
-    "endpoint": "unknown", "project_id": None, "auth": None, "content_encoding": None, "wire_size": 0, "body_size": 0,
-    "body": "", "body_base64": False, "summary": {"event_id": None, "items": []}, "error": None,
-    "response": {"status": 404, "headers": [], "body": "", "body_base64": False},
-}  # fmt: skip
+    """A whole record (readers skip one without the fields the listener writes); small, as the
+    tests of damage count records per compressed byte."""
+    return make_record(v=RECORD_VERSION, id=f"{n:032x}", received_at=at, **extra)
 
 
 def frames(*groups: list[dict[str, Any]], frame_size: int = 1 << 20, finish: bool = True) -> bytes:
@@ -114,7 +108,8 @@ def test_a_damaged_frame_is_skipped_and_the_next_frame_reads() -> None:
     found, warnings = read(bytes(damaged))
     assert ids(1, 3) == found
     start, end = len(first) + len(HEADER), len(first) + len(second)  # the frame after the header
-    assert [f"f: skipped {end - start} damaged bytes at offsets {start}-{end} (zstd: Data corruption detected)"] == warnings
+    prefix = f"f: skipped {end - start} damaged bytes at offsets {start}-{end} (zstd: "  # zstd's words depend on the bit
+    assert 1 == len(warnings) and warnings[0].startswith(prefix), warnings
 
 
 def test_records_before_the_damage_in_a_big_frame_are_kept() -> None:
