@@ -8,11 +8,9 @@ absent, and counted (:class:`Remarks`), never an error.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Distinct remarks kept (``item type: field is a …``); further ones are counted together.
 MAX_REMARKS = 200
 _NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}
@@ -21,30 +19,6 @@ _NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a nu
 def json_type(value: Any) -> str:
     """``an integer``, ``an object`` …: the JSON type of a parsed value, for a person."""
     return _NAMES.get(type(value), type(value).__name__)
-
-
-def _clean(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
-
-
-def without_surrogates(value: Any) -> Any:
-    """``value`` (parsed JSON) with every lone surrogate in its strings and keys replaced by
-    U+FFFD; None when it is nested too deep to walk."""
-    try:
-        return _without(value)
-    except RecursionError:
-        return None
-
-
-def _without(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return _clean(value)
-    if kind is list:
-        return [_without(inner) for inner in value]
-    if kind is dict:
-        return {_clean(key): _without(inner) for key, inner in value.items()}
-    return value
 
 
 class Remarks(Counter[str]):
