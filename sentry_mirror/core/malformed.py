@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sentry_mirror.core.shape import Skipped, problem, skipped
+from sentry_mirror.errors import MirrorError
 
 #: Records named in the report (all are counted).
 MAX_EXAMPLES = 5
@@ -45,6 +46,8 @@ class Malformed:
     def failed(self, data: Any, exc: BaseException) -> None:
         """Count a record an aggregator raised on, and warn naming it and why."""
         reason = problem(data) if type(data) is dict else None
+        if reason is None and isinstance(exc, MirrorError):  # the record's data, not a bug (a body that does not decode)
+            reason = str(exc)[:200]
         if reason is None:
             reason = f"{type(exc).__name__}: {str(exc)[:200]} (a bug in sentry-mirror: please report it with this record)"
         warning = skipped(self.where, data, reason)

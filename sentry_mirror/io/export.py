@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core import bodies
-from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
 from sentry_mirror.io.files import create_private, private_directory
 from sentry_mirror.io.snapshot import SnapshotWriter
 
@@ -80,8 +80,15 @@ def export_envelopes(records: Iterable[Mapping[str, Any]], directory: Path, *, w
         if data["endpoint"] not in _ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
             skipped += 1
             continue
-        with os.fdopen(_create(directory / envelope_name(data, index)), "wb") as fo:
-            for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
-                fo.write(chunk)
+        path = directory / envelope_name(data, index)
+        try:
+            with os.fdopen(_create(path), "wb") as fo:
+                for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
+                    fo.write(chunk)
+        except DecodeError as exc:  # a body kept compressed that does not decode (a damaged record)
+            path.unlink(missing_ok=True)
+            warn(f"skipped record {data['id']}: {exc}")
+            skipped += 1
+            continue
         written += 1
     return Exported(written, skipped, directory)

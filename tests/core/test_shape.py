@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from sentry_mirror.core import grouping, report, shape, tolerant
 from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.errors import DecodeError
 from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_record
 from tests.test_record_fuzz import ODD_RECORDS, golden_records, mutated
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -96,3 +98,15 @@ def test_a_bug_on_one_event_costs_that_record_only(monkeypatch: pytest.MonkeyPat
     assert 1 == data["malformed"]["records"] and records[0]["id"] == data["malformed"]["examples"][0]["id"]
     assert 8 == data["issues"]["events"] and 13 == data["traffic"]["requests"]
     assert orjson.dumps(data)
+
+
+def test_a_record_whose_data_fails_is_named_without_blaming_sentry_mirror() -> None:
+    """A body kept compressed that does not decode is the record's fault (hand-made or damaged),
+    not a bug: the warning says what is wrong with it."""
+    warnings: list[str] = []
+    malformed = Malformed(warnings.append, where="report")
+    malformed.failed(make_record(id="3" * 32), DecodeError("body does not decode as gzip"))
+    malformed.failed(make_record(id="4" * 32), KeyError("x"))
+    assert 2 == malformed.count
+    assert "body does not decode as gzip" in warnings[0] and "a bug" not in warnings[0]
+    assert "a bug in sentry-mirror" in warnings[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 import tempfile
@@ -141,3 +142,16 @@ def test_write_private_replaces_a_readable_file_with_an_owner_only_one(tmp_path:
 def test_write_private_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(MirrorError, match=f"cannot write {tmp_path}/missing/report.html: No such file or directory"):
         write_private(tmp_path / "missing" / "report.html", b"x")
+
+
+def test_a_kept_compressed_body_that_does_not_decode_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A damaged ``body_encoded`` record costs that record, not the export."""
+    broken = envelope(ident="cd" * 16) | {
+        "v": 2, "body_encoded": True, "content_encoding": "gzip", "body_base64": True,
+        "body": base64.b64encode(b"\x1f\x8b not gzip").decode(), "body_size": 50_000_000,
+    }  # fmt: skip
+    notices: list[str] = []
+    result = export_envelopes([broken, envelope()], tmp_path / "out", warn=notices.append)
+    assert (1, 1) == (result.written, result.skipped)
+    assert [f"{'ab' * 16}.envelope"] == [p.name.split("-", 3)[-1][-41:] for p in (tmp_path / "out").iterdir()]
+    assert [f"skipped record {'cd' * 16}: "] == [n[: len("skipped record ") + 34] for n in notices]
