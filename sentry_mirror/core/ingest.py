@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl
 import orjson
 import zstandard
 
-from sentry_mirror.core import encoding, envelope, multipart
+from sentry_mirror.core import bounds, encoding, envelope, multipart
+from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
@@ -153,6 +154,7 @@ class Outcome:
     facts: Facts = Facts()
     error: str | None = None
     notes: tuple[str, ...] = ()
+    items_total: int | None = None  # set when ``items`` lists only the first ones
 
     @property
     def sdk(self) -> str | None:
@@ -183,6 +185,7 @@ class _State:
     items: list[dict[str, Any]] = field(default_factory=list)
     facts: Facts = Facts()
     notes: list[str] = field(default_factory=list)
+    items_total: int | None = None
 
 
 # ---------------------------------------------------------------- routing
@@ -281,6 +284,7 @@ def handle(request: Request, config: Config = Config()) -> Outcome:
         facts=state.facts,
         error=error,
         notes=tuple(state.notes),
+        items_total=state.items_total,
     )
 
 
@@ -477,7 +481,26 @@ def _require_body(state: _State) -> None:
 
 
 def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
-    state.items.extend({"type": item.type, "size": len(item.payload), "headers": item.headers} for item in items)
+    """The summary's items, bounded (core/bounds.py); the body keeps them all."""
+    cut = False
+    for item in items[:MAX_SUMMARY_ITEMS]:
+        headers, was_cut = bounds.header(item.headers)
+        cut = cut or was_cut
+        state.items.append({"type": item.type, "size": len(item.payload), "headers": headers})
+    if len(items) > MAX_SUMMARY_ITEMS:
+        state.items_total = len(items)
+        state.notes.append(f"the summary lists the first {MAX_SUMMARY_ITEMS:,} of its {len(items):,} items: the body holds them all")
+    if cut:
+        state.notes.append("long item header values were cut in the summary: the body holds them whole")
+
+
+def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
+    if headers is None:
+        state.envelope_header = None
+        return
+    state.envelope_header, cut = bounds.header(headers)
+    if cut:
+        state.notes.append("long envelope header values were cut in the summary: the body holds them whole")
 
 
 def _check_limits(items: tuple[envelope.Item, ...]) -> None:
@@ -512,9 +535,9 @@ def _envelope(request: Request, config: Config, state: _State, params: Mapping[s
     try:
         parsed = envelope.parse(state.body)
     except EnvelopeError as exc:
-        state.envelope_header = _first_line_json(state.body)
+        _summarise_header(_first_line_json(state.body), state)
         raise _Reject(400, "invalid event envelope", (exc.cause,)) from None
-    state.envelope_header = parsed.headers
+    _summarise_header(parsed.headers, state)
     _summarise_items(parsed.items, state)
     # Relay does not validate payloads here (a broken event still gets 200); parsing the
     # first event for its title, level, environment and release is for the readers.
