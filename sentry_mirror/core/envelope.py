@@ -26,7 +26,10 @@ from sentry_mirror.errors import EnvelopeError
 _UUID = re.compile(
     r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
-_TRAILING_SPACE = (b" ", b"\t", b"\r")
+_TRAILING_BYTES = frozenset(b" \t\r")
+#: A header line longer than this is parsed from a view of the body, not a copy of it: a
+#: 198 MiB envelope header line otherwise cost its size once more (orjson reads both).
+_VIEW_LINE_ABOVE = 1 << 16
 _WHITESPACE = b" \t\r\n"
 
 #: Item types whose presence makes Relay need (or generate) an event id.
@@ -143,22 +146,22 @@ def _header_line(data: bytes, start: int, what: str, strict: bool = True) -> tup
     """Parse the JSON object on the line at ``start``; return it and the offset after its newline."""
     end = data.find(b"\n", start)
     stop = len(data) if end < 0 else end
-    line = data[start:stop]
+    line = data[start:stop] if stop - start <= _VIEW_LINE_ABOVE else memoryview(data)[start:stop]
     try:
         value = orjson.loads(line)
-        if strict and isinstance(value, dict) and what == "envelope header" and line.count(b'":') != _key_count(value):
+        if strict and isinstance(value, dict) and what == "envelope header" and data.count(b'":', start, stop) != _key_count(value):
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
             # orjson keeps the last one silently. A duplicate leaves fewer keys than the
             # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
             # or spaces before a colon) the strict decoder decides.
-            _STRICT_DECODER.decode(line.decode("utf-8"))  # raises on a duplicate; orjson's value is kept
+            _STRICT_DECODER.decode(bytes(line).decode("utf-8"))  # raises on a duplicate; orjson's value is kept
     except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError, RecursionError):
         raise EnvelopeError(f"invalid {what}", offset=start) from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"invalid {what}", offset=start)
     # Relay parses the JSON value first, then wants "\n" or the end right after it: JSON
     # whitespace there (a space, a tab, the "\r" of "\r\n") is a missing newline.
-    if line.endswith(_TRAILING_SPACE):
+    if stop > start and data[stop - 1] in _TRAILING_BYTES:
         raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
     return value, (stop if end < 0 else end + 1)
 
@@ -203,14 +206,14 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
                 raise EnvelopeError("unexpected end of file", offset=pos)
         end = find(b"\n", pos)
         stop = size if end < 0 else end
-        line = data[pos:stop]
+        line = data[pos:stop] if stop - pos <= _VIEW_LINE_ABOVE else memoryview(data)[pos:stop]
         try:
             item_headers = orjson.loads(line)
         except (orjson.JSONDecodeError, RecursionError):
             raise EnvelopeError("invalid item header", offset=pos) from None
         if type(item_headers) is not dict:
             raise EnvelopeError("invalid item header", offset=pos)
-        if line.endswith(_TRAILING_SPACE):  # see _header_line
+        if stop > pos and data[stop - 1] in _TRAILING_BYTES:  # see _header_line
             raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
         pos = stop if end < 0 else end + 1
         length = item_headers.get("length")
