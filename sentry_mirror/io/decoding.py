@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sentry_mirror.core import encoding, ingest, record
-from sentry_mirror.errors import BodyTooLarge, DecodeError, UnsupportedEncoding
+from sentry_mirror.errors import DecodeError, UnsupportedEncoding
 
 #: Decoded bytes the event loop produces for one request at most (about a millisecond).
 INLINE_DECODED = 1 << 20
@@ -93,11 +93,34 @@ class DecodeBudget:
                 changed.notify_all()
 
 
-def cost(size: int) -> int:
-    """Bytes in memory at once to understand and record a body of ``size`` decoded bytes
-    (with margin: a body kept encoded measured about once its size; one stored decoded is
-    held as bytes, text and JSON)."""
-    return 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
+#: Bytes an envelope item costs parsed, for each newline of the body: an item has at least
+#: two (its header's and its payload's), and one of ``{"type":"span","length":0}`` costs about
+#: 300 (its Item, header dict and type string; measured: 30 MiB of them, 1.1M items, took
+#: 315 MiB). The summary lists at most 1,000 items (core/bounds.py), so its share is bounded.
+PER_NEWLINE = 160
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shape:
+    """What :func:`cost` needs to know of a decoded body: its size, its newlines, and the
+    length of its first line (an envelope's header, parsed into one string of about that
+    size: a 198 MiB one is a 198 MiB string while the request is understood)."""
+
+    size: int
+    newlines: int = 0
+    first_line: int = 0
+
+
+def cost(shape: Shape | int) -> int:
+    """Bytes in memory at once to understand and record a body of this shape (a size alone:
+    no newlines), with margin: a body kept encoded measured about once its size, one stored
+    decoded is held as bytes, text and JSON; its parsed header line once more; and each
+    item about :data:`PER_NEWLINE` per newline."""
+    if isinstance(shape, int):
+        shape = Shape(shape)
+    size = shape.size
+    base = 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
+    return base + shape.first_line + PER_NEWLINE * shape.newlines
 
 
 def _codec(incoming: ingest.Request) -> tuple[bool, str | None]:
@@ -122,13 +145,25 @@ def _capped(config: ingest.Config) -> ingest.Config:
     return capped
 
 
-def _decoded_size(codec: str | None, body: bytes, limit: int) -> int:
+def _decoded_shape(codec: str | None, body: bytes, limit: int) -> Shape:
+    """The :class:`Shape` of a body, decoded in chunks dropped at once (a body over
+    ``limit`` is refused after :data:`~encoding.LEAN_ABOVE` bytes; one that does not decode
+    costs its wire size)."""
+    if codec is None and len(body) > limit:
+        return Shape(encoding.LEAN_ABOVE)
+    size = newlines = 0
+    first_line = -1
     try:
-        return encoding.decoded_size(codec, body, max_size=limit)
-    except BodyTooLarge:
-        return encoding.LEAN_ABOVE  # decode gives up there too
+        for chunk in encoding.iter_decoded(codec, body):
+            if first_line < 0 and (end := chunk.find(b"\n")) >= 0:
+                first_line = size + end
+            size += len(chunk)
+            if size > limit:
+                return Shape(encoding.LEAN_ABOVE)  # decode gives up there too
+            newlines += chunk.count(b"\n")
     except DecodeError:
-        return len(body)
+        return Shape(len(body))
+    return Shape(size, newlines, size if first_line < 0 else first_line)
 
 
 async def understand(
@@ -150,8 +185,8 @@ async def understand(
             return response, entry
     if budget.waiting >= MAX_WAITING:
         return _busy(incoming, config, wire_size, remote)
-    size = await asyncio.to_thread(_decoded_size, codec, incoming.body, config.max_body)
-    async with budget.hold(cost(size)):
+    shape = await asyncio.to_thread(_decoded_shape, codec, incoming.body, config.max_body)
+    async with budget.hold(cost(shape)):
         job = asyncio.ensure_future(asyncio.to_thread(work, incoming, config, wire_size, truncated, remote))
         try:
             return await asyncio.shield(job)
