@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from sentry_mirror.core import leanjson
 from sentry_mirror.errors import EnvelopeError
 
 _UUID = re.compile(
@@ -28,7 +29,8 @@ _UUID = re.compile(
 )
 _TRAILING_BYTES = frozenset(b" \t\r")
 #: A header line longer than this is parsed from a view of the body, not a copy of it: a
-#: 198 MiB envelope header line otherwise cost its size once more (orjson reads both).
+#: 198 MiB envelope header line otherwise cost its size once more (orjson reads both);
+#: one over leanjson.LEAN_ABOVE has its long strings cut.
 _VIEW_LINE_ABOVE = 1 << 16
 _WHITESPACE = b" \t\r\n"
 
@@ -146,10 +148,12 @@ def _header_line(data: bytes, start: int, what: str, strict: bool = True) -> tup
     """Parse the JSON object on the line at ``start``; return it and the offset after its newline."""
     end = data.find(b"\n", start)
     stop = len(data) if end < 0 else end
-    line = data[start:stop] if stop - start <= _VIEW_LINE_ABOVE else memoryview(data)[start:stop]
     try:
+        # a long line (over 1 MiB) is parsed with its long strings checked in pieces and cut
+        # (core/leanjson.py): orjson would hold a 198 MiB one twice, with the GIL
+        line = data[start:stop] if stop - start <= _VIEW_LINE_ABOVE else leanjson.reduced(data, start, stop)
         value = orjson.loads(line)
-        if strict and isinstance(value, dict) and what == "envelope header" and data.count(b'":', start, stop) != _key_count(value):
+        if strict and isinstance(value, dict) and what == "envelope header" and bytes(line).count(b'":') != _key_count(value):
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
             # orjson keeps the last one silently. A duplicate leaves fewer keys than the
             # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
@@ -206,10 +210,9 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
                 raise EnvelopeError("unexpected end of file", offset=pos)
         end = find(b"\n", pos)
         stop = size if end < 0 else end
-        line = data[pos:stop] if stop - pos <= _VIEW_LINE_ABOVE else memoryview(data)[pos:stop]
         try:
-            item_headers = orjson.loads(line)
-        except (orjson.JSONDecodeError, RecursionError):
+            item_headers = orjson.loads(data[pos:stop]) if stop - pos <= _VIEW_LINE_ABOVE else leanjson.loads(data, pos, stop)
+        except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             raise EnvelopeError("invalid item header", offset=pos) from None
         if type(item_headers) is not dict:
             raise EnvelopeError("invalid item header", offset=pos)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 import orjson
 import zstandard
 
-from sentry_mirror.core import bounds, encoding, envelope, multipart
+from sentry_mirror.core import bounds, encoding, envelope, leanjson, multipart
 from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
@@ -420,20 +420,12 @@ def _project_key(public_key: str) -> str:
     return public_key.partition(".")[0]
 
 
-def _first_line(body: bytes) -> bytes | memoryview:
-    """The first line, a view when it is long (orjson reads it without a copy)."""
-    end = body.find(b"\n")
-    stop = len(body) if end < 0 else end
-    return body[:stop] if stop <= 1 << 16 else memoryview(body)[:stop]
-
-
 def _first_line_json(body: bytes) -> dict[str, Any] | None:
-    """The first line parsed, when it is a JSON object (each call costs what the line holds:
-    a 198 MiB line is a 198 MiB string, so callers keep no result longer than they need)."""
-    line = _first_line(body)
+    """The first line parsed, when it is a JSON object (long strings cut: core/leanjson.py)."""
+    end = body.find(b"\n")
     try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        value = leanjson.loads(body, 0, len(body) if end < 0 else end)
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None
 

@@ -102,25 +102,23 @@ PER_NEWLINE = 160
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Shape:
-    """What :func:`cost` needs to know of a decoded body: its size, its newlines, and the
-    length of its first line (an envelope's header, parsed into one string of about that
-    size: a 198 MiB one is a 198 MiB string while the request is understood)."""
+    """What :func:`cost` needs to know of a decoded body: its size and its newlines. (A
+    long header line costs little: its long strings are cut as it is parsed, core/leanjson.py.)"""
 
     size: int
     newlines: int = 0
-    first_line: int = 0
 
 
 def cost(shape: Shape | int) -> int:
     """Bytes in memory at once to understand and record a body of this shape (a size alone:
     no newlines), with margin: a body kept encoded measured about once its size, one stored
-    decoded is held as bytes, text and JSON; its parsed header line once more; and each
-    item about :data:`PER_NEWLINE` per newline."""
+    decoded is held as bytes, text and JSON; and each item about :data:`PER_NEWLINE` per
+    newline."""
     if isinstance(shape, int):
         shape = Shape(shape)
     size = shape.size
     base = 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
-    return base + shape.first_line + PER_NEWLINE * shape.newlines
+    return base + PER_NEWLINE * shape.newlines
 
 
 def _codec(incoming: ingest.Request) -> tuple[bool, str | None]:
@@ -152,18 +150,15 @@ def _decoded_shape(codec: str | None, body: bytes, limit: int) -> Shape:
     if codec is None and len(body) > limit:
         return Shape(encoding.LEAN_ABOVE)
     size = newlines = 0
-    first_line = -1
     try:
         for chunk in encoding.iter_decoded(codec, body):
-            if first_line < 0 and (end := chunk.find(b"\n")) >= 0:
-                first_line = size + end
             size += len(chunk)
             if size > limit:
                 return Shape(encoding.LEAN_ABOVE)  # decode gives up there too
             newlines += chunk.count(b"\n")
     except DecodeError:
         return Shape(len(body))
-    return Shape(size, newlines, size if first_line < 0 else first_line)
+    return Shape(size, newlines)
 
 
 async def understand(

@@ -313,7 +313,7 @@ del long
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 parsed = envelope.parse(data)
 value = parsed.headers["x"] if sys.argv[1] == "envelope" else parsed.items[0].headers["x"]
-assert len(value) == size
+assert value.startswith("AAAA") and value.endswith("…") and len(value) < 2000, len(value)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
 
@@ -321,7 +321,9 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 @pytest.mark.parametrize("where", ["envelope", "item"])
 def test_a_huge_header_line_is_parsed_without_a_copy_of_the_line(where: str) -> None:
     """A 198 MiB header line was sliced out of the body (a copy) before orjson made its
-    string (another): parsing now costs the string alone (issue 12, defect 3 follow-up)."""
+    string (twice more, transiently): now its long strings are checked in pieces and cut
+    (core/leanjson.py), so parsing costs a small part of the line (issue 12, defect 3
+    follow-up)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -330,7 +332,7 @@ def test_a_huge_header_line_is_parsed_without_a_copy_of_the_line(where: str) -> 
     mib = 48
     out = subprocess.run([sys.executable, "-c", _PEAK_OF_PARSE, where, str(mib)], capture_output=True, check=True, cwd=root, env={"PYTHONPATH": str(root)})
     added = float(out.stdout)
-    assert added < 1.4 * mib, added
+    assert added < 0.25 * mib, added
 
 
 def test_trailing_whitespace_after_a_long_header_line_is_still_refused() -> None:
