@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,11 +180,18 @@ def parse(data: bytes, *, strict: bool = True) -> Envelope:
     Raises :class:`EnvelopeError` (and nothing else) for any input that is not one; its
     ``cause`` is the text Relay puts in its 400 answer.
     """
+    headers, pos = parse_head(data, strict=strict)
+    return Envelope(headers, _items(data, pos))
+
+
+def parse_head(data: bytes, *, strict: bool = True) -> tuple[dict[str, Any], int]:
+    """The envelope header of ``data`` and the offset of its first item: with
+    :func:`iter_items`, an envelope of a million items is read one item at a time."""
     headers, pos = _header_line(data, 0, "envelope header", strict)
     event_id = headers.get("event_id")
     if strict and event_id is not None and normalize_uuid(event_id) is None:
         raise EnvelopeError("invalid envelope header", offset=0)
-    return Envelope(headers, _items(data, pos))
+    return headers, pos
 
 
 def items_of(data: bytes) -> tuple[Item, ...]:
@@ -194,10 +202,13 @@ def items_of(data: bytes) -> tuple[Item, ...]:
 
 
 def _items(data: bytes, pos: int) -> tuple[Item, ...]:
+    return tuple(iter_items(data, pos))
+
+
+def iter_items(data: bytes, pos: int) -> Iterator[Item]:
+    """The items from ``pos`` on, one at a time; :class:`EnvelopeError` where one is bad."""
     # The item header is parsed inline, not by _header_line: this loop runs for every
     # item captured and read, and the call was a third of its cost.
-    items: list[Item] = []
-    append = items.append
     find = data.find
     size = len(data)
     while pos < size:
@@ -223,7 +234,7 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
         if length is None:
             end = find(b"\n", pos)
             stop = size if end < 0 else end
-            append(Item(item_headers, data[pos:stop] if stop - pos <= VIEW_ABOVE else memoryview(data)[pos:stop]))
+            yield Item(item_headers, data[pos:stop] if stop - pos <= VIEW_ABOVE else memoryview(data)[pos:stop])
             pos = size if end < 0 else end + 1
             continue
         if type(length) is not int or length < 0:
@@ -233,9 +244,8 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
             raise EnvelopeError("unexpected end of file", offset=size)
         if stop < size and data[stop] != 0x0A:
             raise EnvelopeError("missing newline after header or payload", offset=stop)
-        append(Item(item_headers, data[pos:stop] if length <= VIEW_ABOVE else memoryview(data)[pos:stop]))
+        yield Item(item_headers, data[pos:stop] if length <= VIEW_ABOVE else memoryview(data)[pos:stop])
         pos = stop + 1
-    return tuple(items)
 
 
 def serialize(envelope: Envelope) -> bytes:

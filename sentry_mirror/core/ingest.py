@@ -477,16 +477,17 @@ def _require_body(state: _State) -> None:
         raise _Reject(400, "empty request body")
 
 
-def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
-    """The summary's items, bounded (core/bounds.py); the body keeps them all."""
+def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: _State) -> None:
+    """The summary's items, bounded (core/bounds.py): ``items`` are the first of ``total``;
+    the body keeps them all."""
     cut = False
-    for item in items[:MAX_SUMMARY_ITEMS]:
+    for item in items:
         headers, was_cut = bounds.header(item.headers)
         cut = cut or was_cut
         state.items.append({"type": item.type, "size": len(item.payload), "headers": headers})
-    if len(items) > MAX_SUMMARY_ITEMS:
-        state.items_total = len(items)
-        state.notes.append(f"the summary lists the first {MAX_SUMMARY_ITEMS:,} of its {len(items):,} items: the body holds them all")
+    if total > len(items):
+        state.items_total = total
+        state.notes.append(f"the summary lists the first {len(items):,} of its {total:,} items: the body holds them all")
     if cut:
         state.notes.append("long item header values were cut in the summary: the body holds them whole")
 
@@ -500,27 +501,48 @@ def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
         state.notes.append("long envelope header values were cut in the summary: the body holds them whole")
 
 
-def _check_limits(items: tuple[envelope.Item, ...]) -> None:
-    """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
-    counts: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    event_like: list[str] = []
-    for item in items:
+class _Tally:
+    """One pass over an envelope's items: the first :data:`MAX_SUMMARY_ITEMS` kept, the
+    rest counted for Relay's per-envelope limits and dropped (900k empty items held at once
+    cost a listener 300 MiB)."""
+
+    def __init__(self) -> None:
+        self.kept: list[envelope.Item] = []
+        self.total = 0
+        self.counts: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
+        self.event_like: list[str] = []
+        self.first: tuple[int, str] | None = None  # the first internal (400) or oversized event (413) item
+        self.needs_event_id = False
+
+    def add(self, item: envelope.Item) -> None:
+        self.total += 1
+        if len(self.kept) < MAX_SUMMARY_ITEMS:
+            self.kept.append(item)
         kind = item.type
-        if kind in envelope.INTERNAL_ITEM_TYPES:
-            raise _Reject(400, "envelope contains internal items")
-        counts[kind] = counts.get(kind, 0) + 1
-        sizes[kind] = sizes.get(kind, 0) + len(item.payload)
+        if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
+            self.first = (400, kind)
+        self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.sizes[kind] = self.sizes.get(kind, 0) + len(item.payload)
         if kind in _EVENT_LIKE:
-            event_like.append(kind)
-            if len(item.payload) > MAX_EVENT_SIZE:
-                _too_large(kind)
-    if len(event_like) > 1:
-        _too_large(event_like[0])
-    for kind, count in counts.items():
-        limit = _ITEM_LIMITS.get(kind)
-        if limit is not None and (sizes[kind] > limit[0] or count > limit[1]):
+            self.event_like.append(kind)
+            if len(item.payload) > MAX_EVENT_SIZE and self.first is None:
+                self.first = (413, kind)
+
+    def check(self) -> None:
+        """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
+        if self.first is not None:
+            status, kind = self.first
+            if status == 400:
+                raise _Reject(400, "envelope contains internal items")
             _too_large(kind)
+        if len(self.event_like) > 1:
+            _too_large(self.event_like[0])
+        for kind, count in self.counts.items():
+            limit = _ITEM_LIMITS.get(kind)
+            if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
+                _too_large(kind)
 
 
 def _too_large(kind: str) -> None:
@@ -529,19 +551,23 @@ def _too_large(kind: str) -> None:
 
 def _envelope(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     _require_body(state)
+    tally = _Tally()
     try:
-        parsed = envelope.parse(state.body)
+        headers, pos = envelope.parse_head(state.body)
+        for item in envelope.iter_items(state.body, pos):
+            tally.add(item)
     except EnvelopeError as exc:
         _summarise_header(_first_line_json(state.body), state)
         raise _Reject(400, "invalid event envelope", (exc.cause,)) from None
-    _summarise_header(parsed.headers, state)
-    _summarise_items(parsed.items, state)
+    parsed = envelope.Envelope(headers, tuple(tally.kept))  # the first items only
+    _summarise_header(headers, state)
+    _summarise_items(parsed.items, tally.total, state)
     # Relay does not validate payloads here (a broken event still gets 200); parsing the
     # first event for its title, level, environment and release is for the readers.
     state.facts = envelope_facts(parsed)
-    _check_limits(parsed.items)
+    tally.check()
     state.event_id = parsed.event_id
-    if state.event_id is None and any(t in envelope.EVENT_ID_ITEM_TYPES for t in parsed.item_types):
+    if state.event_id is None and tally.needs_event_id:
         state.event_id = uuid.uuid4().hex
         state.notes.append("no event_id in the envelope header: the mirror generated one, as Relay does")
     return json_response(200, {"id": state.event_id} if state.event_id else {})

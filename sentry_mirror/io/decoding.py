@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sentry_mirror.core import encoding, ingest, record
-from sentry_mirror.errors import DecodeError, UnsupportedEncoding
+from sentry_mirror.errors import BodyTooLarge, DecodeError, UnsupportedEncoding
 
 #: Decoded bytes the event loop produces for one request at most (about a millisecond).
 INLINE_DECODED = 1 << 20
@@ -93,32 +93,11 @@ class DecodeBudget:
                 changed.notify_all()
 
 
-#: Bytes an envelope item costs parsed, for each newline of the body: an item has at least
-#: two (its header's and its payload's), and one of ``{"type":"span","length":0}`` costs about
-#: 300 (its Item, header dict and type string; measured: 30 MiB of them, 1.1M items, took
-#: 315 MiB). The summary lists at most 1,000 items (core/bounds.py), so its share is bounded.
-PER_NEWLINE = 160
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Shape:
-    """What :func:`cost` needs to know of a decoded body: its size and its newlines. (A
-    long header line costs little: its long strings are cut as it is parsed, core/leanjson.py.)"""
-
-    size: int
-    newlines: int = 0
-
-
-def cost(shape: Shape | int) -> int:
-    """Bytes in memory at once to understand and record a body of this shape (a size alone:
-    no newlines), with margin: a body kept encoded measured about once its size, one stored
-    decoded is held as bytes, text and JSON; and each item about :data:`PER_NEWLINE` per
-    newline."""
-    if isinstance(shape, int):
-        shape = Shape(shape)
-    size = shape.size
-    base = 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
-    return base + PER_NEWLINE * shape.newlines
+def cost(size: int) -> int:
+    """Bytes in memory at once to understand and record a body of ``size`` decoded bytes
+    (with margin: a body kept encoded measured about once its size; one stored decoded is
+    held as bytes, text and JSON)."""
+    return 2 * size if size > record.KEEP_ENCODED_ABOVE else 5 * size
 
 
 def _codec(incoming: ingest.Request) -> tuple[bool, str | None]:
@@ -143,22 +122,13 @@ def _capped(config: ingest.Config) -> ingest.Config:
     return capped
 
 
-def _decoded_shape(codec: str | None, body: bytes, limit: int) -> Shape:
-    """The :class:`Shape` of a body, decoded in chunks dropped at once (a body over
-    ``limit`` is refused after :data:`~encoding.LEAN_ABOVE` bytes; one that does not decode
-    costs its wire size)."""
-    if codec is None and len(body) > limit:
-        return Shape(encoding.LEAN_ABOVE)
-    size = newlines = 0
+def _decoded_size(codec: str | None, body: bytes, limit: int) -> int:
     try:
-        for chunk in encoding.iter_decoded(codec, body):
-            size += len(chunk)
-            if size > limit:
-                return Shape(encoding.LEAN_ABOVE)  # decode gives up there too
-            newlines += chunk.count(b"\n")
+        return encoding.decoded_size(codec, body, max_size=limit)
+    except BodyTooLarge:
+        return encoding.LEAN_ABOVE  # decode gives up there too
     except DecodeError:
-        return Shape(len(body))
-    return Shape(size, newlines)
+        return len(body)
 
 
 async def understand(
@@ -180,8 +150,8 @@ async def understand(
             return response, entry
     if budget.waiting >= MAX_WAITING:
         return _busy(incoming, config, wire_size, remote)
-    shape = await asyncio.to_thread(_decoded_shape, codec, incoming.body, config.max_body)
-    async with budget.hold(cost(shape)):
+    size = await asyncio.to_thread(_decoded_size, codec, incoming.body, config.max_body)
+    async with budget.hold(cost(size)):
         job = asyncio.ensure_future(asyncio.to_thread(work, incoming, config, wire_size, truncated, remote))
         try:
             return await asyncio.shield(job)
