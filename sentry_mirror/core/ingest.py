@@ -489,7 +489,7 @@ def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: _State
         state.items_total = total
         state.notes.append(f"the summary lists the first {len(items):,} of its {total:,} items: the body holds them all")
     if cut:
-        state.notes.append("long item header values were cut in the summary: the body holds them whole")
+        state.notes.append("item header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
 
 
 def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
@@ -498,7 +498,7 @@ def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
         return
     state.envelope_header, cut = bounds.header(headers)
     if cut:
-        state.notes.append("long envelope header values were cut in the summary: the body holds them whole")
+        state.notes.append("envelope header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
 
 
 class _Tally:
