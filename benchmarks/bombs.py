@@ -1,10 +1,14 @@
 """Decompression bombs under the size cap: the listener's memory and latency, then every reader's.
 
-    python benchmarks/bombs.py [--mib 199] [--parallel 4] [--json] [--tree PATH]
+    python benchmarks/bombs.py [--mib 199] [--parallel 4] [--shape attachment|header|items] [--json] [--tree PATH]
 
-1. Builds a valid envelope (a small error event, then an attachment of ``--mib`` MiB of
-   zeros, ``length`` on every item) and gzips it at level 9, streaming: about 200 KB on
-   the wire for 199 MiB decoded, under the listener's 200 MiB cap, so it is accepted.
+1. Builds a valid envelope and gzips it at level 9, streaming: about 200 KB on the wire for
+   199 MiB decoded, under the listener's 200 MiB cap, so it is accepted. ``--shape`` says
+   where the ``--mib`` MiB are: ``attachment`` (the default: a small error event, then an
+   attachment of zeros, ``length`` on every item), ``header`` (the envelope header line is
+   a JSON object of that size, ``{"event_id":…,"dsn":…,"x":"AAAA…"}``, then the event) or
+   ``items`` (the event, then that many MiB of empty span items, ``{"type":"span","length":0}``:
+   about 36,000 items a MiB).
 2. Starts ``python -m sentry_mirror listen --port 0 --quiet`` as its own process, measures
    the latency of normal gzipped SDK envelopes sent one after another (no bomb), then sends
    ``--parallel`` bombs at once while the normal envelopes keep going, and reads the
@@ -65,25 +69,38 @@ def envelope_header(event_id: str) -> bytes:
     return json.dumps({"event_id": event_id, "sdk": {"name": "sentry.python", "version": "2.75.0"}}).encode()
 
 
-def bomb(mib: float) -> tuple[str, bytes, int]:
+SHAPES = ("attachment", "header", "items")
+EMPTY_ITEM = b'{"type":"span","length":0}\n\n'
+
+
+def _repeated(packer: Any, unit: bytes, size: int) -> list[bytes]:
+    """``unit`` repeated to ``size`` bytes, compressed a MiB at a time."""
+    block = unit * (MIB // len(unit))
+    out = []
+    for start in range(0, size, len(block)):
+        out.append(packer.compress(block[: min(len(block), size - start)]))
+    return out
+
+
+def bomb(mib: float, shape: str = "attachment") -> tuple[str, bytes, int]:
     """(event id, gzip body, decoded size): the envelope is never whole in memory."""
     event_id = uuid.uuid4().hex
     event = _event(event_id)
     size = int(mib * MIB)
-    head = b"\n".join(
-        [
-            envelope_header(event_id),
-            json.dumps({"type": "event", "length": len(event)}).encode(),
-            event,
-            json.dumps({"type": "attachment", "length": size, "filename": "bomb.bin"}).encode(),
-            b"",
-        ]
-    )
+    event_item = json.dumps({"type": "event", "length": len(event)}).encode() + b"\n" + event + b"\n"
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    out = [packer.compress(head)]
-    zeros = bytes(MIB)
-    for start in range(0, size, MIB):
-        out.append(packer.compress(zeros[: min(MIB, size - start)]))
+    if shape == "header":
+        start = f'{{"event_id":"{event_id}","dsn":"http://{KEY}@{HOST}:9/1","x":"'.encode()
+        size -= len(start) + 2
+        out = [packer.compress(start), *_repeated(packer, b"A", size), packer.compress(b'"}\n' + event_item)]
+        return event_id, b"".join(out) + packer.flush(), len(start) + size + 3 + len(event_item)
+    head = envelope_header(event_id) + b"\n" + event_item
+    if shape == "items":
+        size -= size % len(EMPTY_ITEM)
+        out = [packer.compress(head), *_repeated(packer, EMPTY_ITEM, size)]
+        return event_id, b"".join(out) + packer.flush(), len(head) + size
+    head += json.dumps({"type": "attachment", "length": size, "filename": "bomb.bin"}).encode() + b"\n"
+    out = [packer.compress(head), *_repeated(packer, b"\0", size)]
     out += [packer.compress(b"\n"), packer.flush()]
     return event_id, b"".join(out), len(head) + size + 1
 
@@ -265,16 +282,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Decompression bombs: listener memory and latency, readers' memory.")
     parser.add_argument("--mib", type=float, default=199.0, help="decoded MiB per bomb (default 199, under the 200 MiB cap)")
     parser.add_argument("--parallel", type=int, default=4, help="bombs sent at once (default 4)")
+    parser.add_argument("--shape", choices=SHAPES, default="attachment", help="where the bytes are (see the module)")
     parser.add_argument("--tree", help="PYTHONPATH of the sentry_mirror to measure (default: this checkout)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    event_id, body, decoded = bomb(args.mib)
+    event_id, body, decoded = bomb(args.mib, args.shape)
     with tempfile.TemporaryDirectory(prefix="bombs-") as tmp:
         workdir = Path(tmp)
         result: dict[str, Any] = {
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "tree": args.tree or "this checkout",
             "parallel": args.parallel,
+            "shape": args.shape,
             "wire_bytes": len(body),
             "decoded_bytes": decoded,
         }

@@ -16,17 +16,23 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from sentry_mirror.core import leanjson
 from sentry_mirror.errors import EnvelopeError
 
 _UUID = re.compile(
     r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 )
-_TRAILING_SPACE = (b" ", b"\t", b"\r")
+_TRAILING_BYTES = frozenset(b" \t\r")
+#: A header line longer than this is parsed from a view of the body, not a copy of it: a
+#: 198 MiB envelope header line otherwise cost its size once more (orjson reads both);
+#: one over leanjson.LEAN_ABOVE has its long strings cut.
+_VIEW_LINE_ABOVE = 1 << 16
 _WHITESPACE = b" \t\r\n"
 
 #: Item types whose presence makes Relay need (or generate) an event id.
@@ -143,22 +149,24 @@ def _header_line(data: bytes, start: int, what: str, strict: bool = True) -> tup
     """Parse the JSON object on the line at ``start``; return it and the offset after its newline."""
     end = data.find(b"\n", start)
     stop = len(data) if end < 0 else end
-    line = data[start:stop]
     try:
+        # a long line (over 1 MiB) is parsed with its long strings checked in pieces and cut
+        # (core/leanjson.py): orjson would hold a 198 MiB one twice, with the GIL
+        line = data[start:stop] if stop - start <= _VIEW_LINE_ABOVE else leanjson.reduced(data, start, stop)
         value = orjson.loads(line)
-        if strict and isinstance(value, dict) and what == "envelope header" and line.count(b'":') != _key_count(value):
+        if strict and isinstance(value, dict) and what == "envelope header" and bytes(line).count(b'":') != _key_count(value):
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
             # orjson keeps the last one silently. A duplicate leaves fewer keys than the
             # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
             # or spaces before a colon) the strict decoder decides.
-            _STRICT_DECODER.decode(line.decode("utf-8"))  # raises on a duplicate; orjson's value is kept
+            _STRICT_DECODER.decode(bytes(line).decode("utf-8"))  # raises on a duplicate; orjson's value is kept
     except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError, RecursionError):
         raise EnvelopeError(f"invalid {what}", offset=start) from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"invalid {what}", offset=start)
     # Relay parses the JSON value first, then wants "\n" or the end right after it: JSON
     # whitespace there (a space, a tab, the "\r" of "\r\n") is a missing newline.
-    if line.endswith(_TRAILING_SPACE):
+    if stop > start and data[stop - 1] in _TRAILING_BYTES:
         raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
     return value, (stop if end < 0 else end + 1)
 
@@ -172,11 +180,18 @@ def parse(data: bytes, *, strict: bool = True) -> Envelope:
     Raises :class:`EnvelopeError` (and nothing else) for any input that is not one; its
     ``cause`` is the text Relay puts in its 400 answer.
     """
+    headers, pos = parse_head(data, strict=strict)
+    return Envelope(headers, _items(data, pos))
+
+
+def parse_head(data: bytes, *, strict: bool = True) -> tuple[dict[str, Any], int]:
+    """The envelope header of ``data`` and the offset of its first item: with
+    :func:`iter_items`, an envelope of a million items is read one item at a time."""
     headers, pos = _header_line(data, 0, "envelope header", strict)
     event_id = headers.get("event_id")
     if strict and event_id is not None and normalize_uuid(event_id) is None:
         raise EnvelopeError("invalid envelope header", offset=0)
-    return Envelope(headers, _items(data, pos))
+    return headers, pos
 
 
 def items_of(data: bytes) -> tuple[Item, ...]:
@@ -187,10 +202,13 @@ def items_of(data: bytes) -> tuple[Item, ...]:
 
 
 def _items(data: bytes, pos: int) -> tuple[Item, ...]:
+    return tuple(iter_items(data, pos))
+
+
+def iter_items(data: bytes, pos: int) -> Iterator[Item]:
+    """The items from ``pos`` on, one at a time; :class:`EnvelopeError` where one is bad."""
     # The item header is parsed inline, not by _header_line: this loop runs for every
     # item captured and read, and the call was a third of its cost.
-    items: list[Item] = []
-    append = items.append
     find = data.find
     size = len(data)
     while pos < size:
@@ -203,21 +221,20 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
                 raise EnvelopeError("unexpected end of file", offset=pos)
         end = find(b"\n", pos)
         stop = size if end < 0 else end
-        line = data[pos:stop]
         try:
-            item_headers = orjson.loads(line)
-        except (orjson.JSONDecodeError, RecursionError):
+            item_headers = orjson.loads(data[pos:stop]) if stop - pos <= _VIEW_LINE_ABOVE else leanjson.loads(data, pos, stop)
+        except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             raise EnvelopeError("invalid item header", offset=pos) from None
         if type(item_headers) is not dict:
             raise EnvelopeError("invalid item header", offset=pos)
-        if line.endswith(_TRAILING_SPACE):  # see _header_line
+        if stop > pos and data[stop - 1] in _TRAILING_BYTES:  # see _header_line
             raise EnvelopeError("missing newline after header or payload", offset=stop - 1)
         pos = stop if end < 0 else end + 1
         length = item_headers.get("length")
         if length is None:
             end = find(b"\n", pos)
             stop = size if end < 0 else end
-            append(Item(item_headers, data[pos:stop] if stop - pos <= VIEW_ABOVE else memoryview(data)[pos:stop]))
+            yield Item(item_headers, data[pos:stop] if stop - pos <= VIEW_ABOVE else memoryview(data)[pos:stop])
             pos = size if end < 0 else end + 1
             continue
         if type(length) is not int or length < 0:
@@ -227,9 +244,8 @@ def _items(data: bytes, pos: int) -> tuple[Item, ...]:
             raise EnvelopeError("unexpected end of file", offset=size)
         if stop < size and data[stop] != 0x0A:
             raise EnvelopeError("missing newline after header or payload", offset=stop)
-        append(Item(item_headers, data[pos:stop] if length <= VIEW_ABOVE else memoryview(data)[pos:stop]))
+        yield Item(item_headers, data[pos:stop] if length <= VIEW_ABOVE else memoryview(data)[pos:stop])
         pos = stop + 1
-    return tuple(items)
 
 
 def serialize(envelope: Envelope) -> bytes:

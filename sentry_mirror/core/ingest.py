@@ -27,7 +27,8 @@ from urllib.parse import parse_qsl
 import orjson
 import zstandard
 
-from sentry_mirror.core import encoding, envelope, multipart
+from sentry_mirror.core import bounds, encoding, envelope, leanjson, multipart
+from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
@@ -153,6 +154,7 @@ class Outcome:
     facts: Facts = Facts()
     error: str | None = None
     notes: tuple[str, ...] = ()
+    items_total: int | None = None  # set when ``items`` lists only the first ones
 
     @property
     def sdk(self) -> str | None:
@@ -183,6 +185,7 @@ class _State:
     items: list[dict[str, Any]] = field(default_factory=list)
     facts: Facts = Facts()
     notes: list[str] = field(default_factory=list)
+    items_total: int | None = None
 
 
 # ---------------------------------------------------------------- routing
@@ -281,6 +284,7 @@ def handle(request: Request, config: Config = Config()) -> Outcome:
         facts=state.facts,
         error=error,
         notes=tuple(state.notes),
+        items_total=state.items_total,
     )
 
 
@@ -416,16 +420,12 @@ def _project_key(public_key: str) -> str:
     return public_key.partition(".")[0]
 
 
-def _first_line(body: bytes) -> bytes:
-    end = body.find(b"\n")
-    return body if end < 0 else body[:end]
-
-
 def _first_line_json(body: bytes) -> dict[str, Any] | None:
-    line = _first_line(body)
+    """The first line parsed, when it is a JSON object (long strings cut: core/leanjson.py)."""
+    end = body.find(b"\n")
     try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        value = leanjson.loads(body, 0, len(body) if end < 0 else end)
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None
 
@@ -450,10 +450,11 @@ def _check_envelope_dsn(request: Request, state: _State, auth: Auth) -> None:
     """With request auth present, an envelope ``dsn`` and ``origin`` must agree (else 400)."""
     if state.endpoint != "envelope":  # before taking the first line: a store body is one line, up to 200 MiB
         return
-    line = _first_line(state.body)
-    if b'"dsn"' not in line and b'"origin"' not in line:
+    end = state.body.find(b"\n")
+    stop = len(state.body) if end < 0 else end
+    if state.body.find(b'"dsn"', 0, stop) < 0 and state.body.find(b'"origin"', 0, stop) < 0:
         return
-    headers = _first_line_json(line) or {}
+    headers = _first_line_json(state.body) or {}
     if isinstance(headers.get("dsn"), str):
         try:
             dsn = parse_dsn(headers["dsn"])
@@ -476,31 +477,72 @@ def _require_body(state: _State) -> None:
         raise _Reject(400, "empty request body")
 
 
-def _summarise_items(items: tuple[envelope.Item, ...], state: _State) -> None:
-    state.items.extend({"type": item.type, "size": len(item.payload), "headers": item.headers} for item in items)
-
-
-def _check_limits(items: tuple[envelope.Item, ...]) -> None:
-    """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
-    counts: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    event_like: list[str] = []
+def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: _State) -> None:
+    """The summary's items, bounded (core/bounds.py): ``items`` are the first of ``total``;
+    the body keeps them all."""
+    cut = False
     for item in items:
+        headers, was_cut = bounds.header(item.headers)
+        cut = cut or was_cut
+        state.items.append({"type": item.type, "size": len(item.payload), "headers": headers})
+    if total > len(items):
+        state.items_total = total
+        state.notes.append(f"the summary lists the first {len(items):,} of its {total:,} items: the body holds them all")
+    if cut:
+        state.notes.append("item header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
+
+
+def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
+    if headers is None:
+        state.envelope_header = None
+        return
+    state.envelope_header, cut = bounds.header(headers)
+    if cut:
+        state.notes.append("envelope header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
+
+
+class _Tally:
+    """One pass over an envelope's items: the first :data:`MAX_SUMMARY_ITEMS` kept, the
+    rest counted for Relay's per-envelope limits and dropped (900k empty items held at once
+    cost a listener 300 MiB)."""
+
+    def __init__(self) -> None:
+        self.kept: list[envelope.Item] = []
+        self.total = 0
+        self.counts: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}
+        self.event_like: list[str] = []
+        self.first: tuple[int, str] | None = None  # the first internal (400) or oversized event (413) item
+        self.needs_event_id = False
+
+    def add(self, item: envelope.Item) -> None:
+        self.total += 1
+        if len(self.kept) < MAX_SUMMARY_ITEMS:
+            self.kept.append(item)
         kind = item.type
-        if kind in envelope.INTERNAL_ITEM_TYPES:
-            raise _Reject(400, "envelope contains internal items")
-        counts[kind] = counts.get(kind, 0) + 1
-        sizes[kind] = sizes.get(kind, 0) + len(item.payload)
+        if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
+            self.first = (400, kind)
+        self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.sizes[kind] = self.sizes.get(kind, 0) + len(item.payload)
         if kind in _EVENT_LIKE:
-            event_like.append(kind)
-            if len(item.payload) > MAX_EVENT_SIZE:
-                _too_large(kind)
-    if len(event_like) > 1:
-        _too_large(event_like[0])
-    for kind, count in counts.items():
-        limit = _ITEM_LIMITS.get(kind)
-        if limit is not None and (sizes[kind] > limit[0] or count > limit[1]):
+            self.event_like.append(kind)
+            if len(item.payload) > MAX_EVENT_SIZE and self.first is None:
+                self.first = (413, kind)
+
+    def check(self) -> None:
+        """Relay's per-envelope size and count limits: 413, the whole envelope rejected."""
+        if self.first is not None:
+            status, kind = self.first
+            if status == 400:
+                raise _Reject(400, "envelope contains internal items")
             _too_large(kind)
+        if len(self.event_like) > 1:
+            _too_large(self.event_like[0])
+        for kind, count in self.counts.items():
+            limit = _ITEM_LIMITS.get(kind)
+            if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
+                _too_large(kind)
 
 
 def _too_large(kind: str) -> None:
@@ -509,19 +551,23 @@ def _too_large(kind: str) -> None:
 
 def _envelope(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
     _require_body(state)
+    tally = _Tally()
     try:
-        parsed = envelope.parse(state.body)
+        headers, pos = envelope.parse_head(state.body)
+        for item in envelope.iter_items(state.body, pos):
+            tally.add(item)
     except EnvelopeError as exc:
-        state.envelope_header = _first_line_json(state.body)
+        _summarise_header(_first_line_json(state.body), state)
         raise _Reject(400, "invalid event envelope", (exc.cause,)) from None
-    state.envelope_header = parsed.headers
-    _summarise_items(parsed.items, state)
+    parsed = envelope.Envelope(headers, tuple(tally.kept))  # the first items only
+    _summarise_header(headers, state)
+    _summarise_items(parsed.items, tally.total, state)
     # Relay does not validate payloads here (a broken event still gets 200); parsing the
     # first event for its title, level, environment and release is for the readers.
     state.facts = envelope_facts(parsed)
-    _check_limits(parsed.items)
+    tally.check()
     state.event_id = parsed.event_id
-    if state.event_id is None and any(t in envelope.EVENT_ID_ITEM_TYPES for t in parsed.item_types):
+    if state.event_id is None and tally.needs_event_id:
         state.event_id = uuid.uuid4().hex
         state.notes.append("no event_id in the envelope header: the mirror generated one, as Relay does")
     return json_response(200, {"id": state.event_id} if state.event_id else {})
@@ -533,7 +579,9 @@ def _tunnel(request: Request, config: Config, state: _State, params: Mapping[str
     headers = _first_line_json(state.body)
     if headers is None:
         raise _Reject(400, "invalid envelope: the first line is not a JSON object")
-    if not isinstance(headers.get("dsn"), str):
+    has_dsn = isinstance(headers.get("dsn"), str)
+    del headers  # not held while the envelope is parsed again (a long header is a long string)
+    if not has_dsn:
         raise _Reject(400, "invalid envelope: missing DSN")
     auth = _envelope_dsn_auth(state.body, state)
     _accept_key(auth, config, state)

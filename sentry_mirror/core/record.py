@@ -22,7 +22,8 @@ Format versions 1 and 2, field by field (the README has the same table for users
                     compressed with ``content_encoding`` (base64); ``body_size`` is its
                     decoded size. :mod:`sentry_mirror.core.bodies` reads it in chunks.
 ``summary``         ``{event_id, sdk, title, level, environment, release, envelope_header,
-                    items: [{type, size, headers}]}``
+                    items: [{type, size, headers}]}``, bounded (core/bounds.py): header
+                    strings cut, at most 1,000 items, then ``items_total`` counts them all
 ``error``           why the request was refused (null when it was accepted)
 ``notes``           where the mirror was more lenient than Relay, and other remarks
 ``response``        ``{status, headers, body, body_base64}`` exactly as sent
@@ -150,6 +151,8 @@ def build(
         },
         "mirror": {"version": __version__},
     }
+    if outcome.items_total is not None:  # the summary lists only the first items (core/bounds.py)
+        entry["summary"]["items_total"] = outcome.items_total
     if keep_encoded:
         entry["body_encoded"] = True
     return entry
@@ -227,7 +230,7 @@ def _reduced(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         **entry,
         "summary": {
-            **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release")},
+            **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release", "items_total")},
             "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
             "envelope_header": None,
             "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],

@@ -299,3 +299,45 @@ def test_parse_raises_only_envelope_error(data: bytes) -> None:
     else:
         assert isinstance(parsed, Envelope)
         assert parsed.items == envelope.items_of(data)
+
+
+#: Parses a header line of argv[2] MiB (where: argv[1]) in a fresh process and prints the
+#: peak RSS it added, in MiB (tracemalloc misreads orjson's allocations).
+_PEAK_OF_PARSE = """
+import resource, sys
+from sentry_mirror.core import envelope
+size = int(sys.argv[2]) << 20
+long = b'{"x":"' + b"A" * size + b'"}'
+data = long + b"\\n{}\\n" if sys.argv[1] == "envelope" else b"{}\\n" + long + b"\\n"
+del long
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+parsed = envelope.parse(data)
+value = parsed.headers["x"] if sys.argv[1] == "envelope" else parsed.items[0].headers["x"]
+assert value.startswith("AAAA") and value.endswith("…") and len(value) < 2000, len(value)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+@pytest.mark.parametrize("where", ["envelope", "item"])
+def test_a_huge_header_line_is_parsed_without_a_copy_of_the_line(where: str) -> None:
+    """A 198 MiB header line was sliced out of the body (a copy) before orjson made its
+    string (twice more, transiently): now its long strings are checked in pieces and cut
+    (core/leanjson.py), so parsing costs a small part of the line (issue 12, defect 3
+    follow-up)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    mib = 48
+    out = subprocess.run([sys.executable, "-c", _PEAK_OF_PARSE, where, str(mib)], capture_output=True, check=True, cwd=root, env={"PYTHONPATH": str(root)})
+    added = float(out.stdout)
+    assert added < 0.25 * mib, added
+
+
+def test_trailing_whitespace_after_a_long_header_line_is_still_refused() -> None:
+    long = b'{"x":"' + b"A" * (envelope.VIEW_ABOVE + 10) + b'"}'
+    for data, offset in ((long + b" \n{}\n", len(long)), (b"{}\n" + long + b"\r\n", 3 + len(long))):
+        with pytest.raises(EnvelopeError) as caught:
+            envelope.parse(data)
+        assert ("missing newline after header or payload", offset) == (caught.value.cause, caught.value.offset)

@@ -112,3 +112,62 @@ def test_an_item_too_big_for_relay_is_not_parsed_for_its_facts() -> None:
 
     assert "error" == facts(1000).level  # type: ignore[attr-defined]
     assert (None, None) == (facts(FACTS_MAX).title, facts(FACTS_MAX).level)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- bounded summaries (issue 12)
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def _handle(body: bytes) -> ingest.Outcome:
+    request = ingest.Request("POST", "/api/1/envelope/", query=f"sentry_key={KEY}&sentry_version=7", body=body)
+    return ingest.handle(request)
+
+
+def test_an_envelope_of_many_items_lists_a_bounded_number_in_its_summary() -> None:
+    """900k empty items made a 103 MiB record line: the summary keeps the first
+    MAX_SUMMARY_ITEMS, says how many there were, and the body keeps them all."""
+    count = ingest.MAX_SUMMARY_ITEMS + 500
+    body = orjson.dumps({"event_id": EVENT_ID}) + b"\n" + b'{"type":"span","length":0}\n\n' * count
+    outcome = _handle(body)
+    assert 200 == outcome.response.status
+    assert ingest.MAX_SUMMARY_ITEMS == len(outcome.items)
+    assert {"type": "span", "size": 0, "headers": {"type": "span", "length": 0}} == outcome.items[-1]
+    assert any(f"{ingest.MAX_SUMMARY_ITEMS:,} of its {count:,} items" in note for note in outcome.notes)
+    assert body == outcome.body
+    entry = record.build(ingest.Request("POST", "/api/1/envelope/", body=body), outcome, received_at=datetime.now(UTC), remote_addr=None)
+    assert count == entry["summary"]["items_total"]
+
+
+def test_a_few_items_are_all_listed_without_a_note() -> None:
+    body = orjson.dumps({"event_id": EVENT_ID}) + b"\n" + b'{"type":"span","length":0}\n\n' * 3
+    outcome = _handle(body)
+    assert 3 == len(outcome.items) and not outcome.notes
+
+
+def test_huge_header_values_are_cut_in_the_summary_but_kept_in_the_body() -> None:
+    """A 198 MiB envelope header line cost the listener 14 times its size, much of it
+    in the record's copy of the header: the summary keeps header strings cut short."""
+    long = "A" * (ingest.MAX_HEADER_STRING * 3)
+    header = {"event_id": EVENT_ID, "sdk": {"name": "sentry.python", "version": "2"}, "x": long, "list": [long, 1]}
+    item_header = {"type": "attachment", "length": 1, "filename": long}
+    body = orjson.dumps(header) + b"\n" + orjson.dumps(item_header) + b"\nZ\n"
+    outcome = _handle(body)
+    assert 200 == outcome.response.status
+    kept = outcome.envelope_header
+    assert kept is not None and kept["event_id"] == EVENT_ID and kept["sdk"] == header["sdk"]
+    assert len(kept["x"]) <= ingest.MAX_HEADER_STRING + 1 and kept["x"].startswith("AAAA") and kept["x"].endswith("…")
+    assert len(kept["list"][0]) <= ingest.MAX_HEADER_STRING + 1 and 1 == kept["list"][1]
+    (item,) = outcome.items
+    assert len(item["headers"]["filename"]) <= ingest.MAX_HEADER_STRING + 1 and 1 == item["size"]
+    assert outcome.sdk == "sentry.python/2"
+    assert any("cut" in note and "header" in note for note in outcome.notes)
+    assert body == outcome.body
+
+
+def test_a_header_of_very_many_keys_is_cut_in_the_summary() -> None:
+    header = {"event_id": EVENT_ID, **{f"k{i}": i for i in range(ingest.MAX_HEADER_NODES * 2)}}
+    outcome = _handle(orjson.dumps(header) + b"\n")
+    kept = outcome.envelope_header
+    assert kept is not None and kept["event_id"] == EVENT_ID and len(kept) <= ingest.MAX_HEADER_NODES + 1
+    assert any("cut" in note for note in outcome.notes)

@@ -358,3 +358,88 @@ async def test_a_cancelled_request_keeps_its_share_until_its_worker_ends() -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert 0 == budget.used
+
+
+# ---------------------------------------------------------------- two more shapes (issue 12, defect 3 follow-up)
+
+
+def shaped(kind: str, decoded: int) -> bytes:
+    """A gzip body of about ``decoded`` bytes: ``header``, an envelope header line that is
+    one long JSON string, then an event; ``items``, empty span items, 28 bytes each."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    event_id = uuid.uuid4().hex
+    event = orjson.dumps({"event_id": event_id, "message": "shaped"})
+    event_item = orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event + b"\n"
+    if kind == "header":
+        head = orjson.dumps({"event_id": event_id, "x": ""})[:-2]
+        parts = [packer.compress(head)]
+        unit, tail = b"A", b'"}\n' + event_item
+    else:
+        parts = [packer.compress(orjson.dumps({"event_id": event_id}) + b"\n" + event_item)]
+        unit, tail = b'{"type":"span","length":0}\n\n', b""
+    block = unit * (MIB // len(unit))
+    for _ in range(decoded // len(block)):
+        parts.append(packer.compress(block))
+    return b"".join([*parts, packer.compress(tail), packer.flush()])
+
+
+def _listener_growth(directory: Path, bodies: list[bytes]) -> tuple[float, list[int]]:
+    """(MB a real listener's peak RSS grew by while taking ``bodies`` at once, their statuses)."""
+    proc, port = _listen(directory)
+    url = f"http://127.0.0.1:{port}/api/1/envelope/?{KEY_QUERY}"
+
+    async def send() -> tuple[float, list[int]]:
+        async with aiohttp.ClientSession() as session:
+            await post(session, url, small_envelope()[1])
+            baseline = _vm_hwm_mb(proc.pid)
+            answers = await asyncio.gather(*(post(session, url, body) for body in bodies))
+            return baseline, [status for status, _, _ in answers]
+
+    try:
+        baseline, statuses = asyncio.run(send())
+        return _vm_hwm_mb(proc.pid) - baseline, statuses
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def test_a_huge_envelope_header_line_costs_the_listener_about_twice_its_size(tmp_path: Path) -> None:
+    """Two 40 MiB envelope header lines, all answered 200 as Relay does: the line was
+    copied, parsed up to three times (orjson holds a long string twice), and copied whole
+    into the record's summary (about 14 times its size at 198 MiB); now its long strings
+    are checked in pieces and cut (core/leanjson.py), the body is kept compressed and the
+    summary holds the header cut, so each costs about its decoded body."""
+    directory = tmp_path / "snap"
+    grown, statuses = _listener_growth(directory, [shaped("header", 40 * MIB) for _ in range(2)])
+    assert [200, 200] == statuses
+    assert grown < 2 * 40 * 1.6, f"the listener grew by {grown:.0f} MB for two 40 MiB header lines"
+    records = [r for r in iter_records([directory]) if r.data["body_size"] > MIB]
+    assert 2 == len(records)
+    for entry in records:
+        header = entry.data["summary"]["envelope_header"]
+        assert header["x"].startswith("AAAA") and len(header["x"]) <= 1025
+        assert any("envelope header values were cut" in note for note in entry.data["notes"])
+        assert entry.body.startswith(b'{"event_id"') and entry.data["body_size"] == len(entry.body)
+    rss, out = _reader_rss_mb("inspect", "--json", str(directory))
+    assert 3 == len(out.splitlines()) and rss < 80
+
+
+def test_many_tiny_items_cost_the_listener_a_bounded_summary(tmp_path: Path) -> None:
+    """Two 8 MiB bodies of 300k empty items each (answered 200, as Relay does): every item
+    was held parsed at once and listed in the summary (a record line three times the body),
+    22 times the body in all, while the budget counted 5 (decoding.cost); now the items are
+    read one at a time, the summary lists 1,000 and counts the rest."""
+    directory = tmp_path / "snap"
+    grown, statuses = _listener_growth(directory, [shaped("items", 8 * MIB) for _ in range(2)])
+    assert [200, 200] == statuses
+    assert grown < 2 * 8 * 5, f"the listener grew by {grown:.0f} MB for two 8 MiB bodies of empty items"
+    records = [r for r in iter_records([directory]) if r.data["body_size"] > MIB]
+    assert 2 == len(records)
+    for entry in records:
+        summary = entry.data["summary"]
+        assert 1000 == len(summary["items"]) and summary["items_total"] == 1 + 8 * (MIB // 28)
+        assert entry.body.count(b'{"type":"span","length":0}') == summary["items_total"] - 1
+    lines = [len(line) for line in _reader_rss_mb("inspect", "--json", str(directory))[1].splitlines()]
+    assert 3 == len(lines)
+    sizes = sorted(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+    assert sum(sizes) < 4 * MIB, sizes  # compressed records: the bodies, not 300k summary entries
