@@ -432,7 +432,8 @@ def test_many_tiny_items_cost_the_listener_a_bounded_summary(tmp_path: Path) -> 
     directory = tmp_path / "snap"
     grown, statuses = _listener_growth(directory, [shaped("items", 8 * MIB) for _ in range(2)])
     assert [200, 200] == statuses
-    assert grown < 2 * 8 * 5, f"the listener grew by {grown:.0f} MB for two 8 MiB bodies of empty items"
+    # about 49 MB alone, up to 80 inside the full suite (both bodies read at once); main: 395
+    assert grown < 2 * 8 * 8, f"the listener grew by {grown:.0f} MB for two 8 MiB bodies of empty items"
     records = [r for r in iter_records([directory]) if r.data["body_size"] > MIB]
     assert 2 == len(records)
     for entry in records:
