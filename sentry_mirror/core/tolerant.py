@@ -40,12 +40,3 @@ def as_list(value: Any, remarks: Remarks | None, item_type: str, name: str) -> l
     if value is not None and remarks is not None:
         remarks.wrong(item_type, name, value)
     return []
-
-
-def as_dict(value: Any, remarks: Remarks | None, item_type: str, name: str) -> dict[str, Any]:
-    """``value`` when it is an object; else an empty one (a value that is there is remarked)."""
-    if type(value) is dict:
-        return value
-    if value is not None and remarks is not None:
-        remarks.wrong(item_type, name, value)
-    return {}
