@@ -37,7 +37,7 @@ async def main(host: str, port: int, out_path: str) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+    bound = site._server.sockets[0].getsockname()[1]
     print(f"PORT {bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

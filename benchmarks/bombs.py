@@ -57,9 +57,25 @@ def _event(event_id: str) -> bytes:
         "event_id": event_id,
         "level": "error",
         "platform": "python",
-        "exception": {"values": [{"type": "ValueError", "value": "a bomb came with me", "stacktrace": {"frames": [
-            {"function": "upload", "module": "shop.upload", "filename": "shop/upload.py", "lineno": 12, "in_app": True}
-        ]}}]},
+        "exception": {
+            "values": [
+                {
+                    "type": "ValueError",
+                    "value": "a bomb came with me",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "function": "upload",
+                                "module": "shop.upload",
+                                "filename": "shop/upload.py",
+                                "lineno": 12,
+                                "in_app": True,
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
         "sdk": {"name": "sentry.python", "version": "2.75.0"},
     }
     return json.dumps(event).encode()
@@ -108,7 +124,9 @@ def bomb(mib: float, shape: str = "attachment") -> tuple[str, bytes, int]:
 def small() -> bytes:
     event_id = uuid.uuid4().hex
     event = _event(event_id)
-    body = b"\n".join([envelope_header(event_id), json.dumps({"type": "event", "length": len(event)}).encode(), event, b""])
+    body = b"\n".join(
+        [envelope_header(event_id), json.dumps({"type": "event", "length": len(event)}).encode(), event, b""]
+    )
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
     return packer.compress(body) + packer.flush()
 
@@ -244,7 +262,11 @@ def readers(workdir: Path, event_id: str, tree: str | None) -> dict[str, Any]:
         start = time.perf_counter()
         with open(os.devnull, "wb") as sink:
             proc = subprocess.run(
-                [sys.executable, "-c", MEASURED, str(peak), *argv], stdout=sink, stderr=subprocess.PIPE, env=_env(tree), check=False
+                [sys.executable, "-c", MEASURED, str(peak), *argv],
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                env=_env(tree),
+                check=False,
             )
         results[name] = {
             "peak_rss_mb": round(int(peak.read_text()) / 1024, 1),
@@ -274,13 +296,17 @@ def report(result: dict[str, Any]) -> str:
     for name, figures in result["readers"].items():
         lines.append(f"  {name:24} {figures['peak_rss_mb']:8.1f} MB  {figures['seconds']:7.2f}   {figures['exit']}")
     worst = max(f["peak_rss_mb"] for f in result["readers"].values())
-    lines.append(f"worst reader peak RSS      {worst:8.1f} MB   (target < {TARGET_RSS_MB}: {'met' if worst < TARGET_RSS_MB else 'NOT met'})")
+    lines.append(
+        f"worst reader peak RSS      {worst:8.1f} MB   (target < {TARGET_RSS_MB}: {'met' if worst < TARGET_RSS_MB else 'NOT met'})"
+    )
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Decompression bombs: listener memory and latency, readers' memory.")
-    parser.add_argument("--mib", type=float, default=199.0, help="decoded MiB per bomb (default 199, under the 200 MiB cap)")
+    parser.add_argument(
+        "--mib", type=float, default=199.0, help="decoded MiB per bomb (default 199, under the 200 MiB cap)"
+    )
     parser.add_argument("--parallel", type=int, default=4, help="bombs sent at once (default 4)")
     parser.add_argument("--shape", choices=SHAPES, default="attachment", help="where the bytes are (see the module)")
     parser.add_argument("--tree", help="PYTHONPATH of the sentry_mirror to measure (default: this checkout)")

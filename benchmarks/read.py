@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from synthetic import build  # noqa: E402
 
 
-
 def measure(command: str) -> dict[str, float]:
     """Wall time, CPU time of the children and their peak RSS for one shell command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -77,10 +76,16 @@ def main() -> int:
             path = Path(tmp) / f"big-{count}.jsonl.zst"
             t = time.perf_counter()
             build(path, count)
-            print(f"built {count} envelopes in {time.perf_counter() - t:.1f} s: {path.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
+            print(
+                f"built {count} envelopes in {time.perf_counter() - t:.1f} s: {path.stat().st_size / 1e6:.1f} MB",
+                file=sys.stderr,
+            )
             commands = {
                 "zstd -dc | wc -l (baseline)": (f"zstd -dc {path} | wc -l", ["zstd", "-dc", str(path)]),
-                "inspect --json": (f"{' '.join(mirror)} inspect --json {path}", [*mirror, "inspect", "--json", str(path)]),
+                "inspect --json": (
+                    f"{' '.join(mirror)} inspect --json {path}",
+                    [*mirror, "inspect", "--json", str(path)],
+                ),
             }
             if has_group:
                 commands["group"] = (f"{' '.join(mirror)} group {path}", [*mirror, "group", str(path)])
@@ -99,7 +104,10 @@ def main() -> int:
                 figures = measure(shell)
                 figures["peak_rss_mb"] = peak_rss(argv)
                 rows.append((count, name, figures))
-                print(f"{count:>9} {name:<28} {count / figures['wall_s']:>10.0f} env/s  {count / figures['cpu_s']:>10.0f} env/CPU-s  {figures['peak_rss_mb']:>7.1f} MB", file=sys.stderr)
+                print(
+                    f"{count:>9} {name:<28} {count / figures['wall_s']:>10.0f} env/s  {count / figures['cpu_s']:>10.0f} env/CPU-s  {figures['peak_rss_mb']:>7.1f} MB",
+                    file=sys.stderr,
+                )
             if args.keep and count == args.count:
                 shutil.copyfile(path, args.keep)
             os.unlink(path)
@@ -107,7 +115,9 @@ def main() -> int:
     print("| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |")
     print("|---:|---|---:|---:|---:|")
     for count, name, f in rows:
-        print(f"| {count:,} | {name} | {count / f['wall_s']:,.0f} | {count / f['cpu_s']:,.0f} | {f['peak_rss_mb']:.0f} MB |")
+        print(
+            f"| {count:,} | {name} | {count / f['wall_s']:,.0f} | {count / f['cpu_s']:,.0f} | {f['peak_rss_mb']:.0f} MB |"
+        )
     return 0
 
 

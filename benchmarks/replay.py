@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -56,8 +57,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentry_mirror.io.snapshot import iter_records  # noqa: E402
 from synthetic import build  # noqa: E402
+
+from sentry_mirror.io.snapshot import iter_records  # noqa: E402
 
 KEY = "fedcba9876543210fedcba9876543210"
 TARGET_RPS = 8000
@@ -95,13 +97,11 @@ def run_sink() -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)  # noqa: SLF001
+        print(f"PORT {site._server.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Event().wait()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 def sink_arrivals(port: int) -> list[float]:
@@ -123,12 +123,24 @@ def run_baseline(snapshot: str, dsn: str, encoding: str, concurrency: int) -> No
     from sentry_mirror.io.replay import Pacing, make_plan, prepare_all
 
     target = Target(parse_dsn(dsn))
-    plan = make_plan([r.data for r in iter_records([snapshot])], target, Options(encoding=encoding, fresh_ids=True), Pacing(), shift_timestamps=True)
-    requests = [(p.method, URL(p.url, encoded=True), list(p.headers), p.body) for p, _ in prepare_all(plan, datetime.now(UTC))]
+    plan = make_plan(
+        [r.data for r in iter_records([snapshot])],
+        target,
+        Options(encoding=encoding, fresh_ids=True),
+        Pacing(),
+        shift_timestamps=True,
+    )
+    requests = [
+        (p.method, URL(p.url, encoded=True), list(p.headers), p.body) for p, _ in prepare_all(plan, datetime.now(UTC))
+    ]
 
     async def main() -> tuple[float, float, int]:
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent", "Content-Type", "Accept-Encoding", "Accept")) as session:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Content-Type", "Accept-Encoding", "Accept"),
+        ) as session:
             pending = iter(requests)
             ok = 0
 
@@ -158,14 +170,33 @@ def child_cpu() -> float:
 def run_replay(snapshot: Path, dsn: str, port: int, *args: str) -> dict[str, Any]:
     """One ``sentry-mirror replay`` process; its wall and CPU time, the sink's arrivals, its summary."""
     sink_arrivals(port)  # clear
-    argv = [sys.executable, "-m", "sentry_mirror", "replay", str(snapshot), "--to", dsn, "--fresh-ids", "--shift-timestamps", "--allow-failures", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "sentry_mirror",
+        "replay",
+        str(snapshot),
+        "--to",
+        dsn,
+        "--fresh-ids",
+        "--shift-timestamps",
+        "--allow-failures",
+        *args,
+    ]
     cpu, wall = child_cpu(), time.perf_counter()
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     wall, cpu = time.perf_counter() - wall, child_cpu() - cpu
     arrivals = sink_arrivals(port)
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     match = re.search(r"(\d+) request\(s\) in", summary)
-    return {"wall_s": wall, "cpu_s": cpu, "arrivals": arrivals, "summary": summary, "reported": int(match.group(1)) if match else None, "stdout": out.stdout}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "arrivals": arrivals,
+        "summary": summary,
+        "reported": int(match.group(1)) if match else None,
+        "stdout": out.stdout,
+    }
 
 
 def run_baseline_process(snapshot: Path, dsn: str, port: int, encoding: str, concurrency: int) -> dict[str, Any]:
@@ -219,9 +250,14 @@ def main() -> int:
                 for _ in range(args.rounds):
                     base = run_baseline_process(big, dsn, port, encoding, args.concurrency)
                     runs["baseline"].append(base)
-                    rep = run_replay(big, dsn, port, "--speed", "max", "--encoding", encoding, "--concurrency", str(args.concurrency))
+                    rep = run_replay(
+                        big, dsn, port, "--speed", "max", "--encoding", encoding, "--concurrency", str(args.concurrency)
+                    )
                     if rep["reported"] != args.count or len(rep["arrivals"]) != args.count:
-                        print(f"replay sent {len(rep['arrivals'])} and reported {rep['reported']} of {args.count}:\n{rep['stdout']}", file=sys.stderr)
+                        print(
+                            f"replay sent {len(rep['arrivals'])} and reported {rep['reported']} of {args.count}:\n{rep['stdout']}",
+                            file=sys.stderr,
+                        )
                         return 1
                     runs["replay"].append(rep)
                     print(
@@ -238,13 +274,27 @@ def main() -> int:
                             "who": who,
                             "rps_best": max(rates),
                             "rps_median": statistics.median(rates),
-                            "rps_end_to_end": statistics.median(args.count / r["wall_s"] for r in found) if who == "replay" else None,
+                            "rps_end_to_end": statistics.median(args.count / r["wall_s"] for r in found)
+                            if who == "replay"
+                            else None,
                             "cpu_us": statistics.median(r["cpu_s"] / args.count * 1e6 for r in found),
                         }
                     )
             # --speed 1
             results = Path(tmp) / "results.jsonl"
-            rep = run_replay(paced, dsn, port, "--speed", "1", "--encoding", "gzip", "--results", str(results), "--concurrency", str(args.concurrency))
+            rep = run_replay(
+                paced,
+                dsn,
+                port,
+                "--speed",
+                "1",
+                "--encoding",
+                "gzip",
+                "--results",
+                str(results),
+                "--concurrency",
+                str(args.concurrency),
+            )
             late = [json.loads(line)["late_ms"] for line in results.read_text().splitlines()]
             late = [x for x in late if x is not None]
             arrivals = sorted(rep["arrivals"])
@@ -269,13 +319,19 @@ def main() -> int:
         print(json.dumps({"max": rows, "paced": paced_row}, indent=2))
         return 0
     print()
-    print(f"`--speed max`, {args.count:,} requests, concurrency {args.concurrency}, --fresh-ids --shift-timestamps, best / median of {args.rounds}:")
+    print(
+        f"`--speed max`, {args.count:,} requests, concurrency {args.concurrency}, --fresh-ids --shift-timestamps, best / median of {args.rounds}:"
+    )
     print()
-    print("| encoding | sender | requests/s at the sink (best / median) | end to end | CPU µs per request | requests per CPU second |")
+    print(
+        "| encoding | sender | requests/s at the sink (best / median) | end to end | CPU µs per request | requests per CPU second |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     for row in rows:
         e2e = f"{row['rps_end_to_end']:,.0f}" if row["rps_end_to_end"] else "–"
-        print(f"| {row['encoding']} | {row['who']} | {row['rps_best']:,.0f} / {row['rps_median']:,.0f} | {e2e} | {row['cpu_us']:.0f} | {1e6 / row['cpu_us']:,.0f} |")
+        print(
+            f"| {row['encoding']} | {row['who']} | {row['rps_best']:,.0f} / {row['rps_median']:,.0f} | {e2e} | {row['cpu_us']:.0f} | {1e6 / row['cpu_us']:,.0f} |"
+        )
     print()
     print(
         f"`--speed 1`, {paced_row['requests']} requests over {paced_row['span_s']:.1f} s (gzip): schedule lag p50 {paced_row['lag_p50_ms']:.2f} ms,"
@@ -289,11 +345,17 @@ def main() -> int:
         rate = row["rps_median"]
         if row["encoding"] == "identity":
             # the replay's own work; compressing again adds the codec's cost on top (below)
-            print(f"target {TARGET_RPS:,} requests/s at --speed max, identity (at the sink, median run): {rate:,.0f}: {'met' if rate >= TARGET_RPS else 'not yet'}")
+            print(
+                f"target {TARGET_RPS:,} requests/s at --speed max, identity (at the sink, median run): {rate:,.0f}: {'met' if rate >= TARGET_RPS else 'not yet'}"
+            )
         else:
-            print(f"for information, {row['encoding']} (at the sink, median run): {rate:,.0f} requests/s, compressing at the SDK's level included")
+            print(
+                f"for information, {row['encoding']} (at the sink, median run): {rate:,.0f} requests/s, compressing at the SDK's level included"
+            )
     lag = paced_row["lag_p99_ms"]
-    print(f"target p99 schedule lag under {TARGET_LAG_MS:g} ms at --speed 1: {lag:.2f} ms: {'met' if lag < TARGET_LAG_MS else 'not yet'}")
+    print(
+        f"target p99 schedule lag under {TARGET_LAG_MS:g} ms at --speed 1: {lag:.2f} ms: {'met' if lag < TARGET_LAG_MS else 'not yet'}"
+    )
     return 0
 
 

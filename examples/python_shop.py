@@ -51,7 +51,7 @@ def checkout(basket_id: int) -> None:
 def capture(call: object, *args: object) -> None:
     try:
         call(*args)  # type: ignore[operator]
-    except Exception:  # noqa: BLE001 - the point is to report it
+    except Exception:
         sentry_sdk.capture_exception()
 
 

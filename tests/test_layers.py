@@ -10,7 +10,7 @@ import pytest
 import sentry_mirror
 
 PACKAGE = Path(sentry_mirror.__file__).parent
-CORE_FILES = sorted((PACKAGE / "core").glob("*.py")) + [PACKAGE / "errors.py"]
+CORE_FILES = [*sorted((PACKAGE / "core").glob("*.py")), PACKAGE / "errors.py"]
 BANNED_IMPORTS = {"aiohttp", "asyncio", "click", "rich", "socket", "sentry_mirror.io", "sentry_mirror.ui"}
 BANNED_CALLS = {"open"}
 
@@ -40,4 +40,6 @@ def test_core_module_is_pure(path: Path) -> None:
 def test_io_layer_does_not_import_presentation() -> None:
     for path in sorted((PACKAGE / "io").glob("*.py")):
         imports = _imports(ast.parse(path.read_text()))
-        assert set() == {n for n in imports if n.split(".")[0] in ("click", "rich") or n.startswith("sentry_mirror.ui")}, path
+        assert set() == {
+            n for n in imports if n.split(".")[0] in ("click", "rich") or n.startswith("sentry_mirror.ui")
+        }, path

@@ -34,7 +34,9 @@ from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = sorted((ROOT / "snapshots").glob("sample-*.jsonl.zst")) + sorted((ROOT / "tests" / "data").glob("*.jsonl.zst"))
+SAMPLES = sorted((ROOT / "snapshots").glob("sample-*.jsonl.zst")) + sorted(
+    (ROOT / "tests" / "data").glob("*.jsonl.zst")
+)
 EXAMPLES = int(os.environ.get("SENTRY_MIRROR_FUZZ_EXAMPLES", "8"))
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -254,7 +256,9 @@ def odd_requests(draw: st.DrawFn) -> ingest.Request:
 
 @FUZZ
 @given(requests=st.lists(odd_requests(), min_size=1, max_size=3))
-def test_odd_bodies_at_other_endpoints_never_stop_a_reader(tmp_path_factory: Any, requests: list[ingest.Request]) -> None:
+def test_odd_bodies_at_other_endpoints_never_stop_a_reader(
+    tmp_path_factory: Any, requests: list[ingest.Request]
+) -> None:
     out = tmp_path_factory.mktemp("out")
     records = [record.build(r, ingest.handle(r), received_at=MOMENT, remote_addr="127.0.0.1:1") for r in requests]
     snapshot = _write(out / "odd.jsonl.zst", records)
@@ -274,7 +278,11 @@ def test_odd_records_are_skipped_and_named(tmp_path_factory: Any, data: st.DataO
     lines = []
     for index in chosen:
         original = golden[index]
-        odd = data.draw(mutated(original) | st.just({"v": 1}) | st.builds(lambda v: {**original, "v": 1, "summary": v}, odd_values))
+        odd = data.draw(
+            mutated(original)
+            | st.just({"v": 1})
+            | st.builds(lambda v, base=original: {**base, "v": 1, "summary": v}, odd_values)
+        )
         lines.append(_dumps(odd))
     ident = golden[chosen[0]]["id"]
     snapshot = _write_lines(out / "odd.jsonl.zst", [orjson.dumps(golden[0]), *lines])
@@ -332,10 +340,15 @@ def test_wrong_types_are_remarked_in_the_report(tmp_path: Path) -> None:
     ]
     snapshot = _write(tmp_path / "odd.jsonl.zst", records)
     report = json.loads(CliRunner().invoke(cli, ["report", "--format", "json", snapshot], env=ENV).stdout)
-    assert {"transaction.spans is an integer": 1, "client_report.discarded_events is an object": 1} == report["malformed"]["fields"]
+    assert {"transaction.spans is an integer": 1, "client_report.discarded_events is an object": 1} == report[
+        "malformed"
+    ]["fields"]
     assert 1 == report["performance"]["transactions"] and 0 == report["performance"]["spans"]
     result = CliRunner().invoke(cli, ["report", "--section", "dropped", snapshot], env=ENV)
-    assert "fields ignored  client_report.discarded_events is an object (1), transaction.spans is an integer (1)" in result.output
+    assert (
+        "fields ignored  client_report.discarded_events is an object (1), transaction.spans is an integer (1)"
+        in result.output
+    )
 
 
 ODD_RECORDS = {
@@ -364,7 +377,9 @@ def test_each_odd_record_is_skipped_with_its_id(tmp_path: Path, case: str) -> No
     now each reader skips it with a warning naming it and the field, and goes on."""
     golden = golden_records()
     odd = {"v": 1} if case == "only v" else {**golden[1], **ODD_RECORDS[case]}
-    snapshot = _write_lines(tmp_path / "odd.jsonl.zst", [orjson.dumps(golden[0]), orjson.dumps(odd), orjson.dumps(golden[2])])
+    snapshot = _write_lines(
+        tmp_path / "odd.jsonl.zst", [orjson.dumps(golden[0]), orjson.dumps(odd), orjson.dumps(golden[2])]
+    )
     results = _run_all(snapshot, tmp_path, golden[2]["id"])  # (show reads up to it: past the odd one)
     for name, result in results.items():
         assert 1 == result.stderr.count(": skipped "), (name, result.stderr)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import sentry_sdk
@@ -29,7 +29,7 @@ from sentry_mirror.io.snapshot import iter_records
 class CapturingTransport(HttpTransport):
     """sentry-python's own HTTP transport, remembering the bytes it serialised."""
 
-    sent: list[bytes] = []
+    sent: ClassVar[list[bytes]] = []
 
     def _serialize_envelope(self, env: Any) -> Any:
         CapturingTransport.sent.append(env.serialize())
@@ -95,7 +95,9 @@ async def send_app_traffic(dsn: str, **options: Any) -> None:
     ],
     ids=["br", "gzip", "none"],
 )
-async def test_real_sdk_traffic_is_recorded_byte_exact(mirror: Any, experiments: dict[str, Any], expected_encoding: str | None) -> None:
+async def test_real_sdk_traffic_is_recorded_byte_exact(
+    mirror: Any, experiments: dict[str, Any], expected_encoding: str | None
+) -> None:
     """Every envelope sentry-python sent is on disk, decoded byte-exact, and got 200."""
     CapturingTransport.sent = []
     await send_app_traffic(mirror.dsn(), transport=CapturingTransport, _experiments=experiments)
@@ -127,9 +129,7 @@ async def test_real_sdk_traffic_is_recorded_byte_exact(mirror: Any, experiments:
     chained = next(r for r in records if record_title(r.data) == "ValueError: could not load the basket")
     event = envelope.parse(chained.body).items[0].json()
     assert ["KeyError", "ValueError"] == [e["type"] for e in event["exception"]["values"]]
-    attachment = next(
-        item for r in records for item in envelope.parse(r.body).items if item.type == "attachment"
-    )
+    attachment = next(item for r in records for item in envelope.parse(r.body).items if item.type == "attachment")
     assert b"\x00\x01binary\xff\n\r\n" == attachment.payload
 
 

@@ -45,7 +45,9 @@ def mark_group(payload: bytes, crc: int) -> tuple[bytes, int]:
     """``payload`` (whole lines) with its last line marked, and the new running CRC."""
     crc = zlib.crc32(payload, crc)
     bits = _BITS  # mark(crc), inlined: the listener calls this once per group commit
-    return b"".join((payload[:-1], b"\t", bits[crc >> 24], bits[crc >> 16 & 255], bits[crc >> 8 & 255], bits[crc & 255], b"\n")), crc
+    return b"".join(
+        (payload[:-1], b"\t", bits[crc >> 24], bits[crc >> 16 & 255], bits[crc >> 8 & 255], bits[crc & 255], b"\n")
+    ), crc
 
 
 def read_mark(data: bytes | memoryview, at: int) -> int | None:

@@ -58,9 +58,8 @@ def _zlib_chunks(data: bytes, wbits: int) -> Iterator[bytes]:
                 obj = zlib.decompressobj(wbits)
                 continue
             return
-        if not pending:
-            if not out:
-                raise DecodeError("truncated body: the compressed stream ends early")
+        if not pending and not out:
+            raise DecodeError("truncated body: the compressed stream ends early")
 
 
 def _gzip(data: bytes) -> Iterator[bytes]:

@@ -25,9 +25,7 @@ import orjson
 from sentry_mirror.core import leanjson
 from sentry_mirror.errors import EnvelopeError
 
-_UUID = re.compile(
-    r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-)
+_UUID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 _TRAILING_BYTES = frozenset(b" \t\r")
 #: A header line longer than this is parsed from a view of the body, not a copy of it: a
 #: 198 MiB envelope header line otherwise cost its size once more (orjson reads both);
@@ -154,7 +152,12 @@ def _header_line(data: bytes, start: int, what: str, strict: bool = True) -> tup
         # (core/leanjson.py): orjson would hold a 198 MiB one twice, with the GIL
         line = data[start:stop] if stop - start <= _VIEW_LINE_ABOVE else leanjson.reduced(data, start, stop)
         value = orjson.loads(line)
-        if strict and isinstance(value, dict) and what == "envelope header" and bytes(line).count(b'":') != _key_count(value):
+        if (
+            strict
+            and isinstance(value, dict)
+            and what == "envelope header"
+            and bytes(line).count(b'":') != _key_count(value)
+        ):
             # Relay rejects duplicate keys (the docs warn about a doubled sent_at);
             # orjson keeps the last one silently. A duplicate leaves fewer keys than the
             # text has `":`; when the counts differ (a duplicate, or `":` inside a string,
@@ -222,7 +225,9 @@ def iter_items(data: bytes, pos: int) -> Iterator[Item]:
         end = find(b"\n", pos)
         stop = size if end < 0 else end
         try:
-            item_headers = orjson.loads(data[pos:stop]) if stop - pos <= _VIEW_LINE_ABOVE else leanjson.loads(data, pos, stop)
+            item_headers = (
+                orjson.loads(data[pos:stop]) if stop - pos <= _VIEW_LINE_ABOVE else leanjson.loads(data, pos, stop)
+            )
         except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             raise EnvelopeError("invalid item header", offset=pos) from None
         if type(item_headers) is not dict:

@@ -850,7 +850,9 @@ _ERRORS = frozenset({EVENT})
 
 
 def _each(
-    records: Iterable[RecordLike], types: frozenset[str], add: Callable[[dict[str, Any], Mapping[str, Any]], Any],
+    records: Iterable[RecordLike],
+    types: frozenset[str],
+    add: Callable[[dict[str, Any], Mapping[str, Any]], Any],
     malformed: Malformed | None,
 ) -> None:
     """``add(event, record data)`` for the events of ``types`` in ``records``. A record whose
@@ -864,7 +866,7 @@ def _each(
                 add(event, data)
         except FATAL:
             raise
-        except Exception as exc:  # noqa: BLE001 - one record must not stop the rest
+        except Exception as exc:
             (malformed or Malformed(where="group")).failed(data, exc)
 
 
@@ -960,7 +962,11 @@ def _pair(
 
 
 def compare(
-    records: Iterable[RecordLike], strategies: Sequence[str], *, max_ids: int = MAX_IDS, malformed: Malformed | None = None
+    records: Iterable[RecordLike],
+    strategies: Sequence[str],
+    *,
+    max_ids: int = MAX_IDS,
+    malformed: Malformed | None = None,
 ) -> Comparison:
     """Group the error events of ``records`` with each of ``strategies`` (two or more
     names from :data:`STRATEGIES`) in one pass, and say where each pair splits or merges."""
@@ -1155,7 +1161,12 @@ def group_transactions(
     most ``reservoir`` durations, so memory does not grow with the number of transactions;
     past ``max_groups`` names, new ones are counted together under :data:`OTHER_GROUPS`."""
     grouper = TransactionGrouper(reservoir, max_groups)
-    _each(records, _TRANSACTIONS, lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""), malformed)
+    _each(
+        records,
+        _TRANSACTIONS,
+        lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""),
+        malformed,
+    )
     return grouper.groups()
 
 

@@ -28,8 +28,8 @@ import orjson
 import zstandard
 
 from sentry_mirror.core import bounds, encoding, envelope, leanjson, multipart
-from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
+from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
 
@@ -151,7 +151,7 @@ class Outcome:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: tuple[dict[str, Any], ...] = ()
-    facts: Facts = Facts()
+    facts: Facts = Facts()  # noqa: RUF009 - frozen, shared safely
     error: str | None = None
     notes: tuple[str, ...] = ()
     items_total: int | None = None  # set when ``items`` lists only the first ones
@@ -183,7 +183,7 @@ class _State:
     event_id: str | None = None
     envelope_header: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
-    facts: Facts = Facts()
+    facts: Facts = Facts()  # noqa: RUF009 - frozen, shared safely
     notes: list[str] = field(default_factory=list)
     items_total: int | None = None
 
@@ -242,7 +242,9 @@ def error_response(status: int, detail: str, causes: tuple[str, ...] = (), *, pl
     """Relay's error shape: ``{"detail": …, "causes": […]}`` plus ``X-Sentry-Error``."""
     sentry_error = (("X-Sentry-Error", detail.encode("ascii", "replace").decode()),)
     if plain:
-        return Response(status, (("Content-Type", "text/plain; charset=utf-8"), *sentry_error, *CORS_HEADERS), detail.encode())
+        return Response(
+            status, (("Content-Type", "text/plain; charset=utf-8"), *sentry_error, *CORS_HEADERS), detail.encode()
+        )
     payload: dict[str, Any] = {"detail": detail}
     if causes:
         payload["causes"] = list(causes)
@@ -367,7 +369,9 @@ def _dispatch(
             pass
         if name == "unknown":
             raise _Reject(404, f"not found: {request.path} is not a Sentry ingestion endpoint")
-        raise _Reject(405, f"method {method} not allowed on the {name} endpoint (allowed: {', '.join(sorted(methods))})")
+        raise _Reject(
+            405, f"method {method} not allowed on the {name} endpoint (allowed: {', '.join(sorted(methods))})"
+        )
     if "pid" in params:
         if not params["pid"].isdigit():
             raise _Reject(400, "bad project path parameter")
@@ -487,9 +491,13 @@ def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: _State
         state.items.append({"type": item.type, "size": len(item.payload), "headers": headers})
     if total > len(items):
         state.items_total = total
-        state.notes.append(f"the summary lists the first {len(items):,} of its {total:,} items: the body holds them all")
+        state.notes.append(
+            f"the summary lists the first {len(items):,} of its {total:,} items: the body holds them all"
+        )
     if cut:
-        state.notes.append("item header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
+        state.notes.append(
+            "item header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole"
+        )
 
 
 def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
@@ -498,7 +506,9 @@ def _summarise_header(headers: dict[str, Any] | None, state: _State) -> None:
         return
     state.envelope_header, cut = bounds.header(headers)
     if cut:
-        state.notes.append("envelope header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole")
+        state.notes.append(
+            "envelope header values were cut in the summary (long strings, deep nesting or many keys): the body holds them whole"
+        )
 
 
 class _Tally:
@@ -546,7 +556,9 @@ class _Tally:
 
 
 def _too_large(kind: str) -> None:
-    raise _Reject(413, f"envelope exceeded size limits for type '{kind}' (https://develop.sentry.dev/sdk/envelopes/#size-limits)")
+    raise _Reject(
+        413, f"envelope exceeded size limits for type '{kind}' (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
+    )
 
 
 def _envelope(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:
@@ -744,7 +756,9 @@ def _minidump(request: Request, config: Config, state: _State, params: Mapping[s
         elif part.filename is not None:
             state.items.append(_attachment_summary(part, "event.attachment"))
         else:
-            state.items.append({"type": "form_data", "size": len(part.data), "headers": {"type": "form_data", "name": part.name}})
+            state.items.append(
+                {"type": "form_data", "size": len(part.data), "headers": {"type": "form_data", "name": part.name}}
+            )
     state.facts = Facts("minidump")
     return _text(200, _crash_event_id(state))
 
@@ -788,7 +802,9 @@ def _otlp(request: Request, config: Config, state: _State, params: Mapping[str, 
     if request.content_type not in _OTLP_TYPES:
         raise _Reject(415, f"unsupported Content-Type {request.content_type!r} for OTLP")
     kind = "otlp_" + params["signal"]
-    state.items.append({"type": kind, "size": len(state.body), "headers": {"type": kind, "content_type": request.content_type}})
+    state.items.append(
+        {"type": kind, "size": len(state.body), "headers": {"type": kind, "content_type": request.content_type}}
+    )
     return _empty(202)
 
 

@@ -46,10 +46,14 @@ class Malformed:
     def failed(self, data: Any, exc: BaseException) -> None:
         """Count a record an aggregator raised on, and warn naming it and why."""
         reason = problem(data) if type(data) is dict else None
-        if reason is None and isinstance(exc, MirrorError):  # the record's data, not a bug (a body that does not decode)
+        if reason is None and isinstance(
+            exc, MirrorError
+        ):  # the record's data, not a bug (a body that does not decode)
             reason = str(exc)[:200]
         if reason is None:
-            reason = f"{type(exc).__name__}: {str(exc)[:200]} (a bug in sentry-mirror: please report it with this record)"
+            reason = (
+                f"{type(exc).__name__}: {str(exc)[:200]} (a bug in sentry-mirror: please report it with this record)"
+            )
         warning = skipped(self.where, data, reason)
         self._keep(warning.record_id, reason)
         self.on_warning(warning)

@@ -143,7 +143,7 @@ def _cards(text: str) -> Iterator[str]:
 def value_kinds(text: str) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for each kind of personal data found in one string."""
     text = text[:MAX_SCAN]
-    if text.isalnum() and text.islower() or _ISO_TIME.fullmatch(text):
+    if (text.isalnum() and text.islower()) or _ISO_TIME.fullmatch(text):
         return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
     if "@" in text:
         # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
@@ -223,7 +223,7 @@ def mask(kind: str, text: str) -> str:
         return compact[:2] + "**" + "*" * (len(compact) - 8) + compact[-4:]
     if kind == "ip":
         if "." in text and ":" not in text:
-            return ".".join(text.split(".")[:1] + ["x", "x", "x"])
+            return ".".join([*text.split(".")[:1], "x", "x", "x"])
         return text.split(":")[0] + ":…"
     if kind == "user_path":
         match = _USER_PATH.search(text)
@@ -277,7 +277,7 @@ def _path_rule(path: str, key: str, parent: str, item_type: str) -> tuple[str, s
     ``("replace", None)`` (log messages: replace-only rules on the text), ``("fixed", rule)``
     (the path alone decides: a rule, or None when unreachable) or ``("text", None)`` (the
     filter rules on the text decide)."""
-    if item_type == "log" and path == "items[].body" or path == "logentry.formatted":
+    if (item_type == "log" and path == "items[].body") or path == "logentry.formatted":
         return "replace", None
     if not _reachable(path):
         return "fixed", None
@@ -395,8 +395,24 @@ class Site:
     key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
 
     __slots__ = (
-        "_element", "_key_kinds", "_mode", "_plain", "_rule", "_versioned", "cache", "children", "hits", "misses",
-        "depth", "descend", "item_type", "key", "keyed", "parent", "path", "scanner",
+        "_element",
+        "_key_kinds",
+        "_mode",
+        "_plain",
+        "_rule",
+        "_versioned",
+        "cache",
+        "children",
+        "depth",
+        "descend",
+        "hits",
+        "item_type",
+        "key",
+        "keyed",
+        "misses",
+        "parent",
+        "path",
+        "scanner",
     )  # fmt: skip
 
     def __init__(self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int) -> None:

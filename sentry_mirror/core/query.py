@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentry_mirror.core.describe import Row, describe
 from sentry_mirror.core import bodies
+from sentry_mirror.core.describe import Row, describe
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import format_time
 from sentry_mirror.errors import MirrorError
@@ -83,10 +83,7 @@ class Query:
             event_id = data["summary"].get("event_id") or ""
             if not any(event_id.startswith(wanted.replace("-", "").lower()) for wanted in self.event_ids):
                 return False
-        if self.grep is not None:
-            if not bodies.contains(data, self.grep.encode()):
-                return False
-        return True
+        return not (self.grep is not None and not bodies.contains(data, self.grep.encode()))
 
     def _row_ok(self, row: Row) -> bool:
         if self.sdks and not any(
@@ -114,13 +111,12 @@ class Query:
                 row = describe(data)
             except FATAL:
                 raise
-            except Exception as exc:  # noqa: BLE001 - one record must not stop the listing
+            except Exception as exc:
                 (malformed or Malformed(where="inspect")).failed(data, exc)
                 continue
             if self._row_ok(row):
                 taken += 1
                 yield data, row
-
 
     def matching(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         """The records that match, up to ``limit``; streaming. A record is described (its
@@ -154,5 +150,7 @@ def find(records: Iterable[Mapping[str, Any]], ident: str) -> Mapping[str, Any]:
         raise MirrorError(f"no record or event id starts with {ident!r}")
     if len(found) > 1:
         ids = ", ".join(d["id"] for d in found[:5])
-        raise MirrorError(f"{ident!r} is ambiguous: it starts {len(found)}{'+' if len(found) > 5 else ''} ids ({ids}); give more characters")
+        raise MirrorError(
+            f"{ident!r} is ambiguous: it starts {len(found)}{'+' if len(found) > 5 else ''} ids ({ids}); give more characters"
+        )
     return found[0]

@@ -187,7 +187,7 @@ def dumps(entry: dict[str, Any]) -> bytes:
             pass
     try:
         return orjson.dumps(_reduced(repaired), option=orjson.OPT_APPEND_NEWLINE)
-    except Exception as exc:  # noqa: BLE001 - the last resort below must always be reached
+    except Exception as exc:
         return orjson.dumps(minimal(repaired, f"{type(exc).__name__}: {exc}"), option=orjson.OPT_APPEND_NEWLINE)
 
 
@@ -211,7 +211,9 @@ def _without_surrogates(value: Any, where: str, repairs: list[str], depth: int) 
         for key, item in value.items():
             name = json.dumps(key) if isinstance(key, str) and _SURROGATE.search(key) else str(key)  # ASCII-safe
             inner = f"{where}.{name}" if where else name
-            new_key = _without_surrogates(key, f"{inner} (the key)", repairs, depth + 1) if isinstance(key, str) else key
+            new_key = (
+                _without_surrogates(key, f"{inner} (the key)", repairs, depth + 1) if isinstance(key, str) else key
+            )
             repaired[new_key] = _without_surrogates(item, inner, repairs, depth + 1)
         return repaired
     if isinstance(value, (list, tuple)):
@@ -230,7 +232,11 @@ def _reduced(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         **entry,
         "summary": {
-            **{k: v for k, v in summary.items() if k in ("event_id", "title", "level", "environment", "release", "items_total")},
+            **{
+                k: v
+                for k, v in summary.items()
+                if k in ("event_id", "title", "level", "environment", "release", "items_total")
+            },
             "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
             "envelope_header": None,
             "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],
@@ -272,8 +278,16 @@ def minimal(entry: dict[str, Any], reason: str) -> dict[str, Any]:
         "body_base64": entry.get("body_base64") is True,
         "body_decoded": entry.get("body_decoded") is True,
         "body_truncated": entry.get("body_truncated") is True,
-        "summary": {"event_id": None, "sdk": None, "title": None, "level": None, "environment": None,
-                    "release": None, "envelope_header": None, "items": []},
+        "summary": {
+            "event_id": None,
+            "sdk": None,
+            "title": None,
+            "level": None,
+            "environment": None,
+            "release": None,
+            "envelope_header": None,
+            "items": [],
+        },
         "error": _text(entry.get("error")),
         "notes": [f"the full record could not be stored ({_text(reason)}): this is a minimal one"],
         "response": {

@@ -147,7 +147,7 @@ _MINIFIED_FILE = re.compile(r"(\.min\.js|[.-][0-9a-f]{8,}\.m?js|/chunk[-.]|bundl
 _FOLDED_UNDER = frozenset({"modules", "vars"})
 _ID_KEY = re.compile(r"^(?:[0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.IGNORECASE)
 _HEADER_LIMITS = {
-    **{kind: (MAX_EVENT_SIZE, 1) for kind in _EVENT_LIKE},
+    **dict.fromkeys(_EVENT_LIKE, (MAX_EVENT_SIZE, 1)),
     **_ITEM_LIMITS,
 }
 
@@ -997,7 +997,7 @@ class ReportBuilder:
             self._add(data)
         except FATAL:
             raise
-        except Exception as exc:  # noqa: BLE001 - the last resort: one record must not stop the report
+        except Exception as exc:
             self.malformed.failed(data, exc)
 
     def _add(self, data: Mapping[str, Any]) -> None:
@@ -1239,7 +1239,7 @@ class ReportBuilder:
                 rules = pii.relay_rules(payload)
             except ImportError:
                 raise
-            except Exception:  # noqa: BLE001 - Sentry's scrubber refusing one event must not stop the report
+            except Exception:
                 self.relay_failures += 1
         flagged: set[str] = set()
         for finding in pii.scan(payload, kind, self.scanner):

@@ -29,9 +29,9 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
-import re
 import os
 import random
+import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,7 +55,18 @@ AUTH_FORMS = ("original", "header", "query")
 
 #: Request headers never copied: the connection's own, and the ones rewritten here.
 _DROPPED_HEADERS = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "expect", "te", "upgrade", "content-encoding", "proxy-connection"}
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+        "te",
+        "upgrade",
+        "content-encoding",
+        "proxy-connection",
+    }
 )
 
 #: Item type -> the rate-limit data category Relay counts it in (``X-Sentry-Rate-Limits``).
@@ -81,7 +92,14 @@ CATEGORIES = {
     "metric_buckets": "metric_bucket",
 }
 #: Endpoint -> category, for requests that are not envelopes.
-ENDPOINT_CATEGORIES = {"store": "error", "minidump": "error", "unreal": "error", "security": "security", "cron": "monitor", "attachments": "attachment"}
+ENDPOINT_CATEGORIES = {
+    "store": "error",
+    "minidump": "error",
+    "unreal": "error",
+    "security": "security",
+    "cron": "monitor",
+    "attachments": "attachment",
+}
 
 # ------------------------------------------------------------------ configuration
 
@@ -247,7 +265,9 @@ def _parse_match(match: re.Match[str] | None) -> datetime | None:
         return None
     base, fraction, zone = match.groups()
     try:
-        return datetime.fromisoformat(base + (fraction[:7] if fraction else "") + ("+00:00" if zone in (None, "Z", "z") else zone))
+        return datetime.fromisoformat(
+            base + (fraction[:7] if fraction else "") + ("+00:00" if zone in (None, "Z", "z") else zone)
+        )
     except ValueError:
         return None
 
@@ -308,7 +328,10 @@ TIMESTAMP_FIELDS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] 
     "check_in": (("timestamp",), {}),
     "log": ((), {"items": ("timestamp", "observed_timestamp")}),
     "trace_metric": ((), {"items": ("timestamp",)}),
-    "span": (("start_timestamp", "timestamp", "end_timestamp"), {"items": ("start_timestamp", "end_timestamp", "timestamp")}),
+    "span": (
+        ("start_timestamp", "timestamp", "end_timestamp"),
+        {"items": ("start_timestamp", "end_timestamp", "timestamp")},
+    ),
     "profile": (("timestamp",), {}),
     "replay_event": (("timestamp", "replay_start_timestamp"), {}),
 }
@@ -456,7 +479,12 @@ def rewrite_envelope(
         headers["dsn"] = dsn
         changes.append("dsn")
     trace = headers.get("trace")
-    if public_key is not None and isinstance(trace, dict) and "public_key" in trace and trace["public_key"] != public_key:
+    if (
+        public_key is not None
+        and isinstance(trace, dict)
+        and "public_key" in trace
+        and trace["public_key"] != public_key
+    ):
         headers["trace"] = trace = {**trace, "public_key": public_key}
         changes.append("trace.public_key")
     if ids is not None:
@@ -466,7 +494,11 @@ def rewrite_envelope(
         if isinstance(trace, dict) and envelope_mod.normalize_uuid(trace.get("replay_id")):
             headers["trace"] = {**trace, "replay_id": ids.get(trace["replay_id"])}
     if "sent_at" in headers and (sent_at is not None or shift is not None):
-        new = format_like(sent_at, headers["sent_at"]) if sent_at is not None else shift_value(headers["sent_at"], shift or 0.0)
+        new = (
+            format_like(sent_at, headers["sent_at"])
+            if sent_at is not None
+            else shift_value(headers["sent_at"], shift or 0.0)
+        )
         if new != headers["sent_at"]:
             headers["sent_at"] = new
             changes.append("sent_at")
@@ -506,7 +538,9 @@ def rewrite_envelope(
     changes += sorted(f"payload {c}" for c in payload_changes)
 
     body = _splice(data, replacements)
-    return EnvelopeRewrite(body, envelope_mod.normalize_uuid(headers.get("event_id")), parsed.item_types, tuple(changes))
+    return EnvelopeRewrite(
+        body, envelope_mod.normalize_uuid(headers.get("event_id")), parsed.item_types, tuple(changes)
+    )
 
 
 def drop_items(data: bytes, categories: frozenset[str]) -> tuple[bytes, tuple[str, ...]]:
@@ -557,7 +591,9 @@ def _splice(data: bytes, replacements: list[tuple[_Span, bytes]]) -> bytes:
     return b"".join(out)
 
 
-def rewrite_event_json(data: bytes, *, ids: IdMap | None, shift: float | None) -> tuple[bytes, str | None, tuple[str, ...]]:
+def rewrite_event_json(
+    data: bytes, *, ids: IdMap | None, shift: float | None
+) -> tuple[bytes, str | None, tuple[str, ...]]:
     """A store-endpoint body (an event as JSON): fresh ids and shifted timestamps."""
     try:
         event = orjson.loads(data)

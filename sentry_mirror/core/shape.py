@@ -104,7 +104,15 @@ def _wrong(data: dict[str, Any], fields: tuple[tuple[str, tuple[type, ...]], ...
     return f"{where} has fields of unexpected types"  # not reached: the signature said otherwise
 
 
-_NAMES = {NONE: "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}
+_NAMES = {
+    NONE: "null",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def _json_type_of(kind: type) -> str:
@@ -184,7 +192,10 @@ def _details(data: dict[str, Any], summary: dict[str, Any], response: dict[str, 
     items = summary.get("items")
     if items:
         for item in items:
-            if type(item) is not dict or (type(item.get("type")), type(item.get("size")), type(item.get("headers"))) not in _ITEM_OK:
+            if (
+                type(item) is not dict
+                or (type(item.get("type")), type(item.get("size")), type(item.get("headers"))) not in _ITEM_OK
+            ):
                 return "summary.items are not {type, size, headers} objects"
             if item["size"] < 0:
                 return "a negative size"
@@ -233,5 +244,11 @@ def record_id(data: Any) -> str | None:
 def skipped(where: str, data: Any, reason: str) -> Skipped:
     """The warning for a record skipped at ``where`` (a file name, or a command) because of ``reason``."""
     ident = record_id(data)
-    named = ("a record without an id" if not ident else f"record {ident[:64]}" if ident.isprintable() else f"record {ident[:64]!r}")
+    named = (
+        "a record without an id"
+        if not ident
+        else f"record {ident[:64]}"
+        if ident.isprintable()
+        else f"record {ident[:64]!r}"
+    )
     return Skipped(f"{where}: skipped {named}: {reason}", ident, reason)

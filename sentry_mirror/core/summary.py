@@ -91,7 +91,9 @@ def item_title(item_type: str, payload: Any) -> str | None:
     if item_type == "client_report":
         dropped = payload.get("discarded_events")
         if isinstance(dropped, list):
-            total = sum(d.get("quantity", 0) for d in dropped if isinstance(d, dict) and isinstance(d.get("quantity"), int))
+            total = sum(
+                d.get("quantity", 0) for d in dropped if isinstance(d, dict) and isinstance(d.get("quantity"), int)
+            )
             return f"client report: {total} dropped"
     return None
 

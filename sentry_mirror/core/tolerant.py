@@ -13,7 +13,15 @@ from typing import Any
 
 #: Distinct remarks kept (``item type: field is a …``); further ones are counted together.
 MAX_REMARKS = 200
-_NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}
+_NAMES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def json_type(value: Any) -> str:

@@ -114,7 +114,7 @@ _last_capped: tuple[ingest.Config | None, ingest.Config | None] = (None, None)
 def _capped(config: ingest.Config) -> ingest.Config:
     """``config`` with the decoded size capped at :data:`INLINE_DECODED` (made once: a
     listener has one config, and hashing it per request cost a microsecond)."""
-    global _last_capped  # noqa: PLW0603 - a one-entry cache
+    global _last_capped
     seen, capped = _last_capped
     if seen is not config or capped is None:
         capped = dataclasses.replace(config, max_body=min(config.max_body, INLINE_DECODED))

@@ -69,7 +69,9 @@ def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: 
     return Exported(written, 0, path)
 
 
-def export_envelopes(records: Iterable[Mapping[str, Any]], directory: Path, *, warn: Callable[[str], None] = _ignore) -> Exported:
+def export_envelopes(
+    records: Iterable[Mapping[str, Any]], directory: Path, *, warn: Callable[[str], None] = _ignore
+) -> Exported:
     """One ``<time>-<record id>.envelope`` per accepted envelope request, the decoded bytes
     exactly (ready for ``sentry-cli send-envelope``); other requests (other endpoints,
     bodies that were refused) are counted as skipped. The directory is made owner-only

@@ -85,10 +85,14 @@ def private_directory(path: Path, *, warn: Callable[[str], None]) -> None:
         return
     mode = stat.S_IMODE(info.st_mode)
     if info.st_mode & stat.S_ISVTX:  # shared on purpose (/tmp): others cannot remove or rename our files there
-        warn(f"{path} can be written by other users (mode {mode:o}, sticky: a shared directory such as /tmp): left as it is")
+        warn(
+            f"{path} can be written by other users (mode {mode:o}, sticky: a shared directory such as /tmp): left as it is"
+        )
         return
     if info.st_uid != os.getuid():
-        warn(f"{path} can be written by other users (mode {mode:o}) and is not yours: captured data there may be replaced or removed by them")
+        warn(
+            f"{path} can be written by other users (mode {mode:o}) and is not yours: captured data there may be replaced or removed by them"
+        )
         return
     try:
         path.chmod(DIR_MODE)

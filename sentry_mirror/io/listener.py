@@ -81,7 +81,9 @@ async def listen(
     try:
         await recorder.start()
         try:
-            running = await serve(create_app(recorder, options.config, on_record, options.timeouts), options.host, options.port)
+            running = await serve(
+                create_app(recorder, options.config, on_record, options.timeouts), options.host, options.port
+            )
         except BaseException:
             await recorder.close()
             raise

@@ -56,7 +56,8 @@ class QuietAcceptErrors:
             reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else repr(exc)
             log.error(
                 "cannot accept connections: %s; %d failed accept(s) since the last report; retrying every second",
-                reason, self.failed,
+                reason,
+                self.failed,
             )
             self._last, self.failed = now, 0
 
@@ -83,7 +84,10 @@ class QuietBadRequests(logging.Filter):
             return False
         lines = (exc.message or "").strip().splitlines()
         first = lines[0].rstrip(":") if lines else type(exc).__name__
-        record.msg, record.args = "%d malformed request(s) answered 400 since the last report; the last: %s", (self.refused, first)
+        record.msg, record.args = (
+            "%d malformed request(s) answered 400 since the last report; the last: %s",
+            (self.refused, first),
+        )
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         self._last, self.refused = now, 0

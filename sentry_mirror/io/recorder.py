@@ -209,7 +209,7 @@ class Recorder:
         for record, future in batch:
             try:
                 lines.append(dumps(record))
-            except Exception as exc:  # noqa: BLE001 - one bad record must not fail its group
+            except Exception as exc:
                 failed.append((future, RecordError(f"the record could not be serialised: {type(exc).__name__}: {exc}")))
             else:
                 kept.append((record, future))
@@ -243,7 +243,7 @@ class Recorder:
             writer = self._writable()
             data = writer.encode_lines(payload)
             writer.write_bytes(data)
-        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
+        except Exception as exc:
             self._settle(batch, exc)
         else:
             self._settle(batch, None, len(data))
@@ -262,7 +262,7 @@ class Recorder:
                 writer.write_bytes(data)
                 if self.fsync:
                     await asyncio.to_thread(os.fsync, fd)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - any failure must reach every waiting request
+        except Exception as exc:
             self._settle(batch, exc)
         else:
             if batch:
@@ -293,7 +293,9 @@ class Recorder:
                     future.set_exception(error)
             return
         if self.unavailable is not None:
-            log.warning("the snapshot is written again, into %s (%d request(s) were answered 503)", self.path, self.refused)
+            log.warning(
+                "the snapshot is written again, into %s (%d request(s) were answered 503)", self.path, self.refused
+            )
             self.unavailable = None
         self._suspect = None
         if self._announce is not None:
@@ -321,7 +323,10 @@ class Recorder:
         if now - self._last_log >= LOG_INTERVAL:
             log.warning(
                 "the snapshot cannot be written (%s): %d request(s) answered 503 in the last %.0f s; retrying every %.0f s",
-                self.unavailable, self._refused_since_log, LOG_INTERVAL, RETRY_INTERVAL,
+                self.unavailable,
+                self._refused_since_log,
+                LOG_INTERVAL,
+                RETRY_INTERVAL,
             )
             self._last_log, self._refused_since_log = now, 0
 
@@ -430,7 +435,7 @@ class Recorder:
         if self.on_open is not None and path is not None:
             try:
                 self.on_open(path)
-            except Exception:  # noqa: BLE001 - telling the user must never stop the recording
+            except Exception:
                 self.on_open = None
                 log.exception("could not announce the new snapshot file")
 

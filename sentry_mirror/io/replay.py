@@ -425,7 +425,9 @@ def _moment(text: str) -> datetime:
         return parse_time(text)
 
 
-def timeline(records: Iterable[Mapping[str, Any]], pacing: Pacing, window: int = READ_AHEAD) -> Iterator[tuple[Mapping[str, Any], float]]:
+def timeline(
+    records: Iterable[Mapping[str, Any]], pacing: Pacing, window: int = READ_AHEAD
+) -> Iterator[tuple[Mapping[str, Any], float]]:
     """Each record in receive order with its send offset in seconds from the start, as
     :func:`schedule` gives them, streaming."""
     at = 0.0
@@ -501,12 +503,17 @@ def make_plan(
     return Plan(source, target, options, pacing, count, duration, window)
 
 
-def prepare_all(plan: Plan, start: datetime, ids: IdMap | None = None, on_skip: Callable[[str], None] = lambda _: None) -> Iterator[tuple[Prepared, float]]:
+def prepare_all(
+    plan: Plan, start: datetime, ids: IdMap | None = None, on_skip: Callable[[str], None] = lambda _: None
+) -> Iterator[tuple[Prepared, float]]:
     """Every request of ``plan`` rewritten as it would be sent, with its offset (for ``--dry-run``), streaming."""
     ids = ids if ids is not None else (IdMap() if plan.options.fresh_ids else None)
     for data, offset in plan.timeline():
         try:
-            yield rewrite_request(data, plan.target, plan.options, ids=ids, sent_at=start + timedelta(seconds=offset)), offset
+            yield (
+                rewrite_request(data, plan.target, plan.options, ids=ids, sent_at=start + timedelta(seconds=offset)),
+                offset,
+            )
         except NotReplayable as exc:
             on_skip(str(exc))
 
@@ -616,7 +623,9 @@ class _Connection(asyncio.Protocol):
             if count is not None:
                 count -= n
 
-    async def response(self, head_request: bool, keep_bytes: int = BODY_KEEP) -> tuple[int, list[tuple[str, str]], _Body, bool]:
+    async def response(
+        self, head_request: bool, keep_bytes: int = BODY_KEEP
+    ) -> tuple[int, list[tuple[str, str]], _Body, bool]:
         """(status, headers, body, whether the connection may be used again); the body keeps
         its first ``keep_bytes`` bytes and counts the rest."""
         buffer = self.buffer
@@ -693,7 +702,7 @@ class _Connection(asyncio.Protocol):
 class _Body:
     """An answer's body as it streams in: the first ``keep`` bytes, and the size of all of it."""
 
-    __slots__ = ("kept", "keep", "size")
+    __slots__ = ("keep", "kept", "size")
 
     def __init__(self, keep: int) -> None:
         self.kept = bytearray()
@@ -728,14 +737,24 @@ class Client:
     answer's body it keeps the first ``keep_bytes`` and reads the rest only to drop it, so a
     target answering with gigabytes costs no memory."""
 
-    def __init__(self, scheme: str, host: str, port: int | None, timeout: float = REQUEST_TIMEOUT, ssl_context: ssl.SSLContext | None = None, keep_bytes: int = BODY_KEEP) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int | None,
+        timeout: float = REQUEST_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_bytes: int = BODY_KEEP,
+    ) -> None:
         self.timeout = timeout
         self.keep_bytes = keep_bytes
         self.host_header = host if port is None else f"{host}:{port}"
         self.origin = f"{scheme}://{self.host_header}"
         self._host = host[1:-1] if host.startswith("[") else host
         self._port = port if port is not None else (443 if scheme == "https" else 80)
-        self._ssl = (ssl_context or ssl.create_default_context()) if scheme == "https" else None  # certificates verified
+        self._ssl = (
+            (ssl_context or ssl.create_default_context()) if scheme == "https" else None
+        )  # certificates verified
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._busy: set[_Connection] = set()
@@ -744,7 +763,9 @@ class Client:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self.timeout):
-            _, connection = await loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None)
+            _, connection = await loop.create_connection(
+                _Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None
+            )
         self._open.add(connection)
         return connection
 
@@ -857,7 +878,14 @@ async def replay(
     if first is None:
         return
     requests = itertools.chain([first], requests)
-    sender = _Sender(plan, ids if ids is not None else (IdMap() if plan.options.fresh_ids else None), RateLimits() if honour_rate_limits else None, on_result, on_skip, pacing.speed is not None)
+    sender = _Sender(
+        plan,
+        ids if ids is not None else (IdMap() if plan.options.fresh_ids else None),
+        RateLimits() if honour_rate_limits else None,
+        on_result,
+        on_skip,
+        pacing.speed is not None,
+    )
     workers = [asyncio.ensure_future(sender.work(requests)) for _ in range(max(1, pacing.concurrency))]
     try:
         await asyncio.gather(*workers)
@@ -868,7 +896,15 @@ async def replay(
 
 
 class _Sender:
-    def __init__(self, plan: Plan, ids: IdMap | None, limits: RateLimits | None, on_result: Callable[[Result], None], on_skip: Callable[[str], None], paced: bool) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        ids: IdMap | None,
+        limits: RateLimits | None,
+        on_result: Callable[[Result], None],
+        on_skip: Callable[[str], None],
+        paced: bool,
+    ) -> None:
         dsn = plan.target.dsn
         self.client = Client(dsn.scheme, dsn.host, dsn.port)
         self.target, self.options = plan.target, plan.options
@@ -902,7 +938,14 @@ class _Sender:
             held = limits.limited(categories, now)
         envelope = data["endpoint"] in ("envelope", "tunnel")
         try:
-            prepared = rewrite_request(data, self.target, self.options, ids=self.ids, sent_at=sent_at, hold_back=held if envelope else frozenset())
+            prepared = rewrite_request(
+                data,
+                self.target,
+                self.options,
+                ids=self.ids,
+                sent_at=sent_at,
+                hold_back=held if envelope else frozenset(),
+            )
         except NotReplayable as exc:
             self.on_skip(str(exc))
             return
@@ -918,7 +961,9 @@ class _Sender:
         if wait > 0:
             await asyncio.sleep(wait)
         try:
-            status, headers, body, written, size = await self.client.request(prepared.method, prepared.url, prepared.headers, prepared.body)
+            status, headers, body, written, size = await self.client.request(
+                prepared.method, prepared.url, prepared.headers, prepared.body
+            )
         except (TimeoutError, OSError, ValueError) as exc:
             result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             result.latency_ms = (loop.time() - now) * 1000

@@ -80,7 +80,7 @@ class _Guarded:
             return
         try:
             self.callback(entry)
-        except Exception:  # noqa: BLE001 - the record is on disk: a broken console must not fail the SDK
+        except Exception:
             self.callback = None
             log.exception("the live line could not be printed; no more live lines")
 
@@ -213,7 +213,7 @@ def _understand(
     else:
         try:
             outcome = ingest.handle(incoming, config)
-        except Exception as exc:  # noqa: BLE001 - a bug must still be captured and answered, never crash
+        except Exception as exc:
             log.exception("a request could not be handled")
             outcome = ingest.internal_error(incoming, exc)
     return _recorded(incoming, outcome, remote, wire_size, truncated)
@@ -225,8 +225,10 @@ def _recorded(
     """``outcome``'s response and the record of it; a 500 and its record if that fails."""
     received_at = datetime.now(UTC)
     try:
-        entry = record.build(incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size, truncated=truncated)
-    except Exception as exc:  # noqa: BLE001 - the request is still recorded and answered
+        entry = record.build(
+            incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size, truncated=truncated
+        )
+    except Exception as exc:
         log.exception("the record of a request could not be built")
         return _failure(incoming, exc, received_at, remote, wire_size)
     return outcome.response, entry
@@ -239,8 +241,10 @@ def _failure(
     can be built, else a minimal one; either way with the reason and the status sent."""
     outcome = ingest.internal_error(incoming, exc)
     try:
-        return outcome.response, record.build(incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size)
-    except Exception as again:  # noqa: BLE001 - the minimal record below cannot fail
+        return outcome.response, record.build(
+            incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size
+        )
+    except Exception as again:
         request = {
             "id": record.new_id(),
             "received_at": record.format_time(received_at),
@@ -251,8 +255,12 @@ def _failure(
             "headers": incoming.headers,
             "wire_size": wire_size,
             "error": outcome.error,
-            "response": {"status": outcome.response.status, "headers": outcome.response.headers,
-                         "body": outcome.response.body.decode("utf-8", "replace"), "body_base64": False},
+            "response": {
+                "status": outcome.response.status,
+                "headers": outcome.response.headers,
+                "body": outcome.response.body.decode("utf-8", "replace"),
+                "body_base64": False,
+            },
         }
         return outcome.response, record.minimal(request, f"{type(again).__name__}: {again}")
 
@@ -264,7 +272,7 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         return await _answer(mirror, request)
     except ConnectionError:  # the client went away (before its body was in): no one to answer
         return web.Response(status=400)
-    except Exception as exc:  # noqa: BLE001 - a failure in one request is a 500 for it, recorded
+    except Exception as exc:
         log.exception("a request failed")
         headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
         incoming = ingest.Request(request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, headers)
@@ -293,7 +301,9 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         return await _cut_short(mirror, request, incoming, wire_size, cut)
     remote = _remote(request)
     # big bodies (by their decoded size) are understood in a worker, within the budget
-    response, entry = await decoding.understand(_understand, mirror.budget, incoming, config, wire_size, truncated, remote)
+    response, entry = await decoding.understand(
+        _understand, mirror.budget, incoming, config, wire_size, truncated, remote
+    )
 
     return await _store(mirror, incoming, response, entry, close=truncated)
 
@@ -321,7 +331,11 @@ async def _store(
         try:
             await mirror.recorder.write(entry)
         except RecordError as exc:  # this record could not be serialised: a 500, recorded minimally
-            received_at = record.parse_time(entry["received_at"]) if isinstance(entry.get("received_at"), str) else datetime.now(UTC)
+            received_at = (
+                record.parse_time(entry["received_at"])
+                if isinstance(entry.get("received_at"), str)
+                else datetime.now(UTC)
+            )
             response, entry = _failure(incoming, exc, received_at, entry.get("remote_addr"), len(incoming.body))
             entry = record.minimal(entry, str(exc))
             await mirror.recorder.write(entry)

@@ -198,7 +198,9 @@ class RecordDecoder:
         if self._damaged_at is not None:
             start, end = self._damaged_at, self._damaged_at + self._damaged_bytes
             self.stats.damage.append(Damage(start, end, self._why))
-            self.on_warning(f"{self.name}: skipped {self._damaged_bytes} damaged bytes at offsets {start}-{end} ({self._why})")
+            self.on_warning(
+                f"{self.name}: skipped {self._damaged_bytes} damaged bytes at offsets {start}-{end} ({self._why})"
+            )
             self._damaged_at, self._damaged_bytes = None, 0
 
     def feed(self, chunk: bytes) -> Iterator[Record]:
@@ -213,7 +215,9 @@ class RecordDecoder:
             except zstandard.ZstdError as exc:
                 why = "zstd: " + str(exc).removeprefix("zstd decompressor error: ")
                 kept = yield from self._salvage()
-                data = self._resync(data, f"{why}; the {kept} record(s) before it in that frame passed their checks" if kept else why)
+                data = self._resync(
+                    data, f"{why}; the {kept} record(s) before it in that frame passed their checks" if kept else why
+                )
                 continue
             frame = self._frame
             if frame.eof:
@@ -237,19 +241,27 @@ class RecordDecoder:
             self.stats.checked = True
             self._frame_start += len(checks.HEADER)
             return data[len(checks.HEADER) :]
-        if len(data) < len(checks.HEADER) and checks.HEADER.startswith(data) or len(data) < 4:
+        if (len(data) < len(checks.HEADER) and checks.HEADER.startswith(data)) or len(data) < 4:
             self._carry = data  # not enough to tell yet
             return b""
         if data[0] & 0xF0 == 0x50 and data[1:4] == checks.SKIPPABLE_TAIL:
             self._frame_raw = bytearray()  # no skippable frame but the header belongs in a snapshot
             return self._resync(data, "not a sentry-mirror frame")
-        self._frame, self._frame_raw, self._held, self._crc, self._pending = self._decompressor.decompressobj(), bytearray(), [], 0, []
+        self._frame, self._frame_raw, self._held, self._crc, self._pending = (
+            self._decompressor.decompressobj(),
+            bytearray(),
+            [],
+            0,
+            [],
+        )
         return data
 
     def _resync(self, data: bytes, why: str) -> bytes:
         """Damage in the frame being read: skip to the next frame magic after its first byte."""
         raw = bytes(self._frame_raw) + data
-        following = min((at for magic in (ZSTD_MAGIC_BYTES, checks.HEADER_MAGIC) if (at := raw.find(magic, 1)) >= 0), default=-1)
+        following = min(
+            (at for magic in (ZSTD_MAGIC_BYTES, checks.HEADER_MAGIC) if (at := raw.find(magic, 1)) >= 0), default=-1
+        )
         skip = following if following >= 0 else max(1, len(raw) - 3)
         self._damage(self._frame_start, skip, why)
         self._frame_start += skip
@@ -275,7 +287,9 @@ class RecordDecoder:
             else:
                 kept = yield from self._release_checked(count=True)
                 if self._held:
-                    self._damage(start, size, f"a frame without its checksum failed its group checks after {kept} records")
+                    self._damage(
+                        start, size, f"a frame without its checksum failed its group checks after {kept} records"
+                    )
                     self._held = []
                     return
             held, self._held = self._held, []
@@ -354,7 +368,9 @@ class RecordDecoder:
         """The record on ``line`` (``data``: its JSON, or :data:`_NOT_JSON`), or a warning."""
         if data is _NOT_JSON:
             if bytes(line).strip():  # blank lines are no damage
-                self.on_warning(f"{self.name}: skipped a line that is not JSON in the frame at offset {self._frame_start}")
+                self.on_warning(
+                    f"{self.name}: skipped a line that is not JSON in the frame at offset {self._frame_start}"
+                )
             return
         try:
             data = migrate(data)
@@ -400,7 +416,9 @@ class RecordDecoder:
             )
         if not self.stats.checked:
             self.stats.unchecked_frames += 1
-            self.on_warning(f"{self.name}: the unfinished frame at offset {start} {UNCHECKED_NOTE}: its records could not be verified")
+            self.on_warning(
+                f"{self.name}: the unfinished frame at offset {start} {UNCHECKED_NOTE}: its records could not be verified"
+            )
 
     def end(self) -> None:
         """The input is over, for a ``live`` decoder (which gives out every checked record
@@ -468,7 +486,10 @@ def iter_records(
     by_writer: dict[str, list[Path]] = {}
     for path in sorted(files, key=lambda p: p.name):
         by_writer.setdefault(_writer(path), []).append(path)
-    streams = [itertools.chain.from_iterable(_read_path(p, on_warning, on_progress) for p in group) for group in by_writer.values()]
+    streams = [
+        itertools.chain.from_iterable(_read_path(p, on_warning, on_progress) for p in group)
+        for group in by_writer.values()
+    ]
     if len(streams) == 1:
         yield from streams[0]
         return

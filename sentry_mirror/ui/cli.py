@@ -25,8 +25,8 @@ from rich.progress import DownloadColumn, Progress
 
 from sentry_mirror import __version__
 from sentry_mirror.core import bodies, encoding, grouping, ingest
-from sentry_mirror.core.query import Query, find, parse_moment
 from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.core.query import Query, find, parse_moment
 from sentry_mirror.core.shape import Skipped
 from sentry_mirror.core.text import visible_lines
 from sentry_mirror.errors import ExitCode, MirrorError
@@ -125,14 +125,25 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 
 def _display_host(host: str) -> str:
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+    if host in ("", "0.0.0.0", "::"):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
 
 @cli.command("listen")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the mirror to your network.")
-@click.option("--port", default=9001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind; 0 picks a free one (printed).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; 0.0.0.0 exposes the mirror to your network.",
+)
+@click.option(
+    "--port",
+    default=9001,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind; 0 picks a free one (printed).",
+)
 @click.option(
     "--dir",
     "directory",
@@ -144,8 +155,20 @@ def _display_host(host: str) -> str:
 @click.option("--rotate-size", type=Size(), help="Start a new snapshot file after this many bytes (e.g. 100MB).")
 @click.option("--rotate-every", type=Duration(), help="Start a new snapshot file after this long (e.g. 1h).")
 @click.option("--fsync", is_flag=True, help="fsync every group of records before answering (survives power loss).")
-@click.option("--key", "keys", multiple=True, metavar="KEY", help="Accept only this public key (repeatable); others get 403 as from Sentry.")
-@click.option("--tunnel", "tunnel_path", default="/tunnel", show_default=True, help="Path of the tunnel endpoint (browser SDK `tunnel` option).")
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="Accept only this public key (repeatable); others get 403 as from Sentry.",
+)
+@click.option(
+    "--tunnel",
+    "tunnel_path",
+    default="/tunnel",
+    show_default=True,
+    help="Path of the tunnel endpoint (browser SDK `tunnel` option).",
+)
 @click.option(
     "--max-body",
     type=Size(),
@@ -153,9 +176,27 @@ def _display_host(host: str) -> str:
     show_default="200MiB",
     help="Largest decoded body accepted; bigger ones (and decompression bombs) get 413.",
 )
-@click.option("--header-timeout", type=Duration(), default=5.0, show_default="5s", help="Close a connection whose request head takes longer (Relay's 5 s); also ends idle keep-alive connections.")
-@click.option("--body-timeout", type=Duration(), default=30.0, show_default="30s", help="Answer 408 when a body stops arriving for this long (it is still recorded).")
-@click.option("--grace", type=Duration(), default=5.0, show_default="5s", help="On Ctrl-C/SIGTERM, time requests in flight get to finish; bodies still arriving then get 503.")
+@click.option(
+    "--header-timeout",
+    type=Duration(),
+    default=5.0,
+    show_default="5s",
+    help="Close a connection whose request head takes longer (Relay's 5 s); also ends idle keep-alive connections.",
+)
+@click.option(
+    "--body-timeout",
+    type=Duration(),
+    default=30.0,
+    show_default="30s",
+    help="Answer 408 when a body stops arriving for this long (it is still recorded).",
+)
+@click.option(
+    "--grace",
+    type=Duration(),
+    default=5.0,
+    show_default="5s",
+    help="On Ctrl-C/SIGTERM, time requests in flight get to finish; bodies still arriving then get 503.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -204,7 +245,9 @@ def listen_command(
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
     if stopped.refused:
-        console.print(f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow")
+        console.print(
+            f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow"
+        )
 
 
 # ---------------------------------------------------------------- reading snapshots
@@ -213,19 +256,31 @@ def listen_command(
 def filter_options(command: Any) -> Any:
     """The filters shared by inspect and export; they compose (all must hold)."""
     options = [
-        click.option("--item-type", "item_types", multiple=True, help="Keep requests carrying this item type (repeatable)."),
-        click.option("--endpoint", "endpoints", multiple=True, type=click.Choice([*ingest.ENDPOINTS, "unknown"]), help="Keep this endpoint (repeatable)."),
+        click.option(
+            "--item-type", "item_types", multiple=True, help="Keep requests carrying this item type (repeatable)."
+        ),
+        click.option(
+            "--endpoint",
+            "endpoints",
+            multiple=True,
+            type=click.Choice([*ingest.ENDPOINTS, "unknown"]),
+            help="Keep this endpoint (repeatable).",
+        ),
         click.option("--project", "projects", multiple=True, help="Keep this project id (repeatable)."),
         click.option("--sdk", "sdks", multiple=True, help="Keep this SDK: name, or name@version (repeatable)."),
         click.option("--event-id", "event_ids", multiple=True, help="Keep this event id or id prefix (repeatable)."),
         click.option("--level", "levels", multiple=True, help="Keep this event level (repeatable)."),
         click.option("--environment", "environments", multiple=True, help="Keep this environment (repeatable)."),
         click.option("--release", "releases", multiple=True, help="Keep this release (repeatable)."),
-        click.option("--status", "statuses", multiple=True, help="Keep this response status: 200, 4xx ... (repeatable)."),
+        click.option(
+            "--status", "statuses", multiple=True, help="Keep this response status: 200, 4xx ... (repeatable)."
+        ),
         click.option("--since", help="Keep requests at or after this time: 10m, 2h, 1d or 2026-11-23T10:00:00Z."),
         click.option("--until", help="Keep requests at or before this time (same forms as --since)."),
         click.option("--grep", help="Keep requests whose decoded body contains this text."),
-        click.option("--errors-only", is_flag=True, help="Keep requests that failed to parse or were answered non-2xx."),
+        click.option(
+            "--errors-only", is_flag=True, help="Keep requests that failed to parse or were answered non-2xx."
+        ),
         click.option("--limit", type=click.IntRange(min=1), help="Stop after this many matching requests."),
     ]
     for option in reversed(options):
@@ -264,7 +319,9 @@ def _reading(paths: tuple[str, ...], malformed: Malformed | None = None) -> Iter
     if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
             task = progress.add_task("reading", total=files.total_size)
-            yield (r.data for r in iter_records(files, on_warning=warn, on_progress=lambda n: progress.advance(task, n)))
+            yield (
+                r.data for r in iter_records(files, on_warning=warn, on_progress=lambda n: progress.advance(task, n))
+            )
     else:
         yield (r.data for r in iter_records(files, on_warning=warn))
 
@@ -284,10 +341,16 @@ def _pages(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 @click.argument("args", nargs=-1, metavar="[show ID] [SNAPSHOT]...")
 @filter_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per request (for jq).")
-@click.option("--raw", metavar="ID", help="Write the exact decoded body of one request to stdout, raw: every byte as sent, control characters too (redirect it to a file or a pipe).")
+@click.option(
+    "--raw",
+    metavar="ID",
+    help="Write the exact decoded body of one request to stdout, raw: every byte as sent, control characters too (redirect it to a file or a pipe).",
+)
 @click.option("--follow", "-f", is_flag=True, help="Print new requests as listeners write them (until Ctrl-C).")
 @click.pass_obj
-def inspect_command(env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, **filters: Any) -> None:
+def inspect_command(
+    env: Env, args: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, **filters: Any
+) -> None:
     """List what was captured: one row per request, filtered.
 
     SNAPSHOT is a file, a directory or a glob (default: snapshots/). `inspect show ID`
@@ -337,7 +400,9 @@ def _follow(env: Env, args: tuple[str, ...], query: Query, as_json: bool) -> Non
     records = follow(
         args or ("snapshots",),
         on_warning=lambda m: err.print(text(f"warning: {m}", style="yellow"), soft_wrap=True),
-        on_ready=lambda files: err.print(text(f"following {where} ({files} file(s) so far; Ctrl-C to stop)", style="dim"), soft_wrap=True),
+        on_ready=lambda files: err.print(
+            text(f"following {where} ({files} file(s) so far; Ctrl-C to stop)", style="dim"), soft_wrap=True
+        ),
     )
     try:
         for data, row in query.select(r.data for r in records):
@@ -358,9 +423,15 @@ def _warn_stderr(message: str) -> None:
 @click.argument("snapshots", nargs=-1)
 @filter_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a new snapshot file.")
-@click.option("--envelopes", type=click.Path(file_okay=False, path_type=Path), help="Write one .envelope file per request into this directory.")
+@click.option(
+    "--envelopes",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one .envelope file per request into this directory.",
+)
 @click.pass_obj
-def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, envelopes: Path | None, **filters: Any) -> None:
+def export_command(
+    env: Env, snapshots: tuple[str, ...], output: Path | None, envelopes: Path | None, **filters: Any
+) -> None:
     """Write the matching requests as a new snapshot, or as .envelope files.
 
     Example:
@@ -378,13 +449,39 @@ def export_command(env: Env, snapshots: tuple[str, ...], output: Path | None, en
 
 @cli.command("group")
 @click.argument("args", nargs=-1, metavar="[show GROUP] [SNAPSHOT]...")
-@click.option("--strategy", default=grouping.DEFAULT_STRATEGY, show_default=True, type=click.Choice(list(grouping.STRATEGIES)), help="How events are grouped into issues.")
-@click.option("--compare", "compare_with", multiple=True, type=click.Choice(list(grouping.STRATEGIES)), help="Compare --strategy with this one (repeatable): issue counts, splits and merges.")
-@click.option("--item-type", type=click.Choice(["event", "transaction"]), default="event", show_default=True, help="Group error events into issues, or transactions by name and op.")
+@click.option(
+    "--strategy",
+    default=grouping.DEFAULT_STRATEGY,
+    show_default=True,
+    type=click.Choice(list(grouping.STRATEGIES)),
+    help="How events are grouped into issues.",
+)
+@click.option(
+    "--compare",
+    "compare_with",
+    multiple=True,
+    type=click.Choice(list(grouping.STRATEGIES)),
+    help="Compare --strategy with this one (repeatable): issue counts, splits and merges.",
+)
+@click.option(
+    "--item-type",
+    type=click.Choice(["event", "transaction"]),
+    default="event",
+    show_default=True,
+    help="Group error events into issues, or transactions by name and op.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the biggest groups.")
 @click.pass_obj
-def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: tuple[str, ...], item_type: str, as_json: bool, limit: int | None) -> None:
+def group_command(
+    env: Env,
+    args: tuple[str, ...],
+    strategy: str,
+    compare_with: tuple[str, ...],
+    item_type: str,
+    as_json: bool,
+    limit: int | None,
+) -> None:
     """Group captured errors into issues the way Sentry does.
 
     `group show GROUP` lists one group's events (GROUP: its short id or a prefix).
@@ -409,7 +506,11 @@ def group_command(env: Env, args: tuple[str, ...], strategy: str, compare_with: 
         wanted = args[1] if len(args) > 1 else ""
         matches = [g for g in result if g.short_id.startswith(wanted) and wanted]  # type: ignore[union-attr]
         if len(matches) != 1:
-            raise MirrorError(f"no group {wanted!r}" if not matches else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}")  # type: ignore[union-attr]
+            raise MirrorError(
+                f"no group {wanted!r}"
+                if not matches
+                else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}"
+            )  # type: ignore[union-attr]
         render.group_detail(env.console, matches[0])  # type: ignore[arg-type]
         return
     shown = result[:limit] if limit else result

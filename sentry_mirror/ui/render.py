@@ -134,8 +134,36 @@ def into_line(console: Console, path: str) -> None:
 # ---------------------------------------------------------------- inspect
 
 #: inspect's columns, most important first: narrow terminals drop from the end.
-_COLUMN_PRIORITY = ("time", "status", "items", "title", "event id", "sdk", "project", "level", "wire", "endpoint", "env", "release", "size")
-_COLUMN_ORDER = ("time", "endpoint", "project", "sdk", "items", "event id", "title", "level", "env", "release", "wire", "size", "status")
+_COLUMN_PRIORITY = (
+    "time",
+    "status",
+    "items",
+    "title",
+    "event id",
+    "sdk",
+    "project",
+    "level",
+    "wire",
+    "endpoint",
+    "env",
+    "release",
+    "size",
+)
+_COLUMN_ORDER = (
+    "time",
+    "endpoint",
+    "project",
+    "sdk",
+    "items",
+    "event id",
+    "title",
+    "level",
+    "env",
+    "release",
+    "wire",
+    "size",
+    "status",
+)
 _MIN_TITLE = 36  # a third of the width on narrow terminals
 
 
@@ -225,7 +253,8 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
     auth = data.get("auth")
     if auth:
         console.print(
-            text("auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None)), soft_wrap=True
+            text("auth " + "  ".join(f"{key}={value}" for key, value in auth.items() if value is not None)),
+            soft_wrap=True,
         )
     body = bodies.readable(data)
     if bodies.is_encoded(data):
@@ -248,7 +277,9 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
         extra = {k: v for k, v in item.headers.items() if k not in ("type", "length")}
         if extra:
             title += "  " + " ".join(f"{k}={v}" for k, v in extra.items())
-        console.print(Panel(_payload(item.payload, item.headers.get("content_type")), title=text(title), title_align="left"))
+        console.print(
+            Panel(_payload(item.payload, item.headers.get("content_type")), title=text(title), title_align="left")
+        )
 
 
 def _json(value: Any) -> Text:
@@ -362,7 +393,9 @@ def comparison(console: Console, result: Comparison) -> None:
             console.print(text(f"  splits {short_id} {titles.get(short_id, '')!r} into {parts}"), soft_wrap=True)
         for short_id in pair.merges:
             sources = [f"{flow.a} ({flow.events})" for flow in pair.flows if flow.b == short_id]
-            console.print(text(f"  merges {', '.join(sources)} into {short_id} {titles.get(short_id, '')!r}"), soft_wrap=True)
+            console.print(
+                text(f"  merges {', '.join(sources)} into {short_id} {titles.get(short_id, '')!r}"), soft_wrap=True
+            )
 
 
 def transactions_table(groups: list[TransactionGroup]) -> Table:

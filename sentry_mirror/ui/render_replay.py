@@ -32,7 +32,15 @@ def _ms(value: float | None) -> str:
 def plan_table(prepared: Sequence[Prepared], offsets: Sequence[float]) -> Table:
     """``--dry-run``: one row per request as it would be sent."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name, justify in (("at", "right"), ("method", "left"), ("path", "left"), ("items", "left"), ("event id", "left"), ("encoding", "left"), ("wire", "right")):
+    for name, justify in (
+        ("at", "right"),
+        ("method", "left"),
+        ("path", "left"),
+        ("items", "left"),
+        ("event id", "left"),
+        ("encoding", "left"),
+        ("wire", "right"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
 
     for sent, offset in zip(prepared, offsets, strict=True):
@@ -55,7 +63,20 @@ def report(console: Console, result: Report, target: str) -> None:
     What the target answered (its reasons) and what was captured (item types) is shown
     literally and visibly (:mod:`sentry_mirror.ui.safe`)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=text(f"replayed into {target}"), title_justify="left")
-    for name in ("endpoint", "items", "sent", "2xx", "4xx", "5xx", "429", "held back", "errors", "p50 ms", "p95 ms", "p99 ms"):
+    for name in (
+        "endpoint",
+        "items",
+        "sent",
+        "2xx",
+        "4xx",
+        "5xx",
+        "429",
+        "held back",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+    ):
         table.add_column(name, justify="left" if name in ("endpoint", "items") else "right")
     for row in sorted(result.rows.values(), key=lambda r: (r.endpoint, r.items)):
         table.add_row(
@@ -82,7 +103,9 @@ def report(console: Console, result: Report, target: str) -> None:
     if result.reasons:
         console.print("refused:", style="bold")
         for (status, reason), count in result.reasons.most_common():
-            console.print(text(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}"), soft_wrap=True)
+            console.print(
+                text(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}"), soft_wrap=True
+            )
     if result.problems:
         console.print("response contract:", style="bold")
         for problem, count in result.problems.most_common():

@@ -427,7 +427,9 @@ def terminal(console: Console, sections: Sequence[Section], title: str = "sentry
             console.print(safe.text(table.title, style="bold"))
             rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
             for index, column in enumerate(table.columns):
-                rich.add_column(safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold")
+                rich.add_column(
+                    safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
+                )
             for row in table.rows:
                 rich.add_row(*(safe.text(_cell(v)) for v in row))
             console.print(rich)

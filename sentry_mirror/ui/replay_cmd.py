@@ -48,20 +48,70 @@ class Speed(click.ParamType):
 
 @cli.command("replay")
 @click.argument("snapshots", nargs=-1)
-@click.option("--to", "dsn", required=True, metavar="DSN", help="The target server's DSN: where to send (and the key and project to use).")
-@click.option("--auth", type=click.Choice(AUTH_FORMS), default="original", show_default=True, help="Where the key goes: as the SDK sent it, or always in X-Sentry-Auth or the query.")
-@click.option("--project-map", "project_map", multiple=True, metavar="OLD=NEW[:KEY]", help="Send project OLD's requests to project NEW (with KEY); repeatable. Others go to the DSN's project.")
-@click.option("--fresh-ids", is_flag=True, help="New event ids, the same in the envelope header and the payloads (servers drop repeats).")
-@click.option("--shift-timestamps", is_flag=True, help="Move every timestamp so the latest lands at now (servers refuse too-old events).")
-@click.option("--encoding", type=click.Choice(ENCODINGS), default="original", show_default=True, help="Content-Encoding of the bodies sent.")
-@click.option("--speed", type=Speed(), default="max", show_default=True, help="1 keeps the recorded gaps, 10 is ten times faster, max sends as fast as allowed.")
+@click.option(
+    "--to",
+    "dsn",
+    required=True,
+    metavar="DSN",
+    help="The target server's DSN: where to send (and the key and project to use).",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(AUTH_FORMS),
+    default="original",
+    show_default=True,
+    help="Where the key goes: as the SDK sent it, or always in X-Sentry-Auth or the query.",
+)
+@click.option(
+    "--project-map",
+    "project_map",
+    multiple=True,
+    metavar="OLD=NEW[:KEY]",
+    help="Send project OLD's requests to project NEW (with KEY); repeatable. Others go to the DSN's project.",
+)
+@click.option(
+    "--fresh-ids",
+    is_flag=True,
+    help="New event ids, the same in the envelope header and the payloads (servers drop repeats).",
+)
+@click.option(
+    "--shift-timestamps",
+    is_flag=True,
+    help="Move every timestamp so the latest lands at now (servers refuse too-old events).",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(ENCODINGS),
+    default="original",
+    show_default=True,
+    help="Content-Encoding of the bodies sent.",
+)
+@click.option(
+    "--speed",
+    type=Speed(),
+    default="max",
+    show_default=True,
+    help="1 keeps the recorded gaps, 10 is ten times faster, max sends as fast as allowed.",
+)
 @click.option("--max-gap", type=Duration(), help="Wait at most this long between two requests (e.g. 5s).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many requests per second.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight at most.")
-@click.option("--ignore-rate-limits", is_flag=True, help="Send even what the target's 429s and X-Sentry-Rate-Limits ask to hold back.")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight at most."
+)
+@click.option(
+    "--ignore-rate-limits",
+    is_flag=True,
+    help="Send even what the target's 429s and X-Sentry-Rate-Limits ask to hold back.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be sent, and how long it would take; send nothing.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per request on stdout (the summary goes to stderr).")
-@click.option("--results", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON line per request: what was sent and the full answer.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per request on stdout (the summary goes to stderr)."
+)
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per request: what was sent and the full answer.",
+)
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when the target refused or failed some requests.")
 @filter_options
 @click.pass_obj
@@ -111,7 +161,11 @@ def replay_command(
         nonlocal passes
         passes += 1
         counting = passes == 1
-        with _reading(snapshots) if counting else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records:
+        with (
+            _reading(snapshots)
+            if counting
+            else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records
+        ):
             for data in query.matching(records):
                 if refused_by_default and data["response"]["status"] >= 300:
                     if counting:
@@ -120,15 +174,27 @@ def replay_command(
                 yield data
 
     start = datetime.now(UTC)
-    plan = make_plan(selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped)
+    plan = make_plan(
+        selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped
+    )
     err = Console(stderr=True, highlight=False)
     if dry_run:
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     out = env.console if not as_json else err
-    results_file = os.fdopen(create_private(results, what="--results "), "wb") if results else None  # owner-only: answers hold captured data
+    results_file = (
+        os.fdopen(create_private(results, what="--results "), "wb") if results else None
+    )  # owner-only: answers hold captured data
 
-    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     task = progress.add_task("replay", total=plan.count)
     shown = not progress.disable
 
@@ -145,7 +211,15 @@ def replay_command(
     t0 = time.monotonic()
     try:
         with progress:
-            asyncio.run(replay(plan, pacing, honour_rate_limits=not ignore_rate_limits, on_result=on_result, on_skip=lambda reason: report.skipped.update([reason])))
+            asyncio.run(
+                replay(
+                    plan,
+                    pacing,
+                    honour_rate_limits=not ignore_rate_limits,
+                    on_result=on_result,
+                    on_skip=lambda reason: report.skipped.update([reason]),
+                )
+            )
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -156,7 +230,11 @@ def replay_command(
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     if report.failed and not allow_failures:
-        err.print(f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)", style="red", soft_wrap=True)
+        err.print(
+            f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
+            style="red",
+            soft_wrap=True,
+        )
         raise click.exceptions.Exit(ExitCode.ERROR)
 
 
@@ -165,11 +243,15 @@ def _safe_target(dsn: Dsn) -> str:
     return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
 
 
-def _dry_run(console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]) -> None:
+def _dry_run(
+    console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]
+) -> None:
     pairs = prepare_all(plan, start, on_skip=lambda reason: skipped.update([reason]))
     if as_json:
         for sent, offset in pairs:
-            sys.stdout.buffer.write(orjson.dumps({**sent.to_dict(), "scheduled": round(offset, 6)}, option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.buffer.write(
+                orjson.dumps({**sent.to_dict(), "scheduled": round(offset, 6)}, option=orjson.OPT_APPEND_NEWLINE)
+            )
         sys.stdout.buffer.flush()
         return
     pairs = list(pairs)  # the table is printed whole
@@ -187,6 +269,8 @@ def _dry_run(console: Console, plan: Plan, start: datetime, as_json: bool, pacin
     )
     changes: Counter[str] = Counter(change for sent in prepared for change in sent.changes)
     if changes:
-        console.print(text("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common())), soft_wrap=True)
+        console.print(
+            text("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common())), soft_wrap=True
+        )
     for reason, count in skipped.items():
         console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)

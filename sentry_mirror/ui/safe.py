@@ -38,4 +38,6 @@ def json_text(value: object, *, indent: bool = False) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
     except TypeError:
-        return json.dumps(value, ensure_ascii=True, indent=2 if indent else None, separators=None if indent else (",", ":"))
+        return json.dumps(
+            value, ensure_ascii=True, indent=2 if indent else None, separators=None if indent else (",", ":")
+        )

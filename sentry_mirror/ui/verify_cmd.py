@@ -83,7 +83,13 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
         out = sys.stdout.buffer
         for check in checks:
             out.write(orjson.dumps(check.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
-        summary = {"summary": True, "ok": not failed, "files": len(checks), "damaged_files": sum(not c.ok for c in checks), "records": sum(c.records for c in checks)}
+        summary = {
+            "summary": True,
+            "ok": not failed,
+            "files": len(checks),
+            "damaged_files": sum(not c.ok for c in checks),
+            "records": sum(c.records for c in checks),
+        }
         out.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
         out.flush()
     else:

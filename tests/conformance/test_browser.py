@@ -28,7 +28,6 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.summary import record_title
-
 from tests.conformance.clients import JS_DIR, NODE_MODULES, header, installed_version, need_chromium, need_node, run
 
 

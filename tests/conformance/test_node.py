@@ -20,7 +20,6 @@ import pytest
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.summary import record_title
-
 from tests.conformance.clients import decode_wire, envelope_json_items, header, installed_version, need_node, run
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core import envelope
-
 from tests.conformance.clients import NODE_MODULES, header, installed_version, need_node, run
 
 EVENT_ID = "0f2ab79ecb144f54b5ef3a36ec2d41a7"
@@ -118,7 +117,7 @@ async def test_send_event_file_raw_without_event_id(mirror: Any, tmp_path: Path)
     """--raw does not parse the file: with no event_id in it, the envelope carries the nil UUID."""
     path = tmp_path / "event.json"
     path.write_text('{"message":"no id","level":"info"}')
-    stdout, body, record = await _cli(mirror, tmp_path, "send-event", "--raw", str(path))
+    stdout, _body, record = await _cli(mirror, tmp_path, "send-event", "--raw", str(path))
     nil = "0" * 32
     assert f"dispatched: {_dashed(nil)}" in stdout
     assert nil == record["summary"]["event_id"]

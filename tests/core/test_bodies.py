@@ -138,7 +138,9 @@ def test_a_truncated_item_ends_the_readable_envelope(small_threshold: int) -> No
     assert ["event"] == [item.type for item in envelope.parse(slim, strict=False).items]
 
 
-def test_readable_stops_decoding_after_the_last_small_item(small_threshold: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readable_stops_decoding_after_the_last_small_item(
+    small_threshold: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """By the summary, nothing after the attachment is small: the rest is not decoded (a
     `group` over four 199 MiB bombs took 4.5 s decoding them to the end)."""
     event = orjson.dumps(make_event())

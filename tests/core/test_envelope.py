@@ -98,7 +98,9 @@ def test_parse_valid(data: bytes, headers: dict[str, Any], items: list[tuple[dic
     assert expected.items == envelope.items_of(data)
 
 
-@pytest.mark.parametrize(("nesting", "valid"), [(envelope.MAX_HEADER_DEPTH - 1, True), (envelope.MAX_HEADER_DEPTH, False)])
+@pytest.mark.parametrize(
+    ("nesting", "valid"), [(envelope.MAX_HEADER_DEPTH - 1, True), (envelope.MAX_HEADER_DEPTH, False)]
+)
 def test_header_nesting_limit(nesting: int, valid: bool) -> None:
     """Relay reads headers with serde_json, which stops at 128 levels of nesting."""
     data = b'{"a":' + b"[" * nesting + b"]" * nesting + b"}\n"
@@ -330,7 +332,13 @@ def test_a_huge_header_line_is_parsed_without_a_copy_of_the_line(where: str) -> 
 
     root = Path(__file__).resolve().parents[2]
     mib = 48
-    out = subprocess.run([sys.executable, "-c", _PEAK_OF_PARSE, where, str(mib)], capture_output=True, check=True, cwd=root, env={"PYTHONPATH": str(root)})
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_OF_PARSE, where, str(mib)],
+        capture_output=True,
+        check=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+    )
     added = float(out.stdout)
     assert added < 0.25 * mib, added
 

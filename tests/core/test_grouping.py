@@ -746,7 +746,9 @@ def test_past_the_group_limit_new_groups_share_one_other_group() -> None:
     assert [2, 2, 1, 1] == [g.count for g in groups]
     other = groups[1]
     assert (grouping.OTHER_GROUPS, ("(other)",), "the events of further groups (over 3)") == (
-        other.short_id, other.components, other.title
+        other.short_id,
+        other.components,
+        other.title,
     )
     assert sum(g.count for g in groups) == len(kinds)
     four = {g.short_id: g.count for g in group_records(records, max_groups=4)}
@@ -936,6 +938,8 @@ def test_a_user_field_that_is_not_a_scalar_does_not_break_grouping() -> None:
 
     body = b'{"message":"hello","user":{"email":' + b"[" * 1000 + b'"x"' + b"]" * 1000 + b',"id":7}}'
     request = ingest.Request("POST", "/api/1/store/", "sentry_key=k", (), body)
-    data = record.build(request, ingest.handle(request), received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr=None)
+    data = record.build(
+        request, ingest.handle(request), received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr=None
+    )
     [group] = group_records([data])
     assert (1, 1) == (group.count, group.users)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import gzip
-from datetime import UTC, datetime
 import re
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import brotli
@@ -950,7 +950,9 @@ def test_envelope_summary() -> None:
 def test_handle_never_raises(path: str, encoding: str, body: bytes) -> None:
     """Whatever arrives, handle answers with a status (it never raises), and its record
     can be written as JSON."""
-    request = make_request(path=path, body=body, headers=[("Content-Encoding", encoding), ("Content-Type", "application/json")])
+    request = make_request(
+        path=path, body=body, headers=[("Content-Encoding", encoding), ("Content-Type", "application/json")]
+    )
 
     outcome = handle(request)
     line = record.dumps(record.build(request, outcome, received_at=datetime.now(UTC), remote_addr=None))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import require_relay
-
 from sentry_mirror.core import pii
+from tests.helpers import require_relay
 
 
 def kinds(payload: object, item_type: str = "event") -> dict[str, set[str]]:
@@ -211,10 +210,10 @@ def test_numbers() -> None:
 
 # ---------------------------------------------------------------- remembering does not change answers
 
+import re  # noqa: E402
+
 from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-import re  # noqa: E402
 
 
 def plain_value_kinds(text: str) -> list[tuple[str, str]]:

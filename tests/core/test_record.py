@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from sentry_mirror.core.record import format_time, parse_time
 
 
-@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])))
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
 @example(datetime(2026, 11, 23, 10, 0, 1, 0, tzinfo=UTC))
 @example(datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC))
 def test_format_time_writes_fixed_width_utc_and_reads_back(moment: datetime) -> None:

@@ -326,7 +326,10 @@ def test_per_key_tables_keep_the_first_keys_and_count_the_rest_as_other(monkeypa
             headers={"sdk": sdk},
             items=[
                 ({"type": "transaction"}, orjson.dumps(transaction)),
-                ({"type": "check_in"}, orjson.dumps({"check_in_id": "a" * 32, "monitor_slug": f"m{n}", "status": "ok"})),
+                (
+                    {"type": "check_in"},
+                    orjson.dumps({"check_in_id": "a" * 32, "monitor_slug": f"m{n}", "status": "ok"}),
+                ),
                 ({"type": f"custom{n}"}, b"x" * (n + 1)),
             ],
         )

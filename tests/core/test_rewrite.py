@@ -55,7 +55,9 @@ def recorded(
     body: bytes | None = None,
     *,
     query: str = "",
-    headers: tuple[tuple[str, str], ...] = (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"),),
+    headers: tuple[tuple[str, str], ...] = (
+        ("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"),
+    ),
     method: str = "POST",
     content_encoding: str | None = None,
 ) -> dict[str, Any]:
@@ -86,20 +88,59 @@ def accepted_by_target(sent: Any, key: str = NEW_KEY, project: str = "7") -> ing
 BASIC = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
 AUTH_CASES = [
     # id, path, query, headers, option, expected auth form at the target
-    ("x-sentry-auth", "/api/42/envelope/", "", (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),), "original", "x-sentry-auth"),
-    ("authorization", "/api/42/envelope/", "", (("Authorization", f"Sentry sentry_key={KEY},sentry_version=7"),), "original", "authorization"),
+    (
+        "x-sentry-auth",
+        "/api/42/envelope/",
+        "",
+        (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),),
+        "original",
+        "x-sentry-auth",
+    ),
+    (
+        "authorization",
+        "/api/42/envelope/",
+        "",
+        (("Authorization", f"Sentry sentry_key={KEY},sentry_version=7"),),
+        "original",
+        "authorization",
+    ),
     ("basic", "/api/42/envelope/", "", (("Authorization", BASIC),), "original", "basic"),
-    ("query", "/api/42/envelope/", f"sentry_key={KEY}&sentry_version=7&sentry_client=sentry.javascript.browser%2F11.12.0", (), "original", "query"),
-    ("header-to-query", "/api/42/envelope/", "", (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),), "query", "query"),
+    (
+        "query",
+        "/api/42/envelope/",
+        f"sentry_key={KEY}&sentry_version=7&sentry_client=sentry.javascript.browser%2F11.12.0",
+        (),
+        "original",
+        "query",
+    ),
+    (
+        "header-to-query",
+        "/api/42/envelope/",
+        "",
+        (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),),
+        "query",
+        "query",
+    ),
     ("query-to-header", "/api/42/envelope/", f"sentry_key={KEY}&sentry_version=7", (), "header", "x-sentry-auth"),
     ("basic-to-header", "/api/42/envelope/", "", (("Authorization", BASIC),), "header", "x-sentry-auth"),
-    ("header-to-header", "/api/42/envelope/", "", (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),), "header", "x-sentry-auth"),
+    (
+        "header-to-header",
+        "/api/42/envelope/",
+        "",
+        (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),),
+        "header",
+        "x-sentry-auth",
+    ),
     ("store", "/api/42/store/", f"sentry_key={KEY}&sentry_version=7", (), "original", "query"),
 ]
 
 
-@pytest.mark.parametrize(("path", "query", "headers", "auth", "form"), [c[1:] for c in AUTH_CASES], ids=[c[0] for c in AUTH_CASES])
-def test_auth_is_rewritten_to_the_target_key_in_the_wanted_form(path: str, query: str, headers: Any, auth: str, form: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "query", "headers", "auth", "form"), [c[1:] for c in AUTH_CASES], ids=[c[0] for c in AUTH_CASES]
+)
+def test_auth_is_rewritten_to_the_target_key_in_the_wanted_form(
+    path: str, query: str, headers: Any, auth: str, form: str
+) -> None:
     body = orjson.dumps(make_event()) if "store" in path else None
     data = recorded(path, body, query=query, headers=headers)
     assert data["response"]["status"] == 200
@@ -113,7 +154,9 @@ def test_auth_is_rewritten_to_the_target_key_in_the_wanted_form(path: str, query
 def test_query_keeps_its_other_parameters_in_order() -> None:
     data = recorded(query=f"sentry_version=7&sentry_key={KEY}&sentry_client=js%2F1.0", headers=())
     sent = rewrite_request(data, TARGET)
-    assert [("sentry_version", "7"), ("sentry_key", NEW_KEY), ("sentry_client", "js/1.0")] == parse_qsl(urlsplit(sent.url).query)
+    assert [("sentry_version", "7"), ("sentry_key", NEW_KEY), ("sentry_client", "js/1.0")] == parse_qsl(
+        urlsplit(sent.url).query
+    )
 
 
 def test_x_sentry_auth_keeps_every_other_field() -> None:
@@ -132,7 +175,13 @@ def test_x_sentry_auth_keeps_every_other_field() -> None:
 )
 def test_key_in_the_path_is_replaced_in_the_path(path: str, expected: str) -> None:
     method = "GET" if "cron" in path else "POST"
-    data = recorded(path, b"" if method == "GET" else b"\x00crash", headers=(), method=method, query="status=ok" if method == "GET" else "")
+    data = recorded(
+        path,
+        b"" if method == "GET" else b"\x00crash",
+        headers=(),
+        method=method,
+        query="status=ok" if method == "GET" else "",
+    )
     sent = rewrite_request(data, TARGET, Options(auth="header"))  # a key in the path stays there
     assert expected == urlsplit(sent.url).path
     assert not any(name.lower() == "x-sentry-auth" for name, _ in sent.headers)
@@ -150,7 +199,13 @@ def test_tunnel_goes_to_the_envelope_endpoint_with_the_dsn_rewritten() -> None:
 
 
 def test_envelope_dsn_and_trace_public_key_name_the_target() -> None:
-    body = make_envelope(headers={"event_id": EVENT_ID, "dsn": f"https://{KEY}@o1.ingest.sentry.io/42", "trace": {"trace_id": "ab" * 16, "public_key": KEY}})
+    body = make_envelope(
+        headers={
+            "event_id": EVENT_ID,
+            "dsn": f"https://{KEY}@o1.ingest.sentry.io/42",
+            "trace": {"trace_id": "ab" * 16, "public_key": KEY},
+        }
+    )
     sent = rewrite_request(recorded(body=body), TARGET)
     header = envelope.parse(sent.decoded).headers
     assert f"http://{NEW_KEY}@127.0.0.1:8000/prefix/7" == header["dsn"]
@@ -208,7 +263,9 @@ def test_body_encoding_original_or_chosen(original: str | None, wanted: str) -> 
 
 
 def test_no_rewrite_needed_keeps_the_body_byte_for_byte() -> None:
-    body = make_envelope(items=[({"type": "event"}, b'{"event_id": "%s",  "timestamp": 1}' % EVENT_ID.encode())], trailing_newline=False)
+    body = make_envelope(
+        items=[({"type": "event"}, b'{"event_id": "%s",  "timestamp": 1}' % EVENT_ID.encode())], trailing_newline=False
+    )
     sent = rewrite_request(recorded(body=body), TARGET)
     assert body == sent.decoded
 
@@ -268,13 +325,15 @@ def test_rewritten_envelope_keeps_framing_and_untouched_items(trailing_newline: 
     before, after = envelope.parse(body), envelope.parse(result.body)
     assert before.item_types == after.item_types == ("event", "attachment", "session")
     # the attachment: same header bytes, same payload bytes
-    assert b'{"type": "attachment", "length": %d, "filename": "state.bin"}\n' % len(ATTACHMENT) + ATTACHMENT in result.body
+    assert (
+        b'{"type": "attachment", "length": %d, "filename": "state.bin"}\n' % len(ATTACHMENT) + ATTACHMENT in result.body
+    )
     assert after.items[1].payload == ATTACHMENT
     # the event: new payload, its length updated
     assert after.items[0].headers["length"] == len(after.items[0].payload)
     assert "length" not in after.items[2].headers  # an implicit length stays implicit
     assert result.body.endswith(b"\n") == trailing_newline
-    assert (b"\n\n{\"type\": \"attachment\"" in result.body) == blank_line
+    assert (b'\n\n{"type": "attachment"' in result.body) == blank_line
     assert ("event_id", "sent_at", "payload ids", "payload timestamps") == result.changes
 
 
@@ -296,12 +355,22 @@ def test_fresh_ids_are_consistent_in_header_payloads_and_across_envelopes() -> N
         items=[
             ({"type": "attachment"}, b"data"),
             ({"type": "user_report"}, orjson.dumps({"event_id": EVENT_ID, "name": "a", "comments": "b"})),
-            ({"type": "feedback"}, orjson.dumps({"event_id": "ab" * 16, "contexts": {"feedback": {"associated_event_id": EVENT_ID, "message": "hi"}}})),
+            (
+                {"type": "feedback"},
+                orjson.dumps(
+                    {
+                        "event_id": "ab" * 16,
+                        "contexts": {"feedback": {"associated_event_id": EVENT_ID, "message": "hi"}},
+                    }
+                ),
+            ),
         ],
     )
     second = rewrite_envelope(later, dsn=None, public_key=None, ids=ids)
     new = f"{1:032x}"
-    assert "00000000-0000-0000-0000-000000000001" == envelope.parse(first.body).headers["event_id"]  # dashed stays dashed
+    assert (
+        "00000000-0000-0000-0000-000000000001" == envelope.parse(first.body).headers["event_id"]
+    )  # dashed stays dashed
     assert new == envelope.parse(first.body).items[0].json()["event_id"] == first.event_id
     parsed = envelope.parse(second.body)
     assert new == parsed.headers["event_id"] == parsed.items[1].json()["event_id"]
@@ -319,10 +388,16 @@ def test_fresh_ids_are_consistent_in_header_payloads_and_across_envelopes() -> N
         ("replay_event", {"event_id": "cd" * 16, "replay_id": "cd" * 16}, ("replay_id",)),
         ("profile", {"event_id": "ef" * 16, "transaction": {"id": EVENT_ID}}, ("transaction", "id")),
         ("transaction", {"event_id": EVENT_ID, "type": "transaction"}, ("event_id",)),
-        ("event", {"event_id": EVENT_ID, "contexts": {"replay": {"replay_id": "cd" * 16}}}, ("contexts", "replay", "replay_id")),
+        (
+            "event",
+            {"event_id": EVENT_ID, "contexts": {"replay": {"replay_id": "cd" * 16}}},
+            ("contexts", "replay", "replay_id"),
+        ),
     ],
 )
-def test_fresh_ids_reach_every_id_that_names_an_event(item_type: str, payload: dict[str, Any], path: tuple[str, ...]) -> None:
+def test_fresh_ids_reach_every_id_that_names_an_event(
+    item_type: str, payload: dict[str, Any], path: tuple[str, ...]
+) -> None:
     body = make_envelope(headers={}, items=[({"type": item_type}, orjson.dumps(payload))])
     result = rewrite_envelope(body, dsn=None, public_key=None, ids=counter_ids())
     value: Any = envelope.parse(result.body).items[0].json()
@@ -384,7 +459,12 @@ def test_the_sdk_style_shortcut_shifts_as_the_general_path(moment: datetime, sep
     "text",
     # the shortcut's shape, but not RFC 3339: left alone by both paths (fromisoformat alone
     # would read a zone in the fraction)
-    ["2026-11-23T10:00:00.123+01Z", "2026-11-23T10:00:00.1+0100Z", "2026-11-23T10:00:00.12345ZZ", "2026-11-23T10:00:00.+23:56Z"],
+    [
+        "2026-11-23T10:00:00.123+01Z",
+        "2026-11-23T10:00:00.1+0100Z",
+        "2026-11-23T10:00:00.12345ZZ",
+        "2026-11-23T10:00:00.+23:56Z",
+    ],
 )
 def test_the_sdk_style_shortcut_leaves_what_is_not_rfc3339(text: str) -> None:
     assert text == rewrite._shift_styled(text, 1.0) == shift_value(text, 1.0)
@@ -392,7 +472,12 @@ def test_the_sdk_style_shortcut_leaves_what_is_not_rfc3339(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("example", "expected"),
-    [(SENT_AT, "2026-11-23T12:00:00.000000Z"), ("2026-11-23T10:00:00+00:00", "2026-11-23T12:00:00+00:00"), (1.5, 1795435200.0), (7, 1795435200)],
+    [
+        (SENT_AT, "2026-11-23T12:00:00.000000Z"),
+        ("2026-11-23T10:00:00+00:00", "2026-11-23T12:00:00+00:00"),
+        (1.5, 1795435200.0),
+        (7, 1795435200),
+    ],
 )
 def test_format_like(example: Any, expected: Any) -> None:
     assert expected == format_like(datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC), example)
@@ -400,23 +485,67 @@ def test_format_like(example: Any, expected: Any) -> None:
 
 HOUR = 3600.0
 SHIFT_CASES = [
-    ("event", {"timestamp": 100.0, "breadcrumbs": {"values": [{"timestamp": 90.0, "message": "a"}]}, "extra": {"timestamp": 5}}, {"timestamp": 3700.0, "breadcrumbs": {"values": [{"timestamp": 3690.0, "message": "a"}]}, "extra": {"timestamp": 5}}),
-    ("event", {"timestamp": 100.0, "breadcrumbs": [{"timestamp": 90.0}]}, {"timestamp": 3700.0, "breadcrumbs": [{"timestamp": 3690.0}]}),
-    ("transaction", {"start_timestamp": 99.0, "timestamp": 100.0, "spans": [{"start_timestamp": 99.5, "timestamp": 99.75}]}, {"start_timestamp": 3699.0, "timestamp": 3700.0, "spans": [{"start_timestamp": 3699.5, "timestamp": 3699.75}]}),
-    ("session", {"started": "1970-01-01T00:00:00Z", "timestamp": "1970-01-01T00:01:00.5Z", "sid": "x"}, {"started": "1970-01-01T01:00:00Z", "timestamp": "1970-01-01T01:01:00.5Z", "sid": "x"}),
-    ("sessions", {"aggregates": [{"started": "1970-01-01T00:00:00Z", "exited": 3}]}, {"aggregates": [{"started": "1970-01-01T01:00:00Z", "exited": 3}]}),
-    ("log", {"items": [{"timestamp": 1.5, "body": "x"}, {"timestamp": 2.5}]}, {"items": [{"timestamp": 3601.5, "body": "x"}, {"timestamp": 3602.5}]}),
-    ("span", {"items": [{"start_timestamp": 1.0, "end_timestamp": 2.0}]}, {"items": [{"start_timestamp": 3601.0, "end_timestamp": 3602.0}]}),
+    (
+        "event",
+        {
+            "timestamp": 100.0,
+            "breadcrumbs": {"values": [{"timestamp": 90.0, "message": "a"}]},
+            "extra": {"timestamp": 5},
+        },
+        {
+            "timestamp": 3700.0,
+            "breadcrumbs": {"values": [{"timestamp": 3690.0, "message": "a"}]},
+            "extra": {"timestamp": 5},
+        },
+    ),
+    (
+        "event",
+        {"timestamp": 100.0, "breadcrumbs": [{"timestamp": 90.0}]},
+        {"timestamp": 3700.0, "breadcrumbs": [{"timestamp": 3690.0}]},
+    ),
+    (
+        "transaction",
+        {"start_timestamp": 99.0, "timestamp": 100.0, "spans": [{"start_timestamp": 99.5, "timestamp": 99.75}]},
+        {"start_timestamp": 3699.0, "timestamp": 3700.0, "spans": [{"start_timestamp": 3699.5, "timestamp": 3699.75}]},
+    ),
+    (
+        "session",
+        {"started": "1970-01-01T00:00:00Z", "timestamp": "1970-01-01T00:01:00.5Z", "sid": "x"},
+        {"started": "1970-01-01T01:00:00Z", "timestamp": "1970-01-01T01:01:00.5Z", "sid": "x"},
+    ),
+    (
+        "sessions",
+        {"aggregates": [{"started": "1970-01-01T00:00:00Z", "exited": 3}]},
+        {"aggregates": [{"started": "1970-01-01T01:00:00Z", "exited": 3}]},
+    ),
+    (
+        "log",
+        {"items": [{"timestamp": 1.5, "body": "x"}, {"timestamp": 2.5}]},
+        {"items": [{"timestamp": 3601.5, "body": "x"}, {"timestamp": 3602.5}]},
+    ),
+    (
+        "span",
+        {"items": [{"start_timestamp": 1.0, "end_timestamp": 2.0}]},
+        {"items": [{"start_timestamp": 3601.0, "end_timestamp": 3602.0}]},
+    ),
     ("client_report", {"timestamp": 10, "discarded_events": []}, {"timestamp": 3610, "discarded_events": []}),
-    ("replay_event", {"timestamp": 10.0, "replay_start_timestamp": 5.0}, {"timestamp": 3610.0, "replay_start_timestamp": 3605.0}),
+    (
+        "replay_event",
+        {"timestamp": 10.0, "replay_start_timestamp": 5.0},
+        {"timestamp": 3610.0, "replay_start_timestamp": 3605.0},
+    ),
     ("profile", {"timestamp": "1970-01-01T00:00:10Z"}, {"timestamp": "1970-01-01T01:00:10Z"}),
     ("check_in", {"status": "ok", "duration": 1.5}, {"status": "ok", "duration": 1.5}),
     ("attachment", {"timestamp": 1.0}, {"timestamp": 1.0}),
 ]
 
 
-@pytest.mark.parametrize(("item_type", "payload", "expected"), SHIFT_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(SHIFT_CASES)])
-def test_shift_payload_moves_sdk_timestamps_only(item_type: str, payload: dict[str, Any], expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("item_type", "payload", "expected"), SHIFT_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(SHIFT_CASES)]
+)
+def test_shift_payload_moves_sdk_timestamps_only(
+    item_type: str, payload: dict[str, Any], expected: dict[str, Any]
+) -> None:
     moved = copy.deepcopy(payload)
     changed = shift_payload(item_type, moved, HOUR)
     assert expected == moved
@@ -431,11 +560,16 @@ def test_shift_keeps_spacing_and_sets_sent_at_to_the_send_time() -> None:
     assert "2026-11-23T12:00:01.250000Z" == after.headers["sent_at"]
     assert 1777629600.25 + HOUR == after.items[0].json()["timestamp"]
     session = after.items[2].json()
-    assert ("2026-11-23T11:00:00.100Z", "2026-11-23T11:00:00.400000+00:00") == (session["started"], session["timestamp"])
+    assert ("2026-11-23T11:00:00.100Z", "2026-11-23T11:00:00.400000+00:00") == (
+        session["started"],
+        session["timestamp"],
+    )
 
 
 def test_store_body_gets_fresh_ids_and_shifted_timestamps() -> None:
-    data = recorded("/api/42/store/", orjson.dumps(make_event()), headers=(), query=f"sentry_key={KEY}&sentry_version=7")
+    data = recorded(
+        "/api/42/store/", orjson.dumps(make_event()), headers=(), query=f"sentry_key={KEY}&sentry_version=7"
+    )
     sent = rewrite_request(data, TARGET, Options(fresh_ids=True, shift=10.0), ids=counter_ids())
     event = orjson.loads(sent.decoded)
     assert (f"{1:032x}", 1777629610.0) == (event["event_id"], event["timestamp"])
@@ -443,7 +577,14 @@ def test_store_body_gets_fresh_ids_and_shifted_timestamps() -> None:
 
 
 def test_categories_for_rate_limits() -> None:
-    body = make_envelope(items=[({"type": "event"}, b"{}"), ({"type": "attachment"}, b"x"), ({"type": "client_report"}, b"{}"), ({"type": "future"}, b"{}")])
+    body = make_envelope(
+        items=[
+            ({"type": "event"}, b"{}"),
+            ({"type": "attachment"}, b"x"),
+            ({"type": "client_report"}, b"{}"),
+            ({"type": "future"}, b"{}"),
+        ]
+    )
     assert ("error", "attachment", "internal", "default") == rewrite_request(recorded(body=body), TARGET).categories
 
 
@@ -455,7 +596,9 @@ def test_categories_for_rate_limits() -> None:
         (frozenset({"transaction"}), ("event", "attachment", "session"), ()),
     ],
 )
-def test_rate_limited_items_are_left_out_as_an_sdk_leaves_them(limited: frozenset[str], kept: tuple[str, ...], dropped: tuple[str, ...]) -> None:
+def test_rate_limited_items_are_left_out_as_an_sdk_leaves_them(
+    limited: frozenset[str], kept: tuple[str, ...], dropped: tuple[str, ...]
+) -> None:
     body = framed()
     data = recorded(body=body)
     sent = rewrite_request(data, TARGET, hold_back=limited)
@@ -463,10 +606,14 @@ def test_rate_limited_items_are_left_out_as_an_sdk_leaves_them(limited: frozense
     assert kept == parsed.item_types == sent.item_types
     before = {item.type: item.payload for item in envelope.parse(body).items}
     assert [before[t] for t in kept] == [item.payload for item in parsed.items]  # the rest byte for byte
-    assert (("held back " + "+".join(dropped),) if dropped else ()) == tuple(c for c in sent.changes if c.startswith("held back"))
+    assert (("held back " + "+".join(dropped),) if dropped else ()) == tuple(
+        c for c in sent.changes if c.startswith("held back")
+    )
 
 
-@pytest.mark.parametrize("limited", [frozenset(c) for n in range(4) for c in itertools.combinations(("error", "attachment", "session"), n)])
+@pytest.mark.parametrize(
+    "limited", [frozenset(c) for n in range(4) for c in itertools.combinations(("error", "attachment", "session"), n)]
+)
 def test_holding_back_items_of_an_envelope_with_blank_lines_leaves_a_valid_envelope(limited: frozenset[str]) -> None:
     """Blank lines between items are valid (Relay skips them); whatever is held back, the
     rest must still be an envelope a server takes: no blank line at its end."""
@@ -481,7 +628,9 @@ def test_holding_back_items_of_an_envelope_with_blank_lines_leaves_a_valid_envel
     assert [before[t] for t in kept] == [item.payload for item in parsed.items]
 
 
-@pytest.mark.parametrize("path", ["http://elsewhere.example/api/1/envelope/", "//elsewhere.example/x", "@elsewhere.example/x"])
+@pytest.mark.parametrize(
+    "path", ["http://elsewhere.example/api/1/envelope/", "//elsewhere.example/x", "@elsewhere.example/x"]
+)
 def test_a_recorded_path_never_leads_away_from_the_target(path: str) -> None:
     data = {**recorded(), "path": path, "endpoint": "unknown"}
     try:
@@ -496,7 +645,9 @@ def test_the_recorded_secret_is_not_sent_to_the_target() -> None:
     header = f"Sentry sentry_key={KEY}, sentry_secret=OLDSECRET, sentry_version=7"
     sent = rewrite_request(recorded(headers=(("X-Sentry-Auth", header),)), TARGET)
     assert ("X-Sentry-Auth", f"Sentry sentry_key={NEW_KEY}, sentry_version=7") in sent.headers
-    sent = rewrite_request(recorded(query=f"sentry_key={KEY}&sentry_secret=OLDSECRET&sentry_version=7", headers=()), TARGET)
+    sent = rewrite_request(
+        recorded(query=f"sentry_key={KEY}&sentry_secret=OLDSECRET&sentry_version=7", headers=()), TARGET
+    )
     assert [("sentry_key", NEW_KEY), ("sentry_version", "7")] == parse_qsl(urlsplit(sent.url).query)
     assert "OLDSECRET" not in repr(sent.headers)
 

@@ -91,7 +91,9 @@ def test_a_bug_on_one_event_costs_that_record_only(monkeypatch: pytest.MonkeyPat
     malformed = Malformed(warnings.append, where="group")
     groups = grouping.group_records(records, malformed=malformed)
     assert 8 == sum(g.count for g in groups) and 1 == malformed.count
-    assert [f"group: skipped record {records[0]['id']}: RuntimeError: boom"] == [w.split(" (a bug")[0] for w in warnings]
+    assert [f"group: skipped record {records[0]['id']}: RuntimeError: boom"] == [
+        w.split(" (a bug")[0] for w in warnings
+    ]
     built = report.build_report(records, ["traffic", "issues"], malformed=Malformed(warnings.append, where="report"))
     data = built.to_json()
     assert 1 == data["malformed"]["records"] and records[0]["id"] == data["malformed"]["examples"][0]["id"]

@@ -32,7 +32,11 @@ async def main() -> Path:
         recorder = Recorder(tmp)
         await recorder.start()
         running = await serve(create_app(recorder), "127.0.0.1", 0)
-        for experiments in ({"transport_compression_algo": "br"}, {"transport_compression_algo": "gzip"}, {"transport_compression_level": 0}):
+        for experiments in (
+            {"transport_compression_algo": "br"},
+            {"transport_compression_algo": "gzip"},
+            {"transport_compression_level": 0},
+        ):
             sentry_sdk.init(
                 f"http://mirror@127.0.0.1:{running.port}/1",
                 release="shop@1.4.2",

@@ -40,8 +40,17 @@ def bomb(decoded: int, event_id: str | None = None) -> tuple[str, bytes, bytes]:
     """(event id, decoded envelope head, gzip body): an event, then an attachment of zeros
     making ``decoded`` bytes in all, compressed without holding the zeros whole."""
     event_id = event_id or uuid.uuid4().hex
-    event = orjson.dumps({"event_id": event_id, "level": "error", "exception": {"values": [{"type": "Boom", "value": "zip"}]}})
-    head = orjson.dumps({"event_id": event_id}) + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event + b"\n"
+    event = orjson.dumps(
+        {"event_id": event_id, "level": "error", "exception": {"values": [{"type": "Boom", "value": "zip"}]}}
+    )
+    head = (
+        orjson.dumps({"event_id": event_id})
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(event)})
+        + b"\n"
+        + event
+        + b"\n"
+    )
     size = decoded
     for _ in range(3):  # the header's length has as many digits as the size it gives
         header = orjson.dumps({"type": "attachment", "length": size, "filename": "zeros.bin"}) + b"\n"
@@ -60,7 +69,13 @@ def bomb(decoded: int, event_id: str | None = None) -> tuple[str, bytes, bytes]:
 def small_envelope() -> tuple[str, bytes]:
     event_id = uuid.uuid4().hex
     event = orjson.dumps({"event_id": event_id, "message": "hello"})
-    body = orjson.dumps({"event_id": event_id}) + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event
+    body = (
+        orjson.dumps({"event_id": event_id})
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(event)})
+        + b"\n"
+        + event
+    )
     return event_id, gzip.compress(body)
 
 
@@ -145,7 +160,7 @@ async def test_a_bomb_is_decoded_off_the_event_loop(mirror: Any) -> None:
 
 
 async def test_the_bomb_is_recorded_compressed_and_reads_back_byte_exact(mirror: Any) -> None:
-    event_id, head, body = bomb(record.KEEP_ENCODED_ABOVE + 2 * MIB)
+    _event_id, head, body = bomb(record.KEEP_ENCODED_ABOVE + 2 * MIB)
     async with aiohttp.ClientSession() as session:
         status, _, _ = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", body)
     assert 200 == status
@@ -156,10 +171,14 @@ async def test_the_bomb_is_recorded_compressed_and_reads_back_byte_exact(mirror:
     assert record.KEEP_ENCODED_ABOVE + 2 * MIB == data["body_size"]
     assert ["event", "attachment"] == found.item_types
     decoded = found.body
-    assert decoded.startswith(head) and len(decoded) == data["body_size"] and decoded.count(0) == len(decoded) - len(head)
+    assert (
+        decoded.startswith(head) and len(decoded) == data["body_size"] and decoded.count(0) == len(decoded) - len(head)
+    )
 
 
-async def test_past_the_queue_limit_a_big_body_gets_503_with_retry_after(mirror: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_past_the_queue_limit_a_big_body_gets_503_with_retry_after(
+    mirror: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The SDK keeps what it could not send and tries again after Retry-After; the request
     is recorded with the start of its body."""
     monkeypatch.setattr(decoding, "MAX_WAITING", 0)
@@ -228,7 +247,9 @@ runpy.run_module("sentry_mirror", run_name="__main__", alter_sys=True)
 
 def _reader_rss_mb(*args: str) -> tuple[float, bytes]:
     with tempfile.NamedTemporaryFile("r") as peak:
-        proc = subprocess.run([sys.executable, "-c", MEASURED, peak.name, *args], stdout=subprocess.PIPE, env=_env(), check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEASURED, peak.name, *args], stdout=subprocess.PIPE, env=_env(), check=False
+        )
         assert 0 == proc.returncode, (args, proc.stdout[-500:])
         return int(peak.read()) / 1024, proc.stdout
 
@@ -327,7 +348,9 @@ async def test_readers_show_search_write_and_replay_a_body_kept_compressed(
     assert event_id[:8] not in run("inspect", "--grep", "not-in-it", snap).output
     raw = run("inspect", "--raw", event_id, snap).stdout_bytes
     assert raw.startswith(head) and len(raw) == 3 * MIB
-    dry = run("replay", "--dry-run", "--json", "--to", "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1", snap).output
+    dry = run(
+        "replay", "--dry-run", "--json", "--to", "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1", snap
+    ).output
     (planned,) = [orjson.loads(line) for line in dry.splitlines() if line.startswith("{")]
     assert (len(body), "gzip") == (planned["wire_size"], planned["encoding"])
     assert any("kept compressed" in change for change in planned["changes"])
@@ -347,7 +370,9 @@ async def test_a_cancelled_request_keeps_its_share_until_its_worker_ends() -> No
         release.wait(5)
         return ingest.Response(200), {}
 
-    incoming = ingest.Request("POST", "/api/1/envelope/", headers=(("Content-Encoding", "gzip"),), body=bomb(2 * MIB)[2])
+    incoming = ingest.Request(
+        "POST", "/api/1/envelope/", headers=(("Content-Encoding", "gzip"),), body=bomb(2 * MIB)[2]
+    )
     task = asyncio.create_task(decoding.understand(work, budget, incoming, ingest.Config(), 2 * MIB, False, None))
     while budget.used == 0:
         await asyncio.sleep(0.005)

@@ -46,7 +46,11 @@ def umask(value: int) -> Iterator[None]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(max_size=300) | st.sampled_from(["../../escaped", "/tmp/absolute", "a\x00b", "..", ".", "x" * 5000, "a/../../b"]), st.text(max_size=300))
+@given(
+    st.text(max_size=300)
+    | st.sampled_from(["../../escaped", "/tmp/absolute", "a\x00b", "..", ".", "x" * 5000, "a/../../b"]),
+    st.text(max_size=300),
+)
 @example("../../../escaped", "../../escaped")
 @example("/etc/cron.d/x", "/tmp/y")
 @example("2026-11-23T10:00:01Z\x00/../x", "ab" * 16 + "/../../z")

@@ -50,8 +50,23 @@ class Listener:
 def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
     directory = tmp_path_factory.mktemp("fuzz")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(directory), "--quiet",
-         "--header-timeout", "2s", "--body-timeout", "1s", "--max-body", "2MiB"],
+        [
+            sys.executable,
+            "-m",
+            "sentry_mirror",
+            "listen",
+            "--port",
+            "0",
+            "--dir",
+            str(directory),
+            "--quiet",
+            "--header-timeout",
+            "2s",
+            "--body-timeout",
+            "1s",
+            "--max-body",
+            "2MiB",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -67,9 +82,26 @@ def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
 
 # ---------------------------------------------------------------- what is sent
 
-_TEXT = st.text(st.characters() | st.characters(categories=["Cs"]) | st.sampled_from("\x00\"\\\n"), max_size=30)
-_JSON_STRING = _TEXT.map(lambda text: re.sub(r"[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", orjson.dumps(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")).decode()))
-_SURROGATE_ESCAPES = st.sampled_from(['"\\ud800"', '"\\udfff"', '"a\\ud83d"', '"\\ud83d\\ude00"', '"\\u0000"', "NaN", "1e999", "123456789012345678901234567890"])
+_TEXT = st.text(st.characters() | st.characters(categories=["Cs"]) | st.sampled_from('\x00"\\\n'), max_size=30)
+_JSON_STRING = _TEXT.map(
+    lambda text: re.sub(
+        r"[\ud800-\udfff]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        orjson.dumps(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")).decode(),
+    )
+)
+_SURROGATE_ESCAPES = st.sampled_from(
+    [
+        '"\\ud800"',
+        '"\\udfff"',
+        '"a\\ud83d"',
+        '"\\ud83d\\ude00"',
+        '"\\u0000"',
+        "NaN",
+        "1e999",
+        "123456789012345678901234567890",
+    ]
+)
 _VALUE = _JSON_STRING | _SURROGATE_ESCAPES | st.integers().map(str)
 
 
@@ -88,9 +120,25 @@ def event_json(draw: st.DrawFn) -> bytes:
 @st.composite
 def envelope(draw: st.DrawFn) -> bytes:
     event = draw(event_json())
-    header = draw(st.sampled_from([b"{}", b'{"event_id":"' + os.urandom(16).hex().encode() + b'"}', b'{"dsn":"http://k@h/1"}', b"not json", b'{"sdk":{"name":' + draw(_VALUE).encode("utf-8", "surrogatepass") + b"}}"]))
-    item_type = draw(st.sampled_from([b"event", b"transaction", b"attachment", b"session", b"client_report", b"check_in", b"log", b"bogus", b""]))
-    length = draw(st.sampled_from([b',"length":' + str(len(event)).encode(), b"", b',"length":999999', b',"length":-1']))
+    header = draw(
+        st.sampled_from(
+            [
+                b"{}",
+                b'{"event_id":"' + os.urandom(16).hex().encode() + b'"}',
+                b'{"dsn":"http://k@h/1"}',
+                b"not json",
+                b'{"sdk":{"name":' + draw(_VALUE).encode("utf-8", "surrogatepass") + b"}}",
+            ]
+        )
+    )
+    item_type = draw(
+        st.sampled_from(
+            [b"event", b"transaction", b"attachment", b"session", b"client_report", b"check_in", b"log", b"bogus", b""]
+        )
+    )
+    length = draw(
+        st.sampled_from([b',"length":' + str(len(event)).encode(), b"", b',"length":999999', b',"length":-1'])
+    )
     body = header + b"\n" + b'{"type":"' + item_type + b'"' + length + b"}\n" + event
     return body + draw(st.sampled_from([b"", b"\n", b"\n\n", b"\x00"]))
 
@@ -110,27 +158,66 @@ def request_bytes(draw: st.DrawFn) -> tuple[bytes, bool, bool]:
         return draw(st.binary(max_size=200)) + b"\r\n\r\n", True, False
     if draw(st.booleans()):  # a request an SDK could send: it reaches the parsers
         return well_formed(draw), True, False
-    method = draw(st.sampled_from(["POST", "POST", "POST", "GET", "OPTIONS", "PUT", "DELETE", "HEAD", "PATCH", "post", "BREW"]))
-    path = draw(st.sampled_from([
-        "/api/1/envelope/", "/api/1/store/", "/api/store/", "/api/1/minidump/", "/api/1/security/", "/api/1/nel/",
-        "/api/1/unreal/key/", "/api/1/events/" + "b" * 32 + "/attachments/", "/api/1/cron/nightly/key/",
-        "/api/1/integration/otlp/v1/traces", "/tunnel", "//api//1//envelope", "/api/x/envelope/", "/", "/%ff%fe",
-    ]))
-    query = draw(st.sampled_from(["", "sentry_key=k&sentry_version=7", "sentry_key=k&sentry_version=99", "status=ok&sentry_key=k"]))
+    method = draw(
+        st.sampled_from(["POST", "POST", "POST", "GET", "OPTIONS", "PUT", "DELETE", "HEAD", "PATCH", "post", "BREW"])
+    )
+    path = draw(
+        st.sampled_from(
+            [
+                "/api/1/envelope/",
+                "/api/1/store/",
+                "/api/store/",
+                "/api/1/minidump/",
+                "/api/1/security/",
+                "/api/1/nel/",
+                "/api/1/unreal/key/",
+                "/api/1/events/" + "b" * 32 + "/attachments/",
+                "/api/1/cron/nightly/key/",
+                "/api/1/integration/otlp/v1/traces",
+                "/tunnel",
+                "//api//1//envelope",
+                "/api/x/envelope/",
+                "/",
+                "/%ff%fe",
+            ]
+        )
+    )
+    query = draw(
+        st.sampled_from(
+            ["", "sentry_key=k&sentry_version=7", "sentry_key=k&sentry_version=99", "status=ok&sentry_key=k"]
+        )
+    )
     if "store" in path and draw(st.booleans()):
         data = draw(event_json()).decode("utf-8", "surrogatepass").encode("utf-8", "surrogatepass")
         query += "&sentry_data=" + "".join(f"%{b:02X}" for b in data)
     headers = [("Host", "127.0.0.1")]
-    headers += draw(st.lists(st.sampled_from([
-        ("Content-Type", "application/json"), ("Content-Type", "application/x-sentry-envelope"),
-        ("Content-Type", "application/octet-stream"), ("Content-Type", "multipart/form-data; boundary=xyz"),
-        ("Content-Type", "application/csp-report"), ("X-Sentry-Auth", "Sentry sentry_key=k, sentry_version=7"),
-        ("X-Sentry-Auth", "Sentry sentry_key=k, sentry_version=x"), ("Authorization", "Basic Ojo="),
-        ("Origin", "http://app.test"), ("Access-Control-Request-Method", "POST"), ("Expect", "100-continue"),
-        ("X-Big", "v" * 70_000), ("Connection", "close"), ("User-Agent", "fuzz/1.0 \x7f"),
-    ]), max_size=5))
+    headers += draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Type", "application/x-sentry-envelope"),
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Type", "multipart/form-data; boundary=xyz"),
+                    ("Content-Type", "application/csp-report"),
+                    ("X-Sentry-Auth", "Sentry sentry_key=k, sentry_version=7"),
+                    ("X-Sentry-Auth", "Sentry sentry_key=k, sentry_version=x"),
+                    ("Authorization", "Basic Ojo="),
+                    ("Origin", "http://app.test"),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Expect", "100-continue"),
+                    ("X-Big", "v" * 70_000),
+                    ("Connection", "close"),
+                    ("User-Agent", "fuzz/1.0 \x7f"),
+                ]
+            ),
+            max_size=5,
+        )
+    )
     body = draw(st.one_of(envelope(), event_json(), st.binary(max_size=300), st.just(b"")))
-    encoding = draw(st.sampled_from([None, None, "gzip", "deflate", "br", "zstd", "identity", "compress", "", "gzip, br"]))
+    encoding = draw(
+        st.sampled_from([None, None, "gzip", "deflate", "br", "zstd", "identity", "compress", "", "gzip, br"])
+    )
     if encoding is not None:
         headers.append(("Content-Encoding", encoding))
         if encoding in _ENCODERS and draw(st.integers(0, 3)):  # usually right, sometimes a lie
@@ -142,11 +229,18 @@ def request_bytes(draw: st.DrawFn) -> tuple[bytes, bool, bool]:
     elif framing == "chunked":
         headers.append(("Transfer-Encoding", "chunked"))
         step = draw(st.integers(1, 64))
-        body = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step]) for i in range(0, len(body), step)) + b"0\r\n\r\n"
+        body = (
+            b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step]) for i in range(0, len(body), step))
+            + b"0\r\n\r\n"
+        )
     elif framing == "truncated":
         headers.append(("Content-Length", str(len(body) + draw(st.integers(1, 1000)))))
         whole = False
-    head = f"{method} {path}{'?' + query if query else ''} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    head = (
+        f"{method} {path}{'?' + query if query else ''} HTTP/1.1\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers)
+        + "\r\n"
+    )
     return head.encode("latin-1") + body, whole, method == "HEAD"
 
 
@@ -195,7 +289,7 @@ def read_response(sock: socket.socket, head_only: bool) -> tuple[int, dict[str, 
         headers = {}
         for line in lines:
             name, sep, value = line.partition(b":")
-            assert sep and name and not name.strip() != name, f"a malformed header line: {line[:200]!r}"
+            assert sep and name and name.strip() == name, f"a malformed header line: {line[:200]!r}"
             headers[name.decode("latin-1").lower()] = value.strip().decode("latin-1")
         status = int(match.group(1))
         if 100 <= status < 200:
@@ -206,9 +300,15 @@ def read_response(sock: socket.socket, head_only: bool) -> tuple[int, dict[str, 
         return status, headers, buffer[:length]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(request=request_bytes())
-def test_any_request_gets_a_valid_answer_and_the_listener_stays_up(listener: Listener, request: tuple[bytes, bool, bool]) -> None:
+def test_any_request_gets_a_valid_answer_and_the_listener_stays_up(
+    listener: Listener, request: tuple[bytes, bool, bool]
+) -> None:
     raw, whole, head_only = request
     listener.examples += 1
     with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as sock:

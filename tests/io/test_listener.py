@@ -55,7 +55,7 @@ async def hammer(url: str, seconds: float, acknowledged: list[str], *, concurren
                     await response.read()
                     if response.status == 200:
                         acknowledged.append(event_id)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, aiohttp.ClientError, ConnectionError):
                 return
 
     timeout = aiohttp.ClientTimeout(total=10)
@@ -140,7 +140,7 @@ async def test_a_write_failure_does_not_stop_the_listener(tmp_path: Path, monkey
         await asyncio.sleep(0.01)
     full = os.open("/dev/full", os.O_WRONLY)
     try:
-        os.dup2(full, ready[0].recorder._fd)  # noqa: SLF001 - the snapshot's descriptor now says ENOSPC
+        os.dup2(full, ready[0].recorder._fd)
     finally:
         os.close(full)
     url = f"http://127.0.0.1:{ready[0].port}/api/1/envelope/?{QUERY}"
@@ -165,7 +165,9 @@ async def test_sigterm_with_an_upload_in_progress_answers_it_within_the_grace_pe
     process, url = start_listener(tmp_path, "--grace", "1s")
     port = int(url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"POST /api/1/envelope/?{QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 100)
+    writer.write(
+        f"POST /api/1/envelope/?{QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 100
+    )
     await writer.drain()
     await asyncio.sleep(0.2)
     started = time.monotonic()
@@ -188,7 +190,19 @@ async def test_out_of_descriptors_logs_one_line_per_interval_and_service_resumes
     one log line (with a count) per 5 s instead of a traceback per failed accept; once the
     connections close, a normal request gets its 200 again."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(tmp_path), "--quiet", "--header-timeout", "60s"],
+        [
+            sys.executable,
+            "-m",
+            "sentry_mirror",
+            "listen",
+            "--port",
+            "0",
+            "--dir",
+            str(tmp_path),
+            "--quiet",
+            "--header-timeout",
+            "60s",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -75,7 +75,9 @@ class FailingWrites:
         monkeypatch.setattr(recorder_module._FdFile, "write", write)
 
 
-async def test_a_write_cut_half_way_is_undone_and_answered_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
+async def test_a_write_cut_half_way_is_undone_and_answered_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None
+) -> None:
     """ENOSPC in the middle of a group's write: the part written is cut off, so the file
     holds exactly the acknowledged records and reads without a warning."""
     seam = FailingWrites(monkeypatch)
@@ -102,7 +104,9 @@ async def test_a_write_cut_half_way_is_undone_and_answered_503(tmp_path: Path, m
     assert (2, 5, 1) == (recorder.records, recorder.refused, recorder.outages)
 
 
-async def test_a_failed_fsync_leaves_no_record_saying_200(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
+async def test_a_failed_fsync_leaves_no_record_saying_200(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None
+) -> None:
     """--fsync: the write went through but fsync failed, so the client gets 503; the records
     of that group, which say 200, are cut from the file (they were in it before)."""
     real_fsync = os.fsync
@@ -128,7 +132,9 @@ async def test_a_failed_fsync_leaves_no_record_saying_200(tmp_path: Path, monkey
     assert [kept["id"], again["id"]] == [r["id"] for r in on_disk(tmp_path)]
 
 
-async def test_a_file_that_cannot_be_cut_back_is_named_by_the_next_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
+async def test_a_file_that_cannot_be_cut_back_is_named_by_the_next_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None
+) -> None:
     """The cut itself fails (the file may keep part of a group answered 503): the first record
     written after the outage carries a note with that file and the ids of that group."""
     seam = FailingWrites(monkeypatch)
@@ -156,7 +162,9 @@ async def test_a_file_that_cannot_be_cut_back_is_named_by_the_next_record(tmp_pa
     assert first_file.name in note and lost["id"] in note and "answered 503" in note
 
 
-async def test_the_idle_frame_end_failing_is_an_outage_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None) -> None:
+async def test_the_idle_frame_end_failing_is_an_outage_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_retry: None
+) -> None:
     """The frame end written after a quiet second fails: no crash, the next write goes to a new file."""
     monkeypatch.setattr(recorder_module, "FRAME_IDLE", 0.05)
     seam = FailingWrites(monkeypatch)
@@ -178,7 +186,9 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MiB filesystem (tmpfs; needs root, which CI has)."""
     mount = tmp_path / "tmpfs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         message = f"cannot mount a tmpfs: {done.stderr.strip() or done.returncode}"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

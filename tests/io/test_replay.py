@@ -27,9 +27,9 @@ from sentry_mirror.io.replay import (
     Report,
     Result,
     ServerDisconnected,
+    in_time_order,
     make_plan,
     parse_rate_limits,
-    in_time_order,
     percentile,
     replay,
     schedule,
@@ -80,7 +80,9 @@ def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
     records = at(0, 100)
     start = datetime(2027, 1, 1, tzinfo=UTC)
     assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 0.0)
-    assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 100.0)
+    assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(
+        records, start, 100.0
+    )
 
 
 # ------------------------------------------------------------------ rate limits
@@ -88,7 +90,11 @@ def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
 
 def test_parse_rate_limits() -> None:
     header = "60:transaction:key, 2700:default;error;security:organization:quota_exceeded, bad, 10::organization"
-    assert [(60.0, frozenset({"transaction"})), (2700.0, frozenset({"default", "error", "security"})), (10.0, frozenset())] == parse_rate_limits(header)
+    assert [
+        (60.0, frozenset({"transaction"})),
+        (2700.0, frozenset({"default", "error", "security"})),
+        (10.0, frozenset()),
+    ] == parse_rate_limits(header)
 
 
 def test_rate_limits_as_an_sdk_keeps_them() -> None:
@@ -141,7 +147,9 @@ def prepared(**overrides: Any) -> Any:
         (503, [], b"", "server-error", []),
     ],
 )
-def test_result_outcome_and_contract(status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, problems: list[str]) -> None:
+def test_result_outcome_and_contract(
+    status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, problems: list[str]
+) -> None:
     result = Result(prepared(), 0.0, status=status, headers=headers, body=body)
     result.check_contract()
     assert (outcome, problems) == (result.outcome, result.problems)
@@ -156,7 +164,11 @@ def test_accepting_what_sentry_refuses_is_a_contract_problem() -> None:
 
 @pytest.mark.parametrize(
     ("headers", "body", "reason"),
-    [([("X-Sentry-Error", "event submission rejected")], b"{}", "event submission rejected"), ([], b'{"detail":"bad key"}', "bad key"), ([], b"Forbidden\nmore", "Forbidden")],
+    [
+        ([("X-Sentry-Error", "event submission rejected")], b"{}", "event submission rejected"),
+        ([], b'{"detail":"bad key"}', "bad key"),
+        ([], b"Forbidden\nmore", "Forbidden"),
+    ],
 )
 def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> None:
     assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
@@ -189,7 +201,10 @@ def test_report_counts_by_endpoint_items_and_reason() -> None:
     assert (3, 1, 1, 1, 1) == (row["sent"], row["2xx"], row["4xx"], row["held_back"], row["transport_errors"])
     assert {"event": 3} == summary["items_sent"] and {"event": 1} == summary["items_accepted"]
     assert {"event": 1} == summary["items_held_back"]
-    assert [{"status": 400, "reason": "nope", "count": 1}, {"status": None, "reason": "ClientConnectorError", "count": 1}] == summary["rejections"]
+    assert [
+        {"status": 400, "reason": "nope", "count": 1},
+        {"status": None, "reason": "ClientConnectorError", "count": 1},
+    ] == summary["rejections"]
     assert 2 == report.failed  # held back is not a failure
     assert 1.0 == percentile([3.0, 1.0], 50)
 
@@ -205,7 +220,9 @@ async def record_sdk_traffic(mirror: Mirror) -> list[dict[str, Any]]:
     return records
 
 
-async def run_replay(records: list[dict[str, Any]], target: Mirror, options: Options, pacing: Pacing | None = None, **kwargs: Any) -> tuple[Report, list[Result], IdMap]:
+async def run_replay(
+    records: list[dict[str, Any]], target: Mirror, options: Options, pacing: Pacing | None = None, **kwargs: Any
+) -> tuple[Report, list[Result], IdMap]:
     pacing = pacing or Pacing(concurrency=1)
     plan = make_plan(records, Target(parse_dsn(target.dsn(NEW_KEY, 5))), options, pacing, **kwargs)
     report, results = Report(), []
@@ -232,7 +249,12 @@ async def test_round_trip_keeps_payloads_byte_exact(mirrors: tuple[Mirror, Mirro
     replayed = [r.data for r in b.records()]
     assert len(recorded) == len(replayed)
     for before, after in zip(recorded, replayed, strict=True):  # one in flight: same order
-        assert ("5", NEW_KEY, "x-sentry-auth", 200) == (after["project_id"], after["auth"]["public_key"], after["auth"]["form"], after["response"]["status"])
+        assert ("5", NEW_KEY, "x-sentry-auth", 200) == (
+            after["project_id"],
+            after["auth"]["public_key"],
+            after["auth"]["form"],
+            after["response"]["status"],
+        )
         assert before["content_encoding"] == after["content_encoding"]
         old, new = envelope.parse(body_of(before)), envelope.parse(body_of(after))
         assert [(i.headers, i.payload) for i in old.items] == [(i.headers, i.payload) for i in new.items]
@@ -251,11 +273,22 @@ async def test_round_trip_with_fresh_ids_and_shifted_timestamps(mirrors: tuple[M
     week = timedelta(days=7)
     aged = []
     for d in recorded:
-        body, is_base64 = encode_bytes(rewrite_envelope(body_of(d), dsn=None, public_key=None, shift=-week.total_seconds()).body)
-        aged.append({**d, "received_at": format_time(parse_time(d["received_at"]) - week), "body": body, "body_base64": is_base64})
+        body, is_base64 = encode_bytes(
+            rewrite_envelope(body_of(d), dsn=None, public_key=None, shift=-week.total_seconds()).body
+        )
+        aged.append(
+            {
+                **d,
+                "received_at": format_time(parse_time(d["received_at"]) - week),
+                "body": body,
+                "body_base64": is_base64,
+            }
+        )
     recorded = aged
     start = datetime.now(UTC)
-    report, _, ids = await run_replay(aged, b, Options(fresh_ids=True, encoding="gzip"), shift_timestamps=True, start=start)
+    report, _, ids = await run_replay(
+        aged, b, Options(fresh_ids=True, encoding="gzip"), shift_timestamps=True, start=start
+    )
     assert 0 == report.failed
     replayed = [r.data for r in b.records()]
     shift = (start - parse_time(aged[-1]["received_at"])).total_seconds()
@@ -276,7 +309,9 @@ async def test_round_trip_with_fresh_ids_and_shifted_timestamps(mirrors: tuple[M
                 was, now = old_item.json(), new_item.json()
                 assert mapping[was["event_id"]] == now["event_id"] == new.event_id
                 assert unix(now["timestamp"]) - unix(was["timestamp"]) == pytest.approx(shift, abs=1e-3)
-                assert unix(now["start_timestamp"] if "start_timestamp" in now else now["timestamp"]) - unix(was.get("start_timestamp", was["timestamp"])) == pytest.approx(shift, abs=1e-3)
+                assert unix(now["start_timestamp"] if "start_timestamp" in now else now["timestamp"]) - unix(
+                    was.get("start_timestamp", was["timestamp"])
+                ) == pytest.approx(shift, abs=1e-3)
                 assert abs(unix(now["timestamp"]) - datetime.now(UTC).timestamp()) < 60
             elif old_item.type == "log":
                 for was, now in zip(old_item.json()["items"], new_item.json()["items"], strict=True):
@@ -294,11 +329,23 @@ async def test_speed_one_keeps_the_recorded_gaps(mirrors: tuple[Mirror, Mirror])
     _, b = mirrors
     body = '{}\n{"type":"session"}\n{"sid":"x","status":"ok"}\n'
     base = {
-        "method": "POST", "path": "/api/1/envelope/", "query": "sentry_key=k&sentry_version=7", "headers": [], "endpoint": "envelope",
-        "project_id": "1", "auth": {"form": "query", "public_key": "k"}, "content_encoding": None, "body": body, "body_base64": False,
-        "body_decoded": True, "summary": {"event_id": None, "items": [{"type": "session"}]}, "response": {"status": 200},
+        "method": "POST",
+        "path": "/api/1/envelope/",
+        "query": "sentry_key=k&sentry_version=7",
+        "headers": [],
+        "endpoint": "envelope",
+        "project_id": "1",
+        "auth": {"form": "query", "public_key": "k"},
+        "content_encoding": None,
+        "body": body,
+        "body_base64": False,
+        "body_decoded": True,
+        "summary": {"event_id": None, "items": [{"type": "session"}]},
+        "response": {"status": 200},
     }
-    records = [{**base, "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(seconds=n * 0.05))} for n in range(10)]
+    records = [
+        {**base, "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(seconds=n * 0.05))} for n in range(10)
+    ]
     loop = asyncio.get_running_loop()
     began = loop.time()
     report, results, _ = await run_replay(records, b, Options(), Pacing(speed=1, concurrency=4))
@@ -324,7 +371,10 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
         types = parsed.item_types
         seen.append(types)
         if "event" in types:
-            return web.Response(status=429, headers={"X-Sentry-Rate-Limits": "60:error:organization:quota_exceeded", "Retry-After": "60"})
+            return web.Response(
+                status=429,
+                headers={"X-Sentry-Rate-Limits": "60:error:organization:quota_exceeded", "Retry-After": "60"},
+            )
         return web.json_response({"id": parsed.event_id} if parsed.event_id else {})
 
     app = web.Application()
@@ -340,7 +390,9 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
         seen.clear()
         report = Report()
         pacing = Pacing(concurrency=1)
-        await replay(make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=honour, on_result=report.add)
+        await replay(
+            make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=honour, on_result=report.add
+        )
         outcomes = report.outcomes()
         if honour:
             # the first event gets the 429; later events are held back, and the event with an
@@ -366,9 +418,21 @@ async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: 
 
 def prepared_record() -> dict[str, Any]:
     return {
-        "id": "0" * 32, "received_at": format_time(T0), "method": "POST", "path": "/api/1/envelope/", "query": "", "headers": [],
-        "endpoint": "envelope", "project_id": "1", "auth": None, "content_encoding": None, "body": "{}\n", "body_base64": False,
-        "body_decoded": True, "summary": {"event_id": None, "items": []}, "response": {"status": 200},
+        "id": "0" * 32,
+        "received_at": format_time(T0),
+        "method": "POST",
+        "path": "/api/1/envelope/",
+        "query": "",
+        "headers": [],
+        "endpoint": "envelope",
+        "project_id": "1",
+        "auth": None,
+        "content_encoding": None,
+        "body": "{}\n",
+        "body_base64": False,
+        "body_decoded": True,
+        "summary": {"event_id": None, "items": []},
+        "response": {"status": 200},
     }
 
 
@@ -376,7 +440,11 @@ def test_plan_skips_preflights_and_truncated_bodies() -> None:
     from collections import Counter
 
     skipped: Counter[str] = Counter()
-    records = [prepared_record(), {**prepared_record(), "method": "OPTIONS"}, {**prepared_record(), "body_truncated": True}]
+    records = [
+        prepared_record(),
+        {**prepared_record(), "method": "OPTIONS"},
+        {**prepared_record(), "body_truncated": True},
+    ]
     plan = make_plan(records, Target(parse_dsn("http://k@127.0.0.1:1/1")), Options(), Pacing(), skipped=skipped)
     assert 1 == plan.count
     assert [records[0]] == [data for data, _ in plan.timeline()]
@@ -408,7 +476,9 @@ def tracked_records(count: int, held: Held) -> Callable[[], Any]:
 
     def source() -> Any:
         for n in range(count):
-            yield Tracked({**prepared_record(), "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(milliseconds=n))})
+            yield Tracked(
+                {**prepared_record(), "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(milliseconds=n))}
+            )
 
     return source
 
@@ -429,7 +499,13 @@ async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_serve
     server = await aiohttp_server(app)
     held = Held()
     pacing = Pacing(concurrency=4)
-    plan = make_plan(tracked_records(2000, held), Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{server.port}/5")), Options(), pacing, window=16)
+    plan = make_plan(
+        tracked_records(2000, held),
+        Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{server.port}/5")),
+        Options(),
+        pacing,
+        window=16,
+    )
     assert (2000, 2000, 0) == (plan.count, held.made, held.live)
     assert held.peak <= 16 + 4
     report = Report()
@@ -444,6 +520,7 @@ def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
     """A listener writes a record once it has answered: overlapping requests can be written
     out of receive order. Within the read-ahead window they are put back in order; one
     further behind is sent when it is read, without a gap (offsets never go back)."""
+
     def seconds(records: Any) -> list[float]:
         return [(parse_time(d["received_at"]) - T0).total_seconds() for d in records]
 
@@ -455,7 +532,9 @@ def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
 # ------------------------------------------------------------------ the HTTP client
 
 
-async def raw_server(answer: Callable[[int, int, bytes], bytes | None], **options: Any) -> tuple[asyncio.Server, list[bytes], list[int]]:
+async def raw_server(
+    answer: Callable[[int, int, bytes], bytes | None], **options: Any
+) -> tuple[asyncio.Server, list[bytes], list[int]]:
     """A server on 127.0.0.1 that reads each request (head and Content-Length body) and
     writes ``answer(connection number, request number on it, request)`` byte for byte;
     None closes the connection without answering."""
@@ -468,7 +547,14 @@ async def raw_server(answer: Callable[[int, int, bytes], bytes | None], **option
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 request = head + await reader.readexactly(length)
                 requests.append(request)
                 n += 1
@@ -488,8 +574,8 @@ async def raw_server(answer: Callable[[int, int, bytes], bytes | None], **option
 
 
 ANSWERS = [
-    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\r\n\r\n{\"id\":1}\n",
-    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"id\r\n3\r\n\":2\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n",
+    b'HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\r\n\r\n{"id":1}\n',
+    b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"id\r\n3\r\n":2\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n',
     b"HTTP/1.1 204 No Content\r\nX-B:  spaced \r\n\r\n",
     b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nX-Sentry-Rate-Limits: 60:error:key\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends with the connection",
@@ -501,16 +587,35 @@ async def test_client_reads_every_framing_and_keeps_connections_alive() -> None:
     port = server.sockets[0].getsockname()[1]
     client = Client("http", "127.0.0.1", port)
     try:
-        answers = [await client.request("POST", f"http://127.0.0.1:{port}/api/5/envelope/?a=1", [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Content-Type", "x")], b"body") for _ in range(6)]
+        answers = [
+            await client.request(
+                "POST",
+                f"http://127.0.0.1:{port}/api/5/envelope/?a=1",
+                [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Content-Type", "x")],
+                b"body",
+            )
+            for _ in range(6)
+        ]
     finally:
         client.close()
         server.close()
         await server.wait_closed()
-    assert [(200, b'{"id":1}\n'), (201, b'{"id":2}'), (204, b""), (429, b""), (200, b"the body ends with the connection"), (200, b'{"id":1}\n')] == [(a[0], a[2]) for a in answers]
+    assert [
+        (200, b'{"id":1}\n'),
+        (201, b'{"id":2}'),
+        (204, b""),
+        (429, b""),
+        (200, b"the body ends with the connection"),
+        (200, b'{"id":1}\n'),
+    ] == [(a[0], a[2]) for a in answers]
     assert ("X-A", "1") in answers[0][1] and ("X-B", "spaced") in answers[2][1]
     assert ("X-Sentry-Rate-Limits", "60:error:key") in answers[3][1]
     assert 2 == connections[0]  # kept alive for four answers, then a new one after the HTTP/1.0 answer closed it
-    assert b"POST /api/5/envelope/?a=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Sentry-Auth: Sentry sentry_key=k\r\nContent-Type: x\r\nContent-Length: 4\r\n\r\nbody" % port == requests[0]
+    assert (
+        b"POST /api/5/envelope/?a=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Sentry-Auth: Sentry sentry_key=k\r\nContent-Type: x\r\nContent-Length: 4\r\n\r\nbody"
+        % port
+        == requests[0]
+    )
 
 
 async def test_client_sends_again_once_when_the_server_had_closed_a_kept_connection() -> None:
@@ -579,7 +684,24 @@ async def test_client_speaks_tls_and_verifies_the_certificate(tmp_path: Any) -> 
         pytest.skip("openssl is needed to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
         check=True,
         capture_output=True,
     )
@@ -618,7 +740,14 @@ async def big_answer_server(framing: str, size: int) -> asyncio.Server:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             await reader.readexactly(length)
             if framing == "length":
                 writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % size)
@@ -723,7 +852,11 @@ async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink
 
 @pytest.mark.parametrize(
     "framing",
-    [b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", b"Content-Length: -5\r\n\r\nabc"],
+    [
+        b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+        b"Content-Length: -5\r\n\r\nabc",
+    ],
 )
 async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing: bytes) -> None:
     """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length)

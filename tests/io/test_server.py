@@ -33,7 +33,9 @@ def envelope_body(event_id: str | None = None, message: str = "hello") -> tuple[
     return event_id, header + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event + b"\n"
 
 
-async def post(session: aiohttp.ClientSession, url: str, body: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:
+async def post(
+    session: aiohttp.ClientSession, url: str, body: Any, **headers: str
+) -> tuple[int, dict[str, str], bytes]:
     async with session.post(url, data=body, headers=headers) as response:
         return response.status, dict(response.headers), await response.read()
 
@@ -71,7 +73,7 @@ async def test_expect_100_continue_is_answered_before_the_body(mirror: Any) -> N
 
 async def test_chunked_body_without_content_length(mirror: Any) -> None:
     """@sentry/node streams gzip'd bodies with Transfer-Encoding: chunked and no Content-Length."""
-    event_id, body = envelope_body()
+    _event_id, body = envelope_body()
     compressed = gzip.compress(body)
 
     async def chunks() -> Any:
@@ -79,11 +81,13 @@ async def test_chunked_body_without_content_length(mirror: Any) -> None:
             yield compressed[i : i + 7]
 
     async with aiohttp.ClientSession() as session:
-        status, _, _ = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", chunks(), **{"Content-Encoding": "gzip"})
+        status, _, _ = await post(
+            session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", chunks(), **{"Content-Encoding": "gzip"}
+        )
     [record] = mirror.records()
     assert 200 == status
     assert body == record.body
-    assert "chunked" == dict((k.lower(), v) for k, v in record.data["headers"])["transfer-encoding"]
+    assert "chunked" == {k.lower(): v for k, v in record.data["headers"]}["transfer-encoding"]
     assert len(compressed) == record.data["wire_size"]
 
 
@@ -116,7 +120,9 @@ async def test_group_commit_writes_concurrent_requests_together(mirror: Any) -> 
     """Requests arriving together share one write; each still got its 200 only once written."""
     bodies = [envelope_body() for _ in range(64)]
     async with aiohttp.ClientSession() as session:
-        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
+        results = await asyncio.gather(
+            *(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies)
+        )
     assert {200} == {status for status, _, _ in results}
     assert 64 == mirror.recorder.records
     assert mirror.recorder.groups < 64
@@ -176,7 +182,9 @@ def _full_disk(mirror: Any) -> None:
         os.close(full)
 
 
-async def test_a_full_disk_answers_503_with_retry_after_and_writing_resumes(start_mirror: Any, monkeypatch: Any) -> None:
+async def test_a_full_disk_answers_503_with_retry_after_and_writing_resumes(
+    start_mirror: Any, monkeypatch: Any
+) -> None:
     """A full disk: the SDK gets 503 with Retry-After (never a 200 for unwritten data), the
     listener goes on, and once writing works again (a new file) requests get 200."""
     monkeypatch.setattr("sentry_mirror.io.recorder.RETRY_INTERVAL", 0.2)
@@ -203,8 +211,15 @@ async def test_a_full_disk_answers_503_with_retry_after_and_writing_resumes(star
 async def test_a_lone_surrogate_in_a_store_body_is_recorded_and_the_listener_goes_on(mirror: Any) -> None:
     """Issue 12, defect 1: 40 bytes with an escaped lone surrogate stopped the listener."""
     async with aiohttp.ClientSession() as session:
-        posted = await post(session, f"{mirror.url}/api/1/store/?{KEY_QUERY}", b'{"message":"\\ud800"}', **{"Content-Type": "application/json"})
-        async with session.get(f"{mirror.url}/api/1/store/?{KEY_QUERY}", params={"sentry_data": '{"message":"a\\ud800"}'}) as got:
+        posted = await post(
+            session,
+            f"{mirror.url}/api/1/store/?{KEY_QUERY}",
+            b'{"message":"\\ud800"}',
+            **{"Content-Type": "application/json"},
+        )
+        async with session.get(
+            f"{mirror.url}/api/1/store/?{KEY_QUERY}", params={"sentry_data": '{"message":"a\\ud800"}'}
+        ) as got:
             got_status = got.status
         after = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
     assert [200, 200, 200] == [posted[0], got_status, after[0]]
@@ -215,7 +230,9 @@ async def test_a_lone_surrogate_in_a_store_body_is_recorded_and_the_listener_goe
     assert mirror.recorder.unavailable is None
 
 
-async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_record(mirror: Any, monkeypatch: Any) -> None:
+async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_record(
+    mirror: Any, monkeypatch: Any
+) -> None:
     """A bug while building a record: that request gets 500, its record says why, the next is fine."""
     real_build = record.build
 
@@ -237,7 +254,9 @@ async def test_a_record_that_cannot_be_built_is_a_500_with_the_reason_in_the_rec
 
 
 @pytest.mark.parametrize("fsync", [False, True], ids=["on the loop", "in a thread (fsync)"])
-async def test_a_record_that_cannot_be_serialised_fails_only_its_request(start_mirror: Any, monkeypatch: Any, fsync: bool) -> None:
+async def test_a_record_that_cannot_be_serialised_fails_only_its_request(
+    start_mirror: Any, monkeypatch: Any, fsync: bool
+) -> None:
     """A record the recorder cannot turn into a line fails alone (500, recorded minimally),
     not its whole group, and not the recorder."""
     import sentry_mirror.io.recorder as recorder_module
@@ -254,7 +273,9 @@ async def test_a_record_that_cannot_be_serialised_fails_only_its_request(start_m
     monkeypatch.setattr(recorder_module, "dumps", dumps)
     bodies = [envelope_body(message="boom" if i == 3 else "fine") for i in range(8)]
     async with aiohttp.ClientSession() as session:
-        results = await asyncio.gather(*(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies))
+        results = await asyncio.gather(
+            *(post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", b) for _, b in bodies)
+        )
     assert [500 if i == 3 else 200 for i in range(8)] == [status for status, _, _ in results]
     records = mirror.records()
     assert 8 == len(records)
@@ -309,7 +330,9 @@ async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
     item = orjson.dumps({"type": "attachment", "length": len(blob), "filename": "core.bin"})
     body = header + b"\n" + item + b"\n" + blob
     async with aiohttp.ClientSession() as session:
-        status, _, answer = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", gzip.compress(body, 1), **{"Content-Encoding": "gzip"})
+        status, _, answer = await post(
+            session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", gzip.compress(body, 1), **{"Content-Encoding": "gzip"}
+        )
     assert (200, {"id": event_id}) == (status, orjson.loads(answer))
     [record] = mirror.records()
     assert body == record.body
@@ -325,7 +348,12 @@ async def test_an_xz_minidump_bomb_is_checked_without_unpacking_it(mirror: Any) 
     tracemalloc.start()
     try:
         async with aiohttp.ClientSession() as session:
-            status, _, answer = await post(session, f"{mirror.url}/api/1/minidump/?{KEY_QUERY}", bomb, **{"Content-Type": "application/octet-stream"})
+            status, _, answer = await post(
+                session,
+                f"{mirror.url}/api/1/minidump/?{KEY_QUERY}",
+                bomb,
+                **{"Content-Type": "application/octet-stream"},
+            )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -352,9 +380,11 @@ async def test_a_header_json_cannot_store_is_still_recorded_and_the_listener_goe
 async def test_a_long_store_get_reaches_the_handler(mirror: Any) -> None:
     """A 20 KB request line (GET /store/?sentry_data=…) is answered and recorded, not cut by aiohttp."""
     data = orjson.dumps({"message": "x" * 20_000}).decode()
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{mirror.url}/api/1/store/", params={"sentry_data": data, "sentry_key": "k"}) as response:
-            assert (200, "image/gif") == (response.status, response.content_type)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{mirror.url}/api/1/store/", params={"sentry_data": data, "sentry_key": "k"}) as response,
+    ):
+        assert (200, "image/gif") == (response.status, response.content_type)
     [record] = mirror.records()
     assert "store" == record.data["endpoint"]
 
@@ -417,7 +447,10 @@ async def test_idle_and_trickling_connections_are_closed_and_do_not_delay_others
 async def test_a_body_that_stops_arriving_gets_408_and_is_recorded(timed_mirror: Any) -> None:
     running, recorder = await timed_mirror(body=0.3)
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode() + b"0123456789")
+    writer.write(
+        f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode()
+        + b"0123456789"
+    )
     answer = await asyncio.wait_for(reader.read(), 3)  # answered, then closed
     writer.close()
     assert answer.startswith(b"HTTP/1.1 408 ")
@@ -431,7 +464,9 @@ async def test_a_slow_but_steady_body_is_not_cut(timed_mirror: Any) -> None:
     running, recorder = await timed_mirror(body=0.3)
     event_id, body = envelope_body()
     reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
-    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    writer.write(
+        f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
     step = len(body) // 6 + 1
     for i in range(0, len(body), step):  # 6 pieces, 0.15 s apart: 0.75 s in all
         writer.write(body[i : i + step])
@@ -467,7 +502,9 @@ async def test_stopping_finishes_an_upload_in_flight_and_answers_one_that_never_
     assert {200: event_id, 503: None} == {r.status: r.event_id for r in records}
 
 
-async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_request_line(mirror: Any, monkeypatch: Any) -> None:
+async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_request_line(
+    mirror: Any, monkeypatch: Any
+) -> None:
     """Outside parsing and recording too (here: reading the body fails): 500 for that request,
     a record with the reason, and the listener goes on."""
     import sentry_mirror.io.server as server_module
@@ -481,7 +518,9 @@ async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_reques
 
     monkeypatch.setattr(server_module, "_read_body", read_body)
     async with aiohttp.ClientSession() as session:
-        failed = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1], **{"X-Fail": "yes"})
+        failed = await post(
+            session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1], **{"X-Fail": "yes"}
+        )
         fine = await post(session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1])
     assert [500, 200] == [failed[0], fine[0]]
     first, second = mirror.records()

@@ -32,19 +32,39 @@ def test_version() -> None:
 def test_listen_help_names_every_option() -> None:
     result = run("listen", "--help")
     assert 0 == result.exit_code
-    for option in ("--host", "--port", "--dir", "--rotate-size", "--rotate-every", "--fsync", "--key", "--tunnel", "--max-body", "--quiet"):
+    for option in (
+        "--host",
+        "--port",
+        "--dir",
+        "--rotate-size",
+        "--rotate-every",
+        "--fsync",
+        "--key",
+        "--tunnel",
+        "--max-body",
+        "--quiet",
+    ):
         assert option in result.output
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("65536", 65536), ("100MB", 100_000_000), ("200MiB", 200 * 1024 * 1024), ("64k", 64_000), ("1GiB", 1024**3), ("2 kib", 2048)],
+    [
+        ("65536", 65536),
+        ("100MB", 100_000_000),
+        ("200MiB", 200 * 1024 * 1024),
+        ("64k", 64_000),
+        ("1GiB", 1024**3),
+        ("2 kib", 2048),
+    ],
 )
 def test_size_option(text: str, expected: int) -> None:
     assert expected == Size().convert(text, None, None)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1d", 86400.0), ("30", 30.0)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1d", 86400.0), ("30", 30.0)]
+)
 def test_duration_option(text: str, expected: float) -> None:
     assert expected == Duration().convert(text, None, None)
 
@@ -72,7 +92,9 @@ def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
 def _record(body: bytes, path: str = "/api/7/envelope/", query: str = "sentry_key=k") -> dict[str, object]:
     request = ingest.Request("POST", path, query, (("User-Agent", "sentry.python/2.75.0"),), body)
     outcome = ingest.handle(request)
-    return record.build(request, outcome, received_at=datetime(2026, 11, 23, 10, 0, 1, tzinfo=UTC), remote_addr="127.0.0.1:5000")
+    return record.build(
+        request, outcome, received_at=datetime(2026, 11, 23, 10, 0, 1, tzinfo=UTC), remote_addr="127.0.0.1:5000"
+    )
 
 
 def _line(entry: dict[str, object]) -> str:
@@ -94,8 +116,9 @@ def test_live_line_for_an_event_with_an_attachment() -> None:
 
 
 def test_live_line_for_a_refused_request_says_why() -> None:
-    assert "10:00:01  project 7  sentry.python/2.75.0  -  15 B  400 invalid event envelope; invalid envelope header" == _line(
-        _record(b"not an envelope")
+    assert (
+        "10:00:01  project 7  sentry.python/2.75.0  -  15 B  400 invalid event envelope; invalid envelope header"
+        == _line(_record(b"not an envelope"))
     )
 
 

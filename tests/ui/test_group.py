@@ -50,7 +50,21 @@ def test_strategies() -> None:
 def test_table_and_limit() -> None:
     result = run("group", SAMPLE, "--limit", "2")
     lines = result.output.splitlines()
-    assert ["group", "events", "users", "level", "title", "culprit", "first", "seen", "last", "seen", "sdk", "release", "env"] == lines[0].split()
+    assert [
+        "group",
+        "events",
+        "users",
+        "level",
+        "title",
+        "culprit",
+        "first",
+        "seen",
+        "last",
+        "seen",
+        "sdk",
+        "release",
+        "env",
+    ] == lines[0].split()
     assert "KeyError: 7" in lines[2] and "PaymentDeclined" in lines[3]
     assert "6 group(s), 9 event(s)" == lines[-1]
 
@@ -74,12 +88,16 @@ def test_compare_shows_counts_splits_and_merges() -> None:
     result = run("group", SAMPLE, "--compare", "type", "--compare", "message")
     assert 0 == result.exit_code
     lines = [line.strip() for line in result.output.splitlines()]
-    assert ["sentry 6", "type 6", "message 7"] == [" ".join(l.split()) for l in lines if l.split()[:1] in (["sentry"], ["type"], ["message"]) and len(l.split()) == 2]
+    assert ["sentry 6", "type 6", "message 7"] == [
+        " ".join(line.split())
+        for line in lines
+        if line.split()[:1] in (["sentry"], ["type"], ["message"]) and len(line.split()) == 2
+    ]
     assert "sentry → type: the same issues" in lines
     assert "sentry → message" in lines
-    splits = [l for l in lines if l.startswith("splits")]
+    splits = [line for line in lines if line.startswith("splits")]
     assert 2 == len(splits)  # sentry→message and type→message both split PaymentDeclined
-    assert all("'PaymentDeclined: card ending 0000 declined for 2500 cents' into" in l for l in splits)
+    assert all("'PaymentDeclined: card ending 0000 declined for 2500 cents' into" in line for line in splits)
 
 
 def test_transactions_by_name_and_op() -> None:

@@ -20,10 +20,21 @@ T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst"
 
 
-def entry(n: int, body: bytes, *, path: str = "/api/1/envelope/", query: str = "sentry_key=k", headers: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+def entry(
+    n: int,
+    body: bytes,
+    *,
+    path: str = "/api/1/envelope/",
+    query: str = "sentry_key=k",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> dict[str, Any]:
     request = ingest.Request("POST", path, query, headers, body)
     return record.build(
-        request, ingest.handle(request), received_at=T0 + timedelta(minutes=n), remote_addr="127.0.0.1:1", record_id=f"{n:02d}" + "0" * 30
+        request,
+        ingest.handle(request),
+        received_at=T0 + timedelta(minutes=n),
+        remote_addr="127.0.0.1:1",
+        record_id=f"{n:02d}" + "0" * 30,
     )
 
 
@@ -39,10 +50,32 @@ def snapshot(tmp_path: Path) -> Path:
     """Five requests: errors from two SDKs and projects, a message, a transaction, a refused body."""
     entries = [
         entry(0, event_envelope("a" * 32, level="error", environment="prod", release="shop@1")),
-        entry(1, event_envelope("b" * 32, sdk="sentry.javascript.node", version="10.1.0", level="warning", environment="staging", release="shop@2", message="disk 91% full", exception=None), path="/api/2/envelope/"),
-        entry(2, make_envelope(headers={"event_id": "c" * 32}, items=[({"type": "transaction"}, b'{"transaction":"GET /basket","environment":"prod"}')])),
+        entry(
+            1,
+            event_envelope(
+                "b" * 32,
+                sdk="sentry.javascript.node",
+                version="10.1.0",
+                level="warning",
+                environment="staging",
+                release="shop@2",
+                message="disk 91% full",
+                exception=None,
+            ),
+            path="/api/2/envelope/",
+        ),
+        entry(
+            2,
+            make_envelope(
+                headers={"event_id": "c" * 32},
+                items=[({"type": "transaction"}, b'{"transaction":"GET /basket","environment":"prod"}')],
+            ),
+        ),
         entry(3, b"not an envelope"),
-        entry(4, event_envelope("d" * 32, level="error", environment="prod", release="shop@1", message="needle in the body")),
+        entry(
+            4,
+            event_envelope("d" * 32, level="error", environment="prod", release="shop@1", message="needle in the body"),
+        ),
     ]
     path = tmp_path / "2026-11-23T10-00-00Z-test-1.jsonl.zst"
     with path.open("wb") as fo:
@@ -67,8 +100,32 @@ def test_table(snapshot: Path) -> None:
     result = run("inspect", str(snapshot))
     assert 0 == result.exit_code
     lines = [line.rstrip() for line in result.output.splitlines()]
-    assert lines[0].split() == ["time", "endpoint", "project", "sdk", "items", "event", "id", "title", "level", "env", "release", "wire", "size", "status"]
-    assert lines[2].split()[:8] == ["11-23", "10:00:00", "envelope", "1", "sentry.python", "2.75.0", "event", "aaaaaaaa"]
+    assert lines[0].split() == [
+        "time",
+        "endpoint",
+        "project",
+        "sdk",
+        "items",
+        "event",
+        "id",
+        "title",
+        "level",
+        "env",
+        "release",
+        "wire",
+        "size",
+        "status",
+    ]
+    assert lines[2].split()[:8] == [
+        "11-23",
+        "10:00:00",
+        "envelope",
+        "1",
+        "sentry.python",
+        "2.75.0",
+        "event",
+        "aaaaaaaa",
+    ]
     assert "ZeroDivisionError: division by zero" in lines[2]
     assert lines[3].split()[:4] == ["11-23", "10:01:00", "envelope", "2"]
     assert "disk 91% full" in lines[3] and "warning" in lines[3] and "staging" in lines[3]
@@ -80,7 +137,9 @@ def test_table(snapshot: Path) -> None:
 def test_narrow_terminal_keeps_the_important_columns(snapshot: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(snapshot)], env={"COLUMNS": "80", "NO_COLOR": "1"})
     header = result.output.splitlines()[0].split()
-    assert ["time", "items", "event", "id", "title", "status"] == [h for h in header if h in ("time", "items", "event", "id", "title", "status")]
+    assert ["time", "items", "event", "id", "title", "status"] == [
+        h for h in header if h in ("time", "items", "event", "id", "title", "status")
+    ]
     assert all(len(line) <= 80 for line in result.output.splitlines())
 
 
@@ -240,7 +299,19 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
 
     directory = tmp_path / "snapshots"
     listener = subprocess.Popen(
-        [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(directory), "--quiet", "--rotate-size", "1"],
+        [
+            sys.executable,
+            "-m",
+            "sentry_mirror",
+            "listen",
+            "--port",
+            "0",
+            "--dir",
+            str(directory),
+            "--quiet",
+            "--rotate-size",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -253,7 +324,17 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
             async with session.post(url, data=event_envelope(uuid.uuid4().hex)) as response:
                 assert 200 == response.status  # before the follower starts: not printed
             follower = subprocess.Popen(
-                [sys.executable, "-m", "sentry_mirror", "inspect", "--follow", "--json", "--item-type", "event", str(directory)],
+                [
+                    sys.executable,
+                    "-m",
+                    "sentry_mirror",
+                    "inspect",
+                    "--follow",
+                    "--json",
+                    "--item-type",
+                    "event",
+                    str(directory),
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -267,10 +348,15 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
                 sent.append(event_id)
                 async with session.post(url, data=event_envelope(event_id)) as response:
                     assert 200 == response.status
-            async with session.post(url, data=make_envelope(headers={}, items=[({"type": "session"}, b"{}")])) as response:
+            async with session.post(
+                url, data=make_envelope(headers={}, items=[({"type": "session"}, b"{}")])
+            ) as response:
                 assert 200 == response.status  # filtered out by --item-type event
         assert follower.stdout is not None
-        seen = [orjson.loads(await asyncio.wait_for(asyncio.to_thread(follower.stdout.readline), 30))["event_id"] for _ in sent]
+        seen = [
+            orjson.loads(await asyncio.wait_for(asyncio.to_thread(follower.stdout.readline), 30))["event_id"]
+            for _ in sent
+        ]
         assert sent == seen
         assert len(list(directory.iterdir())) >= 4  # the listener rotated between the requests
         await asyncio.sleep(0.5)  # time for anything printed twice to show
@@ -296,7 +382,9 @@ def test_long_listings_print_in_aligned_pages(snapshot: Path, monkeypatch: Any) 
 
 
 def test_nothing_matches(snapshot: Path) -> None:
-    assert ["no request matches", "0 request(s)"] == run("inspect", str(snapshot), "--project", "99").output.splitlines()[-2:]
+    assert ["no request matches", "0 request(s)"] == run(
+        "inspect", str(snapshot), "--project", "99"
+    ).output.splitlines()[-2:]
 
 
 def test_follow_opens_only_the_newest_file_of_each_writer(tmp_path: Path) -> None:

@@ -74,7 +74,10 @@ def test_export_outputs_are_owner_only_and_an_open_directory_is_tightened(tmp_pa
 async def test_replay_results_are_owner_only(mirror: Mirror, tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["replay", str(SAMPLE), "--to", mirror.dsn(), "--results", str(results), "--allow-failures"], env=ENV
+        CliRunner().invoke,
+        cli,
+        ["replay", str(SAMPLE), "--to", mirror.dsn(), "--results", str(results), "--allow-failures"],
+        env=ENV,
     )
     assert 0 == result.exit_code, result.output
     assert 0o600 == mode(results) and results.stat().st_size > 0
@@ -83,7 +86,9 @@ async def test_replay_results_are_owner_only(mirror: Mirror, tmp_path: Path) -> 
 async def test_replay_results_never_overwrite(mirror: Mirror, tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     results.write_text("mine")
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["replay", str(SAMPLE), "--to", mirror.dsn(), "--results", str(results)], env=ENV)
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["replay", str(SAMPLE), "--to", mirror.dsn(), "--results", str(results)], env=ENV
+    )
     assert 1 == result.exit_code and "already exists" in result.output
     assert "mine" == results.read_text()
 

@@ -47,7 +47,17 @@ async def run(*args: str) -> Any:
 
 
 async def test_dry_run_sends_nothing_and_says_what_it_would_send(unused_tcp_port: int) -> None:
-    result = await run("replay", str(SAMPLE), "--to", f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5", "--dry-run", "--fresh-ids", "--shift-timestamps", "--speed", "1")
+    result = await run(
+        "replay",
+        str(SAMPLE),
+        "--to",
+        f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5",
+        "--dry-run",
+        "--fresh-ids",
+        "--shift-timestamps",
+        "--speed",
+        "1",
+    )
     assert 0 == result.exit_code, result.output
     count = len([d for d in sample() if d["response"]["status"] < 300])
     assert f"dry run: would send {count} request(s)" in result.output
@@ -57,24 +67,50 @@ async def test_dry_run_sends_nothing_and_says_what_it_would_send(unused_tcp_port
 
 
 async def test_dry_run_json_has_one_line_per_request(unused_tcp_port: int) -> None:
-    result = await run("replay", str(SAMPLE), "--to", f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5", "--dry-run", "--json", "--item-type", "transaction")
+    result = await run(
+        "replay",
+        str(SAMPLE),
+        "--to",
+        f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5",
+        "--dry-run",
+        "--json",
+        "--item-type",
+        "transaction",
+    )
     lines = [orjson.loads(line) for line in result.output.splitlines()]
     assert [["transaction"]] == [line["item_types"] for line in lines]
     assert lines[0]["url"] == f"http://127.0.0.1:{unused_tcp_port}/api/5/envelope/"
-    assert [line["event_id"] for line in lines] == [d["summary"]["event_id"] for d in sample() if [i["type"] for i in d["summary"]["items"]] == ["transaction"]]
+    assert [line["event_id"] for line in lines] == [
+        d["summary"]["event_id"] for d in sample() if [i["type"] for i in d["summary"]["items"]] == ["transaction"]
+    ]
 
 
 async def test_replay_of_the_sample_into_a_second_listener(mirror: Mirror, tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     result = await run(
-        "replay", str(SAMPLE), "--to", mirror.dsn(NEW_KEY, 5), "--fresh-ids", "--shift-timestamps", "--encoding", "gzip", "--results", str(results), "--concurrency", "1"
+        "replay",
+        str(SAMPLE),
+        "--to",
+        mirror.dsn(NEW_KEY, 5),
+        "--fresh-ids",
+        "--shift-timestamps",
+        "--encoding",
+        "gzip",
+        "--results",
+        str(results),
+        "--concurrency",
+        "1",
     )
     assert 0 == result.exit_code, result.output
     recorded = [d for d in sample() if d["response"]["status"] < 300]
     replayed = [r.data for r in mirror.records()]
     assert len(recorded) == len(replayed)
-    assert {("5", NEW_KEY, "gzip", 200)} == {(d["project_id"], d["auth"]["public_key"], d["content_encoding"], d["response"]["status"]) for d in replayed}
-    assert [[i["type"] for i in d["summary"]["items"]] for d in recorded] == [[i["type"] for i in d["summary"]["items"]] for d in replayed]
+    assert {("5", NEW_KEY, "gzip", 200)} == {
+        (d["project_id"], d["auth"]["public_key"], d["content_encoding"], d["response"]["status"]) for d in replayed
+    }
+    assert [[i["type"] for i in d["summary"]["items"]] for d in recorded] == [
+        [i["type"] for i in d["summary"]["items"]] for d in replayed
+    ]
     old_ids = {d["summary"]["event_id"] for d in recorded} - {None}
     new_ids = {d["summary"]["event_id"] for d in replayed} - {None}
     assert len(old_ids) == len(new_ids) and not old_ids & new_ids
@@ -100,7 +136,9 @@ async def test_refusals_make_the_exit_status_non_zero(start_mirror: Callable[...
     assert 1 == result.exit_code
     assert "403" in result.output
     assert "refused:" in result.output
-    relaxed = await run("replay", str(SAMPLE), "--to", strict.dsn(NEW_KEY, 5), "--item-type", "transaction", "--allow-failures")
+    relaxed = await run(
+        "replay", str(SAMPLE), "--to", strict.dsn(NEW_KEY, 5), "--item-type", "transaction", "--allow-failures"
+    )
     assert 0 == relaxed.exit_code
 
 
@@ -139,7 +177,11 @@ BUGSINK_INSTALL = "python3 -m venv .venv-bugsink && .venv-bugsink/bin/pip instal
 def _bugsink_bin() -> Path:
     """The directory holding ``bugsink-manage``: $SENTRY_MIRROR_BUGSINK_BIN, the repository's
     ``.venv-bugsink`` (what .ci/run installs) or PATH. Outside CI a missing Bugsink skips."""
-    candidates = [os.environ.get("SENTRY_MIRROR_BUGSINK_BIN"), str(REPO / ".venv-bugsink" / "bin"), os.path.dirname(shutil.which("bugsink-manage") or "")]
+    candidates = [
+        os.environ.get("SENTRY_MIRROR_BUGSINK_BIN"),
+        str(REPO / ".venv-bugsink" / "bin"),
+        os.path.dirname(shutil.which("bugsink-manage") or ""),
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "bugsink-manage").exists() and (Path(candidate) / "gunicorn").exists():
             return Path(candidate)
@@ -180,13 +222,31 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
     env = {**os.environ, "PYTHONPATH": str(directory), "DJANGO_SETTINGS_MODULE": "bugsink_conf"}
 
     def manage(*args: str) -> str:
-        done = subprocess.run([str(bin_dir / "bugsink-manage"), *args], cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [str(bin_dir / "bugsink-manage"), *args],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert 0 == done.returncode, done.stderr
         return done.stdout
 
     subprocess.run(
-        [str(bin_dir / "bugsink-create-conf"), "--template=local", f"--port={port}", "--host=127.0.0.1", "-o", "bugsink_conf.py"],
-        cwd=directory, check=True, capture_output=True, timeout=60,
+        [
+            str(bin_dir / "bugsink-create-conf"),
+            "--template=local",
+            f"--port={port}",
+            "--host=127.0.0.1",
+            "-o",
+            "bugsink_conf.py",
+        ],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     with (directory / "bugsink_conf.py").open("a") as conf:
         conf.write(f'\nBUGSINK["INGEST_STORE_BASE_DIR"] = {str(directory / "ingestion")!r}\n')
@@ -194,13 +254,25 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
     manage("migrate", "snappea", "--database=snappea", "-v0")
     project_id = int(
         manage(
-            "shell", "-c",
+            "shell",
+            "-c",
             f"import uuid; from projects.models import Project; print(Project.objects.create(name='replay', sentry_key=uuid.UUID(hex='{BUGSINK_KEY}')).id)",
         ).split()[-1]
     )
     server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket", "bugsink.wsgi"],
-        cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=(directory / "gunicorn.log").open("wb"),
+        [
+            str(bin_dir / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--no-control-socket",
+            "bugsink.wsgi",
+        ],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "gunicorn.log").open("wb"),
     )
     try:
         deadline = time.monotonic() + 60
@@ -219,17 +291,32 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
 
 
 def _event_items(records: list[dict[str, Any]]) -> int:
-    return sum(1 for d in records if d["response"]["status"] < 300 for i in d["summary"]["items"] if i["type"] == "event")
+    return sum(
+        1 for d in records if d["response"]["status"] < 300 for i in d["summary"]["items"] if i["type"] == "event"
+    )
 
 
 async def test_bugsink_stores_every_replayed_event(bugsink: Bugsink, tmp_path: Path) -> None:
     """The sample with fresh ids, as Bugsink's own rate limits allow: every event stored."""
     before = set(bugsink.stored_events())
     results = tmp_path / "results.jsonl"
-    result = await run("replay", str(SAMPLE), "--to", bugsink.dsn, "--fresh-ids", "--shift-timestamps", "--results", str(results), "--concurrency", "1")
+    result = await run(
+        "replay",
+        str(SAMPLE),
+        "--to",
+        bugsink.dsn,
+        "--fresh-ids",
+        "--shift-timestamps",
+        "--results",
+        str(results),
+        "--concurrency",
+        "1",
+    )
     assert 0 == result.exit_code, result.output
     lines = [orjson.loads(line) for line in results.read_text().splitlines()]
-    sent_events = {line["event_id"] for line in lines if "event" in line["item_types"] and line["outcome"] == "accepted"}
+    sent_events = {
+        line["event_id"] for line in lines if "event" in line["item_types"] and line["outcome"] == "accepted"
+    }
     assert _event_items(sample()) == len(sent_events)
     assert sent_events == set(bugsink.stored_events()) - before
     # Bugsink answers every envelope with X-Sentry-Rate-Limits for transactions and spans
@@ -240,11 +327,31 @@ async def test_bugsink_stores_every_replayed_event(bugsink: Bugsink, tmp_path: P
 
 @pytest.mark.parametrize(
     ("encoding", "status", "reason"),
-    [("gzip", 200, None), ("br", 200, None), ("identity", 200, None), ("zstd", 400, "Header not UTF-8"), ("deflate", 400, "invalid stored block lengths")],
+    [
+        ("gzip", 200, None),
+        ("br", 200, None),
+        ("identity", 200, None),
+        ("zstd", 400, "Header not UTF-8"),
+        ("deflate", 400, "invalid stored block lengths"),
+    ],
 )
 async def test_bugsink_content_encodings(bugsink: Bugsink, encoding: str, status: int, reason: str | None) -> None:
     """Bugsink takes gzip, br and identity; it answers zstd and HTTP's (zlib-wrapped) deflate with 400."""
-    result = await run("replay", str(SAMPLE), "--to", bugsink.dsn, "--fresh-ids", "--item-type", "event", "--limit", "1", "--encoding", encoding, "--json", "--allow-failures")
+    result = await run(
+        "replay",
+        str(SAMPLE),
+        "--to",
+        bugsink.dsn,
+        "--fresh-ids",
+        "--item-type",
+        "event",
+        "--limit",
+        "1",
+        "--encoding",
+        encoding,
+        "--json",
+        "--allow-failures",
+    )
     (line,) = [orjson.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert status == line["status"]
     if reason:
@@ -254,7 +361,16 @@ async def test_bugsink_content_encodings(bugsink: Bugsink, encoding: str, status
 async def test_bugsink_answers_200_to_what_it_drops(bugsink: Bugsink) -> None:
     """Everything but events is answered 200 and not stored: the accept/drop table in the README."""
     before = len(bugsink.stored_events())
-    result = await run("replay", str(SAMPLE), "--to", bugsink.dsn, "--fresh-ids", "--shift-timestamps", "--ignore-rate-limits", "--json")
+    result = await run(
+        "replay",
+        str(SAMPLE),
+        "--to",
+        bugsink.dsn,
+        "--fresh-ids",
+        "--shift-timestamps",
+        "--ignore-rate-limits",
+        "--json",
+    )
     assert 0 == result.exit_code, result.stdout
     lines = [orjson.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert {200} == {line["status"] for line in lines}
@@ -278,8 +394,19 @@ async def test_ctrl_c_prints_what_was_sent_so_far(mirror: Mirror, tmp_path: Path
         writer.close()
     script = "import sentry_mirror.ui.replay_cmd; from sentry_mirror.ui.cli import main; main()"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, "replay", str(path), "--to", mirror.dsn(NEW_KEY, 5), "--speed", "1",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, **ENV},
+        sys.executable,
+        "-c",
+        script,
+        "replay",
+        str(path),
+        "--to",
+        mirror.dsn(NEW_KEY, 5),
+        "--speed",
+        "1",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **ENV},
     )
     deadline = time.monotonic() + 30
     while not list(iter_records([mirror.directory])):  # the first request has arrived
@@ -329,8 +456,20 @@ async def test_replay_into_a_candidate_answering_with_a_huge_body_stays_small(fr
     results = tmp_path / "results.jsonl"
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _MEASURED, "replay", str(SAMPLE), "--to", f"http://{NEW_KEY}@127.0.0.1:{port}/5", "--limit", "1", "--results", str(results),
-            env={**os.environ, **ENV, "PYTHONPATH": str(REPO)}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            _MEASURED,
+            "replay",
+            str(SAMPLE),
+            "--to",
+            f"http://{NEW_KEY}@127.0.0.1:{port}/5",
+            "--limit",
+            "1",
+            "--results",
+            str(results),
+            env={**os.environ, **ENV, "PYTHONPATH": str(REPO)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), 120)
     finally:

@@ -14,8 +14,8 @@ import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
 from sentry_mirror.core import ingest, record
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
-from tests.helpers import require_relay
 from tests.factories import make_envelope, make_event
+from tests.helpers import require_relay
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")

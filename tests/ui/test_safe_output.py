@@ -71,17 +71,24 @@ def test_every_control_format_and_separator_character_is_escaped() -> None:
         if unicodedata.category(char) in UNSAFE_CATEGORIES and visible(char) == char:
             missed.append(f"U+{code:04X}")
     assert [] == missed
-    assert "a\\x1b[2Jb\\x9b\\x7f\\u202e\\u2066\\ud800\\n\\t\\r\\U000e0041" == visible("a\x1b[2Jb\x9b\x7f\u202e\u2066\ud800\n\t\r\U000e0041")
+    assert "a\\x1b[2Jb\\x9b\\x7f\\u202e\\u2066\\ud800\\n\\t\\r\\U000e0041" == visible(
+        "a\x1b[2Jb\x9b\x7f\u202e\u2066\ud800\n\t\r\U000e0041"
+    )
     assert "one\ntwo\\x1b" == visible_lines("one\ntwo\x1b")
 
 
-@pytest.mark.parametrize("kept", ["plain text", "Grüße, 東京, emoji 🎉", "C:\\path\\x", "tab-less [brackets]", "\u00a0nbsp", "", "42"])
+@pytest.mark.parametrize(
+    "kept", ["plain text", "Grüße, 東京, emoji 🎉", "C:\\path\\x", "tab-less [brackets]", "\u00a0nbsp", "", "42"]
+)
 def test_printable_text_is_left_as_it_is(kept: str) -> None:
     assert kept == visible(kept) == visible_lines(kept)
 
 
 def test_markdown_and_html_escape_what_they_would_read_as_syntax() -> None:
-    assert "\\*a\\* \\_b\\_ \\`c\\` \\[l\\](http://x) &lt;img src=x&gt; \\| \\#h &amp;amp; \\~\\~s\\~\\~ \\$m\\$ \\\\x1b" == markdown("*a* _b_ `c` [l](http://x) <img src=x> | #h &amp; ~~s~~ $m$ \x1b")
+    assert (
+        "\\*a\\* \\_b\\_ \\`c\\` \\[l\\](http://x) &lt;img src=x&gt; \\| \\#h &amp;amp; \\~\\~s\\~\\~ \\$m\\$ \\\\x1b"
+        == markdown("*a* _b_ `c` [l](http://x) <img src=x> | #h &amp; ~~s~~ $m$ \x1b")
+    )
     assert "&lt;script&gt;&quot;x&#x27;\\x1b" == html_text("<script>\"x'\x1b")
 
 
@@ -91,10 +98,26 @@ HOSTILE_PIECES = [
     "\x1b[2J",  # clear the screen
     "\x1b]8;;http://evil.example\x1b\\",  # a hyperlink
     "\x9b31m",  # C1 CSI
-    "\x07", "\x00", "\x7f", "\r", "\n", "\t", "\x08",
-    "\u202e", "\u2066", "\u200b", "\u200f", "\ufeff", "\u2028", "\xad", "\U000e0041",
+    "\x07",
+    "\x00",
+    "\x7f",
+    "\r",
+    "\n",
+    "\t",
+    "\x08",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\u200f",
+    "\ufeff",
+    "\u2028",
+    "\xad",
+    "\U000e0041",
     "\ud800",  # a lone surrogate (only where JSON escapes can carry it)
-    "[bold red]", "[/]", "[link=http://evil.example]", "*_`<b>|#",
+    "[bold red]",
+    "[/]",
+    "[link=http://evil.example]",
+    "*_`<b>|#",
 ]
 hostile = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=4)), min_size=1, max_size=6).map("".join)
 
@@ -168,7 +191,16 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
         "release": d,
         "environment": c,
         "contexts": {"trace": {"op": a, "trace_id": "c" * 32, "span_id": "d" * 16}},
-        "spans": [{"op": c, "description": d, "start_timestamp": 1777629600.0, "timestamp": 1777629600.2, "span_id": "e" * 16, "trace_id": "c" * 32}],
+        "spans": [
+            {
+                "op": c,
+                "description": d,
+                "start_timestamp": 1777629600.0,
+                "timestamp": 1777629600.2,
+                "span_id": "e" * 16,
+                "trace_id": "c" * 32,
+            }
+        ],
     }
     sdk = no_surrogates_deep({"name": a, "version": b})  # a JSON header with a lone surrogate is refused (as by Relay)
     bodies = [
@@ -176,27 +208,72 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
             {"event_id": event["event_id"], "sdk": sdk},
             [
                 ({"type": "event"}, payload(event, ascii_json)),
-                ({"type": "attachment", "filename": no_surrogates(c), "content_type": no_surrogates(d)}, no_surrogates(a).encode("utf-8", "replace")),
+                (
+                    {"type": "attachment", "filename": no_surrogates(c), "content_type": no_surrogates(d)},
+                    no_surrogates(a).encode("utf-8", "replace"),
+                ),
                 ({"type": no_surrogates(b) or "x"}, payload({"x": d}, ascii_json)),
             ],
         ),
         envelope({"event_id": "b" * 32, "sdk": sdk}, [({"type": "transaction"}, payload(transaction, ascii_json))]),
-        envelope({"sdk": sdk}, [({"type": "check_in"}, payload({"check_in_id": "f" * 32, "monitor_slug": a, "status": b, "release": c}, ascii_json))]),
-        envelope({"sdk": sdk}, [({"type": "session"}, payload({"sid": "1" * 32, "status": a, "attrs": {"release": b, "environment": c}}, ascii_json))]),
-        envelope({"sdk": sdk}, [({"type": "client_report"}, payload({"discarded_events": [{"reason": a, "category": b, "quantity": 1}]}, ascii_json))]),
+        envelope(
+            {"sdk": sdk},
+            [
+                (
+                    {"type": "check_in"},
+                    payload({"check_in_id": "f" * 32, "monitor_slug": a, "status": b, "release": c}, ascii_json),
+                )
+            ],
+        ),
+        envelope(
+            {"sdk": sdk},
+            [
+                (
+                    {"type": "session"},
+                    payload({"sid": "1" * 32, "status": a, "attrs": {"release": b, "environment": c}}, ascii_json),
+                )
+            ],
+        ),
+        envelope(
+            {"sdk": sdk},
+            [
+                (
+                    {"type": "client_report"},
+                    payload({"discarded_events": [{"reason": a, "category": b, "quantity": 1}]}, ascii_json),
+                )
+            ],
+        ),
     ]
     client = quote(no_surrogates(d), safe="")
     requests = [
-        ingest.Request("POST", "/api/1/envelope/", f"sentry_key=k&sentry_client={client}", (("User-Agent", latin1(a)), ("X-Custom", latin1(b))), body)
+        ingest.Request(
+            "POST",
+            "/api/1/envelope/",
+            f"sentry_key=k&sentry_client={client}",
+            (("User-Agent", latin1(a)), ("X-Custom", latin1(b))),
+            body,
+        )
         for body in bodies
     ]
     requests += [
-        ingest.Request("POST", "/api/1/" + no_surrogates(a), "sentry_key=k", (("User-Agent", latin1(c)),), b"{}"),  # an unknown endpoint
-        ingest.Request("POST", "/api/1/store/", "sentry_key=k", (), no_surrogates(b + MARKUP).encode()),  # not JSON: shown as text
-        ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), no_surrogates(c).encode() + b"\n\xff\x1b[2J"),  # a broken envelope
+        ingest.Request(
+            "POST", "/api/1/" + no_surrogates(a), "sentry_key=k", (("User-Agent", latin1(c)),), b"{}"
+        ),  # an unknown endpoint
+        ingest.Request(
+            "POST", "/api/1/store/", "sentry_key=k", (), no_surrogates(b + MARKUP).encode()
+        ),  # not JSON: shown as text
+        ingest.Request(
+            "POST", "/api/1/envelope/", "sentry_key=k", (), no_surrogates(c).encode() + b"\n\xff\x1b[2J"
+        ),  # a broken envelope
     ]
     return [
-        record.build(request, ingest.handle(request), received_at=T0 + timedelta(seconds=n * 10 + i), remote_addr="127.0.0.1:1", record_id=f"{n:02x}{i:02x}".ljust(32, "0"))
+        record.build(
+            request,
+            ingest.handle(request),
+            received_at=T0 + timedelta(seconds=n * 10 + i),
+            remote_addr="127.0.0.1:1",
+            record_id=f"{n:02x}{i:02x}".ljust(32, "0"),
+        )
         for i, request in enumerate(requests)
     ]
 
@@ -214,7 +291,11 @@ def invoke(args: list[str], env: dict[str, str]) -> str:
     """What the command printed: stdout and stderr; with colour, stdout only (stderr then is
     a terminal, with a progress bar moving the cursor about)."""
     result = CliRunner().invoke(cli, args, env=env)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception, result.output[:2000])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        args,
+        result.exception,
+        result.output[:2000],
+    )
     assert result.exit_code in (0, 1), (args, result.output[:2000])
     return result.stdout if env is COLOUR else result.output
 
@@ -240,12 +321,22 @@ def commands(snapshot: Path, other: Path, env: dict[str, str]) -> Iterator[list[
     yield ["replay", path, "--to", "http://k@127.0.0.1:9/1", "--dry-run", "--status", "4xx"]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(strings=st.lists(hostile, min_size=1, max_size=4), ascii_json=st.booleans(), colour=st.booleans())
-def test_no_reader_prints_a_raw_control_character(tmp_path_factory: pytest.TempPathFactory, strings: list[str], ascii_json: bool, colour: bool) -> None:
+def test_no_reader_prints_a_raw_control_character(
+    tmp_path_factory: pytest.TempPathFactory, strings: list[str], ascii_json: bool, colour: bool
+) -> None:
     directory = tmp_path_factory.mktemp("hostile")
-    snapshot = write_snapshot(directory / "a" / "2026-11-23T10-00-00Z-test-1.jsonl.zst", hostile_records(strings, ascii_json))
-    other = write_snapshot(directory / "b" / "2026-11-23T09-00-00Z-test-1.jsonl.zst", hostile_records(["plain"], False, n=1)[:2])
+    snapshot = write_snapshot(
+        directory / "a" / "2026-11-23T10-00-00Z-test-1.jsonl.zst", hostile_records(strings, ascii_json)
+    )
+    other = write_snapshot(
+        directory / "b" / "2026-11-23T09-00-00Z-test-1.jsonl.zst", hostile_records(["plain"], False, n=1)[:2]
+    )
     env = COLOUR if colour else PLAIN
     for args in commands(snapshot, other, env):
         assert_safe(invoke(args, env), args)
@@ -265,7 +356,9 @@ def test_the_live_line_prints_no_raw_control_character(strings: list[str], ascii
             console.print(render.request_line(data), soft_wrap=True)
         output = console.file.getvalue()  # type: ignore[attr-defined]
         assert_safe(output, "live line")
-        assert output.count("\n") == 2 * len(hostile_records(strings, ascii_json))  # a captured newline cannot start a line
+        assert output.count("\n") == 2 * len(
+            hostile_records(strings, ascii_json)
+        )  # a captured newline cannot start a line
 
 
 # ---------------------------------------------------------------- markup is shown, never applied
@@ -274,7 +367,10 @@ def test_the_live_line_prints_no_raw_control_character(strings: list[str], ascii
 @pytest.fixture
 def marked(tmp_path: Path) -> Path:
     """Two error events with markup in their titles; Sentry's grouping splits them (one has a fingerprint), grouping by type does not."""
-    return write_snapshot(tmp_path / "2026-11-23T10-00-00Z-test-1.jsonl.zst", hostile_records(["E"], False) + hostile_records(["E"], False, n=1))
+    return write_snapshot(
+        tmp_path / "2026-11-23T10-00-00Z-test-1.jsonl.zst",
+        hostile_records(["E"], False) + hostile_records(["E"], False, n=1),
+    )
 
 
 @pytest.mark.parametrize(
@@ -336,11 +432,18 @@ class HostileCandidate:
                     if not line:
                         return
                     head += line
-                length = next((int(v.split(b":")[1]) for v in head.split(b"\r\n") if v.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (int(v.split(b":")[1]) for v in head.split(b"\r\n") if v.lower().startswith(b"content-length:")), 0
+                )
                 reader.read(length)
                 header = self.reason.encode("utf-8", "surrogateescape").replace(b"\r", b"").replace(b"\n", b"")
                 body = orjson.dumps({"detail": no_surrogates(self.reason)})
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nX-Sentry-Error: " + header + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                conn.sendall(
+                    b"HTTP/1.1 400 Bad Request\r\nX-Sentry-Error: "
+                    + header
+                    + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                    + body
+                )
 
     def close(self) -> None:
         self.sock.close()
@@ -355,10 +458,17 @@ def candidate() -> Iterator[HostileCandidate]:
 
 @settings(max_examples=EXAMPLES * 2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reason=hostile, strings=st.lists(hostile, min_size=1, max_size=2), colour=st.booleans())
-def test_replay_prints_what_a_hostile_candidate_answers_escaped(candidate: HostileCandidate, tmp_path_factory: pytest.TempPathFactory, reason: str, strings: list[str], colour: bool) -> None:
+def test_replay_prints_what_a_hostile_candidate_answers_escaped(
+    candidate: HostileCandidate, tmp_path_factory: pytest.TempPathFactory, reason: str, strings: list[str], colour: bool
+) -> None:
     candidate.reason = no_surrogates(reason)
-    snapshot = write_snapshot(tmp_path_factory.mktemp("replay") / "2026-11-23T10-00-00Z-test-1.jsonl.zst", hostile_records(strings, False))
-    output = invoke(["replay", str(snapshot), "--to", f"http://k@127.0.0.1:{candidate.port}/1", "--concurrency", "1"], COLOUR if colour else PLAIN)
+    snapshot = write_snapshot(
+        tmp_path_factory.mktemp("replay") / "2026-11-23T10-00-00Z-test-1.jsonl.zst", hostile_records(strings, False)
+    )
+    output = invoke(
+        ["replay", str(snapshot), "--to", f"http://k@127.0.0.1:{candidate.port}/1", "--concurrency", "1"],
+        COLOUR if colour else PLAIN,
+    )
     assert "refused:" in output
     assert_safe(output, "replay")
 
@@ -377,7 +487,12 @@ def test_listen_prints_a_hostile_request_escaped(tmp_path: Path) -> None:
 
     process = subprocess.Popen(
         [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(tmp_path / "snapshots")],
-        env={**os.environ, "FORCE_COLOR": "1", "COLUMNS": "300", "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env={
+            **os.environ,
+            "FORCE_COLOR": "1",
+            "COLUMNS": "300",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -387,7 +502,10 @@ def test_listen_prints_a_hostile_request_escaped(tmp_path: Path) -> None:
         banner = process.stdout.readline()
         port = int(re.search(r"127\.0\.0\.1:(\d+)/1", SGR.sub("", banner)).group(1))  # type: ignore[union-attr]
         evil = "\x1b]8;;http://evil.example\x1b\\\x1b[2J\u202e" + MARKUP
-        body = envelope({"event_id": "a" * 32, "sdk": {"name": evil, "version": "1"}}, [({"type": "event"}, payload({"message": evil, "level": evil}, False))])
+        body = envelope(
+            {"event_id": "a" * 32, "sdk": {"name": evil, "version": "1"}},
+            [({"type": "event"}, payload({"message": evil, "level": evil}, False))],
+        )
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for path in ("/api/1/envelope/?sentry_key=k", "/api/1/" + quote(evil) + "/"):
             connection.request("POST", path, body=body, headers={"User-Agent": "\x9b2J\x85agent"})

@@ -80,7 +80,9 @@ def test_older_snapshots_pass_with_the_checks_they_have() -> None:
     result = run(*map(str, SAMPLES))
     assert 0 == result.exit_code, result.output
     assert "frames only" in result.output
-    assert [False] * len(SAMPLES) == [line["checked"] for line in json_lines(run(*map(str, SAMPLES), "--json").output)[:-1]]
+    assert [False] * len(SAMPLES) == [
+        line["checked"] for line in json_lines(run(*map(str, SAMPLES), "--json").output)[:-1]
+    ]
 
 
 def test_a_missing_snapshot_is_an_error_not_a_traceback(tmp_path: Path) -> None:
@@ -92,8 +94,14 @@ def test_a_missing_snapshot_is_an_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.booleans(), st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), min_size=1, max_size=2), st.floats(0, 1))
-def test_verify_and_inspect_on_damaged_captures(tmp_path: Path, finish: bool, flips: list[tuple[float, int]], cut: float) -> None:
+@given(
+    st.booleans(),
+    st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), min_size=1, max_size=2),
+    st.floats(0, 1),
+)
+def test_verify_and_inspect_on_damaged_captures(
+    tmp_path: Path, finish: bool, flips: list[tuple[float, int]], cut: float
+) -> None:
     """Flipped bits and cuts: verify and inspect never print a traceback, and when verify
     passes, inspect gives exactly the records written (or a prefix of them, for a cut
     between groups, which leaves no trace). SENTRY_MIRROR_FUZZ_EXAMPLES for longer runs."""
