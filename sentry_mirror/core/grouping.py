@@ -48,8 +48,10 @@ import orjson
 
 from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.ingest import store_json
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record, format_time, parse_time
+from sentry_mirror.core.stats import interpolated
 from sentry_mirror.core.summary import event_title
 from sentry_mirror.errors import EnvelopeError
 
@@ -90,24 +92,10 @@ def _data(record: RecordLike) -> Mapping[str, Any]:
     return record.data if isinstance(record, Record) else record
 
 
-def _json(data: bytes | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    try:  # sentry-python and raven send NaN/Infinity, which Relay repairs (and orjson refuses)
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    # orjson also refuses lone surrogates ("\\ud800"), which json reads: they are kept as
-    # sent (hashes encode them with surrogatepass, outputs escape them: ui/safe.py)
-    return value
-
-
 def _store_payload(body: bytes) -> Any:
     """A store body as Relay reads it (raw JSON, base64(JSON) or base64(zlib(JSON))); None if none."""
     data = store_json(body)
-    return None if data is None else _json(data)
+    return None if data is None else loads_or_none(data)
 
 
 def _store_events(body: bytes, types: frozenset[str] | set[str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -164,7 +152,7 @@ def events_of(
             try:
                 payload = orjson.loads(item.payload)
             except orjson.JSONDecodeError:
-                payload = _json(item.payload)  # NaN, Infinity: the fallback parser reads them
+                payload = loads_or_none(item.payload)  # NaN, Infinity: the fallback parser reads them
             if isinstance(payload, dict):
                 yield payload, kind
 
@@ -1041,14 +1029,6 @@ def duration_ms(transaction: Mapping[str, Any]) -> float | None:
     return (end - start) / 1000
 
 
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's default), over sorted values."""
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 @dataclass(frozen=True, slots=True)
 class TransactionGroup:
     """Transactions of one name and op. ``durations`` counts those with a readable duration;
@@ -1200,8 +1180,8 @@ class TransactionGrouper:
                     op=op,
                     count=builder.count,
                     durations=builder.durations.seen,
-                    p50_ms=round(percentile(ordered, 0.5), 3) if ordered else None,
-                    p95_ms=round(percentile(ordered, 0.95), 3) if ordered else None,
+                    p50_ms=round(interpolated(ordered, 0.5), 3) if ordered else None,
+                    p95_ms=round(interpolated(ordered, 0.95), 3) if ordered else None,
                     first_seen=parse_time(builder.first_seen),
                     last_seen=parse_time(builder.last_seen),
                 )

@@ -12,7 +12,6 @@ import base64
 import binascii
 import bz2
 import io
-import json
 import lzma
 import re
 import uuid
@@ -27,15 +26,12 @@ from urllib.parse import parse_qsl
 import orjson
 import zstandard
 
-from sentry_mirror.core import bounds, encoding, envelope, leanjson, multipart
+from sentry_mirror.core import bounds, encoding, envelope, leanjson, lenient, multipart
 from sentry_mirror.core.auth import Auth, AuthError, Headers, header_index, parse_dsn, request_auth
 from sentry_mirror.core.bounds import MAX_HEADER_NODES, MAX_HEADER_STRING, MAX_SUMMARY_ITEMS  # noqa: F401 - re-exported
+from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS, MAX_EVENT_SIZE
 from sentry_mirror.core.summary import Facts, envelope_facts, payload_facts
 from sentry_mirror.errors import BodyTooLarge, DecodeError, EnvelopeError, MirrorError, UnsupportedEncoding
-
-MIB = 1024 * 1024
-KIB = 1024
-MAX_EVENT_SIZE = 1 * MIB
 
 CORS_HEADERS: tuple[tuple[str, str], ...] = (
     ("Access-Control-Allow-Origin", "*"),
@@ -68,25 +64,6 @@ _SECURITY_TYPES = frozenset(
 _NEL_TYPES = frozenset({"application/json", "application/reports+json"})
 _OTLP_TYPES = frozenset({"application/json", "application/x-protobuf"})
 _CRON_STATUSES = frozenset({"in_progress", "ok", "error"})
-
-#: Event-like items: at most one per envelope, each at most 1 MiB (Relay ``utils/sizes.rs``).
-_EVENT_LIKE = frozenset({"event", "transaction", "security", "raw_security", "feedback", "replay_event", "form_data"})
-#: Per-type limits: (max total bytes, max item count) for one envelope.
-_ITEM_LIMITS: dict[str, tuple[int, int]] = {
-    "attachment": (200 * MIB, 30),
-    "session": (10 * MIB, 100),
-    "sessions": (10 * MIB, 100),
-    "client_report": (100 * KIB, 100),
-    "check_in": (100 * KIB, 1),
-    "profile": (50 * MIB, 1),
-    "profile_chunk": (50 * MIB, 1),
-    "replay_recording": (10 * MIB, 1),
-    "replay_video": (10 * MIB, 1),
-    "log": (12 * MIB, 1),
-    "trace_metric": (12 * MIB, 1),
-    "statsd": (1 * MIB, 1),
-    "metric_buckets": (1 * MIB, 1),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +512,7 @@ class _Tally:
         self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
         self.counts[kind] = self.counts.get(kind, 0) + 1
         self.sizes[kind] = self.sizes.get(kind, 0) + len(item.payload)
-        if kind in _EVENT_LIKE:
+        if kind in EVENT_LIKE:
             self.event_like.append(kind)
             if len(item.payload) > MAX_EVENT_SIZE and self.first is None:
                 self.first = (413, kind)
@@ -550,7 +527,7 @@ class _Tally:
         if len(self.event_like) > 1:
             _too_large(self.event_like[0])
         for kind, count in self.counts.items():
-            limit = _ITEM_LIMITS.get(kind)
+            limit = ITEM_LIMITS.get(kind)
             if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
                 _too_large(kind)
 
@@ -626,13 +603,9 @@ def _store_payload(body: bytes) -> Any:
     if data is None:
         raise _Reject(400, "invalid request body")
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        # sentry-python and raven send NaN/Infinity, which Relay repairs for them
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise _Reject(400, f"invalid JSON data: {exc}") from None
+        return lenient.loads(data)
+    except ValueError as exc:
+        raise _Reject(400, f"invalid JSON data: {exc}") from None
 
 
 def _store(request: Request, config: Config, state: _State, params: Mapping[str, str]) -> Response:

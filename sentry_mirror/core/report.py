@@ -95,10 +95,11 @@ import orjson
 
 from sentry_mirror.core import bodies, grouping, pii
 from sentry_mirror.core.describe import split_sdk
-from sentry_mirror.core.grouping import Group, Sample, TransactionGroup, duration_ms, percentile
-from sentry_mirror.core.ingest import _EVENT_LIKE, _ITEM_LIMITS, MAX_EVENT_SIZE
+from sentry_mirror.core.grouping import Group, Sample, TransactionGroup, duration_ms
+from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS, MAX_EVENT_SIZE
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record, parse_time
+from sentry_mirror.core.stats import interpolated
 from sentry_mirror.core.tolerant import Remarks, as_list
 
 SCHEMA = "sentry-mirror-report"
@@ -147,8 +148,8 @@ _MINIFIED_FILE = re.compile(r"(\.min\.js|[.-][0-9a-f]{8,}\.m?js|/chunk[-.]|bundl
 _FOLDED_UNDER = frozenset({"modules", "vars"})
 _ID_KEY = re.compile(r"^(?:[0-9a-f]{8,}|[0-9a-f-]{36}|\d+)$", re.IGNORECASE)
 _HEADER_LIMITS = {
-    **dict.fromkeys(_EVENT_LIKE, (MAX_EVENT_SIZE, 1)),
-    **_ITEM_LIMITS,
+    **dict.fromkeys(EVENT_LIKE, (MAX_EVENT_SIZE, 1)),
+    **ITEM_LIMITS,
 }
 
 Json = dict[str, Any]
@@ -197,8 +198,8 @@ class Reservoir:
         ordered = sorted(self.sample.values)
         return {
             "count": self.count,
-            "p50": _num(percentile(ordered, 0.5)) if ordered else None,
-            "p95": _num(percentile(ordered, 0.95)) if ordered else None,
+            "p50": _num(interpolated(ordered, 0.5)) if ordered else None,
+            "p95": _num(interpolated(ordered, 0.95)) if ordered else None,
             "max": _num(self.maximum) if self.maximum is not None else None,
             "total": _num(self.total),
         }
@@ -1095,10 +1096,10 @@ class ReportBuilder:
             self.item_count += 1
             _bounded(self.item_sizes, kind, MAX_SIZED_TYPES, Reservoir).add(size)
             rejected = False
-            if kind in _EVENT_LIKE and size > MAX_EVENT_SIZE:
+            if kind in EVENT_LIKE and size > MAX_EVENT_SIZE:
                 self.over_limit[kind] += 1
                 rejected = True
-            limit = _ITEM_LIMITS.get(kind)
+            limit = ITEM_LIMITS.get(kind)
             if limit is not None:
                 if size > limit[0]:
                     self.over_limit[kind] += 1
@@ -1118,18 +1119,18 @@ class ReportBuilder:
             _bounded(self.item_sizes, kind, MAX_SIZED_TYPES, Reservoir).add(size)
             totals[kind] += size
             counts[kind] += 1
-            if kind in _EVENT_LIKE:
+            if kind in EVENT_LIKE:
                 event_like += 1
                 if size > MAX_EVENT_SIZE:
                     self.over_limit[kind] += 1
                     oversized.add(kind)
-        rejected = {kind for kind, (size, count) in _ITEM_LIMITS.items() if totals[kind] > size or counts[kind] > count}
+        rejected = {kind for kind, (size, count) in ITEM_LIMITS.items() if totals[kind] > size or counts[kind] > count}
         rejected |= oversized
         if event_like > 1:
             rejected.add("multiple event-like items")
         for kind in rejected:
             self.counters["would_be_rejected"].add(kind)
-        for kind, (size, _) in _ITEM_LIMITS.items():
+        for kind, (size, _) in ITEM_LIMITS.items():
             if totals[kind] > size:
                 self.over_limit[kind] += 1
 

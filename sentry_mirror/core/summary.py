@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
 from sentry_mirror.core import bodies, envelope
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import EnvelopeError
 
 MAX_TITLE = 200
@@ -120,13 +119,6 @@ class Facts:
     release: str | None = None
 
 
-def _json(data: bytes | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -154,7 +146,7 @@ def envelope_facts(parsed: envelope.Envelope) -> Facts:
         kind = item.type
         if kind not in _TITLED or len(item.payload) > FACTS_MAX:
             continue
-        found = payload_facts(kind, _json(item.payload))
+        found = payload_facts(kind, loads_or_none(item.payload))
         title, level = title or found.title, level or found.level
         environment, release = environment or found.environment, release or found.release
         if kind in _EVENTISH and title:
@@ -185,11 +177,11 @@ def record_facts(record: Mapping[str, Any]) -> Facts:
             return Facts()
     if endpoint == "store":
         data = dict(parse_qsl(record.get("query") or "")).get("sentry_data") if record.get("method") == "GET" else body
-        return payload_facts("event", _json(data)) if data else Facts()
+        return payload_facts("event", loads_or_none(data)) if data else Facts()
     if endpoint == "security":
-        return payload_facts("event", _json(body))
+        return payload_facts("event", loads_or_none(body))
     if endpoint == "cron":
-        check_in = _json(body) if body else None
+        check_in = loads_or_none(body) if body else None
         if not isinstance(check_in, dict):
             check_in = dict(parse_qsl(record.get("query") or ""))
         slug = [part for part in record["path"].split("/") if part]

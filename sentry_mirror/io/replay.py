@@ -36,6 +36,7 @@ from sentry_mirror.core.rewrite import (
     record_categories,
     rewrite_request,
 )
+from sentry_mirror.core.stats import nearest_rank
 
 #: Requests not worth replaying: CORS preflights carry no data.
 SKIPPED_METHODS = frozenset({"OPTIONS"})
@@ -267,14 +268,6 @@ def items_label(types: Sequence[str]) -> str:
 _LABELS: dict[tuple[str, ...], str] = {}
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The nearest-rank percentile ``q`` (0-100) of ``values``, None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
 @dataclass
 class Row:
     """One line of the report: an endpoint and the item types its requests carried."""
@@ -369,7 +362,7 @@ class Report:
                     "rate_limited": row.outcomes["rate-limited"],
                     "held_back": row.outcomes["held-back"],
                     "transport_errors": row.outcomes["transport-error"],
-                    "latency_ms": {f"p{q}": percentile(row.latencies, q) for q in (50, 95, 99)},
+                    "latency_ms": {f"p{q}": nearest_rank(row.latencies, q) for q in (50, 95, 99)},
                 }
                 for row in self.rows.values()
             ],

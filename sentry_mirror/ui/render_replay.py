@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sentry_mirror.core.rewrite import Prepared
-from sentry_mirror.io.replay import Report, items_label, percentile
+from sentry_mirror.core.stats import nearest_rank
+from sentry_mirror.io.replay import Report, items_label
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text
 
@@ -89,7 +90,7 @@ def report(console: Console, result: Report, target: str) -> None:
             str(row.outcomes["rate-limited"]),
             str(row.outcomes["held-back"]),
             str(row.outcomes["transport-error"]),
-            *(_ms(percentile(row.latencies, q)) for q in (50, 95, 99)),
+            *(_ms(nearest_rank(row.latencies, q)) for q in (50, 95, 99)),
         )
     console.print(table)
     if result.items_sent or result.items_held:
@@ -114,7 +115,7 @@ def report(console: Console, result: Report, target: str) -> None:
         console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
     outcomes = result.outcomes()
     accepted = outcomes["accepted"]
-    late = percentile(result.late_ms, 99)
+    late = nearest_rank(result.late_ms, 99)
     pace = f", send-time lag p99 {late:.1f} ms" if late is not None else ""
     stopped = "interrupted: " if result.interrupted else ""
     console.print(

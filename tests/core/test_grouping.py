@@ -39,7 +39,6 @@ from sentry_mirror.core.grouping import (
     group_transactions,
     normalize_function,
     normalize_message,
-    percentile,
 )
 from tests.factories import ENVELOPE_PATH, PROJECT, QUERY_AUTH, make_envelope
 
@@ -810,15 +809,6 @@ def test_a_sample_keeps_a_uniform_part_of_a_long_series(size: int, count: int) -
 )
 def test_duration_ms(event: dict[str, Any], expected: float | None) -> None:
     assert expected == duration_ms(event)
-
-
-def test_percentile_interpolates_between_ranks() -> None:
-    assert (10, 25.0, 38.5, 40) == (
-        percentile([10], 0.5),
-        percentile([10, 20, 30, 40], 0.5),
-        percentile([10, 20, 30, 40], 0.95),
-        percentile([10, 20, 30, 40], 1),
-    )
 
 
 # ---------------------------------------------------------------- the committed sample (examples/python_shop.py)

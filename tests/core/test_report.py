@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sentry_mirror.core import grouping, ingest, record, report
+from sentry_mirror.core import grouping, ingest, limits, record, report
 from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope, make_event
 
@@ -139,7 +139,7 @@ def test_empty_input() -> None:
 
 
 def test_limits_rate_and_refusals() -> None:
-    big = b'{"message":"' + b"x" * (ingest.MAX_EVENT_SIZE + 1) + b'"}'
+    big = b'{"message":"' + b"x" * (limits.MAX_EVENT_SIZE + 1) + b'"}'
     records = [
         entry(0, items(("event", make_event()))),
         entry(0.5, items(("event", make_event()))),

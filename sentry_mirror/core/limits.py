@@ -1,0 +1,34 @@
+"""Relay's size and count limits for one request, and the item-type families they apply to.
+
+One place for these facts: the listener answers by them (``core/ingest.py``) and the report
+predicts what Sentry would refuse by them (``core/report``). Source: Relay's
+``relay-config/src/config.rs`` defaults and ``relay-server/src/utils/sizes.rs``.
+"""
+
+from __future__ import annotations
+
+KIB = 1024
+MIB = 1024 * KIB
+
+#: An event-like item, a store body or a security report: at most 1 MiB.
+MAX_EVENT_SIZE = 1 * MIB
+
+#: Event-like items: at most one per envelope, each at most :data:`MAX_EVENT_SIZE`.
+EVENT_LIKE = frozenset({"event", "transaction", "security", "raw_security", "feedback", "replay_event", "form_data"})
+
+#: Per-type limits: (max total bytes, max item count) for one envelope.
+ITEM_LIMITS: dict[str, tuple[int, int]] = {
+    "attachment": (200 * MIB, 30),
+    "session": (10 * MIB, 100),
+    "sessions": (10 * MIB, 100),
+    "client_report": (100 * KIB, 100),
+    "check_in": (100 * KIB, 1),
+    "profile": (50 * MIB, 1),
+    "profile_chunk": (50 * MIB, 1),
+    "replay_recording": (10 * MIB, 1),
+    "replay_video": (10 * MIB, 1),
+    "log": (12 * MIB, 1),
+    "trace_metric": (12 * MIB, 1),
+    "statsd": (1 * MIB, 1),
+    "metric_buckets": (1 * MIB, 1),
+}
