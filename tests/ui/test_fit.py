@@ -1,0 +1,36 @@
+"""Middle truncation for terminal tables."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from sentry_mirror.ui.fit import middle
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "expected"),
+    [
+        ("/api/4505/envelope/", 40, "/api/4505/envelope/"),
+        ("/api/4505/envelope/", 19, "/api/4505/envelope/"),
+        ("/api/4505/envelope/", 11, "/api/…lope/"),
+        ("exception.values.0.stacktrace.frames", 20, "exception.…ce.frames"),
+        ("abc", 1, "…"),
+        ("abc", 0, ""),
+        ("漢字漢字漢字", 7, "漢…漢字"),  # wide characters are never split
+    ],
+)
+def test_middle(text: str, width: int, expected: str) -> None:
+    assert expected == middle(text, width)
+
+
+@given(st.text(), st.integers(min_value=0, max_value=60))
+def test_middle_always_fits_and_keeps_both_ends(text: str, width: int) -> None:
+    cut = middle(text, width)
+    assert cell_len(cut) <= width
+    if cut != text and "…" in cut and width > 1:
+        head, _, tail = cut.partition("…")
+        assert text.startswith(head)
+        assert text.endswith(tail)
