@@ -328,9 +328,8 @@ async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
     """A 3 MB binary attachment (compressed off the event loop) comes back byte for byte."""
     event_id = uuid.uuid4().hex
     blob = os.urandom(3_000_000)
-    header = orjson.dumps({"event_id": event_id})
-    item = orjson.dumps({"type": "attachment", "length": len(blob), "filename": "core.bin"})
-    body = header + b"\n" + item + b"\n" + blob
+    item = {"type": "attachment", "length": len(blob), "filename": "core.bin"}
+    body = make_envelope({"event_id": event_id}, [(item, blob)], trailing_newline=False)
     async with aiohttp.ClientSession() as session:
         status, _, answer = await post(
             session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", gzip.compress(body, 1), **{"Content-Encoding": "gzip"}

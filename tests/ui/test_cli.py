@@ -15,7 +15,7 @@ from rich.console import Console
 from sentry_mirror import __version__
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import Duration, Size, cli
-from tests.factories import T0, make_record, make_request
+from tests.factories import EVENT_ID, T0, make_envelope, make_record, make_request
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 
@@ -102,12 +102,10 @@ def _line(entry: dict[str, object]) -> str:
 
 
 def test_live_line_for_an_event_with_an_attachment() -> None:
-    event = b'{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]}}'
-    body = (
-        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sdk":{"name":"sentry.python","version":"2.75.0"}}\n'
-        + b'{"type":"event","length":%d}\n' % len(event)
-        + event
-        + b'\n{"type":"attachment","length":3}\nabc\n'
+    event = {"exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero"}]}}
+    body = make_envelope(
+        {"event_id": EVENT_ID, "sdk": {"name": "sentry.python", "version": "2.75.0"}},
+        [({"type": "event"}, event), ({"type": "attachment"}, b"abc")],
     )
     expected = f"10:00:01  project 7  sentry.python 2.75.0  event+attachment  ZeroDivisionError: division by zero  {len(body)} B"
     assert expected == _line(_record(body))
