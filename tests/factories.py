@@ -71,7 +71,7 @@ def make_envelope(
         headers = {"event_id": EVENT_ID}
     if items is None:
         items = [({"type": "event"}, make_event())]
-    dumps = (lambda value: json.dumps(value).encode()) if ascii_headers else orjson.dumps
+    dumps = _ascii_json if ascii_headers else orjson.dumps
     parts = [dumps(headers)]
     for item_headers, payload in items:
         data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
@@ -83,7 +83,12 @@ def make_envelope(
     return b"".join(parts)
 
 
+def _ascii_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
 def make_request(
+    *,
     path: str = ENVELOPE_PATH,
     body: bytes | None = None,
     headers: Sequence[tuple[str, str]] = (),

@@ -92,13 +92,15 @@ def test_a_request_gets_the_answer_its_parts_call_for() -> None:
     assert 401 == ingest.handle(make_request(query="")).response.status  # no key
     assert 400 == ingest.handle(make_request(body=b"not an envelope")).response.status
     assert 405 == ingest.handle(make_request(method="PUT")).response.status
-    store = make_request(f"/api/{PROJECT}/store/", orjson.dumps(make_event()), [("Content-Type", "application/json")])
+    store = make_request(
+        path=f"/api/{PROJECT}/store/", body=orjson.dumps(make_event()), headers=[("Content-Type", "application/json")]
+    )
     assert ("store", EVENT_ID) == (ingest.handle(store).endpoint, ingest.handle(store).event_id)
 
 
 def test_a_multipart_body_is_read_by_the_minidump_endpoint() -> None:
     body, content_type = make_multipart(("upload_file_minidump", "crash.dmp", b"MDMP\x93\xa7\x00\x00" + bytes(64)))
-    request = make_request(f"/api/{PROJECT}/minidump/", body, [("Content-Type", content_type)])
+    request = make_request(path=f"/api/{PROJECT}/minidump/", body=body, headers=[("Content-Type", content_type)])
     outcome = ingest.handle(request)
     assert ("minidump", 200) == (outcome.endpoint, outcome.response.status)
 

@@ -221,7 +221,8 @@ def test_odd_payloads_from_sdks_never_stop_a_reader(tmp_path_factory: Any, bodie
     SDK items: every reader finishes, and the report counts them all as requests."""
     out = tmp_path_factory.mktemp("out")
     records = [
-        make_record(make_request("/api/1/envelope/", body, query=QUERY), remote_addr="127.0.0.1:1") for body in bodies
+        make_record(make_request(path="/api/1/envelope/", body=body, query=QUERY), remote_addr="127.0.0.1:1")
+        for body in bodies
     ]
     snapshot = _write(out / "odd.jsonl.zst", records)
     results = _run_all(snapshot, out, records[0]["id"])
@@ -248,7 +249,7 @@ def odd_requests(draw: st.DrawFn) -> ingest.Request:
             ]
         )
     )
-    return make_request(path, body, headers, QUERY)
+    return make_request(path=path, body=body, headers=headers, query=QUERY)
 
 
 @FUZZ
@@ -320,7 +321,7 @@ def test_each_odd_payload_of_the_issue(tmp_path: Path, case: str) -> None:
     """Defect 2: one accepted envelope like these stopped group, report and diff with a traceback."""
     kind, payload = ODD_ITEMS[case]
     body = _deep(3000) if payload is None else _dumps(payload)
-    request = make_request("/api/1/envelope/", make_envelope({}, [({"type": kind}, body)]), query=QUERY)
+    request = make_request(path="/api/1/envelope/", body=make_envelope({}, [({"type": kind}, body)]), query=QUERY)
     odd = make_record(request, remote_addr="127.0.0.1:1")
     good = [{**data, "id": f"{n:032x}"} for n, data in enumerate(golden_records()[:5])]
     snapshot = _write(tmp_path / "odd.jsonl.zst", [*good, odd])
@@ -335,8 +336,8 @@ def test_wrong_types_are_remarked_in_the_report(tmp_path: Path) -> None:
     records = [
         make_record(
             make_request(
-                "/api/1/envelope/",
-                make_envelope({}, [({"type": kind}, payload)], explicit_length=False),
+                path="/api/1/envelope/",
+                body=make_envelope({}, [({"type": kind}, payload)], explicit_length=False),
                 query=QUERY,
             ),
             remote_addr="127.0.0.1:1",

@@ -38,7 +38,9 @@ def capture(body: bytes, content_encoding: str | None = "gzip") -> dict[str, Any
     headers = (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),)
     if content_encoding:
         headers += (("Content-Encoding", content_encoding),)
-    entry = make_record(make_request("/api/1/envelope/", wire, headers, ""), remote_addr="127.0.0.1:1")
+    entry = make_record(
+        make_request(path="/api/1/envelope/", body=wire, headers=headers, query=""), remote_addr="127.0.0.1:1"
+    )
     return orjson.loads(record.dumps(entry))  # as a reader gets it
 
 

@@ -20,7 +20,7 @@ def capture(*events: dict[str, Any], version: str = "2.75.0") -> report.Report:
     records = []
     for n, event in enumerate(events):
         body = make_envelope({"sdk": {"name": "sentry.python", "version": version}}, [({"type": "event"}, event)])
-        request = make_request("/api/1/envelope/", body, query="sentry_key=k")
+        request = make_request(path="/api/1/envelope/", body=body, query="sentry_key=k")
         records.append(make_record(request, received_at=T0 + timedelta(seconds=n), remote_addr="127.0.0.1:1"))
     return report.build_report(records)
 

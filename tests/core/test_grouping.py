@@ -613,25 +613,25 @@ def test_events_of_store_bodies() -> None:
     raw = orjson.dumps(event)
     store = f"/api/{PROJECT}/store/"
     entries = [
-        make_record(make_request(store, raw)),
-        make_record(make_request(store, base64.b64encode(raw))),
-        make_record(make_request(store, base64.b64encode(zlib.compress(raw)))),
-        make_record(make_request(store, b"", query=f"{QUERY_AUTH}&sentry_data={raw.decode()}", method="GET")),
+        make_record(make_request(path=store, body=raw)),
+        make_record(make_request(path=store, body=base64.b64encode(raw))),
+        make_record(make_request(path=store, body=base64.b64encode(zlib.compress(raw)))),
+        make_record(make_request(path=store, body=b"", query=f"{QUERY_AUTH}&sentry_data={raw.decode()}", method="GET")),
         make_record(
             make_request(
-                store,
-                make_envelope({}, [({"type": "event"}, event)]),
-                [("Content-Type", "application/x-sentry-envelope")],
+                path=store,
+                body=make_envelope({}, [({"type": "event"}, event)]),
+                headers=[("Content-Type", "application/x-sentry-envelope")],
             )
         ),
-        make_record(make_request(store, b'{"bad": NaN, "exception": 1}')),
+        make_record(make_request(path=store, body=b'{"bad": NaN, "exception": 1}')),
     ]
     assert [[(event, "event")]] * 5 == [list(events_of(entry)) for entry in entries[:5]]
     [(nan_event, kind)] = list(events_of(entries[5]))
     assert ("event", 1, True) == (kind, nan_event["exception"], nan_event["bad"] != nan_event["bad"])
     transaction = {"type": "transaction", "transaction": "GET /"}
     assert [(transaction, "transaction")] == list(
-        events_of(make_record(make_request(store, orjson.dumps(transaction))))
+        events_of(make_record(make_request(path=store, body=orjson.dumps(transaction))))
     )
 
 
@@ -640,14 +640,16 @@ def test_events_of_skips_what_does_not_parse() -> None:
     complete = rec(error(KEY_ERROR))
     skipped = [
         make_record(make_request(body=b"not an envelope")),
-        make_record(make_request(store, b"!!!not base64")),
-        make_record(make_request(store, base64.b64encode(b"\x00not zlib"))),
-        make_record(make_request(store, b"[1, 2]")),
+        make_record(make_request(path=store, body=b"!!!not base64")),
+        make_record(make_request(path=store, body=base64.b64encode(b"\x00not zlib"))),
+        make_record(make_request(path=store, body=b"[1, 2]")),
         {**complete, "body_truncated": True},
         {**complete, "body_decoded": False},
         make_record(
             make_request(
-                f"/api/{PROJECT}/security/", b'{"csp-report": {}}', [("Content-Type", "application/csp-report")]
+                path=f"/api/{PROJECT}/security/",
+                body=b'{"csp-report": {}}',
+                headers=[("Content-Type", "application/csp-report")],
             )
         ),
     ]
@@ -918,7 +920,8 @@ def test_a_user_field_that_is_not_a_scalar_does_not_break_grouping() -> None:
     """`user.email` nested 1000 deep (the listener accepts it): grouped, counted by `user.id`."""
     body = b'{"message":"hello","user":{"email":' + b"[" * 1000 + b'"x"' + b"]" * 1000 + b',"id":7}}'
     data = make_record(
-        make_request("/api/1/store/", body, query="sentry_key=k"), received_at=datetime(2026, 11, 23, tzinfo=UTC)
+        make_request(path="/api/1/store/", body=body, query="sentry_key=k"),
+        received_at=datetime(2026, 11, 23, tzinfo=UTC),
     )
     [group] = group_records([data])
     assert (1, 1) == (group.count, group.users)

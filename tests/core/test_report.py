@@ -28,7 +28,7 @@ def entry(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
     """The record of this request, received ``seconds`` after T0."""
-    request = make_request(path, body, headers, query, method)
+    request = make_request(path=path, body=body, headers=headers, query=query, method=method)
     return make_record(request, received_at=T0 + timedelta(seconds=seconds), remote_addr="127.0.0.1:1")
 
 

@@ -66,7 +66,9 @@ def recorded(
     wire = encode(content_encoding, make_envelope() if body is None else body)
     if content_encoding:
         headers = (*headers, ("Content-Encoding", content_encoding))
-    return make_record(make_request(path, wire, headers, query, method), remote_addr="127.0.0.1:1")
+    return make_record(
+        make_request(path=path, body=wire, headers=headers, query=query, method=method), remote_addr="127.0.0.1:1"
+    )
 
 
 def accepted_by_target(sent: Any, key: str = NEW_KEY, project: str = "7") -> ingest.Outcome:

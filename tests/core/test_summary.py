@@ -18,12 +18,15 @@ EVENT = orjson.dumps(make_event())
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        (make_record(make_request("/api/1/envelope/", make_envelope())), "ZeroDivisionError: division by zero"),
+        (
+            make_record(make_request(path="/api/1/envelope/", body=make_envelope())),
+            "ZeroDivisionError: division by zero",
+        ),
         (
             make_record(
                 make_request(
-                    "/api/1/envelope/",
-                    make_envelope(
+                    path="/api/1/envelope/",
+                    body=make_envelope(
                         items=[({"type": "attachment"}, b"x"), ({"type": "transaction"}, b'{"transaction":"GET /a"}')]
                     ),
                 )
@@ -31,35 +34,45 @@ EVENT = orjson.dumps(make_event())
             "GET /a",
         ),
         (
-            make_record(make_request("/api/1/envelope/", make_envelope(items=[({"type": "client_report"}, b"{}")]))),
+            make_record(
+                make_request(path="/api/1/envelope/", body=make_envelope(items=[({"type": "client_report"}, b"{}")]))
+            ),
             None,
         ),
-        (make_record(make_request("/api/1/envelope/", b"not an envelope")), None),
-        (make_record(make_request("/api/1/store/", EVENT)), "ZeroDivisionError: division by zero"),
+        (make_record(make_request(path="/api/1/envelope/", body=b"not an envelope")), None),
+        (make_record(make_request(path="/api/1/store/", body=EVENT)), "ZeroDivisionError: division by zero"),
         (
             make_record(
                 make_request(
-                    "/api/1/store/",
-                    b"",
+                    path="/api/1/store/",
+                    body=b"",
                     query="sentry_key=k&sentry_data=" + '{"message":"from%20a%20pixel"}',
                     method="GET",
                 )
             ),
             "from a pixel",
         ),
-        (make_record(make_request("/api/1/cron/nightly/k/", b"", query="status=ok", method="GET")), "nightly ok"),
+        (
+            make_record(make_request(path="/api/1/cron/nightly/k/", body=b"", query="status=ok", method="GET")),
+            "nightly ok",
+        ),
         (
             make_record(
                 make_request(
-                    "/api/1/security/",
-                    b'{"csp-report":{"violated-directive":"img-src","blocked-uri":"http://evil.test/x.png"}}',
-                    [("Content-Type", "application/csp-report")],
+                    path="/api/1/security/",
+                    body=b'{"csp-report":{"violated-directive":"img-src","blocked-uri":"http://evil.test/x.png"}}',
+                    headers=[("Content-Type", "application/csp-report")],
                 )
             ),
             "CSP: img-src blocked http://evil.test/x.png",
         ),
-        (make_record(make_request("/api/1/unreal/k/", b"UE4 crash", query="")), "unreal crash report"),
-        (make_record(make_request("/api/1/otlp/v1/traces", b"{}", [("Content-Type", "application/json")])), None),
+        (make_record(make_request(path="/api/1/unreal/k/", body=b"UE4 crash", query="")), "unreal crash report"),
+        (
+            make_record(
+                make_request(path="/api/1/otlp/v1/traces", body=b"{}", headers=[("Content-Type", "application/json")])
+            ),
+            None,
+        ),
     ],
     ids=[
         "envelope-event",
@@ -81,7 +94,8 @@ def test_record_title(entry: dict[str, object], expected: str | None) -> None:
 def test_record_title_of_a_base64_body_with_binary_attachment() -> None:
     entry = make_record(
         make_request(
-            "/api/1/envelope/", make_envelope(items=[({"type": "attachment"}, b"\xff\x00"), ({"type": "event"}, EVENT)])
+            path="/api/1/envelope/",
+            body=make_envelope(items=[({"type": "attachment"}, b"\xff\x00"), ({"type": "event"}, EVENT)]),
         )
     )
     assert entry["body_base64"] is True
@@ -122,10 +136,10 @@ def test_item_titles() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        make_record(make_request("/api/1/envelope/", make_envelope())),
-        make_record(make_request("/api/1/store/", EVENT)),
-        make_record(make_request("/api/1/cron/nightly/k/", b"", query="status=ok", method="GET")),
-        make_record(make_request("/api/1/unreal/k/", b"UE4 crash", query="")),
+        make_record(make_request(path="/api/1/envelope/", body=make_envelope())),
+        make_record(make_request(path="/api/1/store/", body=EVENT)),
+        make_record(make_request(path="/api/1/cron/nightly/k/", body=b"", query="status=ok", method="GET")),
+        make_record(make_request(path="/api/1/unreal/k/", body=b"UE4 crash", query="")),
     ],
     ids=["envelope", "store", "cron", "unreal"],
 )

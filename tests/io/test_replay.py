@@ -806,7 +806,7 @@ async def test_a_huge_answer_leaves_the_connection_usable_and_the_result_says_ho
 
 def send_data() -> dict[str, Any]:
     """One recorded envelope request (as the mirror records it)."""
-    request = make_request("/api/1/envelope/", query="sentry_key=k")
+    request = make_request(path="/api/1/envelope/", query="sentry_key=k")
     return make_record(request, remote_addr="127.0.0.1:1", id="0" * 32)
 
 

@@ -91,7 +91,9 @@ def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
 
 def _record(body: bytes) -> dict[str, object]:
     """A request to project 7 from sentry-python, as recorded at 10:00:01."""
-    request = make_request("/api/7/envelope/", body, [("User-Agent", "sentry.python/2.75.0")], "sentry_key=k")
+    request = make_request(
+        path="/api/7/envelope/", body=body, headers=[("User-Agent", "sentry.python/2.75.0")], query="sentry_key=k"
+    )
     return make_record(request, received_at=T0 + timedelta(seconds=1), remote_addr="127.0.0.1:5000")
 
 

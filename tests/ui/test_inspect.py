@@ -30,7 +30,7 @@ def entry(
 ) -> dict[str, Any]:
     """Record ``n``, received ``n`` minutes after T0 (its id starts with ``n``)."""
     return make_record(
-        make_request(path, body, headers, query),
+        make_request(path=path, body=body, headers=headers, query=query),
         received_at=T0 + timedelta(minutes=n),
         remote_addr="127.0.0.1:1",
         id=f"{n:02d}" + "0" * 30,

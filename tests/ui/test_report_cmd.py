@@ -118,7 +118,7 @@ def _write(path: Path, *events: dict[str, Any]) -> str:
     records = []
     for event in events:
         request = make_request(
-            "/api/1/envelope/", make_envelope({}, [({"type": "event"}, event)]), query="sentry_key=k"
+            path="/api/1/envelope/", body=make_envelope({}, [({"type": "event"}, event)]), query="sentry_key=k"
         )
         records.append(make_record(request, received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr="127.0.0.1:1"))
     with path.open("wb") as fo:
