@@ -339,9 +339,7 @@ async def test_speed_one_keeps_the_recorded_gaps(mirrors: tuple[Mirror, Mirror])
         "summary": {"event_id": None, "items": [{"type": "session"}]},
         "response": {"status": 200},
     }
-    records = [
-        {**base, "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(seconds=n * 0.05))} for n in range(10)
-    ]
+    records = [make_record(**base, id=f"{n:032x}", received_at=T0 + timedelta(seconds=n * 0.05)) for n in range(10)]
     loop = asyncio.get_running_loop()
     began = loop.time()
     report, results, _ = await run_replay(records, b, Options(), Pacing(speed=1, concurrency=4))
