@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.ingest import Request
+from sentry_mirror.io.snapshot import iter_records
 
+#: The committed sample snapshots (``sample-python``, ``-node``, ``-browser``: examples/ made them).
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 #: A 32-character public key, as a real DSN carries.
 KEY = "e12d836b15bb49d7bbf99e64295d995b"
 OTHER_KEY = "0123456789abcdef0123456789abcdef"
@@ -157,3 +161,9 @@ def make_record(
         "response": {"status": 404, "headers": [], "body": "", "body_base64": False},
     }
     return {**entry, **fields}
+
+
+def sample_records(name: str = "python") -> list[dict[str, Any]]:
+    """The records of the committed sample snapshot ``snapshots/sample-{name}.jsonl.zst``, as
+    readers get them: real SDK traffic the listener wrote."""
+    return [r.data for r in iter_records([SNAPSHOTS / f"sample-{name}.jsonl.zst"])]

@@ -24,6 +24,7 @@ from tests.factories import (
     make_multipart,
     make_record,
     make_request,
+    sample_records,
 )
 
 
@@ -141,3 +142,11 @@ def test_each_record_is_a_new_object() -> None:
     first, second = make_record(), make_record()
     first["summary"]["items"].append("x")
     assert [] == second["summary"]["items"]
+
+
+@pytest.mark.parametrize("name", ["python", "node", "browser"])
+def test_sample_records_are_what_the_listener_wrote(name: str) -> None:
+    records = sample_records(name)
+    assert len(records) >= 5
+    assert [] == [data["id"] for data in records if not shape.usable(data)]
+    assert {"envelope"} <= {data["endpoint"] for data in records}
