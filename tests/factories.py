@@ -129,10 +129,11 @@ def make_record(
 ) -> dict[str, Any]:
     """A whole snapshot record; ``fields`` replace its top-level fields.
 
-    With ``request``: the record the listener writes for it (ingest's answer under ``config``,
-    a fresh id, received at :data:`T0`, no remote address). Without: a small record of a
-    request refused with 404, written by hand (readers skip a record that lacks a field the
-    listener writes). ``received_at`` may be given as a ``datetime``.
+    With ``request``: the record the listener builds for it (ingest's answer under ``config``,
+    a fresh id, received at :data:`T0`, no remote address; header pairs are tuples until
+    ``record.dumps`` writes the line readers read). Without: a small record of a request
+    refused with 404 (id ``0`` × 32, received at :data:`T0`), written by hand: readers skip a
+    record that lacks a field the listener writes. ``received_at`` may be given as a ``datetime``.
     """
     if isinstance(fields.get("received_at"), datetime):
         fields["received_at"] = record.format_time(fields["received_at"])
