@@ -1,17 +1,25 @@
-"""Small builders for test inputs: events, envelope bytes and ingest requests.
+"""The one set of builders for test inputs: events, envelope bytes, ingest requests,
+multipart bodies and snapshot records.
 
 Each takes keyword overrides, so a test spells out only what it is about.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from sentry_mirror.core import ingest, record
 from sentry_mirror.core.ingest import Request
+from sentry_mirror.io.snapshot import iter_records
 
+#: The committed sample snapshots (``sample-python``, ``-node``, ``-browser``: examples/ made them).
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 #: A 32-character public key, as a real DSN carries.
 KEY = "e12d836b15bb49d7bbf99e64295d995b"
 OTHER_KEY = "0123456789abcdef0123456789abcdef"
@@ -20,8 +28,11 @@ EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
 DSN = f"https://{KEY}@o1.ingest.sentry.io/{PROJECT}"
 QUERY_AUTH = f"sentry_key={KEY}&sentry_version=7"
 ENVELOPE_PATH = f"/api/{PROJECT}/envelope/"
+#: When records are received unless a test says otherwise.
+T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
-Items = Sequence[tuple[dict[str, Any], bytes]]
+#: Envelope items: ``(item_headers, payload)``; a payload that is not bytes is written as JSON.
+Items = Sequence[tuple[dict[str, Any], Any]]
 
 
 def make_event(**overrides: Any) -> dict[str, Any]:
@@ -51,27 +62,37 @@ def make_envelope(
     *,
     trailing_newline: bool = True,
     explicit_length: bool = True,
+    ascii_headers: bool = False,
 ) -> bytes:
     """Envelope bytes: ``headers`` (default: the event id) then each ``(item_headers, payload)``.
 
-    With ``explicit_length`` every item header gets ``length`` unless it already has one;
-    without it, item headers are written as given (implicit length).
+    A payload that is not bytes is written as compact JSON (orjson). With ``explicit_length``
+    every item header gets ``length`` (last) unless it already has one; without it, item
+    headers are written as given (implicit length). Headers are compact UTF-8 JSON, or with
+    ``ascii_headers`` as Python's ``json.dumps`` writes them (``\\u`` escapes, spaced).
     """
     if headers is None:
         headers = {"event_id": EVENT_ID}
     if items is None:
-        items = [({"type": "event"}, orjson.dumps(make_event()))]
-    parts = [orjson.dumps(headers)]
+        items = [({"type": "event"}, make_event())]
+    dumps = _ascii_json if ascii_headers else orjson.dumps
+    parts = [dumps(headers)]
     for item_headers, payload in items:
+        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
         if explicit_length and "length" not in item_headers:
-            item_headers = {**item_headers, "length": len(payload)}
-        parts += [b"\n", orjson.dumps(item_headers), b"\n", payload]
+            item_headers = {**item_headers, "length": len(data)}
+        parts += [b"\n", dumps(item_headers), b"\n", data]
     if trailing_newline:
         parts.append(b"\n")
     return b"".join(parts)
 
 
+def _ascii_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
 def make_request(
+    *,
     path: str = ENVELOPE_PATH,
     body: bytes | None = None,
     headers: Sequence[tuple[str, str]] = (),
@@ -103,14 +124,26 @@ def make_multipart(
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def make_record(**overrides: Any) -> dict[str, Any]:
-    """A whole snapshot record, as the listener writes one for a request it refused with 404
-    (readers skip a record that lacks a field the listener writes); ``overrides`` replace
-    top-level fields."""
-    record: dict[str, Any] = {
+def make_record(
+    request: Request | None = None, *, config: ingest.Config | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A whole snapshot record; ``fields`` replace its top-level fields.
+
+    With ``request``: the record the listener builds for it (ingest's answer under ``config``,
+    a fresh id, received at :data:`T0`, no remote address; header pairs are tuples until
+    ``record.dumps`` writes the line readers read). Without: a small record of a request
+    refused with 404 (id ``0`` × 32, received at :data:`T0`), written by hand: readers skip a
+    record that lacks a field the listener writes. ``received_at`` may be given as a ``datetime``.
+    """
+    if isinstance(fields.get("received_at"), datetime):
+        fields["received_at"] = record.format_time(fields["received_at"])
+    if request is not None:
+        outcome = ingest.handle(request, config or ingest.Config())
+        return {**record.build(request, outcome, received_at=T0, remote_addr=None), **fields}
+    entry: dict[str, Any] = {
         "v": 1,
         "id": "0" * 32,
-        "received_at": "2026-11-23T10:00:00.000000Z",
+        "received_at": record.format_time(T0),
         "remote_addr": None,
         "method": "POST",
         "path": "/",
@@ -128,5 +161,10 @@ def make_record(**overrides: Any) -> dict[str, Any]:
         "error": None,
         "response": {"status": 404, "headers": [], "body": "", "body_base64": False},
     }
-    record.update(overrides)
-    return record
+    return {**entry, **fields}
+
+
+def sample_records(name: str = "python") -> list[dict[str, Any]]:
+    """The records of the committed sample snapshot ``snapshots/sample-{name}.jsonl.zst``, as
+    readers get them: real SDK traffic the listener wrote."""
+    return [r.data for r in iter_records([SNAPSHOTS / f"sample-{name}.jsonl.zst"])]

@@ -16,7 +16,6 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sentry_mirror.ui.report_cmd  # noqa: F401  (registers report and diff)
-from sentry_mirror.core import envelope, ingest, record
+from sentry_mirror.core import envelope, ingest
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
+from tests.factories import make_envelope, make_record, make_request
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "snapshots").glob("sample-*.jsonl.zst")) + sorted(
@@ -44,7 +44,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 ENV = {"COLUMNS": "160", "NO_COLOR": "1"}
-MOMENT = datetime(2026, 11, 23, 10, tzinfo=UTC)
+QUERY = "sentry_key=mirror&sentry_version=7"
 
 
 @cache
@@ -129,13 +129,13 @@ def odd_bodies(draw: st.DrawFn) -> bytes:
     """An envelope of real SDK items, one of them with odd fields."""
     items = golden_items()
     chosen = draw(st.lists(st.sampled_from(range(len(items))), min_size=1, max_size=3))
-    parts = [b"{}"]
+    parts = []
     for n, index in enumerate(chosen):
         headers, payload = items[index]
         payload = draw(mutated(payload)) if n == 0 or draw(st.booleans()) else payload
         body = _deep(draw(st.integers(200, 3000))) if draw(st.integers(0, 9)) == 0 else _dumps(payload)
-        parts += [orjson.dumps({**headers, "length": len(body)}), body]
-    return b"\n".join(parts) + b"\n"
+        parts.append((headers, body))
+    return make_envelope({}, parts)
 
 
 def _deep(depth: int) -> bytes:
@@ -144,11 +144,6 @@ def _deep(depth: int) -> bytes:
 
 
 # ---------------------------------------------------------------- the commands
-
-
-def _record(body: bytes) -> dict[str, Any]:
-    request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=mirror&sentry_version=7", (), body)
-    return record.build(request, ingest.handle(request), received_at=MOMENT, remote_addr="127.0.0.1:1")
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> str:
@@ -225,7 +220,10 @@ def test_odd_payloads_from_sdks_never_stop_a_reader(tmp_path_factory: Any, bodie
     """Records the listener accepted (Relay would too), with any JSON in any field of real
     SDK items: every reader finishes, and the report counts them all as requests."""
     out = tmp_path_factory.mktemp("out")
-    records = [_record(body) for body in bodies]
+    records = [
+        make_record(make_request(path="/api/1/envelope/", body=body, query=QUERY), remote_addr="127.0.0.1:1")
+        for body in bodies
+    ]
     snapshot = _write(out / "odd.jsonl.zst", records)
     results = _run_all(snapshot, out, records[0]["id"])
     report = json.loads(results["report --format json"].stdout)
@@ -251,7 +249,7 @@ def odd_requests(draw: st.DrawFn) -> ingest.Request:
             ]
         )
     )
-    return ingest.Request("POST", path, "sentry_key=mirror&sentry_version=7", headers, body)
+    return make_request(path=path, body=body, headers=headers, query=QUERY)
 
 
 @FUZZ
@@ -260,7 +258,7 @@ def test_odd_bodies_at_other_endpoints_never_stop_a_reader(
     tmp_path_factory: Any, requests: list[ingest.Request]
 ) -> None:
     out = tmp_path_factory.mktemp("out")
-    records = [record.build(r, ingest.handle(r), received_at=MOMENT, remote_addr="127.0.0.1:1") for r in requests]
+    records = [make_record(request, remote_addr="127.0.0.1:1") for request in requests]
     snapshot = _write(out / "odd.jsonl.zst", records)
     results = _run_all(snapshot, out, records[0]["id"])
     report = json.loads(results["report --format json"].stdout)
@@ -323,7 +321,8 @@ def test_each_odd_payload_of_the_issue(tmp_path: Path, case: str) -> None:
     """Defect 2: one accepted envelope like these stopped group, report and diff with a traceback."""
     kind, payload = ODD_ITEMS[case]
     body = _deep(3000) if payload is None else _dumps(payload)
-    odd = _record(b"{}\n" + orjson.dumps({"type": kind, "length": len(body)}) + b"\n" + body + b"\n")
+    request = make_request(path="/api/1/envelope/", body=make_envelope({}, [({"type": kind}, body)]), query=QUERY)
+    odd = make_record(request, remote_addr="127.0.0.1:1")
     good = [{**data, "id": f"{n:032x}"} for n, data in enumerate(golden_records()[:5])]
     snapshot = _write(tmp_path / "odd.jsonl.zst", [*good, odd])
     results = _run_all(snapshot, tmp_path, odd["id"])
@@ -335,8 +334,18 @@ def test_each_odd_payload_of_the_issue(tmp_path: Path, case: str) -> None:
 def test_wrong_types_are_remarked_in_the_report(tmp_path: Path) -> None:
     """A field of the wrong type is treated as absent, and counted (as Relay remarks it in _meta)."""
     records = [
-        _record(b'{}\n{"type":"transaction"}\n{"type":"transaction","transaction":"t","spans":1}\n'),
-        _record(b'{}\n{"type":"client_report"}\n{"discarded_events":{"reason":"x"}}\n'),
+        make_record(
+            make_request(
+                path="/api/1/envelope/",
+                body=make_envelope({}, [({"type": kind}, payload)], explicit_length=False),
+                query=QUERY,
+            ),
+            remote_addr="127.0.0.1:1",
+        )
+        for kind, payload in [
+            ("transaction", b'{"type":"transaction","transaction":"t","spans":1}'),
+            ("client_report", b'{"discarded_events":{"reason":"x"}}'),
+        ]
     ]
     snapshot = _write(tmp_path / "odd.jsonl.zst", records)
     report = json.loads(CliRunner().invoke(cli, ["report", "--format", "json", snapshot], env=ENV).stdout)

@@ -6,16 +6,15 @@ from __future__ import annotations
 import base64
 import gzip
 import tracemalloc
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 
-from sentry_mirror.core import bodies, encoding, envelope, grouping, ingest, record
+from sentry_mirror.core import bodies, encoding, envelope, grouping, record
 from sentry_mirror.core.compat import migrate
 from sentry_mirror.core.summary import record_facts
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_record, make_request
 
 KEY = "0123456789abcdef0123456789abcdef"
 MIB = 1 << 20
@@ -39,9 +38,9 @@ def capture(body: bytes, content_encoding: str | None = "gzip") -> dict[str, Any
     headers = (("X-Sentry-Auth", f"Sentry sentry_key={KEY}, sentry_version=7"),)
     if content_encoding:
         headers += (("Content-Encoding", content_encoding),)
-    request = ingest.Request("POST", "/api/1/envelope/", "", headers, wire)
-    outcome = ingest.handle(request)
-    entry = record.build(request, outcome, received_at=datetime.now(UTC), remote_addr="127.0.0.1:1")
+    entry = make_record(
+        make_request(path="/api/1/envelope/", body=wire, headers=headers, query=""), remote_addr="127.0.0.1:1"
+    )
     return orjson.loads(record.dumps(entry))  # as a reader gets it
 
 

@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from sentry_mirror.core import diffing, ingest, record, report
+from sentry_mirror.core import diffing, report
 from sentry_mirror.io.snapshot import iter_records
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_record, make_request
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "v1-sentry-python-2.75.0.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -20,16 +19,9 @@ T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 def capture(*events: dict[str, Any], version: str = "2.75.0") -> report.Report:
     records = []
     for n, event in enumerate(events):
-        body = make_envelope(
-            headers={"sdk": {"name": "sentry.python", "version": version}},
-            items=[({"type": "event"}, orjson.dumps(event))],
-        )
-        request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), body)
-        records.append(
-            record.build(
-                request, ingest.handle(request), received_at=T0 + timedelta(seconds=n), remote_addr="127.0.0.1:1"
-            )
-        )
+        body = make_envelope({"sdk": {"name": "sentry.python", "version": version}}, [({"type": "event"}, event)])
+        request = make_request(path="/api/1/envelope/", body=body, query="sentry_key=k")
+        records.append(make_record(request, received_at=T0 + timedelta(seconds=n), remote_addr="127.0.0.1:1"))
     return report.build_report(records)
 
 

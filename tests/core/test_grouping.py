@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import envelope, grouping, ingest, record
+from sentry_mirror.core import envelope, grouping, record
 from sentry_mirror.core.grouping import (
     NO_FINGERPRINT,
     NO_GROUPING_INFO,
@@ -40,7 +40,7 @@ from sentry_mirror.core.grouping import (
     normalize_function,
     normalize_message,
 )
-from tests.factories import ENVELOPE_PATH, PROJECT, QUERY_AUTH, make_envelope
+from tests.factories import PROJECT, QUERY_AUTH, make_envelope, make_record, make_request
 
 SAMPLE = Path(__file__).parents[2] / "snapshots" / "sample-python.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -77,36 +77,16 @@ def message(text: str, **overrides: Any) -> dict[str, Any]:
     return error(message=text, **overrides)
 
 
-def recorded(
-    body: bytes,
-    *,
-    at: float = 0,
-    path: str = ENVELOPE_PATH,
-    method: str = "POST",
-    query: str = QUERY_AUTH,
-    content_type: str | None = None,
-    remote_addr: str | None = "198.51.100.9:50000",
-) -> dict[str, Any]:
-    """The snapshot record the listener would write for this request."""
-    headers = (("Content-Type", content_type),) if content_type else ()
-    request = ingest.Request(method, path, query, headers, body)
-    return record.build(
-        request,
-        ingest.handle(request),
-        received_at=T0 + timedelta(seconds=at),
-        remote_addr=remote_addr,
-        record_id=f"{next(_ids):032x}",
-    )
-
-
-def envelope_of(*payloads: tuple[str, dict[str, Any]]) -> bytes:
-    return make_envelope({}, [({"type": kind}, orjson.dumps(payload)) for kind, payload in payloads])
-
-
-def rec(event: dict[str, Any], *, at: float = 0, **kwargs: Any) -> dict[str, Any]:
-    """A record of an envelope carrying ``event`` (an error, or a transaction by its ``type``)."""
+def rec(event: dict[str, Any], *, at: float = 0) -> dict[str, Any]:
+    """A record of an envelope carrying ``event`` (an error, or a transaction by its ``type``),
+    received ``at`` seconds after T0."""
     kind = "transaction" if event.get("type") == "transaction" else "event"
-    return recorded(envelope_of((kind, event)), at=at, **kwargs)
+    return make_record(
+        make_request(body=make_envelope({}, [({"type": kind}, event)])),
+        received_at=T0 + timedelta(seconds=at),
+        remote_addr="198.51.100.9:50000",
+        id=f"{next(_ids):032x}",
+    )
 
 
 def short(*values: str) -> str:
@@ -620,10 +600,12 @@ def test_events_of_an_envelope() -> None:
             ({"type": "session"}, b'{"status": "ok"}'),
         ],
     )
-    entry = recorded(body)
+    entry = make_record(make_request(body=body))
     assert [(event, "event"), (transaction, "transaction")] == list(events_of(entry))
     assert [(event, "event")] == list(events_of(record.Record(entry), {"event"}))
-    assert [] == list(events_of(recorded(envelope_of(("session", {"status": "ok"})))))
+    assert [] == list(
+        events_of(make_record(make_request(body=make_envelope({}, [({"type": "session"}, {"status": "ok"})]))))
+    )
 
 
 def test_events_of_store_bodies() -> None:
@@ -631,31 +613,45 @@ def test_events_of_store_bodies() -> None:
     raw = orjson.dumps(event)
     store = f"/api/{PROJECT}/store/"
     entries = [
-        recorded(raw, path=store),
-        recorded(base64.b64encode(raw), path=store),
-        recorded(base64.b64encode(zlib.compress(raw)), path=store),
-        recorded(b"", path=store, method="GET", query=f"{QUERY_AUTH}&sentry_data={raw.decode()}"),
-        recorded(envelope_of(("event", event)), path=store, content_type="application/x-sentry-envelope"),
-        recorded(b'{"bad": NaN, "exception": 1}', path=store),
+        make_record(make_request(path=store, body=raw)),
+        make_record(make_request(path=store, body=base64.b64encode(raw))),
+        make_record(make_request(path=store, body=base64.b64encode(zlib.compress(raw)))),
+        make_record(make_request(path=store, body=b"", query=f"{QUERY_AUTH}&sentry_data={raw.decode()}", method="GET")),
+        make_record(
+            make_request(
+                path=store,
+                body=make_envelope({}, [({"type": "event"}, event)]),
+                headers=[("Content-Type", "application/x-sentry-envelope")],
+            )
+        ),
+        make_record(make_request(path=store, body=b'{"bad": NaN, "exception": 1}')),
     ]
     assert [[(event, "event")]] * 5 == [list(events_of(entry)) for entry in entries[:5]]
     [(nan_event, kind)] = list(events_of(entries[5]))
     assert ("event", 1, True) == (kind, nan_event["exception"], nan_event["bad"] != nan_event["bad"])
     transaction = {"type": "transaction", "transaction": "GET /"}
-    assert [(transaction, "transaction")] == list(events_of(recorded(orjson.dumps(transaction), path=store)))
+    assert [(transaction, "transaction")] == list(
+        events_of(make_record(make_request(path=store, body=orjson.dumps(transaction))))
+    )
 
 
 def test_events_of_skips_what_does_not_parse() -> None:
     store = f"/api/{PROJECT}/store/"
     complete = rec(error(KEY_ERROR))
     skipped = [
-        recorded(b"not an envelope"),
-        recorded(b"!!!not base64", path=store),
-        recorded(base64.b64encode(b"\x00not zlib"), path=store),
-        recorded(b"[1, 2]", path=store),
+        make_record(make_request(body=b"not an envelope")),
+        make_record(make_request(path=store, body=b"!!!not base64")),
+        make_record(make_request(path=store, body=base64.b64encode(b"\x00not zlib"))),
+        make_record(make_request(path=store, body=b"[1, 2]")),
         {**complete, "body_truncated": True},
         {**complete, "body_decoded": False},
-        recorded(b'{"csp-report": {}}', path=f"/api/{PROJECT}/security/", content_type="application/csp-report"),
+        make_record(
+            make_request(
+                path=f"/api/{PROJECT}/security/",
+                body=b'{"csp-report": {}}',
+                headers=[("Content-Type", "application/csp-report")],
+            )
+        ),
     ]
     assert [[]] * len(skipped) == [list(events_of(entry)) for entry in skipped]
     assert [] == group_records(skipped)
@@ -922,14 +918,10 @@ def test_a_huge_message_normalises_in_linear_time() -> None:
 
 def test_a_user_field_that_is_not_a_scalar_does_not_break_grouping() -> None:
     """`user.email` nested 1000 deep (the listener accepts it): grouped, counted by `user.id`."""
-    from datetime import UTC, datetime
-
-    from sentry_mirror.core import ingest, record
-
     body = b'{"message":"hello","user":{"email":' + b"[" * 1000 + b'"x"' + b"]" * 1000 + b',"id":7}}'
-    request = ingest.Request("POST", "/api/1/store/", "sentry_key=k", (), body)
-    data = record.build(
-        request, ingest.handle(request), received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr=None
+    data = make_record(
+        make_request(path="/api/1/store/", body=body, query="sentry_key=k"),
+        received_at=datetime(2026, 11, 23, tzinfo=UTC),
     )
     [group] = group_records([data])
     assert (1, 1) == (group.count, group.users)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sentry_mirror.core import query as query_mod
 from sentry_mirror.core.query import Query
-from sentry_mirror.io.snapshot import iter_records
-
-SAMPLE = Path(__file__).resolve().parents[2] / "snapshots" / "sample-python.jsonl.zst"
+from tests.factories import sample_records
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    return [r.data for r in iter_records([SAMPLE])]
+    return sample_records()
 
 
 @pytest.mark.parametrize(

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sentry_mirror.core import ingest, record
+from sentry_mirror.core import record
+from tests.factories import make_record, make_request
 
-
-def _entry(body: bytes, method: str = "POST", query: str = "sentry_key=k") -> dict:
-    request = ingest.Request(method, "/api/1/store/", query, (("Content-Type", "application/json"),), body)
-    return record.build(request, ingest.handle(request), received_at=datetime.now(UTC), remote_addr=None)
+JSON = [("Content-Type", "application/json")]
 
 
 def test_a_lone_surrogate_in_a_store_event_is_stored_as_u_fffd_and_noted_exactly() -> None:
     """``"\\ud800"`` parses (the lenient JSON fallback) into a title UTF-8 cannot hold: the line
     is written, the title holds U+FFFD, and a note holds the exact value, JSON-escaped."""
     body = b'{"message":"bad \\ud800 title"}'
-    line = record.dumps(_entry(body))
+    line = record.dumps(make_record(make_request(path="/api/1/store/", body=body, headers=JSON, query="sentry_key=k")))
     data = orjson.loads(line)
     assert "bad \ufffd title" == data["summary"]["title"]
     assert body == record.decode_bytes(data["body"], data["body_base64"])  # the body is untouched
@@ -31,7 +28,7 @@ def test_a_lone_surrogate_in_a_store_event_is_stored_as_u_fffd_and_noted_exactly
 
 
 def test_a_surrogate_in_a_dict_key_is_noted_too() -> None:
-    entry = _entry(b'{"message":"x"}')
+    entry = make_record(make_request(path="/api/1/store/", body=b'{"message":"x"}', headers=JSON, query="sentry_key=k"))
     entry["summary"]["envelope_header"] = {"\udcff": "\ud800"}
     data = orjson.loads(record.dumps(entry))
     assert {"\ufffd": "\ufffd"} == data["summary"]["envelope_header"]
@@ -41,7 +38,7 @@ def test_a_surrogate_in_a_dict_key_is_noted_too() -> None:
 def test_a_value_json_cannot_hold_at_all_still_gives_a_minimal_record() -> None:
     """The last resort: whatever is in the record, a line comes out with id, request line,
     the response as sent and the reason."""
-    entry = _entry(b'{"message":"x"}')
+    entry = make_record(make_request(path="/api/1/store/", body=b'{"message":"x"}', headers=JSON, query="sentry_key=k"))
     entry["summary"]["title"] = object()  # no JSON form at all
     entry["error"] = object()
     data = orjson.loads(record.dumps(entry))
@@ -61,7 +58,7 @@ _JSONISH = st.recursive(
 @given(title=_TEXT, header=_JSONISH, path=_TEXT)
 def test_dumps_never_fails(title: str, header: object, path: str) -> None:
     """Any string (surrogates included), any JSON-ish value, huge integers, NaN: one line, valid JSON."""
-    entry = _entry(b'{"message":"x"}')
+    entry = make_record(make_request(path="/api/1/store/", body=b'{"message":"x"}', headers=JSON, query="sentry_key=k"))
     entry["summary"]["title"] = title
     entry["summary"]["envelope_header"] = header
     entry["path"] = path

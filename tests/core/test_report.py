@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from sentry_mirror.core import grouping, ingest, limits, record, report
+from sentry_mirror.core import grouping, limits, report
 from sentry_mirror.io.snapshot import iter_records
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_record, make_request
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "v1-sentry-python-2.75.0.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -27,19 +27,15 @@ def entry(
     method: str = "POST",
     headers: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
-    request = ingest.Request(method, path, query, headers, body)
-    return record.build(
-        request, ingest.handle(request), received_at=T0 + timedelta(seconds=seconds), remote_addr="127.0.0.1:1"
-    )
+    """The record of this request, received ``seconds`` after T0."""
+    request = make_request(path=path, body=body, headers=headers, query=query, method=method)
+    return make_record(request, received_at=T0 + timedelta(seconds=seconds), remote_addr="127.0.0.1:1")
 
 
 def items(*pairs: tuple[str, Any]) -> bytes:
     return make_envelope(
         headers={"sdk": {"name": "sentry.javascript.browser", "version": "11.0.0"}},
-        items=[
-            ({"type": kind}, payload if isinstance(payload, bytes) else orjson.dumps(payload))
-            for kind, payload in pairs
-        ],
+        items=[({"type": kind}, payload) for kind, payload in pairs],
     )
 
 

@@ -36,7 +36,7 @@ from sentry_mirror.core.rewrite import (
     shift_value,
 )
 from sentry_mirror.errors import MirrorError
-from tests.factories import EVENT_ID, KEY, OTHER_KEY, make_envelope, make_event
+from tests.factories import EVENT_ID, KEY, OTHER_KEY, make_envelope, make_event, make_record, make_request
 
 NEW_KEY = "fedcba9876543210fedcba9876543210"
 TARGET = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:8000/prefix/7"))
@@ -61,13 +61,14 @@ def recorded(
     method: str = "POST",
     content_encoding: str | None = None,
 ) -> dict[str, Any]:
-    """The snapshot record the mirror writes for this request (decoded body)."""
-    body = make_envelope() if body is None else body
-    wire = encode(content_encoding, body)
+    """The snapshot record the mirror writes for this request (auth in its header, the body
+    sent encoded with ``content_encoding``)."""
+    wire = encode(content_encoding, make_envelope() if body is None else body)
     if content_encoding:
         headers = (*headers, ("Content-Encoding", content_encoding))
-    request = ingest.Request(method, path, query, headers, wire)
-    return record.build(request, ingest.handle(request), received_at=T0, remote_addr="127.0.0.1:1")
+    return make_record(
+        make_request(path=path, body=wire, headers=headers, query=query, method=method), remote_addr="127.0.0.1:1"
+    )
 
 
 def accepted_by_target(sent: Any, key: str = NEW_KEY, project: str = "7") -> ingest.Outcome:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,11 +12,8 @@ from hypothesis import strategies as st
 from sentry_mirror.core import grouping, lenient, report, shape, tolerant
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import DecodeError
-from sentry_mirror.io.snapshot import iter_records
-from tests.factories import make_record
+from tests.factories import make_record, sample_records
 from tests.test_record_fuzz import ODD_RECORDS, golden_records, mutated
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_every_record_the_listener_wrote_is_usable() -> None:
@@ -70,14 +66,10 @@ def test_a_field_of_the_wrong_type_is_absent_and_remarked() -> None:
     assert {"transaction.spans is an integer": 1} == remarks
 
 
-def _records() -> list[dict[str, Any]]:
-    return [r.data for r in iter_records([ROOT / "snapshots" / "sample-python.jsonl.zst"])]
-
-
 def test_a_bug_on_one_event_costs_that_record_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The last resort: an aggregator raising on one record counts it as malformed, names it,
     and the rest of the capture is still grouped and reported."""
-    records = _records()
+    records = sample_records()
     unlucky = records[0]["summary"]["event_id"]
     real = grouping.culprit
 

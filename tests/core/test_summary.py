@@ -10,18 +10,7 @@ import pytest
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.summary import event_title, item_title, record_facts, record_title
-from tests.factories import EVENT_ID, make_envelope, make_event
-
-
-def recorded(
-    path: str, body: bytes = b"", *, method: str = "POST", query: str = "sentry_key=k", content_type: str | None = None
-) -> dict[str, object]:
-    headers = (("Content-Type", content_type),) if content_type else ()
-    request = ingest.Request(method, path, query, headers, body)
-    return record.build(
-        request, ingest.handle(request), received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr=None
-    )
-
+from tests.factories import EVENT_ID, make_envelope, make_event, make_record, make_request
 
 EVENT = orjson.dumps(make_event())
 
@@ -29,36 +18,61 @@ EVENT = orjson.dumps(make_event())
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        (recorded("/api/1/envelope/", make_envelope()), "ZeroDivisionError: division by zero"),
         (
-            recorded(
-                "/api/1/envelope/",
-                make_envelope(
-                    items=[({"type": "attachment"}, b"x"), ({"type": "transaction"}, b'{"transaction":"GET /a"}')]
-                ),
+            make_record(make_request(path="/api/1/envelope/", body=make_envelope())),
+            "ZeroDivisionError: division by zero",
+        ),
+        (
+            make_record(
+                make_request(
+                    path="/api/1/envelope/",
+                    body=make_envelope(
+                        items=[({"type": "attachment"}, b"x"), ({"type": "transaction"}, b'{"transaction":"GET /a"}')]
+                    ),
+                )
             ),
             "GET /a",
         ),
-        (recorded("/api/1/envelope/", make_envelope(items=[({"type": "client_report"}, b"{}")])), None),
-        (recorded("/api/1/envelope/", b"not an envelope"), None),
-        (recorded("/api/1/store/", EVENT), "ZeroDivisionError: division by zero"),
         (
-            recorded(
-                "/api/1/store/", method="GET", query="sentry_key=k&sentry_data=" + '{"message":"from%20a%20pixel"}'
+            make_record(
+                make_request(path="/api/1/envelope/", body=make_envelope(items=[({"type": "client_report"}, b"{}")]))
+            ),
+            None,
+        ),
+        (make_record(make_request(path="/api/1/envelope/", body=b"not an envelope")), None),
+        (make_record(make_request(path="/api/1/store/", body=EVENT)), "ZeroDivisionError: division by zero"),
+        (
+            make_record(
+                make_request(
+                    path="/api/1/store/",
+                    body=b"",
+                    query="sentry_key=k&sentry_data=" + '{"message":"from%20a%20pixel"}',
+                    method="GET",
+                )
             ),
             "from a pixel",
         ),
-        (recorded("/api/1/cron/nightly/k/", method="GET", query="status=ok"), "nightly ok"),
         (
-            recorded(
-                "/api/1/security/",
-                b'{"csp-report":{"violated-directive":"img-src","blocked-uri":"http://evil.test/x.png"}}',
-                content_type="application/csp-report",
+            make_record(make_request(path="/api/1/cron/nightly/k/", body=b"", query="status=ok", method="GET")),
+            "nightly ok",
+        ),
+        (
+            make_record(
+                make_request(
+                    path="/api/1/security/",
+                    body=b'{"csp-report":{"violated-directive":"img-src","blocked-uri":"http://evil.test/x.png"}}',
+                    headers=[("Content-Type", "application/csp-report")],
+                )
             ),
             "CSP: img-src blocked http://evil.test/x.png",
         ),
-        (recorded("/api/1/unreal/k/", b"UE4 crash", query=""), "unreal crash report"),
-        (recorded("/api/1/otlp/v1/traces", b"{}", content_type="application/json"), None),
+        (make_record(make_request(path="/api/1/unreal/k/", body=b"UE4 crash", query="")), "unreal crash report"),
+        (
+            make_record(
+                make_request(path="/api/1/otlp/v1/traces", body=b"{}", headers=[("Content-Type", "application/json")])
+            ),
+            None,
+        ),
     ],
     ids=[
         "envelope-event",
@@ -78,8 +92,11 @@ def test_record_title(entry: dict[str, object], expected: str | None) -> None:
 
 
 def test_record_title_of_a_base64_body_with_binary_attachment() -> None:
-    entry = recorded(
-        "/api/1/envelope/", make_envelope(items=[({"type": "attachment"}, b"\xff\x00"), ({"type": "event"}, EVENT)])
+    entry = make_record(
+        make_request(
+            path="/api/1/envelope/",
+            body=make_envelope(items=[({"type": "attachment"}, b"\xff\x00"), ({"type": "event"}, EVENT)]),
+        )
     )
     assert entry["body_base64"] is True
     assert base64.b64decode(entry["body"])  # stored as base64, still titled
@@ -119,10 +136,10 @@ def test_item_titles() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        recorded("/api/1/envelope/", make_envelope()),
-        recorded("/api/1/store/", EVENT),
-        recorded("/api/1/cron/nightly/k/", method="GET", query="status=ok"),
-        recorded("/api/1/unreal/k/", b"UE4 crash", query=""),
+        make_record(make_request(path="/api/1/envelope/", body=make_envelope())),
+        make_record(make_request(path="/api/1/store/", body=EVENT)),
+        make_record(make_request(path="/api/1/cron/nightly/k/", body=b"", query="status=ok", method="GET")),
+        make_record(make_request(path="/api/1/unreal/k/", body=b"UE4 crash", query="")),
     ],
     ids=["envelope", "store", "cron", "unreal"],
 )

@@ -29,6 +29,7 @@ import pytest
 from sentry_mirror.core import record
 from sentry_mirror.io import decoding
 from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_envelope
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
 MIB = 1 << 20
@@ -40,17 +41,8 @@ def bomb(decoded: int, event_id: str | None = None) -> tuple[str, bytes, bytes]:
     """(event id, decoded envelope head, gzip body): an event, then an attachment of zeros
     making ``decoded`` bytes in all, compressed without holding the zeros whole."""
     event_id = event_id or uuid.uuid4().hex
-    event = orjson.dumps(
-        {"event_id": event_id, "level": "error", "exception": {"values": [{"type": "Boom", "value": "zip"}]}}
-    )
-    head = (
-        orjson.dumps({"event_id": event_id})
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(event)})
-        + b"\n"
-        + event
-        + b"\n"
-    )
+    event = {"event_id": event_id, "level": "error", "exception": {"values": [{"type": "Boom", "value": "zip"}]}}
+    head = make_envelope({"event_id": event_id}, [({"type": "event"}, event)])
     size = decoded
     for _ in range(3):  # the header's length has as many digits as the size it gives
         header = orjson.dumps({"type": "attachment", "length": size, "filename": "zeros.bin"}) + b"\n"
@@ -68,14 +60,8 @@ def bomb(decoded: int, event_id: str | None = None) -> tuple[str, bytes, bytes]:
 
 def small_envelope() -> tuple[str, bytes]:
     event_id = uuid.uuid4().hex
-    event = orjson.dumps({"event_id": event_id, "message": "hello"})
-    body = (
-        orjson.dumps({"event_id": event_id})
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(event)})
-        + b"\n"
-        + event
-    )
+    event = {"event_id": event_id, "message": "hello"}
+    body = make_envelope({"event_id": event_id}, [({"type": "event"}, event)], trailing_newline=False)
     return event_id, gzip.compress(body)
 
 

@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import orjson
 import pytest
 
 from sentry_mirror.io.listener import ListenOptions, Ready, listen
 from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_envelope
 
 QUERY = "sentry_key=mirror&sentry_version=7"
 
@@ -37,10 +37,10 @@ def start_listener(directory: Path, *extra: str) -> tuple[subprocess.Popen[str],
 
 
 def envelope() -> tuple[str, bytes]:
+    """A fresh event id and an envelope (no trailing newline) of a 2 kB event with that id."""
     event_id = uuid.uuid4().hex
-    event = orjson.dumps({"event_id": event_id, "message": "load", "extra": {"pad": "x" * 2000}})
-    header = orjson.dumps({"event_id": event_id})
-    return event_id, header + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event
+    event = {"event_id": event_id, "message": "load", "extra": {"pad": "x" * 2000}}
+    return event_id, make_envelope({"event_id": event_id}, [({"type": "event"}, event)], trailing_newline=False)
 
 
 async def hammer(url: str, seconds: float, acknowledged: list[str], *, concurrency: int = 16) -> None:

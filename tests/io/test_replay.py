@@ -37,6 +37,7 @@ from sentry_mirror.io.replay import (
     timestamp_shift,
 )
 from tests.conftest import Mirror
+from tests.factories import make_record, make_request
 from tests.test_sdk_e2e import send_app_traffic
 
 NEW_KEY = "fedcba9876543210fedcba9876543210"
@@ -113,24 +114,20 @@ def test_rate_limits_as_an_sdk_keeps_them() -> None:
 
 
 def prepared(**overrides: Any) -> Any:
-    data = {
-        "id": "0" * 32,
-        "received_at": format_time(T0),
-        "method": "POST",
-        "path": "/api/1/envelope/",
-        "query": "",
-        "headers": [["X-Sentry-Auth", "Sentry sentry_key=k"]],
-        "endpoint": "envelope",
-        "project_id": "1",
-        "auth": {"form": "x-sentry-auth", "public_key": "k"},
-        "content_encoding": None,
-        "body": '{"event_id":"' + "a" * 32 + '"}\n{"type":"event"}\n{}\n',
-        "body_base64": False,
-        "body_decoded": True,
-        "summary": {"event_id": "a" * 32, "items": [{"type": "event"}]},
-        "response": {"status": 200},
-        **overrides,
-    }
+    data = make_record(
+        **{
+            "path": "/api/1/envelope/",
+            "headers": [["X-Sentry-Auth", "Sentry sentry_key=k"]],
+            "endpoint": "envelope",
+            "project_id": "1",
+            "auth": {"form": "x-sentry-auth", "public_key": "k"},
+            "body": '{"event_id":"' + "a" * 32 + '"}\n{"type":"event"}\n{}\n',
+            "body_decoded": True,
+            "summary": {"event_id": "a" * 32, "items": [{"type": "event"}]},
+            "response": {"status": 200},
+            **overrides,
+        }
+    )
     return rewrite_request(data, Target(parse_dsn("http://k@127.0.0.1:1/1")))
 
 
@@ -342,9 +339,7 @@ async def test_speed_one_keeps_the_recorded_gaps(mirrors: tuple[Mirror, Mirror])
         "summary": {"event_id": None, "items": [{"type": "session"}]},
         "response": {"status": 200},
     }
-    records = [
-        {**base, "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(seconds=n * 0.05))} for n in range(10)
-    ]
+    records = [make_record(**base, id=f"{n:032x}", received_at=T0 + timedelta(seconds=n * 0.05)) for n in range(10)]
     loop = asyncio.get_running_loop()
     began = loop.time()
     report, results, _ = await run_replay(records, b, Options(), Pacing(speed=1, concurrency=4))
@@ -416,23 +411,15 @@ async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: 
 
 
 def prepared_record() -> dict[str, Any]:
-    return {
-        "id": "0" * 32,
-        "received_at": format_time(T0),
-        "method": "POST",
-        "path": "/api/1/envelope/",
-        "query": "",
-        "headers": [],
-        "endpoint": "envelope",
-        "project_id": "1",
-        "auth": None,
-        "content_encoding": None,
-        "body": "{}\n",
-        "body_base64": False,
-        "body_decoded": True,
-        "summary": {"event_id": None, "items": []},
-        "response": {"status": 200},
-    }
+    """An accepted envelope request to project 1 (an empty envelope), as the plan reads it."""
+    return make_record(
+        path="/api/1/envelope/",
+        endpoint="envelope",
+        project_id="1",
+        body="{}\n",
+        body_decoded=True,
+        response={"status": 200},
+    )
 
 
 def test_plan_skips_preflights_and_truncated_bodies() -> None:
@@ -817,11 +804,8 @@ async def test_a_huge_answer_leaves_the_connection_usable_and_the_result_says_ho
 
 def send_data() -> dict[str, Any]:
     """One recorded envelope request (as the mirror records it)."""
-    from sentry_mirror.core import ingest, record
-    from tests.factories import make_envelope
-
-    request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), make_envelope())
-    return record.build(request, ingest.handle(request), received_at=T0, remote_addr="127.0.0.1:1", record_id="0" * 32)
+    request = make_request(path="/api/1/envelope/", query="sentry_key=k")
+    return make_record(request, remote_addr="127.0.0.1:1", id="0" * 32)
 
 
 async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink() -> None:

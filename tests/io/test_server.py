@@ -22,15 +22,17 @@ from sentry_mirror.core.encoding import zstd_frame_end
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_envelope
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
 
 
 def envelope_body(event_id: str | None = None, message: str = "hello") -> tuple[str, bytes]:
+    """The event id (a fresh one unless given) and an envelope of an error event with that id."""
     event_id = event_id or uuid.uuid4().hex
-    event = orjson.dumps({"event_id": event_id, "message": message, "level": "error"})
-    header = orjson.dumps({"event_id": event_id, "sdk": {"name": "sentry.test", "version": "1.0"}})
-    return event_id, header + b"\n" + orjson.dumps({"type": "event", "length": len(event)}) + b"\n" + event + b"\n"
+    event = {"event_id": event_id, "message": message, "level": "error"}
+    headers = {"event_id": event_id, "sdk": {"name": "sentry.test", "version": "1.0"}}
+    return event_id, make_envelope(headers, [({"type": "event"}, event)])
 
 
 async def post(
@@ -326,9 +328,8 @@ async def test_a_big_attachment_is_recorded_byte_exact(mirror: Any) -> None:
     """A 3 MB binary attachment (compressed off the event loop) comes back byte for byte."""
     event_id = uuid.uuid4().hex
     blob = os.urandom(3_000_000)
-    header = orjson.dumps({"event_id": event_id})
-    item = orjson.dumps({"type": "attachment", "length": len(blob), "filename": "core.bin"})
-    body = header + b"\n" + item + b"\n" + blob
+    item = {"type": "attachment", "length": len(blob), "filename": "core.bin"}
+    body = make_envelope({"event_id": event_id}, [(item, blob)], trailing_newline=False)
     async with aiohttp.ClientSession() as session:
         status, _, answer = await post(
             session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", gzip.compress(body, 1), **{"Content-Encoding": "gzip"}

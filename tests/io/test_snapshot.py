@@ -21,7 +21,7 @@ from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
 from sentry_mirror.core.record import NEWEST_VERSION, RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
 from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
-from tests.factories import make_record
+from tests.factories import make_record, sample_records
 
 
 def rec(n: int, at: str = "2026-11-23T10:00:00.000000Z", **extra: Any) -> dict[str, Any]:
@@ -222,17 +222,10 @@ def test_expand_files_directories_and_globs(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- checks (core.checks)
 
-SAMPLE = Path(__file__).parents[2] / "snapshots" / "sample-python.jsonl.zst"
 FUZZ_EXAMPLES = int(os.environ.get("SENTRY_MIRROR_FUZZ_EXAMPLES", "120"))
 
 
-def _sample_records() -> list[dict[str, Any]]:
-    return [r.data for r in iter_records([SAMPLE])] + [
-        r.data for r in iter_records([SAMPLE.with_name("sample-node.jsonl.zst")])
-    ]
-
-
-REAL = _sample_records()
+REAL = sample_records("python") + sample_records("node")
 
 
 OTHER = frames([rec(1, body="x" * 500)], [rec(2)], finish=False)  # another capture, to splice in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import socket
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from sentry_mirror import __version__
-from sentry_mirror.core import ingest, record
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import Duration, Size, cli
+from tests.factories import EVENT_ID, T0, make_envelope, make_record, make_request
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 
@@ -89,12 +89,12 @@ def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
     assert [] == list((tmp_path / "snapshots").iterdir())
 
 
-def _record(body: bytes, path: str = "/api/7/envelope/", query: str = "sentry_key=k") -> dict[str, object]:
-    request = ingest.Request("POST", path, query, (("User-Agent", "sentry.python/2.75.0"),), body)
-    outcome = ingest.handle(request)
-    return record.build(
-        request, outcome, received_at=datetime(2026, 11, 23, 10, 0, 1, tzinfo=UTC), remote_addr="127.0.0.1:5000"
+def _record(body: bytes) -> dict[str, object]:
+    """A request to project 7 from sentry-python, as recorded at 10:00:01."""
+    request = make_request(
+        path="/api/7/envelope/", body=body, headers=[("User-Agent", "sentry.python/2.75.0")], query="sentry_key=k"
     )
+    return make_record(request, received_at=T0 + timedelta(seconds=1), remote_addr="127.0.0.1:5000")
 
 
 def _line(entry: dict[str, object]) -> str:
@@ -104,12 +104,10 @@ def _line(entry: dict[str, object]) -> str:
 
 
 def test_live_line_for_an_event_with_an_attachment() -> None:
-    event = b'{"exception":{"values":[{"type":"ZeroDivisionError","value":"division by zero"}]}}'
-    body = (
-        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sdk":{"name":"sentry.python","version":"2.75.0"}}\n'
-        + b'{"type":"event","length":%d}\n' % len(event)
-        + event
-        + b'\n{"type":"attachment","length":3}\nabc\n'
+    event = {"exception": {"values": [{"type": "ZeroDivisionError", "value": "division by zero"}]}}
+    body = make_envelope(
+        {"event_id": EVENT_ID, "sdk": {"name": "sentry.python", "version": "2.75.0"}},
+        [({"type": "event"}, event), ({"type": "attachment"}, b"abc")],
     )
     expected = f"10:00:01  project 7  sentry.python 2.75.0  event+attachment  ZeroDivisionError: division by zero  {len(body)} B"
     assert expected == _line(_record(body))

@@ -10,10 +10,10 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from sentry_mirror.core import envelope, ingest, record
+from sentry_mirror.core import envelope
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_record, make_request
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
@@ -28,20 +28,19 @@ def entry(
     query: str = "sentry_key=k",
     headers: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
-    request = ingest.Request("POST", path, query, headers, body)
-    return record.build(
-        request,
-        ingest.handle(request),
+    """Record ``n``, received ``n`` minutes after T0 (its id starts with ``n``)."""
+    return make_record(
+        make_request(path=path, body=body, headers=headers, query=query),
         received_at=T0 + timedelta(minutes=n),
         remote_addr="127.0.0.1:1",
-        record_id=f"{n:02d}" + "0" * 30,
+        id=f"{n:02d}" + "0" * 30,
     )
 
 
 def event_envelope(event_id: str, sdk: str = "sentry.python", version: str = "2.75.0", **event: Any) -> bytes:
     return make_envelope(
         headers={"event_id": event_id, "sdk": {"name": sdk, "version": version}},
-        items=[({"type": "event"}, orjson.dumps(make_event(event_id=event_id, **event)))],
+        items=[({"type": "event"}, make_event(event_id=event_id, **event))],
     )
 
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.ui.cli import cli
 from tests.conftest import Mirror
+from tests.factories import make_record
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 SAMPLE = Path(__file__).resolve().parents[2] / "snapshots" / "sample-python.jsonl.zst"
@@ -100,7 +101,7 @@ async def test_listen_directory_new_and_open(tmp_path: Path, caplog: pytest.LogC
     for directory in (fresh, shared):
         recorder = Recorder(directory)
         await recorder.start()
-        await recorder.write({"v": 1, "id": "0" * 32, "received_at": "2026-11-23T10:00:00.000000Z", "summary": {}})
+        await recorder.write(make_record())
         await recorder.close()
         assert 0o700 == mode(directory)
         assert [0o600] == [mode(p) for p in directory.iterdir()]

@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
-from sentry_mirror.core import ingest, record
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_record, make_request
 from tests.helpers import require_relay
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -118,16 +117,10 @@ def test_diff_of_a_snapshot_with_itself() -> None:
 def _write(path: Path, *events: dict[str, Any]) -> str:
     records = []
     for event in events:
-        body = make_envelope(headers={}, items=[({"type": "event"}, orjson.dumps(event))])
-        request = ingest.Request("POST", "/api/1/envelope/", "sentry_key=k", (), body)
-        records.append(
-            record.build(
-                request,
-                ingest.handle(request),
-                received_at=datetime(2026, 11, 23, tzinfo=UTC),
-                remote_addr="127.0.0.1:1",
-            )
+        request = make_request(
+            path="/api/1/envelope/", body=make_envelope({}, [({"type": "event"}, event)]), query="sentry_key=k"
         )
+        records.append(make_record(request, received_at=datetime(2026, 11, 23, tzinfo=UTC), remote_addr="127.0.0.1:1"))
     with path.open("wb") as fo:
         writer = SnapshotWriter(fo)
         writer.write(records)

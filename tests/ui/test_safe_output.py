@@ -33,11 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from sentry_mirror.core import ingest, record
+from sentry_mirror.core import ingest
 from sentry_mirror.core.text import html_text, markdown, visible, visible_lines
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import cli
+from tests.factories import make_envelope, make_record
 
 EXAMPLES = int(os.environ.get("SENTRY_MIRROR_FUZZ_EXAMPLES", "5"))
 PLAIN = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -149,13 +150,6 @@ def no_surrogates_deep(value: Any) -> Any:
     return value
 
 
-def envelope(headers: dict[str, Any], items: list[tuple[dict[str, Any], bytes]]) -> bytes:
-    parts = [json.dumps(headers).encode()]
-    for item_headers, body in items:
-        parts += [json.dumps({**item_headers, "length": len(body)}).encode(), body]
-    return b"\n".join(parts) + b"\n"
-
-
 def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str, Any]]:
     """Requests carrying ``s`` (hostile strings) in every field a reader shows."""
     a, b, c, d = s[0], s[1 % len(s)], s[2 % len(s)], s[3 % len(s)]
@@ -204,7 +198,7 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
     }
     sdk = no_surrogates_deep({"name": a, "version": b})  # a JSON header with a lone surrogate is refused (as by Relay)
     bodies = [
-        envelope(
+        make_envelope(
             {"event_id": event["event_id"], "sdk": sdk},
             [
                 ({"type": "event"}, payload(event, ascii_json)),
@@ -214,9 +208,14 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
                 ),
                 ({"type": no_surrogates(b) or "x"}, payload({"x": d}, ascii_json)),
             ],
+            ascii_headers=True,
         ),
-        envelope({"event_id": "b" * 32, "sdk": sdk}, [({"type": "transaction"}, payload(transaction, ascii_json))]),
-        envelope(
+        make_envelope(
+            {"event_id": "b" * 32, "sdk": sdk},
+            [({"type": "transaction"}, payload(transaction, ascii_json))],
+            ascii_headers=True,
+        ),
+        make_envelope(
             {"sdk": sdk},
             [
                 (
@@ -224,8 +223,9 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
                     payload({"check_in_id": "f" * 32, "monitor_slug": a, "status": b, "release": c}, ascii_json),
                 )
             ],
+            ascii_headers=True,
         ),
-        envelope(
+        make_envelope(
             {"sdk": sdk},
             [
                 (
@@ -233,8 +233,9 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
                     payload({"sid": "1" * 32, "status": a, "attrs": {"release": b, "environment": c}}, ascii_json),
                 )
             ],
+            ascii_headers=True,
         ),
-        envelope(
+        make_envelope(
             {"sdk": sdk},
             [
                 (
@@ -242,6 +243,7 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
                     payload({"discarded_events": [{"reason": a, "category": b, "quantity": 1}]}, ascii_json),
                 )
             ],
+            ascii_headers=True,
         ),
     ]
     client = quote(no_surrogates(d), safe="")
@@ -267,12 +269,11 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
         ),  # a broken envelope
     ]
     return [
-        record.build(
+        make_record(
             request,
-            ingest.handle(request),
             received_at=T0 + timedelta(seconds=n * 10 + i),
             remote_addr="127.0.0.1:1",
-            record_id=f"{n:02x}{i:02x}".ljust(32, "0"),
+            id=f"{n:02x}{i:02x}".ljust(32, "0"),
         )
         for i, request in enumerate(requests)
     ]
@@ -502,9 +503,10 @@ def test_listen_prints_a_hostile_request_escaped(tmp_path: Path) -> None:
         banner = process.stdout.readline()
         port = int(re.search(r"127\.0\.0\.1:(\d+)/1", SGR.sub("", banner)).group(1))  # type: ignore[union-attr]
         evil = "\x1b]8;;http://evil.example\x1b\\\x1b[2J\u202e" + MARKUP
-        body = envelope(
+        body = make_envelope(
             {"event_id": "a" * 32, "sdk": {"name": evil, "version": "1"}},
             [({"type": "event"}, payload({"message": evil, "level": evil}, False))],
+            ascii_headers=True,
         )
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for path in ("/api/1/envelope/?sentry_key=k", "/api/1/" + quote(evil) + "/"):
