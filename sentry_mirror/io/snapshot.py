@@ -468,7 +468,7 @@ def expand(paths: Iterable[str | os.PathLike[str]]) -> ExpandedPaths:
 _NAME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?Z-(?P<writer>.+?)(?:_\d{4,})?\.jsonl\.zst$")
 
 
-def _writer(path: Path) -> str:
+def writer_of(path: Path) -> str:
     """Which process wrote ``path``: its files are read one after another."""
     match = _NAME.match(path.name)
     return f"{path.parent}/{match.group('writer')}" if match else str(path)
@@ -485,7 +485,7 @@ def iter_records(
     files = paths if isinstance(paths, ExpandedPaths) else expand(paths)
     by_writer: dict[str, list[Path]] = {}
     for path in sorted(files, key=lambda p: p.name):
-        by_writer.setdefault(_writer(path), []).append(path)
+        by_writer.setdefault(writer_of(path), []).append(path)
     streams = [
         itertools.chain.from_iterable(_read_path(p, on_warning, on_progress) for p in group)
         for group in by_writer.values()
