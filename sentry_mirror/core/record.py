@@ -229,7 +229,8 @@ def _text(value: Any) -> str | None:
 def minimal(entry: dict[str, Any], reason: str) -> dict[str, Any]:
     """The smallest record that still says what came in, what was answered and why the full
     record could not be stored: every field a reader needs, each one made JSON-safe."""
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    found = entry.get("response")
+    response: dict[str, Any] = found if isinstance(found, dict) else {}
     status = response.get("status")
     headers = response.get("headers")
     return {
@@ -312,7 +313,8 @@ class Record:
 
     @property
     def event_id(self) -> str | None:
-        return self.data["summary"]["event_id"]
+        event_id: str | None = self.data["summary"]["event_id"]
+        return event_id
 
     @property
     def item_types(self) -> list[str]:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import zstandard
@@ -54,6 +54,13 @@ FRAME_SIZE = 1 << 20
 LEVEL = 2
 
 
+class Sink(Protocol):
+    """What :class:`SnapshotWriter` writes to: a binary file, or a raw descriptor's writer
+    (a raw file may write less than asked, or nothing yet: ``None``)."""
+
+    def write(self, data: memoryview, /) -> int | None: ...
+
+
 class SnapshotWriter:
     """Appends groups of records to a binary file object.
 
@@ -68,10 +75,10 @@ class SnapshotWriter:
     every frame has zstd's checksum, and every group's last line ends with a group mark.
     """
 
-    def __init__(self, fo: BinaryIO, *, level: int = LEVEL, frame_size: int = FRAME_SIZE) -> None:
+    def __init__(self, fo: Sink, *, level: int = LEVEL, frame_size: int = FRAME_SIZE) -> None:
         self._fo = fo
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._frame: Any = None  # the zstd compressobj of the open frame
+        self._frame: zstandard.ZstdCompressionObj | None = None  # the compressobj of the open frame
         self._frame_input = 0
         self._crc = 0  # the running CRC-32 of the open frame's lines (core.checks)
         self._header = checks.HEADER  # written before the first group
