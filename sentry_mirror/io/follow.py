@@ -11,7 +11,8 @@ from typing import BinaryIO
 
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import SnapshotError
-from sentry_mirror.io.snapshot import READ_SIZE, SUFFIX, RecordDecoder, Warn, writer_of
+from sentry_mirror.io.decoder import READ_SIZE, RecordDecoder, Warn
+from sentry_mirror.io.snapshot import SUFFIX, writer_of
 
 
 @dataclass

@@ -17,8 +17,9 @@ import pytest
 
 from sentry_mirror.core.record import RECORD_VERSION
 from sentry_mirror.errors import SnapshotError
+from sentry_mirror.io.decoder import read_records
 from sentry_mirror.io.follow import follow
-from sentry_mirror.io.snapshot import SnapshotWriter, read_records
+from sentry_mirror.io.snapshot import SnapshotWriter
 from tests.factories import make_record
 
 Step = Callable[[], object]
