@@ -195,6 +195,17 @@ def test_the_consumer_stopping_closes_the_files(tmp_path: Path, files: list[Bina
         assert before == len(list(fds.iterdir()))
 
 
+def test_follow_opens_only_the_newest_file_of_each_writer(tmp_path: Path) -> None:
+    """A directory of many rotated files: following opens one file per listener, not all."""
+    for n in range(50):
+        (tmp_path / f"2026-11-23T10-{n:02d}-00Z-host-1.jsonl.zst").write_bytes(b"")
+    (tmp_path / "2026-11-23T10-00-00Z-other-2.jsonl.zst").write_bytes(b"")
+    ready: list[int] = []
+    stream = follow([tmp_path], on_warning=lambda m: None, on_ready=ready.append, stopped=lambda: bool(ready))
+    assert [] == list(stream)
+    assert [2] == ready
+
+
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match="no such snapshot file or directory"):
         next(follow([tmp_path / "nope"], on_warning=lambda m: None))
