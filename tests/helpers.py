@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +21,17 @@ def require_relay() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (required in CI: the test extras install it)")
     pytest.skip(message)
+
+
+def mode(path: Path) -> int:
+    """The permission bits of ``path`` itself (a symlink's own)."""
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+@contextmanager
+def umask(value: int) -> Iterator[None]:
+    old = os.umask(value)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from sentry_mirror.core import envelope, ingest, record, shape
-from sentry_mirror.io.snapshot import SnapshotWriter, read_records
+from sentry_mirror.io.decoder import read_records
+from sentry_mirror.io.snapshot import SnapshotWriter
 from tests.factories import (
     EVENT_ID,
     KEY,

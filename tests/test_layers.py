@@ -10,7 +10,7 @@ import pytest
 import sentry_mirror
 
 PACKAGE = Path(sentry_mirror.__file__).parent
-CORE_FILES = [*sorted((PACKAGE / "core").glob("*.py")), PACKAGE / "errors.py"]
+CORE_FILES = [*sorted((PACKAGE / "core").rglob("*.py")), PACKAGE / "errors.py"]
 BANNED_IMPORTS = {"aiohttp", "asyncio", "click", "rich", "socket", "sentry_mirror.io", "sentry_mirror.ui"}
 BANNED_CALLS = {"open"}
 
@@ -25,7 +25,7 @@ def _imports(tree: ast.AST) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_core_module_is_pure(path: Path) -> None:
     tree = ast.parse(path.read_text())
     banned = {name for name in _imports(tree) if any(name == b or name.startswith(b + ".") for b in BANNED_IMPORTS)}

@@ -40,7 +40,7 @@ class _Cutter:
             if depth >= MAX_HEADER_DEPTH:
                 self.cut = True
                 return None
-            return self._dict(value, depth + 1) if type(value) is dict else self._list(value, depth + 1)
+            return self._dict(value, depth + 1) if isinstance(value, dict) else self._list(value, depth + 1)
         return value
 
     def _room(self) -> bool:

@@ -21,7 +21,8 @@ def migrate(data: Any) -> dict[str, Any]:
     """``data`` brought to the current format version, or a :class:`SnapshotError`."""
     if not isinstance(data, dict) or not isinstance(data.get("v"), int):
         raise SnapshotError("not a sentry-mirror record (no format version 'v')")
-    version = data["v"]
+    record: dict[str, Any] = data
+    version = record["v"]
     if version > NEWEST_VERSION:
         raise FormatVersionError(
             f"record format version {version} is newer than this sentry-mirror reads "
@@ -31,6 +32,6 @@ def migrate(data: Any) -> dict[str, Any]:
         step = MIGRATIONS.get(version)
         if step is None:
             raise SnapshotError(f"record format version {version} is not supported")
-        data = step(data)
-        version = data["v"]
-    return data
+        record = step(record)
+        version = record["v"]
+    return record

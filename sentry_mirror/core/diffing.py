@@ -142,8 +142,8 @@ def diff_reports(
     """What changed from ``a`` to ``b``."""
     ta, tb = a.section("traffic"), b.section("traffic")
     counts = []
-    for what, key in (("item_type", "items_by_type"), ("endpoint", "by_endpoint"), ("sdk", "by_sdk")):
-        counts += _counts(what, ta.get(key, {}), tb.get(key, {}))
+    for what, section_key in (("item_type", "items_by_type"), ("endpoint", "by_endpoint"), ("sdk", "by_sdk")):
+        counts += _counts(what, ta.get(section_key, {}), tb.get(section_key, {}))
 
     ga = {g.hash: g for g in a.groups}
     gb = {g.hash: g for g in b.groups}

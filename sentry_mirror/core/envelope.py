@@ -66,7 +66,7 @@ class Item:
     nothing changes one.)"""
 
     headers: dict[str, Any]
-    payload: bytes
+    payload: bytes | memoryview  # a view above VIEW_ABOVE bytes
 
     @property
     def type(self) -> str:
@@ -255,7 +255,7 @@ def iter_items(data: bytes, pos: int) -> Iterator[Item]:
 
 def serialize(envelope: Envelope) -> bytes:
     """Envelope bytes as sentry-python writes them: ``length`` on every item, trailing newline."""
-    parts = [orjson.dumps(envelope.headers), b"\n"]
+    parts: list[bytes | memoryview] = [orjson.dumps(envelope.headers), b"\n"]
     for item in envelope.items:
         headers = {**item.headers, "length": len(item.payload)}
         parts += [orjson.dumps(headers), b"\n", item.payload, b"\n"]

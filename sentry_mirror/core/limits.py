@@ -1,6 +1,6 @@
 """Relay's size and count limits for one request, and the item-type families they apply to.
 
-One place for these facts: the listener answers by them (``core/ingest.py``) and the report
+One place for these facts: the listener answers by them (``core/ingest/``) and the report
 predicts what Sentry would refuse by them (``core/report``). Source: Relay's
 ``relay-config/src/config.rs`` defaults and ``relay-server/src/utils/sizes.rs``.
 """

@@ -161,17 +161,18 @@ def build(
 def dumps(entry: dict[str, Any]) -> bytes:
     """One record as a JSON line; never fails, whatever a client made the record hold.
 
-    Parsed parts a client controls may not fit JSON output, in three steps of repair:
+    Parsed parts a client controls may not fit JSON output, in two steps of repair:
 
     1. Lone UTF-16 surrogates (``"\\ud800"`` in a lenient JSON body, which Python's parser
        accepts): UTF-8 cannot hold them, so each string that has them is stored with U+FFFD
        in their place, and a note gives the field and its exact value JSON-escaped
        (``"\\ud800"``), so nothing is lost.
-    2. Integers over 64 bits or nesting over 254 levels in the envelope or item headers: the
-       summary keeps only the item types and sizes and a note says why; the body, which holds
-       the same bytes, is always kept.
-    3. Anything else (a bug): a minimal record with the request line, the response as sent
+    2. Anything else (a bug): a minimal record with the request line, the response as sent
        and the reason, so the request is still on disk with the status its client got.
+
+    The envelope and item headers in the summary need no repair of their own: they are
+    bounded (:mod:`sentry_mirror.core.bounds`) to a depth JSON output takes, and hold what
+    orjson parsed (no integer over 64 bits).
     """
     try:
         return orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
@@ -181,12 +182,8 @@ def dumps(entry: dict[str, Any]) -> bytes:
     repaired = _without_surrogates(entry, "", repairs, 0)
     if repairs:
         repaired["notes"] = [*repaired.get("notes", ()), *repairs]
-        try:
-            return orjson.dumps(repaired, option=orjson.OPT_APPEND_NEWLINE)
-        except orjson.JSONEncodeError:
-            pass
     try:
-        return orjson.dumps(_reduced(repaired), option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(repaired, option=orjson.OPT_APPEND_NEWLINE)
     except Exception as exc:
         return orjson.dumps(minimal(repaired, f"{type(exc).__name__}: {exc}"), option=orjson.OPT_APPEND_NEWLINE)
 
@@ -221,30 +218,6 @@ def _without_surrogates(value: Any, where: str, repairs: list[str], depth: int) 
     return value
 
 
-def _reduced(entry: dict[str, Any]) -> dict[str, Any]:
-    """The record with the parsed headers left out of its summary (see :func:`dumps`)."""
-    reason = "unknown"
-    try:
-        orjson.dumps(entry)
-    except orjson.JSONEncodeError as exc:
-        reason = str(exc)
-    summary = entry["summary"]
-    return {
-        **entry,
-        "summary": {
-            **{
-                k: v
-                for k, v in summary.items()
-                if k in ("event_id", "title", "level", "environment", "release", "items_total")
-            },
-            "sdk": summary["sdk"] if isinstance(summary.get("sdk"), str) else None,
-            "envelope_header": None,
-            "items": [{"type": str(item["type"]), "size": item["size"], "headers": None} for item in summary["items"]],
-        },
-        "notes": [*entry["notes"], f"the parsed headers could not be stored as JSON ({reason}): see the body"],
-    }
-
-
 def _text(value: Any) -> str | None:
     """A string JSON can hold for ``value`` (None stays None)."""
     if value is None:
@@ -256,7 +229,8 @@ def _text(value: Any) -> str | None:
 def minimal(entry: dict[str, Any], reason: str) -> dict[str, Any]:
     """The smallest record that still says what came in, what was answered and why the full
     record could not be stored: every field a reader needs, each one made JSON-safe."""
-    response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+    found = entry.get("response")
+    response: dict[str, Any] = found if isinstance(found, dict) else {}
     status = response.get("status")
     headers = response.get("headers")
     return {
@@ -339,7 +313,8 @@ class Record:
 
     @property
     def event_id(self) -> str | None:
-        return self.data["summary"]["event_id"]
+        event_id: str | None = self.data["summary"]["event_id"]
+        return event_id
 
     @property
     def item_types(self) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.errors import SnapshotError
-from sentry_mirror.io.snapshot import READ_SIZE, UNCHECKED_NOTE, Damage, RecordDecoder
+from sentry_mirror.io.decoder import READ_SIZE, UNCHECKED_NOTE, Damage, RecordDecoder
 
 
 @dataclass

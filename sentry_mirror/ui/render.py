@@ -289,7 +289,7 @@ def _json(value: Any) -> Text:
     return highlighted
 
 
-def _payload(payload: bytes, content_type: Any) -> Any:
+def _payload(payload: bytes | memoryview, content_type: Any) -> Any:
     """Pretty JSON when the payload is JSON, text when it is text, else a hex dump."""
     payload = bytes(payload)  # a view, for a huge item (core/envelope.py VIEW_ABOVE)
     if payload[:1] in (b"{", b"["):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from sentry_mirror.core import ingest, record
+from sentry_mirror.core import bounds, ingest, record
 from sentry_mirror.core.summary import event_title, item_title, record_facts, record_title
 from tests.factories import EVENT_ID, make_envelope, make_event, make_record, make_request
 
@@ -183,13 +183,13 @@ def _handle(body: bytes) -> ingest.Outcome:
 def test_an_envelope_of_many_items_lists_a_bounded_number_in_its_summary() -> None:
     """900k empty items made a 103 MiB record line: the summary keeps the first
     MAX_SUMMARY_ITEMS, says how many there were, and the body keeps them all."""
-    count = ingest.MAX_SUMMARY_ITEMS + 500
+    count = bounds.MAX_SUMMARY_ITEMS + 500
     body = orjson.dumps({"event_id": EVENT_ID}) + b"\n" + b'{"type":"span","length":0}\n\n' * count
     outcome = _handle(body)
     assert 200 == outcome.response.status
-    assert ingest.MAX_SUMMARY_ITEMS == len(outcome.items)
+    assert bounds.MAX_SUMMARY_ITEMS == len(outcome.items)
     assert {"type": "span", "size": 0, "headers": {"type": "span", "length": 0}} == outcome.items[-1]
-    assert any(f"{ingest.MAX_SUMMARY_ITEMS:,} of its {count:,} items" in note for note in outcome.notes)
+    assert any(f"{bounds.MAX_SUMMARY_ITEMS:,} of its {count:,} items" in note for note in outcome.notes)
     assert body == outcome.body
     entry = record.build(
         ingest.Request("POST", "/api/1/envelope/", body=body), outcome, received_at=datetime.now(UTC), remote_addr=None
@@ -206,7 +206,7 @@ def test_a_few_items_are_all_listed_without_a_note() -> None:
 def test_huge_header_values_are_cut_in_the_summary_but_kept_in_the_body() -> None:
     """A 198 MiB envelope header line cost the listener 14 times its size, much of it
     in the record's copy of the header: the summary keeps header strings cut short."""
-    long = "A" * (ingest.MAX_HEADER_STRING * 3)
+    long = "A" * (bounds.MAX_HEADER_STRING * 3)
     header = {"event_id": EVENT_ID, "sdk": {"name": "sentry.python", "version": "2"}, "x": long, "list": [long, 1]}
     item_header = {"type": "attachment", "length": 1, "filename": long}
     body = orjson.dumps(header) + b"\n" + orjson.dumps(item_header) + b"\nZ\n"
@@ -214,18 +214,18 @@ def test_huge_header_values_are_cut_in_the_summary_but_kept_in_the_body() -> Non
     assert 200 == outcome.response.status
     kept = outcome.envelope_header
     assert kept is not None and kept["event_id"] == EVENT_ID and kept["sdk"] == header["sdk"]
-    assert len(kept["x"]) <= ingest.MAX_HEADER_STRING + 1 and kept["x"].startswith("AAAA") and kept["x"].endswith("…")
-    assert len(kept["list"][0]) <= ingest.MAX_HEADER_STRING + 1 and 1 == kept["list"][1]
+    assert len(kept["x"]) <= bounds.MAX_HEADER_STRING + 1 and kept["x"].startswith("AAAA") and kept["x"].endswith("…")
+    assert len(kept["list"][0]) <= bounds.MAX_HEADER_STRING + 1 and 1 == kept["list"][1]
     (item,) = outcome.items
-    assert len(item["headers"]["filename"]) <= ingest.MAX_HEADER_STRING + 1 and 1 == item["size"]
+    assert len(item["headers"]["filename"]) <= bounds.MAX_HEADER_STRING + 1 and 1 == item["size"]
     assert outcome.sdk == "sentry.python/2"
     assert any("cut" in note and "header" in note for note in outcome.notes)
     assert body == outcome.body
 
 
 def test_a_header_of_very_many_keys_is_cut_in_the_summary() -> None:
-    header = {"event_id": EVENT_ID, **{f"k{i}": i for i in range(ingest.MAX_HEADER_NODES * 2)}}
+    header = {"event_id": EVENT_ID, **{f"k{i}": i for i in range(bounds.MAX_HEADER_NODES * 2)}}
     outcome = _handle(orjson.dumps(header) + b"\n")
     kept = outcome.envelope_header
-    assert kept is not None and kept["event_id"] == EVENT_ID and len(kept) <= ingest.MAX_HEADER_NODES + 1
+    assert kept is not None and kept["event_id"] == EVENT_ID and len(kept) <= bounds.MAX_HEADER_NODES + 1
     assert any("cut" in note for note in outcome.notes)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import base64
-import os
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +13,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.decoder import read_records
 from sentry_mirror.io.export import envelope_name, export_envelopes, export_snapshot
-from sentry_mirror.io.files import private_directory, write_private
-from sentry_mirror.io.snapshot import read_records
 from tests.factories import make_record
+from tests.helpers import mode, umask
 
 
 def envelope(received_at: Any = "2026-11-23T10:00:01.123456Z", ident: Any = "ab" * 16) -> dict[str, Any]:
@@ -30,19 +27,6 @@ def envelope(received_at: Any = "2026-11-23T10:00:01.123456Z", ident: Any = "ab"
         response={"status": 200, "headers": [], "body": "", "body_base64": False},
         body='{"event_id":"x"}\n',
     )
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.lstat().st_mode)
-
-
-@contextmanager
-def umask(value: int) -> Iterator[None]:
-    old = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 @settings(max_examples=150, deadline=None)
@@ -110,42 +94,6 @@ def test_an_open_directory_of_ours_is_tightened_with_a_notice(tmp_path: Path) ->
     export_envelopes([envelope()], directory, warn=notices.append)
     assert 0o700 == mode(directory)
     assert [f"{directory} could be written by other users (mode 777): tightened to 700"] == notices
-
-
-def test_a_directory_of_ours_that_others_may_only_read_is_left_alone(tmp_path: Path) -> None:
-    directory = tmp_path / "plain"
-    directory.mkdir()
-    directory.chmod(0o755)
-    notices: list[str] = []
-    private_directory(directory, warn=notices.append)
-    assert (0o755, []) == (mode(directory), notices)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")
-def test_an_open_directory_of_someone_else_is_warned_about(tmp_path: Path) -> None:
-    directory = tmp_path / "theirs"
-    directory.mkdir()
-    directory.chmod(0o777)
-    os.chown(directory, 65534, 65534)
-    notices: list[str] = []
-    private_directory(directory, warn=notices.append)
-    assert 0o777 == mode(directory)
-    assert 1 == len(notices) and "is not yours" in notices[0]
-
-
-def test_write_private_replaces_a_readable_file_with_an_owner_only_one(tmp_path: Path) -> None:
-    path = tmp_path / "report.html"
-    path.write_text("old")
-    path.chmod(0o644)
-    with umask(0):
-        write_private(path, b"new")
-    assert ("new", 0o600) == (path.read_text(), mode(path))
-    assert [path] == list(tmp_path.iterdir())  # no temporary file left behind
-
-
-def test_write_private_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(MirrorError, match=f"cannot write {tmp_path}/missing/report.html: No such file or directory"):
-        write_private(tmp_path / "missing" / "report.html", b"x")
 
 
 def test_a_kept_compressed_body_that_does_not_decode_is_skipped_with_a_warning(tmp_path: Path) -> None:

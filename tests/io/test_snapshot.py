@@ -20,7 +20,8 @@ from sentry_mirror.core.checks import HEADER
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
 from sentry_mirror.core.record import NEWEST_VERSION, RECORD_VERSION
 from sentry_mirror.errors import FormatVersionError, MirrorError, SnapshotError
-from sentry_mirror.io.snapshot import RecordDecoder, SnapshotWriter, expand, iter_records, read_records
+from sentry_mirror.io.decoder import RecordDecoder, read_records
+from sentry_mirror.io.snapshot import SnapshotWriter, expand, iter_records
 from tests.factories import make_record, sample_records
 
 

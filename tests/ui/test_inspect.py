@@ -384,16 +384,3 @@ def test_nothing_matches(snapshot: Path) -> None:
     assert ["no request matches", "0 request(s)"] == run(
         "inspect", str(snapshot), "--project", "99"
     ).output.splitlines()[-2:]
-
-
-def test_follow_opens_only_the_newest_file_of_each_writer(tmp_path: Path) -> None:
-    """A directory of many rotated files: following opens one file per listener, not all."""
-    from sentry_mirror.io.follow import follow
-
-    for n in range(50):
-        (tmp_path / f"2026-11-23T10-{n:02d}-00Z-host-1.jsonl.zst").write_bytes(b"")
-    (tmp_path / "2026-11-23T10-00-00Z-other-2.jsonl.zst").write_bytes(b"")
-    ready: list[int] = []
-    stream = follow([tmp_path], on_warning=lambda m: None, on_ready=ready.append, stopped=lambda: bool(ready))
-    assert [] == list(stream)
-    assert [2] == ready
