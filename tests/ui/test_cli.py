@@ -15,7 +15,8 @@ from rich.console import Console
 from sentry_mirror import __version__
 from sentry_mirror.core import ingest, record
 from sentry_mirror.ui import render
-from sentry_mirror.ui.cli import Duration, Size, cli
+from sentry_mirror.ui.cli import cli
+from sentry_mirror.ui.params import Duration, Size
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 
@@ -75,14 +76,14 @@ def test_bad_size_is_a_usage_error() -> None:
     assert "'lots' is not a size like 100MB, 200MiB or 65536" in result.output
 
 
-def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
-    """A MirrorError becomes 'Error: …' and exit code 1, without a traceback."""
+def test_port_in_use_is_one_clear_message_and_exit_3(tmp_path: Path) -> None:
+    """A MirrorError becomes 'Error: …' and exit code 3 (ERROR), without a traceback."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(cli, ["listen", "--port", str(port), "--dir", str(tmp_path / "snapshots")], env=ENV)
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert f"Error: cannot listen on 127.0.0.1:{port}:" in result.output
     assert "(try --port 0 for a free port)" in result.output
     assert "Traceback" not in result.output

@@ -81,7 +81,7 @@ def test_show_a_group() -> None:
 
 def test_unknown_group() -> None:
     result = run("group", "show", "ffffffffffff", SAMPLE)
-    assert (1, "Error: no group 'ffffffffffff'\n") == (result.exit_code, result.output)
+    assert (3, "Error: no group 'ffffffffffff'\n") == (result.exit_code, result.output)
 
 
 def test_compare_shows_counts_splits_and_merges() -> None:

@@ -205,7 +205,7 @@ def test_relative_since_is_from_now(snapshot: Path) -> None:
 
 def test_bad_time_is_a_clear_error(snapshot: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(snapshot), "--since", "yesterday"], env=ENV)
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert "'yesterday' is not a time: use 10m, 2h, 1d or 2026-11-23T10:00:00Z" in result.output
 
 
@@ -236,9 +236,9 @@ def test_raw_is_the_decoded_body_byte_exact(snapshot: Path) -> None:
 
 def test_unknown_and_ambiguous_ids(snapshot: Path) -> None:
     unknown = CliRunner().invoke(cli, ["inspect", "show", "ffff", str(snapshot)], env=ENV)
-    assert (1, "Error: no record or event id starts with 'ffff'\n") == (unknown.exit_code, unknown.output)
+    assert (3, "Error: no record or event id starts with 'ffff'\n") == (unknown.exit_code, unknown.output)
     ambiguous = CliRunner().invoke(cli, ["inspect", "show", "0", str(snapshot)], env=ENV)
-    assert 1 == ambiguous.exit_code and "'0' is ambiguous" in ambiguous.output
+    assert 3 == ambiguous.exit_code and "'0' is ambiguous" in ambiguous.output
 
 
 def test_export_snapshot_and_envelopes(snapshot: Path, tmp_path: Path) -> None:
@@ -248,7 +248,7 @@ def test_export_snapshot_and_envelopes(snapshot: Path, tmp_path: Path) -> None:
     assert ["a" * 32, "d" * 32] == [r.event_id for r in iter_records([out])]
     assert 0o600 == out.stat().st_mode & 0o777
     again = CliRunner().invoke(cli, ["export", str(snapshot), "-o", str(out)], env=ENV)
-    assert 1 == again.exit_code and "already exists" in again.output
+    assert 3 == again.exit_code and "already exists" in again.output
 
     directory = tmp_path / "envelopes"
     result = run("export", str(snapshot), "--envelopes", str(directory))
@@ -372,7 +372,7 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
 
 def test_long_listings_print_in_aligned_pages(snapshot: Path, monkeypatch: Any) -> None:
     """The table is printed a page at a time (flat memory): one header, rows lined up across pages."""
-    monkeypatch.setattr("sentry_mirror.ui.cli.TABLE_PAGE", 2)
+    monkeypatch.setattr("sentry_mirror.ui.commands.inspect.TABLE_PAGE", 2)
     paged = run("inspect", str(snapshot)).output.splitlines()
     assert 1 == sum(1 for line in paged if line.split()[:2] == ["time", "endpoint"])
     rows = [line for line in paged if line.startswith("11-23 ")]

@@ -10,7 +10,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
 from sentry_mirror.core import ingest, record
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
@@ -163,13 +162,13 @@ def test_diff_fail_on(captures: tuple[str, str]) -> None:
 
 def test_missing_snapshot() -> None:
     result = run("report", "/nonexistent/x.jsonl.zst")
-    assert 1 == result.exit_code and "no such snapshot file or directory" in result.output
+    assert 3 == result.exit_code and "no such snapshot file or directory" in result.output
 
 
 def test_relay_engine_needs_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sentry_mirror.core.pii.relay_available", lambda: False)
     result = run("report", SAMPLE, "--pii-engine", "relay")
-    assert 1 == result.exit_code and "pip install sentry-relay" in result.output
+    assert 3 == result.exit_code and "pip install sentry-relay" in result.output
 
 
 def test_relay_engine(monkeypatch: pytest.MonkeyPatch) -> None:

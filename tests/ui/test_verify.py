@@ -87,10 +87,10 @@ def test_older_snapshots_pass_with_the_checks_they_have() -> None:
 
 def test_a_missing_snapshot_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = run("/nonexistent/x.jsonl.zst")
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert "no such snapshot file or directory" in result.output
     empty = run(str(tmp_path))
-    assert (1, f"Error: no snapshot files in {tmp_path}: nothing to verify\n") == (empty.exit_code, empty.output)
+    assert (3, f"Error: no snapshot files in {tmp_path}: nothing to verify\n") == (empty.exit_code, empty.output)
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

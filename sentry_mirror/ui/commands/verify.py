@@ -14,7 +14,7 @@ from rich.text import Text
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.snapshot import expand
 from sentry_mirror.io.verify import FileCheck, verify_file
-from sentry_mirror.ui.cli import Env, cli
+from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.render import human_size
 
 
@@ -58,8 +58,23 @@ def _summary(checks: list[FileCheck]) -> str:
     return f"{len(checks)} file(s), {records} record(s): every check passed"
 
 
-@cli.command("verify")
-@click.argument("snapshots", nargs=-1)
+def _json(checks: list[FileCheck], failed: bool) -> None:
+    out = sys.stdout.buffer
+    for check in checks:
+        out.write(orjson.dumps(check.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+    summary = {
+        "summary": True,
+        "ok": not failed,
+        "files": len(checks),
+        "damaged_files": sum(not c.ok for c in checks),
+        "records": sum(c.records for c in checks),
+    }
+    out.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
+    out.flush()
+
+
+@click.command("verify")
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary object.")
 @click.pass_obj
 def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
@@ -70,8 +85,10 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
     directory or a glob (default: snapshots/). A last frame still open (a listener
     writing it, or killed) is no damage; files from older versions carry fewer checks.
 
-    Example:
+    Examples:
 
+    \b
+        sentry-mirror verify
         sentry-mirror verify snapshots/ --json
     """
     paths = expand(snapshots or ("snapshots",))
@@ -80,18 +97,7 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
     checks = [verify_file(path) for path in paths]
     failed = any(not c.ok for c in checks)
     if as_json:
-        out = sys.stdout.buffer
-        for check in checks:
-            out.write(orjson.dumps(check.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
-        summary = {
-            "summary": True,
-            "ok": not failed,
-            "files": len(checks),
-            "damaged_files": sum(not c.ok for c in checks),
-            "records": sum(c.records for c in checks),
-        }
-        out.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
-        out.flush()
+        _json(checks, failed)
     else:
         console: Console = env.console
         console.print(_table(checks))
@@ -100,4 +106,4 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
                 console.print(_plain(f"damage: {problem}"), style="red", soft_wrap=True)
         console.print(_summary(checks), style="red" if failed else "green", markup=False)
     if failed:
-        raise click.exceptions.Exit(ExitCode.ERROR)
+        raise click.exceptions.Exit(ExitCode.CHECK_FAILED)

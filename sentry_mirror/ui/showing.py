@@ -1,0 +1,40 @@
+"""Commands with a ``show`` subcommand: ``inspect show ID``, ``group show GROUP``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+class WithShow(click.Command):
+    """A reading command whose first argument may be ``show``: ``inspect [SNAPSHOT]...`` lists,
+    ``inspect show ID [SNAPSHOT]...`` hands what follows ``show`` to the ``show`` subcommand.
+
+    The command's own options are parsed first, wherever they stand (``group --strategy type
+    show ID`` keeps working), then Click parses ``show``'s arguments, with ``show``'s usage
+    message and exit code 2 on a mistake. ``show`` reads the options through ``ctx.parent``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.show: click.Command | None = None
+
+    def show_command(self, callback: Callable[..., Any]) -> click.Command:
+        """Decorator: make ``callback`` (with its Click arguments) the ``show`` subcommand."""
+        self.show = click.command("show")(callback)
+        return self.show
+
+    def invoke(self, ctx: click.Context) -> Any:
+        snapshots = ctx.params.get("snapshots") or ()
+        if self.show is None or snapshots[:1] != ("show",):
+            return super().invoke(ctx)
+        with self.show.make_context("show", list(snapshots[1:]), parent=ctx) as sub:
+            return self.show.invoke(sub)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        if self.show is not None:
+            with formatter.section("Commands"):
+                formatter.write_dl([("show", self.show.get_short_help_str(formatter.width))])
