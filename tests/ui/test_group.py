@@ -106,3 +106,13 @@ def test_transactions_by_name_and_op() -> None:
     assert found[0]["p50_ms"] == found[0]["p95_ms"] > 0
     table = run("group", SAMPLE, "--item-type", "transaction").output
     assert "POST /checkout" in table and "http.server" in table and "1 group(s), 1 transaction(s)" in table
+
+
+def test_the_record_filters_apply() -> None:
+    """inspect's filters work here too (--item-type and --limit keep group's own meaning)."""
+    warnings = groups("--level", "warning")
+    assert warnings and {"warning"} == {g["level"] for g in warnings}
+    assert len(warnings) < len(groups())
+    assert [] == groups("--since", "2026-11-24T00:00:00Z")
+    result = run("group", "show", warnings[0]["short_id"], SAMPLE, "--level", "error")
+    assert (3, f"Error: no group {warnings[0]['short_id']!r}\n") == (result.exit_code, result.output)

@@ -179,3 +179,16 @@ def test_relay_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {("exception.values[].stacktrace.frames[].vars.card", "@creditcard:filter")} <= {
         (r["path"], r["rule"]) for r in data["relay_only"]
     }
+
+
+def test_report_takes_the_record_filters() -> None:
+    assert 13 == report_json("--section", "traffic")["traffic"]["requests"]
+    only = report_json("--section", "traffic", "--item-type", "transaction")["traffic"]
+    assert (1, {"transaction": 1}) == (only["requests"], only["items_by_type"])
+
+
+def test_diff_applies_the_record_filters_to_both_sides(captures: tuple[str, str]) -> None:
+    a, b = captures
+    assert 1 == run("diff", a, b, "--fail-on", "new-pii").exit_code
+    result = run("diff", a, b, "--fail-on", "new-pii", "--until", "2026-01-01T00:00:00Z")
+    assert (0, "no differences\n") == (result.exit_code, result.output)

@@ -12,7 +12,7 @@ from sentry_mirror.core import grouping
 from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.ui import render
+from sentry_mirror.ui import render, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
 from sentry_mirror.ui.reading import reading
@@ -106,8 +106,7 @@ def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) ->
     \b
         sentry-mirror group show 3f2a snapshots/
     """
-    assert ctx.parent is not None  # show is always invoked by group
-    options = ctx.parent.params
+    options = showing.options(ctx)
     filters = {name: value for name, value in options.items() if name in FILTER_NAMES - set(_OWN_OPTIONS)}
     result = _groups(snapshots, options["strategy"], options["item_type"], filters)
     matches = [g for g in result if g.short_id.startswith(wanted) and wanted]  # type: ignore[union-attr]
