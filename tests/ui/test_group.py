@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 from click.testing import CliRunner
+from rich.cells import cell_len
+from rich.console import Console
 
 from sentry_mirror.ui.cli import cli
 
@@ -116,3 +121,30 @@ def test_the_record_filters_apply() -> None:
     assert [] == groups("--since", "2026-11-24T00:00:00Z")
     result = run("group", "show", warnings[0]["short_id"], SAMPLE, "--level", "error")
     assert (3, f"Error: no group {warnings[0]['short_id']!r}\n") == (result.exit_code, result.output)
+
+
+def test_the_table_fits_80_columns() -> None:
+    """Titles and culprits are cut in the middle, so both ends show; --json has them whole."""
+    result = CliRunner().invoke(cli, ["group", SAMPLE], env={**ENV, "COLUMNS": "80"})
+    lines = result.output.splitlines()
+    assert lines and max(cell_len(line) for line in lines) <= 80
+    declined = next(line for line in lines if line.startswith(groups()[1]["short_id"]))
+    assert re.search(r"PaymentDec\S*….*2500 cents\s", declined), declined
+    assert "PaymentDeclined: card ending 0000 declined for 2500 cents" == groups()[1]["title"]
+
+
+def test_a_group_with_no_sdk_is_labelled() -> None:
+    """On a wide terminal the SDK column shows; a group none of whose events names an SDK says so."""
+    from sentry_mirror.ui.render_group import NO_SDK, groups_table
+
+    group = replace(_any_group(), sdks=())
+    out = io.StringIO()
+    Console(file=out, width=200, no_color=True).print(groups_table([group], 200))
+    assert NO_SDK in out.getvalue() and "(no SDK)" == NO_SDK
+
+
+def _any_group() -> Any:
+    from sentry_mirror.core import grouping
+    from sentry_mirror.io.snapshot import iter_records
+
+    return grouping.group_records(r.data for r in iter_records([SAMPLE]))[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from sentry_mirror.core import envelope, ingest, record
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
@@ -398,3 +400,21 @@ def test_follow_opens_only_the_newest_file_of_each_writer(tmp_path: Path) -> Non
     stream = follow([tmp_path], on_warning=lambda m: None, on_ready=ready.append, stopped=lambda: bool(ready))
     assert [] == list(stream)
     assert [2] == ready
+
+
+def test_the_table_fits_80_columns_and_labels_what_is_missing(tmp_path: Path) -> None:
+    """A long title is cut in the middle (both ends shown; --json has it whole); a row with no
+    SDK or project says so."""
+    title = "QueueOverflow: " + "x" * 150 + " at the end"
+    path = tmp_path / "s.jsonl.zst"
+    with path.open("wb") as fo:
+        SnapshotWriter(fo).write(
+            [entry(0, event_envelope("a" * 32, message=title, exception=None)), entry(1, b"?", path="/nothing/here")]
+        )
+    narrow = CliRunner().invoke(cli, ["inspect", str(path)], env={**ENV, "COLUMNS": "80"})
+    lines = narrow.output.splitlines()
+    assert lines and max(cell_len(line) for line in lines) <= 80
+    assert re.search(r"QueueOverflow\S*…x* at the end", lines[2]), lines[2]
+    wide = [line.split("  ") for line in run("inspect", str(path)).output.splitlines()]
+    assert "(no SDK)" in [cell.strip() for cell in wide[3]] and "(no project)" in [cell.strip() for cell in wide[3]]
+    assert title == orjson.loads(run("inspect", str(path), "--json").output.splitlines()[0])["title"]

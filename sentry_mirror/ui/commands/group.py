@@ -12,7 +12,7 @@ from sentry_mirror.core import grouping
 from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.ui import render, showing
+from sentry_mirror.ui import render_group, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
 from sentry_mirror.ui.reading import reading
@@ -75,7 +75,7 @@ def group_command(
         sentry-mirror group show 3f2a
     """
     if compare_with:
-        render.comparison(env.console, _compare(snapshots, [strategy, *compare_with], filters))
+        render_group.comparison(env.console, _compare(snapshots, [strategy, *compare_with], filters))
         return
     result = _groups(snapshots, strategy, item_type, filters)
     shown = result[:limit] if limit else result
@@ -86,9 +86,9 @@ def group_command(
         out.flush()
         return
     if item_type == "transaction":
-        env.console.print(render.transactions_table(shown))  # type: ignore[arg-type]
+        env.console.print(render_group.transactions_table(shown, env.console.width))  # type: ignore[arg-type]
     else:
-        env.console.print(render.groups_table(shown, env.console.width))  # type: ignore[arg-type]
+        env.console.print(render_group.groups_table(shown, env.console.width))  # type: ignore[arg-type]
     env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
 
 
@@ -117,7 +117,7 @@ def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) ->
             else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}"  # type: ignore[union-attr]
         )
     env: Env = ctx.obj
-    render.group_detail(env.console, matches[0])  # type: ignore[arg-type]
+    render_group.group_detail(env.console, matches[0])  # type: ignore[arg-type]
 
 
 def _groups(

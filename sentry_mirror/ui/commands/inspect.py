@@ -13,7 +13,7 @@ from sentry_mirror.core import bodies
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query, find
 from sentry_mirror.io.follow import follow
-from sentry_mirror.ui import render
+from sentry_mirror.ui import render, render_inspect
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.reading import reading, stderr, warn
@@ -90,7 +90,7 @@ def show_command(env: Env, ident: str, snapshots: tuple[str, ...]) -> None:
     """
     with reading(snapshots) as records:
         data = find(records, ident)
-    render.show_record(env.console, data)  # type: ignore[arg-type]
+    render_inspect.show_record(env.console, data)  # type: ignore[arg-type]
 
 
 def _json_lines(snapshots: tuple[str, ...], wanted: Query) -> None:
@@ -108,7 +108,7 @@ def _table(env: Env, snapshots: tuple[str, ...], wanted: Query) -> None:
     with reading(snapshots, malformed) as records:
         widths, total = None, 0
         for page in _pages((row for _, row in wanted.select(records, malformed)), TABLE_PAGE):
-            table, widths = render.inspect_table(page, env.console.width, widths=widths, header=widths is None)
+            table, widths = render_inspect.inspect_table(page, env.console.width, widths=widths, header=widths is None)
             env.console.print(table)
             total += len(page)
     if total == 0:

@@ -15,7 +15,11 @@ from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.io.snapshot import expand
 from sentry_mirror.io.verify import FileCheck, verify_file
 from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.fit import middle
 from sentry_mirror.ui.render import human_size
+
+#: Cells between two columns: padding on both sides and the (blank) divider.
+_GAP = 3
 
 
 def _plain(value: object) -> Text:
@@ -29,23 +33,29 @@ def _checks_label(check: FileCheck) -> str:
     return "frames only" if check.frames else "none"
 
 
-def _table(checks: list[FileCheck]) -> Table:
+def _table(checks: list[FileCheck], width: int) -> Table:
+    """One row per file; a path too long for ``width`` is cut in the middle (``--json`` has it)."""
+    rows = []
+    for check in checks:
+        status = check.status + (", last frame open" if check.open_frame and check.ok else "")
+        cells = [str(check.records), str(check.frames + check.unchecked_frames), _checks_label(check)]
+        rows.append(
+            (_plain(check.path), [human_size(check.size), *cells], Text(status, style="" if check.ok else "red"))
+        )
+    others = [
+        max(len(name), *(len(row[1][i]) for row in rows))
+        for i, name in enumerate(("size", "records", "frames", "checks"))
+    ]
+    others.append(max(len("status"), *(len(row[2]) for row in rows)))
+    room = width - sum(others) - _GAP * len(others) - 2  # the two edges
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("file", overflow="fold", ratio=1)
     for name in ("size", "records", "frames"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("checks", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    for check in checks:
-        status = check.status + (", last frame open" if check.open_frame and check.ok else "")
-        table.add_row(
-            _plain(check.path),
-            human_size(check.size),
-            str(check.records),
-            str(check.frames + check.unchecked_frames),
-            _checks_label(check),
-            Text(status, style="" if check.ok else "red"),
-        )
+    for path, cells, shown in rows:
+        table.add_row(Text(middle(path.plain, max(room, 12))), *cells, shown)
     return table
 
 
@@ -100,7 +110,7 @@ def verify_command(env: Env, snapshots: tuple[str, ...], as_json: bool) -> None:
         _json(checks, failed)
     else:
         console: Console = env.console
-        console.print(_table(checks))
+        console.print(_table(checks, console.width))
         for check in checks:
             for problem in check.problems:
                 console.print(_plain(f"damage: {problem}"), style="red", soft_wrap=True)
