@@ -81,7 +81,9 @@ def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
 
 
 def _fit(cell: str | Text, width: int) -> Text:
-    return cell if isinstance(cell, Text) else Text(middle(cell, width))
+    if isinstance(cell, Text):
+        return cell
+    return Text(cell if len(cell) * 2 <= width else middle(cell, width))  # a cell is at most two cells wide
 
 
 def inspect_table(

@@ -45,9 +45,9 @@ class WithShow(click.Command):
         snapshots = ctx.params.get("snapshots") or ()
         if self.show is None or snapshots[:1] != ("show",):
             return super().invoke(ctx)
-        ctx.meta[_OPTIONS] = ctx.params
         # a sibling of the command's context, so that the usage line reads `inspect show ID ...`
         with self.show.make_context(f"{ctx.info_name} show", list(snapshots[1:]), parent=ctx.parent) as sub:
+            sub.meta[_OPTIONS] = ctx.params
             return self.show.invoke(sub)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -19,7 +19,6 @@ from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import cli
-from sentry_mirror.ui.params import Duration, Size
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 
@@ -49,28 +48,6 @@ def test_listen_help_names_every_option() -> None:
         "--quiet",
     ):
         assert option in result.output
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("65536", 65536),
-        ("100MB", 100_000_000),
-        ("200MiB", 200 * 1024 * 1024),
-        ("64k", 64_000),
-        ("1GiB", 1024**3),
-        ("2 kib", 2048),
-    ],
-)
-def test_size_option(text: str, expected: int) -> None:
-    assert expected == Size().convert(text, None, None)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1d", 86400.0), ("30", 30.0)]
-)
-def test_duration_option(text: str, expected: float) -> None:
-    assert expected == Duration().convert(text, None, None)
 
 
 def test_bad_size_is_a_usage_error() -> None:
