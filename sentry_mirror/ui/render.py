@@ -18,6 +18,12 @@ from sentry_mirror.core.summary import record_title
 from sentry_mirror.core.text import visible
 from sentry_mirror.ui.safe import assemble
 
+#: Cells between two columns of a ``box.SIMPLE_HEAD`` table: padding on both sides, the blank divider.
+COLUMN_GAP = 3
+#: What a table shows for a request or group with no SDK, or no project (never a bare ``-``).
+NO_SDK = "(no SDK)"
+NO_PROJECT = "(no project)"
+
 
 def human_size(size: int) -> str:
     """``2.1 KB``: decimal units, as the listener's live line shows sizes."""

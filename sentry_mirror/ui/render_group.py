@@ -14,11 +14,8 @@ from rich.text import Text
 from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
 from sentry_mirror.core.text import visible
 from sentry_mirror.ui.fit import middle
+from sentry_mirror.ui.render import COLUMN_GAP, NO_SDK
 from sentry_mirror.ui.safe import assemble, lines, text
-
-#: Cells between two columns: padding on both sides and the (blank) divider.
-_GAP = 3
-NO_SDK = "(no SDK)"
 
 
 def _when(moment: datetime) -> str:
@@ -52,7 +49,7 @@ def _layout(headers: tuple[str, ...], rows: list[list[str]], width: int) -> list
     sharing the rest: the culprit a quarter (at least 12), or more when the titles leave it."""
     widths = [_natural(name, [row[i] for row in rows], _LIMITS.get(name)) for i, name in enumerate(headers)]
     title, culprit = widths[4], widths[5]
-    room = width - sum(widths) + title + culprit - _GAP * (len(headers) - 1)
+    room = width - sum(widths) + title + culprit - COLUMN_GAP * (len(headers) - 1)
     widths[5] = max(min(culprit, max(12, room // 4)), room - title)  # what the title leaves, when it fits
     widths[4] = room - widths[5]
     return widths
@@ -148,7 +145,7 @@ def transactions_table(groups: list[TransactionGroup], width: int) -> Table:
     ]
     headers = ["transaction", "op", "count", "p50 ms", "p95 ms"]
     widths = [_natural(name, [row[i] for row in rows]) for i, name in enumerate(headers)]
-    widths[0] = max(len(headers[0]), min(widths[0], width - sum(widths[1:]) - _GAP * (len(headers) - 1)))
+    widths[0] = max(len(headers[0]), min(widths[0], width - sum(widths[1:]) - COLUMN_GAP * (len(headers) - 1)))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("transaction", no_wrap=True)
     table.add_column("op", no_wrap=True)

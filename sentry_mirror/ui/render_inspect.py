@@ -18,7 +18,7 @@ from sentry_mirror.core.record import parse_time
 from sentry_mirror.core.text import visible
 from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.ui.fit import middle
-from sentry_mirror.ui.render import human_size, item_label
+from sentry_mirror.ui.render import COLUMN_GAP, NO_PROJECT, NO_SDK, human_size, item_label
 from sentry_mirror.ui.safe import assemble, lines, text
 
 #: inspect's columns, most important first: narrow terminals drop from the end.
@@ -53,10 +53,6 @@ _COLUMN_ORDER = (
     "status",
 )
 _MIN_TITLE = 36  # a third of the width on narrow terminals
-#: Cells between two columns: padding on both sides and the (blank) divider.
-_GAP = 3
-NO_SDK = "(no SDK)"
-NO_PROJECT = "(no project)"
 
 
 def _cells(row: Row, *, local_time: bool) -> dict[str, str | Text]:
@@ -113,7 +109,7 @@ def inspect_table(
             justify: Literal["left", "right"] = "right" if name in ("wire", "size", "status") else "left"
             table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", width=widths[name])
     fitted = dict(widths)
-    fitted["title"] = width - sum(widths[name] + _GAP for name in columns if name != "title")
+    fitted["title"] = width - sum(widths[name] + COLUMN_GAP for name in columns if name != "title")
     fitted["title"] = max(fitted["title"], min(_MIN_TITLE, width // 3))  # what the title column gets
     for c in cells:
         table.add_row(*(_fit(c[name], fitted[name]) for name in columns))

@@ -135,7 +135,8 @@ def test_the_table_fits_80_columns() -> None:
 
 def test_a_group_with_no_sdk_is_labelled() -> None:
     """On a wide terminal the SDK column shows; a group none of whose events names an SDK says so."""
-    from sentry_mirror.ui.render_group import NO_SDK, groups_table
+    from sentry_mirror.ui.render import NO_SDK
+    from sentry_mirror.ui.render_group import groups_table
 
     group = replace(_any_group(), sdks=())
     out = io.StringIO()

@@ -16,10 +16,7 @@ from sentry_mirror.io.snapshot import expand
 from sentry_mirror.io.verify import FileCheck, verify_file
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.fit import middle
-from sentry_mirror.ui.render import human_size
-
-#: Cells between two columns: padding on both sides and the (blank) divider.
-_GAP = 3
+from sentry_mirror.ui.render import COLUMN_GAP, human_size
 
 
 def _plain(value: object) -> Text:
@@ -47,7 +44,7 @@ def _table(checks: list[FileCheck], width: int) -> Table:
         for i, name in enumerate(("size", "records", "frames", "checks"))
     ]
     others.append(max(len("status"), *(len(row[2]) for row in rows)))
-    room = width - sum(others) - _GAP * len(others) - 2  # the two edges
+    room = width - sum(others) - COLUMN_GAP * len(others) - 2  # the two edges
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("file", overflow="fold", ratio=1)
     for name in ("size", "records", "frames"):
