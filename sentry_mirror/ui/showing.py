@@ -50,6 +50,12 @@ class WithShow(click.Command):
             sub.meta[_OPTIONS] = ctx.params
             return self.show.invoke(sub)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_usage(ctx, formatter)
+        if self.show is not None:
+            pieces = " ".join(self.show.collect_usage_pieces(ctx))
+            formatter.write_usage(f"{ctx.command_path} show", pieces, prefix="   or: ")
+
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_options(ctx, formatter)
         if self.show is not None:

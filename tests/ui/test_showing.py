@@ -57,5 +57,6 @@ def test_show_without_its_argument_is_a_usage_error() -> None:
 
 def test_help() -> None:
     listed = invoke("--help").output
+    assert listed.startswith("Usage: things [OPTIONS] [SNAPSHOTS]...\n   or: things show [OPTIONS] ID [SNAPSHOTS]...\n")
     assert "Commands:" in listed and "show  Show one thing." in listed
     assert invoke("show", "--help").output.startswith("Usage: things show [OPTIONS] ID [SNAPSHOTS]...")
