@@ -2,7 +2,7 @@
 
 Every failure a user can cause (a bad snapshot, a port in use, a body that will not
 decode) is a :class:`MirrorError`. Code that talks to users turns it into a message
-and an exit code in exactly one place (``sentry_mirror.ui.cli.main``).
+and an exit code in exactly one place (``sentry_mirror.ui.cli.MirrorGroup``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """Process exit codes. Documented in the README; tested one by one."""
+    """Process exit codes. Documented in docs/cli.md (tests/test_docs.py checks the table);
+    tested one by one in tests/ui/test_cli.py."""
 
     OK = 0
-    ERROR = 1  # a MirrorError: the message says what went wrong and what to do
-    USAGE = 2  # Click's own code for bad options
+    CHECK_FAILED = 1  # the check asked for failed: diff --fail-on, replay's sends, verify's damage
+    USAGE = 2  # Click's own code for bad options and arguments
+    ERROR = 3  # a MirrorError: the message says what went wrong and what to do
     INTERRUPTED = 130  # Ctrl-C outside the listener's own clean shutdown
 
 
@@ -23,6 +25,12 @@ class MirrorError(Exception):
     """An error meant for the user: the message names the thing and the fix."""
 
     exit_code: ExitCode = ExitCode.ERROR
+
+
+class CheckFailed(MirrorError):
+    """Not an error: a check the user asked for (``diff --fail-on``) found what it looks for."""
+
+    exit_code = ExitCode.CHECK_FAILED
 
 
 class EnvelopeError(MirrorError):

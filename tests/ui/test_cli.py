@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import re
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
 from sentry_mirror import __version__
+from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.ui import render
-from sentry_mirror.ui.cli import Duration, Size, cli
+from sentry_mirror.ui.cli import cli
 from tests.factories import EVENT_ID, T0, make_envelope, make_record, make_request
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
@@ -47,42 +50,20 @@ def test_listen_help_names_every_option() -> None:
         assert option in result.output
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("65536", 65536),
-        ("100MB", 100_000_000),
-        ("200MiB", 200 * 1024 * 1024),
-        ("64k", 64_000),
-        ("1GiB", 1024**3),
-        ("2 kib", 2048),
-    ],
-)
-def test_size_option(text: str, expected: int) -> None:
-    assert expected == Size().convert(text, None, None)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"), [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1d", 86400.0), ("30", 30.0)]
-)
-def test_duration_option(text: str, expected: float) -> None:
-    assert expected == Duration().convert(text, None, None)
-
-
 def test_bad_size_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["listen", "--rotate-size", "lots"], env=ENV)
     assert 2 == result.exit_code
     assert "'lots' is not a size like 100MB, 200MiB or 65536" in result.output
 
 
-def test_port_in_use_is_one_clear_message_and_exit_1(tmp_path: Path) -> None:
-    """A MirrorError becomes 'Error: …' and exit code 1, without a traceback."""
+def test_port_in_use_is_one_clear_message_and_exit_3(tmp_path: Path) -> None:
+    """A MirrorError becomes 'Error: …' and exit code 3 (ERROR), without a traceback."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(cli, ["listen", "--port", str(port), "--dir", str(tmp_path / "snapshots")], env=ENV)
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert f"Error: cannot listen on 127.0.0.1:{port}:" in result.output
     assert "(try --port 0 for a free port)" in result.output
     assert "Traceback" not in result.output
@@ -135,3 +116,71 @@ def test_live_lines_are_styled_on_a_terminal() -> None:
     text = out.getvalue()
     assert "\x1b[" in text
     assert render.request_line(entry).plain == re.sub(r"\x1b\[[0-9;]*m", "", text).rstrip("\n")
+
+
+# ---------------------------------------------------------------- help and exit codes
+
+
+def _commands() -> Iterator[tuple[list[str], click.Command]]:
+    yield [], cli
+    for name, command in sorted(cli.commands.items()):
+        yield [name], command
+        show = getattr(command, "show", None)
+        if show is not None:
+            yield [name, "show"], show
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), list(_commands()), ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_help_examples_render_as_written(path: list[str], command: click.Command) -> None:
+    """Each example (the block after ``\\b`` in the docstring) keeps its line at 80 columns."""
+    assert "\b" in (command.help or ""), "no example block: put \\b before it"
+    examples = [line.strip() for line in (command.help or "").split("\b", 1)[1].splitlines() if line.strip()]
+    assert examples and all(example.startswith("sentry-mirror ") for example in examples), examples
+    result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"}, terminal_width=80)
+    assert 0 == result.exit_code, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    for example in examples:
+        assert example in lines, f"{' '.join(path)} --help wraps {example!r}"
+
+
+def test_the_exit_codes() -> None:
+    assert {"OK": 0, "CHECK_FAILED": 1, "USAGE": 2, "ERROR": 3, "INTERRUPTED": 130} == {
+        code.name: code.value for code in ExitCode
+    }
+
+
+def test_a_mirror_error_exits_3_with_its_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def broken(path: Path) -> None:
+        raise MirrorError("cannot read snapshot x: the disk is on fire")
+
+    monkeypatch.setattr("sentry_mirror.ui.commands.verify.verify_file", broken)
+    (tmp_path / "a.jsonl.zst").write_bytes(b"")
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)], env=ENV)
+    assert (3, "Error: cannot read snapshot x: the disk is on fire\n") == (result.exit_code, result.output)
+    traced = CliRunner().invoke(cli, ["--traceback", "verify", str(tmp_path)], env=ENV)
+    assert isinstance(traced.exception, MirrorError)
+
+
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def interrupted(path: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sentry_mirror.ui.commands.verify.verify_file", interrupted)
+    (tmp_path / "a.jsonl.zst").write_bytes(b"")
+    assert 130 == CliRunner().invoke(cli, ["verify", str(tmp_path)], env=ENV).exit_code
+
+
+@pytest.mark.parametrize(("command", "missing"), [("inspect", "ID"), ("group", "GROUP")])
+def test_show_without_its_argument_is_a_usage_error(command: str, missing: str) -> None:
+    result = CliRunner().invoke(cli, [command, "show"], env=ENV, prog_name="sentry-mirror")
+    assert 2 == result.exit_code
+    assert f"Usage: sentry-mirror {command} show [OPTIONS] {missing} [SNAPSHOT]..." in result.output
+    assert f"Missing argument '{missing}'" in result.output
+
+
+def test_show_help_is_the_subcommands() -> None:
+    result = CliRunner().invoke(cli, ["inspect", "show", "--help"], env=ENV, prog_name="sentry-mirror")
+    assert result.output.startswith("Usage: sentry-mirror inspect show [OPTIONS] ID [SNAPSHOT]...\n")
+    assert "Commands:" in run("inspect", "--help").output and "show " in run("group", "--help").output

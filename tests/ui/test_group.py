@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 from click.testing import CliRunner
+from rich.cells import cell_len
+from rich.console import Console
 
 from sentry_mirror.ui.cli import cli
 
@@ -81,7 +86,7 @@ def test_show_a_group() -> None:
 
 def test_unknown_group() -> None:
     result = run("group", "show", "ffffffffffff", SAMPLE)
-    assert (1, "Error: no group 'ffffffffffff'\n") == (result.exit_code, result.output)
+    assert (3, "Error: no group 'ffffffffffff'\n") == (result.exit_code, result.output)
 
 
 def test_compare_shows_counts_splits_and_merges() -> None:
@@ -106,3 +111,41 @@ def test_transactions_by_name_and_op() -> None:
     assert found[0]["p50_ms"] == found[0]["p95_ms"] > 0
     table = run("group", SAMPLE, "--item-type", "transaction").output
     assert "POST /checkout" in table and "http.server" in table and "1 group(s), 1 transaction(s)" in table
+
+
+def test_the_record_filters_apply() -> None:
+    """inspect's filters work here too (--item-type and --limit keep group's own meaning)."""
+    warnings = groups("--level", "warning")
+    assert warnings and {"warning"} == {g["level"] for g in warnings}
+    assert len(warnings) < len(groups())
+    assert [] == groups("--since", "2026-11-24T00:00:00Z")
+    result = run("group", "show", warnings[0]["short_id"], SAMPLE, "--level", "error")
+    assert (3, f"Error: no group {warnings[0]['short_id']!r}\n") == (result.exit_code, result.output)
+
+
+def test_the_table_fits_80_columns() -> None:
+    """Titles and culprits are cut in the middle, so both ends show; --json has them whole."""
+    result = CliRunner().invoke(cli, ["group", SAMPLE], env={**ENV, "COLUMNS": "80"})
+    lines = result.output.splitlines()
+    assert lines and max(cell_len(line) for line in lines) <= 80
+    declined = next(line for line in lines if line.startswith(groups()[1]["short_id"]))
+    assert re.search(r"PaymentDec\S*….*2500 cents\s", declined), declined
+    assert "PaymentDeclined: card ending 0000 declined for 2500 cents" == groups()[1]["title"]
+
+
+def test_a_group_with_no_sdk_is_labelled() -> None:
+    """On a wide terminal the SDK column shows; a group none of whose events names an SDK says so."""
+    from sentry_mirror.ui.render import NO_SDK
+    from sentry_mirror.ui.render_group import groups_table
+
+    group = replace(_any_group(), sdks=())
+    out = io.StringIO()
+    Console(file=out, width=200, no_color=True).print(groups_table([group], 200))
+    assert NO_SDK in out.getvalue() and "(no SDK)" == NO_SDK
+
+
+def _any_group() -> Any:
+    from sentry_mirror.core import grouping
+    from sentry_mirror.io.snapshot import iter_records
+
+    return grouping.group_records(r.data for r in iter_records([SAMPLE]))[0]

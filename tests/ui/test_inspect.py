@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from sentry_mirror.core import envelope
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
@@ -204,7 +206,7 @@ def test_relative_since_is_from_now(snapshot: Path) -> None:
 
 def test_bad_time_is_a_clear_error(snapshot: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(snapshot), "--since", "yesterday"], env=ENV)
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert "'yesterday' is not a time: use 10m, 2h, 1d or 2026-11-23T10:00:00Z" in result.output
 
 
@@ -235,9 +237,9 @@ def test_raw_is_the_decoded_body_byte_exact(snapshot: Path) -> None:
 
 def test_unknown_and_ambiguous_ids(snapshot: Path) -> None:
     unknown = CliRunner().invoke(cli, ["inspect", "show", "ffff", str(snapshot)], env=ENV)
-    assert (1, "Error: no record or event id starts with 'ffff'\n") == (unknown.exit_code, unknown.output)
+    assert (3, "Error: no record or event id starts with 'ffff'\n") == (unknown.exit_code, unknown.output)
     ambiguous = CliRunner().invoke(cli, ["inspect", "show", "0", str(snapshot)], env=ENV)
-    assert 1 == ambiguous.exit_code and "'0' is ambiguous" in ambiguous.output
+    assert 3 == ambiguous.exit_code and "'0' is ambiguous" in ambiguous.output
 
 
 def test_export_snapshot_and_envelopes(snapshot: Path, tmp_path: Path) -> None:
@@ -247,7 +249,7 @@ def test_export_snapshot_and_envelopes(snapshot: Path, tmp_path: Path) -> None:
     assert ["a" * 32, "d" * 32] == [r.event_id for r in iter_records([out])]
     assert 0o600 == out.stat().st_mode & 0o777
     again = CliRunner().invoke(cli, ["export", str(snapshot), "-o", str(out)], env=ENV)
-    assert 1 == again.exit_code and "already exists" in again.output
+    assert 3 == again.exit_code and "already exists" in again.output
 
     directory = tmp_path / "envelopes"
     result = run("export", str(snapshot), "--envelopes", str(directory))
@@ -371,7 +373,7 @@ async def test_follow_a_running_listener_across_rotation(tmp_path: Path) -> None
 
 def test_long_listings_print_in_aligned_pages(snapshot: Path, monkeypatch: Any) -> None:
     """The table is printed a page at a time (flat memory): one header, rows lined up across pages."""
-    monkeypatch.setattr("sentry_mirror.ui.cli.TABLE_PAGE", 2)
+    monkeypatch.setattr("sentry_mirror.ui.commands.inspect.TABLE_PAGE", 2)
     paged = run("inspect", str(snapshot)).output.splitlines()
     assert 1 == sum(1 for line in paged if line.split()[:2] == ["time", "endpoint"])
     rows = [line for line in paged if line.startswith("11-23 ")]
@@ -384,3 +386,21 @@ def test_nothing_matches(snapshot: Path) -> None:
     assert ["no request matches", "0 request(s)"] == run(
         "inspect", str(snapshot), "--project", "99"
     ).output.splitlines()[-2:]
+
+
+def test_the_table_fits_80_columns_and_labels_what_is_missing(tmp_path: Path) -> None:
+    """A long title is cut in the middle (both ends shown; --json has it whole); a row with no
+    SDK or project says so."""
+    title = "QueueOverflow: " + "x" * 150 + " at the end"
+    path = tmp_path / "s.jsonl.zst"
+    with path.open("wb") as fo:
+        SnapshotWriter(fo).write(
+            [entry(0, event_envelope("a" * 32, message=title, exception=None)), entry(1, b"?", path="/nothing/here")]
+        )
+    narrow = CliRunner().invoke(cli, ["inspect", str(path)], env={**ENV, "COLUMNS": "80"})
+    lines = narrow.output.splitlines()
+    assert lines and max(cell_len(line) for line in lines) <= 80
+    assert re.search(r"QueueOverflow\S*…x* at the end", lines[2]), lines[2]
+    wide = [line.split("  ") for line in run("inspect", str(path)).output.splitlines()]
+    assert "(no SDK)" in [cell.strip() for cell in wide[3]] and "(no project)" in [cell.strip() for cell in wide[3]]
+    assert title == orjson.loads(run("inspect", str(path), "--json").output.splitlines()[0])["title"]

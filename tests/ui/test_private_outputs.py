@@ -90,7 +90,7 @@ async def test_replay_results_never_overwrite(mirror: Mirror, tmp_path: Path) ->
     result = await asyncio.to_thread(
         CliRunner().invoke, cli, ["replay", str(SAMPLE), "--to", mirror.dsn(), "--results", str(results)], env=ENV
     )
-    assert 1 == result.exit_code and "already exists" in result.output
+    assert 3 == result.exit_code and "already exists" in result.output
     assert "mine" == results.read_text()
 
 

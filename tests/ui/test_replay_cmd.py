@@ -24,7 +24,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import sentry_mirror.ui.replay_cmd  # noqa: F401 - registers the command (cli.py imports it too)
 from sentry_mirror.core import envelope, ingest
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.cli import cli
@@ -392,7 +391,7 @@ async def test_ctrl_c_prints_what_was_sent_so_far(mirror: Mirror, tmp_path: Path
         writer = SnapshotWriter(fo)
         writer.write([entry(0, event_envelope("a" * 32)), entry(1, event_envelope("b" * 32))])  # a minute apart
         writer.close()
-    script = "import sentry_mirror.ui.replay_cmd; from sentry_mirror.ui.cli import main; main()"
+    script = "from sentry_mirror.ui.cli import main; main()"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

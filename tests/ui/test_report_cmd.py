@@ -10,7 +10,6 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
 from tests.factories import make_envelope, make_event, make_record, make_request
@@ -156,13 +155,13 @@ def test_diff_fail_on(captures: tuple[str, str]) -> None:
 
 def test_missing_snapshot() -> None:
     result = run("report", "/nonexistent/x.jsonl.zst")
-    assert 1 == result.exit_code and "no such snapshot file or directory" in result.output
+    assert 3 == result.exit_code and "no such snapshot file or directory" in result.output
 
 
 def test_relay_engine_needs_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sentry_mirror.core.pii.relay_available", lambda: False)
     result = run("report", SAMPLE, "--pii-engine", "relay")
-    assert 1 == result.exit_code and "pip install sentry-relay" in result.output
+    assert 3 == result.exit_code and "pip install sentry-relay" in result.output
 
 
 def test_relay_engine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,3 +172,16 @@ def test_relay_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {("exception.values[].stacktrace.frames[].vars.card", "@creditcard:filter")} <= {
         (r["path"], r["rule"]) for r in data["relay_only"]
     }
+
+
+def test_report_takes_the_record_filters() -> None:
+    assert 13 == report_json("--section", "traffic")["traffic"]["requests"]
+    only = report_json("--section", "traffic", "--item-type", "transaction")["traffic"]
+    assert (1, {"transaction": 1}) == (only["requests"], only["items_by_type"])
+
+
+def test_diff_applies_the_record_filters_to_both_sides(captures: tuple[str, str]) -> None:
+    a, b = captures
+    assert 1 == run("diff", a, b, "--fail-on", "new-pii").exit_code
+    result = run("diff", a, b, "--fail-on", "new-pii", "--until", "2026-01-01T00:00:00Z")
+    assert (0, "no differences\n") == (result.exit_code, result.output)

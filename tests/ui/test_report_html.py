@@ -15,7 +15,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
 from sentry_mirror.ui.cli import cli
 from tests.conformance.clients import JS_DIR, need_chromium, need_node
 

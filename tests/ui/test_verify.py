@@ -11,6 +11,7 @@ import orjson
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
@@ -87,10 +88,10 @@ def test_older_snapshots_pass_with_the_checks_they_have() -> None:
 
 def test_a_missing_snapshot_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     result = run("/nonexistent/x.jsonl.zst")
-    assert 1 == result.exit_code
+    assert 3 == result.exit_code
     assert "no such snapshot file or directory" in result.output
     empty = run(str(tmp_path))
-    assert (1, f"Error: no snapshot files in {tmp_path}: nothing to verify\n") == (empty.exit_code, empty.output)
+    assert (3, f"Error: no snapshot files in {tmp_path}: nothing to verify\n") == (empty.exit_code, empty.output)
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -120,3 +121,19 @@ def test_verify_and_inspect_on_damaged_captures(
     assert all(i in [r["id"] for r in RECORDS] for i in ids)
     if verified.exit_code == 0:
         assert ids == [r["id"] for r in RECORDS][: len(ids)]
+
+
+def test_the_table_fits_80_columns(tmp_path: Path) -> None:
+    """A long path is cut in the middle, on one line, its file name's end still showing;
+    --json has it whole."""
+    path = tmp_path / ("capture-of-the-" + "long" * 20 + "-listener-7.jsonl.zst")
+    path.write_bytes(snapshot())
+    result = CliRunner().invoke(cli, ["verify", str(path)], env={**ENV, "COLUMNS": "80"})
+    assert 0 == result.exit_code, result.output
+    lines = result.output.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    [row] = [line for line in lines if "…" in line]
+    assert (
+        row.split()[0].endswith("ner-7.jsonl.zst") and row.split()[0].startswith(str(tmp_path)[:10]) and "full" in row
+    )
+    assert str(path) == json_lines(run(str(path), "--json").output)[0]["file"]

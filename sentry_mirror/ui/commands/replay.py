@@ -7,11 +7,11 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import orjson
@@ -19,35 +19,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.query import Query
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
-from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
+from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.filters import filter_options, query
+from sentry_mirror.ui.params import Duration, Speed
+from sentry_mirror.ui.reading import reading, stderr
 from sentry_mirror.ui.safe import text
 
-
-class Speed(click.ParamType):
-    """``1`` (recorded gaps), ``10`` (ten times faster), ``max`` (as fast as allowed)."""
-
-    name = "speed"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
-        if value is None or (isinstance(value, str) and value.strip().lower() == "max"):
-            return None
-        try:
-            speed = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a speed: a number such as 1 or 10, or max", param, ctx)
-        if speed <= 0:
-            self.fail("the speed must be above 0", param, ctx)
-        return speed
+_REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx)"
 
 
-@cli.command("replay")
-@click.argument("snapshots", nargs=-1)
+@click.command("replay")
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.option(
     "--to",
     "dsn",
@@ -113,10 +102,11 @@ class Speed(click.ParamType):
     help="Write one JSON line per request: what was sent and the full answer.",
 )
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when the target refused or failed some requests.")
-@filter_options
+@filter_options()
 @click.pass_obj
 def replay_command(
     env: Env,
+    /,
     snapshots: tuple[str, ...],
     dsn: str,
     auth: str,
@@ -142,50 +132,82 @@ def replay_command(
     moved to now. Requests the mirror refused are left out unless --status or
     --errors-only selects them. Takes the same filters as inspect.
 
-    Example:
+    Examples:
 
+    \b
         sentry-mirror replay snapshots/ --to http://KEY@127.0.0.1:8000/1 --fresh-ids --shift-timestamps
+        sentry-mirror replay --to http://KEY@127.0.0.1:8000/1 --dry-run
     """
     target_dsn = parse_dsn(dsn)
     target = Target(target_dsn, parse_project_map(project_map, target_dsn.public_key))
     options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
     report = Report()
-    refused_by_default = not filters.get("statuses") and not filters.get("errors_only")
-    query = _query(filters)
-    passes = 0
-
-    def selected() -> Iterator[Mapping[str, Any]]:
-        """The records to replay, streaming. The first pass (counting, scheduling) shows
-        warnings and reading progress and counts what is left out; the second sends."""
-        nonlocal passes
-        passes += 1
-        counting = passes == 1
-        with (
-            _reading(snapshots)
-            if counting
-            else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records
-        ):
-            for data in query.matching(records):
-                if refused_by_default and data["response"]["status"] >= 300:
-                    if counting:
-                        report.skipped["refused by the mirror as Sentry would (select them with --status 4xx)"] += 1
-                    continue
-                yield data
-
+    refused_too = bool(filters.get("statuses") or filters.get("errors_only"))
+    selected = _selection(snapshots, query(filters), refused_too, report.skipped)
     start = datetime.now(UTC)
     plan = make_plan(
         selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped
     )
-    err = Console(stderr=True, highlight=False)
     if dry_run:
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
-    out = env.console if not as_json else err
+    err = stderr()
+    _send(plan, pacing, report, err, honour_rate_limits=not ignore_rate_limits, as_json=as_json, results=results)
+    render_replay.report(err if as_json else env.console, report, _safe_target(target_dsn))
+    if report.interrupted:
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+    if report.failed and not allow_failures:
+        err.print(
+            f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
+            style="red",
+            soft_wrap=True,
+        )
+        raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
+
+
+def _selection(
+    snapshots: tuple[str, ...], wanted: Query, refused_too: bool, skipped: Counter[str]
+) -> Callable[[], Iterator[Mapping[str, Any]]]:
+    """The records to replay, streaming, read once per call. The first pass (counting,
+    scheduling) shows warnings and reading progress and counts what is left out; the
+    second (sending) reads quietly."""
+    passes = 0
+
+    def selected() -> Iterator[Mapping[str, Any]]:
+        nonlocal passes
+        passes += 1
+        counting = passes == 1
+        with (
+            reading(snapshots)
+            if counting
+            else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records
+        ):
+            for data in wanted.matching(records):
+                if not refused_too and data["response"]["status"] >= 300:
+                    if counting:
+                        skipped[_REFUSED] += 1
+                    continue
+                yield data
+
+    return selected
+
+
+def _send(
+    plan: Plan,
+    pacing: Pacing,
+    report: Report,
+    err: Console,
+    *,
+    honour_rate_limits: bool,
+    as_json: bool,
+    results: Path | None,
+) -> None:
+    """Replay ``plan``, adding every result to ``report`` (and stdout, and ``results``),
+    with a progress bar on a terminal's stderr. Ctrl-C ends it, marked in ``report``."""
     results_file = (
         os.fdopen(create_private(results, what="--results "), "wb") if results else None
     )  # owner-only: answers hold captured data
-
     progress = Progress(
         TextColumn("replaying"),
         BarColumn(),
@@ -196,18 +218,8 @@ def replay_command(
         disable=not err.is_terminal,
     )
     task = progress.add_task("replay", total=plan.count)
-    shown = not progress.disable
-
-    def on_result(result: Result) -> None:
-        report.add(result)
-        if shown:
-            progress.advance(task)
-        if as_json:
-            sys.stdout.buffer.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
-            sys.stdout.buffer.flush()
-        if results_file is not None:
-            results_file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
-
+    advance = None if progress.disable else (lambda: progress.advance(task))
+    on_result = _result_sink(report, advance, as_json, results_file)
     t0 = time.monotonic()
     try:
         with progress:
@@ -215,7 +227,7 @@ def replay_command(
                 replay(
                     plan,
                     pacing,
-                    honour_rate_limits=not ignore_rate_limits,
+                    honour_rate_limits=honour_rate_limits,
                     on_result=on_result,
                     on_skip=lambda reason: report.skipped.update([reason]),
                 )
@@ -226,16 +238,24 @@ def replay_command(
         report.elapsed = time.monotonic() - t0
         if results_file is not None:
             results_file.close()
-    render_replay.report(out, report, _safe_target(target_dsn))
-    if report.interrupted:
-        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
-    if report.failed and not allow_failures:
-        err.print(
-            f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
-            style="red",
-            soft_wrap=True,
-        )
-        raise click.exceptions.Exit(ExitCode.ERROR)
+
+
+def _result_sink(
+    report: Report, advance: Callable[[], None] | None, as_json: bool, results_file: IO[bytes] | None
+) -> Callable[[Result], None]:
+    """What is done with each result as it comes: counted, shown, written."""
+
+    def on_result(result: Result) -> None:
+        report.add(result)
+        if advance is not None:
+            advance()
+        if as_json:
+            sys.stdout.buffer.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.buffer.flush()
+        if results_file is not None:
+            results_file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+
+    return on_result
 
 
 def _safe_target(dsn: Dsn) -> str:
@@ -254,9 +274,9 @@ def _dry_run(
             )
         sys.stdout.buffer.flush()
         return
-    pairs = list(pairs)  # the table is printed whole
-    prepared = [sent for sent, _ in pairs]
-    console.print(render_replay.plan_table(prepared, [offset for _, offset in pairs]))
+    listed = list(pairs)  # the table is printed whole
+    prepared = [sent for sent, _ in listed]
+    console.print(render_replay.plan_table(prepared, [offset for _, offset in listed]))
     types: Counter[str] = Counter(t for sent in prepared for t in sent.item_types)
     items = ", ".join(f"{n} {t}" for t, n in types.most_common()) or "no items"
     speed = "as fast as allowed" if pacing.speed is None else f"at {pacing.speed:g}x"

@@ -1,0 +1,136 @@
+"""``sentry-mirror group``: captured errors grouped into issues the way Sentry does."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from sentry_mirror.core import grouping
+from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
+from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.ui import render_group, showing
+from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
+from sentry_mirror.ui.reading import reading
+from sentry_mirror.ui.safe import json_text
+from sentry_mirror.ui.showing import WithShow
+
+#: group gives --item-type and --limit their own meaning (what to group, how many groups).
+_OWN_OPTIONS = ("item_types", "limit")
+
+
+@click.command("group", cls=WithShow)
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
+@click.option(
+    "--strategy",
+    default=grouping.DEFAULT_STRATEGY,
+    show_default=True,
+    type=click.Choice(list(grouping.STRATEGIES)),
+    help="How events are grouped into issues.",
+)
+@click.option(
+    "--compare",
+    "compare_with",
+    multiple=True,
+    type=click.Choice(list(grouping.STRATEGIES)),
+    help="Compare --strategy with this one (repeatable): issue counts, splits and merges.",
+)
+@click.option(
+    "--item-type",
+    type=click.Choice(["event", "transaction"]),
+    default="event",
+    show_default=True,
+    help="Group error events into issues, or transactions by name and op.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the biggest groups.")
+@filter_options(without=_OWN_OPTIONS)
+@click.pass_obj
+def group_command(
+    env: Env,
+    /,
+    snapshots: tuple[str, ...],
+    strategy: str,
+    compare_with: tuple[str, ...],
+    item_type: str,
+    as_json: bool,
+    limit: int | None,
+    **filters: Any,
+) -> None:
+    """Group captured errors into issues the way Sentry does.
+
+    `group show GROUP` lists one group's events (GROUP: its short id or a prefix). Takes
+    inspect's filters, but for --item-type and --limit, which mean what to group and how
+    many groups to show here.
+
+    Examples:
+
+    \b
+        sentry-mirror group --compare type --compare message
+        sentry-mirror group --sdk sentry.python --since 1d
+        sentry-mirror group show 3f2a
+    """
+    if compare_with:
+        render_group.comparison(env.console, _compare(snapshots, [strategy, *compare_with], filters))
+        return
+    result = _groups(snapshots, strategy, item_type, filters)
+    shown = result[:limit] if limit else result
+    if as_json:
+        out = sys.stdout.buffer
+        for entry in shown:
+            out.write(json_text(entry.to_dict()).encode() + b"\n")
+        out.flush()
+        return
+    if item_type == "transaction":
+        env.console.print(render_group.transactions_table(shown, env.console.width))  # type: ignore[arg-type]
+    else:
+        env.console.print(render_group.groups_table(shown, env.console.width))  # type: ignore[arg-type]
+    env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
+
+
+@group_command.show_command
+@click.argument("wanted", metavar="GROUP")
+@click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
+@click.pass_context
+def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) -> None:
+    """Show one group: its facts, why its events group together, and its events.
+
+    GROUP is its short id or a unique prefix of one; the group's --strategy applies.
+
+    Example:
+
+    \b
+        sentry-mirror group show 3f2a snapshots/
+    """
+    options = showing.options(ctx)
+    filters = {name: value for name, value in options.items() if name in FILTER_NAMES - set(_OWN_OPTIONS)}
+    result = _groups(snapshots, options["strategy"], options["item_type"], filters)
+    matches = [g for g in result if g.short_id.startswith(wanted) and wanted]  # type: ignore[union-attr]
+    if len(matches) != 1:
+        raise MirrorError(
+            f"no group {wanted!r}"
+            if not matches
+            else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}"  # type: ignore[union-attr]
+        )
+    env: Env = ctx.obj
+    render_group.group_detail(env.console, matches[0])  # type: ignore[arg-type]
+
+
+def _groups(
+    snapshots: tuple[str, ...], strategy: str, item_type: str, filters: dict[str, Any]
+) -> Sequence[Group] | Sequence[TransactionGroup]:
+    malformed = Malformed(where="group")
+    with reading(snapshots, malformed, query(filters)) as records:
+        if item_type == "transaction":
+            return grouping.group_transactions(records, malformed=malformed)
+        return grouping.group_records(records, strategy, malformed=malformed)
+
+
+def _compare(snapshots: tuple[str, ...], strategies: list[str], filters: dict[str, Any]) -> Comparison:
+    malformed = Malformed(where="group")
+    with reading(snapshots, malformed, query(filters)) as records:
+        return grouping.compare(records, strategies, malformed=malformed)

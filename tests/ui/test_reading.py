@@ -1,0 +1,48 @@
+"""Reading snapshots for a command: the filters applied, unusable records counted, warnings on stderr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.core.query import Query
+from sentry_mirror.errors import SnapshotError
+from sentry_mirror.ui.reading import reading, warn
+
+SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")
+
+
+def test_every_record_without_a_query() -> None:
+    with reading((SAMPLE,)) as records:
+        assert 13 == len(list(records))
+    with reading((SAMPLE,), query=Query()) as records:
+        assert 13 == len(list(records))
+
+
+def test_the_query_is_applied_where_records_are_read() -> None:
+    with reading((SAMPLE,), Malformed(where="test"), Query(item_types=frozenset({"transaction"}))) as records:
+        assert [["transaction"]] == [[item["type"] for item in r["summary"]["items"]] for r in records]
+    with reading((SAMPLE,), query=Query(limit=2)) as records:
+        assert 2 == len(list(records))
+
+
+def test_a_missing_snapshot_is_an_error() -> None:
+    with pytest.raises(SnapshotError, match="no such snapshot file or directory"), reading(("/nonexistent/x",)):
+        pass
+
+
+def test_a_truncated_snapshot_warns_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = Path(SAMPLE).read_bytes()
+    cut = tmp_path / "cut.jsonl.zst"
+    cut.write_bytes(data[: len(data) - 40])
+    with reading((str(cut),)) as records:
+        list(records)
+    captured = capsys.readouterr()
+    assert "" == captured.out and captured.err.startswith("warning: ")
+
+
+def test_warn_shows_captured_text_literally(capsys: pytest.CaptureFixture[str]) -> None:
+    warn("a [bold]name[/bold] with \x1b[31m escapes")
+    assert "warning: a [bold]name[/bold] with \\x1b[31m escapes\n" == capsys.readouterr().err
