@@ -9,9 +9,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from sentry_mirror.core.replay_results import ReplaySummary, items_label
 from sentry_mirror.core.rewrite import Prepared
 from sentry_mirror.core.stats import nearest_rank
-from sentry_mirror.io.replay import Report, items_label
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text
 
@@ -58,7 +58,7 @@ def plan_table(prepared: Sequence[Prepared], offsets: Sequence[float]) -> Table:
     return table
 
 
-def report(console: Console, result: Report, target: str) -> None:
+def report(console: Console, result: ReplaySummary, target: str) -> None:
     """The summary after a replay: per endpoint and items, refusals, item types, contract checks.
 
     What the target answered (its reasons) and what was captured (item types) is shown

@@ -19,10 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.replay_plan import Pacing, Plan, make_plan, prepare_all
+from sentry_mirror.core.replay_results import ReplaySummary, Result
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
-from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
+from sentry_mirror.io.replay import replay
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
 from sentry_mirror.ui.cli import Duration, Env, _query, _reading, cli, filter_options
@@ -150,7 +152,7 @@ def replay_command(
     target = Target(target_dsn, parse_project_map(project_map, target_dsn.public_key))
     options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
-    report = Report()
+    report = ReplaySummary()
     refused_by_default = not filters.get("statuses") and not filters.get("errors_only")
     query = _query(filters)
     passes = 0

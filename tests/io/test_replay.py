@@ -18,24 +18,16 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.envelope_rewrite import rewrite_envelope
+from sentry_mirror.core.fresh_ids import IdMap
+from sentry_mirror.core.rate_limits import RateLimits, parse_rate_limits
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
-from sentry_mirror.core.rewrite import IdMap, Options, Target, rewrite_envelope, rewrite_request
+from sentry_mirror.core.replay_plan import Pacing, in_time_order, make_plan, schedule, timeline, timestamp_shift
+from sentry_mirror.core.replay_results import ReplaySummary, Result
+from sentry_mirror.core.rewrite import Options, Target, rewrite_request
 from sentry_mirror.core.stats import nearest_rank
-from sentry_mirror.io.replay import (
-    Client,
-    Pacing,
-    RateLimits,
-    Report,
-    Result,
-    ServerDisconnected,
-    in_time_order,
-    make_plan,
-    parse_rate_limits,
-    replay,
-    schedule,
-    timeline,
-    timestamp_shift,
-)
+from sentry_mirror.io.http1 import Client, ServerDisconnected
+from sentry_mirror.io.replay import replay
 from tests.conftest import Mirror
 from tests.test_sdk_e2e import send_app_traffic
 
@@ -177,11 +169,11 @@ def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> Non
 def test_reasons_are_bounded_in_length_and_in_number() -> None:
     """A candidate may answer each request with a new, long reason: the report keeps the start
     of each and a bounded number of distinct ones (the rest counted together)."""
-    from sentry_mirror.io.replay import MAX_REASON, MAX_REASONS, OTHER_REASONS
+    from sentry_mirror.core.replay_results import MAX_REASON, MAX_REASONS, OTHER_REASONS
 
     long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
     assert "x" * MAX_REASON + "…" == long.reason
-    report = Report()
+    report = ReplaySummary()
     for n in range(MAX_REASONS + 50):
         report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
     assert MAX_REASONS + 1 == len(report.reasons)
@@ -190,7 +182,7 @@ def test_reasons_are_bounded_in_length_and_in_number() -> None:
 
 
 def test_report_counts_by_endpoint_items_and_reason() -> None:
-    report = Report()
+    report = ReplaySummary()
     report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
     report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"nope"}', latency_ms=3.0))
     report.add(Result(prepared(), 0.0, held_back=("error",)))
@@ -221,10 +213,10 @@ async def record_sdk_traffic(mirror: Mirror) -> list[dict[str, Any]]:
 
 async def run_replay(
     records: list[dict[str, Any]], target: Mirror, options: Options, pacing: Pacing | None = None, **kwargs: Any
-) -> tuple[Report, list[Result], IdMap]:
+) -> tuple[ReplaySummary, list[Result], IdMap]:
     pacing = pacing or Pacing(concurrency=1)
     plan = make_plan(records, Target(parse_dsn(target.dsn(NEW_KEY, 5))), options, pacing, **kwargs)
-    report, results = Report(), []
+    report, results = ReplaySummary(), []
     ids = IdMap()
 
     def on_result(result: Result) -> None:
@@ -387,7 +379,7 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
 
     for honour in (True, False):
         seen.clear()
-        report = Report()
+        report = ReplaySummary()
         pacing = Pacing(concurrency=1)
         await replay(
             make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=honour, on_result=report.add
@@ -409,7 +401,7 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
 async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: int) -> None:
     target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5"))
     plan = make_plan([prepared_record()], target, Options(), Pacing())
-    report = Report()
+    report = ReplaySummary()
     await replay(plan, Pacing(), on_result=report.add)
     assert {"transport-error": 1} == dict(report.outcomes())
     assert 1 == report.failed
@@ -507,7 +499,7 @@ async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_serve
     )
     assert (2000, 2000, 0) == (plan.count, held.made, held.live)
     assert held.peak <= 16 + 4
-    report = Report()
+    report = ReplaySummary()
     await replay(plan, pacing, on_result=report.add)
     assert (2000, 2000, 4000) == (report.total, answered, held.made)
     assert {"accepted": 2000} == dict(report.outcomes())
@@ -780,7 +772,7 @@ async def test_a_huge_answer_is_read_in_bounded_memory(framing: str) -> None:
     BODY_KEEP bytes, drops the rest as it streams in, and knows how big the answer was."""
     import tracemalloc
 
-    from sentry_mirror.io.replay import BODY_KEEP
+    from sentry_mirror.io.http1 import BODY_KEEP
 
     server = await big_answer_server(framing, BIG)
     port = server.sockets[0].getsockname()[1]
@@ -825,7 +817,7 @@ def send_data() -> dict[str, Any]:
 
 
 async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink() -> None:
-    from sentry_mirror.io.replay import MAX_LINE, InvalidResponse
+    from sentry_mirror.io.http1 import MAX_LINE, InvalidResponse
 
     async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -861,7 +853,7 @@ async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing:
     """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length)
     is refused as soon as it is read; a negative chunk size used to leave replay waiting
     for bytes that never come, until its timeout, for every request."""
-    from sentry_mirror.io.replay import InvalidResponse
+    from sentry_mirror.io.http1 import InvalidResponse
 
     async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
