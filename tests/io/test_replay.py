@@ -20,9 +20,8 @@ from sentry_mirror.core import envelope
 from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.envelope_rewrite import rewrite_envelope
 from sentry_mirror.core.fresh_ids import IdMap
-from sentry_mirror.core.rate_limits import RateLimits, parse_rate_limits
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
-from sentry_mirror.core.replay_plan import Pacing, in_time_order, make_plan, schedule, timeline, timestamp_shift
+from sentry_mirror.core.replay_plan import Pacing, make_plan
 from sentry_mirror.core.replay_results import ReplaySummary, Result
 from sentry_mirror.core.rewrite import Options, Target, rewrite_request
 from sentry_mirror.core.stats import nearest_rank
@@ -44,61 +43,6 @@ def unix(value: Any) -> float:
     if isinstance(value, str):
         return datetime.fromisoformat(value).timestamp()
     return float(value)
-
-
-def at(*seconds: float) -> list[dict[str, Any]]:
-    return [{"received_at": format_time(T0 + timedelta(seconds=s))} for s in seconds]
-
-
-# ------------------------------------------------------------------ schedule
-
-
-@pytest.mark.parametrize(
-    ("pacing", "expected"),
-    [
-        (Pacing(speed=1), [0, 1, 11, 11.5]),
-        (Pacing(speed=10), [0, 0.1, 1.1, 1.15]),
-        (Pacing(speed=None), [0, 0, 0, 0]),
-        (Pacing(speed=1, max_gap=2), [0, 1, 3, 3.5]),
-        (Pacing(speed=None, rate=4), [0, 0.25, 0.5, 0.75]),
-        (Pacing(speed=1, rate=1), [0, 1, 11, 12]),
-    ],
-)
-def test_schedule(pacing: Pacing, expected: list[float]) -> None:
-    assert expected == pytest.approx(schedule(at(0, 1, 11, 11.5), pacing))
-
-
-def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
-    records = at(0, 100)
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 0.0)
-    assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(
-        records, start, 100.0
-    )
-
-
-# ------------------------------------------------------------------ rate limits
-
-
-def test_parse_rate_limits() -> None:
-    header = "60:transaction:key, 2700:default;error;security:organization:quota_exceeded, bad, 10::organization"
-    assert [
-        (60.0, frozenset({"transaction"})),
-        (2700.0, frozenset({"default", "error", "security"})),
-        (10.0, frozenset()),
-    ] == parse_rate_limits(header)
-
-
-def test_rate_limits_as_an_sdk_keeps_them() -> None:
-    limits = RateLimits()
-    limits.update(200, {"x-sentry-rate-limits": "60:transaction:key"}, now=0)
-    assert {"transaction"} == limits.limited(["error", "transaction"], now=59)
-    assert set() == limits.limited(["transaction"], now=61)
-    limits.update(429, {"retry-after": "5"}, now=100)
-    assert {"error", "session"} == limits.limited(["error", "session", "internal"], now=104)
-    assert set() == limits.limited(["error"], now=106)
-    limits.update(429, {}, now=200)  # no header: 60 s, as SDKs default
-    assert {"error"} == limits.limited(["error"], now=259)
 
 
 # ------------------------------------------------------------------ verdicts
@@ -505,19 +449,6 @@ async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_serve
     assert {"accepted": 2000} == dict(report.outcomes())
     assert 0 == held.live
     assert held.peak <= 16 + 4 + 8, held.peak  # window + in flight + the few being handed along
-
-
-def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
-    """A listener writes a record once it has answered: overlapping requests can be written
-    out of receive order. Within the read-ahead window they are put back in order; one
-    further behind is sent when it is read, without a gap (offsets never go back)."""
-
-    def seconds(records: Any) -> list[float]:
-        return [(parse_time(d["received_at"]) - T0).total_seconds() for d in records]
-
-    assert [0, 1, 2, 3, 4, 5, 6] == seconds(in_time_order(at(0, 2, 1, 3, 5, 4, 6), 2))
-    assert [1, 2, 0, 3] == seconds(in_time_order(at(1, 2, 3, 0), 1))
-    assert [0, 1, 1, 2, 3] == [offset for _, offset in timeline(at(1, 2, 3, 0, 4), Pacing(speed=1), 1)]
 
 
 # ------------------------------------------------------------------ big answers (bounded reading)
