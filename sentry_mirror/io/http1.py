@@ -1,9 +1,9 @@
 """A small HTTP/1.1 client for one origin (the replay target), with kept-alive connections.
 
 Replay sends thousands of small requests a second to one server; a general-purpose client
-(aiohttp's) spends about three times as much CPU per request as this one, more than the
-whole budget of ``benchmarks/replay.py`` (which measures replay against an aiohttp client
-loop in the same run), so this one is kept. :class:`Client` sends exactly the headers it is
+(aiohttp's) spends about three times as much CPU per request as this one, more than
+replay's whole budget per request (``benchmarks/replay.py`` runs an aiohttp client loop as
+its baseline in the same run), so replay keeps a client of its own. :class:`Client` sends exactly the headers it is
 given, plus ``Host`` and ``Content-Length``, in one write; it does not follow redirects or
 decode bodies. Each connection carries one request at a time and is used again when the
 answer allows it (an idle connection the server closed is retried once on a new one).
@@ -237,14 +237,8 @@ class Answer(NamedTuple):
 
 
 class Client:
-    """A small HTTP/1.1 client for one origin (the target), with kept-alive connections.
-
-    Replay sends thousands of small requests a second to one server; a general-purpose
-    client (aiohttp's) spends about three times as much CPU per request as this does, more
-    than the whole budget. It sends exactly the headers it is given, plus ``Host`` and
-    ``Content-Length``, in one write; it does not follow redirects or decode bodies. Of each
-    answer's body it keeps the first ``keep_bytes`` and reads the rest only to drop it, so a
-    target answering with gigabytes costs no memory."""
+    """A small HTTP/1.1 client for one origin (the target), with kept-alive connections
+    (see the module's docstring). Of each answer's body it keeps the first ``keep_bytes``."""
 
     def __init__(
         self,
