@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import brotli
@@ -327,8 +327,7 @@ def _query(recorded: str, key: str, auth: Mapping[str, Any], form: str | None, w
     return urlencode(query_pairs) if query_pairs != recorded_pairs else recorded
 
 
-@dataclass(frozen=True, slots=True)
-class _Body:
+class _Body(NamedTuple):
     """A request body as it will be sent, and what the report needs to know about it."""
 
     wire: bytes
