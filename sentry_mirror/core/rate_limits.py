@@ -55,8 +55,7 @@ def categories_of(item_types: tuple[str, ...]) -> tuple[str, ...]:
 def record_categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     """The rate-limit categories a recorded request carries."""
     if data["endpoint"] in ("envelope", "tunnel"):
-        types = [str(item.get("type")) for item in (data.get("summary") or {}).get("items") or ()]
-        return tuple(dict.fromkeys(category_of(t) for t in types))
+        return categories_of(tuple([str(item.get("type")) for item in (data.get("summary") or {}).get("items") or ()]))
     return (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
 
 

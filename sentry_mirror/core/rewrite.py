@@ -88,9 +88,6 @@ class Target:
             return self.project_map[recorded]
         return self.dsn.project_id, self.dsn.public_key
 
-    def dsn_for(self, project_id: str, key: str) -> str:
-        return str(Dsn(self.dsn.scheme, key, self.dsn.host, project_id, self.dsn.port, self.dsn.path, self.dsn.secret))
-
     @property
     def base_url(self) -> str:
         return f"{self.dsn.scheme}://{self.dsn.netloc}{self.dsn.path}"
