@@ -70,6 +70,9 @@ async def replay(
 
 
 class _Sender:
+    """What the workers of one replay share: the client, the fresh ids, the rate limits the
+    target asked for, and the start (loop time and wall clock) offsets count from."""
+
     def __init__(
         self,
         plan: Plan,
