@@ -119,8 +119,8 @@ def run_baseline(snapshot: str, dsn: str, encoding: str, concurrency: int) -> No
     from yarl import URL
 
     from sentry_mirror.core.auth import parse_dsn
+    from sentry_mirror.core.replay_plan import Pacing, make_plan, prepare_all
     from sentry_mirror.core.rewrite import Options, Target
-    from sentry_mirror.io.replay import Pacing, make_plan, prepare_all
 
     target = Target(parse_dsn(dsn))
     plan = make_plan(

@@ -8,10 +8,11 @@ from urllib.parse import urlsplit
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from sentry_mirror.core.replay_results import ReplaySummary, items_label
 from sentry_mirror.core.rewrite import Prepared
 from sentry_mirror.core.stats import nearest_rank
-from sentry_mirror.io.replay import Report, items_label
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text
 
@@ -58,11 +59,31 @@ def plan_table(prepared: Sequence[Prepared], offsets: Sequence[float]) -> Table:
     return table
 
 
-def report(console: Console, result: Report, target: str) -> None:
+def report(console: Console, result: ReplaySummary, target: str) -> None:
     """The summary after a replay: per endpoint and items, refusals, item types, contract checks.
 
     What the target answered (its reasons) and what was captured (item types) is shown
     literally and visibly (:mod:`sentry_mirror.ui.safe`)."""
+    console.print(_endpoint_table(result, target))
+    if result.items_sent or result.items_held:
+        console.print(_item_table(result))
+    if result.reasons:
+        console.print("refused:", style="bold")
+        for (status, reason), count in result.reasons.most_common():
+            console.print(
+                text(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}"), soft_wrap=True
+            )
+    if result.problems:
+        console.print("response contract:", style="bold")
+        for problem, count in result.problems.most_common():
+            console.print(text(f"  {count:>5}  {problem}"), soft_wrap=True)
+    for reason, count in result.skipped.items():
+        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    console.print(_totals(result), soft_wrap=True)
+
+
+def _endpoint_table(result: ReplaySummary, target: str) -> Table:
+    """One row per endpoint and item types: answers by class, rate limits, errors, latency."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=text(f"replayed into {target}"), title_justify="left")
     for name in (
         "endpoint",
@@ -92,37 +113,29 @@ def report(console: Console, result: Report, target: str) -> None:
             str(row.outcomes["transport-error"]),
             *(_ms(nearest_rank(row.latencies, q)) for q in (50, 95, 99)),
         )
-    console.print(table)
-    if result.items_sent or result.items_held:
-        items = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="by item type", title_justify="left")
-        for name in ("item type", "sent", "accepted", "not accepted", "held back"):
-            items.add_column(name, justify="left" if name == "item type" else "right")
-        for kind in sorted(set(result.items_sent) | set(result.items_held)):
-            sent, accepted = result.items_sent[kind], result.items_accepted[kind]
-            items.add_row(text(kind), str(sent), str(accepted), str(sent - accepted), str(result.items_held[kind]))
-        console.print(items)
-    if result.reasons:
-        console.print("refused:", style="bold")
-        for (status, reason), count in result.reasons.most_common():
-            console.print(
-                text(f"  {count:>5}  {status if status is not None else '---'}  {reason or '-'}"), soft_wrap=True
-            )
-    if result.problems:
-        console.print("response contract:", style="bold")
-        for problem, count in result.problems.most_common():
-            console.print(text(f"  {count:>5}  {problem}"), soft_wrap=True)
-    for reason, count in result.skipped.items():
-        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    return table
+
+
+def _item_table(result: ReplaySummary) -> Table:
+    """Per item type: sent, accepted, not accepted, held back."""
+    items = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="by item type", title_justify="left")
+    for name in ("item type", "sent", "accepted", "not accepted", "held back"):
+        items.add_column(name, justify="left" if name == "item type" else "right")
+    for kind in sorted(set(result.items_sent) | set(result.items_held)):
+        sent, accepted = result.items_sent[kind], result.items_accepted[kind]
+        items.add_row(text(kind), str(sent), str(accepted), str(sent - accepted), str(result.items_held[kind]))
+    return items
+
+
+def _totals(result: ReplaySummary) -> Text:
+    """The last line: how many requests in how long, accepted or not, the send-time lag."""
     outcomes = result.outcomes()
     accepted = outcomes["accepted"]
     late = nearest_rank(result.late_ms, 99)
     pace = f", send-time lag p99 {late:.1f} ms" if late is not None else ""
     stopped = "interrupted: " if result.interrupted else ""
-    console.print(
-        text(
-            f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
-            f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
-            style="bold" if result.failed else "",
-        ),
-        soft_wrap=True,
+    return text(
+        f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
+        f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
+        style="bold" if result.failed else "",
     )

@@ -19,22 +19,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import encoding, envelope, ingest, record, rewrite
+from sentry_mirror.core import encoding, envelope, ingest, rate_limits, record, timeshift
 from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.envelope_rewrite import rewrite_envelope
+from sentry_mirror.core.fresh_ids import IdMap
 from sentry_mirror.core.rewrite import (
     ENCODINGS,
-    IdMap,
     NotReplayable,
     Options,
     Target,
     encode,
-    format_like,
     parse_project_map,
-    rewrite_envelope,
     rewrite_request,
-    shift_payload,
-    shift_value,
 )
+from sentry_mirror.core.timeshift import format_like, shift_payload, shift_value
 from sentry_mirror.errors import MirrorError
 from tests.factories import EVENT_ID, KEY, OTHER_KEY, make_envelope, make_event, make_record, make_request
 
@@ -453,7 +451,7 @@ def test_shift_value_keeps_each_style(value: Any, seconds: float, expected: Any)
 @example(moment=datetime(2026, 11, 23, 10, 0, 0, 999999), separator="T", seconds=0.0000005)
 def test_the_sdk_style_shortcut_shifts_as_the_general_path(moment: datetime, separator: str, seconds: float) -> None:
     text = moment.isoformat(separator, "microseconds") + "Z"  # as sentry-python writes timestamps
-    assert rewrite._shift_styled(text, seconds) == shift_value(text, seconds)
+    assert timeshift._shift_styled(text, seconds) == shift_value(text, seconds)
 
 
 @pytest.mark.parametrize(
@@ -468,7 +466,7 @@ def test_the_sdk_style_shortcut_shifts_as_the_general_path(moment: datetime, sep
     ],
 )
 def test_the_sdk_style_shortcut_leaves_what_is_not_rfc3339(text: str) -> None:
-    assert text == rewrite._shift_styled(text, 1.0) == shift_value(text, 1.0)
+    assert text == timeshift._shift_styled(text, 1.0) == shift_value(text, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -624,7 +622,7 @@ def test_holding_back_items_of_an_envelope_with_blank_lines_leaves_a_valid_envel
     sent = rewrite_request(recorded(body=body), TARGET, hold_back=limited)
     parsed = envelope.parse(sent.decoded)  # strict, as the mirror (and Relay): blank lines at the end are refused
     before = {item.type: item.payload for item in envelope.parse(body).items}
-    kept = tuple(t for t in ("event", "attachment", "session") if rewrite.category_of(t) not in limited)
+    kept = tuple(t for t in ("event", "attachment", "session") if rate_limits.category_of(t) not in limited)
     assert kept == parsed.item_types
     assert [before[t] for t in kept] == [item.payload for item in parsed.items]
 

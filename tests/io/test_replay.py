@@ -18,26 +18,17 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.envelope_rewrite import rewrite_envelope
+from sentry_mirror.core.fresh_ids import IdMap
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
-from sentry_mirror.core.rewrite import IdMap, Options, Target, rewrite_envelope, rewrite_request
+from sentry_mirror.core.replay_plan import Pacing, make_plan
+from sentry_mirror.core.replay_results import ReplaySummary, Result
+from sentry_mirror.core.rewrite import Options, Target, rewrite_request
 from sentry_mirror.core.stats import nearest_rank
-from sentry_mirror.io.replay import (
-    Client,
-    Pacing,
-    RateLimits,
-    Report,
-    Result,
-    ServerDisconnected,
-    in_time_order,
-    make_plan,
-    parse_rate_limits,
-    replay,
-    schedule,
-    timeline,
-    timestamp_shift,
-)
+from sentry_mirror.io.replay import replay
 from tests.conftest import Mirror
 from tests.factories import make_record, make_request
+from tests.io.test_http1 import big_answer_server
 from tests.test_sdk_e2e import send_app_traffic
 
 NEW_KEY = "fedcba9876543210fedcba9876543210"
@@ -53,61 +44,6 @@ def unix(value: Any) -> float:
     if isinstance(value, str):
         return datetime.fromisoformat(value).timestamp()
     return float(value)
-
-
-def at(*seconds: float) -> list[dict[str, Any]]:
-    return [{"received_at": format_time(T0 + timedelta(seconds=s))} for s in seconds]
-
-
-# ------------------------------------------------------------------ schedule
-
-
-@pytest.mark.parametrize(
-    ("pacing", "expected"),
-    [
-        (Pacing(speed=1), [0, 1, 11, 11.5]),
-        (Pacing(speed=10), [0, 0.1, 1.1, 1.15]),
-        (Pacing(speed=None), [0, 0, 0, 0]),
-        (Pacing(speed=1, max_gap=2), [0, 1, 3, 3.5]),
-        (Pacing(speed=None, rate=4), [0, 0.25, 0.5, 0.75]),
-        (Pacing(speed=1, rate=1), [0, 1, 11, 12]),
-    ],
-)
-def test_schedule(pacing: Pacing, expected: list[float]) -> None:
-    assert expected == pytest.approx(schedule(at(0, 1, 11, 11.5), pacing))
-
-
-def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
-    records = at(0, 100)
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 0.0)
-    assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(
-        records, start, 100.0
-    )
-
-
-# ------------------------------------------------------------------ rate limits
-
-
-def test_parse_rate_limits() -> None:
-    header = "60:transaction:key, 2700:default;error;security:organization:quota_exceeded, bad, 10::organization"
-    assert [
-        (60.0, frozenset({"transaction"})),
-        (2700.0, frozenset({"default", "error", "security"})),
-        (10.0, frozenset()),
-    ] == parse_rate_limits(header)
-
-
-def test_rate_limits_as_an_sdk_keeps_them() -> None:
-    limits = RateLimits()
-    limits.update(200, {"x-sentry-rate-limits": "60:transaction:key"}, now=0)
-    assert {"transaction"} == limits.limited(["error", "transaction"], now=59)
-    assert set() == limits.limited(["transaction"], now=61)
-    limits.update(429, {"retry-after": "5"}, now=100)
-    assert {"error", "session"} == limits.limited(["error", "session", "internal"], now=104)
-    assert set() == limits.limited(["error"], now=106)
-    limits.update(429, {}, now=200)  # no header: 60 s, as SDKs default
-    assert {"error"} == limits.limited(["error"], now=259)
 
 
 # ------------------------------------------------------------------ verdicts
@@ -174,11 +110,11 @@ def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> Non
 def test_reasons_are_bounded_in_length_and_in_number() -> None:
     """A candidate may answer each request with a new, long reason: the report keeps the start
     of each and a bounded number of distinct ones (the rest counted together)."""
-    from sentry_mirror.io.replay import MAX_REASON, MAX_REASONS, OTHER_REASONS
+    from sentry_mirror.core.replay_results import MAX_REASON, MAX_REASONS, OTHER_REASONS
 
     long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
     assert "x" * MAX_REASON + "…" == long.reason
-    report = Report()
+    report = ReplaySummary()
     for n in range(MAX_REASONS + 50):
         report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
     assert MAX_REASONS + 1 == len(report.reasons)
@@ -187,7 +123,7 @@ def test_reasons_are_bounded_in_length_and_in_number() -> None:
 
 
 def test_report_counts_by_endpoint_items_and_reason() -> None:
-    report = Report()
+    report = ReplaySummary()
     report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
     report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"nope"}', latency_ms=3.0))
     report.add(Result(prepared(), 0.0, held_back=("error",)))
@@ -218,10 +154,10 @@ async def record_sdk_traffic(mirror: Mirror) -> list[dict[str, Any]]:
 
 async def run_replay(
     records: list[dict[str, Any]], target: Mirror, options: Options, pacing: Pacing | None = None, **kwargs: Any
-) -> tuple[Report, list[Result], IdMap]:
+) -> tuple[ReplaySummary, list[Result], IdMap]:
     pacing = pacing or Pacing(concurrency=1)
     plan = make_plan(records, Target(parse_dsn(target.dsn(NEW_KEY, 5))), options, pacing, **kwargs)
-    report, results = Report(), []
+    report, results = ReplaySummary(), []
     ids = IdMap()
 
     def on_result(result: Result) -> None:
@@ -382,7 +318,7 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
 
     for honour in (True, False):
         seen.clear()
-        report = Report()
+        report = ReplaySummary()
         pacing = Pacing(concurrency=1)
         await replay(
             make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=honour, on_result=report.add
@@ -404,7 +340,7 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
 async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: int) -> None:
     target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5"))
     plan = make_plan([prepared_record()], target, Options(), Pacing())
-    report = Report()
+    report = ReplaySummary()
     await replay(plan, Pacing(), on_result=report.add)
     assert {"transport-error": 1} == dict(report.outcomes())
     assert 1 == report.failed
@@ -494,7 +430,7 @@ async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_serve
     )
     assert (2000, 2000, 0) == (plan.count, held.made, held.live)
     assert held.peak <= 16 + 4
-    report = Report()
+    report = ReplaySummary()
     await replay(plan, pacing, on_result=report.add)
     assert (2000, 2000, 4000) == (report.total, answered, held.made)
     assert {"accepted": 2000} == dict(report.outcomes())
@@ -502,288 +438,7 @@ async def test_replay_streams_its_records_holding_a_bounded_number(aiohttp_serve
     assert held.peak <= 16 + 4 + 8, held.peak  # window + in flight + the few being handed along
 
 
-def test_records_a_little_out_of_order_are_sent_in_receive_order() -> None:
-    """A listener writes a record once it has answered: overlapping requests can be written
-    out of receive order. Within the read-ahead window they are put back in order; one
-    further behind is sent when it is read, without a gap (offsets never go back)."""
-
-    def seconds(records: Any) -> list[float]:
-        return [(parse_time(d["received_at"]) - T0).total_seconds() for d in records]
-
-    assert [0, 1, 2, 3, 4, 5, 6] == seconds(in_time_order(at(0, 2, 1, 3, 5, 4, 6), 2))
-    assert [1, 2, 0, 3] == seconds(in_time_order(at(1, 2, 3, 0), 1))
-    assert [0, 1, 1, 2, 3] == [offset for _, offset in timeline(at(1, 2, 3, 0, 4), Pacing(speed=1), 1)]
-
-
-# ------------------------------------------------------------------ the HTTP client
-
-
-async def raw_server(
-    answer: Callable[[int, int, bytes], bytes | None], **options: Any
-) -> tuple[asyncio.Server, list[bytes], list[int]]:
-    """A server on 127.0.0.1 that reads each request (head and Content-Length body) and
-    writes ``answer(connection number, request number on it, request)`` byte for byte;
-    None closes the connection without answering."""
-    requests: list[bytes] = []
-    connections = [0]
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections[0] += 1
-        number, n = connections[0], 0
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                request = head + await reader.readexactly(length)
-                requests.append(request)
-                n += 1
-                reply = answer(number, n, request)
-                if reply is None:
-                    break
-                writer.write(reply)
-                await writer.drain()
-                if b"Connection: close" in reply or reply.startswith(b"HTTP/1.0"):
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, **options)
-    return server, requests, connections
-
-
-ANSWERS = [
-    b'HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-A: 1\r\n\r\n{"id":1}\n',
-    b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"id\r\n3\r\n":2\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n',
-    b"HTTP/1.1 204 No Content\r\nX-B:  spaced \r\n\r\n",
-    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nX-Sentry-Rate-Limits: 60:error:key\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body ends with the connection",
-]
-
-
-async def test_client_reads_every_framing_and_keeps_connections_alive() -> None:
-    server, requests, connections = await raw_server(lambda _, n, __: ANSWERS[(n - 1) % len(ANSWERS)])
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port)
-    try:
-        answers = [
-            await client.request(
-                "POST",
-                f"http://127.0.0.1:{port}/api/5/envelope/?a=1",
-                [("X-Sentry-Auth", "Sentry sentry_key=k"), ("Content-Type", "x")],
-                b"body",
-            )
-            for _ in range(6)
-        ]
-    finally:
-        client.close()
-        server.close()
-        await server.wait_closed()
-    assert [
-        (200, b'{"id":1}\n'),
-        (201, b'{"id":2}'),
-        (204, b""),
-        (429, b""),
-        (200, b"the body ends with the connection"),
-        (200, b'{"id":1}\n'),
-    ] == [(a[0], a[2]) for a in answers]
-    assert ("X-A", "1") in answers[0][1] and ("X-B", "spaced") in answers[2][1]
-    assert ("X-Sentry-Rate-Limits", "60:error:key") in answers[3][1]
-    assert 2 == connections[0]  # kept alive for four answers, then a new one after the HTTP/1.0 answer closed it
-    assert (
-        b"POST /api/5/envelope/?a=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Sentry-Auth: Sentry sentry_key=k\r\nContent-Type: x\r\nContent-Length: 4\r\n\r\nbody"
-        % port
-        == requests[0]
-    )
-
-
-async def test_client_sends_again_once_when_the_server_had_closed_a_kept_connection() -> None:
-    """A server may close a kept-alive connection just as a request goes out on it: that
-    request is sent once more on a new connection. On a new connection it is an error."""
-    server, requests, connections = await raw_server(lambda number, n, _: ANSWERS[0] if number != 1 or n == 1 else None)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port)
-    try:
-        first = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-        second = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"2")
-    finally:
-        client.close()
-        server.close()
-        await server.wait_closed()
-    assert (200, 200, 2, 3) == (first[0], second[0], connections[0], len(requests))
-
-    server, requests, connections = await raw_server(lambda *_: None)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port)
-    try:
-        with pytest.raises(ServerDisconnected):
-            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-    finally:
-        client.close()
-        server.close()
-        await server.wait_closed()
-    assert 1 == len(requests)
-
-
-@pytest.mark.parametrize("start", [b"", b"HTTP/1.0 200 OK\r\n\r\nthe start of a body that ends with the connection"])
-async def test_client_gives_up_on_a_server_that_does_not_finish_its_answer(start: bytes) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1 << 16)
-        writer.write(start)
-        await asyncio.sleep(5)
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port, timeout=0.3)
-    try:
-        with pytest.raises(TimeoutError):
-            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-    finally:
-        client.close()
-        server.close()
-
-
-def test_client_refuses_line_breaks_in_headers_and_other_origins() -> None:
-    client = Client("http", "127.0.0.1", 9000)
-    with pytest.raises(ValueError, match="line break"):
-        client.head("POST", "http://127.0.0.1:9000/", [("X-A", "1\r\nX-Injected: 1")], b"")
-    with pytest.raises(ValueError, match="not on"):
-        client.head("POST", "http://127.0.0.1:90000/", [], b"")
-
-
-async def test_client_speaks_tls_and_verifies_the_certificate(tmp_path: Any) -> None:
-    """An https target: the certificate is verified (an unknown one is a transport error),
-    and a trusted one carries the requests on one kept-alive connection."""
-    import shutil
-    import ssl
-    import subprocess
-
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert, key)
-    server, requests, connections = await raw_server(lambda *_: ANSWERS[0], ssl=server_context)
-    port = server.sockets[0].getsockname()[1]
-    url = f"https://127.0.0.1:{port}/api/5/envelope/"
-    untrusting = Client("https", "127.0.0.1", port)
-    trusting = Client("https", "127.0.0.1", port, ssl_context=ssl.create_default_context(cafile=str(cert)))
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            await untrusting.request("POST", url, [], b"1")
-        answers = [await trusting.request("POST", url, [("Content-Type", "x")], b"body") for _ in range(3)]
-    finally:
-        untrusting.close()
-        trusting.close()
-        await asyncio.sleep(0.1)  # let the server's handler see the connection close
-        server.close()
-    assert [(200, b'{"id":1}\n')] * 3 == [(a[0], a[2]) for a in answers]
-    assert 3 == len(requests) and requests[0].endswith(b"Content-Length: 4\r\n\r\nbody")
-    assert 1 == connections[0]  # one connection for all three (the refused handshake never reached the handler)
-
-
 # ------------------------------------------------------------------ big answers (bounded reading)
-
-BIG = 48 << 20  # CI size; the 2 GB figure is measured by hand (see big_answer_server)
-
-
-async def big_answer_server(framing: str, size: int) -> asyncio.Server:
-    """A server on 127.0.0.1 that answers each request with ``size`` bytes of body, framed by
-    Content-Length, as one chunk, as many chunks, or by closing the connection; written in
-    1 MiB pieces (with drain), so the server itself holds little."""
-    piece = b"x" * (1 << 20)
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            await reader.readexactly(length)
-            if framing == "length":
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % size)
-            elif framing == "close":
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-            else:
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n")
-                if framing == "one-chunk":
-                    writer.write(b"%x\r\n" % size)
-            sent = 0
-            while sent < size:
-                part = piece[: min(len(piece), size - sent)]
-                writer.write(b"%x\r\n" % len(part) + part + b"\r\n" if framing == "chunks" else part)
-                sent += len(part)
-                await writer.drain()
-            if framing == "one-chunk":
-                writer.write(b"\r\n0\r\n\r\n")
-            elif framing == "chunks":
-                writer.write(b"0\r\n\r\n")
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        writer.close()
-
-    return await asyncio.start_server(serve, "127.0.0.1", 0)
-
-
-@pytest.mark.parametrize("framing", ["length", "one-chunk", "chunks", "close"])
-async def test_a_huge_answer_is_read_in_bounded_memory(framing: str) -> None:
-    """A candidate answering with far more than anyone reads: the client keeps the first
-    BODY_KEEP bytes, drops the rest as it streams in, and knows how big the answer was."""
-    import tracemalloc
-
-    from sentry_mirror.io.replay import BODY_KEEP
-
-    server = await big_answer_server(framing, BIG)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port)
-    tracemalloc.start()
-    try:
-        answer = await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        client.close()
-        server.close()
-    assert 400 == answer[0]
-    assert b"x" * BODY_KEEP == answer[2]
-    assert BIG == answer.size
-    assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB while reading a {BIG >> 20} MiB answer"
 
 
 async def test_a_huge_answer_leaves_the_connection_usable_and_the_result_says_how_big(tmp_path: Any) -> None:
@@ -806,61 +461,3 @@ def send_data() -> dict[str, Any]:
     """One recorded envelope request (as the mirror records it)."""
     request = make_request(path="/api/1/envelope/", query="sentry_key=k")
     return make_record(request, remote_addr="127.0.0.1:1", id="0" * 32)
-
-
-async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink() -> None:
-    from sentry_mirror.io.replay import MAX_LINE, InvalidResponse
-
-    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        try:
-            for _ in range(64):
-                writer.write(b"f" * MAX_LINE)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(endless, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port)
-    try:
-        with pytest.raises(InvalidResponse, match="chunked framing"):
-            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-    finally:
-        client.close()
-        server.close()
-
-
-@pytest.mark.parametrize(
-    "framing",
-    [
-        b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n",
-        b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
-        b"Content-Length: -5\r\n\r\nabc",
-    ],
-)
-async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing: bytes) -> None:
-    """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length)
-    is refused as soon as it is read; a negative chunk size used to leave replay waiting
-    for bytes that never come, until its timeout, for every request."""
-    from sentry_mirror.io.replay import InvalidResponse
-
-    async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        await reader.readexactly(1)
-        writer.write(b"HTTP/1.1 200 OK\r\n" + framing)
-        await writer.drain()
-        await asyncio.sleep(5)
-        writer.close()
-
-    server = await asyncio.start_server(odd, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port, timeout=3)
-    try:
-        with pytest.raises(InvalidResponse):
-            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-    finally:
-        client.close()
-        server.close()

@@ -445,7 +445,7 @@ async def test_replay_into_a_candidate_answering_with_a_huge_body_stays_small(fr
     KBs. Set SENTRY_MIRROR_BIG_ANSWER=2147483648 to measure the 2 GB case by hand."""
     import sys
 
-    from tests.io.test_replay import big_answer_server
+    from tests.io.test_http1 import big_answer_server
 
     if not Path("/proc/self/status").exists():
         pytest.skip("measures the peak RSS with /proc/self/status (Linux)")

@@ -20,10 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
 from sentry_mirror.core.query import Query
+from sentry_mirror.core.replay_plan import Pacing, Plan, make_plan, prepare_all
+from sentry_mirror.core.replay_results import ReplaySummary, Result
 from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
-from sentry_mirror.io.replay import Pacing, Plan, Report, Result, make_plan, prepare_all, replay
+from sentry_mirror.io.replay import replay
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
 from sentry_mirror.ui.env import Env
@@ -142,7 +144,7 @@ def replay_command(
     target = Target(target_dsn, parse_project_map(project_map, target_dsn.public_key))
     options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
-    report = Report()
+    report = ReplaySummary()
     refused_too = bool(filters.get("statuses") or filters.get("errors_only"))
     selected = _selection(snapshots, query(filters), refused_too, report.skipped)
     start = datetime.now(UTC)
@@ -196,7 +198,7 @@ def _selection(
 def _send(
     plan: Plan,
     pacing: Pacing,
-    report: Report,
+    report: ReplaySummary,
     err: Console,
     *,
     honour_rate_limits: bool,
@@ -241,7 +243,7 @@ def _send(
 
 
 def _result_sink(
-    report: Report, advance: Callable[[], None] | None, as_json: bool, results_file: IO[bytes] | None
+    report: ReplaySummary, advance: Callable[[], None] | None, as_json: bool, results_file: IO[bytes] | None
 ) -> Callable[[Result], None]:
     """What is done with each result as it comes: counted, shown, written."""
 

@@ -1,0 +1,356 @@
+"""A small HTTP/1.1 client for one origin (the replay target), with kept-alive connections.
+
+Replay sends thousands of small requests a second to one server; a general-purpose client
+(aiohttp's) spends about three times as much CPU per request as this one, more than
+replay's whole budget per request (``benchmarks/replay.py`` runs an aiohttp client loop as
+its baseline in the same run), so replay keeps a client of its own. :class:`Client` sends exactly the headers it is
+given, plus ``Host`` and ``Content-Length``, in one write; it does not follow redirects or
+decode bodies. Each connection carries one request at a time and is used again when the
+answer allows it (an idle connection the server closed is retried once on a new one).
+Answers are framed by ``Content-Length``, chunked, or the end of the connection; of each
+answer's body the first :data:`BODY_KEEP` bytes are kept and the rest is read only to be
+dropped, so a target answering with gigabytes costs no memory. One timer gives up the
+requests past their :data:`REQUEST_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import ssl
+from collections.abc import Iterable
+from typing import NamedTuple
+
+REQUEST_TIMEOUT = 30.0
+#: Response bytes kept per answer (the report and --results need the start only); the rest
+#: of an answer is read and dropped as it arrives, so a huge answer costs no memory.
+BODY_KEEP = 64 << 10
+#: The longest line accepted in a chunked body's framing (a chunk-size line, a trailer).
+MAX_LINE = 64 << 10
+
+
+class ServerDisconnected(ConnectionError):
+    """The target closed the connection before its answer was complete."""
+
+
+class InvalidResponse(ConnectionError):
+    """The target's answer is not HTTP/1.x."""
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+#: A chunk size (before any ``;extension``) and a Content-Length as HTTP writes them: plain
+#: digits only (Python's ``int`` also takes a sign, ``0x`` and ``_``).
+_CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*")
+_LENGTH = re.compile(r"[0-9]{1,19}")
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: one request at a time, kept alive between requests.
+
+    Bytes are collected as they arrive; :meth:`response` parses them (status line, headers,
+    then a body framed by ``Content-Length``, chunked, or the end of the connection)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.received = False  # any byte of the current answer
+        self.deadline = math.inf  # loop time by which the current answer must be complete
+        self.error: BaseException | None = None  # why it was given up (a timeout)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.received = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        self.closed = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def fail(self, error: BaseException) -> None:
+        """Give up the current request: it raises ``error``."""
+        self.error = error
+        self.close()
+        self._end()
+
+    async def _more(self) -> None:
+        """Wait for more bytes; :class:`ServerDisconnected` when the server closed instead."""
+        if self.error is not None:
+            raise self.error
+        if self.closed:
+            raise ServerDisconnected("the server closed the connection without a complete answer")
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    async def _line(self, pos: int = 0) -> int:
+        """The index of the next CRLF at or after ``pos``, waiting for it (at most :data:`MAX_LINE` bytes)."""
+        while (end := self.buffer.find(b"\r\n", pos)) < 0:
+            if len(self.buffer) - pos > MAX_LINE:
+                raise InvalidResponse(f"a line of the chunked framing over {MAX_LINE} bytes")
+            await self._more()
+        return end
+
+    async def _read(self, body: _Body, count: int | None) -> None:
+        """Move the next ``count`` bytes (None: up to the end of the connection) into ``body``
+        as they arrive: the buffer never holds more than one read's worth of them."""
+        buffer = self.buffer
+        while count is None or count > 0:
+            if not buffer:
+                if count is None and self.closed:
+                    if self.error is not None:
+                        raise self.error
+                    return
+                await self._more()
+                continue
+            n = len(buffer) if count is None else min(count, len(buffer))
+            body.add(buffer, n)
+            del buffer[:n]
+            if count is not None:
+                count -= n
+
+    async def response(
+        self, head_request: bool, keep_bytes: int = BODY_KEEP
+    ) -> tuple[int, list[tuple[str, str]], _Body, bool]:
+        """(status, headers, body, whether the connection may be used again); the body keeps
+        its first ``keep_bytes`` bytes and counts the rest."""
+        buffer = self.buffer
+        while True:
+            while (end := buffer.find(b"\r\n\r\n")) < 0:
+                if len(buffer) > 1 << 20:
+                    raise InvalidResponse("response headers over 1 MiB")
+                await self._more()
+            lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
+            del buffer[: end + 4]
+            version, _, rest = lines[0].partition(" ")
+            code = rest[:3]
+            if not version.startswith("HTTP/1.") or not code.isdigit():
+                raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+            status = int(code)
+            if 100 <= status < 200:
+                continue  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            break
+        headers: list[tuple[str, str]] = []
+        length: int | None = None
+        chunked = False
+        connection = ""
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and headers:  # obsolete line folding
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {line.strip()}")
+                continue
+            name, _, value = line.partition(":")
+            name, value = name.strip(), value.strip()
+            headers.append((name, value))
+            lower = name.lower()
+            if lower in _FRAMING:
+                if lower == "content-length":
+                    if not _LENGTH.fullmatch(value):
+                        raise InvalidResponse(f"invalid Content-Length {value[:40]!r}")
+                    length = int(value)
+                elif lower == "transfer-encoding":
+                    chunked = value.lower().endswith("chunked")
+                else:
+                    connection = value.lower()
+        keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+        body = _Body(keep_bytes)
+        if head_request or status in (204, 304):
+            pass
+        elif chunked:
+            await self._chunked(body)
+        elif length is not None:
+            await self._read(body, length)
+        else:  # the body ends with the connection
+            await self._read(body, None)
+            keep = False
+        return status, headers, body, keep and not self.closed and not buffer
+
+    async def _chunked(self, body: _Body) -> None:
+        buffer = self.buffer
+        while True:
+            end = await self._line()
+            digits = _CHUNK_SIZE.fullmatch(bytes(buffer[:end]).split(b";")[0])
+            if digits is None:
+                raise InvalidResponse("invalid chunk size")
+            size = int(digits.group(1), 16)
+            del buffer[: end + 2]
+            if size == 0:
+                while (end := await self._line()) > 0:  # trailers, up to an empty line
+                    del buffer[: end + 2]
+                del buffer[:2]
+                return
+            await self._read(body, size)
+            while len(buffer) < 2:
+                await self._more()
+            del buffer[:2]
+
+
+class _Body:
+    """An answer's body as it streams in: the first ``keep`` bytes, and the size of all of it."""
+
+    __slots__ = ("keep", "kept", "size")
+
+    def __init__(self, keep: int) -> None:
+        self.kept = bytearray()
+        self.keep = keep
+        self.size = 0
+
+    def add(self, buffer: bytearray, n: int) -> None:
+        """The first ``n`` bytes of ``buffer`` are the next part of the body."""
+        room = self.keep - len(self.kept)
+        if room > 0:
+            self.kept += buffer[: min(n, room)]
+        self.size += n
+
+
+class Answer(NamedTuple):
+    """What :meth:`Client.request` returns: the body is the answer's first bytes (``size`` is all of it)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    written: float  # the loop time the request was written at
+    size: int
+
+
+class Client:
+    """A small HTTP/1.1 client for one origin (the target), with kept-alive connections
+    (see the module's docstring). Of each answer's body it keeps the first ``keep_bytes``."""
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int | None,
+        timeout: float = REQUEST_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_bytes: int = BODY_KEEP,
+    ) -> None:
+        self.timeout = timeout
+        self.keep_bytes = keep_bytes
+        self.host_header = host if port is None else f"{host}:{port}"
+        self.origin = f"{scheme}://{self.host_header}"
+        self._host = host[1:-1] if host.startswith("[") else host
+        self._port = port if port is not None else (443 if scheme == "https" else 80)
+        self._ssl = (
+            (ssl_context or ssl.create_default_context()) if scheme == "https" else None
+        )  # certificates verified
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+        self._busy: set[_Connection] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.timeout):
+            _, connection = await loop.create_connection(
+                _Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host if self._ssl else None
+            )
+        self._open.add(connection)
+        return connection
+
+    def _watch(self) -> None:
+        """Every so often: give up the requests past their deadline (one timer for all of
+        them is far cheaper than one per request)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for connection in [c for c in self._busy if c.deadline <= now]:
+            self._busy.discard(connection)
+            connection.fail(TimeoutError(f"no complete answer within {self.timeout:g} s"))
+        self._watchdog = loop.call_later(min(1.0, self.timeout / 4), self._watch) if self._busy else None
+
+    def head(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
+        """The request line and headers for ``url`` (which must be on this origin)."""
+        if not url.startswith(self.origin) or url[len(self.origin) : len(self.origin) + 1] not in ("/", "?", ""):
+            raise ValueError(f"{url!r} is not on {self.origin}")
+        target = url[len(self.origin) :] or "/"
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
+        count = 2
+        for name, value in headers:
+            lines.append(f"{name}: {value}\r\n")
+            count += 1
+        if body or method not in ("GET", "HEAD"):
+            lines.append(f"Content-Length: {len(body)}\r\n")
+            count += 1
+        lines.append("\r\n")
+        text = "".join(lines)
+        if text.count("\n") != count + 1 or text.count("\r") != count + 1:
+            raise ValueError("a header name or value holds a line break")
+        return text.encode("utf-8", "surrogateescape")
+
+    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> Answer:
+        """Send one request; its answer, of which the first :attr:`keep_bytes` bytes of body are kept."""
+        data = self.head(method, url, headers, body) + body
+        loop = asyncio.get_running_loop()
+        while True:
+            connection = None
+            while self._idle:
+                candidate = self._idle.pop()
+                if not candidate.closed and not candidate.buffer:
+                    connection = candidate
+                    break
+                self._drop(candidate)
+            reused = connection is not None
+            if connection is None:
+                connection = await self._connect()
+            connection.received = False
+            written = loop.time()
+            connection.deadline = written + self.timeout
+            self._busy.add(connection)
+            if self._watchdog is None:
+                self._watch()
+            assert connection.transport is not None
+            connection.transport.write(data)
+            try:
+                status, answer_headers, answer, keep = await connection.response(method == "HEAD", self.keep_bytes)
+            except ServerDisconnected:
+                self._drop(connection)
+                if reused and not connection.received:
+                    continue  # the server had closed this idle connection: once more on a new one
+                raise
+            except BaseException:
+                self._drop(connection)
+                raise
+            finally:
+                self._busy.discard(connection)
+            if keep:
+                self._idle.append(connection)
+            else:
+                self._drop(connection)
+            return Answer(status, answer_headers, bytes(answer.kept), written, answer.size)
+
+    def _drop(self, connection: _Connection) -> None:
+        connection.close()
+        self._open.discard(connection)
+
+    def close(self) -> None:
+        for connection in list(self._open):
+            self._drop(connection)
+        self._idle.clear()
+        self._busy.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
