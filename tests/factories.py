@@ -168,3 +168,15 @@ def sample_records(name: str = "python") -> list[dict[str, Any]]:
     """The records of the committed sample snapshot ``snapshots/sample-{name}.jsonl.zst``, as
     readers get them: real SDK traffic the listener wrote."""
     return [r.data for r in iter_records([SNAPSHOTS / f"sample-{name}.jsonl.zst"])]
+
+
+def accepted_envelope_record() -> dict[str, Any]:
+    """An accepted envelope request to project 1 (an empty envelope), as replay's plan reads it."""
+    return make_record(
+        path="/api/1/envelope/",
+        endpoint="envelope",
+        project_id="1",
+        body="{}\n",
+        body_decoded=True,
+        response={"status": 200},
+    )

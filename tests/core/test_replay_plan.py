@@ -13,6 +13,7 @@ from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.record import format_time, parse_time
 from sentry_mirror.core.replay_plan import Pacing, in_time_order, make_plan, schedule, timeline, timestamp_shift
 from sentry_mirror.core.rewrite import Options, Target
+from tests.factories import accepted_envelope_record
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -80,3 +81,21 @@ def test_make_plan_counts_what_it_sends_how_long_it_takes_and_the_shift() -> Non
     assert [0, 5, 15] == [offset for _, offset in plan.timeline()]
     assert [0, 5, 15] == [offset for _, offset in plan.timeline()]  # the records are opened afresh
     assert None is make_plan(records, target, Options(), Pacing()).options.shift
+
+
+# ------------------------------------------------------------------ what is left out
+
+
+def test_plan_skips_preflights_and_truncated_bodies() -> None:
+    from collections import Counter
+
+    skipped: Counter[str] = Counter()
+    records = [
+        accepted_envelope_record(),
+        {**accepted_envelope_record(), "method": "OPTIONS"},
+        {**accepted_envelope_record(), "body_truncated": True},
+    ]
+    plan = make_plan(records, Target(parse_dsn("http://k@127.0.0.1:1/1")), Options(), Pacing(), skipped=skipped)
+    assert 1 == plan.count
+    assert [records[0]] == [data for data, _ in plan.timeline()]
+    assert {"CORS preflight (OPTIONS)": 1, "body truncated when recorded": 1} == dict(skipped)

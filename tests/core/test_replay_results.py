@@ -1,14 +1,18 @@
 """The results of a replay (sentry_mirror.core.replay_results): the outcome of one answer
-and the summary rows they add up to (the verdicts on real answers are in tests/io/test_replay.py)."""
+and the summary rows they add up to (with the verdicts on answers; real round trips are in tests/io/test_replay.py)."""
 
 from __future__ import annotations
 
 from array import array
 from collections import Counter
+from typing import Any
 
 import pytest
 
-from sentry_mirror.core.replay_results import ReplaySummary, Row, items_label
+from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.replay_results import ReplaySummary, Result, Row, items_label
+from sentry_mirror.core.rewrite import Target, rewrite_request
+from tests.factories import make_record
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,98 @@ def test_an_empty_summary() -> None:
         "problems": {},
         "skipped": {},
     } == summary.to_dict()
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def prepared(**overrides: Any) -> Any:
+    data = make_record(
+        **{
+            "path": "/api/1/envelope/",
+            "headers": [["X-Sentry-Auth", "Sentry sentry_key=k"]],
+            "endpoint": "envelope",
+            "project_id": "1",
+            "auth": {"form": "x-sentry-auth", "public_key": "k"},
+            "body": '{"event_id":"' + "a" * 32 + '"}\n{"type":"event"}\n{}\n',
+            "body_decoded": True,
+            "summary": {"event_id": "a" * 32, "items": [{"type": "event"}]},
+            "response": {"status": 200},
+            **overrides,
+        }
+    )
+    return rewrite_request(data, Target(parse_dsn("http://k@127.0.0.1:1/1")))
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "outcome", "problems"),
+    [
+        (200, [], b'{"id":"' + b"a" * 32 + b'"}', "accepted", []),
+        (200, [], b"{}", "accepted", ['200 without {"id": <the event id sent>} in the body']),
+        (200, [], b"OK", "accepted", ['200 without {"id": <the event id sent>} in the body']),
+        (429, [("Retry-After", "60")], b"", "rate-limited", []),
+        (429, [], b"", "rate-limited", ["429 without Retry-After or X-Sentry-Rate-Limits"]),
+        (400, [], b'{"detail":"invalid event envelope"}', "rejected", []),
+        (307, [("Location", "http://127.0.0.1:2/")], b"", "rejected", []),  # SDKs do not follow redirects
+        (503, [], b"", "server-error", []),
+    ],
+)
+def test_result_outcome_and_contract(
+    status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, problems: list[str]
+) -> None:
+    result = Result(prepared(), 0.0, status=status, headers=headers, body=body)
+    result.check_contract()
+    assert (outcome, problems) == (result.outcome, result.problems)
+    assert result.failed == (outcome != "accepted" or bool(problems))
+
+
+def test_accepting_what_sentry_refuses_is_a_contract_problem() -> None:
+    result = Result(prepared(response={"status": 413}), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}')
+    result.check_contract()
+    assert ["accepted what Sentry refuses (413)"] == result.problems
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "reason"),
+    [
+        ([("X-Sentry-Error", "event submission rejected")], b"{}", "event submission rejected"),
+        ([], b'{"detail":"bad key"}', "bad key"),
+        ([], b"Forbidden\nmore", "Forbidden"),
+    ],
+)
+def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> None:
+    assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
+
+
+def test_reasons_are_bounded_in_length_and_in_number() -> None:
+    """A candidate may answer each request with a new, long reason: the report keeps the start
+    of each and a bounded number of distinct ones (the rest counted together)."""
+    from sentry_mirror.core.replay_results import MAX_REASON, MAX_REASONS, OTHER_REASONS
+
+    long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
+    assert "x" * MAX_REASON + "…" == long.reason
+    report = ReplaySummary()
+    for n in range(MAX_REASONS + 50):
+        report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
+    assert MAX_REASONS + 1 == len(report.reasons)
+    assert 50 == report.reasons[(400, OTHER_REASONS)]
+    assert MAX_REASONS + 50 == sum(report.reasons.values())
+
+
+def test_report_counts_by_endpoint_items_and_reason() -> None:
+    report = ReplaySummary()
+    report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
+    report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"nope"}', latency_ms=3.0))
+    report.add(Result(prepared(), 0.0, held_back=("error",)))
+    report.add(Result(prepared(), 0.0, error="ClientConnectorError"))
+    summary = report.to_dict()
+    assert {"accepted": 1, "rejected": 1, "held-back": 1, "transport-error": 1} == summary["outcomes"]
+    (row,) = summary["rows"]
+    assert (3, 1, 1, 1, 1) == (row["sent"], row["2xx"], row["4xx"], row["held_back"], row["transport_errors"])
+    assert {"event": 3} == summary["items_sent"] and {"event": 1} == summary["items_accepted"]
+    assert {"event": 1} == summary["items_held_back"]
+    assert [
+        {"status": 400, "reason": "nope", "count": 1},
+        {"status": None, "reason": "ClientConnectorError", "count": 1},
+    ] == summary["rejections"]
+    assert 2 == report.failed  # held back is not a failure

@@ -23,11 +23,11 @@ from sentry_mirror.core.fresh_ids import IdMap
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
 from sentry_mirror.core.replay_plan import Pacing, make_plan
 from sentry_mirror.core.replay_results import ReplaySummary, Result
-from sentry_mirror.core.rewrite import Options, Target, rewrite_request
+from sentry_mirror.core.rewrite import Options, Target
 from sentry_mirror.core.stats import nearest_rank
 from sentry_mirror.io.replay import replay
 from tests.conftest import Mirror
-from tests.factories import make_record, make_request
+from tests.factories import accepted_envelope_record, make_record, make_request
 from tests.io.test_http1 import big_answer_server
 from tests.test_sdk_e2e import send_app_traffic
 
@@ -44,101 +44,6 @@ def unix(value: Any) -> float:
     if isinstance(value, str):
         return datetime.fromisoformat(value).timestamp()
     return float(value)
-
-
-# ------------------------------------------------------------------ verdicts
-
-
-def prepared(**overrides: Any) -> Any:
-    data = make_record(
-        **{
-            "path": "/api/1/envelope/",
-            "headers": [["X-Sentry-Auth", "Sentry sentry_key=k"]],
-            "endpoint": "envelope",
-            "project_id": "1",
-            "auth": {"form": "x-sentry-auth", "public_key": "k"},
-            "body": '{"event_id":"' + "a" * 32 + '"}\n{"type":"event"}\n{}\n',
-            "body_decoded": True,
-            "summary": {"event_id": "a" * 32, "items": [{"type": "event"}]},
-            "response": {"status": 200},
-            **overrides,
-        }
-    )
-    return rewrite_request(data, Target(parse_dsn("http://k@127.0.0.1:1/1")))
-
-
-@pytest.mark.parametrize(
-    ("status", "headers", "body", "outcome", "problems"),
-    [
-        (200, [], b'{"id":"' + b"a" * 32 + b'"}', "accepted", []),
-        (200, [], b"{}", "accepted", ['200 without {"id": <the event id sent>} in the body']),
-        (200, [], b"OK", "accepted", ['200 without {"id": <the event id sent>} in the body']),
-        (429, [("Retry-After", "60")], b"", "rate-limited", []),
-        (429, [], b"", "rate-limited", ["429 without Retry-After or X-Sentry-Rate-Limits"]),
-        (400, [], b'{"detail":"invalid event envelope"}', "rejected", []),
-        (307, [("Location", "http://127.0.0.1:2/")], b"", "rejected", []),  # SDKs do not follow redirects
-        (503, [], b"", "server-error", []),
-    ],
-)
-def test_result_outcome_and_contract(
-    status: int, headers: list[tuple[str, str]], body: bytes, outcome: str, problems: list[str]
-) -> None:
-    result = Result(prepared(), 0.0, status=status, headers=headers, body=body)
-    result.check_contract()
-    assert (outcome, problems) == (result.outcome, result.problems)
-    assert result.failed == (outcome != "accepted" or bool(problems))
-
-
-def test_accepting_what_sentry_refuses_is_a_contract_problem() -> None:
-    result = Result(prepared(response={"status": 413}), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}')
-    result.check_contract()
-    assert ["accepted what Sentry refuses (413)"] == result.problems
-
-
-@pytest.mark.parametrize(
-    ("headers", "body", "reason"),
-    [
-        ([("X-Sentry-Error", "event submission rejected")], b"{}", "event submission rejected"),
-        ([], b'{"detail":"bad key"}', "bad key"),
-        ([], b"Forbidden\nmore", "Forbidden"),
-    ],
-)
-def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> None:
-    assert reason == Result(prepared(), 0.0, status=403, headers=headers, body=body).reason
-
-
-def test_reasons_are_bounded_in_length_and_in_number() -> None:
-    """A candidate may answer each request with a new, long reason: the report keeps the start
-    of each and a bounded number of distinct ones (the rest counted together)."""
-    from sentry_mirror.core.replay_results import MAX_REASON, MAX_REASONS, OTHER_REASONS
-
-    long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
-    assert "x" * MAX_REASON + "…" == long.reason
-    report = ReplaySummary()
-    for n in range(MAX_REASONS + 50):
-        report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"bad event %d"}' % n))
-    assert MAX_REASONS + 1 == len(report.reasons)
-    assert 50 == report.reasons[(400, OTHER_REASONS)]
-    assert MAX_REASONS + 50 == sum(report.reasons.values())
-
-
-def test_report_counts_by_endpoint_items_and_reason() -> None:
-    report = ReplaySummary()
-    report.add(Result(prepared(), 0.0, status=200, body=b'{"id":"' + b"a" * 32 + b'"}', latency_ms=1.0))
-    report.add(Result(prepared(), 0.0, status=400, body=b'{"detail":"nope"}', latency_ms=3.0))
-    report.add(Result(prepared(), 0.0, held_back=("error",)))
-    report.add(Result(prepared(), 0.0, error="ClientConnectorError"))
-    summary = report.to_dict()
-    assert {"accepted": 1, "rejected": 1, "held-back": 1, "transport-error": 1} == summary["outcomes"]
-    (row,) = summary["rows"]
-    assert (3, 1, 1, 1, 1) == (row["sent"], row["2xx"], row["4xx"], row["held_back"], row["transport_errors"])
-    assert {"event": 3} == summary["items_sent"] and {"event": 1} == summary["items_accepted"]
-    assert {"event": 1} == summary["items_held_back"]
-    assert [
-        {"status": 400, "reason": "nope", "count": 1},
-        {"status": None, "reason": "ClientConnectorError", "count": 1},
-    ] == summary["rejections"]
-    assert 2 == report.failed  # held back is not a failure
 
 
 # ------------------------------------------------------------------ round trips
@@ -339,38 +244,11 @@ async def test_rate_limits_are_honoured_per_category(mirrors: tuple[Mirror, Mirr
 
 async def test_a_target_that_is_not_there_is_a_transport_error(unused_tcp_port: int) -> None:
     target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{unused_tcp_port}/5"))
-    plan = make_plan([prepared_record()], target, Options(), Pacing())
+    plan = make_plan([accepted_envelope_record()], target, Options(), Pacing())
     report = ReplaySummary()
     await replay(plan, Pacing(), on_result=report.add)
     assert {"transport-error": 1} == dict(report.outcomes())
     assert 1 == report.failed
-
-
-def prepared_record() -> dict[str, Any]:
-    """An accepted envelope request to project 1 (an empty envelope), as the plan reads it."""
-    return make_record(
-        path="/api/1/envelope/",
-        endpoint="envelope",
-        project_id="1",
-        body="{}\n",
-        body_decoded=True,
-        response={"status": 200},
-    )
-
-
-def test_plan_skips_preflights_and_truncated_bodies() -> None:
-    from collections import Counter
-
-    skipped: Counter[str] = Counter()
-    records = [
-        prepared_record(),
-        {**prepared_record(), "method": "OPTIONS"},
-        {**prepared_record(), "body_truncated": True},
-    ]
-    plan = make_plan(records, Target(parse_dsn("http://k@127.0.0.1:1/1")), Options(), Pacing(), skipped=skipped)
-    assert 1 == plan.count
-    assert [records[0]] == [data for data, _ in plan.timeline()]
-    assert {"CORS preflight (OPTIONS)": 1, "body truncated when recorded": 1} == dict(skipped)
 
 
 # ------------------------------------------------------------------ streaming
@@ -399,7 +277,11 @@ def tracked_records(count: int, held: Held) -> Callable[[], Any]:
     def source() -> Any:
         for n in range(count):
             yield Tracked(
-                {**prepared_record(), "id": f"{n:032x}", "received_at": format_time(T0 + timedelta(milliseconds=n))}
+                {
+                    **accepted_envelope_record(),
+                    "id": f"{n:032x}",
+                    "received_at": format_time(T0 + timedelta(milliseconds=n)),
+                }
             )
 
     return source
