@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from resultfile import add_output_options, document, emit, headline, machine
+from resultfile import add_output_options, begin, document, emit, headline
 
 HOST = "127.0.0.1"
 KEY = "0123456789abcdef0123456789abcdef"
@@ -315,7 +315,7 @@ def main() -> int:
     parser.add_argument("--tree", help="PYTHONPATH of the sentry_mirror to measure (default: this checkout)")
     add_output_options(parser, "bombs")
     args = parser.parse_args()
-    started = machine()
+    started = begin()
     event_id, body, decoded = bomb(args.mib, args.shape)
     with tempfile.TemporaryDirectory(prefix="bombs-") as tmp:
         workdir = Path(tmp)

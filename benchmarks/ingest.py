@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from resultfile import add_output_options, document, emit, headline, machine
+from resultfile import add_output_options, begin, document, emit, headline
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -471,7 +471,7 @@ def main() -> int:
     if not 1 <= args.pool_rounds <= 1000 or not 0 < args.single_seconds <= 600:
         parser.error("need 1 <= pool-rounds <= 1000, 0 < single-seconds <= 600")
 
-    started = machine()
+    started = begin()
     busy_before = _busy_cpus()
     pool = build_pool(args.pool_rounds)
     runs = []

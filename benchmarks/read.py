@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from resultfile import add_output_options, document, emit, headline, machine  # noqa: E402
+from resultfile import add_output_options, begin, document, emit, headline  # noqa: E402
 from synthetic import build  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def main() -> int:
     )
     add_output_options(parser, "read")
     args = parser.parse_args()
-    started = machine()
+    started = begin()
     mirror = [sys.executable, "-m", "sentry_mirror"]
     has_group = subprocess.run([*mirror, "group", "--help"], capture_output=True).returncode == 0
     has_report = subprocess.run([*mirror, "report", "--help"], capture_output=True).returncode == 0

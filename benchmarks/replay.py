@@ -59,7 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from resultfile import add_output_options, document, emit, headline, machine  # noqa: E402
+from resultfile import add_output_options, begin, document, emit, headline  # noqa: E402
 from synthetic import build  # noqa: E402
 
 from sentry_mirror.io.snapshot import iter_records  # noqa: E402
@@ -232,7 +232,7 @@ def main() -> int:
     parser.add_argument("--encodings", default="identity,gzip,original", help="--encoding values to run at --speed max")
     add_output_options(parser, "replay")
     args = parser.parse_args()
-    started = machine()
+    started = begin()
     print(f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
     encodings = [e for e in args.encodings.split(",") if e]
     with tempfile.TemporaryDirectory() as tmp:

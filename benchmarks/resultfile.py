@@ -66,18 +66,26 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def machine() -> dict[str, Any]:
-    """The machine the figures come from: cores, CPU model, Python, and how busy it was."""
+def begin() -> dict[str, Any]:
+    """Taken when a benchmark starts: the date, the commit, and the machine (cores, CPU model,
+    Python, and how busy it was)."""
     try:
         load = round(os.getloadavg()[0], 2)
     except OSError:
         load = None
+    status = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "cores": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "python": platform.python_version(),
-        "system": f"{platform.system()} {platform.release()}",
-        "load_average": load,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(status) if status is not None else None,
+        "command": " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "machine": {
+            "cores": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}",
+            "load_average": load,
+        },
     }
 
 
@@ -90,20 +98,9 @@ def headline(value: float, better: str, label: str) -> dict[str, Any]:
 def document(
     name: str, params: dict[str, Any], headlines: dict[str, Any], figures: dict[str, Any], started: dict[str, Any]
 ) -> dict[str, Any]:
-    """The results document; ``started`` is :func:`machine` taken before the benchmark ran."""
+    """The results document; ``started`` is what :func:`begin` returned before the benchmark ran."""
     params = {k: v for k, v in params.items() if k not in ("out", "json")}
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "benchmark": name,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(status) if status is not None else None,
-        "command": " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
-        "machine": started,
-        "params": params,
-        "headline": headlines,
-        "figures": figures,
-    }
+    return {"benchmark": name, **started, "params": params, "headline": headlines, "figures": figures}
 
 
 def _clean(value: Any) -> Any:
