@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -66,6 +67,20 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def _command(argv: list[str]) -> str:
+    """The command as it can be typed again, without the options that only say where the
+    results go or describe the run (``--out``, ``--json``, ``--note``)."""
+    kept, skip = [], False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg in ("--out", "--note"):
+            skip = True
+        elif arg != "--json" and not arg.startswith(("--out=", "--note=")):
+            kept.append(arg)
+    return shlex.join(["python", os.path.relpath(argv[0], ROOT), *kept])
+
+
 def begin() -> dict[str, Any]:
     """Taken when a benchmark starts: the date, the commit, and the machine (cores, CPU model,
     Python, and how busy it was)."""
@@ -73,12 +88,13 @@ def begin() -> dict[str, Any]:
         load = round(os.getloadavg()[0], 2)
     except OSError:
         load = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # the code measured: the package and the benchmarks (not the docs or the results)
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "sentry_mirror", "benchmarks/*.py")
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": _git("rev-parse", "--short", "HEAD"),
         "dirty": bool(status) if status is not None else None,
-        "command": " ".join(["python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "command": _command(sys.argv),
         "machine": {
             "cores": os.cpu_count(),
             "cpu_model": _cpu_model(),
