@@ -78,10 +78,12 @@ def main() -> int:
     has_report = subprocess.run([*mirror, "report", "--help"], capture_output=True).returncode == 0
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
+        sizes: dict[int, int] = {}
         for count in (args.count // 10, args.count):
             path = Path(tmp) / f"big-{count}.jsonl.zst"
             t = time.perf_counter()
             build(path, count)
+            sizes[count] = path.stat().st_size
             print(
                 f"built {count} envelopes in {time.perf_counter() - t:.1f} s: {path.stat().st_size / 1e6:.1f} MB",
                 file=sys.stderr,
@@ -124,6 +126,7 @@ def main() -> int:
             **f,
             "envelopes_per_s": count / f["wall_s"],
             "envelopes_per_cpu_s": count / f["cpu_s"],
+            "snapshot_bytes": sizes[count],
         }
         for count, name, f in rows
     ]
