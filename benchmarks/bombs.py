@@ -326,6 +326,8 @@ def main() -> int:
             "wire_bytes": len(body),
             "decoded_bytes": decoded,
         }
+        if args.shape == "items":
+            result["empty_items"] = decoded // len(EMPTY_ITEM)  # about: the event comes first
         result["listen"] = listen(workdir, body, args.parallel, args.tree)
         result["readers"] = readers(workdir, event_id, args.tree)
     doc = document("bombs", vars(args), headlines(result), result, started)
