@@ -88,8 +88,14 @@ def begin() -> dict[str, Any]:
         load = round(os.getloadavg()[0], 2)
     except OSError:
         load = None
-    # the code measured: the package and the benchmarks (not the docs or the results)
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", "sentry_mirror", "benchmarks/*.py")
+    # the code measured: the package and the benchmarks (not the docs, the results or the tools reading them)
+    measured = (
+        "sentry_mirror",
+        "benchmarks/*.py",
+        ":(exclude)benchmarks/figures.py",
+        ":(exclude)benchmarks/compare.py",
+    )
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *measured)
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": _git("rev-parse", "--short", "HEAD"),
