@@ -27,6 +27,7 @@ def load(name: str) -> ModuleType:
 
 figures = load("figures")
 compare = load("compare")
+resultfile = load("resultfile")
 
 
 def copy_tree(tmp_path: Path) -> Path:
@@ -134,3 +135,32 @@ def test_compare_exits_1_on_a_regression_beyond_noise(tmp_path: Path, capsys: py
     assert compare.main([str(committed), str(committed)]) == 0
     assert compare.main([str(committed), str(worse)]) == 1
     assert "+10.0%  WORSE" in capsys.readouterr().out
+
+
+def test_the_recorded_command_can_be_typed_again() -> None:
+    argv = [str(BENCHMARKS / "read.py"), "--count", "200000", "--note", "quick settings", "--out=/tmp/x.json", "--json"]
+    assert resultfile._command(argv) == "python benchmarks/read.py --count 200000"
+    assert resultfile._command([str(BENCHMARKS / "bombs.py"), "--tree", "/tmp/a b"]) == (
+        "python benchmarks/bombs.py --tree '/tmp/a b'"
+    )
+
+
+def test_results_are_strict_json_and_go_where_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    started = resultfile.begin()
+    assert {"date", "commit", "dirty", "command", "machine"} <= started.keys()
+    assert {"cores", "cpu_model", "python", "load_average"} <= started["machine"].keys()
+    doc = resultfile.document(
+        "read",
+        {"count": 10, "out": tmp_path / "r.json", "json": True, "note": None},
+        {"x": resultfile.headline(1.5, "higher", "x")},
+        {"p99_ms": float("nan"), "runs": [{"rate": float("inf")}], "path": tmp_path},
+        started,
+    )
+    assert doc["params"] == {"count": 10, "note": None}  # where the results go is not a parameter
+    out = tmp_path / "sub" / "r.json"
+    resultfile.emit(doc, out, also_stdout=True)
+    written = json.loads(out.read_text())
+    assert written["figures"] == {"p99_ms": None, "runs": [{"rate": None}], "path": str(tmp_path)}
+    assert json.loads(capsys.readouterr().out) == written
+    resultfile.emit(doc, Path("-"), also_stdout=False)
+    assert not Path("-").exists()
