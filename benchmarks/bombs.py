@@ -1,6 +1,7 @@
 """Decompression bombs under the size cap: the listener's memory and latency, then every reader's.
 
-    python benchmarks/bombs.py [--mib 199] [--parallel 4] [--shape attachment|header|items] [--json] [--tree PATH]
+    python benchmarks/bombs.py [--mib 199] [--parallel 4] [--shape attachment|header|items] [--tree PATH]
+                               [--out PATH] [--json]
 
 1. Builds a valid envelope and gzips it at level 9, streaming: about 200 KB on the wire for
    199 MiB decoded, under the listener's 200 MiB cap, so it is accepted. ``--shape`` says
@@ -23,6 +24,8 @@ the code before this change (``git archive main | tar -x -C /tmp/before``), in t
 
 Targets (issue 12): listener peak RSS under 500 MB with 4 bombs in parallel; p99 latency of
 the normal envelopes sent meanwhile under 100 ms; every reader's peak RSS under 500 MB.
+
+Writes its results to benchmarks/results/bombs.json (``--out``; see resultfile.py).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from resultfile import add_output_options, begin, document, emit, headline
 
 HOST = "127.0.0.1"
 KEY = "0123456789abcdef0123456789abcdef"
@@ -310,23 +313,43 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=4, help="bombs sent at once (default 4)")
     parser.add_argument("--shape", choices=SHAPES, default="attachment", help="where the bytes are (see the module)")
     parser.add_argument("--tree", help="PYTHONPATH of the sentry_mirror to measure (default: this checkout)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_output_options(parser, "bombs")
     args = parser.parse_args()
+    started = begin()
     event_id, body, decoded = bomb(args.mib, args.shape)
     with tempfile.TemporaryDirectory(prefix="bombs-") as tmp:
         workdir = Path(tmp)
         result: dict[str, Any] = {
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "tree": args.tree or "this checkout",
             "parallel": args.parallel,
             "shape": args.shape,
             "wire_bytes": len(body),
             "decoded_bytes": decoded,
         }
+        if args.shape == "items":
+            result["empty_items"] = decoded // len(EMPTY_ITEM)  # about: the event comes first
         result["listen"] = listen(workdir, body, args.parallel, args.tree)
         result["readers"] = readers(workdir, event_id, args.tree)
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    doc = document("bombs", vars(args), headlines(result), result, started)
+    emit(doc, args.out, args.json)
+    if not args.json:
+        print(report(result))
     return 0
+
+
+def headlines(result: dict[str, Any]) -> dict[str, Any]:
+    listen_ = result["listen"]
+    alone, meanwhile = listen_["normal_alone"]["p99_ms"], listen_["normal_meanwhile"]["p99_ms"]
+    return {
+        "listener_peak_rss_mb": headline(
+            listen_["listener_peak_rss_mb"], "lower", f"listener peak RSS, {result['parallel']} bombs at once, MB"
+        ),
+        "normal_p99_ms": headline(meanwhile, "lower", "p99 of the normal envelopes sent meanwhile, ms"),
+        "normal_p99_ratio": headline(meanwhile / alone, "lower", "p99 of normal envelopes, meanwhile / alone"),
+        "reader_peak_rss_mb": headline(
+            max(f["peak_rss_mb"] for f in result["readers"].values()), "lower", "worst reader's peak RSS, MB"
+        ),
+    }
 
 
 if __name__ == "__main__":

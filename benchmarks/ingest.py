@@ -1,6 +1,6 @@
 """Ingest benchmark: the mirror's listener against a bare aiohttp app, on loopback.
 
-    python benchmarks/ingest.py [--seconds N] [--concurrency C] [--json]
+    python benchmarks/ingest.py [--seconds N] [--concurrency C] [--out PATH] [--json]
 
 1. Builds a pool of real sentry-python envelopes (the SDK runs in this process with a
    capturing transport): errors with a chained exception, local variables and
@@ -21,6 +21,8 @@
 
 Targets (from the issue): mirror CPU per envelope at most 2x the bare app's, and
 snapshot bytes at most 0.5x the wire bytes under load.
+
+Writes its results to benchmarks/results/ingest.json (``--out``; see resultfile.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ import itertools
 import json
 import logging
 import os
-import platform
 import queue
 import re
 import signal
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from resultfile import add_output_options, begin, document, emit, headline
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -406,12 +408,12 @@ def _row(label: str, r: dict[str, Any]) -> str:
     )
 
 
-def report(result: dict[str, Any]) -> str:
-    machine = result["machine"]
+def report(doc: dict[str, Any]) -> str:
+    machine, result = doc["machine"], doc["figures"]
     pool = result["pool"].items()
     lines = [
-        f"{machine['date']}, {machine['cpus']} CPUs, Python {machine['python']}; "
-        f"{result['params']['seconds']:g} s measured per run after {result['params']['warmup']:g} s warm-up",
+        f"{doc['date']}, {machine['cores']} CPUs, Python {machine['python']}; "
+        f"{doc['params']['seconds']:g} s measured per run after {doc['params']['warmup']:g} s warm-up",
         "pool: " + ", ".join(f"{k} x{v['count']} {v['raw_bytes']} B raw / {v['gzip_bytes']} B gzip" for k, v in pool),
         "",
         f"{'run':<16}{'conc':>5}{'env/s':>9}{'p50ms':>8}{'p99ms':>8}{'srvCPU':>10}{'srv%':>7}{'cliCPU':>10}"
@@ -443,8 +445,8 @@ def report(result: dict[str, Any]) -> str:
     every = [*result["runs"], result["single_bare"], result["single"]]
     warnings = [f"{r['server']}: {r['warning']}" for r in every if "warning" in r]
     warnings += [f"{r['server']}: {r['non_200']} non-200 answers {r['statuses']}" for r in every if r["non_200"]]
-    if machine["busy_cpus_before"] > 0.2:
-        busy = machine["busy_cpus_before"]
+    if result["busy_cpus_before"] > 0.2:
+        busy = result["busy_cpus_before"]
         warnings.append(f"{busy:.2f} CPUs were busy before the start: other processes may skew the figures")
     lines += [f"WARNING {w}" for w in warnings]
     return "\n".join(lines)
@@ -462,13 +464,14 @@ def main() -> int:
     parser.add_argument(
         "--pool-rounds", type=int, default=12, help="SDK rounds for the envelope pool, 3 envelopes each (default 12)"
     )
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_output_options(parser, "ingest")
     args = parser.parse_args()
     if not 1 <= args.concurrency <= 1024 or not 0 < args.seconds <= 600 or not 1 <= args.rounds <= 10:
         parser.error("need 1 <= concurrency <= 1024, 0 < seconds <= 600, 1 <= rounds <= 10")
     if not 1 <= args.pool_rounds <= 1000 or not 0 < args.single_seconds <= 600:
         parser.error("need 1 <= pool-rounds <= 1000, 0 < single-seconds <= 600")
 
+    started = begin()
     busy_before = _busy_cpus()
     pool = build_pool(args.pool_rounds)
     runs = []
@@ -494,14 +497,8 @@ def main() -> int:
         "snapshot_to_wire_c1": single["snapshot_to_wire"],
         "cpu_per_envelope_c1": single[cpu] / single_bare[cpu],
     }
-    result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d"),
-            "busy_cpus_before": round(busy_before, 2),
-        },
-        "params": vars(args),
+    figures = {
+        "busy_cpus_before": round(busy_before, 2),
         "pool": pool_stats(pool),
         "runs": runs,
         "single_bare": single_bare,
@@ -513,7 +510,20 @@ def main() -> int:
             "snapshot_to_wire": ratios["snapshot_to_wire"] <= TARGET_SNAPSHOT_RATIO,
         },
     }
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    headlines = {
+        "cpu_ratio": headline(
+            ratios["cpu_per_envelope"], "lower", f"mirror/bare server CPU per envelope, c={args.concurrency}"
+        ),
+        "snapshot_to_wire": headline(ratios["snapshot_to_wire"], "lower", "snapshot bytes per wire byte, under load"),
+        "throughput_ratio": headline(ratios["throughput"], "higher", "mirror/bare envelopes/s under load"),
+        "mirror_cpu_us": headline(
+            median["mirror"][cpu], "lower", "mirror server CPU µs per envelope (absolute: moves with the machine)"
+        ),
+    }
+    doc = document("ingest", vars(args), headlines, figures, started)
+    emit(doc, args.out, args.json)
+    if not args.json:
+        print(report(doc))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Read benchmark: `inspect --json`, `group` and `report` over a large synthetic snapshot.
 
-    python benchmarks/read.py [--count 1000000] [--keep FILE] [--only inspect|group|report ...]
+    python benchmarks/read.py [--count 1000000] [--keep FILE] [--only inspect|group|report ...] [--out PATH] [--json]
 
 Builds a snapshot of COUNT realistic envelopes (real sentry-python traffic from
 snapshots/sample-python.jsonl.zst, with fresh record ids, event ids and times, so no
@@ -15,6 +15,8 @@ and prints envelopes per second, per CPU second (the targets are 50,000 per core
 inspect and group, 20,000 for report with the built-in PII engine), and
 peak memory (RSS) of each, at COUNT/10 and COUNT envelopes: memory must not grow with
 the snapshot's size.
+
+Writes its results to benchmarks/results/read.json (``--out``; see resultfile.py).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from resultfile import add_output_options, begin, document, emit, headline  # noqa: E402
 from synthetic import build  # noqa: E402
 
 
@@ -66,16 +70,20 @@ def main() -> int:
         choices=["inspect", "group", "report"],
         help="measure only this command, next to the baseline (repeatable)",
     )
+    add_output_options(parser, "read")
     args = parser.parse_args()
+    started = begin()
     mirror = [sys.executable, "-m", "sentry_mirror"]
     has_group = subprocess.run([*mirror, "group", "--help"], capture_output=True).returncode == 0
     has_report = subprocess.run([*mirror, "report", "--help"], capture_output=True).returncode == 0
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
+        sizes: dict[int, int] = {}
         for count in (args.count // 10, args.count):
             path = Path(tmp) / f"big-{count}.jsonl.zst"
             t = time.perf_counter()
             build(path, count)
+            sizes[count] = path.stat().st_size
             print(
                 f"built {count} envelopes in {time.perf_counter() - t:.1f} s: {path.stat().st_size / 1e6:.1f} MB",
                 file=sys.stderr,
@@ -111,14 +119,51 @@ def main() -> int:
             if args.keep and count == args.count:
                 shutil.copyfile(path, args.keep)
             os.unlink(path)
-    print()
-    print("| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |")
-    print("|---:|---|---:|---:|---:|")
-    for count, name, f in rows:
-        print(
-            f"| {count:,} | {name} | {count / f['wall_s']:,.0f} | {count / f['cpu_s']:,.0f} | {f['peak_rss_mb']:.0f} MB |"
-        )
+    figures = [
+        {
+            "envelopes": count,
+            "command": name,
+            **f,
+            "envelopes_per_s": count / f["wall_s"],
+            "envelopes_per_cpu_s": count / f["cpu_s"],
+            "snapshot_bytes": sizes[count],
+        }
+        for count, name, f in rows
+    ]
+    doc = document("read", vars(args), headlines(figures, args.count), {"rows": figures}, started)
+    emit(doc, args.out, args.json)
+    if not args.json:
+        print()
+        print(table(figures))
     return 0
+
+
+def headlines(rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """Each command's envelopes per CPU second at full size, against the baseline's of the same
+    run (the ratio first: the machine's speed moves, the ratio much less)."""
+    full = {row["command"].split()[0]: row for row in rows if row["envelopes"] == count}
+    baseline = full.pop("zstd")
+    out: dict[str, Any] = {}
+    for command, row in full.items():
+        rate = row["envelopes_per_cpu_s"]
+        out[f"{command}_vs_baseline"] = headline(
+            rate / baseline["envelopes_per_cpu_s"], "higher", f"{command}: per CPU second / zstd -dc | wc -l's"
+        )
+        out[f"{command}_per_cpu_s"] = headline(rate, "higher", f"{command}: envelopes per CPU second (absolute)")
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| envelopes | command | envelopes/s | envelopes per CPU second | peak RSS |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for f in rows:
+        lines.append(
+            f"| {f['envelopes']:,} | {f['command']} | {f['envelopes_per_s']:,.0f} | {f['envelopes_per_cpu_s']:,.0f}"
+            f" | {f['peak_rss_mb']:.0f} MB |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

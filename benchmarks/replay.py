@@ -31,6 +31,8 @@ identity run (the replay's own work: reading, rewriting, sending, checking); gzi
 compressing again at the SDK's levels, 40-50 µs a request here, and are shown for
 information. p99 schedule lag under 5 ms at ``--speed 1``. The machine should be otherwise
 idle; the script prints the load average before it starts.
+
+Writes its results to benchmarks/results/replay.json (``--out``; see resultfile.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from resultfile import add_output_options, begin, document, emit, headline  # noqa: E402
 from synthetic import build  # noqa: E402
 
 from sentry_mirror.io.snapshot import iter_records  # noqa: E402
@@ -227,8 +230,9 @@ def main() -> int:
     parser.add_argument("--paced-seconds", type=float, default=5.0, help="span of the --speed 1 run")
     parser.add_argument("--paced-rate", type=float, default=400.0, help="mean requests/s of the --speed 1 run")
     parser.add_argument("--encodings", default="identity,gzip,original", help="--encoding values to run at --speed max")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_output_options(parser, "replay")
     args = parser.parse_args()
+    started = begin()
     print(f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
     encodings = [e for e in args.encodings.split(",") if e]
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,48 +319,76 @@ def main() -> int:
         finally:
             sink.terminate()
             sink.wait()
-    if args.json:
-        print(json.dumps({"max": rows, "paced": paced_row}, indent=2))
-        return 0
-    print()
-    print(
-        f"`--speed max`, {args.count:,} requests, concurrency {args.concurrency}, --fresh-ids --shift-timestamps, best / median of {args.rounds}:"
+    figures = {"max": rows, "paced": paced_row}
+    doc = document("replay", vars(args), headlines(rows, paced_row), figures, started)
+    emit(doc, args.out, args.json)
+    if not args.json:
+        print(report(doc))
+    return 0
+
+
+def headlines(rows: list[dict[str, Any]], paced: dict[str, Any]) -> dict[str, Any]:
+    """The identity run against the aiohttp loop of the same run first, then the absolute figures."""
+    found = {(row["encoding"], row["who"]): row for row in rows}
+    out: dict[str, Any] = {}
+    replay, base = found.get(("identity", "replay")), found.get(("identity", "baseline"))
+    if replay and base:
+        out["identity_rate_ratio"] = headline(
+            replay["rps_median"] / base["rps_median"], "higher", "replay/aiohttp requests/s at the sink, identity"
+        )
+        out["identity_cpu_ratio"] = headline(
+            replay["cpu_us"] / base["cpu_us"], "lower", "replay/aiohttp CPU per request, identity"
+        )
+        out["identity_rps"] = headline(
+            replay["rps_median"], "higher", "replay requests/s at the sink, identity, median (absolute)"
+        )
+    out["lag_p99_ms"] = headline(paced["lag_p99_ms"], "lower", "--speed 1 schedule lag p99, ms")
+    return out
+
+
+def report(doc: dict[str, Any]) -> str:
+    """The figures as Markdown, and the targets."""
+    args, rows, paced_row = doc["params"], doc["figures"]["max"], doc["figures"]["paced"]
+    lines: list[str] = []
+    lines.append("")
+    lines.append(
+        f"`--speed max`, {args['count']:,} requests, concurrency {args['concurrency']}, --fresh-ids --shift-timestamps, best / median of {args['rounds']}:"
     )
-    print()
-    print(
+    lines.append("")
+    lines.append(
         "| encoding | sender | requests/s at the sink (best / median) | end to end | CPU µs per request | requests per CPU second |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    lines.append("|---|---|---:|---:|---:|---:|")
     for row in rows:
         e2e = f"{row['rps_end_to_end']:,.0f}" if row["rps_end_to_end"] else "–"
-        print(
+        lines.append(
             f"| {row['encoding']} | {row['who']} | {row['rps_best']:,.0f} / {row['rps_median']:,.0f} | {e2e} | {row['cpu_us']:.0f} | {1e6 / row['cpu_us']:,.0f} |"
         )
-    print()
-    print(
+    lines.append("")
+    lines.append(
         f"`--speed 1`, {paced_row['requests']} requests over {paced_row['span_s']:.1f} s (gzip): schedule lag p50 {paced_row['lag_p50_ms']:.2f} ms,"
         f" p99 {paced_row['lag_p99_ms']:.2f} ms, max {paced_row['lag_max_ms']:.2f} ms (at the sink p99 {paced_row['sink_lag_p99_ms']:.2f} ms);"
         f" {paced_row['cpu_us']:.0f} µs CPU per request"
     )
-    print()
+    lines.append("")
     for row in rows:
         if row["who"] != "replay":
             continue
         rate = row["rps_median"]
         if row["encoding"] == "identity":
             # the replay's own work; compressing again adds the codec's cost on top (below)
-            print(
+            lines.append(
                 f"target {TARGET_RPS:,} requests/s at --speed max, identity (at the sink, median run): {rate:,.0f}: {'met' if rate >= TARGET_RPS else 'not yet'}"
             )
         else:
-            print(
+            lines.append(
                 f"for information, {row['encoding']} (at the sink, median run): {rate:,.0f} requests/s, compressing at the SDK's level included"
             )
     lag = paced_row["lag_p99_ms"]
-    print(
+    lines.append(
         f"target p99 schedule lag under {TARGET_LAG_MS:g} ms at --speed 1: {lag:.2f} ms: {'met' if lag < TARGET_LAG_MS else 'not yet'}"
     )
-    return 0
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
