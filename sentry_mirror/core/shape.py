@@ -22,6 +22,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sentry_mirror.core.tolerant import json_type, json_type_of
+
 NONE = type(None)
 
 #: Top-level fields, and the types each may have (bool is not int here: ``type() is``).
@@ -100,27 +102,8 @@ def _wrong(data: dict[str, Any], fields: tuple[tuple[str, tuple[type, ...]], ...
             return f"no field {where}{name}"
         value = data[name]
         if type(value) not in types:
-            return f"{where}{name} is {_json_type(value)}, not {' or '.join(_json_type_of(t) for t in types)}"
+            return f"{where}{name} is {json_type(value)}, not {' or '.join(json_type_of(t) for t in types)}"
     return f"{where} has fields of unexpected types"  # not reached: the signature said otherwise
-
-
-_NAMES = {
-    NONE: "null",
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    list: "an array",
-    dict: "an object",
-}
-
-
-def _json_type_of(kind: type) -> str:
-    return _NAMES.get(kind, kind.__name__)
-
-
-def _json_type(value: Any) -> str:
-    return _json_type_of(type(value))
 
 
 def _time_ok(text: str) -> bool:
@@ -202,7 +185,7 @@ def _details(data: dict[str, Any], summary: dict[str, Any], response: dict[str, 
     auth = data.get("auth")
     if auth and not _TEXT_OR_NULL.issuperset(map(type, auth.values())):
         name, value = next((k, v) for k, v in auth.items() if type(v) not in _TEXT_OR_NULL)
-        return f"auth.{name} is {_json_type(value)}, not a string"
+        return f"auth.{name} is {json_type(value)}, not a string"
     notes = data.get("notes")
     if notes and not all(type(note) is str for note in notes):
         return "notes are not a list of text"

@@ -26,7 +26,12 @@ _NAMES = {
 
 def json_type(value: Any) -> str:
     """``an integer``, ``an object`` …: the JSON type of a parsed value, for a person."""
-    return _NAMES.get(type(value), type(value).__name__)
+    return json_type_of(type(value))
+
+
+def json_type_of(kind: type) -> str:
+    """The JSON type a Python type holds, for a person (``str``: ``a string``)."""
+    return _NAMES.get(kind, kind.__name__)
 
 
 class Remarks(Counter[str]):
