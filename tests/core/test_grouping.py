@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import envelope, grouping, ingest, record
+from sentry_mirror.core import envelope, grouping, ingest, patterns, record
 from sentry_mirror.core.grouping import (
     NO_FINGERPRINT,
     NO_GROUPING_INFO,
@@ -37,6 +37,7 @@ from sentry_mirror.core.grouping import (
     group_hash,
     group_records,
     group_transactions,
+    normalize,
     normalize_function,
     normalize_message,
 )
@@ -250,16 +251,16 @@ def test_normalisation_is_idempotent(parts: list[tuple[str, str]]) -> None:
 def every_pattern(text: str) -> str:
     """normalize_message without its shortcuts: every pattern over the whole text, in order."""
     for pattern, placeholder in [
-        (grouping._UUID, "<uuid>"),
-        (grouping._EMAIL, "<email>"),
-        (grouping._ISO_DATE, "<date>"),
-        (grouping._HTTP_DATE, "<date>"),
-        (grouping._IPV6, grouping._ipv6),
-        (grouping._TIME, "<time>"),
-        (grouping._IPV4, "<ip>"),
-        (grouping._HEX_LITERAL, "<hex>"),
-        (grouping._HEX_ID, "<hex>"),
-        (grouping._NUMBER, grouping._number),
+        (patterns.UUID, "<uuid>"),
+        (patterns.EMAIL_LIKE, "<email>"),
+        (patterns.ISO_DATE, "<date>"),
+        (patterns.HTTP_DATE, "<date>"),
+        (patterns.IPV6_LIKE, normalize._ipv6),
+        (patterns.CLOCK_TIME, "<time>"),
+        (patterns.IPV4_LIKE, "<ip>"),
+        (patterns.HEX_LITERAL, "<hex>"),
+        (patterns.HEX_ID, "<hex>"),
+        (patterns.NUMBER, normalize._number),
     ]:
         text = pattern.sub(placeholder, text)
     return text.strip()
