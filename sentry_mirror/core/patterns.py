@@ -41,10 +41,20 @@ IPV4_LIKE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
 IPV4 = re.compile(
     r"(?<![\w.])(?<![A-Za-z]/)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]*\d)(?!\.\w)"
 )
+#: What the normaliser writes for a value. It stands for a number or a word, so the IPv6
+#: pattern's edges treat it as one: an address neither starts right after a placeholder nor
+#: ends right before one, as it does not next to a digit. (Otherwise normalising twice could
+#: differ from once: in ``::a0:0:0:1:0:0:`` no address ends cleanly, but once the zeros are
+#: ``<int>`` the second pass would see ``::a0:`` end there.)
+PLACEHOLDERS = ("<uuid>", "<email>", "<date>", "<time>", "<ip>", "<hex>", "<int>", "<float>")
+_NOT_AFTER_PLACEHOLDER = "".join(f"(?<!{placeholder})" for placeholder in PLACEHOLDERS)
+_NOT_BEFORE_PLACEHOLDER = "|".join(PLACEHOLDERS)
 #: Normaliser: two to seven groups of at most four hex digits, each with its colon, then a
 #: group or an IPv4 tail; the caller keeps only matches with "::" or seven colons, and a digit.
 IPV6_LIKE = re.compile(
-    r"(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?![\w:])", re.IGNORECASE
+    rf"(?<![\w:.]){_NOT_AFTER_PLACEHOLDER}(?:[0-9a-f]{{0,4}}:){{2,7}}(?:(?:\d{{1,3}}\.){{3}}\d{{1,3}}|[0-9a-f]{{1,4}})?"
+    rf"(?![\w:]|{_NOT_BEFORE_PLACEHOLDER})",
+    re.IGNORECASE,
 )
 #: Detector: three to eight groups of at most four hex digits; the caller checks each match
 #: with :class:`ipaddress.IPv6Address` (no IPv4 tail: such an address holds an IPv4 one, found first).

@@ -243,6 +243,7 @@ TOKENS = st.one_of(
 
 @given(st.lists(st.tuples(TOKENS, st.sampled_from([" ", ", ", ": ", "/", "=", " ("])), max_size=8))
 @settings(max_examples=200, deadline=None)
+@example([("::a0:0:0:1:0:0", ": ")])  # no address ends cleanly; once the zeros are <int>, "::a0:" did
 def test_normalisation_is_idempotent(parts: list[tuple[str, str]]) -> None:
     once = normalize_message("".join(token + separator for token, separator in parts))
     assert once == normalize_message(once)
