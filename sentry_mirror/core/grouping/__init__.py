@@ -42,7 +42,7 @@ The modules, in the order an event meets them:
 """
 
 from sentry_mirror.core.grouping.compare import Comparison, Flow, PairComparison, compare
-from sentry_mirror.core.grouping.components import NO_GROUPING_INFO, Components, default_components
+from sentry_mirror.core.grouping.components import NO_GROUPING_INFO
 from sentry_mirror.core.grouping.event_parts import event_frames, exceptions_of, frames_of
 from sentry_mirror.core.grouping.fingerprint import group_hash
 from sentry_mirror.core.grouping.groups import (
@@ -51,31 +51,23 @@ from sentry_mirror.core.grouping.groups import (
     MAX_USERS,
     MAX_VALUES,
     OTHER_GROUPS,
-    SHORT_ID_LENGTH,
-    UNLABELED,
     Group,
     Grouper,
     culprit,
     group_records,
 )
 from sentry_mirror.core.grouping.normalize import normalize_function, normalize_message
-from sentry_mirror.core.grouping.records import EVENT, ITEM_TYPES, TRANSACTION, RecordLike, events_of
+from sentry_mirror.core.grouping.records import events_of
 from sentry_mirror.core.grouping.sample import Sample
 from sentry_mirror.core.grouping.strategies import (
     DEFAULT_STRATEGY,
     NO_FINGERPRINT,
     STRATEGIES,
-    Strategy,
     components,
-    fingerprint_components,
     get_strategy,
-    message_components,
-    sentry_components,
-    type_components,
 )
 from sentry_mirror.core.grouping.transactions import (
     RESERVOIR_SIZE,
-    UNNAMED_TRANSACTION,
     TransactionGroup,
     TransactionGrouper,
     duration_ms,
@@ -84,8 +76,6 @@ from sentry_mirror.core.grouping.transactions import (
 
 __all__ = [
     "DEFAULT_STRATEGY",
-    "EVENT",
-    "ITEM_TYPES",
     "MAX_GROUPS",
     "MAX_IDS",
     "MAX_USERS",
@@ -94,39 +84,27 @@ __all__ = [
     "NO_GROUPING_INFO",
     "OTHER_GROUPS",
     "RESERVOIR_SIZE",
-    "SHORT_ID_LENGTH",
     "STRATEGIES",
-    "TRANSACTION",
-    "UNLABELED",
-    "UNNAMED_TRANSACTION",
     "Comparison",
-    "Components",
     "Flow",
     "Group",
     "Grouper",
     "PairComparison",
-    "RecordLike",
     "Sample",
-    "Strategy",
     "TransactionGroup",
     "TransactionGrouper",
     "compare",
     "components",
     "culprit",
-    "default_components",
     "duration_ms",
     "event_frames",
     "events_of",
     "exceptions_of",
-    "fingerprint_components",
     "frames_of",
     "get_strategy",
     "group_hash",
     "group_records",
     "group_transactions",
-    "message_components",
     "normalize_function",
     "normalize_message",
-    "sentry_components",
-    "type_components",
 ]

@@ -44,7 +44,6 @@ normaliser's.
 from sentry_mirror.core.pii.detect import KINDS, MAX_SCAN, SENSITIVE_COOKIES, iban_valid, key_kinds, luhn, value_kinds
 from sentry_mirror.core.pii.masking import mask
 from sentry_mirror.core.pii.relay import (
-    DEFAULT_DATASCRUBBING,
     ENGINE,
     RELAY_ENGINE,
     RELAY_ITEM_TYPES,
@@ -52,10 +51,7 @@ from sentry_mirror.core.pii.relay import (
     relay_rules,
 )
 from sentry_mirror.core.pii.scanner import (
-    CACHE_SIZE,
-    MAX_CACHED,
     MAX_DEPTH,
-    MAX_SITES,
     Finding,
     Found,
     Scanner,
@@ -65,14 +61,10 @@ from sentry_mirror.core.pii.scanner import (
 from sentry_mirror.core.pii.sentry_rules import sentry_default_rule
 
 __all__ = [
-    "CACHE_SIZE",
-    "DEFAULT_DATASCRUBBING",
     "ENGINE",
     "KINDS",
-    "MAX_CACHED",
     "MAX_DEPTH",
     "MAX_SCAN",
-    "MAX_SITES",
     "RELAY_ENGINE",
     "RELAY_ITEM_TYPES",
     "SENSITIVE_COOKIES",
