@@ -41,14 +41,17 @@ IPV4_LIKE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
 IPV4 = re.compile(
     r"(?<![\w.])(?<![A-Za-z]/)(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w.]*\d)(?!\.\w)"
 )
-#: What the normaliser writes for a value. It stands for a number or a word, so the IPv6
-#: pattern's edges treat it as one: an address neither starts right after a placeholder nor
-#: ends right before one, as it does not next to a digit. (Otherwise normalising twice could
-#: differ from once: in ``::a0:0:0:1:0:0:`` no address ends cleanly, but once the zeros are
-#: ``<int>`` the second pass would see ``::a0:`` end there.)
-PLACEHOLDERS = ("<uuid>", "<email>", "<date>", "<time>", "<ip>", "<hex>", "<int>", "<float>")
-_NOT_AFTER_PLACEHOLDER = "".join(f"(?<!{placeholder})" for placeholder in PLACEHOLDERS)
-_NOT_BEFORE_PLACEHOLDER = "|".join(PLACEHOLDERS)
+#: What the normaliser writes for a value, in the order it writes them.
+PLACEHOLDERS = ("<uuid>", "<email>", "<date>", "<ip>", "<time>", "<hex>", "<int>", "<float>")
+#: Those written at the IPv6 step or after it: where the first pass met the digits of a number
+#: (or an address), a second pass meets one of these. So an IPv6 address neither starts right
+#: after one nor ends right before one, as it does not next to a digit; otherwise normalising
+#: twice could differ from once (in ``::a0:0:0:1:0:0:`` no address ends cleanly, but once the
+#: zeros are ``<int>`` a second pass would see ``::a0:`` end there). The earlier ones are
+#: already in place when the first pass reaches the IPv6 step: both passes see them alike.
+_WRITTEN_LATER = PLACEHOLDERS[3:]
+_NOT_AFTER_PLACEHOLDER = "".join(f"(?<!{placeholder})" for placeholder in _WRITTEN_LATER)
+_NOT_BEFORE_PLACEHOLDER = "|".join(_WRITTEN_LATER)
 #: Normaliser: two to seven groups of at most four hex digits, each with its colon, then a
 #: group or an IPv4 tail; the caller keeps only matches with "::" or seven colons, and a digit.
 IPV6_LIKE = re.compile(

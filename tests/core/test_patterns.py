@@ -74,15 +74,21 @@ def test_both_callers_reject_a_clock_time_the_ipv6_patterns_offer() -> None:
         ("<float>:ff9b::", None),  # would start right after one
         ("::1<br>", "::1"),  # other text in angle brackets is no placeholder
         ("<br>::1", "::1"),
-        *[(f"{placeholder}::1", None) for placeholder in patterns.PLACEHOLDERS],
-        *[(f"::1{placeholder}", None) for placeholder in patterns.PLACEHOLDERS],
+        *[(f"{placeholder}::1", None) for placeholder in ("<ip>", "<time>", "<hex>", "<int>", "<float>")],
+        *[(f"::1{placeholder}", None) for placeholder in ("<ip>", "<time>", "<hex>", "<int>", "<float>")],
+        # written before the IPv6 step: the first pass already sees them, as the second does
+        *[(f"{placeholder}::1", "::1") for placeholder in ("<uuid>", "<email>", "<date>")],
+        *[(f"::1{placeholder}", "::1") for placeholder in ("<uuid>", "<email>", "<date>")],
     ],
 )
 def test_an_ipv6_address_is_not_read_across_a_placeholder(text: str, address: str | None) -> None:
     assert address == found(patterns.IPV6_LIKE, text)
 
 
-@pytest.mark.parametrize("text", ["::a0:0:0:1:0:0: ", "0.64:ff9b:: ", "::1<br>", "peer 2001:db8::1 at 11:29:04"])
+@pytest.mark.parametrize(
+    "text",
+    ["::a0:0:0:1:0:0: ", "0.64:ff9b:: ", "::1<br>", "peer 2001:db8::1 at 11:29:04", "fe80::1%eth0-jane@example.com"],
+)
 def test_normalising_twice_changes_nothing(text: str) -> None:
     once = normalize_message(text)
     assert once == normalize_message(once)
