@@ -12,8 +12,8 @@ different aims, so where both look for one kind the two patterns stand side by s
   lengths, a top-level domain of letters, octets up to 255), and a found IPv6 address is
   still checked by :mod:`ipaddress`.
 
-Every pattern starts only where a run of the characters it matches starts (a look-behind on
-those characters), so a search stays linear on long text.
+The searching patterns start only where a run of the characters they match starts (a
+look-behind on those characters, or a word boundary), so a search stays linear on long text.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ DIGIT = re.compile(r"\d")
 #: Normaliser: a run of address characters, "@", and a domain with at least one dot.
 EMAIL_LIKE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 #: Detector: a local part of at most 64 characters, labels of at most 63, a top-level domain
-#: of 2 to 24 letters, not followed by more address characters.
+#: of 2 to 24 letters, not followed by more address characters (unlike the normaliser's, its
+#: look-behind lets a match start right after a "%", as the detector always has).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
 
 # ---------------------------------------------------------------- IP addresses
