@@ -21,7 +21,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import envelope, grouping, record
+from sentry_mirror.core import envelope, grouping, patterns, record
 from sentry_mirror.core.grouping import (
     NO_FINGERPRINT,
     NO_GROUPING_INFO,
@@ -37,6 +37,7 @@ from sentry_mirror.core.grouping import (
     group_hash,
     group_records,
     group_transactions,
+    normalize,
     normalize_function,
     normalize_message,
 )
@@ -222,6 +223,7 @@ TOKENS = st.one_of(
 
 @given(st.lists(st.tuples(TOKENS, st.sampled_from([" ", ", ", ": ", "/", "=", " ("])), max_size=8))
 @settings(max_examples=200, deadline=None)
+@example([("::a0:0:0:1:0:0", ": ")])  # no address ends cleanly; once the zeros are <int>, "::a0:" did
 def test_normalisation_is_idempotent(parts: list[tuple[str, str]]) -> None:
     once = normalize_message("".join(token + separator for token, separator in parts))
     assert once == normalize_message(once)
@@ -230,16 +232,16 @@ def test_normalisation_is_idempotent(parts: list[tuple[str, str]]) -> None:
 def every_pattern(text: str) -> str:
     """normalize_message without its shortcuts: every pattern over the whole text, in order."""
     for pattern, placeholder in [
-        (grouping._UUID, "<uuid>"),
-        (grouping._EMAIL, "<email>"),
-        (grouping._ISO_DATE, "<date>"),
-        (grouping._HTTP_DATE, "<date>"),
-        (grouping._IPV6, grouping._ipv6),
-        (grouping._TIME, "<time>"),
-        (grouping._IPV4, "<ip>"),
-        (grouping._HEX_LITERAL, "<hex>"),
-        (grouping._HEX_ID, "<hex>"),
-        (grouping._NUMBER, grouping._number),
+        (patterns.UUID, "<uuid>"),
+        (patterns.EMAIL_LIKE, "<email>"),
+        (patterns.ISO_DATE, "<date>"),
+        (patterns.HTTP_DATE, "<date>"),
+        (patterns.IPV6_LIKE, normalize._ipv6),
+        (patterns.CLOCK_TIME, "<time>"),
+        (patterns.IPV4_LIKE, "<ip>"),
+        (patterns.HEX_LITERAL, "<hex>"),
+        (patterns.HEX_ID, "<hex>"),
+        (patterns.NUMBER, normalize._number),
     ]:
         text = pattern.sub(placeholder, text)
     return text.strip()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sentry_mirror.core import pii
+from sentry_mirror.core import patterns, pii
+from sentry_mirror.core.pii import detect
 from tests.helpers import require_relay
 
 
@@ -220,29 +221,29 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
     """value_kinds without its shortcuts: every pattern searched on every text (the oracle)."""
     text = text[: pii.MAX_SCAN]
     found: list[tuple[str, str]] = []
-    credentials = list(pii._URL_AUTH.finditer(text))
+    credentials = list(patterns.URL_AUTH.finditer(text))
     if credentials:
         found.append(("url_credentials", credentials[0].group()))
     taken = {m.end() - 1 for m in credentials}
-    for match in pii._EMAIL.finditer(text):
+    for match in patterns.EMAIL.finditer(text):
         if match.start() + match.group().index("@") not in taken:
             found.append(("email", match.group()))
             break
-    ipv4 = pii._IPV4.search(text)
+    ipv4 = patterns.IPV4.search(text)
     if ipv4:
-        if not ipv4.group().startswith(pii._NOT_PERSONAL_IPS):
+        if not ipv4.group().startswith(detect._NOT_PERSONAL_IPS):
             found.append(("ip", ipv4.group()))
     else:
-        found += [("ip", m.group()) for m in pii._IPV6.finditer(text) if pii._is_ipv6(m.group())][:1]
-    found += [("credit_card", card) for card in pii._cards(text)][:1]
-    found += [("iban", m.group()) for m in pii._IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
-    token = pii._BEARER.search(text) or pii._JWT.search(text)
+        found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
+    found += [("credit_card", card) for card in detect.cards(text)][:1]
+    found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
+    token = patterns.BEARER.search(text) or patterns.JWT.search(text)
     if token:
         found.append(("auth_token", token.group()))
-    if pii._PEM.search(text):
-        found.append(("pem_key", pii._PEM.search(text).group()))  # type: ignore[union-attr]
-    home = pii._USER_PATH.search(text)
-    if home and home.group(1).lower() not in pii._USER_PATH_IGNORED:
+    if patterns.PEM.search(text):
+        found.append(("pem_key", patterns.PEM.search(text).group()))  # type: ignore[union-attr]
+    home = patterns.USER_PATH.search(text)
+    if home and home.group(1).lower() not in detect._USER_PATH_IGNORED:
         found.append(("user_path", home.group()))
     return found
 
@@ -285,24 +286,28 @@ def test_default_rule_shortcuts(parts: list[str], where: tuple[str, str, str, st
     path, key, parent, item_type = where
     expected: str | None = None
     if path in ("logentry.formatted", "items[].body"):
-        rules = [("@email:replace", pii._EMAIL), ("@bearer:replace", pii._BEARER), ("@usssn:replace", pii._SSN)]
+        rules = [
+            ("@email:replace", patterns.EMAIL),
+            ("@bearer:replace", patterns.BEARER),
+            ("@usssn:replace", patterns.SSN),
+        ]
         expected = next((rule for rule, pattern in rules if pattern.search(text)), None)
-        if expected is None and any(True for _ in pii._cards(text)):
+        if expected is None and any(True for _ in detect.cards(text)):
             expected = "@creditcard:replace"
     elif path.startswith(("user.", "request.", "extra")):
         if parent == "cookies" and key in pii.SENSITIVE_COOKIES:
             expected = "@cookies:filter"
-        elif pii._PASSWORD_KEY.search(key) or pii._PASSWORD_KEY.search(text) or re.search(r"(?i)\bbearer\s", text):
+        elif detect.PASSWORD_KEY.search(key) or detect.PASSWORD_KEY.search(text) or re.search(r"(?i)\bbearer\s", text):
             expected = "@password:filter"
-        elif any(True for _ in pii._cards(text)):
+        elif any(True for _ in detect.cards(text)):
             expected = "@creditcard:filter"
-        elif any(pii.iban_valid(m.group()) for m in pii._IBAN.finditer(text)):
+        elif any(pii.iban_valid(m.group()) for m in patterns.IBAN.finditer(text)):
             expected = "@iban:filter"
-        elif pii._PEM.search(text):
+        elif patterns.PEM.search(text):
             expected = "@pemkey:filter"
-        elif pii._URL_AUTH.search(text):
+        elif patterns.URL_AUTH.search(text):
             expected = "@urlauth:legacy"
-        elif pii._SSN.search(text):
+        elif patterns.SSN.search(text):
             expected = "@usssn:filter"
     assert expected == pii.sentry_default_rule(path, key, parent, text, item_type)
 
@@ -323,9 +328,9 @@ def test_a_scanner_carried_across_payloads_gives_the_same_findings(monkeypatch: 
 
     fresh = findings(None)
     assert fresh == findings(pii.Scanner())
-    monkeypatch.setattr(pii, "MAX_SITES", 5)
-    monkeypatch.setattr(pii, "CACHE_SIZE", 3)
-    monkeypatch.setattr(pii, "_CACHE_TRIAL", 2)
+    monkeypatch.setattr("sentry_mirror.core.pii.scanner.MAX_SITES", 5)
+    monkeypatch.setattr("sentry_mirror.core.pii.scanner.CACHE_SIZE", 3)
+    monkeypatch.setattr("sentry_mirror.core.pii.scanner._CACHE_TRIAL", 2)
     scanner = pii.Scanner()
     assert fresh == findings(scanner)
     assert scanner.sites == 5 and scanner.cached <= 3

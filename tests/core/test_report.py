@@ -519,8 +519,8 @@ def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
         for name, value in (("MAX_PATHS", 6), ("MAX_NODES", 8), ("MEMO_BYTES", 600), ("_MEMO_TRIAL", 3),
                             ("MAX_DISTINCT", 2), ("MAX_PII_ROWS", 3)):  # fmt: skip
             monkeypatch.setattr(report, name, value)
-        monkeypatch.setattr(pii, "MAX_SITES", 6)
-        monkeypatch.setattr(pii, "CACHE_SIZE", 4)
+        monkeypatch.setattr("sentry_mirror.core.pii.scanner.MAX_SITES", 6)
+        monkeypatch.setattr("sentry_mirror.core.pii.scanner.CACHE_SIZE", 4)
     return str(request.param)
 
 

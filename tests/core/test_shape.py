@@ -78,7 +78,7 @@ def test_a_bug_on_one_event_costs_that_record_only(monkeypatch: pytest.MonkeyPat
             raise RuntimeError("boom")
         return real(event)
 
-    monkeypatch.setattr(grouping, "culprit", culprit)
+    monkeypatch.setattr("sentry_mirror.core.grouping.groups.culprit", culprit)
     warnings: list[str] = []
     malformed = Malformed(warnings.append, where="group")
     groups = grouping.group_records(records, malformed=malformed)

@@ -1,0 +1,173 @@
+"""The built-in detector: the kinds of personal data one string holds (:func:`value_kinds`,
+with the patterns of :mod:`sentry_mirror.core.patterns` and the checks that confirm them:
+Luhn, IBAN mod 97, :mod:`ipaddress`), and the kinds the key a value sits under implies
+(:func:`key_kinds`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sentry_mirror.core.patterns import (
+    BEARER,
+    CARD,
+    DIGIT,
+    EMAIL,
+    IBAN,
+    IPV4,
+    IPV6,
+    ISO_TIME,
+    JWT,
+    PEM,
+    URL_AUTH,
+    USER_PATH,
+)
+
+KINDS = (
+    "email",
+    "ip",
+    "credit_card",
+    "iban",
+    "auth_token",
+    "password",
+    "cookie",
+    "session_id",
+    "pem_key",
+    "url_credentials",
+    "user_path",
+)
+
+#: Strings longer than this are only searched in their first this-many characters.
+MAX_SCAN = 4096
+
+# ---------------------------------------------------------------- value detectors
+
+_NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
+_USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
+
+# ---------------------------------------------------------------- key detectors
+
+#: Relay's @password key pattern (protocol reference 8.3).
+PASSWORD_KEY = re.compile(
+    r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
+)
+_AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
+_SESSION_KEY = re.compile(
+    r"(?i)^(session|sessionid|session_id|sess|phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|_session|__session|user_session)$"
+)
+#: Cookies Relay always filters, whatever their value.
+SENSITIVE_COOKIES = frozenset(
+    {
+        "sentrysid", "sudo", "su", "session", "__session", "sessionid", "user_session", "symfony", "phpsessid",
+        "fasthttpsessionid", "mysession", "irissessionid", "_vercel_jwt", "csrf", "xsrf", "_xsrf", "_csrf",
+        "csrf-token", "csrf_token", "xsrf-token", "xsrf_token", "fastcsrf", "_iris_csrf",
+    }
+)  # fmt: skip
+
+
+def luhn(digits: str) -> bool:
+    """True when ``digits`` (only digits) pass the Luhn check."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(text: str) -> bool:
+    """True when ``text`` (spaces allowed) is an IBAN with valid mod-97 check digits."""
+    compact = text.replace(" ", "").upper()
+    if not (15 <= len(compact) <= 34) or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return False
+    moved = compact[4:] + compact[:4]
+    number = "".join(str(int(char, 36)) for char in moved)
+    return int(number) % 97 == 1
+
+
+def _is_ipv6(text: str) -> bool:
+    """A real, global-ish IPv6 address (not loopback or unspecified, not a clock time)."""
+    if "::" not in text and text.count(":") < 7:
+        return False
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def cards(text: str) -> Iterator[str]:
+    for match in CARD.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group())
+        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn(digits):
+            yield match.group()
+
+
+def value_kinds(text: str) -> Iterator[tuple[str, str]]:
+    """``(kind, matched text)`` for each kind of personal data found in one string."""
+    text = text[:MAX_SCAN]
+    if (text.isalnum() and text.islower()) or ISO_TIME.fullmatch(text):
+        return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
+    if "@" in text:
+        # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
+        credentials = list(URL_AUTH.finditer(text)) if "://" in text else []
+        if credentials:
+            yield "url_credentials", credentials[0].group()
+        taken = {m.end() - 1 for m in credentials}
+        for address in EMAIL.finditer(text):
+            if address.start() + address.group().index("@") not in taken:
+                yield "email", address.group()
+                break
+    # each search runs only when the text has what its pattern cannot match without
+    digit = DIGIT.search(text) is not None
+    found = IPV4.search(text) if digit and "." in text else None
+    if found:
+        if not found.group().startswith(_NOT_PERSONAL_IPS):
+            yield "ip", found.group()
+    elif ":" in text and ("::" in text or text.count(":") >= 7):  # ("::a" is an address: no digit needed)
+        for candidate in IPV6.finditer(text):
+            if _is_ipv6(candidate.group()):
+                yield "ip", candidate.group()
+                break
+    if digit:
+        if len(text) >= 13:
+            for card in cards(text):
+                yield "credit_card", card
+                break
+        if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
+            for match in IBAN.finditer(text):
+                if iban_valid(match.group()):
+                    yield "iban", match.group()
+                    break
+    folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
+    found = BEARER.search(text) if "bearer" in folded or "token" in folded or "bas" in folded else None
+    found = found or (JWT.search(text) if "eyJ" in text else None)
+    if found:
+        yield "auth_token", found.group()
+    if "-----BEGIN" in text and (pem := PEM.search(text)):
+        yield "pem_key", pem.group()
+    if "/home/" in text or "/Users/" in text or ":\\" in text:
+        home = USER_PATH.search(text)
+        if home and home.group(1).lower() not in _USER_PATH_IGNORED:
+            yield "user_path", home.group()
+
+
+def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
+    """Kinds implied by the key a (non-empty) value sits under, and by its parent's key."""
+    if value in (None, "", [], {}) or isinstance(value, bool):
+        return
+    lowered = key.lower()
+    parent_l = parent.lower()
+    if parent_l == "cookies" or lowered in ("cookie", "set-cookie"):
+        yield "cookie"
+    if _SESSION_KEY.match(lowered) or (parent_l == "cookies" and lowered in SENSITIVE_COOKIES and "sess" in lowered):
+        yield "session_id"
+    if _AUTH_KEY.match(lowered):
+        yield "auth_token"
+    elif PASSWORD_KEY.search(lowered) and not isinstance(value, dict | list):
+        yield "password"

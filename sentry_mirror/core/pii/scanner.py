@@ -1,0 +1,245 @@
+"""Walking a payload: every :class:`Finding` in it (:func:`scan`), with a :class:`Scanner`
+that remembers, across payloads, the field paths met (:class:`Site`: what each path alone
+settles) and recent values with what they hold. Bounded; never changes the answers.
+
+Paths use the field-coverage notation: object keys joined with ``.``, array elements as
+``[]`` (``exception.values[].stacktrace.frames[].vars.password``). A list of ``[name,
+value]`` pairs (headers, cookies, tags as SDKs may send them) is read as a map."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sentry_mirror.core.patterns import CARD_NUMBER
+from sentry_mirror.core.pii.detect import key_kinds, value_kinds
+from sentry_mirror.core.pii.masking import mask
+from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
+
+#: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One kind of personal data at one path of one payload; ``scrubbed_by`` is the default
+    Sentry rule that would remove or replace it (None: Sentry would keep it)."""
+
+    path: str
+    kind: str
+    example: str
+    scrubbed_by: str | None
+
+
+#: Top-level keys that only describe software (package names and versions, the SDK): not
+#: searched, which also keeps versions such as 1.2.3.4 from passing for IP addresses.
+_NOT_SCANNED = frozenset({"modules", "sdk"})
+
+#: Field paths remembered per :class:`Scanner`; beyond, a path's decisions are worked out
+#: afresh at each visit (same answers, slower), so memory stays bounded on any input.
+MAX_SITES = 20_000
+#: Values remembered with what they hold, per scanner (real traffic repeats most values:
+#: server names, versions, file names): at most this many, each at most :data:`MAX_CACHED`
+#: characters long (so the caches stay under ~10 MB).
+CACHE_SIZE = 20_000
+MAX_CACHED = 256
+#: A path stops remembering its values once this many were looked up there with fewer
+#: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
+_CACHE_TRIAL = 64
+_CACHE_MIN_HITS = 8
+_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+_MISSING: Any = object()
+
+#: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
+Found = tuple[tuple[str, str, str | None], ...]
+
+
+class Scanner:
+    """The detector's memory across payloads: one tree of :class:`Site` per item type (the
+    field paths met so far, each with the decisions its path alone settles) and the values
+    seen recently at each path, with what they hold. Bounded (:data:`MAX_SITES`,
+    :data:`CACHE_SIZE`); the answers never depend on what it remembers."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, Site] = {}
+        self.sites = 0
+        self.cached = 0
+        self.caching: list[Site] = []
+
+    def root(self, item_type: str) -> Site:
+        site = self.roots.get(item_type)
+        if site is None:
+            site = self.roots[item_type] = Site(self, item_type, "", "", "", 0)
+        return site
+
+    def _forget_values(self) -> None:
+        for site in self.caching:
+            if site.cache is not None:
+                site.cache.clear()
+        self.caching = []
+        self.cached = 0
+
+
+class Site:
+    """One field path of one item type (``path``, the ``key`` its value sits under and that
+    key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
+
+    __slots__ = (
+        "_element",
+        "_key_kinds",
+        "_mode",
+        "_plain",
+        "_rule",
+        "_versioned",
+        "cache",
+        "children",
+        "depth",
+        "descend",
+        "hits",
+        "item_type",
+        "key",
+        "keyed",
+        "misses",
+        "parent",
+        "path",
+        "scanner",
+    )  # fmt: skip
+
+    def __init__(self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int) -> None:
+        self.scanner = scanner
+        self.item_type = item_type
+        self.path = path
+        self.key = key
+        self.parent = parent
+        self.depth = depth
+        #: containers here are walked (deeper ones are not)
+        self.descend = depth < MAX_DEPTH
+        #: numbers here are read (a count or a time elsewhere holds no personal data)
+        self.keyed = bool(key and _KEYED.search(key))
+        self.children: dict[str, Site | None] = {}
+        self._element: Site | None = None
+        self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
+        self._mode, self._rule = path_rule(path, key, parent, item_type)
+        self._versioned = "version" in path.lower()
+        #: only the value's own patterns can find something here (a rule is only said of a find)
+        self._plain = not self._key_kinds
+        self.cache: dict[str, Found] | None = {}
+        self.hits = self.misses = 0  # of the value cache
+
+    def child(self, key: str) -> Site | None:
+        """The site of ``key`` in an object here (or of a ``[key, value]`` pair), or None
+        when it is not searched (``modules`` and ``sdk`` at the top)."""
+        site: Site | None = self.children.get(key, _MISSING)
+        if site is _MISSING:
+            if not self.path and key in _NOT_SCANNED:
+                site = None
+            else:
+                site = Site(self.scanner, self.item_type, f"{self.path}.{key}" if self.path else key, key, self.key,
+                            self.depth + 1)  # fmt: skip
+            if self.scanner.sites < MAX_SITES:
+                self.scanner.sites += 1
+                self.children[key] = site
+        return site
+
+    def element(self) -> Site:
+        """The site of the elements of an array here (``path[]``, same key and parent)."""
+        site = self._element
+        if site is None:
+            site = Site(self.scanner, self.item_type, self.path + "[]", self.key, self.parent, self.depth + 1)
+            if self.scanner.sites < MAX_SITES:
+                self.scanner.sites += 1
+                self._element = site
+        return site
+
+    def pairs(self, value: list[Any]) -> bool:
+        """True when the array ``value`` here is read as a map of ``[name, value]`` pairs."""
+        return bool(self.key) and _pairs(value)
+
+    def findings(self, value: Any) -> Found:
+        """What the scalar ``value`` at this site holds."""
+        if type(value) is str:
+            text = value
+            if self._plain and text.isalnum() and text.islower():
+                return ()  # as value_kinds finds at once (hex ids, words)
+        elif value is None or isinstance(value, bool):
+            return ()
+        elif isinstance(value, int | float):
+            if not self.keyed and not (
+                isinstance(value, int) and 10**14 <= value < 10**16 and CARD_NUMBER.fullmatch(str(value))
+            ):
+                return ()  # a count, a line number, a timestamp: no personal data, nothing to filter
+            text = str(value)
+        else:
+            text = str(value)
+        if not text:
+            return ()
+        cache = self.cache
+        if cache is None or len(text) > MAX_CACHED:
+            return self._analyse(text)
+        found = cache.get(text)
+        if found is not None:
+            self.hits += 1
+            return found
+        found = self._analyse(text)
+        self.misses += 1
+        if self.misses >= _CACHE_TRIAL and self.hits * _CACHE_MIN_HITS < self.misses:
+            self.scanner.cached -= len(cache)
+            self.cache = None  # values here do not repeat
+            return found
+        scanner = self.scanner
+        if scanner.cached >= CACHE_SIZE:
+            scanner._forget_values()
+        if not cache:
+            scanner.caching.append(self)
+        cache[text] = found
+        scanner.cached += 1
+        return found
+
+    def _analyse(self, text: str) -> Found:
+        mode = self._mode
+        if mode == "fixed":
+            rule = self._rule
+        elif mode == "text":
+            rule = filter_rule(text)
+        else:
+            rule = replace_rule(text)
+        kinds: dict[str, tuple[str, str, str | None]] = {}
+        for kind in self._key_kinds:
+            kinds[kind] = (kind, mask(kind, text), rule)
+        for kind, found in value_kinds(text):
+            if kind not in kinds and not (kind == "ip" and self._versioned):
+                kinds[kind] = (kind, mask(kind, found), rule)
+        return tuple(kinds.values())
+
+
+def _pairs(value: list[Any]) -> bool:
+    return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
+
+
+def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
+    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …).
+    A ``scanner`` carried from payload to payload remembers paths and values (faster, same answers)."""
+    stack: list[tuple[Site, Any]] = [((scanner or Scanner()).root(item_type), payload)]
+    while stack:
+        site, value = stack.pop()
+        if isinstance(value, dict):
+            if site.descend:
+                for key, inner in value.items():
+                    child = site.child(str(key))
+                    if child is not None:
+                        stack.append((child, inner))
+            continue
+        if isinstance(value, list):
+            if site.descend:
+                if site.pairs(value):
+                    for name, inner in value:
+                        stack.append((site.child(name), inner))  # type: ignore[arg-type]
+                else:
+                    element = site.element()
+                    for inner in value:
+                        stack.append((element, inner))
+            continue
+        for kind, example, rule in site.findings(value):
+            yield Finding(site.path, kind, example, rule)
