@@ -1,0 +1,84 @@
+"""What every section is fed: a record read once (:class:`RecordView`), and the interface
+every section implements (:class:`Aggregator`).
+
+The builder (:mod:`.builder`) makes one view per record, with the envelope's JSON items
+decoded once, and hands it to each section in turn. A section is an aggregator: it
+``add``\\ s views, ``merge``\\ s another aggregator of its kind (fed with other records, for
+reports computed in parts) and gives its part of the report as JSON (``result``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, Self
+
+from sentry_mirror.core import grouping
+from sentry_mirror.core.describe import split_sdk
+
+#: Items whose payload is JSON, read for fields and personal data.
+JSON_ITEM_TYPES = frozenset(
+    {"event", "transaction", "feedback", "session", "sessions", "client_report", "check_in", "log", "span",
+     "trace_metric", "user_report", "profile", "replay_event", "security", "raw_security"}
+)  # fmt: skip
+#: Item types whose payloads are events (field highlights, source maps, platforms).
+EVENTISH = frozenset({"event", "transaction", "feedback"})
+
+Json = dict[str, Any]
+
+
+@dataclass(slots=True)
+class RecordView:
+    """One record as the sections read it. ``payloads`` are the decoded JSON items, as
+    ``(payload, item type)``, of an accepted record (answered 2xx, as Sentry would have
+    stored it); a refused record has none and is only counted (traffic)."""
+
+    data: Mapping[str, Any]
+    received: str
+    status: int
+    accepted: bool
+    endpoint: str
+    auth: Mapping[str, Any] | Any
+    sdk: Any
+    items: list[dict[str, Any]]
+    payloads: list[tuple[dict[str, Any], str]]
+
+    @property
+    def sdk_name(self) -> str:
+        """The SDK's name (``sentry.python``), ``-`` when the record names none."""
+        return _sdk_name(self.sdk)
+
+
+@lru_cache(maxsize=1024)
+def _sdk_name(sdk: Any) -> str:
+    return split_sdk(sdk)[0] or "-"
+
+
+def view_of(data: Mapping[str, Any]) -> RecordView:
+    """The record ``data`` read once: its request facts, item list and decoded JSON items."""
+    status = (data.get("response") or {}).get("status") or 0
+    accepted = 200 <= status < 300
+    auth = data.get("auth") or {}
+    summary = data.get("summary") or {}
+    sdk = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
+    items = [item for item in summary.get("items") or () if isinstance(item, dict)]
+    # (records with no JSON item listed are skipped unparsed)
+    payloads = list(grouping.events_of(data, JSON_ITEM_TYPES)) if accepted else []
+    return RecordView(
+        data, data.get("received_at") or "", status, accepted, data.get("endpoint") or "unknown", auth, sdk, items,
+        payloads,
+    )  # fmt: skip
+
+
+class Aggregator(Protocol):
+    """One section of the report, computed in one pass: records in, JSON out."""
+
+    def add(self, view: RecordView) -> None:
+        """Count one record (accepted or refused)."""
+
+    def merge(self, other: Self) -> None:
+        """Add what ``other`` (of the same kind, fed with other records) counted."""
+
+    def result(self) -> Json:
+        """The section's JSON (see :mod:`.result` for its shape)."""
