@@ -6,9 +6,10 @@ keeps count, total and maximum of a series and a uniform sample of it for percen
 the rest going to :data:`OTHER`.
 
 Merging (``merge``) combines an aggregate with another of its kind that was fed other
-records. For a :class:`Capped`, the result is the one reading the records of ``self`` then
-those of ``other`` would have given (the keys kept are the first met, in that order, even
-past the limit). A :class:`Reservoir` merges count, total and maximum exactly and its sample
+records. For a :class:`Capped`, the keys kept are those reading the records of ``self`` then
+those of ``other`` would have kept (the first met), and the counts are that pass's unless
+``other`` is ``truncated``: then a key of ``self`` that ``other`` met only past its limit
+misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
 exactly while both samples together hold at most their size; beyond, the merged sample is
 ``size`` values drawn from the two samples in proportion to the values each has seen
 (seeded), a uniform sample of the union but not the one a single pass would have kept.

@@ -11,7 +11,9 @@ counted in ``paths_dropped``), :data:`MAX_DISTINCT` distinct values counted exac
 :meth:`FieldCoverage.merge` adds another coverage's paths: items and types add up, distinct
 values are the union (exact below :data:`MAX_DISTINCT`, "at least" beyond as for one pass),
 the example is this coverage's if it has one (the first met, ``self``'s records read first),
-paths past :data:`MAX_PATHS` are counted as dropped.
+paths past :data:`MAX_PATHS` are counted as dropped. When ``other`` itself dropped paths, those
+it dropped that this coverage holds stay counted as dropped (one pass would count them as
+items): exact while ``other``'s ``paths_dropped`` is 0.
 """
 
 from __future__ import annotations
@@ -202,7 +204,7 @@ class FieldCoverage:
             stats = self.paths.get(path)
             if stats is None:
                 if len(self.paths) >= MAX_PATHS:
-                    self.dropped += 1
+                    self.dropped += theirs.items  # (a dropped path counts once per item carrying it)
                     continue
                 stats = self.paths[path] = PathStats()  # no place owns it here: a walk met here shares it
                 stats.shared = True
