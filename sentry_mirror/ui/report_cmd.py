@@ -14,7 +14,7 @@ from sentry_mirror.core import diffing, pii, report
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_private
-from sentry_mirror.ui import render_report
+from sentry_mirror.ui import render_report, render_report_diff, render_report_html
 from sentry_mirror.ui.cli import Env, _reading, cli
 from sentry_mirror.ui.safe import json_text
 
@@ -111,7 +111,7 @@ def report_command(
     if fmt == "markdown":
         _emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":
-        _emit(env, render_report.html_page(document, title), output)
+        _emit(env, render_report_html.html_page(document, title), output)
     else:
         text = _terminal_text(env, lambda console: render_report.terminal(console, document, title), output)
         if text is not None:
@@ -179,16 +179,16 @@ def diff_command(
     if fmt == "json":
         _emit(env, json_text(data, indent=True) + "\n", output)
     else:
-        document = render_report.diff_document(data)
+        document = render_report_diff.diff_document(data)
         if fmt == "markdown":
             text = (
                 render_report.markdown(document, title)
                 if document
-                else f"# {title}\n\n{render_report.NO_DIFFERENCES}\n"
+                else f"# {title}\n\n{render_report_diff.NO_DIFFERENCES}\n"
             )
             _emit(env, text, output)
         elif not document:
-            text = _terminal_text(env, lambda console: console.print(render_report.NO_DIFFERENCES), output)
+            text = _terminal_text(env, lambda console: console.print(render_report_diff.NO_DIFFERENCES), output)
             if text is not None:
                 _emit(env, text, output)
         else:
