@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from sentry_mirror.core import text
 from sentry_mirror.ui import safe
+from sentry_mirror.ui.fit import middle
 from sentry_mirror.ui.render import human_size
 
 Cell = str | int | float | None
@@ -24,10 +26,16 @@ Cell = str | int | float | None
 
 @dataclass
 class Table:
+    """Rows under columns. On the terminal, the ``wide`` columns (paths, titles) are cut in
+    the middle to fit its width, and a ``-`` in a column of ``missing`` shows as its label
+    (``(no SDK)``); the other formats show every value in full, as the JSON has it."""
+
     title: str
     columns: Sequence[str]
     rows: Sequence[Sequence[Cell]]
     numeric: frozenset[int] = frozenset()
+    wide: frozenset[int] = frozenset()
+    missing: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,9 +93,14 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
+#: What a ``-`` (none given) stands for in a table of these, on the terminal.
+NONE_LABELS = {"project": "(no project)", "sdk": "(no SDK)"}
+
+
 def _counts(title: str, label: str, counter: Mapping[str, int], limit: int | None = None) -> Table:
     rows = [(key, value) for key, value in counter.items()][:limit]
-    return Table(title, (label, "count"), rows, frozenset({1}))
+    missing = {0: NONE_LABELS[label]} if label in NONE_LABELS else {}
+    return Table(title, (label, "count"), rows, frozenset({1}), frozenset({0}), missing)
 
 
 # ---------------------------------------------------------------- the document
@@ -192,7 +205,9 @@ def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
         rows = [
             (p["path"], percent(p["share"]), ", ".join(p["types"]), _distinct(p), p["example"] or "") for p in paths
         ]
-        s.tables.append(Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3})))
+        s.tables.append(
+            Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3}), frozenset({0, 4}))
+        )
         hidden = len(entry["paths"]) - len(paths)
         if hidden > 0:
             s.notes.append(f"{title}: {hidden} more path(s) (use --format json or --max-paths)")
@@ -210,6 +225,7 @@ def _issues(data: Mapping[str, Any]) -> Section:
             ("group", "events", "users", "level", "title", "culprit"),
             [(g["short_id"], g["count"], g["users"], g["level"], g["title"], g["culprit"] or "") for g in data["top"]],
             frozenset({1, 2}),
+            frozenset({4, 5}),
         )
     ]
     return s
@@ -227,6 +243,7 @@ def _performance(data: Mapping[str, Any]) -> Section:
                 for t in data["by_transaction"]
             ],
             frozenset({2, 3, 4}),
+            frozenset({0}),
         ),
         Table(
             "Spans by op",
@@ -432,12 +449,42 @@ def terminal(console: Console, sections: Sequence[Section], title: str = "sentry
                 rich.add_column(
                     safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
                 )
-            for row in table.rows:
-                rich.add_row(*(safe.text(cell(v)) for v in row))
+            for row in _fitted(table, console.width):
+                rich.add_row(*(safe.text(value) for value in row))
             console.print(rich)
             console.print()
         for note in section.notes:
             console.print(safe.text(note, style="dim"))
+
+
+#: The narrowest a wide column is cut to, and the room a column boundary takes.
+MIN_WIDE = 12
+_GAP = 3
+
+
+def _fitted(table: Table, width: int) -> list[list[str]]:
+    """The table's cells as the terminal shows them: missing values labelled, the wide
+    columns cut in the middle (:func:`sentry_mirror.ui.fit.middle`) to share what the other
+    columns leave of ``width`` (the narrowest first, each taking no more than it needs)."""
+    rows = [[cell(value) for value in row] for row in table.rows]
+    for index, label in table.missing.items():
+        for row in rows:
+            if row[index] == "-":
+                row[index] = label
+    if not table.wide:
+        return rows
+    needs = [
+        max(cell_len(value) for value in (heading, *(row[i] for row in rows)))
+        for i, heading in enumerate(table.columns)
+    ]
+    left = width - _GAP * (len(needs) - 1) - sum(need for i, need in enumerate(needs) if i not in table.wide)
+    wide = sorted(table.wide, key=lambda i: needs[i])
+    for count, index in enumerate(wide):
+        room = min(needs[index], max(MIN_WIDE, left // (len(wide) - count)))
+        left -= room
+        for row in rows:
+            row[index] = middle(row[index], room)
+    return rows
 
 
 # ---------------------------------------------------------------- markdown
