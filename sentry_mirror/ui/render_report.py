@@ -1,8 +1,10 @@
-"""The report and the diff as a terminal (Rich), Markdown and self-contained HTML.
+"""The report's document model, built from its JSON, and the report as Markdown.
 
-All three formats render the same document model, built from the report's JSON
+All formats render the same document model, built from the report's JSON
 (:meth:`~sentry_mirror.core.report.Report.to_json`): a list of :class:`Section`, each with
-facts (label, value), tables and, for HTML, charts. What one format shows, all show.
+facts (label, value), tables and, for HTML, charts. What one format shows, all show (the
+terminal cuts long values to fit its width). The other formats: :mod:`.render_report_terminal`,
+:mod:`.render_report_html`; the diff's document: :mod:`.render_report_diff`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table as RichTable
-
 from sentry_mirror.core import text
-from sentry_mirror.ui import safe
-from sentry_mirror.ui.fit import middle
 from sentry_mirror.ui.render import human_size
 
 Cell = str | int | float | None
@@ -420,71 +415,11 @@ def _malformed(data: Mapping[str, Any]) -> list[Section]:
     return [s]
 
 
-# ---------------------------------------------------------------- terminal
+# ---------------------------------------------------------------- cells
 
 
 def cell(value: Cell) -> str:
     return "" if value is None else str(value)
-
-
-def terminal(console: Console, sections: Sequence[Section], title: str = "sentry-mirror report") -> None:
-    """Print the document to a Rich console (every string as literal, visible text)."""
-    console.print(safe.text(title, style="bold"))
-    for section in sections:
-        console.print()
-        console.rule(safe.text(section.title, style="bold"), align="left")
-        if section.facts:
-            facts = RichTable(box=None, show_header=False, pad_edge=False)
-            facts.add_column(style="dim")
-            facts.add_column()
-            for label, value in section.facts:
-                facts.add_row(safe.text(label), safe.text(value))
-            console.print(facts)
-        for table in section.tables:
-            if not table.rows:
-                continue
-            console.print(safe.text(table.title, style="bold"))
-            rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-            for index, column in enumerate(table.columns):
-                rich.add_column(
-                    safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
-                )
-            for row in _fitted(table, console.width):
-                rich.add_row(*(safe.text(value) for value in row))
-            console.print(rich)
-            console.print()
-        for note in section.notes:
-            console.print(safe.text(note, style="dim"))
-
-
-#: The narrowest a wide column is cut to, and the room a column boundary takes.
-MIN_WIDE = 12
-_GAP = 3
-
-
-def _fitted(table: Table, width: int) -> list[list[str]]:
-    """The table's cells as the terminal shows them: missing values labelled, the wide
-    columns cut in the middle (:func:`sentry_mirror.ui.fit.middle`) to share what the other
-    columns leave of ``width`` (the narrowest first, each taking no more than it needs)."""
-    rows = [[cell(value) for value in row] for row in table.rows]
-    for index, label in table.missing.items():
-        for row in rows:
-            if row[index] == "-":
-                row[index] = label
-    if not table.wide:
-        return rows
-    needs = [
-        max(cell_len(value) for value in (heading, *(row[i] for row in rows)))
-        for i, heading in enumerate(table.columns)
-    ]
-    left = width - _GAP * (len(needs) - 1) - sum(need for i, need in enumerate(needs) if i not in table.wide)
-    wide = sorted(table.wide, key=lambda i: needs[i])
-    for count, index in enumerate(wide):
-        room = min(needs[index], max(MIN_WIDE, left // (len(wide) - count)))
-        left -= room
-        for row in rows:
-            row[index] = middle(row[index], room)
-    return rows
 
 
 # ---------------------------------------------------------------- markdown

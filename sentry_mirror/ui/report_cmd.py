@@ -14,7 +14,7 @@ from sentry_mirror.core import diffing, pii, report
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_private
-from sentry_mirror.ui import render_report, render_report_diff, render_report_html
+from sentry_mirror.ui import render_report, render_report_diff, render_report_html, render_report_terminal
 from sentry_mirror.ui.cli import Env, _reading, cli
 from sentry_mirror.ui.safe import json_text
 
@@ -113,7 +113,7 @@ def report_command(
     elif fmt == "html":
         _emit(env, render_report_html.html_page(document, title), output)
     else:
-        text = _terminal_text(env, lambda console: render_report.terminal(console, document, title), output)
+        text = _terminal_text(env, lambda console: render_report_terminal.terminal(console, document, title), output)
         if text is not None:
             _emit(env, text, output)
 
@@ -192,7 +192,9 @@ def diff_command(
             if text is not None:
                 _emit(env, text, output)
         else:
-            text = _terminal_text(env, lambda console: render_report.terminal(console, document, title), output)
+            text = _terminal_text(
+                env, lambda console: render_report_terminal.terminal(console, document, title), output
+            )
             if text is not None:
                 _emit(env, text, output)
     failed = result.failures(fail_on)

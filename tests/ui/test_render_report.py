@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 import sentry_mirror.ui.report_cmd  # noqa: F401  (registers the commands)
-from sentry_mirror.ui import render_report
+from sentry_mirror.ui import render_report, render_report_terminal
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report import Section, Table
 
@@ -20,7 +20,7 @@ LONG = "exception.values[].stacktrace.frames[]." + "x" * 80 + ".the_end"
 
 def printed(sections: list[Section], width: int = 80) -> str:
     console = Console(width=width, record=True, color_system=None)
-    render_report.terminal(console, sections)
+    render_report_terminal.terminal(console, sections)
     return console.export_text()
 
 
@@ -49,7 +49,7 @@ def test_rows_with_no_sdk_or_project_are_labelled_on_the_terminal_only() -> None
     assert "(no SDK)" in text and "sentry.python 2.75.0" in text
     assert "| - | 2 |" in render_report.markdown(sections)
     counts = render_report._counts("By project", "project", {"-": 1, "42": 2})
-    assert [["(no project)", "1"], ["42", "2"]] == render_report._fitted(counts, 80)
+    assert [["(no project)", "1"], ["42", "2"]] == render_report_terminal._fitted(counts, 80)
 
 
 def test_the_report_fits_80_columns() -> None:
