@@ -482,7 +482,7 @@ def plain_pii(payloads: list[dict[str, Any]], kind: str) -> tuple[list[Any], boo
 def walked(payloads: list[dict[str, Any]], kind: str) -> tuple[dict[str, Any], list[Any], bool]:
     builder = report.ReportBuilder()
     for payload in payloads:
-        view = RecordView({}, "", 200, True, "envelope", {}, "sdk", [], [(payload, kind)])
+        view = RecordView({"response": {"status": 200}, "summary": {"sdk": "sdk"}}, payloads=[(payload, kind)])
         builder.sections["fields"].add(view)
         builder.sections["pii"].add(view)
     data = builder.build(["fields", "pii"]).to_json()

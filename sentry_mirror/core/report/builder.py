@@ -27,7 +27,7 @@ from sentry_mirror.core.report.result import SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps
 from sentry_mirror.core.report.traffic import Traffic
-from sentry_mirror.core.report.view import Aggregator, view_of
+from sentry_mirror.core.report.view import Aggregator, RecordView
 from sentry_mirror.core.report.walker import Walker
 from sentry_mirror.core.tolerant import Remarks
 
@@ -67,7 +67,7 @@ class ReportBuilder:
     def add(self, record: Record | Mapping[str, Any]) -> None:
         data = record.data if isinstance(record, Record) else record
         try:
-            view = view_of(data)
+            view = RecordView(data)
             for aggregator in self._aggregators:
                 aggregator.add(view)
         except FATAL:

@@ -1,8 +1,8 @@
 """What every section is fed: a record read once (:class:`RecordView`), and the interface
 every section implements (:class:`Aggregator`).
 
-The builder (:mod:`.builder`) makes one view per record, with the envelope's JSON items
-decoded once, and hands it to each section in turn. A section is an aggregator: it
+The builder (:mod:`.builder`) makes one view per record, whose envelope's JSON items are
+decoded once (when a section first asks for them), and hands it to each section in turn. A section is an aggregator: it
 ``add``\\ s views, ``merge``\\ s another aggregator of its kind (fed with other records, for
 reports computed in parts) and gives its part of the report as JSON (``result``).
 """
@@ -10,7 +10,6 @@ reports computed in parts) and gives its part of the report as JSON (``result``)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, Self
 
@@ -28,21 +27,37 @@ EVENTISH = frozenset({"event", "transaction", "feedback"})
 Json = dict[str, Any]
 
 
-@dataclass(slots=True)
 class RecordView:
-    """One record as the sections read it. ``payloads`` are the decoded JSON items, as
+    """One record as the sections read it. :attr:`payloads` are the decoded JSON items, as
     ``(payload, item type)``, of an accepted record (answered 2xx, as Sentry would have
-    stored it); a refused record has none and is only counted (traffic)."""
+    stored it), decoded when first asked for (after the request is counted: a body that does
+    not decode still counts as a request); a refused record has none and is only counted
+    (traffic)."""
 
-    data: Mapping[str, Any]
-    received: str
-    status: int
-    accepted: bool
-    endpoint: str
-    auth: Mapping[str, Any] | Any
-    sdk: Any
-    items: list[dict[str, Any]]
-    payloads: list[tuple[dict[str, Any], str]]
+    __slots__ = ("_payloads", "accepted", "auth", "data", "endpoint", "items", "received", "sdk", "status")
+
+    def __init__(self, data: Mapping[str, Any], *, payloads: list[tuple[dict[str, Any], str]] | None = None) -> None:
+        self.data = data
+        self.received: str = data.get("received_at") or ""
+        status = (data.get("response") or {}).get("status") or 0
+        self.status: int = status
+        self.accepted = 200 <= status < 300
+        self.endpoint: str = data.get("endpoint") or "unknown"
+        auth = data.get("auth") or {}
+        self.auth: Any = auth
+        summary = data.get("summary") or {}
+        self.sdk: Any = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
+        self.items = [item for item in summary.get("items") or () if isinstance(item, dict)]
+        self._payloads = payloads
+
+    @property
+    def payloads(self) -> list[tuple[dict[str, Any], str]]:
+        payloads = self._payloads
+        if payloads is None:
+            # (records with no JSON item listed are skipped unparsed)
+            payloads = list(grouping.events_of(self.data, JSON_ITEM_TYPES)) if self.accepted else []
+            self._payloads = payloads
+        return payloads
 
     @property
     def sdk_name(self) -> str:
@@ -53,22 +68,6 @@ class RecordView:
 @lru_cache(maxsize=1024)
 def _sdk_name(sdk: Any) -> str:
     return split_sdk(sdk)[0] or "-"
-
-
-def view_of(data: Mapping[str, Any]) -> RecordView:
-    """The record ``data`` read once: its request facts, item list and decoded JSON items."""
-    status = (data.get("response") or {}).get("status") or 0
-    accepted = 200 <= status < 300
-    auth = data.get("auth") or {}
-    summary = data.get("summary") or {}
-    sdk = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
-    items = [item for item in summary.get("items") or () if isinstance(item, dict)]
-    # (records with no JSON item listed are skipped unparsed)
-    payloads = list(grouping.events_of(data, JSON_ITEM_TYPES)) if accepted else []
-    return RecordView(
-        data, data.get("received_at") or "", status, accepted, data.get("endpoint") or "unknown", auth, sdk, items,
-        payloads,
-    )  # fmt: skip
 
 
 class Aggregator(Protocol):

@@ -141,7 +141,12 @@ def test_pii_examples_merge_in_order() -> None:
         personal = pii.Pii(walker.Walker(), engine="builtin")
         section = fields.Fields(personal.walker, personal)
         for email in emails:
-            section.add(RecordView({}, "", 200, True, "envelope", {}, "sdk", [], [({"user": {"email": email}}, "log")]))
+            section.add(
+                RecordView(
+                    {"response": {"status": 200}, "summary": {"sdk": "sdk"}},
+                    payloads=[({"user": {"email": email}}, "log")],
+                )
+            )
         return personal
 
     first, second = scanned("a@example.com"), scanned("b@example.com", "c@example.com", "d@example.com")
