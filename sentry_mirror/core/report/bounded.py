@@ -12,12 +12,12 @@ those of ``other`` would have kept (the first met), and the counts are that pass
 misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
 exactly while both samples together hold at most their size; beyond, the merged sample is
 ``size`` values drawn from the two samples in proportion to the values each has seen
-(seeded), a uniform sample of the union but not the one a single pass would have kept.
+(seeded, :meth:`~sentry_mirror.core.grouping.Sample.merged`), a uniform sample of the union
+but not the one a single pass would have kept.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -84,7 +84,7 @@ class Reservoir:
         self.total += other.total
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
-        self.sample = merge_samples(self.sample, other.sample)
+        self.sample = self.sample.merged(other.sample)
 
     def to_json(self) -> Json:
         ordered = sorted(self.sample.values)
@@ -95,22 +95,6 @@ class Reservoir:
             "max": num(self.maximum) if self.maximum is not None else None,
             "total": num(self.total),
         }
-
-
-def merge_samples(a: Sample, b: Sample) -> Sample:
-    """One sample of the values ``a`` and ``b`` have seen: all of them while they fit in
-    ``a.size``; else ``a.size`` values drawn from the two, each in proportion to what it saw."""
-    merged = Sample(a.size)
-    merged.seen = a.seen + b.seen
-    if len(a.values) + len(b.values) <= a.size and merged.seen <= a.size:
-        merged.values = a.values + b.values
-        return merged
-    rng = random.Random(0)
-    from_a = round(a.size * a.seen / merged.seen) if merged.seen else 0
-    from_a = max(a.size - len(b.values), min(from_a, len(a.values)))
-    merged.values = rng.sample(a.values, from_a) + rng.sample(b.values, min(a.size - from_a, len(b.values)))
-    merged.next = merged.seen  # the next value added may be kept, as in a full sample
-    return merged
 
 
 def merge_tables(mine: dict[str, T], theirs: Mapping[str, T], limit: int, make: Callable[[], T],

@@ -1,8 +1,9 @@
 """Section 3, ``issues``: the top groups, grouped as ``sentry-mirror group`` groups them
 (:class:`~sentry_mirror.core.grouping.Grouper`, the default strategy).
 
-Merging is not supported yet: it needs a ``merge`` on the grouper, which lives in
-:mod:`sentry_mirror.core.grouping`; :meth:`Issues.merge` raises until then.
+Merging is the grouper's (:meth:`~sentry_mirror.core.grouping.Grouper.merge`): exact while
+neither part has more than ``MAX_GROUPS`` groups, ``MAX_USERS`` users or ``MAX_VALUES``
+values in a group.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Issues:
                 self.grouper.add(payload, view.data)
 
     def merge(self, other: Issues) -> None:
-        raise NotImplementedError("issue groups do not merge yet (needs Grouper.merge in core.grouping)")
+        self.grouper.merge(other.grouper)
 
     def groups(self) -> tuple[Group, ...]:
         """Every group, most frequent first."""

@@ -2,10 +2,9 @@
 --item-type transaction`` groups them), and spans by op with duration p50/p95.
 
 At most :data:`MAX_SPAN_OPS` span ops get a row, the rest are counted together under
-:data:`~.bounded.OTHER`. The span figures merge as the other bounded tables do (exact
-while each op's durations fit its sample, see :mod:`.bounded`); the transaction groups do not
-merge yet (they need a ``merge`` on the grouper in :mod:`sentry_mirror.core.grouping`):
-:meth:`Performance.merge` raises when ``other`` has transactions.
+:data:`~.bounded.OTHER`. Merging is exact while each op's and each transaction group's
+durations fit their samples (see :mod:`.bounded` and
+:meth:`~sentry_mirror.core.grouping.TransactionGrouper.merge`).
 """
 
 from __future__ import annotations
@@ -60,8 +59,7 @@ class Performance:
             reservoir.count += 1
 
     def merge(self, other: Performance) -> None:
-        if other.transactions.builders:
-            raise NotImplementedError("transaction groups do not merge yet (needs TransactionGrouper.merge)")
+        self.transactions.merge(other.transactions)
         self.span_count += other.span_count
         merge_tables(self.span_ops, other.span_ops, MAX_SPAN_OPS, _op_reservoir, Reservoir.merge)
 

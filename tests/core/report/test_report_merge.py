@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sentry_mirror.core import report
+from sentry_mirror.core import grouping, report
 from sentry_mirror.core.report import bounded, coverage, fields, health, pii, traffic, walker
 from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.io.snapshot import iter_records
@@ -21,8 +21,7 @@ SNAPSHOTS = [
     ROOT / "snapshots" / "sample-python.jsonl.zst",
     ROOT / "tests" / "data" / "v1-sentry-python-2.75.0.jsonl.zst",
 ]
-#: Every section that merges; issues and performance (transaction groups) do not yet.
-MERGING = ("traffic", "fields", "health", "dropped", "pii", "sourcemaps", "server")
+MERGING = report.SECTIONS
 
 
 def records_of(path: Path) -> list[dict[str, Any]]:
@@ -49,10 +48,8 @@ def fed(records: list[dict[str, Any]]) -> report.ReportBuilder:
 
 
 def merged(records: list[dict[str, Any]], cut: int) -> report.ReportBuilder:
-    first, second = fed(records[:cut]), fed(records[cut:])
-    for name in MERGING:
-        first.sections[name].merge(second.sections[name])
-    first.remarks.update(second.remarks)
+    first = fed(records[:cut])
+    first.merge(fed(records[cut:]))
     return first
 
 
@@ -156,10 +153,37 @@ def test_pii_examples_merge_in_order() -> None:
     assert row == one and 4 == row["count"] and 3 == len(row["examples"])
 
 
-def test_issues_and_transactions_do_not_merge_yet() -> None:
-    records = records_of(SNAPSHOTS[2])
-    first, second = fed(records), fed(records)
-    with pytest.raises(NotImplementedError):
-        first.sections["issues"].merge(second.sections["issues"])
-    with pytest.raises(NotImplementedError):
-        first.sections["performance"].merge(second.sections["performance"])
+def grouped(grouper: grouping.Grouper) -> list[dict[str, Any]]:
+    return [group.to_dict() for group in grouper.groups()]
+
+
+@pytest.mark.parametrize("max_groups", [2, 3, 100])
+def test_groupers_merge_past_their_group_limit(max_groups: int) -> None:
+    """Past ``max_groups``, the new groups of ``other`` go to "(other)" as one pass would put
+    them; exact while ``other`` had no "(other)" group of its own."""
+    events = [(payload, data) for data in records_of(SNAPSHOTS[2]) for payload, kind in RecordView(data).payloads
+              if kind == "event"]  # fmt: skip
+    for cut in range(1, len(events)):
+        one, first, second = (grouping.Grouper(grouping.DEFAULT_STRATEGY, 3, max_groups) for _ in range(3))
+        for event, data in events:
+            one.add(event, data)
+        for event, data in events[:cut]:
+            first.add(event, data)
+        for event, data in events[cut:]:
+            second.add(event, data)
+        first.merge(second)
+        if grouping.OTHER_GROUPS not in second.builders:
+            assert grouped(one) == grouped(first), cut
+        assert sum(g.count for g in first.groups()) == len(events)
+
+
+def test_transaction_groupers_merge_past_their_group_limit() -> None:
+    transactions = [{"transaction": f"t{n % 4}", "start_timestamp": 1.0, "timestamp": 1.0 + n} for n in range(12)]
+    for cut in range(1, len(transactions)):
+        one, first, second = (grouping.TransactionGrouper(5, 3) for _ in range(3))
+        for n, transaction in enumerate(transactions):
+            one.add(transaction, f"2026-11-23T10:00:{n:02d}Z")
+            (first if n < cut else second).add(transaction, f"2026-11-23T10:00:{n:02d}Z")
+        first.merge(second)
+        if (grouping.OTHER_GROUPS, None) not in second.builders:
+            assert [g.to_dict() for g in one.groups()] == [g.to_dict() for g in first.groups()], cut
