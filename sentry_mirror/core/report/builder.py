@@ -2,9 +2,10 @@
 
 :class:`ReportBuilder` makes one :class:`~.view.RecordView` per record (the envelope's JSON
 items decoded once) and hands it to each aggregator of :attr:`ReportBuilder.sections`, in
-:data:`~.result.SECTIONS` order. A record an aggregator fails on is counted as malformed
-(and named to the ``Malformed``'s ``on_warning``): the aggregators before it in the list have
-counted it, those after have not. Adding a section is writing its aggregator module
+:data:`~.result.SECTIONS` order. Each aggregator is fed the records it reads (``reads``:
+every record, or those carrying payloads of some item types). A record an aggregator fails on
+is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the aggregators fed
+before it have counted it, those after have not. Adding a section is writing its aggregator module
 (:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`.
 """
 
@@ -62,18 +63,36 @@ class ReportBuilder:
             "sourcemaps": Sourcemaps(self.remarks),
             "server": Server(self.traffic),
         }
-        self._aggregators = list(self.sections.values())
+        #: the aggregators fed every record, and those fed the records carrying payloads of
+        #: these item types (in the order met), made when first needed
+        self._every = [aggregator for aggregator in self.sections.values() if aggregator.reads is None]
+        self._routes: dict[tuple[str, ...], list[Aggregator]] = {}
 
     def add(self, record: Record | Mapping[str, Any]) -> None:
         data = record.data if isinstance(record, Record) else record
         try:
             view = RecordView(data)
-            for aggregator in self._aggregators:
+            for aggregator in self._every:
                 aggregator.add(view)
+            payloads = view.payloads
+            if payloads:
+                kinds = tuple([kind for _, kind in payloads])
+                route = self._routes.get(kinds)
+                if route is None:
+                    route = self._route(kinds)
+                for aggregator in route:
+                    aggregator.add(view)
         except FATAL:
             raise
         except Exception as exc:
             self.malformed.failed(data, exc)
+
+    def _route(self, kinds: tuple[str, ...]) -> list[Aggregator]:
+        """The aggregators that read payloads of ``kinds`` (kept for the next record alike)."""
+        route = [a for a in self.sections.values() if a.reads is not None and not a.reads.isdisjoint(kinds)]
+        if len(self._routes) < 1024:
+            self._routes[kinds] = route
+        return route
 
     def merge(self, other: ReportBuilder) -> None:
         """Add what ``other`` counted, as if its records were read after this one's."""

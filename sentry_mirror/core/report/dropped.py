@@ -14,6 +14,8 @@ from sentry_mirror.core.tolerant import Remarks, as_list
 class Dropped:
     """The ``dropped`` aggregator."""
 
+    reads = frozenset({"client_report"})
+
     def __init__(self, remarks: Remarks) -> None:
         self.remarks = remarks
         self.client_reports = 0

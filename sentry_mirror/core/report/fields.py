@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sentry_mirror.core import grouping
 from sentry_mirror.core.report.bounded import OTHER, Json, Reservoir, share
 from sentry_mirror.core.report.coverage import FieldCoverage
-from sentry_mirror.core.report.view import RecordView
+from sentry_mirror.core.report.view import JSON_ITEM_TYPES, RecordView
 from sentry_mirror.core.report.walker import Walker
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ MAX_SDKS = 50
 
 class Fields:
     """The ``fields`` aggregator. With ``personal``, its walks also scan for personal data."""
+
+    reads = JSON_ITEM_TYPES
 
     def __init__(self, walker: Walker, personal: Pii | None = None) -> None:
         self.walker = walker

@@ -32,6 +32,8 @@ def _statuses() -> Capped:
 class Health:
     """The ``health`` aggregator."""
 
+    reads = None  # every record (check-ins to the cron endpoint have no payload)
+
     def __init__(self, remarks: Remarks) -> None:
         self.remarks = remarks
         self.session_updates = 0

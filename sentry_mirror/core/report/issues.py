@@ -20,6 +20,8 @@ TOP_GROUPS = 20
 class Issues:
     """The ``issues`` aggregator."""
 
+    reads = frozenset({"event"})
+
     def __init__(self, top_groups: int = TOP_GROUPS) -> None:
         self.top_groups = top_groups
         self.grouper = grouping.Grouper(grouping.DEFAULT_STRATEGY, grouping.MAX_IDS)

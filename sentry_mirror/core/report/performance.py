@@ -30,6 +30,8 @@ def _op_reservoir() -> Reservoir:
 class Performance:
     """The ``performance`` aggregator."""
 
+    reads = frozenset({"transaction", "span"})
+
     def __init__(self, remarks: Remarks) -> None:
         self.remarks = remarks
         self.transactions = grouping.TransactionGrouper(RESERVOIR_SIZE)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sentry_mirror.core import pii
 from sentry_mirror.core.report.bounded import Capped, Json
-from sentry_mirror.core.report.view import RecordView
+from sentry_mirror.core.report.view import JSON_ITEM_TYPES, RecordView
 from sentry_mirror.core.report.walker import PiiRow, Walker
 
 MAX_PII_ROWS = 1_000
@@ -33,6 +33,8 @@ MAX_PENDING = 4096
 class Pii:
     """The ``pii`` aggregator. ``scan``: look for personal data at all (the builder does
     when the section is asked for); :attr:`one_walk`: in the ``fields`` section's walk."""
+
+    reads = JSON_ITEM_TYPES
 
     def __init__(self, walker: Walker, *, engine: str = pii.ENGINE, scan: bool = True) -> None:
         if engine not in (pii.ENGINE, pii.RELAY_ENGINE):

@@ -15,6 +15,8 @@ from sentry_mirror.core.report.view import RecordView
 class Server:
     """The ``server`` aggregator, a view of ``traffic``'s counts."""
 
+    reads: frozenset[str] = frozenset()  # nothing: ``traffic`` counts the requests
+
     def __init__(self, traffic: Traffic) -> None:
         self.traffic = traffic
 

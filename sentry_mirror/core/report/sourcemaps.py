@@ -25,6 +25,8 @@ _COUNTS = ("js_events", "js_frames", "minified", "with_debug_meta", "debug_ids",
 class Sourcemaps:
     """The ``sourcemaps`` aggregator."""
 
+    reads = EVENTISH
+
     def __init__(self, remarks: Remarks) -> None:
         self.remarks = remarks
         self.js_events = self.js_frames = self.minified = self.with_debug_meta = self.debug_ids = 0

@@ -38,6 +38,8 @@ _COUNTERS = (
 class Traffic:
     """The ``traffic`` aggregator (see the module docstring)."""
 
+    reads = None  # every record
+
     def __init__(self) -> None:
         self.requests = self.envelopes = self.item_count = self.accepted = self.refused = 0
         self.first = self.last = ""
@@ -49,7 +51,7 @@ class Traffic:
         self.second = self.minute = ""
         self.second_count = self.minute_count = 0
         self.busiest = ("", 0)
-        self.shapes: dict[tuple[Any, ...], int] = {}
+        self.shapes: dict[tuple[Any, ...], list[int]] = {}
         self.content_type_at: dict[tuple[Any, ...], tuple[int, ...]] = {}  # header names: where Content-Type is
         self.platforms: dict[Any, int] = {}
 
@@ -115,12 +117,12 @@ class Traffic:
             data.get("content_encoding") or "identity", auth.get("form") if isinstance(auth, dict) else None, names,
             content_types, view.sdk, tuple([str(item.get("type") or "-") for item in view.items]),
         )  # fmt: skip
-        seen = self.shapes.get(shape)
+        seen = self.shapes.get(shape)  # (a list: the shape is hashed once)
         if seen is None:
             if len(self.shapes) >= MAX_SHAPES:
                 self._count_shapes()
-            seen = 0
-        self.shapes[shape] = seen + 1
+            seen = self.shapes[shape] = [0]
+        seen[0] += 1
 
     def _sizes(self, items: list[dict[str, Any]]) -> None:
         if len(items) == 1:  # the common case, as the loop below counts it
@@ -191,7 +193,7 @@ class Traffic:
     def _count_shapes(self) -> None:
         """Add the request shapes counted so far to the counters."""
         c = self.counters
-        for shape, times in self.shapes.items():
+        for shape, (times,) in self.shapes.items():
             status, endpoint, project, method, encoding, form, names, content_types, sdk, kinds = shape
             c["by_status"].add(status, times)
             c["by_endpoint"].add(endpoint, times)

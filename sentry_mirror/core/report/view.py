@@ -71,7 +71,13 @@ def _sdk_name(sdk: Any) -> str:
 
 
 class Aggregator(Protocol):
-    """One section of the report, computed in one pass: records in, JSON out."""
+    """One section of the report, computed in one pass: records in, JSON out. ``reads``:
+    the item types whose payloads it reads (it is given only the records carrying one), or
+    None for every record."""
+
+    @property
+    def reads(self) -> frozenset[str] | None:
+        """The item types whose payloads it reads; None: every record."""
 
     def add(self, view: RecordView) -> None:
         """Count one record (accepted or refused)."""
