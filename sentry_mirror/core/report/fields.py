@@ -41,12 +41,10 @@ class Fields:
         self.highlights = Highlights()
 
     def add(self, view: RecordView) -> None:
-        if not view.payloads:
-            return
         sdk_name = view.sdk_name
         personal = self.personal
-        for payload, kind in view.payloads:
-            coverage = self._coverage(kind, sdk_name)
+        for payload, kind in view.payloads:  # (the builder gives only records with some)
+            coverage = self.coverage.get((kind, sdk_name)) or self._coverage(kind, sdk_name)
             if personal is not None:
                 coverage.add(payload, personal.scanner.root(kind))
                 personal.walked(kind)
