@@ -1,8 +1,10 @@
-"""The report and the diff as a terminal (Rich), Markdown and self-contained HTML.
+"""The report's document model, built from its JSON, and the report as Markdown.
 
-All three formats render the same document model, built from the report's JSON
+All formats render the same document model, built from the report's JSON
 (:meth:`~sentry_mirror.core.report.Report.to_json`): a list of :class:`Section`, each with
-facts (label, value), tables and, for HTML, charts. What one format shows, all show.
+facts (label, value), tables and, for HTML, charts. What one format shows, all show (the
+terminal cuts long values to fit its width). The other formats: :mod:`.render_report_terminal`,
+:mod:`.render_report_html`; the diff's document: :mod:`.render_report_diff`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table as RichTable
-
 from sentry_mirror.core import text
-from sentry_mirror.ui import safe
 from sentry_mirror.ui.render import human_size
 
 Cell = str | int | float | None
@@ -24,10 +21,16 @@ Cell = str | int | float | None
 
 @dataclass
 class Table:
+    """Rows under columns. On the terminal, the ``wide`` columns (paths, titles) are cut in
+    the middle to fit its width, and a ``-`` in a column of ``missing`` shows as its label
+    (``(no SDK)``); the other formats show every value in full, as the JSON has it."""
+
     title: str
     columns: Sequence[str]
-    rows: list[Sequence[Cell]]
+    rows: Sequence[Sequence[Cell]]
     numeric: frozenset[int] = frozenset()
+    wide: frozenset[int] = frozenset()
+    missing: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,7 +65,7 @@ TITLES = {
 }
 
 
-def _size(value: Any) -> str:
+def size(value: Any) -> str:
     return "-" if value is None else human_size(int(value))
 
 
@@ -77,7 +80,7 @@ def _limit(value: Any) -> str:
     raise AssertionError("unreachable")
 
 
-def _pct(value: Any) -> str:
+def percent(value: Any) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
@@ -85,9 +88,14 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
+#: What a ``-`` (none given) stands for in a table of these, on the terminal.
+NONE_LABELS = {"project": "(no project)", "sdk": "(no SDK)"}
+
+
 def _counts(title: str, label: str, counter: Mapping[str, int], limit: int | None = None) -> Table:
     rows = [(key, value) for key, value in counter.items()][:limit]
-    return Table(title, (label, "count"), rows, frozenset({1}))
+    missing = {0: NONE_LABELS[label]} if label in NONE_LABELS else {}
+    return Table(title, (label, "count"), rows, frozenset({1}), frozenset({0}), missing)
 
 
 # ---------------------------------------------------------------- the document
@@ -121,9 +129,9 @@ def _traffic(data: Mapping[str, Any]) -> Section:
                 (
                     kind,
                     v["count"],
-                    _size(v["p50"]),
-                    _size(v["p95"]),
-                    _size(v["max"]),
+                    size(v["p50"]),
+                    size(v["p95"]),
+                    size(v["max"]),
                     _limit(v["limit"]),
                     v["over_limit"],
                 )
@@ -135,7 +143,7 @@ def _traffic(data: Mapping[str, Any]) -> Section:
             "Request sizes",
             ("", "count", "p50", "p95", "max", "total"),
             [
-                (name, v["count"], _size(v["p50"]), _size(v["p95"]), _size(v["max"]), _size(v["total"]))
+                (name, v["count"], size(v["p50"]), size(v["p95"]), size(v["max"]), size(v["total"]))
                 for name, v in (("wire", data["wire"]), ("decoded", data["decoded"]))
             ],
             frozenset({1, 2, 3, 4, 5}),
@@ -169,9 +177,9 @@ def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
             f"{h['exception_chain']['p50']} / {h['exception_chain']['p95']} / {h['exception_chain']['max']}",
         ),
         ("stack frames", str(h["frames"])),
-        ("frames with source context", _pct(h["frames_with_context"])),
-        ("frames in app", _pct(h["frames_in_app"])),
-        ("frames with local variables", _pct(h["frames_with_vars"])),
+        ("frames with source context", percent(h["frames_with_context"])),
+        ("frames in app", percent(h["frames_in_app"])),
+        ("frames with local variables", percent(h["frames_with_vars"])),
         (
             "breadcrumbs per event p50/p95/max",
             f"{h['breadcrumbs']['p50']} / {h['breadcrumbs']['p95']} / {h['breadcrumbs']['max']}",
@@ -181,7 +189,7 @@ def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
         Table(
             "What error events carry",
             ("field", "events"),
-            [(k, _pct(v)) for k, v in h["present"].items()],
+            [(k, percent(v)) for k, v in h["present"].items()],
             frozenset({1}),
         )
     )
@@ -189,8 +197,12 @@ def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
     for entry in data["types"]:
         paths = entry["paths"] if max_paths is None else entry["paths"][:max_paths]
         title = f"{entry['item_type']} from {entry['sdk']} ({entry['items']} item(s))"
-        rows = [(p["path"], _pct(p["share"]), ", ".join(p["types"]), _distinct(p), p["example"] or "") for p in paths]
-        s.tables.append(Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3})))
+        rows = [
+            (p["path"], percent(p["share"]), ", ".join(p["types"]), _distinct(p), p["example"] or "") for p in paths
+        ]
+        s.tables.append(
+            Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3}), frozenset({0, 4}))
+        )
         hidden = len(entry["paths"]) - len(paths)
         if hidden > 0:
             s.notes.append(f"{title}: {hidden} more path(s) (use --format json or --max-paths)")
@@ -208,6 +220,7 @@ def _issues(data: Mapping[str, Any]) -> Section:
             ("group", "events", "users", "level", "title", "culprit"),
             [(g["short_id"], g["count"], g["users"], g["level"], g["title"], g["culprit"] or "") for g in data["top"]],
             frozenset({1, 2}),
+            frozenset({4, 5}),
         )
     ]
     return s
@@ -225,6 +238,7 @@ def _performance(data: Mapping[str, Any]) -> Section:
                 for t in data["by_transaction"]
             ],
             frozenset({2, 3, 4}),
+            frozenset({0}),
         ),
         Table(
             "Spans by op",
@@ -241,7 +255,7 @@ def _health(data: Mapping[str, Any]) -> Section:
     s.facts = [
         ("session updates", str(data["session_updates"])),
         ("ended sessions", str(data["ended_sessions"])),
-        ("crash-free sessions", _pct(data["crash_free"])),
+        ("crash-free sessions", percent(data["crash_free"])),
     ]
     s.tables = [
         _counts("Session updates by status", "status", data["sessions_by_status"]),
@@ -338,7 +352,7 @@ def _sourcemaps(data: Mapping[str, Any]) -> Section:
     s.facts = [
         ("JavaScript events", str(data["js_events"])),
         ("JavaScript frames", str(data["js_frames"])),
-        ("frames that look minified", f"{data['minified_frames']} ({_pct(data['minified_share'])})"),
+        ("frames that look minified", f"{data['minified_frames']} ({percent(data['minified_share'])})"),
         ("events with debug_meta", str(data["with_debug_meta"])),
         ("debug ids", str(data["debug_ids"])),
         ("events with a release", f"{data['events_with_release']} of {data['events']}"),
@@ -355,8 +369,8 @@ def _server(data: Mapping[str, Any]) -> Section:
     s = Section("server", TITLES["server"])
     s.facts = [
         ("requests per day at this rate", "-" if data["requests_per_day"] is None else str(data["requests_per_day"])),
-        ("wire bytes per day", _size(data["bytes_per_day"])),
-        ("decoded bytes per day", _size(data["decoded_bytes_per_day"])),
+        ("wire bytes per day", size(data["bytes_per_day"])),
+        ("decoded bytes per day", size(data["decoded_bytes_per_day"])),
     ]
     s.tables = [
         _counts("Endpoints", "endpoint", data["endpoints"]),
@@ -401,41 +415,11 @@ def _malformed(data: Mapping[str, Any]) -> list[Section]:
     return [s]
 
 
-# ---------------------------------------------------------------- terminal
+# ---------------------------------------------------------------- cells
 
 
-def _cell(value: Cell) -> str:
+def cell(value: Cell) -> str:
     return "" if value is None else str(value)
-
-
-def terminal(console: Console, sections: Sequence[Section], title: str = "sentry-mirror report") -> None:
-    """Print the document to a Rich console (every string as literal, visible text)."""
-    console.print(safe.text(title, style="bold"))
-    for section in sections:
-        console.print()
-        console.rule(safe.text(section.title, style="bold"), align="left")
-        if section.facts:
-            facts = RichTable(box=None, show_header=False, pad_edge=False)
-            facts.add_column(style="dim")
-            facts.add_column()
-            for label, value in section.facts:
-                facts.add_row(safe.text(label), safe.text(value))
-            console.print(facts)
-        for table in section.tables:
-            if not table.rows:
-                continue
-            console.print(safe.text(table.title, style="bold"))
-            rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-            for index, column in enumerate(table.columns):
-                rich.add_column(
-                    safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
-                )
-            for row in table.rows:
-                rich.add_row(*(safe.text(_cell(v)) for v in row))
-            console.print(rich)
-            console.print()
-        for note in section.notes:
-            console.print(safe.text(note, style="dim"))
 
 
 # ---------------------------------------------------------------- markdown
@@ -443,7 +427,7 @@ def terminal(console: Console, sections: Sequence[Section], title: str = "sentry
 
 def _md(value: Cell) -> str:
     """Literal Markdown: control characters visible, Markdown and HTML syntax escaped."""
-    return text.markdown(_cell(value))
+    return text.markdown(cell(value))
 
 
 def markdown(sections: Sequence[Section], title: str = "sentry-mirror report") -> str:
@@ -466,200 +450,3 @@ def markdown(sections: Sequence[Section], title: str = "sentry-mirror report") -
         for note in section.notes:
             out += [f"> {_md(note)}", ""]
     return "\n".join(out).rstrip() + "\n"
-
-
-# ---------------------------------------------------------------- html
-
-_CSS = """
-:root{--fg:#1d1d1f;--muted:#6b6b76;--line:#e3e3e8;--bar:#6c5fc7;--bg:#fff;--alt:#f7f7fa}
-*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);
-background:var(--bg);margin:0;padding:24px 32px;max-width:1400px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid var(--line);padding-bottom:4px;margin-top:36px}
-h3{font-size:15px;margin:18px 0 6px}nav a{margin-right:12px;color:var(--bar);text-decoration:none}
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dt{color:var(--muted)}dd{margin:0}
-table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid var(--line);
-text-align:left;vertical-align:top;max-width:520px;overflow-wrap:anywhere}th{background:var(--alt)}td.n,th.n{text-align:right;
-font-variant-numeric:tabular-nums}.note{color:var(--muted);font-style:italic}figure{margin:8px 0 16px}
-figcaption{color:var(--muted);font-size:12px}svg text{font:11px system-ui,sans-serif;fill:var(--fg)}svg .bar{fill:var(--bar)}
-.grid{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}
-details>summary{cursor:pointer;font-weight:600;margin:10px 0 4px}
-"""
-
-
-def _e(value: Cell) -> str:
-    return text.html_text(_cell(value))
-
-
-def _svg(chart: Chart) -> str:
-    points = chart.points[:60] if chart.kind == "bars" else chart.points[-720:]
-    if not points:
-        return ""
-    top = max(value for _, value in points) or 1
-    if chart.kind == "series":
-        width, height = 720, 160
-        step = width / len(points)
-        bars = "".join(
-            f'<rect class="bar" x="{i * step:.2f}" y="{height - 20 - (v / top) * (height - 30):.2f}" '
-            f'width="{max(step - 1, 0.5):.2f}" height="{(v / top) * (height - 30):.2f}"><title>{_e(label)}: {v:g}</title></rect>'
-            for i, (label, v) in enumerate(points)
-        )
-        labels = f'<text x="0" y="{height - 4}">{_e(points[0][0])}</text><text x="{width}" y="{height - 4}" text-anchor="end">{_e(points[-1][0])}</text>'
-        axis = f'<text x="{width}" y="10" text-anchor="end">max {top:g}</text>'
-        body = bars + labels + axis
-    else:
-        width, row = 720, 18
-        height = row * len(points) + 4
-        body = "".join(
-            f'<text x="0" y="{i * row + 13}">{_e(label[:40])}</text>'
-            f'<rect class="bar" x="260" y="{i * row + 3}" width="{(v / top) * 400:.2f}" height="{row - 5}"><title>{_e(label)}: {v:g}</title></rect>'
-            f'<text x="{266 + (v / top) * 400:.2f}" y="{i * row + 13}">{v:g}</text>'
-            for i, (label, v) in enumerate(points)
-        )
-    return (
-        f'<figure><svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" aria-label="{_e(chart.title)}">{body}</svg><figcaption>{_e(chart.title)}</figcaption></figure>'
-    )
-
-
-def _html_table(table: Table, fold: bool) -> str:
-    head = "".join(f'<th class="{"n" if i in table.numeric else ""}">{_e(c)}</th>' for i, c in enumerate(table.columns))
-    rows = "".join(
-        "<tr>"
-        + "".join(f'<td class="{"n" if i in table.numeric else ""}">{_e(v)}</td>' for i, v in enumerate(row))
-        + "</tr>"
-        for row in table.rows
-    )
-    inner = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-    if fold:
-        return f"<details><summary>{_e(table.title)} ({len(table.rows)})</summary>{inner}</details>"
-    return f"<h3>{_e(table.title)}</h3>{inner}"
-
-
-def html_page(sections: Sequence[Section], title: str = "sentry-mirror report") -> str:
-    """One self-contained HTML file: inline CSS and SVG, no script, nothing fetched."""
-    nav = "".join(f'<a href="#{s.key}">{_e(s.title)}</a>' for s in sections)
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1><nav>{nav}</nav>",
-    ]
-    for section in sections:
-        parts.append(f'<section id="{section.key}"><h2>{_e(section.title)}</h2>')
-        if section.facts:
-            parts.append("<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in section.facts) + "</dl>")
-        parts += [_svg(chart) for chart in section.charts]
-        small = [t for t in section.tables if t.rows and len(t.columns) == 2 and section.key != "fields"]
-        if small:
-            parts.append(
-                '<div class="grid">' + "".join(f"<div>{_html_table(t, fold=False)}</div>" for t in small) + "</div>"
-            )
-        parts += [
-            _html_table(t, fold=section.key == "fields" and i > 0)
-            for i, t in enumerate(section.tables)
-            if t.rows and t not in small
-        ]
-        parts += [f'<p class="note">{_e(note)}</p>' for note in section.notes]
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-# ---------------------------------------------------------------- diff
-
-NO_DIFFERENCES = "no differences"
-
-
-def _v(value: Any) -> Cell:
-    return "-" if value is None else value
-
-
-def diff_document(diff: Mapping[str, Any]) -> list[Section]:
-    """The sections of a diff's JSON; empty when there is no difference."""
-    if diff["empty"]:
-        return []
-    sections = []
-    if diff["counts"]:
-        sections.append(
-            Section(
-                "counts",
-                "Counts",
-                tables=[
-                    Table(
-                        "Items, endpoints and SDK versions",
-                        ("what", "key", "A", "B"),
-                        [(c["what"], c["key"], c["a"], c["b"]) for c in diff["counts"]],
-                        frozenset({2, 3}),
-                    )
-                ],
-            )
-        )
-    g = diff["groups"]
-    if any(g.values()):
-        s = Section(
-            "groups",
-            "Issue groups",
-            facts=[("new / gone / changed count", f"{len(g['new'])} / {len(g['gone'])} / {len(g['changed'])}")],
-        )
-        for name in ("new", "gone", "changed"):
-            s.tables.append(
-                Table(
-                    f"{name.capitalize()} groups",
-                    ("group", "title", "A", "B"),
-                    [(r["short_id"], r["title"], r["a"], r["b"]) for r in g[name]],
-                    frozenset({2, 3}),
-                )
-            )
-        sections.append(s)
-    f = diff["fields"]
-    if any(f.values()):
-        s = Section(
-            "fields",
-            "Field paths",
-            facts=[("new / lost / coverage changed", f"{len(f['new'])} / {len(f['lost'])} / {len(f['changed'])}")],
-        )
-        for name in ("new", "lost", "changed"):
-            rows = [
-                (
-                    r["item_type"],
-                    r["path"],
-                    _v(r["a"] if r["a"] is None else _pct(r["a"])),
-                    _v(r["b"] if r["b"] is None else _pct(r["b"])),
-                )
-                for r in f[name]
-            ]
-            s.tables.append(
-                Table(f"{name.capitalize()} fields", ("item type", "path", "A", "B"), rows, frozenset({2, 3}))
-            )
-        sections.append(s)
-    p = diff["pii"]
-    if any(p.values()):
-        s = Section("pii", "Personal data")
-        for name in ("new", "gone"):
-            s.tables.append(
-                Table(
-                    f"{name.capitalize()} personal data",
-                    ("kind", "item type", "path", "A", "B"),
-                    [(r["kind"], r["item_type"], r["path"], r["a"], r["b"]) for r in p[name]],
-                    frozenset({3, 4}),
-                )
-            )
-        sections.append(s)
-    if diff["sizes"]:
-        sections.append(
-            Section(
-                "sizes",
-                "Item sizes",
-                tables=[
-                    Table(
-                        "Sizes that changed",
-                        ("item type", "measure", "A", "B"),
-                        [(r["item_type"], r["measure"], _size(r["a"]), _size(r["b"])) for r in diff["sizes"]],
-                        frozenset({2, 3}),
-                    )
-                ],
-            )
-        )
-    return sections

@@ -11,6 +11,9 @@ import orjson
 import pytest
 
 from sentry_mirror.core import grouping, limits, report
+from sentry_mirror.core.report import bounded, coverage, fields, health, performance, sourcemaps, traffic, walker
+from sentry_mirror.core.report import pii as pii_section
+from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope, make_event, make_record, make_request
 
@@ -277,17 +280,18 @@ def test_pii_section() -> None:
 
 def test_field_coverage_folds_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     event = make_event(modules={"django": "5.0", "rich": "13"}, extra={"0123456789abcdef": 1, "n": list(range(3))})
-    coverage = report._FieldCoverage()
-    coverage.add(event)
-    paths = {p["path"]: p for p in coverage.to_json("event", "x")["paths"]}
+    covered = coverage.FieldCoverage(walker.Walker())
+    covered.add(event)
+    paths = {p["path"]: p for p in covered.to_json("event", "x")["paths"]}
     assert {"modules", "modules.*", "extra.*", "extra.n", "extra.n[]"} <= set(paths)
     assert {"integer": 1} == paths["extra.n[]"]["types"]
-    monkeypatch.setattr(report, "MAX_PATHS", 3)
-    small = report._FieldCoverage()
+    monkeypatch.setattr(coverage, "MAX_PATHS", 3)
+    small = coverage.FieldCoverage(walker.Walker())
     small.add(event)
     assert 3 == len(small.paths) and small.dropped > 0
-    monkeypatch.setattr(report, "MAX_DISTINCT", 2)
-    many = report._FieldCoverage()
+    monkeypatch.setattr(coverage, "MAX_DISTINCT", 2)
+    monkeypatch.setattr(walker, "MAX_DISTINCT", 2)
+    many = coverage.FieldCoverage(walker.Walker())
     for n in range(5):
         many.add({"n": n})
     assert (2, True) == (
@@ -297,11 +301,11 @@ def test_field_coverage_folds_and_bounds(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_reservoir_is_bounded_and_exact_when_small() -> None:
-    small = report.Reservoir(10)
+    small = bounded.Reservoir(10)
     for value in (1, 2, 3, 4):
         small.add(value)
     assert {"count": 4, "p50": 2.5, "p95": 3.85, "max": 4, "total": 10} == small.to_json()
-    big = report.Reservoir(100)
+    big = bounded.Reservoir(100)
     for value in range(10_000):
         big.add(value)
     assert 100 == len(big.sample.values) and 10_000 == big.count and 9999 == big.to_json()["max"]
@@ -310,8 +314,9 @@ def test_reservoir_is_bounded_and_exact_when_small() -> None:
 def test_per_key_tables_keep_the_first_keys_and_count_the_rest_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
     """Item types (sizes), SDKs (field coverage), span ops and monitors: memory bounded on any
     input, and the totals still add up."""
-    for name, value in (("MAX_SIZED_TYPES", 2), ("MAX_SDKS", 2), ("MAX_SPAN_OPS", 2), ("MAX_MONITORS", 1)):
-        monkeypatch.setattr(report, name, value)
+    for module, name, value in ((traffic, "MAX_SIZED_TYPES", 2), (fields, "MAX_SDKS", 2),
+                                (performance, "MAX_SPAN_OPS", 2), (health, "MAX_MONITORS", 1)):  # fmt: skip
+        monkeypatch.setattr(module, name, value)
     records = []
     for n in range(4):
         sdk = {"name": f"sentry.sdk{n}", "version": "1.0"}
@@ -345,7 +350,7 @@ def test_per_key_tables_keep_the_first_keys_and_count_the_rest_as_other(monkeypa
 
 
 def test_capped_counter() -> None:
-    counter = report.Capped(2)
+    counter = bounded.Capped(2)
     for key in ("a", "b", "c", "a"):
         counter.add(key)
     assert ({"a": 2, "b": 1}, True) == (dict(counter), counter.truncated)
@@ -400,7 +405,7 @@ def plain_coverage(payloads: list[dict[str, Any]]) -> dict[str, Any]:
                     break
                 return
             for key, inner in value.items():
-                child = report._key_name(key)
+                child = coverage.key_name(key)
                 walk(inner, f"{path}.{child}" if path else child, child, seen, depth + 1)
         elif type(value) is list:
             for inner in value:
@@ -411,19 +416,19 @@ def plain_coverage(payloads: list[dict[str, Any]]) -> dict[str, Any]:
         walk(payload, "", "", seen, 0)
         for path, value in seen.items():
             if path not in paths:
-                if len(paths) >= report.MAX_PATHS:
+                if len(paths) >= coverage.MAX_PATHS:
                     dropped += 1
                     continue
                 paths[path] = {"items": 0, "types": {}, "distinct": set(), "example": None}
             stats = paths[path]
             stats["items"] += 1
-            kind = report._json_type(value)
+            kind = coverage.json_type(value)
             stats["types"][kind] = stats["types"].get(kind, 0) + 1
             if kind not in ("object", "array"):
-                if len(stats["distinct"]) <= report.MAX_DISTINCT:
+                if len(stats["distinct"]) <= coverage.MAX_DISTINCT:
                     stats["distinct"].add(hash((kind, value)))
                 if stats["example"] is None:
-                    stats["example"] = report._example(value)
+                    stats["example"] = coverage.example(value)
     return {
         "items": len(payloads),
         "paths_dropped": dropped,
@@ -433,8 +438,8 @@ def plain_coverage(payloads: list[dict[str, Any]]) -> dict[str, Any]:
                 "items": s["items"],
                 "share": round(s["items"] / len(payloads), 4),
                 "types": dict(sorted(s["types"].items())),
-                "distinct": min(len(s["distinct"]), report.MAX_DISTINCT),
-                "distinct_capped": len(s["distinct"]) > report.MAX_DISTINCT,
+                "distinct": min(len(s["distinct"]), coverage.MAX_DISTINCT),
+                "distinct_capped": len(s["distinct"]) > coverage.MAX_DISTINCT,
                 "example": s["example"],
             }
             for path, s in sorted(paths.items())
@@ -450,13 +455,13 @@ def plain_pii(payloads: list[dict[str, Any]], kind: str) -> tuple[list[Any], boo
         for f in pii.scan(payload, kind):
             row = rows.get((f.path, f.kind))
             if row is None:
-                if len(rows) >= report.MAX_PII_ROWS:
+                if len(rows) >= pii_section.MAX_PII_ROWS:
                     truncated = True
                     continue
                 row = rows[(f.path, f.kind)] = {"count": 0, "examples": [], "rules": {}}
             row["count"] += 1
             row["rules"][f.scrubbed_by or ""] = row["rules"].get(f.scrubbed_by or "", 0) + 1
-            if len(row["examples"]) < report.MAX_EXAMPLES and f.example not in row["examples"]:
+            if len(row["examples"]) < pii_section.MAX_EXAMPLES and f.example not in row["examples"]:
                 row["examples"].append(f.example)
     fields = [
         {
@@ -477,7 +482,9 @@ def plain_pii(payloads: list[dict[str, Any]], kind: str) -> tuple[list[Any], boo
 def walked(payloads: list[dict[str, Any]], kind: str) -> tuple[dict[str, Any], list[Any], bool]:
     builder = report.ReportBuilder()
     for payload in payloads:
-        builder._payload(payload, kind, "sdk", {})
+        view = RecordView({"response": {"status": 200}, "summary": {"sdk": "sdk"}}, payloads=[(payload, kind)])
+        builder.sections["fields"].add(view)
+        builder.sections["pii"].add(view)
     data = builder.build(["fields", "pii"]).to_json()
     (coverage,) = data["fields"]["types"]
     del coverage["item_type"], coverage["sdk"]
@@ -516,9 +523,11 @@ STREAMS = st.lists(st.dictionaries(KEYS, JSON, max_size=5), min_size=1, max_size
 def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Also with every bound small: paths, places, memory for subtrees, trial lengths, pii rows."""
     if request.param == "tight":
-        for name, value in (("MAX_PATHS", 6), ("MAX_NODES", 8), ("MEMO_BYTES", 600), ("_MEMO_TRIAL", 3),
-                            ("MAX_DISTINCT", 2), ("MAX_PII_ROWS", 3)):  # fmt: skip
-            monkeypatch.setattr(report, name, value)
+        for module, name, value in ((coverage, "MAX_PATHS", 6), (coverage, "MAX_NODES", 8),
+                                    (walker, "MEMO_BYTES", 600), (walker, "MEMO_TRIAL", 3),
+                                    (coverage, "MAX_DISTINCT", 2), (walker, "MAX_DISTINCT", 2),
+                                    (pii_section, "MAX_PII_ROWS", 3)):  # fmt: skip
+            monkeypatch.setattr(module, name, value)
         monkeypatch.setattr("sentry_mirror.core.pii.scanner.MAX_SITES", 6)
         monkeypatch.setattr("sentry_mirror.core.pii.scanner.CACHE_SIZE", 4)
     return str(request.param)
@@ -560,8 +569,9 @@ def test_deep_payloads_stop_where_the_plain_walk_stops() -> None:
 def test_counts_kept_back_give_the_same_report(golden: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Request shapes, tallies and personal data are counted per distinct key before they go to
     the counters and rows; flushing them at every record gives the same report."""
-    monkeypatch.setattr(report, "_MAX_SHAPES", 1)
-    monkeypatch.setattr(report, "_MAX_PENDING", 1)
+    monkeypatch.setattr(traffic, "MAX_SHAPES", 1)
+    for module in (traffic, sourcemaps, pii_section):
+        monkeypatch.setattr(module, "MAX_PENDING", 1)
     records = list(iter_records([GOLDEN]))
     assert golden == report.build_report(records).to_json()
     node = Path(__file__).resolve().parents[2] / "snapshots" / "sample-node.jsonl.zst"

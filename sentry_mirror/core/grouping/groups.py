@@ -6,6 +6,7 @@ distinct users, :data:`MAX_GROUPS` groups."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -210,6 +211,29 @@ class _GroupBuilder:
             self.event_ids.append(_event_id(event, data))
             self.record_ids.append(str(data.get("id") or ""))
 
+    def merge(self, other: _GroupBuilder) -> None:
+        """Add ``other``'s events (of this group, read after this one's): exact but for the
+        users, values and levels ``other`` met past its limits."""
+        self.count += other.count
+        if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for user in other.users:
+            if len(self.users) >= MAX_USERS:
+                break
+            self.users.add(user)
+        levels = self.levels
+        for level, n in other.levels.items():
+            if level in levels or level in _SEVERITY or len(levels) < MAX_VALUES:
+                levels[level] = levels.get(level, 0) + n
+        for mine, theirs in ((self.sdks, other.sdks), (self.platforms, other.platforms),
+                             (self.releases, other.releases), (self.environments, other.environments)):  # fmt: skip
+            for value in theirs:
+                _remember(mine, value)
+        room = self.max_ids - len(self.event_ids)
+        self.event_ids += other.event_ids[:room]
+        self.record_ids += other.record_ids[:room]
+
     def build(self) -> Group:
         level = max(self.levels.items(), key=lambda pair: (pair[1], _SEVERITY.get(pair[0], -1)))[0]
         return Group(
@@ -256,10 +280,38 @@ class Grouper:
         if builder is None:
             builder = self.builders[digest] = _GroupBuilder(digest, values, event, self.max_ids)
             if digest == OTHER_GROUPS:
-                builder.title = f"the events of further groups (over {self.max_groups:,})"
-                builder.culprit = None
+                self._label_other(builder)
         builder.add(event, data)
         return digest
+
+    def _label_other(self, builder: _GroupBuilder) -> None:
+        builder.title = f"the events of further groups (over {self.max_groups:,})"
+        builder.culprit = None
+
+    def merge(self, other: Grouper) -> None:
+        """Add ``other``'s groups (same strategy, its events read after this one's). Its new
+        groups past ``max_groups`` go to :data:`OTHER_GROUPS`; exact unless ``other`` had
+        groups there itself (their events stay there, whatever this grouper holds)."""
+        merged: set[str] = set()
+        for values, digest in other.digests.items():  # in the order first met
+            if digest in merged or (digest not in self.builders and len(self.digests) >= self.max_groups):
+                continue
+            merged.add(digest)
+            self.digests.setdefault(values, digest)
+            theirs = other.builders[digest]
+            mine = self.builders.get(digest)
+            if mine is None:
+                self.builders[digest] = copy.deepcopy(theirs)
+            else:
+                mine.merge(theirs)
+        for digest, theirs in other.builders.items():
+            if digest in merged:
+                continue
+            builder = self.builders.get(OTHER_GROUPS)
+            if builder is None:
+                builder = self.builders[OTHER_GROUPS] = _GroupBuilder(OTHER_GROUPS, (OTHER_GROUPS,), {}, self.max_ids)
+                self._label_other(builder)
+            builder.merge(theirs)
 
     def groups(self) -> list[Group]:
         groups = [builder.build() for builder in self.builders.values()]

@@ -42,6 +42,23 @@ class Sample:
             self.weight *= self._draw_weight()
             self.next = seen + 1 + self._gap()
 
+    def merged(self, other: Sample) -> Sample:
+        """One sample of what both have seen: every value while they fit in ``size``; else
+        ``size`` values drawn (seeded) from the two, each in proportion to what it saw: a
+        uniform sample of both, not the one a single pass would have kept."""
+        merged = Sample(self.size)
+        merged.seen = self.seen + other.seen
+        if merged.seen <= self.size:
+            merged.values = self.values + other.values
+            return merged
+        rng = random.Random(0)
+        mine = max(self.size - len(other.values), min(round(self.size * self.seen / merged.seen), len(self.values)))
+        merged.values = rng.sample(self.values, mine) + rng.sample(
+            other.values, min(self.size - mine, len(other.values))
+        )
+        merged.next = merged.seen  # the next value added may be kept, as in a full sample
+        return merged
+
     def _draw_weight(self) -> float:
         assert self.random is not None
         return math.exp(math.log(self.random.random() or _TINY) / self.size)

@@ -107,6 +107,13 @@ class _TransactionBuilder:
         if duration is not None:
             self.durations.add(duration)
 
+    def merge(self, other: _TransactionBuilder) -> None:
+        self.count += other.count
+        if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.durations = self.durations.merged(other.durations)
+
 
 def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:
     name = transaction.get("transaction")
@@ -159,6 +166,19 @@ class TransactionGrouper:
             if builder is None:
                 builder = self.builders[key] = _TransactionBuilder(self.reservoir)
         builder.add(transaction, received_at)
+
+    def merge(self, other: TransactionGrouper) -> None:
+        """Add ``other``'s transactions (read after this one's): past ``max_groups`` names,
+        its new ones are counted under :data:`OTHER_GROUPS`; durations as :meth:`Sample.merged`."""
+        for key, theirs in other.builders.items():
+            builder = self.builders.get(key)
+            if builder is None:
+                if len(self.builders) >= self.max_groups:
+                    key = (OTHER_GROUPS, None)
+                    builder = self.builders.get(key)
+                if builder is None:
+                    builder = self.builders[key] = _TransactionBuilder(self.reservoir)
+            builder.merge(theirs)
 
     def groups(self) -> list[TransactionGroup]:
         groups = []

@@ -9,7 +9,7 @@ import click
 
 from sentry_mirror.core import diffing, report
 from sentry_mirror.errors import CheckFailed
-from sentry_mirror.ui import render_report
+from sentry_mirror.ui import render_report, render_report_diff, render_report_terminal
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
@@ -84,16 +84,16 @@ def diff_command(
     )
     data = result.to_json()
     title = f"sentry-mirror diff: {a} → {b}"
-    document = render_report.diff_document(data) if fmt != "json" else None
+    document = render_report_diff.diff_document(data) if fmt != "json" else None
     if fmt == "json":
         emit(env, json_text(data, indent=True) + "\n", output)
     elif fmt == "markdown":
-        nothing = f"# {title}\n\n{render_report.NO_DIFFERENCES}\n"
+        nothing = f"# {title}\n\n{render_report_diff.NO_DIFFERENCES}\n"
         emit(env, render_report.markdown(document, title) if document else nothing, output)
     elif not document:
-        draw(env, lambda console: console.print(render_report.NO_DIFFERENCES), output)
+        draw(env, lambda console: console.print(render_report_diff.NO_DIFFERENCES), output)
     else:
-        draw(env, lambda console: render_report.terminal(console, document, title), output)
+        draw(env, lambda console: render_report_terminal.terminal(console, document, title), output)
     failed = result.failures(fail_on)
     if failed:
         raise CheckFailed(f"--fail-on: {'; '.join(failed)}")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, report
-from sentry_mirror.ui import render_report
+from sentry_mirror.ui import render_report, render_report_html, render_report_terminal
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
@@ -75,6 +75,6 @@ def report_command(
     if fmt == "markdown":
         emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":
-        emit(env, render_report.html_page(document, title), output)
+        emit(env, render_report_html.html_page(document, title), output)
     else:
-        draw(env, lambda console: render_report.terminal(console, document, title), output)
+        draw(env, lambda console: render_report_terminal.terminal(console, document, title), output)

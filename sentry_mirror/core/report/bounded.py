@@ -1,0 +1,130 @@
+"""Bounded aggregates shared by the report's sections, and how each merges with another.
+
+:class:`Capped` counts at most ``limit`` distinct keys (the first met); :class:`Reservoir`
+keeps count, total and maximum of a series and a uniform sample of it for percentiles;
+:func:`bounded` gives per-key tables (item types, SDKs, span ops, monitors) a row limit,
+the rest going to :data:`OTHER`.
+
+Merging (``merge``) combines an aggregate with another of its kind that was fed other
+records. For a :class:`Capped`, the keys kept are those reading the records of ``self`` then
+those of ``other`` would have kept (the first met), and the counts are that pass's unless
+``other`` is ``truncated``: then a key of ``self`` that ``other`` met only past its limit
+misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
+exactly while both samples together hold at most their size; beyond, the merged sample is
+``size`` values drawn from the two samples in proportion to the values each has seen
+(seeded, :meth:`~sentry_mirror.core.grouping.Sample.merged`), a uniform sample of the union
+but not the one a single pass would have kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from sentry_mirror.core.grouping import Sample
+from sentry_mirror.core.stats import interpolated
+
+#: Distinct keys per counter (endpoints, SDKs, minutes, headers …); further keys are not counted.
+MAX_KEYS = 10_080  # a week of minutes
+#: Values kept for percentiles per size or duration series.
+RESERVOIR_SIZE = 10_000
+#: The row of a per-key table that counts the keys past its limit together.
+OTHER = "(other)"
+
+Json = dict[str, Any]
+T = TypeVar("T")
+
+
+class Capped(Counter[str]):
+    """A Counter that stops taking new keys at ``limit`` (``truncated`` says it did)."""
+
+    def __init__(self, limit: int = MAX_KEYS) -> None:
+        super().__init__()
+        self.limit = limit
+        self.truncated = False
+
+    def add(self, key: Any, n: int = 1) -> None:
+        key = "-" if key is None or key == "" else str(key)
+        if key in self or len(self) < self.limit:
+            self[key] += n
+        else:
+            self.truncated = True
+
+    def merge(self, other: Capped) -> None:
+        """Add ``other``'s counts, its keys after this one's (as if read after)."""
+        for key, n in other.items():
+            self.add(key, n)
+        self.truncated = self.truncated or other.truncated
+
+
+class Reservoir:
+    """Count, total and maximum of a series, and a uniform sample of it for percentiles.
+    ``count`` may also count members without a value (a span with no duration)."""
+
+    __slots__ = ("count", "maximum", "sample", "total")
+
+    def __init__(self, size: int = RESERVOIR_SIZE) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.maximum: float | None = None
+        self.sample = Sample(size)
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        maximum = self.maximum
+        if maximum is None or value > maximum:
+            self.maximum = value
+        self.sample.add(value)
+
+    def merge(self, other: Reservoir) -> None:
+        """Add ``other``'s series (see the module docstring for the sample)."""
+        self.count += other.count
+        self.total += other.total
+        if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
+            self.maximum = other.maximum
+        self.sample = self.sample.merged(other.sample)
+
+    def to_json(self) -> Json:
+        ordered = sorted(self.sample.values)
+        return {
+            "count": self.count,
+            "p50": num(interpolated(ordered, 0.5)) if ordered else None,
+            "p95": num(interpolated(ordered, 0.95)) if ordered else None,
+            "max": num(self.maximum) if self.maximum is not None else None,
+            "total": num(self.total),
+        }
+
+
+def merge_tables(mine: dict[str, T], theirs: Mapping[str, T], limit: int, make: Callable[[], T],
+                 merge: Callable[[T, T], None]) -> None:  # fmt: skip
+    """Merge a per-key table (see :func:`bounded`) into another: keys past ``limit`` merge into :data:`OTHER`."""
+    for key, value in theirs.items():
+        merge(bounded(mine, key, limit, make), value)
+
+
+def bounded(table: dict[str, Any], key: str, limit: int, make: Any) -> Any:
+    """``table[key]``, made with ``make()`` if new; beyond ``limit`` keys, ``table[OTHER]``."""
+    value = table.get(key)
+    if value is None:
+        if len(table) >= limit:
+            key = OTHER
+            value = table.get(key)
+        if value is None:
+            value = table[key] = make()
+    return value
+
+
+def num(value: float) -> float | int:
+    value = round(value, 3)
+    return int(value) if value == int(value) else value
+
+
+def share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def by_count(counter: Mapping[str, int]) -> dict[str, int]:
+    """The counter as a dict, most frequent first (then by key)."""
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))

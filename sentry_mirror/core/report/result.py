@@ -1,0 +1,108 @@
+"""The built report and its JSON schema.
+
+Every section but ``traffic`` and ``server`` reads only the requests that were accepted
+(answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
+
+Sections (:data:`SECTIONS`), in the issue's numbering:
+
+1. ``traffic``      requests, envelopes, items by type, endpoint, project, SDK, platform; rate
+                    per minute with peaks and the busiest second; sizes per item type against
+                    Sentry's limits; encodings and auth forms
+2. ``fields``       per item type and SDK, every JSON path with its coverage, value types,
+                    distinct values and a truncated example; highlights for the fields a
+                    server UI needs
+3. ``issues``       the top groups
+4. ``performance``  transactions by name and op, spans by op, with duration p50/p95
+5. ``health``       sessions by status and the crash-free share; check-ins by monitor and status
+6. ``dropped``      ``client_report`` discarded events by reason and category
+7. ``pii``          personal data per path and kind, and what Sentry's default scrubbing removes
+8. ``sourcemaps``   minified-looking JavaScript frames, debug ids, releases
+9. ``server``       what a server must support, with counts, and the storage per day
+
+JSON schema (:meth:`Report.to_json`, version :data:`SCHEMA_VERSION`); a new key may be added
+within a version, a key is never renamed or removed without a new version::
+
+    {"schema": "sentry-mirror-report", "version": 1,
+     "sections": [names of the sections present],
+     "malformed": {"records" (skipped: not what the listener writes, or failed on; each named in a
+                   warning), "examples": [{"id", "reason"}] (the first five),
+                   "fields": {"<item type>.<field> is <JSON type>": n} (ignored: not the protocol's type)},
+     "traffic": {"requests", "envelopes", "items", "accepted", "refused",
+                 "first", "last", "duration_s",
+                 "items_by_type", "by_endpoint", "by_project", "by_sdk", "by_platform",
+                 "by_status": {name: count},
+                 "per_minute": {"YYYY-MM-DDTHH:MM": requests}, "peak_minutes": [[minute, n]],
+                 "busiest_second": {"second", "requests"}, "mean_per_minute",
+                 "sizes": {item type: {"count", "p50", "p95", "max", "limit", "over_limit"}},
+                 "wire": {"count", "p50", "p95", "max", "total"}, "decoded": {... same ...},
+                 "would_be_rejected": {item type: envelopes}, "encodings", "auth_forms",
+                 "truncated": [names of counters that hit MAX_KEYS]},
+     "fields": {"types": [{"item_type", "sdk", "items", "paths_dropped",
+                           "paths": [{"path", "items", "share", "types": {json type: n},
+                                      "distinct", "distinct_capped", "example"}]}],
+                "highlights": {"events", "exception_chain": {p50, p95, max},
+                               "frames", "frames_with_context", "frames_in_app", "frames_with_vars",
+                               "breadcrumbs": {count, p50, p95, max}, "present": {field: share}}},
+     "issues": {"groups", "events", "top": [group dicts as `group --json`]},
+     "performance": {"transactions", "spans",
+                     "by_transaction": [transaction group dicts as `group --item-type transaction --json`],
+                     "span_ops": [{"op", "count", "p50_ms", "p95_ms"}]},
+     "health": {"session_updates", "sessions_by_status", "aggregates", "ended_sessions",
+                "crash_free" (1 - (crashed + unhandled) / ended, over updates and aggregates; null if none ended),
+                "check_ins": [{"monitor", "statuses": {status: n}, "count"}]},
+     "dropped": {"reports", "total", "by_reason": {}, "by_category": {},
+                 "rows": [{"reason", "category", "quantity"}]},
+     "pii": {"engine": "builtin"|"relay" (who decided "scrubbed_by"), "payloads", "scanned",
+             "kinds": {kind: occurrences}, "truncated",
+             "disagreements": [{"item_type", "path", "builtin", "relay", "count"}] (relay engine only;
+                               a rule name or "kept"), "relay_only": [{"item_type", "path", "rule",
+                               "count"}] (what Relay scrubs that no kind was found in), "relay_failures",
+             "fields": [{"item_type", "path", "kind", "count", "examples", "scrubbed_by",
+                         "kept"}], "kept_by_sentry": {kind: occurrences}},
+     "sourcemaps": {"js_events", "js_frames", "minified_frames", "minified_share",
+                    "with_debug_meta", "debug_ids", "image_types", "releases",
+                    "events", "events_with_release", "events_with_dist"},
+     "server": {"endpoints", "methods", "item_types", "encodings", "auth_forms",
+                "content_types", "headers", "sdks", "bytes_per_day", "requests_per_day",
+                "decoded_bytes_per_day"}}
+
+All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded to 4 places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sentry_mirror.core import pii
+from sentry_mirror.core.grouping import Group, TransactionGroup
+from sentry_mirror.core.report.bounded import Json
+
+SCHEMA = "sentry-mirror-report"
+SCHEMA_VERSION = 1
+SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "pii", "sourcemaps", "server")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: one JSON-ready dict per section, plus the groups it lists (for diff).
+
+    ``sections`` maps each section's name to its data, in :data:`SECTIONS` order; see the
+    module docstring for the shape of each."""
+
+    sections: dict[str, Json]
+    groups: tuple[Group, ...] = ()
+    transactions: tuple[TransactionGroup, ...] = ()
+    pii_engine: str = pii.ENGINE
+    malformed: Json = field(default_factory=lambda: {"records": 0, "examples": [], "fields": {}})
+
+    def to_json(self) -> Json:
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "sections": list(self.sections),
+            "malformed": self.malformed,
+            **self.sections,
+        }
+
+    def section(self, name: str) -> Json:
+        return self.sections.get(name, {})

@@ -1,0 +1,77 @@
+"""The report and the diff on the terminal (Rich), from the document model of
+:mod:`sentry_mirror.ui.render_report`: tables fitted to the terminal's width, long paths and
+titles cut in the middle (:func:`sentry_mirror.ui.fit.middle`), missing SDKs and projects
+labelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from sentry_mirror.ui import safe
+from sentry_mirror.ui.fit import middle
+from sentry_mirror.ui.render_report import Section, Table, cell
+
+
+def terminal(console: Console, sections: Sequence[Section], title: str = "sentry-mirror report") -> None:
+    """Print the document to a Rich console (every string as literal, visible text)."""
+    console.print(safe.text(title, style="bold"))
+    for section in sections:
+        console.print()
+        console.rule(safe.text(section.title, style="bold"), align="left")
+        if section.facts:
+            facts = RichTable(box=None, show_header=False, pad_edge=False)
+            facts.add_column(style="dim")
+            facts.add_column()
+            for label, value in section.facts:
+                facts.add_row(safe.text(label), safe.text(value))
+            console.print(facts)
+        for table in section.tables:
+            if not table.rows:
+                continue
+            console.print(safe.text(table.title, style="bold"))
+            rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            for index, column in enumerate(table.columns):
+                rich.add_column(
+                    safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
+                )
+            for row in _fitted(table, console.width):
+                rich.add_row(*(safe.text(value) for value in row))
+            console.print(rich)
+            console.print()
+        for note in section.notes:
+            console.print(safe.text(note, style="dim"))
+
+
+#: The narrowest a wide column is cut to, and the room a column boundary takes.
+MIN_WIDE = 12
+_GAP = 3
+
+
+def _fitted(table: Table, width: int) -> list[list[str]]:
+    """The table's cells as the terminal shows them: missing values labelled, the wide
+    columns cut in the middle (:func:`sentry_mirror.ui.fit.middle`) to share what the other
+    columns leave of ``width`` (the narrowest first, each taking no more than it needs)."""
+    rows = [[cell(value) for value in row] for row in table.rows]
+    for index, label in table.missing.items():
+        for row in rows:
+            if row[index] == "-":
+                row[index] = label
+    if not table.wide:
+        return rows
+    needs = [
+        max(cell_len(value) for value in (heading, *(row[i] for row in rows)))
+        for i, heading in enumerate(table.columns)
+    ]
+    left = width - _GAP * (len(needs) - 1) - sum(need for i, need in enumerate(needs) if i not in table.wide)
+    wide = sorted(table.wide, key=lambda i: needs[i])
+    for count, index in enumerate(wide):
+        room = min(needs[index], max(MIN_WIDE, left // (len(wide) - count)))
+        left -= room
+        for row in rows:
+            row[index] = middle(row[index], room)
+    return rows
