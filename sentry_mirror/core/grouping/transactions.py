@@ -157,7 +157,10 @@ class TransactionGrouper:
         self.builders: dict[tuple[str, str | None], _TransactionBuilder] = {}
 
     def add(self, transaction: Mapping[str, Any], received_at: str) -> None:
-        key = _transaction_key(transaction)
+        self._builder(_transaction_key(transaction)).add(transaction, received_at)
+
+    def _builder(self, key: tuple[str, str | None]) -> _TransactionBuilder:
+        """The builder of ``key``'s group; past ``max_groups`` names, the :data:`OTHER_GROUPS` one."""
         builder = self.builders.get(key)
         if builder is None:
             if len(self.builders) >= self.max_groups:
@@ -165,20 +168,13 @@ class TransactionGrouper:
                 builder = self.builders.get(key)
             if builder is None:
                 builder = self.builders[key] = _TransactionBuilder(self.reservoir)
-        builder.add(transaction, received_at)
+        return builder
 
     def merge(self, other: TransactionGrouper) -> None:
         """Add ``other``'s transactions (read after this one's): past ``max_groups`` names,
         its new ones are counted under :data:`OTHER_GROUPS`; durations as :meth:`Sample.merged`."""
         for key, theirs in other.builders.items():
-            builder = self.builders.get(key)
-            if builder is None:
-                if len(self.builders) >= self.max_groups:
-                    key = (OTHER_GROUPS, None)
-                    builder = self.builders.get(key)
-                if builder is None:
-                    builder = self.builders[key] = _TransactionBuilder(self.reservoir)
-            builder.merge(theirs)
+            self._builder(key).merge(theirs)
 
     def groups(self) -> list[TransactionGroup]:
         groups = []
