@@ -122,8 +122,8 @@ def run_baseline(snapshot: str, dsn: str, encoding: str, concurrency: int) -> No
     from yarl import URL
 
     from sentry_mirror.core.auth import parse_dsn
-    from sentry_mirror.core.replay_plan import Pacing, make_plan, prepare_all
-    from sentry_mirror.core.rewrite import Options, Target
+    from sentry_mirror.core.replay.plan import Pacing, make_plan, prepare_all
+    from sentry_mirror.core.replay.rewrite import Options, Target
 
     target = Target(parse_dsn(dsn))
     plan = make_plan(

@@ -1,9 +1,9 @@
 """Replay: send the requests of a plan to its target, paced, and report what it answered.
 
-The decisions are pure and in the core: the plan (:mod:`sentry_mirror.core.replay_plan`),
-the rewriting (:mod:`sentry_mirror.core.rewrite`), rate limits as an SDK keeps them
-(:mod:`sentry_mirror.core.rate_limits`) and the verdict on each answer
-(:mod:`sentry_mirror.core.replay_results`). :func:`replay` is the sender around them, with
+The decisions are pure and in the core: the plan (:mod:`sentry_mirror.core.replay.plan`),
+the rewriting (:mod:`sentry_mirror.core.replay.rewrite`), rate limits as an SDK keeps them
+(:mod:`sentry_mirror.core.replay.rate_limits`) and the verdict on each answer
+(:mod:`sentry_mirror.core.replay.results`). :func:`replay` is the sender around them, with
 its own HTTP/1.1 client (:class:`sentry_mirror.io.http1.Client`): it sends only to the
 target's URL, with bounded concurrency and an optional request rate, and returns once every
 request is answered (or held back).
@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentry_mirror.core.fresh_ids import IdMap
-from sentry_mirror.core.rate_limits import RateLimits, record_categories
 from sentry_mirror.core.record import format_time
-from sentry_mirror.core.replay_plan import Pacing, Plan
-from sentry_mirror.core.replay_results import Result
-from sentry_mirror.core.rewrite import NotReplayable, rewrite_request
+from sentry_mirror.core.replay.fresh_ids import IdMap
+from sentry_mirror.core.replay.plan import Pacing, Plan
+from sentry_mirror.core.replay.rate_limits import RateLimits, record_categories
+from sentry_mirror.core.replay.results import Result
+from sentry_mirror.core.replay.rewrite import NotReplayable, rewrite_request
 from sentry_mirror.io.http1 import Client
 
 #: How long before its scheduled time a request is rewritten and compressed (with ``sent_at``

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sentry_mirror.core.replay_results import ReplaySummary, items_label
-from sentry_mirror.core.rewrite import Prepared
+from sentry_mirror.core.replay.results import ReplaySummary, items_label
+from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.stats import nearest_rank
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text

@@ -18,12 +18,12 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.auth import parse_dsn
-from sentry_mirror.core.envelope_rewrite import rewrite_envelope
-from sentry_mirror.core.fresh_ids import IdMap
 from sentry_mirror.core.record import decode_bytes, encode_bytes, format_time, parse_time
-from sentry_mirror.core.replay_plan import Pacing, make_plan
-from sentry_mirror.core.replay_results import ReplaySummary, Result
-from sentry_mirror.core.rewrite import Options, Target
+from sentry_mirror.core.replay.envelope_rewrite import rewrite_envelope
+from sentry_mirror.core.replay.fresh_ids import IdMap
+from sentry_mirror.core.replay.plan import Pacing, make_plan
+from sentry_mirror.core.replay.results import ReplaySummary, Result
+from sentry_mirror.core.replay.rewrite import Options, Target
 from sentry_mirror.core.stats import nearest_rank
 from sentry_mirror.io.replay import replay
 from tests.conftest import Mirror

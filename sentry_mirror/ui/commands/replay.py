@@ -20,9 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sentry_mirror.core.auth import Dsn, parse_dsn
 from sentry_mirror.core.query import Query
-from sentry_mirror.core.replay_plan import Pacing, Plan, make_plan, prepare_all
-from sentry_mirror.core.replay_results import ReplaySummary, Result
-from sentry_mirror.core.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
+from sentry_mirror.core.replay.plan import Pacing, Plan, make_plan, prepare_all
+from sentry_mirror.core.replay.results import ReplaySummary, Result
+from sentry_mirror.core.replay.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import replay

@@ -1,4 +1,4 @@
-"""Envelope bodies rewritten for a target (sentry_mirror.core.envelope_rewrite); the request
+"""Envelope bodies rewritten for a target (sentry_mirror.core.replay.envelope_rewrite); the request
 around them is in test_rewrite.py."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 
 from sentry_mirror.core import envelope
-from sentry_mirror.core.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
-from sentry_mirror.core.fresh_ids import IdMap
+from sentry_mirror.core.replay.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
+from sentry_mirror.core.replay.fresh_ids import IdMap
 from tests.factories import EVENT_ID, make_envelope, make_event
 
 

@@ -1,10 +1,10 @@
-"""Fresh ids (sentry_mirror.core.fresh_ids); how a replay uses them is in test_rewrite.py."""
+"""Fresh ids (sentry_mirror.core.replay.fresh_ids); how a replay uses them is in test_rewrite.py."""
 
 from __future__ import annotations
 
 import itertools
 
-from sentry_mirror.core.fresh_ids import IdMap, fresh_payload_ids
+from sentry_mirror.core.replay.fresh_ids import IdMap, fresh_payload_ids
 
 OLD = "0123456789abcdef0123456789abcdef"
 

@@ -14,7 +14,7 @@ import orjson
 
 from sentry_mirror.core.envelope import normalize_uuid
 from sentry_mirror.core.record import encode_bytes
-from sentry_mirror.core.rewrite import Prepared
+from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.stats import nearest_rank
 
 #: A refusal's reason is kept to this many characters, and the summary counts at most

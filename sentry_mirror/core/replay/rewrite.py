@@ -20,8 +20,8 @@ only when it must:
   compressed again) or the one asked for.
 
 Everything else is sent as recorded. The body's rewriting is in
-:mod:`sentry_mirror.core.envelope_rewrite` (timestamps: :mod:`sentry_mirror.core.timeshift`,
-ids: :mod:`sentry_mirror.core.fresh_ids`); an envelope whose payloads need no change keeps
+:mod:`sentry_mirror.core.replay.envelope_rewrite` (timestamps: :mod:`sentry_mirror.core.replay.timeshift`,
+ids: :mod:`sentry_mirror.core.replay.fresh_ids`); an envelope whose payloads need no change keeps
 them byte for byte (item headers too).
 """
 
@@ -43,10 +43,10 @@ import zstandard
 
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.encoding import normalize_encoding
-from sentry_mirror.core.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
-from sentry_mirror.core.fresh_ids import IdMap
-from sentry_mirror.core.rate_limits import ENDPOINT_CATEGORIES, categories_of
 from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.core.replay.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
+from sentry_mirror.core.replay.fresh_ids import IdMap
+from sentry_mirror.core.replay.rate_limits import ENDPOINT_CATEGORIES, categories_of
 from sentry_mirror.errors import EnvelopeError, MirrorError, UnsupportedEncoding
 
 #: ``--encoding`` values; ``original`` keeps the Content-Encoding the SDK used.

@@ -19,11 +19,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import encoding, envelope, ingest, rate_limits, record, timeshift
+from sentry_mirror.core import encoding, envelope, ingest, record
 from sentry_mirror.core.auth import parse_dsn
-from sentry_mirror.core.envelope_rewrite import rewrite_envelope
-from sentry_mirror.core.fresh_ids import IdMap
-from sentry_mirror.core.rewrite import (
+from sentry_mirror.core.replay import rate_limits, timeshift
+from sentry_mirror.core.replay.envelope_rewrite import rewrite_envelope
+from sentry_mirror.core.replay.fresh_ids import IdMap
+from sentry_mirror.core.replay.rewrite import (
     ENCODINGS,
     NotReplayable,
     Options,
@@ -32,7 +33,7 @@ from sentry_mirror.core.rewrite import (
     parse_project_map,
     rewrite_request,
 )
-from sentry_mirror.core.timeshift import format_like, shift_payload, shift_value
+from sentry_mirror.core.replay.timeshift import format_like, shift_payload, shift_value
 from sentry_mirror.errors import MirrorError
 from tests.factories import EVENT_ID, KEY, OTHER_KEY, make_envelope, make_event, make_record, make_request
 

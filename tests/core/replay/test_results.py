@@ -1,4 +1,4 @@
-"""The results of a replay (sentry_mirror.core.replay_results): the outcome of one answer
+"""The results of a replay (sentry_mirror.core.replay.results): the outcome of one answer
 and the summary rows they add up to (with the verdicts on answers; real round trips are in tests/io/test_replay.py)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sentry_mirror.core.auth import parse_dsn
-from sentry_mirror.core.replay_results import ReplaySummary, Result, Row, items_label
-from sentry_mirror.core.rewrite import Target, rewrite_request
+from sentry_mirror.core.replay.results import ReplaySummary, Result, Row, items_label
+from sentry_mirror.core.replay.rewrite import Target, rewrite_request
 from tests.factories import make_record
 
 
@@ -123,7 +123,7 @@ def test_reason(headers: list[tuple[str, str]], body: bytes, reason: str) -> Non
 def test_reasons_are_bounded_in_length_and_in_number() -> None:
     """A candidate may answer each request with a new, long reason: the report keeps the start
     of each and a bounded number of distinct ones (the rest counted together)."""
-    from sentry_mirror.core.replay_results import MAX_REASON, MAX_REASONS, OTHER_REASONS
+    from sentry_mirror.core.replay.results import MAX_REASON, MAX_REASONS, OTHER_REASONS
 
     long = Result(prepared(), 0.0, status=400, headers=[("X-Sentry-Error", "x" * 100_000)])
     assert "x" * MAX_REASON + "…" == long.reason

@@ -4,7 +4,7 @@
 counts it and finds how long the replay takes; :meth:`Plan.timeline` gives each request
 with its send offset, streaming (:func:`timeline`: the recorded gaps scaled by
 :class:`Pacing`); :func:`prepare_all` rewrites each as it would be sent
-(:func:`sentry_mirror.core.rewrite.rewrite_request`). Records stream: a plan holds a bounded
+(:func:`sentry_mirror.core.replay.rewrite.rewrite_request`). Records stream: a plan holds a bounded
 number of them (:data:`READ_AHEAD`) whatever the snapshot's size. The sending is
 :func:`sentry_mirror.io.replay.replay`.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentry_mirror.core.fresh_ids import IdMap
 from sentry_mirror.core.record import parse_time
-from sentry_mirror.core.rewrite import NotReplayable, Options, Prepared, Target, rewrite_request
+from sentry_mirror.core.replay.fresh_ids import IdMap
+from sentry_mirror.core.replay.rewrite import NotReplayable, Options, Prepared, Target, rewrite_request
 
 #: Requests not worth replaying: CORS preflights carry no data.
 SKIPPED_METHODS = frozenset({"OPTIONS"})

@@ -1,4 +1,4 @@
-"""The replay plan (sentry_mirror.core.replay_plan): send offsets from the recorded gaps
+"""The replay plan (sentry_mirror.core.replay.plan): send offsets from the recorded gaps
 and the pacing, the timestamp shift, and receive order restored within the read-ahead."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.record import format_time, parse_time
-from sentry_mirror.core.replay_plan import Pacing, in_time_order, make_plan, schedule, timeline, timestamp_shift
-from sentry_mirror.core.rewrite import Options, Target
+from sentry_mirror.core.replay.plan import Pacing, in_time_order, make_plan, schedule, timeline, timestamp_shift
+from sentry_mirror.core.replay.rewrite import Options, Target
 from tests.factories import accepted_envelope_record
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)

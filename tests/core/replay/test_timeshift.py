@@ -1,4 +1,4 @@
-"""Timestamps moved in their own style (sentry_mirror.core.timeshift); more cases, with the
+"""Timestamps moved in their own style (sentry_mirror.core.replay.timeshift); more cases, with the
 requests that carry them, are in test_rewrite.py."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sentry_mirror.core.timeshift import format_like, format_time_z, shift_payload, shift_value
+from sentry_mirror.core.replay.timeshift import format_like, format_time_z, shift_payload, shift_value
 
 
 @pytest.mark.parametrize(
