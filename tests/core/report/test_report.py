@@ -17,7 +17,7 @@ from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope, make_event, make_record, make_request
 
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "v1-sentry-python-2.75.0.jsonl.zst"
+GOLDEN = Path(__file__).resolve().parents[2] / "data" / "v1-sentry-python-2.75.0.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
 
@@ -574,7 +574,7 @@ def test_counts_kept_back_give_the_same_report(golden: dict[str, Any], monkeypat
         monkeypatch.setattr(module, "MAX_PENDING", 1)
     records = list(iter_records([GOLDEN]))
     assert golden == report.build_report(records).to_json()
-    node = Path(__file__).resolve().parents[2] / "snapshots" / "sample-node.jsonl.zst"
+    node = Path(__file__).resolve().parents[3] / "snapshots" / "sample-node.jsonl.zst"
     flushed = report.build_report(iter_records([node])).to_json()
     monkeypatch.undo()
     assert report.build_report(iter_records([node])).to_json() == flushed

@@ -43,7 +43,7 @@ from sentry_mirror.core.grouping import (
 )
 from tests.factories import PROJECT, QUERY_AUTH, make_envelope, make_record, make_request
 
-SAMPLE = Path(__file__).parents[2] / "snapshots" / "sample-python.jsonl.zst"
+SAMPLE = Path(__file__).parents[3] / "snapshots" / "sample-python.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
