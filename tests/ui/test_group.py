@@ -149,3 +149,10 @@ def _any_group() -> Any:
     from sentry_mirror.io.snapshot import iter_records
 
     return grouping.group_records(r.data for r in iter_records([SAMPLE]))[0]
+
+
+def test_show_of_a_transaction_group_is_a_usage_error() -> None:
+    result = run("group", "--item-type", "transaction", "show", "x", SAMPLE)
+    assert 2 == result.exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "transaction groups have no id" in result.output
