@@ -92,7 +92,7 @@ def group_command(
     env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
 
 
-@group_command.show_command
+@group_command.show_command(uses={"strategy", "item_type", *FILTER_NAMES} - set(_OWN_OPTIONS))
 @click.argument("wanted", metavar="GROUP")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.pass_context
