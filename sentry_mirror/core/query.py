@@ -35,9 +35,17 @@ def parse_moment(text: str, now: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def is_status(wanted: str) -> bool:
+    """Whether ``wanted`` is a status filter: a code (``200``) or a class (``4xx``)."""
+    return (wanted.isascii() and wanted.isdigit()) or _is_status_class(wanted)
+
+
+def _is_status_class(wanted: str) -> bool:
+    return len(wanted) == 3 and wanted.lower().endswith("xx") and wanted[0].isascii() and wanted[0].isdigit()
+
+
 def _status_matches(status: int, wanted: str) -> bool:
-    wanted = wanted.lower()
-    if len(wanted) == 3 and wanted.endswith("xx") and wanted[0].isdigit():
+    if _is_status_class(wanted):
         return status // 100 == int(wanted[0])
     return wanted.isdigit() and status == int(wanted)
 

@@ -2,38 +2,62 @@
 
 Each command is one module of :mod:`sentry_mirror.ui.commands`; they only parse options,
 call one function and render. Every :class:`~sentry_mirror.errors.MirrorError` becomes a
-message and an exit code in one place, :class:`MirrorGroup`; ``--traceback`` shows the
-Python traceback instead. Exit codes: :class:`~sentry_mirror.errors.ExitCode`.
+message and an exit code in one place, :class:`MirrorGroup` (a failed check is not an
+error: ``check failed: ...``); ``--traceback`` shows the Python traceback instead. Exit codes: :class:`~sentry_mirror.errors.ExitCode`.
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import click
 from rich.console import Console
 
 from sentry_mirror import __version__
-from sentry_mirror.core.text import visible_lines
-from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.core.text import visible, visible_lines
+from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
 from sentry_mirror.ui.commands import diff, export, group, inspect, listen, replay, report, verify
 from sentry_mirror.ui.env import Env
 
 
 class MirrorGroup(click.Group):
-    """Turns MirrorError into ``Error: message`` on stderr and its exit code, for every command."""
+    """Turns every exception into a message on stderr and an exit code, for every command.
+
+    A :class:`~sentry_mirror.errors.CheckFailed` prints ``check failed: message``; another
+    MirrorError ``Error: message``; an unexpected exception one ``internal error:`` line.
+    ``--traceback`` prints the Python traceback of an error (not of a failed check) instead;
+    the exit code stays the same.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CheckFailed as failed:
+            click.echo(f"check failed: {visible_lines(str(failed))}", err=True)
+            raise click.exceptions.Exit(failed.exit_code) from None
         except MirrorError as error:
-            env = ctx.find_object(Env)
-            if env is not None and env.traceback:
-                raise
-            click.echo(f"Error: {visible_lines(str(error))}", err=True)  # it may quote captured data
+            if _traceback(ctx):
+                traceback.print_exc()
+            else:
+                click.echo(f"Error: {visible_lines(str(error))}", err=True)  # it may quote captured data
             raise click.exceptions.Exit(error.exit_code) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except KeyboardInterrupt:
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as error:
+            if _traceback(ctx):
+                traceback.print_exc()
+            else:
+                message = visible(f"{type(error).__name__}: {error}")
+                click.echo(f"internal error: {message} (run with --traceback for details)", err=True)
+            raise click.exceptions.Exit(ExitCode.ERROR) from None
+
+
+def _traceback(ctx: click.Context) -> bool:
+    env = ctx.find_object(Env)
+    return env is not None and env.traceback
 
 
 @click.group(cls=MirrorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""The record filters every reading command takes (``--sdk``, ``--type``, ``--since`` ...),
+"""The record filters every reading command takes (``--sdk``, ``--item-type``, ``--since`` ...),
 and the :class:`~sentry_mirror.core.query.Query` they make."""
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ from typing import Any, TypeVar
 import click
 
 from sentry_mirror.core import ingest
-from sentry_mirror.core.query import Query, parse_moment
+from sentry_mirror.core.query import Query, is_status, parse_moment
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _statuses(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not is_status(value):
+            raise click.BadParameter(f"{value!r} is not a status: use a code such as 200 or a class such as 4xx")
+    return values
+
 
 #: Each filter by the name of its parameter, in the order --help lists them.
 _OPTIONS: dict[str, Callable[[F], F]] = {
@@ -37,7 +45,11 @@ _OPTIONS: dict[str, Callable[[F], F]] = {
     ),
     "releases": click.option("--release", "releases", multiple=True, help="Keep this release (repeatable)."),
     "statuses": click.option(
-        "--status", "statuses", multiple=True, help="Keep this response status: 200, 4xx ... (repeatable)."
+        "--status",
+        "statuses",
+        multiple=True,
+        callback=_statuses,
+        help="Keep this response status: 200, 4xx ... (repeatable).",
     ),
     "since": click.option("--since", help="Keep requests at or after this time: 10m, 2h, 1d or 2026-11-23T10:00:00Z."),
     "until": click.option("--until", help="Keep requests at or before this time (same forms as --since)."),

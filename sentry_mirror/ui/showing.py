@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 _OPTIONS = "sentry_mirror.ui.showing.options"
 
@@ -21,24 +22,39 @@ class WithShow(click.Command):
 
     The command's own options are parsed first, wherever they stand (``group --strategy type
     show ID`` keeps working), then Click parses ``show``'s arguments, with ``show``'s usage
-    message and exit code 2 on a mistake. ``show`` reads the command's options with
-    :func:`options`.
+    message and exit code 2 on a mistake. ``show`` reads the command's options it ``uses``
+    with :func:`options`; giving it another (``inspect show ID --json``) is a usage error.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.show: click.Command | None = None
+        self.show_uses: frozenset[str] = frozenset()
 
-    def show_command(self, callback: Callable[..., Any]) -> click.Command:
-        """Decorator: make ``callback`` (with its Click arguments) the ``show`` subcommand."""
-        self.show = click.command("show")(callback)
-        return self.show
+    def show_command(self, *, uses: Collection[str] = ()) -> Callable[[Callable[..., Any]], click.Command]:
+        """Decorator: make the callback (with its Click arguments) the ``show`` subcommand;
+        ``uses`` names the command's parameters it reads (``group``'s ``strategy``)."""
+
+        def decorate(callback: Callable[..., Any]) -> click.Command:
+            self.show = click.command("show")(callback)
+            self.show_uses = frozenset(uses)
+            return self.show
+
+        return decorate
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if self.show is not None and args[:1] == ["show"] and set(args) & set(ctx.help_option_names):
-            super().parse_args(ctx, [])  # `inspect show --help`: show's help, not the command's
-            ctx.params["snapshots"] = tuple(args)
-            return []
+        helps = [arg for arg in args if arg in ctx.help_option_names]
+        if self.show is not None and helps:
+            try:
+                parsed, _, _ = self.make_parser(ctx).parse_args([a for a in args if a not in helps])
+            except click.UsageError:
+                parsed = {}
+            given = parsed.get("snapshots")
+            positional = list(given) if isinstance(given, list | tuple) else []  # else Click's UNSET
+            if positional[:1] == ["show"]:  # `group --strategy type show --help`: show's help
+                super().parse_args(ctx, [])
+                ctx.params["snapshots"] = (*positional, *helps)
+                return []
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -47,7 +63,14 @@ class WithShow(click.Command):
             return super().invoke(ctx)
         # a sibling of the command's context, so that the usage line reads `inspect show ID ...`
         with self.show.make_context(f"{ctx.info_name} show", list(snapshots[1:]), parent=ctx.parent) as sub:
-            sub.meta[_OPTIONS] = ctx.params
+            for param in self.params:
+                given = ctx.get_parameter_source(param.name or "") in (
+                    ParameterSource.COMMANDLINE,
+                    ParameterSource.ENVIRONMENT,
+                )
+                if given and param.name not in self.show_uses and param.name != "snapshots":
+                    raise click.UsageError(f"show does not take {param.opts[0]}", ctx=sub)
+            sub.meta[_OPTIONS] = {name: ctx.params[name] for name in self.show_uses}
             return self.show.invoke(sub)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sentry_mirror.core import query as query_mod
-from sentry_mirror.core.query import Query
+from sentry_mirror.core.query import Query, is_status
 from tests.factories import sample_records
 
 
@@ -47,3 +47,8 @@ def test_matching_describes_records_only_for_row_filters(records: list[dict[str,
     assert [] == described
     list(Query(levels=frozenset({"error"})).matching(records))
     assert described
+
+
+def test_is_status() -> None:
+    assert all(is_status(value) for value in ("200", "404", "4xx", "5XX", "2xX"))
+    assert not any(is_status(value) for value in ("abc", "", "4x", "x00", "4xxx", "²00", "-1", "20 0"))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from sentry_mirror import __version__
-from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import cli
 from tests.factories import EVENT_ID, T0, make_envelope, make_record, make_request
@@ -160,7 +160,34 @@ def test_a_mirror_error_exits_3_with_its_message(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(cli, ["verify", str(tmp_path)], env=ENV)
     assert (3, "Error: cannot read snapshot x: the disk is on fire\n") == (result.exit_code, result.output)
     traced = CliRunner().invoke(cli, ["--traceback", "verify", str(tmp_path)], env=ENV)
-    assert isinstance(traced.exception, MirrorError)
+    assert 3 == traced.exit_code
+    assert "Traceback (most recent call last)" in traced.stderr and "MirrorError: cannot read" in traced.stderr
+
+
+def test_a_failed_check_exits_1_without_a_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def failing(path: Path) -> None:
+        raise CheckFailed("--fail-on: any: 1")
+
+    monkeypatch.setattr("sentry_mirror.ui.commands.verify.verify_file", failing)
+    (tmp_path / "a.jsonl.zst").write_bytes(b"")
+    for options in ([], ["--traceback"]):
+        result = CliRunner().invoke(cli, [*options, "verify", str(tmp_path)], env=ENV)
+        assert (1, "check failed: --fail-on: any: 1\n") == (result.exit_code, result.stderr)
+
+
+def test_an_unexpected_exception_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def buggy(path: Path) -> None:
+        raise ValueError("bad\nthing")
+
+    monkeypatch.setattr("sentry_mirror.ui.commands.verify.verify_file", buggy)
+    (tmp_path / "a.jsonl.zst").write_bytes(b"")
+    result = CliRunner().invoke(cli, ["verify", str(tmp_path)], env=ENV)
+    assert 3 == result.exit_code
+    assert result.stderr.startswith("internal error: ValueError: bad") and result.stderr.count("\n") == 1
+    assert result.stderr.endswith(" (run with --traceback for details)\n")
+    traced = CliRunner().invoke(cli, ["--traceback", "verify", str(tmp_path)], env=ENV)
+    assert 3 == traced.exit_code
+    assert "Traceback (most recent call last)" in traced.stderr and "ValueError: bad" in traced.stderr
 
 
 def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -53,3 +53,16 @@ def test_times_are_relative_to_now() -> None:
 def test_a_command_can_leave_filters_out() -> None:
     """group gives --item-type and --limit their own meaning."""
     assert FILTER_NAMES - {"item_types", "limit"} == set(_parsed(without=("item_types", "limit")))
+
+
+@pytest.mark.parametrize("bad", ["abc", "4x", "x00", "4xxx", ""])
+def test_a_bad_status_is_a_usage_error(bad: str) -> None:
+    @click.command()
+    @filter_options()
+    def command(**filters: Any) -> None:
+        pass
+
+    result = CliRunner().invoke(command, ["--status", "404", "--status", bad])
+    assert 2 == result.exit_code
+    assert f"Invalid value for '--status': {bad!r} is not a status" in result.output
+    assert ("404", "4XX", "2xx") == _parsed("--status", "404", "--status", "4XX", "--status", "2xx")["statuses"]

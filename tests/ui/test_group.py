@@ -149,3 +149,21 @@ def _any_group() -> Any:
     from sentry_mirror.io.snapshot import iter_records
 
     return grouping.group_records(r.data for r in iter_records([SAMPLE]))[0]
+
+
+def test_show_of_a_transaction_group_is_a_usage_error() -> None:
+    result = run("group", "--item-type", "transaction", "show", "x", SAMPLE)
+    assert 2 == result.exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "transaction groups have no id" in result.output
+
+
+def test_show_refuses_the_options_it_does_not_use() -> None:
+    short_id = groups()[0]["short_id"]
+    for option in (["--compare", "type"], ["--json"], ["--limit", "1"]):
+        result = run("group", *option, "show", short_id, SAMPLE)
+        assert 2 == result.exit_code, result.output
+        assert f"show does not take {option[0]}" in result.output
+    assert 0 == run("group", "--level", "error", "show", short_id, SAMPLE).exit_code
+    helped = run("group", "--strategy", "type", "show", "--help")
+    assert helped.output.startswith("Usage: cli group show [OPTIONS] GROUP [SNAPSHOT]...")

@@ -218,6 +218,13 @@ def test_show_one_request(snapshot: Path) -> None:
     assert "item 1: event" in result.output and '"message": "needle in the body"' in result.output
 
 
+def test_show_refuses_the_listings_options(snapshot: Path) -> None:
+    for option in (["--json"], ["--raw", "dddd"], ["--sdk", "x"], ["--follow"]):
+        result = CliRunner().invoke(cli, ["inspect", "show", "dddd", str(snapshot), *option], env=ENV)
+        assert 2 == result.exit_code, result.output
+        assert f"show does not take {option[0]}" in result.output
+
+
 def test_show_a_binary_attachment_as_a_hex_dump(tmp_path: Path) -> None:
     body = make_envelope(items=[({"type": "attachment", "filename": "a.bin"}, b"\x00\x01\xffABC")])
     path = tmp_path / "s.jsonl.zst"

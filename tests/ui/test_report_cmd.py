@@ -141,7 +141,7 @@ def test_diff_fail_on(captures: tuple[str, str]) -> None:
     assert "New personal data" in result.output and "user.email" in result.output
     result = run("diff", a, b, "--fail-on", "new-pii", "--fail-on", "lost-fields")
     assert 1 == result.exit_code
-    assert "Error: --fail-on: new-pii: 1" in result.output
+    assert "check failed: --fail-on: new-pii: 1" in result.output
     result = run("diff", a, b, "--fail-on", "lost-fields", "--fail-on", "new-groups")
     assert 0 == result.exit_code
     result = run("diff", b, a, "--fail-on", "lost-fields")

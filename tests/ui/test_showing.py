@@ -16,12 +16,13 @@ calls: list[tuple[str, Any]] = []
 @click.command("things", cls=WithShow)
 @click.argument("snapshots", nargs=-1)
 @click.option("--loud", is_flag=True)
-def things(snapshots: tuple[str, ...], loud: bool) -> None:
+@click.option("--json", "as_json", is_flag=True)
+def things(snapshots: tuple[str, ...], loud: bool, as_json: bool) -> None:
     """List things."""
     calls.append(("list", (snapshots, loud)))
 
 
-@things.show_command
+@things.show_command(uses={"loud"})
 @click.argument("ident", metavar="ID")
 @click.argument("snapshots", nargs=-1)
 @click.pass_context
@@ -60,3 +61,17 @@ def test_help() -> None:
     assert listed.startswith("Usage: things [OPTIONS] [SNAPSHOTS]...\n   or: things show [OPTIONS] ID [SNAPSHOTS]...\n")
     assert "Commands:" in listed and "show  Show one thing." in listed
     assert invoke("show", "--help").output.startswith("Usage: things show [OPTIONS] ID [SNAPSHOTS]...")
+
+
+def test_an_option_show_does_not_use_is_a_usage_error() -> None:
+    for args in (("show", "x1", "--json"), ("--json", "show", "x1")):
+        result = invoke(*args)
+        assert (2, []) == (result.exit_code, calls)
+        assert "Usage: things show" in result.output and "show does not take --json" in result.output
+
+
+def test_show_help_after_the_commands_options() -> None:
+    result = invoke("--loud", "show", "--help")
+    assert (0, []) == (result.exit_code, calls)
+    assert result.output.startswith("Usage: things show [OPTIONS] ID [SNAPSHOTS]...")
+    assert invoke("--loud", "--help").output.startswith("Usage: things [OPTIONS] [SNAPSHOTS]...")

@@ -92,7 +92,7 @@ def group_command(
     env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
 
 
-@group_command.show_command
+@group_command.show_command(uses={"strategy", "item_type", *FILTER_NAMES} - set(_OWN_OPTIONS))
 @click.argument("wanted", metavar="GROUP")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.pass_context
@@ -107,17 +107,19 @@ def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) ->
         sentry-mirror group show 3f2a snapshots/
     """
     options = showing.options(ctx)
+    if options["item_type"] == "transaction":
+        raise click.UsageError("show takes event groups: transaction groups have no id (drop --item-type transaction)")
     filters = {name: value for name, value in options.items() if name in FILTER_NAMES - set(_OWN_OPTIONS)}
     result = _groups(snapshots, options["strategy"], options["item_type"], filters)
-    matches = [g for g in result if g.short_id.startswith(wanted) and wanted]  # type: ignore[union-attr]
+    matches = [g for g in result if isinstance(g, Group) and g.short_id.startswith(wanted) and wanted]
     if len(matches) != 1:
         raise MirrorError(
             f"no group {wanted!r}"
             if not matches
-            else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}"  # type: ignore[union-attr]
+            else f"{wanted!r} is ambiguous: {', '.join(g.short_id for g in matches)}"
         )
     env: Env = ctx.obj
-    render_group.group_detail(env.console, matches[0])  # type: ignore[arg-type]
+    render_group.group_detail(env.console, matches[0])
 
 
 def _groups(

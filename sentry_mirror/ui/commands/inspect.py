@@ -74,7 +74,7 @@ def inspect_command(
         _table(env, snapshots, query(filters))
 
 
-@inspect_command.show_command
+@inspect_command.show_command()
 @click.argument("ident", metavar="ID")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.pass_obj
