@@ -320,6 +320,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 for r in data["fields"]
             ],
             frozenset({3}),
+            frozenset({2, 4, 5}),
         )
     ]
     if data["engine"] == "relay":
@@ -329,6 +330,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 ("item type", "path", "built-in", "sentry-relay", "count"),
                 [(r["item_type"], r["path"], r["builtin"], r["relay"], r["count"]) for r in data["disagreements"]],
                 frozenset({4}),
+                frozenset({1, 2, 3}),
             )
         )
         s.tables.append(
@@ -337,6 +339,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 ("item type", "path", "rule", "count"),
                 [(r["item_type"], r["path"], r["rule"], r["count"]) for r in data["relay_only"]],
                 frozenset({3}),
+                frozenset({1, 2}),
             )
         )
     s.notes.append(
