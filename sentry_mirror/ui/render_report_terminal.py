@@ -33,7 +33,7 @@ def terminal(console: Console, sections: Sequence[Section], title: str = "sentry
         for table in section.tables:
             if not table.rows:
                 continue
-            console.print(safe.text(table.title, style="bold"))
+            console.print(safe.text(table.terminal_title or table.title, style="bold"))
             rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
             rows, rooms = _cut(table, console.width)
             for index, column in enumerate(table.columns):

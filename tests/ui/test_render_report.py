@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 from rich.console import Console
 
+from sentry_mirror.core import report
+from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui import render_report, render_report_terminal
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report import Section, Table
@@ -94,3 +96,15 @@ def test_personal_data_and_diff_tables_fit_80_columns_without_wrapping(
     assert all(cell_len(line) <= 80 for line in narrow), max(narrow, key=cell_len)
     assert _rows(roomy) == _rows(narrow) > 0  # every row on one line: cut in the middle, not wrapped
     assert any(cell_len(line) > 80 for line in roomy)  # there was something to cut
+
+
+def test_an_item_type_with_no_sdk_is_labelled_in_the_fields_section_on_the_terminal_only() -> None:
+    records = [r.data for r in iter_records([ROOT / "snapshots" / "sample-python.jsonl.zst"])]
+    data = report.build_report(records, ["fields"]).to_json()
+    entry = next(entry for entry in data["fields"]["types"] if entry["paths"])
+    entry["sdk"] = "-"
+    sections = render_report.document(data)
+    text = printed(sections, width=200)
+    assert f"{entry['item_type']} from (no SDK) ({entry['items']} item(s))" in text
+    assert " from - (" not in text
+    assert f"from - ({entry['items']} item(s))" in render_report.markdown(sections)  # as the JSON has it
