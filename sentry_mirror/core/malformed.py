@@ -58,6 +58,14 @@ class Malformed:
         self._keep(warning.record_id, reason)
         self.on_warning(warning)
 
+    def merge(self, other: Malformed) -> None:
+        """Add the records ``other`` counted, as if read after this one's (the first
+        :data:`MAX_EXAMPLES` examples kept, this one's first)."""
+        self.count += other.count
+        room = MAX_EXAMPLES - len(self.examples)
+        if room > 0:
+            self.examples.extend(other.examples[:room])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "records": self.count,

@@ -9,6 +9,7 @@ absent, and counted (:class:`Remarks`), never an error.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 #: Distinct remarks kept (``item type: field is a …``); further ones are counted together.
@@ -44,6 +45,15 @@ class Remarks(Counter[str]):
             self[key] += 1
         else:
             self["(other)"] += 1
+
+    def merge(self, other: Mapping[str, int]) -> None:
+        """Add ``other``'s counts, keeping the :data:`MAX_REMARKS` cap (keys past it, and
+        ``other``'s ``(other)``, counted under ``(other)``)."""
+        for key, count in other.items():
+            if key in self or (key != "(other)" and len(self) < MAX_REMARKS):
+                self[key] += count
+            else:
+                self["(other)"] += count
 
 
 def as_list(value: Any, remarks: Remarks | None, item_type: str, name: str) -> list[Any]:

@@ -31,20 +31,15 @@ def create_private(path: Path, *, what: str = "") -> int:
         raise MirrorError(f"cannot create {what}{path}: {exc.strerror}") from None
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (replacing what is there) through a new owner-only file
-    renamed over it, so readers see the old file or the new one, never a part."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temporary, _CREATE, FILE_MODE)
-    except OSError as exc:
-        raise MirrorError(f"cannot write {path}: {exc.strerror}") from None
+def write_new(path: Path, data: bytes) -> None:
+    """Write ``data`` into a new owner-only file at ``path`` (:func:`create_private`: an
+    existing file is an error, never overwritten); a failed write leaves no file."""
+    fd = create_private(path)
     try:
         with os.fdopen(fd, "wb") as fo:
             fo.write(data)
-        os.replace(temporary, path)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise MirrorError(f"cannot write {path}: {exc.strerror}") from None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentry_mirror.core import text
-from sentry_mirror.ui.render import human_size
+from sentry_mirror.ui.render import NO_PROJECT, NO_SDK, human_size
 
 Cell = str | int | float | None
 
@@ -31,6 +31,8 @@ class Table:
     numeric: frozenset[int] = frozenset()
     wide: frozenset[int] = frozenset()
     missing: Mapping[int, str] = field(default_factory=dict)
+    #: the title on the terminal, when it differs (a missing SDK labelled)
+    terminal_title: str | None = None
 
 
 @dataclass
@@ -89,7 +91,7 @@ def _ms(value: Any) -> str:
 
 
 #: What a ``-`` (none given) stands for in a table of these, on the terminal.
-NONE_LABELS = {"project": "(no project)", "sdk": "(no SDK)"}
+NONE_LABELS = {"project": NO_PROJECT, "sdk": NO_SDK}
 
 
 def _counts(title: str, label: str, counter: Mapping[str, int], limit: int | None = None) -> Table:
@@ -200,9 +202,11 @@ def _fields(data: Mapping[str, Any], max_paths: int | None) -> Section:
         rows = [
             (p["path"], percent(p["share"]), ", ".join(p["types"]), _distinct(p), p["example"] or "") for p in paths
         ]
-        s.tables.append(
-            Table(title, ("path", "items", "types", "distinct", "example"), rows, frozenset({1, 3}), frozenset({0, 4}))
-        )
+        columns = ("path", "items", "types", "distinct", "example")
+        table = Table(title, columns, rows, frozenset({1, 3}), frozenset({0, 4}))
+        if entry["sdk"] == "-":
+            table.terminal_title = f"{entry['item_type']} from {NO_SDK} ({entry['items']} item(s))"
+        s.tables.append(table)
         hidden = len(entry["paths"]) - len(paths)
         if hidden > 0:
             s.notes.append(f"{title}: {hidden} more path(s) (use --format json or --max-paths)")
@@ -320,6 +324,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 for r in data["fields"]
             ],
             frozenset({3}),
+            frozenset({2, 4, 5}),
         )
     ]
     if data["engine"] == "relay":
@@ -329,6 +334,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 ("item type", "path", "built-in", "sentry-relay", "count"),
                 [(r["item_type"], r["path"], r["builtin"], r["relay"], r["count"]) for r in data["disagreements"]],
                 frozenset({4}),
+                frozenset({1, 2, 3}),
             )
         )
         s.tables.append(
@@ -337,6 +343,7 @@ def _pii(data: Mapping[str, Any]) -> Section:
                 ("item type", "path", "rule", "count"),
                 [(r["item_type"], r["path"], r["rule"], r["count"]) for r in data["relay_only"]],
                 frozenset({3}),
+                frozenset({1, 2}),
             )
         )
     s.notes.append(

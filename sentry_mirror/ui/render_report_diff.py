@@ -27,7 +27,9 @@ def _counts(diff: Mapping[str, Any]) -> Section | None:
     if not diff["counts"]:
         return None
     rows: list[tuple[Cell, ...]] = [(c["what"], c["key"], c["a"], c["b"]) for c in diff["counts"]]
-    table = Table("Items, endpoints and SDK versions", ("what", "key", "A", "B"), list(rows), frozenset({2, 3}))
+    table = Table(
+        "Items, endpoints and SDK versions", ("what", "key", "A", "B"), list(rows), frozenset({2, 3}), frozenset({1})
+    )
     return Section("counts", "Counts", tables=[table])
 
 
@@ -47,6 +49,7 @@ def _groups(diff: Mapping[str, Any]) -> Section | None:
                 ("group", "title", "A", "B"),
                 [(r["short_id"], r["title"], r["a"], r["b"]) for r in g[name]],
                 frozenset({2, 3}),
+                frozenset({1}),
             )
         )
     return s
@@ -71,7 +74,11 @@ def _fields(diff: Mapping[str, Any]) -> Section | None:
             )
             for r in f[name]
         ]
-        s.tables.append(Table(f"{name.capitalize()} fields", ("item type", "path", "A", "B"), rows, frozenset({2, 3})))
+        s.tables.append(
+            Table(
+                f"{name.capitalize()} fields", ("item type", "path", "A", "B"), rows, frozenset({2, 3}), frozenset({1})
+            )
+        )
     return s
 
 
@@ -87,6 +94,7 @@ def _pii(diff: Mapping[str, Any]) -> Section | None:
                 ("kind", "item type", "path", "A", "B"),
                 [(r["kind"], r["item_type"], r["path"], r["a"], r["b"]) for r in p[name]],
                 frozenset({3, 4}),
+                frozenset({2}),
             )
         )
     return s
@@ -96,5 +104,7 @@ def _sizes(diff: Mapping[str, Any]) -> Section | None:
     if not diff["sizes"]:
         return None
     rows: list[tuple[Cell, ...]] = [(r["item_type"], r["measure"], size(r["a"]), size(r["b"])) for r in diff["sizes"]]
-    table = Table("Sizes that changed", ("item type", "measure", "A", "B"), list(rows), frozenset({2, 3}))
+    table = Table(
+        "Sizes that changed", ("item type", "measure", "A", "B"), list(rows), frozenset({2, 3}), frozenset({1})
+    )
     return Section("sizes", "Item sizes", tables=[table])

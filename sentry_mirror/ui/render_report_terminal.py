@@ -33,13 +33,17 @@ def terminal(console: Console, sections: Sequence[Section], title: str = "sentry
         for table in section.tables:
             if not table.rows:
                 continue
-            console.print(safe.text(table.title, style="bold"))
+            console.print(safe.text(table.terminal_title or table.title, style="bold"))
             rich = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            rows, rooms = _cut(table, console.width)
             for index, column in enumerate(table.columns):
                 rich.add_column(
-                    safe.text(column), justify="right" if index in table.numeric else "left", overflow="fold"
+                    safe.text(column),
+                    justify="right" if index in table.numeric else "left",
+                    overflow="fold",
+                    width=rooms.get(index),  # a cut column keeps its room: a longer heading wraps
                 )
-            for row in _fitted(table, console.width):
+            for row in rows:
                 rich.add_row(*(safe.text(value) for value in row))
             console.print(rich)
             console.print()
@@ -56,13 +60,19 @@ def _fitted(table: Table, width: int) -> list[list[str]]:
     """The table's cells as the terminal shows them: missing values labelled, the wide
     columns cut in the middle (:func:`sentry_mirror.ui.fit.middle`) to share what the other
     columns leave of ``width`` (the narrowest first, each taking no more than it needs)."""
+    return _cut(table, width)[0]
+
+
+def _cut(table: Table, width: int) -> tuple[list[list[str]], dict[int, int]]:
+    """:func:`_fitted`'s cells, and the width of each column that was cut."""
     rows = [[cell(value) for value in row] for row in table.rows]
     for index, label in table.missing.items():
         for row in rows:
             if row[index] == "-":
                 row[index] = label
+    rooms: dict[int, int] = {}
     if not table.wide:
-        return rows
+        return rows, rooms
     needs = [
         max(cell_len(value) for value in (heading, *(row[i] for row in rows)))
         for i, heading in enumerate(table.columns)
@@ -72,6 +82,8 @@ def _fitted(table: Table, width: int) -> list[list[str]]:
     for count, index in enumerate(wide):
         room = min(needs[index], max(MIN_WIDE, left // (len(wide) - count)))
         left -= room
+        if room < needs[index]:
+            rooms[index] = room
         for row in rows:
             row[index] = middle(row[index], room)
-    return rows
+    return rows, rooms

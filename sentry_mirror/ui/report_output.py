@@ -14,7 +14,7 @@ from sentry_mirror.core import pii, report
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.files import write_private
+from sentry_mirror.io.files import write_new
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.reading import reading
 
@@ -22,11 +22,12 @@ FORMATS = ("terminal", "markdown", "json", "html")
 
 
 def emit(env: Env, text: str, output: Path | None) -> None:
-    """``text`` to stdout (no ``output``, or ``-``), else into a new owner-only file."""
+    """``text`` to stdout (no ``output``, or ``-``), else into a new owner-only file (an
+    existing one is an error, as for ``export`` and ``replay --results``)."""
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
         return
-    write_private(output, text.encode("utf-8"))  # owner-only: reports quote captured data
+    write_new(output, text.encode("utf-8"))  # owner-only: reports quote captured data
     env.console.print(f"written to {output}", style="dim")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.files import create_private, private_directory, write_private
+from sentry_mirror.io.files import create_private, private_directory, write_new
 from tests.helpers import mode, umask
 
 
@@ -85,16 +85,16 @@ def test_an_open_directory_of_someone_else_is_warned_about(tmp_path: Path) -> No
     assert 1 == len(notices) and "is not yours" in notices[0]
 
 
-def test_write_private_replaces_a_readable_file_with_an_owner_only_one(tmp_path: Path) -> None:
+def test_write_new_writes_an_owner_only_file_and_never_over_an_existing_one(tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    path.write_text("old")
-    path.chmod(0o644)
     with umask(0):
-        write_private(path, b"new")
+        write_new(path, b"new")
     assert ("new", 0o600) == (path.read_text(), mode(path))
-    assert [path] == list(tmp_path.iterdir())  # no temporary file left behind
+    with pytest.raises(MirrorError, match="already exists"):
+        write_new(path, b"newer")
+    assert "new" == path.read_text()
 
 
-def test_write_private_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(MirrorError, match=f"cannot write {tmp_path}/missing/report.html: No such file or directory"):
-        write_private(tmp_path / "missing" / "report.html", b"x")
+def test_write_new_into_a_missing_directory_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(MirrorError, match=f"cannot create {tmp_path}/missing/report.html: No such file or directory"):
+        write_new(tmp_path / "missing" / "report.html", b"x")

@@ -45,12 +45,15 @@ def test_report_output_is_owner_only(tmp_path: Path, fmt: str) -> None:
     assert 0o600 == mode(out) and out.stat().st_size > 100
 
 
-def test_report_over_a_readable_file_leaves_an_owner_only_one(tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    out.write_text("{}")
-    out.chmod(0o644)
-    assert 0 == run("report", str(SAMPLE), "--format", "json", "-o", str(out)).exit_code
-    assert 0o600 == mode(out) and out.read_text() != "{}"
+@pytest.mark.parametrize("command", ["report", "diff"])
+@pytest.mark.parametrize("fmt", ["terminal", "json"])
+def test_report_and_diff_never_overwrite(tmp_path: Path, command: str, fmt: str) -> None:
+    out = tmp_path / "mine.txt"
+    out.write_text("mine")
+    snapshots = [str(SAMPLE)] * (2 if command == "diff" else 1)
+    result = run(command, *snapshots, "--format", fmt, "-o", str(out))
+    assert 3 == result.exit_code and f"{out} already exists" in result.output
+    assert "mine" == out.read_text()
 
 
 @pytest.mark.parametrize("fmt", ["terminal", "markdown", "json"])

@@ -51,14 +51,11 @@ def schedule(records: Sequence[Mapping[str, Any]], pacing: Pacing) -> list[float
     return [offset for _, offset in timeline(records, pacing, max(1, len(records)))]
 
 
-def timestamp_shift(records: Sequence[Mapping[str, Any]], start: datetime, duration: float) -> float:
-    """Seconds to add to every timestamp so that the last request's receive time lands at the
-    scheduled end of the replay (``start`` with ``--speed max``). Timestamps keep their
-    spacing, and none lands after the moment its request is sent (at ``--speed`` 1 or more)."""
-    if not records:
-        return 0.0
-    latest = max(parse_time(d["received_at"]) for d in records)
-    return (start + timedelta(seconds=duration) - latest).total_seconds()
+def timestamp_shift(latest: str, start: datetime, duration: float) -> float:
+    """Seconds to add to every timestamp so that the last request's receive time (``latest``)
+    lands at the scheduled end of the replay (``start`` with ``--speed max``). Timestamps keep
+    their spacing, and none lands after the moment its request is sent (at ``--speed`` 1 or more)."""
+    return (start + timedelta(seconds=duration) - _moment(latest)).total_seconds()
 
 
 def _sendable(records: Iterable[Mapping[str, Any]], skipped: Counter[str] | None) -> Iterator[Mapping[str, Any]]:
@@ -168,7 +165,7 @@ def make_plan(
         duration = offset
         latest = max(latest, data["received_at"])
     if shift_timestamps and count:
-        shift = ((start or datetime.now(UTC)) + timedelta(seconds=duration) - _moment(latest)).total_seconds()
+        shift = timestamp_shift(latest, start or datetime.now(UTC), duration)
         options = Options(options.auth, options.encoding, options.fresh_ids, shift)
     return Plan(source, target, options, pacing, count, duration, window)
 

@@ -63,10 +63,6 @@ def _shift_styled(text: str, seconds: float) -> str:
     return _format_match(moment, match)
 
 
-def _parse_text(text: str) -> datetime | None:
-    return _parse_match(_RFC3339.match(text))
-
-
 def _parse_match(match: re.Match[str] | None) -> datetime | None:
     if not match:
         return None

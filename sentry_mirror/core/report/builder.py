@@ -98,7 +98,9 @@ class ReportBuilder:
         """Add what ``other`` counted, as if its records were read after this one's."""
         for name, aggregator in self.sections.items():
             aggregator.merge(other.sections[name])
-        self.remarks.update(other.remarks)
+        self.remarks.merge(other.remarks)
+        if other.malformed is not self.malformed:  # one shared counter already holds both
+            self.malformed.merge(other.malformed)
 
     def build(self, sections: Iterable[str] = SECTIONS) -> Report:
         wanted = set(sections)

@@ -41,11 +41,11 @@ def test_schedule(pacing: Pacing, expected: list[float]) -> None:
 
 
 def test_timestamp_shift_puts_the_last_request_at_the_scheduled_end() -> None:
-    records = at(0, 100)
+    latest = max(data["received_at"] for data in at(0, 100))
     start = datetime(2027, 1, 1, tzinfo=UTC)
-    assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(records, start, 0.0)
+    assert (start - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(latest, start, 0.0)
     assert (start + timedelta(seconds=100) - (T0 + timedelta(seconds=100))).total_seconds() == timestamp_shift(
-        records, start, 100.0
+        latest, start, 100.0
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sentry_mirror.core import grouping, report
+from sentry_mirror.core import grouping, malformed, report, tolerant
 from sentry_mirror.core.report import bounded, coverage, fields, health, pii, traffic, walker
 from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.io.snapshot import iter_records
@@ -187,3 +187,36 @@ def test_transaction_groupers_merge_past_their_group_limit() -> None:
         first.merge(second)
         if (grouping.OTHER_GROUPS, None) not in second.builders:
             assert [g.to_dict() for g in one.groups()] == [g.to_dict() for g in first.groups()], cut
+
+
+def spoilt(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with a summary the builder cannot read (a malformed record)."""
+    return {**data, "summary": 5}
+
+
+def test_merged_parts_count_the_malformed_records() -> None:
+    records = records_of(SNAPSHOTS[2])
+    bad = [spoilt(data) for data in records[:7]]  # more than Malformed's MAX_EXAMPLES
+    mixed = records[:3] + bad[:1] + records[3:] + bad[1:]
+    whole = fed(mixed).build(MERGING).to_json()["malformed"]
+    assert whole["records"] == 7 and len(whole["examples"]) == malformed.MAX_EXAMPLES
+    for cut in range(1, len(mixed)):
+        assert whole == merged(mixed, cut).build(MERGING).to_json()["malformed"], cut
+
+
+def test_merged_remarks_keep_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tolerant, "MAX_REMARKS", 3)
+    first, second = report.ReportBuilder(), report.ReportBuilder()
+    for name in ("a", "b"):
+        first.remarks.wrong("event", name, 5)
+    for name in ("b", "c", "d", "e", "f"):
+        second.remarks.wrong("event", name, "x")
+        second.remarks.wrong("event", name, "x")
+    first.merge(second)
+    assert first.remarks == {
+        "event.a is an integer": 1,
+        "event.b is an integer": 1,
+        "event.b is a string": 2,
+        "(other)": 8,  # c and d past the cap, and second's own (other)
+    }
+    assert sum(first.remarks.values()) == 12
