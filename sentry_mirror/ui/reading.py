@@ -12,6 +12,7 @@ from rich.progress import DownloadColumn, Progress
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.shape import Skipped
+from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui.safe import text
 
@@ -31,13 +32,19 @@ def warn(message: str, console: Console | None = None) -> None:
 
 @contextmanager
 def reading(
-    paths: tuple[str, ...], malformed: Malformed | None = None, query: Query | None = None
+    paths: tuple[str, ...], malformed: Malformed | None = None, query: Query | None = None, *, required: bool = False
 ) -> Iterator[Iterator[Mapping[str, Any]]]:
     """Records (as dicts) from ``paths`` (default ``snapshots/``) that match ``query``, with
     warnings and, for long reads, a progress bar on stderr. Records skipped as unusable are
-    counted in ``malformed``, whose warnings go to stderr too."""
+    counted in ``malformed``, whose warnings go to stderr too. No snapshot file at all (an
+    empty directory, a glob matching nothing) is a warning, or an error when ``required``."""
     files = expand(paths or ("snapshots",))
     err = stderr()
+    if not files:
+        nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
+        if required:
+            raise MirrorError(nothing)
+        warn(nothing, err)
 
     def warned(message: str) -> None:
         if isinstance(message, Skipped) and malformed is not None:

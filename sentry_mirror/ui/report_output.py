@@ -42,15 +42,22 @@ def draw(env: Env, drawing: Callable[[Console], object], output: Path | None) ->
 
 
 def build(
-    paths: tuple[str, ...], sections: tuple[str, ...], top: int, wanted: Query, engine: str = pii.ENGINE
+    paths: tuple[str, ...],
+    sections: tuple[str, ...],
+    top: int,
+    wanted: Query,
+    engine: str = pii.ENGINE,
+    *,
+    required: bool = False,
 ) -> report.Report:
-    """The report over the records of ``paths`` that ``wanted`` keeps."""
+    """The report over the records of ``paths`` that ``wanted`` keeps (no file at all is an
+    error when ``required``: a diff against nothing would pass any check)."""
     if engine == pii.RELAY_ENGINE and not pii.relay_available():
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
         )
     malformed = Malformed(where="report")
-    with reading(paths, malformed, wanted) as records:
+    with reading(paths, malformed, wanted, required=required) as records:
         return report.build_report(
             records, sections or report.SECTIONS, top_groups=top, pii_engine=engine, malformed=malformed
         )

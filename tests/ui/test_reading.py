@@ -8,7 +8,7 @@ import pytest
 
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
-from sentry_mirror.errors import SnapshotError
+from sentry_mirror.errors import MirrorError, SnapshotError
 from sentry_mirror.ui.reading import reading, warn
 
 SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")
@@ -31,6 +31,19 @@ def test_the_query_is_applied_where_records_are_read() -> None:
 def test_a_missing_snapshot_is_an_error() -> None:
     with pytest.raises(SnapshotError, match="no such snapshot file or directory"), reading(("/nonexistent/x",)):
         pass
+
+
+def test_no_snapshot_file_at_all_warns_or_is_an_error_when_required(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty directory or a glob matching nothing reads no record: said on stderr, and an
+    error where an empty read would pass a check (diff)."""
+    for where in (str(tmp_path), str(tmp_path / "*.jsonl.zst")):
+        with reading((where,)) as records:
+            assert [] == list(records)
+        assert f"warning: no snapshot files in {where}\n" == capsys.readouterr().err
+        with pytest.raises(MirrorError, match="no snapshot files in"), reading((where,), required=True):
+            pass
 
 
 def test_a_truncated_snapshot_warns_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

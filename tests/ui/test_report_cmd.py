@@ -134,6 +134,16 @@ def captures(tmp_path: Path) -> tuple[str, str]:
     return a, b
 
 
+def test_diff_against_no_snapshot_is_an_error_not_a_pass(captures: tuple[str, str], tmp_path: Path) -> None:
+    """A typo in a glob must not let a CI gate pass: a side with no file at all exits 3."""
+    a, _ = captures
+    for missing in (str(tmp_path / "nothing-*.jsonl.zst"), str(tmp_path / "empty")):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        result = run("diff", a, missing, "--fail-on", "new-pii")
+        assert 3 == result.exit_code, result.output
+        assert f"no snapshot files in {missing}" in result.output
+
+
 def test_diff_fail_on(captures: tuple[str, str]) -> None:
     a, b = captures
     result = run("diff", a, b)

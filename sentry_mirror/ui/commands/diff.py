@@ -77,8 +77,8 @@ def diff_command(
     """
     wanted = query(filters)
     result = diffing.diff_reports(
-        build((a,), _SECTIONS, report.TOP_GROUPS, wanted),
-        build((b,), _SECTIONS, report.TOP_GROUPS, wanted),
+        build((a,), _SECTIONS, report.TOP_GROUPS, wanted, required=True),
+        build((b,), _SECTIONS, report.TOP_GROUPS, wanted, required=True),
         coverage_threshold=coverage_threshold,
         size_threshold=size_threshold,
     )
