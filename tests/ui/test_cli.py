@@ -145,6 +145,16 @@ def test_help_examples_render_as_written(path: list[str], command: click.Command
         assert example in lines, f"{' '.join(path)} --help wraps {example!r}"
 
 
+@pytest.mark.parametrize(
+    ("path", "command"), list(_commands()), ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_help_fits_80_columns(path: list[str], command: click.Command) -> None:
+    """Long choice lists are named by a metavar and listed in the wrapped help text."""
+    result = CliRunner().invoke(cli, [*path, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"}, terminal_width=80)
+    assert 0 == result.exit_code, result.output
+    assert [] == [line for line in result.output.splitlines() if len(line) > 80]
+
+
 def test_the_exit_codes() -> None:
     assert {"OK": 0, "CHECK_FAILED": 1, "USAGE": 2, "ERROR": 3, "INTERRUPTED": 130} == {
         code.name: code.value for code in ExitCode

@@ -33,6 +33,7 @@ _SECTIONS = ("traffic", "fields", "issues", "pii")
     "fail_on",
     multiple=True,
     type=click.Choice(list(diffing.CONDITIONS)),
+    metavar="CONDITION",
     help="Exit 1 when this holds (repeatable): " + "; ".join(f"{k}: {v}" for k, v in diffing.CONDITIONS.items()) + ".",
 )
 @click.option(

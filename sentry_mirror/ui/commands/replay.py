@@ -137,7 +137,7 @@ def replay_command(
     Examples:
 
     \b
-        sentry-mirror replay snapshots/ --to http://KEY@127.0.0.1:8000/1 --fresh-ids --shift-timestamps
+        sentry-mirror replay --to http://KEY@127.0.0.1:8000/1 --fresh-ids
         sentry-mirror replay --to http://KEY@127.0.0.1:8000/1 --dry-run
     """
     target_dsn = parse_dsn(dsn)

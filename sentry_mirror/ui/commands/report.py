@@ -18,7 +18,12 @@ from sentry_mirror.ui.safe import json_text
 @click.command("report")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.option(
-    "--section", "sections", multiple=True, type=click.Choice(report.SECTIONS), help="Only this section (repeatable)."
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(report.SECTIONS),
+    metavar="NAME",
+    help="Only this section (repeatable): " + ", ".join(report.SECTIONS) + ".",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Output format."
