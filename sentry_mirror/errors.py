@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # Click's own code for bad options and arguments
     ERROR = 3  # a MirrorError: the message says what went wrong and what to do
     INTERRUPTED = 130  # Ctrl-C outside the listener's own clean shutdown
+    OUTPUT_CLOSED = 141  # stdout closed by its reader (`| head`), as for a process ended by SIGPIPE
 
 
 class MirrorError(Exception):

@@ -8,6 +8,8 @@ error: ``check failed: ...``); ``--traceback`` shows the Python traceback instea
 
 from __future__ import annotations
 
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -46,6 +48,9 @@ class MirrorGroup(click.Group):
             raise
         except KeyboardInterrupt:
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            _drop_stdout()
+            raise click.exceptions.Exit(ExitCode.OUTPUT_CLOSED) from None
         except Exception as error:
             if _traceback(ctx):
                 traceback.print_exc()
@@ -53,6 +58,23 @@ class MirrorGroup(click.Group):
                 message = visible(f"{type(error).__name__}: {error}")
                 click.echo(f"internal error: {message} (run with --traceback for details)", err=True)
             raise click.exceptions.Exit(ExitCode.ERROR) from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: the reader has gone (``| head``), and Python's final flush of
+    what is still buffered must not fail again on the way out."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _Stdout(Console):
+    """The commands' console: a reader that goes away ends the command as
+    :data:`ExitCode.OUTPUT_CLOSED` (Rich's own choice is 1, which means a failed check here)."""
+
+    def on_broken_pipe(self) -> None:
+        _drop_stdout()
+        raise SystemExit(ExitCode.OUTPUT_CLOSED)
 
 
 def _traceback(ctx: click.Context) -> bool:
@@ -72,7 +94,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
     \b
         sentry-mirror listen
     """
-    ctx.obj = Env(console=Console(highlight=False), traceback=traceback)
+    ctx.obj = Env(console=_Stdout(highlight=False), traceback=traceback)
 
 
 for _command in (

@@ -18,7 +18,7 @@ from sentry_mirror import __version__
 from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import cli
-from tests.factories import EVENT_ID, T0, make_envelope, make_record, make_request
+from tests.factories import EVENT_ID, T0, make_envelope, make_event, make_record, make_request
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1"}
 
@@ -156,7 +156,7 @@ def test_help_fits_80_columns(path: list[str], command: click.Command) -> None:
 
 
 def test_the_exit_codes() -> None:
-    assert {"OK": 0, "CHECK_FAILED": 1, "USAGE": 2, "ERROR": 3, "INTERRUPTED": 130} == {
+    assert {"OK": 0, "CHECK_FAILED": 1, "USAGE": 2, "ERROR": 3, "INTERRUPTED": 130, "OUTPUT_CLOSED": 141} == {
         code.name: code.value for code in ExitCode
     }
 
@@ -221,3 +221,33 @@ def test_show_help_is_the_subcommands() -> None:
     result = CliRunner().invoke(cli, ["inspect", "show", "--help"], env=ENV, prog_name="sentry-mirror")
     assert result.output.startswith("Usage: sentry-mirror inspect show [OPTIONS] ID [SNAPSHOT]...\n")
     assert "Commands:" in run("inspect", "--help").output and "show " in run("group", "--help").output
+
+
+@pytest.mark.parametrize("args", [["inspect", "--json"], ["inspect"]], ids=["json", "table"])
+def test_output_closed_by_its_reader_stops_quietly(args: list[str], tmp_path: Path) -> None:
+    """``sentry-mirror inspect --json | head -1``: no traceback, no ``internal error``, and
+    141 (as a process ended by SIGPIPE), so `set -o pipefail` scripts see it was cut."""
+    import os
+    import subprocess
+    import sys
+
+    from sentry_mirror.io.snapshot import SnapshotWriter
+
+    path = tmp_path / "many.jsonl.zst"
+    with path.open("wb") as fo:
+        writer = SnapshotWriter(fo)
+        for n in range(2000):
+            event = make_event(message=f"event {n} " + "x" * 200)
+            request = make_request(body=make_envelope(items=[({"type": "event"}, event)]))
+            writer.write([make_record(request, received_at=T0 + timedelta(seconds=n))])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sentry_mirror", *args, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline()
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert (ExitCode.OUTPUT_CLOSED, "") == (process.wait(timeout=60), error)
