@@ -56,15 +56,11 @@ MIN_WIDE = 12
 _GAP = 3
 
 
-def _fitted(table: Table, width: int) -> list[list[str]]:
-    """The table's cells as the terminal shows them: missing values labelled, the wide
-    columns cut in the middle (:func:`sentry_mirror.ui.fit.middle`) to share what the other
-    columns leave of ``width`` (the narrowest first, each taking no more than it needs)."""
-    return _cut(table, width)[0]
-
-
 def _cut(table: Table, width: int) -> tuple[list[list[str]], dict[int, int]]:
-    """:func:`_fitted`'s cells, and the width of each column that was cut."""
+    """The table's cells as the terminal shows them, and the width of each column that was
+    cut: missing values labelled, the wide columns cut in the middle
+    (:func:`sentry_mirror.ui.fit.middle`) to share what the other columns leave of ``width``
+    (the narrowest first, each taking no more than it needs)."""
     rows = [[cell(value) for value in row] for row in table.rows]
     for index, label in table.missing.items():
         for row in rows:

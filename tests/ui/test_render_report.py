@@ -51,7 +51,7 @@ def test_rows_with_no_sdk_or_project_are_labelled_on_the_terminal_only() -> None
     assert "(no SDK)" in text and "sentry.python 2.75.0" in text
     assert "| - | 2 |" in render_report.markdown(sections)
     counts = render_report._counts("By project", "project", {"-": 1, "42": 2})
-    assert [["(no project)", "1"], ["42", "2"]] == render_report_terminal._fitted(counts, 80)
+    assert [["(no project)", "1"], ["42", "2"]] == render_report_terminal._cut(counts, 80)[0]
 
 
 def test_the_report_fits_80_columns() -> None:

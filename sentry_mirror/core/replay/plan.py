@@ -44,13 +44,6 @@ class Pacing:
     concurrency: int = 16
 
 
-def schedule(records: Sequence[Mapping[str, Any]], pacing: Pacing) -> list[float]:
-    """Send offsets in seconds from the start, one per record (records in receive order):
-    the recorded gaps divided by the speed (none at ``--speed max``), each at most
-    ``max_gap``, at least ``1 / rate``."""
-    return [offset for _, offset in timeline(records, pacing, max(1, len(records)))]
-
-
 def timestamp_shift(latest: str, start: datetime, duration: float) -> float:
     """Seconds to add to every timestamp so that the last request's receive time (``latest``)
     lands at the scheduled end of the replay (``start`` with ``--speed max``). Timestamps keep
@@ -95,8 +88,9 @@ def _moment(text: str) -> datetime:
 def timeline(
     records: Iterable[Mapping[str, Any]], pacing: Pacing, window: int = READ_AHEAD
 ) -> Iterator[tuple[Mapping[str, Any], float]]:
-    """Each record in receive order with its send offset in seconds from the start, as
-    :func:`schedule` gives them, streaming."""
+    """Each record in receive order with its send offset in seconds from the start, streaming:
+    the recorded gaps divided by the speed (none at ``--speed max``), each at most
+    ``max_gap``, at least ``1 / rate``."""
     at = 0.0
     previous: datetime | None = None
     min_step = 1.0 / pacing.rate if pacing.rate else 0.0
