@@ -16,6 +16,7 @@ from sentry_mirror.core.record import Record
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import Running, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
+from tests.bugsink import bugsink  # noqa: F401  (the session's Bugsink, for every test module)
 
 # In CI the property tests draw the same examples every run, so a landing never depends on
 # the luck of the draw; elsewhere each run explores new ones (and keeps what failed).

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
-import sqlite3
-import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +21,7 @@ from click.testing import CliRunner
 from sentry_mirror.core import envelope, ingest
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.cli import cli
+from tests.bugsink import Bugsink
 from tests.conftest import Mirror
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -165,128 +160,6 @@ async def test_requests_the_mirror_refused_are_left_out_unless_selected(mirror: 
     again = await run("replay", str(path), "--to", mirror.dsn(NEW_KEY, 5), "--status", "4xx")
     assert 0 == again.exit_code, again.output  # refused as the mirror (as Sentry) refused it: no failure
     assert "400  invalid event envelope" in again.output
-
-
-# ------------------------------------------------------------------ a real candidate: Bugsink
-
-BUGSINK_KEY = "0123456789abcdef0123456789abcdef"
-BUGSINK_INSTALL = "python3 -m venv .venv-bugsink && .venv-bugsink/bin/pip install bugsink==2.6.1"
-
-
-def _bugsink_bin() -> Path:
-    """The directory holding ``bugsink-manage``: $SENTRY_MIRROR_BUGSINK_BIN, the repository's
-    ``.venv-bugsink`` (what .ci/run installs) or PATH. Outside CI a missing Bugsink skips."""
-    candidates = [
-        os.environ.get("SENTRY_MIRROR_BUGSINK_BIN"),
-        str(REPO / ".venv-bugsink" / "bin"),
-        os.path.dirname(shutil.which("bugsink-manage") or ""),
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "bugsink-manage").exists() and (Path(candidate) / "gunicorn").exists():
-            return Path(candidate)
-    message = f"Bugsink is not installed; install it with: {BUGSINK_INSTALL}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (required in CI: .ci/run must install it)")
-    pytest.skip(message)
-
-
-@dataclass
-class Bugsink:
-    """A running Bugsink on 127.0.0.1 with one project whose key is :data:`BUGSINK_KEY`."""
-
-    directory: Path
-    port: int
-    project_id: int
-
-    @property
-    def dsn(self) -> str:
-        return f"http://{BUGSINK_KEY}@127.0.0.1:{self.port}/{self.project_id}"
-
-    def stored_events(self) -> list[str]:
-        """Event ids Bugsink stored (read from its SQLite database)."""
-        with closing(sqlite3.connect(self.directory / "db.sqlite3")) as db:
-            return [row[0].replace("-", "") for row in db.execute("SELECT event_id FROM events_event")]
-
-
-@pytest.fixture(scope="module")
-def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
-    """Bugsink set up as its docs describe a local install: ``bugsink-create-conf --template=local``,
-    migrations on SQLite, then gunicorn on 127.0.0.1. Ingestion runs in the request
-    (the local template's ``TASK_ALWAYS_EAGER``), so an answered event is stored."""
-    bin_dir = _bugsink_bin()
-    directory = tmp_path_factory.mktemp("bugsink")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(directory), "DJANGO_SETTINGS_MODULE": "bugsink_conf"}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [str(bin_dir / "bugsink-manage"), *args],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert 0 == done.returncode, done.stderr
-        return done.stdout
-
-    subprocess.run(
-        [
-            str(bin_dir / "bugsink-create-conf"),
-            "--template=local",
-            f"--port={port}",
-            "--host=127.0.0.1",
-            "-o",
-            "bugsink_conf.py",
-        ],
-        cwd=directory,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    with (directory / "bugsink_conf.py").open("a") as conf:
-        conf.write(f'\nBUGSINK["INGEST_STORE_BASE_DIR"] = {str(directory / "ingestion")!r}\n')
-    manage("migrate", "-v0")
-    manage("migrate", "snappea", "--database=snappea", "-v0")
-    project_id = int(
-        manage(
-            "shell",
-            "-c",
-            f"import uuid; from projects.models import Project; print(Project.objects.create(name='replay', sentry_key=uuid.UUID(hex='{BUGSINK_KEY}')).id)",
-        ).split()[-1]
-    )
-    server = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--no-control-socket",
-            "bugsink.wsgi",
-        ],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "gunicorn.log").open("wb"),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None, (directory / "gunicorn.log").read_text()
-                assert time.monotonic() < deadline, "Bugsink did not start listening within 60 s"
-                time.sleep(0.2)
-        yield Bugsink(directory, port, project_id)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _event_items(records: list[dict[str, Any]]) -> int:
