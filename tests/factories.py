@@ -180,3 +180,28 @@ def accepted_envelope_record() -> dict[str, Any]:
         body_decoded=True,
         response={"status": 200},
     )
+
+
+def make_answer(request: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """An answer record (core/answer.py) to ``request`` (default: :func:`accepted_envelope_record`):
+    the upstream answered 200, 2 ms after :data:`T0`; ``fields`` replace its fields.
+    ``answered_at`` (a datetime) and ``body`` (bytes) go through ``answer.build``."""
+    from sentry_mirror.core import answer
+
+    request = request if request is not None else accepted_envelope_record()
+    items = [str(item.get("type")) for item in (request.get("summary") or {}).get("items") or ()]
+    built = {
+        "request_id": request["id"],
+        "target": "upstream",
+        "to": "http://127.0.0.1:9000/1",
+        "answered_at": T0,
+        "endpoint": request["endpoint"],
+        "item_types": items,
+        "status": 200,
+        "headers": [("Content-Type", "application/json")],
+        "body": b'{"id":"' + (EVENT_ID.encode()) + b'"}',
+        "latency_ms": 2.0,
+        "returned": True,
+    }
+    built.update({k: fields.pop(k) for k in list(fields) if k in built or k in ("error", "dropped", "via")})
+    return {**answer.build(**built), **fields}

@@ -53,6 +53,7 @@ _OPTIONAL: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("body_decoded", (bool, NONE)),
     ("body_truncated", (bool, NONE)),
     ("body_encoded", (bool, NONE)),  # format version 2 (on main): true when the body is kept compressed
+    ("forwarded_to", (str, NONE)),  # forward mode: where it was sent on (its answer: core/answer.py)
 )
 #: Summary fields (each may be absent: records before the summary held the facts).
 _SUMMARY: tuple[tuple[str, tuple[type, ...]], ...] = (

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import orjson
 import zstandard
 
-from sentry_mirror.core import checks
+from sentry_mirror.core import answer, checks
 from sentry_mirror.core.compat import migrate
 from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES, zstd_complete_prefix
 from sentry_mirror.core.record import RECORD_VERSION, Record
@@ -83,10 +83,13 @@ class RecordDecoder:
     record from a newer format version raises :class:`~sentry_mirror.errors.FormatVersionError`.
     """
 
-    def __init__(self, name: str = "snapshot", on_warning: Warn = ignore, *, live: bool = True) -> None:
+    def __init__(
+        self, name: str = "snapshot", on_warning: Warn = ignore, *, live: bool = True, answers: bool = False
+    ) -> None:
         self.name = name
         self.on_warning = on_warning
         self.live = live
+        self.answers = answers  # give out answer records (core/answer.py) too
         self.stats = ReadStats()
         self._decompressor = zstandard.ZstdDecompressor()
         self._frame: Any = None  # decompressobj of the frame being read
@@ -291,7 +294,14 @@ class RecordDecoder:
         except SnapshotError as exc:
             self.on_warning(f"{self.name}: skipped a line in the frame at offset {self._frame_start}: {exc}")
             return
-        wrong = problem(data)
+        if answer.is_answer(data):  # what a server said to a request sent on (forward mode)
+            wrong = answer.problem(data)
+            if wrong is None:
+                if self.answers:
+                    yield Record(data)
+                return
+        else:
+            wrong = problem(data)
         if wrong is None:
             yield Record(data)
         else:  # a reader would fail on it: named, and skipped
@@ -340,13 +350,19 @@ class RecordDecoder:
 
 
 def read_records(
-    fo: BinaryIO, *, name: str = "snapshot", on_warning: Warn = ignore, on_progress: Progress = ignore
+    fo: BinaryIO,
+    *,
+    name: str = "snapshot",
+    on_warning: Warn = ignore,
+    on_progress: Progress = ignore,
+    answers: bool = False,
 ) -> Iterator[Record]:
     """Every record in ``fo``, in file order, streaming, in memory bounded by a frame.
 
-    Damage is reported and skipped as :class:`RecordDecoder` describes.
+    Damage is reported and skipped as :class:`RecordDecoder` describes. Answer records
+    (:mod:`sentry_mirror.core.answer`) are left out unless ``answers``.
     """
-    decoder = RecordDecoder(name, on_warning, live=False)
+    decoder = RecordDecoder(name, on_warning, live=False, answers=answers)
     while chunk := fo.read(READ_SIZE):
         on_progress(len(chunk))
         yield from decoder.feed(chunk)

@@ -147,19 +147,24 @@ def writer_of(path: Path) -> str:
 
 
 def iter_records(
-    paths: Iterable[str | os.PathLike[str]], *, on_warning: Warn = ignore, on_progress: Progress = ignore
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    on_warning: Warn = ignore,
+    on_progress: Progress = ignore,
+    answers: bool = False,
 ) -> Iterator[Record]:
     """Records from every snapshot under ``paths``, in receive-time order, streaming.
 
     Files of one writer are read in name (= time) order; several writers' streams are
-    merged by ``received_at``, so only one file per writer is open at a time.
+    merged by ``received_at``, so only one file per writer is open at a time. Answer
+    records (forward mode, :mod:`sentry_mirror.core.answer`) are left out unless ``answers``.
     """
     files = paths if isinstance(paths, ExpandedPaths) else expand(paths)
     by_writer: dict[str, list[Path]] = {}
     for path in sorted(files, key=lambda p: p.name):
         by_writer.setdefault(writer_of(path), []).append(path)
     streams = [
-        itertools.chain.from_iterable(_read_path(p, on_warning, on_progress) for p in group)
+        itertools.chain.from_iterable(_read_path(p, on_warning, on_progress, answers) for p in group)
         for group in by_writer.values()
     ]
     if len(streams) == 1:
@@ -168,13 +173,13 @@ def iter_records(
     yield from heapq.merge(*streams, key=lambda record: record.data["received_at"])
 
 
-def _read_path(path: Path, on_warning: Warn, on_progress: Progress) -> Iterator[Record]:
+def _read_path(path: Path, on_warning: Warn, on_progress: Progress, answers: bool) -> Iterator[Record]:
     try:
         fo = path.open("rb")
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
     with fo:
         try:
-            yield from read_records(fo, name=str(path), on_warning=on_warning, on_progress=on_progress)
+            yield from read_records(fo, name=str(path), on_warning=on_warning, on_progress=on_progress, answers=answers)
         except OSError as exc:
             raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
