@@ -24,7 +24,7 @@ before or long after its request (a replay's answer file is read along with the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,7 @@ class Undelivered:
     """What :func:`find` found: the ids of the undelivered requests, and how many requests
     were forwarded and delivered in all."""
 
-    ids: frozenset[bytes | str]
+    ids: Set[bytes | str]  # not copied into a frozenset: that would double the peak
     forwarded: int
     delivered: int
 
@@ -92,7 +92,7 @@ def find(records: Iterable[Mapping[str, Any]]) -> Undelivered:
                 delivered += 1
             else:
                 pending.add(key)
-    return Undelivered(frozenset(pending), forwarded, delivered)
+    return Undelivered(pending, forwarded, delivered)
 
 
 def keep(records: Iterable[Mapping[str, Any]], found: Undelivered) -> Iterator[Mapping[str, Any]]:
