@@ -27,7 +27,7 @@ from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import replay
 from sentry_mirror.io.snapshot import expand, iter_records
-from sentry_mirror.ui import render_replay
+from sentry_mirror.ui import render_replay, stored
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.params import Duration, Speed
@@ -104,6 +104,7 @@ _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx
     help="Write one JSON line per request: what was sent and the full answer.",
 )
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when the target refused or failed some requests.")
+@stored.verify_options()
 @filter_options()
 @click.pass_obj
 def replay_command(
@@ -125,6 +126,7 @@ def replay_command(
     as_json: bool,
     results: Path | None,
     allow_failures: bool,
+    verify: stored.Verify | None,
     **filters: Any,
 ) -> None:
     """Send captured requests to another server (a candidate) and report what it accepted.
@@ -155,16 +157,34 @@ def replay_command(
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     err = stderr()
-    _send(plan, pacing, report, err, honour_rate_limits=not ignore_rate_limits, as_json=as_json, results=results)
-    render_replay.report(err if as_json else env.console, report, _safe_target(target_dsn))
+    verifier = stored.connect(verify, target_dsn, err) if verify else None  # before sending: the API answers
+    observe = verifier.check.add if verifier else None
+    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, observe)
+    _conclude(err if as_json else env.console, err, report, _safe_target(target_dsn), allow_failures, verifier, as_json)
+
+
+def _conclude(
+    console: Console,
+    err: Console,
+    report: ReplaySummary,
+    target: str,
+    allow_failures: bool,
+    verifier: stored.Verifier | None,
+    as_json: bool,
+) -> None:
+    """The summary, then (``--verify-stored``) what the target stored; the exit status."""
+    render_replay.report(console, report, target)
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+    not_stored = verifier is not None and stored.conclude(verifier, console, as_json)
     if report.failed and not allow_failures:
         err.print(
             f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
             style="red",
             soft_wrap=True,
         )
+        raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
+    if not_stored:
         raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
 
 
@@ -200,12 +220,12 @@ def _send(
     pacing: Pacing,
     report: ReplaySummary,
     err: Console,
-    *,
     honour_rate_limits: bool,
     as_json: bool,
     results: Path | None,
+    observe: Callable[[Result], None] | None,
 ) -> None:
-    """Replay ``plan``, adding every result to ``report`` (and stdout, and ``results``),
+    """Replay ``plan``, adding every result to ``report`` (and stdout, ``results``, ``observe``),
     with a progress bar on a terminal's stderr. Ctrl-C ends it, marked in ``report``."""
     results_file = (
         os.fdopen(create_private(results, what="--results "), "wb") if results else None
@@ -221,7 +241,7 @@ def _send(
     )
     task = progress.add_task("replay", total=plan.count)
     advance = None if progress.disable else (lambda: progress.advance(task))
-    on_result = _result_sink(report, advance, as_json, results_file)
+    on_result = _result_sink(report, advance, as_json, results_file, observe)
     t0 = time.monotonic()
     try:
         with progress:
@@ -243,12 +263,18 @@ def _send(
 
 
 def _result_sink(
-    report: ReplaySummary, advance: Callable[[], None] | None, as_json: bool, results_file: IO[bytes] | None
+    report: ReplaySummary,
+    advance: Callable[[], None] | None,
+    as_json: bool,
+    results_file: IO[bytes] | None,
+    observe: Callable[[Result], None] | None,
 ) -> Callable[[Result], None]:
-    """What is done with each result as it comes: counted, shown, written."""
+    """What is done with each result as it comes: counted, shown, written, observed."""
 
     def on_result(result: Result) -> None:
         report.add(result)
+        if observe is not None:
+            observe(result)
         if advance is not None:
             advance()
         if as_json:
