@@ -127,7 +127,7 @@ def _reason(exc: BaseException) -> str:
 async def detect(api: ApiClient) -> str:
     """Which API serves ``api``: Bugsink's canonical API root answers (200, or 401 asking for
     a Bearer token); GlitchTip's ``/api/settings/`` names GlitchTip's settings; Sentry's
-    ``/api/0/`` answers a version. MirrorError when none does."""
+    ``/api/0/`` answers a version (and refuses a wrong token). MirrorError when none does."""
     seen: list[str] = []
     try:
         status, headers, body = await api.get("/api/canonical/0/")
@@ -143,6 +143,8 @@ async def detect(api: ApiClient) -> str:
         status, _, body = await api.get("/api/0/")
         if status == 200 and "version" in _json_keys(body):
             return "sentry"
+        if status in (401, 403):  # Sentry's API root answers anyone, but not a wrong token
+            raise api.refused(status, body)
         seen.append(f"/api/0/ {status}")
     except _TRANSPORT_ERRORS as exc:
         raise MirrorError(f"could not reach the API at {api.url}: {_reason(exc)}") from None

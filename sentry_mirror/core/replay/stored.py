@@ -45,7 +45,8 @@ STORED, NOT_STORED, REJECTED, CANNOT_TELL = "stored", "not stored", "rejected", 
 VERDICTS = (STORED, NOT_STORED, REJECTED, CANNOT_TELL)
 #: Event ids kept per item type as examples of what was not stored.
 MAX_EXAMPLES = 20
-#: Distinct "cannot tell" reasons counted (the rest together): an API may fail in new ways.
+#: Distinct (item type, "cannot tell" reason) pairs counted (the rest together): an API may fail
+#: in new ways, and captured item types are whatever the SDKs sent.
 MAX_REASONS = 100
 OTHER_REASONS = "(other reasons)"
 _REJECTED_OUTCOMES = frozenset({"rejected", "rate-limited", "server-error", "transport-error"})
@@ -154,7 +155,7 @@ class StoredCheck:
         self._count(item_type, CANNOT_TELL, n)
         key = (item_type, why)
         if key not in self.reasons and len(self.reasons) >= MAX_REASONS:
-            key = (item_type, OTHER_REASONS)
+            key = (OTHER_REASONS, OTHER_REASONS)
         self.reasons[key] += n
 
     def questions(self) -> dict[str, list[str]]:
