@@ -96,8 +96,9 @@ class ApiClient:
         )
 
     def close(self) -> None:
-        """Drop the connections (each event loop needs its own)."""
+        """Drop the connections and the limit (each event loop needs its own)."""
         self.client.close()
+        self._limit = asyncio.Semaphore(CONCURRENCY)
 
 
 def _detail(body: bytes) -> str:

@@ -161,12 +161,13 @@ def stored_report(console: Console, check: StoredCheck) -> None:
         rest = check.counts[item_type][NOT_STORED] - min(len(ids), SHOWN_EXAMPLES)
         more = f" and {rest} more" if rest > 0 else ""
         console.print(text(f"  not stored ({item_type}): {', '.join(ids[:SHOWN_EXAMPLES])}{more}"), soft_wrap=True)
-    stored = sum(row[1] for row in check.rows())
+    totals = [sum(column) for column in zip(*(row[1:] for row in check.rows()), strict=True)] or [0, 0, 0, 0]
+    stored, not_stored, rejected, cannot_tell = totals
     console.print(
         text(
-            f"{stored} of {stored + check.not_stored} accepted item(s) asked about stored, "
-            f"{check.not_stored} not stored ({check.asked} API request(s), {duration_label(check.waited)})",
-            style="bold red" if check.not_stored else "",
+            f"{stored} item(s) stored, {not_stored} answered 2xx but not stored, {rejected} rejected, "
+            f"{cannot_tell} cannot tell ({check.asked} API request(s) in {duration_label(check.waited)})",
+            style="bold red" if not_stored else "",
         ),
         soft_wrap=True,
     )

@@ -77,6 +77,8 @@ def verify_options() -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             asked = kwargs.pop("verify_stored")
             url, kind, project, wait = (kwargs.pop(k) for k in ("api_url", "api_kind", "api_project", "verify_wait"))
+            if not asked and (url or project or kind != "auto"):
+                raise click.UsageError("--api-url, --api-kind and --api-project go with --verify-stored")
             verify_ = Verify(url, kind, _org_slug(project), wait) if asked else None
             return command(*args, verify=verify_, **kwargs)
 
