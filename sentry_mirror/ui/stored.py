@@ -104,7 +104,7 @@ class Verifier:
 
     check: StoredCheck
     api: ApiClient
-    project: tuple[str, str] | None
+    org_slug: tuple[str, str] | None
     wait: float
 
 
@@ -134,7 +134,7 @@ def conclude(verifier: Verifier, console: Console, as_json: bool) -> bool:
 
     async def ask() -> None:
         try:
-            await verify(verifier.check, verifier.api, verifier.project, verifier.wait)
+            await verify(verifier.check, verifier.api, verifier.org_slug, verifier.wait)
         finally:
             verifier.api.close()
 

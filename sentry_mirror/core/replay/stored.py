@@ -145,7 +145,7 @@ class StoredCheck:
         if event_id is None:
             return "sent without an event id"
         if self.kind not in BY_PROJECT_ID and project != self.project:
-            return f"sent to project {project}; --api-project names project {self.project}"
+            return f"sent to project {project}, not to the DSN's ({self.project}) that --api-project names"
         return None
 
     def _count(self, item_type: str, verdict: str, n: int = 1) -> None:

@@ -107,7 +107,7 @@ def test_accepted_events_are_asked_about_and_the_rest_is_counted() -> None:
     assert {"1": [A, B, "f" * 32]} == check.questions()
     assert {
         ("attachment", "Sentry's API has no lookup for attachment items"): 1,
-        ("event", "sent to project 2; --api-project names project 1"): 1,
+        ("event", "sent to project 2, not to the DSN's (1) that --api-project names"): 1,
         ("event", "sent without an event id"): 1,
         ("event", "a second event item in one envelope"): 1,
     } == dict(check.reasons)
@@ -121,7 +121,7 @@ def test_glitchtip_and_bugsink_look_up_error_events_only() -> None:
         check.add(result(B, ("event",), project="9"))
         reasons = {("transaction", f"{name}'s API has no lookup for transaction items"): 1}
         if kind == "glitchtip":  # one project, by ORG/SLUG; Bugsink: any, by id
-            reasons[("event", "sent to project 9; --api-project names project 1")] = 1
+            reasons[("event", "sent to project 9, not to the DSN's (1) that --api-project names")] = 1
         assert reasons == dict(check.reasons)
         assert (["9"] if kind == "bugsink" else []) == list(check.questions())
 
