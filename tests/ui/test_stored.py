@@ -71,6 +71,14 @@ async def test_bugsink_refuses_a_wrong_token_before_anything_is_sent(bugsink: Bu
     assert [] == bugsink.stored_events(project)
 
 
+async def test_bugsink_without_the_project_is_said_before_sending(bugsink: Bugsink) -> None:
+    _, dsn = bugsink.project()
+    missing = dsn.rsplit("/", 1)[0] + "/987654"
+    result = await run("--to", missing, "--verify-stored", token=auth_token(bugsink))
+    assert ExitCode.ERROR == result.exit_code
+    assert f"Bugsink's API at {bugsink.url} has no project 987654" in result.output
+
+
 async def test_a_candidate_that_answers_200_and_drops_fails_the_check() -> None:
     async with candidate() as stub:
         result = await run(
