@@ -12,6 +12,7 @@ from rich.text import Text
 
 from sentry_mirror.core.replay.results import ReplaySummary, items_label
 from sentry_mirror.core.replay.rewrite import Prepared
+from sentry_mirror.core.replay.stored import NOT_STORED, StoredCheck
 from sentry_mirror.core.stats import nearest_rank
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text
@@ -138,4 +139,35 @@ def _totals(result: ReplaySummary) -> Text:
         f"{stopped}{result.total} request(s) in {duration_label(result.elapsed)}: {accepted} accepted, "
         f"{result.total - accepted - outcomes['held-back']} not accepted, {outcomes['held-back']} held back by rate limits{pace}",
         style="bold" if result.failed else "",
+    )
+
+
+#: Event ids shown per item type as examples of what was not stored.
+SHOWN_EXAMPLES = 5
+
+
+def stored_report(console: Console, check: StoredCheck) -> None:
+    """``--verify-stored``: per item type, stored / answered 2xx but not stored / rejected /
+    cannot tell; why it cannot tell; examples of what was not stored; a totals line."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=text(f"stored? asked {check.api}"), title_justify="left")
+    for name in ("item type", "stored", "2xx, not stored", "rejected", "cannot tell"):
+        table.add_column(name, justify="left" if name == "item type" else "right")
+    for item_type, *numbers in check.rows():
+        table.add_row(text(item_type), *(str(n) for n in numbers))
+    console.print(table)
+    for (item_type, why), count in check.reasons.most_common():
+        console.print(text(f"  cannot tell {count} {item_type}: {why}", style="dim"), soft_wrap=True)
+    for item_type, ids in sorted(check.examples.items()):
+        rest = check.counts[item_type][NOT_STORED] - min(len(ids), SHOWN_EXAMPLES)
+        more = f" and {rest} more" if rest > 0 else ""
+        console.print(text(f"  not stored ({item_type}): {', '.join(ids[:SHOWN_EXAMPLES])}{more}"), soft_wrap=True)
+    totals = [sum(column) for column in zip(*(row[1:] for row in check.rows()), strict=True)] or [0, 0, 0, 0]
+    stored, not_stored, rejected, cannot_tell = totals
+    console.print(
+        text(
+            f"{stored} item(s) stored, {not_stored} answered 2xx but not stored, {rejected} rejected, "
+            f"{cannot_tell} cannot tell ({check.asked} API request(s) in {duration_label(check.waited)})",
+            style="bold red" if not_stored else "",
+        ),
+        soft_wrap=True,
     )

@@ -29,7 +29,7 @@ from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import replay
 from sentry_mirror.io.replay_record import Recording, find_undelivered, record_directory, replay_recorded
 from sentry_mirror.io.snapshot import expand, iter_records
-from sentry_mirror.ui import render_replay
+from sentry_mirror.ui import render_replay, stored
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.params import Duration, Speed
@@ -116,6 +116,7 @@ _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx
     type=click.Path(file_okay=False, path_type=Path),
     help="Where --undelivered records the answers (default: the directory of the snapshots read).",
 )
+@stored.verify_options()
 @filter_options()
 @click.pass_obj
 def replay_command(
@@ -139,6 +140,7 @@ def replay_command(
     allow_failures: bool,
     undelivered: bool,
     record_dir: Path | None,
+    verify: stored.Verify | None,
     **filters: Any,
 ) -> None:
     """Send captured requests to another server (a candidate) and report what it accepted.
@@ -174,21 +176,33 @@ def replay_command(
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     err = stderr()
-    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, recording)
-    render_replay.report(err if as_json else env.console, report, _safe_target(target_dsn))
-    _exit(err, report, allow_failures)
+    verifier = stored.connect(verify, target_dsn, err) if verify else None  # before sending: the API answers
+    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, verifier, recording)
+    _conclude(err if as_json else env.console, err, report, _safe_target(target_dsn), allow_failures, verifier, as_json)
 
 
-def _exit(err: Console, report: ReplaySummary, allow_failures: bool) -> None:
-    """Exit 130 when interrupted, 1 when something failed (unless ``allow_failures``)."""
+def _conclude(
+    console: Console,
+    err: Console,
+    report: ReplaySummary,
+    target: str,
+    allow_failures: bool,
+    verifier: stored.Verifier | None,
+    as_json: bool,
+) -> None:
+    """The summary, then (``--verify-stored``) what the target stored; the exit status."""
+    render_replay.report(console, report, target)
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+    not_stored = verifier is not None and stored.conclude(verifier, console, as_json)
     if report.failed and not allow_failures:
         err.print(
             f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
             style="red",
             soft_wrap=True,
         )
+        raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
+    if not_stored:
         raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
 
 
@@ -242,9 +256,10 @@ def _send(
     honour_rate_limits: bool,
     as_json: bool,
     results: Path | None,
+    verifier: stored.Verifier | None,
     recording: Recording | None = None,
 ) -> None:
-    """Replay ``plan``, adding every result to ``report`` (and stdout, and ``results``),
+    """Replay ``plan``, adding every result to ``report`` (and stdout, ``results``, ``verifier``),
     with a progress bar on a terminal's stderr; each answer recorded with ``recording``.
     Ctrl-C ends it, marked in ``report``."""
     results_file = (
@@ -261,7 +276,7 @@ def _send(
     )
     task = progress.add_task("replay", total=plan.count)
     advance = None if progress.disable else (lambda: progress.advance(task))
-    on_result = _result_sink(report, advance, as_json, results_file)
+    on_result = _result_sink(report, advance, as_json, results_file, verifier.check.add if verifier else None)
     options: dict[str, Any] = {
         "honour_rate_limits": honour_rate_limits,
         "on_result": on_result,
@@ -286,12 +301,18 @@ def _send(
 
 
 def _result_sink(
-    report: ReplaySummary, advance: Callable[[], None] | None, as_json: bool, results_file: IO[bytes] | None
+    report: ReplaySummary,
+    advance: Callable[[], None] | None,
+    as_json: bool,
+    results_file: IO[bytes] | None,
+    observe: Callable[[Result], None] | None,
 ) -> Callable[[Result], None]:
-    """What is done with each result as it comes: counted, shown, written."""
+    """What is done with each result as it comes: counted, shown, written, observed."""
 
     def on_result(result: Result) -> None:
         report.add(result)
+        if observe is not None:
+            observe(result)
         if advance is not None:
             advance()
         if as_json:
