@@ -89,6 +89,7 @@ class Target:
         "errors",
         "latency",
         "limits",
+        "rate_limited",
         "replayed",
         "retry_after",
         "returned",
@@ -99,6 +100,7 @@ class Target:
         self.delivered = 0
         self.returned = 0
         self.replayed = 0
+        self.rate_limited = 0
         self.by_status = _capped()
         self.errors = _capped()
         self.latency = Reservoir(LATENCY_SAMPLE)
@@ -110,6 +112,7 @@ class Target:
         self.delivered += answer.delivered
         self.returned += data.get("returned") is True
         self.replayed += data.get("via") == "replay"
+        self.rate_limited += answer.status == 429
         self.by_status.add(DROPPED if answer.dropped else NO_ANSWER if answer.status is None else answer.status)
         if answer.error:
             self.errors.add(answer.error)
@@ -135,6 +138,7 @@ class Target:
         self.delivered += other.delivered
         self.returned += other.returned
         self.replayed += other.replayed
+        self.rate_limited += other.rate_limited
         self.by_status.merge(other.by_status)
         self.errors.merge(other.errors)
         self.latency.merge(other.latency)
@@ -161,7 +165,7 @@ class Target:
                 "p99": num(interpolated(ordered, 0.99)) if ordered else None,
                 "max": latency["max"],
             },
-            "rate_limited": sum(n for status, n in self.by_status.items() if status == "429"),
+            "rate_limited": self.rate_limited,
             "rate_limits": {category: limit.to_json() for category, limit in sorted(self.limits.items())},
             "retry_after": self.retry_after.to_json() if self.retry_after.answers else None,
         }

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentry_mirror.core import answer, report
-from sentry_mirror.core.report import pairing, upstream
+from sentry_mirror.core.report import RecordView, pairing, upstream
 from tests.factories import T0, make_answer, make_record, sample_records
 
 CANDIDATE = "http://candidate.local:8000/3"
@@ -189,6 +189,9 @@ def test_request_records_never_feed_it_and_answers_feed_nothing_else() -> None:
     assert 0 == builder.upstream.count and not builder.upstream.pairing.pending
     only = report.build_report(forwarded(), ["upstream"]).to_json()
     assert ["upstream"] == only["sections"]
+    section = upstream.Upstream()  # as an Aggregator: a view of an answer record
+    section.add(RecordView(make_answer()))
+    assert 1 == section.result()["answers"] == section.result()["requests"]["answered"]
 
 
 def test_answers_further_apart_than_the_window_are_counted_unpaired(monkeypatch: pytest.MonkeyPatch) -> None:
