@@ -15,6 +15,7 @@ from rich.cells import cell_len
 
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
+from sentry_mirror.ui.render_report_upstream import labels
 from tests.factories import T0, make_answer, sample_records
 
 NARROW = {"COLUMNS": "80", "NO_COLOR": "1"}
@@ -119,3 +120,11 @@ def test_no_section_without_answer_records(tmp_path: Path) -> None:
     result = run("report", plain, "--section", "upstream", "--section", "traffic")
     assert 0 == result.exit_code and "10. Upstream" not in result.stdout and "1. Traffic" in result.stdout
     assert "warning: no section upstream: no answer records read" in result.stderr
+
+
+def test_targets_get_short_names_in_their_order() -> None:
+    targets = [{"target": "upstream", "to": "a"}, {"target": "candidate", "to": "b"},
+               {"target": "candidate", "to": "c"}, {"target": "(other)", "to": ""}]  # fmt: skip
+    assert ["upstream", "candidate 1", "candidate 2", "(other)"] == list(labels(targets).values())
+    two = labels([{"target": "upstream", "to": "a"}, {"target": "upstream", "to": "b"}])
+    assert {("upstream", "a"): "upstream 1", ("upstream", "b"): "upstream 2"} == two
