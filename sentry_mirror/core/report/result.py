@@ -75,6 +75,7 @@ within a version, a key is never renamed or removed without a new version::
                                "rate_limited" (429s), "rate_limits": {category|"(all)": {"answers", "max_s"}},
                                "retry_after": {"answers", "max_s"} or null}],
                   "by_endpoint": [{"endpoint", "items", "target", "to", "answers", "delivered",
+                                   "by_status": {as the target's},
                                    "by_class": {"2xx"…"5xx"|"none"|"other"|"dropped": n}}],
                   "requests": {"answered", "forwarded", "not_delivered", "delivered_later",
                                "still_undelivered", "no_upstream_answer"},

@@ -113,7 +113,7 @@ class Target:
         self.returned += data.get("returned") is True
         self.replayed += data.get("via") == "replay"
         self.rate_limited += answer.status == 429
-        self.by_status.add(DROPPED if answer.dropped else NO_ANSWER if answer.status is None else answer.status)
+        self.by_status.add(_status_key(answer))
         if answer.error:
             self.errors.add(answer.error)
         latency = data.get("latency_ms")
@@ -171,6 +171,11 @@ class Target:
         }
 
 
+def _status_key(answer: Answer) -> str | int:
+    """The answer's row in a table by status: its status, or :data:`NO_ANSWER`, :data:`DROPPED`."""
+    return DROPPED if answer.dropped else NO_ANSWER if answer.status is None else answer.status
+
+
 def _sane(value: float | None) -> TypeGuard[float]:
     """A duration: a number from 0 to :data:`LONGEST`."""
     return value is not None and 0 <= value <= LONGEST
@@ -187,21 +192,24 @@ def _seconds(value: str) -> float | None:
 class Row:
     """Answers of one target to the requests of one endpoint carrying some item types."""
 
-    __slots__ = ("answers", "by_class", "delivered")
+    __slots__ = ("answers", "by_class", "by_status", "delivered")
 
     def __init__(self) -> None:
         self.answers = 0
         self.delivered = 0
+        self.by_status = _capped()
         self.by_class = Capped(20)
 
     def add(self, answer: Answer) -> None:
         self.answers += 1
         self.delivered += answer.delivered
+        self.by_status.add(_status_key(answer))
         self.by_class.add(DROPPED if answer.dropped else status_class(answer.status))
 
     def merge(self, other: Row) -> None:
         self.answers += other.answers
         self.delivered += other.delivered
+        self.by_status.merge(other.by_status)
         self.by_class.merge(other.by_class)
 
 
@@ -254,6 +262,7 @@ class Upstream:
                     "to": to,
                     "answers": row.answers,
                     "delivered": row.delivered,
+                    "by_status": by_count(row.by_status),
                     "by_class": by_count(row.by_class),
                 }
             )

@@ -110,7 +110,9 @@ def test_per_endpoint_and_item_types() -> None:
         event_up["delivered"],
         event_up["by_class"],
     )
-    assert {"4xx": 1} == rows[("transaction", "http://127.0.0.1:9000/1")]["by_class"]
+    transaction = rows[("transaction", "http://127.0.0.1:9000/1")]
+    assert ({"429": 1}, {"4xx": 1}) == (transaction["by_status"], transaction["by_class"])
+    assert {"200": 8, "no answer": 1} == event_up["by_status"]
     assert {"2xx": 7, "5xx": 2} == rows[("event", CANDIDATE)]["by_class"]
     assert {"dropped": 3} == rows[("event", DROPPING)]["by_class"]
 
