@@ -1,7 +1,10 @@
 """Filters over recorded requests that compose (all given conditions must hold).
 
 Cheap conditions (endpoint, project, status, time) are checked on the record before
-its body is parsed; the rest on its :class:`~sentry_mirror.core.describe.Row`.
+its body is parsed; the rest on its :class:`~sentry_mirror.core.describe.Row`. Answer
+records (forward mode, :mod:`sentry_mirror.core.answer`), where a command reads them, are
+kept by the filters naming what they share with their request (endpoint, item types, time);
+the other filters leave them alone.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentry_mirror.core import bodies
+from sentry_mirror.core import answer, bodies
 from sentry_mirror.core.describe import Row, describe
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import format_time
@@ -104,6 +107,30 @@ class Query:
             return False
         return not (self.releases and row.release not in self.releases)
 
+    def _answer_ok(self, data: Mapping[str, Any]) -> bool:
+        """An answer record (:mod:`sentry_mirror.core.answer`), by the filters naming what it
+        shares with its request: endpoint, item types and time (when it was answered); the
+        other filters leave it alone."""
+        if self.endpoints and data["endpoint"] not in self.endpoints:
+            return False
+        if self.item_types and not self.item_types.intersection(data["item_types"]):
+            return False
+        received = data["received_at"]
+        if self.since is not None and received < format_time(self.since):
+            return False
+        return not (self.until is not None and received > format_time(self.until))
+
+    def _row(self, data: Mapping[str, Any], malformed: Malformed | None) -> Row | None:
+        """The record's Row when it passes the conditions that need no parsing, else None. A
+        record that cannot be described is counted in ``malformed`` (the last resort)."""
+        try:
+            return describe(data) if self._record_ok(data) else None
+        except FATAL:
+            raise
+        except Exception as exc:
+            (malformed or Malformed(where="inspect")).failed(data, exc)
+            return None
+
     def select(
         self, records: Iterable[Mapping[str, Any]], malformed: Malformed | None = None
     ) -> Iterator[tuple[Mapping[str, Any], Row]]:
@@ -113,30 +140,31 @@ class Query:
         for data in records:
             if self.limit is not None and taken >= self.limit:
                 return
-            try:
-                if not self._record_ok(data):
-                    continue
-                row = describe(data)
-            except FATAL:
-                raise
-            except Exception as exc:
-                (malformed or Malformed(where="inspect")).failed(data, exc)
-                continue
-            if self._row_ok(row):
+            row = self._row(data, malformed)
+            if row is not None and self._row_ok(row):
                 taken += 1
                 yield data, row
 
     def matching(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         """The records that match, up to ``limit``; streaming. A record is described (its
-        :class:`Row` built) only when a filter needs its SDK, level, environment or release."""
-        if self.sdks or self.levels or self.environments or self.releases:
-            yield from (data for data, _ in self.select(records))
-            return
+        :class:`Row` built) only when a filter needs its SDK, level, environment or release.
+        Answer records (read only when asked for) are kept by endpoint, item types and time
+        alone, and not counted in ``limit``."""
+        described = bool(self.sdks or self.levels or self.environments or self.releases)
         taken = 0
         for data in records:
             if self.limit is not None and taken >= self.limit:
                 return
-            if self._record_ok(data):
+            if answer.is_answer(data):
+                if self._answer_ok(data):
+                    yield data
+                continue
+            if described:
+                row = self._row(data, None)
+                kept = row is not None and self._row_ok(row)
+            else:
+                kept = self._record_ok(data)
+            if kept:
                 taken += 1
                 yield data
 

@@ -32,12 +32,19 @@ def warn(message: str, console: Console | None = None) -> None:
 
 @contextmanager
 def reading(
-    paths: tuple[str, ...], malformed: Malformed | None = None, query: Query | None = None, *, required: bool = False
+    paths: tuple[str, ...],
+    malformed: Malformed | None = None,
+    query: Query | None = None,
+    *,
+    required: bool = False,
+    answers: bool = False,
 ) -> Iterator[Iterator[Mapping[str, Any]]]:
     """Records (as dicts) from ``paths`` (default ``snapshots/``) that match ``query``, with
     warnings and, for long reads, a progress bar on stderr. Records skipped as unusable are
     counted in ``malformed``, whose warnings go to stderr too. No snapshot file at all (an
-    empty directory, a glob matching nothing) is a warning, or an error when ``required``."""
+    empty directory, a glob matching nothing) is a warning, or an error when ``required``.
+    ``answers``: the answer records of forward mode too (:mod:`sentry_mirror.core.answer`;
+    how the query treats them: :meth:`~sentry_mirror.core.query.Query.matching`)."""
     files = expand(paths or ("snapshots",))
     err = stderr()
     if not files:
@@ -61,6 +68,7 @@ def reading(
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
             task = progress.add_task("reading", total=files.total_size)
             on_progress = lambda n: progress.advance(task, n)  # noqa: E731
-            yield kept(r.data for r in iter_records(files, on_warning=warned, on_progress=on_progress))
+            records = iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers)
+            yield kept(r.data for r in records)
     else:
-        yield kept(r.data for r in iter_records(files, on_warning=warned))
+        yield kept(r.data for r in iter_records(files, on_warning=warned, answers=answers))

@@ -51,13 +51,14 @@ def build(
     required: bool = False,
 ) -> report.Report:
     """The report over the records of ``paths`` that ``wanted`` keeps (no file at all is an
-    error when ``required``: a diff against nothing would pass any check)."""
+    error when ``required``: a diff against nothing would pass any check). Answer records are
+    read only for the sections that read them (``upstream``)."""
     if engine == pii.RELAY_ENGINE and not pii.relay_available():
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
         )
     malformed = Malformed(where="report")
-    with reading(paths, malformed, wanted, required=required) as records:
-        return report.build_report(
-            records, sections or report.SECTIONS, top_groups=top, pii_engine=engine, malformed=malformed
-        )
+    sections = sections or report.EVERY_SECTION
+    answers = not set(report.OPTIONAL_SECTIONS).isdisjoint(sections)
+    with reading(paths, malformed, wanted, required=required, answers=answers) as records:
+        return report.build_report(records, sections, top_groups=top, pii_engine=engine, malformed=malformed)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from sentry_mirror.core import query as query_mod
 from sentry_mirror.core.query import Query, is_status
-from tests.factories import sample_records
+from tests.factories import T0, make_answer, sample_records
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,21 @@ def test_matching_describes_records_only_for_row_filters(records: list[dict[str,
 def test_is_status() -> None:
     assert all(is_status(value) for value in ("200", "404", "4xx", "5XX", "2xX"))
     assert not any(is_status(value) for value in ("abc", "", "4x", "x00", "4xxx", "²00", "-1", "20 0"))
+
+
+def test_answer_records_are_kept_by_endpoint_item_types_and_time_only(records: list[dict[str, Any]]) -> None:
+    """Forward mode's answer records (read by report) never crash a filter: those naming what
+    an answer shares with its request apply to it, the others leave it alone (nor count it)."""
+    answers = [make_answer(r, answered_at=T0 + timedelta(minutes=n)) for n, r in enumerate(records)]
+    mixed = [one for pair in zip(records, answers, strict=True) for one in pair]
+
+    def kept(query: Query) -> list[str]:
+        return [data["id"] for data in query.matching(mixed) if data.get("kind") == "answer"]
+
+    every = [a["id"] for a in answers]
+    events = [a["id"] for a in answers if "event" in a["item_types"]]
+    assert every == kept(Query(levels=frozenset({"error"}), statuses=frozenset({"4xx"}), grep="nothing such"))
+    assert every[:2] == kept(Query(sdks=frozenset({"sentry.python"}), limit=3))  # reading stops at the 3rd request
+    assert events == kept(Query(item_types=frozenset({"event"}))) and 0 < len(events) < len(every)
+    assert every[2:5] == kept(Query(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)))
+    assert [] == kept(Query(endpoints=frozenset({"store"})))

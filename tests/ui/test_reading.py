@@ -9,7 +9,9 @@ import pytest
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.reading import reading, warn
+from tests.factories import make_answer, sample_records
 
 SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")
 
@@ -59,3 +61,16 @@ def test_a_truncated_snapshot_warns_on_stderr(tmp_path: Path, capsys: pytest.Cap
 def test_warn_shows_captured_text_literally(capsys: pytest.CaptureFixture[str]) -> None:
     warn("a [bold]name[/bold] with \x1b[31m escapes")
     assert "warning: a [bold]name[/bold] with \\x1b[31m escapes\n" == capsys.readouterr().err
+
+
+def test_answer_records_are_read_only_when_asked_for(tmp_path: Path) -> None:
+    request = sample_records()[0]
+    path = tmp_path / "forward.jsonl.zst"
+    with path.open("wb") as fo:
+        writer = SnapshotWriter(fo)
+        writer.write([request, make_answer(request)])
+        writer.finish_frame()
+    with reading((str(path),)) as records:
+        assert [request["id"]] == [r["id"] for r in records]
+    with reading((str(path),), query=Query(item_types=frozenset({"event"})), answers=True) as records:
+        assert [None, "answer"] == [r.get("kind") for r in records]

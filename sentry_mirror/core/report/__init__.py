@@ -7,8 +7,9 @@ reservoirs of :data:`~.bounded.RESERVOIR_SIZE` values for percentiles (exact up 
 a uniform sample beyond), per-key tables with a row limit and the rest under ``"(other)"``.
 The sections, one module each: :mod:`.traffic`, :mod:`.fields` (with :mod:`.coverage` and
 the walk shared with personal data, :mod:`.walker`), :mod:`.issues`, :mod:`.performance`,
-:mod:`.health`, :mod:`.dropped`, :mod:`.pii`, :mod:`.sourcemaps`, :mod:`.server`. The
-result and its JSON schema: :mod:`.result`.
+:mod:`.health`, :mod:`.dropped`, :mod:`.pii`, :mod:`.sourcemaps`, :mod:`.server`, and, over
+the answer records of forward mode only, :mod:`.upstream` (with :mod:`.pairing`). The result
+and its JSON schema: :mod:`.result`.
 
 Every section but ``traffic`` and ``server`` reads only the requests that were accepted
 (answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
@@ -16,10 +17,10 @@ Every section but ``traffic`` and ``server`` reads only the requests that were a
 
 from sentry_mirror.core.report.builder import ReportBuilder, build_report
 from sentry_mirror.core.report.issues import TOP_GROUPS
-from sentry_mirror.core.report.result import SCHEMA, SCHEMA_VERSION, SECTIONS, Report
+from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, SCHEMA, SCHEMA_VERSION, SECTIONS, Report
 from sentry_mirror.core.report.view import Aggregator, RecordView
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "SECTIONS", "TOP_GROUPS", "Aggregator", "RecordView", "Report", "ReportBuilder",
+    "EVERY_SECTION", "OPTIONAL_SECTIONS", "SCHEMA", "SCHEMA_VERSION", "SECTIONS", "TOP_GROUPS", "Aggregator", "RecordView", "Report", "ReportBuilder",
     "build_report",
 ]  # fmt: skip

@@ -7,6 +7,10 @@ every record, or those carrying payloads of some item types). A record an aggreg
 is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the aggregators fed
 before it have counted it, those after have not. Adding a section is writing its aggregator module
 (:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`.
+
+Answer records (forward mode, :mod:`sentry_mirror.core.answer`) feed the ``upstream`` section
+only (:mod:`.upstream`), and only it: they are told from request records by their ``kind``
+(one look-up per record) before any view is made.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sentry_mirror.core import pii
+from sentry_mirror.core import answer, pii
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record
 from sentry_mirror.core.report.bounded import by_count
@@ -24,10 +28,11 @@ from sentry_mirror.core.report.health import Health
 from sentry_mirror.core.report.issues import TOP_GROUPS, Issues
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
-from sentry_mirror.core.report.result import SECTIONS, Report
+from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps
 from sentry_mirror.core.report.traffic import Traffic
+from sentry_mirror.core.report.upstream import Upstream
 from sentry_mirror.core.report.view import Aggregator, RecordView
 from sentry_mirror.core.report.walker import Walker
 from sentry_mirror.core.tolerant import Remarks
@@ -52,6 +57,7 @@ class ReportBuilder:
         self.traffic = Traffic()
         self.issues = Issues(top_groups)
         self.performance = Performance(self.remarks)
+        self.upstream = Upstream()
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
             "fields": Fields(self.walker, self.personal if self.personal.one_walk else None),
@@ -62,6 +68,7 @@ class ReportBuilder:
             "pii": self.personal,
             "sourcemaps": Sourcemaps(self.remarks),
             "server": Server(self.traffic),
+            "upstream": self.upstream,
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -71,6 +78,9 @@ class ReportBuilder:
     def add(self, record: Record | Mapping[str, Any]) -> None:
         data = record.data if isinstance(record, Record) else record
         try:
+            if answer.is_answer(data):
+                self.upstream.answer(data)
+                return
             view = RecordView(data)
             for aggregator in self._every:
                 aggregator.add(view)
@@ -102,12 +112,16 @@ class ReportBuilder:
         if other.malformed is not self.malformed:  # one shared counter already holds both
             self.malformed.merge(other.malformed)
 
-    def build(self, sections: Iterable[str] = SECTIONS) -> Report:
+    def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
+        """The report of the ``sections`` named; an optional one (``upstream``) only when
+        its records were read."""
         wanted = set(sections)
+        if not self.upstream.count:
+            wanted -= set(OPTIONAL_SECTIONS)
         groups = self.issues.groups()
         transactions = self.performance.groups()
         results = {}
-        for name in SECTIONS:
+        for name in EVERY_SECTION:
             if name not in wanted:
                 continue
             if name == "issues":
@@ -122,7 +136,7 @@ class ReportBuilder:
 
 def build_report(
     records: Iterable[Record | Mapping[str, Any]],
-    sections: Iterable[str] = SECTIONS,
+    sections: Iterable[str] = EVERY_SECTION,
     *,
     top_groups: int = TOP_GROUPS,
     pii_engine: str = pii.ENGINE,
@@ -136,7 +150,7 @@ def build_report(
     default scrubbing removes from events and transactions, instead of the built-in rules
     (other items keep the built-in answer); the section then lists where the two disagree."""
     wanted = set(sections)
-    unknown = wanted - set(SECTIONS)
+    unknown = wanted - set(EVERY_SECTION)
     if unknown:
         raise ValueError(f"unknown report sections: {', '.join(sorted(unknown))}")
     builder = ReportBuilder(top_groups=top_groups, scan_pii="pii" in wanted, pii_engine=pii_engine, malformed=malformed)

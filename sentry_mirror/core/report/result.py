@@ -18,6 +18,9 @@ Sections (:data:`SECTIONS`), in the issue's numbering:
 7. ``pii``          personal data per path and kind, and what Sentry's default scrubbing removes
 8. ``sourcemaps``   minified-looking JavaScript frames, debug ids, releases
 9. ``server``       what a server must support, with counts, and the storage per day
+10. ``upstream``    forward mode (``listen --forward``/``--tee``): what the upstream and each
+                    candidate answered, per endpoint and item types, latency, rate limits,
+                    requests not delivered, disagreements; only when answer records were read
 
 JSON schema (:meth:`Report.to_json`, version :data:`SCHEMA_VERSION`); a new key may be added
 within a version, a key is never renamed or removed without a new version::
@@ -64,7 +67,24 @@ within a version, a key is never renamed or removed without a new version::
                     "events", "events_with_release", "events_with_dist"},
      "server": {"endpoints", "methods", "item_types", "encodings", "auth_forms",
                 "content_types", "headers", "sdks", "bytes_per_day", "requests_per_day",
-                "decoded_bytes_per_day"}}
+                "decoded_bytes_per_day"},
+     "upstream": {"answers",
+                  "targets": [{"target": "upstream"|"candidate", "to", "answers", "delivered", "undelivered",
+                               "dropped", "returned", "via_replay", "by_status": {status|"no answer"|"dropped": n},
+                               "errors": {error: n}, "latency_ms": {"count", "p50", "p95", "p99", "max"},
+                               "rate_limited" (429s), "rate_limits": {category|"(all)": {"answers", "max_s"}},
+                               "retry_after": {"answers", "max_s"} or null}],
+                  "by_endpoint": [{"endpoint", "items", "target", "to", "answers", "delivered",
+                                   "by_status": {as the target's},
+                                   "by_class": {"2xx"…"5xx"|"none"|"other"|"dropped": n}}],
+                  "requests": {"answered", "forwarded", "not_delivered", "delivered_later",
+                               "still_undelivered", "no_upstream_answer"},
+                  "disagreements": {"compared", "requests",
+                                    "by_candidate": [{"to", "compared", "agree", "upstream_only",
+                                                      "candidate_only", "class"}],
+                                    "examples": [{"request_id", "endpoint", "items",
+                                                  "answers": [{"target", "to", "status", "error", "dropped"}]}]},
+                  "pairing": {"window", "unpaired"}, "truncated": [table names]}}
 
 All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded to 4 places.
 """
@@ -80,6 +100,10 @@ from sentry_mirror.core.report.bounded import Json
 SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
 SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "pii", "sourcemaps", "server")
+#: Sections present only when their records were read: ``upstream`` (answer records).
+OPTIONAL_SECTIONS = ("upstream",)
+#: Every section, in order: what ``report --section`` takes.
+EVERY_SECTION = (*SECTIONS, *OPTIONAL_SECTIONS)
 
 
 @dataclass(frozen=True)

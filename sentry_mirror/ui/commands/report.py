@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, report
-from sentry_mirror.ui import render_report, render_report_html, render_report_terminal
+from sentry_mirror.ui import render_report, render_report_html, render_report_terminal, render_report_upstream
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
+from sentry_mirror.ui.reading import warn
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
 from sentry_mirror.ui.safe import json_text
 
@@ -21,9 +22,9 @@ from sentry_mirror.ui.safe import json_text
     "--section",
     "sections",
     multiple=True,
-    type=click.Choice(report.SECTIONS),
+    type=click.Choice(report.EVERY_SECTION),
     metavar="NAME",
-    help="Only this section (repeatable): " + ", ".join(report.SECTIONS) + ".",
+    help="Only this section (repeatable): " + ", ".join(report.EVERY_SECTION) + ".",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Output format."
@@ -61,9 +62,11 @@ def report_command(
     """What the SDKs sent, for deciding what a server must handle.
 
     Traffic, field coverage, issues, performance, release health and monitors, what the
-    SDKs dropped, personal data, source maps and releases, and what a server must support.
-    SNAPSHOT is a file, a directory or a glob (default: snapshots/). Takes the same
-    filters as inspect.
+    SDKs dropped, personal data, source maps and releases, and what a server must support;
+    over snapshots of forward mode (listen --forward/--tee), what the upstream and the
+    candidates answered. SNAPSHOT is a file, a directory or a glob (default: snapshots/).
+    Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
+    --since and --until).
 
     Examples:
 
@@ -72,11 +75,13 @@ def report_command(
         sentry-mirror report --section pii --sdk sentry.python
     """
     data = build(snapshots, sections, top, query(filters), pii_engine).to_json()
+    for name in set(sections).difference(data["sections"]):
+        warn(f"no section {name}: no answer records read (they are written by listen --forward or --tee)")
     if fmt == "json":
         emit(env, json_text(data, indent=True) + "\n", output)
         return
     title = f"sentry-mirror report: {', '.join(snapshots) or 'snapshots'}"
-    document = render_report.document(data, max_paths=max_paths)
+    document = render_report_upstream.document(data, max_paths=max_paths)
     if fmt == "markdown":
         emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":
