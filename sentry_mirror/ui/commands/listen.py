@@ -224,7 +224,11 @@ def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
 
 def _stop_lines(console: Console, stopped: Stopped) -> None:
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
-    if stopped.refused:
+    if stopped.refused and any(t.kind == "upstream" for t in stopped.targets):  # sent on all the same
+        console.print(
+            f"  {stopped.refused} record(s) could not be written: the snapshot was unwritable", style="yellow"
+        )
+    elif stopped.refused:
         console.print(
             f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow"
         )
