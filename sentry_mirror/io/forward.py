@@ -61,17 +61,26 @@ class Sender:
         """Send ``prepared``; the server's answer, or why there is none (never raises for that)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        async with self._slots:
+        slots = self._slots
+        if not slots.locked():
+            await slots.acquire()  # at once
+        else:  # every slot is taken: waiting for one counts against the timeout too
             try:
-                status, headers, body, written, size = await self.client.request(
-                    prepared.method, prepared.url, prepared.headers, prepared.body
-                )
+                await asyncio.wait_for(slots.acquire(), self.timeout)
             except TimeoutError:
-                elapsed = (loop.time() - started) * 1000
-                error = f"no answer within {self.timeout:g} s"
-                return Reply(None, latency_ms=elapsed, error=error, timed_out=True)
-            except (OSError, ValueError) as exc:  # refused, reset, TLS, not HTTP, a header it cannot send
-                return Reply(None, error=_describe(exc))
+                error = f"not sent: no free connection within {self.timeout:g} s"
+                return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
+        try:
+            status, headers, body, written, size = await self.client.request(
+                prepared.method, prepared.url, prepared.headers, prepared.body
+            )
+        except TimeoutError:
+            error = f"no answer within {self.timeout:g} s"
+            return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
+        except (OSError, ValueError) as exc:  # refused, reset, TLS, not HTTP, a header it cannot send
+            return Reply(None, error=_describe(exc))
+        finally:
+            slots.release()
         latency = (loop.time() - written) * 1000
         if size > ANSWER_CAP:
             error = f"the answer's body is over {ANSWER_CAP} bytes ({size}): not passed on"

@@ -43,6 +43,9 @@ class Stub:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     delay: float = 0.0
+    peers: set[object] = field(default_factory=set)  # the connections requests came on
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def dsn(self, key: str = UPSTREAM_KEY, project: int = 5) -> str:
         return f"{self.scheme}://{key}@127.0.0.1:{self.port}/{project}"
@@ -50,8 +53,14 @@ class Stub:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await request.read()
         self.received.append((request.method, request.path_qs, dict(request.headers), body))
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         answer_body = self.body if self.body is not None else orjson.dumps({"id": uuid.uuid4().hex})
         return web.Response(status=self.status, headers=self.headers, body=answer_body)
 
@@ -458,3 +467,21 @@ async def test_listen_forward_on_the_command_line(stubs: Callable[..., Awaitable
     assert f"upstream http://127.0.0.1:{upstream.port}/5: 1 delivered, 0 undelivered" in rest
     assert "stopped: 1 requests in 1 file(s)" in rest
     assert UPSTREAM_KEY not in "".join(banner[1:]) + live + rest
+
+
+async def test_connections_are_kept_alive_and_concurrency_is_bounded(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
+) -> None:
+    """One after the other, requests share one kept-alive connection; 6 at once with
+    ``--forward-concurrency 2`` reach the upstream 2 at a time (the others wait, none fail)."""
+    upstream = await stubs()
+    mirror = await forwarder(upstream=upstream.dsn())
+    await send_many(mirror.url, 5)
+    assert 1 == len(upstream.peers)
+    slow = await stubs(delay=0.2)
+    bounded = await forwarder(upstream=slow.dsn(), concurrency=2)
+    results = await asyncio.gather(
+        *(post(f"{bounded.url}/api/5/envelope/", envelope_body()[1], auth()) for _ in range(6))
+    )
+    assert [200] * 6 == [status for status, _, _, _ in results]
+    assert (2, 6) == (slow.most_in_flight, len(slow.received))
