@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sentry_mirror.core.forwarding import Destination, Reply, answer_record, prepare
+from sentry_mirror.core.replay.rewrite import NotReplayable
 from sentry_mirror.io.forward import Sender, Tally
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,16 @@ async def send_one(sender: Sender, where: Destination, entry: dict[str, Any], wi
     A request that cannot be rewritten is not sent: the reply says why."""
     try:
         prepared = prepare(entry, where, wire)
-    except Exception as exc:  # NotReplayable, or a bug in the rewrite: this request only
+    except NotReplayable as exc:
         return Reply(None, error=f"not sent: {exc}")
-    return await sender.send(prepared)
+    except Exception as exc:  # a bug in the rewrite: this request only
+        log.exception("a request could not be rewritten for %s", where.to)
+        return Reply(None, error=f"not sent: {type(exc).__name__}: {exc}")
+    try:
+        return await sender.send(prepared)
+    except Exception as exc:  # a bug in the client: this request only
+        log.exception("a request could not be sent to %s", where.to)
+        return Reply(None, error=f"{type(exc).__name__}: {exc}")
 
 
 class Candidate:

@@ -485,3 +485,39 @@ async def test_connections_are_kept_alive_and_concurrency_is_bounded(
     )
     assert [200] * 6 == [status for status, _, _, _ in results]
     assert (2, 6) == (slow.most_in_flight, len(slow.received))
+
+
+@pytest.mark.parametrize("minimal", [False, True], ids=["the 500's full record", "a minimal record"])
+async def test_a_request_the_mirror_fails_on_still_reaches_the_upstream(
+    stubs: Callable[..., Awaitable[Stub]],
+    forwarder: Callable[..., Awaitable[Forwarder]],
+    monkeypatch: pytest.MonkeyPatch,
+    minimal: bool,
+) -> None:
+    """A bug in the mirror's own handling (its record cannot be built: a 500 for plain
+    ``listen``) does not harm production traffic: the gzip body goes upstream as it came and
+    the SDK gets the upstream's answer."""
+    from sentry_mirror.core import ingest, record
+
+    real_build = record.build
+
+    def build(incoming: ingest.Request, outcome: ingest.Outcome, **kwargs: Any) -> dict[str, Any]:
+        if minimal or outcome.response.status != 500:
+            raise RuntimeError("boom in build")
+        return real_build(incoming, outcome, **kwargs)
+
+    monkeypatch.setattr(record, "build", build)
+    upstream = await stubs(body=b'{"id":"up"}')
+    mirror = await forwarder(upstream=upstream.dsn())
+    wire = gzip.compress(envelope_body()[1])
+    status, _, body, _ = await post(f"{mirror.url}/api/5/envelope/", wire, {**auth(), "Content-Encoding": "gzip"})
+    assert (200, b'{"id":"up"}') == (status, body)
+    [(_, path, headers, sent)] = upstream.received
+    assert ("/api/5/envelope/", wire, "gzip") == (path, sent, headers["Content-Encoding"])
+    await mirror.stop()
+    request, [answered] = request_and_answers(mirror)
+    assert (500, 200, minimal) == (
+        request["response"]["status"],
+        answered["status"],
+        any("this is a minimal one" in note for note in request["notes"]),
+    )
