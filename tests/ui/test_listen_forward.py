@@ -64,3 +64,10 @@ def test_the_stop_lines_count_per_server() -> None:
         "  candidate http://127.0.0.1:8000/1: 7 delivered, 1 undelivered, 2 dropped",
         "  3 request(s) were sent on but not recorded: the snapshot could not be written",
     ] == out.getvalue().splitlines()
+
+
+def test_the_forward_environment_variable_is_read_and_checked(tmp_path: Path) -> None:
+    env = {**ENV, "SENTRY_MIRROR_FORWARD": "https://o1.ingest.sentry.io/123"}  # no key: not a DSN
+    result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
+    assert 3 == result.exit_code, result.output
+    assert "expected scheme://public_key@host/project_id" in result.output
