@@ -71,3 +71,16 @@ def test_the_forward_environment_variable_is_read_and_checked(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
     assert 3 == result.exit_code, result.output
     assert "expected scheme://public_key@host/project_id" in result.output
+
+
+def test_forwarding_to_the_mirror_itself_is_refused(tmp_path: Path) -> None:
+    """``--forward`` (or ``--tee``) at the listener's own address would loop forever."""
+    for option in ("--forward", "--tee"):
+        result = CliRunner().invoke(
+            cli,
+            ["listen", "--port", "9123", "--dir", str(tmp_path / "s"), option, f"http://{KEY}@localhost:9123/1"],
+            env=ENV,
+        )
+        assert 3 == result.exit_code, result.output
+        assert "http://localhost:9123/1 is this mirror itself" in result.output
+        assert KEY not in result.output
