@@ -299,7 +299,11 @@ class Client:
         text = "".join(lines)
         if text.count("\n") != count + 1 or text.count("\r") != count + 1:
             raise ValueError("a header name or value holds a line break")
-        return text.encode("utf-8", "surrogateescape")
+        try:
+            # headers are recorded latin-1 decoded (lossless): the bytes that came go out again
+            return text.encode("latin-1")
+        except UnicodeEncodeError:  # text that never came off the wire (a hand-made record)
+            return text.encode("utf-8", "surrogateescape")
 
     async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> Answer:
         """Send one request; its answer, of which the first :attr:`keep_bytes` bytes of body are kept."""

@@ -299,6 +299,15 @@ def test_client_refuses_line_breaks_in_headers_and_other_origins() -> None:
         client.head("POST", "http://127.0.0.1:90000/", [], b"")
 
 
+def test_header_bytes_go_out_as_they_came() -> None:
+    """Headers are recorded latin-1 decoded: the bytes an SDK sent are the bytes sent on
+    (a replayed or forwarded request); text no wire carried goes out as UTF-8."""
+    client = Client("http", "127.0.0.1", 9000)
+    came = b"caf\xe9 \xff".decode("latin-1")
+    assert b"X-A: caf\xe9 \xff\r\n" in client.head("POST", "http://127.0.0.1:9000/", [("X-A", came)], b"")
+    assert "X-B: \u2603\r\n".encode() in client.head("POST", "http://127.0.0.1:9000/", [("X-B", "\u2603")], b"")
+
+
 async def test_client_speaks_tls_and_verifies_the_certificate(tmp_path: Any) -> None:
     """An https target: the certificate is verified (an unknown one is a transport error),
     and a trusted one carries the requests on one kept-alive connection."""
