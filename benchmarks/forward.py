@@ -6,12 +6,13 @@ One bare upstream sink serves the whole run: ``benchmarks/bare_app.py``, its own
 127.0.0.1, answering every request ``200 {}`` (the bodies go to /dev/null). The envelopes
 are ingest.py's pool (real sentry-python envelopes, gzipped as the SDK does it).
 
-1. **CPU.** Interleaved pairs of runs, each listener its own process: plain ``listen``, then
-   ``listen --forward <the sink's DSN>``, each driven by ingest.py's closed loop at C requests
+1. **CPU.** Interleaved rounds of runs, each listener its own process: plain ``listen``, then
+   ``listen --forward <the sink's DSN>`` (then the sink sent to directly), each driven by ingest.py's closed loop at C requests
    in flight (default 32) for a window. The listener's CPU per request is its utime+stime
    (/proc/<pid>/stat) across the window divided by the requests answered in it. The ratio
    is the median of each pair's own ratio. Target: forward / plain at most 1.3x.
-2. **Added latency.** The same sink, sent to directly, and through ``listen --forward``, by C
+2. **Added latency.** The same sink, sent to directly, through plain ``listen`` (which does
+   not send on: what recording alone adds) and through ``listen --forward``, by C
    workers paced to RATE requests/s in all (default 500): the time from sending a request to
    its answer read, at the client. Paced, so that the latency is each request's own path and
    not its wait behind a saturated core (in a closed loop at c=32 on two cores the latency is
@@ -161,15 +162,16 @@ def cpu_pairs(args: argparse.Namespace, pool: list[bytes], sink: ingest.Server) 
 
 
 def latency_pairs(args: argparse.Namespace, pool: list[bytes], sink: ingest.Server) -> list[dict[str, Any]]:
-    """Step 2: the sink directly, then through ``listen --forward``, paced, interleaved."""
+    """Step 2: the sink directly, plain ``listen`` and ``listen --forward``, paced, interleaved."""
     forward = ("--forward", f"http://{ingest.PUBLIC_KEY}@{ingest.HOST}:{sink.port}/1")
     c, rate, warmup, seconds = args.concurrency, args.rate, args.warmup, args.paced_seconds
     runs = []
     for _ in range(args.rounds):
         runs.append(asyncio.run(paced(sink, pool, c, rate, warmup, seconds)) | {"server": "sink"})
         _progress(args, runs[-1], "p50_ms", "ms p50")
-        runs.append(listener_run("forward", forward, pool, lambda s: paced(s, pool, c, rate, warmup, seconds)))
-        _progress(args, runs[-1], "p50_ms", "ms p50")
+        for name, options in (("listen", ()), ("forward", forward)):
+            runs.append(listener_run(name, options, pool, lambda s: paced(s, pool, c, rate, warmup, seconds)))
+            _progress(args, runs[-1], "p50_ms", "ms p50")
     return runs
 
 
@@ -186,8 +188,8 @@ def summarise(cpu_runs: list[dict[str, Any]], latency_runs: list[dict[str, Any]]
     cpu = "server_cpu_us_per_envelope"
     by = {name: [r for r in cpu_runs if r["server"] == name] for name in ("listen", "forward", "sink")}
     pairs = [f[cpu] / p[cpu] for p, f in zip(by["listen"], by["forward"], strict=True)]
-    sink = [r for r in latency_runs if r["server"] == "sink"]
-    forward = [r for r in latency_runs if r["server"] == "forward"]
+    timed = {name: [r for r in latency_runs if r["server"] == name] for name in ("sink", "listen", "forward")}
+    sink, forward = timed["sink"], timed["forward"]
     added = {q: [f[q] - s[q] for s, f in zip(sink, forward, strict=True)] for q in ("p50_ms", "p99_ms")}
 
     def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -198,8 +200,9 @@ def summarise(cpu_runs: list[dict[str, Any]], latency_runs: list[dict[str, Any]]
     }
     paced_ = {
         name: {k: median(runs, k) for k in ("p50_ms", "p99_ms", "max_ms", "server_cpu_us_per_request")}
-        for name, runs in (("sink", sink), ("forward", forward))
+        for name, runs in timed.items()
     }
+
     ratios = {
         "cpu_per_request": statistics.median(pairs),
         "cpu_per_request_pairs": pairs,
@@ -209,6 +212,8 @@ def summarise(cpu_runs: list[dict[str, Any]], latency_runs: list[dict[str, Any]]
         "added_p99_ms": statistics.median(added["p99_ms"]),
         "added_p50_ms_pairs": added["p50_ms"],
         "added_p99_ms_pairs": added["p99_ms"],
+        "listen_added_p50_ms": paced_["listen"]["p50_ms"] - paced_["sink"]["p50_ms"],
+        "listen_added_p99_ms": paced_["listen"]["p99_ms"] - paced_["sink"]["p99_ms"],
         "closed_loop_added_p50_ms": closed["forward"]["p50_ms"] - closed["sink"]["p50_ms"],
         "closed_loop_added_p99_ms": closed["forward"]["p99_ms"] - closed["sink"]["p99_ms"],
     }
@@ -247,6 +252,8 @@ def report(doc: dict[str, Any]) -> str:
         f" {ok(targets['added_p50_ms'])})",
         f"added latency p99: {ratios['added_p99_ms']:.2f} ms (target <= {TARGET_ADDED_P99_MS:g} ms:"
         f" {ok(targets['added_p99_ms'])})",
+        f"(plain listen, paced: added p50 {ratios['listen_added_p50_ms']:.2f} ms,"
+        f" p99 {ratios['listen_added_p99_ms']:.2f} ms)",
         f"(closed loop, c={params['concurrency']}: added p50 {ratios['closed_loop_added_p50_ms']:.2f} ms,"
         f" p99 {ratios['closed_loop_added_p99_ms']:.2f} ms; forward/listen throughput {ratios['throughput']:.2f}x)",
     ]
