@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentry_mirror.core import ingest
+from sentry_mirror.io.forward import ForwardOptions, Tally
+from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import OnRecord, Timeouts, create_app, serve
@@ -25,6 +27,7 @@ class ListenOptions:
     fsync: bool = False
     config: ingest.Config = field(default_factory=ingest.Config)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    forward: ForwardOptions = field(default_factory=ForwardOptions)
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,18 @@ class Ready:
     host: str
     port: int
     recorder: Recorder
+    forwarding: Forwarding | None = None
 
 
 @dataclass(frozen=True)
 class Stopped:
-    records: int
+    records: int  # request records written (answer records are not counted here)
     files: tuple[Path, ...]
-    refused: int = 0  # requests answered 503 because the snapshot could not be written
+    refused: int = 0  # records refused because the snapshot could not be written (503s when not forwarding)
     outages: int = 0  # times the snapshot became unwritable (and came back)
+    targets: tuple[Tally, ...] = ()  # forward mode: what became of the requests, per server (upstream first)
+    unrecorded: int = 0  # forward mode: requests sent on whose record could not be written
+    answers: int = 0  # forward mode: answer records written
 
 
 async def listen(
@@ -78,24 +85,56 @@ async def listen(
         fsync=options.fsync,
         on_open=on_rotate,
     )
+    forwarding: Forwarding | None = None
     try:
         await recorder.start()
-        try:
-            running = await serve(
-                create_app(recorder, options.config, on_record, options.timeouts), options.host, options.port
-            )
-        except BaseException:
-            await recorder.close()
-            raise
-        try:
-            on_ready(Ready(options.host, running.port, recorder))
-            await stop.wait()
-        finally:
-            await running.stop()
-            await recorder.close()
+        forwarding = await _run(options, recorder, on_ready, on_record, stop)
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
         loop.set_exception_handler(previous_handler)
         server_log.removeFilter(quiet)
-    return Stopped(recorder.records, tuple(recorder.paths), recorder.refused, recorder.outages)
+    if forwarding is None:
+        return Stopped(recorder.records, tuple(recorder.paths), recorder.refused, recorder.outages)
+    return Stopped(
+        recorder.records - forwarding.answers,
+        tuple(recorder.paths),
+        recorder.refused,
+        recorder.outages,
+        tuple(forwarding.tallies),
+        forwarding.unrecorded,
+        forwarding.answers,
+    )
+
+
+async def _run(
+    options: ListenOptions,
+    recorder: Recorder,
+    on_ready: Callable[[Ready], None],
+    on_record: OnRecord | None,
+    stop: asyncio.Event,
+) -> Forwarding | None:
+    """Serve until ``stop`` is set; then stop the server, the forwarding (its candidates get
+    what is left of the grace period) and the recorder, in that order."""
+    forwarding = None
+    try:
+        if options.forward.upstream or options.forward.tee:
+            forwarding = Forwarding(options.forward, recorder)
+        app = create_app(recorder, options.config, on_record, options.timeouts, forwarding)
+        running = await serve(app, options.host, options.port)
+    except BaseException:
+        if forwarding is not None:
+            await forwarding.close(0.0)
+        await recorder.close()
+        raise
+    try:
+        on_ready(Ready(options.host, running.port, recorder, forwarding))
+        await stop.wait()
+    finally:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await running.stop()
+        if forwarding is not None:
+            await forwarding.close(max(0.0, options.timeouts.grace - (loop.time() - started)))
+        await recorder.close()
+    return forwarding

@@ -32,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sentry_mirror.core import ingest, record
 from sentry_mirror.errors import MirrorError, SnapshotError
 from sentry_mirror.io import decoding
+from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.recorder import Recorder, RecordError
 
 #: Longest request line and header aiohttp accepts (its default, 8190, cuts long store GETs).
@@ -43,7 +44,8 @@ SHUTDOWN_MARGIN = 1.0
 
 log = logging.getLogger(__name__)
 
-OnRecord = Callable[[dict[str, Any]], None]
+#: Called with each request record once it is on disk, and in forward mode the upstream's answer record.
+OnRecord = Callable[[dict[str, Any], dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,11 @@ class _Guarded:
     def __init__(self, callback: OnRecord | None) -> None:
         self.callback = callback
 
-    def __call__(self, entry: dict[str, Any]) -> None:
+    def __call__(self, entry: dict[str, Any], upstream: dict[str, Any] | None = None) -> None:
         if self.callback is None:
             return
         try:
-            self.callback(entry)
+            self.callback(entry, upstream)
         except Exception:
             self.callback = None
             log.exception("the live line could not be printed; no more live lines")
@@ -136,6 +138,8 @@ class Mirror:
     flight: _Flight = field(default_factory=_Flight)
     #: decoded bytes that big bodies may hold at once, across requests (io/decoding.py)
     budget: decoding.DecodeBudget = field(default_factory=decoding.DecodeBudget)
+    #: forward mode: the upstream and candidates requests are sent on to (io/forwarding_app.py)
+    forwarding: Forwarding | None = None
 
 
 def create_app(
@@ -143,9 +147,10 @@ def create_app(
     config: ingest.Config = ingest.Config(),
     on_record: OnRecord | None = None,
     timeouts: Timeouts = Timeouts(),
+    forwarding: Forwarding | None = None,
 ) -> Mirror:
     """The mirror's handler, to :func:`serve`."""
-    return Mirror(recorder, config, _Guarded(on_record), timeouts)
+    return Mirror(recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding)
 
 
 async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tuple[bytes, int, bool, str | None]:
@@ -304,8 +309,10 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
     )
-
-    return await _store(mirror, incoming, response, entry, close=truncated)
+    forward = mirror.forwarding is not None and not truncated  # a body cut short is not sent on
+    if forward and mirror.forwarding is not None and mirror.forwarding.upstream is not None:
+        entry["forwarded_to"] = mirror.forwarding.upstream.to
+    return await _store(mirror, incoming, response, entry, close=truncated, forward=forward)
 
 
 async def _cut_short(
@@ -324,9 +331,18 @@ async def _cut_short(
 
 
 async def _store(
-    mirror: Mirror, incoming: ingest.Request, response: ingest.Response, entry: dict[str, Any], *, close: bool
+    mirror: Mirror,
+    incoming: ingest.Request,
+    response: ingest.Response,
+    entry: dict[str, Any],
+    *,
+    close: bool,
+    forward: bool = False,
 ) -> web.Response:
-    """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable."""
+    """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable.
+
+    ``forward``: then send it on (:meth:`Forwarding.relay`), even when it could not be
+    stored, and answer what the upstream answered."""
     try:
         try:
             await mirror.recorder.write(entry)
@@ -338,12 +354,22 @@ async def _store(
             )
             response, entry = _failure(incoming, exc, received_at, entry.get("remote_addr"), len(incoming.body))
             entry = record.minimal(entry, str(exc))
+            forward = False
             await mirror.recorder.write(entry)
             close = True
     except SnapshotError as exc:
         # Nothing is acknowledged that is not on disk: tell the SDK to retry later.
-        return _respond(ingest.unavailable(f"the mirror could not store this request: {exc}"), close=True)
-    mirror.on_record(entry)
+        unavailable = ingest.unavailable(f"the mirror could not store this request: {exc}")
+        if not forward or mirror.forwarding is None or mirror.forwarding.upstream is None:
+            return _respond(unavailable, close=True)
+        response, _ = await mirror.forwarding.relay(entry, incoming.body, unavailable, recorded=False)
+        return _respond(response, close=response.status == 503)
+    upstream = None
+    if forward and mirror.forwarding is not None:
+        mirror.forwarding.offer(entry, incoming.body)
+        if mirror.forwarding.upstream is not None:
+            response, upstream = await mirror.forwarding.relay(entry, incoming.body, response, recorded=True)
+    mirror.on_record(entry, upstream)
     return _respond(response, close=close or mirror.flight.draining)
 
 

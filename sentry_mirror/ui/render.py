@@ -56,9 +56,13 @@ def sdk_label(record: dict[str, Any]) -> str:
 Segments = list[tuple[str, str | None]]
 
 
-def line_segments(record: dict[str, Any], *, local_time: bool = True) -> Segments:
+def line_segments(
+    record: dict[str, Any], *, local_time: bool = True, upstream: dict[str, Any] | None = None
+) -> Segments:
     """The live line as ``(text, style)`` pieces, shared by :func:`request_line` and :class:`LiveLines`;
-    every piece visible (captured control characters escaped), none read as markup."""
+    every piece visible (captured control characters escaped), none read as markup.
+
+    ``upstream``: in forward mode, the upstream's answer record, shown after the local status."""
     moment: datetime = parse_time(record["received_at"])
     clock = (moment.astimezone() if local_time else moment).strftime("%H:%M:%S")
     status = record["response"]["status"]
@@ -80,16 +84,30 @@ def line_segments(record: dict[str, Any], *, local_time: bool = True) -> Segment
     if title:
         segments += [("  ", None), (title, None)]
     segments += [("  ", None), (human_size(record["wire_size"]), "dim")]
-    if status >= 300:
+    if upstream is not None:
+        segments += [("  ", None), (str(status), "bold red" if status >= 300 else "dim")]
+        segments += upstream_segments(upstream)
+    elif status >= 300:
         segments += [("  ", None), (f"{status} {record.get('error') or ''}".rstrip(), "bold red")]
     if "".join(piece for piece, _ in segments).isprintable():  # the common case: one check for the line
         return segments
     return [(visible(piece), style) for piece, style in segments]
 
 
-def request_line(record: dict[str, Any], *, local_time: bool = True) -> Text:
+def upstream_segments(answered: dict[str, Any]) -> Segments:
+    """`` → upstream 429 12ms``: what the upstream answered (an answer record), and how fast."""
+    status, latency = answered["status"], answered["latency_ms"]
+    text = str(status) if status is not None else f"failed: {answered['error']}"
+    if latency is not None:
+        text += f" {latency:.0f}ms"
+    ok = status is not None and status < 300 and answered["error"] is None
+    return [(" → upstream ", "dim"), (text, "green" if ok else "bold red")]
+
+
+def request_line(record: dict[str, Any], *, local_time: bool = True, upstream: dict[str, Any] | None = None) -> Text:
     """One line per request, as ``listen`` prints it while running."""
-    return Text.assemble(*((piece, style or "") for piece, style in line_segments(record, local_time=local_time)))
+    segments = line_segments(record, local_time=local_time, upstream=upstream)
+    return Text.assemble(*((piece, style or "") for piece, style in segments))
 
 
 class LiveLines:
@@ -104,15 +122,15 @@ class LiveLines:
         self._console = console
         self._codes: dict[str | None, tuple[str, str]] = {None: ("", "")}
         if console.is_terminal and not console.no_color and console.color_system is not None:
-            for name in ("dim", "cyan", "magenta", "bold", "bold red"):
+            for name in ("dim", "cyan", "magenta", "bold", "bold red", "green"):
                 rendered = Style.parse(name).render("\0", color_system=COLOR_SYSTEMS[console.color_system])
                 start, _, reset = rendered.partition("\0")
                 self._codes[name] = (start, reset)
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], upstream: dict[str, Any] | None = None) -> None:
         codes = self._codes
         parts = []
-        for segment, style in line_segments(record):
+        for segment, style in line_segments(record, upstream=upstream):
             start, reset = codes.get(style, ("", ""))
             parts.append(f"{start}{segment}{reset}")
         parts.append("\n")
@@ -120,13 +138,47 @@ class LiveLines:
         self._console.file.flush()
 
 
-def banner(console: Console, dsn: str, path: str, *, keys: frozenset[str]) -> None:
-    """What ``listen`` prints on start: the DSN to paste and the snapshot file."""
-    hint = "(any key, any project id works)" if not keys else f"(keys accepted: {', '.join(sorted(keys))})"
+def banner(
+    console: Console,
+    dsn: str,
+    path: str,
+    *,
+    keys: frozenset[str],
+    upstream: str | None = None,
+    candidates: tuple[str, ...] = (),
+) -> None:
+    """What ``listen`` prints on start: the DSN to paste and the snapshot file; in forward
+    mode where requests go (``upstream`` and ``candidates``: ``to`` strings, never a key)."""
+    if upstream is not None:
+        hint = "(the upstream's key and project: requests go on to it)"
+    elif not keys:
+        hint = "(any key, any project id works)"
+    else:
+        hint = f"(keys accepted: {', '.join(sorted(keys))})"
     console.print(assemble("  DSN   ", (dsn, "bold green"), "     ", (hint, "dim")), soft_wrap=True)
     into_line(console, path)
+    if upstream is not None:
+        console.print(assemble("  forwarding to ", (upstream, "bold")), soft_wrap=True)
+    for candidate in candidates:
+        console.print(
+            assemble("  tee to ", (candidate, "bold"), ("  (shadow copies, answers recorded)", "dim")), soft_wrap=True
+        )
 
 
 def into_line(console: Console, path: str) -> None:
     """``  into  <file>``: on start, and again whenever the listener rotates to a new file."""
     console.print(assemble("  into  ", (path, "bold")), soft_wrap=True)
+
+
+def stop_lines(console: Console, rows: list[tuple[str, str, int, int, int]], unrecorded: int) -> None:
+    """What ``listen`` says on stop in forward mode: per server (kind, ``to``, delivered,
+    undelivered, dropped), and the requests sent on that could not be recorded."""
+    for kind, to, delivered, undelivered, dropped in rows:
+        counts = f"{delivered} delivered, {undelivered} undelivered" + (f", {dropped} dropped" if dropped else "")
+        style = "yellow" if undelivered or dropped else "dim"
+        console.print(assemble(f"  {kind} ", (to, "bold"), ": ", (counts, style)), soft_wrap=True)
+    if unrecorded:
+        console.print(
+            f"  {unrecorded} request(s) were sent on but not recorded: the snapshot could not be written",
+            style="yellow",
+        )

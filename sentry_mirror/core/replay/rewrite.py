@@ -17,7 +17,8 @@ only when it must:
 - ``shift``: seconds added to every timestamp SDKs send (see :data:`TIMESTAMP_FIELDS`);
   ``sent_at`` then becomes the send time, so no server applies clock-drift correction.
 - the body encoding: the original Content-Encoding (bodies are stored decoded, so they are
-  compressed again) or the one asked for.
+  compressed again) or the one asked for. Given the ``wire`` body (forward mode has it),
+  a body that needs no change is sent as it came, in its own encoding, not compressed again.
 
 Everything else is sent as recorded. The body's rewriting is in
 :mod:`sentry_mirror.core.replay.envelope_rewrite` (timestamps: :mod:`sentry_mirror.core.replay.timeshift`,
@@ -41,6 +42,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import brotli
 import zstandard
 
+from sentry_mirror.core import bounds
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.encoding import normalize_encoding
 from sentry_mirror.core.record import decode_bytes
@@ -236,10 +238,12 @@ def rewrite_request(
     ids: IdMap | None = None,
     sent_at: datetime | None = None,
     hold_back: frozenset[str] = frozenset(),
+    wire: bytes | None = None,
 ) -> Prepared:
     """Rewrite one snapshot record (its dict) for ``target``.
 
     ``hold_back``: rate-limited categories whose items are left out of an envelope.
+    ``wire``: the body as received, sent as it came (its own encoding) when it needs no change.
 
     Raises :class:`NotReplayable` for a record whose body was truncated; a body that did not
     decode is sent as it came (with its original Content-Encoding), untouched."""
@@ -257,7 +261,7 @@ def rewrite_request(
     if wanted == "header":
         headers.append(("X-Sentry-Auth", _sentry_header(key, auth)))
     query = _query(data.get("query") or "", key, auth, form, wanted)
-    body = _body(data, target, options, project, key, ids, sent_at, hold_back)
+    body = _body(data, target, options, project, key, ids, sent_at, hold_back, wire)
     if body.encoding_header:
         headers.append(("Content-Encoding", body.encoding_header))
     url, path = _url(data, target, project, key, query)
@@ -345,14 +349,18 @@ def _body(
     ids: IdMap | None,
     sent_at: datetime | None,
     hold_back: frozenset[str],
+    wire: bytes | None,
 ) -> _Body:
-    """The body to send: as recorded when it did not decode or was kept compressed;
-    otherwise rewritten (an envelope or a store event) and encoded as ``options`` asks."""
+    """The body to send: as received when ``wire`` is given and it needs no change; as
+    recorded when it did not decode or was kept compressed; otherwise rewritten (an
+    envelope or a store event) and encoded as ``options`` asks."""
     body = decode_bytes(data["body"], data["body_base64"])
     summary = data.get("summary") or {}
     item_types = tuple([str(item.get("type")) for item in summary.get("items") or ()])
     event_id = summary.get("event_id")
     recorded_encoding = data.get("content_encoding")
+    if wire is not None and _unchanged(data, options, hold_back, _dsn_text(target.dsn, project, key), key):
+        return _Body(wire, body, recorded_encoding, recorded_encoding or None, event_id, item_types, ())
     if not data.get("body_decoded", True):
         change = "body sent as recorded (it did not decode)"
         return _Body(body, body, recorded_encoding, recorded_encoding or None, event_id, item_types, (change,))
@@ -383,6 +391,22 @@ def _body(
         changes += store_changes
     encoding = _send_encoding(options.encoding, recorded_encoding)
     return _Body(encode(encoding, body), body, encoding, encoding, event_id, item_types, tuple(changes))
+
+
+def _unchanged(data: Mapping[str, Any], options: Options, hold_back: frozenset[str], dsn: str, key: str) -> bool:
+    """Whether the body would be sent exactly as it was received (so its wire bytes can go
+    as they came): known from the record, without reading the body again."""
+    if options.fresh_ids or options.shift is not None or hold_back or options.encoding != "original":
+        return False
+    if data["endpoint"] not in ("envelope", "tunnel") or not data.get("body_decoded", True) or data.get("body_encoded"):
+        return True  # only an envelope's header names the target (a store body changes with ids and shift only)
+    header = (data.get("summary") or {}).get("envelope_header")
+    if type(header) is not dict or not bounds.small(header):
+        return not data.get("body")  # not in the summary whole (refused early, or cut): the rewrite reads it
+    if isinstance(header.get("dsn"), str) and header["dsn"] != dsn:
+        return False
+    trace = header.get("trace")
+    return not (isinstance(trace, dict) and "public_key" in trace and trace["public_key"] != key)
 
 
 def _send_encoding(wanted: str, recorded: str | None) -> str | None:

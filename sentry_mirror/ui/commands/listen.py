@@ -6,13 +6,19 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
 
 from sentry_mirror.core import encoding, ingest
+from sentry_mirror.core.forwarding import destination, mirror_dsn
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration, Size
+
+if TYPE_CHECKING:
+    from sentry_mirror.io.listener import Ready, Stopped
 
 
 def _display_host(host: str) -> str:
@@ -88,6 +94,55 @@ def _display_host(host: str) -> str:
     show_default="5s",
     help="On Ctrl-C/SIGTERM, time requests in flight get to finish; bodies still arriving then get 503.",
 )
+@click.option(
+    "--forward",
+    "forward",
+    metavar="DSN",
+    envvar="SENTRY_MIRROR_FORWARD",
+    help="Send every request on to this Sentry (DSN rewritten); the SDK gets its answer (docs/forward.md).",
+)
+@click.option(
+    "--tee",
+    "tee",
+    multiple=True,
+    metavar="DSN",
+    envvar="SENTRY_MIRROR_TEE",
+    help="Also send a shadow copy to this candidate (repeatable); its answers are recorded, never returned.",
+)
+@click.option(
+    "--upstream-failure",
+    type=click.Choice(["answer", "pass"]),
+    default="answer",
+    show_default=True,
+    help="When the upstream fails: answer as the mirror (the request is on disk) or pass the failure on.",
+)
+@click.option(
+    "--forward-timeout",
+    type=Duration(),
+    default=10.0,
+    show_default="10s",
+    help="Give up on an upstream or candidate answer after this long.",
+)
+@click.option(
+    "--forward-concurrency",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Upstream requests in flight at most; more wait.",
+)
+@click.option(
+    "--tee-queue",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Copies waiting per candidate at most; when full, copies are dropped (counted and recorded).",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="PEM",
+    help="Also trust these CA certificates for HTTPS upstreams and candidates (verification stays on).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -104,6 +159,13 @@ def listen_command(
     header_timeout: float,
     body_timeout: float,
     grace: float,
+    forward: str | None,
+    tee: tuple[str, ...],
+    upstream_failure: str,
+    forward_timeout: float,
+    forward_concurrency: int,
+    tee_queue: int,
+    ca_file: Path | None,
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -116,28 +178,55 @@ def listen_command(
     \b
         sentry-mirror listen
         sentry-mirror listen --port 0 --rotate-every 1h
+        sentry-mirror listen --forward https://KEY@o1.ingest.sentry.io/123
     """
     config = ingest.Config(keys=frozenset(keys), tunnel_path="/" + tunnel_path.strip("/"), max_body=max_body)
-    from sentry_mirror.io.listener import ListenOptions, Ready, listen  # the server stack: only this command needs it
+    from sentry_mirror.io.forward import ForwardOptions
+    from sentry_mirror.io.listener import ListenOptions, listen  # the server stack: only this command needs it
     from sentry_mirror.io.server import Timeouts
 
     timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
-    options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config, timeouts)
+    candidates = tuple(dsn for value in tee for dsn in value.split())
+    for dsn in (forward, *candidates):
+        if dsn is not None:
+            destination(dsn, "upstream")  # a DSN that does not parse stops here, with the reason
+    forwarding = ForwardOptions(
+        forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
+    )
+    options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding)
     console = env.console
 
     def ready(info: Ready) -> None:
-        dsn = f"http://{next(iter(sorted(keys)), 'mirror')}@{_display_host(info.host)}:{info.port}/1"
-        path = info.recorder.path
-        render.banner(console, dsn, os.path.relpath(path) if path else "-", keys=config.keys)
-        sys.stdout.flush()
+        _banner(console, info, config.keys)
 
     def rotated(path: Path) -> None:
         render.into_line(console, os.path.relpath(path))
 
     lines = render.LiveLines(console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
+    _stop_lines(console, stopped)
+
+
+def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
+    """The DSN to paste (in forward mode the upstream's key and project at the mirror's
+    address), the snapshot file, and where requests are sent on to."""
+    netloc = f"{_display_host(info.host)}:{info.port}"
+    dsn = f"http://{next(iter(sorted(keys)), 'mirror')}@{netloc}/1"
+    forwarding = info.forwarding
+    upstream = forwarding.upstream if forwarding is not None else None
+    if upstream is not None:
+        dsn = mirror_dsn(upstream.dsn, netloc)
+    shadows = tuple(c.where.to for c in forwarding.candidates) if forwarding is not None else ()
+    path = os.path.relpath(info.recorder.path) if info.recorder.path else "-"
+    render.banner(console, dsn, path, keys=keys, upstream=upstream.to if upstream else None, candidates=shadows)
+    sys.stdout.flush()
+
+
+def _stop_lines(console: Console, stopped: Stopped) -> None:
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
     if stopped.refused:
         console.print(
             f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow"
         )
+    rows = [(t.kind, t.to, t.delivered, t.undelivered, t.dropped) for t in stopped.targets]
+    render.stop_lines(console, rows, stopped.unrecorded)

@@ -1,0 +1,153 @@
+"""Forward mode's decisions (``listen --forward``, ``--tee``), pure: where a request goes,
+how it is rewritten for that server, and what the SDK gets back.
+
+A request the listener recorded is sent on to the upstream (and copies to candidates) by
+:func:`prepare`: :func:`~sentry_mirror.core.replay.rewrite.rewrite_request` with the
+wire body, so the DSN is rewritten everywhere it appears (the URL's project, the key in
+the auth header, query, Basic auth or path, the envelope ``dsn`` header, the dynamic
+sampling ``trace.public_key``; a tunnel request goes to the envelope endpoint) and a body
+that needs no change goes as it came, in its own Content-Encoding.
+
+What the server answered (a :class:`Reply`) becomes the SDK's answer (:func:`sdk_answer`,
+hop-by-hop headers left out) and an answer record (:func:`answer_record`, see
+:mod:`sentry_mirror.core.answer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sentry_mirror.core import answer
+from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.ingest import Response, error_response
+from sentry_mirror.core.replay.rewrite import Prepared, Target, rewrite_request
+
+#: ``--upstream-failure``: the mirror's own answer (the request is on disk), or the failure as it came.
+FAILURE_MODES = ("answer", "pass")
+#: Headers of one connection, never passed on (RFC 9110 7.6.1, and the framing the mirror writes itself).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer", "upgrade"})
+#: Bytes of an upstream's answer body passed back to the SDK at most (Sentry answers with a
+#: few dozen); a bigger answer is not cut: the SDK gets a 502 (or the local answer) instead.
+ANSWER_CAP = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A server requests are sent on to: its DSN, the rewrite for it, and its ``to`` (no key)."""
+
+    dsn: Dsn
+    target: Target
+    to: str
+    kind: str  # "upstream" or "candidate" (an answer record's ``target``)
+
+
+def to_string(dsn: Dsn) -> str:
+    """``scheme://host[:port][/path]/PROJECT``: where requests go, never the key or secret."""
+    return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
+
+
+def destination(text: str, kind: str) -> Destination:
+    """The destination of DSN ``text``; :class:`MirrorError` when it is not a DSN."""
+    dsn = parse_dsn(text)
+    return Destination(dsn, Target(dsn), to_string(dsn), kind)
+
+
+def forwardable(entry: Mapping[str, Any]) -> bool:
+    """Whether a recorded request can be sent on: its whole body arrived."""
+    return not entry.get("body_truncated")
+
+
+def prepare(entry: Mapping[str, Any], where: Destination, wire: bytes) -> Prepared:
+    """The request ``entry`` (its record) rewritten for ``where``, its body the ``wire`` bytes
+    when they need no change. Raises :class:`~sentry_mirror.core.replay.rewrite.NotReplayable`
+    when it cannot be sent (a truncated body, a path that would leave the server)."""
+    return rewrite_request(entry, where.target, wire=wire)
+
+
+def passed_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """An answer's headers as they are passed on: without the hop-by-hop ones."""
+    return tuple(
+        [
+            (name, value)
+            for name, value in headers
+            if name.lower() not in HOP_BY_HOP and not name.lower().startswith("proxy-")
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a server answered to one request sent on, or why there is no usable answer.
+
+    ``status`` None: no answer (``error`` says why; ``timed_out`` for a timeout). With a
+    status and an ``error``, the answer was unusable (its body over :data:`ANSWER_CAP`)."""
+
+    status: int | None
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+    size: int = 0
+    latency_ms: float | None = None
+    error: str | None = None
+    timed_out: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """An answer to give the SDK as it is: a status below 500, whole."""
+        return self.status is not None and self.status < 500 and self.error is None
+
+
+def sdk_answer(reply: Reply, local: Response, mode: str) -> tuple[Response, bool]:
+    """(what the SDK gets, whether it is the upstream's answer passed through).
+
+    A usable answer is passed through. A failure (no answer, a 5xx, an answer too big):
+    ``answer`` mode gives the mirror's own answer ``local`` (the request is on disk);
+    ``pass`` mode the 5xx as it came, a 504 for a timeout, a 502 for anything else."""
+    if reply.usable or (mode == "pass" and reply.status is not None and reply.error is None):
+        assert reply.status is not None
+        return Response(reply.status, passed_headers(reply.headers), reply.body), True
+    if mode == "answer":
+        return local, False
+    if reply.timed_out:
+        return error_response(504, f"the upstream did not answer in time: {reply.error}", plain=True), True
+    return error_response(502, f"the upstream could not be reached: {reply.error}", plain=True), True
+
+
+def item_types(entry: Mapping[str, Any]) -> list[str]:
+    return [str(item.get("type")) for item in (entry.get("summary") or {}).get("items") or ()]
+
+
+def answer_record(
+    entry: Mapping[str, Any],
+    where: Destination,
+    reply: Reply,
+    answered_at: datetime,
+    *,
+    returned: bool = False,
+    dropped: bool = False,
+) -> dict[str, Any]:
+    """The answer record of ``reply``, the answer of ``where`` to the request ``entry``."""
+    return answer.build(
+        request_id=str(entry["id"]),
+        target=where.kind,
+        to=where.to,
+        answered_at=answered_at,
+        endpoint=str(entry["endpoint"]),
+        item_types=item_types(entry),
+        status=reply.status,
+        headers=reply.headers,
+        body=reply.body,
+        body_size=reply.size,
+        latency_ms=reply.latency_ms,
+        error=reply.error,
+        returned=returned,
+        dropped=dropped,
+    )
+
+
+def mirror_dsn(upstream: Dsn, netloc: str) -> str:
+    """The DSN to paste into the SDK in forward mode: the upstream's key and project at the
+    mirror's address (so the SDK needs no other change and bodies rarely need rewriting)."""
+    return f"http://{upstream.public_key}@{netloc}/{upstream.project_id}"

@@ -1,0 +1,115 @@
+"""Sending recorded requests on to a server (the upstream, a candidate): the HTTP side.
+
+One :class:`Sender` per server: an :class:`~sentry_mirror.io.http1.Client` (kept-alive
+connections, one request each at a time), at most ``concurrency`` requests in flight (more
+wait for a slot), each given up after ``timeout`` seconds. HTTPS is verified against the
+system's certificate store, plus the CA certificates of ``--ca-file``; verification is
+never turned off. What the server answered, or why it did not, comes back as a
+:class:`~sentry_mirror.core.forwarding.Reply`; nothing here raises for a server's failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentry_mirror.core.forwarding import ANSWER_CAP, Destination, Reply
+from sentry_mirror.core.replay.rewrite import Prepared
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.http1 import Client
+
+
+def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """The system's certificate store, plus the certificates in ``ca_file`` (PEM)."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise MirrorError(f"--ca-file {ca_file}: cannot load CA certificates from it: {exc}") from None
+    return context
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Sender:
+    """Sends prepared requests to one server (see the module docstring)."""
+
+    def __init__(
+        self, where: Destination, *, timeout: float, concurrency: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        dsn = where.dsn
+        self.where = where
+        self.timeout = timeout
+        # one byte over the cap tells an answer that is too big from one that just fits
+        self.client = Client(
+            dsn.scheme,
+            dsn.host,
+            dsn.port,
+            timeout=timeout,
+            ssl_context=ssl_context if dsn.scheme == "https" else None,
+            keep_bytes=ANSWER_CAP + 1,
+        )
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def send(self, prepared: Prepared) -> Reply:
+        """Send ``prepared``; the server's answer, or why there is none (never raises for that)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with self._slots:
+            try:
+                status, headers, body, written, size = await self.client.request(
+                    prepared.method, prepared.url, prepared.headers, prepared.body
+                )
+            except TimeoutError:
+                elapsed = (loop.time() - started) * 1000
+                error = f"no answer within {self.timeout:g} s"
+                return Reply(None, latency_ms=elapsed, error=error, timed_out=True)
+            except (OSError, ValueError) as exc:  # refused, reset, TLS, not HTTP, a header it cannot send
+                return Reply(None, error=_describe(exc))
+        latency = (loop.time() - written) * 1000
+        if size > ANSWER_CAP:
+            error = f"the answer's body is over {ANSWER_CAP} bytes ({size}): not passed on"
+            return Reply(status, headers, body[:ANSWER_CAP], size, latency, error)
+        return Reply(status, headers, body, size, latency)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class Tally:
+    """What became of the requests sent on to one server, for the listener's stop line."""
+
+    to: str
+    kind: str
+    delivered: int = 0
+    undelivered: int = 0
+    dropped: int = 0
+
+    def count(self, record: dict[str, object]) -> None:
+        """Count the answer record ``record``."""
+        if record["dropped"]:
+            self.dropped += 1
+        elif record["delivered"]:
+            self.delivered += 1
+        else:
+            self.undelivered += 1
+
+
+@dataclass(frozen=True)
+class ForwardOptions:
+    """``listen --forward`` and its companions (docs/forward.md)."""
+
+    upstream: str | None = None  # the upstream's DSN
+    tee: tuple[str, ...] = ()  # the candidates' DSNs
+    failure: str = "answer"  # --upstream-failure
+    timeout: float = 10.0
+    concurrency: int = 64
+    tee_queue: int = 1000
+    ca_file: Path | None = None

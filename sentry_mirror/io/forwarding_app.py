@@ -1,0 +1,120 @@
+"""Forward mode in the listener (``listen --forward``, ``--tee``): after a request is
+recorded, it is offered to the candidates and sent on to the upstream, whose answer the SDK
+gets; every answer is recorded beside the request (docs/forward.md).
+
+:class:`Forwarding` is what the server holds: the upstream's :class:`Sender`, the
+candidates (:mod:`sentry_mirror.io.tee`), the ``--upstream-failure`` mode, and what
+became of every request (a :class:`Tally` per server). Answer records are handed to the
+recorder without waiting for them (they are on disk before it closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sentry_mirror.core.forwarding import Destination, answer_record, destination, sdk_answer
+from sentry_mirror.core.ingest import Response
+from sentry_mirror.errors import SnapshotError
+from sentry_mirror.io.forward import ForwardOptions, Sender, Tally, tls_context
+from sentry_mirror.io.recorder import LOG_INTERVAL, Recorder
+from sentry_mirror.io.tee import Candidate, send_one
+
+log = logging.getLogger(__name__)
+
+
+class Forwarding:
+    """The servers a listener sends requests on to (see the module docstring)."""
+
+    def __init__(self, options: ForwardOptions, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.failure = options.failure
+        wanted = [destination(options.upstream, "upstream")] if options.upstream else []
+        wanted += [destination(dsn, "candidate") for dsn in options.tee]
+        context = tls_context(options.ca_file) if any(d.dsn.scheme == "https" for d in wanted) else None
+        senders = [
+            Sender(where, timeout=options.timeout, concurrency=options.concurrency, ssl_context=context)
+            for where in wanted
+        ]
+        first = 1 if options.upstream else 0
+        self.upstream: Destination | None = wanted[0] if first else None
+        self.sender = senders[0] if first else None
+        self.tally = Tally(wanted[0].to, "upstream") if first else None
+        self.candidates = [Candidate(sender, options.tee_queue, self.record) for sender in senders[first:]]
+        self.unrecorded = 0  # requests sent on whose record could not be written
+        self.answers = 0  # answer records written
+        self.answers_lost = 0  # answer records that could not be written
+        self._last_log = -LOG_INTERVAL
+
+    @property
+    def tallies(self) -> list[Tally]:
+        """What became of the requests, per server: the upstream first."""
+        return ([self.tally] if self.tally is not None else []) + [c.tally for c in self.candidates]
+
+    def offer(self, entry: dict[str, Any], wire: bytes) -> None:
+        """A copy of the recorded request ``entry`` to every candidate (never waits)."""
+        for candidate in self.candidates:
+            candidate.offer(entry, wire)
+
+    async def relay(
+        self, entry: dict[str, Any], wire: bytes, local: Response, *, recorded: bool
+    ) -> tuple[Response, dict[str, Any]]:
+        """Send ``entry`` on to the upstream: (what the SDK gets, the upstream's answer record).
+
+        ``local`` is the mirror's own answer, given on an upstream failure in ``answer`` mode.
+        A request whose record could not be written (``recorded`` false) gets the upstream's
+        answer, or ``local`` (the 503) when the upstream failed too; its answer is not recorded."""
+        assert self.sender is not None and self.upstream is not None and self.tally is not None
+        reply = await send_one(self.sender, self.upstream, entry, wire)
+        response, returned = sdk_answer(reply, local, self.failure if recorded else "answer")
+        answered = answer_record(entry, self.upstream, reply, datetime.now(UTC), returned=returned)
+        if recorded:
+            self.record(answered, self.tally)
+        else:
+            self.tally.count(answered)
+            self.unrecorded += 1
+            self._warn("a request was sent on without being recorded (the snapshot cannot be written)")
+        return response, answered
+
+    def record(self, answered: dict[str, Any], tally: Tally) -> None:
+        """Count the answer record ``answered`` and hand it to the recorder (not waited for)."""
+        tally.count(answered)
+        try:
+            future = self.recorder.submit(answered)
+        except SnapshotError as exc:
+            self._lost(exc)
+            return
+        future.add_done_callback(self._written)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled():
+            self._lost(None)
+        elif (exc := future.exception()) is not None:
+            self._lost(exc)
+        else:
+            self.answers += 1
+
+    def _lost(self, exc: BaseException | None) -> None:
+        self.answers_lost += 1
+        self._warn(f"an answer record could not be written: {exc or 'cancelled'}")
+
+    def _warn(self, message: str) -> None:
+        """Log ``message`` at most once per :data:`LOG_INTERVAL` (with the counts so far)."""
+        now = time.monotonic()
+        if now - self._last_log >= LOG_INTERVAL:
+            self._last_log = now
+            log.warning(
+                "%s (%d request(s) unrecorded, %d answer record(s) lost so far)",
+                message,
+                self.unrecorded,
+                self.answers_lost,
+            )
+
+    async def close(self, grace: float) -> None:
+        """Give the candidates' queues ``grace`` seconds to drain, then close every connection."""
+        await asyncio.gather(*(candidate.close(grace) for candidate in self.candidates))
+        if self.sender is not None:
+            self.sender.close()
