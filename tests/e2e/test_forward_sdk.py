@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import web
 
 from sentry_mirror.core import answer
@@ -319,6 +320,7 @@ def _replay_undelivered(directory: Path, dsn: str) -> list[str]:
     return [sys.executable, "-m", "sentry_mirror", "replay", str(directory), "--undelivered", "--to", dsn]
 
 
+@pytest.mark.skip(reason="needs `sentry-mirror replay --undelivered` (branch `undelivered`), not merged here yet")
 async def test_replay_undelivered_delivers_each_once(bugsink: Bugsink, tmp_path: Path) -> None:
     """After the outage, ``replay --undelivered`` sends each undelivered request to Bugsink
     once (its answers recorded beside the requests); a second run sends nothing."""
@@ -390,13 +392,16 @@ async def test_slow_or_down_candidates_do_not_slow_the_sdk(tmp_path: Path) -> No
     teed_ms = [r["ms"] for r in teed["requests"]]
     assert statistics.median(teed_ms) < 3 * plain_ms + 50, (plain_ms, teed_ms)
     assert max(teed_ms) < SLOW_SECONDS * 1000, teed_ms
-    assert slow_arrived, "the slow candidate got no copy"
 
-    # the SDK got the upstream's answers only; what candidates answered is recorded, never returned
+    # the SDK got the upstream's answers only; every copy's answer is recorded, never returned:
+    # the slow candidate took its 2 s each time, the one down answered nothing
     requests, answers = listener.records()
     check_forwarded(listener, upstream, [200] * LATENCY_EVENTS)
-    candidates = [a for a in answers if a["target"] == "candidate"]
-    assert {to_string(slow), to_string(down)} >= {a["to"] for a in candidates}
-    assert not any(a["returned"] for a in candidates)
-    assert {a["request_id"] for a in candidates} <= {r["id"] for r in requests}
-    assert not any(a["delivered"] for a in candidates if a["to"] == to_string(down))
+    ids = sorted(r["id"] for r in requests)
+    for to, expected in ((to_string(slow), (200, True)), (to_string(down), (None, False))):
+        copies = [a for a in answers if a["target"] == "candidate" and a["to"] == to]
+        assert ids == sorted(a["request_id"] for a in copies), to
+        assert {expected} == {(a["status"], a["delivered"]) for a in copies}, to
+        assert not any(a["returned"] or a["dropped"] for a in copies)
+    assert all(a["latency_ms"] >= SLOW_SECONDS * 1000 for a in answers if a["to"] == to_string(slow))
+    assert len(slow_arrived) == LATENCY_EVENTS
