@@ -307,6 +307,13 @@ async def _while_down(bugsink: Bugsink, tmp_path: Path) -> tuple[int, str, dict[
         assert (False, False, None) == (failed["delivered"], failed["returned"], failed["status"])
         assert failed["error"]
     assert [] == bugsink.stored_events(project_id)
+    # the banner says where requests go, the stop line what became of them; the key only in the DSN to paste
+    stop = [line for line in listener.output if to_string(down) in line and "undelivered" in line]
+    assert stop and "3 undelivered" in stop[-1], listener.output
+    assert f"forwarding to {to_string(down)}" in "".join(listener.output)
+    key = urlsplit(dsn).username or ""
+    assert [listener.dsn] == [m.group(1) for line in listener.output if key in line and (m := DSN_LINE.search(line))]
+    assert 1 == sum(key in line for line in listener.output)
     return project_id, dsn, report, listener
 
 
