@@ -94,7 +94,8 @@ class Recorder:
     """Owns the snapshot files of one listener process.
 
     File names are ``<UTC start>-<host>-<pid>.jsonl.zst`` (``_0001`` added on a clash), so
-    they sort by time and several listeners can share one directory. Files are created
+    they sort by time and several listeners can share one directory; ``kind`` goes before
+    the host (``replay`` names the files of ``replay --undelivered``). Files are created
     owner-readable only (0600): snapshots hold personal data.
     """
 
@@ -107,8 +108,10 @@ class Recorder:
         fsync: bool = False,
         level: int = LEVEL,
         on_open: Callable[[Path], None] | None = None,
+        kind: str | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.kind = kind
         self.on_open = on_open
         self.rotate_size = rotate_size
         self.rotate_every = rotate_every
@@ -411,7 +414,7 @@ class Recorder:
 
     def _open(self) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
-        base = f"{stamp}-{_safe_host()}-{os.getpid()}"
+        base = f"{stamp}-{self.kind + '-' if self.kind else ''}{_safe_host()}-{os.getpid()}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         for attempt in range(1000):
             # "_0001" sorts after "." so the names of one process stay in time order

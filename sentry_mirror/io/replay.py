@@ -35,6 +35,7 @@ async def replay(
     pacing: Pacing | None = None,
     *,
     honour_rate_limits: bool = True,
+    hold_whole: bool = False,
     on_result: Callable[[Result], None] = lambda _: None,
     on_skip: Callable[[str], None] = lambda _: None,
     ids: IdMap | None = None,
@@ -42,6 +43,9 @@ async def replay(
     """Send every request of ``plan`` to its target; call ``on_result`` for each, in
     completion order. Returns when all are done; cancelling it (Ctrl-C) stops sending and
     abandons the requests in flight.
+
+    ``hold_whole``: a request with any item the target's rate limits hold back is held back
+    whole (``replay --undelivered``: it waits for the next run, none of it sent twice or lost).
 
     ``pacing.concurrency`` workers take the requests in order, each waits for its request's
     scheduled time, rewrites it (with the rate limits and the time of that moment) and sends
@@ -59,6 +63,7 @@ async def replay(
         on_result,
         on_skip,
         pacing.speed is not None,
+        hold_whole,
     )
     workers = [asyncio.ensure_future(sender.work(requests)) for _ in range(max(1, pacing.concurrency))]
     try:
@@ -81,13 +86,14 @@ class _Sender:
         on_result: Callable[[Result], None],
         on_skip: Callable[[str], None],
         paced: bool,
+        hold_whole: bool = False,
     ) -> None:
         dsn = plan.target.dsn
         self.client = Client(dsn.scheme, dsn.host, dsn.port)
         self.target, self.options = plan.target, plan.options
         self.ids, self.limits = ids, limits
         self.on_result, self.on_skip = on_result, on_skip
-        self.paced = paced
+        self.paced, self.hold_whole = paced, hold_whole
         self.loop = asyncio.get_running_loop()
         self.start_mono = self.loop.time()
         self.start_wall = datetime.now(UTC)
@@ -129,8 +135,9 @@ class _Sender:
         result = Result(prepared, offset, sent_at=format_time(sent_at))
         if held:
             result.held_back = tuple(sorted(held))
-            if held >= set(categories) - {"internal"} or (envelope and not prepared.item_types):
-                # everything it carries is rate-limited: an SDK would not send it at all
+            whole = self.hold_whole or held >= set(categories) - {"internal"}
+            if whole or (envelope and not prepared.item_types):
+                # everything it carries is rate-limited (an SDK would not send it at all), or held whole
                 result.prepared = rewrite_request(data, self.target, self.options, ids=self.ids, sent_at=sent_at)
                 self.on_result(result)
                 return

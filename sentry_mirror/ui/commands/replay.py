@@ -23,15 +23,17 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.core.replay.plan import Pacing, Plan, make_plan, prepare_all
 from sentry_mirror.core.replay.results import ReplaySummary, Result
 from sentry_mirror.core.replay.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
+from sentry_mirror.core.replay.undelivered import Undelivered, keep
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
 from sentry_mirror.io.replay import replay
+from sentry_mirror.io.replay_record import Recording, find_undelivered, record_directory, replay_recorded
 from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_replay
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.params import Duration, Speed
-from sentry_mirror.ui.reading import reading, stderr
+from sentry_mirror.ui.reading import reading, stderr, warn
 from sentry_mirror.ui.safe import text
 
 _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx)"
@@ -104,6 +106,16 @@ _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx
     help="Write one JSON line per request: what was sent and the full answer.",
 )
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when the target refused or failed some requests.")
+@click.option(
+    "--undelivered",
+    is_flag=True,
+    help="Send only what a forwarding listener could not deliver, and record the answers: each is delivered once.",
+)
+@click.option(
+    "--record-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --undelivered records the answers (default: the directory of the snapshots read).",
+)
 @filter_options()
 @click.pass_obj
 def replay_command(
@@ -125,6 +137,8 @@ def replay_command(
     as_json: bool,
     results: Path | None,
     allow_failures: bool,
+    undelivered: bool,
+    record_dir: Path | None,
     **filters: Any,
 ) -> None:
     """Send captured requests to another server (a candidate) and report what it accepted.
@@ -145,18 +159,28 @@ def replay_command(
     options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
     report = ReplaySummary()
-    refused_too = bool(filters.get("statuses") or filters.get("errors_only"))
-    selected = _selection(snapshots, query(filters), refused_too, report.skipped)
+    refused_too = undelivered or bool(filters.get("statuses") or filters.get("errors_only"))
+    recording = Recording(record_dir or record_directory(snapshots), _safe_target(target_dsn)) if undelivered else None
+    found = find_undelivered(snapshots, recording.directory) if recording else None
+    selected = _selection(snapshots, query(filters), refused_too, report.skipped, found)
     start = datetime.now(UTC)
     plan = make_plan(
         selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped
     )
+    if found is not None and not plan.count:
+        env.console.print(text(_nothing_undelivered(found)), soft_wrap=True)
+        return
     if dry_run:
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     err = stderr()
-    _send(plan, pacing, report, err, honour_rate_limits=not ignore_rate_limits, as_json=as_json, results=results)
+    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, recording)
     render_replay.report(err if as_json else env.console, report, _safe_target(target_dsn))
+    _exit(err, report, allow_failures)
+
+
+def _exit(err: Console, report: ReplaySummary, allow_failures: bool) -> None:
+    """Exit 130 when interrupted, 1 when something failed (unless ``allow_failures``)."""
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     if report.failed and not allow_failures:
@@ -168,12 +192,27 @@ def replay_command(
         raise click.exceptions.Exit(ExitCode.CHECK_FAILED)
 
 
+def _nothing_undelivered(found: Undelivered) -> str:
+    if not found.forwarded:
+        return "nothing undelivered: no forwarded request in the snapshots read"
+    left = f"; {len(found)} undelivered, none selected or sendable" if len(found) else ""
+    return f"nothing undelivered: {found.delivered} of {found.forwarded} forwarded request(s) delivered{left}"
+
+
+def _recorded(err: Console, recording: Recording) -> None:
+    """Where replay --undelivered recorded the answers, and what it could not record."""
+    where = ", ".join(str(path) for path in recording.paths) or str(recording.directory)
+    err.print(text(f"recorded {recording.recorded} answer(s) in {where}"), soft_wrap=True)
+    if recording.unrecorded:
+        warn(f"{recording.unrecorded} answer(s) could not be recorded: those requests will be sent again", err)
+
+
 def _selection(
-    snapshots: tuple[str, ...], wanted: Query, refused_too: bool, skipped: Counter[str]
+    snapshots: tuple[str, ...], wanted: Query, refused_too: bool, skipped: Counter[str], only: Undelivered | None = None
 ) -> Callable[[], Iterator[Mapping[str, Any]]]:
-    """The records to replay, streaming, read once per call. The first pass (counting,
-    scheduling) shows warnings and reading progress and counts what is left out; the
-    second (sending) reads quietly."""
+    """The records to replay (``only`` those, when given), streaming, read once per call.
+    The first pass (counting, scheduling) shows warnings and reading progress and counts
+    what is left out; the second (sending) reads quietly."""
     passes = 0
 
     def selected() -> Iterator[Mapping[str, Any]]:
@@ -185,7 +224,7 @@ def _selection(
             if counting
             else nullcontext(r.data for r in iter_records(expand(snapshots or ("snapshots",)))) as records
         ):
-            for data in wanted.matching(records):
+            for data in wanted.matching(records if only is None else keep(records, only)):
                 if not refused_too and data["response"]["status"] >= 300:
                     if counting:
                         skipped[_REFUSED] += 1
@@ -200,13 +239,14 @@ def _send(
     pacing: Pacing,
     report: ReplaySummary,
     err: Console,
-    *,
     honour_rate_limits: bool,
     as_json: bool,
     results: Path | None,
+    recording: Recording | None = None,
 ) -> None:
     """Replay ``plan``, adding every result to ``report`` (and stdout, and ``results``),
-    with a progress bar on a terminal's stderr. Ctrl-C ends it, marked in ``report``."""
+    with a progress bar on a terminal's stderr; each answer recorded with ``recording``.
+    Ctrl-C ends it, marked in ``report``."""
     results_file = (
         os.fdopen(create_private(results, what="--results "), "wb") if results else None
     )  # owner-only: answers hold captured data
@@ -222,17 +262,18 @@ def _send(
     task = progress.add_task("replay", total=plan.count)
     advance = None if progress.disable else (lambda: progress.advance(task))
     on_result = _result_sink(report, advance, as_json, results_file)
+    options: dict[str, Any] = {
+        "honour_rate_limits": honour_rate_limits,
+        "on_result": on_result,
+        "on_skip": lambda reason: report.skipped.update([reason]),
+    }
     t0 = time.monotonic()
     try:
         with progress:
             asyncio.run(
-                replay(
-                    plan,
-                    pacing,
-                    honour_rate_limits=honour_rate_limits,
-                    on_result=on_result,
-                    on_skip=lambda reason: report.skipped.update([reason]),
-                )
+                replay(plan, pacing, **options)
+                if recording is None
+                else replay_recorded(plan, pacing, recording, **options)
             )
     except KeyboardInterrupt:
         report.interrupted = True
@@ -240,6 +281,8 @@ def _send(
         report.elapsed = time.monotonic() - t0
         if results_file is not None:
             results_file.close()
+        if recording is not None:
+            _recorded(err, recording)
 
 
 def _result_sink(
