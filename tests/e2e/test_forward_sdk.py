@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from aiohttp import web
 
 from sentry_mirror.core import answer
@@ -327,7 +326,6 @@ def _replay_undelivered(directory: Path, dsn: str) -> list[str]:
     return [sys.executable, "-m", "sentry_mirror", "replay", str(directory), "--undelivered", "--to", dsn]
 
 
-@pytest.mark.skip(reason="needs `sentry-mirror replay --undelivered` (branch `undelivered`), not merged here yet")
 async def test_replay_undelivered_delivers_each_once(bugsink: Bugsink, tmp_path: Path) -> None:
     """After the outage, ``replay --undelivered`` sends each undelivered request to Bugsink
     once (its answers recorded beside the requests); a second run sends nothing."""
