@@ -11,14 +11,18 @@ never turned off. What the server answered, or why it did not, comes back as a
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sentry_mirror.core.forwarding import ANSWER_CAP, Destination, Reply
-from sentry_mirror.core.replay.rewrite import Prepared
+from sentry_mirror.core.forwarding import ANSWER_CAP, Destination, Reply, prepare
+from sentry_mirror.core.replay.rewrite import NotReplayable, Prepared
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.http1 import Client
+
+log = logging.getLogger(__name__)
 
 
 def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
@@ -57,21 +61,46 @@ class Sender:
         )
         self._slots = asyncio.Semaphore(max(1, concurrency))
 
+    async def forward(self, entry: dict[str, Any], wire: bytes) -> Reply:
+        """The recorded request ``entry`` (with its ``wire`` body) rewritten for this server and
+        sent; what came back. One that cannot be rewritten is not sent: the reply says why."""
+        try:
+            prepared = prepare(entry, self.where, wire)
+        except NotReplayable as exc:
+            return Reply(None, error=f"not sent: {exc}")
+        except Exception as exc:  # a bug in the rewrite: this request only
+            log.exception("a request could not be rewritten for %s", self.where.to)
+            return Reply(None, error=f"not sent: {type(exc).__name__}: {exc}")
+        try:
+            return await self.send(prepared)
+        except Exception as exc:  # a bug in the client: this request only
+            log.exception("a request could not be sent to %s", self.where.to)
+            return Reply(None, error=f"{type(exc).__name__}: {exc}")
+
     async def send(self, prepared: Prepared) -> Reply:
         """Send ``prepared``; the server's answer, or why there is none (never raises for that)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        async with self._slots:
+        slots = self._slots
+        if not slots.locked():
+            await slots.acquire()  # at once
+        else:  # every slot is taken: waiting for one counts against the timeout too
             try:
-                status, headers, body, written, size = await self.client.request(
-                    prepared.method, prepared.url, prepared.headers, prepared.body
-                )
+                await asyncio.wait_for(slots.acquire(), self.timeout)
             except TimeoutError:
-                elapsed = (loop.time() - started) * 1000
-                error = f"no answer within {self.timeout:g} s"
-                return Reply(None, latency_ms=elapsed, error=error, timed_out=True)
-            except (OSError, ValueError) as exc:  # refused, reset, TLS, not HTTP, a header it cannot send
-                return Reply(None, error=_describe(exc))
+                error = f"not sent: no free connection within {self.timeout:g} s"
+                return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
+        try:
+            status, headers, body, written, size = await self.client.request(
+                prepared.method, prepared.url, prepared.headers, prepared.body
+            )
+        except TimeoutError:
+            error = f"no answer within {self.timeout:g} s"
+            return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
+        except (OSError, ValueError) as exc:  # refused, reset, TLS, not HTTP, a header it cannot send
+            return Reply(None, error=_describe(exc))
+        finally:
+            slots.release()
         latency = (loop.time() - written) * 1000
         if size > ANSWER_CAP:
             error = f"the answer's body is over {ANSWER_CAP} bytes ({size}): not passed on"

@@ -21,7 +21,7 @@ from sentry_mirror.core.ingest import Response
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.forward import ForwardOptions, Sender, Tally, tls_context
 from sentry_mirror.io.recorder import LOG_INTERVAL, Recorder
-from sentry_mirror.io.tee import Candidate, send_one
+from sentry_mirror.io.tee import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Forwarding:
         A request whose record could not be written (``recorded`` false) gets the upstream's
         answer, or ``local`` (the 503) when the upstream failed too; its answer is not recorded."""
         assert self.sender is not None and self.upstream is not None and self.tally is not None
-        reply = await send_one(self.sender, self.upstream, entry, wire)
+        reply = await self.sender.forward(entry, wire)
         response, returned = sdk_answer(reply, local, self.failure if recorded else "answer")
         answered = answer_record(entry, self.upstream, reply, datetime.now(UTC), returned=returned)
         if recorded:

@@ -258,6 +258,7 @@ def _failure(
             "path": incoming.path,
             "query": incoming.query,
             "headers": incoming.headers,
+            "content_encoding": incoming.header("content-encoding"),  # the body may still be sent on as it came
             "wire_size": wire_size,
             "error": outcome.error,
             "response": {

@@ -1,9 +1,9 @@
 """``listen --tee``: shadow copies of every request to candidate servers, never slowing the SDK.
 
-Each candidate has a bounded queue and a few workers that rewrite each request for it
-(:func:`sentry_mirror.core.forwarding.prepare`) and send it (:class:`Sender`). Offering a
-copy never waits: when a candidate's queue is full (it fell behind), the copy is dropped,
-counted and recorded (an answer record with ``dropped: true``, ``error: "queue full"``).
+Each candidate has a bounded queue and a few workers that rewrite each request for it and
+send it (:meth:`Sender.forward`). Offering a copy never waits: when a candidate's queue is
+full (it fell behind), the copy is dropped, counted and recorded (an answer record with
+``dropped: true``, ``error: "queue full"``).
 Every copy gets an answer record: what the candidate answered, why it did not, or that it
 was dropped; on close the queues get the grace period to drain and what is left is
 recorded as dropped.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sentry_mirror.core.forwarding import Destination, Reply, answer_record, prepare
+from sentry_mirror.core.forwarding import Reply, answer_record
 from sentry_mirror.io.forward import Sender, Tally
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,6 @@ QUEUE_BYTES = 256 << 20
 
 Emit = Callable[[dict[str, Any], Tally], None]
 _Queued = tuple[dict[str, Any], bytes, int]
-
-
-async def send_one(sender: Sender, where: Destination, entry: dict[str, Any], wire: bytes) -> Reply:
-    """``entry`` (with its ``wire`` body) rewritten for ``where`` and sent; what came back.
-    A request that cannot be rewritten is not sent: the reply says why."""
-    try:
-        prepared = prepare(entry, where, wire)
-    except Exception as exc:  # NotReplayable, or a bug in the rewrite: this request only
-        return Reply(None, error=f"not sent: {exc}")
-    return await sender.send(prepared)
 
 
 class Candidate:
@@ -79,7 +69,7 @@ class Candidate:
             entry, wire, weight = await queue.get()
             self.queued_bytes -= weight
             try:
-                reply = await send_one(self.sender, self.where, entry, wire)
+                reply = await self.sender.forward(entry, wire)
             except asyncio.CancelledError:
                 reply = Reply(None, error="no answer: the listener stopped first")
                 self._emit(answer_record(entry, self.where, reply, datetime.now(UTC)), self.tally)

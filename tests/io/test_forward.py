@@ -8,135 +8,27 @@ import gzip
 import os
 import ssl
 import sys
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
-from aiohttp import web
 
 from sentry_mirror.core import answer
 from sentry_mirror.core.record import decode_bytes
-from sentry_mirror.io.forward import ForwardOptions
-from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.recorder import Recorder
-from sentry_mirror.io.server import Running, create_app, serve
-from sentry_mirror.io.snapshot import iter_records
-from tests.factories import make_envelope
-
-UPSTREAM_KEY = "0123456789abcdef0123456789abcdef"
-
-
-@dataclass
-class Stub:
-    """An upstream or candidate on 127.0.0.1: what it received, and how it answers."""
-
-    port: int
-    scheme: str = "http"
-    received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    delay: float = 0.0
-
-    def dsn(self, key: str = UPSTREAM_KEY, project: int = 5) -> str:
-        return f"{self.scheme}://{key}@127.0.0.1:{self.port}/{project}"
-
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        body = await request.read()
-        self.received.append((request.method, request.path_qs, dict(request.headers), body))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        answer_body = self.body if self.body is not None else orjson.dumps({"id": uuid.uuid4().hex})
-        return web.Response(status=self.status, headers=self.headers, body=answer_body)
-
-
-@pytest.fixture
-async def stubs() -> AsyncIterator[Callable[..., Awaitable[Stub]]]:
-    """A factory of upstream stubs (real aiohttp servers); ``ssl_context`` makes it HTTPS."""
-    runners: list[web.BaseRunner] = []
-
-    async def start(ssl_context: ssl.SSLContext | None = None, **fields: Any) -> Stub:
-        stub = Stub(0, "https" if ssl_context else "http", **fields)
-        runner = web.ServerRunner(web.Server(stub.handle, auto_decompress=False), handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-        await site.start()
-        runners.append(runner)
-        stub.port = runner.addresses[0][1]
-        return stub
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
-
-
-@dataclass
-class Forwarder:
-    """A forwarding mirror: where to send, its forwarding, and what it wrote."""
-
-    running: Running
-    recorder: Recorder
-    forwarding: Forwarding
-    directory: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.running.port}"
-
-    async def stop(self, grace: float = 5.0) -> None:
-        await self.running.stop()
-        await self.forwarding.close(grace)
-        await self.recorder.close()
-
-    def records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(request records, answer records) on disk."""
-        warnings: list[str] = []
-        data = [r.data for r in iter_records([self.directory], answers=True, on_warning=warnings.append)]
-        assert [] == warnings
-        return [d for d in data if not answer.is_answer(d)], [d for d in data if answer.is_answer(d)]
-
-
-@pytest.fixture
-async def forwarder(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Forwarder]]]:
-    """A factory: a mirror forwarding as ``ForwardOptions(**options)`` says; stopped after the test."""
-    started: list[Forwarder] = []
-
-    async def start(**options: Any) -> Forwarder:
-        directory = tmp_path / f"snapshots-{len(started)}"
-        recorder = Recorder(directory)
-        await recorder.start()
-        forwarding = Forwarding(ForwardOptions(**options), recorder)
-        running = await serve(create_app(recorder, forwarding=forwarding), "127.0.0.1", 0)
-        started.append(Forwarder(running, recorder, forwarding, directory))
-        return started[-1]
-
-    yield start
-    for mirror in started:
-        if mirror.recorder._loop is not None and not mirror.recorder._closing:
-            await mirror.stop()
-
-
-def envelope_body() -> tuple[str, bytes]:
-    event_id = uuid.uuid4().hex
-    event = {"event_id": event_id, "message": "forwarded", "level": "error"}
-    return event_id, make_envelope({"event_id": event_id}, [({"type": "event"}, event)])
-
-
-def auth(key: str = UPSTREAM_KEY) -> dict[str, str]:
-    return {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.0.0"}
-
-
-async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, float]:
-    started = time.monotonic()
-    async with aiohttp.ClientSession(auto_decompress=False) as session:
-        async with session.post(url, data=body, headers=headers) as response:
-            return response.status, dict(response.headers), await response.read(), time.monotonic() - started
+from tests.stubs import (
+    UPSTREAM_KEY,
+    Forwarder,
+    Stub,
+    auth,
+    closed_port_dsn,
+    envelope_body,
+    post,
+    request_and_answers,
+    send_many,
+)
 
 
 async def test_the_upstreams_answer_reaches_the_sdk_and_both_records_are_on_disk(
@@ -176,12 +68,6 @@ async def test_the_upstreams_answer_reaches_the_sdk_and_both_records_are_on_disk
     assert answered["latency_ms"] is not None and answered["latency_ms"] >= 0
 
 
-def request_and_answers(mirror: Forwarder) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    [request], answers = mirror.records()
-    assert {request["id"]} == {a["request_id"] for a in answers}
-    return request, answers
-
-
 async def test_a_rate_limit_reaches_the_sdk_exactly(
     stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
 ) -> None:
@@ -199,15 +85,6 @@ async def test_a_rate_limit_reaches_the_sdk_exactly(
     assert [["X-Sentry-Rate-Limits", "60:transaction:organization"], ["Retry-After", "60"]] == [
         h for h in answered["headers"] if h[0] in limits
     ]
-
-
-def closed_port_dsn() -> str:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://{UPSTREAM_KEY}@127.0.0.1:{port}/5"
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("answer", 200), ("pass", 502)])
@@ -315,65 +192,6 @@ async def test_a_full_disk_still_forwards_and_answers_503_only_when_the_upstream
     assert ([], []) == mirror.records()
 
 
-async def send_many(url: str, count: int) -> float:
-    """Post ``count`` envelopes one after the other; how long it took in all."""
-    started = time.monotonic()
-    async with aiohttp.ClientSession() as session:
-        for _ in range(count):
-            async with session.post(f"{url}/api/5/envelope/", data=envelope_body()[1], headers=auth()) as response:
-                assert 200 == response.status
-                await response.read()
-    return time.monotonic() - started
-
-
-async def test_a_slow_candidate_does_not_slow_the_sdk_and_its_answers_are_recorded(
-    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
-) -> None:
-    """A candidate taking 1.5 s per request: the SDK's requests take about as long as without
-    it (one waited-for copy would add 1.5 s); the candidate gets its copies, rewritten for its
-    own project and key, and its answers are recorded (never returned)."""
-    upstream = await stubs()
-    slow = await stubs(delay=1.5, status=202)
-    plain = await forwarder(upstream=upstream.dsn())
-    baseline = await send_many(plain.url, 5)
-    mirror = await forwarder(upstream=upstream.dsn(), tee=(slow.dsn("c" * 32, 9),))
-    shadowed = await send_many(mirror.url, 5)
-    assert shadowed < baseline + 1.0, (baseline, shadowed)
-    await mirror.stop()  # the queue drains within the grace period
-    assert 5 == len(slow.received)
-    assert {("/api/9/envelope/", True)} == {
-        (path, "sentry_key=" + "c" * 32 in h["X-Sentry-Auth"]) for _, path, h, _ in slow.received
-    }
-    requests, answers = mirror.records()
-    candidates = [a for a in answers if a["target"] == "candidate"]
-    assert sorted(r["id"] for r in requests) == sorted(a["request_id"] for a in candidates)
-    assert {(202, True, False, False)} == {
-        (a["status"], a["delivered"], a["returned"], a["dropped"]) for a in candidates
-    }
-    assert [(5, 0, 0), (5, 0, 0)] == [(t.delivered, t.undelivered, t.dropped) for t in mirror.forwarding.tallies]
-
-
-async def test_a_full_candidate_queue_drops_copies_and_records_each_drop(
-    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
-) -> None:
-    """Queue of 1 and a candidate that takes 1 s: what does not fit is dropped, and every
-    request still has exactly one candidate answer record: answered, dropped, or cut by the stop."""
-    from sentry_mirror.io.tee import WORKERS
-
-    slow = await stubs(delay=1.0)
-    mirror = await forwarder(tee=(slow.dsn(),), tee_queue=1)  # no upstream: answered locally
-    await send_many(mirror.url, WORKERS + 6)
-    await mirror.stop(0.5)
-    requests, answers = mirror.records()
-    assert sorted(r["id"] for r in requests) == sorted(a["request_id"] for a in answers)
-    dropped = [a for a in answers if a["dropped"]]
-    assert len(dropped) >= 5
-    assert {(None, "queue full", False)} == {(a["status"], a["error"], a["delivered"]) for a in dropped[:5]}
-    [tally] = mirror.forwarding.tallies
-    assert (WORKERS + 6, len(dropped)) == (tally.delivered + tally.undelivered + tally.dropped, tally.dropped)
-    assert all("forwarded_to" not in r for r in requests)  # no upstream: nothing to deliver later
-
-
 async def test_an_https_upstream_is_trusted_through_ca_file_and_refused_without_it(
     stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]], tmp_path: Path
 ) -> None:
@@ -458,3 +276,57 @@ async def test_listen_forward_on_the_command_line(stubs: Callable[..., Awaitable
     assert f"upstream http://127.0.0.1:{upstream.port}/5: 1 delivered, 0 undelivered" in rest
     assert "stopped: 1 requests in 1 file(s)" in rest
     assert UPSTREAM_KEY not in "".join(banner[1:]) + live + rest
+
+
+async def test_connections_are_kept_alive_and_concurrency_is_bounded(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
+) -> None:
+    """One after the other, requests share one kept-alive connection; 6 at once with
+    ``--forward-concurrency 2`` reach the upstream 2 at a time (the others wait, none fail)."""
+    upstream = await stubs()
+    mirror = await forwarder(upstream=upstream.dsn())
+    await send_many(mirror.url, 5)
+    assert 1 == len(upstream.peers)
+    slow = await stubs(delay=0.2)
+    bounded = await forwarder(upstream=slow.dsn(), concurrency=2)
+    results = await asyncio.gather(
+        *(post(f"{bounded.url}/api/5/envelope/", envelope_body()[1], auth()) for _ in range(6))
+    )
+    assert [200] * 6 == [status for status, _, _, _ in results]
+    assert (2, 6) == (slow.most_in_flight, len(slow.received))
+
+
+@pytest.mark.parametrize("minimal", [False, True], ids=["the 500's full record", "a minimal record"])
+async def test_a_request_the_mirror_fails_on_still_reaches_the_upstream(
+    stubs: Callable[..., Awaitable[Stub]],
+    forwarder: Callable[..., Awaitable[Forwarder]],
+    monkeypatch: pytest.MonkeyPatch,
+    minimal: bool,
+) -> None:
+    """A bug in the mirror's own handling (its record cannot be built: a 500 for plain
+    ``listen``) does not harm production traffic: the gzip body goes upstream as it came and
+    the SDK gets the upstream's answer."""
+    from sentry_mirror.core import ingest, record
+
+    real_build = record.build
+
+    def build(incoming: ingest.Request, outcome: ingest.Outcome, **kwargs: Any) -> dict[str, Any]:
+        if minimal or outcome.response.status != 500:
+            raise RuntimeError("boom in build")
+        return real_build(incoming, outcome, **kwargs)
+
+    monkeypatch.setattr(record, "build", build)
+    upstream = await stubs(body=b'{"id":"up"}')
+    mirror = await forwarder(upstream=upstream.dsn())
+    wire = gzip.compress(envelope_body()[1])
+    status, _, body, _ = await post(f"{mirror.url}/api/5/envelope/", wire, {**auth(), "Content-Encoding": "gzip"})
+    assert (200, b'{"id":"up"}') == (status, body)
+    [(_, path, headers, sent)] = upstream.received
+    assert ("/api/5/envelope/", wire, "gzip") == (path, sent, headers["Content-Encoding"])
+    await mirror.stop()
+    request, [answered] = request_and_answers(mirror)
+    assert (500, 200, minimal) == (
+        request["response"]["status"],
+        answered["status"],
+        any("this is a minimal one" in note for note in request["notes"]),
+    )

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from sentry_mirror.core import encoding, ingest
-from sentry_mirror.core.forwarding import destination, mirror_dsn
+from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration, Size
@@ -111,7 +111,7 @@ def _display_host(host: str) -> str:
 )
 @click.option(
     "--upstream-failure",
-    type=click.Choice(["answer", "pass"]),
+    type=click.Choice(FAILURE_MODES),
     default="answer",
     show_default=True,
     help="When the upstream fails: answer as the mirror (the request is on disk) or pass the failure on.",
@@ -224,7 +224,11 @@ def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
 
 def _stop_lines(console: Console, stopped: Stopped) -> None:
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
-    if stopped.refused:
+    if stopped.refused and any(t.kind == "upstream" for t in stopped.targets):  # sent on all the same
+        console.print(
+            f"  {stopped.refused} record(s) could not be written: the snapshot was unwritable", style="yellow"
+        )
+    elif stopped.refused:
         console.print(
             f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow"
         )

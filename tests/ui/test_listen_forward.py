@@ -1,0 +1,66 @@
+"""``listen``'s forward-mode options and output: DSNs checked before anything starts, the
+banner and stop lines naming servers without their keys, the live line's upstream answer."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from click.testing import CliRunner
+from rich.console import Console
+
+from sentry_mirror.ui import render
+from sentry_mirror.ui.cli import cli
+from tests.factories import KEY, make_answer, make_record, make_request
+
+ENV = {"NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def test_a_bad_dsn_in_the_tee_environment_variable_stops_it_before_it_listens(tmp_path: Path) -> None:
+    """SENTRY_MIRROR_TEE holds whitespace-separated DSNs; each is checked before the listener starts."""
+    env = {**ENV, "SENTRY_MIRROR_TEE": f"http://{KEY}@127.0.0.1:1/1   not-a-dsn"}
+    result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
+    assert 3 == result.exit_code, result.output
+    assert "invalid DSN 'not-a-dsn'" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_banner_names_the_upstream_and_candidates_without_keys() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, no_color=True)
+    render.banner(
+        console,
+        f"http://{KEY}@127.0.0.1:9001/123",
+        "snapshots/x.jsonl.zst",
+        keys=frozenset(),
+        upstream="https://o1.ingest.sentry.io/123",
+        candidates=("http://127.0.0.1:8000/1",),
+    )
+    lines = out.getvalue().splitlines()
+    assert "(the upstream's key and project" in lines[0]
+    assert "  forwarding to https://o1.ingest.sentry.io/123" == lines[2]
+    assert lines[3].startswith("  tee to http://127.0.0.1:8000/1")
+    assert KEY not in "".join(lines[1:])
+
+
+def test_the_live_line_shows_the_upstream_answer_after_the_local_status() -> None:
+    entry = make_record(make_request())
+    limited = make_answer(entry, status=429, latency_ms=12.4)
+    line = render.request_line(entry, upstream=limited).plain
+    assert line.endswith("200 → upstream 429 12ms"), line
+    down = make_answer(entry, status=None, latency_ms=None, error="ConnectionRefusedError")
+    assert render.request_line(entry, upstream=down).plain.endswith("200 → upstream failed: ConnectionRefusedError")
+    out = io.StringIO()
+    render.LiveLines(Console(file=out, width=200)).write(entry, limited)
+    assert line + "\n" == out.getvalue()
+
+
+def test_the_stop_lines_count_per_server() -> None:
+    out = io.StringIO()
+    rows = [("upstream", "https://o1.ingest.sentry.io/123", 9, 1, 0), ("candidate", "http://127.0.0.1:8000/1", 7, 1, 2)]
+    render.stop_lines(Console(file=out, width=200, no_color=True), rows, 3)
+    assert [
+        "  upstream https://o1.ingest.sentry.io/123: 9 delivered, 1 undelivered",
+        "  candidate http://127.0.0.1:8000/1: 7 delivered, 1 undelivered, 2 dropped",
+        "  3 request(s) were sent on but not recorded: the snapshot could not be written",
+    ] == out.getvalue().splitlines()
