@@ -7,6 +7,8 @@
   ids, kept consistent) and :mod:`.timeshift` (timestamps moved to now);
 - :mod:`.rate_limits`: the categories of items and Sentry's rate-limit answers;
 - :mod:`.results`: the outcome of each answer and the summary they add up to.
+- :mod:`.undelivered`: which forwarded requests the upstream never took (``--undelivered``),
+  and the answer record written for each of their answers.
 
 The sender (``sentry_mirror.io.replay``) and its HTTP/1.1 client (``sentry_mirror.io.http1``)
 do the I/O.
