@@ -24,23 +24,21 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from aiohttp import web
 
 from sentry_mirror.core import answer
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import Bugsink
 from tests.conformance.clients import JS_DIR, need_node, run
 from tests.conformance.scripted_server import Answer, ScriptedServer, Seen, scripted_server
+from tests.stubs import Stub, closed_port_dsn
 
 APP = Path(__file__).with_name("forward_app.py")
 FAILURE_APP = Path(__file__).parent.parent / "conformance" / "failure_app.py"
@@ -100,14 +98,6 @@ async def listening(directory: Path, *options: str) -> AsyncIterator[Listener]:
         code = await asyncio.wait_for(proc.wait(), 60)
         await asyncio.gather(*drains)
     assert 0 == code, "".join(errors)
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then closed): connections to it are refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def upstream_dsn(dsn: str, port: int) -> str:
@@ -292,7 +282,7 @@ async def test_a_rate_limit_reaches_sentry_python_as_without_the_mirror(tmp_path
 async def _while_down(bugsink: Bugsink, tmp_path: Path) -> tuple[int, str, dict[str, Any], Listener]:
     """sentry-python through a listener whose upstream (Bugsink's project, on a closed port) is down."""
     project_id, dsn = bugsink.project()
-    down = upstream_dsn(dsn, closed_port())
+    down = upstream_dsn(dsn, urlsplit(closed_port_dsn()).port or 0)
     async with listening(tmp_path / "snapshots", "--forward", down, "--forward-timeout", "2s") as listener:
         report = await python_app(listener.dsn, tmp_path / "report.json", 3)
     # the SDK kept getting answers: the mirror's own (the request is on disk)
@@ -355,42 +345,18 @@ SLOW_SECONDS = 2.0
 LATENCY_EVENTS = 12
 
 
-@contextlib.asynccontextmanager
-async def stub(delay: float = 0.0) -> AsyncIterator[tuple[str, list[float]]]:
-    """A real aiohttp server answering every request ``200 {}`` after ``delay`` seconds: its
-    DSN, and when each request arrived (loop time)."""
-    arrived: list[float] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        arrived.append(asyncio.get_running_loop().time())
-        await request.read()
-        await asyncio.sleep(delay)
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://{'0' * 32}@127.0.0.1:{port}/7", arrived
-    finally:
-        await runner.cleanup()
-
-
-async def test_slow_or_down_candidates_do_not_slow_the_sdk(tmp_path: Path) -> None:
+async def test_slow_or_down_candidates_do_not_slow_the_sdk(
+    stubs: Callable[..., Awaitable[Stub]], tmp_path: Path
+) -> None:
     """The SDK's own latency, timed at the client for each request, with ``--tee`` to a
     candidate that takes 2 s to answer and to one that is down, stays that of a run
     without candidates (medians within a generous factor; no request waited for the slow one)."""
-    async with stub() as (upstream, _), stub(SLOW_SECONDS) as (slow, slow_arrived):
-        down = upstream_dsn(slow, closed_port())
-        async with listening(tmp_path / "plain", "--forward", upstream) as plain_listener:
-            plain = await python_app(plain_listener.dsn, tmp_path / "plain.json", LATENCY_EVENTS)
-        tee = ("--tee", slow, "--tee", down, "--forward-timeout", "3s")
-        async with listening(tmp_path / "tee", "--forward", upstream, *tee) as listener:
-            teed = await python_app(listener.dsn, tmp_path / "tee.json", LATENCY_EVENTS)
+    upstream, slow, down = (await stubs()).dsn(), await stubs(delay=SLOW_SECONDS), closed_port_dsn()
+    async with listening(tmp_path / "plain", "--forward", upstream) as plain_listener:
+        plain = await python_app(plain_listener.dsn, tmp_path / "plain.json", LATENCY_EVENTS)
+    tee = ("--tee", slow.dsn(), "--tee", down, "--forward-timeout", "3s")
+    async with listening(tmp_path / "tee", "--forward", upstream, *tee) as listener:
+        teed = await python_app(listener.dsn, tmp_path / "tee.json", LATENCY_EVENTS)
     for report in (plain, teed):
         assert [200] * LATENCY_EVENTS == [r.get("status") for r in report["requests"]]
     plain_ms = statistics.median(r["ms"] for r in plain["requests"])
@@ -403,10 +369,10 @@ async def test_slow_or_down_candidates_do_not_slow_the_sdk(tmp_path: Path) -> No
     requests, answers = listener.records()
     check_forwarded(listener, upstream, [200] * LATENCY_EVENTS)
     ids = sorted(r["id"] for r in requests)
-    for to, expected in ((to_string(slow), (200, True)), (to_string(down), (None, False))):
+    for to, expected in ((to_string(slow.dsn()), (200, True)), (to_string(down), (None, False))):
         copies = [a for a in answers if a["target"] == "candidate" and a["to"] == to]
         assert ids == sorted(a["request_id"] for a in copies), to
         assert {expected} == {(a["status"], a["delivered"]) for a in copies}, to
         assert not any(a["returned"] or a["dropped"] for a in copies)
-    assert all(a["latency_ms"] >= SLOW_SECONDS * 1000 for a in answers if a["to"] == to_string(slow))
-    assert len(slow_arrived) == LATENCY_EVENTS
+    assert all(a["latency_ms"] >= SLOW_SECONDS * 1000 for a in answers if a["to"] == to_string(slow.dsn()))
+    assert LATENCY_EVENTS == len(slow.received)
