@@ -349,12 +349,14 @@ async def test_slow_or_down_candidates_do_not_slow_the_sdk(
     stubs: Callable[..., Awaitable[Stub]], tmp_path: Path
 ) -> None:
     """The SDK's own latency, timed at the client for each request, with ``--tee`` to a
-    candidate that takes 2 s to answer and to one that is down, stays that of a run
-    without candidates (medians within a generous factor; no request waited for the slow one)."""
+    candidate that takes 2 s to answer (and whose queue of one fills up) and to one that is
+    down, stays that of a run without candidates (medians within a generous factor; no
+    request waited for the slow one). What each candidate answered, or that a copy was
+    dropped, is recorded and counted."""
     upstream, slow, down = (await stubs()).dsn(), await stubs(delay=SLOW_SECONDS), closed_port_dsn()
     async with listening(tmp_path / "plain", "--forward", upstream) as plain_listener:
         plain = await python_app(plain_listener.dsn, tmp_path / "plain.json", LATENCY_EVENTS)
-    tee = ("--tee", slow.dsn(), "--tee", down, "--forward-timeout", "3s")
+    tee = ("--tee", slow.dsn(), "--tee", down, "--tee-queue", "1", "--forward-timeout", "3s")
     async with listening(tmp_path / "tee", "--forward", upstream, *tee) as listener:
         teed = await python_app(listener.dsn, tmp_path / "tee.json", LATENCY_EVENTS)
     for report in (plain, teed):
@@ -364,15 +366,23 @@ async def test_slow_or_down_candidates_do_not_slow_the_sdk(
     assert statistics.median(teed_ms) < 3 * plain_ms + 50, (plain_ms, teed_ms)
     assert max(teed_ms) < SLOW_SECONDS * 1000, teed_ms
 
-    # the SDK got the upstream's answers only; every copy's answer is recorded, never returned:
-    # the slow candidate took its 2 s each time, the one down answered nothing
+    # the SDK got the upstream's answers only; every copy has one answer record, never returned
     requests, answers = listener.records()
     check_forwarded(listener, upstream, [200] * LATENCY_EVENTS)
     ids = sorted(r["id"] for r in requests)
-    for to, expected in ((to_string(slow.dsn()), (200, True)), (to_string(down), (None, False))):
-        copies = [a for a in answers if a["target"] == "candidate" and a["to"] == to]
-        assert ids == sorted(a["request_id"] for a in copies), to
-        assert {expected} == {(a["status"], a["delivered"]) for a in copies}, to
-        assert not any(a["returned"] or a["dropped"] for a in copies)
-    assert all(a["latency_ms"] >= SLOW_SECONDS * 1000 for a in answers if a["to"] == to_string(slow.dsn()))
-    assert LATENCY_EVENTS == len(slow.received)
+    copies = {to: [a for a in answers if a["to"] == to] for to in (to_string(slow.dsn()), to_string(down))}
+    for to, sent in copies.items():
+        assert ids == sorted(a["request_id"] for a in sent), to
+        assert {"candidate"} == {a["target"] for a in sent} and not any(a["returned"] for a in sent)
+    # the one down answered nothing; the slow one answered each copy it got after its 2 s, and
+    # the copies that found its queue full were dropped (recorded, counted in the stop line)
+    assert {(None, False, False)} == {(a["status"], a["delivered"], a["dropped"]) for a in copies[to_string(down)]}
+    slow_copies = copies[to_string(slow.dsn())]
+    dropped = [a for a in slow_copies if a["dropped"]]
+    assert {(None, False, "queue full")} == {(a["status"], a["delivered"], a["error"]) for a in dropped}
+    taken = [a for a in slow_copies if not a["dropped"]]
+    assert {(200, True)} == {(a["status"], a["delivered"]) for a in taken}
+    assert all(a["latency_ms"] >= SLOW_SECONDS * 1000 for a in taken)
+    assert len(taken) == len(slow.received) and dropped, "the slow candidate never fell behind"
+    stop = next(line for line in listener.output if to_string(slow.dsn()) in line and "delivered" in line)
+    assert f"{len(taken)} delivered" in stop and f"{len(dropped)} dropped" in stop, stop
