@@ -33,11 +33,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from sentry_mirror.core import answer
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import Bugsink
 from tests.conformance.clients import JS_DIR, need_node, run
 from tests.conformance.scripted_server import Answer, ScriptedServer, Seen, scripted_server
+from tests.conformance.test_failure_answers import _discarded
 from tests.stubs import Stub, closed_port_dsn
 
 APP = Path(__file__).with_name("forward_app.py")
@@ -229,35 +232,37 @@ def _arrived(seen: list[Seen], report: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _discarded(seen: list[Seen]) -> dict[tuple[str, str], int]:
-    counts: Counter[tuple[str, str]] = Counter()
-    for s in seen:
-        for reason, category, quantity in s.discarded():
-            counts[reason, category] += quantity
-    return dict(counts)
+def _failure_app_argv(sdk: str) -> list[str]:
+    """The conformance tests' failure app of ``sdk`` (its DSN, wait and report path follow)."""
+    if sdk == "python":
+        return [sys.executable, str(FAILURE_APP)]
+    return [need_node("@sentry/node"), str(JS_DIR / "failure_node_app.js")]
 
 
-async def _failure_app(dsn: str, workdir: Path) -> dict[str, Any]:
+async def _failure_app(sdk: str, dsn: str, workdir: Path) -> dict[str, Any]:
     workdir.mkdir()
     report = workdir / "report.json"
-    ran = await run([sys.executable, str(FAILURE_APP), dsn, "0.2", str(report)], cwd=workdir, timeout=60)
+    argv = [*_failure_app_argv(sdk), dsn, "0.2", str(report)] + (["static"] if sdk == "node" else [])
+    ran = await run(argv, env={"HOME": str(workdir)}, cwd=workdir, timeout=60)
     assert 0 == ran.returncode, ran.stderr
     result: dict[str, Any] = json.loads(report.read_text())
     return result
 
 
-async def test_a_rate_limit_reaches_sentry_python_as_without_the_mirror(tmp_path: Path) -> None:
-    """An upstream answers the first error 429 with a 60 s limit on transactions: sentry-python,
-    through the mirror, stops sending transactions and reports them ``ratelimit_backoff``,
-    exactly as it does talking to that upstream directly (both run at the same time)."""
+@pytest.mark.parametrize("sdk", ["python", "node"])
+async def test_a_rate_limit_reaches_the_sdk_as_without_the_mirror(tmp_path: Path, sdk: str) -> None:
+    """An upstream answers the first error 429 with a 60 s limit on transactions: the real SDK
+    (sentry-python; @sentry/node too), through the mirror, stops sending transactions and
+    reports them ``ratelimit_backoff``, exactly as it does talking to that upstream directly
+    (both run at the same time; sessions left out of the client reports, as in conformance)."""
 
     async def through_the_mirror(server: ScriptedServer) -> tuple[dict[str, Any], Listener]:
         async with listening(tmp_path / "snapshots", "--forward", server.dsn()) as listener:
-            return await _failure_app(listener.dsn, tmp_path / "mirrored"), listener
+            return await _failure_app(sdk, listener.dsn, tmp_path / "mirrored"), listener
 
     async with scripted_server(RATE_LIMIT) as direct, scripted_server(RATE_LIMIT) as upstream:
         alone, (mirrored, listener) = await asyncio.gather(
-            _failure_app(direct.dsn(), tmp_path / "direct"), through_the_mirror(upstream)
+            _failure_app(sdk, direct.dsn(), tmp_path / "direct"), through_the_mirror(upstream)
         )
     first = [("first", "error"), ("second", "error"), ("third", "error")]
     assert first == _arrived(direct.seen, alone) == _arrived(upstream.seen, mirrored)
