@@ -257,8 +257,9 @@ def report(doc: dict[str, Any]) -> str:
         f"(closed loop, c={params['concurrency']}: added p50 {ratios['closed_loop_added_p50_ms']:.2f} ms,"
         f" p99 {ratios['closed_loop_added_p99_ms']:.2f} ms; forward/listen throughput {ratios['throughput']:.2f}x)",
     ]
-    warnings = [f"{r['server']}: {r['warning']}" for r in [*fig["runs"], *fig["latency_runs"]] if "warning" in r]
-    warnings += [f"{r['server']}: non-200 answers {r['statuses']}" for r in fig["latency_runs"] if r["non_200"]]
+    every = [*fig["runs"], *fig["latency_runs"]]
+    warnings = [f"{r['server']}: {r['warning']}" for r in every if "warning" in r]
+    warnings += [f"{r['server']}: non-200 answers {r['statuses']}" for r in every if r["non_200"]]
     if fig["busy_cpus_before"] > 0.2:
         warnings.append(
             f"{fig['busy_cpus_before']:.2f} CPUs were busy before the start: other processes may skew the figures"
