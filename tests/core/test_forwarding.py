@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import brotli
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sentry_mirror.core import answer, envelope, forwarding, ingest
@@ -171,6 +171,9 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max
     headers=st.lists(st.tuples(header_text, header_text), max_size=5),
     encoding=st.sampled_from([None, "gzip", "br"]),
 )
+@example(path="//evil.example/api/1/envelope/", query="", headers=[], encoding=None)
+@example(path="http://evil.example/api/1/envelope/", query="", headers=[], encoding=None)
+@example(path="/api/1/envelope/@evil.example", query="a=@evil", headers=[("Host", "evil.example")], encoding="gzip")
 def test_any_request_goes_to_the_upstream_or_nowhere(
     path: str, query: str, headers: list[tuple[str, str]], encoding: str | None
 ) -> None:

@@ -38,11 +38,11 @@ async def test_a_slow_candidate_does_not_slow_the_sdk_and_its_answers_are_record
 async def test_a_full_candidate_queue_drops_copies_and_records_each_drop(
     stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
 ) -> None:
-    """Queue of 1 and a candidate that takes 1 s: what does not fit is dropped, and every
+    """Queue of 1 and a candidate that takes 3 s: what does not fit is dropped, and every
     request still has exactly one candidate answer record: answered, dropped, or cut by the stop."""
     from sentry_mirror.io.tee import WORKERS
 
-    slow = await stubs(delay=1.0)
+    slow = await stubs(delay=3.0)
     mirror = await forwarder(tee=(slow.dsn(),), tee_queue=1)  # no upstream: answered locally
     await send_many(mirror.url, WORKERS + 6)
     await mirror.stop(0.5)
