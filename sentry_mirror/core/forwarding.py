@@ -100,7 +100,8 @@ class Reply:
 
 
 def sdk_answer(reply: Reply, local: Response, mode: str) -> tuple[Response, bool]:
-    """(what the SDK gets, whether it is the upstream's answer passed through).
+    """(what the SDK gets, ``returned``: whether that is the upstream's answer, or in ``pass``
+    mode the failure standing for it).
 
     A usable answer is passed through. A failure (no answer, a 5xx, an answer too big):
     ``answer`` mode gives the mirror's own answer ``local`` (the request is on disk);
@@ -112,10 +113,13 @@ def sdk_answer(reply: Reply, local: Response, mode: str) -> tuple[Response, bool
         return local, False
     if reply.timed_out:
         return error_response(504, f"the upstream did not answer in time: {reply.error}", plain=True), True
+    if reply.status is not None:
+        return error_response(502, f"the upstream's answer cannot be passed on: {reply.error}", plain=True), True
     return error_response(502, f"the upstream could not be reached: {reply.error}", plain=True), True
 
 
 def item_types(entry: Mapping[str, Any]) -> list[str]:
+    """The item types of a recorded request (its summary's), for its answer records."""
     return [str(item.get("type")) for item in (entry.get("summary") or {}).get("items") or ()]
 
 

@@ -23,7 +23,7 @@ from sentry_mirror.io.forward import Sender, Tally
 log = logging.getLogger(__name__)
 
 #: Requests in flight to one candidate at most (each worker sends one at a time).
-WORKERS = 8
+WORKERS = 16
 #: Bytes (wire and decoded body) queued for one candidate at most, whatever the queue's length.
 QUEUE_BYTES = 256 << 20
 

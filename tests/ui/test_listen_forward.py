@@ -64,3 +64,23 @@ def test_the_stop_lines_count_per_server() -> None:
         "  candidate http://127.0.0.1:8000/1: 7 delivered, 1 undelivered, 2 dropped",
         "  3 request(s) were sent on but not recorded: the snapshot could not be written",
     ] == out.getvalue().splitlines()
+
+
+def test_the_forward_environment_variable_is_read_and_checked(tmp_path: Path) -> None:
+    env = {**ENV, "SENTRY_MIRROR_FORWARD": "https://o1.ingest.sentry.io/123"}  # no key: not a DSN
+    result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
+    assert 3 == result.exit_code, result.output
+    assert "expected scheme://public_key@host/project_id" in result.output
+
+
+def test_forwarding_to_the_mirror_itself_is_refused(tmp_path: Path) -> None:
+    """``--forward`` (or ``--tee``) at the listener's own address would loop forever."""
+    for option in ("--forward", "--tee"):
+        result = CliRunner().invoke(
+            cli,
+            ["listen", "--port", "9123", "--dir", str(tmp_path / "s"), option, f"http://{KEY}@localhost:9123/1"],
+            env=ENV,
+        )
+        assert 3 == result.exit_code, result.output
+        assert "http://localhost:9123/1 is this mirror itself" in result.output
+        assert KEY not in result.output

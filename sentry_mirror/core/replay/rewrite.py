@@ -315,6 +315,8 @@ def _headers(recorded: Iterable[tuple[str, str]], key: str, form: str | None, wa
 def _query(recorded: str, key: str, auth: Mapping[str, Any], form: str | None, wanted: str) -> str:
     """The query string to send: the recorded one (byte for byte when nothing changes)
     without ``sentry_secret``, with the target's key when the auth is (or goes) there."""
+    if wanted == "original" and form != "query" and "sentry_" not in recorded and "%" not in recorded:
+        return recorded  # no auth in it and none to put there (the common case): nothing to parse
     recorded_pairs = parse_qsl(recorded, keep_blank_values=True) if recorded else []
     query_pairs = [(k, v) for k, v in recorded_pairs if k != "sentry_secret"]
     if form == "query" or wanted == "query":

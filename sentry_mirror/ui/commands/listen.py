@@ -12,7 +12,9 @@ import click
 from rich.console import Console
 
 from sentry_mirror.core import encoding, ingest
-from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn
+from sentry_mirror.core.auth import Dsn
+from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn, to_string
+from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration, Size
@@ -189,7 +191,7 @@ def listen_command(
     candidates = tuple(dsn for value in tee for dsn in value.split())
     for dsn in (forward, *candidates):
         if dsn is not None:
-            destination(dsn, "upstream")  # a DSN that does not parse stops here, with the reason
+            _not_itself(destination(dsn, "upstream").dsn, host, port)  # a DSN that does not parse stops here
     forwarding = ForwardOptions(
         forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
     )
@@ -205,6 +207,17 @@ def listen_command(
     lines = render.LiveLines(console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     _stop_lines(console, stopped)
+
+
+#: Host names that reach this machine's own listener.
+_LOCAL = frozenset({"127.0.0.1", "localhost", "[::1]", "0.0.0.0", "[::]"})
+
+
+def _not_itself(dsn: Dsn, host: str, port: int) -> None:
+    """A DSN pointing at this listener would send every request back to itself, forever."""
+    dsn_port = dsn.port or (443 if dsn.scheme == "https" else 80)
+    if port and dsn_port == port and (dsn.host in _LOCAL or dsn.host in (host, f"[{host}]")):
+        raise MirrorError(f"{to_string(dsn)} is this mirror itself (--port {port}): requests would go round in a loop")
 
 
 def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
