@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from sentry_mirror.core import answer
+from sentry_mirror.io import tee
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import Bugsink
 from tests.conformance.clients import JS_DIR, need_node, run
@@ -347,7 +348,8 @@ async def test_replay_undelivered_delivers_each_once(bugsink: Bugsink, tmp_path:
 # ------------------------------------------------------------------ candidates that are slow or down
 
 SLOW_SECONDS = 2.0
-LATENCY_EVENTS = 12
+#: Requests the SDK sends: more than a candidate's workers and its queue of one can take at once.
+LATENCY_EVENTS = tee.WORKERS + 4
 
 
 async def test_slow_or_down_candidates_do_not_slow_the_sdk(
