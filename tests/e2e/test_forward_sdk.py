@@ -250,36 +250,48 @@ async def _failure_app(sdk: str, dsn: str, workdir: Path) -> dict[str, Any]:
     return result
 
 
+#: What the upstream answers the error in hand, and the listener's options: a rate limit and a
+#: 413 are the upstream's verdict, passed on in any mode; a 503 only with ``--upstream-failure pass``.
+FAILURES = {
+    "429-transaction-limit": (RATE_LIMIT, ()),
+    "503-retry-after-pass": (Answer(503, {"Retry-After": "60"}), ("--upstream-failure", "pass")),
+    "413": (Answer(413), ()),
+}
+
+
+@pytest.mark.parametrize("scenario", list(FAILURES))
 @pytest.mark.parametrize("sdk", ["python", "node"])
-async def test_a_rate_limit_reaches_the_sdk_as_without_the_mirror(tmp_path: Path, sdk: str) -> None:
-    """An upstream answers the first error 429 with a 60 s limit on transactions: the real SDK
-    (sentry-python; @sentry/node too), through the mirror, stops sending transactions and
-    reports them ``ratelimit_backoff``, exactly as it does talking to that upstream directly
-    (both run at the same time; sessions left out of the client reports, as in conformance)."""
+async def test_a_failure_answer_reaches_the_sdk_as_without_the_mirror(tmp_path: Path, sdk: str, scenario: str) -> None:
+    """The upstream answers the first error with a failure: the real SDK (sentry-python,
+    @sentry/node), through the mirror, then sends and holds back exactly what it does talking
+    to that upstream directly, and its client reports say the same (both run at the same
+    time; sessions left out of the reports, as in the conformance tests). A 429 with a 60 s
+    limit on transactions: the SDK stops sending them and reports ``ratelimit_backoff``."""
+    failure, options = FAILURES[scenario]
 
     async def through_the_mirror(server: ScriptedServer) -> tuple[dict[str, Any], Listener]:
-        async with listening(tmp_path / "snapshots", "--forward", server.dsn()) as listener:
+        async with listening(tmp_path / "snapshots", "--forward", server.dsn(), *options) as listener:
             return await _failure_app(sdk, listener.dsn, tmp_path / "mirrored"), listener
 
-    async with scripted_server(RATE_LIMIT) as direct, scripted_server(RATE_LIMIT) as upstream:
+    async with scripted_server(failure) as direct, scripted_server(failure) as upstream:
         alone, (mirrored, listener) = await asyncio.gather(
             _failure_app(sdk, direct.dsn(), tmp_path / "direct"), through_the_mirror(upstream)
         )
-    first = [("first", "error"), ("second", "error"), ("third", "error")]
-    assert first == _arrived(direct.seen, alone) == _arrived(upstream.seen, mirrored)
-    held = _discarded(direct.seen)
-    assert held[("ratelimit_backoff", "transaction")] == 2
-    assert held == _discarded(upstream.seen)
-    assert [429] == [s.status for s in upstream.seen if s.status != 200]
+    assert _arrived(direct.seen, alone) == _arrived(upstream.seen, mirrored)
+    assert _discarded(direct.seen) == _discarded(upstream.seen)
+    assert [failure.status] == [s.status for s in upstream.seen if s.status != 200]
 
-    # the snapshot: no transaction reached the mirror; the 429 is recorded as the SDK got it
+    # the snapshot: the failure is recorded as the SDK got it, on the error in hand
     requests, answers = listener.records()
-    assert "transaction" not in {item["type"] for r in requests for item in r["summary"]["items"]}
-    [limited] = [a for a in answers if a["status"] == 429]
-    assert "60:transaction:organization" == header(limited, "X-Sentry-Rate-Limits")
-    assert (True, True) == (limited["returned"], limited["delivered"])  # a 4xx is the upstream's verdict
-    limited_request = next(r for r in requests if r["id"] == limited["request_id"])
-    assert mirrored["phases"][0]["error"] == limited_request["summary"]["event_id"]  # the error in hand
+    [failed] = [a for a in answers if a["status"] == failure.status]
+    assert failure.headers.items() <= dict(failed["headers"]).items()
+    assert (True, failure.status < 500) == (failed["returned"], failed["delivered"])
+    failed_request = next(r for r in requests if r["id"] == failed["request_id"])
+    assert mirrored["phases"][0]["error"] == failed_request["summary"]["event_id"]
+    if failure is RATE_LIMIT:
+        assert [("first", "error"), ("second", "error"), ("third", "error")] == _arrived(upstream.seen, mirrored)
+        assert 2 == _discarded(upstream.seen)[("ratelimit_backoff", "transaction")]
+        assert "transaction" not in {item["type"] for r in requests for item in r["summary"]["items"]}
 
 
 # ------------------------------------------------------------------ the upstream down for a while
