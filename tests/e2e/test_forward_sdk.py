@@ -182,8 +182,8 @@ async def test_sentry_python_through_the_mirror_into_bugsink(bugsink: Bugsink, t
     assert sorted(report["event_ids"]) == sorted(bugsink.stored_events(project_id))
     requests = check_forwarded(listener, dsn, [r["status"] for r in report["requests"]])
     assert set(report["event_ids"]) <= event_ids(requests)
-    # Bugsink stores no transactions and says so with a rate limit in every answer: the SDK,
-    # which sent the transaction after the first event, got it through the mirror
+    # Bugsink stores no transactions and says so with a rate limit in every answer: it reached
+    # the SDK through the mirror, which then held back the transaction it captured after the first event
     _, answers = listener.records()
     limits = {header(a, "X-Sentry-Rate-Limits") for a in answers}
     assert len(limits) == 1 and None not in limits
