@@ -54,3 +54,24 @@ async def test_a_full_candidate_queue_drops_copies_and_records_each_drop(
     [tally] = mirror.forwarding.tallies
     assert (WORKERS + 6, len(dropped)) == (tally.delivered + tally.undelivered + tally.dropped, tally.dropped)
     assert all("forwarded_to" not in r for r in requests)  # no upstream: nothing to deliver later
+
+
+async def test_stopping_records_every_copy_still_queued_or_in_flight(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
+) -> None:
+    """A candidate slower than the grace period: on stop, the copies being sent are recorded
+    without an answer (undelivered) and the ones still queued as dropped; none vanishes."""
+    from sentry_mirror.io.tee import WORKERS
+
+    slow = await stubs(delay=3.0)
+    mirror = await forwarder(tee=(slow.dsn(),), tee_queue=100)
+    await send_many(mirror.url, WORKERS + 4)
+    await mirror.stop(0.3)
+    requests, answers = mirror.records()
+    assert sorted(r["id"] for r in requests) == sorted(a["request_id"] for a in answers)
+    outcomes = sorted((a["error"], a["dropped"], a["delivered"]) for a in answers)
+    assert [("no answer: the listener stopped first", False, False)] * WORKERS + [
+        ("not sent: the listener stopped first", True, False)
+    ] * 4 == outcomes
+    [tally] = mirror.forwarding.tallies
+    assert (0, WORKERS, 4) == (tally.delivered, tally.undelivered, tally.dropped)
