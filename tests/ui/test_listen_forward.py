@@ -84,3 +84,14 @@ def test_forwarding_to_the_mirror_itself_is_refused(tmp_path: Path) -> None:
         assert 3 == result.exit_code, result.output
         assert "http://localhost:9123/1 is this mirror itself" in result.output
         assert KEY not in result.output
+
+
+def test_an_invalid_forward_dsn_is_named_without_its_key_or_secret(tmp_path: Path) -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    env = {**ENV, "SENTRY_MIRROR_FORWARD": f"https://{KEY}:{secret}@o1.ingest.sentry.io:notaport/1"}
+    result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
+    assert 3 == result.exit_code, result.output
+    assert "invalid DSN 'https://***@o1.ingest.sentry.io:notaport/1'" in result.output
+    assert KEY not in result.output and secret not in result.output
+    tee = CliRunner().invoke(cli, ["listen", "--port", "0", "--tee", f"ftp://{KEY}@h/1"], env=ENV)
+    assert 3 == tee.exit_code and KEY not in tee.output, tee.output
