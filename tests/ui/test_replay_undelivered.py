@@ -24,6 +24,8 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from sentry_mirror.core import envelope
+from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.forwarding import to_string
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
 from tests.bugsink import Bugsink
@@ -44,10 +46,10 @@ async def run(*args: str) -> Any:
     return result
 
 
-def forwarded(n: int, event_id: str) -> dict[str, Any]:
-    """An event request a forwarding listener recorded ``n`` seconds after T0 and sent on."""
+def forwarded(n: int, event_id: str, to: str = UPSTREAM) -> dict[str, Any]:
+    """An event request a forwarding listener recorded ``n`` seconds after T0 and sent on (to ``to``)."""
     request = make_request(path="/api/42/envelope/", body=event_envelope(event_id))
-    return make_record(request, received_at=T0 + timedelta(seconds=n), forwarded_to=UPSTREAM)
+    return make_record(request, received_at=T0 + timedelta(seconds=n), forwarded_to=to)
 
 
 def write(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -58,11 +60,11 @@ def write(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def capture(directory: Path) -> tuple[Path, set[str]]:
-    """A listener's snapshot: delivered, failed (503), unanswered, timed out, refused by the
-    upstream (429: its verdict, delivered), shadowed only, and not forwarded requests. Returns
-    it and the event ids of the undelivered ones."""
-    ok, failed, silent, late, limited, shadowed = (forwarded(n, c * 32) for n, c in enumerate("abcdef"))
+def capture(directory: Path, to: str = UPSTREAM) -> tuple[Path, set[str]]:
+    """A listener's snapshot (forwarding to ``to``): delivered, failed (503), unanswered, timed
+    out, refused by the upstream (429: its verdict, delivered), shadowed only, and not
+    forwarded requests. Returns it and the event ids of the undelivered ones."""
+    ok, failed, silent, late, limited, shadowed = (forwarded(n, c * 32, to) for n, c in enumerate("abcdef"))
     local = {**forwarded(9, "9" * 32), "forwarded_to": None}
     records = [
         ok,
@@ -98,6 +100,11 @@ class Target:
     def dsn(self, project: int = 5) -> str:
         return f"http://{KEY}@127.0.0.1:{self.port}/{project}"
 
+    @property
+    def to(self) -> str:
+        """Its :meth:`dsn` as a forwarding listener names it (a capture forwarding to it)."""
+        return f"http://127.0.0.1:{self.port}/5"
+
 
 @pytest.fixture
 async def target(aiohttp_server: Callable[..., Awaitable[Any]]) -> Target:
@@ -114,7 +121,7 @@ def answers(directory: Path) -> list[dict[str, Any]]:
 
 
 async def test_sends_exactly_the_undelivered_once_and_records_the_answers(target: Target, tmp_path: Path) -> None:
-    path, undelivered = capture(tmp_path)
+    path, undelivered = capture(tmp_path, target.to)
     result = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
     assert 0 == result.exit_code, result.output
     assert sorted(undelivered) == sorted(target.received)
@@ -137,7 +144,7 @@ async def test_sends_exactly_the_undelivered_once_and_records_the_answers(target
 
 
 async def test_a_failing_target_leaves_them_undelivered_for_the_next_run(target: Target, tmp_path: Path) -> None:
-    _, undelivered = capture(tmp_path)
+    _, undelivered = capture(tmp_path, target.to)
     target.status = 503
     failing = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
     assert 1 == failing.exit_code, failing.output  # server errors are failures
@@ -155,7 +162,7 @@ async def test_a_failing_target_leaves_them_undelivered_for_the_next_run(target:
 
 async def test_a_snapshot_named_as_a_file_finds_the_answers_beside_it(target: Target, tmp_path: Path) -> None:
     """The answers go to the snapshot's directory (or --record-dir), and are read from there."""
-    path, _ = capture(tmp_path)
+    path, _ = capture(tmp_path, target.to)
     elsewhere = tmp_path / "answers"
     first = await run("replay", str(path), "--undelivered", "--to", target.dsn(), "--record-dir", str(elsewhere))
     assert 0 == first.exit_code, first.output
@@ -166,7 +173,7 @@ async def test_a_snapshot_named_as_a_file_finds_the_answers_beside_it(target: Ta
 
 
 async def test_filters_and_dry_run_keep_working(target: Target, tmp_path: Path) -> None:
-    _, undelivered = capture(tmp_path)
+    _, undelivered = capture(tmp_path, target.to)
     dry = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn(), "--dry-run", "--json")
     assert 0 == dry.exit_code, dry.output
     planned = [orjson.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
@@ -181,6 +188,28 @@ async def test_filters_and_dry_run_keep_working(target: Target, tmp_path: Path) 
     assert sorted(undelivered - {"c" * 32}) == sorted(target.received[1:])
 
 
+async def test_a_replay_to_another_server_warns_and_delivers_nothing(target: Target, tmp_path: Path) -> None:
+    """Requests forwarded to the upstream, replayed --to a staging server: the answers are
+    recorded (naming that server), with a warning, and the requests stay undelivered."""
+    _, undelivered = capture(tmp_path)  # forwarded to UPSTREAM
+    first = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
+    assert 0 == first.exit_code, first.output
+    assert (
+        f"warning: 4 undelivered request(s) were forwarded to {UPSTREAM}: the answers of {target.to} "
+        f"will not mark them delivered for {UPSTREAM}"
+    ) in first.stderr
+    assert {target.to} == {a["to"] for a in answers(tmp_path)} and 4 == len(answers(tmp_path))
+    again = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
+    assert 0 == again.exit_code, again.output
+    assert sorted(undelivered) == sorted(target.received[4:])  # sent again: not delivered to the upstream
+    same = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn(), "--dry-run")
+    assert "warning" in same.stderr
+    (tmp_path / "own").mkdir()
+    path, _ = capture(tmp_path / "own", target.to)
+    quiet = await run("replay", str(path), "--undelivered", "--to", target.dsn(), "--dry-run")
+    assert "warning" not in quiet.stderr, quiet.stderr
+
+
 async def test_nothing_forwarded_sends_nothing(target: Target) -> None:
     result = await run("replay", str(SAMPLE), "--undelivered", "--to", target.dsn())
     assert 0 == result.exit_code, result.output
@@ -191,9 +220,9 @@ async def test_nothing_forwarded_sends_nothing(target: Target) -> None:
 # ------------------------------------------------------------------ the real Bugsink
 
 
-def sample_events_forwarded(directory: Path) -> tuple[Path, int]:
-    """The sample's event requests as a forwarding listener records them while the upstream
-    is down: every one forwarded, answered 503 or not at all."""
+def sample_events_forwarded(directory: Path, to: str) -> tuple[Path, int]:
+    """The sample's event requests as a forwarding listener (to ``to``) records them while
+    the upstream is down: every one forwarded, answered 503 or not at all."""
     events = [
         r.data
         for r in iter_records([SAMPLE])
@@ -201,7 +230,7 @@ def sample_events_forwarded(directory: Path) -> tuple[Path, int]:
     ]
     records: list[dict[str, Any]] = []
     for n, data in enumerate(events):
-        request = {**data, "forwarded_to": UPSTREAM}
+        request = {**data, "forwarded_to": to}
         records.append(request)
         if n % 2:
             records.append(make_answer(request, status=503, returned=False))
@@ -211,7 +240,7 @@ def sample_events_forwarded(directory: Path) -> tuple[Path, int]:
 async def test_bugsink_stores_each_undelivered_event_once(bugsink: Bugsink, tmp_path: Path) -> None:
     """With fresh ids, a request sent twice would be stored twice: each is stored once."""
     project, dsn = bugsink.project()
-    _, count = sample_events_forwarded(tmp_path)
+    _, count = sample_events_forwarded(tmp_path, to_string(parse_dsn(dsn)))
     assert count >= 2
     args = ("replay", str(tmp_path), "--undelivered", "--to", dsn, "--fresh-ids", "--shift-timestamps")
     result = await run(*args)
@@ -227,7 +256,7 @@ async def test_bugsink_stores_each_undelivered_event_once(bugsink: Bugsink, tmp_
 async def test_ctrl_c_keeps_the_answers_given(target: Target, tmp_path: Path) -> None:
     """Two undelivered requests a minute apart at --speed 1: Ctrl-C after the first is
     answered exits 130 with that answer recorded; the next run sends only the second."""
-    first, second = forwarded(0, "a" * 32), forwarded(60, "b" * 32)
+    first, second = forwarded(0, "a" * 32, target.to), forwarded(60, "b" * 32, target.to)
     write(tmp_path / CAPTURE, [first, second])
     process = await asyncio.create_subprocess_exec(
         sys.executable,
