@@ -91,10 +91,13 @@ class Target:
         self.status = 200
         self.received: list[str] = []
         self.port = 0
+        self.latency = 0.0  # seconds before each answer
 
     async def handle(self, request: web.Request) -> web.Response:
         parsed = envelope.parse(await request.read())
         self.received.append(str(parsed.event_id))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         return web.json_response({"id": parsed.event_id}, status=self.status)
 
     def dsn(self, project: int = 5) -> str:
@@ -253,27 +256,31 @@ async def test_bugsink_stores_each_undelivered_event_once(bugsink: Bugsink, tmp_
     assert count == len(bugsink.stored_events(project))
 
 
-async def test_ctrl_c_keeps_the_answers_given(target: Target, tmp_path: Path) -> None:
-    """Two undelivered requests a minute apart at --speed 1: Ctrl-C after the first is
-    answered exits 130 with that answer recorded; the next run sends only the second."""
-    first, second = forwarded(0, "a" * 32, target.to), forwarded(60, "b" * 32, target.to)
-    write(tmp_path / CAPTURE, [first, second])
-    process = await asyncio.create_subprocess_exec(
+async def replaying(target: Target, directory: Path, *args: str) -> asyncio.subprocess.Process:
+    """``replay DIRECTORY --undelivered --to TARGET ARGS`` in a process of its own (Ctrl-C is a signal)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         "from sentry_mirror.ui.cli import main; main()",
         "replay",
-        str(tmp_path),
+        str(directory),
         "--undelivered",
         "--to",
         target.dsn(),
-        "--speed",
-        "1",
+        *args,
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **ENV},
     )
+
+
+async def test_ctrl_c_keeps_the_answers_given(target: Target, tmp_path: Path) -> None:
+    """Two undelivered requests a minute apart at --speed 1: Ctrl-C after the first is
+    answered exits 130 with that answer recorded; the next run sends only the second."""
+    first, second = forwarded(0, "a" * 32, target.to), forwarded(60, "b" * 32, target.to)
+    write(tmp_path / CAPTURE, [first, second])
+    process = await replaying(target, tmp_path, "--speed", "1")
     deadline = time.monotonic() + 30
     while not target.received:
         assert time.monotonic() < deadline
@@ -287,3 +294,45 @@ async def test_ctrl_c_keeps_the_answers_given(target: Target, tmp_path: Path) ->
     rest = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
     assert 0 == rest.exit_code, rest.output
     assert ["a" * 32, "b" * 32] == target.received
+
+
+async def test_ctrl_c_lets_the_requests_in_flight_finish_and_records_them(target: Target, tmp_path: Path) -> None:
+    """60 undelivered, 0.2 s an answer, 8 in flight: after the first Ctrl-C nothing new is
+    sent and what was in flight is answered and recorded, so that the next run sends each
+    of the others once: the target gets every request exactly once."""
+    requests = [forwarded(n, f"{n:032x}", target.to) for n in range(60)]
+    write(tmp_path / CAPTURE, requests)
+    target.latency = 0.2
+    process = await replaying(target, tmp_path)
+    deadline = time.monotonic() + 30
+    while len(target.received) < 20:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert 130 == process.returncode, (out + err).decode()
+    assert "stopping: waiting for the requests in flight" in err.decode()
+    sent = len(target.received)
+    assert 20 <= sent < 60
+    assert sent == len(answers(tmp_path))  # each request the target got has its answer recorded
+    rest = await run("replay", str(tmp_path), "--undelivered", "--to", target.dsn())
+    assert 0 == rest.exit_code, rest.output
+    assert sorted(f"{n:032x}" for n in range(60)) == sorted(target.received)
+
+
+async def test_a_second_ctrl_c_abandons_the_requests_in_flight(target: Target, tmp_path: Path) -> None:
+    write(tmp_path / CAPTURE, [forwarded(n, f"{n:032x}", target.to) for n in range(3)])
+    target.latency = 60
+    process = await replaying(target, tmp_path)
+    deadline = time.monotonic() + 30
+    while len(target.received) < 3:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    await asyncio.sleep(1)
+    assert process.returncode is None  # waiting for the answers
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 10)
+    assert 130 == process.returncode, (out + err).decode()
+    assert "recorded 0 answer(s)" in (out + err).decode()
+    assert [] == answers(tmp_path)

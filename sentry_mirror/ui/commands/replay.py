@@ -277,7 +277,8 @@ def _send(
 ) -> None:
     """Replay ``plan``, adding every result to ``report`` (and stdout, ``results``, ``verifier``),
     with a progress bar on a terminal's stderr; each answer recorded with ``recording``.
-    Ctrl-C ends it, marked in ``report``."""
+    Ctrl-C ends it, marked in ``report`` (with ``recording``, the first lets the requests in
+    flight finish)."""
     results_file = (
         os.fdopen(create_private(results, what="--results "), "wb") if results else None
     )  # owner-only: answers hold captured data
@@ -304,8 +305,9 @@ def _send(
             asyncio.run(
                 replay(plan, pacing, **options)
                 if recording is None
-                else replay_recorded(plan, pacing, recording, **options)
+                else replay_recorded(plan, pacing, recording, on_interrupt=lambda: _stopping(err), **options)
             )
+        report.interrupted = recording is not None and recording.interrupted
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -314,6 +316,10 @@ def _send(
             results_file.close()
         if recording is not None:
             _recorded(err, recording)
+
+
+def _stopping(err: Console) -> None:
+    err.print("stopping: waiting for the requests in flight to be answered (Ctrl-C again to abandon them)")
 
 
 def _result_sink(
