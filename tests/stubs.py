@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import time
@@ -167,3 +168,47 @@ async def send_many(url: str, count: int) -> float:
                 assert 200 == response.status
                 await response.read()
     return time.monotonic() - started
+
+
+@dataclass
+class RawStub:
+    """An upstream on 127.0.0.1 answering every request with the same bytes: headers no HTTP
+    library would write (a control character in a value, a name that is not a token)."""
+
+    port: int
+    answer: bytes
+    received: int = 0
+
+    def dsn(self, key: str = UPSTREAM_KEY, project: int = 5) -> str:
+        return f"http://{key}@127.0.0.1:{self.port}/{project}"
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lengths = [
+                    line.split(b":", 1)[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ]
+                await reader.readexactly(int(lengths[0]) if lengths else 0)
+                self.received += 1
+                writer.write(self.answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def raw_upstream(answer: bytes) -> AsyncIterator[RawStub]:
+    """A :class:`RawStub` answering ``answer`` (a whole HTTP/1.1 answer, its bytes as written)."""
+    stub = RawStub(0, answer)
+    server = await asyncio.start_server(stub.serve, "127.0.0.1", 0)
+    stub.port = server.sockets[0].getsockname()[1]
+    try:
+        yield stub
+    finally:
+        server.close()
+        await server.wait_closed()

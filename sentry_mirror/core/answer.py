@@ -18,12 +18,16 @@ Fields (format version 1, ``kind`` is what tells them from request records):
 ``endpoint``       the request's endpoint, and ``item_types`` its envelope item types
                    (copied, so an answer is understood without its request)
 ``status``         the HTTP status, or null when there was no answer
-``headers``        the answer's headers as ``[name, value]``
+``headers``        the answer's headers as ``[name, value]``, as received (also the ones not
+                   passed to the SDK: hop-by-hop, or unfit to write: see
+                   :func:`sentry_mirror.core.forwarding.passed_headers`)
 ``body``           the answer's body, its first :data:`BODY_KEEP` bytes: UTF-8 text, or
                    base64 when ``body_base64``; ``body_size`` counts all of it
 ``latency_ms``     from the request written to the answer complete (null when not sent)
 ``error``          why there is no (usable) answer: a connection error, a timeout, a full queue
-``delivered``      true when the server took the request: it answered below 500
+``delivered``      true when the server took the request: it answered 2xx, or 4xx (its own
+                   verdict on the request); no answer, 1xx, 3xx (a redirect: the request
+                   was not taken where it was sent), 5xx or a status outside 100-599 is not
 ``returned``       true when this answer is what the SDK received
 ``dropped``        true when the request was never sent (a candidate's queue was full)
 ``mirror``         ``{version}`` of the sentry-mirror that wrote it
@@ -74,9 +78,10 @@ def is_answer(data: Mapping[str, Any]) -> bool:
 
 
 def delivered(status: int | None) -> bool:
-    """Did the server take the request? Any answer below 500 (a 4xx is the server's own
-    verdict, given to the SDK as it is); no answer, or a 5xx, is not delivered."""
-    return status is not None and status < 500
+    """Did the server take the request? A 2xx, or a 4xx (the server's own verdict on it,
+    given to the SDK as it is). No answer, a 1xx, a redirect (3xx: not taken where it was
+    sent), a 5xx, or a status outside 100-599 is not delivered."""
+    return status is not None and (200 <= status < 300 or 400 <= status < 500)
 
 
 def build(

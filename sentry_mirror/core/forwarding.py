@@ -9,12 +9,14 @@ sampling ``trace.public_key``; a tunnel request goes to the envelope endpoint) a
 that needs no change goes as it came, in its own Content-Encoding.
 
 What the server answered (a :class:`Reply`) becomes the SDK's answer (:func:`sdk_answer`,
-hop-by-hop headers left out) and an answer record (:func:`answer_record`, see
-:mod:`sentry_mirror.core.answer`).
+hop-by-hop headers and headers unfit to write left out: :func:`passed_headers`) and an
+answer record (:func:`answer_record`, see :mod:`sentry_mirror.core.answer`), which keeps
+every header as received.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +31,11 @@ from sentry_mirror.core.replay.rewrite import Prepared, Target, rewrite_request
 FAILURE_MODES = ("answer", "pass")
 #: Headers of one connection, never passed on (RFC 9110 7.6.1, and the framing the mirror writes itself).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer", "upgrade"})
+#: What an HTTP header name is made of (RFC 9110 5.6.2, ``tchar``).
+TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+#: What a header value written to the SDK must not hold: control characters but the tab
+#: (RFC 9110 5.5; they would break or inject lines) and lone surrogates (no bytes to write).
+UNFIT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 #: Bytes of an upstream's answer body passed back to the SDK at most (Sentry answers with a
 #: few dozen); a bigger answer is not cut: the SDK gets a 502 (or the local answer) instead.
 ANSWER_CAP = 1 << 20
@@ -68,14 +75,22 @@ def prepare(entry: Mapping[str, Any], where: Destination, wire: bytes) -> Prepar
 
 
 def passed_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """An answer's headers as they are passed on: without the hop-by-hop ones."""
+    """An answer's headers as they are passed on: without the hop-by-hop ones, and without
+    the ones that cannot be written as they are: a name that is not an HTTP token, a value
+    holding a control character (a tab is fine). The others reach the SDK; the answer
+    record keeps them all as received (its ``error`` stays null: the answer is usable)."""
     return tuple(
         [
             (name, value)
             for name, value in headers
-            if name.lower() not in HOP_BY_HOP and not name.lower().startswith("proxy-")
+            if name.lower() not in HOP_BY_HOP and not name.lower().startswith("proxy-") and fit(name, value)
         ]
     )
+
+
+def fit(name: str, value: str) -> bool:
+    """Whether the header ``name: value`` can be written to the SDK as it is."""
+    return bool(name) and TOKEN.issuperset(name) and UNFIT.search(value) is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +110,49 @@ class Reply:
 
     @property
     def usable(self) -> bool:
-        """An answer to give the SDK as it is: a status below 500, whole."""
-        return self.status is not None and self.status < 500 and self.error is None
+        """An answer to give the SDK as it is: a delivering one (2xx, 4xx), whole."""
+        return answer.delivered(self.status) and self.error is None
+
+    @property
+    def server_error(self) -> bool:
+        """A whole 5xx: what ``pass`` mode gives the SDK as it came."""
+        return self.status is not None and 500 <= self.status < 600 and self.error is None
 
 
 def sdk_answer(reply: Reply, local: Response, mode: str) -> tuple[Response, bool]:
     """(what the SDK gets, ``returned``: whether that is the upstream's answer, or in ``pass``
     mode the failure standing for it).
 
-    A usable answer is passed through. A failure (no answer, a 5xx, an answer too big):
-    ``answer`` mode gives the mirror's own answer ``local`` (the request is on disk);
-    ``pass`` mode the 5xx as it came, a 504 for a timeout, a 502 for anything else."""
-    if reply.usable or (mode == "pass" and reply.status is not None and reply.error is None):
+    A usable answer is passed through. A failure (no answer, a 5xx, a redirect, a 1xx or a
+    status outside 100-599, an answer too big): ``answer`` mode gives the mirror's own answer
+    ``local`` (the request is on disk); ``pass`` mode the 5xx as it came, a 504 for a
+    timeout, a 502 for anything else (a redirect too: SDKs would follow it, sentry-python
+    sending the envelope again wherever it points, past the mirror or back into it)."""
+    if reply.usable or (mode == "pass" and reply.server_error):
         assert reply.status is not None
         return Response(reply.status, passed_headers(reply.headers), reply.body), True
     if mode == "answer":
         return local, False
+    return error_response(502 if not reply.timed_out else 504, _one_line(_why(reply)), plain=True), True
+
+
+def _why(reply: Reply) -> str:
+    """Why ``reply`` is not passed on, for the ``pass`` mode's 502 or 504."""
     if reply.timed_out:
-        return error_response(504, f"the upstream did not answer in time: {reply.error}", plain=True), True
-    if reply.status is not None:
-        return error_response(502, f"the upstream's answer cannot be passed on: {reply.error}", plain=True), True
-    return error_response(502, f"the upstream could not be reached: {reply.error}", plain=True), True
+        return f"the upstream did not answer in time: {reply.error}"
+    if reply.status is None:
+        return f"the upstream could not be reached: {reply.error}"
+    if reply.error is not None:
+        return f"the upstream's answer cannot be passed on: {reply.error}"
+    if 300 <= reply.status < 400:
+        location = next((v for k, v in reply.headers if k.lower() == "location"), "")
+        return f"the upstream redirected ({reply.status} to {location[:200]!r}); redirects are not followed"
+    return f"the upstream's answer cannot be passed on: status {reply.status}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` fit for a header (the 502's ``X-Sentry-Error``): control characters as spaces."""
+    return UNFIT.sub(" ", text)
 
 
 def item_types(entry: Mapping[str, Any]) -> list[str]:

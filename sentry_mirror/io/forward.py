@@ -24,6 +24,9 @@ from sentry_mirror.io.http1 import Client
 
 log = logging.getLogger(__name__)
 
+#: Requests with a body (on the wire or decoded) over this are rewritten in a worker thread.
+THREAD_THRESHOLD = 256 * 1024
+
 
 def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
     """The system's certificate store, plus the certificates in ``ca_file`` (PEM)."""
@@ -65,7 +68,12 @@ class Sender:
         """The recorded request ``entry`` (with its ``wire`` body) rewritten for this server and
         sent; what came back. One that cannot be rewritten is not sent: the reply says why."""
         try:
-            prepared = prepare(entry, self.where, wire)
+            if len(wire) > THREAD_THRESHOLD or entry.get("body_size", 0) > THREAD_THRESHOLD:
+                # a big body's rewrite (decoding, compressing again) must not stall the loop
+                # that answers every other SDK request
+                prepared = await asyncio.to_thread(prepare, entry, self.where, wire)
+            else:
+                prepared = prepare(entry, self.where, wire)
         except NotReplayable as exc:
             return Reply(None, error=f"not sent: {exc}")
         except Exception as exc:  # a bug in the rewrite: this request only

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sentry_mirror.core.forwarding import Destination, answer_record, destination, sdk_answer
+from sentry_mirror.core.forwarding import Destination, Reply, answer_record, destination, sdk_answer
 from sentry_mirror.core.ingest import Response
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.forward import ForwardOptions, Sender, Tally, tls_context
@@ -48,6 +48,8 @@ class Forwarding:
         self.answers = 0  # answer records written
         self.answers_lost = 0  # answer records that could not be written
         self._last_log = -LOG_INTERVAL
+        self.failures = 0  # upstream failures since the last warning about them
+        self._last_failure_log = -LOG_INTERVAL
 
     @property
     def tallies(self) -> list[Tally]:
@@ -68,7 +70,15 @@ class Forwarding:
         A request whose record could not be written (``recorded`` false) gets the upstream's
         answer, or ``local`` (the 503) when the upstream failed too; its answer is not recorded."""
         assert self.sender is not None and self.upstream is not None and self.tally is not None
-        reply = await self.sender.forward(entry, wire)
+        try:
+            reply = await self.sender.forward(entry, wire)
+        except asyncio.CancelledError:  # the listener stopped (after its grace) before the answer came
+            stopped = Reply(None, error="not answered: the listener stopped before the upstream answered")
+            if recorded:
+                self.record(answer_record(entry, self.upstream, stopped, datetime.now(UTC)), self.tally)
+            raise
+        if not reply.usable:
+            self._failed(reply)
         response, returned = sdk_answer(reply, local, self.failure if recorded else "answer")
         answered = answer_record(entry, self.upstream, reply, datetime.now(UTC), returned=returned)
         if recorded:
@@ -96,6 +106,20 @@ class Forwarding:
             self._lost(exc)
         else:
             self.answers += 1
+
+    def _failed(self, reply: Reply) -> None:
+        """Log an upstream failure, at most once per :data:`LOG_INTERVAL` (with how many)."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._last_failure_log >= LOG_INTERVAL:
+            assert self.upstream is not None
+            log.warning(
+                "the upstream %s failed %d time(s) since the last warning; the last: %s",
+                self.upstream.to,
+                self.failures,
+                reply.error or f"status {reply.status}",
+            )
+            self._last_failure_log, self.failures = now, 0
 
     def _lost(self, exc: BaseException | None) -> None:
         self.answers_lost += 1

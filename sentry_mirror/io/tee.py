@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Requests in flight to one candidate at most (each worker sends one at a time).
 WORKERS = 16
-#: Bytes (wire and decoded body) queued for one candidate at most, whatever the queue's length.
+#: Bytes (the wire body and the record's body text) held for one candidate at most, queued
+#: or being sent, whatever the queue's length.
 QUEUE_BYTES = 256 << 20
 
 Emit = Callable[[dict[str, Any], Tally], None]
@@ -46,8 +47,9 @@ class Candidate:
 
     def offer(self, entry: dict[str, Any], wire: bytes) -> None:
         """Queue a copy of ``entry``; drop it (recorded) when the queue is full. Never waits."""
-        weight = len(wire) + int(entry.get("body_size") or 0)
-        if self.queued_bytes + weight > QUEUE_BYTES and not self.queue.empty():
+        body = entry.get("body")
+        weight = len(wire) + (len(body) if isinstance(body, str) else 0)  # base64 text counted as it is
+        if self.queued_bytes and self.queued_bytes + weight > QUEUE_BYTES:  # one copy always fits
             self._drop(entry, "queue full")
             return
         try:
@@ -67,7 +69,6 @@ class Candidate:
         queue = self.queue
         while True:
             entry, wire, weight = await queue.get()
-            self.queued_bytes -= weight
             try:
                 reply = await self.sender.forward(entry, wire)
             except asyncio.CancelledError:
@@ -75,6 +76,7 @@ class Candidate:
                 self._emit(answer_record(entry, self.where, reply, datetime.now(UTC)), self.tally)
                 raise
             finally:
+                self.queued_bytes -= weight  # held until sent: the workers' copies count too
                 self.unfinished -= 1
                 queue.task_done()
             self._emit(answer_record(entry, self.where, reply, datetime.now(UTC)), self.tally)

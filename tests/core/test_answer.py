@@ -32,6 +32,41 @@ def test_a_built_answer_passes_its_check_and_says_whether_it_was_delivered() -> 
     assert not make_answer(status=None, dropped=True, target="candidate")["delivered"]
 
 
+@pytest.mark.parametrize(
+    ("status", "taken"),
+    [
+        (200, True),
+        (202, True),
+        (299, True),
+        (400, True),
+        (413, True),
+        (499, True),
+        (None, False),
+        (0, False),
+        (99, False),
+        (100, False),
+        (103, False),
+        (199, False),
+        (300, False),
+        (301, False),
+        (302, False),
+        (308, False),
+        (399, False),
+        (500, False),
+        (503, False),
+        (599, False),
+        (600, False),
+        (999, False),
+        (-1, False),
+    ],
+)
+def test_only_a_2xx_or_a_4xx_is_delivered(status: int | None, taken: bool) -> None:
+    """A redirect is not delivered (an HTTP upstream that redirects to HTTPS would lose
+    everything), nor an interim answer, a 5xx or a status outside 100-599."""
+    assert taken == answer.delivered(status)
+    assert taken == make_answer(status=status)["delivered"]
+
+
 def test_only_the_start_of_a_big_answer_body_is_kept() -> None:
     big = make_answer(body=b"x" * (answer.BODY_KEEP + 10))
     assert answer.BODY_KEEP == len(big["body"])

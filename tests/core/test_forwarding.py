@@ -3,14 +3,19 @@ wire body kept when nothing in it changes), ``to`` strings, and what the SDK get
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
+import socket
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import brotli
 import orjson
 import pytest
+from aiohttp import web
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -130,6 +135,12 @@ LOCAL = ingest.Response(200, (("Content-Type", "application/json"),), b'{"id":"l
         (Reply(None, error="no answer within 10 s", timed_out=True), "pass", 504, True),
         (Reply(200, [], b"x", 2 << 20, error="too big"), "pass", 502, True),
         (Reply(200, [], b"x", 2 << 20, error="too big"), "answer", 200, False),
+        (Reply(302, [("Location", "https://sentry.example/api/1/envelope/")], b""), "answer", 200, False),
+        (Reply(302, [("Location", "https://sentry.example/api/1/envelope/")], b""), "pass", 502, True),
+        (Reply(307, [], b""), "pass", 502, True),
+        (Reply(101, [], b""), "pass", 502, True),
+        (Reply(600, [], b""), "pass", 502, True),
+        (Reply(99, [], b""), "answer", 200, False),
     ],
 )
 def test_what_the_sdk_gets(reply: Reply, mode: str, status: int, returned: bool) -> None:
@@ -186,3 +197,92 @@ def test_any_request_goes_to_the_upstream_or_nowhere(
         return
     assert sent.url.startswith("https://sentry.example:8443/prefix/")
     assert "sentry.example:8443" == urlsplit(sent.url).netloc
+
+
+def test_a_redirect_says_where_it_pointed_in_one_line() -> None:
+    """``pass`` mode's 502 for a redirect names its Location, escaped: a line break in it
+    cannot reach the 502's own ``X-Sentry-Error`` header."""
+    reply = Reply(301, [("location", "http://sentry.example/\r\nX-Evil: 1")], b"")
+    response, _ = forwarding.sdk_answer(reply, LOCAL, "pass")
+    assert b"redirected (301 to 'http://sentry.example/\\r\\nX-Evil: 1')" in response.body
+    assert all(forwarding.fit(name, value) for name, value in response.headers)
+    response, _ = forwarding.sdk_answer(Reply(None, error="refused\nX-Evil: 1"), LOCAL, "pass")
+    assert all(forwarding.fit(name, value) for name, value in response.headers)
+
+
+def test_headers_unfit_to_write_are_not_passed_on() -> None:
+    """A name that is not an HTTP token, a value with a control character: left out; a tab,
+    non-ASCII text (the upstream's UTF-8) and an empty value are passed."""
+    headers = [
+        ("X-Bad", "a\nb"),
+        ("X-Nul", "a\x00"),
+        ("X-Del", "\x7f"),
+        ("X Space", "1"),
+        ("X:Colon", "1"),
+        ("", "empty name"),
+        ("X-Ünicode-Name", "1"),
+        ("X-Tab", "a\tb"),
+        ("X-Text", "café ☕"),
+        ("X-Empty", ""),
+        ("Retry-After", "60"),
+    ]
+    assert headers[7:] == list(forwarding.passed_headers(headers))
+
+
+header_name = st.one_of(
+    st.text(st.sampled_from(sorted(forwarding.TOKEN)), min_size=1, max_size=12),
+    st.text(max_size=12),
+)
+header_value = st.text(st.characters(exclude_categories=()), max_size=20)
+
+
+@pytest.fixture(scope="module")
+def answering_server() -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """A real aiohttp server (in a thread of its own) answering every request with a
+    ``web.Response`` holding the headers in the list it shares."""
+    headers: list[tuple[str, str]] = []
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(status=200, body=b"ok", headers=headers)
+
+    async def start() -> web.ServerRunner:
+        runner = web.ServerRunner(web.Server(handle), handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
+
+    loop = asyncio.new_event_loop()
+    runner = loop.run_until_complete(start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield runner.addresses[0][1], headers
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.run_until_complete(runner.cleanup())
+    loop.close()
+
+
+def _answer_lines(port: int) -> list[bytes]:
+    """The status line and header lines the server wrote, as bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(headers=st.lists(st.tuples(header_name, header_value), max_size=6))
+@example(headers=[("X-Bad", "a\nb"), ("X-Ok", "a\tb"), ("Bad Name", "x"), ("X-S", "\ud800")])
+def test_whatever_passes_the_filter_aiohttp_writes_as_it_is(
+    answering_server: tuple[int, list[tuple[str, str]]], headers: list[tuple[str, str]]
+) -> None:
+    """The passed headers of any answer are written by aiohttp's ``web.Response`` (no
+    "Forbidden control character"), each as one line, byte for byte (UTF-8)."""
+    port, served = answering_server
+    served[:] = forwarding.passed_headers(headers)
+    lines = _answer_lines(port)
+    assert lines[0].startswith(b"HTTP/1.1 200 ")
+    for name, value in served:
+        assert f"{name}: {value}".encode() in lines

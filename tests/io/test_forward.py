@@ -26,6 +26,7 @@ from tests.stubs import (
     closed_port_dsn,
     envelope_body,
     post,
+    raw_upstream,
     request_and_answers,
     send_many,
 )
@@ -139,6 +140,93 @@ async def test_a_5xx_is_undelivered_and_passed_on_only_in_pass_mode(
     await mirror.stop()
     _, [answered] = request_and_answers(mirror)
     assert (503, False, mode == "pass") == (answered["status"], answered["delivered"], answered["returned"])
+
+
+@pytest.mark.parametrize("mode", ["answer", "pass"])
+async def test_a_redirect_is_undelivered_and_never_passed_on(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]], mode: str
+) -> None:
+    """An upstream that redirects (an HTTP DSN for an HTTPS-only server) took nothing: the
+    SDK gets the mirror's own answer, or in ``pass`` mode a 502 saying so, never the 302
+    (sentry-python would follow it, sending the envelope again past the mirror)."""
+    location = "https://127.0.0.1:1/api/5/envelope/"
+    upstream = await stubs(status=302, headers={"Location": location}, body=b"")
+    mirror = await forwarder(upstream=upstream.dsn(), failure=mode)
+    event_id, body = envelope_body()
+    status, headers, answer_body, _ = await post(f"{mirror.url}/api/5/envelope/", body, auth())
+    assert "Location" not in headers
+    if mode == "pass":
+        assert (502, True) == (status, f"redirected (302 to {location!r})".encode() in answer_body)
+    else:
+        assert (200, {"id": event_id}) == (status, orjson.loads(answer_body))
+    await mirror.stop()
+    _, [answered] = request_and_answers(mirror)
+    assert (302, False, mode == "pass", None) == (
+        answered["status"],
+        answered["delivered"],
+        answered["returned"],
+        answered["error"],
+    )
+    assert [(0, 1)] == [(t.delivered, t.undelivered) for t in mirror.forwarding.tallies]
+
+
+SDK_SENDS_ONE = """
+import sys, sentry_sdk
+sentry_sdk.init(dsn=sys.argv[1], default_integrations=False, send_client_reports=False)
+sentry_sdk.capture_message("through a redirect")
+sentry_sdk.flush(5)
+"""
+
+
+async def test_sentry_python_does_not_follow_a_redirect_through_the_mirror(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
+) -> None:
+    """sentry-python (urllib3) follows a 301/302/307/308 with the same POST: given the
+    upstream's 307 to its own path, it would send the envelope back into the mirror again and
+    again. In ``pass`` mode it gets a 502 instead: one request, recorded and sent on once."""
+    upstream = await stubs(status=307, headers={"Location": "/api/5/envelope/"}, body=b"")
+    mirror = await forwarder(upstream=upstream.dsn(), failure="pass")
+    dsn = f"http://{UPSTREAM_KEY}@127.0.0.1:{mirror.running.port}/5"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", SDK_SENDS_ONE, dsn)
+    assert 0 == await asyncio.wait_for(process.wait(), 30)
+    await mirror.stop()
+    requests, answers = mirror.records()
+    assert (1, 1) == (len(requests), len(upstream.received))
+    assert [(307, False, True)] == [(a["status"], a["delivered"], a["returned"]) for a in answers]
+
+
+async def test_headers_unfit_to_write_are_left_out_for_the_sdk_and_kept_in_the_record(
+    forwarder: Callable[..., Awaitable[Forwarder]],
+) -> None:
+    """An upstream answering a control character in a header value and a name with a space
+    (bytes no HTTP library writes): the SDK gets the answer whole without those two headers
+    (not an empty reply); the answer record keeps them as received, delivered and returned."""
+    answer_body = b'{"id":"from-upstream"}'
+    raw = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Bad: a\nb\r\nX-Ctl: a\x01b\r\n"
+        b"X Space: 1\r\nX-Tab: a\tb\r\nX-Sentry-Rate-Limits: 60:transaction:organization\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(answer_body), answer_body)
+    )
+    async with raw_upstream(raw) as upstream:
+        mirror = await forwarder(upstream=upstream.dsn(), failure="pass")
+        for _ in range(2):  # the first answer did not break the connection to the SDK or upstream
+            status, headers, got, _ = await post(f"{mirror.url}/api/5/envelope/", envelope_body()[1], auth())
+            assert (200, answer_body) == (status, got)
+            assert ("a\tb", "60:transaction:organization") == (headers["X-Tab"], headers["X-Sentry-Rate-Limits"])
+            assert not {"X-Bad", "X-Ctl", "X Space"} & set(headers)
+        await mirror.stop()
+        assert 2 == upstream.received
+    _, answers = mirror.records()
+    for answered in answers:
+        assert (200, True, True, None) == (
+            answered["status"],
+            answered["delivered"],
+            answered["returned"],
+            answered["error"],
+        )
+        assert [["X-Bad", "a\nb"], ["X-Ctl", "a\x01b"], ["X Space", "1"]] == [
+            h for h in answered["headers"] if h[0] in ("X-Bad", "X-Ctl", "X Space")
+        ]
 
 
 async def test_an_answer_too_big_to_pass_on_is_a_502_not_a_cut_body(

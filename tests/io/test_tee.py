@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tests.stubs import Forwarder, Stub, send_many
+import pytest
+
+from tests.stubs import Forwarder, Stub, envelope_body, send_many
 
 
 async def test_a_slow_candidate_does_not_slow_the_sdk_and_its_answers_are_recorded(
@@ -75,3 +77,24 @@ async def test_stopping_records_every_copy_still_queued_or_in_flight(
     ] * 4 == outcomes
     [tally] = mirror.forwarding.tallies
     assert (0, WORKERS, 4) == (tally.delivered, tally.undelivered, tally.dropped)
+
+
+async def test_the_byte_bound_counts_copies_being_sent_too(
+    stubs: Callable[..., Awaitable[Stub]],
+    forwarder: Callable[..., Awaitable[Forwarder]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A candidate holds at most QUEUE_BYTES of bodies, queued or in its workers' hands: with
+    room for about three copies and workers to spare, the fourth and later copies are dropped
+    while the first three are still being sent (a bound on the queue alone would take all)."""
+    from sentry_mirror.io import tee
+
+    _, body = envelope_body()
+    monkeypatch.setattr(tee, "QUEUE_BYTES", 3 * 2 * len(body) + 10)  # the wire body and the record's text
+    slow = await stubs(delay=2.0)
+    mirror = await forwarder(tee=(slow.dsn(),), tee_queue=100)
+    await send_many(mirror.url, 6)
+    await mirror.stop(3.0)
+    _, answers = mirror.records()
+    assert [False] * 3 + [True] * 3 == [a["dropped"] for a in sorted(answers, key=lambda a: a["request_id"])]
+    assert 3 == len(slow.received)

@@ -15,7 +15,7 @@ newer request comes in, or when the report is built. Beyond the bound:
 
 A settled request has an upstream answer or not (``no_upstream_answer``: only candidates
 answered it, or its upstream answer was never written). With one, it was delivered when some
-upstream answer says so (answered below 500); else it is ``not_delivered``. Answers recorded
+upstream answer says so (its ``delivered``: a 2xx or 4xx); else it is ``not_delivered``. Answers recorded
 by ``replay --undelivered`` (``via`` replay) are not joined: each delivered one counts as a
 request ``delivered_later`` (replay sends each undelivered request until it is delivered, then
 never again), and ``still_undelivered`` is the difference.

@@ -1,0 +1,85 @@
+"""Forward mode at its edges: a listener stopping while the upstream still has a request,
+big bodies rewritten off the event loop, an upstream failing for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from sentry_mirror.io import forward
+from tests.factories import make_envelope
+from tests.stubs import UPSTREAM_KEY, Forwarder, Stub, auth, closed_port_dsn, envelope_body, post
+
+
+async def test_a_request_still_upstream_when_the_listener_stops_is_recorded_undelivered(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]]
+) -> None:
+    """After the grace period the request is given up, and its answer record says why: it is
+    undelivered (``replay --undelivered`` sends it), not forgotten."""
+    upstream = await stubs(delay=8.0)
+    mirror = await forwarder(upstream=upstream.dsn(), timeout=60.0)
+    sending = asyncio.ensure_future(post(f"{mirror.url}/api/5/envelope/", envelope_body()[1], auth()))
+    for _ in range(200):
+        if upstream.received:
+            break
+        await asyncio.sleep(0.01)
+    assert upstream.received
+    await mirror.running.stop(0.2)
+    await mirror.forwarding.close(0.2)
+    await mirror.recorder.close()
+    sending.cancel()
+    [request], [answered] = mirror.records()
+    assert request["id"] == answered["request_id"]
+    assert (None, False) == (answered["status"], answered["delivered"])
+    assert "the listener stopped before the upstream answered" in answered["error"]
+    assert [(0, 1)] == [(t.delivered, t.undelivered) for t in mirror.forwarding.tallies]
+
+
+@pytest.mark.parametrize(("size", "in_thread"), [(1000, False), (2 * forward.THREAD_THRESHOLD, True)])
+async def test_big_bodies_are_rewritten_off_the_event_loop(
+    stubs: Callable[..., Awaitable[Stub]],
+    forwarder: Callable[..., Awaitable[Forwarder]],
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+    in_thread: bool,
+) -> None:
+    """A body whose envelope header must change is decoded and rewritten: over the threshold
+    that happens in a worker thread, so the loop keeps answering other SDK requests."""
+    threads: list[bool] = []
+    original = forward.prepare
+
+    def watched(*args: Any) -> Any:
+        threads.append(threading.current_thread() is not threading.main_thread())
+        return original(*args)
+
+    monkeypatch.setattr(forward, "prepare", watched)
+    upstream = await stubs()
+    mirror = await forwarder(upstream=upstream.dsn())
+    event = {"event_id": "a" * 32, "message": "x" * size}
+    body = make_envelope({"event_id": "a" * 32, "dsn": "http://other@elsewhere/5"}, [({"type": "event"}, event)])
+    status, _, _, _ = await post(f"{mirror.url}/api/5/envelope/", body, auth())
+    assert 200 == status
+    assert [in_thread] == threads
+    [(_, _, _, sent)] = upstream.received
+    header = orjson.loads(sent.split(b"\n", 1)[0])
+    assert header["dsn"] == f"http://{UPSTREAM_KEY}@127.0.0.1:{upstream.port}/5"
+
+
+async def test_an_upstream_failing_for_a_while_is_said_once_not_per_request(
+    forwarder: Callable[..., Awaitable[Forwarder]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK keeps getting the mirror's answers; the log says the upstream fails (without
+    its key), once per interval, not once per request."""
+    mirror = await forwarder(upstream=closed_port_dsn())
+    with caplog.at_level(logging.WARNING, logger="sentry_mirror.io.forwarding_app"):
+        for _ in range(5):
+            assert 200 == (await post(f"{mirror.url}/api/5/envelope/", envelope_body()[1], auth()))[0]
+    said = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert 1 == len(said)
+    assert "ConnectionRefusedError" in said[0] and UPSTREAM_KEY not in said[0]
