@@ -184,16 +184,18 @@ def accepted_envelope_record() -> dict[str, Any]:
 
 def make_answer(request: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """An answer record (core/answer.py) to ``request`` (default: :func:`accepted_envelope_record`):
-    the upstream answered 200, 2 ms after :data:`T0`; ``fields`` replace its fields.
-    ``answered_at`` (a datetime) and ``body`` (bytes) go through ``answer.build``."""
+    the upstream (the request's ``forwarded_to``, if any) answered 200, 2 ms after :data:`T0`;
+    ``fields`` replace its fields. ``answered_at`` (a datetime) and ``body`` (bytes) go
+    through ``answer.build``."""
     from sentry_mirror.core import answer
 
     request = request if request is not None else accepted_envelope_record()
     items = [str(item.get("type")) for item in (request.get("summary") or {}).get("items") or ()]
+    upstream = fields.get("target", "upstream") == "upstream" and request.get("forwarded_to")
     built = {
         "request_id": request["id"],
         "target": "upstream",
-        "to": "http://127.0.0.1:9000/1",
+        "to": upstream or "http://127.0.0.1:9000/1",
         "answered_at": T0,
         "endpoint": request["endpoint"],
         "item_types": items,

@@ -53,16 +53,28 @@ class Dsn:
         return f"{self.scheme}://{self.public_key}{secret}@{self.netloc}{self.path}/{self.project_id}"
 
 
+def masked(text: str) -> str:
+    """``text`` (a DSN, or what was given as one) with everything between the scheme and the
+    last ``@`` (the key and secret) shown as ``***``: safe to show in an error."""
+    before, at, after = text.rpartition("@")
+    if not at:
+        return text
+    scheme, sep, _ = before.partition("://")
+    return f"{scheme}{sep}***@{after}" if sep else f"***@{after}"
+
+
 def parse_dsn(text: str) -> Dsn:
-    """Parse a DSN; :class:`MirrorError` with the reason when it is not one."""
+    """Parse a DSN; :class:`MirrorError` with the reason when it is not one (naming the DSN
+    without its key and secret: :func:`masked`)."""
     try:
         parts = urlsplit(text.strip())
         port = parts.port
     except ValueError as exc:
-        raise MirrorError(f"invalid DSN {text!r}: {exc}") from None
+        reason = "the port is not a number from 0 to 65535" if "port" in str(exc).lower() else str(exc)
+        raise MirrorError(f"invalid DSN {masked(text)!r}: {reason}") from None
     path, _, project_id = parts.path.rpartition("/")
     if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname or not project_id:
-        raise MirrorError(f"invalid DSN {text!r}: expected scheme://public_key@host/project_id")
+        raise MirrorError(f"invalid DSN {masked(text)!r}: expected scheme://public_key@host/project_id")
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"

@@ -168,6 +168,37 @@ class Query:
                 taken += 1
                 yield data
 
+    def with_answers(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """The requests that match (as :meth:`matching`), and the answer records to them
+        whatever their own time, endpoint or item types, in the order read (``export``: a
+        request exported without its upstream's answer would look undelivered to ``replay
+        --undelivered``). Answers to requests not kept, or read before their request, are left
+        out; after ``limit`` the rest is still read for the answers to the requests kept.
+        Memory: the ids of the requests kept (none when nothing is filtered: all is kept)."""
+        if self == Query():
+            yield from records
+            return
+        kept: set[str] = set()
+        found: list[Mapping[str, Any]] = []  # answers to requests kept, read since the last request kept
+
+        def requests() -> Iterator[Mapping[str, Any]]:
+            for data in records:
+                if not answer.is_answer(data):
+                    yield data
+                elif data["request_id"] in kept:
+                    found.append(data)
+
+        stream = requests()
+        for data in self.matching(stream):
+            yield from found
+            found.clear()
+            kept.add(data["id"])
+            yield data
+        for _ in stream:  # what is left after the limit: only its answers are kept
+            yield from found
+            found.clear()
+        yield from found
+
 
 def find(records: Iterable[Mapping[str, Any]], ident: str) -> Mapping[str, Any]:
     """The one record whose record id or event id is ``ident`` or starts with it."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentry_mirror.core import bodies
+from sentry_mirror.core import answer, bodies
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
 from sentry_mirror.io.files import create_private, private_directory
 from sentry_mirror.io.snapshot import SnapshotWriter
@@ -23,9 +23,10 @@ def _ignore(_: str) -> None:
 
 @dataclass(frozen=True)
 class Exported:
-    written: int
+    written: int  # requests
     skipped: int
     target: Path
+    answers: int = 0  # answer records (forward mode), written after their requests
 
 
 def _create(path: Path) -> int:
@@ -51,13 +52,15 @@ def envelope_name(data: Mapping[str, Any], index: int) -> str:
 
 
 def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: int = 64) -> Exported:
-    """Write ``records`` into a new snapshot file (owner-readable only), as read, streaming."""
-    written = 0
+    """Write ``records`` (requests, and answer records) into a new snapshot file
+    (owner-readable only), as read, streaming."""
+    written = answers = 0
     with os.fdopen(_create(path), "wb") as fo:
         writer = SnapshotWriter(fo)
         batch: list[Mapping[str, Any]] = []
         for data in records:
             batch.append(data)
+            answers += answer.is_answer(data)
             if len(batch) >= group:
                 writer.write(batch)  # type: ignore[arg-type]
                 written += len(batch)
@@ -66,7 +69,7 @@ def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: 
             writer.write(batch)  # type: ignore[arg-type]
             written += len(batch)
         writer.close()
-    return Exported(written, 0, path)
+    return Exported(written - answers, 0, path, answers)
 
 
 def export_envelopes(

@@ -39,10 +39,12 @@ async def replay(
     on_result: Callable[[Result], None] = lambda _: None,
     on_skip: Callable[[str], None] = lambda _: None,
     ids: IdMap | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Send every request of ``plan`` to its target; call ``on_result`` for each, in
     completion order. Returns when all are done; cancelling it (Ctrl-C) stops sending and
-    abandons the requests in flight.
+    abandons the requests in flight. Once ``stop`` is set, no other request is sent: it
+    returns when those in flight are answered (or given up, at the client's timeout).
 
     ``hold_whole``: a request with any item the target's rate limits hold back is held back
     whole (``replay --undelivered``: it waits for the next run, none of it sent twice or lost).
@@ -64,6 +66,7 @@ async def replay(
         on_skip,
         pacing.speed is not None,
         hold_whole,
+        stop,
     )
     workers = [asyncio.ensure_future(sender.work(requests)) for _ in range(max(1, pacing.concurrency))]
     try:
@@ -87,23 +90,28 @@ class _Sender:
         on_skip: Callable[[str], None],
         paced: bool,
         hold_whole: bool = False,
+        stop: asyncio.Event | None = None,
     ) -> None:
         dsn = plan.target.dsn
         self.client = Client(dsn.scheme, dsn.host, dsn.port)
         self.target, self.options = plan.target, plan.options
         self.ids, self.limits = ids, limits
         self.on_result, self.on_skip = on_result, on_skip
-        self.paced, self.hold_whole = paced, hold_whole
+        self.paced, self.hold_whole, self.stop = paced, hold_whole, stop
         self.loop = asyncio.get_running_loop()
         self.start_mono = self.loop.time()
         self.start_wall = datetime.now(UTC)
 
     async def work(self, requests: Iterator[tuple[Mapping[str, Any], float]]) -> None:
-        loop, start = self.loop, self.start_mono
-        for data, offset in requests:  # shared by the workers: each takes the next one
+        loop, start, stop = self.loop, self.start_mono, self.stop
+        while stop is None or not stop.is_set():
+            taken = next(requests, None)  # shared by the workers: each takes the next one
+            if taken is None:
+                return
+            data, offset = taken
             delay = start + offset - PREPARE_AHEAD - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and await _stopped(stop, delay):
+                return
             await self.send(data, offset)
 
     async def send(self, data: Mapping[str, Any], offset: float) -> None:
@@ -160,3 +168,15 @@ class _Sender:
                 limits.update(status, {k.lower(): v for k, v in headers}, loop.time())
             result.check_contract()
         self.on_result(result)
+
+
+async def _stopped(stop: asyncio.Event | None, delay: float) -> bool:
+    """Wait ``delay`` seconds, or until ``stop`` is set: whether it is."""
+    if stop is None:
+        await asyncio.sleep(delay)
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+    except TimeoutError:
+        return False
+    return True

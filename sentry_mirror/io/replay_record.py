@@ -7,13 +7,20 @@ does not send that request again.
 Answers are handed to a :class:`~sentry_mirror.io.recorder.Recorder` as they come and are
 all written before the replay returns, Ctrl-C included. A crash between an answer and its
 write leaves that request undelivered: the next run sends it again (at least once).
+
+The first Ctrl-C (SIGINT, in the main thread) stops sending: the requests in flight get
+their answers (or the client's timeout), which are recorded, so none of them is sent again
+by the next run although the target took it. A second Ctrl-C abandons them (they stay
+undelivered, and are sent again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +69,7 @@ class Recording:
     recorded: int = 0
     unrecorded: int = 0  # answers that could not be written (storage failed): sent again next run
     paths: list[Path] = field(default_factory=list)
+    interrupted: bool = False  # a first Ctrl-C stopped the sending
 
 
 async def replay_recorded(
@@ -70,11 +78,14 @@ async def replay_recorded(
     recording: Recording,
     *,
     on_result: Callable[[Result], None],
+    on_interrupt: Callable[[], None] = lambda: None,
     **options: Any,
 ) -> None:
     """:func:`~sentry_mirror.io.replay.replay` (``options`` passed on), with every answer
     recorded; a request the target's rate limits partly hold back waits whole for the next
-    run. The answers given are written before it returns, or ends by Ctrl-C."""
+    run. The answers given are written before it returns, or ends by Ctrl-C: the first
+    stops the sending and lets the requests in flight finish (``on_interrupt`` hears of it;
+    ``recording.interrupted``), a second one cancels it."""
     recorder = Recorder(recording.directory, kind=KIND)
     await recorder.start()
     writes: set[asyncio.Task[None]] = set()
@@ -96,10 +107,45 @@ async def replay_recorded(
             writes.add(task)
             task.add_done_callback(writes.discard)
 
+    stop = asyncio.Event()
+
+    def interrupted() -> None:
+        recording.interrupted = True
+        stop.set()
+        on_interrupt()
+
     try:
-        await replay(plan, pacing, hold_whole=True, on_result=recorded, **options)
+        with _first_interrupt(interrupted):
+            await replay(plan, pacing, hold_whole=True, on_result=recorded, stop=stop, **options)
     finally:
         while unwritten := [task for task in writes if not task.done()]:
             await asyncio.gather(*unwritten)
         await recorder.close()
         recording.paths = list(recorder.paths)
+
+
+@contextmanager
+def _first_interrupt(handle: Callable[[], None]) -> Iterator[None]:
+    """Within: the first SIGINT calls ``handle`` (on the loop) instead of interrupting, and
+    puts back the handler that was there before (``asyncio.run``'s, which cancels the main
+    task), for the next one. Only in the main thread (elsewhere signals are not ours)."""
+    loop = asyncio.get_running_loop()
+    before = signal.getsignal(signal.SIGINT)
+    if before is None:  # a handler not set from Python
+        before = signal.default_int_handler
+
+    def first() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, before)
+        handle()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, first)
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        if loop.remove_signal_handler(signal.SIGINT):
+            signal.signal(signal.SIGINT, before)

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
 
 import orjson
 
 from sentry_mirror.core.replay.stored import API_NAMES, StoredCheck, event_ids, event_verdict, page
+from sentry_mirror.core.text import visible
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.http1 import Client
 
@@ -89,7 +91,7 @@ class ApiClient:
 
     def refused(self, status: int, body: bytes) -> MirrorError:
         """The error for a 401 or 403: the API's own words, never the token."""
-        detail = _detail(body).replace(self._token, "***")
+        detail = _refusal(body, self._token)
         return MirrorError(
             f"the API at {self.url} refused the token in {TOKEN_ENV} ({status}{': ' + detail if detail else ''}); "
             "it needs to read events (docs/replay.md says how to make one)"
@@ -101,16 +103,28 @@ class ApiClient:
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
 
-def _detail(body: bytes) -> str:
+#: The longest piece of a token a refusal may show (a shorter one tells nothing).
+_TOKEN_PIECE = 5
+_DETAIL_CHARS = 200
+
+
+def _refusal(body: bytes, token: str) -> str:
+    """What a 401 or 403 says, to show: only a JSON ``detail`` string, cut and with control
+    characters escaped; the token in it (any case) masked, and nothing at all when a piece of
+    it is still there (an API may echo the token cut, or changed)."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace").strip()
-    if isinstance(value, dict):
-        for key in ("detail", "message", "error"):
-            if isinstance(value.get(key), str):
-                return str(value[key])[:200]
-    return ""
+        return ""
+    detail = value.get("detail") if isinstance(value, dict) else None
+    if not isinstance(detail, str):
+        return ""
+    detail = re.sub(re.escape(token), "***", detail, flags=re.IGNORECASE)
+    folded, secret = detail.casefold(), token.casefold()
+    size = min(len(secret), _TOKEN_PIECE + 1)
+    if any(secret[at : at + size] in folded for at in range(len(secret) - size + 1)):
+        return "its answer quotes the token: not shown"
+    return visible(detail[:_DETAIL_CHARS])
 
 
 def _json_keys(body: bytes) -> set[str]:
@@ -167,12 +181,27 @@ async def check_access(api: ApiClient, kind: str, project: str, org_slug: tuple[
         status, _, body = await api.get(path)
     except _TRANSPORT_ERRORS as exc:
         raise MirrorError(f"could not reach the API at {api.url}: {_reason(exc)}") from None
+    where = f"{API_NAMES[kind]}'s API at {api.url}"
     if status in (401, 403):
         raise api.refused(status, body)
     if status == 404:
-        raise MirrorError(f"{API_NAMES[kind]}'s API at {api.url} has no {name} (or the token cannot see it)")
+        raise MirrorError(f"{where} has no {name} (or the token cannot see it)")
     if status != 200:
-        raise MirrorError(f"{API_NAMES[kind]}'s API at {api.url} answered {status} about {name}")
+        raise MirrorError(f"{where} answered {status} about {name}")
+    found = _project_id(body)
+    if found != project:  # every event would be looked for in another project, and "not stored"
+        said = f"is project {visible(found)[:40]}" if found is not None else "does not say its id"
+        raise MirrorError(f"{where}: {name} {said}, not the DSN's project {project}")
+
+
+def _project_id(body: bytes) -> str | None:
+    """The ``id`` of a project's JSON (a string in Sentry's API, a number in others')."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    found = value.get("id") if isinstance(value, dict) else None
+    return str(found) if isinstance(found, (str, int)) and not isinstance(found, bool) else None
 
 
 def _project_path(org_slug: tuple[str, str]) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentry_mirror.core.answer import is_answer
+from sentry_mirror.core.record import Record
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.decoder import READ_SIZE, UNCHECKED_NOTE, Damage, RecordDecoder
 
@@ -16,7 +19,8 @@ class FileCheck:
 
     path: Path
     size: int = 0
-    records: int = 0
+    records: int = 0  # request and answer records
+    answers: int = 0  # answer records (forward mode) among them
     checked: bool = False  # written with checks (the header, group marks)
     frames: int = 0  # finished frames whose checksum matched
     unchecked_frames: int = 0  # frames nothing could check (older or foreign files)
@@ -41,6 +45,7 @@ class FileCheck:
             "ok": self.ok,
             "bytes": self.size,
             "records": self.records,
+            "answers": self.answers,
             "checked": self.checked,
             "frames": self.frames,
             "unchecked_frames": self.unchecked_frames,
@@ -51,16 +56,23 @@ class FileCheck:
 
 
 def verify_file(path: Path) -> FileCheck:
-    """Read ``path`` whole, as every reader does, and say what passed and what did not."""
+    """Read ``path`` whole, as every reader does, and say what passed and what did not;
+    answer records (forward mode) are counted too."""
     warnings: list[str] = []
-    decoder = RecordDecoder(str(path), warnings.append, live=False)
+    decoder = RecordDecoder(str(path), warnings.append, live=False, answers=True)
     check = FileCheck(path)
+
+    def count(records: Iterator[Record]) -> None:
+        for record in records:
+            check.records += 1
+            check.answers += is_answer(record.data)
+
     try:
         with path.open("rb") as fo:
             while chunk := fo.read(READ_SIZE):
                 check.size += len(chunk)
-                check.records += sum(1 for _ in decoder.feed(chunk))
-            check.records += sum(1 for _ in decoder.finish())
+                count(decoder.feed(chunk))
+            count(decoder.finish())
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
     stats = decoder.stats

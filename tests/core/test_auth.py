@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
-from sentry_mirror.core.auth import Auth, AuthError, Dsn, header, header_index, parse_dsn, request_auth
+from sentry_mirror.core.auth import Auth, AuthError, Dsn, header, header_index, masked, parse_dsn, request_auth
 from sentry_mirror.errors import MirrorError
 from tests.factories import KEY, OTHER_KEY
 
@@ -78,11 +80,47 @@ def test_parse_dsn(text: str, expected: Dsn, envelope_url: str) -> None:
     ],
 )
 def test_parse_dsn_invalid(text: str) -> None:
-    """Anything without scheme, key, host and project id is a MirrorError that names the input."""
+    """Anything without scheme, key, host and project id is a MirrorError that names the input
+    (its key masked)."""
     with pytest.raises(MirrorError) as info:
         parse_dsn(text)
 
-    assert str(info.value).startswith(f"invalid DSN {text!r}: ")
+    assert str(info.value).startswith(f"invalid DSN {masked(text)!r}: ")
+    assert "@" not in text or "k@" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"https://{KEY}@example.com/", "'https://***@example.com/'"),
+        (f"https://{KEY}:{OTHER_KEY}@example.com:notaport/1", "'https://***@example.com:notaport/1': the port is"),
+        (f"https://{KEY}:{OTHER_KEY[:8]}/{OTHER_KEY[8:]}@example.com/1", None),  # a secret holding a slash
+        (f"ftp://{KEY}:{OTHER_KEY}@example.com/1", "'ftp://***@example.com/1'"),
+        (f"{KEY}@example.com/1", "'***@example.com/1'"),
+        (f"https://{KEY}@[::1/1", "'https://***@[::1/1'"),
+    ],
+)
+def test_an_invalid_dsn_is_named_without_its_key_or_secret(text: str, shown: str | None) -> None:
+    with pytest.raises(MirrorError) as info:
+        parse_dsn(text)
+    message = str(info.value)
+    assert KEY not in message and OTHER_KEY[:8] not in message and OTHER_KEY[8:] not in message, message
+    assert shown is None or shown in message, message
+
+
+@hypothesis.given(
+    key=st.text("0123456789abcdef", min_size=8),
+    rest=st.text(st.characters(codec="ascii", exclude_characters="@")),
+    scheme=st.sampled_from(["https://", "http://", "ftp://", ""]),
+)
+def test_no_invalid_dsn_error_shows_what_comes_before_the_at(key: str, rest: str, scheme: str) -> None:
+    hypothesis.assume(key not in rest and key not in scheme)
+    text = f"{scheme}{key}@{rest}"
+    try:
+        parse_dsn(text)
+    except MirrorError as exc:
+        assert key not in str(exc), str(exc)
+        assert repr(masked(text)) in str(exc)
 
 
 @pytest.mark.parametrize(

@@ -71,3 +71,28 @@ def test_answer_records_are_kept_by_endpoint_item_types_and_time_only(records: l
     assert events == kept(Query(item_types=frozenset({"event"}))) and 0 < len(events) < len(every)
     assert every[2:5] == kept(Query(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)))
     assert [] == kept(Query(endpoints=frozenset({"store"})))
+
+
+def test_with_answers_keeps_the_answers_to_the_requests_kept_whatever_their_time(
+    records: list[dict[str, Any]],
+) -> None:
+    """export's selection: the answers follow their requests, none of another request's,
+    none read before its request; past the limit, the answers to the requests kept still come."""
+    answers = [make_answer(r, answered_at=T0 + timedelta(days=1)) for r in records]  # after any --until
+    early = make_answer(records[1], answered_at=T0, status=503)
+    mixed = [early, *(one for pair in zip(records, answers, strict=True) for one in pair)]
+    late = [*mixed[:4], *mixed[5:], make_answer(records[1], status=502), make_answer(records[0], status=429)]
+
+    def ids(query: Query, stream: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [(d.get("kind", "request"), d.get("request_id", d["id"])) for d in query.with_answers(stream)]
+
+    assert [(d.get("kind", "request"), d.get("request_id", d["id"])) for d in mixed] == ids(Query(), mixed)
+    errors = Query(levels=frozenset({"error"}), until=T0 + timedelta(hours=3))  # the answers come later
+    chosen = [d["id"] for d in errors.matching(records)]
+    assert 0 < len(chosen) < len(records)
+    assert [pair for r in chosen for pair in (("request", r), ("answer", r))] == ids(errors, mixed)
+    two = Query(limit=2)
+    assert [
+        ("request", records[0]["id"]), ("answer", records[0]["id"]), ("request", records[1]["id"]),
+        ("answer", records[1]["id"]), ("answer", records[0]["id"]),
+    ] == ids(two, late)  # fmt: skip

@@ -334,27 +334,70 @@ def _replay_undelivered(directory: Path, dsn: str) -> list[str]:
     return [sys.executable, "-m", "sentry_mirror", "replay", str(directory), "--undelivered", "--to", dsn]
 
 
+@contextlib.asynccontextmanager
+async def relay(port: int, dsn: str) -> AsyncIterator[None]:
+    """A TCP relay on 127.0.0.1:``port`` to the host and port of ``dsn``: the upstream that
+    was down, back up at its address."""
+    target = urlsplit(dsn)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(1 << 16):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(target.hostname, target.port)
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        server.close()
+
+
 async def test_replay_undelivered_delivers_each_once(bugsink: Bugsink, tmp_path: Path) -> None:
-    """After the outage, ``replay --undelivered`` sends each undelivered request to Bugsink
-    once (its answers recorded beside the requests); a second run sends nothing."""
+    """After the outage, ``replay --undelivered`` sends each undelivered request to the
+    upstream, back up (Bugsink, behind a relay on the port that was closed), once (its answers
+    recorded beside the requests); a second run sends nothing."""
     project_id, dsn, report, listener = await _while_down(bugsink, tmp_path)
     requests, _ = listener.records()
+    port = urlsplit(requests[0]["forwarded_to"]).port or 0
+    back = upstream_dsn(dsn, port)  # the DSN the listener forwarded to, key and all
 
+    async with relay(port, dsn):
+        ran = await run(_replay_undelivered(listener.directory, back), env=_environment(), cwd=tmp_path)
+        assert 0 == ran.returncode, ran.stdout + ran.stderr
+        stored = bugsink.stored_events(project_id)
+        assert sorted(report["event_ids"]) == sorted(stored)
+        _, answers = listener.records()
+        replayed = [a for a in answers if a["via"] == "replay"]
+        assert sorted(r["id"] for r in requests) == sorted(a["request_id"] for a in replayed)
+        assert {("upstream", to_string(back), True, 200)} == {
+            (a["target"], a["to"], a["delivered"], a["status"]) for a in replayed
+        }
+
+        again = await run(_replay_undelivered(listener.directory, back), env=_environment(), cwd=tmp_path)
+        assert 0 == again.returncode, again.stdout + again.stderr
+        assert answers == listener.records()[1]  # nothing sent, nothing recorded
+        assert sorted(stored) == sorted(bugsink.stored_events(project_id))
+
+
+async def test_replay_undelivered_to_another_server_leaves_them_undelivered(bugsink: Bugsink, tmp_path: Path) -> None:
+    """Replayed --to Bugsink's own address instead (another server than the one forwarded
+    to): stored there, with a warning, and still undelivered for the upstream."""
+    project_id, dsn, report, listener = await _while_down(bugsink, tmp_path)
     ran = await run(_replay_undelivered(listener.directory, dsn), env=_environment(), cwd=tmp_path)
     assert 0 == ran.returncode, ran.stdout + ran.stderr
-    stored = bugsink.stored_events(project_id)
-    assert sorted(report["event_ids"]) == sorted(stored)
-    _, answers = listener.records()
-    replayed = [a for a in answers if a["via"] == "replay"]
-    assert sorted(r["id"] for r in requests) == sorted(a["request_id"] for a in replayed)
-    assert {("upstream", to_string(dsn), True, 200)} == {
-        (a["target"], a["to"], a["delivered"], a["status"]) for a in replayed
-    }
-
-    again = await run(_replay_undelivered(listener.directory, dsn), env=_environment(), cwd=tmp_path)
-    assert 0 == again.returncode, again.stdout + again.stderr
-    assert answers == listener.records()[1]  # nothing sent, nothing recorded
-    assert sorted(stored) == sorted(bugsink.stored_events(project_id))
+    assert "will not mark them delivered" in ran.stderr
+    assert sorted(report["event_ids"]) == sorted(bugsink.stored_events(project_id))
+    dry = await run([*_replay_undelivered(listener.directory, dsn), "--dry-run"], env=_environment(), cwd=tmp_path)
+    assert "nothing undelivered" not in dry.stdout, dry.stdout
 
 
 # ------------------------------------------------------------------ candidates that are slow or down

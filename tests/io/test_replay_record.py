@@ -30,6 +30,7 @@ from tests.factories import T0, make_envelope, make_event, make_record, make_req
 
 KEY = "fedcba9876543210fedcba9876543210"
 ONE = Pacing(concurrency=1)
+UPSTREAM = "http://127.0.0.1:1/42"  # where the listener forwarded them; the recordings name it too
 
 
 def forwarded(n: int, *, attachment: bool = False) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def forwarded(n: int, *, attachment: bool = False) -> dict[str, Any]:
         items.append(({"type": "attachment", "filename": "a.txt"}, b"hello"))
     body = make_envelope({"event_id": event_id}, items)
     request = make_request(path="/api/42/envelope/", body=body)
-    return make_record(request, received_at=T0 + timedelta(seconds=n), forwarded_to="http://127.0.0.1:1/42")
+    return make_record(request, received_at=T0 + timedelta(seconds=n), forwarded_to=UPSTREAM)
 
 
 async def serve(
@@ -72,7 +73,7 @@ async def test_a_partly_rate_limited_request_is_held_whole(
     target = await serve(aiohttp_server, handle)
     records = [forwarded(1), forwarded(2, attachment=True), forwarded(3)]
     results: list[Result] = []
-    recording = Recording(tmp_path, "http://127.0.0.1/5")
+    recording = Recording(tmp_path, UPSTREAM)
     await replay_recorded(make_plan(records, target, Options(), ONE), ONE, recording, on_result=results.append)
     assert [("event",), ("event",)] == seen
     assert ["accepted", "held-back", "accepted"] == [r.outcome for r in results]
@@ -111,7 +112,7 @@ async def test_cancelled_the_answers_given_are_recorded(
     target = await serve(aiohttp_server, handle)
     records = [forwarded(1), forwarded(2)]
     first = asyncio.Event()
-    recording = Recording(tmp_path, "http://127.0.0.1/5")
+    recording = Recording(tmp_path, UPSTREAM)
     task = asyncio.ensure_future(
         replay_recorded(make_plan(records, target, Options(), ONE), ONE, recording, on_result=lambda _: first.set())
     )

@@ -30,6 +30,7 @@ class Candidate:
 
     keeps: Callable[[str], bool] = lambda _: False
     project_status: int = 200
+    project: dict[str, object] = field(default_factory=lambda: {"id": "1", "slug": "backend"})
     event_status: int | None = None  # answers every event lookup with this status
     found_after: int = 0  # lookups of an event answered 404 before it shows
     root: dict[str, object] = field(default_factory=lambda: {"version": "0", "user": None, "auth": None})
@@ -57,7 +58,7 @@ class Candidate:
         if path == "/api/0/":
             return web.json_response(self.root)
         if path == "/api/0/projects/acme/backend/":
-            return web.json_response({"slug": "backend"}, status=self.project_status)
+            return web.json_response(self.project, status=self.project_status)
         prefix = "/api/0/projects/acme/backend/events/"
         if path.startswith(prefix):
             event_id = path[len(prefix) :].strip("/")
@@ -180,6 +181,61 @@ async def test_access_is_checked_before_sending() -> None:
         assert "wrong-token" not in str(refused.value)
         good.close()
         bad.close()
+
+
+@pytest.mark.parametrize(
+    ("project", "said"),
+    [
+        ({"id": "2", "slug": "backend"}, "acme/backend is project 2, not the DSN's project 1"),
+        ({"id": 2}, "acme/backend is project 2, not the DSN's project 1"),
+        ({"slug": "backend"}, "acme/backend does not say its id, not the DSN's project 1"),
+        ({"id": True}, "acme/backend does not say its id"),
+    ],
+)
+async def test_the_api_project_must_be_the_dsns(project: dict[str, object], said: str) -> None:
+    """Another project's events API would answer 404 for every event: refused before sending."""
+    async with candidate(project=project) as stub:
+        api = ApiClient(stub.url, TOKEN)
+        with pytest.raises(MirrorError, match=said):
+            await check_access(api, "sentry", "1", ORG_SLUG)
+        api.close()
+    async with candidate(project={"id": 1}) as stub:  # GlitchTip's ids are numbers
+        api = ApiClient(stub.url, TOKEN)
+        await check_access(api, "glitchtip", "1", ORG_SLUG)
+        api.close()
+
+
+SECRET = "sntrys_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7"
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        ({"detail": f"Invalid token {SECRET.upper()}"}, "(401: Invalid token ***)"),
+        ({"detail": f"bad token={SECRET[:8]}..."}, "(401: its answer quotes the token: not shown)"),
+        ({"detail": f"bad {SECRET[1:-1]}"}, "(401: its answer quotes the token: not shown)"),
+        ({"detail": "no\x1b[2J" + "x" * 500}, "(401: no\\x1b[2J" + "x" * 194 + ")"),
+        ({"message": f"token {SECRET}"}, "(401)"),
+        (f"<html>bad token {SECRET.upper()}</html>", "(401)"),
+    ],
+)
+async def test_a_refusal_never_shows_the_token(answer: object, shown: str) -> None:
+    """Only a JSON detail is shown, cut and escaped, the token masked in any case; none of
+    it when a piece of the token is left."""
+
+    async def refuse(request: web.Request) -> web.Response:
+        if isinstance(answer, str):
+            return web.Response(text=answer, status=401)
+        return web.json_response(answer, status=401)
+
+    async with serving(refuse) as url:
+        api = ApiClient(url, SECRET)
+        with pytest.raises(MirrorError) as refused:
+            await check_access(api, "sentry", "1", ORG_SLUG)
+        api.close()
+    message = str(refused.value)
+    assert f"refused the token in {TOKEN_ENV} {shown};" in message, message
+    assert SECRET[:6].lower() not in message.lower() and "\x1b" not in message
 
 
 async def test_events_are_asked_about_until_they_show_or_the_wait_ends() -> None:

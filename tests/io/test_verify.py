@@ -14,7 +14,7 @@ from sentry_mirror.core.record import RECORD_VERSION
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.io.verify import verify_file
-from tests.factories import make_record
+from tests.factories import make_answer, make_record
 
 
 def rec(n: int) -> dict[str, Any]:
@@ -38,9 +38,17 @@ def test_a_whole_file_is_ok(tmp_path: Path) -> None:
     check = verify_file(path)
     assert ("ok", True, 3, 2, path.stat().st_size) == (check.status, check.ok, check.records, check.frames, check.size)
     assert {
-        "file": str(path), "status": "ok", "ok": True, "bytes": check.size, "records": 3, "checked": True,
+        "file": str(path), "status": "ok", "ok": True, "bytes": check.size, "records": 3, "answers": 0, "checked": True,
         "frames": 2, "unchecked_frames": 0, "open_frame": False, "damage": [], "problems": [],
     } == check.to_dict()  # fmt: skip
+
+
+def test_answer_records_are_counted_as_records_and_as_answers(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl.zst"
+    path.write_bytes(written([rec(1), make_answer(rec(1)), rec(2)], [make_answer(rec(2), status=503)]))
+    check = verify_file(path)
+    assert ("ok", 4, 2) == (check.status, check.records, check.answers)
+    assert (4, 2) == (check.to_dict()["records"], check.to_dict()["answers"])
 
 
 def test_a_file_still_being_written_is_ok_with_its_frame_open(tmp_path: Path) -> None:

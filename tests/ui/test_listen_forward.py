@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -84,3 +86,61 @@ def test_forwarding_to_the_mirror_itself_is_refused(tmp_path: Path) -> None:
         assert 3 == result.exit_code, result.output
         assert "http://localhost:9123/1 is this mirror itself" in result.output
         assert KEY not in result.output
+
+
+def test_an_invalid_forward_dsn_is_named_without_its_key_or_secret(tmp_path: Path) -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    env = {**ENV, "SENTRY_MIRROR_FORWARD": f"https://{KEY}:{secret}@o1.ingest.sentry.io:notaport/1"}
+    result = CliRunner().invoke(cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s")], env=env)
+    assert 3 == result.exit_code, result.output
+    assert "invalid DSN 'https://***@o1.ingest.sentry.io:notaport/1'" in result.output
+    assert KEY not in result.output and secret not in result.output
+    tee = CliRunner().invoke(cli, ["listen", "--port", "0", "--tee", f"ftp://{KEY}@h/1"], env=ENV)
+    assert 3 == tee.exit_code and KEY not in tee.output, tee.output
+
+
+def listen(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(
+        cli, ["listen", "--port", "0", "--dir", str(tmp_path / "s"), *args], env={**ENV, **(env or {})}
+    )
+
+
+UP = f"https://{KEY}@o1.ingest.sentry.io/42"
+CAND = f"http://{KEY}@127.0.0.1:8000/1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--upstream-failure", "pass"], "--upstream-failure goes with --forward"),
+        (["--upstream-failure", "answer", "--tee", CAND], "--upstream-failure goes with --forward"),
+        (["--forward-timeout", "3s"], "--forward-timeout goes with --forward or --tee"),
+        (["--forward-concurrency", "64"], "--forward-concurrency goes with --forward or --tee"),
+        (["--tee-queue", "5", "--forward", UP], "--tee-queue goes with --tee"),
+        (["--ca-file", __file__], "--ca-file goes with --forward or --tee"),
+    ],
+)
+def test_forward_options_without_their_server_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    """Given explicitly (even with the default value), an option with nothing to apply to is refused."""
+    result = listen(tmp_path, *args)
+    assert 2 == result.exit_code, result.output
+    assert message in result.output
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--forward", UP, "--tee", UP.replace(KEY, "0" * 32)], {}),
+        (["--tee", CAND, "--tee", CAND], {}),
+        ([], {"SENTRY_MIRROR_TEE": f"{CAND}  {CAND.replace('@', ':secret@')}"}),
+        (["--tee", CAND], {"SENTRY_MIRROR_FORWARD": CAND}),
+    ],
+)
+def test_a_server_named_twice_is_refused(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    """The same project of the same server twice (whatever the key) would get every request twice."""
+    result = listen(tmp_path, "--forward-timeout", "3s", "--tee-queue", "5", *args, env=env)
+    assert 2 == result.exit_code, result.output
+    assert "is named twice in --forward/--tee: it would get every request twice" in result.output
+    assert KEY not in result.output
+    assert not (tmp_path / "s").exists()

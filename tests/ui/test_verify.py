@@ -15,6 +15,7 @@ from rich.cells import cell_len
 
 from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
 from sentry_mirror.ui.cli import cli
+from tests.factories import make_answer
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,21 @@ def test_a_whole_capture_passes(tmp_path: Path) -> None:
     assert "last frame open" in result.output
     lines = json_lines(run(str(tmp_path), "--json").output)
     assert [True, True] == [line["checked"] for line in lines[:2]]
-    assert {"summary": True, "ok": True, "files": 2, "damaged_files": 0, "records": 2 * len(RECORDS)} == lines[-1]
+    assert {
+        "summary": True, "ok": True, "files": 2, "damaged_files": 0, "records": 2 * len(RECORDS), "answers": 0
+    } == lines[-1]  # fmt: skip
+
+
+def test_answer_records_are_counted(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    writer = SnapshotWriter(out)
+    writer.write([data for request in RECORDS[:3] for data in (request, make_answer(request))])
+    writer.close()
+    (tmp_path / "2026-11-23T10-00-00Z-h-1.jsonl.zst").write_bytes(out.getvalue())
+    result = run(str(tmp_path))
+    assert 0 == result.exit_code, result.output
+    assert "1 file(s), 6 record(s) (3 answer records): every check passed" in result.output
+    assert (6, 3) == tuple(json_lines(run(str(tmp_path), "--json").output)[-1][k] for k in ("records", "answers"))
 
 
 def test_damage_is_named_with_file_and_bytes_and_exits_1(tmp_path: Path) -> None:

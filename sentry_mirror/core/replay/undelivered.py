@@ -2,9 +2,12 @@
 replay records of each answer it gets for them (pure).
 
 A request record with ``forwarded_to`` (a forwarding listener sent it on) is *undelivered*
-while no answer record with ``target == "upstream"`` and ``delivered`` true points at it,
-whether that answer came from the listener (``via="listen"``) or from an earlier ``replay
---undelivered`` (``via="replay"``, in a file of its own, read along).
+while no answer record with ``target == "upstream"``, ``delivered`` true and ``to`` equal to
+the request's ``forwarded_to`` points at it, whether that answer came from the listener
+(``via="listen"``) or from an earlier ``replay --undelivered`` (``via="replay"``, in a file of
+its own, read along). An answer from another server (a replay ``--to`` elsewhere) delivers
+nothing: the data is still not where the listener was sending it. Both ``to`` strings are
+:func:`sentry_mirror.core.forwarding.to_string` of a DSN.
 
 The selection takes two passes over the records, as replay reads them anyway:
 
@@ -14,7 +17,7 @@ The selection takes two passes over the records, as replay reads them anyway:
    the files read hold answers to requests they do not hold).
 2. :func:`select` (or :func:`keep`) streams the request records again and gives those ids.
 
-Memory: about 100 bytes per id kept, that is per request undelivered (they are all sent,
+Memory: about 100 bytes per id kept (the ``to`` strings are shared), that is per request undelivered (they are all sent,
 so their number bounds the work anyway) plus those in flight at any moment of the capture
 (sent on, answer not written yet: at most ``--forward-concurrency`` plus the ones waiting for
 it); delivered traffic, however much, costs nothing once its answer is read. No record is
@@ -24,8 +27,9 @@ before or long after its request (a replay's answer file is read along with the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,12 +52,14 @@ def _key(record_id: str) -> bytes | str:
 
 @dataclass(frozen=True, slots=True)
 class Undelivered:
-    """What :func:`find` found: the ids of the undelivered requests, and how many requests
-    were forwarded and delivered in all."""
+    """What :func:`find` found: the ids of the undelivered requests, how many requests
+    were forwarded and delivered in all, and where the undelivered ones were forwarded to
+    (``forwarded_to``: how many)."""
 
     ids: Set[bytes | str]  # not copied into a frozenset: that would double the peak
     forwarded: int
     delivered: int
+    targets: Counter[str] = field(default_factory=Counter)
 
     def __contains__(self, record_id: object) -> bool:
         return isinstance(record_id, str) and _key(record_id) in self.ids
@@ -63,36 +69,39 @@ class Undelivered:
 
 
 def _delivers(data: Mapping[str, Any]) -> bool:
-    """An answer that delivers its request: the upstream's, below 500."""
+    """An answer that delivers its request (to the server its ``to`` names): the upstream's,
+    and :func:`sentry_mirror.core.answer.delivered`."""
     return data["target"] == "upstream" and data["delivered"] is True
 
 
 def find(records: Iterable[Mapping[str, Any]]) -> Undelivered:
     """The forwarded requests of ``records`` (request and answer records, as
-    ``iter_records(..., answers=True)`` gives them) that no delivering answer points at."""
-    pending: set[bytes | str] = set()  # forwarded, no delivering answer read yet
-    early: set[bytes | str] = set()  # a delivering answer read, its request not yet
+    ``iter_records(..., answers=True)`` gives them) that no delivering answer from the server
+    they were forwarded to points at."""
+    pending: dict[bytes | str, str] = {}  # forwarded (to where), no delivering answer from there read yet
+    early: set[tuple[bytes | str, str]] = set()  # a delivering answer read (from where), its request not yet
+    shared: dict[str, str] = {}  # one copy of each ``to`` string
     forwarded = delivered = 0
     for data in records:
         if answer.is_answer(data):
             if _delivers(data):
-                key = _key(data["request_id"])
-                if key in pending:
-                    pending.discard(key)
+                key, to = _key(data["request_id"]), data["to"]
+                if pending.get(key) == to:
+                    del pending[key]
                     delivered += 1
-                else:
-                    early.add(key)
-        elif data.get("forwarded_to") is not None:
+                elif key not in pending:
+                    early.add((key, shared.setdefault(to, to)))
+        elif (to := data.get("forwarded_to")) is not None:
             key = _key(data["id"])
             if key in pending:
                 continue  # the same record read twice (a file named twice): counted once
             forwarded += 1
-            if key in early:
-                early.discard(key)
+            if (key, to) in early:
+                early.discard((key, to))
                 delivered += 1
             else:
-                pending.add(key)
-    return Undelivered(pending, forwarded, delivered)
+                pending[key] = shared.setdefault(to, to)
+    return Undelivered(pending.keys(), forwarded, delivered, Counter(pending.values()))
 
 
 def keep(records: Iterable[Mapping[str, Any]], found: Undelivered) -> Iterator[Mapping[str, Any]]:

@@ -39,10 +39,12 @@ def export_command(
     """
     if (output is None) == (envelopes is None):
         raise click.UsageError("give exactly one of -o/--output and --envelopes")
-    with reading(snapshots, query=query(filters)) as selected:
-        if output is not None:
-            done = export_snapshot(selected, output)
-        else:
+    if output is not None:  # a snapshot: with the answer records to its requests (forward mode)
+        with reading(snapshots, answers=True) as records:
+            done = export_snapshot(query(filters).with_answers(records), output)
+    else:
+        with reading(snapshots, query=query(filters)) as selected:
             done = export_envelopes(selected, envelopes, warn=warn)  # type: ignore[arg-type]
+    answers = f" and {done.answers} answer record(s)" if done.answers else ""
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
-    env.console.print(text(f"{done.written} request(s) written to {done.target}{skipped}"))
+    env.console.print(text(f"{done.written} request(s){answers} written to {done.target}{skipped}"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from sentry_mirror.core import encoding, ingest
@@ -189,9 +190,7 @@ def listen_command(
 
     timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
     candidates = tuple(dsn for value in tee for dsn in value.split())
-    for dsn in (forward, *candidates):
-        if dsn is not None:
-            _not_itself(destination(dsn, "upstream").dsn, host, port)  # a DSN that does not parse stops here
+    _check_targets(forward, candidates, host, port)
     forwarding = ForwardOptions(
         forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
     )
@@ -207,6 +206,37 @@ def listen_command(
     lines = render.LiveLines(console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     _stop_lines(console, stopped)
+
+
+#: The options of forward mode, and the options they go with.
+_NEEDS = {
+    "upstream_failure": ("--forward",),
+    "forward_timeout": ("--forward", "--tee"),
+    "forward_concurrency": ("--forward", "--tee"),
+    "tee_queue": ("--tee",),
+    "ca_file": ("--forward", "--tee"),
+}
+_GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _check_targets(forward: str | None, candidates: tuple[str, ...], host: str, port: int) -> None:
+    """Before anything starts: every DSN parses, none is this listener, none is given twice
+    (that server would get every request twice), and the forward-mode options given have a
+    server to apply to (usage errors, rather than options silently ignored)."""
+    ctx = click.get_current_context()
+    present = {name for name, value in (("--forward", forward), ("--tee", candidates)) if value}
+    for name, needs in _NEEDS.items():
+        if ctx.get_parameter_source(name) in _GIVEN and not present.intersection(needs):
+            raise click.UsageError(f"--{name.replace('_', '-')} goes with {' or '.join(needs)}")
+    seen: set[str] = set()
+    for dsn in (forward, *candidates):
+        if dsn is None:
+            continue
+        where = destination(dsn, "upstream")  # a DSN that does not parse stops here
+        _not_itself(where.dsn, host, port)
+        if where.to in seen:
+            raise click.UsageError(f"{where.to} is named twice in --forward/--tee: it would get every request twice")
+        seen.add(where.to)
 
 
 #: Host names that reach this machine's own listener.

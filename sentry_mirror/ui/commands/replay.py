@@ -18,7 +18,8 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.forwarding import to_string
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.replay.plan import Pacing, Plan, make_plan, prepare_all
 from sentry_mirror.core.replay.results import ReplaySummary, Result
@@ -162,15 +163,14 @@ def replay_command(
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
     report = ReplaySummary()
     refused_too = undelivered or bool(filters.get("statuses") or filters.get("errors_only"))
-    recording = Recording(record_dir or record_directory(snapshots), _safe_target(target_dsn)) if undelivered else None
+    recording = Recording(record_dir or record_directory(snapshots), to_string(target_dsn)) if undelivered else None
     found = find_undelivered(snapshots, recording.directory) if recording else None
     selected = _selection(snapshots, query(filters), refused_too, report.skipped, found)
     start = datetime.now(UTC)
     plan = make_plan(
         selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped
     )
-    if found is not None and not plan.count:
-        env.console.print(text(_nothing_undelivered(found)), soft_wrap=True)
+    if found is not None and not _undelivered_to_send(env.console, found, plan.count, to_string(target_dsn)):
         return
     if dry_run:
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
@@ -178,7 +178,7 @@ def replay_command(
     err = stderr()
     verifier = stored.connect(verify, target_dsn, err) if verify else None  # before sending: the API answers
     _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, verifier, recording)
-    _conclude(err if as_json else env.console, err, report, _safe_target(target_dsn), allow_failures, verifier, as_json)
+    _conclude(err if as_json else env.console, err, report, to_string(target_dsn), allow_failures, verifier, as_json)
 
 
 def _conclude(
@@ -211,6 +211,22 @@ def _nothing_undelivered(found: Undelivered) -> str:
         return "nothing undelivered: no forwarded request in the snapshots read"
     left = f"; {len(found)} undelivered, none selected or sendable" if len(found) else ""
     return f"nothing undelivered: {found.delivered} of {found.forwarded} forwarded request(s) delivered{left}"
+
+
+def _undelivered_to_send(console: Console, found: Undelivered, count: int, to: str) -> bool:
+    """Whether ``replay --undelivered`` has ``count`` requests to send (else it says why
+    not); a warning about those forwarded to another server than ``to``: its answers are
+    recorded, but do not mark them delivered (they were meant for that server)."""
+    if not count:
+        console.print(text(_nothing_undelivered(found)), soft_wrap=True)
+        return False
+    for forwarded_to, many in sorted(found.targets.items()):
+        if forwarded_to != to:
+            warn(
+                f"{many} undelivered request(s) were forwarded to {forwarded_to}: the answers of {to} "
+                f"will not mark them delivered for {forwarded_to} (replay --undelivered sends them again)"
+            )
+    return True
 
 
 def _recorded(err: Console, recording: Recording) -> None:
@@ -261,7 +277,8 @@ def _send(
 ) -> None:
     """Replay ``plan``, adding every result to ``report`` (and stdout, ``results``, ``verifier``),
     with a progress bar on a terminal's stderr; each answer recorded with ``recording``.
-    Ctrl-C ends it, marked in ``report``."""
+    Ctrl-C ends it, marked in ``report`` (with ``recording``, the first lets the requests in
+    flight finish)."""
     results_file = (
         os.fdopen(create_private(results, what="--results "), "wb") if results else None
     )  # owner-only: answers hold captured data
@@ -288,8 +305,9 @@ def _send(
             asyncio.run(
                 replay(plan, pacing, **options)
                 if recording is None
-                else replay_recorded(plan, pacing, recording, **options)
+                else replay_recorded(plan, pacing, recording, on_interrupt=lambda: _stopping(err), **options)
             )
+        report.interrupted = recording is not None and recording.interrupted
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -298,6 +316,10 @@ def _send(
             results_file.close()
         if recording is not None:
             _recorded(err, recording)
+
+
+def _stopping(err: Console) -> None:
+    err.print("stopping: waiting for the requests in flight to be answered (Ctrl-C again to abandon them)")
 
 
 def _result_sink(
@@ -324,11 +346,6 @@ def _result_sink(
     return on_result
 
 
-def _safe_target(dsn: Dsn) -> str:
-    """The target without its key."""
-    return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
-
-
 def _dry_run(
     console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]
 ) -> None:
@@ -348,7 +365,7 @@ def _dry_run(
     speed = "as fast as allowed" if pacing.speed is None else f"at {pacing.speed:g}x"
     console.print(
         text(
-            f"dry run: would send {len(prepared)} request(s) ({items}) to {_safe_target(plan.target.dsn)} "
+            f"dry run: would send {len(prepared)} request(s) ({items}) to {to_string(plan.target.dsn)} "
             f"{speed}, in about {render_replay.duration_label(plan.duration)} plus answer time"
         ),
         soft_wrap=True,

@@ -58,11 +58,12 @@ def _table(checks: list[FileCheck], width: int) -> Table:
 
 def _summary(checks: list[FileCheck]) -> str:
     damaged = [c for c in checks if not c.ok]
-    records = sum(c.records for c in checks)
+    answers = sum(c.answers for c in checks)
+    records = f"{sum(c.records for c in checks)} record(s)" + (f" ({answers} answer records)" if answers else "")
     if damaged:
         lost = sum(d.end - d.start for c in damaged for d in c.damage)
-        return f"{len(damaged)} of {len(checks)} file(s) damaged ({lost} bytes skipped); {records} record(s) passed their checks"
-    return f"{len(checks)} file(s), {records} record(s): every check passed"
+        return f"{len(damaged)} of {len(checks)} file(s) damaged ({lost} bytes skipped); {records} passed their checks"
+    return f"{len(checks)} file(s), {records}: every check passed"
 
 
 def _json(checks: list[FileCheck], failed: bool) -> None:
@@ -75,6 +76,7 @@ def _json(checks: list[FileCheck], failed: bool) -> None:
         "files": len(checks),
         "damaged_files": sum(not c.ok for c in checks),
         "records": sum(c.records for c in checks),
+        "answers": sum(c.answers for c in checks),
     }
     out.write(orjson.dumps(summary, option=orjson.OPT_APPEND_NEWLINE))
     out.flush()

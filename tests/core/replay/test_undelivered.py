@@ -193,3 +193,20 @@ def test_failures_are_recorded_undelivered_and_held_back_requests_not_at_all() -
     assert (False, False) == (server_error["delivered"], transport["delivered"])
     assert (None, "ConnectionRefusedError") == (transport["status"], transport["error"])
     assert answer_record(_result(held_back=("transaction",)), "t", T0) is None
+
+
+def test_only_an_answer_from_the_server_forwarded_to_delivers() -> None:
+    """A replay --to another server (a staging Sentry) leaves the request undelivered for
+    the upstream it was forwarded to, in whatever order the records come."""
+    first, second, third = forwarded(0), forwarded(1), forwarded(2, to="https://o1.ingest.sentry.io/42")
+    capture = [first, answered(first, 503), second, answered(second, 503), third]
+    elsewhere = [
+        answered(first, 200, via="replay", to="http://staging:9000/7"),
+        answered(third, 200, via="replay", to=UPSTREAM),
+        answered(second, 200, via="replay", to=UPSTREAM),
+    ]
+    for stream in (capture + elsewhere, elsewhere + capture):
+        found = find(stream)
+        assert ids([first, third]) == ids(keep(capture, found))
+        assert (3, 1) == (found.forwarded, found.delivered)
+        assert {UPSTREAM: 1, "https://o1.ingest.sentry.io/42": 1} == found.targets
