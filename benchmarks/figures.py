@@ -207,6 +207,67 @@ def replay(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------ forward
+
+
+def forward(results: Results) -> str:
+    doc = results["forward"]
+    fig, params = doc["figures"], doc["params"]
+    ratios, targets = fig["ratios"], fig["targets"]
+    closed, paced = fig["closed_loop"], fig["paced"]
+    names = {"listen": "`listen`", "forward": "`listen --forward`", "sink": "the sink alone (sent to directly)"}
+    lines = [
+        measured(doc),
+        f"Closed loop, {params['concurrency']} requests in flight (medians of {params['rounds']} interleaved rounds):",
+        "",
+        "| server | requests/s | p50 ms | p99 ms | server CPU µs/request |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in closed.items():
+        lines.append(
+            f"| {names[name]} | {n0(r['envelopes_per_s'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f}"
+            f" | {r['server_cpu_us_per_envelope']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Paced: {params['concurrency']} clients sending {params['rate']:g} requests/s in all:",
+        "",
+        "| sent to | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, r in paced.items():
+        lines.append(f"| {names[name]} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} |")
+    pairs = ", ".join(f"{p:.2f}x" for p in ratios["cpu_per_request_pairs"])
+    lines += [
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+        f"| `--forward`/`listen` listener CPU per request ≤ 1.3x | {ratios['cpu_per_request']:.2f}x: pairs {pairs}"
+        f" | {met(targets['cpu_per_request'])} |",
+        f"| added latency p50 ≤ 1 ms (paced) | {ratios['added_p50_ms']:.2f} ms | {met(targets['added_p50_ms'])} |",
+        f"| added latency p99 ≤ 5 ms (paced) | {ratios['added_p99_ms']:.2f} ms | {met(targets['added_p99_ms'])} |",
+        f"| (for information) latency plain `listen` adds, p50 / p99 (paced; it does not send on) |"
+        f" {ratios['listen_added_p50_ms']:.2f} / {ratios['listen_added_p99_ms']:.2f} ms | – |",
+        f"| (for information) added latency p50 / p99, closed loop | {ratios['closed_loop_added_p50_ms']:.2f} /"
+        f" {ratios['closed_loop_added_p99_ms']:.2f} ms | – |",
+        f"| (for information) `--forward`/`listen` throughput, closed loop | {ratios['throughput']:.2f}x | – |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _forward_summary(doc: dict[str, Any]) -> list[str]:
+    """The summary's rows for ``listen --forward``."""
+    ratios, targets = doc["figures"]["ratios"], doc["figures"]["targets"]
+    rate = f"{doc['params']['rate']:g}/s, c={doc['params']['concurrency']}"
+    return [
+        f"| `listen --forward`: listener CPU per request | – | {ratios['cpu_per_request']:.2f}x plain `listen`'s |"
+        f" at most 1.3x: {met(targets['cpu_per_request'])} |",
+        f"| `listen --forward`: added latency p50 / p99 ({rate}) | {ratios['added_p50_ms']:.2f} /"
+        f" {ratios['added_p99_ms']:.2f} ms | against sending to the upstream directly | 1 / 5 ms:"
+        f" {met(targets['added_p50_ms'] and targets['added_p99_ms'])} |",
+    ]
+
+
 # ------------------------------------------------------------------ summary (all of the above)
 
 
@@ -242,7 +303,10 @@ def summary(results: Results) -> str:
         )
     lag = replay_["figures"]["paced"]["lag_p99_ms"]
     lines.append(f"| `replay --speed 1`, lag p99 | {lag:.2f} ms | – | 5 ms: {met(lag < 5)} |")
-    names = ("ingest", "read", "replay")
+    names: tuple[str, ...] = ("ingest", "read", "replay")
+    if "forward" in results:
+        lines += _forward_summary(results["forward"])
+        names += ("forward",)
     when = ", ".join(f"{name} {results[name]['date'][:10]}" for name in names)
     load = max(results[name]["machine"]["load_average"] or 0 for name in names)
     cores = ingest_["machine"]["cores"]
@@ -360,6 +424,7 @@ RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "ingest-pool": (ingest_pool, ("ingest",)),
     "read": (read, ("read",)),
     "replay": (replay, ("replay",)),
+    "forward": (forward, ("forward",)),
     "bombs": (bombs, ("bombs",)),
     "bombs-summary": (bombs_summary, ("bombs",)),
     "bombs-items": (bombs_items, ("bombs-items",)),

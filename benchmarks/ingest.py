@@ -213,9 +213,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    """A server subprocess; ``port`` is read from its stdout."""
+    """A server subprocess; ``port`` is read from its stdout. ``options`` are added to its command
+    line (the last of a repeated option wins)."""
 
-    def __init__(self, kind: str, workdir: Path) -> None:
+    def __init__(self, kind: str, workdir: Path, options: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.workdir = workdir
         self.stderr_path = workdir / "stderr.txt"
@@ -230,7 +231,9 @@ class Server:
             argv = [sys.executable, str(HERE / "bare_app.py"), "--host", HOST, "--port", "0", "--out", str(self.out)]
             pattern = re.compile(r"^PORT (\d+)")
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir, env=env)
+        self.proc = subprocess.Popen(
+            [*argv, *options], stdout=subprocess.PIPE, stderr=self._stderr, cwd=workdir, env=env
+        )
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()
         self.port = self._wait_port(pattern, timeout=20.0)
@@ -290,15 +293,20 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def drive(server: Server, pool: list[bytes], concurrency: int, warmup: float, seconds: float) -> dict[str, Any]:
-    """``concurrency`` workers post envelopes until the window ends; figures of the window."""
-    url = f"http://{HOST}:{server.port}/api/1/envelope/"
-    headers = {
+def request_headers() -> dict[str, str]:
+    """The headers of every request: a gzip'd envelope, as sentry-python sends it."""
+    return {
         "Content-Encoding": "gzip",
         "Content-Type": "application/x-sentry-envelope",
         "X-Sentry-Auth": f"Sentry sentry_key={PUBLIC_KEY},sentry_version=7,sentry_client={SDK_CLIENT}",
         "User-Agent": SDK_CLIENT,
     }
+
+
+async def drive(server: Server, pool: list[bytes], concurrency: int, warmup: float, seconds: float) -> dict[str, Any]:
+    """``concurrency`` workers post envelopes until the window ends; figures of the window."""
+    url = f"http://{HOST}:{server.port}/api/1/envelope/"
+    headers = request_headers()
     loop = asyncio.get_running_loop()
     start = loop.time()
     window_start, window_end = start + warmup, start + warmup + seconds

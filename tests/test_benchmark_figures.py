@@ -99,6 +99,22 @@ def test_a_changed_bombs_figure_changes_the_reliability_page(tmp_path: Path) -> 
     assert "| listener peak RSS | 4321 MB | 500 MB: not met |" in (root / "benchmarks" / "README.md").read_text()
 
 
+def test_a_changed_forward_figure_changes_its_block_and_the_summary(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+
+    def costlier(doc: dict[str, Any]) -> None:
+        doc["figures"]["ratios"]["cpu_per_request"] = 9.87
+        doc["figures"]["targets"]["cpu_per_request"] = False
+
+    edit_results(root, "forward", costlier)
+    assert figures.main(["--root", str(root)]) == 0
+    text = (root / "docs" / "performance.md").read_text()
+    assert "| `--forward`/`listen` listener CPU per request ≤ 1.3x | 9.87x: pairs" in text
+    assert (
+        "| `listen --forward`: listener CPU per request | – | 9.87x plain `listen`'s | at most 1.3x: not met |" in text
+    )
+
+
 def test_a_missing_results_file_is_named(tmp_path: Path) -> None:
     root = copy_tree(tmp_path)
     (root / figures.RESULTS / "replay.json").unlink()
