@@ -136,6 +136,17 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def expect(self, head_request: bool, keep_bytes: int) -> asyncio.Future[_Whole | None] | None:
+        """A future for the answer to the request just written, done when it has arrived
+        whole (see :meth:`_whole`) or with None when :meth:`response` must read it; None
+        when bytes are already waiting (or the connection is closed): :meth:`response` reads them."""
+        if self.buffer or self.closed:
+            return None
+        self.head_request = head_request
+        self.keep_bytes = keep_bytes
+        self.quick = asyncio.get_running_loop().create_future()
+        return self.quick
+
     def eof_received(self) -> bool:
         self._end()
         return False
@@ -393,14 +404,15 @@ class Client:
                 self._watch()
             assert connection.transport is not None
             connection.transport.write(data)
+            quick = connection.expect(method == "HEAD", self.keep_bytes)
             try:
-                whole = await self._quick(connection, method == "HEAD")
+                whole = None if quick is None else await quick
                 if whole is None:
                     status, answer_headers, answer, keep = await connection.response(method == "HEAD", self.keep_bytes)
-                    body, size = bytes(answer.kept), answer.size
+                    kept, size = bytes(answer.kept), answer.size
                 else:
-                    status, answer_headers, body, keep = whole
-                    size = len(body)
+                    status, answer_headers, kept, keep = whole
+                    size = len(kept)
             except ServerDisconnected:
                 self._drop(connection)
                 if reused and not connection.received:
@@ -410,26 +422,13 @@ class Client:
                 self._drop(connection)
                 raise
             finally:
+                connection.quick = None
                 self._busy.discard(connection)
             if keep and not connection.closed:
                 self._idle.append(connection)
             else:
                 self._drop(connection)
-            return Answer(status, answer_headers, body, written, size)
-
-    async def _quick(self, connection: _Connection, head_request: bool) -> _Whole | None:
-        """The answer on ``connection`` when it arrives whole (see :meth:`_Connection._whole`),
-        else None (then :meth:`_Connection.response` reads it)."""
-        if connection.buffer or connection.closed:
-            return None
-        connection.head_request = head_request
-        connection.keep_bytes = self.keep_bytes
-        quick: asyncio.Future[_Whole | None] = asyncio.get_running_loop().create_future()
-        connection.quick = quick
-        try:
-            return await quick
-        finally:
-            connection.quick = None
+            return Answer(status, answer_headers, kept, written, size)
 
     def _drop(self, connection: _Connection) -> None:
         connection.close()

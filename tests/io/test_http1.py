@@ -560,14 +560,10 @@ async def parsed(pieces: list[bytes], quick: bool, head_request: bool = False) -
 
     connection = _Connection()
     connection.connection_made(_Unused())
-    if quick:
-        connection.quick = asyncio.get_running_loop().create_future()
-        connection.head_request = head_request
-        connection.keep_bytes = 100
+    expected = connection.expect(head_request, 100) if quick else None
     for piece in pieces:
         connection.data_received(piece)
-    if quick and connection.quick is not None and connection.quick.done() and connection.quick.result():
-        whole = connection.quick.result()
+    if expected is not None and expected.done() and (whole := expected.result()) is not None:
         return whole.status, whole.headers, whole.body, len(whole.body), whole.keep, bytes(connection.buffer)
     connection.quick = None
     reading = asyncio.ensure_future(connection.response(head_request, 100))
