@@ -371,3 +371,23 @@ async def test_a_slot_not_free_in_time_is_a_timeout_and_a_cancelled_wait_loses_n
     assert slots.take()
     slots.release()
     assert 1 == slots.free
+
+
+async def test_every_answer_record_handed_to_the_recorder_is_counted_written_or_lost(tmp_path: Path) -> None:
+    """Answer records are looked at in batches, not one callback each: the counts are
+    still exact once the recorder is done, and a record it refused is counted lost."""
+    from sentry_mirror.io.forward import ForwardOptions, Tally
+    from sentry_mirror.io.forwarding_app import SWEEP, Forwarding
+    from tests.factories import make_answer
+
+    recorder = Recorder(tmp_path)
+    await recorder.start()
+    forwarding = Forwarding(ForwardOptions(upstream="http://key@127.0.0.1:9/1"), recorder)
+    tally = Tally("http://127.0.0.1:9/1", "upstream")
+    for _ in range(SWEEP * 2 + 5):
+        forwarding.record(make_answer(), tally)
+    await recorder.close()
+    forwarding.record(make_answer(), tally)  # the recorder is closed: refused
+    assert (SWEEP * 2 + 5, 1) == (forwarding.answers, forwarding.answers_lost)
+    assert SWEEP * 2 + 6 == tally.delivered
+    await forwarding.close(0)
