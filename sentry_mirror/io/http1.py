@@ -56,7 +56,7 @@ def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int 
     lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
+    if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):  # not "²²²"
         raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     status = int(code)
     headers: list[tuple[str, str]] = []
@@ -251,7 +251,7 @@ class _Connection(asyncio.Protocol):
             return _WAIT if len(buffer) <= QUICK_HEAD else None
         try:
             status, headers, length, chunked, keep = _head(buffer, end)
-        except InvalidResponse:
+        except Exception:  # response() raises it again, for the request (not in this callback)
             return None
         if 100 <= status < 200 or chunked:
             return None

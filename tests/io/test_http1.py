@@ -598,6 +598,7 @@ ANSWER_PARTS = st.lists(
             b"{}",
             b"2\r\nab\r\n0\r\n\r\n",
             b"HTTP/1.1 429 Too Many Requests\r\n",
+            "HTTP/1.1 ²²² OK\r\n".encode(),
         ]
     ),
     max_size=10,
