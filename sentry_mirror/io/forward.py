@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,47 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+class Slots:
+    """At most ``count`` requests in flight; the others wait their turn, first come first
+    served. Taking a free slot is a plain count (``asyncio.Semaphore`` scans its waiters
+    twice per request to tell whether it is locked)."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """Take a free slot at once; False when there is none (or others wait for one)."""
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return True
+        return False
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a slot; whether one was taken."""
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            async with asyncio.timeout(timeout):
+                await turn
+        except TimeoutError:
+            return turn.done() and not turn.cancelled()  # handed over just as the time ran out
+        except BaseException:  # cancelled: a slot handed over meanwhile goes to the next
+            if turn.done() and not turn.cancelled():
+                self.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        """Give a slot back: to the first request still waiting, else to the free ones."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
+
 class Sender:
     """Sends prepared requests to one server (see the module docstring)."""
 
@@ -62,7 +104,7 @@ class Sender:
             ssl_context=ssl_context if dsn.scheme == "https" else None,
             keep_bytes=ANSWER_CAP + 1,
         )
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._slots = Slots(max(1, concurrency))
 
     async def forward(self, entry: dict[str, Any], wire: bytes) -> Reply:
         """The recorded request ``entry`` (with its ``wire`` body) rewritten for this server and
@@ -90,14 +132,10 @@ class Sender:
         loop = asyncio.get_running_loop()
         started = loop.time()
         slots = self._slots
-        if not slots.locked():
-            await slots.acquire()  # at once
-        else:  # every slot is taken: waiting for one counts against the timeout too
-            try:
-                await asyncio.wait_for(slots.acquire(), self.timeout)
-            except TimeoutError:
-                error = f"not sent: no free connection within {self.timeout:g} s"
-                return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
+        # every slot taken: waiting for one counts against the timeout too
+        if not slots.take() and not await slots.wait(self.timeout):
+            error = f"not sent: no free connection within {self.timeout:g} s"
+            return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
         try:
             status, headers, body, written, size = await self.client.request(
                 prepared.method, prepared.url, prepared.headers, prepared.body

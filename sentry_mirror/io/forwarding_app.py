@@ -5,7 +5,8 @@ gets; every answer is recorded beside the request (docs/forward.md).
 :class:`Forwarding` is what the server holds: the upstream's :class:`Sender`, the
 candidates (:mod:`sentry_mirror.io.tee`), the ``--upstream-failure`` mode, and what
 became of every request (a :class:`Tally` per server). Answer records are handed to the
-recorder without waiting for them (they are on disk before it closes).
+recorder without waiting for them (they are on disk before it closes); what became of
+them is looked at in batches (:data:`SWEEP`), not by a callback each.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from sentry_mirror.io.recorder import LOG_INTERVAL, Recorder
 from sentry_mirror.io.tee import Candidate
 
 log = logging.getLogger(__name__)
+
+#: Answer records handed to the recorder between two looks at what became of them (a done
+#: callback on each cost a loop turn's handle per request); :attr:`Forwarding.answers` looks at once.
+SWEEP = 64
 
 
 class Forwarding:
@@ -45,11 +50,24 @@ class Forwarding:
         self.tally = Tally(wanted[0].to, "upstream") if first else None
         self.candidates = [Candidate(sender, options.tee_queue, self.record) for sender in senders[first:]]
         self.unrecorded = 0  # requests sent on whose record could not be written
-        self.answers = 0  # answer records written
-        self.answers_lost = 0  # answer records that could not be written
+        self._answers = 0  # answer records written
+        self._lost_answers = 0  # answer records that could not be written
+        self._pending: list[asyncio.Future[None]] = []  # answer records handed to the recorder
         self._last_log = -LOG_INTERVAL
         self.failures = 0  # upstream failures since the last warning about them
         self._last_failure_log = -LOG_INTERVAL
+
+    @property
+    def answers(self) -> int:
+        """Answer records written so far."""
+        self._sweep()
+        return self._answers
+
+    @property
+    def answers_lost(self) -> int:
+        """Answer records that could not be written so far."""
+        self._sweep()
+        return self._lost_answers
 
     @property
     def tallies(self) -> list[Tally]:
@@ -93,19 +111,26 @@ class Forwarding:
         """Count the answer record ``answered`` and hand it to the recorder (not waited for)."""
         tally.count(answered)
         try:
-            future = self.recorder.submit(answered)
+            self._pending.append(self.recorder.submit(answered))
         except SnapshotError as exc:
             self._lost(exc)
             return
-        future.add_done_callback(self._written)
+        if len(self._pending) >= SWEEP:
+            self._sweep()
 
-    def _written(self, future: asyncio.Future[None]) -> None:
-        if future.cancelled():
-            self._lost(None)
-        elif (exc := future.exception()) is not None:
-            self._lost(exc)
-        else:
-            self.answers += 1
+    def _sweep(self) -> None:
+        """Count the answer records the recorder is done with (written, or lost: warned about)."""
+        waiting = []
+        for future in self._pending:
+            if not future.done():
+                waiting.append(future)
+            elif future.cancelled():
+                self._lost(None)
+            elif (exc := future.exception()) is not None:
+                self._lost(exc)
+            else:
+                self._answers += 1
+        self._pending = waiting
 
     def _failed(self, reply: Reply) -> None:
         """Log an upstream failure, at most once per :data:`LOG_INTERVAL` (with how many)."""
@@ -122,7 +147,7 @@ class Forwarding:
             self._last_failure_log, self.failures = now, 0
 
     def _lost(self, exc: BaseException | None) -> None:
-        self.answers_lost += 1
+        self._lost_answers += 1
         self._warn(f"an answer record could not be written: {exc or 'cancelled'}")
 
     def _warn(self, message: str) -> None:
@@ -134,7 +159,7 @@ class Forwarding:
                 "%s (%d request(s) unrecorded, %d answer record(s) lost so far)",
                 message,
                 self.unrecorded,
-                self.answers_lost,
+                self._lost_answers,
             )
 
     async def close(self, grace: float) -> None:

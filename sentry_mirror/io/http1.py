@@ -45,11 +45,68 @@ _CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*")
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 
+#: The longest head :meth:`_Connection._whole` waits for; a longer one is read by :meth:`_Connection.response`.
+QUICK_HEAD = 64 << 10
+
+
+def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int | None, bool, bool]:
+    """The answer head in ``buffer[:end]``: (status, headers, Content-Length, chunked, whether
+    the connection may be used again as far as the head says). An interim answer's (1xx)
+    headers are not read. :class:`InvalidResponse` when it is not HTTP/1.x."""
+    lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):  # not "²²²"
+        raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
+    status = int(code)
+    headers: list[tuple[str, str]] = []
+    length: int | None = None
+    chunked = False
+    connection = ""
+    if 100 <= status < 200:
+        return status, headers, length, chunked, False
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:  # obsolete line folding
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, _, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        headers.append((name, value))
+        lower = name.lower()
+        if lower in _FRAMING:
+            if lower == "content-length":
+                if not _LENGTH.fullmatch(value):
+                    raise InvalidResponse(f"invalid Content-Length {value[:40]!r}")
+                length = int(value)
+            elif lower == "transfer-encoding":
+                chunked = value.lower().endswith("chunked")
+            else:
+                connection = value.lower()
+    keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+    return status, headers, length, chunked, keep
+
+
+class _Whole(NamedTuple):
+    """An answer read whole at once (see :meth:`_Connection._whole`)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    keep: bool  # the connection may be used again
+
+
+#: What :meth:`_Connection._whole` says while an answer's head is still arriving.
+_WAIT = _Whole(0, [], b"", False)
+
+
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: one request at a time, kept alive between requests.
 
-    Bytes are collected as they arrive; :meth:`response` parses them (status line, headers,
-    then a body framed by ``Content-Length``, chunked, or the end of the connection)."""
+    Bytes are collected as they arrive. An answer that arrives whole (a plain one, framed
+    by ``Content-Length``) is read as it arrives (:meth:`_whole`) and handed to ``quick``;
+    any other is parsed by :meth:`response` (status line, headers, then a body framed by
+    ``Content-Length``, chunked, or the end of the connection)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -59,6 +116,10 @@ class _Connection(asyncio.Protocol):
         self.received = False  # any byte of the current answer
         self.deadline = math.inf  # loop time by which the current answer must be complete
         self.error: BaseException | None = None  # why it was given up (a timeout)
+        #: the current answer read whole as it arrives, or None: :meth:`response` reads it
+        self.quick: asyncio.Future[_Whole | None] | None = None
+        self.head_request = False
+        self.keep_bytes = BODY_KEEP
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -66,9 +127,25 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         self.received = True
+        quick = self.quick
+        if quick is not None and not quick.done():
+            whole = self._whole()
+            if whole is not _WAIT:
+                quick.set_result(whole)
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def expect(self, head_request: bool, keep_bytes: int) -> asyncio.Future[_Whole | None] | None:
+        """A future for the answer to the request just written, done when it has arrived
+        whole (see :meth:`_whole`) or with None when :meth:`response` must read it; None
+        when bytes are already waiting (or the connection is closed): :meth:`response` reads them."""
+        if self.buffer or self.closed:
+            return None
+        self.head_request = head_request
+        self.keep_bytes = keep_bytes
+        self.quick = asyncio.get_running_loop().create_future()
+        return self.quick
 
     def eof_received(self) -> bool:
         self._end()
@@ -79,6 +156,9 @@ class _Connection(asyncio.Protocol):
 
     def _end(self) -> None:
         self.closed = True
+        quick = self.quick
+        if quick is not None and not quick.done():
+            quick.set_result(None)  # response() says what became of the answer
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -143,39 +223,10 @@ class _Connection(asyncio.Protocol):
                 if len(buffer) > 1 << 20:
                     raise InvalidResponse("response headers over 1 MiB")
                 await self._more()
-            lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
+            status, headers, length, chunked, keep = _head(buffer, end)
             del buffer[: end + 4]
-            version, _, rest = lines[0].partition(" ")
-            code = rest[:3]
-            if not version.startswith("HTTP/1.") or not code.isdigit():
-                raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-            status = int(code)
-            if 100 <= status < 200:
-                continue  # an interim answer (100 Continue, 103 Early Hints): the real one follows
-            break
-        headers: list[tuple[str, str]] = []
-        length: int | None = None
-        chunked = False
-        connection = ""
-        for line in lines[1:]:
-            if line[:1] in (" ", "\t") and headers:  # obsolete line folding
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {line.strip()}")
-                continue
-            name, _, value = line.partition(":")
-            name, value = name.strip(), value.strip()
-            headers.append((name, value))
-            lower = name.lower()
-            if lower in _FRAMING:
-                if lower == "content-length":
-                    if not _LENGTH.fullmatch(value):
-                        raise InvalidResponse(f"invalid Content-Length {value[:40]!r}")
-                    length = int(value)
-                elif lower == "transfer-encoding":
-                    chunked = value.lower().endswith("chunked")
-                else:
-                    connection = value.lower()
-        keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+            if not 100 <= status < 200:
+                break  # an interim answer (100 Continue, 103 Early Hints): the real one follows
         body = _Body(keep_bytes)
         if head_request or status in (204, 304):
             pass
@@ -187,6 +238,31 @@ class _Connection(asyncio.Protocol):
             await self._read(body, None)
             keep = False
         return status, headers, body, keep and not self.closed and not buffer
+
+    def _whole(self) -> _Whole | None:
+        """The answer when the buffer holds all of it and it is a plain one (the common case:
+        Sentry's answers are a few dozen bytes, in one packet): read at once, without waiting.
+        :data:`_WAIT`: the head is not all in yet; None: :meth:`response` reads it (an interim answer,
+        a chunked body, a body still arriving or bigger than kept, a head over
+        :data:`QUICK_HEAD` bytes, an invalid head: it raises the same error again)."""
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return _WAIT if len(buffer) <= QUICK_HEAD else None
+        try:
+            status, headers, length, chunked, keep = _head(buffer, end)
+        except Exception:  # response() raises it again, for the request (not in this callback)
+            return None
+        if 100 <= status < 200 or chunked:
+            return None
+        if self.head_request or status in (204, 304):
+            length = 0
+        elif length is None or length > self.keep_bytes or len(buffer) - end - 4 < length:
+            return None
+        stop = end + 4 + length
+        body = bytes(buffer[end + 4 : stop])
+        del buffer[:stop]
+        return _Whole(status, headers, body, keep and not buffer)
 
     async def _chunked(self, body: _Body) -> None:
         buffer = self.buffer
@@ -328,8 +404,15 @@ class Client:
                 self._watch()
             assert connection.transport is not None
             connection.transport.write(data)
+            quick = connection.expect(method == "HEAD", self.keep_bytes)
             try:
-                status, answer_headers, answer, keep = await connection.response(method == "HEAD", self.keep_bytes)
+                whole = None if quick is None else await quick
+                if whole is None:
+                    status, answer_headers, answer, keep = await connection.response(method == "HEAD", self.keep_bytes)
+                    kept, size = bytes(answer.kept), answer.size
+                else:
+                    status, answer_headers, kept, keep = whole
+                    size = len(kept)
             except ServerDisconnected:
                 self._drop(connection)
                 if reused and not connection.received:
@@ -339,12 +422,13 @@ class Client:
                 self._drop(connection)
                 raise
             finally:
+                connection.quick = None
                 self._busy.discard(connection)
-            if keep:
+            if keep and not connection.closed:
                 self._idle.append(connection)
             else:
                 self._drop(connection)
-            return Answer(status, answer_headers, bytes(answer.kept), written, answer.size)
+            return Answer(status, answer_headers, kept, written, size)
 
     def _drop(self, connection: _Connection) -> None:
         connection.close()

@@ -17,6 +17,7 @@ import pytest
 
 from sentry_mirror.core import answer
 from sentry_mirror.core.record import decode_bytes
+from sentry_mirror.io.forward import Slots
 from sentry_mirror.io.recorder import Recorder
 from tests.stubs import (
     UPSTREAM_KEY,
@@ -418,3 +419,63 @@ async def test_a_request_the_mirror_fails_on_still_reaches_the_upstream(
         answered["status"],
         any("this is a minimal one" in note for note in request["notes"]),
     )
+
+
+# ------------------------------------------------------------------ the slots of --forward-concurrency
+
+
+async def test_slots_bound_the_requests_in_flight_first_come_first_served() -> None:
+    slots = Slots(1)
+    assert slots.take()
+    assert not slots.take()
+    order: list[int] = []
+
+    async def waiter(n: int) -> None:
+        assert await slots.wait(5)
+        order.append(n)
+        await asyncio.sleep(0)
+        slots.release()
+
+    tasks = [asyncio.create_task(waiter(n)) for n in range(3)]
+    await asyncio.sleep(0)
+    assert not slots.take()  # others wait: no jumping the queue
+    slots.release()
+    await asyncio.gather(*tasks)
+    assert [0, 1, 2] == order
+    assert 1 == slots.free
+
+
+async def test_a_slot_not_free_in_time_is_a_timeout_and_a_cancelled_wait_loses_no_slot() -> None:
+    slots = Slots(1)
+    assert slots.take()
+    assert not await slots.wait(0.05)
+    task = asyncio.create_task(slots.wait(5))
+    await asyncio.sleep(0)
+    slots.release()  # handed over to the waiting task...
+    task.cancel()  # ...which is cancelled before it runs: the slot goes back
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 1 == slots.free
+    assert slots.take()
+    slots.release()
+    assert 1 == slots.free
+
+
+async def test_every_answer_record_handed_to_the_recorder_is_counted_written_or_lost(tmp_path: Path) -> None:
+    """Answer records are looked at in batches, not one callback each: the counts are
+    still exact once the recorder is done, and a record it refused is counted lost."""
+    from sentry_mirror.io.forward import ForwardOptions, Tally
+    from sentry_mirror.io.forwarding_app import SWEEP, Forwarding
+    from tests.factories import make_answer
+
+    recorder = Recorder(tmp_path)
+    await recorder.start()
+    forwarding = Forwarding(ForwardOptions(upstream="http://key@127.0.0.1:9/1"), recorder)
+    tally = Tally("http://127.0.0.1:9/1", "upstream")
+    for _ in range(SWEEP * 2 + 5):
+        forwarding.record(make_answer(), tally)
+    await recorder.close()
+    forwarding.record(make_answer(), tally)  # the recorder is closed: refused
+    assert (SWEEP * 2 + 5, 1) == (forwarding.answers, forwarding.answers_lost)
+    assert SWEEP * 2 + 6 == tally.delivered
+    await forwarding.close(0)

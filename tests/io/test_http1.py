@@ -5,12 +5,15 @@ servers on 127.0.0.1 (aiohttp's, and raw ones that write answers byte for byte).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sentry_mirror.io.http1 import BODY_KEEP, Client, ServerDisconnected
 
@@ -488,6 +491,166 @@ async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing:
     try:
         with pytest.raises(InvalidResponse):
             await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+    finally:
+        client.close()
+        server.close()
+
+
+# ------------------------------------------------------------------ answers read whole as they arrive
+
+
+async def test_an_answer_split_at_every_byte_boundary_reads_the_same() -> None:
+    """Each answer (every framing) is written in two packets, cut at every byte in turn:
+    each reads as it does in one piece, on the same kept-alive connections."""
+    cuts = [(answer, cut) for answer in ANSWERS for cut in range(1, len(answer))]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                n = int(head.split(b"/")[1].split(b" ")[0])
+                answer, cut = cuts[n]
+                writer.write(answer[:cut])
+                await writer.drain()
+                await asyncio.sleep(0.001)
+                writer.write(answer[cut:])
+                await writer.drain()
+                if answer.startswith(b"HTTP/1.0"):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        split = [await client.request("GET", f"http://127.0.0.1:{port}/{n}", [], b"") for n in range(len(cuts))]
+    finally:
+        client.close()
+        server.close()
+    whole = {answer: await read_whole(answer) for answer in ANSWERS}
+    assert [whole[answer] for answer, _ in cuts] == [(a.status, a.headers, a.body, a.size) for a in split]
+
+
+async def read_whole(answer: bytes) -> tuple[int, list[tuple[str, str]], bytes, int]:
+    """``answer`` read by the client from a server writing it in one piece."""
+    server, _, _ = await raw_server(lambda *_: answer)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        got = await client.request("GET", f"http://127.0.0.1:{port}/", [], b"")
+    finally:
+        client.close()
+        server.close()
+    return got.status, got.headers, got.body, got.size
+
+
+class _Unused(asyncio.Transport):
+    """The transport of a connection fed by hand (closing it is all it is asked)."""
+
+    def close(self) -> None:
+        pass
+
+
+async def parsed(pieces: list[bytes], quick: bool, head_request: bool = False) -> tuple[Any, ...]:
+    """What a connection makes of an answer arriving in ``pieces`` (then, if it waits for
+    more, the end of the connection), read whole as it arrives (``quick``) or by ``response()``."""
+    from sentry_mirror.io.http1 import InvalidResponse, _Connection
+
+    connection = _Connection()
+    connection.connection_made(_Unused())
+    expected = connection.expect(head_request, 100) if quick else None
+    for piece in pieces:
+        connection.data_received(piece)
+    if expected is not None and expected.done() and (whole := expected.result()) is not None:
+        return whole.status, whole.headers, whole.body, len(whole.body), whole.keep, bytes(connection.buffer)
+    connection.quick = None
+    reading = asyncio.ensure_future(connection.response(head_request, 100))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    if not reading.done():
+        connection.eof_received()
+    try:
+        status, headers, body, keep = await reading
+    except (InvalidResponse, ServerDisconnected) as exc:
+        return (type(exc).__name__,)
+    return status, headers, bytes(body.kept), body.size, keep, bytes(connection.buffer)
+
+
+ANSWER_PARTS = st.lists(
+    st.sampled_from(
+        [
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.0 204 No Content\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/2 200\r\n",
+            b"Content-Length: 2\r\n",
+            b"Content-Length: 200\r\n",
+            b"Content-Length: -1\r\n",
+            b"content-length:0\r\n",
+            b"Transfer-Encoding: chunked\r\n",
+            b"Connection: close\r\n",
+            b"Connection: keep-alive\r\n",
+            b" folded\r\n",
+            b"X-A: \xff\r\n",
+            b"\r\n",
+            b"{}",
+            b"2\r\nab\r\n0\r\n\r\n",
+            b"HTTP/1.1 429 Too Many Requests\r\n",
+            "HTTP/1.1 ²²² OK\r\n".encode(),
+        ]
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example(  # both framings: chunked wins, as response() reads it
+    parts=[
+        b"HTTP/1.1 200 OK\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Content-Length: 2\r\n",
+        b"\r\n",
+        b"2\r\nab\r\n0\r\n\r\n",
+    ],
+    cuts=[],
+    head_request=False,
+)
+@given(parts=ANSWER_PARTS, cuts=st.lists(st.integers(0, 200), max_size=4), head_request=st.booleans())
+def test_an_answer_read_whole_as_it_arrives_is_read_as_response_reads_it(
+    parts: list[bytes], cuts: list[int], head_request: bool
+) -> None:
+    """Whatever arrives, in whatever pieces: what the quick path reads whole, and what it
+    leaves in the buffer, is what ``response()`` reads; when it declines, ``response()``
+    reads it all (and raises what it raises)."""
+    data = b"".join(parts)
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+    async def both() -> None:
+        assert await parsed([data], False, head_request) == await parsed(pieces, True, head_request)
+
+    asyncio.run(both())
+
+
+@pytest.mark.parametrize("size", [200 << 10, 2 << 20])
+async def test_a_big_answer_head_is_read_up_to_1_mib_and_refused_past_it(size: int) -> None:
+    """A head longer than the quick path waits for is read by ``response()``: whole up to
+    1 MiB, an invalid answer past it (not a memory sink)."""
+    from sentry_mirror.io.http1 import InvalidResponse
+
+    big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * size + b"\r\nContent-Length: 2\r\n\r\n{}"
+    server, _, _ = await raw_server(lambda *_: big)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port)
+    try:
+        if size > 1 << 20:
+            with pytest.raises(InvalidResponse, match="over 1 MiB"):
+                await client.request("GET", f"http://127.0.0.1:{port}/", [], b"")
+        else:
+            answer = await client.request("GET", f"http://127.0.0.1:{port}/", [], b"")
+            assert (200, b"{}", ("X-Big", "a" * size)) == (answer.status, answer.body, answer.headers[0])
     finally:
         client.close()
         server.close()

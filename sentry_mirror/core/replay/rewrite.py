@@ -140,9 +140,10 @@ def encode(encoding: str | None, data: bytes) -> bytes:
 # ------------------------------------------------------------------ requests
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One request ready to send, with what the report needs to know about it."""
+class Prepared(NamedTuple):
+    """One request ready to send, with what the report needs to know about it (a named
+    tuple: built for every request replayed or forwarded, a third of the cost of a frozen
+    dataclass's fourteen ``object.__setattr__``)."""
 
     record_id: str
     method: str
