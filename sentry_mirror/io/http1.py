@@ -56,9 +56,12 @@ def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int 
     lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
-    if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):  # not "²²²"
+    # three ASCII digits (not "²²²"), then a space or the end (not "1000"), from 100 to 599
+    if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()) or rest[3:4] not in ("", " "):
         raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     status = int(code)
+    if not 100 <= status <= 599 or status == 101:  # 101: nothing here asked to switch protocols
+        raise InvalidResponse(f"not a status to answer a request with: {lines[0][:80]!r}")
     headers: list[tuple[str, str]] = []
     length: int | None = None
     chunked = False

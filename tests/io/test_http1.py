@@ -654,3 +654,40 @@ async def test_a_big_answer_head_is_read_up_to_1_mib_and_refused_past_it(size: i
     finally:
         client.close()
         server.close()
+
+
+@pytest.mark.parametrize(
+    "status_line",
+    [
+        b"HTTP/1.1 000 Nothing",
+        b"HTTP/1.1 1000 Too long",
+        b"HTTP/1.1 600 Beyond",
+        b"HTTP/1.1 099 Low",
+        b"HTTP/1.1 101 Switching",
+    ],
+)
+async def test_a_status_out_of_range_is_an_invalid_answer_at_once(status_line: bytes) -> None:
+    """Only three digits from 100 to 599 answer a request: "1000" is not an interim 100 (the
+    request used to wait for its timeout), "000" not a status to pass on, and a 101 was
+    never asked for."""
+    from sentry_mirror.io.http1 import InvalidResponse
+
+    async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(1)
+        writer.write(status_line + b"\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(odd, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = Client("http", "127.0.0.1", port, timeout=3)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(InvalidResponse):
+            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+        assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        client.close()
+        server.close()
