@@ -90,11 +90,19 @@ class Sender:
     """Sends prepared requests to one server (see the module docstring)."""
 
     def __init__(
-        self, where: Destination, *, timeout: float, concurrency: int, ssl_context: ssl.SSLContext | None = None
+        self,
+        where: Destination,
+        *,
+        timeout: float,
+        concurrency: int,
+        ssl_context: ssl.SSLContext | None = None,
+        via: str | None = None,
     ) -> None:
         dsn = where.dsn
         self.where = where
         self.timeout = timeout
+        #: the ``Via`` header this listener adds, so a request that comes back to it is seen
+        self.via: tuple[tuple[str, str], ...] = (("Via", via),) if via else ()
         # one byte over the cap tells an answer that is too big from one that just fits
         self.client = Client(
             dsn.scheme,
@@ -138,7 +146,7 @@ class Sender:
             return Reply(None, latency_ms=(loop.time() - started) * 1000, error=error, timed_out=True)
         try:
             status, headers, body, written, size = await self.client.request(
-                prepared.method, prepared.url, prepared.headers, prepared.body
+                prepared.method, prepared.url, prepared.headers + self.via, prepared.body
             )
         except TimeoutError:
             error = f"no answer within {self.timeout:g} s"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,8 +42,16 @@ class Forwarding:
         wanted = [destination(options.upstream, "upstream")] if options.upstream else []
         wanted += [destination(dsn, "candidate") for dsn in options.tee]
         context = tls_context(options.ca_file) if any(d.dsn.scheme == "https" for d in wanted) else None
+        #: this listener's mark in the ``Via`` header of what it sends on (see :meth:`looped`)
+        self.marker = f"sentry-mirror-{secrets.token_hex(8)}"
         senders = [
-            Sender(where, timeout=options.timeout, concurrency=options.concurrency, ssl_context=context)
+            Sender(
+                where,
+                timeout=options.timeout,
+                concurrency=options.concurrency,
+                ssl_context=context,
+                via=f"1.1 {self.marker}",
+            )
             for where in wanted
         ]
         first = 1 if options.upstream else 0
@@ -74,6 +84,13 @@ class Forwarding:
         """What became of the requests, per server: the upstream first."""
         return ([self.tally] if self.tally is not None else []) + [c.tally for c in self.candidates]
 
+    def looped(self, headers: Iterable[tuple[str, str]]) -> bool:
+        """Whether a request came back to this listener: it carries the ``Via`` mark it puts
+        on what it sends on (a --forward or --tee naming this listener by another address,
+        or two mirrors forwarding to each other). Sent on, it would come back for ever."""
+        marker = self.marker
+        return any(len(name) == 3 and name.lower() == "via" and marker in value for name, value in headers)
+
     def offer(self, entry: dict[str, Any], wire: bytes) -> None:
         """A copy of the recorded request ``entry`` to every candidate (never waits)."""
         for candidate in self.candidates:
@@ -104,7 +121,7 @@ class Forwarding:
         else:
             self.tally.count(answered)
             self.unrecorded += 1
-            self._warn("a request was sent on without being recorded (the snapshot cannot be written)")
+            self.warn("a request was sent on without being recorded (the snapshot cannot be written)")
         return response, answered
 
     def record(self, answered: dict[str, Any], tally: Tally) -> None:
@@ -148,13 +165,17 @@ class Forwarding:
 
     def _lost(self, exc: BaseException | None) -> None:
         self._lost_answers += 1
-        self._warn(f"an answer record could not be written: {exc or 'cancelled'}")
+        self.warn(f"an answer record could not be written: {exc or 'cancelled'}")
 
-    def _warn(self, message: str) -> None:
-        """Log ``message`` at most once per :data:`LOG_INTERVAL` (with the counts so far)."""
+    def warn(self, message: str, *, counts: bool = True) -> None:
+        """Log ``message`` at most once per :data:`LOG_INTERVAL` (with the counts of what
+        could not be recorded so far, when ``counts``)."""
         now = time.monotonic()
         if now - self._last_log >= LOG_INTERVAL:
             self._last_log = now
+            if not counts:
+                log.warning("%s", message)
+                return
             log.warning(
                 "%s (%d request(s) unrecorded, %d answer record(s) lost so far)",
                 message,

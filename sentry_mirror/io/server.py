@@ -310,10 +310,28 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
     )
-    forward = mirror.forwarding is not None and not truncated  # a body cut short is not sent on
-    if forward and mirror.forwarding is not None and mirror.forwarding.upstream is not None:
-        entry["forwarded_to"] = mirror.forwarding.upstream.to
+    forwarding = mirror.forwarding
+    forward = forwarding is not None and not truncated  # a body cut short is not sent on
+    if forwarding is not None and forward and forwarding.looped(incoming.headers):
+        response, forward = _refuse_loop(entry), False
+        forwarding.warn(LOOP, counts=False)
+    if forward and forwarding is not None and forwarding.upstream is not None:
+        entry["forwarded_to"] = forwarding.upstream.to
     return await _store(mirror, incoming, response, entry, close=truncated, forward=forward)
+
+
+#: Why a request that came back to the listener that sent it on is refused.
+LOOP = "this request was sent on by this mirror and came back to it: --forward or --tee names this listener"
+
+
+def _refuse_loop(entry: dict[str, Any]) -> ingest.Response:
+    """A request this listener sent on came back to it: 508 Loop Detected, recorded, and not
+    sent on again (it would come back for ever)."""
+    response = ingest.error_response(508, LOOP)
+    body, is_base64 = record.encode_bytes(response.body)
+    entry["response"] = {"status": 508, "headers": list(response.headers), "body": body, "body_base64": is_base64}
+    entry["error"] = LOOP
+    return response
 
 
 async def _cut_short(

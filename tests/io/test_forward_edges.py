@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from sentry_mirror.io import forward
+from sentry_mirror.io.forward import ForwardOptions
+from sentry_mirror.io.forwarding_app import Forwarding
+from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.server import create_app, serve
+from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope
 from tests.stubs import UPSTREAM_KEY, Forwarder, Stub, auth, closed_port_dsn, envelope_body, post
 
@@ -83,3 +90,39 @@ async def test_an_upstream_failing_for_a_while_is_said_once_not_per_request(
     said = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
     assert 1 == len(said)
     assert "ConnectionRefusedError" in said[0] and UPSTREAM_KEY not in said[0]
+
+
+async def test_two_mirrors_forwarding_to_each_other_stop_at_once(tmp_path: Path) -> None:
+    """A forwards to B and B to A (names no start-up check can tell apart): the request that
+    comes back to A carries A's Via mark, is recorded and refused with 508, and is not sent
+    on again; B, whose upstream (A) failed, has it as undelivered; nothing loops."""
+    ports = [_free_port(), _free_port()]
+    mirrors = []
+    for me, other in ((0, 1), (1, 0)):
+        recorder = Recorder(tmp_path / f"m{me}")
+        await recorder.start()
+        forwarding = Forwarding(ForwardOptions(upstream=f"http://{UPSTREAM_KEY}@127.0.0.1:{ports[other]}/5"), recorder)
+        running = await serve(create_app(recorder, forwarding=forwarding), "127.0.0.1", ports[me])
+        mirrors.append((running, forwarding, recorder))
+    try:
+        status, _, _, _ = await post(f"http://127.0.0.1:{ports[0]}/api/5/envelope/", envelope_body()[1], auth())
+    finally:
+        for running, forwarding, recorder in mirrors:
+            await running.stop(1.0)
+            await forwarding.close(1.0)
+            await recorder.close()
+    assert 200 == status  # B answered A (its own answer: its upstream failed), and A the SDK
+    first, back = [r.data for r in iter_records([tmp_path / "m0"])]
+    assert (200, 508) == (first["response"]["status"], back["response"]["status"])
+    assert "came back" in back["error"] and "forwarded_to" not in back
+    vias = [v for k, v in back["headers"] if k.lower() == "via"]  # each mirror on the way adds its own
+    assert [f"1.1 {mirrors[0][1].marker}", f"1.1 {mirrors[1][1].marker}"] == vias
+    [answered] = [a.data for a in iter_records([tmp_path / "m1"], answers=True) if a.data.get("kind")]
+    assert (508, False) == (answered["status"], answered["delivered"])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
