@@ -302,9 +302,7 @@ class Recorder:
                     future.set_exception(error)
             return
         if self.unavailable is not None:
-            log.warning(
-                "the snapshot is written again, into %s (%d request(s) were answered 503)", self.path, self.refused
-            )
+            log.warning("the snapshot is written again, into %s (%d record(s) were refused)", self.path, self.refused)
             self.unavailable = None
         self._suspect = None
         if self._announce is not None:
@@ -331,7 +329,8 @@ class Recorder:
         now = self._loop.time()
         if now - self._last_log >= LOG_INTERVAL:
             log.warning(
-                "the snapshot cannot be written (%s): %d request(s) answered 503 in the last %.0f s; retrying every %.0f s",
+                "the snapshot cannot be written (%s): %d record(s) refused in the last %.0f s (their requests "
+                "answered 503, or sent on unrecorded in forward mode); retrying every %.0f s",
                 self.unavailable,
                 self._refused_since_log,
                 LOG_INTERVAL,
