@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ async def replay(
     on_skip: Callable[[str], None] = lambda _: None,
     ids: IdMap | None = None,
     stop: asyncio.Event | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Send every request of ``plan`` to its target; call ``on_result`` for each, in
     completion order. Returns when all are done; cancelling it (Ctrl-C) stops sending and
@@ -67,6 +69,7 @@ async def replay(
         pacing.speed is not None,
         hold_whole,
         stop,
+        ssl_context,
     )
     workers = [asyncio.ensure_future(sender.work(requests)) for _ in range(max(1, pacing.concurrency))]
     try:
@@ -91,9 +94,10 @@ class _Sender:
         paced: bool,
         hold_whole: bool = False,
         stop: asyncio.Event | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         dsn = plan.target.dsn
-        self.client = Client(dsn.scheme, dsn.host, dsn.port)
+        self.client = Client(dsn.scheme, dsn.host, dsn.port, ssl_context=ssl_context)
         self.target, self.options = plan.target, plan.options
         self.ids, self.limits = ids, limits
         self.on_result, self.on_skip = on_result, on_skip

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
 
@@ -62,7 +63,9 @@ def api_token(environ: Mapping[str, str] = os.environ) -> str:
 class ApiClient:
     """GETs on one API (``url``: its origin and any path prefix), with the token."""
 
-    def __init__(self, url: str, token: str, timeout: float = API_TIMEOUT) -> None:
+    def __init__(
+        self, url: str, token: str, timeout: float = API_TIMEOUT, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise MirrorError(f"--api-url {url!r}: expected http(s)://HOST[:PORT][/PREFIX]")
@@ -73,7 +76,7 @@ class ApiClient:
         except ValueError as exc:
             raise MirrorError(f"--api-url {url!r}: {exc}") from None
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        self.client = Client(parts.scheme, host, port, timeout=timeout, keep_bytes=KEEP_BYTES)
+        self.client = Client(parts.scheme, host, port, timeout=timeout, keep_bytes=KEEP_BYTES, ssl_context=ssl_context)
         self.url = self.client.origin + parts.path.rstrip("/")
         self._token = token
         self._limit = asyncio.Semaphore(CONCURRENCY)

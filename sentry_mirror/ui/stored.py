@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,10 +109,11 @@ class Verifier:
     wait: float
 
 
-def connect(asked: Verify, dsn: Dsn, err: Console) -> Verifier:
+def connect(asked: Verify, dsn: Dsn, err: Console, ssl_context: ssl.SSLContext | None = None) -> Verifier:
     """The API to ask, checked before anything is sent: the token is set and accepted, the
-    project is there; with ``--api-kind auto``, which API it is (said on ``err``)."""
-    api = ApiClient(asked.api_url or f"{dsn.scheme}://{dsn.netloc}{dsn.path}", api_token())
+    project is there; with ``--api-kind auto``, which API it is (said on ``err``). HTTPS is
+    verified against ``ssl_context`` (default: the system's certificates)."""
+    api = ApiClient(asked.api_url or f"{dsn.scheme}://{dsn.netloc}{dsn.path}", api_token(), ssl_context=ssl_context)
 
     async def start() -> str:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import sys
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from sentry_mirror.core.replay.rewrite import AUTH_FORMS, ENCODINGS, Options, Ta
 from sentry_mirror.core.replay.undelivered import Undelivered, keep
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
+from sentry_mirror.io.forward import tls_context
 from sentry_mirror.io.replay import replay
 from sentry_mirror.io.replay_record import Recording, find_undelivered, record_directory, replay_recorded
 from sentry_mirror.io.snapshot import expand, iter_records
@@ -117,6 +119,14 @@ _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx
     type=click.Path(file_okay=False, path_type=Path),
     help="Where --undelivered records the answers (default: the directory of the snapshots read).",
 )
+@click.option(
+    "--ca-file",
+    "tls",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    callback=lambda _ctx, _param, path: tls_context(path) if path else None,
+    metavar="PEM",
+    help="Also trust these CA certificates for an HTTPS target and its API (verification stays on).",
+)
 @stored.verify_options()
 @filter_options()
 @click.pass_obj
@@ -141,6 +151,7 @@ def replay_command(
     allow_failures: bool,
     undelivered: bool,
     record_dir: Path | None,
+    tls: ssl.SSLContext | None,
     verify: stored.Verify | None,
     **filters: Any,
 ) -> None:
@@ -162,10 +173,10 @@ def replay_command(
     options = Options(auth=auth, encoding=encoding, fresh_ids=fresh_ids)
     pacing = Pacing(speed=speed, max_gap=max_gap, rate=rate, concurrency=concurrency)
     report = ReplaySummary()
-    refused_too = undelivered or bool(filters.get("statuses") or filters.get("errors_only"))
     recording = Recording(record_dir or record_directory(snapshots), to_string(target_dsn)) if undelivered else None
     found = find_undelivered(snapshots, recording.directory) if recording else None
-    selected = _selection(snapshots, query(filters), refused_too, report.skipped, found)
+    # refused requests too when asked for (or undelivered: the upstream judges them)
+    selected = _selection(snapshots, query(filters), undelivered or _refused_wanted(filters), report.skipped, found)
     start = datetime.now(UTC)
     plan = make_plan(
         selected, target, options, pacing, shift_timestamps=shift_timestamps, start=start, skipped=report.skipped
@@ -176,9 +187,14 @@ def replay_command(
         _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
         return
     err = stderr()
-    verifier = stored.connect(verify, target_dsn, err) if verify else None  # before sending: the API answers
-    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, verifier, recording)
+    verifier = stored.connect(verify, target_dsn, err, tls) if verify else None  # before sending: the API answers
+    _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, verifier, recording, tls)
     _conclude(err if as_json else env.console, err, report, to_string(target_dsn), allow_failures, verifier, as_json)
+
+
+def _refused_wanted(filters: dict[str, Any]) -> bool:
+    """Whether the filters ask for requests the mirror refused (``--status``, ``--errors-only``)."""
+    return bool(filters.get("statuses") or filters.get("errors_only"))
 
 
 def _conclude(
@@ -274,8 +290,10 @@ def _send(
     results: Path | None,
     verifier: stored.Verifier | None,
     recording: Recording | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Replay ``plan``, adding every result to ``report`` (and stdout, ``results``, ``verifier``),
+    """Replay ``plan`` (HTTPS verified with ``tls``), adding every result to ``report``
+    (and stdout, ``results``, ``verifier``),
     with a progress bar on a terminal's stderr; each answer recorded with ``recording``.
     Ctrl-C ends it, marked in ``report`` (with ``recording``, the first lets the requests in
     flight finish)."""
@@ -296,6 +314,7 @@ def _send(
     on_result = _result_sink(report, advance, as_json, results_file, verifier.check.add if verifier else None)
     options: dict[str, Any] = {
         "honour_rate_limits": honour_rate_limits,
+        "ssl_context": tls,
         "on_result": on_result,
         "on_skip": lambda reason: report.skipped.update([reason]),
     }
