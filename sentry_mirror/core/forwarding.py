@@ -51,9 +51,19 @@ class Destination:
     kind: str  # "upstream" or "candidate" (an answer record's ``target``)
 
 
+#: The port a scheme implies: left out of ``to`` strings, so one server has one name.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def to_string(dsn: Dsn) -> str:
-    """``scheme://host[:port][/path]/PROJECT``: where requests go, never the key or secret."""
-    return f"{dsn.scheme}://{dsn.netloc}{dsn.path}/{dsn.project_id}"
+    """``scheme://host[:port][/path]/PROJECT``: where requests go, never the key or secret.
+
+    One server, one string: the host in lower case, the port only when the scheme does not
+    imply it (``https://sentry.io:443/1`` is ``https://sentry.io/1``). Duplicate targets and
+    ``replay --undelivered``'s "the same server" compare these."""
+    host = dsn.host.lower()
+    port = "" if dsn.port is None or dsn.port == DEFAULT_PORTS.get(dsn.scheme) else f":{dsn.port}"
+    return f"{dsn.scheme}://{host}{port}{dsn.path}/{dsn.project_id}"
 
 
 def destination(text: str, kind: str) -> Destination:

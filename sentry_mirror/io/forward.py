@@ -11,6 +11,7 @@ never turned off. What the server answered, or why it did not, comes back as a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import ssl
 from collections import deque
@@ -27,6 +28,18 @@ log = logging.getLogger(__name__)
 
 #: Requests with a body (on the wire or decoded) over this are rewritten in a worker thread.
 THREAD_THRESHOLD = 256 * 1024
+#: Threads for those rewrites, all servers together: a pool of their own, so that a flood of
+#: big copies for the candidates never queues ahead of the recorder's writes (which use the
+#: loop's default pool, and which every SDK answer waits for).
+REWRITE_THREADS = 2
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _rewriters() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(REWRITE_THREADS, thread_name_prefix="sentry-mirror-rewrite")
+    return _pool
 
 
 def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
@@ -121,7 +134,8 @@ class Sender:
             if len(wire) > THREAD_THRESHOLD or entry.get("body_size", 0) > THREAD_THRESHOLD:
                 # a big body's rewrite (decoding, compressing again) must not stall the loop
                 # that answers every other SDK request
-                prepared = await asyncio.to_thread(prepare, entry, self.where, wire)
+                loop = asyncio.get_running_loop()
+                prepared = await loop.run_in_executor(_rewriters(), prepare, entry, self.where, wire)
             else:
                 prepared = prepare(entry, self.where, wire)
         except NotReplayable as exc:

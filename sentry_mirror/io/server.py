@@ -93,7 +93,7 @@ class _Flight:
     def __init__(self) -> None:
         self.count = 0
         self.deadline: float | None = None
-        self.reading: set[asyncio.Timeout] = set()  # body reads, cut at the deadline
+        self.reading: set[asyncio.Timeout] = set()  # body reads and waits on the upstream, cut at the deadline
         self._idle: asyncio.Event | None = None
 
     @property
@@ -372,8 +372,7 @@ async def _store(
                 else datetime.now(UTC)
             )
             response, entry = _failure(incoming, exc, received_at, entry.get("remote_addr"), len(incoming.body))
-            entry = record.minimal(entry, str(exc))
-            forward = False
+            entry = record.minimal(entry, str(exc))  # still sent on: production traffic is not ours to lose
             await mirror.recorder.write(entry)
             close = True
     except SnapshotError as exc:
@@ -381,15 +380,38 @@ async def _store(
         unavailable = ingest.unavailable(f"the mirror could not store this request: {exc}")
         if not forward or mirror.forwarding is None or mirror.forwarding.upstream is None:
             return _respond(unavailable, close=True)
-        response, _ = await mirror.forwarding.relay(entry, incoming.body, unavailable, recorded=False)
+        response, _ = await _relay(mirror, entry, incoming.body, unavailable, recorded=False)
         return _respond(response, close=response.status == 503)
     upstream = None
     if forward and mirror.forwarding is not None:
         mirror.forwarding.offer(entry, incoming.body)
         if mirror.forwarding.upstream is not None:
-            response, upstream = await mirror.forwarding.relay(entry, incoming.body, response, recorded=True)
+            response, upstream = await _relay(mirror, entry, incoming.body, response, recorded=True)
     mirror.on_record(entry, upstream)
     return _respond(response, close=close or mirror.flight.draining)
+
+
+#: What the SDK is told (``--upstream-failure pass``) when the listener stops before the upstream answered.
+STOPPED = "the mirror stopped before the upstream answered"
+
+
+async def _relay(
+    mirror: Mirror, entry: dict[str, Any], wire: bytes, local: ingest.Response, *, recorded: bool
+) -> tuple[ingest.Response, dict[str, Any] | None]:
+    """:meth:`Forwarding.relay`, given up when the listener stops and its grace period ends
+    (the answer record says so): the SDK then gets ``local`` (or a 504 in ``pass`` mode)
+    rather than a connection closed without an answer."""
+    forwarding, flight = mirror.forwarding, mirror.flight
+    assert forwarding is not None
+    timeout = asyncio.timeout(flight.deadline)  # drain() moves it to the end of the grace period
+    flight.reading.add(timeout)
+    try:
+        async with timeout:
+            return await forwarding.relay(entry, wire, local, recorded=recorded)
+    except TimeoutError:
+        return (local if forwarding.failure == "answer" else ingest.error_response(504, STOPPED, plain=True)), None
+    finally:
+        flight.reading.discard(timeout)
 
 
 def _respond(response: ingest.Response, *, close: bool = False) -> web.Response:

@@ -100,6 +100,21 @@ def test_to_strings_never_hold_the_key_or_secret() -> None:
     assert f"http://{TARGET_KEY}@127.0.0.1:9001/77" == forwarding.mirror_dsn(UPSTREAM.dsn, "127.0.0.1:9001")
 
 
+@pytest.mark.parametrize(
+    ("dsn", "to"),
+    [
+        ("https://k@Sentry.IO:443/1", "https://sentry.io/1"),
+        ("http://k@example.com:80/1", "http://example.com/1"),
+        ("http://k@example.com:443/1", "http://example.com:443/1"),
+        ("https://k@example.com:8443/p/1", "https://example.com:8443/p/1"),
+    ],
+)
+def test_one_server_has_one_to_string(dsn: str, to: str) -> None:
+    """The port a scheme implies and the host's case do not make another server (duplicate
+    targets and replay --undelivered's "the same server" compare these)."""
+    assert to == forwarding.to_string(parse_dsn(dsn))
+
+
 def test_hop_by_hop_headers_are_not_passed_on() -> None:
     headers = [
         ("Connection", "keep-alive"),

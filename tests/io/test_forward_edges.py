@@ -61,8 +61,8 @@ async def test_big_bodies_are_rewritten_off_the_event_loop(
     threads: list[bool] = []
     original = forward.prepare
 
-    def watched(*args: Any) -> Any:
-        threads.append(threading.current_thread() is not threading.main_thread())
+    def watched(*args: Any) -> Any:  # in the rewriters' own pool, not the loop's default one
+        threads.append(threading.current_thread().name.startswith("sentry-mirror-rewrite"))
         return original(*args)
 
     monkeypatch.setattr(forward, "prepare", watched)
@@ -126,3 +126,59 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@pytest.mark.parametrize(("mode", "status"), [("answer", 200), ("pass", 504)])
+async def test_the_sdk_gets_an_answer_when_the_listener_stops_before_the_upstream_did(
+    stubs: Callable[..., Awaitable[Stub]], forwarder: Callable[..., Awaitable[Forwarder]], mode: str, status: int
+) -> None:
+    """At the end of the grace period a request still waiting on the upstream is answered
+    (the mirror's own answer, or a 504 in pass mode), not cut off without one; and the
+    listener stops at the end of its grace period, not the upstream's timeout."""
+    upstream = await stubs(delay=8.0)
+    mirror = await forwarder(upstream=upstream.dsn(), timeout=60.0, failure=mode)
+    sending = asyncio.ensure_future(post(f"{mirror.url}/api/5/envelope/", envelope_body()[1], auth()))
+    for _ in range(200):
+        if upstream.received:
+            break
+        await asyncio.sleep(0.01)
+    started = asyncio.get_running_loop().time()
+    await mirror.running.stop(0.3)
+    assert asyncio.get_running_loop().time() - started < 2.0
+    answered_status, _, body, _ = await sending
+    assert status == answered_status
+    if mode == "pass":
+        assert b"stopped before the upstream answered" in body
+    await mirror.forwarding.close(0.2)
+    await mirror.recorder.close()
+    [request], [answered] = mirror.records()
+    assert (request["id"], False) == (answered["request_id"], answered["delivered"])
+
+
+async def test_a_request_whose_record_cannot_be_serialised_still_goes_upstream(
+    stubs: Callable[..., Awaitable[Stub]],
+    forwarder: Callable[..., Awaitable[Forwarder]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record the recorder cannot write (a bug) is recorded minimally, and the request is
+    still sent on: the SDK gets the upstream's answer, production traffic is not lost."""
+    import sentry_mirror.io.recorder as recorder_module
+
+    real_dumps = recorder_module.dumps
+
+    def dumps(entry: dict[str, Any]) -> bytes:
+        if "boom" in entry.get("body", "") and entry["response"]["status"] != 500:
+            raise ValueError("boom in dumps")
+        return real_dumps(entry)
+
+    monkeypatch.setattr(recorder_module, "dumps", dumps)
+    upstream = await stubs(body=b'{"id":"upstream"}')
+    mirror = await forwarder(upstream=upstream.dsn())
+    event = {"event_id": "b" * 32, "message": "boom"}
+    body = make_envelope({"event_id": "b" * 32}, [({"type": "event"}, event)])
+    status, _, answer_body, _ = await post(f"{mirror.url}/api/5/envelope/", body, auth())
+    assert (200, b'{"id":"upstream"}', 1) == (status, answer_body, len(upstream.received))
+    await mirror.stop()
+    [request], [answered] = mirror.records()
+    assert 500 == request["response"]["status"] and "boom in dumps" in request["notes"][-1]
+    assert (request["id"], True, True) == (answered["request_id"], answered["delivered"], answered["returned"])

@@ -135,6 +135,7 @@ def test_forward_options_without_their_server_are_usage_errors(tmp_path: Path, a
         (["--tee", CAND, "--tee", CAND], {}),
         ([], {"SENTRY_MIRROR_TEE": f"{CAND}  {CAND.replace('@', ':secret@')}"}),
         (["--tee", CAND], {"SENTRY_MIRROR_FORWARD": CAND}),
+        (["--forward", "http://k@example.com/1", "--tee", "http://k2@EXAMPLE.com:80/1"], {}),
     ],
 )
 def test_a_server_named_twice_is_refused(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:

@@ -267,7 +267,7 @@ def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
 
 def _stop_lines(console: Console, stopped: Stopped) -> None:
     console.print(f"  stopped: {stopped.records} requests in {len(stopped.files)} file(s)", style="dim")
-    if stopped.refused and any(t.kind == "upstream" for t in stopped.targets):  # sent on all the same
+    if stopped.refused and stopped.targets:  # forward mode: answer records count too; requests were sent on
         console.print(
             f"  {stopped.refused} record(s) could not be written: the snapshot was unwritable", style="yellow"
         )
