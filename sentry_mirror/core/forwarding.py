@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from sentry_mirror.core import answer
-from sentry_mirror.core.auth import Dsn, parse_dsn
+from sentry_mirror.core.auth import Dsn, masked, parse_dsn
 from sentry_mirror.core.ingest import Response, error_response
 from sentry_mirror.core.replay.rewrite import Prepared, Target, rewrite_request
+from sentry_mirror.errors import MirrorError
 
 #: ``--upstream-failure``: the mirror's own answer (the request is on disk), or the failure as it came.
 FAILURE_MODES = ("answer", "pass")
@@ -69,7 +70,13 @@ def to_string(dsn: Dsn) -> str:
 def destination(text: str, kind: str) -> Destination:
     """The destination of DSN ``text``; :class:`MirrorError` when it is not a DSN."""
     dsn = parse_dsn(text)
+    if not _HOST.fullmatch(dsn.host):  # caught now, not at the first connection
+        raise MirrorError(f"invalid DSN {masked(text)!r}: {dsn.host!r} is not a host name or address")
     return Destination(dsn, Target(dsn), to_string(dsn), kind)
+
+
+#: A host as a DSN names it: a name or IPv4 address, or an IPv6 address in brackets.
+_HOST = re.compile(r"[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.%A-Za-z]+\]")
 
 
 def forwardable(entry: Mapping[str, Any]) -> bool:

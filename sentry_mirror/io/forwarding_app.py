@@ -184,7 +184,11 @@ class Forwarding:
             )
 
     async def close(self, grace: float) -> None:
-        """Give the candidates' queues ``grace`` seconds to drain, then close every connection."""
+        """Give the candidates' queues ``grace`` seconds to drain, then close every connection
+        (and say how often the upstream failed since the last warning about it)."""
+        if self.failures and self.upstream is not None:
+            log.warning("the upstream %s failed %d more time(s) before the stop", self.upstream.to, self.failures)
+            self.failures = 0
         await asyncio.gather(*(candidate.close(grace) for candidate in self.candidates))
         if self.sender is not None:
             self.sender.close()

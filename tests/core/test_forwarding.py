@@ -23,6 +23,7 @@ from sentry_mirror.core import answer, envelope, forwarding, ingest
 from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.forwarding import Reply, destination, prepare
 from sentry_mirror.core.replay.rewrite import NotReplayable
+from sentry_mirror.errors import MirrorError
 from tests.factories import KEY, make_envelope, make_record, make_request
 
 TARGET_KEY = "fedcba9876543210fedcba9876543210"
@@ -301,3 +302,15 @@ def test_whatever_passes_the_filter_aiohttp_writes_as_it_is(
     assert lines[0].startswith(b"HTTP/1.1 200 ")
     for name, value in served:
         assert f"{name}: {value}".encode() in lines
+
+
+@pytest.mark.parametrize("host", ["exa mple.com", "a\x1bb.com", "a,b.com"])
+def test_a_host_that_is_no_host_is_refused_at_start(host: str) -> None:
+    with pytest.raises(MirrorError, match="is not a host name or address") as caught:
+        forwarding.destination(f"http://pub:secret@{host}/1", "upstream")
+    assert "secret" not in str(caught.value) and "pub" not in str(caught.value)
+
+
+@pytest.mark.parametrize("dsn", ["http://k@127.0.0.1:9/1", "https://k@[::1]:8443/1", "https://k@o1.ingest.sentry.io/5"])
+def test_hosts_and_addresses_are_taken(dsn: str) -> None:
+    assert forwarding.destination(dsn, "upstream").to.endswith(("/1", "/5"))
