@@ -464,23 +464,29 @@ async def test_an_endless_chunk_size_line_is_an_invalid_answer_not_a_memory_sink
 
 
 @pytest.mark.parametrize(
-    "framing",
+    "answer",
     [
-        b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n",
-        b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
-        b"Content-Length: -5\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nabc",
+        b"HTTP/1.1 000 Nothing\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 1000 Too long\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 101 Switching\r\nContent-Length: 2\r\n\r\n{}",
     ],
 )
-async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing: bytes) -> None:
-    """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length)
-    is refused as soon as it is read; a negative chunk size used to leave replay waiting
-    for bytes that never come, until its timeout, for every request."""
+async def test_an_odd_size_or_status_is_an_invalid_answer_at_once(answer: bytes) -> None:
+    """A size that is not plain hex digits (chunked) or plain decimal digits (Content-Length),
+    or a status that is not three digits from 100 to 599, is refused as soon as it is read: a
+    negative chunk size, or "1000" read as an interim 100, used to leave the request waiting
+    for its timeout; "000" is no status to pass on, and a 101 was never asked for."""
     from sentry_mirror.io.http1 import InvalidResponse
 
     async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         await reader.readexactly(1)
-        writer.write(b"HTTP/1.1 200 OK\r\n" + framing)
+        writer.write(answer)
         await writer.drain()
         await asyncio.sleep(5)
         writer.close()
@@ -489,8 +495,10 @@ async def test_a_negative_or_odd_body_size_is_an_invalid_answer_at_once(framing:
     port = server.sockets[0].getsockname()[1]
     client = Client("http", "127.0.0.1", port, timeout=3)
     try:
+        started = asyncio.get_running_loop().time()
         with pytest.raises(InvalidResponse):
             await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
+        assert asyncio.get_running_loop().time() - started < 2
     finally:
         client.close()
         server.close()
@@ -651,43 +659,6 @@ async def test_a_big_answer_head_is_read_up_to_1_mib_and_refused_past_it(size: i
         else:
             answer = await client.request("GET", f"http://127.0.0.1:{port}/", [], b"")
             assert (200, b"{}", ("X-Big", "a" * size)) == (answer.status, answer.body, answer.headers[0])
-    finally:
-        client.close()
-        server.close()
-
-
-@pytest.mark.parametrize(
-    "status_line",
-    [
-        b"HTTP/1.1 000 Nothing",
-        b"HTTP/1.1 1000 Too long",
-        b"HTTP/1.1 600 Beyond",
-        b"HTTP/1.1 099 Low",
-        b"HTTP/1.1 101 Switching",
-    ],
-)
-async def test_a_status_out_of_range_is_an_invalid_answer_at_once(status_line: bytes) -> None:
-    """Only three digits from 100 to 599 answer a request: "1000" is not an interim 100 (the
-    request used to wait for its timeout), "000" not a status to pass on, and a 101 was
-    never asked for."""
-    from sentry_mirror.io.http1 import InvalidResponse
-
-    async def odd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        await reader.readexactly(1)
-        writer.write(status_line + b"\r\nContent-Length: 2\r\n\r\n{}")
-        await writer.drain()
-        await asyncio.sleep(5)
-        writer.close()
-
-    server = await asyncio.start_server(odd, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = Client("http", "127.0.0.1", port, timeout=3)
-    try:
-        started = asyncio.get_running_loop().time()
-        with pytest.raises(InvalidResponse):
-            await client.request("POST", f"http://127.0.0.1:{port}/", [], b"1")
-        assert asyncio.get_running_loop().time() - started < 2
     finally:
         client.close()
         server.close()
