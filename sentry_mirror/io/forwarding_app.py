@@ -63,6 +63,7 @@ class Forwarding:
         self._answers = 0  # answer records written
         self._lost_answers = 0  # answer records that could not be written
         self._pending: list[asyncio.Future[None]] = []  # answer records handed to the recorder
+        self._next_sweep = SWEEP  # how many pending make the next sweep (see _sweep)
         self._last_log = -LOG_INTERVAL
         self.failures = 0  # upstream failures since the last warning about them
         self._last_failure_log = -LOG_INTERVAL
@@ -109,8 +110,11 @@ class Forwarding:
             reply = await self.sender.forward(entry, wire)
         except asyncio.CancelledError:  # the listener stopped (after its grace) before the answer came
             stopped = Reply(None, error="not answered: the listener stopped before the upstream answered")
-            if recorded:
-                self.record(answer_record(entry, self.upstream, stopped, datetime.now(UTC)), self.tally)
+            if recorded:  # in pass mode the SDK gets a 504 standing for it (io/server.py)
+                answered = answer_record(
+                    entry, self.upstream, stopped, datetime.now(UTC), returned=self.failure == "pass"
+                )
+                self.record(answered, self.tally)
             raise
         if not reply.usable:
             self._failed(reply)
@@ -132,7 +136,7 @@ class Forwarding:
         except SnapshotError as exc:
             self._lost(exc)
             return
-        if len(self._pending) >= SWEEP:
+        if len(self._pending) >= self._next_sweep:
             self._sweep()
 
     def _sweep(self) -> None:
@@ -148,6 +152,9 @@ class Forwarding:
             else:
                 self._answers += 1
         self._pending = waiting
+        # the next sweep when as many more have come: the work stays constant per record even
+        # when many are still being written (a slow disk)
+        self._next_sweep = len(waiting) + SWEEP
 
     def _failed(self, reply: Reply) -> None:
         """Log an upstream failure, at most once per :data:`LOG_INTERVAL` (with how many)."""

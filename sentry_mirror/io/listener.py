@@ -49,6 +49,7 @@ class Stopped:
     targets: tuple[Tally, ...] = ()  # forward mode: what became of the requests, per server (upstream first)
     unrecorded: int = 0  # forward mode: requests sent on whose record could not be written
     answers: int = 0  # forward mode: answer records written
+    answers_lost: int = 0  # forward mode: answer records that could not be written
 
 
 async def listen(
@@ -104,6 +105,7 @@ async def listen(
         tuple(forwarding.tallies),
         forwarding.unrecorded,
         forwarding.answers,
+        forwarding.answers_lost,
     )
 
 

@@ -170,9 +170,12 @@ def into_line(console: Console, path: str) -> None:
     console.print(assemble("  into  ", (path, "bold")), soft_wrap=True)
 
 
-def stop_lines(console: Console, rows: list[tuple[str, str, int, int, int]], unrecorded: int) -> None:
+def stop_lines(
+    console: Console, rows: list[tuple[str, str, int, int, int]], unrecorded: int, answers_lost: int = 0
+) -> None:
     """What ``listen`` says on stop in forward mode: per server (kind, ``to``, delivered,
-    undelivered, dropped), and the requests sent on that could not be recorded."""
+    undelivered, dropped), the requests sent on that could not be recorded, and the answer
+    records that could not be written."""
     for kind, to, delivered, undelivered, dropped in rows:
         counts = f"{delivered} delivered, {undelivered} undelivered" + (f", {dropped} dropped" if dropped else "")
         style = "yellow" if undelivered or dropped else "dim"
@@ -180,5 +183,11 @@ def stop_lines(console: Console, rows: list[tuple[str, str, int, int, int]], unr
     if unrecorded:
         console.print(
             f"  {unrecorded} request(s) were sent on but not recorded: the snapshot could not be written",
+            style="yellow",
+        )
+    if answers_lost:
+        console.print(
+            f"  {answers_lost} answer record(s) could not be written: "
+            "replay --undelivered would send their requests again",
             style="yellow",
         )

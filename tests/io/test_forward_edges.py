@@ -155,6 +155,7 @@ async def test_the_sdk_gets_an_answer_when_the_listener_stops_before_the_upstrea
     await mirror.recorder.close()
     [request], [answered] = mirror.records()
     assert (request["id"], False) == (answered["request_id"], answered["delivered"])
+    assert (mode == "pass") == answered["returned"]  # the 504 stands for the upstream's failure
 
 
 async def test_a_request_whose_record_cannot_be_serialised_still_goes_upstream(

@@ -60,11 +60,12 @@ def test_the_live_line_shows_the_upstream_answer_after_the_local_status() -> Non
 def test_the_stop_lines_count_per_server() -> None:
     out = io.StringIO()
     rows = [("upstream", "https://o1.ingest.sentry.io/123", 9, 1, 0), ("candidate", "http://127.0.0.1:8000/1", 7, 1, 2)]
-    render.stop_lines(Console(file=out, width=200, no_color=True), rows, 3)
+    render.stop_lines(Console(file=out, width=200, no_color=True), rows, 3, 2)
     assert [
         "  upstream https://o1.ingest.sentry.io/123: 9 delivered, 1 undelivered",
         "  candidate http://127.0.0.1:8000/1: 7 delivered, 1 undelivered, 2 dropped",
         "  3 request(s) were sent on but not recorded: the snapshot could not be written",
+        "  2 answer record(s) could not be written: replay --undelivered would send their requests again",
     ] == out.getvalue().splitlines()
 
 

@@ -276,4 +276,4 @@ def _stop_lines(console: Console, stopped: Stopped) -> None:
             f"  {stopped.refused} request(s) were answered 503: the snapshot could not be written", style="yellow"
         )
     rows = [(t.kind, t.to, t.delivered, t.undelivered, t.dropped) for t in stopped.targets]
-    render.stop_lines(console, rows, stopped.unrecorded)
+    render.stop_lines(console, rows, stopped.unrecorded, stopped.answers_lost)
