@@ -207,3 +207,34 @@ def make_answer(request: dict[str, Any] | None = None, **fields: Any) -> dict[st
     }
     built.update({k: fields.pop(k) for k in list(fields) if k in built or k in ("error", "dropped", "via")})
     return {**answer.build(**built), **fields}
+
+
+def make_result(
+    event_id: str | None = EVENT_ID,
+    item_types: tuple[str, ...] = ("event",),
+    status: int | None = 200,
+    project: str = "1",
+    error: str | None = None,
+) -> Any:
+    """A replay result (core/replay/results.py): an envelope to project ``project`` with
+    ``item_types``, answered ``status`` (or failed with ``error``)."""
+    from sentry_mirror.core.replay.results import Result
+    from sentry_mirror.core.replay.rewrite import Prepared
+
+    prepared = Prepared(
+        record_id="r",
+        method="POST",
+        url=f"http://x/api/{project}/envelope/",
+        headers=(),
+        body=b"",
+        decoded=b"",
+        encoding=None,
+        endpoint="envelope",
+        project_id=project,
+        event_id=event_id,
+        item_types=item_types,
+        categories=(),
+        recorded_status=200,
+        changes=(),
+    )
+    return Result(prepared, 0.0, status=status, error=error)

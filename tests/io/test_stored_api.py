@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 
 from sentry_mirror.core.replay.results import Result
-from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.replay.stored import StoredCheck
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.stored_api import TOKEN_ENV, ApiClient, api_token, check_access, detect, verify
+from tests.factories import make_result
 
 TOKEN = "f" * 40
 ORG_SLUG = ("acme", "backend")
@@ -95,23 +95,8 @@ async def candidate(**fields: object) -> AsyncIterator[Candidate]:
 
 
 def accepted(event_id: str, item_types: tuple[str, ...] = ("event",), project: str = "1") -> Result:
-    prepared = Prepared(
-        record_id="r",
-        method="POST",
-        url="http://x/api/1/envelope/",
-        headers=(),
-        body=b"",
-        decoded=b"",
-        encoding=None,
-        endpoint="envelope",
-        project_id=project,
-        event_id=event_id,
-        item_types=item_types,
-        categories=(),
-        recorded_status=200,
-        changes=(),
-    )
-    return Result(prepared, 0.0, status=200)
+    result: Result = make_result(event_id, item_types, 200, project)
+    return result
 
 
 def test_the_token_comes_from_the_environment_only() -> None:

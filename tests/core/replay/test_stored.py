@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sentry_mirror.core.replay.results import Result
-from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.replay.stored import (
     MAX_EXAMPLES,
     MAX_REASONS,
@@ -20,6 +19,7 @@ from sentry_mirror.core.replay.stored import (
     event_verdict,
     page,
 )
+from tests.factories import make_result
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 
@@ -31,23 +31,8 @@ def result(
     project: str = "1",
     error: str | None = None,
 ) -> Result:
-    prepared = Prepared(
-        record_id="r",
-        method="POST",
-        url="http://x/api/1/envelope/",
-        headers=(),
-        body=b"",
-        decoded=b"",
-        encoding=None,
-        endpoint="envelope",
-        project_id=project,
-        event_id=event_id,
-        item_types=item_types,
-        categories=(),
-        recorded_status=200,
-        changes=(),
-    )
-    return Result(prepared, 0.0, status=status, error=error)
+    result: Result = make_result(event_id, item_types, status, project, error)
+    return result
 
 
 @pytest.mark.parametrize(
