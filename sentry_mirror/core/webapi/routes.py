@@ -1,0 +1,69 @@
+"""Which web API endpoint a path is (the routes sentry-cli calls), and the answer type.
+
+Only paths that cannot be ingestion paths are web API paths: ``/api/0/envelope/`` is project
+0's envelope endpoint, ``/api/0/organizations/...`` is Sentry's web API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote
+
+_ORG = r"(?P<org>[^/]+)"
+_PROJECT = r"(?P<project>[^/]+)"
+_VERSION = r"(?P<version>[^/]+)"
+_ROUTES: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = tuple(
+    (name, re.compile(pattern + r"/?$"), frozenset(methods))
+    for name, pattern, methods in (
+        ("api_chunk_upload", rf"^/api/0/organizations/{_ORG}/chunk-upload", {"GET", "POST"}),
+        ("api_artifact_assemble", rf"^/api/0/organizations/{_ORG}/artifactbundle/assemble", {"POST"}),
+        ("api_dif_assemble", rf"^/api/0/projects/{_ORG}/{_PROJECT}/files/difs/assemble", {"POST"}),
+        ("api_releases", rf"^/api/0/organizations/{_ORG}/releases", {"GET", "POST"}),
+        ("api_releases", rf"^/api/0/projects/{_ORG}/{_PROJECT}/releases", {"GET", "POST"}),
+        ("api_release", rf"^/api/0/organizations/{_ORG}/releases/{_VERSION}", {"GET", "PUT", "DELETE"}),
+        ("api_release", rf"^/api/0/projects/{_ORG}/{_PROJECT}/releases/{_VERSION}", {"GET", "PUT", "DELETE"}),
+        ("api_release_commits", rf"^/api/0/organizations/{_ORG}/releases/{_VERSION}/commits", {"GET"}),
+        (
+            "api_previous_with_commits",
+            rf"^/api/0/organizations/{_ORG}/releases/{_VERSION}/previous-with-commits",
+            {"GET"},
+        ),
+        ("api_deploys", rf"^/api/0/organizations/{_ORG}/releases/{_VERSION}/deploys", {"GET", "POST"}),
+        ("api_repos", rf"^/api/0/organizations/{_ORG}/repos", {"GET"}),
+    )
+)
+#: Where the web API lives; any other path under these is ``api_unknown`` (404 as Sentry).
+PREFIXES = ("/api/0/organizations/", "/api/0/projects/")
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """A web API answer: status, a JSON-able body (None: no body), extra headers."""
+
+    status: int
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def is_api(path: str) -> bool:
+    """True for a web API path (never for an ingestion path such as ``/api/0/envelope/``)."""
+    return path.startswith(PREFIXES) or path.rstrip("/") == "/api/0"
+
+
+def route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
+    """(endpoint name, path parameters URL-decoded, allowed methods) of a web API path;
+    ``api_unknown`` when none matches."""
+    return _route(path)
+
+
+@lru_cache(maxsize=256)
+def _route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
+    for name, pattern, methods in _ROUTES:
+        match = pattern.match(path)
+        if match:
+            return name, MappingProxyType({k: unquote(v) for k, v in match.groupdict().items()}), methods
+    return "api_unknown", MappingProxyType({}), frozenset()
