@@ -238,3 +238,71 @@ def make_result(
         changes=(),
     )
     return Result(prepared, 0.0, status=status, error=error)
+
+
+#: Bundle files: ``url -> (manifest type, content, manifest headers)``, e.g.
+#: ``{"~/app.min.js": ("minified_source", b"...", {"debug-id": ID, "sourcemap": "app.min.js.map"})}``.
+BundleFiles = dict[str, tuple[str, bytes, dict[str, str]]]
+
+
+def make_artifact_bundle(files: BundleFiles, **attributes: str) -> bytes:
+    """An artifact bundle as sentry-cli uploads it: a zip holding the files and ``manifest.json``
+    (``files``: path in the zip -> url, type, headers; ``attributes``: ``org``, ``release``,
+    ``dist``, ``debug_id``... at the manifest's top level)."""
+    import io
+    import zipfile
+
+    manifest: dict[str, Any] = {"files": {}, **attributes}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for number, (url, (kind, content, headers)) in enumerate(files.items()):
+            name = f"files/_/_/{number}-{url.rsplit('/', 1)[-1] or 'index'}"
+            bundle.writestr(name, content)
+            manifest["files"][name] = {"url": url, "type": kind, "headers": headers}
+        bundle.writestr("manifest.json", json.dumps(manifest))
+    return buffer.getvalue()
+
+
+def make_upload(body: bytes, *, kind: str = "artifact_bundle", **upload: Any) -> dict[str, Any]:
+    """An upload record (design of issue 15: the file an assemble call put together), holding
+    ``body``; ``upload`` replaces fields of its ``upload`` object (``release``, ``dist``,
+    ``projects``, ``debug_id``, ``name``...). Its summary items are left empty: the listener
+    fills them from the file; readers must not need them."""
+    import hashlib
+
+    text, is_base64 = record.encode_bytes(body)
+    checksum = hashlib.sha1(body).hexdigest()
+    bundle = kind == "artifact_bundle"
+    path = (
+        "/api/0/organizations/acme/artifactbundle/assemble/"
+        if bundle
+        else "/api/0/projects/acme/web/files/difs/assemble/"
+    )
+    details = {
+        "kind": kind,
+        "request_id": "1" * 32,
+        "org": "acme",
+        "project": None if bundle else "web",
+        "projects": ["web"],
+        "release": None,
+        "dist": None,
+        "checksum": checksum,
+        "chunks": [checksum],
+        "name": None,
+        "debug_id": None,
+        **upload,
+    }
+    return make_record(
+        id=record.new_id(),
+        path=path,
+        endpoint="upload",
+        headers=[["content-type", "application/zip" if bundle else "application/octet-stream"]],
+        body=text,
+        body_base64=is_base64,
+        body_decoded=True,
+        wire_size=len(body),
+        body_size=len(body),
+        summary={"event_id": None, "release": details["release"], "items": []},
+        response={"status": 200, "headers": [], "body": '{"state":"ok","missingChunks":[]}', "body_base64": False},
+        upload=details,
+    )

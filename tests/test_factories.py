@@ -151,3 +151,25 @@ def test_sample_records_are_what_the_listener_wrote(name: str) -> None:
     assert len(records) >= 5
     assert [] == [data["id"] for data in records if not shape.usable(data)]
     assert {"envelope"} <= {data["endpoint"] for data in records}
+
+
+def test_make_upload_holds_the_bundle_and_its_manifest() -> None:
+    """The upload record's body is the zip byte for byte, and its manifest names each file by url."""
+    import io
+    import json
+    import zipfile
+
+    from sentry_mirror.core.record import Record
+    from tests.factories import make_artifact_bundle, make_upload
+
+    bundle = make_artifact_bundle({"~/app.min.js": ("minified_source", b"f()", {"debug-id": "d"})}, release="1.0")
+    upload = make_upload(bundle, release="1.0")
+    assert bundle == Record(upload).body
+    assert ("upload", "1.0", "artifact_bundle") == (
+        upload["endpoint"],
+        upload["upload"]["release"],
+        upload["upload"]["kind"],
+    )
+    with zipfile.ZipFile(io.BytesIO(Record(upload).body)) as archive:
+        files = json.loads(archive.read("manifest.json"))["files"]
+        assert [("~/app.min.js", b"f()")] == [(f["url"], archive.read(name)) for name, f in files.items()]
