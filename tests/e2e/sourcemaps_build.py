@@ -84,8 +84,11 @@ def _sync(argv: list[str], cwd: Path) -> str:
 def build(
     root: Path, name: str, platform: str, *, label: str, inject: bool = True, sources_content: bool = True
 ) -> Build:
-    """esbuild ``--bundle --minify --sourcemap`` the app into ``root/name``, then inject."""
-    source = root / "src"
+    """esbuild ``--bundle --minify --sourcemap`` the app into ``root/name``, then inject.
+
+    Without sources content the build's sources are removed once built, as when CI uploads
+    from another machine: sentry-cli would otherwise inline them from disk when uploading."""
+    source = root / ("src" if sources_content else f"{name}-src")
     if not source.is_dir():
         shutil.copytree(APP, source)
     directory = root / name
@@ -114,4 +117,6 @@ def build(
         found = DEBUG_ID_COMMENT.search(directory.joinpath("app.min.js").read_text())
         assert found is not None
         debug_id = found.group(1)
+    if not sources_content:
+        shutil.rmtree(source)
     return Build(name, platform, directory, label, debug_id)

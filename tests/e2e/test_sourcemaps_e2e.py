@@ -20,7 +20,7 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from tests.conformance.clients import NODE_MODULES, need_chromium, need_node, run
-from tests.e2e.sourcemaps_build import Build, build
+from tests.e2e.sourcemaps_build import SENTRY_CLI, Build, build
 
 # ------------------------------------------------------------------ builds (once per session)
 
@@ -165,3 +165,27 @@ async def test_browser_app_sends_minified_frames_and_the_injected_debug_id(
         assert "127.0.0.1" == urlsplit(url).hostname
         assert_frames_point_into_the_bundle(build_, event, url)
         assert_debug_meta(build_, event, url)
+
+
+# ------------------------------------------------------------------ sentry-cli against the listener
+
+TOKEN = "sntrys_e2e-secret-token-0123456789"
+ORG, PROJECT = "acme", "shop"
+
+
+async def sentry_cli(mirror: Any, tmp_path: Path, *args: str) -> str:
+    """Run the real sentry-cli with SENTRY_URL pointing at the listener; it must exit 0."""
+    need_node("@sentry/cli")
+    env = {
+        "HOME": str(tmp_path),  # no ~/.sentryclirc
+        "SENTRY_URL": mirror.url,
+        "SENTRY_AUTH_TOKEN": TOKEN,
+        "SENTRY_ORG": ORG,
+        "SENTRY_PROJECT": PROJECT,
+        "SENTRY_LOAD_DOTENV": "0",
+        "SENTRY_DISABLE_UPDATE_CHECK": "true",
+        "NO_COLOR": "1",
+    }
+    ran = await run([str(SENTRY_CLI), *args], env=env, cwd=tmp_path, timeout=60)
+    assert 0 == ran.returncode, (args, ran.stdout, ran.stderr)
+    return ran.stdout
