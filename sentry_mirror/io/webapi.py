@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,8 @@ class Handled:
     omitted: str | None = None  # the body is not kept (its chunks are in the store)
     body_size: int | None = None
     files: list[tuple[assemble.Assembly, bytes, dict[str, Any]]] = field(default_factory=list)
+    note: str | None = None  # said after the record's title
+    release: str | None = None  # a release named in the body (a new release)
     body: bytes = b""  # the body decoded (else as received)
     encoding: str | None = None
     decoded: bool = False
@@ -102,6 +105,7 @@ async def answer(
         handled = await _decoded(api, incoming, name, params, methods, max_body)
     received_at = datetime.now(UTC)
     response = _response(handled.answer)
+    release = params.get("version") or handled.release
     outcome = ingest.Outcome(
         response,
         name,
@@ -109,14 +113,14 @@ async def answer(
         handled.decoded,
         encoding=handled.encoding,
         items=tuple(handled.items),
-        facts=Facts(release=params.get("version")),
+        facts=Facts(title=routes.title(name, incoming.method, release, handled.note), release=release),
         error=_detail(handled.answer),
     )
     entry = record.build(
         incoming, outcome, received_at=received_at, remote_addr=remote, wire_size=wire_size, truncated=truncated
     )
     entry["auth"] = auth.credentials(incoming.headers)
-    entry["api"] = {"org": params.get("org"), "project": params.get("project"), "release": params.get("version")}
+    entry["api"] = {"org": params.get("org"), "project": params.get("project"), "release": release}
     if handled.omitted:
         entry["body_omitted"] = handled.omitted
         entry["body_size"] = handled.body_size
@@ -178,7 +182,9 @@ async def _dispatch(
         return await _assemble(api, body, org, None, artifact=True)
     if name == "api_dif_assemble":
         return await _assemble(api, body, org, params["project"], artifact=False)
-    return Handled(_release_route(api, name, method, params, body))
+    reply = _release_route(api, name, method, params, body)
+    made = reply.body.get("version") if name == "api_releases" and isinstance(reply.body, dict) else None
+    return Handled(reply, release=made if isinstance(made, str) else None)
 
 
 async def _upload_chunks(api: WebApi, incoming: ingest.Request, body: bytes, max_body: int) -> Handled:
@@ -186,11 +192,10 @@ async def _upload_chunks(api: WebApi, incoming: ingest.Request, body: bytes, max
         found = await asyncio.to_thread(chunks.parse, incoming.header("content-type") or "", body, max_body)
     except chunks.ChunkError as exc:
         return Handled(routes.ApiAnswer(exc.status, {"error": exc.detail}))
-    items = []
-    for chunk in found:
-        new = await asyncio.to_thread(api.store.put, chunk.checksum, chunk.data)
-        items.append(chunks.item(chunk, new))
-    return Handled(routes.ApiAnswer(200), items, "chunks", sum(len(c.data) for c in found))
+    items = [chunks.item(c, await asyncio.to_thread(api.store.put, c.checksum, c.data)) for c in found]
+    fresh = sum(1 for item in items if item["headers"]["new"])
+    note = f"{len(items)} chunk{'s' if len(items) != 1 else ''}, {fresh} new"
+    return Handled(routes.ApiAnswer(200), items, "chunks", sum(len(c.data) for c in found), note=note)
 
 
 def _put_together(api: WebApi, assembly: assemble.Assembly) -> bytes | str:
@@ -231,7 +236,11 @@ async def _assemble(api: WebApi, body: bytes, org: str, project: str | None, *, 
     files: list[Any] = []
     replies = {a.checksum: await _one(api, a, org, project, files) for a in wanted}
     reply = replies[wanted[0].checksum] if artifact else replies
-    handled = Handled(routes.ApiAnswer(200, reply))
+    states = [r["state"] for r in replies.values()]
+    handled = Handled(
+        routes.ApiAnswer(200, reply), note=", ".join(f"{n} {s}" if n > 1 else s for s, n in Counter(states).items())
+    )
+    handled.release = wanted[0].version if artifact else None
     # the upload records hold the whole answer the assemble request got
     handled.files = [(a, data, reply) for a, data, _ in files]
     return handled

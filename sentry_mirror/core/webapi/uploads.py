@@ -91,6 +91,10 @@ def build(
         release = assembly.version or (manifest.get("release") if isinstance(manifest.get("release"), str) else None)
     else:
         items, release = [debug_file_item(assembly, len(data))], None
+    if bundle:
+        title = f"artifact bundle {release or '(no release)'}: {len(items)} file{'s' if len(items) != 1 else ''}"
+    else:
+        title = f"debug file {assembly.name}" + (f" ({assembly.debug_id})" if assembly.debug_id else "")
     headers = (("content-type", ZIP if bundle else OCTETS),)
     incoming = Request("POST", request["path"], "", headers, data)
     response = Response(200, (("Content-Type", "application/json"),), answer)
@@ -101,7 +105,7 @@ def build(
         data,
         True,
         items=tuple(items[:MAX_SUMMARY_ITEMS]),
-        facts=Facts(release=release),
+        facts=Facts(title=title, release=release),
         items_total=total,
     )
     entry = record.build(incoming, outcome, received_at=received_at, remote_addr=request.get("remote_addr"))
