@@ -39,13 +39,12 @@ def redact_headers(headers: Headers) -> tuple[tuple[str, str], ...]:
 
 
 def credentials(headers: Headers) -> dict[str, Any] | None:
-    """The record's ``auth`` for redacted ``headers``: ``{"form", "token"}``, None without a token."""
+    """The record's ``auth`` for redacted ``headers``: ``{"form", "token"}`` from the first
+    ``Authorization: <scheme> <token>``; None without one."""
     for name, value in headers:
         if name.lower() != "authorization":
             continue
         scheme, space, token = value.strip().partition(" ")
         if space and token.strip():
             return {"form": scheme.lower(), "token": token.strip()}
-        if value.strip():
-            return {"form": "unknown", "token": value.strip()}
-    return None
+    return None  # no scheme and token (a bare value is still redacted in the headers): Sentry's 401
