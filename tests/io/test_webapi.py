@@ -290,3 +290,15 @@ async def test_releases_commits_and_deploys_are_remembered(start_mirror: Any) ->
     assert ["acme/web"] == [r["name"] for r in repos]
     titles = [r.data["summary"]["title"] for r in mirror.records()]
     assert "new release 1.0" == titles[1] and "new deploy 1.0" == titles[4]
+
+
+async def test_forward_mode_answers_the_web_api_here_and_sends_nothing_on(stubs: Any, forwarder: Any) -> None:
+    upstream = await stubs(body=b'{"from": "upstream"}')
+    mirror = await forwarder(upstream=upstream.dsn())
+    async with aiohttp.ClientSession() as session:
+        status, options = await call(session, "GET", f"{mirror.url}{ORG}/chunk-upload/")
+    assert 200 == status and "chunkSize" in options
+    assert [] == upstream.received
+    await mirror.stop()
+    [request], answers = mirror.records()
+    assert ("api_chunk_upload", None, []) == (request["endpoint"], request.get("forwarded_to"), answers)
