@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sentry_mirror.core import bodies, grouping
-from sentry_mirror.core.sourcemaps.bundle import BundleError, normalize_debug_id, read_bundle
+from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.events import Event, Frame, read_event
 from sentry_mirror.core.sourcemaps.index import Index
 from sentry_mirror.core.sourcemaps.resolve import RESOLVED, Resolution, Resolver
@@ -88,7 +88,7 @@ class SourcemapCheck:
             return
         try:
             bundle = read_bundle(bodies.whole(record), str(upload.get("checksum") or record.get("id") or ""))
-        except (BundleError, MirrorError) as error:
+        except (ValueError, MirrorError) as error:  # a BundleError, or a body that does not decode
             self._warn(f"upload record {record.get('id')}: artifact bundle skipped: {error}")
             return
         release, dist = upload.get("release"), upload.get("dist")
