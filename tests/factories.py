@@ -259,7 +259,7 @@ def make_artifact_bundle(files: BundleFiles, **attributes: str) -> bytes:
     buffer.write(b"SYSB" + struct.pack("<I", 2))
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for number, (url, (kind, content, headers)) in enumerate(files.items()):
-            name = f"files/_/_/{number}-{url.rsplit('/', 1)[-1] or 'index'}"
+            name = f"files/_/_/{url[2:]}" if url.startswith("~/") else f"files/{number}/{url.rsplit('/', 1)[-1]}"
             bundle.writestr(name, content)
             manifest["files"][name] = {"url": url, "type": kind, "headers": headers}
         bundle.writestr("manifest.json", json.dumps(manifest))

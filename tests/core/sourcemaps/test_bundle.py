@@ -7,6 +7,7 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,36 @@ def test_hostile_bundles_and_frames_never_raise(
     result = checker.result()
     assert sum(result.totals.outcomes.values()) == len(frames)
     result.to_json()
+
+
+def test_reads_a_bundle_real_sentry_cli_uploaded() -> None:
+    """``sentry-cli sourcemaps inject`` then ``sourcemaps upload --release web@1`` (sentry-cli
+    3.8.0, an esbuild build of a two-file app) against a stub of the chunk protocol: the
+    assembled file as it arrived."""
+    data = (Path(__file__).parents[2] / "data" / "sourcemaps" / "sentry-cli-3.8.0-bundle.zip").read_bytes()
+    bundle = read_bundle(data)
+    assert (bundle.release, bundle.dist, bundle.debug_id) == ("web@1", None, "1724a1eb-9502-58b6-b388-9ef80ea50c32")
+    assert [(f.path, f.url, f.type, f.debug_id, f.sourcemap) for f in bundle.files] == [
+        (
+            "files/_/_/app.min.js",
+            "~/app.min.js",
+            "minified_source",
+            "e123a29f-3f74-5572-a397-7c4d3b45ea4c",
+            "app.min.js.map",
+        ),
+        ("files/_/_/app.min.js.map", "~/app.min.js.map", "source_map", "e123a29f-3f74-5572-a397-7c4d3b45ea4c", None),
+    ]
+    lines = bundle.files[0].content.decode().splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if "new Error" in text)
+    column = lines[line - 1].index("new Error") + 1
+    checker = SourcemapCheck()
+    checker.add(make_upload(data, release="web@1"))
+    for debug_id in (bundle.files[0].debug_id, None):
+        event = make_js_event("https://example.com/app.min.js", [(line, column)], debug_id=debug_id, release="web@1")
+        checker.add(make_event_record(event))
+    found = []
+    for row in checker.result().event_rows:
+        (frame,) = row.frames
+        assert frame.original is not None
+        found.append((frame.via, frame.original.file, frame.original.line, frame.original.function))
+    assert found == [("debug_id", "../src/util.js", 3, "parseConfig"), ("release", "../src/util.js", 3, "parseConfig")]
