@@ -1,0 +1,170 @@
+"""What ``sourcemaps check`` found (frozen), and its JSON (documented in docs/sourcemaps.md;
+``SCHEMA`` moves when a field changes meaning or goes away)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVED, Original
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame of a listed event and its outcome."""
+
+    abs_path: str
+    lineno: int | None
+    colno: int | None
+    function: str | None
+    in_app: bool
+    outcome: str
+    via: str | None
+    debug_id: str | None
+    detail: str | None
+    original: Original | None
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """One event: frames per outcome (all and in-app), and its frames (outermost first)."""
+
+    event_id: str | None
+    record_id: str | None
+    release: str | None
+    dist: str | None
+    platform: str
+    outcomes: Mapping[str, int]
+    in_app_outcomes: Mapping[str, int]
+    frames: tuple[FrameResult, ...]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A distinct unresolved frame (outcome and file), how often, and one occurrence."""
+
+    outcome: str
+    abs_path: str
+    count: int
+    in_app: bool
+    frame: FrameResult
+    event_id: str | None
+    release: str | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    frames: int
+    outcomes: Mapping[str, int]
+    in_app_frames: int
+    in_app_outcomes: Mapping[str, int]
+
+    @property
+    def resolved(self) -> int:
+        return self.outcomes.get(RESOLVED, 0) + self.outcomes.get("no_sources_content", 0)
+
+    @property
+    def in_app_resolved(self) -> int:
+        return self.in_app_outcomes.get(RESOLVED, 0) + self.in_app_outcomes.get("no_sources_content", 0)
+
+    @property
+    def in_app_unresolved(self) -> int:
+        return self.in_app_frames - self.in_app_resolved
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    checksum: str
+    release: str | None
+    dist: str | None
+    debug_id: str | None
+    files: int
+    debug_ids: int
+
+
+@dataclass(frozen=True)
+class Native:
+    """Native images (debug ids) of events matched against uploaded debug files."""
+
+    images: int
+    matched: int
+    missing: int
+    missing_examples: tuple[tuple[str, str], ...]  # (debug id, code file)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything the check found; :meth:`to_json` is the ``--json`` output."""
+
+    events: int
+    js_events: int
+    totals: Totals
+    event_rows: tuple[EventResult, ...]
+    examples: tuple[Example, ...]
+    bundles: tuple[BundleSummary, ...]
+    releases_uploaded: tuple[str, ...]
+    debug_files: int
+    native: Native
+    warnings: tuple[str, ...]
+
+    @property
+    def in_app_resolved_share(self) -> float | None:
+        """Share of in-app JavaScript frames that resolve (to a line at least), None without any."""
+        frames = self.totals.in_app_frames
+        return self.totals.in_app_resolved / frames if frames else None
+
+    def to_json(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "schema": SCHEMA,
+            "events": self.events,
+            "js_events": self.js_events,
+            "totals": {
+                "frames": totals.frames,
+                "resolved": totals.resolved,
+                "outcomes": _all_outcomes(totals.outcomes),
+                "in_app_frames": totals.in_app_frames,
+                "in_app_resolved": totals.in_app_resolved,
+                "in_app_outcomes": _all_outcomes(totals.in_app_outcomes),
+                "in_app_resolved_share": self.in_app_resolved_share,
+            },
+            "event_rows": [_event_json(row) for row in self.event_rows],
+            "examples": [
+                {**asdict(example), "frame": _frame_json(example.frame), "fix": OUTCOMES[example.outcome][1]}
+                for example in self.examples
+            ],
+            "bundles": [asdict(bundle) for bundle in self.bundles],
+            "releases_uploaded": list(self.releases_uploaded),
+            "debug_files": self.debug_files,
+            "native": {**asdict(self.native), "missing_examples": [list(m) for m in self.native.missing_examples]},
+            "warnings": list(self.warnings),
+        }
+
+
+def _all_outcomes(counts: Mapping[str, int]) -> dict[str, int]:
+    """Every outcome, zeros included, in the documented order: the keys never vary."""
+    return {name: counts.get(name, 0) for name in OUTCOMES}
+
+
+def _frame_json(frame: FrameResult) -> dict[str, Any]:
+    data = asdict(frame)
+    if frame.original is not None:
+        data["original"] = {**asdict(frame.original), "pre_context": list(frame.original.pre_context),
+                            "post_context": list(frame.original.post_context)}  # fmt: skip
+    return data
+
+
+def _event_json(row: EventResult) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id,
+        "record_id": row.record_id,
+        "release": row.release,
+        "dist": row.dist,
+        "platform": row.platform,
+        "outcomes": dict(row.outcomes),
+        "in_app_outcomes": dict(row.in_app_outcomes),
+        "frames": [_frame_json(frame) for frame in row.frames],
+    }
