@@ -32,7 +32,9 @@ class Frame:
 
     file: str  # the source file's name (as in sourcemaps_app/)
     line: int  # 1-based
+    column: int  # 1-based: where the call (or the ``new Error``) starts
     function: str | None  # None at module top level
+    text: str  # the whole source line
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,30 @@ class Build:
         return expected_frames(self.platform)
 
 
+#: The frames of the app's error, outermost first, each with what it calls (the V8 frame's
+#: column is where that call starts).
+CALLS = (
+    ("<top>", "main("),
+    ("main", "checkout("),
+    ("checkout", "totalOf("),
+    ("totalOf", "priceOf("),
+    ("priceOf", "new Error("),
+)
+
+
 def expected_frames(platform: str) -> list[Frame]:
-    marked: dict[str, Frame] = {}
+    marked: dict[str, tuple[str, int, str]] = {}
     for name in (ENTRY[platform], *MODULES):
         for number, text in enumerate((APP / name).read_text().splitlines(), start=1):
             found = MARKER.search(text)
             if found:
-                function = None if found.group(1) == "<top>" else found.group(1)
-                marked[found.group(1)] = Frame(name, number, function)
-    return [marked[key] for key in ("<top>", "main", "checkout", "totalOf", "priceOf")]
+                marked[found.group(1)] = (name, number, text)
+    frames = []
+    for key, call in CALLS:
+        name, number, text = marked[key]
+        assert text.count(call) == 1, (name, number, call)
+        frames.append(Frame(name, number, text.index(call) + 1, None if key == "<top>" else key, text))
+    return frames
 
 
 def _sync(argv: list[str], cwd: Path) -> str:

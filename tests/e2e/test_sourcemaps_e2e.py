@@ -11,6 +11,7 @@ the app's source: each line marked ``// frame:NAME`` is where one in-app frame m
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,6 +22,8 @@ from aiohttp import web
 from sentry_mirror.core import envelope
 from tests.conformance.clients import NODE_MODULES, need_chromium, need_node, run
 from tests.e2e.sourcemaps_build import SENTRY_CLI, Build, build
+
+ROOT = Path(__file__).parent.parent.parent
 
 # ------------------------------------------------------------------ builds (once per session)
 
@@ -189,3 +192,101 @@ async def sentry_cli(mirror: Any, tmp_path: Path, *args: str) -> str:
     ran = await run([str(SENTRY_CLI), *args], env=env, cwd=tmp_path, timeout=60)
     assert 0 == ran.returncode, (args, ran.stdout, ran.stderr)
     return ran.stdout
+
+
+# ------------------------------------------------------------------ sentry-mirror sourcemaps check
+
+
+async def sourcemaps_check(mirror: Any, exit_code: int = 0) -> dict[str, Any]:
+    """``sentry-mirror sourcemaps check --json --fail-on unresolved`` (a real process of the
+    CLI) on the listener's snapshot; it must exit with ``exit_code``."""
+    argv = [sys.executable, "-m", "sentry_mirror", "sourcemaps", "check", "--json", "--fail-on", "unresolved"]
+    ran = await run([*argv, str(mirror.directory)], cwd=ROOT, timeout=60)
+    assert exit_code == ran.returncode, ran.stderr
+    out: dict[str, Any] = json.loads(ran.stdout)
+    return out
+
+
+def event_row(report: dict[str, Any], event_id: str) -> dict[str, Any]:
+    (row,) = [r for r in report["event_rows"] if r["event_id"] == event_id]
+    return row
+
+
+def in_app_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [frame for frame in row["frames"] if frame["in_app"]]
+
+
+def assert_resolves_to_the_source(build_: Build, row: dict[str, Any], outcome: str, via: str) -> None:
+    """Every in-app frame of the event resolves to the line of the source marked for it: the
+    file, line, column, function and (with sources content) the line's text."""
+    frames = in_app_rows(row)
+    expected = build_.expected_frames()
+    assert {outcome: len(expected)} == row["in_app_outcomes"]
+    for frame, want in zip(frames, expected, strict=True):
+        assert (outcome, via) == (frame["outcome"], frame["via"]), frame
+        assert build_.debug_id == frame["debug_id"]
+        original = frame["original"]
+        assert (f"../src/{want.file}", want.line, want.column) == (
+            original["file"],
+            original["line"],
+            original["column"],
+        )
+        # symbolic names no function at module top level: "<unknown>", as Sentry shows it.
+        assert (want.function or "<unknown>") == original["function"]
+        if outcome == "resolved":
+            # (symbolic keeps the line's newline; Sentry's context_line has none)
+            assert want.text == original["context_line"].rstrip("\n")
+        else:
+            assert original["context_line"] is None
+
+
+def upload_records(mirror: Any) -> list[dict[str, Any]]:
+    return [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
+
+
+async def upload(mirror: Any, tmp_path: Path, build_: Build, *options: str) -> dict[str, Any]:
+    """``sentry-cli sourcemaps upload`` of a build; the one upload record it made."""
+    before = len(upload_records(mirror))
+    await sentry_cli(mirror, tmp_path, "sourcemaps", "upload", *options, str(build_.directory))
+    records = upload_records(mirror)
+    assert before + 1 == len(records)
+    record = records[-1]
+    assert "artifact_bundle" == record["upload"]["kind"]
+    files = {item["headers"]["url"]: item for item in record["summary"]["items"]}
+    assert {"minified_source", "source_map"} == {item["type"] for item in files.values()}
+    assert {build_.debug_id} == {item["headers"]["debug_id"] for item in files.values()}
+    return record
+
+
+RELEASE = "shop@1.0.0"
+VIA = {"debug_id": (), "release": ("--release", RELEASE)}
+
+
+@pytest.mark.parametrize("via", ["debug_id", "release"])
+async def test_node_frames_resolve_to_the_source(
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, via: str
+) -> None:
+    """Uploaded with debug ids (no release), or plain with --release and a URL prefix that
+    matches the path node reports (``~/`` + the absolute path)."""
+    build_ = builds["node" if via == "debug_id" else "node-plain"]
+    prefix = () if via == "debug_id" else ("--url-prefix", f"~{build_.directory}")
+    record = await upload(mirror, tmp_path, build_, *VIA[via], *prefix)
+    assert (RELEASE if via == "release" else None) == record["upload"]["release"]
+    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    report = await sourcemaps_check(mirror)
+    assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", via)
+    assert 1.0 == report["totals"]["in_app_resolved_share"]
+
+
+@pytest.mark.parametrize("via", ["debug_id", "release"])
+async def test_browser_frames_resolve_to_the_source(
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, via: str
+) -> None:
+    """The page's script is at ``http://127.0.0.1:PORT/app.min.js``: the default URL prefix
+    ``~/`` matches it on any host."""
+    build_ = builds["browser" if via == "debug_id" else "browser-plain"]
+    await upload(mirror, tmp_path, build_, *VIA[via])
+    page = await run_browser_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    report = await sourcemaps_check(mirror)
+    assert_resolves_to_the_source(build_, event_row(report, page["event_id"]), "resolved", via)
+    assert 1.0 == report["totals"]["in_app_resolved_share"]
