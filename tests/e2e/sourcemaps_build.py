@@ -44,6 +44,7 @@ class Build:
     directory: Path
     label: str  # BUILD_LABEL, in the error message: tells two builds apart
     debug_id: str | None  # what sentry-cli inject wrote, None for a plain build
+    sources: str  # the map's path to the sources' directory, e.g. "../src/"
 
     @property
     def bundle(self) -> Path:
@@ -136,4 +137,4 @@ def build(
         debug_id = found.group(1)
     if not sources_content:
         shutil.rmtree(source)
-    return Build(name, platform, directory, label, debug_id)
+    return Build(name, platform, directory, label, debug_id, f"../{source.name}/")

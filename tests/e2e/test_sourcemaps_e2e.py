@@ -226,7 +226,7 @@ def assert_resolves_to_the_source(build_: Build, row: dict[str, Any], outcome: s
         assert (outcome, via) == (frame["outcome"], frame["via"]), frame
         assert build_.debug_id == frame["debug_id"]
         original = frame["original"]
-        assert (f"../src/{want.file}", want.line, want.column) == (
+        assert (build_.sources + want.file, want.line, want.column) == (
             original["file"],
             original["line"],
             original["column"],
@@ -290,3 +290,56 @@ async def test_browser_frames_resolve_to_the_source(
     report = await sourcemaps_check(mirror)
     assert_resolves_to_the_source(build_, event_row(report, page["event_id"]), "resolved", via)
     assert 1.0 == report["totals"]["in_app_resolved_share"]
+
+
+# ------------------------------------------------------------------ what does not resolve, by name
+
+#: Each case: the build uploaded and its upload options, the build run and the release it
+#: sends ("" for none). ``~{run}`` stands for the run build's directory (the path node
+#: reports), so that the uploaded file's URL matches the running file's.
+NEGATIVE = {
+    # Maps uploaded for another build of the same release and URL (stale): the running file's
+    # debug id is in no bundle, the release's file has the first build's.
+    "debug_id_not_in_bundle": ("node", ("--release", RELEASE, "--url-prefix", "~{run}"), "node-second", RELEASE),
+    # Stale again, without a release: nothing has the running build's debug id.
+    "no_bundle_for_debug_id": ("node", (), "node-second", ""),
+    # A bundle without debug ids, uploaded for a release, and events without a release.
+    "no_release": ("node-plain", ("--release", RELEASE, "--url-prefix", "~{run}"), "node-plain", ""),
+    # The release has a bundle, but not at the URL the frames give.
+    "file_missing": ("node-plain", ("--release", RELEASE, "--url-prefix", "~/elsewhere"), "node-plain", RELEASE),
+}
+
+
+@pytest.mark.parametrize("outcome", sorted(NEGATIVE))
+async def test_frames_that_cannot_resolve_are_named(
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, outcome: str
+) -> None:
+    uploaded, options, ran, release = NEGATIVE[outcome]
+    running = builds[ran]
+    await upload(mirror, tmp_path, builds[uploaded], *(o.replace("{run}", str(running.directory)) for o in options))
+    sent = await run_node_app(running, mirror.dsn(), release, tmp_path)
+    report = await sourcemaps_check(mirror, exit_code=1)  # --fail-on unresolved
+    row = event_row(report, sent["event_id"])
+    frames = in_app_rows(row)
+    assert len(running.expected_frames()) == len(frames)
+    assert {outcome: len(frames)} == row["in_app_outcomes"]
+    assert {outcome} == {frame["outcome"] for frame in frames}
+    assert [None] * len(frames) == [frame["original"] for frame in frames]
+    assert len(frames) == report["totals"]["in_app_outcomes"][outcome]
+    assert 0 == report["totals"]["in_app_resolved"]
+    assert outcome in {example["outcome"] for example in report["examples"] if example["in_app"]}
+
+
+async def test_a_map_without_sources_content_resolves_without_context(
+    mirror: Any, builds: dict[str, Build], tmp_path: Path
+) -> None:
+    """File, line and function still resolve (so --fail-on unresolved passes); the lines
+    around them cannot be shown."""
+    build_ = builds["node-no-content"]
+    assert "sourcesContent" not in json.loads(build_.source_map.read_text())
+    await upload(mirror, tmp_path, build_)
+    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    report = await sourcemaps_check(mirror)
+    row = event_row(report, sent["event_id"])
+    assert_resolves_to_the_source(build_, row, "no_sources_content", "debug_id")
+    assert "no_sources_content" in {example["outcome"] for example in report["examples"]}
