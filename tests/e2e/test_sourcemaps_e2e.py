@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
+import zstandard
 from aiohttp import web
 
 from sentry_mirror.core import envelope
@@ -343,3 +344,90 @@ async def test_a_map_without_sources_content_resolves_without_context(
     row = event_row(report, sent["event_id"])
     assert_resolves_to_the_source(build_, row, "no_sources_content", "debug_id")
     assert "no_sources_content" in {example["outcome"] for example in report["examples"]}
+
+
+# ------------------------------------------------------------------ a CI release pipeline
+
+SHA = "4f2c1d0b9a8e7f6a5b4c3d2e1f0a9b8c7d6e5f40"
+
+
+async def sentry_mirror_json(*args: str) -> dict[str, Any]:
+    """A reading command of the CLI (a real process) with JSON output."""
+    ran = await run([sys.executable, "-m", "sentry_mirror", *args], cwd=ROOT, timeout=60)
+    assert 0 == ran.returncode, ran.stderr
+    out: dict[str, Any] = json.loads(ran.stdout)
+    return out
+
+
+async def test_a_ci_release_pipeline_is_recorded_and_reported(
+    start_mirror: Any, builds: dict[str, Build], tmp_path: Path
+) -> None:
+    """What a CI job runs, in its order, each command exiting 0; then the app's event."""
+    mirror = await start_mirror(repos=("acme/shop",))
+    build_ = builds["node-plain"]
+    await sentry_cli(mirror, tmp_path, "releases", "new", RELEASE)
+    await sentry_cli(mirror, tmp_path, "releases", "set-commits", RELEASE, "--commit", f"acme/shop@{SHA}")
+    await upload(mirror, tmp_path, build_, "--release", RELEASE, "--url-prefix", f"~{build_.directory}")
+    await sentry_cli(mirror, tmp_path, "releases", "finalize", RELEASE)
+    await sentry_cli(mirror, tmp_path, "deploys", "new", "--release", RELEASE, "-e", "production", "-n", "ci-42")
+    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+
+    report = await sourcemaps_check(mirror)
+    assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", "release")
+
+    # Each command left its web API records (accepted, as Sentry answers), in order.
+    records = [r.data for r in mirror.records()]
+    calls = [(r["method"], r["endpoint"], r["response"]["status"]) for r in records if r["endpoint"] != "upload"]
+    assert [
+        ("POST", "api_releases", 201),  # releases new
+        ("GET", "api_repos", 200),  # set-commits: the repository named must exist
+        ("POST", "api_releases", 208),  # set-commits makes sure the release exists
+        ("PUT", "api_release", 200),  # set-commits: the refs
+        ("GET", "api_chunk_upload", 200),  # sourcemaps upload: the server's chunk options
+        ("POST", "api_artifact_assemble", 200),  # assembled? no: the chunk is missing
+        ("POST", "api_chunk_upload", 200),
+        ("POST", "api_artifact_assemble", 200),  # now assembled
+        ("PUT", "api_release", 200),  # releases finalize
+        ("POST", "api_deploys", 201),  # deploys new
+        ("POST", "envelope", 200),  # the app's error
+    ] == calls
+    api = [r for r in records if r["endpoint"].startswith("api_")]
+    assert {"acme"} == {r["api"]["org"] for r in api}
+    bodies = [json.loads(r["body"]) for r in api if r["endpoint"] in ("api_release", "api_deploys")]
+    assert [{"repository": "acme/shop", "commit": SHA}] == [
+        {k: ref[k] for k in ("repository", "commit")} for ref in bodies[0]["refs"]
+    ]
+    assert "dateReleased" in bodies[1]
+    assert ("production", "ci-42") == (bodies[2]["environment"], bodies[2]["name"])
+    for r in api:
+        assert {"form": "bearer", "token": r["auth"]["token"]} == r["auth"]
+        assert r["auth"]["token"].startswith("redacted:")
+    assembles = [json.loads(r["response"]["body"]) for r in records if r["endpoint"] == "api_artifact_assemble"]
+    assert ["not_found", "ok"] == [answer["state"] for answer in assembles]
+    assert 1 == len(assembles[0]["missingChunks"])
+    written = b"".join(snapshot_bytes(mirror))
+    assert b'"api_deploys"' in written  # the token's hash is there, the token itself never
+    assert TOKEN.encode() not in written
+
+    # What the report says today: the endpoints, and the event's release.
+    summary = await sentry_mirror_json("report", "--format", "json", str(mirror.directory))
+    assert {
+        "api_releases": 2,
+        "api_repos": 1,
+        "api_release": 2,
+        "api_chunk_upload": 2,
+        "api_artifact_assemble": 2,
+        "api_deploys": 1,
+        "upload": 1,
+        "envelope": 1,
+    } == summary["traffic"]["by_endpoint"]
+    assert {RELEASE: 1} == summary["sourcemaps"]["releases"]
+
+
+def snapshot_bytes(mirror: Any) -> list[bytes]:
+    """The listener's snapshot files, decompressed (zstd frames, possibly several)."""
+    out = []
+    for path in sorted(mirror.directory.glob("*.zst")):
+        with zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True) as reader:
+            out.append(reader.read())
+    return out
