@@ -304,6 +304,8 @@ NEGATIVE = {
     "debug_id_not_in_bundle": ("node", ("--release", RELEASE, "--url-prefix", "~{run}"), "node-second", RELEASE),
     # Stale again, without a release: nothing has the running build's debug id.
     "no_bundle_for_debug_id": ("node", (), "node-second", ""),
+    # The injected build was uploaded, the files deployed are the ones from before inject.
+    "debug_id_not_in_event": ("node", ("--release", RELEASE, "--url-prefix", "~{run}"), "node-plain", ""),
     # A bundle without debug ids, uploaded for a release, and events without a release.
     "no_release": ("node-plain", ("--release", RELEASE, "--url-prefix", "~{run}"), "node-plain", ""),
     # The release has a bundle, but not at the URL the frames give.
@@ -422,6 +424,22 @@ async def test_a_ci_release_pipeline_is_recorded_and_reported(
         "envelope": 1,
     } == summary["traffic"]["by_endpoint"]
     assert {RELEASE: 1} == summary["sourcemaps"]["releases"]
+    # The "releases" section is on branch relreport: once merged, drop this `if`.
+    if "releases" in summary["sections"]:
+        assert_releases_section(summary["releases"])
+
+
+def assert_releases_section(section: dict[str, Any]) -> None:
+    """The pipeline above as the report's "Releases and uploads" section tells it."""
+    (row,) = section["releases"]
+    assert (RELEASE, 1, 1, True) == (row["version"], row["events"], row["bundles"], row["has_upload"])
+    assert row["finalized"] is not None
+    assert [{"repository": "acme/shop", "commit": SHA, "previous": None}] == row["refs"]
+    assert [("production", "ci-42")] == [(d["environment"], d["name"]) for d in row["deploys"]]
+    assert {"minified_source": 1, "source_map": 1} == row["bundle_files"]
+    assert 0 == section["mismatches"]["events_no_upload"]["count"]
+    assert 0 == section["mismatches"]["not_finalized"]["count"]
+    assert "no upload" not in section["answer"]
 
 
 def snapshot_bytes(mirror: Any) -> list[bytes]:
