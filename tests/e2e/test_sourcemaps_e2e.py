@@ -75,13 +75,14 @@ async def serve_directory(directory: Path) -> tuple[str, web.AppRunner]:
     return f"http://127.0.0.1:{port}", runner
 
 
-async def run_browser_app(build_: Build, dsn: str, release: str, tmp_path: Path) -> dict[str, Any]:
+async def run_browser_app(build_: Build, dsn: str, release: str, tmp_path: Path, dist: str = "") -> dict[str, Any]:
     """Open the browser build's page in headless chromium once; the page's report."""
     chromium = need_chromium()
     node = need_node("playwright-core")
     origin, runner = await serve_directory(build_.directory)
     try:
-        url = f"{origin}/index.html?dsn={quote(dsn, safe='')}&release={quote(release, safe='')}"
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (("dsn", dsn), ("release", release), ("dist", dist)))
+        url = f"{origin}/index.html?{query}"
         report = tmp_path / f"{build_.name}-browser.json"
         profile = tmp_path / f"{build_.name}-profile"
         driver = Path(__file__).parent.parent / "conformance" / "js" / "browser_driver.js"
@@ -284,12 +285,16 @@ async def test_browser_frames_resolve_to_the_source(
     mirror: Any, builds: dict[str, Build], tmp_path: Path, via: str
 ) -> None:
     """The page's script is at ``http://127.0.0.1:PORT/app.min.js``: the default URL prefix
-    ``~/`` matches it on any host."""
+    ``~/`` matches it on any host. By release, with a dist too (the SDK's and the upload's)."""
     build_ = builds["browser" if via == "debug_id" else "browser-plain"]
-    await upload(mirror, tmp_path, build_, *VIA[via])
-    page = await run_browser_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    dist = "" if via == "debug_id" else "web-7"
+    record = await upload(mirror, tmp_path, build_, *VIA[via], *(("--dist", dist) if dist else ()))
+    assert (dist or None) == record["upload"]["dist"]
+    page = await run_browser_app(build_, mirror.dsn(), RELEASE, tmp_path, dist)
     report = await sourcemaps_check(mirror)
-    assert_resolves_to_the_source(build_, event_row(report, page["event_id"]), "resolved", via)
+    row = event_row(report, page["event_id"])
+    assert (dist or None) == row["dist"]
+    assert_resolves_to_the_source(build_, row, "resolved", via)
     assert 1.0 == report["totals"]["in_app_resolved_share"]
 
 
@@ -369,7 +374,7 @@ async def test_a_ci_release_pipeline_is_recorded_and_reported(
     build_ = builds["node-plain"]
     await sentry_cli(mirror, tmp_path, "releases", "new", RELEASE)
     await sentry_cli(mirror, tmp_path, "releases", "set-commits", RELEASE, "--commit", f"acme/shop@{SHA}")
-    await upload(mirror, tmp_path, build_, "--release", RELEASE, "--url-prefix", f"~{build_.directory}")
+    await upload(mirror, tmp_path, build_, "--release", RELEASE, "--url-prefix", f"~{build_.directory}", "--wait")
     await sentry_cli(mirror, tmp_path, "releases", "finalize", RELEASE)
     await sentry_cli(mirror, tmp_path, "deploys", "new", "--release", RELEASE, "-e", "production", "-n", "ci-42")
     sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
