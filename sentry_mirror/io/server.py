@@ -323,7 +323,7 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         store = functools.partial(_store, mirror)
         return await webapi.answer(
             mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
-            truncated=truncated, remote=remote, store=store,
+            truncated=truncated, remote=remote, store=store, announce=mirror.on_record,
         )  # fmt: skip
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(

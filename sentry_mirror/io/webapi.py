@@ -95,6 +95,7 @@ async def answer(
     truncated: bool,
     remote: str | None,
     store: Store,
+    announce: Callable[[dict[str, Any]], None] = lambda entry: None,
 ) -> web.Response:
     """Answer one web API request (its headers already redacted) and record it: the upload
     records of files it put together first, then its own; the answer once both are on disk."""
@@ -131,6 +132,7 @@ async def answer(
                 answer=orjson.dumps(reply), received_at=received_at,
             )  # fmt: skip
             await recorder.write(upload)
+            announce(upload)  # the live line
     except SnapshotError as exc:
         unavailable = ingest.unavailable(f"the mirror could not store this upload: {exc}")
         return await store(incoming, unavailable, entry, close=True)

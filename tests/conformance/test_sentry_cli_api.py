@@ -161,7 +161,8 @@ async def test_sourcemaps_with_debug_ids(mirror: Any, tmp_path: Path) -> None:
     assert ("artifact_bundle", "acme", ["web"], None) == tuple(
         upload["upload"][k] for k in ("kind", "org", "projects", "release")
     )
-    assert "acme" == manifest["org"]
+    assert "acme" == manifest["org"] and f"Bundle ID: {manifest['debug_id']}" in ran.stdout
+    assert _body(upload).startswith(b"SYSB")  # symbolic's source bundle header, then the zip
     assembles = [r for r in _records(mirror) if r["endpoint"] == "api_artifact_assemble"]
     assert ["not_found", "ok"] == [json.loads(r["response"]["body"])["state"] for r in assembles]
     assert upload["upload"]["request_id"] == assembles[-1]["id"]

@@ -302,3 +302,49 @@ async def test_forward_mode_answers_the_web_api_here_and_sends_nothing_on(stubs:
     await mirror.stop()
     [request], answers = mirror.records()
     assert ("api_chunk_upload", None, []) == (request["endpoint"], request.get("forwarded_to"), answers)
+
+
+async def test_the_live_line_sees_the_upload_before_the_assemble_call(tmp_path: Path) -> None:
+    from sentry_mirror.io.recorder import Recorder
+    from sentry_mirror.io.server import create_app, serve
+    from sentry_mirror.ui.render import line_segments
+
+    seen: list[dict[str, Any]] = []
+    recorder = Recorder(tmp_path)
+    await recorder.start()
+    running = await serve(create_app(recorder, on_record=lambda entry, _: seen.append(entry)), "127.0.0.1", 0)
+    data = b"a mapping file"
+    request = {sha1(data): {"name": "/proguard/05df37df-c557-5eb4-af6b-42c022e7cdf5.txt", "chunks": [sha1(data)]}}
+    url = f"http://127.0.0.1:{running.port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await upload_chunks(session, url, [("file", sha1(data), data)])
+            await call(session, "POST", f"{url}/api/0/projects/acme/web/files/difs/assemble/", orjson.dumps(request))
+    finally:
+        await running.stop()
+        await recorder.close()
+    assert ["api_chunk_upload", "upload", "api_dif_assemble"] == [e["endpoint"] for e in seen]
+    line = "".join(piece for piece, _ in line_segments(seen[1], local_time=False))
+    assert "upload" in line and "debug_file" in line and "upload:" not in line
+    assert "debug file /proguard/05df37df-c557-5eb4-af6b-42c022e7cdf5.txt" in line
+
+
+async def test_a_bug_is_a_500_recorded_without_the_token(mirror: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("sentry_mirror.io.webapi._dispatch", broken)
+    async with aiohttp.ClientSession() as session:
+        assert 500 == (await call(session, "GET", f"{mirror.url}{ORG}/repos/"))[0]
+    [entry] = [r.data for r in mirror.records()]
+    assert 500 == entry["response"]["status"] and "a bug" in entry["error"]
+    assert TOKEN not in orjson.dumps(entry).decode()
+
+
+async def test_a_body_over_the_cap_is_a_413_recorded_as_its_endpoint(start_mirror: Any) -> None:
+    mirror = await start_mirror(ingest.Config(max_body=1024))
+    async with aiohttp.ClientSession() as session:
+        status, answer = await call(session, "POST", f"{mirror.url}{ORG}/releases/", b"x" * 5000)
+    assert 413 == status and "1024" in answer["detail"]
+    [entry] = [r.data for r in mirror.records()]
+    assert ("api_releases", True) == (entry["endpoint"], entry["body_truncated"])
