@@ -205,7 +205,8 @@ class Resolver:
         lengths = self.lines.get(id(file))
         if lengths is None:
             text = file.content.decode("utf-8", "replace")
-            lengths = self.lines[id(file)] = [len(line) for line in text.split("\n")]
+            # in UTF-16 code units, as JavaScript engines count columns
+            lengths = self.lines[id(file)] = [len(line.encode("utf-16-le")) // 2 for line in text.split("\n")]
         return lengths
 
     def _cache(self, minified: BundleFile, mapped: BundleFile) -> Any:
