@@ -98,8 +98,9 @@ class SourcemapCheck:
             return
         if upload.get("kind") != "artifact_bundle":
             return
+        checksum = str(upload.get("checksum") or record.get("id") or "")
         try:
-            bundle = read_bundle(bodies.whole(record), str(upload.get("checksum") or record.get("id") or ""))
+            bundle = self.index.by_checksum.get(checksum) or read_bundle(bodies.whole(record), checksum)
         except (ValueError, MirrorError) as error:  # a BundleError, or a body that does not decode
             self._warn(f"upload record {record.get('id')}: artifact bundle skipped: {error}")
             return

@@ -179,3 +179,15 @@ def test_events_past_the_listed_ones_are_counted_per_distinct_stack(
     assert (result.js_events, len(result.event_rows)) == (6, 1)
     assert outcomes(result) == {"resolved": 5 * len(built.positions), "no_release": 1}
     assert [(e.outcome, e.count, e.event_id) for e in result.examples] == [("no_release", 1, None)]
+
+
+def test_a_bundle_uploaded_for_two_releases_is_read_once(js_builds: Builds) -> None:
+    data = bundle(js_builds.main, None)
+    checker = SourcemapCheck()
+    checker.add(make_upload(data, release="web@1"))
+    checker.add(make_upload(data, release="web@2"))
+    first, second = checker.index.bundles.values()
+    assert first is second
+    for release in ("web@1", "web@2"):
+        checker.add(make_event_record(make_js_event(PATH, js_builds.main.positions, release=release)))
+    assert outcomes(checker.result()) == {"resolved": 2 * len(js_builds.main.positions)}
