@@ -191,3 +191,12 @@ def test_a_bundle_uploaded_for_two_releases_is_read_once(js_builds: Builds) -> N
     for release in ("web@1", "web@2"):
         checker.add(make_event_record(make_js_event(PATH, js_builds.main.positions, release=release)))
     assert outcomes(checker.result()) == {"resolved": 2 * len(js_builds.main.positions)}
+
+
+def test_node_frames_with_only_a_filename_find_their_debug_id(js_builds: Builds) -> None:
+    event = make_js_event(PATH, js_builds.main.positions, debug_id=DEBUG_ID)
+    for frame in event["exception"]["values"][0]["stacktrace"]["frames"]:
+        del frame["abs_path"]  # as @sentry/node sends them
+    result = check(make_upload(bundle(js_builds.main)), make_event_record(event))
+    assert outcomes(result) == {"resolved": len(js_builds.main.positions)}
+    assert {frame.via for frame in result.event_rows[0].frames} == {"debug_id"}
