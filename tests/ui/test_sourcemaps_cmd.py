@@ -3,6 +3,7 @@ codes, the HTML page, and captured text shown literally."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,10 @@ def test_every_outcome_is_documented_with_its_fix() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "sourcemaps.md").read_text()
     for name in OUTCOMES:
         assert f"| `{name}` |" in doc, name
+
+
+def test_without_symbolic_the_error_names_the_install_command(capture: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "symbolic.sourcemapcache", None)  # import fails as when not installed
+    result = run(capture, "--json")
+    assert result.exit_code == ExitCode.ERROR
+    assert "pip install 'sentry-mirror[sourcemaps]'" in result.stderr and not result.stdout

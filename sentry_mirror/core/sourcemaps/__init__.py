@@ -11,7 +11,7 @@ what it finds. docs/sourcemaps.md documents the outcomes and the JSON.
 from sentry_mirror.core.sourcemaps.bundle import Bundle, BundleError, BundleFile, normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.check import SourcemapCheck
 from sentry_mirror.core.sourcemaps.index import candidate_urls
-from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVED, load_symbolic
+from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVED, load_symbolic, symbolic_available
 from sentry_mirror.core.sourcemaps.result import CheckResult, EventResult, Example, FrameResult, Native, Totals
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "load_symbolic",
     "normalize_debug_id",
     "read_bundle",
+    "symbolic_available",
 ]

@@ -4,16 +4,18 @@ a :class:`~.result.CheckResult` out (:meth:`~SourcemapCheck.result`).
 
 Uploads may come after the events they serve (snapshots are read in any order), so events
 are kept (only what the check needs, :class:`~.events.Event`) and resolved when the result is
-asked for. Each bundle is held once; resolutions are remembered per distinct frame (up to
+asked for: the first :data:`MAX_EVENT_ROWS` one by one (the result lists them), the others
+without their ids, counted per distinct stack (the same crash a thousand times is kept once).
+Each bundle is held once; resolutions are remembered per distinct frame (up to
 :data:`MAX_MEMO`), so 10,000 events of one build cost one lookup per distinct frame. The
-result lists the first :data:`MAX_EVENT_ROWS` events and :data:`MAX_EXAMPLES` distinct
-unresolved frames; the totals count everything.
+result lists :data:`MAX_EXAMPLES` distinct unresolved frames; the totals count everything.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sentry_mirror.core import bodies, grouping
@@ -44,7 +46,8 @@ class SourcemapCheck:
 
     def __init__(self) -> None:
         self.index = Index()
-        self.pending: list[Event] = []
+        self.listed: list[Event] = []
+        self.others: Counter[Event] = Counter()
         self.events = 0
         self.warnings: list[str] = []
 
@@ -60,12 +63,21 @@ class SourcemapCheck:
             self.events += 1
             event = read_event(payload, record.get("id"))
             if event is not None:
-                self.pending.append(event)
+                self._keep(event, 1)
+
+    def _keep(self, event: Event, times: int) -> None:
+        if event.frames and len(self.listed) < MAX_EVENT_ROWS:
+            self.listed.append(event)
+        else:
+            self.others[replace(event, event_id=None, record_id=None)] += times
 
     def merge(self, other: SourcemapCheck) -> None:
         """Add what ``other`` was fed."""
         self.index.merge(other.index)
-        self.pending.extend(other.pending)
+        for event in other.listed:
+            self._keep(event, 1)
+        for event, times in other.others.items():
+            self._keep(event, times)
         self.events += other.events
         for warning in other.warnings:
             self._warn(warning)
@@ -86,8 +98,9 @@ class SourcemapCheck:
             return
         if upload.get("kind") != "artifact_bundle":
             return
+        checksum = str(upload.get("checksum") or record.get("id") or "")
         try:
-            bundle = read_bundle(bodies.whole(record), str(upload.get("checksum") or record.get("id") or ""))
+            bundle = self.index.by_checksum.get(checksum) or read_bundle(bodies.whole(record), checksum)
         except (ValueError, MirrorError) as error:  # a BundleError, or a body that does not decode
             self._warn(f"upload record {record.get('id')}: artifact bundle skipped: {error}")
             return
@@ -99,9 +112,12 @@ class SourcemapCheck:
     def result(self) -> CheckResult:
         """Resolve every event kept against every upload read (raises the install hint as a
         MirrorError when there are frames to resolve and symbolic is missing)."""
-        tally = _Tally(Resolver(self.index) if any(e.frames for e in self.pending) else None)
-        for event in self.pending:
-            tally.event(event, self.index.debug_files)
+        frames = bool(self.listed) or any(e.frames for e in self.others)
+        tally = _Tally(Resolver(self.index) if frames else None)
+        for event in self.listed:
+            tally.event(event, self.index.debug_files, 1, listed=True)
+        for event, times in self.others.items():
+            tally.event(event, self.index.debug_files, times, listed=False)
         index = self.index
         return CheckResult(
             events=self.events,
@@ -135,31 +151,31 @@ class _Tally:
         self.found: dict[tuple[str, str], list[Any]] = {}  # (outcome, abs_path) -> [count, Example]
         self.missing: list[tuple[str, str]] = []
 
-    def event(self, event: Event, debug_files: Mapping[str, str]) -> None:
+    def event(self, event: Event, debug_files: Mapping[str, str], times: int, *, listed: bool) -> None:
+        """Count ``event``, met ``times`` times (listed in the result or not)."""
         for debug_id, code_file in event.native:
-            self.images += 1
+            self.images += times
             if debug_id in debug_files:
-                self.matched += 1
+                self.matched += times
             elif len(self.missing) < MAX_EXAMPLES and (debug_id, code_file) not in self.missing:
                 self.missing.append((debug_id, code_file))
         if not event.frames or self.resolver is None:
             return
-        self.js_events += 1
+        self.js_events += times
         outcomes: Counter[str] = Counter()
         in_app: Counter[str] = Counter()
-        listed = len(self.rows) < MAX_EVENT_ROWS
         frames = []
         for frame in event.frames:
             resolution = self._resolve(event, frame)
-            outcomes[resolution.outcome] += 1
+            outcomes[resolution.outcome] += times
             if frame.in_app:
-                in_app[resolution.outcome] += 1
+                in_app[resolution.outcome] += times
             if listed or resolution.outcome != RESOLVED:
                 result = _frame_result(frame, resolution)
                 if listed:
                     frames.append(result)
-                self._example(event, result)
-        self.frames += len(event.frames)
+                self._example(event, result, times)
+        self.frames += len(event.frames) * times
         self.in_app += sum(in_app.values())
         self.outcomes.update(outcomes)
         self.in_app_outcomes.update(in_app)
@@ -169,7 +185,7 @@ class _Tally:
             self.rows.append(row)
 
     def _resolve(self, event: Event, frame: Frame) -> Resolution:
-        key = (event.debug_id_of(frame.abs_path), event.release, event.dist, frame.abs_path, frame.lineno, frame.colno)
+        key = (event.debug_id_of(frame), event.release, event.dist, frame.abs_path, frame.lineno, frame.colno)
         found = self.memo.get(key)
         if found is None:
             assert self.resolver is not None
@@ -178,16 +194,16 @@ class _Tally:
                 self.memo[key] = found
         return found
 
-    def _example(self, event: Event, frame: FrameResult) -> None:
+    def _example(self, event: Event, frame: FrameResult, times: int) -> None:
         if frame.outcome == RESOLVED:
             return
         key = (frame.outcome, frame.abs_path)
         entry = self.found.get(key)
         if entry is not None:
-            entry[0] += 1
+            entry[0] += times
             entry[2] = entry[2] or frame.in_app
         elif len(self.found) < MAX_EXAMPLES:
-            self.found[key] = [1, (frame, event.event_id, event.release), frame.in_app]
+            self.found[key] = [times, (frame, event.event_id, event.release), frame.in_app]
 
     def examples(self) -> tuple[Example, ...]:
         made = [

@@ -19,13 +19,15 @@ MAX_FRAMES = 500
 
 @dataclass(frozen=True)
 class Frame:
-    """A JavaScript frame as sent: where, and whether the SDK marked it in-app."""
+    """A JavaScript frame as sent: where (``abs_path``, else ``filename``; ``filename`` kept
+    too when it differs), and whether the SDK marked it in-app."""
 
     abs_path: str
     lineno: object
     colno: object
     function: str | None
     in_app: bool
+    filename: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,13 @@ class Event:
     debug_ids: tuple[tuple[str, str], ...]  # (code_file, debug id) of sourcemap images
     native: tuple[tuple[str, str], ...]  # (debug id, code_file or "") of other images
 
-    def debug_id_of(self, abs_path: str) -> str | None:
-        return next((d for code_file, d in self.debug_ids if code_file == abs_path), None)
+    def debug_id_of(self, frame: Frame) -> str | None:
+        """The debug id the event's ``sourcemap`` images give the frame's file (their
+        ``code_file`` is the frame's ``abs_path``, or its ``filename``)."""
+        for code_file, debug_id in self.debug_ids:
+            if code_file == frame.abs_path or code_file == frame.filename:
+                return debug_id
+        return None
 
 
 def read_event(payload: Mapping[str, Any], record_id: str | None) -> Event | None:
@@ -72,6 +79,7 @@ def _frames(event: Mapping[str, Any], platform: str) -> list[Frame]:
         if isinstance(own, str) and own not in JS_PLATFORMS and own != platform:
             continue
         path = _text(frame.get("abs_path")) or _text(frame.get("filename")) or ""
+        filename = _text(frame.get("filename"))
         frames.append(
             Frame(
                 abs_path=path[:2048],
@@ -79,6 +87,7 @@ def _frames(event: Mapping[str, Any], platform: str) -> list[Frame]:
                 colno=frame.get("colno"),
                 function=(_text(frame.get("function")) or "")[:200] or None,
                 in_app=frame.get("in_app") is True,
+                filename=filename[:2048] if filename and filename != path else None,
             )
         )
     return frames

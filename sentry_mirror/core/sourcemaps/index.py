@@ -54,6 +54,7 @@ class Index:
     """Bundles (each held once, by checksum) and debug files, with the maps lookups use."""
 
     bundles: dict[tuple[str, str | None, str | None], Bundle] = field(default_factory=dict)
+    by_checksum: dict[str, Bundle] = field(default_factory=dict)  # each bundle read once
     by_debug_id: dict[str, dict[str, BundleFile]] = field(default_factory=dict)
     by_release: dict[tuple[str, str | None], dict[str, BundleFile]] = field(default_factory=dict)
     debug_urls: dict[str, str] = field(default_factory=dict)  # URL -> debug id, any release
@@ -67,6 +68,7 @@ class Index:
         key = (bundle.checksum, release, dist)
         if key in self.bundles:
             return
+        bundle = self.by_checksum.setdefault(bundle.checksum, bundle)
         self.bundles[key] = bundle
         for file in bundle.files:
             if file.debug_id:

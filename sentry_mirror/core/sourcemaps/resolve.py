@@ -72,6 +72,15 @@ _MAX_POSITION = (1 << 32) - 1
 _INSTALL = "source map resolution needs Sentry's symbolic library: pip install 'sentry-mirror[sourcemaps]'"
 
 
+def symbolic_available() -> bool:
+    """Whether symbolic can be imported (the report asks before resolving anything)."""
+    try:
+        load_symbolic()
+    except MirrorError:
+        return False
+    return True
+
+
 def load_symbolic() -> Any:
     """``symbolic.sourcemapcache``; a MirrorError naming the install command without it."""
     try:
@@ -115,7 +124,7 @@ class Resolver:
 
     def resolve(self, event: Event, frame: Frame) -> Resolution:
         index = self.index
-        debug_id = event.debug_id_of(frame.abs_path)
+        debug_id = event.debug_id_of(frame)
         if debug_id is not None:
             files = index.by_debug_id.get(debug_id)
             if files:
@@ -196,7 +205,8 @@ class Resolver:
         lengths = self.lines.get(id(file))
         if lengths is None:
             text = file.content.decode("utf-8", "replace")
-            lengths = self.lines[id(file)] = [len(line) for line in text.split("\n")]
+            # in UTF-16 code units, as JavaScript engines count columns
+            lengths = self.lines[id(file)] = [len(line.encode("utf-16-le")) // 2 for line in text.split("\n")]
         return lengths
 
     def _cache(self, minified: BundleFile, mapped: BundleFile) -> Any:

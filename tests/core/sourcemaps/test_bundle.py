@@ -95,16 +95,29 @@ def test_a_damaged_upload_is_a_warning_and_its_frames_an_outcome() -> None:
 
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=30))
+_header = st.one_of(_scalars, st.sampled_from([DEBUG_ID, "a.js.map", "data:application/json;base64,e30="]))
 _manifest_file = st.fixed_dictionaries(
-    {"url": _scalars, "type": st.sampled_from(["minified_source", "source_map", "source", 3])},
-    optional={"headers": st.one_of(_scalars, st.dictionaries(st.sampled_from(["debug-id", "Sourcemap"]), _scalars))},
+    {
+        "url": st.one_of(_scalars, st.sampled_from(["~/srv/a.js", "~/srv/a.js.map"])),
+        "type": st.sampled_from(["minified_source", "source_map", "source", 3]),
+    },
+    optional={"headers": st.one_of(_scalars, st.dictionaries(st.sampled_from(["debug-id", "Sourcemap"]), _header))},
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    files=st.dictionaries(st.text(min_size=1, max_size=12), _manifest_file, max_size=4),
-    contents=st.lists(st.binary(max_size=200), min_size=4, max_size=4),
+    files=st.dictionaries(st.text("abc/._-~ é", min_size=1, max_size=12), _manifest_file, max_size=4),
+    contents=st.lists(
+        st.one_of(
+            st.binary(max_size=200),
+            st.sampled_from(
+                [b"f();\n//# sourceMappingURL=a.js.map", b'{"version":3,"sources":[],"mappings":";;AAAA"}']
+            ),
+        ),
+        min_size=4,
+        max_size=4,
+    ),
     positions=st.lists(st.tuples(_scalars, _scalars), max_size=4),
     debug_id=st.one_of(st.none(), st.just(DEBUG_ID), st.text(max_size=40)),
     cut=st.integers(0, 400),

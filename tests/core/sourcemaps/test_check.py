@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sentry_mirror.core.sourcemaps import SourcemapCheck
+from sentry_mirror.core.sourcemaps import check as check_module
 from sentry_mirror.core.sourcemaps.result import CheckResult
 from tests.factories import make_artifact_bundle, make_event_record, make_js_event, make_upload
 from tests.jsbuild import EXPECTED, Builds, Built, expected_line
@@ -160,3 +161,42 @@ def test_native_images_are_matched_against_debug_files() -> None:
     result = check(make_upload(b"\x7fELF", kind="debug_file", debug_id=known, name="a.so"), make_event_record(event))
     assert (result.native.images, result.native.matched, result.native.missing) == (2, 1, 1)
     assert result.native.missing_examples == ((unknown, "/lib/b.dylib"),)
+
+
+def test_events_past_the_listed_ones_are_counted_per_distinct_stack(
+    js_builds: Builds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check_module, "MAX_EVENT_ROWS", 1)
+    built = js_builds.main
+    checker = SourcemapCheck()
+    checker.add(make_upload(bundle(built)))
+    for number in range(5):
+        event = make_js_event(PATH, built.positions, debug_id=DEBUG_ID, event_id=f"{number:032x}")
+        checker.add(make_event_record(event))
+    checker.add(make_event_record(make_js_event("/srv/app/dist/gone.js", [(1, 1)], event_id="f" * 32)))
+    assert len(checker.listed) == 1 and sorted(checker.others.values()) == [1, 4]
+    result = checker.result()
+    assert (result.js_events, len(result.event_rows)) == (6, 1)
+    assert outcomes(result) == {"resolved": 5 * len(built.positions), "no_release": 1}
+    assert [(e.outcome, e.count, e.event_id) for e in result.examples] == [("no_release", 1, None)]
+
+
+def test_a_bundle_uploaded_for_two_releases_is_read_once(js_builds: Builds) -> None:
+    data = bundle(js_builds.main, None)
+    checker = SourcemapCheck()
+    checker.add(make_upload(data, release="web@1"))
+    checker.add(make_upload(data, release="web@2"))
+    first, second = checker.index.bundles.values()
+    assert first is second
+    for release in ("web@1", "web@2"):
+        checker.add(make_event_record(make_js_event(PATH, js_builds.main.positions, release=release)))
+    assert outcomes(checker.result()) == {"resolved": 2 * len(js_builds.main.positions)}
+
+
+def test_node_frames_with_only_a_filename_find_their_debug_id(js_builds: Builds) -> None:
+    event = make_js_event(PATH, js_builds.main.positions, debug_id=DEBUG_ID)
+    for frame in event["exception"]["values"][0]["stacktrace"]["frames"]:
+        del frame["abs_path"]  # as @sentry/node sends them
+    result = check(make_upload(bundle(js_builds.main)), make_event_record(event))
+    assert outcomes(result) == {"resolved": len(js_builds.main.positions)}
+    assert {frame.via for frame in result.event_rows[0].frames} == {"debug_id"}
