@@ -11,6 +11,7 @@ the app's source: each line marked ``// frame:NAME`` is where one in-app frame m
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,26 @@ async def test_node_frames_resolve_to_the_source(
     report = await sourcemaps_check(mirror)
     assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", via)
     assert 1.0 == report["totals"]["in_app_resolved_share"]
+
+
+async def test_uploads_and_events_in_separate_snapshots(
+    start_mirror: Any, builds: dict[str, Build], tmp_path: Path
+) -> None:
+    """CI uploads through one listener run, the app sends through another: the check reads
+    both snapshots (the upload records hold the bundles; no chunk store is needed)."""
+    build_ = builds["node"]
+    ci, app = await start_mirror(), await start_mirror()
+    await upload(ci, tmp_path, build_)
+    sent = await run_node_app(build_, app.dsn(), RELEASE, tmp_path)
+    argv = [sys.executable, "-m", "sentry_mirror", "sourcemaps", "check", "--json", "--fail-on", "unresolved"]
+    alone = await run([*argv, str(app.directory)], cwd=ROOT, timeout=60)
+    assert 1 == alone.returncode
+    row = event_row(json.loads(alone.stdout), sent["event_id"])
+    assert {"no_bundle_for_debug_id": len(build_.expected_frames())} == row["in_app_outcomes"]
+    shutil.rmtree(ci.directory / "chunks")
+    ran = await run([*argv, str(ci.directory), str(app.directory)], cwd=ROOT, timeout=60)
+    assert 0 == ran.returncode, ran.stderr
+    assert_resolves_to_the_source(build_, event_row(json.loads(ran.stdout), sent["event_id"]), "resolved", "debug_id")
 
 
 @pytest.mark.parametrize("via", ["debug_id", "release"])
