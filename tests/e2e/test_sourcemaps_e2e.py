@@ -3,9 +3,15 @@
 A small app (``sourcemaps_app/``: three modules of named functions calling each other, one
 throwing) is bundled and minified with source maps by the real esbuild, once per session,
 for node and for the browser; ``sentry-cli sourcemaps inject`` (the real one) writes debug
-ids into the bundles and maps. The app runs under @sentry/node (a node process) and
-@sentry/browser (headless chromium) and sends its error to a real listener. The truth is
-the app's source: each line marked ``// frame:NAME`` is where one in-app frame must resolve.
+ids into the bundles and maps (``sourcemaps_build.py``). The real sentry-cli uploads the
+builds to a real listener (``SENTRY_URL``: the listener's web API), the app runs under
+@sentry/node (a node process) and @sentry/browser (headless chromium) and sends its error
+to the same listener, and ``sentry-mirror sourcemaps check`` (a process of the CLI) reads
+the snapshot. The truth is the app's source: each line marked ``// frame:NAME`` is where one
+in-app frame must resolve (file, line, column, function, the line's text). Then what does
+not resolve, each case named by its outcome, and a CI release pipeline (``releases new``,
+``set-commits``, ``sourcemaps upload``, ``finalize``, ``deploys new``) as the snapshot and
+the report tell it.
 """
 
 from __future__ import annotations
