@@ -307,6 +307,27 @@ async def test_uploads_and_events_in_separate_snapshots(
     assert_resolves_to_the_source(build_, event_row(json.loads(ran.stdout), sent["event_id"]), "resolved", "debug_id")
 
 
+async def test_a_ci_rerun_uploads_the_same_build_once(mirror: Any, builds: dict[str, Build], tmp_path: Path) -> None:
+    """The same bundle uploaded again (a re-run job) is already assembled: the listener says
+    so at once, sentry-cli sends no chunk, no second upload record is written, and the
+    frames resolve as before."""
+    build_ = builds["node"]
+    await upload(mirror, tmp_path, build_)
+    first_run = len(mirror.records())
+    await sentry_cli(mirror, tmp_path, "sourcemaps", "upload", str(build_.directory))
+    rerun = [r.data for r in mirror.records()[first_run:]]
+    assert {("GET", "api_chunk_upload"), ("POST", "api_artifact_assemble")} == {
+        (r["method"], r["endpoint"]) for r in rerun
+    }
+    assembled = [json.loads(r["response"]["body"]) for r in rerun if r["endpoint"] == "api_artifact_assemble"]
+    assert {("ok", ())} == {(answer["state"], tuple(answer["missingChunks"])) for answer in assembled}
+    assert 1 == len(upload_records(mirror))
+    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    report = await sourcemaps_check(mirror)
+    assert 1 == len(report["bundles"])
+    assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", "debug_id")
+
+
 @pytest.mark.parametrize("via", ["debug_id", "release"])
 async def test_browser_frames_resolve_to_the_source(
     mirror: Any, builds: dict[str, Build], tmp_path: Path, via: str
