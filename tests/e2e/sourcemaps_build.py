@@ -1,10 +1,11 @@
 """Builds of the source-map app (``sourcemaps_app/``) with the real esbuild and sentry-cli.
 
-Each build is a directory holding ``app.min.js`` and ``app.min.js.map`` (and, for the
-browser, ``index.html``), minified and mapped by esbuild, with debug ids injected by
-``sentry-cli sourcemaps inject`` unless the build is ``plain``. The truth the tests assert
-against comes from the sources themselves: every line marked ``// frame:NAME`` is where a
-stack frame of the app's one error must resolve (``<top>``: module top level, no function).
+Each build is a directory holding ``app.min.js`` and ``app.min.js.map`` (the split browser
+build also a chunk and its map; the browser builds ``index.html``), minified and mapped by
+esbuild, with debug ids injected by ``sentry-cli sourcemaps inject`` unless the build is
+plain. The truth the tests assert against comes from the sources themselves: every line
+marked ``// frame:NAME`` is where a stack frame of the app's one error must resolve, in the
+function NAME (``<top>``: the module's top level; ``<anonymous>``: an arrow function).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests.conformance.clients import NODE_MODULES, run
@@ -21,7 +22,9 @@ APP = Path(__file__).with_name("sourcemaps_app")
 ESBUILD = NODE_MODULES / ".bin" / "esbuild"
 SENTRY_CLI = NODE_MODULES / ".bin" / "sentry-cli"
 MODULES = ("pricing.js", "cart.js", "checkout.js")
-ENTRY = {"node": "node_main.js", "browser": "browser_main.js"}
+#: The entry module per platform; "browser-split" loads the other modules with a dynamic
+#: import, which esbuild --splitting makes a chunk of its own (another file, another map).
+ENTRY = {"node": "node_main.js", "browser": "browser_main.js", "browser-split": "browser_split.js"}
 MARKER = re.compile(r"//\s*frame:(\S+)")
 DEBUG_ID_COMMENT = re.compile(r"^//# debugId=([0-9a-f-]{36})$", re.MULTILINE)
 
@@ -31,9 +34,10 @@ class Frame:
     """Where a frame of the app's error comes from in the original source."""
 
     file: str  # the source file's name (as in sourcemaps_app/)
+    output: str  # the name of the built file the frame is in
     line: int  # 1-based
     column: int  # 1-based: where the call (or the ``new Error``) starts
-    function: str | None  # None at module top level
+    function: str  # as symbolic names it: "<unknown>" at module top level, "<anonymous>" in an arrow
     text: str  # the whole source line
 
 
@@ -43,8 +47,13 @@ class Build:
     platform: str  # "node" | "browser"
     directory: Path
     label: str  # BUILD_LABEL, in the error message: tells two builds apart
-    debug_id: str | None  # what sentry-cli inject wrote, None for a plain build
+    debug_ids: dict[str, str]  # built file name: what sentry-cli inject wrote (none if plain)
     sources: str  # the map's path to the sources' directory, e.g. "../src/"
+    chunk: str | None  # the split build's chunk (the modules), else None
+
+    @property
+    def debug_id(self) -> str | None:
+        return self.debug_ids.get("app.min.js")
 
     @property
     def bundle(self) -> Path:
@@ -56,13 +65,18 @@ class Build:
 
     def expected_frames(self) -> list[Frame]:
         """The app's in-app frames, outermost first (the order of a Sentry stack trace)."""
-        return expected_frames(self.platform)
+        frames = expected_frames(self.platform)
+        if self.chunk is None:
+            return frames
+        return [replace(f, output=self.chunk) if f.file in MODULES else f for f in frames]
 
 
 #: The frames of the app's error, outermost first, each with what it calls (the V8 frame's
-#: column is where that call starts).
+#: column is where that call starts). The outermost is the module's top level (``<top>``) or,
+#: in the split build, the anonymous timer callback (``<anonymous>``).
 CALLS = (
     ("<top>", "main("),
+    ("<anonymous>", "main("),
     ("main", "checkout("),
     ("checkout", "totalOf("),
     ("totalOf", "priceOf("),
@@ -71,6 +85,8 @@ CALLS = (
 
 
 def expected_frames(platform: str) -> list[Frame]:
+    """The frames through the marked lines, all in ``app.min.js`` (a build's chunk is
+    :meth:`Build.expected_frames`'s business)."""
     marked: dict[str, tuple[str, int, str]] = {}
     for name in (ENTRY[platform], *MODULES):
         for number, text in enumerate((APP / name).read_text().splitlines(), start=1):
@@ -79,9 +95,12 @@ def expected_frames(platform: str) -> list[Frame]:
                 marked[found.group(1)] = (name, number, text)
     frames = []
     for key, call in CALLS:
+        if key not in marked:
+            continue
         name, number, text = marked[key]
         assert text.count(call) == 1, (name, number, call)
-        frames.append(Frame(name, number, text.index(call) + 1, None if key == "<top>" else key, text))
+        function = "<unknown>" if key == "<top>" else key
+        frames.append(Frame(name, "app.min.js", number, text.index(call) + 1, function, text))
     return frames
 
 
@@ -118,23 +137,29 @@ def build(
         "--minify",
         "--sourcemap",
         f"--define:BUILD_LABEL={label!r}".replace("'", '"'),
-        f"--outfile={directory / 'app.min.js'}",
         "--log-level=warning",
     ]
     if platform == "node":
-        argv += ["--platform=node", "--format=cjs", "--external:@sentry/node"]
+        argv += [f"--outfile={directory / 'app.min.js'}", "--platform=node", "--format=cjs", "--external:@sentry/node"]
     else:
         argv += ["--format=esm", "--target=es2020"]
+        if platform == "browser-split":
+            argv += ["--splitting", f"--outdir={directory}", "--entry-names=app.min"]
+        else:
+            argv.append(f"--outfile={directory / 'app.min.js'}")
         shutil.copy(source / "index.html", directory / "index.html")
     if not sources_content:
         argv.append("--sources-content=false")
     _sync(argv, source)
-    debug_id = None
+    debug_ids = {}
     if inject:
         _sync([str(SENTRY_CLI), "sourcemaps", "inject", str(directory)], root)
-        found = DEBUG_ID_COMMENT.search(directory.joinpath("app.min.js").read_text())
-        assert found is not None
-        debug_id = found.group(1)
+        for file in directory.glob("*.js"):
+            found = DEBUG_ID_COMMENT.search(file.read_text())
+            assert found is not None, file
+            debug_ids[file.name] = found.group(1)
     if not sources_content:
         shutil.rmtree(source)
-    return Build(name, platform, directory, label, debug_id, f"../{source.name}/")
+    chunks = [f.name for f in directory.glob("*.js") if f.name != "app.min.js"]
+    assert len(chunks) == (platform == "browser-split")
+    return Build(name, platform, directory, label, debug_ids, f"../{source.name}/", chunks[0] if chunks else None)

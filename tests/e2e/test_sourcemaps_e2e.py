@@ -17,6 +17,7 @@ the report tell it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
         build(root, "node-no-content", "node", label="first", sources_content=False),
         build(root, "browser", "browser", label="first"),
         build(root, "browser-plain", "browser", label="first", inject=False),
+        build(root, "browser-split", "browser-split", label="first"),
     ]
     return {b.name: b for b in made}
 
@@ -126,30 +128,39 @@ def in_app_frames(event: dict[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ what the SDKs send
 
 
-def assert_frames_point_into_the_bundle(build_: Build, event: dict[str, Any], bundle_url: str) -> None:
-    """Every in-app frame is a position in the minified bundle, and an independent reading
-    of that position agrees: a call frame sits on the call of the next (inner) frame's
-    minified function, the innermost one on the ``new Error`` it threw."""
+def assert_frames_point_into_the_bundle(build_: Build, event: dict[str, Any], base_url: str) -> None:
+    """Every in-app frame is a position in the minified file it should be in (``base_url``
+    and the file's name), and an independent reading of that position agrees: a call frame
+    sits on a call (of the next, inner, frame's minified function when both are in one
+    file; across files the callee is a local name), the innermost one on the ``new Error``
+    it threw."""
     frames = in_app_frames(event)
-    assert len(build_.expected_frames()) == len(frames)
-    lines = build_.bundle.read_text().splitlines()
-    for outer, inner in zip(frames, [*frames[1:], None], strict=True):
-        assert bundle_url == outer["abs_path" if "abs_path" in outer else "filename"]
+    expected = build_.expected_frames()
+    assert len(expected) == len(frames)
+    pairs = zip(frames, [*frames[1:], None], expected, [*expected[1:], None], strict=True)
+    for outer, inner, want, callee_want in pairs:
+        assert base_url + want.output == outer["abs_path" if "abs_path" in outer else "filename"]
+        lines = (build_.directory / want.output).read_text().splitlines()
         text = lines[outer["lineno"] - 1][outer["colno"] - 1 :]
         if inner is None:
             assert text.startswith("new Error("), text[:40]
-        else:
-            callee = inner["function"].rsplit(".", 1)[-1]
-            assert len(callee) <= 2  # minified
-            assert text.startswith(f"{callee}("), (callee, text[:40])
+            continue
+        call = re.match(r"([\w$]{1,2})\(", text)  # minified
+        assert call is not None, text[:40]
+        if callee_want is not None and callee_want.output == want.output:
+            assert inner["function"].rsplit(".", 1)[-1] == call.group(1), text[:40]
 
 
-def assert_debug_meta(build_: Build, event: dict[str, Any], bundle_url: str) -> None:
+def assert_debug_meta(build_: Build, event: dict[str, Any], base_url: str) -> None:
+    """One ``sourcemap`` image per built file, with the debug id inject wrote into it."""
     images = event.get("debug_meta", {}).get("images", [])
-    if build_.debug_id is None:
-        assert [] == images
-    else:
-        assert [{"type": "sourcemap", "code_file": bundle_url, "debug_id": build_.debug_id}] == images
+    assert sorted(
+        (
+            {"type": "sourcemap", "code_file": base_url + name, "debug_id": debug_id}
+            for name, debug_id in build_.debug_ids.items()
+        ),
+        key=str,
+    ) == sorted(images, key=str)
 
 
 async def test_node_app_sends_minified_frames_and_the_injected_debug_id(
@@ -161,22 +172,21 @@ async def test_node_app_sends_minified_frames_and_the_injected_debug_id(
         (event,) = [e for e in recorded_events(mirror) if e["event_id"] == sent["event_id"]]
         assert "shop@1.0.0" == event["release"]
         assert f"no price for plum ({build_.label})" == event["exception"]["values"][0]["value"]
-        assert_frames_point_into_the_bundle(build_, event, str(build_.bundle))
-        assert_debug_meta(build_, event, str(build_.bundle))
+        assert_frames_point_into_the_bundle(build_, event, f"{build_.directory}/")
+        assert_debug_meta(build_, event, f"{build_.directory}/")
 
 
 async def test_browser_app_sends_minified_frames_and_the_injected_debug_id(
     mirror: Any, builds: dict[str, Build], tmp_path: Path
 ) -> None:
-    for name in ("browser", "browser-plain"):
+    for name in ("browser", "browser-plain", "browser-split"):
         build_ = builds[name]
         page = await run_browser_app(build_, mirror.dsn(), "shop-web@1.0.0", tmp_path)
         (event,) = [e for e in recorded_events(mirror) if e["event_id"] == page["event_id"]]
         assert "shop-web@1.0.0" == event["release"]
-        url = page["origin"] + "/app.min.js"
-        assert "127.0.0.1" == urlsplit(url).hostname
-        assert_frames_point_into_the_bundle(build_, event, url)
-        assert_debug_meta(build_, event, url)
+        assert "127.0.0.1" == urlsplit(page["origin"]).hostname
+        assert_frames_point_into_the_bundle(build_, event, page["origin"] + "/")
+        assert_debug_meta(build_, event, page["origin"] + "/")
 
 
 # ------------------------------------------------------------------ sentry-cli against the listener
@@ -233,15 +243,14 @@ def assert_resolves_to_the_source(build_: Build, row: dict[str, Any], outcome: s
     assert {outcome: len(expected)} == row["in_app_outcomes"]
     for frame, want in zip(frames, expected, strict=True):
         assert (outcome, via) == (frame["outcome"], frame["via"]), frame
-        assert build_.debug_id == frame["debug_id"]
+        assert build_.debug_ids.get(want.output) == frame["debug_id"]
         original = frame["original"]
         assert (build_.sources + want.file, want.line, want.column) == (
             original["file"],
             original["line"],
             original["column"],
         )
-        # symbolic names no function at module top level: "<unknown>", as Sentry shows it.
-        assert (want.function or "<unknown>") == original["function"]
+        assert want.function == original["function"]
         if outcome == "resolved":
             # (symbolic keeps the line's newline; Sentry's context_line has none)
             assert want.text == original["context_line"].rstrip("\n")
@@ -261,9 +270,12 @@ async def upload(mirror: Any, tmp_path: Path, build_: Build, *options: str) -> d
     assert before + 1 == len(records)
     record = records[-1]
     assert "artifact_bundle" == record["upload"]["kind"]
-    files = {item["headers"]["url"]: item for item in record["summary"]["items"]}
-    assert {"minified_source", "source_map"} == {item["type"] for item in files.values()}
-    assert {build_.debug_id} == {item["headers"]["debug_id"] for item in files.values()}
+    files = {(item["type"], item["headers"]["url"]): item["headers"]["debug_id"] for item in record["summary"]["items"]}
+    prefix = options[options.index("--url-prefix") + 1] if "--url-prefix" in options else "~"
+    built = {f.name for f in build_.directory.glob("*.js")}
+    expected = {("minified_source", f"{prefix}/{name}"): build_.debug_ids.get(name) for name in built}
+    expected.update({("source_map", f"{prefix}/{name}.map"): build_.debug_ids.get(name) for name in built})
+    assert expected == files
     return record
 
 
@@ -328,13 +340,16 @@ async def test_a_ci_rerun_uploads_the_same_build_once(mirror: Any, builds: dict[
     assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", "debug_id")
 
 
-@pytest.mark.parametrize("via", ["debug_id", "release"])
+@pytest.mark.parametrize(
+    ("name", "via"), [("browser", "debug_id"), ("browser-plain", "release"), ("browser-split", "debug_id")]
+)
 async def test_browser_frames_resolve_to_the_source(
-    mirror: Any, builds: dict[str, Build], tmp_path: Path, via: str
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, name: str, via: str
 ) -> None:
     """The page's script is at ``http://127.0.0.1:PORT/app.min.js``: the default URL prefix
-    ``~/`` matches it on any host. By release, with a dist too (the SDK's and the upload's)."""
-    build_ = builds["browser" if via == "debug_id" else "browser-plain"]
+    ``~/`` matches it on any host. By release, with a dist too (the SDK's and the upload's).
+    Split in two files, each frame is found by its own file's debug id."""
+    build_ = builds[name]
     dist = "" if via == "debug_id" else "web-7"
     record = await upload(mirror, tmp_path, build_, *VIA[via], *(("--dist", dist) if dist else ()))
     assert (dist or None) == record["upload"]["dist"]
