@@ -150,11 +150,30 @@ def _all_outcomes(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def _frame_json(frame: FrameResult) -> dict[str, Any]:
-    data = asdict(frame)
-    if frame.original is not None:
-        data["original"] = {**asdict(frame.original), "pre_context": list(frame.original.pre_context),
-                            "post_context": list(frame.original.post_context)}  # fmt: skip
-    return data
+    # by hand: dataclasses.asdict deep-copies, and took a third of a 10,000-event check
+    original = frame.original
+    return {
+        "abs_path": frame.abs_path,
+        "lineno": frame.lineno,
+        "colno": frame.colno,
+        "function": frame.function,
+        "in_app": frame.in_app,
+        "outcome": frame.outcome,
+        "via": frame.via,
+        "debug_id": frame.debug_id,
+        "detail": frame.detail,
+        "original": None
+        if original is None
+        else {
+            "file": original.file,
+            "line": original.line,
+            "column": original.column,
+            "function": original.function,
+            "context_line": original.context_line,
+            "pre_context": list(original.pre_context),
+            "post_context": list(original.post_context),
+        },
+    }
 
 
 def _event_json(row: EventResult) -> dict[str, Any]:
