@@ -109,6 +109,8 @@ class CheckResult:
     debug_files: int
     native: Native
     warnings: tuple[str, ...]
+    #: per release (None: events without one) the in-app frames that resolve, and all of them
+    in_app_by_release: Mapping[str | None, tuple[int, int]]
 
     @property
     def in_app_resolved_share(self) -> float | None:
@@ -141,6 +143,10 @@ class CheckResult:
             "debug_files": self.debug_files,
             "native": {**asdict(self.native), "missing_examples": [list(m) for m in self.native.missing_examples]},
             "warnings": list(self.warnings),
+            "releases": [
+                {"release": release, "in_app_frames": total, "in_app_resolved": resolved}
+                for release, (resolved, total) in self.in_app_by_release.items()
+            ],
         }
 
 
