@@ -12,12 +12,21 @@ from sentry_mirror.core.sourcemaps.bundle import Bundle, BundleError, BundleFile
 from sentry_mirror.core.sourcemaps.check import SourcemapCheck
 from sentry_mirror.core.sourcemaps.index import candidate_urls
 from sentry_mirror.core.sourcemaps.report import ReportFrames
-from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVED, load_symbolic, symbolic_available
+from sentry_mirror.core.sourcemaps.resolve import (
+    OUTCOMES,
+    RESOLVED,
+    RESOLVES,
+    SKIPPED,
+    load_symbolic,
+    symbolic_available,
+)
 from sentry_mirror.core.sourcemaps.result import CheckResult, EventResult, Example, FrameResult, Native, Totals
 
 __all__ = [
     "OUTCOMES",
     "RESOLVED",
+    "RESOLVES",
+    "SKIPPED",
     "Bundle",
     "BundleError",
     "BundleFile",

@@ -22,7 +22,7 @@ from sentry_mirror.core import bodies, grouping
 from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.events import Event, Frame, read_event
 from sentry_mirror.core.sourcemaps.index import Index
-from sentry_mirror.core.sourcemaps.resolve import RESOLVED, Resolution, Resolver
+from sentry_mirror.core.sourcemaps.resolve import RESOLVED, RESOLVES, SKIPPED, Resolution, Resolver
 from sentry_mirror.core.sourcemaps.result import (
     BundleSummary,
     CheckResult,
@@ -175,7 +175,7 @@ class _Tally:
             outcomes[resolution.outcome] += times
             if frame.in_app:
                 in_app[resolution.outcome] += times
-            if listed or resolution.outcome != RESOLVED:
+            if listed or resolution.outcome not in (RESOLVED, SKIPPED):
                 result = _frame_result(frame, resolution)
                 if listed:
                     frames.append(result)
@@ -195,8 +195,8 @@ class _Tally:
         if release not in self.by_release and len(self.by_release) >= MAX_RELEASES:
             release = OTHER_RELEASES
         counts = self.by_release.setdefault(release, [0, 0])
-        counts[0] += in_app[RESOLVED] + in_app["no_sources_content"]
-        counts[1] += sum(in_app.values())
+        counts[0] += sum(in_app[name] for name in RESOLVES)
+        counts[1] += sum(in_app.values()) - in_app[SKIPPED]
 
     def _resolve(self, event: Event, frame: Frame) -> Resolution:
         key = (event.debug_id_of(frame), event.release, event.dist, frame.abs_path, frame.lineno, frame.colno)
@@ -209,7 +209,7 @@ class _Tally:
         return found
 
     def _example(self, event: Event, frame: FrameResult, times: int) -> None:
-        if frame.outcome == RESOLVED:
+        if frame.outcome in (RESOLVED, SKIPPED):
             return
         key = (frame.outcome, frame.abs_path)
         entry = self.found.get(key)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVED, Original
+from sentry_mirror.core.sourcemaps.resolve import OUTCOMES, RESOLVES, SKIPPED, Original
 
 SCHEMA = 1
 
@@ -64,15 +64,21 @@ class Totals:
 
     @property
     def resolved(self) -> int:
-        return self.outcomes.get(RESOLVED, 0) + self.outcomes.get("no_sources_content", 0)
+        """Frames with an original file and line."""
+        return sum(self.outcomes.get(name, 0) for name in RESOLVES)
 
     @property
     def in_app_resolved(self) -> int:
-        return self.in_app_outcomes.get(RESOLVED, 0) + self.in_app_outcomes.get("no_sources_content", 0)
+        return sum(self.in_app_outcomes.get(name, 0) for name in RESOLVES)
+
+    @property
+    def in_app_checked(self) -> int:
+        """In-app frames with a file to look up (not ``skipped``)."""
+        return self.in_app_frames - self.in_app_outcomes.get(SKIPPED, 0)
 
     @property
     def in_app_unresolved(self) -> int:
-        return self.in_app_frames - self.in_app_resolved
+        return self.in_app_checked - self.in_app_resolved
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,9 @@ class CheckResult:
 
     @property
     def in_app_resolved_share(self) -> float | None:
-        """Share of in-app JavaScript frames that resolve (to a line at least), None without any."""
-        frames = self.totals.in_app_frames
+        """Share of in-app JavaScript frames that resolve (to a line at least) among those with
+        a file to look up; None without any."""
+        frames = self.totals.in_app_checked
         return self.totals.in_app_resolved / frames if frames else None
 
     def to_json(self) -> dict[str, Any]:
@@ -131,6 +138,7 @@ class CheckResult:
                 "in_app_frames": totals.in_app_frames,
                 "in_app_resolved": totals.in_app_resolved,
                 "in_app_outcomes": _all_outcomes(totals.in_app_outcomes),
+                "in_app_unresolved": totals.in_app_unresolved,
                 "in_app_resolved_share": self.in_app_resolved_share,
             },
             "event_rows": [_event_json(row) for row in self.event_rows],
