@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from sentry_mirror.core.sourcemaps import OUTCOMES, RESOLVED
+from sentry_mirror.core.sourcemaps import OUTCOMES, RESOLVES, SKIPPED
 from sentry_mirror.ui import render_report_html, render_report_terminal
 from sentry_mirror.ui.render_report import Section, Table, percent
 
@@ -34,7 +34,10 @@ def answer(data: Mapping[str, Any]) -> str:
         return "no JavaScript frames in the events read"
     share = totals["in_app_resolved_share"]
     in_app = f"{percent(share)} of in-app JS frames resolve" if share is not None else "no in-app JS frames"
-    return f"{in_app} ({totals['in_app_resolved']} of {totals['in_app_frames']}); {totals['resolved']} of {totals['frames']} frames in all"
+    checked = totals["in_app_resolved"] + totals["in_app_unresolved"]
+    return (
+        f"{in_app} ({totals['in_app_resolved']} of {checked}); {totals['resolved']} of {totals['frames']} frames in all"
+    )
 
 
 def sections(data: Mapping[str, Any], *, max_events: int | None = None) -> list[Section]:
@@ -65,9 +68,9 @@ def _events(data: Mapping[str, Any], limit: int | None) -> Section:
     rows = []
     for row in listed[:limit]:
         frames = sum(row["outcomes"].values())
-        unresolved = {k: n for k, n in row["in_app_outcomes"].items() if k not in (RESOLVED, "no_sources_content")}
+        unresolved = {k: n for k, n in row["in_app_outcomes"].items() if k not in RESOLVES and k != SKIPPED}
         worst = max(unresolved, key=lambda k: unresolved[k]) if unresolved else "-"
-        resolved = row["outcomes"].get(RESOLVED, 0) + row["outcomes"].get("no_sources_content", 0)
+        resolved = sum(row["outcomes"].get(name, 0) for name in RESOLVES)
         rows.append((row["event_id"] or "-", row["release"] or "-", frames, resolved, sum(unresolved.values()), worst))
     columns = ("event", "release", "frames", "resolved", "in-app unresolved", "main reason")
     notes = []

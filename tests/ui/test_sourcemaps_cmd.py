@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from sentry_mirror.core.sourcemaps import OUTCOMES
+from sentry_mirror.core.sourcemaps import OUTCOMES, FrameResult
+from sentry_mirror.core.sourcemaps.resolve import Original
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
@@ -64,6 +66,9 @@ def test_json_shape(capture: str, js_builds: Builds) -> None:
     assert set(row) == {"event_id", "record_id", "release", "dist", "platform", "outcomes", "in_app_outcomes", "frames"}
     top = row["frames"][-1]
     assert top["outcome"] == "resolved" and top["via"] == "debug_id"
+    assert set(top) == {f.name for f in fields(FrameResult)} and set(top["original"]) == {
+        f.name for f in fields(Original)
+    }
     assert top["original"]["file"].endswith("app/util.js") and top["original"]["function"] == "parseConfig"
     (example,) = data["examples"]
     assert (example["outcome"], example["count"], example["fix"]) == ("file_missing", 1, OUTCOMES["file_missing"][1])

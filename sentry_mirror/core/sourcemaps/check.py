@@ -22,7 +22,7 @@ from sentry_mirror.core import bodies, grouping
 from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.events import Event, Frame, read_event
 from sentry_mirror.core.sourcemaps.index import Index
-from sentry_mirror.core.sourcemaps.resolve import RESOLVED, Resolution, Resolver
+from sentry_mirror.core.sourcemaps.resolve import RESOLVED, RESOLVES, SKIPPED, Resolution, Resolver
 from sentry_mirror.core.sourcemaps.result import (
     BundleSummary,
     CheckResult,
@@ -38,6 +38,9 @@ MAX_EVENT_ROWS = 1000
 MAX_EXAMPLES = 50
 MAX_WARNINGS = 100
 MAX_MEMO = 200_000
+#: Releases with their own in-app figures (the others are added under :data:`OTHER_RELEASES`).
+MAX_RELEASES = 1000
+OTHER_RELEASES = "(other releases)"
 _EVENT_TYPES = frozenset({"event"})
 
 
@@ -134,6 +137,7 @@ class SourcemapCheck:
             releases_uploaded=tuple(sorted(index.releases)),
             debug_files=len(index.debug_files),
             native=Native(tally.images, tally.matched, tally.images - tally.matched, tuple(tally.missing)),
+            in_app_by_release={release: (r, n) for release, (r, n) in tally.by_release.items()},
             warnings=tuple(self.warnings),
         )
 
@@ -149,6 +153,7 @@ class _Tally:
         self.in_app_outcomes: Counter[str] = Counter()
         self.rows: list[EventResult] = []
         self.found: dict[tuple[str, str], list[Any]] = {}  # (outcome, abs_path) -> [count, Example]
+        self.by_release: dict[str | None, list[int]] = {}  # release -> [in-app resolved, in-app]
         self.missing: list[tuple[str, str]] = []
 
     def event(self, event: Event, debug_files: Mapping[str, str], times: int, *, listed: bool) -> None:
@@ -170,19 +175,28 @@ class _Tally:
             outcomes[resolution.outcome] += times
             if frame.in_app:
                 in_app[resolution.outcome] += times
-            if listed or resolution.outcome != RESOLVED:
+            if listed or resolution.outcome not in (RESOLVED, SKIPPED):
                 result = _frame_result(frame, resolution)
                 if listed:
                     frames.append(result)
                 self._example(event, result, times)
         self.frames += len(event.frames) * times
         self.in_app += sum(in_app.values())
+        if in_app:
+            self._release(event.release, in_app)
         self.outcomes.update(outcomes)
         self.in_app_outcomes.update(in_app)
         if listed:
             row = EventResult(event.event_id, event.record_id, event.release, event.dist, event.platform,
                               dict(outcomes), dict(in_app), tuple(frames))  # fmt: skip
             self.rows.append(row)
+
+    def _release(self, release: str | None, in_app: Counter[str]) -> None:
+        if release not in self.by_release and len(self.by_release) >= MAX_RELEASES:
+            release = OTHER_RELEASES
+        counts = self.by_release.setdefault(release, [0, 0])
+        counts[0] += sum(in_app[name] for name in RESOLVES)
+        counts[1] += sum(in_app.values()) - in_app[SKIPPED]
 
     def _resolve(self, event: Event, frame: Frame) -> Resolution:
         key = (event.debug_id_of(frame), event.release, event.dist, frame.abs_path, frame.lineno, frame.colno)
@@ -195,7 +209,7 @@ class _Tally:
         return found
 
     def _example(self, event: Event, frame: FrameResult, times: int) -> None:
-        if frame.outcome == RESOLVED:
+        if frame.outcome in (RESOLVED, SKIPPED):
             return
         key = (frame.outcome, frame.abs_path)
         entry = self.found.get(key)

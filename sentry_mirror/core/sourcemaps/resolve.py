@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -66,7 +67,17 @@ OUTCOMES: dict[str, tuple[str, str]] = {
         "upload the file of the build that ran (a stale or different minified file)",
     ),
     "no_position": ("the frame has no line or column", "nothing to resolve: the SDK sent no position"),
+    "skipped": (
+        "no file to look up: node's own modules (node:internal/...), <anonymous>, native code",
+        "nothing to do: not counted as unresolved",
+    ),
 }
+SKIPPED = "skipped"
+#: The outcomes whose frames have an original file and line.
+RESOLVES = frozenset({RESOLVED, "no_sources_content"})
+#: What a frame's file must look like to be looked up: an absolute path (``/srv/app.js``,
+#: ``C:\\app.js``), a URL (``https://``, ``app:///``, ``file://``) or ``~/``.
+_A_FILE = re.compile(r"^(/|~/|[A-Za-z]:[\\/]|[A-Za-z][A-Za-z0-9+.-]*://)")
 CONTEXT_LINES = 5
 _MAX_POSITION = (1 << 32) - 1
 _INSTALL = "source map resolution needs Sentry's symbolic library: pip install 'sentry-mirror[sourcemaps]'"
@@ -124,6 +135,8 @@ class Resolver:
 
     def resolve(self, event: Event, frame: Frame) -> Resolution:
         index = self.index
+        if not _A_FILE.match(frame.abs_path):
+            return Resolution(SKIPPED)
         debug_id = event.debug_id_of(frame)
         if debug_id is not None:
             files = index.by_debug_id.get(debug_id)

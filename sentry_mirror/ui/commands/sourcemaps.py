@@ -90,7 +90,7 @@ def check_command(
         render_sourcemaps.terminal(env.console, data)
         if html_file is not None:
             env.console.print(f"written to {html_file}", style="dim", markup=False)
-    unresolved = data["totals"]["in_app_frames"] - data["totals"]["in_app_resolved"]
+    unresolved = data["totals"]["in_app_unresolved"]
     if fail_on == "unresolved" and unresolved:
         raise CheckFailed(f"--fail-on unresolved: {unresolved} in-app JavaScript frame(s) do not resolve")
 

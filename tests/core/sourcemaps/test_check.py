@@ -200,3 +200,13 @@ def test_node_frames_with_only_a_filename_find_their_debug_id(js_builds: Builds)
     result = check(make_upload(bundle(js_builds.main)), make_event_record(event))
     assert outcomes(result) == {"resolved": len(js_builds.main.positions)}
     assert {frame.via for frame in result.event_rows[0].frames} == {"debug_id"}
+
+
+def test_frames_without_a_file_to_look_up_are_skipped_not_unresolved(js_builds: Builds) -> None:
+    event = make_js_event(PATH, js_builds.main.positions, debug_id=DEBUG_ID)
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    frames.insert(0, {"filename": "node:internal/modules/cjs/loader", "lineno": 1091, "colno": 12, "in_app": False})
+    frames.insert(0, {"filename": "<anonymous>", "lineno": 1, "colno": 1, "in_app": True})
+    result = check(make_upload(bundle(js_builds.main)), make_event_record(event))
+    assert outcomes(result) == {"resolved": len(js_builds.main.positions), "skipped": 2}
+    assert (result.totals.in_app_unresolved, result.in_app_resolved_share, result.examples) == (0, 1.0, ())
