@@ -295,8 +295,15 @@ async def test_node_frames_resolve_to_the_source(
     assert (RELEASE if via == "release" else None) == record["upload"]["release"]
     sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
     report = await sourcemaps_check(mirror)
-    assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", via)
+    row = event_row(report, sent["event_id"])
+    assert_resolves_to_the_source(build_, row, "resolved", via)
     assert 1.0 == report["totals"]["in_app_resolved_share"]
+    assert 0 == report["totals"]["in_app_unresolved"]
+    # node's own frames (node:internal/...) have no file to look up: skipped, not unresolved.
+    internal = [frame for frame in row["frames"] if not frame["in_app"]]
+    assert internal
+    assert {"skipped"} == {frame["outcome"] for frame in internal}
+    assert all(frame["abs_path"].startswith("node:internal/") for frame in internal)
 
 
 async def test_uploads_and_events_in_separate_snapshots(
@@ -398,6 +405,7 @@ async def test_frames_that_cannot_resolve_are_named(
     assert [None] * len(frames) == [frame["original"] for frame in frames]
     assert len(frames) == report["totals"]["in_app_outcomes"][outcome]
     assert 0 == report["totals"]["in_app_resolved"]
+    assert len(frames) == report["totals"]["in_app_unresolved"]
     assert outcome in {example["outcome"] for example in report["examples"] if example["in_app"]}
 
 
