@@ -407,6 +407,13 @@ async def test_frames_that_cannot_resolve_are_named(
     assert 0 == report["totals"]["in_app_resolved"]
     assert len(frames) == report["totals"]["in_app_unresolved"]
     assert outcome in {example["outcome"] for example in report["examples"] if example["in_app"]}
+    # The terminal (as a CI log shows it, 80 columns) and the HTML page name it too.
+    page = tmp_path / "check.html"
+    argv = [sys.executable, "-m", "sentry_mirror", "sourcemaps", "check", "--html", str(page), str(mirror.directory)]
+    ran = await run(argv, cwd=ROOT, env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert 0 == ran.returncode, ran.stderr
+    assert re.search(rf"^{outcome} +{len(frames)} +{len(frames)} ", ran.stdout, re.MULTILINE), ran.stdout
+    assert outcome in page.read_text()
 
 
 async def test_a_map_without_sources_content_resolves_without_context(
