@@ -29,7 +29,7 @@ import zstandard
 from aiohttp import web
 
 from sentry_mirror.core import envelope
-from tests.conformance.clients import NODE_MODULES, need_chromium, need_node, run
+from tests.conformance.clients import JS_DIR, NODE_MODULES, need_chromium, need_node, run
 from tests.e2e.sourcemaps_build import SENTRY_CLI, Build, build
 
 ROOT = Path(__file__).parent.parent.parent
@@ -94,7 +94,7 @@ async def run_browser_app(build_: Build, dsn: str, release: str, tmp_path: Path,
         url = f"{origin}/index.html?{query}"
         report = tmp_path / f"{build_.name}-browser.json"
         profile = tmp_path / f"{build_.name}-profile"
-        driver = Path(__file__).parent.parent / "conformance" / "js" / "browser_driver.js"
+        driver = JS_DIR / "browser_driver.js"  # the conformance tests' driver, page global "e2e"
         ran = await run([node, str(driver), chromium, str(profile), url, str(report), "e2e"], timeout=60)
         assert 0 == ran.returncode, ran.stderr
     finally:
