@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests.conformance.clients import NODE_MODULES, run
+from tests.e2e.webapi_clients import SENTRY_CLI
 
 APP = Path(__file__).with_name("sourcemaps_app")
 ESBUILD = NODE_MODULES / ".bin" / "esbuild"
-SENTRY_CLI = NODE_MODULES / ".bin" / "sentry-cli"
 MODULES = ("pricing.js", "cart.js", "checkout.js")
 #: The entry module per platform; "browser-split" loads the other modules with a dynamic
 #: import, which esbuild --splitting makes a chunk of its own (another file, another map).

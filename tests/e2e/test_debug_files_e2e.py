@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conformance.clients import run
-from tests.e2e.test_sourcemaps_e2e import ROOT, sentry_cli, sentry_mirror_json, upload_records
+from tests.e2e.webapi_clients import ROOT, sentry_cli, sentry_mirror_json, upload_records
 
 #: Sends one event per argument (a JSON event) with sentry-python; prints their ids.
 SEND = """

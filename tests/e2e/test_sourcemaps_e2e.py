@@ -30,9 +30,8 @@ from aiohttp import web
 
 from sentry_mirror.core import envelope
 from tests.conformance.clients import JS_DIR, NODE_MODULES, need_chromium, need_node, run
-from tests.e2e.sourcemaps_build import SENTRY_CLI, Build, build
-
-ROOT = Path(__file__).parent.parent.parent
+from tests.e2e.sourcemaps_build import Build, build
+from tests.e2e.webapi_clients import ROOT, TOKEN, sentry_cli, sentry_mirror_json, upload_records
 
 # ------------------------------------------------------------------ builds (once per session)
 
@@ -191,28 +190,6 @@ async def test_browser_app_sends_minified_frames_and_the_injected_debug_id(
 
 # ------------------------------------------------------------------ sentry-cli against the listener
 
-TOKEN = "sntrys_e2e-secret-token-0123456789"
-ORG, PROJECT = "acme", "shop"
-
-
-async def sentry_cli(mirror: Any, tmp_path: Path, *args: str) -> str:
-    """Run the real sentry-cli with SENTRY_URL pointing at the listener; it must exit 0."""
-    need_node("@sentry/cli")
-    env = {
-        "HOME": str(tmp_path),  # no ~/.sentryclirc
-        "SENTRY_URL": mirror.url,
-        "SENTRY_AUTH_TOKEN": TOKEN,
-        "SENTRY_ORG": ORG,
-        "SENTRY_PROJECT": PROJECT,
-        "SENTRY_LOAD_DOTENV": "0",
-        "SENTRY_DISABLE_UPDATE_CHECK": "true",
-        "NO_COLOR": "1",
-    }
-    ran = await run([str(SENTRY_CLI), *args], env=env, cwd=tmp_path, timeout=60)
-    assert 0 == ran.returncode, (args, ran.stdout, ran.stderr)
-    return ran.stdout
-
-
 # ------------------------------------------------------------------ sentry-mirror sourcemaps check
 
 
@@ -256,10 +233,6 @@ def assert_resolves_to_the_source(build_: Build, row: dict[str, Any], outcome: s
             assert want.text == original["context_line"].rstrip("\n")
         else:
             assert original["context_line"] is None
-
-
-def upload_records(mirror: Any) -> list[dict[str, Any]]:
-    return [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
 
 
 async def upload(mirror: Any, tmp_path: Path, build_: Build, *options: str) -> dict[str, Any]:
@@ -434,14 +407,6 @@ async def test_a_map_without_sources_content_resolves_without_context(
 # ------------------------------------------------------------------ a CI release pipeline
 
 SHA = "4f2c1d0b9a8e7f6a5b4c3d2e1f0a9b8c7d6e5f40"
-
-
-async def sentry_mirror_json(*args: str) -> dict[str, Any]:
-    """A reading command of the CLI (a real process) with JSON output."""
-    ran = await run([sys.executable, "-m", "sentry_mirror", *args], cwd=ROOT, timeout=60)
-    assert 0 == ran.returncode, ran.stderr
-    out: dict[str, Any] = json.loads(ran.stdout)
-    return out
 
 
 async def test_a_ci_release_pipeline_is_recorded_and_reported(
