@@ -59,11 +59,13 @@ async def start_mirror(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
     """
     started: list[Mirror] = []
 
-    async def start(config: ingest.Config = ingest.Config(), **recorder_options: Any) -> Mirror:
+    async def start(
+        config: ingest.Config = ingest.Config(), repos: tuple[str, ...] = (), **recorder_options: Any
+    ) -> Mirror:
         directory = tmp_path / f"snapshots-{len(started)}"
         recorder = Recorder(directory, **recorder_options)
         await recorder.start()
-        running = await serve(create_app(recorder, config), "127.0.0.1", 0)
+        running = await serve(create_app(recorder, config, repos=repos), "127.0.0.1", 0)
         started.append(Mirror(running, recorder, directory))
         return started[-1]
 

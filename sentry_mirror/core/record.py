@@ -9,7 +9,9 @@ Format versions 1 and 2, field by field (the README has the same table for users
 ``remote_addr``     the peer's address
 ``method``, ``path``, ``query``    the request line (query without ``?``)
 ``headers``         every header as ``[name, value]``, in the order received
-``endpoint``        envelope, store, security, nel, minidump, unreal, attachments, cron, otlp, tunnel or unknown
+``endpoint``        envelope, store, security, nel, minidump, unreal, attachments, cron, otlp, tunnel or unknown;
+                    ``api_*`` (web API, with ``api`` and maybe ``body_omitted``) and ``upload``
+                    (with ``upload``): see core/webapi/ and docs/snapshot-format.md
 ``project_id``      from the URL (or the envelope ``dsn`` on the tunnel)
 ``auth``            ``{form, public_key, sentry_version, sentry_client, dsn}`` or null
 ``content_encoding`` the Content-Encoding header as sent (null when absent)

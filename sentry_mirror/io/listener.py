@@ -28,6 +28,7 @@ class ListenOptions:
     config: ingest.Config = field(default_factory=ingest.Config)
     timeouts: Timeouts = field(default_factory=Timeouts)
     forward: ForwardOptions = field(default_factory=ForwardOptions)
+    repos: tuple[str, ...] = ()  # the repositories the web API lists (io/webapi.py)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ async def _run(
     try:
         if options.forward.upstream or options.forward.tee:
             forwarding = Forwarding(options.forward, recorder)
-        app = create_app(recorder, options.config, on_record, options.timeouts, forwarding)
+        app = create_app(recorder, options.config, on_record, options.timeouts, forwarding, options.repos)
         running = await serve(app, options.host, options.port)
     except BaseException:
         if forwarding is not None:

@@ -30,8 +30,10 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from sentry_mirror.core import ingest, record
+from sentry_mirror.core.webapi import auth as api_auth
+from sentry_mirror.core.webapi import routes as api_routes
 from sentry_mirror.errors import MirrorError, SnapshotError
-from sentry_mirror.io import decoding
+from sentry_mirror.io import decoding, webapi
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.recorder import Recorder, RecordError
 
@@ -140,6 +142,8 @@ class Mirror:
     budget: decoding.DecodeBudget = field(default_factory=decoding.DecodeBudget)
     #: forward mode: the upstream and candidates requests are sent on to (io/forwarding_app.py)
     forwarding: Forwarding | None = None
+    #: the web API's chunk store, releases and assembled files (io/webapi.py)
+    webapi: webapi.WebApi | None = None
 
 
 def create_app(
@@ -148,9 +152,11 @@ def create_app(
     on_record: OnRecord | None = None,
     timeouts: Timeouts = Timeouts(),
     forwarding: Forwarding | None = None,
+    repos: tuple[str, ...] = (),
 ) -> Mirror:
-    """The mirror's handler, to :func:`serve`."""
-    return Mirror(recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding)
+    """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists."""
+    api = webapi.WebApi(recorder.directory, repos)
+    return Mirror(recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api)
 
 
 async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tuple[bytes, int, bool, str | None]:
@@ -193,6 +199,12 @@ async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tu
             raise ConnectionResetError("the client closed the connection before its body was complete")
         return b"".join(chunks)[:TRUNCATED_KEEP], size, True, "the body ended before its Content-Length"
     return b"".join(chunks), size, False, None
+
+
+def _headers(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
+    """The request's headers as received; a web API token is redacted at once (core/webapi/auth.py)."""
+    headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
+    return api_auth.redact_headers(headers) if api_routes.is_api(request.rel_url.raw_path) else headers
 
 
 def _remote(request: web.BaseRequest) -> str | None:
@@ -280,8 +292,9 @@ async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         return web.Response(status=400)
     except Exception as exc:
         log.exception("a request failed")
-        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
-        incoming = ingest.Request(request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, headers)
+        incoming = ingest.Request(
+            request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, _headers(request)
+        )
         response, entry = _failure(incoming, exc, datetime.now(UTC), _remote(request), 0)
         return await _store(mirror, incoming, response, entry, close=True)
     finally:
@@ -300,12 +313,18 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         method=request.method,
         path=request.rel_url.raw_path,
         query=request.rel_url.raw_query_string,
-        headers=tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]),
+        headers=_headers(request),
         body=body,
     )
     if cut is not None:
         return await _cut_short(mirror, request, incoming, wire_size, cut)
     remote = _remote(request)
+    if mirror.webapi is not None and api_routes.is_api(incoming.path):  # answered here, never sent on
+        store = functools.partial(_store, mirror)
+        return await webapi.answer(
+            mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
+            truncated=truncated, remote=remote, store=store, announce=mirror.on_record,
+        )  # fmt: skip
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote

@@ -69,8 +69,8 @@ def line_segments(
     summary = record["summary"]
     project = record.get("project_id")
     items = item_label([item["type"] for item in summary["items"]])
-    if record["endpoint"] not in ("envelope", "tunnel"):
-        items = f"{record['endpoint']}:{items}"
+    if record["endpoint"] not in ("envelope", "tunnel", "upload") and not record["endpoint"].startswith("api_"):
+        items = f"{record['endpoint']}:{items}"  # web API and upload records show their endpoint already
     segments: Segments = [
         (clock, "dim"),
         ("  ", None),

@@ -67,3 +67,29 @@ def _route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
         if match:
             return name, MappingProxyType({k: unquote(v) for k, v in match.groupdict().items()}), methods
     return "api_unknown", MappingProxyType({}), frozenset()
+
+
+_ACTIONS = {
+    ("api_chunk_upload", "GET"): "chunk upload options",
+    ("api_chunk_upload", "POST"): "upload chunks",
+    ("api_artifact_assemble", "POST"): "assemble artifact bundle",
+    ("api_dif_assemble", "POST"): "assemble debug files",
+    ("api_releases", "GET"): "list releases",
+    ("api_releases", "POST"): "new release",
+    ("api_release", "GET"): "get release",
+    ("api_release", "PUT"): "update release",
+    ("api_release", "DELETE"): "delete release",
+    ("api_release_commits", "GET"): "release commits",
+    ("api_previous_with_commits", "GET"): "previous release with commits",
+    ("api_deploys", "GET"): "list deploys",
+    ("api_deploys", "POST"): "new deploy",
+    ("api_repos", "GET"): "list repositories",
+}
+
+
+def title(name: str, method: str, release: str | None, note: str | None = None) -> str:
+    """What a web API record is, for ``inspect`` and the live line: ``new release 1.0.0``,
+    ``upload chunks: 3 chunks``, ``assemble artifact bundle: ok``."""
+    action = _ACTIONS.get((name, method), f"{method} {name}")
+    text = f"{action} {release}" if release else action
+    return f"{text}: {note}" if note else text

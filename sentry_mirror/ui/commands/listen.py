@@ -146,6 +146,13 @@ def _display_host(host: str) -> str:
     metavar="PEM",
     help="Also trust these CA certificates for HTTPS upstreams and candidates (verification stays on).",
 )
+@click.option(
+    "--repo",
+    "repos",
+    multiple=True,
+    metavar="NAME",
+    help="A repository the web API lists (repeatable), for `sentry-cli releases set-commits --commit NAME@SHA`.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -169,6 +176,7 @@ def listen_command(
     forward_concurrency: int,
     tee_queue: int,
     ca_file: Path | None,
+    repos: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -189,12 +197,13 @@ def listen_command(
     from sentry_mirror.io.server import Timeouts
 
     timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
-    candidates = tuple(dsn for value in tee for dsn in value.split())
-    _check_targets(forward, candidates, host, port)
+    candidates = _check_targets(forward, tee, host, port)
     forwarding = ForwardOptions(
         forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
     )
-    options = ListenOptions(host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding)
+    options = ListenOptions(
+        host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos
+    )
     console = env.console
 
     def ready(info: Ready) -> None:
@@ -219,10 +228,12 @@ _NEEDS = {
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _check_targets(forward: str | None, candidates: tuple[str, ...], host: str, port: int) -> None:
-    """Before anything starts: every DSN parses, none is this listener, none is given twice
+def _check_targets(forward: str | None, tee: tuple[str, ...], host: str, port: int) -> tuple[str, ...]:
+    """The candidates (``--tee`` values, each may hold several DSNs), checked before anything
+    starts: every DSN parses, none is this listener, none is given twice
     (that server would get every request twice), and the forward-mode options given have a
     server to apply to (usage errors, rather than options silently ignored)."""
+    candidates = tuple(dsn for value in tee for dsn in value.split())
     ctx = click.get_current_context()
     present = {name for name, value in (("--forward", forward), ("--tee", candidates)) if value}
     for name, needs in _NEEDS.items():
@@ -237,6 +248,7 @@ def _check_targets(forward: str | None, candidates: tuple[str, ...], host: str, 
         if where.to in seen:
             raise click.UsageError(f"{where.to} is named twice in --forward/--tee: it would get every request twice")
         seen.add(where.to)
+    return candidates
 
 
 #: Host names that reach this machine's own listener.
