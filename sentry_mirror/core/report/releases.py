@@ -105,7 +105,8 @@ class Releases:
                 if kind in EVENTISH:
                     self._event(payload, view.received)
         elif any(item.get("type") in EVENTISH for item in view.items):
-            self._event({"release": (view.data.get("summary") or {}).get("release")}, view.received)
+            summary = view.data.get("summary")
+            self._event({"release": summary.get("release") if isinstance(summary, dict) else None}, view.received)
 
     # ------------------------------------------------------------ events
 
