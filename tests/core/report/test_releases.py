@@ -18,7 +18,16 @@ from sentry_mirror.core import record, report
 from sentry_mirror.core.report import release_row, releases, uploads
 from sentry_mirror.core.report.bounded import OTHER
 from sentry_mirror.core.report.view import RecordView
-from tests.factories import T0, make_artifact_bundle, make_envelope, make_event, make_record, make_request, make_upload
+from tests.factories import (
+    T0,
+    make_api_record,
+    make_artifact_bundle,
+    make_envelope,
+    make_event,
+    make_record,
+    make_request,
+    make_upload,
+)
 
 DEBUG_ID = "c941d872-b1c4-4e0b-9b6e-8b3a2c4d5e6f"
 
@@ -38,23 +47,7 @@ def event_record(
 def api_record(
     endpoint: str, method: str, path: str, body: Any, *, status: int = 200, release: str | None = None
 ) -> dict[str, Any]:
-    """A web API record as the listener writes it (design of issue 15): an ordinary request
-    record with ``endpoint`` ``api_*`` and ``api``, the body as received."""
-    text = body if isinstance(body, str) else orjson.dumps(body).decode()
-    return make_record(
-        id=record.new_id(),
-        method=method,
-        path=path,
-        query="",
-        endpoint=endpoint,
-        headers=[["authorization", "Bearer redacted:0123456789ab"], ["content-type", "application/json"]],
-        auth={"form": "bearer", "token": "redacted:0123456789ab"},
-        body=text,
-        body_size=len(text.encode()),
-        wire_size=len(text.encode()),
-        response={"status": status, "headers": [], "body": "{}", "body_base64": False},
-        api={"org": "acme", "project": "web", "release": release},
-    )
+    return make_api_record(endpoint, method, path, body, status=status, release=release)
 
 
 def new_release(version: str, **fields: Any) -> dict[str, Any]:
