@@ -37,6 +37,11 @@ def _counts(counter: Mapping[str, int]) -> str:
     return ", ".join(f"{key} {n}" for key, n in counter.items()) or "-"
 
 
+def _second(moment: str | None) -> str | None:
+    """A received time to the second (``2026-11-23T10:00:00``)."""
+    return moment[:19] if moment else moment
+
+
 def _frames(frames: Mapping[str, Any] | None) -> str:
     if frames is None:
         return "unknown"
@@ -66,12 +71,18 @@ def releases(data: Mapping[str, Any]) -> Section:
         ("debug files", f"{files['count']} ({size(files['bytes'])})"),
         ("web API requests", f"{api['requests']} ({api['refused']} refused)"),
     ]
-    s.tables = [*_release_tables(rows), *_upload_tables(rows, files), _api(api), _mismatches(data["mismatches"])]
+    s.tables = [
+        *_release_tables(rows, data["frames"] is not None),
+        *_upload_tables(rows, files),
+        _api(api),
+        _mismatches(data["mismatches"]),
+    ]
     s.notes = _notes(data)
     return s
 
 
-def _release_tables(rows: Sequence[Mapping[str, Any]]) -> list[Table]:
+def _release_tables(rows: Sequence[Mapping[str, Any]], frames: bool) -> list[Table]:
+    """Per release: figures (frames resolved when known), events, commits, deploys."""
     refs: list[tuple[Cell, ...]] = []
     for r in rows:
         refs += [(r["version"], ref["repository"], ref["commit"], ref["previous"]) for ref in r["refs"]]
@@ -80,8 +91,16 @@ def _release_tables(rows: Sequence[Mapping[str, Any]]) -> list[Table]:
     return [
         Table(
             "Releases",
-            ("release", "events", "JS events", "bundles", "JS frames resolved", "created", "finalized"),
-            [_release_row(r) for r in rows],
+            (
+                "release",
+                "events",
+                "JS events",
+                "bundles",
+                *(("JS frames resolved",) if frames else ()),
+                "created",
+                "finalized",
+            ),
+            [_release_row(r, frames) for r in rows],
             frozenset({1, 2, 3}),
             frozenset({0}),
         ),
@@ -89,7 +108,13 @@ def _release_tables(rows: Sequence[Mapping[str, Any]]) -> list[Table]:
             "Seen in events",
             ("release", "first seen", "last seen", "environments", "dists"),
             [
-                (r["version"], r["first_seen"], r["last_seen"], names(list(r["environments"])), names(list(r["dists"])))
+                (
+                    r["version"],
+                    _second(r["first_seen"]),
+                    _second(r["last_seen"]),
+                    names(list(r["environments"])),
+                    names(list(r["dists"])),
+                )
                 for r in rows
                 if r["events"]
             ],
@@ -109,17 +134,12 @@ def _release_tables(rows: Sequence[Mapping[str, Any]]) -> list[Table]:
     ]
 
 
-def _release_row(r: Mapping[str, Any]) -> tuple[Cell, ...]:
+def _release_row(r: Mapping[str, Any], frames: bool) -> tuple[Cell, ...]:
+    """A release's row; finalized: ``dateReleased`` to the minute."""
+    resolved = (_frames(r["frames"]),) if frames else ()
+    finalized = r["finalized"][:16] if r["finalized"] else "no"
     created = "yes" if r["created"] else "no"
-    return (
-        r["version"],
-        r["events"],
-        r["js_events"],
-        r["bundles"],
-        _frames(r["frames"]),
-        created,
-        r["finalized"] or "no",
-    )
+    return (r["version"], r["events"], r["js_events"], r["bundles"], *resolved, created, finalized)
 
 
 def _upload_tables(rows: Sequence[Mapping[str, Any]], files: Mapping[str, Any]) -> list[Table]:
