@@ -163,6 +163,36 @@ def test_release_commits_finalize_and_deploys() -> None:
     assert {"POST api_releases": 2, "PUT api_release": 2, "POST api_deploys": 2} == data["api"]["by_endpoint"]
 
 
+def test_what_sentry_cli_sends() -> None:
+    """The bodies sentry-cli 3.8 sent a capture server for ``releases new 1.0``,
+    ``set-commits 1.0 --commit acme/web@SHA`` (which posts the release again first: Sentry's
+    POST is create-or-get), ``finalize 1.0`` and ``deploys new -e production -n d1``."""
+    sha = "a" * 40
+    root = "/api/0/organizations/acme/releases/"
+    data = section(
+        [
+            api_record("api_releases", "POST", root, '{"version":"1.0","projects":["web"],"dateStarted":"2026-12-03T09:44:16.272811311Z"}', status=201),
+            api_record("api_repos", "GET", "/api/0/organizations/acme/repos/", ""),
+            api_record("api_releases", "POST", root, '{"version":"1.0","projects":["web"]}', status=201),
+            put_release("1.0", f'{{"refs":[{{"repository":"acme/web","commit":"{sha}","previousCommit":null}}]}}'),
+            put_release("1.0", '{"projects":["web"],"dateReleased":"2026-12-03T09:44:16.430107957Z"}'),
+            api_record("api_deploys", "POST", root + "1.0/deploys/", '{"environment":"production","name":"d1","url":null,"dateStarted":null,"dateFinished":"2026-12-03T09:44:16.506423752Z"}', status=201, release="1.0"),
+        ]
+    )  # fmt: skip
+    one = row(data, "1.0")
+    assert (2, 2, ["web"], "2026-12-03T09:44:16.430107957Z") == (
+        one["created"],
+        one["updates"],
+        one["projects"],
+        one["finalized"],
+    )
+    assert [{"repository": "acme/web", "commit": sha, "previous": None}] == one["refs"]
+    assert [
+        {"environment": "production", "name": "d1", "url": None, "finished": "2026-12-03T09:44:16.506423752Z"}
+    ] == one["deploys"]
+    assert (6, 0, 0) == (data["api"]["requests"], data["api"]["refused"], data["mismatches"]["not_finalized"]["count"])
+
+
 def test_set_commits_replaces_the_commits_set_before() -> None:
     commits = [
         {"id": "b" * 40, "repository": "acme/api", "patch_set": [], "timestamp": "2026-12-03T10:00:00+00:00"}
