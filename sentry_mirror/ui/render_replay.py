@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sentry_mirror.core.replay.plan import SKIPPED_UPLOAD, SKIPPED_WEB_API
 from sentry_mirror.core.replay.results import ReplaySummary, items_label
 from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.replay.stored import NOT_STORED, StoredCheck
@@ -78,9 +80,21 @@ def report(console: Console, result: ReplaySummary, target: str) -> None:
         console.print("response contract:", style="bold")
         for problem, count in result.problems.most_common():
             console.print(text(f"  {count:>5}  {problem}"), soft_wrap=True)
-    for reason, count in result.skipped.items():
-        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    skipped(console, result.skipped, result.uploads_sent)
     console.print(_totals(result), soft_wrap=True)
+
+
+def skipped(console: Console, counts: Counter[str], uploads_sent: bool = False) -> None:
+    """What was left out and why; web API requests and uploads (not ingestion requests) on one line."""
+    for reason, count in counts.items():
+        if reason not in (SKIPPED_WEB_API, SKIPPED_UPLOAD):
+            console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    web_api, uploads = counts[SKIPPED_WEB_API], counts[SKIPPED_UPLOAD]
+    if web_api or uploads:
+        how = "re-uploaded with --uploads" if uploads_sent else "use --uploads"
+        console.print(
+            text(f"  web API requests not replayed: {web_api}; uploads: {uploads} ({how})", style="dim"), soft_wrap=True
+        )
 
 
 def _endpoint_table(result: ReplaySummary, target: str) -> Table:

@@ -208,6 +208,9 @@ def _conclude(
 ) -> None:
     """The summary, then (``--verify-stored``) what the target stored; the exit status."""
     render_replay.report(console, report, target)
+    if as_json and any(report.not_replayed().values()):
+        sys.stdout.buffer.write(orjson.dumps({"not_replayed": report.not_replayed()}, option=orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.buffer.flush()
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     not_stored = verifier is not None and stored.conclude(verifier, console, as_json)
@@ -394,5 +397,4 @@ def _dry_run(
         console.print(
             text("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common())), soft_wrap=True
         )
-    for reason, count in skipped.items():
-        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    render_replay.skipped(console, skipped)
