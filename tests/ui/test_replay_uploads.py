@@ -10,7 +10,10 @@ serving on the test's loop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +23,16 @@ from click.testing import CliRunner
 
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
+from tests.bugsink import Bugsink
 from tests.factories import T0, make_artifact_bundle, make_record, make_request, make_upload
+from tests.io.test_reupload import TOKEN, ChunkServer, serving
 from tests.stubs import Stub, stubs  # noqa: F401  (the fixture)
 from tests.ui.test_inspect import event_envelope
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 KEY = "fedcba9876543210fedcba9876543210"
 DEBUG_ID = "c4f5a6b7-0000-4000-8000-00000000abcd"
+TOKEN_ENV = {"SENTRY_MIRROR_API_TOKEN": TOKEN}
 
 
 async def run(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -109,3 +115,86 @@ async def test_dry_run_says_what_is_not_replayed(tmp_path: Path, unused_tcp_port
     assert 0 == result.exit_code, result.output
     assert "dry run: would send 1 request(s)" in result.output
     assert "web API requests not replayed: 3; uploads: 1 (use --uploads)" in result.output
+
+
+# ------------------------------------------------------------------ --uploads
+
+
+async def test_uploads_go_through_the_candidates_chunk_protocol_before_the_events(
+    tmp_path: Path,
+    stubs: Callable[..., Awaitable[Stub]],  # noqa: F811
+) -> None:
+    target = await stubs(body=orjson.dumps({"id": "a" * 32}))
+    server = ChunkServer()
+    body = bundle()
+    async with serving(server):
+        args = ["replay", str(capture(tmp_path, body)), "--to", target.dsn(KEY, 7), "--uploads"]
+        result = await run(*args, "--api-url", server.url, "--api-project", "other/app", env=TOKEN_ENV)
+        assert 0 == result.exit_code, result.output
+        assert body == server.files[hashlib.sha1(body).hexdigest()]
+        assert ["app"] == server.assemble_calls[0]["projects"]
+        assert server.paths[0] == "GET /api/0/organizations/other/chunk-upload/"
+        assert "1 upload(s): 1 uploaded, 0 already there, 0 accepted but not confirmed, 0 failed" in result.output
+        assert "web API requests not replayed: 3; uploads: 1 (re-uploaded with --uploads)" in result.output
+        assert 1 == len(target.received)  # the event; the upload went to the API
+        assert TOKEN not in result.output
+
+        as_json = await run(*args, "--api-url", server.url, "--json", env=TOKEN_ENV)
+        assert 0 == as_json.exit_code, as_json.output
+        last = orjson.loads(as_json.stdout.splitlines()[-2])  # then the not_replayed line
+        assert {"uploaded": 0, "already_there": 1, "accepted": 0, "failed": 0} == last["uploads"]["outcomes"]
+        assert ["acme"] == [u["org"] for u in last["uploads"]["uploads"]]  # as recorded without --api-project
+
+
+async def test_a_failed_upload_fails_the_replay_unless_failures_are_allowed(
+    tmp_path: Path,
+    stubs: Callable[..., Awaitable[Stub]],  # noqa: F811
+) -> None:
+    target = await stubs(body=orjson.dumps({"id": "a" * 32}))
+    server = ChunkServer(assemble_states=["error", "error"])
+    async with serving(server):
+        args = ["replay", str(capture(tmp_path)), "--to", target.dsn(KEY, 7), "--uploads", "--api-url", server.url]
+        result = await run(*args, env=TOKEN_ENV)
+        assert 1 == result.exit_code, result.output
+        assert "failed: bad bundle" in result.output
+        assert 0 == (await run(*args, "--allow-failures", env=TOKEN_ENV)).exit_code
+
+
+async def test_the_upload_options_go_with_uploads(tmp_path: Path, unused_tcp_port: int) -> None:
+    dsn = f"http://{KEY}@127.0.0.1:{unused_tcp_port}/7"
+    result = await run("replay", str(capture(tmp_path)), "--to", dsn, "--api-org", "acme")
+    assert 2 == result.exit_code and "--api-org goes with --uploads" in result.output
+    result = await run(
+        "replay", str(capture(tmp_path)), "--to", dsn, "--uploads", "--api-org", "a", "--api-project", "b/c"
+    )
+    assert 2 == result.exit_code and "two organizations" in result.output
+    result = await run("replay", str(capture(tmp_path)), "--to", dsn, "--uploads", env={"SENTRY_MIRROR_API_TOKEN": ""})
+    assert 3 == result.exit_code and "SENTRY_MIRROR_API_TOKEN" in result.output
+
+
+async def test_uploads_into_the_real_bugsink(tmp_path: Path, bugsink: Bugsink) -> None:
+    """Bugsink takes an artifact bundle as sentry-cli sends it (a token from create_auth_token,
+    a project named by its slug) and stores each file with a debug id for the project. It
+    answers the assemble call after the chunks ``created`` and, asked again, ``not_found``
+    (it assembled the bundle and deleted the chunks): accepted, not confirmed."""
+    project_id, dsn = bugsink.project("reupload web")
+    token = bugsink.manage("create_auth_token").split()[-1]
+    result = await run(
+        "replay",
+        str(capture(tmp_path)),
+        "--to",
+        dsn,
+        "--uploads",
+        "--api-project",
+        "any/reupload-web",
+        env={"SENTRY_MIRROR_API_TOKEN": token},
+    )
+    assert 0 == result.exit_code, result.output
+    assert "answered created, then not_found when asked again" in result.output
+    assert token not in result.output
+    with closing(sqlite3.connect(bugsink.directory / "db.sqlite3")) as db:
+        stored = set(
+            db.execute("SELECT debug_id, file_type FROM files_filemetadata WHERE project_id = ?", (project_id,))
+        )
+    debug_id = DEBUG_ID.replace("-", "")  # as Bugsink keeps a UUID
+    assert {(debug_id, "minified_source"), (debug_id, "source_map")} == stored
