@@ -87,7 +87,7 @@ class Uploader:
             kind,
             upload.get("name") or upload.get("release"),
             str(upload.get("checksum") or ""),
-            int(data.get("body_size") or 0),
+            size if isinstance(size := data.get("body_size"), int) else 0,
         )
         try:
             await self._upload(data, upload, result)
@@ -98,7 +98,10 @@ class Uploader:
     async def _upload(self, data: Mapping[str, Any], upload: Mapping[str, Any], result: UploadResult) -> None:
         if data.get("body_truncated") or data.get("body_omitted") or data.get("body_encoded"):
             raise _Failed("the snapshot does not hold its file whole")
-        body = decode_bytes(data.get("body") or "", bool(data.get("body_base64")))
+        try:
+            body = decode_bytes(str(data.get("body") or ""), bool(data.get("body_base64")))
+        except ValueError:
+            raise _Failed("its file cannot be decoded: the record is damaged") from None
         if upload.get("checksum") and upload["checksum"] != hashlib.sha1(body, usedforsecurity=False).hexdigest():
             raise _Failed("its file's SHA-1 is not the checksum recorded: the record is damaged")
         try:

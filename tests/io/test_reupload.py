@@ -244,3 +244,11 @@ async def test_a_relative_chunk_url_is_under_the_api_as_sentry_cli_resolves_it()
         result = await uploader(api).upload(make_upload(BODY))
     assert UPLOADED == result.outcome
     assert "POST /api/0/organizations/acme/chunk-upload/" in server.paths
+
+
+async def test_a_record_whose_file_cannot_be_decoded_is_not_sent() -> None:
+    server = ChunkServer()
+    async with serving(server) as api:
+        record = {**make_upload(BODY), "body": "not base64!", "body_base64": True, "body_size": "x"}
+        result = await uploader(api).upload(record)
+    assert FAILED == result.outcome and "cannot be decoded" in (result.detail or "") and [] == server.paths

@@ -115,6 +115,10 @@ async def test_dry_run_says_what_is_not_replayed(tmp_path: Path, unused_tcp_port
     assert 0 == result.exit_code, result.output
     assert "dry run: would send 1 request(s)" in result.output
     assert "web API requests not replayed: 3; uploads: 1 (use --uploads)" in result.output
+    dsn = f"http://{KEY}@127.0.0.1:{unused_tcp_port}/7"
+    result = await run("replay", str(capture(tmp_path)), "--to", dsn, "--dry-run", "--uploads", env=TOKEN_ENV)
+    assert 0 == result.exit_code, result.output  # nothing sent: the port is closed
+    assert "web API requests not replayed: 3; uploads: 1 (--uploads would send them)" in result.output
 
 
 # ------------------------------------------------------------------ --uploads

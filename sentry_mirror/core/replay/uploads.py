@@ -46,9 +46,17 @@ FAILED = "failed"
 OUTCOMES = (UPLOADED, ALREADY_THERE, ACCEPTED, FAILED)
 
 
+def _shown(value: Any) -> str:
+    """A JSON value of an answer, short, to say what was wrong with it."""
+    try:
+        return orjson.dumps(value).decode()[:40]
+    except TypeError:  # an integer over 64 bits
+        return type(value).__name__
+
+
 def _int(value: Any, name: str, minimum: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} is {orjson.dumps(value).decode()[:40]}, not a whole number >= {minimum}")
+        raise ValueError(f"{name} is {_shown(value)}, not a whole number >= {minimum}")
     return value
 
 
@@ -77,7 +85,7 @@ class ChunkOptions:
         if not isinstance(url, str) or not url:
             raise ValueError("it has no url")
         if value.get("hashAlgorithm") != "sha1":
-            raise ValueError(f"hashAlgorithm is {orjson.dumps(value.get('hashAlgorithm')).decode()[:40]}, not sha1")
+            raise ValueError(f"hashAlgorithm is {_shown(value.get('hashAlgorithm'))}, not sha1")
         compression = value.get("compression") or []
         accept = value.get("accept")
         return cls(
@@ -207,7 +215,7 @@ def assemble_call(upload: Mapping[str, Any], chunked: Chunked, where: Destinatio
         request["chunks"] = list(chunked.chunks)
         path = f"/api/0/projects/{quote(where.org, safe='')}/{quote(where.project, safe='')}/files/difs/assemble/"
         return path, orjson.dumps({chunked.checksum: request})
-    raise ValueError(f"upload kind {orjson.dumps(kind).decode()[:40]} is not one replay can send")
+    raise ValueError(f"upload kind {_shown(kind)} is not one replay can send")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +236,8 @@ def assemble_state(kind: str, checksum: str, value: Any) -> AssembleState:
     if not isinstance(value, dict):
         raise ValueError("the answer has no state for the file")
     state = value.get("state")
-    if state not in STATES:
-        raise ValueError(f"state {orjson.dumps(state).decode()[:40]} is none of Sentry's")
+    if not isinstance(state, str) or state not in STATES:
+        raise ValueError(f"state {_shown(state)} is none of Sentry's")
     missing = value.get("missingChunks") or []
     if not isinstance(missing, list):
         raise ValueError("missingChunks is not a list")

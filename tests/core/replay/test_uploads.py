@@ -195,3 +195,35 @@ def test_the_summary_counts_outcomes() -> None:
     data = summary.to_dict()
     assert {"uploaded": 2, "already_there": 0, "accepted": 0, "failed": 1} == data["outcomes"]
     assert "failed" == data["uploads"][1]["outcome"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.sampled_from([*BUGSINK_OPTIONS, "maxWait", "x"]), _JSON, max_size=4))
+def test_any_options_answer_is_read_or_refused_with_a_reason(value: dict[str, Any]) -> None:
+    try:
+        options = ChunkOptions.parse({**BUGSINK_OPTIONS, **value})
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert options.chunk_size >= 1 and options.concurrency >= 1 and options.url
+
+
+_ANSWER = st.dictionaries(st.sampled_from(["state", "missingChunks", "detail", "x"]), _JSON, max_size=4) | _JSON
+
+
+@given(_ANSWER, st.sampled_from(["artifact_bundle", "debug_file"]))
+def test_any_assemble_answer_is_read_or_refused_with_a_reason(value: Any, kind: str) -> None:
+    for answer in (value, {"x": value}):
+        try:
+            state = assemble_state(kind, "x", answer)
+        except ValueError as exc:
+            assert str(exc)
+        else:
+            assert state.state in {"ok", "error", "not_found", "created", "assembling"}
+            assert all(isinstance(m, str) for m in state.missing)
