@@ -417,6 +417,22 @@ def bombs_items(results: Results) -> str:
     )
 
 
+def sourcemaps(results: Results) -> str:
+    doc = results["sourcemaps"]
+    fig = doc["figures"]
+    base, check = fig["baseline"], fig["check"]
+    return (
+        measured(doc) + f"\n{fig['events']:,} events ({fig['frames']:,} minified frames) against {fig['bundles']}"
+        f" bundles (a {fig['minified_bytes'] / 1024:.0f} KiB minified file and a {fig['map_bytes'] / 1024:.0f} KiB"
+        f" map each), {fig['snapshot_bytes'] / 1e6:.1f} MB of snapshot:\n\n"
+        "| command | seconds | CPU seconds | frames per CPU second |\n|---|---:|---:|---:|\n"
+        f"| `sentry-mirror inspect --json FILE` (baseline) | {base['wall_s']:.2f} | {base['cpu_s']:.2f} | – |\n"
+        f"| `sentry-mirror sourcemaps check --json FILE` | {check['wall_s']:.2f} | {check['cpu_s']:.2f}"
+        f" | {n0(fig['frames'] / check['cpu_s'])} |\n\n"
+        f"The check takes {fig['ratio_cpu']:.1f}x the baseline's CPU time; every frame resolved.\n"
+    )
+
+
 #: Each block's renderer, and the results files (by benchmark name) it reads.
 RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "summary": (summary, ("ingest", "read", "replay")),
@@ -428,6 +444,7 @@ RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "bombs": (bombs, ("bombs",)),
     "bombs-summary": (bombs_summary, ("bombs",)),
     "bombs-items": (bombs_items, ("bombs-items",)),
+    "sourcemaps": (sourcemaps, ("sourcemaps",)),
 }
 
 

@@ -17,6 +17,7 @@ from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import Running, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import bugsink  # noqa: F401  (the session's Bugsink, for every test module)
+from tests.jsbuild import js_builds  # noqa: F401  (the esbuild-built app of the source map tests)
 
 # In CI the property tests draw the same examples every run, so a landing never depends on
 # the luck of the draw; elsewhere each run explores new ones (and keeps what failed).

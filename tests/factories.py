@@ -246,17 +246,20 @@ BundleFiles = dict[str, tuple[str, bytes, dict[str, str]]]
 
 
 def make_artifact_bundle(files: BundleFiles, **attributes: str) -> bytes:
-    """An artifact bundle as sentry-cli uploads it: a zip holding the files and ``manifest.json``
+    """An artifact bundle as sentry-cli uploads it (symbolic's SourceBundleWriter): the 8-byte
+    header (``SYSB``, version 2) then a zip holding the files and ``manifest.json``
     (``files``: path in the zip -> url, type, headers; ``attributes``: ``org``, ``release``,
     ``dist``, ``debug_id``... at the manifest's top level)."""
     import io
+    import struct
     import zipfile
 
     manifest: dict[str, Any] = {"files": {}, **attributes}
     buffer = io.BytesIO()
+    buffer.write(b"SYSB" + struct.pack("<I", 2))
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for number, (url, (kind, content, headers)) in enumerate(files.items()):
-            name = f"files/_/_/{number}-{url.rsplit('/', 1)[-1] or 'index'}"
+            name = f"files/_/_/{url[2:]}" if url.startswith("~/") else f"files/{number}/{url.rsplit('/', 1)[-1]}"
             bundle.writestr(name, content)
             manifest["files"][name] = {"url": url, "type": kind, "headers": headers}
         bundle.writestr("manifest.json", json.dumps(manifest))
@@ -331,3 +334,34 @@ def make_api_record(
         response={"status": status, "headers": [], "body": "{}", "body_base64": False},
         api={"org": "acme", "project": "web", "release": None, **api},
     )
+
+
+def make_js_event(
+    abs_path: str,
+    positions: Sequence[tuple[int, int]],
+    *,
+    debug_id: str | None = None,
+    in_app: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A JavaScript error event as @sentry/node sends it: one exception whose frames are at
+    ``positions`` (``(line, column)``, innermost first as V8 lists them; Sentry's order,
+    outermost first, in the event) in ``abs_path``; with ``debug_id``, the ``debug_meta``
+    image of type ``sourcemap`` giving the file that id. ``overrides`` replace top-level keys."""
+    frames = [
+        {"abs_path": abs_path, "filename": abs_path, "lineno": line, "colno": column, "function": "?", "in_app": in_app}
+        for line, column in reversed(positions)
+    ]
+    event = make_event(
+        platform="node",
+        exception={"values": [{"type": "Error", "value": "boom", "stacktrace": {"frames": frames}}]},
+    )
+    if debug_id is not None:
+        event["debug_meta"] = {"images": [{"type": "sourcemap", "code_file": abs_path, "debug_id": debug_id}]}
+    return {**event, **overrides}
+
+
+def make_event_record(event: dict[str, Any]) -> dict[str, Any]:
+    """The record of an accepted envelope carrying ``event``."""
+    body = make_envelope({"event_id": event["event_id"]}, [({"type": "event"}, event)])
+    return make_record(make_request(body=body))

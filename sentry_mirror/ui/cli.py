@@ -19,7 +19,7 @@ from rich.console import Console
 from sentry_mirror import __version__
 from sentry_mirror.core.text import visible, visible_lines
 from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
-from sentry_mirror.ui.commands import diff, export, group, inspect, listen, replay, report, verify
+from sentry_mirror.ui.commands import diff, export, group, inspect, listen, replay, report, sourcemaps, verify
 from sentry_mirror.ui.env import Env
 
 
@@ -106,6 +106,7 @@ for _command in (
     diff.diff_command,
     replay.replay_command,
     verify.verify_command,
+    sourcemaps.sourcemaps_group,
 ):
     cli.add_command(_command)
 

@@ -1,0 +1,146 @@
+"""Reading an artifact bundle as ``sentry-cli sourcemaps upload`` builds it.
+
+sentry-cli (``src/utils/source_bundle.rs``) writes it with symbolic's ``SourceBundleWriter``:
+an 8-byte header (``SYSB`` and a version) then a zip holding ``manifest.json`` and each file
+under ``files/<path>``, where the path comes from the file's URL (``~/dist/app.js`` ->
+``files/_/_/dist/app.js``). The manifest's ``files`` map each zip path to ``{"type":
+"minified_source" | "source_map" | "source" | ..., "url": "~/dist/app.js", "headers":
+{"debug-id": ID, "sourcemap": "app.js.map"}}``; the bundle's attributes (``debug_id``,
+``org``, ``project``, ``release``, ``dist``, ``note``) stand at the manifest's top level.
+Header names are read case-insensitively (sentry-cli sets ``Sourcemap``, symbolic writes
+them lower-case). The zip is read from bytes (the header is skipped like any prefix).
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sentry_mirror.core.lenient import loads
+
+#: Files a bundle may hold, and the bytes all of them may take once inflated: past either
+#: the bundle is refused with a warning (a zip bomb must not take the reader's memory).
+MAX_FILES = 20_000
+MAX_BYTES = 1 << 30
+MAX_MANIFEST = 64 << 20
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be read: the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file of a bundle: its path in the zip, URL, manifest type, headers, bytes."""
+
+    path: str
+    url: str
+    type: str
+    debug_id: str | None
+    sourcemap: str | None
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An artifact bundle: its files and the attributes of its manifest."""
+
+    checksum: str
+    files: tuple[BundleFile, ...]
+    debug_id: str | None = None
+    release: str | None = None
+    dist: str | None = None
+
+
+def normalize_debug_id(value: object) -> str | None:
+    """A debug id as Sentry compares them: a lower-case dashed UUID, with an appendix
+    (``-1a``, the age of a PDB) kept and an age of 0 dropped; None when it is none."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().lower()
+    head, appendix = (text[:36], text[36:]) if len(text) > 36 and text[8:9] == "-" else (text[:32], text[32:])
+    try:
+        base = str(uuid.UUID(head))
+    except ValueError:
+        return text[:200]
+    appendix = appendix.lstrip("-")
+    return base if appendix in ("", "0") else f"{base}-{appendix}"
+
+
+def read_bundle(data: bytes, checksum: str = "") -> Bundle:
+    """The bundle in ``data``; raises :class:`BundleError` when it is not a zip, its manifest
+    is missing or not JSON, or it passes :data:`MAX_FILES` / :data:`MAX_BYTES`."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        raise BundleError(f"not a zip archive ({error})") from None
+    with archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        if len(infos) > MAX_FILES:
+            raise BundleError(f"{len(infos)} files: more than {MAX_FILES}")
+        if sum(info.file_size for info in infos.values()) > MAX_BYTES:
+            raise BundleError(f"more than {MAX_BYTES >> 20} MiB once inflated")
+        manifest = _manifest(archive, infos)
+        entries = manifest.get("files")
+        files = tuple(_files(archive, infos, entries if isinstance(entries, dict) else {}))
+    return Bundle(
+        checksum=checksum,
+        files=files,
+        debug_id=normalize_debug_id(manifest.get("debug_id")),
+        release=_text(manifest.get("release")),
+        dist=_text(manifest.get("dist")),
+    )
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    try:
+        with archive.open(info) as member:
+            content = member.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise BundleError(f"{info.filename}: unreadable ({error})") from None
+    if len(content) > limit:
+        raise BundleError(f"{info.filename}: larger than its directory entry says")
+    return content
+
+
+def _manifest(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo]) -> dict[str, Any]:
+    info = infos.get("manifest.json")
+    if info is None:
+        raise BundleError("no manifest.json: not an artifact bundle")
+    if info.file_size > MAX_MANIFEST:
+        raise BundleError("manifest.json is too large")
+    try:
+        manifest = loads(_read(archive, info, info.file_size))
+    except ValueError as error:
+        raise BundleError(f"manifest.json is not JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError("manifest.json is not a JSON object")
+    return manifest
+
+
+def _files(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], entries: Mapping[str, Any]) -> Any:
+    for path, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        info = infos.get(path) or infos.get(f"files/{path}")
+        url = _text(entry.get("url"))
+        if info is None or url is None:
+            continue  # listed but absent: the file is missing, as for any other URL
+        raw = entry.get("headers")
+        headers = {str(k).lower(): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+        yield BundleFile(
+            path=path,
+            url=url,
+            type=_text(entry.get("type")) or "",
+            debug_id=normalize_debug_id(headers.get("debug-id")),
+            sourcemap=_text(headers.get("sourcemap")),
+            content=_read(archive, info, info.file_size),
+        )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
