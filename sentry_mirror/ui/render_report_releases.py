@@ -72,7 +72,7 @@ def releases(data: Mapping[str, Any]) -> Section:
         ("web API requests", f"{api['requests']} ({api['refused']} refused)"),
     ]
     s.tables = [
-        *_release_tables(rows, data["frames"] is not None),
+        *_release_tables(rows, bool(data["frames"] and data["frames"]["total"])),
         *_upload_tables(rows, files),
         _api(api),
         _mismatches(data["mismatches"]),

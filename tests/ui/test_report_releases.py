@@ -80,7 +80,8 @@ def test_json(released: str) -> None:
     assert ["2.0"] == mismatches["not_finalized"]["versions"] and ["acme/web"] == section["releases"][0]["repositories"]
     assert {"count": 1, "versions": [HOSTILE]} == section["mismatches"]["events_no_upload"]
     assert ["app.pdb"] == [f["name"] for f in section["debug_files"]["files"]]
-    assert None is section["frames"]  # no resolver wired: unknown, not 0
+    # the events carry no JavaScript frames: nothing to resolve, no share (not 0%)
+    assert {"resolved": 0, "total": 0, "share": None} == section["frames"]
     only = report_json(released, "--section", "releases")
     assert ["releases"] == only["sections"] and only["releases"] == section
 
@@ -97,7 +98,8 @@ def test_terminal(released: str) -> None:
     assert "a" * 40 in out and "deploy 1" in out and "app.pdb" in out and "abcd-1" in out
     assert "2026-12-03T10:00" in out and "POST api_releases" in out
     assert HOSTILE.replace("\x1b", "\\x1b") in out and "\x1b" not in out  # literal, never markup or escapes
-    assert "sourcemaps check" in out  # the share is unknown: said where to get it
+    releases_table = out.split("\nReleases\n")[1].split("\nSeen in events\n")[0]
+    assert "resolved" not in releases_table  # no JavaScript frame to resolve: no column for it
     assert all(cell_len(line) <= 80 for line in out.splitlines())
 
 

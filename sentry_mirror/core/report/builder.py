@@ -26,9 +26,10 @@ from sentry_mirror.core.report.dropped import Dropped
 from sentry_mirror.core.report.fields import Fields
 from sentry_mirror.core.report.health import Health
 from sentry_mirror.core.report.issues import TOP_GROUPS, Issues
+from sentry_mirror.core.report.js_frames import frames_for_report
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
-from sentry_mirror.core.report.releases import Releases, frames_for_report
+from sentry_mirror.core.report.releases import Releases
 from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps

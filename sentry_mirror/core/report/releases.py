@@ -38,6 +38,7 @@ from sentry_mirror.core.report.bounded import OTHER, Capped, Json, bounded, by_c
 from sentry_mirror.core.report.release_row import Release
 from sentry_mirror.core.report.uploads import Upload, debug_id, read_upload, text
 from sentry_mirror.core.report.view import EVENTISH, RecordView
+from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
 from sentry_mirror.core.webapi import routes
 
 MAX_RELEASES = 1_000
@@ -47,7 +48,6 @@ MAX_DEBUG_IDS = 10_000
 SHOWN = 100
 #: The largest web API body read (a ``set-commits`` body with many commits is a few KiB).
 MAX_API_BODY = 8 * 1024 * 1024
-JS_PLATFORMS = frozenset({"javascript", "node"})
 _COUNTS = ("events", "without_release", "js_without_release", "bundles", "bundle_bytes", "unreadable",
            "bundles_without_release", "debug_file_count", "debug_file_bytes", "api_requests", "api_refused")  # fmt: skip
 
@@ -66,7 +66,7 @@ class Frames(Protocol):
 
 class Releases:
     """The ``releases`` aggregator (see the module docstring); ``frames`` gives the share of
-    in-app JavaScript frames that resolve (:func:`frames_for_report`)."""
+    in-app JavaScript frames that resolve (:func:`~.js_frames.frames_for_report`)."""
 
     reads = None  # every record: uploads and web API records carry no payload
 
@@ -228,13 +228,6 @@ class Releases:
 
 
 _WRITES = frozenset({("api_releases", "POST"), ("api_release", "PUT"), ("api_deploys", "POST")})
-
-
-def frames_for_report() -> Frames | None:
-    """WIRING (issue 15, after the ``sourcemaps`` branch is merged): the aggregator of
-    :mod:`sentry_mirror.core.sourcemaps` that resolves the snapshot's in-app JavaScript
-    frames, made to satisfy :class:`Frames`; None until then (the share is unknown)."""
-    return None
 
 
 def _json_body(data: Mapping[str, Any]) -> Any:

@@ -12,16 +12,14 @@ whose files are unknown (``readable`` false).
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core import bodies, lenient
+from sentry_mirror.core import bodies
+from sentry_mirror.core.sourcemaps.bundle import BundleError, read_manifest
+from sentry_mirror.errors import MirrorError
 
-#: The most of ``manifest.json`` read (sentry-cli's manifests are a few hundred bytes a file).
-MAX_MANIFEST = 16 * 1024 * 1024
 #: Characters of a name, URL, release or dist kept.
 MAX_TEXT = 200
 
@@ -110,16 +108,11 @@ def _items(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 
 def _manifest(data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The bundle's ``manifest.json``, or None when the body is no zip holding one as a JSON object."""
+    """The bundle's ``manifest.json``, or None when the body is no bundle holding one as a JSON object."""
     try:
-        with zipfile.ZipFile(io.BytesIO(bodies.whole(data))) as bundle, bundle.open("manifest.json") as member:
-            raw = member.read(MAX_MANIFEST + 1)
-        if len(raw) > MAX_MANIFEST:
-            return None
-        manifest = lenient.loads(raw)
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError):
+        return read_manifest(bodies.whole(data))[0]
+    except (BundleError, MirrorError):  # not a bundle, or a body that does not decode
         return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def manifest_files(manifest: Mapping[str, Any]) -> tuple[BundleFile, ...] | None:
