@@ -311,6 +311,31 @@ def make_upload(body: bytes, *, kind: str = "artifact_bundle", **upload: Any) ->
     )
 
 
+def make_api_record(
+    endpoint: str, method: str, path: str, body: Any, *, status: int = 200, **api: Any
+) -> dict[str, Any]:
+    """A web API record as the listener writes it (design of issue 15): an ordinary request
+    record with ``endpoint`` ``api_*``, the token redacted, the body as received (``body``: a
+    string as is, anything else as JSON) and ``api`` (``org`` acme, ``project`` web,
+    ``release`` None unless given)."""
+    text = body if isinstance(body, str) else orjson.dumps(body).decode()
+    redacted = "redacted:0123456789ab"
+    return make_record(
+        id=record.new_id(),
+        method=method,
+        path=path,
+        query="",
+        endpoint=endpoint,
+        headers=[["authorization", f"Bearer {redacted}"], ["content-type", "application/json"]],
+        auth={"form": "bearer", "token": redacted},
+        body=text,
+        body_size=len(text.encode()),
+        wire_size=len(text.encode()),
+        response={"status": status, "headers": [], "body": "{}", "body_base64": False},
+        api={"org": "acme", "project": "web", "release": None, **api},
+    )
+
+
 def make_js_event(
     abs_path: str,
     positions: Sequence[tuple[int, int]],

@@ -52,7 +52,7 @@ def api_token(environ: Mapping[str, str] = os.environ) -> str:
     token = environ.get(TOKEN_ENV, "").strip()
     if not token:
         raise MirrorError(
-            f"--verify-stored asks the candidate's API, with a token: set {TOKEN_ENV} "
+            f"--verify-stored and --uploads ask the candidate's API, with a token: set {TOKEN_ENV} "
             "(docs/replay.md says how to make one for Sentry, GlitchTip and Bugsink)"
         )
     if not token.isprintable():
@@ -79,18 +79,55 @@ class ApiClient:
         self.client = Client(parts.scheme, host, port, timeout=timeout, keep_bytes=KEEP_BYTES, ssl_context=ssl_context)
         self.url = self.client.origin + parts.path.rstrip("/")
         self._token = token
+        self._ssl = ssl_context
+        self._others: dict[str, Client] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
         self.requests = 0
 
     async def get(self, path: str, *, auth: bool = True) -> tuple[int, dict[str, str], bytes]:
         """(status, headers by lower-case name, body) of ``GET path``; transport errors raise."""
+        return await self.request("GET", path, auth=auth)
+
+    async def request(
+        self, method: str, target: str, body: bytes = b"", content_type: str | None = None, *, auth: bool = True
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers by lower-case name, body) of one request; transport errors raise.
+        ``target``: a path under the API's URL, or an absolute URL (``replay --uploads``: the
+        chunk-upload URL the API names, on another origin with a client of its own)."""
         headers = [("Accept", "application/json"), ("User-Agent", "sentry-mirror")]
+        if content_type is not None:
+            headers.append(("Content-Type", content_type))
         if auth:
             headers.append(("Authorization", f"Bearer {self._token}"))
+        client = self.client
+        url = self.url + target if target.startswith("/") else target
+        if not target.startswith("/") and not (url + "/").startswith(client.origin + "/"):
+            client = self._client_for(url)
         async with self._limit:
             self.requests += 1
-            answer = await self.client.request("GET", self.url + path, headers, b"")
+            answer = await client.request(method, url, headers, body)
         return answer.status, {k.lower(): v for k, v in answer.headers}, answer.body
+
+    def _client_for(self, url: str) -> Client:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+            raise ValueError(f"{visible(url)[:200]!r} is not an http(s) URL this client follows")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
+        if origin not in self._others:
+            self._others[origin] = Client(
+                parts.scheme,
+                host,
+                parts.port,
+                timeout=self.client.timeout,
+                keep_bytes=KEEP_BYTES,
+                ssl_context=self._ssl,
+            )
+        return self._others[origin]
+
+    def shown(self, detail: str) -> str:
+        """An answer's words, to show: the token masked (:func:`masked`)."""
+        return masked(detail, self._token)
 
     def refused(self, status: int, body: bytes) -> MirrorError:
         """The error for a 401 or 403: the API's own words, never the token."""
@@ -103,6 +140,9 @@ class ApiClient:
     def close(self) -> None:
         """Drop the connections and the limit (each event loop needs its own)."""
         self.client.close()
+        for other in self._others.values():
+            other.close()
+        self._others.clear()
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
 
@@ -122,6 +162,12 @@ def _refusal(body: bytes, token: str) -> str:
     detail = value.get("detail") if isinstance(value, dict) else None
     if not isinstance(detail, str):
         return ""
+    return masked(detail, token)
+
+
+def masked(detail: str, token: str) -> str:
+    """``detail`` (an API's words) to show: cut, control characters escaped, the token in it
+    (any case) masked, and nothing at all when a piece of it is still there."""
     detail = re.sub(re.escape(token), "***", detail, flags=re.IGNORECASE)
     folded, secret = detail.casefold(), token.casefold()
     size = min(len(secret), _TOKEN_PIECE + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -10,9 +11,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sentry_mirror.core.replay.plan import SKIPPED_UPLOAD, SKIPPED_WEB_API
 from sentry_mirror.core.replay.results import ReplaySummary, items_label
 from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.replay.stored import NOT_STORED, StoredCheck
+from sentry_mirror.core.replay.uploads import (
+    ACCEPTED,
+    ALREADY_THERE,
+    FAILED,
+    UPLOADED,
+    UploadResult,
+    UploadSummary,
+)
 from sentry_mirror.core.stats import nearest_rank
 from sentry_mirror.ui.render import human_size
 from sentry_mirror.ui.safe import text
@@ -78,9 +88,22 @@ def report(console: Console, result: ReplaySummary, target: str) -> None:
         console.print("response contract:", style="bold")
         for problem, count in result.problems.most_common():
             console.print(text(f"  {count:>5}  {problem}"), soft_wrap=True)
-    for reason, count in result.skipped.items():
-        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    skipped(console, result.skipped, "re-uploaded with --uploads" if result.uploads_sent else "use --uploads")
     console.print(_totals(result), soft_wrap=True)
+
+
+def skipped(console: Console, counts: Counter[str], uploads: str = "use --uploads") -> None:
+    """What was left out and why; web API requests and uploads (not ingestion requests) on one
+    line, ``uploads`` saying what became of the uploads."""
+    for reason, count in counts.items():
+        if reason not in (SKIPPED_WEB_API, SKIPPED_UPLOAD):
+            console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    web_api, count = counts[SKIPPED_WEB_API], counts[SKIPPED_UPLOAD]
+    if web_api or count:
+        console.print(
+            text(f"  web API requests not replayed: {web_api}; uploads: {count} ({uploads})", style="dim"),
+            soft_wrap=True,
+        )
 
 
 def _endpoint_table(result: ReplaySummary, target: str) -> Table:
@@ -168,6 +191,44 @@ def stored_report(console: Console, check: StoredCheck) -> None:
             f"{stored} item(s) stored, {not_stored} answered 2xx but not stored, {rejected} rejected, "
             f"{cannot_tell} cannot tell ({check.asked} API request(s) in {duration_label(check.waited)})",
             style="bold red" if not_stored else "",
+        ),
+        soft_wrap=True,
+    )
+
+
+_OUTCOME_STYLES = {UPLOADED: "", ALREADY_THERE: "", ACCEPTED: "yellow", FAILED: "red"}
+
+
+def upload_line(result: UploadResult) -> str:
+    """One upload in a line: what, where, what became of it (the candidate's words shown literally)."""
+    what = result.kind.replace("_", " ") + (f" {result.name}" if result.name else "")
+    where = f" to {result.org}/{','.join(result.projects)}" if result.org else ""
+    detail = f": {result.detail}" if result.detail else ""
+    return f"{what} ({human_size(result.size)}){where}: {result.outcome.replace('_', ' ')}{detail}"
+
+
+def uploads_report(console: Console, summary: UploadSummary) -> None:
+    """``--uploads``: one row per uploaded file, then the outcomes counted."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=text(f"uploads into {summary.api}"), title_justify="left")
+    for name in ("kind", "name", "size", "chunks sent", "outcome", "state", "detail"):
+        table.add_column(name, justify="right" if name in ("size", "chunks sent") else "left")
+    for result in summary.results:
+        table.add_row(
+            text(result.kind),
+            text(result.name or "-"),
+            human_size(result.size),
+            f"{result.chunks_sent}/{result.chunks}",
+            text(result.outcome.replace("_", " "), style=_OUTCOME_STYLES.get(result.outcome, "")),
+            text(result.state or "-"),
+            text(result.detail or ""),
+        )
+    console.print(table)
+    counted = summary.outcomes()
+    console.print(
+        text(
+            f"{len(summary.results)} upload(s): {counted[UPLOADED]} uploaded, {counted[ALREADY_THERE]} already there, "
+            f"{counted[ACCEPTED]} accepted but not confirmed, {counted[FAILED]} failed",
+            style="bold red" if counted[FAILED] else "",
         ),
         soft_wrap=True,
     )

@@ -59,6 +59,6 @@ def build(
         )
     malformed = Malformed(where="report")
     sections = sections or report.EVERY_SECTION
-    answers = not set(report.OPTIONAL_SECTIONS).isdisjoint(sections)
+    answers = "upstream" in sections
     with reading(paths, malformed, wanted, required=required, answers=answers) as records:
         return report.build_report(records, sections, top_groups=top, pii_engine=engine, malformed=malformed)

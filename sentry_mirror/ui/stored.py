@@ -49,7 +49,11 @@ _OPTIONS = (
         is_flag=True,
         help="Then ask the target's API whether it stored each event it accepted (token in $SENTRY_MIRROR_API_TOKEN; exit 1 if not).",
     ),
-    click.option("--api-url", metavar="URL", help="The target's API (default: the DSN's origin)."),
+    click.option(
+        "--api-url",
+        metavar="URL",
+        help="The target's API, for --verify-stored and --uploads (default: the DSN's origin).",
+    ),
     click.option(
         "--api-kind",
         type=click.Choice(["auto", *API_KINDS]),
@@ -58,7 +62,9 @@ _OPTIONS = (
         help="Which API the target has.",
     ),
     click.option(
-        "--api-project", metavar="ORG/SLUG", help="The DSN's project as Sentry's or GlitchTip's API names it."
+        "--api-project",
+        metavar="ORG/SLUG",
+        help="The DSN's project as Sentry's or GlitchTip's API names it (--uploads: where the files go).",
     ),
     click.option(
         "--verify-wait",
@@ -79,8 +85,10 @@ def verify_options() -> Callable[[F], F]:
             asked = kwargs.pop("verify_stored")
             url, kind, project, wait = (kwargs.pop(k) for k in ("api_url", "api_kind", "api_project", "verify_wait"))
             if not asked and (url or project or kind != "auto"):
-                raise click.UsageError("--api-url, --api-kind and --api-project go with --verify-stored")
-            verify_ = Verify(url, kind, _org_slug(project), wait) if asked else None
+                raise click.UsageError(
+                    "--api-url, --api-kind and --api-project go with --verify-stored (--api-url and --api-project with --uploads too)"
+                )
+            verify_ = Verify(url, kind, org_slug(project), wait) if asked else None
             return command(*args, verify=verify_, **kwargs)
 
         for option in reversed(_OPTIONS):
@@ -90,7 +98,7 @@ def verify_options() -> Callable[[F], F]:
     return decorate
 
 
-def _org_slug(value: str | None) -> tuple[str, str] | None:
+def org_slug(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
     org, sep, slug = value.strip().partition("/")

@@ -126,4 +126,4 @@ def test_without_symbolic_the_error_names_the_install_command(capture: str, monk
     monkeypatch.setitem(sys.modules, "symbolic.sourcemapcache", None)  # import fails as when not installed
     result = run(capture, "--json")
     assert result.exit_code == ExitCode.ERROR
-    assert "pip install 'sentry-mirror[sourcemaps]'" in result.stderr and not result.stdout
+    assert "pip install symbolic" in result.stderr and not result.stdout

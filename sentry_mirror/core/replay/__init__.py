@@ -9,7 +9,9 @@
 - :mod:`.results`: the outcome of each answer and the summary they add up to;
 - :mod:`.undelivered`: which forwarded requests the upstream never took (``--undelivered``),
   and the answer record written for each of their answers;
-- :mod:`.stored`: what the target's API says it stored of what it accepted (``--verify-stored``).
+- :mod:`.stored`: what the target's API says it stored of what it accepted (``--verify-stored``);
+- :mod:`.uploads`: the uploaded files sent again through the target's chunk protocol
+  (``--uploads``): chunking, the requests, what each assemble answer means.
 
 The sender (``sentry_mirror.io.replay``) and its HTTP/1.1 client (``sentry_mirror.io.http1``)
 do the I/O.

@@ -1,6 +1,7 @@
 """The replay plan: which recorded requests are sent, in what order and when (pure).
 
-:func:`make_plan` selects what can be sent (no CORS preflights, no truncated bodies),
+:func:`make_plan` selects what can be sent (no CORS preflights, no truncated bodies, no web
+API requests or uploads: they are not ingestion requests),
 counts it and finds how long the replay takes; :meth:`Plan.timeline` gives each request
 with its send offset, streaming (:func:`timeline`: the recorded gaps scaled by
 :class:`Pacing`); :func:`prepare_all` rewrites each as it would be sent
@@ -28,6 +29,11 @@ SKIPPED_METHODS = frozenset({"OPTIONS"})
 #: Records held to put them in receive order: a listener writes a record when it has
 #: answered, so its file is in receive order only up to requests that overlapped.
 READ_AHEAD = 256
+#: Keys of the skipped counter for records that are not ingestion requests: the web API calls
+#: sentry-cli made (``api_*`` endpoints) and the files their assemble calls put together
+#: (``upload`` records, re-uploaded by ``--uploads`` through the target's own chunk protocol).
+SKIPPED_WEB_API = "web API request"
+SKIPPED_UPLOAD = "upload"
 
 Source = Callable[[], Iterable[Mapping[str, Any]]]
 
@@ -54,6 +60,11 @@ def timestamp_shift(latest: str, start: datetime, duration: float) -> float:
 def _sendable(records: Iterable[Mapping[str, Any]], skipped: Counter[str] | None) -> Iterator[Mapping[str, Any]]:
     """``records`` without what is not worth or not possible to send (counted in ``skipped``)."""
     for data in records:
+        endpoint = data.get("endpoint") or ""
+        if endpoint.startswith("api_") or endpoint == "upload":
+            if skipped is not None:
+                skipped[SKIPPED_UPLOAD if endpoint == "upload" else SKIPPED_WEB_API] += 1
+            continue
         if data["method"] in SKIPPED_METHODS:
             if skipped is not None:
                 skipped["CORS preflight (OPTIONS)"] += 1
@@ -143,7 +154,8 @@ def make_plan(
     skipped: Counter[str] | None = None,
     window: int = READ_AHEAD,
 ) -> Plan:
-    """Select what can be sent (no CORS preflights, no truncated bodies), count it, find how
+    """Select what can be sent (no CORS preflights, no truncated bodies, no web API requests
+    or uploads: :data:`SKIPPED_WEB_API`, :data:`SKIPPED_UPLOAD`), count it, find how
     long it takes and the timestamp shift (``start``: when the replay begins, default now).
 
     ``records`` is a function that opens the records (called twice: this counting pass and

@@ -14,6 +14,7 @@ import orjson
 
 from sentry_mirror.core.envelope import normalize_uuid
 from sentry_mirror.core.record import encode_bytes
+from sentry_mirror.core.replay.plan import SKIPPED_UPLOAD, SKIPPED_WEB_API
 from sentry_mirror.core.replay.rewrite import Prepared
 from sentry_mirror.core.stats import nearest_rank
 
@@ -187,6 +188,12 @@ class ReplaySummary:
     failed: int = 0
     interrupted: bool = False
     elapsed: float = 0.0
+    uploads_sent: bool = False  # ``--uploads``: the upload records went through the target's chunk protocol
+
+    def not_replayed(self) -> dict[str, int]:
+        """Records left out of the replay as not ingestion requests: web API requests
+        (``api_*``) and uploads (``upload``)."""
+        return {"web_api": self.skipped[SKIPPED_WEB_API], "uploads": self.skipped[SKIPPED_UPLOAD]}
 
     def add(self, result: Result) -> None:
         sent = result.prepared
@@ -256,5 +263,6 @@ class ReplaySummary:
             "items_accepted": dict(self.items_accepted),
             "items_held_back": dict(self.items_held),
             "problems": dict(self.problems),
-            "skipped": dict(self.skipped),
+            "skipped": {k: n for k, n in self.skipped.items() if k not in (SKIPPED_WEB_API, SKIPPED_UPLOAD)},
+            "not_replayed": self.not_replayed(),
         }

@@ -8,7 +8,9 @@ a uniform sample beyond), per-key tables with a row limit and the rest under ``"
 The sections, one module each: :mod:`.traffic`, :mod:`.fields` (with :mod:`.coverage` and
 the walk shared with personal data, :mod:`.walker`), :mod:`.issues`, :mod:`.performance`,
 :mod:`.health`, :mod:`.dropped`, :mod:`.pii`, :mod:`.sourcemaps`, :mod:`.server`, and, over
-the answer records of forward mode only, :mod:`.upstream` (with :mod:`.pairing`). The result
+the answer records of forward mode only, :mod:`.upstream` (with :mod:`.pairing`), and over
+releases, uploads and web API records, :mod:`.releases` (with :mod:`.release_row`,
+:mod:`.uploads`). The result
 and its JSON schema: :mod:`.result`.
 
 Every section but ``traffic`` and ``server`` reads only the requests that were accepted

@@ -26,8 +26,10 @@ from sentry_mirror.core.report.dropped import Dropped
 from sentry_mirror.core.report.fields import Fields
 from sentry_mirror.core.report.health import Health
 from sentry_mirror.core.report.issues import TOP_GROUPS, Issues
+from sentry_mirror.core.report.js_frames import frames_for_report
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
+from sentry_mirror.core.report.releases import Releases
 from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps
@@ -58,6 +60,7 @@ class ReportBuilder:
         self.issues = Issues(top_groups)
         self.performance = Performance(self.remarks)
         self.upstream = Upstream()
+        self.releases = Releases(frames_for_report())
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
             "fields": Fields(self.walker, self.personal if self.personal.one_walk else None),
@@ -69,6 +72,7 @@ class ReportBuilder:
             "sourcemaps": Sourcemaps(self.remarks),
             "server": Server(self.traffic),
             "upstream": self.upstream,
+            "releases": self.releases,
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -113,11 +117,10 @@ class ReportBuilder:
             self.malformed.merge(other.malformed)
 
     def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
-        """The report of the ``sections`` named; an optional one (``upstream``) only when
-        its records were read."""
-        wanted = set(sections)
-        if not self.upstream.count:
-            wanted -= set(OPTIONAL_SECTIONS)
+        """The report of the ``sections`` named; an optional one only when its records were
+        read (``upstream``: answer records; ``releases``: upload or web API records)."""
+        read = {"upstream": self.upstream.count, "releases": self.releases.from_ci}
+        wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
         transactions = self.performance.groups()
         results = {}

@@ -21,6 +21,10 @@ Sections (:data:`SECTIONS`), in the issue's numbering:
 10. ``upstream``    forward mode (``listen --forward``/``--tee``): what the upstream and each
                     candidate answered, per endpoint and item types, latency, rate limits,
                     requests not delivered, disagreements; only when answer records were read
+11. ``releases``    releases seen in events against those created through the web API, commits
+                    and deploys per release, artifact bundles and debug files uploaded, the
+                    share of in-app JS frames that resolve, mismatches; only when upload or
+                    web API records (sentry-cli pointed at the mirror) were read
 
 JSON schema (:meth:`Report.to_json`, version :data:`SCHEMA_VERSION`); a new key may be added
 within a version, a key is never renamed or removed without a new version::
@@ -84,7 +88,22 @@ within a version, a key is never renamed or removed without a new version::
                                                       "candidate_only", "class"}],
                                     "examples": [{"request_id", "endpoint", "items",
                                                   "answers": [{"target", "to", "status", "error", "dropped"}]}]},
-                  "pairing": {"window", "unpaired"}, "truncated": [table names]}}
+                  "pairing": {"window", "unpaired"}, "truncated": [table names]},
+     "releases": {"answer" (the one line), "events", "release_count", "truncated",
+                  "frames": {"resolved", "total", "share"} (in-app JS frames) or null (unknown),
+                  "releases": [{"version", "events", "js_events", "first_seen", "last_seen",
+                                "environments": {}, "dists": {}, "created", "updates", "projects",
+                                "finalized" (dateReleased or null), "refs": [{"repository", "commit",
+                                "previous"}], "commits", "repositories", "deploys": [{"environment",
+                                "name", "url", "finished"}], "deploy_count", "bundles", "bundle_dists",
+                                "bundle_files": {type: n}, "bundle_debug_ids", "has_upload",
+                                "frames"}] (the first 100, most events first),
+                  "bundles": {"count", "bytes", "without_release", "unreadable", "files_by_type",
+                              "debug_ids"},
+                  "debug_files": {"count", "bytes", "files": [{"name", "debug_id", "size", "kind"}]},
+                  "api": {"requests", "refused", "by_endpoint": {"METHOD api_name": n}},
+                  "mismatches": {"events_no_upload", "uploads_no_events", "not_finalized": {"count",
+                                 "versions"}, "events_without_release", "js_events_without_release"}}}
 
 All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded to 4 places.
 """
@@ -100,8 +119,9 @@ from sentry_mirror.core.report.bounded import Json
 SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
 SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "pii", "sourcemaps", "server")
-#: Sections present only when their records were read: ``upstream`` (answer records).
-OPTIONAL_SECTIONS = ("upstream",)
+#: Sections present only when their records were read: ``upstream`` (answer records),
+#: ``releases`` (upload or web API records).
+OPTIONAL_SECTIONS = ("upstream", "releases")
 #: Every section, in order: what ``report --section`` takes.
 EVERY_SECTION = (*SECTIONS, *OPTIONAL_SECTIONS)
 

@@ -12,11 +12,11 @@ from typing import Any
 from sentry_mirror.core import grouping
 from sentry_mirror.core.report.bounded import Capped, Json, by_count, share
 from sentry_mirror.core.report.view import EVENTISH, RecordView
+from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
 from sentry_mirror.core.tolerant import Remarks, as_list
 
 #: Releases tallied before they go to their counter.
 MAX_PENDING = 4096
-_JS_PLATFORMS = frozenset({"javascript", "node"})
 _MINIFIED_FILE = re.compile(r"(\.min\.js|[.-][0-9a-f]{8,}\.m?js|/chunk[-.]|bundle[.-])", re.IGNORECASE)
 _COUNTS = ("js_events", "js_frames", "minified", "with_debug_meta", "debug_ids", "events", "events_with_release",
            "events_with_dist")  # fmt: skip
@@ -62,7 +62,7 @@ class Sourcemaps:
                     self.image_types.add(image.get("type"))
                     self.debug_ids += bool(image.get("debug_id"))
         platform = event.get("platform")
-        if not isinstance(platform, str) or platform not in _JS_PLATFORMS:
+        if not isinstance(platform, str) or platform not in JS_PLATFORMS:
             return
         self.js_events += 1
         exceptions = grouping.exceptions_of(event)

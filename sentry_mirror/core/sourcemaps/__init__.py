@@ -5,13 +5,13 @@ against the artifact bundles sentry-cli uploaded (and native images against debu
 id; by release, dist and URL with the ``~/`` rule), :mod:`.events` reads frames and images,
 :mod:`.resolve` resolves one frame with Sentry's ``symbolic`` (an optional extra, imported
 when first needed), :mod:`.check` is the aggregator (add, merge, result) and :mod:`.result`
-what it finds; :mod:`.report` is the check behind the report's interface. docs/sourcemaps.md documents the outcomes and the JSON.
+what it finds (the report's releases section takes it through
+:mod:`sentry_mirror.core.report.js_frames`). docs/sourcemaps.md documents the outcomes and the JSON.
 """
 
 from sentry_mirror.core.sourcemaps.bundle import Bundle, BundleError, BundleFile, normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.check import SourcemapCheck
 from sentry_mirror.core.sourcemaps.index import candidate_urls
-from sentry_mirror.core.sourcemaps.report import ReportFrames
 from sentry_mirror.core.sourcemaps.resolve import (
     OUTCOMES,
     RESOLVED,
@@ -35,7 +35,6 @@ __all__ = [
     "Example",
     "FrameResult",
     "Native",
-    "ReportFrames",
     "SourcemapCheck",
     "Totals",
     "candidate_urls",

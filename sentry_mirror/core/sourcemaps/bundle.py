@@ -71,19 +71,35 @@ def normalize_debug_id(value: object) -> str | None:
     return base if appendix in ("", "0") else f"{base}-{appendix}"
 
 
-def read_bundle(data: bytes, checksum: str = "") -> Bundle:
-    """The bundle in ``data``; raises :class:`BundleError` when it is not a zip, its manifest
-    is missing or not JSON, or it passes :data:`MAX_FILES` / :data:`MAX_BYTES`."""
+def _open(data: bytes) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """The zip in ``data`` and its entries by name, within :data:`MAX_FILES` / :data:`MAX_BYTES`."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as error:
         raise BundleError(f"not a zip archive ({error})") from None
+    infos = {info.filename: info for info in archive.infolist()}
+    if len(infos) > MAX_FILES:
+        archive.close()
+        raise BundleError(f"{len(infos)} files: more than {MAX_FILES}")
+    if sum(info.file_size for info in infos.values()) > MAX_BYTES:
+        archive.close()
+        raise BundleError(f"more than {MAX_BYTES >> 20} MiB once inflated")
+    return archive, infos
+
+
+def read_manifest(data: bytes) -> tuple[dict[str, Any], dict[str, int]]:
+    """(the manifest, each zip entry's inflated size) of the bundle in ``data``, its files
+    left unread; raises :class:`BundleError` as :func:`read_bundle` does."""
+    archive, infos = _open(data)
     with archive:
-        infos = {info.filename: info for info in archive.infolist()}
-        if len(infos) > MAX_FILES:
-            raise BundleError(f"{len(infos)} files: more than {MAX_FILES}")
-        if sum(info.file_size for info in infos.values()) > MAX_BYTES:
-            raise BundleError(f"more than {MAX_BYTES >> 20} MiB once inflated")
+        return _manifest(archive, infos), {name: info.file_size for name, info in infos.items()}
+
+
+def read_bundle(data: bytes, checksum: str = "") -> Bundle:
+    """The bundle in ``data``; raises :class:`BundleError` when it is not a zip, its manifest
+    is missing or not JSON, or it passes :data:`MAX_FILES` / :data:`MAX_BYTES`."""
+    archive, infos = _open(data)
+    with archive:
         manifest = _manifest(archive, infos)
         entries = manifest.get("files")
         files = tuple(_files(archive, infos, entries if isinstance(entries, dict) else {}))

@@ -63,10 +63,14 @@ class SourcemapCheck:
         if not 200 <= status < 300:
             return  # refused: Sentry would not have stored the event
         for payload, _ in grouping.events_of(record, _EVENT_TYPES):
-            self.events += 1
-            event = read_event(payload, record.get("id"))
-            if event is not None:
-                self._keep(event, 1)
+            self.add_event(payload, record.get("id"))
+
+    def add_event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
+        """One error event (already parsed) of an accepted record."""
+        self.events += 1
+        event = read_event(payload, record_id)
+        if event is not None:
+            self._keep(event, 1)
 
     def _keep(self, event: Event, times: int) -> None:
         if event.frames and len(self.listed) < MAX_EVENT_ROWS:

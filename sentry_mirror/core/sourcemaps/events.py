@@ -12,6 +12,7 @@ from sentry_mirror.core import grouping
 from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id
 
 #: Event platforms whose frames are JavaScript (a frame may say its own platform too).
+#: The platforms whose frames source maps resolve (one home: the report reads it too).
 JS_PLATFORMS = frozenset({"javascript", "node"})
 #: Frames read per event (Relay keeps fewer: a bound against hostile input only).
 MAX_FRAMES = 500

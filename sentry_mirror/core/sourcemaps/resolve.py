@@ -80,7 +80,7 @@ RESOLVES = frozenset({RESOLVED, "no_sources_content"})
 _A_FILE = re.compile(r"^(/|~/|[A-Za-z]:[\\/]|[A-Za-z][A-Za-z0-9+.-]*://)")
 CONTEXT_LINES = 5
 _MAX_POSITION = (1 << 32) - 1
-_INSTALL = "source map resolution needs Sentry's symbolic library: pip install 'sentry-mirror[sourcemaps]'"
+_INSTALL = "source map resolution needs Sentry's symbolic library: pip install symbolic (or pip install -e '.[sourcemaps]' in sentry-mirror's clone)"
 
 
 def symbolic_available() -> bool:

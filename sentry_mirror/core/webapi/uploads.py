@@ -8,40 +8,18 @@ manifest file."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import datetime
 from typing import Any
 
-from sentry_mirror.core import lenient, record
+from sentry_mirror.core import record
 from sentry_mirror.core.bounds import MAX_SUMMARY_ITEMS
 from sentry_mirror.core.ingest import Outcome, Request, Response
+from sentry_mirror.core.sourcemaps.bundle import BundleError, read_manifest
 from sentry_mirror.core.summary import Facts
 from sentry_mirror.core.webapi.assemble import Assembly
 
-#: A manifest bigger than this (decompressed) is not read: the bundle is still stored.
-MAX_MANIFEST = 16 * 1024 * 1024
 ZIP = "application/zip"
 OCTETS = "application/octet-stream"
-
-
-def _manifest(data: bytes) -> dict[str, Any]:
-    """The bundle's manifest, or ``{}`` when the file is not a readable bundle."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as bundle, bundle.open("manifest.json") as fo:
-            text = fo.read(MAX_MANIFEST + 1)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, RuntimeError, EOFError, NotImplementedError):
-        return {}
-    manifest = lenient.loads_or_none(text) if len(text) <= MAX_MANIFEST else None
-    return manifest if isinstance(manifest, dict) else {}
-
-
-def _sizes(data: bytes) -> dict[str, int]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-            return {info.filename: info.file_size for info in bundle.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
-        return {}
 
 
 def _debug_id(headers: Any) -> str | None:
@@ -55,9 +33,11 @@ def _debug_id(headers: Any) -> str | None:
 
 def bundle_items(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(one summary item per manifest file, the manifest) of an artifact bundle."""
-    manifest = _manifest(data)
+    try:
+        manifest, sizes = read_manifest(data)
+    except BundleError:  # not a readable bundle: stored all the same, its files not listed
+        manifest, sizes = {}, {}
     files = manifest.get("files")
-    sizes = _sizes(data) if isinstance(files, dict) else {}
     items = []
     for path, entry in (files or {}).items() if isinstance(files, dict) else ():
         entry = entry if isinstance(entry, dict) else {}

@@ -19,20 +19,21 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sentry_mirror.core.auth import parse_dsn
+from sentry_mirror.core.auth import Dsn, parse_dsn
 from sentry_mirror.core.forwarding import to_string
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.replay.plan import Pacing, Plan, make_plan, prepare_all
 from sentry_mirror.core.replay.results import ReplaySummary, Result
 from sentry_mirror.core.replay.rewrite import AUTH_FORMS, ENCODINGS, Options, Target, parse_project_map
 from sentry_mirror.core.replay.undelivered import Undelivered, keep
+from sentry_mirror.core.replay.uploads import UploadSummary
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.files import create_private
 from sentry_mirror.io.forward import tls_context
 from sentry_mirror.io.replay import replay
 from sentry_mirror.io.replay_record import Recording, find_undelivered, record_directory, replay_recorded
 from sentry_mirror.io.snapshot import expand, iter_records
-from sentry_mirror.ui import render_replay, stored
+from sentry_mirror.ui import render_replay, reupload, stored
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.params import Duration, Speed
@@ -127,6 +128,7 @@ _REFUSED = "refused by the mirror as Sentry would (select them with --status 4xx
     metavar="PEM",
     help="Also trust these CA certificates for an HTTPS target and its API (verification stays on).",
 )
+@reupload.upload_options()
 @stored.verify_options()
 @filter_options()
 @click.pass_obj
@@ -153,6 +155,7 @@ def replay_command(
     record_dir: Path | None,
     tls: ssl.SSLContext | None,
     verify: stored.Verify | None,
+    uploads: reupload.Uploads | None,
     **filters: Any,
 ) -> None:
     """Send captured requests to another server (a candidate) and report what it accepted.
@@ -175,7 +178,6 @@ def replay_command(
     report = ReplaySummary()
     recording = Recording(record_dir or record_directory(snapshots), to_string(target_dsn)) if undelivered else None
     found = find_undelivered(snapshots, recording.directory) if recording else None
-    # refused requests too when asked for (or undelivered: the upstream judges them)
     selected = _selection(snapshots, query(filters), undelivered or _refused_wanted(filters), report.skipped, found)
     start = datetime.now(UTC)
     plan = make_plan(
@@ -184,17 +186,32 @@ def replay_command(
     if found is not None and not _undelivered_to_send(env.console, found, plan.count, to_string(target_dsn)):
         return
     if dry_run:
-        _dry_run(env.console, plan, start, as_json, pacing, report.skipped)
+        _dry_run(env.console, plan, start, as_json, pacing, report.skipped, uploads is not None)
         return
     err = stderr()
-    verifier = stored.connect(verify, target_dsn, err, tls) if verify else None  # before sending: the API answers
+    verifier, uploaded = _before_sending(verify, uploads, snapshots, query(filters), target_dsn, err, tls)
     _send(plan, pacing, report, err, not ignore_rate_limits, as_json, results, verifier, recording, tls)
-    _conclude(err if as_json else env.console, err, report, to_string(target_dsn), allow_failures, verifier, as_json)
+    _conclude(env.console, err, report, to_string(target_dsn), allow_failures, verifier, as_json, uploaded)
 
 
 def _refused_wanted(filters: dict[str, Any]) -> bool:
     """Whether the filters ask for requests the mirror refused (``--status``, ``--errors-only``)."""
     return bool(filters.get("statuses") or filters.get("errors_only"))
+
+
+def _before_sending(
+    verify: stored.Verify | None,
+    uploads: reupload.Uploads | None,
+    snapshots: tuple[str, ...],
+    wanted: Query,
+    dsn: Dsn,
+    err: Console,
+    tls: ssl.SSLContext | None,
+) -> tuple[stored.Verifier | None, UploadSummary | None]:
+    """Before the events: ``--verify-stored`` checks the API answers; ``--uploads`` sends the
+    uploaded files (a CI run uploads before its app sends events)."""
+    verifier = stored.connect(verify, dsn, err, tls) if verify else None
+    return verifier, reupload.run(uploads, snapshots, wanted, dsn, err, tls) if uploads else None
 
 
 def _conclude(
@@ -205,15 +222,27 @@ def _conclude(
     allow_failures: bool,
     verifier: stored.Verifier | None,
     as_json: bool,
+    uploaded: UploadSummary | None = None,
 ) -> None:
-    """The summary, then (``--verify-stored``) what the target stored; the exit status."""
+    """The summary, then (``--uploads``) the uploads and (``--verify-stored``) what the target
+    stored; the exit status (a failed upload fails the replay, unless ``--allow-failures``)."""
+    console = err if as_json else console
+    report.uploads_sent = uploaded is not None
+    if uploaded is not None:
+        reupload.conclude(uploaded, console, as_json)
+        report.failed += uploaded.failed
     render_replay.report(console, report, target)
+    if as_json and any(report.not_replayed().values()):
+        sys.stdout.buffer.write(orjson.dumps({"not_replayed": report.not_replayed()}, option=orjson.OPT_APPEND_NEWLINE))
+        sys.stdout.buffer.flush()
     if report.interrupted:
         raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     not_stored = verifier is not None and stored.conclude(verifier, console, as_json)
     if report.failed and not allow_failures:
         err.print(
-            f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
+            f"{report.failed} request(s) or upload(s) failed or broke the response contract (--allow-failures to exit 0)"
+            if uploaded
+            else f"{report.failed} request(s) failed or broke the response contract (--allow-failures to exit 0)",
             style="red",
             soft_wrap=True,
         )
@@ -256,7 +285,8 @@ def _recorded(err: Console, recording: Recording) -> None:
 def _selection(
     snapshots: tuple[str, ...], wanted: Query, refused_too: bool, skipped: Counter[str], only: Undelivered | None = None
 ) -> Callable[[], Iterator[Mapping[str, Any]]]:
-    """The records to replay (``only`` those, when given), streaming, read once per call.
+    """The records to replay (``only`` those, when given), streaming, read once per call;
+    refused requests too with ``refused_too`` (asked for, or undelivered: the upstream judges them).
     The first pass (counting, scheduling) shows warnings and reading progress and counts
     what is left out; the second (sending) reads quietly."""
     passes = 0
@@ -366,7 +396,13 @@ def _result_sink(
 
 
 def _dry_run(
-    console: Console, plan: Plan, start: datetime, as_json: bool, pacing: Pacing, skipped: Counter[str]
+    console: Console,
+    plan: Plan,
+    start: datetime,
+    as_json: bool,
+    pacing: Pacing,
+    skipped: Counter[str],
+    uploads: bool = False,
 ) -> None:
     pairs = prepare_all(plan, start, on_skip=lambda reason: skipped.update([reason]))
     if as_json:
@@ -394,5 +430,4 @@ def _dry_run(
         console.print(
             text("rewritten: " + ", ".join(f"{name} ({n})" for name, n in changes.most_common())), soft_wrap=True
         )
-    for reason, count in skipped.items():
-        console.print(text(f"  skipped {count}: {reason}", style="dim"), soft_wrap=True)
+    render_replay.skipped(console, skipped, "--uploads would send them" if uploads else "use --uploads")

@@ -8,12 +8,18 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, report
-from sentry_mirror.ui import render_report, render_report_html, render_report_terminal, render_report_upstream
+from sentry_mirror.ui import render_report, render_report_html, render_report_releases, render_report_terminal
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.reading import warn
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
 from sentry_mirror.ui.safe import json_text
+
+#: Why an optional section asked for is absent.
+_ABSENT = {
+    "upstream": "no answer records read (they are written by listen --forward or --tee)",
+    "releases": "no upload or web API records read (sentry-cli pointed at the mirror writes them)",
+}
 
 
 @click.command("report")
@@ -64,8 +70,9 @@ def report_command(
     Traffic, field coverage, issues, performance, release health and monitors, what the
     SDKs dropped, personal data, source maps and releases, and what a server must support;
     over snapshots of forward mode (listen --forward/--tee), what the upstream and the
-    candidates answered. SNAPSHOT is a file, a directory or a glob (default: snapshots/).
-    Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
+    candidates answered; over snapshots sentry-cli uploaded to, releases, commits, deploys,
+    source map bundles and debug files. SNAPSHOT is a file, a directory or a glob (default:
+    snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
     --since and --until).
 
     Examples:
@@ -76,12 +83,12 @@ def report_command(
     """
     data = build(snapshots, sections, top, query(filters), pii_engine).to_json()
     for name in set(sections).difference(data["sections"]):
-        warn(f"no section {name}: no answer records read (they are written by listen --forward or --tee)")
+        warn(f"no section {name}: {_ABSENT[name]}")
     if fmt == "json":
         emit(env, json_text(data, indent=True) + "\n", output)
         return
     title = f"sentry-mirror report: {', '.join(snapshots) or 'snapshots'}"
-    document = render_report_upstream.document(data, max_paths=max_paths)
+    document = render_report_releases.document(data, max_paths=max_paths)
     if fmt == "markdown":
         emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":

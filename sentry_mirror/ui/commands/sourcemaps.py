@@ -55,7 +55,7 @@ def check_command(
 
     Each frame's file is found as Sentry finds it: by the debug id of the event's
     debug_meta, else by release, dist and URL (~/ matches any host), and resolved with
-    Sentry's symbolic library (pip install 'sentry-mirror[sourcemaps]'). Every frame gets
+    Sentry's symbolic library (pip install symbolic, or the sourcemaps extra). Every frame gets
     an outcome (resolved, file_missing, no_upload_for_release ...; docs/sourcemaps.md says
     what fixes each). Native images are matched against uploaded debug files. The filters
     choose the events; uploads are always read. SNAPSHOT is a file, a directory or a glob

@@ -11,7 +11,15 @@ import pytest
 
 from sentry_mirror.core.auth import parse_dsn
 from sentry_mirror.core.record import format_time, parse_time
-from sentry_mirror.core.replay.plan import Pacing, in_time_order, make_plan, timeline, timestamp_shift
+from sentry_mirror.core.replay.plan import (
+    SKIPPED_UPLOAD,
+    SKIPPED_WEB_API,
+    Pacing,
+    in_time_order,
+    make_plan,
+    timeline,
+    timestamp_shift,
+)
 from sentry_mirror.core.replay.rewrite import Options, Target
 from tests.factories import accepted_envelope_record
 
@@ -99,3 +107,17 @@ def test_plan_skips_preflights_and_truncated_bodies() -> None:
     assert 1 == plan.count
     assert [records[0]] == [data for data, _ in plan.timeline()]
     assert {"CORS preflight (OPTIONS)": 1, "body truncated when recorded": 1} == dict(skipped)
+
+
+def test_plan_leaves_out_web_api_requests_and_uploads_counted_apart() -> None:
+    from tests.factories import make_artifact_bundle, make_record, make_upload
+
+    skipped: Counter[str] = Counter()
+    api = make_record(path="/api/0/organizations/acme/chunk-upload/", endpoint="api_chunk_upload", method="GET")
+    release = make_record(path="/api/0/organizations/acme/releases/", endpoint="api_releases")
+    upload = make_upload(make_artifact_bundle({"~/a.js": ("minified_source", b"x", {})}))
+    records = [accepted_envelope_record(), api, release, upload]
+    plan = make_plan(records, Target(parse_dsn("http://k@127.0.0.1:1/1")), Options(), Pacing(), skipped=skipped)
+    assert 1 == plan.count
+    assert [records[0]] == [data for data, _ in plan.timeline()]
+    assert {SKIPPED_WEB_API: 2, SKIPPED_UPLOAD: 1} == dict(skipped)

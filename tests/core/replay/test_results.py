@@ -56,7 +56,17 @@ def test_an_empty_summary() -> None:
         "items_held_back": {},
         "problems": {},
         "skipped": {},
+        "not_replayed": {"web_api": 0, "uploads": 0},
     } == summary.to_dict()
+
+
+def test_web_api_requests_and_uploads_are_counted_apart_from_the_other_skips() -> None:
+    from sentry_mirror.core.replay.plan import SKIPPED_UPLOAD, SKIPPED_WEB_API
+
+    summary = ReplaySummary(skipped=Counter({SKIPPED_WEB_API: 3, SKIPPED_UPLOAD: 2, "CORS preflight (OPTIONS)": 1}))
+    data = summary.to_dict()
+    assert {"web_api": 3, "uploads": 2} == data["not_replayed"]
+    assert {"CORS preflight (OPTIONS)": 1} == data["skipped"]
 
 
 # ------------------------------------------------------------------ verdicts

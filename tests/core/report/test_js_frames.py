@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from sentry_mirror.core.report.js_frames import ReportFrames
 from sentry_mirror.core.report.view import RecordView
-from sentry_mirror.core.sourcemaps import ReportFrames
 from tests.factories import make_artifact_bundle, make_event_record, make_js_event, make_upload
 from tests.jsbuild import Builds
 
