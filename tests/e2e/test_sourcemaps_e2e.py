@@ -387,6 +387,10 @@ async def test_frames_that_cannot_resolve_are_named(
     assert 0 == ran.returncode, ran.stderr
     assert re.search(rf"^{outcome} +{len(frames)} +{len(frames)} ", ran.stdout, re.MULTILINE), ran.stdout
     assert outcome in page.read_text()
+    # The report's releases section counts the same frames.
+    summary = await sentry_mirror_json("report", "--format", "json", "--section", "releases", str(mirror.directory))
+    assert {"resolved": 0, "total": len(frames), "share": 0.0} == summary["releases"]["frames"]
+    assert summary["releases"]["answer"].startswith("0% of in-app JS frames resolve")
 
 
 async def test_a_map_without_sources_content_resolves_without_context(
@@ -472,13 +476,13 @@ async def test_a_ci_release_pipeline_is_recorded_and_reported(
         "envelope": 1,
     } == summary["traffic"]["by_endpoint"]
     assert {RELEASE: 1} == summary["sourcemaps"]["releases"]
-    # The "releases" section is on branch relreport: once merged, drop this `if`.
-    if "releases" in summary["sections"]:
-        assert_releases_section(summary["releases"])
+    assert "releases" in summary["sections"]
+    assert_releases_section(summary["releases"], len(build_.expected_frames()))
 
 
-def assert_releases_section(section: dict[str, Any]) -> None:
-    """The pipeline above as the report's "Releases and uploads" section tells it."""
+def assert_releases_section(section: dict[str, Any], frames: int) -> None:
+    """The pipeline above as the report's "Releases and uploads" section tells it, with the
+    share of in-app frames that resolve (the app's ``frames``, all of them) and its answer."""
     (row,) = section["releases"]
     assert (RELEASE, 1, 1, True) == (row["version"], row["events"], row["bundles"], row["has_upload"])
     assert row["finalized"] is not None
@@ -487,7 +491,8 @@ def assert_releases_section(section: dict[str, Any]) -> None:
     assert {"minified_source": 1, "source_map": 1} == row["bundle_files"]
     assert 0 == section["mismatches"]["events_no_upload"]["count"]
     assert 0 == section["mismatches"]["not_finalized"]["count"]
-    assert "no upload" not in section["answer"]
+    assert {"resolved": frames, "total": frames, "share": 1.0} == section["frames"] == row["frames"]
+    assert "100% of in-app JS frames resolve; every release with JavaScript events has an upload" == section["answer"]
 
 
 def snapshot_bytes(mirror: Any) -> list[bytes]:
