@@ -16,19 +16,25 @@ the report tell it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
+import sqlite3
 import sys
+import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import aiohttp
 import pytest
 import zstandard
 from aiohttp import web
 
 from sentry_mirror.core import envelope
+from tests.bugsink import Bugsink
 from tests.conformance.clients import JS_DIR, NODE_MODULES, need_chromium, need_node, run
 from tests.e2e.sourcemaps_build import Build, build
 from tests.e2e.webapi_clients import ROOT, TOKEN, sentry_cli, sentry_mirror_json, upload_records
@@ -502,3 +508,57 @@ def snapshot_bytes(mirror: Any) -> list[bytes]:
         with zstandard.ZstdDecompressor().stream_reader(path.read_bytes(), read_across_frames=True) as reader:
             out.append(reader.read())
     return out
+
+
+# ------------------------------------------------------------------ the prediction, in the new home
+
+FRAME_HEADER = re.compile(
+    r"^### (?P<file>\S+):(?P<line>\d+)(?: in `(?P<function>[^`]*)`)? \[(?P<scope>in-app|external)\]", re.M
+)
+
+
+async def bugsink_events(bugsink: Bugsink, project_id: int) -> list[tuple[str, str]]:
+    """(Bugsink's own id, the event id) of the project's events, once it has digested them."""
+    for _ in range(100):
+        with closing(sqlite3.connect(bugsink.directory / "db.sqlite3")) as db:
+            rows = list(db.execute("SELECT id, event_id FROM events_event WHERE project_id = ?", (project_id,)))
+        if rows:
+            return [(str(pk), str(event_id).replace("-", "")) for pk, event_id in rows]
+        await asyncio.sleep(0.1)
+    raise AssertionError("Bugsink stored no event")
+
+
+async def test_what_the_check_predicts_is_what_bugsink_shows(
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, bugsink: Bugsink
+) -> None:
+    """The migration question, answered before moving: the check says every in-app frame
+    resolves; replayed into the real Bugsink (``replay --uploads``: the bundle through
+    Bugsink's chunk protocol, then the event), the stack trace Bugsink renders shows the same
+    original files and lines (Bugsink's own rendering: its stack trace API, in Markdown).
+    Not the function names: Bugsink 2.6.1 names a frame by the source map's name at the
+    position (the callee: ``priceOf`` for the call in ``totalOf``), Sentry and the check by
+    the enclosing function."""
+    build_ = builds["node"]
+    await upload(mirror, tmp_path, build_)
+    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    report = await sourcemaps_check(mirror)
+    assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", "debug_id")
+
+    project_id, dsn = bugsink.project(f"e2e sourcemaps {uuid.uuid4().hex[:8]}")
+    with closing(sqlite3.connect(bugsink.directory / "db.sqlite3")) as db:
+        (slug,) = db.execute("SELECT slug FROM projects_project WHERE id = ?", (project_id,)).fetchone()
+    token = bugsink.manage("create_auth_token").split()[-1]
+    argv = [sys.executable, "-m", "sentry_mirror", "replay", str(mirror.directory), "--to", dsn, "--uploads"]
+    ran = await run([*argv, "--api-project", f"any/{slug}"], cwd=ROOT, env={"SENTRY_MIRROR_API_TOKEN": token})
+    assert 0 == ran.returncode, (ran.stdout, ran.stderr)
+    ((pk, event_id),) = await bugsink_events(bugsink, project_id)
+    assert sent["event_id"] == event_id
+
+    url = f"{bugsink.url}/api/canonical/0/events/{pk}/stacktrace/"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as answer:
+            assert 200 == answer.status, await answer.text()
+            markdown = await answer.text()
+    shown = [(m["file"], int(m["line"])) for m in FRAME_HEADER.finditer(markdown) if m["scope"] == "in-app"]
+    expected = [(build_.sources + f.file, f.line) for f in build_.expected_frames()]
+    assert sorted(expected) == sorted(shown), markdown
