@@ -528,8 +528,9 @@ async def bugsink_events(bugsink: Bugsink, project_id: int) -> list[tuple[str, s
     raise AssertionError("Bugsink stored no event")
 
 
+@pytest.mark.parametrize("name", ["node", "browser-split"])
 async def test_what_the_check_predicts_is_what_bugsink_shows(
-    mirror: Any, builds: dict[str, Build], tmp_path: Path, bugsink: Bugsink
+    mirror: Any, builds: dict[str, Build], tmp_path: Path, bugsink: Bugsink, name: str
 ) -> None:
     """The migration question, answered before moving: the check says every in-app frame
     resolves; replayed into the real Bugsink (``replay --uploads``: the bundle through
@@ -538,9 +539,10 @@ async def test_what_the_check_predicts_is_what_bugsink_shows(
     Not the function names: Bugsink 2.6.1 names a frame by the source map's name at the
     position (the callee: ``priceOf`` for the call in ``totalOf``), Sentry and the check by
     the enclosing function."""
-    build_ = builds["node"]
+    build_ = builds[name]
     await upload(mirror, tmp_path, build_)
-    sent = await run_node_app(build_, mirror.dsn(), RELEASE, tmp_path)
+    app = run_node_app if build_.platform == "node" else run_browser_app
+    sent = await app(build_, mirror.dsn(), RELEASE, tmp_path)
     report = await sourcemaps_check(mirror)
     assert_resolves_to_the_source(build_, event_row(report, sent["event_id"]), "resolved", "debug_id")
 
