@@ -257,12 +257,16 @@ def make_artifact_bundle(files: BundleFiles, **attributes: str) -> bytes:
     manifest: dict[str, Any] = {"files": {}, **attributes}
     buffer = io.BytesIO()
     buffer.write(b"SYSB" + struct.pack("<I", 2))
+
+    def member(name: str) -> zipfile.ZipInfo:  # a fixed time: the same files give the same bytes
+        return zipfile.ZipInfo(name, date_time=T0.timetuple()[:6])
+
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for number, (url, (kind, content, headers)) in enumerate(files.items()):
             name = f"files/_/_/{url[2:]}" if url.startswith("~/") else f"files/{number}/{url.rsplit('/', 1)[-1]}"
-            bundle.writestr(name, content)
+            bundle.writestr(member(name), content, zipfile.ZIP_DEFLATED)
             manifest["files"][name] = {"url": url, "type": kind, "headers": headers}
-        bundle.writestr("manifest.json", json.dumps(manifest))
+        bundle.writestr(member("manifest.json"), json.dumps(manifest), zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
