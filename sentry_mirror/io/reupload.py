@@ -51,6 +51,10 @@ RETRY_STATUSES = frozenset({502, 503, 504, 507, 524})
 RETRY_PAUSES = (0.5, 1.0, 2.0)
 #: Seconds between two assemble calls while the candidate assembles (sentry-cli's).
 POLL_INTERVAL = 1.0
+#: The most chunks one file is cut into: a candidate naming a tiny ``chunkSize`` would
+#: otherwise cost a SHA-1 and ~45 bytes of assemble call per byte (Sentry's own options
+#: give 8 MiB chunks: 256 for its largest file).
+MAX_CHUNKS = 100_000
 _TRANSPORT_ERRORS = (TimeoutError, OSError, ValueError)
 
 
@@ -116,6 +120,10 @@ class Uploader:
             raise _Failed(f"the candidate does not accept {accepted} (its chunk-upload options accept {listed})")
         if options.max_file_size and len(body) > options.max_file_size:
             raise _Failed(f"{len(body)} bytes, over the candidate's maxFileSize ({options.max_file_size})")
+        if -(-len(body) // options.chunk_size) > MAX_CHUNKS:
+            raise _Failed(
+                f"chunkSize {options.chunk_size} would cut {len(body)} bytes into more than {MAX_CHUNKS} chunks"
+            )
         chunked = split(body, options.chunk_size)
         result.checksum, result.chunks = chunked.checksum, len(chunked.chunks)
         try:
@@ -185,7 +193,8 @@ class Uploader:
     ) -> None:
         """Assemble again until the candidate says ``ok`` or ``error``, at most ``wait`` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
+        started = loop.time()
+        deadline = started + wait
         while True:
             answer = await self._assemble(path, call, chunked, result)
             decided = poll_outcome(before, answer)
@@ -194,7 +203,11 @@ class Uploader:
                 return
             before = answer
             if loop.time() + self.poll_interval > deadline:
-                result.outcome, result.detail = ACCEPTED, f"still {answer.state} after {wait:g} s"
+                waited = loop.time() - started
+                result.outcome, result.detail = (
+                    ACCEPTED,
+                    f"still {answer.state} after {waited:.1f} s (--upload-wait {wait:g})",
+                )
                 return
             await asyncio.sleep(self.poll_interval)
 

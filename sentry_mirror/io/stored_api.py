@@ -112,6 +112,10 @@ class ApiClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
             raise ValueError(f"{visible(url)[:200]!r} is not an http(s) URL this client follows")
+        if parts.scheme == "http" and self.url.startswith("https:"):  # the token would leave TLS
+            raise ValueError(
+                f"{visible(url)[:200]!r} is plain http while the API is https: the token is not sent there"
+            )
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
         if origin not in self._others:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 from sentry_mirror.core.replay.uploads import ACCEPTED, ALREADY_THERE, FAILED, UPLOADED
@@ -166,7 +169,9 @@ async def test_a_candidate_that_never_says_ok_is_left_after_the_wait() -> None:
     server = ChunkServer(assemble_states=["assembling"] * 1000)
     async with serving(server) as api:
         result = await uploader(api, wait=0.1).upload(make_upload(BODY))
-    assert ACCEPTED == result.outcome and "still assembling after 0.1 s" == result.detail
+    assert ACCEPTED == result.outcome and re.fullmatch(
+        r"still assembling after 0\.\d s \(--upload-wait 0\.1\)", result.detail or ""
+    )
     assert 3 <= len(server.assemble_calls) < 30
 
 
@@ -255,3 +260,26 @@ async def test_a_record_whose_file_cannot_be_decoded_is_not_sent() -> None:
         record = {**make_upload(BODY), "body": "not base64!", "body_base64": True, "body_size": "x"}
         result = await uploader(api).upload(record)
     assert FAILED == result.outcome and "cannot be decoded" in (result.detail or "") and [] == server.paths
+
+
+async def test_a_tiny_chunk_size_is_refused_before_anything_is_cut() -> None:
+    """A candidate naming ``chunkSize: 1``: a file of more bytes than MAX_CHUNKS is not cut
+    into a chunk per byte; the upload fails with the reason, no chunk sent."""
+    from sentry_mirror.io.reupload import MAX_CHUNKS
+
+    server = ChunkServer(options={"chunkSize": 1})
+    body = make_artifact_bundle({"~/big.js": ("minified_source", os.urandom(MAX_CHUNKS), {})})  # incompressible
+    async with serving(server) as api:
+        result = await uploader(api).upload(make_upload(body))
+    assert FAILED == result.outcome and f"more than {MAX_CHUNKS} chunks" in (result.detail or "")
+    assert [] == server.parts
+
+
+def test_the_token_never_leaves_https_for_a_plain_http_chunk_url() -> None:
+    """An https API whose chunk-upload options name an http URL: refused, the token is not sent."""
+    api = ApiClient("https://127.0.0.1:9", TOKEN)
+    try:
+        with pytest.raises(ValueError, match="plain http while the API is https"):
+            api._client_for("http://127.0.0.1:9/api/0/organizations/acme/chunk-upload/")
+    finally:
+        api.close()
