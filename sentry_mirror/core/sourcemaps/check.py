@@ -129,9 +129,8 @@ class SourcemapCheck:
         for event, times in self.others.items():
             tally.event(event, self.index.debug_files, times, listed=False)
         index = self.index
-        unreadable = [] if tally.resolver is None else [
-            f"bundle file skipped: {error}" for error in tally.resolver.contents.read.values() if isinstance(error, BundleError)
-        ]  # fmt: skip
+        read = tally.resolver.contents.read.values() if tally.resolver is not None else ()
+        unreadable = [f"bundle file skipped: {error}" for error in read if isinstance(error, BundleError)]
         return CheckResult(
             events=self.events,
             js_events=tally.js_events,

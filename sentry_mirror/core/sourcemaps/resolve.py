@@ -7,7 +7,9 @@ minified file's ``sourcemap`` header or ``sourceMappingURL`` comment names. The 
 looked up in a ``symbolic.sourcemapcache.SourceMapCache``, built once per (minified file,
 map) and reused. Frames give 1-based lines and columns (V8 and the browsers count columns
 from 1, so do the SDKs); ``SourceMapCache.lookup`` takes and returns them 1-based too
-(checked against esbuild's output in the tests). Every way to fail is an outcome
+(checked against esbuild's output in the tests). A map without ``sourcesContent`` takes its
+context lines from the uploaded source file it names, as Symbolicator does. Files are
+inflated when first needed (:class:`~.bundle.Contents`). Every way to fail is an outcome
 (:data:`OUTCOMES`), never an exception.
 """
 
@@ -208,7 +210,7 @@ class Resolver:
     ) -> Resolution:
         """``frame`` in ``minified`` through ``mapped`` (a file, or an inline ``data:`` URL).
         A missing or 0 column is column 1, as Symbolicator reads it (``colno`` defaults to 0,
-        and symbolic takes ``col.saturating_sub(1)``): only the line must be given."""
+        and it looks up ``col.saturating_sub(1)``): only the line must be given."""
         event, via, debug_id = how
         line, column = frame.lineno, frame.colno or 1
         if line is None:
@@ -224,9 +226,8 @@ class Resolver:
             return Resolution("position_out_of_range", via, debug_id, f"no mapping at {line}:{column}")
         context = (token.context_line, tuple(token.pre_context), tuple(token.post_context))
         if token.context_line is None and token.src:
-            map_url = mapped.url if isinstance(mapped, BundleFile) else minified.url
-            context = self._source_context(event, mapped if isinstance(mapped, BundleFile) else minified,
-                                           join_url(map_url, token.src), token.line)  # fmt: skip
+            holder = mapped if isinstance(mapped, BundleFile) else minified  # an inline map is in the file
+            context = self._source_context(event, holder, join_url(holder.url, token.src), token.line)
         original = Original(token.src, token.line, token.col, token.function_name or token.name, *context)
         outcome = RESOLVED if original.context_line is not None else "no_sources_content"
         return Resolution(outcome, via, debug_id, None, original)
