@@ -33,7 +33,11 @@ def answer(data: Mapping[str, Any]) -> str:
     if not totals["frames"]:
         return "no JavaScript frames in the events read"
     share = totals["in_app_resolved_share"]
-    in_app = f"{percent(share)} of in-app JS frames resolve" if share is not None else "no in-app JS frames"
+    in_app = (
+        f"{percent(share)} of in-app JS frames resolve"
+        if share is not None
+        else "no in-app JS frames (every frame is marked in_app: false, in node_modules/ or node's own)"
+    )
     checked = totals["in_app_resolved"] + totals["in_app_unresolved"]
     return (
         f"{in_app} ({totals['in_app_resolved']} of {checked}); {totals['resolved']} of {totals['frames']} frames in all"
@@ -110,7 +114,16 @@ def _uploads(data: Mapping[str, Any]) -> Section:
     native = data["native"]
     facts = [("debug files uploaded", str(data["debug_files"]))]
     if native["images"]:
-        facts.append(("native images", f"{native['matched']} of {native['images']} match an uploaded debug file"))
+        facts.append(
+            ("native images", f"{native['matched']} of {native['images']} debug ids match an uploaded debug file")
+        )
+        facts.append(
+            ("missing", f"{native['missing']} (images frames point into, or of events without frame addresses)")
+        )
+        if native["unreferenced"]:
+            facts.append(
+                ("no debug file, unused", f"{native['unreferenced']} (no frame points into them: not missing)")
+            )
     missing = Table("native images without a debug file", ("debug id", "code file"), native["missing_examples"])
     return Section(
         "uploads", "Uploads", facts, [Table("artifact bundles", columns, bundles, frozenset({4, 5})), missing]

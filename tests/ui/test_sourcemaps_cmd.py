@@ -127,3 +127,29 @@ def test_without_symbolic_the_error_names_the_install_command(capture: str, monk
     result = run(capture, "--json")
     assert result.exit_code == ExitCode.ERROR
     assert "pip install symbolic" in result.stderr and not result.stdout
+
+
+def test_a_damaged_bundle_is_a_warning_not_the_end_of_the_run(tmp_path: Path, js_builds: Builds) -> None:
+    data = bytearray(make_artifact_bundle({"~" + PATH: ("minified_source", js_builds.main.minified, {})}))
+    data[data.index(b"PK\x01\x02") + 6] = 0xFF  # a zip version zipfile refuses with NotImplementedError
+    event = make_js_event(PATH, js_builds.main.positions, release="web@1")
+    snapshot = _write(tmp_path / "d.jsonl.zst", [make_upload(bytes(data), release="web@1"), make_event_record(event)])
+    result = run(snapshot, "--json")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "artifact bundle skipped: not a zip archive" in result.stderr
+    assert orjson.loads(result.stdout)["totals"]["outcomes"]["no_upload_for_release"] == len(js_builds.main.positions)
+
+
+def test_fail_on_counts_frames_the_sdk_did_not_mark(tmp_path: Path) -> None:
+    event = make_js_event(PATH, [(1, 2)], release="web@1")
+    del event["exception"]["values"][0]["stacktrace"]["frames"][0]["in_app"]
+    failed = run(_write(tmp_path / "n.jsonl.zst", [make_event_record(event)]), "--fail-on", "unresolved")
+    assert failed.exit_code == ExitCode.CHECK_FAILED, failed.output
+
+
+def test_an_existing_html_file_is_refused_before_reading(tmp_path: Path) -> None:
+    page = tmp_path / "check.html"
+    page.write_text("keep me")
+    result = run(str(tmp_path / "absent.jsonl.zst"), "--html", str(page))
+    assert result.exit_code == ExitCode.ERROR
+    assert "already exists" in result.stderr and page.read_text() == "keep me"

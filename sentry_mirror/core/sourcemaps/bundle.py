@@ -17,32 +17,40 @@ import io
 import uuid
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sentry_mirror.core.lenient import loads
 
-#: Files a bundle may hold, and the bytes all of them may take once inflated: past either
-#: the bundle is refused with a warning (a zip bomb must not take the reader's memory).
+#: Files a bundle may hold, and the bytes its directory may say they take once inflated:
+#: past either the bundle is refused with a warning.
 MAX_FILES = 20_000
 MAX_BYTES = 1 << 30
 MAX_MANIFEST = 64 << 20
+#: A file's contents are inflated only when a frame needs them (:class:`Contents`): each
+#: within :data:`MAX_FILE` bytes, all of them (every bundle) within :data:`MAX_TOTAL`.
+MAX_FILE = 64 << 20
+MAX_TOTAL = 512 << 20
 
 
 class BundleError(ValueError):
-    """A bundle that cannot be read: the message says what is wrong with it."""
+    """A bundle (or one of its files) that cannot be read: the message says what is wrong."""
 
 
 @dataclass(frozen=True)
 class BundleFile:
-    """One file of a bundle: its path in the zip, URL, manifest type, headers, bytes."""
+    """One file of a bundle: its path in the zip, URL, manifest type, headers, inflated size,
+    and the bundle's checksum and zip bytes (its contents are read by :class:`Contents`)."""
 
     path: str
     url: str
     type: str
     debug_id: str | None
     sourcemap: str | None
-    content: bytes
+    size: int
+    member: str
+    checksum: str = ""
+    data: bytes = field(default=b"", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,9 +83,9 @@ def _open(data: bytes) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     """The zip in ``data`` and its entries by name, within :data:`MAX_FILES` / :data:`MAX_BYTES`."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise BundleError(f"not a zip archive ({error})") from None
-    infos = {info.filename: info for info in archive.infolist()}
+        infos = {info.filename: info for info in archive.infolist()}
+    except Exception as error:  # damaged zips raise BadZipFile, NotImplementedError, struct.error...
+        raise BundleError(f"not a zip archive ({type(error).__name__}: {str(error)[:200]})") from None
     if len(infos) > MAX_FILES:
         archive.close()
         raise BundleError(f"{len(infos)} files: more than {MAX_FILES}")
@@ -96,13 +104,14 @@ def read_manifest(data: bytes) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 def read_bundle(data: bytes, checksum: str = "") -> Bundle:
-    """The bundle in ``data``; raises :class:`BundleError` when it is not a zip, its manifest
-    is missing or not JSON, or it passes :data:`MAX_FILES` / :data:`MAX_BYTES`."""
+    """The bundle in ``data``, its files listed but not inflated (:class:`Contents` reads
+    them); raises :class:`BundleError` when it is not a zip, its manifest is missing or not
+    JSON, or it passes :data:`MAX_FILES` / :data:`MAX_BYTES`."""
     archive, infos = _open(data)
     with archive:
         manifest = _manifest(archive, infos)
-        entries = manifest.get("files")
-        files = tuple(_files(archive, infos, entries if isinstance(entries, dict) else {}))
+    entries = manifest.get("files")
+    files = tuple(_files(infos, entries if isinstance(entries, dict) else {}, checksum, data))
     return Bundle(
         checksum=checksum,
         files=files,
@@ -112,12 +121,51 @@ def read_bundle(data: bytes, checksum: str = "") -> Bundle:
     )
 
 
+class Contents:
+    """The contents of bundle files, inflated when first asked for and kept: each within
+    :data:`MAX_FILE`, all within :data:`MAX_TOTAL` (counted once per file), so bundles no
+    frame needs cost nothing and a deflate bomb costs at most one file's cap."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL
+        self.read: dict[tuple[int, str], bytes | BundleError] = {}
+
+    def get(self, file: BundleFile) -> bytes:
+        """``file``'s bytes; raises :class:`BundleError` (the same one each time) when they
+        cannot be read or pass a limit."""
+        key = (id(file.data), file.member)
+        found = self.read.get(key)
+        if found is None:
+            try:
+                found = self._inflate(file)
+            except BundleError as error:
+                found = error
+            self.read[key] = found
+        if isinstance(found, BundleError):
+            raise found
+        return found
+
+    def _inflate(self, file: BundleFile) -> bytes:
+        if file.size > MAX_FILE:
+            raise BundleError(f"{file.url}: {file.size:,} bytes once inflated, more than {MAX_FILE:,}")
+        if file.size > self.left:
+            raise BundleError(f"{file.url}: past the {MAX_TOTAL:,} bytes all files read may take")
+        archive, infos = _open(file.data)
+        with archive:
+            info = infos.get(file.member)
+            if info is None:
+                raise BundleError(f"{file.url}: not in the zip")
+            content = _read(archive, info, min(info.file_size, file.size))
+        self.left -= len(content)
+        return content
+
+
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     try:
         with archive.open(info) as member:
             content = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
-        raise BundleError(f"{info.filename}: unreadable ({error})") from None
+    except Exception as error:  # a damaged deflate stream: zlib.error, BadZipFile (CRC), EOFError...
+        raise BundleError(f"{info.filename}: unreadable ({type(error).__name__}: {str(error)[:200]})") from None
     if len(content) > limit:
         raise BundleError(f"{info.filename}: larger than its directory entry says")
     return content
@@ -138,7 +186,7 @@ def _manifest(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo]) ->
     return manifest
 
 
-def _files(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], entries: Mapping[str, Any]) -> Any:
+def _files(infos: Mapping[str, zipfile.ZipInfo], entries: Mapping[str, Any], checksum: str, data: bytes) -> Any:
     for path, entry in entries.items():
         if not isinstance(entry, dict):
             continue
@@ -154,7 +202,10 @@ def _files(archive: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], entri
             type=_text(entry.get("type")) or "",
             debug_id=normalize_debug_id(headers.get("debug-id")),
             sourcemap=_text(headers.get("sourcemap")),
-            content=_read(archive, info, info.file_size),
+            size=info.file_size,
+            member=info.filename,
+            checksum=checksum,
+            data=data,
         )
 
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from sentry_mirror.core import bodies, grouping
-from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id, read_bundle
+from sentry_mirror.core.sourcemaps.bundle import BundleError, normalize_debug_id, read_bundle
 from sentry_mirror.core.sourcemaps.events import Event, Frame, read_event
 from sentry_mirror.core.sourcemaps.index import Index
 from sentry_mirror.core.sourcemaps.resolve import RESOLVED, RESOLVES, SKIPPED, Resolution, Resolver
@@ -111,9 +111,12 @@ class SourcemapCheck:
         except (ValueError, MirrorError) as error:  # a BundleError, or a body that does not decode
             self._warn(f"upload record {record.get('id')}: artifact bundle skipped: {error}")
             return
-        release, dist = upload.get("release"), upload.get("dist")
+        release, dist, received_at = upload.get("release"), upload.get("dist"), record.get("received_at")
         self.index.add_bundle(
-            bundle, release if isinstance(release, str) and release else None, dist if isinstance(dist, str) else None
+            bundle,
+            release if isinstance(release, str) and release else None,
+            dist if isinstance(dist, str) else None,
+            received_at if isinstance(received_at, str) else "",
         )
 
     def result(self) -> CheckResult:
@@ -126,6 +129,8 @@ class SourcemapCheck:
         for event, times in self.others.items():
             tally.event(event, self.index.debug_files, times, listed=False)
         index = self.index
+        read = tally.resolver.contents.read.values() if tally.resolver is not None else ()
+        unreadable = [f"bundle file skipped: {error}" for error in read if isinstance(error, BundleError)]
         return CheckResult(
             events=self.events,
             js_events=tally.js_events,
@@ -140,9 +145,9 @@ class SourcemapCheck:
             ),
             releases_uploaded=tuple(sorted(index.releases)),
             debug_files=len(index.debug_files),
-            native=Native(tally.images, tally.matched, tally.images - tally.matched, tuple(tally.missing)),
+            native=tally.native(),
             in_app_by_release={release: (r, n) for release, (r, n) in tally.by_release.items()},
-            warnings=tuple(self.warnings),
+            warnings=(*self.warnings, *unreadable[: max(0, MAX_WARNINGS - len(self.warnings))]),
         )
 
 
@@ -152,22 +157,19 @@ class _Tally:
     def __init__(self, resolver: Resolver | None) -> None:
         self.resolver = resolver
         self.memo: dict[tuple[Any, ...], Resolution] = {}
-        self.js_events = self.frames = self.in_app = self.images = self.matched = 0
+        self.js_events = self.frames = self.in_app = 0
         self.outcomes: Counter[str] = Counter()
         self.in_app_outcomes: Counter[str] = Counter()
         self.rows: list[EventResult] = []
         self.found: dict[tuple[str, str], list[Any]] = {}  # (outcome, abs_path) -> [count, Example]
         self.by_release: dict[str | None, list[int]] = {}  # release -> [in-app resolved, in-app]
-        self.missing: list[tuple[str, str]] = []
+        self.images: dict[str, list[Any]] = {}  # debug id -> [code_file, needed, has a debug file]
 
     def event(self, event: Event, debug_files: Mapping[str, str], times: int, *, listed: bool) -> None:
         """Count ``event``, met ``times`` times (listed in the result or not)."""
-        for debug_id, code_file in event.native:
-            self.images += times
-            if debug_id in debug_files:
-                self.matched += times
-            elif len(self.missing) < MAX_EXAMPLES and (debug_id, code_file) not in self.missing:
-                self.missing.append((debug_id, code_file))
+        for debug_id, code_file, referenced in event.native:
+            image = self.images.setdefault(debug_id, [code_file, False, debug_id in debug_files])
+            image[1] = image[1] or referenced is not False
         if not event.frames or self.resolver is None:
             return
         self.js_events += times
@@ -194,6 +196,14 @@ class _Tally:
             row = EventResult(event.event_id, event.record_id, event.release, event.dist, event.platform,
                               dict(outcomes), dict(in_app), tuple(frames))  # fmt: skip
             self.rows.append(row)
+
+    def native(self) -> Native:
+        """Distinct debug ids: matched by a debug file, else missing when a frame points into
+        the image (or an event has no frame addresses to tell), else unreferenced."""
+        matched = sum(1 for _, _, found in self.images.values() if found)
+        missing = [(d, code_file) for d, (code_file, needed, found) in self.images.items() if needed and not found]
+        unreferenced = len(self.images) - matched - len(missing)
+        return Native(len(self.images), matched, len(missing), tuple(missing[:MAX_EXAMPLES]), unreferenced)
 
     def _release(self, release: str | None, in_app: Counter[str]) -> None:
         if release not in self.by_release and len(self.by_release) >= MAX_RELEASES:
@@ -234,8 +244,8 @@ class _Tally:
 def _frame_result(frame: Frame, resolution: Resolution) -> FrameResult:
     return FrameResult(
         abs_path=frame.abs_path,
-        lineno=frame.lineno if type(frame.lineno) is int else None,
-        colno=frame.colno if type(frame.colno) is int else None,
+        lineno=frame.lineno,
+        colno=frame.colno,
         function=frame.function,
         in_app=frame.in_app,
         outcome=resolution.outcome,

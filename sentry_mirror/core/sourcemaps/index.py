@@ -13,6 +13,7 @@ Release and dist must both match (an event without dist only finds bundles witho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from sentry_mirror.core.sourcemaps.bundle import Bundle, BundleFile
@@ -21,6 +22,7 @@ MINIFIED = "minified_source"
 SOURCE_MAP = "source_map"
 #: The base relative URLs are joined to (``~/`` is not a URL scheme urljoin knows).
 _TILDE_BASE = "http://tilde.invalid/"
+T = TypeVar("T")
 
 
 def candidate_urls(abs_path: str) -> list[str]:
@@ -49,46 +51,66 @@ def join_url(base: str, reference: str) -> str:
     return urljoin(base, reference)
 
 
+#: The order of uploads for one URL or debug id: (the upload's ``received_at``, the bundle's
+#: checksum). Sentry takes the most recent bundle (``-date_last_modified, -id``), so a later
+#: upload replaces an earlier one whatever order the snapshots are read in.
+Rank = tuple[str, str]
+
+
 @dataclass
 class Index:
-    """Bundles (each held once, by checksum) and debug files, with the maps lookups use."""
+    """Bundles (each held once, by checksum) and debug files, with the maps lookups use;
+    each URL and debug id finds the file of its most recent upload (:data:`Rank`)."""
 
     bundles: dict[tuple[str, str | None, str | None], Bundle] = field(default_factory=dict)
+    ranks: dict[tuple[str, str | None, str | None], Rank] = field(default_factory=dict)
     by_checksum: dict[str, Bundle] = field(default_factory=dict)  # each bundle read once
-    by_debug_id: dict[str, dict[str, BundleFile]] = field(default_factory=dict)
-    by_release: dict[tuple[str, str | None], dict[str, BundleFile]] = field(default_factory=dict)
-    debug_urls: dict[str, str] = field(default_factory=dict)  # URL -> debug id, any release
-    releases: set[str] = field(default_factory=set)
+    by_debug_id: dict[str, dict[str, tuple[Rank, BundleFile]]] = field(default_factory=dict)
+    by_release: dict[tuple[str, str | None], dict[str, tuple[Rank, BundleFile]]] = field(default_factory=dict)
+    debug_urls: dict[str, tuple[Rank, str]] = field(default_factory=dict)  # URL -> debug id, any release
+    dists: dict[str, set[str | None]] = field(default_factory=dict)  # release -> dists uploaded
     debug_files: dict[str, str] = field(default_factory=dict)  # debug id -> name
 
-    def add_bundle(self, bundle: Bundle, release: str | None, dist: str | None) -> None:
-        """Index ``bundle`` under the release and dist of its upload (else its manifest's)."""
+    @property
+    def releases(self) -> set[str]:
+        """Releases with at least one bundle."""
+        return set(self.dists)
+
+    def add_bundle(self, bundle: Bundle, release: str | None, dist: str | None, received_at: str = "") -> None:
+        """Index ``bundle`` under the release and dist of its upload (else its manifest's),
+        uploaded at ``received_at``: its files replace those of earlier uploads."""
         if release is None:
             release, dist = bundle.release, bundle.dist
         key = (bundle.checksum, release, dist)
-        if key in self.bundles:
+        rank = (received_at, bundle.checksum)
+        if key in self.ranks and self.ranks[key] >= rank:
             return
         bundle = self.by_checksum.setdefault(bundle.checksum, bundle)
-        self.bundles[key] = bundle
+        self.bundles[key], self.ranks[key] = bundle, rank
         for file in bundle.files:
             if file.debug_id:
-                self.by_debug_id.setdefault(file.debug_id, {}).setdefault(file.type, file)
+                _newer(self.by_debug_id.setdefault(file.debug_id, {}), file.type, rank, file)
                 if file.type == MINIFIED:
-                    self.debug_urls.setdefault(file.url, file.debug_id)
+                    _newer(self.debug_urls, file.url, rank, file.debug_id)
             if release:
-                self.by_release.setdefault((release, dist), {}).setdefault(file.url, file)
+                _newer(self.by_release.setdefault((release, dist), {}), file.url, rank, file)
         if release:
-            self.releases.add(release)
+            self.dists.setdefault(release, set()).add(dist)
 
     def add_debug_file(self, debug_id: str, name: str) -> None:
         self.debug_files.setdefault(debug_id, name)
 
     def merge(self, other: Index) -> None:
-        """Add ``other``'s uploads (first met wins, as for one index fed both)."""
+        """Add ``other``'s uploads (the most recent upload wins, as for one index fed both)."""
         for (_, release, dist), bundle in other.bundles.items():
-            self.add_bundle(bundle, release, dist)
+            self.add_bundle(bundle, release, dist, other.ranks[(bundle.checksum, release, dist)][0])
         for debug_id, name in other.debug_files.items():
             self.add_debug_file(debug_id, name)
+
+    def debug_file(self, debug_id: str, kind: str) -> BundleFile | None:
+        """The file of type ``kind`` (:data:`MINIFIED`, :data:`SOURCE_MAP`) with ``debug_id``."""
+        found = self.by_debug_id.get(debug_id, {}).get(kind)
+        return found[1] if found else None
 
     def release_file(self, release: str, dist: str | None, abs_path: str) -> BundleFile | None:
         """The file of ``release`` and ``dist`` whose URL matches ``abs_path``."""
@@ -97,13 +119,26 @@ class Index:
             for url in candidate_urls(abs_path):
                 found = files.get(url)
                 if found is not None:
-                    return found
+                    return found[1]
         return None
+
+    def dists_with(self, release: str, abs_path: str) -> list[str | None]:
+        """The dists (None: none) under which ``release`` has a file matching ``abs_path``."""
+        found = [d for d in self.dists.get(release, ()) if self.release_file(release, d, abs_path) is not None]
+        return sorted(found, key=lambda d: (d is not None, d or ""))
 
     def release_url(self, release: str, dist: str | None, url: str) -> BundleFile | None:
         files = self.by_release.get((release, dist))
-        return files.get(url) if files else None
+        found = files.get(url) if files else None
+        return found[1] if found else None
 
     def debug_id_for_url(self, abs_path: str) -> str | None:
         """The debug id an uploaded minified file of any release has for ``abs_path``."""
-        return next((d for url in candidate_urls(abs_path) if (d := self.debug_urls.get(url))), None)
+        return next((d[1] for url in candidate_urls(abs_path) if (d := self.debug_urls.get(url))), None)
+
+
+def _newer(entries: dict[str, tuple[Rank, T]], key: str, rank: Rank, value: T) -> None:
+    """Put ``value`` under ``key`` unless a more recent upload's is there."""
+    found = entries.get(key)
+    if found is None or found[0] < rank:
+        entries[key] = (rank, value)

@@ -93,12 +93,15 @@ class BundleSummary:
 
 @dataclass(frozen=True)
 class Native:
-    """Native images (debug ids) of events matched against uploaded debug files."""
+    """Native images of events (distinct debug ids) matched against uploaded debug files:
+    ``missing`` counts only images a frame points into (or of events whose frames have no
+    addresses), ``unreferenced`` the others without a debug file."""
 
     images: int
     matched: int
     missing: int
     missing_examples: tuple[tuple[str, str], ...]  # (debug id, code file)
+    unreferenced: int = 0
 
 
 @dataclass(frozen=True)

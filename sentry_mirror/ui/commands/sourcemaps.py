@@ -12,7 +12,7 @@ import click
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.sourcemaps import SourcemapCheck, load_symbolic
-from sentry_mirror.errors import CheckFailed
+from sentry_mirror.errors import CheckFailed, MirrorError
 from sentry_mirror.io.files import write_new
 from sentry_mirror.ui import render_sourcemaps
 from sentry_mirror.ui.env import Env
@@ -68,17 +68,14 @@ def check_command(
         sentry-mirror sourcemaps check --release web@1.2.0 --json
     """
     load_symbolic()  # the install hint before any reading
+    if html_file is not None and (html_file.exists() or html_file.is_symlink()):
+        raise MirrorError(f"{html_file} already exists: choose another name or remove it")
     checker = SourcemapCheck()
     malformed = Malformed(where="sourcemaps check")
     wanted = query(filters)
     with reading(snapshots, malformed) as records:
-        for data in _events(records, checker, wanted):
-            try:
-                checker.add(data)
-            except FATAL:
-                raise
-            except Exception as error:
-                malformed.failed(data, error)
+        for data in _events(records, checker, wanted, malformed):
+            _add(checker, data, malformed)
     data = checker.result().to_json()
     for warning in data["warnings"]:
         warn(warning)
@@ -95,15 +92,25 @@ def check_command(
         raise CheckFailed(f"--fail-on unresolved: {unresolved} in-app JavaScript frame(s) do not resolve")
 
 
+def _add(checker: SourcemapCheck, data: Mapping[str, Any], malformed: Malformed) -> None:
+    """One record into ``checker``; a record it raises on is counted and named, not fatal."""
+    try:
+        checker.add(data)
+    except FATAL:
+        raise
+    except Exception as error:
+        malformed.failed(data, error)
+
+
 def _events(
-    records: Iterator[Mapping[str, Any]], checker: SourcemapCheck, wanted: Query
+    records: Iterator[Mapping[str, Any]], checker: SourcemapCheck, wanted: Query, malformed: Malformed
 ) -> Iterator[Mapping[str, Any]]:
     """The records ``wanted`` keeps; upload records go to ``checker`` whatever the filters."""
 
     def others() -> Iterator[Mapping[str, Any]]:
         for data in records:
             if data.get("endpoint") == "upload":
-                checker.add(data)
+                _add(checker, data, malformed)
             else:
                 yield data
 

@@ -210,3 +210,141 @@ def test_frames_without_a_file_to_look_up_are_skipped_not_unresolved(js_builds: 
     result = check(make_upload(bundle(js_builds.main)), make_event_record(event))
     assert outcomes(result) == {"resolved": len(js_builds.main.positions), "skipped": 2}
     assert (result.totals.in_app_unresolved, result.in_app_resolved_share, result.examples) == (0, 1.0, ())
+
+
+def _at(data: dict[str, Any], when: str) -> dict[str, Any]:
+    return {**data, "received_at": when}
+
+
+@pytest.mark.parametrize("order", ["stale_first", "stale_last", "merged"])
+def test_the_most_recent_upload_of_a_release_wins(js_builds: Builds, order: str) -> None:
+    """Sentry takes the most recent bundle for a URL (-date_last_modified): a stale upload
+    received earlier loses whatever order the snapshots are read in."""
+    stale = _at(make_upload(bundle(js_builds.other, None), release="web@1"), "2026-05-01T10:00:00.000000Z")
+    fresh = _at(make_upload(bundle(js_builds.main, None), release="web@1"), "2026-05-01T11:00:00.000000Z")
+    event = make_event_record(make_js_event(PATH, js_builds.main.positions, release="web@1"))
+    if order == "merged":
+        one, two = SourcemapCheck(), SourcemapCheck()
+        one.add(stale)
+        two.add(event)
+        two.add(fresh)
+        one.merge(two)
+        result = one.result()
+    else:
+        result = check(*((stale, fresh) if order == "stale_first" else (fresh, stale)), event)
+    assert outcomes(result) == {"resolved": len(js_builds.main.positions)}
+
+
+@pytest.mark.parametrize("order", ["stale_first", "stale_last"])
+def test_the_most_recent_upload_of_a_debug_id_wins(js_builds: Builds, order: str) -> None:
+    stale = _at(make_upload(bundle(js_builds.other)), "2026-05-01T10:00:00.000000Z")
+    fresh = _at(make_upload(bundle(js_builds.main)), "2026-05-01T11:00:00.000000Z")
+    event = make_event_record(make_js_event(PATH, js_builds.main.positions, debug_id=DEBUG_ID))
+    result = check(*((stale, fresh) if order == "stale_first" else (fresh, stale)), event)
+    assert outcomes(result) == {"resolved": len(js_builds.main.positions)}
+
+
+def test_a_file_uploaded_with_another_dist_is_a_dist_mismatch(js_builds: Builds) -> None:
+    event = make_js_event(PATH, js_builds.main.positions, release="web@1", dist="8")
+    result = check(make_upload(bundle(js_builds.main, None), release="web@1", dist="7"), make_event_record(event))
+    assert outcomes(result) == {"dist_mismatch": len(js_builds.main.positions)}
+    assert result.examples[0].frame.detail == "uploaded with dist '7'; the event has '8': pass --dist"
+
+
+def test_a_missing_or_zero_column_is_column_one_as_symbolicator_reads_it() -> None:
+    """Symbolicator looks up ``colno.unwrap_or_default().saturating_sub(1)`` (0-based): a
+    missing column, 0 and 1 are the same first column. (symbolic's Python ``lookup`` takes
+    1-based columns and must not be given 0: it wraps to the end of the line.)"""
+    minified = b"boom();\n"
+    sourcemap = b'{"version":3,"sources":["src/a.js"],"sourcesContent":["  boom();\\n"],"names":[],"mappings":"AAAE"}'
+    data = make_artifact_bundle({URL: ("minified_source", minified, {"sourcemap": "app.min.js.map"}),
+                                 URL + ".map": ("source_map", sourcemap, {})})  # fmt: skip
+    event = make_js_event(PATH, [(1, 1), (1, 0), (1, 1)], release="web@1")
+    del event["exception"]["values"][0]["stacktrace"]["frames"][0]["colno"]
+    rows = check(make_upload(data, release="web@1"), make_event_record(event)).event_rows[0].frames
+    assert [frame.outcome for frame in rows] == ["resolved"] * 3
+    assert {(f.original.file, f.original.line, f.original.column) for f in rows if f.original} == {("src/a.js", 1, 3)}
+
+
+def test_a_map_without_sources_content_takes_context_from_the_uploaded_source(js_builds: Builds) -> None:
+    """Symbolicator falls back to the bundle's ``source`` file named by the map."""
+    import json
+
+    from sentry_mirror.core.sourcemaps.index import join_url
+    from tests.jsbuild import APP
+
+    built = js_builds.bare
+    files: dict[str, Any] = {
+        URL: ("minified_source", built.minified, {"debug-id": DEBUG_ID, "sourcemap": "app.min.js.map"}),
+        URL + ".map": ("source_map", built.map, {"debug-id": DEBUG_ID}),
+    }
+    for name in json.loads(built.map)["sources"]:
+        files[join_url(URL + ".map", name)] = ("source", (APP / name.rsplit("/", 1)[-1]).read_bytes(), {})
+    event = make_js_event(PATH, built.positions, debug_id=DEBUG_ID)
+    result = check(make_upload(make_artifact_bundle(files)), make_event_record(event))
+    assert outcomes(result) == {"resolved": len(built.positions)}
+    innermost = result.event_rows[0].frames[-1].original
+    assert innermost is not None and innermost.context_line is not None
+    source = (APP / "util.js").read_text().splitlines()
+    assert innermost.context_line == source[innermost.line - 1] and EXPECTED[0][1] in innermost.context_line
+    assert innermost.pre_context == tuple(source[max(0, innermost.line - 6) : innermost.line - 1])
+    assert innermost.post_context == tuple(source[innermost.line : innermost.line + 5])
+
+
+def test_an_inline_map_is_parsed_once_per_file(js_builds: Builds, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    import symbolic.sourcemapcache
+
+    from sentry_mirror.core.sourcemaps import resolve as resolve_module
+
+    built = js_builds.main
+    inline = b"\n//# sourceMappingURL=data:application/json;base64," + base64.b64encode(built.map)
+    minified = built.minified.split(b"//# sourceMappingURL=")[0].rstrip(b"\n") + inline
+    data = make_artifact_bundle({URL: ("minified_source", minified, {})})
+    built_caches = []
+
+    class Counting:
+        @staticmethod
+        def from_bytes(source: bytes, sourcemap: bytes) -> Any:
+            built_caches.append(1)
+            return symbolic.sourcemapcache.SourceMapCache.from_bytes(source, sourcemap)
+
+    monkeypatch.setattr(resolve_module, "load_symbolic", lambda: type("M", (), {"SourceMapCache": Counting}))
+    checker = SourcemapCheck()
+    checker.add(make_upload(data, release="web@1"))
+    for column in range(40, 70):  # distinct frames: each one a lookup
+        checker.add(make_event_record(make_js_event(PATH, [(built.positions[0][0], column)], release="web@1")))
+    result = checker.result()
+    assert result.totals.resolved == 30 and len(built_caches) == 1
+
+
+def test_frames_without_in_app_count_as_the_sdk_would_mark_them(js_builds: Builds) -> None:
+    """@sentry/node's rule: in-app unless in node_modules/ or node's own."""
+    event = make_js_event(PATH, js_builds.main.positions, debug_id=OTHER_ID)
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    frames.append({"filename": "/srv/app/node_modules/lib/index.js", "lineno": 1, "colno": 1})
+    frames.append({"filename": "node:internal/process/task_queues", "lineno": 1, "colno": 1})
+    for frame in frames:
+        frame.pop("in_app", None)
+    result = check(make_event_record(event))
+    assert [frame.in_app for frame in result.event_rows[0].frames] == [True] * len(js_builds.main.positions) + [
+        False,
+        False,
+    ]
+    assert result.totals.in_app_unresolved == len(js_builds.main.positions)
+
+
+def test_native_images_count_once_and_only_those_frames_point_into_are_missing() -> None:
+    app, system, known = (str(uuid.UUID(int=n)) for n in (20, 21, 22))
+    images = [{"type": "elf", "debug_id": app, "code_file": "/srv/app", "image_addr": "0x1000", "image_size": 4096},
+              {"type": "elf", "debug_id": system, "code_file": "/lib/libc.so", "image_addr": "0x9000", "image_size": 4096},
+              {"type": "elf", "debug_id": known, "code_file": "/srv/lib.so", "image_addr": "0x20000", "image_size": 16}]  # fmt: skip
+    frames = [{"instruction_addr": "0x1010"}, {"instruction_addr": "0x20004"}]
+    event = {**make_js_event(PATH, []), "platform": "native", "debug_meta": {"images": images}}
+    event["exception"]["values"][0]["stacktrace"]["frames"] = frames
+    debug_file = make_upload(b"\x7fELF", kind="debug_file", debug_id=known, name="lib.so")
+    result = check(debug_file, *(make_event_record({**event, "event_id": f"{n:032x}"}) for n in range(3)))
+    native = result.native
+    assert (native.images, native.matched, native.missing, native.unreferenced) == (3, 1, 1, 1)
+    assert native.missing_examples == ((app, "/srv/app"),)

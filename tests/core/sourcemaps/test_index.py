@@ -45,7 +45,7 @@ def test_join_url(base: str, reference: str, expected: str) -> None:
 
 
 def test_release_and_dist_must_both_match() -> None:
-    file = BundleFile("files/_/_/app.js", "~/app.js", "minified_source", None, None, b"")
+    file = BundleFile("files/_/_/app.js", "~/app.js", "minified_source", None, None, 0, "files/_/_/app.js")
     index = Index()
     index.add_bundle(Bundle("c", (file,), release="web@1", dist="7"), None, None)
     assert index.release_file("web@1", "7", "https://example.com/app.js") is file
@@ -54,7 +54,7 @@ def test_release_and_dist_must_both_match() -> None:
 
 
 def test_each_bundle_is_held_once() -> None:
-    bundle = Bundle("c", (BundleFile("p", "~/a.js", "minified_source", None, None, b""),))
+    bundle = Bundle("c", (BundleFile("p", "~/a.js", "minified_source", None, None, 0, "p"),))
     index, other = Index(), Index()
     index.add_bundle(bundle, "web@1", None)
     other.add_bundle(bundle, "web@1", None)
