@@ -11,8 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from sentry_mirror.core.sourcemaps import OUTCOMES, RESOLVES, SKIPPED
+from sentry_mirror.core.sourcemaps.result import resolved_percent
 from sentry_mirror.ui import render_report_html, render_report_terminal
-from sentry_mirror.ui.render_report import Section, Table, percent
+from sentry_mirror.ui.render_report import Section, Table
 
 #: Events listed on the terminal (the HTML lists all the JSON lists).
 TERMINAL_EVENTS = 30
@@ -32,13 +33,12 @@ def answer(data: Mapping[str, Any]) -> str:
     totals = data["totals"]
     if not totals["frames"]:
         return "no JavaScript frames in the events read"
-    share = totals["in_app_resolved_share"]
+    checked = totals["in_app_resolved"] + totals["in_app_unresolved"]
     in_app = (
-        f"{percent(share)} of in-app JS frames resolve"
-        if share is not None
+        f"{resolved_percent(totals['in_app_resolved'], checked)} of in-app JS frames resolve"
+        if checked
         else "no in-app JS frames (every frame is marked in_app: false, in node_modules/ or node's own)"
     )
-    checked = totals["in_app_resolved"] + totals["in_app_unresolved"]
     return (
         f"{in_app} ({totals['in_app_resolved']} of {checked}); {totals['resolved']} of {totals['frames']} frames in all"
     )

@@ -236,7 +236,7 @@ def assert_resolves_to_the_source(build_: Build, row: dict[str, Any], outcome: s
         assert want.function == original["function"]
         if outcome == "resolved":
             # (symbolic keeps the line's newline; Sentry's context_line has none)
-            assert want.text == original["context_line"].rstrip("\n")
+            assert want.text == original["context_line"]  # as Sentry shows it: no line break
         else:
             assert original["context_line"] is None
 

@@ -39,6 +39,7 @@ from sentry_mirror.core.report.release_row import Release
 from sentry_mirror.core.report.uploads import Upload, debug_id, read_upload, text
 from sentry_mirror.core.report.view import EVENTISH, RecordView
 from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
+from sentry_mirror.core.sourcemaps.result import resolved_percent
 from sentry_mirror.core.webapi import routes
 
 MAX_RELEASES = 1_000
@@ -293,8 +294,7 @@ def answer(data: Mapping[str, Any]) -> str:
     parts = []
     frames = data["frames"]
     if frames is not None and frames["total"]:
-        percent = frames["resolved"] * 100 // frames["total"]  # never 100% while one fails
-        parts.append(f"{percent}% of in-app JS frames resolve")
+        parts.append(f"{resolved_percent(frames['resolved'], frames['total'])} of in-app JS frames resolve")
     mismatches = data["mismatches"]
     missing = mismatches["events_no_upload"]["count"]
     if missing:

@@ -224,7 +224,12 @@ class Resolver:
         token = cache.lookup(line, column, CONTEXT_LINES)
         if token is None:
             return Resolution("position_out_of_range", via, debug_id, f"no mapping at {line}:{column}")
-        context = (token.context_line, tuple(token.pre_context), tuple(token.post_context))
+        line_at = None if token.context_line is None else _line(token.context_line)
+        context: tuple[str | None, tuple[str, ...], tuple[str, ...]] = (
+            line_at,
+            tuple(map(_line, token.pre_context)),
+            tuple(map(_line, token.post_context)),
+        )
         if token.context_line is None and token.src:
             holder = mapped if isinstance(mapped, BundleFile) else minified  # an inline map is in the file
             context = self._source_context(event, holder, join_url(holder.url, token.src), token.line)
@@ -312,3 +317,8 @@ def _data_url(url: str) -> bytes | None:
         return base64.b64decode(data, validate=False) if head.endswith(";base64") else unquote_to_bytes(data)
     except ValueError:
         return None
+
+
+def _line(text: str) -> str:
+    """A context line as Sentry shows it: without the line break symbolic leaves on it."""
+    return text.rstrip("\r\n")

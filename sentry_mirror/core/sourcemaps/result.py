@@ -204,3 +204,9 @@ def _event_json(row: EventResult) -> dict[str, Any]:
         "in_app_outcomes": dict(row.in_app_outcomes),
         "frames": [_frame_json(frame) for frame in row.frames],
     }
+
+
+def resolved_percent(resolved: int, total: int) -> str:
+    """``94%``: the share that resolves, rounded down (never 100% while one frame fails);
+    the check's answer and the report's releases section say it alike."""
+    return f"{resolved * 100 // total}%" if total else "-"

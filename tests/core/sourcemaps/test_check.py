@@ -348,3 +348,14 @@ def test_native_images_count_once_and_only_those_frames_point_into_are_missing()
     native = result.native
     assert (native.images, native.matched, native.missing, native.unreferenced) == (3, 1, 1, 1)
     assert native.missing_examples == ((app, "/srv/app"),)
+
+
+def test_the_share_is_rounded_down_never_100_while_a_frame_fails() -> None:
+    from sentry_mirror.core.sourcemaps.result import resolved_percent
+
+    assert ("99%", "100%", "0%", "-") == (
+        resolved_percent(999, 1000),
+        resolved_percent(7, 7),
+        resolved_percent(0, 3),
+        resolved_percent(0, 0),
+    )
