@@ -93,15 +93,14 @@ def _examples(data: Mapping[str, Any]) -> Section:
             e["outcome"],
             e["abs_path"],
             _position(e["frame"]),
-            e["count"],
-            "yes" if e["in_app"] else "no",
-            e["frame"]["detail"] or "-",
-            e["fix"] or "-",
+            f"{e['count']} in-app" if e["in_app"] else str(e["count"]),
+            "; ".join(part for part in (e["frame"]["detail"], e["fix"]) if part) or "-",
         )
         for e in data["examples"]
     ]
-    columns = ("outcome", "file", "line:col", "frames", "in-app", "detail", "what would fix it")
-    table = Table("distinct unresolved frames", columns, rows, frozenset({3}), frozenset({1, 5, 6}))
+    # five columns: the outcome's name (up to 22 characters) stays whole at 80 columns
+    columns = ("outcome", "file", "line:col", "frames", "detail; what would fix it")
+    table = Table("distinct unresolved frames", columns, rows, frozenset({3}), frozenset({1, 4}))
     return Section("unresolved", "Unresolved frames", [], [table])
 
 

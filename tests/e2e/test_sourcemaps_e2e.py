@@ -392,6 +392,8 @@ async def test_frames_that_cannot_resolve_are_named(
     ran = await run(argv, cwd=ROOT, env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert 0 == ran.returncode, ran.stderr
     assert re.search(rf"^{outcome} +{len(frames)} +{len(frames)} ", ran.stdout, re.MULTILINE), ran.stdout
+    unresolved = ran.stdout.split("\ndistinct unresolved frames\n")[1]
+    assert re.search(rf"^{outcome} ", unresolved, re.MULTILINE), unresolved  # whole, not folded
     assert outcome in page.read_text()
     # The report's releases section counts the same frames.
     summary = await sentry_mirror_json("report", "--format", "json", "--section", "releases", str(mirror.directory))
