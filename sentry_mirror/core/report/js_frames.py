@@ -53,7 +53,7 @@ class ReportFrames:
     def _event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
         if self.ci:
             self.check.add_event(payload, record_id)
-        elif not (payload.get("platform") in JS_PLATFORMS or "debug_meta" in payload):
+        elif not (_javascript(payload.get("platform")) or "debug_meta" in payload):
             return  # no JavaScript frame to resolve (the check reads frames of these only)
         elif len(self.pending) < MAX_PENDING:
             self.pending.append((payload, record_id))
@@ -84,6 +84,10 @@ class ReportFrames:
         if self._per_release is None:
             self._per_release = self.check.result().in_app_by_release
         return self._per_release
+
+
+def _javascript(platform: object) -> bool:
+    return isinstance(platform, str) and platform in JS_PLATFORMS
 
 
 def frames_for_report() -> ReportFrames | None:

@@ -71,6 +71,7 @@ def test_events_wait_for_the_first_upload_or_api_record() -> None:
 def test_events_with_no_javascript_frame_do_not_wait() -> None:
     frames = ReportFrames()
     frames.add(RecordView(make_event_record(make_event(release="py@1"))))
+    frames.add(RecordView(make_event_record(make_event(platform={"not": "a string"}))))
     assert [] == frames.pending
 
 
