@@ -71,3 +71,9 @@ def markdown(value: object) -> str:
 def html_text(value: object) -> str:
     """``value`` as literal HTML text: visible, with HTML escaped (quotes too)."""
     return html.escape(visible(value))
+
+
+def nonempty(value: object, limit: int | None = None) -> str | None:
+    """``value`` when it is a non-empty string (cut to ``limit`` characters), else None: how
+    readers take an optional name, URL or release from a captured (untrusted) document."""
+    return value[:limit] if isinstance(value, str) and value else None

@@ -194,10 +194,16 @@ def _mismatches(mismatches: Mapping[str, Any]) -> Table:
 def _notes(data: Mapping[str, Any]) -> list[str]:
     notes = [
         "an upload: an artifact bundle naming the release, or holding a debug id its events carry; "
-        "only JavaScript events (platform javascript or node) need one"
+        "only JavaScript events (error events with JavaScript frames) need one"
     ]
-    if data["frames"] is None:
+    frames = data["frames"]
+    if frames is None:
         notes.append("the share of in-app JS frames that resolve is not known here: `sentry-mirror sourcemaps check`")
+    elif frames.get("unchecked"):
+        notes.append(
+            f"{frames['unchecked']} JavaScript events read before any upload or web API record were not checked "
+            "(`sentry-mirror sourcemaps check` checks them all)"
+        )
     shown = len([r for r in data["releases"] if r["version"] != "(other)"])
     if data["release_count"] > shown:
         notes.append(f"{shown} releases listed, and {data['release_count'] - shown} more")

@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
+from sentry_mirror.core.report import js_frames
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report_releases import names
-from tests.core.report.test_releases import bundle_upload, deploy, event_record, new_release, put_release
+from tests.core.report.test_releases import bundle_upload, deploy, event_record, new_release, put_release, row
 from tests.factories import make_upload
 
 NARROW = {"COLUMNS": "80", "NO_COLOR": "1"}
@@ -81,7 +82,7 @@ def test_json(released: str) -> None:
     assert {"count": 1, "versions": [HOSTILE]} == section["mismatches"]["events_no_upload"]
     assert ["app.pdb"] == [f["name"] for f in section["debug_files"]["files"]]
     # the events carry no JavaScript frames: nothing to resolve, no share (not 0%)
-    assert {"resolved": 0, "total": 0, "share": None} == section["frames"]
+    assert {"resolved": 0, "total": 0, "share": None, "unchecked": 0} == section["frames"]
     only = report_json(released, "--section", "releases")
     assert ["releases"] == only["sections"] and only["releases"] == section
 
@@ -124,3 +125,15 @@ def test_names() -> None:
     assert "-" == names([]) and "a, b" == names(["a", "b"])
     assert "a, b, c, d, e and 2 more" == names(list("abcdefg"))
     assert "a and 9 more" == names(["a"], 10)
+
+
+def test_events_read_before_any_upload_past_the_buffer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JavaScript events read before sentry-cli's first record wait for it in a bounded
+    buffer; those past it are not checked, and the report says how many."""
+    monkeypatch.setattr(js_frames, "MAX_PENDING", 1)
+    records = [event_record("1.0"), event_record("1.0"), event_record("1.0"), bundle_upload("1.0")]
+    snapshot = write(tmp_path / "late.jsonl.zst", records)
+    data = report_json(snapshot, "--section", "releases")["releases"]
+    assert (3, 2) == (row(data, "1.0")["js_events"], data["frames"]["unchecked"])
+    result = run("report", snapshot, "--section", "releases", "--format", "markdown")
+    assert "2 JavaScript events read before any upload or web API record were not checked" in result.stdout

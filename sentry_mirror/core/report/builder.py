@@ -6,7 +6,9 @@ items decoded once) and hands it to each aggregator of :attr:`ReportBuilder.sect
 every record, or those carrying payloads of some item types). A record an aggregator fails on
 is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the aggregators fed
 before it have counted it, those after have not. Adding a section is writing its aggregator module
-(:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`.
+(:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`. The ``releases``
+aggregator is made only when that section is wanted (it keeps JavaScript events for
+``sourcemaps check``).
 
 Answer records (forward mode, :mod:`sentry_mirror.core.answer`) feed the ``upstream`` section
 only (:mod:`.upstream`), and only it: they are told from request records by their ``kind``
@@ -41,12 +43,14 @@ from sentry_mirror.core.tolerant import Remarks
 
 
 class ReportBuilder:
-    """Feed it record dicts with :meth:`add`, then :meth:`build` the :class:`Report`.
-    :meth:`merge` adds what another builder was fed (see each section's ``merge``)."""
+    """Feed it record dicts with :meth:`add`, then :meth:`build` the :class:`Report` (of the
+    ``sections`` given here, or fewer). :meth:`merge` adds what another builder (made for the
+    same sections) was fed (see each section's ``merge``)."""
 
     def __init__(
         self,
         *,
+        sections: Iterable[str] = EVERY_SECTION,
         top_groups: int = TOP_GROUPS,
         scan_pii: bool = True,
         pii_engine: str = pii.ENGINE,
@@ -60,7 +64,7 @@ class ReportBuilder:
         self.issues = Issues(top_groups)
         self.performance = Performance(self.remarks)
         self.upstream = Upstream()
-        self.releases = Releases(frames_for_report())
+        self.releases = Releases(frames_for_report()) if "releases" in set(sections) else None
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
             "fields": Fields(self.walker, self.personal if self.personal.one_walk else None),
@@ -72,7 +76,7 @@ class ReportBuilder:
             "sourcemaps": Sourcemaps(self.remarks),
             "server": Server(self.traffic),
             "upstream": self.upstream,
-            "releases": self.releases,
+            **({"releases": self.releases} if self.releases is not None else {}),
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -119,7 +123,7 @@ class ReportBuilder:
     def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
         read (``upstream``: answer records; ``releases``: upload or web API records)."""
-        read = {"upstream": self.upstream.count, "releases": self.releases.from_ci}
+        read = {"upstream": self.upstream.count, "releases": self.releases.from_ci if self.releases else 0}
         wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
         transactions = self.performance.groups()
@@ -156,7 +160,9 @@ def build_report(
     unknown = wanted - set(EVERY_SECTION)
     if unknown:
         raise ValueError(f"unknown report sections: {', '.join(sorted(unknown))}")
-    builder = ReportBuilder(top_groups=top_groups, scan_pii="pii" in wanted, pii_engine=pii_engine, malformed=malformed)
+    builder = ReportBuilder(
+        sections=wanted, top_groups=top_groups, scan_pii="pii" in wanted, pii_engine=pii_engine, malformed=malformed
+    )
     for record in records:
         builder.add(record)
     return builder.build(wanted)

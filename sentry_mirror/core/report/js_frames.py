@@ -1,12 +1,26 @@
 """``sourcemaps check`` as the releases section takes it (its ``Frames`` protocol): fed
-record views, mergeable, and per release the in-app JavaScript frames that resolve."""
+record views, mergeable, and per release the in-app JavaScript frames that resolve.
+
+Nothing is worth resolving before sentry-cli's traffic is seen: a report over snapshots with
+no upload or web API record has no releases section. So error events read before the first
+such record that may have JavaScript frames (platform ``javascript`` or ``node``, or a
+``debug_meta``) wait in a buffer of :data:`MAX_PENDING` (given to the check when that record
+comes, dropped when none does); past the buffer they are counted, not checked
+(:attr:`ReportFrames.unchecked`). Keeping every JavaScript event from the start cost a
+report over 30,000 of them, with no uploads, 110 MB more (docs/report.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.core.sourcemaps import SourcemapCheck, symbolic_available
+from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
+
+#: Error events kept, before the first upload or web API record, for the check.
+MAX_PENDING = 1000
 
 
 class ReportFrames:
@@ -16,19 +30,53 @@ class ReportFrames:
 
     def __init__(self) -> None:
         self.check = SourcemapCheck()
+        #: an upload or web API record was read: events go to the check as they come
+        self.ci = False
+        self.pending: list[tuple[Mapping[str, Any], str | None]] = []
+        #: error events that may have JavaScript frames, read before any upload or web API
+        #: record past the buffer: not checked
+        self.unchecked = 0
         self._per_release: Mapping[str | None, tuple[int, int]] | None = None
 
     def add(self, view: RecordView) -> None:
-        if view.data.get("endpoint") == "upload":
-            self.check.add(view.data)
+        endpoint = view.endpoint
+        if endpoint == "upload" or endpoint.startswith("api_"):
+            self._ci()
+            if endpoint == "upload":
+                self.check.add(view.data)
         else:  # the events the report parsed already (accepted records only)
             for payload, kind in view.payloads:
                 if kind == "event":
-                    self.check.add_event(payload, view.data.get("id"))
+                    self._event(payload, view.data.get("id"))
         self._per_release = None
 
+    def _event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
+        if self.ci:
+            self.check.add_event(payload, record_id)
+        elif not (_javascript(payload.get("platform")) or "debug_meta" in payload):
+            return  # no JavaScript frame to resolve (the check reads frames of these only)
+        elif len(self.pending) < MAX_PENDING:
+            self.pending.append((payload, record_id))
+        else:
+            self.unchecked += 1
+
+    def _ci(self) -> None:
+        """The first upload or web API record: the events waiting go to the check."""
+        if not self.ci:
+            self.ci = True
+            for payload, record_id in self.pending:
+                self.check.add_event(payload, record_id)
+            self.pending = []
+
     def merge(self, other: ReportFrames) -> None:
+        """Add what ``other`` was fed, as if read after this one's records (exact while
+        neither buffer overflowed)."""
+        if other.ci:
+            self._ci()  # this one's waiting events were read first
         self.check.merge(other.check)
+        for payload, record_id in other.pending:
+            self._event(payload, record_id)
+        self.unchecked += other.unchecked
         self._per_release = None
 
     def per_release(self) -> Mapping[str | None, tuple[int, int]]:
@@ -36,6 +84,10 @@ class ReportFrames:
         if self._per_release is None:
             self._per_release = self.check.result().in_app_by_release
         return self._per_release
+
+
+def _javascript(platform: object) -> bool:
+    return isinstance(platform, str) and platform in JS_PLATFORMS
 
 
 def frames_for_report() -> ReportFrames | None:

@@ -5,9 +5,11 @@ debug files uploaded (:mod:`.uploads`), and the mismatches a team moving its CI 
 Read from three kinds of accepted (2xx) records:
 
 - events (``event``, ``transaction``, ``feedback`` payloads): per release, events, JavaScript
-  events (platform ``javascript`` or ``node``), first and last received, environments, dists,
-  and the source map debug ids they carry (``debug_meta.images`` of type ``sourcemap``); a
-  record whose events do not decode counts once under its ``summary.release``;
+  events (error events with JavaScript frames, read as ``sourcemaps check`` reads them: the
+  events that need an upload; transactions and feedback never do), first and last received,
+  environments, dists, and the source map debug ids JavaScript events carry
+  (``debug_meta.images`` of type ``sourcemap``); a record whose events do not decode counts
+  once under its ``summary.release``;
 - web API records (endpoint ``api_*``, bodies as sentry-cli sends them): ``api_releases``
   POST creates (``version``, ``projects``, ``dateReleased``), ``api_release`` PUT updates
   (``dateReleased`` finalizes; ``refs`` and ``commits`` set the commits, replacing those set
@@ -36,9 +38,9 @@ from typing import Any, Protocol, Self
 from sentry_mirror.core import bodies, lenient
 from sentry_mirror.core.report.bounded import OTHER, Capped, Json, bounded, by_count, merge_tables, share
 from sentry_mirror.core.report.release_row import Release
-from sentry_mirror.core.report.uploads import Upload, debug_id, read_upload, text
+from sentry_mirror.core.report.uploads import Upload, read_upload, text
 from sentry_mirror.core.report.view import EVENTISH, RecordView
-from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
+from sentry_mirror.core.sourcemaps.events import read_event
 from sentry_mirror.core.sourcemaps.result import resolved_percent
 from sentry_mirror.core.webapi import routes
 
@@ -56,7 +58,10 @@ _COUNTS = ("events", "without_release", "js_without_release", "bundles", "bundle
 class Frames(Protocol):
     """The share of in-app JavaScript frames that resolve (the ``sourcemaps check``
     aggregator, :mod:`sentry_mirror.core.sourcemaps`): fed every record, mergeable, and per
-    release (None: events with no release) the in-app JavaScript frames ``(resolved, total)``."""
+    release (None: events with no release) the in-app JavaScript frames ``(resolved, total)``;
+    ``unchecked``: JavaScript events it did not check (:mod:`.js_frames`)."""
+
+    unchecked: int
 
     def add(self, view: RecordView) -> None: ...
 
@@ -104,23 +109,27 @@ class Releases:
         elif view.payloads:
             for payload, kind in view.payloads:
                 if kind in EVENTISH:
-                    self._event(payload, view.received)
+                    self._event(payload, kind, view.received)
         elif any(item.get("type") in EVENTISH for item in view.items):
             summary = view.data.get("summary")
-            self._event({"release": summary.get("release") if isinstance(summary, dict) else None}, view.received)
+            release = summary.get("release") if isinstance(summary, dict) else None
+            self._event({"release": release}, "-", view.received)
 
     # ------------------------------------------------------------ events
 
-    def _event(self, event: Mapping[str, Any], received: str) -> None:
+    def _event(self, event: Mapping[str, Any], kind: str, received: str) -> None:
+        """One event: a JavaScript one (needing an upload) when it is an error event with
+        JavaScript frames, as ``sourcemaps check`` reads them."""
         self.events += 1
-        platform = event.get("platform")
-        js = isinstance(platform, str) and platform in JS_PLATFORMS
+        read = read_event(event, None) if kind == "event" else None
+        js = read is not None and bool(read.frames)
         version = text(event.get("release"))
         if version is None:
             self.without_release += 1
             self.js_without_release += js
             return
-        self.release(version).event(event, received, js, _sourcemap_ids(event) if js else ())
+        debug_ids = [debug_id for _, debug_id in read.debug_ids] if read is not None and js else ()
+        self.release(version).event(event, received, js, debug_ids)
 
     # ------------------------------------------------------------ the web API
 
@@ -198,7 +207,7 @@ class Releases:
         }
         data: Json = {
             "events": self.events,
-            "frames": _frames(resolved, None) if resolved is not None else None,
+            "frames": self._frames_json(resolved),
             "releases": [
                 {"version": v, **r.to_json(uploaded), "frames": _frames(resolved, v) if resolved is not None else None}
                 for v, r in rows[:SHOWN]
@@ -216,6 +225,12 @@ class Releases:
         }
         data["answer"] = answer(data)
         return data
+
+    def _frames_json(self, resolved: Mapping[str | None, tuple[int, int]] | None) -> Json | None:
+        """All in-app JavaScript frames (None: unknown), with the JavaScript events not checked."""
+        if resolved is None or self.frames is None:
+            return None
+        return {**_frames(resolved, None), "unchecked": self.frames.unchecked}
 
     def _bundles_json(self) -> Json:
         return {
@@ -251,19 +266,6 @@ def _version_of(data: Mapping[str, Any]) -> str | None:
     if version is None and isinstance(path, str):
         version = text(routes.route(path)[1].get("version"))
     return version
-
-
-def _sourcemap_ids(event: Mapping[str, Any]) -> list[str]:
-    """The debug ids of the event's ``sourcemap`` images."""
-    debug_meta = event.get("debug_meta")
-    images = debug_meta.get("images") if isinstance(debug_meta, dict) else None
-    found = []
-    for image in images if isinstance(images, list) else ():
-        if isinstance(image, dict) and image.get("type") == "sourcemap":
-            ident = debug_id(image.get("debug_id"))
-            if ident:
-                found.append(ident)
-    return found
 
 
 def _debug_file(upload: Upload) -> Json:

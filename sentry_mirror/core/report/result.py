@@ -90,7 +90,8 @@ within a version, a key is never renamed or removed without a new version::
                                                   "answers": [{"target", "to", "status", "error", "dropped"}]}]},
                   "pairing": {"window", "unpaired"}, "truncated": [table names]},
      "releases": {"answer" (the one line), "events", "release_count", "truncated",
-                  "frames": {"resolved", "total", "share"} (in-app JS frames) or null (unknown),
+                  "frames": {"resolved", "total", "share", "unchecked"} (in-app JS frames; JS events
+                             read before any upload past the buffer) or null (unknown),
                   "releases": [{"version", "events", "js_events", "first_seen", "last_seen",
                                 "environments": {}, "dists": {}, "created", "updates", "projects",
                                 "finalized" (dateReleased or null), "refs": [{"repository", "commit",

@@ -83,6 +83,11 @@ def bundle_upload(release: str | None = "1.0", debug_id: str | None = DEBUG_ID, 
     return make_upload(make_artifact_bundle(files, **attributes), release=release, **upload)
 
 
+def sourcemap_image(debug_id: str) -> dict[str, Any]:
+    """``debug_meta`` giving the events' file (``~/app.min.js``) ``debug_id``."""
+    return {"images": [{"type": "sourcemap", "code_file": "~/app.min.js", "debug_id": debug_id}]}
+
+
 def section(records: list[dict[str, Any]], frames: releases.Frames | None = None) -> dict[str, Any]:
     aggregator = releases.Releases(frames)
     for data in records:
@@ -122,6 +127,24 @@ def test_events_per_release() -> None:
     assert {"production": 1, "staging": 1} == one["environments"] and {"7": 1} == one["dists"]
     assert ["1.0", "2.0"] == [r["version"] for r in data["releases"]]  # most events first
     assert 2 == data["release_count"]
+
+
+def test_only_error_events_with_javascript_frames_need_an_upload() -> None:
+    """Browser transactions and feedback count as events, never as events needing a map
+    (``sourcemaps check`` reads only error events' frames); nor does an error event with no
+    stack trace."""
+    transaction = {"type": "transaction", "platform": "javascript", "release": "1.0", "transaction": "/"}
+    feedback = {"type": "feedback", "platform": "javascript", "release": "1.0", "contexts": {}}
+    records = [
+        make_record(make_request(body=make_envelope(items=[({"type": kind}, payload)])), id=record.new_id())
+        for kind, payload in (("transaction", transaction), ("feedback", feedback))
+    ]
+    records.append(event_record("1.0", exception=None, message="no stack"))
+    records.append(event_record(None, exception=None, message="no stack"))
+    data = section(records)
+    assert (4, 3, 0) == (data["events"], row(data, "1.0")["events"], row(data, "1.0")["js_events"])
+    assert (0, 0) == (data["mismatches"]["events_no_upload"]["count"], data["mismatches"]["js_events_without_release"])
+    assert "1 release, no JavaScript events" == data["answer"]
 
 
 def test_refused_events_are_not_read() -> None:
@@ -253,11 +276,32 @@ def test_the_manifest_release_when_the_record_names_none() -> None:
     files = {"~/a.js": ("minified_source", b"x", {})}
     upload = make_upload(make_artifact_bundle(files, release="3.0", dist="2"))
     parsed = uploads.read_upload(upload)
-    assert ("3.0", "2", (uploads.BundleFile("minified_source", "~/a.js", None),)) == (
+    assert ("3.0", "2", (uploads.UploadFile("minified_source", "~/a.js", None),)) == (
         parsed.release,
         parsed.dist,
         parsed.files,
     )
+
+
+@pytest.mark.parametrize(
+    "written", [DEBUG_ID.replace("-", ""), DEBUG_ID.upper() + "-0", DEBUG_ID.replace("-", "").upper() + "0"]
+)
+def test_a_debug_id_is_compared_as_sentry_compares_it(written: str) -> None:
+    """Without dashes, upper case, with an age of 0: the same debug id, on either side."""
+    by_event = section([event_record("1.0", debug_meta=sourcemap_image(written)), bundle_upload(None)])
+    assert row(by_event, "1.0")["has_upload"] and 0 == by_event["mismatches"]["events_no_upload"]["count"]
+    listed = bundle_upload(None)
+    listed["summary"]["items"] = [{"type": "minified_source", "headers": {"url": "~/app.min.js", "debug_id": written}}]
+    by_summary = section([event_record("1.0", debug_meta=sourcemap_image(DEBUG_ID)), listed])
+    assert row(by_summary, "1.0")["has_upload"]
+    debug_file = uploads.read_upload(make_upload(b"MZ", kind="debug_file", debug_id=written))
+    assert DEBUG_ID == debug_file.debug_id
+
+
+def test_another_debug_id_is_no_upload() -> None:
+    other = "d941d872-b1c4-4e0b-9b6e-8b3a2c4d5e6f"
+    data = section([event_record("1.0", debug_meta=sourcemap_image(other)), bundle_upload(None)])
+    assert not row(data, "1.0")["has_upload"]
 
 
 # ---------------------------------------------------------------- mismatches and the answer
@@ -269,7 +313,7 @@ def test_mismatches() -> None:
             event_record("1.0"),  # JS, no bundle
             event_record("2.0"),
             bundle_upload("2.0"),
-            event_record("3.0", debug_meta={"images": [{"type": "sourcemap", "debug_id": DEBUG_ID.upper()}]}),
+            event_record("3.0", debug_meta=sourcemap_image(DEBUG_ID.upper())),
             bundle_upload(None),  # 3.0's debug id, no release
             event_record("4.0", platform="python"),  # needs no source map
             bundle_upload("5.0"),  # no event
@@ -302,6 +346,7 @@ class Resolved:
 
     def __init__(self) -> None:
         self.frames: dict[str | None, tuple[int, int]] = {}
+        self.unchecked = 0
 
     def add(self, view: RecordView) -> None:
         for payload, _ in view.payloads:
@@ -325,7 +370,7 @@ def test_the_share_of_frames_that_resolve() -> None:
         bundle_upload("good"),
     ]
     data = section(records, Resolved())
-    assert {"resolved": 470, "total": 500, "share": 0.94} == data["frames"]
+    assert {"resolved": 470, "total": 500, "share": 0.94, "unchecked": 0} == data["frames"]
     assert {"resolved": 0, "total": 30, "share": 0.0} == row(data, "bad")["frames"]
     assert "94% of in-app JS frames resolve; 1 release has events but no upload" == data["answer"]
     assert None is section(records)["frames"] and None is row(section(records), "bad")["frames"]
@@ -352,12 +397,21 @@ def test_the_section_is_present_only_with_upload_or_api_records() -> None:
     assert "releases" in report.build_report([bundle_upload()], ["releases"]).to_json()["sections"]
 
 
+def test_the_releases_aggregator_only_when_its_section_is_wanted() -> None:
+    """``--section traffic`` pays nothing for releases (nor for the source map check)."""
+    assert "releases" not in report.ReportBuilder(sections=["traffic"]).sections
+    assert None is report.ReportBuilder(sections=["traffic", "pii"]).releases
+    assert "releases" in report.ReportBuilder().sections
+    built = report.build_report([event_record("1.0"), bundle_upload("1.0")], ["traffic"]).to_json()
+    assert ["traffic"] == built["sections"]
+
+
 MIXED = [
     new_release("1.0"),
     event_record("1.0", environment="production", minutes=3),
     bundle_upload("1.0"),
     put_release("1.0", {"refs": [{"repository": "acme/web", "commit": "a" * 40}]}),
-    event_record("2.0", minutes=1, debug_meta={"images": [{"type": "sourcemap", "debug_id": "e1"}]}),
+    event_record("2.0", minutes=1, debug_meta=sourcemap_image("e1")),
     put_release("1.0", {"commits": [{"id": "c" * 40, "repository": "acme/api"}]}),
     deploy("1.0"),
     event_record(None),
@@ -426,7 +480,7 @@ def test_unreadable_bundles(body: bytes) -> None:
 def test_manifest_entries_of_the_wrong_type() -> None:
     manifest = orjson.dumps({"files": {"a": 3, "b": {"type": 4, "url": [], "headers": {"debug-id": 5}}}, "release": 7})
     parsed = uploads.read_upload(make_upload(_zip(manifest)))
-    assert (None, (uploads.BundleFile("-"), uploads.BundleFile("-"))) == (parsed.release, parsed.files)
+    assert (None, (), False) == (parsed.release, parsed.files, parsed.readable)
 
 
 @pytest.mark.parametrize(
