@@ -373,8 +373,8 @@ def _release_route(api: WebApi, name: str, method: str, params: Any, body: bytes
         return routes.ApiAnswer(200, releases.repositories(api.repositories(), _now()))
     if name == "api_releases":
         if method == "GET":
-            listed = [releases.public(r) for (o, _), r in known.items() if o == org]
-            return routes.ApiAnswer(200, listed[::-1])
+            listed = [releases.public(r) for (o, _), r in reversed(known.items()) if o == org]
+            return routes.ApiAnswer(200, listed[: releases.PAGE])
         reply, change = releases.create(org, params.get("project"), body, known, _now())
     elif version is None or (org, version) not in known:
         return releases.not_found()
@@ -386,13 +386,16 @@ def _release_route(api: WebApi, name: str, method: str, params: Any, body: bytes
             return routes.ApiAnswer(204)
         reply, change = releases.update(org, version, body, known)
     elif name == "api_release_commits":
-        return routes.ApiAnswer(200, list(known[org, version].get("commits", [])))
+        return routes.ApiAnswer(200, list(known[org, version].get("commits", []))[: releases.PAGE])
     elif name == "api_previous_with_commits":
         return releases.previous_with_commits(org, version, known)
     elif method == "GET":  # api_deploys
-        return routes.ApiAnswer(200, list(known[org, version].get("deploys", []))[::-1])
+        return routes.ApiAnswer(200, list(known[org, version].get("deploys", []))[::-1][: releases.PAGE])
     else:
         reply, change = releases.deploy(org, version, body, known, _now())
     if change is not None and change.release is not None:
         known[change.org, change.version] = change.release
+        if releases.trim(known) and not api.dropped_said:
+            api.dropped_said = True
+            log.warning("more than %d releases: the oldest are let go (said once)", releases.MAX_RELEASES)
     return reply
