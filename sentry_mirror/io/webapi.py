@@ -149,11 +149,9 @@ async def answer(
         handled = await _decoded(api, incoming, name, params, methods, bounds, max_body)
     try:
         received_at = datetime.now(UTC)
-        response = _response(handled.answer)
-        build = functools.partial(
-            _entry, incoming, handled, response, name, params, received_at, remote, wire_size, truncated
-        )
-        entry = await asyncio.to_thread(build) if len(incoming.body) > INLINE_BODY else build()
+        build = functools.partial(_entry, incoming, handled, name, params, received_at, remote, wire_size, truncated)
+        # a big body (and so a big answer: an assemble answer lists names from its body) in a worker
+        response, entry = await asyncio.to_thread(build) if len(incoming.body) > INLINE_BODY else build()
         try:
             await _write_uploads(api, recorder, handled, entry, params, received_at, budget, announce)
         except SnapshotError as exc:
@@ -168,10 +166,11 @@ async def answer(
 
 
 def _entry(
-    incoming: ingest.Request, handled: Handled, response: ingest.Response, name: str, params: Any, received_at: datetime,
+    incoming: ingest.Request, handled: Handled, name: str, params: Any, received_at: datetime,
     remote: str | None, wire_size: int, truncated: bool,
-) -> dict[str, Any]:  # fmt: skip
-    """The request's own record."""
+) -> tuple[ingest.Response, dict[str, Any]]:  # fmt: skip
+    """The answer to send and the request's own record."""
+    response = _response(handled.answer)
     release = params.get("version") or handled.release
     outcome = ingest.Outcome(
         response,
@@ -191,7 +190,7 @@ def _entry(
     if handled.omitted:
         entry["body_omitted"] = handled.omitted
         entry["body_size"] = handled.body_size
-    return entry
+    return response, entry
 
 
 async def _write_uploads(
@@ -250,21 +249,20 @@ async def _checked(
     if incoming.method not in methods:
         allow = (("Allow", ", ".join(sorted(methods))),)
         return Handled(routes.ApiAnswer(405, {"detail": f'Method "{incoming.method[:32]}" not allowed.'}, allow))
+    if name == "api_index":  # Sentry answers it to anyone: what it knows of the token, if any
+        return Handled(routes.ApiAnswer(200, auth.index(incoming.headers)))
     if auth.credentials(incoming.headers) is None:
         return Handled(routes.ApiAnswer(401, {"detail": auth.NOT_AUTHENTICATED}))
     try:
         return await _dispatch(api, incoming, body, name, params, bounds)
     except (OSError, MirrorError) as exc:  # the chunk store could not be written or read
-        return Handled(_unavailable("store the chunks", exc))
+        return Handled(_unavailable("store or read the chunks", exc))
 
 
 async def _dispatch(
     api: WebApi, incoming: ingest.Request, body: bytes, name: str, params: Any, bounds: chunks.Limits
 ) -> Handled:
-    method = incoming.method
-    if name == "api_index":
-        return Handled(routes.ApiAnswer(200, auth.index(incoming.headers)))
-    org = params["org"]
+    method, org = incoming.method, params["org"]
     if name == "api_chunk_upload":
         if method == "GET":
             return Handled(routes.ApiAnswer(200, chunks.options(org, bounds)))

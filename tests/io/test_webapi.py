@@ -493,6 +493,26 @@ async def test_a_chunk_spoiled_on_disk_is_asked_for_again(mirror: Any) -> None:
 async def test_the_index_answers_what_sentry_cli_info_reads(mirror: Any) -> None:
     async with aiohttp.ClientSession() as session:
         status, index = await call(session, "GET", f"{mirror.url}/api/0/")
+        async with session.get(f"{mirror.url}/api/0/") as response:  # no token: Sentry answers it too
+            anonymous = (response.status, await response.json())
     assert 200 == status and {"scopes": ["org:ci"]} == index["auth"] and index["user"] is None
-    [entry] = [r.data for r in mirror.records()]
-    assert "api_index" == entry["endpoint"]
+    assert (200, {"version": "0", "auth": None, "user": None}) == anonymous
+    assert ["api_index"] * 2 == [r.data["endpoint"] for r in mirror.records()]
+
+
+async def test_a_chunk_that_cannot_be_read_leaves_no_file_of_the_call_assembled(mirror: Any) -> None:
+    first, second = os.urandom(400), os.urandom(400)
+    request = {sha1(d): {"name": f"app{n}", "chunks": [sha1(d)]} for n, d in enumerate((first, second))}
+    difs = f"{mirror.url}/api/0/projects/acme/web/files/difs/assemble/"
+    unreadable = mirror.directory / "chunks" / sha1(second)[:2] / sha1(second)
+    async with aiohttp.ClientSession() as session:
+        await upload_chunks(session, mirror.url, [("file", sha1(d), d) for d in (first, second)])
+        unreadable.unlink()
+        unreadable.mkdir()  # there, but not a file that can be read
+        refused = (await call(session, "POST", difs, orjson.dumps(request)))[0]
+        unreadable.rmdir()
+        await upload_chunks(session, mirror.url, [("file", sha1(second), second)])
+        status, answer = await call(session, "POST", difs, orjson.dumps(request))
+    assert 503 == refused and (200, {"ok"}) == (status, {a["state"] for a in answer.values()})
+    uploads = [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
+    assert sorted([sha1(first), sha1(second)]) == sorted(u["upload"]["checksum"] for u in uploads)
