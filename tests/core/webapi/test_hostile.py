@@ -57,7 +57,7 @@ def test_chunk_parts(content_type: str, parts: list[tuple[str, str, bytes]]) -> 
 def test_assemble_parsing(body: bytes) -> None:
     for parse in (assemble.parse_artifact, assemble.parse_difs):
         try:
-            for assembly in parse(body, 4) if parse is assemble.parse_difs else [parse(body, 4)]:  # type: ignore[operator]
+            for assembly in parse(body, 4) if parse is assemble.parse_difs else [parse(body, 4)]:
                 assert chunks.is_checksum(assembly.checksum) and all(chunks.is_checksum(c) for c in assembly.chunks)
         except assemble.AssembleError as exc:
             assert exc.detail
