@@ -157,9 +157,11 @@ async def answer(
         except SnapshotError as exc:
             unavailable = ingest.unavailable(f"the mirror could not store this upload: {exc}")
             return await store(incoming, unavailable, entry, close=True)
-        except (OSError, MirrorError) as exc:  # a chunk could not be read
-            refused = _unavailable("read the chunks", exc)
-            return await store(incoming, _response(refused), entry, close=True)
+        except (OSError, MirrorError) as exc:  # a chunk could not be read: the record says the 503 sent
+            handled.answer, made = _unavailable("read the chunks", exc), entry["id"]
+            response, entry = build()
+            entry["id"] = made  # as the upload records written before name it
+            return await store(incoming, response, entry, close=True)
         return await store(incoming, response, entry, close=False)
     finally:
         _release(api, handled.claimed)

@@ -514,5 +514,8 @@ async def test_a_chunk_that_cannot_be_read_leaves_no_file_of_the_call_assembled(
         await upload_chunks(session, mirror.url, [("file", sha1(second), second)])
         status, answer = await call(session, "POST", difs, orjson.dumps(request))
     assert 503 == refused and (200, {"ok"}) == (status, {a["state"] for a in answer.values()})
+    assert (
+        503 == next(r.data for r in mirror.records() if r.data["endpoint"] == "api_dif_assemble")["response"]["status"]
+    )
     uploads = [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
     assert sorted([sha1(first), sha1(second)]) == sorted(u["upload"]["checksum"] for u in uploads)
