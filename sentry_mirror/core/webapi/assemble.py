@@ -21,8 +21,6 @@ from sentry_mirror.core.webapi.chunks import is_checksum
 CHECKSUM_MISMATCH = "Reported checksum mismatch"
 #: Sentry's detail when the chunks add up to more than the ``maxFileSize`` it announced.
 TOO_LARGE = "File exceeds maximum size"
-#: The state of a file another request is putting together right now (sentry-cli asks again).
-ASSEMBLING = "assembling"
 NO_PROJECTS = "You need to specify at least one project"
 _PROGUARD = re.compile(r"/?proguard/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.txt")
 
