@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentry_mirror.core import ingest
+from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.io.forward import ForwardOptions, Tally
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
@@ -29,6 +30,7 @@ class ListenOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
     forward: ForwardOptions = field(default_factory=ForwardOptions)
     repos: tuple[str, ...] = ()  # the repositories the web API lists (io/webapi.py)
+    max_upload: int = DEFAULT_MAX_UPLOAD  # the largest file the web API puts together (io/webapi.py)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,9 @@ async def _run(
     try:
         if options.forward.upstream or options.forward.tee:
             forwarding = Forwarding(options.forward, recorder)
-        app = create_app(recorder, options.config, on_record, options.timeouts, forwarding, options.repos)
+        app = create_app(
+            recorder, options.config, on_record, options.timeouts, forwarding, options.repos, options.max_upload
+        )
         running = await serve(app, options.host, options.port)
     except BaseException:
         if forwarding is not None:

@@ -32,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.webapi import auth as api_auth
 from sentry_mirror.core.webapi import routes as api_routes
+from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import MirrorError, SnapshotError
 from sentry_mirror.io import decoding, webapi
 from sentry_mirror.io.forwarding_app import Forwarding
@@ -153,9 +154,11 @@ def create_app(
     timeouts: Timeouts = Timeouts(),
     forwarding: Forwarding | None = None,
     repos: tuple[str, ...] = (),
+    max_upload: int = DEFAULT_MAX_UPLOAD,
 ) -> Mirror:
-    """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists."""
-    api = webapi.WebApi(recorder.directory, repos)
+    """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists,
+    ``max_upload``: the largest file it puts together from uploaded chunks."""
+    api = webapi.WebApi(recorder.directory, repos, max_upload)
     return Mirror(recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api)
 
 
@@ -323,7 +326,7 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         store = functools.partial(_store, mirror)
         return await webapi.answer(
             mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
-            truncated=truncated, remote=remote, store=store, announce=mirror.on_record,
+            truncated=truncated, remote=remote, store=store, budget=mirror.budget, announce=mirror.on_record,
         )  # fmt: skip
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(

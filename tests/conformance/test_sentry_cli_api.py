@@ -29,13 +29,13 @@ main();
 """
 
 
-async def _cli(mirror: Any, tmp_path: Path, *args: str, cwd: Path | None = None) -> Ran:
+async def _cli(mirror: Any, tmp_path: Path, *args: str, cwd: Path | None = None, org: str = "acme") -> Ran:
     need_node("@sentry/cli")
     env = {
         "HOME": str(tmp_path),  # no ~/.sentryclirc
         "SENTRY_URL": mirror.url,
         "SENTRY_AUTH_TOKEN": TOKEN,
-        "SENTRY_ORG": "acme",
+        "SENTRY_ORG": org,
         "SENTRY_PROJECT": "web",
         "SENTRY_LOAD_DOTENV": "0",
         "SENTRY_DISABLE_UPDATE_CHECK": "true",
@@ -209,3 +209,17 @@ async def test_upload_proguard(mirror: Any, tmp_path: Path) -> None:
     assert _checksums(ran.stderr)[-1] == upload["upload"]["checksum"]
     name = upload["upload"]["name"]
     assert re.fullmatch(r"/proguard/[0-9a-f-]{36}\.txt", name) and upload["upload"]["debug_id"] in name
+
+
+async def test_info_checks_the_token(mirror: Any, tmp_path: Path) -> None:
+    ran = await _cli(mirror, tmp_path, "info")
+    assert "org:ci" in ran.stdout
+    assert ["api_index"] == [r["endpoint"] for r in _records(mirror)]
+
+
+async def test_an_org_slug_with_a_space_gets_its_chunk_url_encoded(mirror: Any, tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.txt"
+    mapping.write_text("com.example.Other -> b:\n    void run() -> a\n")
+    await _cli(mirror, tmp_path, "upload-proguard", str(mapping), org="my org")
+    [upload] = _uploads(mirror)
+    assert ("my org", mapping.read_bytes()) == (upload["upload"]["org"], _body(upload))

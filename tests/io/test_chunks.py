@@ -44,3 +44,28 @@ def test_a_store_that_cannot_be_made_raises(tmp_path: Path) -> None:
     (tmp_path / "chunks").write_bytes(b"a file in the way")
     with pytest.raises(Exception, match="chunks"):
         ChunkStore(tmp_path / "chunks").put(sha1(b"a"), b"a")
+
+
+def test_sizes_look_at_each_name_once_and_hashing_streams(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks")
+    store.put(sha1(b"abc"), b"abc")
+    assert {sha1(b"abc"): 3, sha1(b"x"): None} == store.sizes([sha1(b"abc"), sha1(b"x"), sha1(b"abc")])
+    assert sha1(b"abcabc") == store.sha1([sha1(b"abc")] * 2)
+
+
+def test_a_chunk_spoiled_on_disk_is_removed_to_be_sent_again(tmp_path: Path) -> None:
+    store = ChunkStore(tmp_path / "chunks")
+    store.put(sha1(b"a"), b"a")
+    store.put(sha1(b"b"), b"b")
+    store.path(sha1(b"b")).write_bytes(b"spoiled")
+    assert [sha1(b"b")] == store.drop_bad([sha1(b"a"), sha1(b"b"), sha1(b"b")])
+    assert store.has(sha1(b"a")) and not store.has(sha1(b"b"))
+    assert store.put(sha1(b"b"), b"b") and b"b" == store.read(sha1(b"b"))
+
+
+def test_a_store_others_can_write_is_said_in_the_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "chunks"
+    root.mkdir(mode=0o777)
+    root.chmod(0o1777)  # shared on purpose (sticky): left as it is, with a warning
+    ChunkStore(root).put(sha1(b"a"), b"a")
+    assert "can be written by other users" in caplog.text

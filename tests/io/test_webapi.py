@@ -4,11 +4,14 @@ failures, and the token never reaching the disk."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 import stat
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +351,171 @@ async def test_a_body_over_the_cap_is_a_413_recorded_as_its_endpoint(start_mirro
     assert 413 == status and "1024" in answer["detail"]
     [entry] = [r.data for r in mirror.records()]
     assert ("api_releases", True) == (entry["endpoint"], entry["body_truncated"])
+
+
+async def start_api(tmp_path: Path, max_body: int = 1 << 20, max_upload: int = 1 << 20) -> tuple[Any, Any, str]:
+    """A listener with its own body and upload limits: (running server, recorder, url)."""
+    from sentry_mirror.io.recorder import Recorder
+    from sentry_mirror.io.server import create_app, serve
+
+    recorder = Recorder(tmp_path / "snapshots")
+    await recorder.start()
+    running = await serve(create_app(recorder, ingest.Config(max_body=max_body), max_upload=max_upload), "127.0.0.1", 0)
+    return running, recorder, f"http://127.0.0.1:{running.port}"
+
+
+def records_of(recorder: Any) -> list[dict[str, Any]]:
+    from sentry_mirror.io.snapshot import iter_records
+
+    return [r.data for r in iter_records([recorder.directory])]
+
+
+async def test_a_file_over_the_upload_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    running, recorder, url = await start_api(tmp_path, max_body=64 * 1024 + 2048, max_upload=5000)
+    data = os.urandom(2000)  # chunks of 2 KiB: a file of 5000 bytes is 3 chunks at most
+    difs = f"{url}/api/0/projects/acme/web/files/difs/assemble/"
+    try:
+        async with aiohttp.ClientSession() as session:
+            _, options = await call(session, "GET", f"{url}{ORG}/chunk-upload/")
+            await upload_chunks(session, url, [("file", sha1(data), data)])
+            thrice = {sha1(data * 3): {"name": "app", "chunks": [sha1(data)] * 3}}
+            _, too_big = await call(session, "POST", difs, orjson.dumps(thrice))
+            many = {"checksum": sha1(data), "chunks": [sha1(data)] * 300, "projects": ["web"]}
+            status, too_many = await call(session, "POST", f"{url}{ORG}/artifactbundle/assemble/", orjson.dumps(many))
+    finally:
+        await running.stop()
+        await recorder.close()
+    assert (5000, 2048) == (options["maxFileSize"], options["chunkSize"])
+    assert {"state": "error", "missingChunks": [], "detail": "File exceeds maximum size"} == too_big[sha1(data * 3)]
+    assert 400 == status and "more than a file of the maximum size has" in too_many["error"]
+    assert "upload" not in [r["endpoint"] for r in records_of(recorder)]
+
+
+async def test_gzip_chunks_are_unpacked_no_further_than_the_chunk_size(tmp_path: Path) -> None:
+    running, recorder, url = await start_api(tmp_path, max_body=1 << 20)
+    try:
+        async with aiohttp.ClientSession() as session:
+            _, options = await call(session, "GET", f"{url}{ORG}/chunk-upload/")
+            big = bytes(options["chunkSize"] + 1)
+            packed = await upload_chunks(session, url, [("file_gzip", sha1(big), gzip.compress(big))] * 3)
+            plain = await upload_chunks(session, url, [("file", sha1(big), big)])
+            parts = [(str(n).encode() * options["chunkSize"]) for n in range(3)]
+            summed = await upload_chunks(session, url, [("file_gzip", sha1(p), gzip.compress(p)) for p in parts])
+    finally:
+        await running.stop()
+        await recorder.close()
+    assert [(400, {"error": "Chunk size too large"})] * 2 == [packed, plain]
+    assert (400, {"error": "Request too large"}) == summed
+    assert not (recorder.directory / "chunks").exists()
+
+
+async def test_an_upload_refused_by_the_snapshot_is_assembled_again_once_it_recovers(tmp_path: Path) -> None:
+    running, recorder, url = await start_api(tmp_path)
+    data = os.urandom(300)
+    request = {sha1(data): {"name": "app", "chunks": [sha1(data)]}}
+    difs = f"{url}/api/0/projects/acme/web/files/difs/assemble/"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await upload_chunks(session, url, [("file", sha1(data), data)])
+            full = os.open("/dev/full", os.O_WRONLY)
+            os.dup2(full, recorder._fd)  # the disk is full: the recorder gives this file up
+            os.close(full)
+            refused = (await call(session, "POST", difs, orjson.dumps(request)))[0]
+            await asyncio.sleep(1.2)  # the recorder tries the disk again (a new file) after a second
+            status, answer = await call(session, "POST", difs, orjson.dumps(request))
+    finally:
+        await running.stop()
+        await recorder.close()
+    assert 503 == refused and (200, "ok") == (status, answer[sha1(data)]["state"])
+    uploads = [r for r in records_of(recorder) if r["endpoint"] == "upload"]
+    assert 1 == len(uploads) and data == record.decode_bytes(uploads[0]["body"], uploads[0]["body_base64"])
+
+
+def send(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+    """One request from a thread of its own (so a blocked event loop shows in its time)."""
+    with urllib.request.urlopen(urllib.request.Request(url, body, AUTH, method=method), timeout=60) as response:
+        return response.status, response.read()
+
+
+async def test_a_big_assemble_call_does_not_hold_up_other_requests(tmp_path: Path) -> None:
+    running, recorder, url = await start_api(tmp_path, max_body=128 << 20, max_upload=256 << 20)
+    names = iter(hashlib.sha1(n.to_bytes(4, "big")).hexdigest() for n in itertools.count())
+    request = {next(names): {"name": "f", "chunks": [next(names) for _ in range(30)]} for _ in range(10_000)}
+    difs = f"{url}/api/0/projects/acme/web/files/difs/assemble/"
+    loop, waits = asyncio.get_running_loop(), []
+    try:
+        big = asyncio.ensure_future(asyncio.to_thread(send, difs, "POST", orjson.dumps(request)))  # 300,000 names
+        while not big.done():
+            began = loop.time()
+            assert 200 == (await asyncio.to_thread(send, f"{url}{ORG}/releases/"))[0]
+            waits.append(loop.time() - began)
+            await asyncio.sleep(0.02)
+        status, answer = await big
+    finally:
+        await running.stop()
+        await recorder.close()
+    assert 200 == status and {"not_found"} == {a["state"] for a in orjson.loads(answer).values()}
+    assert len(waits) > 3 and max(waits) < 1.0, waits
+
+
+async def test_identical_assemble_calls_at_once_make_one_upload_record(tmp_path: Path) -> None:
+    running, recorder, url = await start_api(tmp_path)
+    files = [os.urandom(2000), os.urandom(2000)]
+    difs = f"{url}/api/0/projects/acme/web/files/difs/assemble/"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await upload_chunks(session, url, [("file", sha1(d), d) for d in files])
+            calls = [orjson.dumps({sha1(d): {"name": "app", "chunks": [sha1(d)]}}) for d in files for _ in range(4)]
+            answers = await asyncio.gather(*(call(session, "POST", difs, c) for c in calls))
+    finally:
+        await running.stop()
+        await recorder.close()
+    uploads = [r for r in records_of(recorder) if r["endpoint"] == "upload"]
+    assert sorted(sha1(d) for d in files) == sorted(u["upload"]["checksum"] for u in uploads)
+    ids = {a[sha1(d)]["dif"]["id"] for (_, a), d in zip(answers, [f for f in files for _ in range(4)], strict=True)}
+    assert 2 == len(ids)  # one id a file, each file its own
+
+
+async def test_a_chunk_spoiled_on_disk_is_asked_for_again(mirror: Any) -> None:
+    data = os.urandom(500)
+    request = {sha1(data): {"name": "app", "chunks": [sha1(data)]}}
+    difs = f"{mirror.url}/api/0/projects/acme/web/files/difs/assemble/"
+    async with aiohttp.ClientSession() as session:
+        await upload_chunks(session, mirror.url, [("file", sha1(data), data)])
+        (mirror.directory / "chunks" / sha1(data)[:2] / sha1(data)).write_bytes(b"spoiled")
+        _, again = await call(session, "POST", difs, orjson.dumps(request))
+        await upload_chunks(session, mirror.url, [("file", sha1(data), data)])
+        _, then = await call(session, "POST", difs, orjson.dumps(request))
+    assert ("not_found", [sha1(data)]) == (again[sha1(data)]["state"], again[sha1(data)]["missingChunks"])
+    assert "ok" == then[sha1(data)]["state"]
+
+
+async def test_the_index_answers_what_sentry_cli_info_reads(mirror: Any) -> None:
+    async with aiohttp.ClientSession() as session:
+        status, index = await call(session, "GET", f"{mirror.url}/api/0/")
+        async with session.get(f"{mirror.url}/api/0/") as response:  # no token: Sentry answers it too
+            anonymous = (response.status, await response.json())
+    assert 200 == status and {"scopes": ["org:ci"]} == index["auth"] and index["user"] is None
+    assert (200, {"version": "0", "auth": None, "user": None}) == anonymous
+    assert ["api_index"] * 2 == [r.data["endpoint"] for r in mirror.records()]
+
+
+async def test_a_chunk_that_cannot_be_read_leaves_no_file_of_the_call_assembled(mirror: Any) -> None:
+    first, second = os.urandom(400), os.urandom(400)
+    request = {sha1(d): {"name": f"app{n}", "chunks": [sha1(d)]} for n, d in enumerate((first, second))}
+    difs = f"{mirror.url}/api/0/projects/acme/web/files/difs/assemble/"
+    unreadable = mirror.directory / "chunks" / sha1(second)[:2] / sha1(second)
+    async with aiohttp.ClientSession() as session:
+        await upload_chunks(session, mirror.url, [("file", sha1(d), d) for d in (first, second)])
+        unreadable.unlink()
+        unreadable.mkdir()  # there, but not a file that can be read
+        refused = (await call(session, "POST", difs, orjson.dumps(request)))[0]
+        unreadable.rmdir()
+        await upload_chunks(session, mirror.url, [("file", sha1(second), second)])
+        status, answer = await call(session, "POST", difs, orjson.dumps(request))
+    assert 503 == refused and (200, {"ok"}) == (status, {a["state"] for a in answer.values()})
+    assert (
+        503 == next(r.data for r in mirror.records() if r.data["endpoint"] == "api_dif_assemble")["response"]["status"]
+    )
+    uploads = [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
+    assert sorted([sha1(first), sha1(second)]) == sorted(u["upload"]["checksum"] for u in uploads)

@@ -33,19 +33,33 @@ class Listener:
     sent: int = 0
 
 
-@pytest.fixture(scope="module")
-def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
-    directory = tmp_path_factory.mktemp("webapi-fuzz")
+def _start(directory: Path) -> Listener:
     argv = [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", str(directory)]
     process = subprocess.Popen(
         [*argv, "--quiet", "--max-body", "64KiB"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     port = int(process.stdout.readline().split()[1].rsplit(":", 1)[1].split("/")[0])
-    yield Listener(process, port, directory)
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+    return Listener(process, port, directory)
+
+
+def _stop_and_check(listener: Listener) -> None:
+    """Stop the listener; every request it answered is recorded, none with a traceback or the token."""
+    listener.process.send_signal(signal.SIGTERM)
+    _, stderr = listener.process.communicate(timeout=30)
+    assert "Traceback" not in stderr
+    records = list(iter_records([listener.directory]))
+    assert listener.sent == len(records)
+    assert all(r.data["endpoint"].startswith("api_") for r in records)
+    assert b"t0ken-value" not in b"".join(orjson.dumps(r.data) for r in records)
+
+
+@pytest.fixture(scope="module")
+def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
+    """One listener for all the examples, checked once they are all sent."""
+    running = _start(tmp_path_factory.mktemp("webapi-fuzz"))
+    yield running
+    _stop_and_check(running)
 
 
 _SEGMENT = st.sampled_from(
@@ -83,6 +97,10 @@ _BODY = st.binary(max_size=200) | _MULTIPART | st.sampled_from([b"{}", b"[]", b'
 def test_hostile_requests_are_answered_and_recorded(
     listener: Listener, method: str, path: str, body: bytes, token: str, content_type: str
 ) -> None:
+    _send(listener, method, path, body, token, content_type)
+
+
+def _send(listener: Listener, method: str, path: str, body: bytes, token: str, content_type: str) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", listener.port, timeout=10)
     headers = {k: v for k, v in (("Authorization", token), ("Content-Type", content_type)) if v}
     try:
@@ -98,11 +116,21 @@ def test_hostile_requests_are_answered_and_recorded(
         assert said.get("detail") or said.get("error") or any(said.values()), answer
 
 
-def test_every_request_was_recorded_without_a_traceback(listener: Listener) -> None:
-    listener.process.send_signal(signal.SIGTERM)
-    _, stderr = listener.process.communicate(timeout=30)
-    assert "Traceback" not in stderr
-    records = list(iter_records([listener.directory]))
-    assert listener.sent == len(records) > 0
-    assert all(r.data["endpoint"].startswith("api_") for r in records)
-    assert b"t0ken-value" not in b"".join(orjson.dumps(r.data) for r in records)
+_SAMPLES = [
+    ("POST", "/api/0/organizations/acme/chunk-upload/", b"--B\r\n\r\n--B--\r\n", "multipart/form-data; boundary=B"),
+    ("POST", "/api/0/organizations/acme/artifactbundle/assemble/", b'{"checksum":1}', "application/json"),
+    ("PUT", "/api/0/organizations/%00/releases/../", b"[]", ""),
+    ("DELETE", "/api/0/projects/acme/web/files/difs/assemble/", b"{}", "application/json"),
+    ("GET", "/api/0/", b"", ""),
+]
+
+
+def test_every_request_was_recorded_without_a_traceback(tmp_path: Path) -> None:
+    running = _start(tmp_path)
+    try:
+        for method, path, body, content_type in _SAMPLES:
+            for token in ("Bearer t0ken-value", ""):
+                _send(running, method, path, body, token, content_type)
+    finally:
+        _stop_and_check(running)
+    assert running.sent == 2 * len(_SAMPLES)

@@ -10,7 +10,7 @@ mirror assembles at once and answers ``ok`` (or ``error`` with Sentry's detail).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,8 @@ from sentry_mirror.core.webapi.chunks import is_checksum
 
 #: Sentry's detail when the assembled file's SHA-1 is not the ``checksum`` sentry-cli sent.
 CHECKSUM_MISMATCH = "Reported checksum mismatch"
+#: Sentry's detail when the chunks add up to more than the ``maxFileSize`` it announced.
+TOO_LARGE = "File exceeds maximum size"
 NO_PROJECTS = "You need to specify at least one project"
 _PROGUARD = re.compile(r"/?proguard/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.txt")
 
@@ -58,7 +60,9 @@ def _json(body: bytes) -> Any:
         raise AssembleError("Invalid json body") from None
 
 
-def _chunk_list(value: Any, where: str) -> tuple[str, ...]:
+def _chunk_list(value: Any, where: str, max_chunks: int) -> tuple[str, ...]:
+    if isinstance(value, list) and len(value) > max_chunks:  # counted before anything is looked at
+        raise AssembleError(f"{where}: {len(value)} chunks, more than a file of the maximum size has ({max_chunks})")
     if not isinstance(value, list) or not all(isinstance(c, str) and is_checksum(c) for c in value):
         raise AssembleError(f"{where}: chunks must be a list of SHA-1 hex digests")
     return tuple(value)
@@ -70,8 +74,9 @@ def _text(value: Any, field: str) -> str | None:
     raise AssembleError(f"{field} must be a string")
 
 
-def parse_artifact(body: bytes) -> Assembly:
-    """The artifact bundle assemble request (``checksum``, ``chunks``, ``projects``, ``version``, ``dist``)."""
+def parse_artifact(body: bytes, max_chunks: int) -> Assembly:
+    """The artifact bundle assemble request (``checksum``, ``chunks``, ``projects``, ``version``,
+    ``dist``); at most ``max_chunks`` chunks (what a file of the maximum size is cut into)."""
     data = _json(body)
     if not isinstance(data, dict):
         raise AssembleError("Invalid json body")
@@ -86,15 +91,16 @@ def parse_artifact(body: bytes) -> Assembly:
     return Assembly(
         "artifact_bundle",
         checksum,
-        _chunk_list(data.get("chunks"), checksum),
+        _chunk_list(data.get("chunks"), checksum, max_chunks),
         projects=tuple(projects),
         version=_text(data.get("version"), "version"),
         dist=_text(data.get("dist"), "dist"),
     )
 
 
-def parse_difs(body: bytes) -> list[Assembly]:
-    """The debug file assemble request: checksum -> ``{name, debug_id, chunks}`` (ProGuard mappings too)."""
+def parse_difs(body: bytes, max_chunks: int) -> list[Assembly]:
+    """The debug file assemble request: checksum -> ``{name, debug_id, chunks}`` (ProGuard
+    mappings too); at most ``max_chunks`` chunks a file."""
     data = _json(body)
     if not isinstance(data, dict):
         raise AssembleError("Invalid json body")
@@ -105,7 +111,7 @@ def parse_difs(body: bytes) -> list[Assembly]:
         name = _text(entry.get("name"), "name")
         if name is None:
             raise AssembleError(f"{checksum}: name is required")
-        chunks = _chunk_list(entry.get("chunks"), checksum)
+        chunks = _chunk_list(entry.get("chunks"), checksum, max_chunks)
         files.append(
             Assembly("debug_file", checksum, chunks, name=name, debug_id=_debug_id(entry.get("debug_id"), name))
         )
@@ -122,9 +128,15 @@ def _debug_id(value: Any, name: str) -> str | None:
     return sent
 
 
-def missing(assembly: Assembly, present: Callable[[str], bool]) -> list[str]:
-    """The chunks of ``assembly`` not in the store, in order, each once."""
-    return list(dict.fromkeys(c for c in assembly.chunks if not present(c)))
+def missing(assembly: Assembly, sizes: Mapping[str, int | None]) -> list[str]:
+    """The chunks of ``assembly`` not in the store (``sizes``: each chunk once, None when
+    absent), in order, each once."""
+    return [c for c in dict.fromkeys(assembly.chunks) if sizes.get(c) is None]
+
+
+def size(assembly: Assembly, sizes: Mapping[str, int | None]) -> int:
+    """The size of the file ``assembly`` makes, a repeated chunk counted each time."""
+    return sum(sizes.get(c) or 0 for c in assembly.chunks)
 
 
 def answer(state: str, missing_chunks: Iterable[str] = (), detail: str | None = None) -> dict[str, Any]:

@@ -48,3 +48,13 @@ def credentials(headers: Headers) -> dict[str, Any] | None:
         if space and token.strip():
             return {"form": scheme.lower(), "token": token.strip()}
     return None  # no scheme and token (a bare value is still redacted in the headers): Sentry's 401
+
+
+#: The scopes the index answers for any token (an organisation token's, which sentry-cli uses in CI).
+SCOPES = ("org:ci",)
+
+
+def index(headers: Headers) -> dict[str, Any]:
+    """``GET /api/0/`` as Sentry's index endpoint answers a token (sentry-cli's ``info``
+    reads ``auth.scopes`` and ``user``; an organisation token has no user)."""
+    return {"version": "0", "auth": {"scopes": list(SCOPES)} if credentials(headers) else None, "user": None}

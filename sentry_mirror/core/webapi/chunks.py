@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sentry_mirror.core import encoding, multipart
 from sentry_mirror.errors import BodyTooLarge, DecodeError
@@ -21,6 +22,12 @@ CHUNK_SIZE = 8 * 1024 * 1024
 CHUNKS_PER_REQUEST = 64
 MAX_REQUEST_SIZE = 32 * 1024 * 1024
 CONCURRENCY = 8
+#: The largest file an assemble call puts together unless ``listen --max-upload`` says otherwise.
+DEFAULT_MAX_UPLOAD = 256 * 1024 * 1024
+#: Sentry's refusals of a chunk-upload POST (``sentry/api/endpoints/chunk.py``).
+TOO_MANY = "Too many chunks"
+CHUNK_TOO_LARGE = "Chunk size too large"
+REQUEST_TOO_LARGE = "Request too large"
 #: Room left in a request for the multipart framing and gzip's few bytes of overhead per chunk.
 FRAMING = 64 * 1024
 #: The upload kinds Sentry's options list (sentry-cli picks the chunked protocol per kind).
@@ -64,17 +71,36 @@ def _power_of_two_at_most(size: int) -> int:
     return 1 << max(size, 1).bit_length() - 1
 
 
-def options(org: str, max_body: int) -> dict[str, Any]:
-    """The GET answer: Sentry's, with sizes cut to what this listener accepts (``max_body``)
-    so sentry-cli never sends a request the listener would refuse as too large."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the options answer promises and the POST and assemble calls hold sentry-cli to."""
+
+    chunk_size: int
+    request_size: int
+    max_file_size: int
+
+    @property
+    def max_chunks(self) -> int:
+        """The most chunks a file within ``max_file_size`` is cut into (its last one short)."""
+        return self.max_file_size // self.chunk_size + 1
+
+
+def limits(max_body: int, max_upload: int = DEFAULT_MAX_UPLOAD) -> Limits:
+    """Sentry's figures, cut to what this listener accepts (``max_body``) so sentry-cli never
+    sends a request the listener would refuse as too large; files up to ``max_upload``."""
     request_size = max(min(MAX_REQUEST_SIZE, max_body - FRAMING), 1024)
-    chunk_size = _power_of_two_at_most(min(CHUNK_SIZE, request_size))
+    return Limits(_power_of_two_at_most(min(CHUNK_SIZE, request_size)), request_size, max(max_upload, 1))
+
+
+def options(org: str, bounds: Limits) -> dict[str, Any]:
+    """The GET answer: Sentry's, with the sizes of ``bounds``."""
     return {
-        "url": f"organizations/{org}/chunk-upload/",  # relative to /api/0/, as in sentry-cli's own tests
-        "chunkSize": chunk_size,
+        # relative to /api/0/, as in sentry-cli's own tests; the org percent-encoded as sentry-cli does
+        "url": f"organizations/{quote(org, safe='')}/chunk-upload/",
+        "chunkSize": bounds.chunk_size,
         "chunksPerRequest": CHUNKS_PER_REQUEST,
-        "maxFileSize": 2 * 1024 * 1024 * 1024,
-        "maxRequestSize": request_size,
+        "maxFileSize": bounds.max_file_size,
+        "maxRequestSize": bounds.request_size,
         "concurrency": CONCURRENCY,
         "hashAlgorithm": "sha1",
         "compression": ["gzip"],
@@ -82,22 +108,28 @@ def options(org: str, max_body: int) -> dict[str, Any]:
     }
 
 
-def _chunk(part: multipart.Part, max_size: int) -> Chunk:
+def _chunk(part: multipart.Part, bounds: Limits) -> Chunk:
     name = part.filename or ""
     data = part.data
     compressed = part.name == "file_gzip"
     if compressed:
-        try:
-            data = encoding.decode("gzip", data, max_size=max_size)
-        except (DecodeError, BodyTooLarge) as exc:
+        try:  # unpacked no further than a chunk may be
+            data = encoding.decode("gzip", data, max_size=bounds.chunk_size)
+        except BodyTooLarge:
+            raise ChunkError(400, CHUNK_TOO_LARGE) from None
+        except DecodeError as exc:
             raise ChunkError(400, f"chunk {name[:64]!r} is not valid gzip: {exc}") from None
+    if len(data) > bounds.chunk_size:
+        raise ChunkError(400, CHUNK_TOO_LARGE)
     if hashlib.sha1(data).hexdigest() != name:
         raise ChunkError(400, "Checksum mismatch")
     return Chunk(name, data, compressed)
 
 
-def parse(content_type: str, body: bytes, max_size: int) -> list[Chunk]:
-    """The chunks of a POST, each verified; :class:`ChunkError` refuses the request.
+def parse(content_type: str, body: bytes, bounds: Limits) -> list[Chunk]:
+    """The chunks of a POST, each verified; :class:`ChunkError` refuses the request as Sentry
+    does: over :data:`CHUNKS_PER_REQUEST` parts, one chunk over ``chunk_size`` or all of them
+    over ``request_size`` (unpacked: a gzip part is never unpacked past the chunk size).
 
     No multipart body at all is no chunks (Sentry answers 200 to an empty POST)."""
     if not body:
@@ -108,8 +140,16 @@ def parse(content_type: str, body: bytes, max_size: int) -> list[Chunk]:
         raise ChunkError(400, str(exc)) from None
     files = [part for part in parts if part.name in ("file", "file_gzip")]
     if len(files) > CHUNKS_PER_REQUEST:
-        raise ChunkError(400, "Too many chunks")
-    return [_chunk(part, max_size) for part in files]
+        raise ChunkError(400, TOO_MANY)
+    if sum(len(part.data) for part in files) > bounds.request_size:
+        raise ChunkError(400, REQUEST_TOO_LARGE)
+    found, total = [], 0
+    for part in files:
+        found.append(_chunk(part, bounds))
+        total += len(found[-1].data)
+        if total > bounds.request_size:
+            raise ChunkError(400, REQUEST_TOO_LARGE)
+    return found
 
 
 def item(chunk: Chunk, new: bool) -> dict[str, Any]:

@@ -16,13 +16,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core import lenient
+from sentry_mirror.core import bounds, lenient
 from sentry_mirror.core.webapi.routes import ApiAnswer
 
 #: Sentry's 404 detail (DRF's NotFound / ResourceDoesNotExist).
 NOT_FOUND = "The requested resource does not exist"
 #: A release as kept: its answer fields, plus ``commits`` and ``deploys`` lists.
 Release = Mapping[str, Any]
+#: Sentry's longest release version (``ReleaseSerializer``).
+MAX_VERSION = 200
+#: What a listener keeps at most: releases (the oldest let go), commits and refs a release,
+#: deploys a release (the oldest let go), projects a release; a list answer's length (Sentry's page).
+MAX_RELEASES = 1000
+MAX_COMMITS = 1000
+MAX_DEPLOYS = 100
+MAX_PROJECTS = 100
+PAGE = 100
+
+
+def _kept(value: Any) -> Any:
+    """A scalar field as kept: strings cut to :data:`~sentry_mirror.core.bounds.MAX_HEADER_STRING`,
+    anything but a string, number, boolean or null dropped."""
+    if isinstance(value, str):
+        return value if len(value) <= bounds.MAX_HEADER_STRING else value[: bounds.MAX_HEADER_STRING] + "…"
+    return value if value is None or isinstance(value, (bool, int, float)) else None
+
+
+def _objects(values: list[Any], limit: int) -> list[dict[str, Any]]:
+    """At most ``limit`` of the JSON objects in ``values``, each cut as summaries cut headers."""
+    return [bounds.header(v)[0] for v in values if isinstance(v, dict)][:limit]
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,8 @@ def public(release: Release) -> dict[str, Any]:
 
 
 def _projects(value: Any) -> list[dict[str, Any]]:
-    slugs = value if isinstance(value, list) else []
-    return [{"slug": str(s), "name": str(s), "id": str(s), "platform": None, "newGroups": 0} for s in slugs]
+    slugs = [str(_kept(s)) for s in value[:MAX_PROJECTS]] if isinstance(value, list) else []
+    return [{"slug": s, "name": s, "id": s, "platform": None, "newGroups": 0} for s in slugs]
 
 
 def create(
@@ -71,6 +93,8 @@ def create(
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         return ApiAnswer(400, {"version": ["This field is required."]}), None
+    if len(version) > MAX_VERSION:
+        return ApiAnswer(400, {"version": [f"Ensure this field has no more than {MAX_VERSION} characters."]}), None
     existing = releases.get((org, version))
     if existing is not None:
         return ApiAnswer(208, public(existing)), None
@@ -78,11 +102,11 @@ def create(
     release: dict[str, Any] = {
         "version": version,
         "shortVersion": version,
-        "ref": data.get("ref"),
-        "url": data.get("url"),
+        "ref": _kept(data.get("ref")),
+        "url": _kept(data.get("url")),
         "dateCreated": now,
-        "dateStarted": data.get("dateStarted"),
-        "dateReleased": data.get("dateReleased"),
+        "dateStarted": _kept(data.get("dateStarted")),
+        "dateReleased": _kept(data.get("dateReleased")),
         "lastEvent": None,
         "firstEvent": None,
         "newGroups": 0,
@@ -100,10 +124,11 @@ def _commits(data: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     """The commits a PUT sets: ``commits`` as sent, or one per ``refs`` head (Sentry fetches
     the range from the provider; the mirror keeps the head it was given)."""
     if isinstance(data.get("commits"), list):
-        return [c if isinstance(c, dict) else {"id": str(c)} for c in data["commits"]]
+        sent = data["commits"][:MAX_COMMITS]
+        return _objects([c if isinstance(c, dict) else {"id": _kept(str(c))} for c in sent], MAX_COMMITS)
     if isinstance(data.get("refs"), list):
-        heads = [r for r in data["refs"] if isinstance(r, dict)]
-        return [{"id": str(r.get("commit")), "repository": r.get("repository")} for r in heads]
+        heads = _objects(data["refs"], MAX_COMMITS)
+        return [{"id": _kept(str(r.get("commit"))), "repository": _kept(r.get("repository"))} for r in heads]
     return None
 
 
@@ -120,14 +145,14 @@ def update(
     release = dict(existing)
     for field in ("dateReleased", "url", "ref", "status", "dateStarted"):
         if field in data:
-            release[field] = data[field]
+            release[field] = _kept(data[field])
     if isinstance(data.get("projects"), list):
         release["projects"] = _projects(data["projects"])
     commits = _commits(data)
     if commits is not None:
         release["commits"] = commits
     if isinstance(data.get("refs"), list):
-        release["refs"] = [r for r in data["refs"] if isinstance(r, dict)]
+        release["refs"] = _objects(data["refs"], MAX_COMMITS)
     return ApiAnswer(200, public(release)), Change(org, version, release)
 
 
@@ -146,14 +171,15 @@ def deploy(
         return ApiAnswer(400, {"environment": ["This field is required."]}), None
     deploys = list(existing.get("deploys", []))
     made = {
-        "id": str(len(deploys) + 1),
-        "environment": environment,
-        "name": data.get("name"),
-        "url": data.get("url"),
-        "dateStarted": data.get("dateStarted"),
-        "dateFinished": data.get("dateFinished") or now,
+        "id": str(int(deploys[-1]["id"]) + 1 if deploys else 1),
+        "environment": _kept(environment),
+        "name": _kept(data.get("name")),
+        "url": _kept(data.get("url")),
+        "dateStarted": _kept(data.get("dateStarted")),
+        "dateFinished": _kept(data.get("dateFinished")) or now,
     }
-    return ApiAnswer(201, made), Change(org, version, {**existing, "deploys": [*deploys, made]})
+    kept = [*deploys, made][-MAX_DEPLOYS:]  # the oldest let go
+    return ApiAnswer(201, made), Change(org, version, {**existing, "deploys": kept})
 
 
 def previous_with_commits(org: str, version: str, releases: Mapping[tuple[str, str], Release]) -> ApiAnswer:
@@ -162,7 +188,7 @@ def previous_with_commits(org: str, version: str, releases: Mapping[tuple[str, s
         return not_found()
     earlier = None
     for (owner, name), release in releases.items():  # in creation order
-        if name == version:
+        if (owner, name) == (org, version):
             break
         if owner == org and release.get("commits"):
             earlier = release
@@ -184,3 +210,11 @@ def repositories(names: list[str], created: str) -> list[dict[str, Any]]:
         }
         for number, name in enumerate(names, 1)
     ]
+
+
+def trim(releases: dict[tuple[str, str], Any]) -> int:
+    """Let the oldest releases go past :data:`MAX_RELEASES`; how many went."""
+    extra = max(len(releases) - MAX_RELEASES, 0)
+    for key in list(releases)[:extra]:
+        del releases[key]
+    return extra

@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
+
+from sentry_mirror.core.summary import _clip as clip
 
 _ORG = r"(?P<org>[^/]+)"
 _PROJECT = r"(?P<project>[^/]+)"
@@ -19,6 +20,7 @@ _VERSION = r"(?P<version>[^/]+)"
 _ROUTES: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = tuple(
     (name, re.compile(pattern + r"/?$"), frozenset(methods))
     for name, pattern, methods in (
+        ("api_index", r"^/api/0", {"GET"}),
         ("api_chunk_upload", rf"^/api/0/organizations/{_ORG}/chunk-upload", {"GET", "POST"}),
         ("api_artifact_assemble", rf"^/api/0/organizations/{_ORG}/artifactbundle/assemble", {"POST"}),
         ("api_dif_assemble", rf"^/api/0/projects/{_ORG}/{_PROJECT}/files/difs/assemble", {"POST"}),
@@ -56,12 +58,7 @@ def is_api(path: str) -> bool:
 
 def route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
     """(endpoint name, path parameters URL-decoded, allowed methods) of a web API path;
-    ``api_unknown`` when none matches."""
-    return _route(path)
-
-
-@lru_cache(maxsize=256)
-def _route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
+    ``api_unknown`` when none matches. Not cached: a path can be a megabyte long."""
     for name, pattern, methods in _ROUTES:
         match = pattern.match(path)
         if match:
@@ -70,6 +67,7 @@ def _route(path: str) -> tuple[str, Mapping[str, str], frozenset[str]]:
 
 
 _ACTIONS = {
+    ("api_index", "GET"): "check the token",
     ("api_chunk_upload", "GET"): "chunk upload options",
     ("api_chunk_upload", "POST"): "upload chunks",
     ("api_artifact_assemble", "POST"): "assemble artifact bundle",
@@ -89,7 +87,7 @@ _ACTIONS = {
 
 def title(name: str, method: str, release: str | None, note: str | None = None) -> str:
     """What a web API record is, for ``inspect`` and the live line: ``new release 1.0.0``,
-    ``upload chunks: 3 chunks``, ``assemble artifact bundle: ok``."""
+    ``upload chunks: 3 chunks``, ``assemble artifact bundle: ok``; clipped as event titles are."""
     action = _ACTIONS.get((name, method), f"{method} {name}")
     text = f"{action} {release}" if release else action
-    return f"{text}: {note}" if note else text
+    return clip(f"{text}: {note}" if note else text)

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sentry_mirror.core import record
-from sentry_mirror.core.bounds import MAX_SUMMARY_ITEMS
+from sentry_mirror.core.bounds import MAX_HEADER_STRING, MAX_SUMMARY_ITEMS
 from sentry_mirror.core.ingest import Outcome, Request, Response
-from sentry_mirror.core.sourcemaps.bundle import BundleError, read_manifest
+from sentry_mirror.core.sourcemaps.bundle import BundleError, normalize_debug_id, read_manifest
 from sentry_mirror.core.summary import Facts
+from sentry_mirror.core.summary import _clip as clip
 from sentry_mirror.core.webapi.assemble import Assembly
 
 ZIP = "application/zip"
@@ -26,9 +27,14 @@ def _debug_id(headers: Any) -> str | None:
     if not isinstance(headers, dict):
         return None
     for name, value in headers.items():
-        if isinstance(name, str) and name.lower() == "debug-id" and isinstance(value, str):
-            return value
+        if isinstance(name, str) and name.lower() == "debug-id":
+            return normalize_debug_id(value)
     return None
+
+
+def _cut(text: str | None) -> str | None:
+    """A string kept in a summary item: at most :data:`MAX_HEADER_STRING` characters."""
+    return text if text is None or len(text) <= MAX_HEADER_STRING else text[:MAX_HEADER_STRING] + "…"
 
 
 def bundle_items(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -43,13 +49,13 @@ def bundle_items(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         entry = entry if isinstance(entry, dict) else {}
         kind = entry.get("type") if isinstance(entry.get("type"), str) else "unknown"
         url = entry.get("url") if isinstance(entry.get("url"), str) else None
-        headers = {"type": kind, "url": url, "debug_id": _debug_id(entry.get("headers"))}
-        items.append({"type": kind, "size": sizes.get(path, 0), "headers": headers})
+        headers = {"type": _cut(kind), "url": _cut(url), "debug_id": _debug_id(entry.get("headers"))}
+        items.append({"type": _cut(kind), "size": sizes.get(path, 0), "headers": headers})
     return items, manifest
 
 
 def debug_file_item(assembly: Assembly, size: int) -> dict[str, Any]:
-    headers = {"type": "debug_file", "name": assembly.name, "debug_id": assembly.debug_id}
+    headers = {"type": "debug_file", "name": _cut(assembly.name), "debug_id": _cut(assembly.debug_id)}
     return {"type": "debug_file", "size": size, "headers": headers}
 
 
@@ -85,7 +91,7 @@ def build(
         data,
         True,
         items=tuple(items[:MAX_SUMMARY_ITEMS]),
-        facts=Facts(title=title, release=release),
+        facts=Facts(title=clip(title), release=release),
         items_total=total,
     )
     entry = record.build(incoming, outcome, received_at=received_at, remote_addr=request.get("remote_addr"))

@@ -15,6 +15,7 @@ from rich.console import Console
 from sentry_mirror.core import encoding, ingest
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn, to_string
+from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
@@ -153,6 +154,13 @@ def _display_host(host: str) -> str:
     metavar="NAME",
     help="A repository the web API lists (repeatable), for `sentry-cli releases set-commits --commit NAME@SHA`.",
 )
+@click.option(
+    "--max-upload",
+    type=Size(),
+    default=DEFAULT_MAX_UPLOAD,
+    show_default="256MiB",
+    help="Largest file (source map bundle, debug file) put together from uploaded chunks; bigger ones are refused.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -177,6 +185,7 @@ def listen_command(
     tee_queue: int,
     ca_file: Path | None,
     repos: tuple[str, ...],
+    max_upload: int,
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -202,19 +211,18 @@ def listen_command(
         forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
     )
     options = ListenOptions(
-        host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos
+        host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos, max_upload
     )
-    console = env.console
 
     def ready(info: Ready) -> None:
-        _banner(console, info, config.keys)
+        _banner(env.console, info, config.keys)
 
     def rotated(path: Path) -> None:
-        render.into_line(console, os.path.relpath(path))
+        render.into_line(env.console, os.path.relpath(path))
 
-    lines = render.LiveLines(console)
+    lines = render.LiveLines(env.console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
-    _stop_lines(console, stopped)
+    _stop_lines(env.console, stopped)
 
 
 #: The options of forward mode, and the options they go with.

@@ -14,7 +14,7 @@ A, B = hashlib.sha1(b"a").hexdigest(), hashlib.sha1(b"b").hexdigest()
 
 def test_an_artifact_request_as_sentry_cli_sends_it() -> None:
     sent = {"checksum": A, "chunks": [A, B], "projects": ["web"], "version": "1.0", "dist": "7"}
-    assembly = assemble.parse_artifact(orjson.dumps(sent))
+    assembly = assemble.parse_artifact(orjson.dumps(sent), 10)
     assert ("artifact_bundle", A, (A, B), ("web",), "1.0", "7") == (
         assembly.kind, assembly.checksum, assembly.chunks, assembly.projects, assembly.version, assembly.dist
     )  # fmt: skip
@@ -33,7 +33,7 @@ def test_an_artifact_request_as_sentry_cli_sends_it() -> None:
 )
 def test_artifact_refusals(sent: bytes, detail: str) -> None:
     with pytest.raises(assemble.AssembleError, match=detail):
-        assemble.parse_artifact(sent)
+        assemble.parse_artifact(sent, 10)
 
 
 def test_debug_files_and_a_proguard_mapping_get_their_debug_ids() -> None:
@@ -42,7 +42,7 @@ def test_debug_files_and_a_proguard_mapping_get_their_debug_ids() -> None:
         A: {"name": "app", "debug_id": "5f70c280-e772-ba56-5ca5-b7f878042c33", "chunks": [A]},
         B: {"name": f"/proguard/{uuid}.txt", "chunks": [B]},
     }
-    files = assemble.parse_difs(orjson.dumps(sent))
+    files = assemble.parse_difs(orjson.dumps(sent), 10)
     assert [("app", "5f70c280-e772-ba56-5ca5-b7f878042c33"), (f"/proguard/{uuid}.txt", uuid)] == [
         (f.name, f.debug_id) for f in files
     ]
@@ -51,13 +51,26 @@ def test_debug_files_and_a_proguard_mapping_get_their_debug_ids() -> None:
 @pytest.mark.parametrize("sent", [{"nothex": {"name": "x", "chunks": []}}, {A: {"chunks": [A]}}, {A: []}, []])
 def test_dif_refusals(sent: object) -> None:
     with pytest.raises(assemble.AssembleError):
-        assemble.parse_difs(orjson.dumps(sent))
+        assemble.parse_difs(orjson.dumps(sent), 10)
 
 
 def test_missing_chunks_in_order_each_once() -> None:
     assembly = assemble.Assembly("debug_file", A, (B, A, B), name="x")
-    assert [B] == assemble.missing(assembly, {A}.__contains__)
-    assert [] == assemble.missing(assembly, {A, B}.__contains__)
+    assert [B] == assemble.missing(assembly, {A: 1, B: None})
+    assert [] == assemble.missing(assembly, {A: 1, B: 2})
+    assert 5 == assemble.size(assembly, {A: 1, B: 2})  # a repeated chunk counts each time
+
+
+@pytest.mark.parametrize("artifact", [True, False])
+def test_more_chunks_than_a_file_of_the_maximum_size_has_are_refused(artifact: bool) -> None:
+    chunk_list = [A] * 1_000_000  # a few bytes a name: nothing is looked at past the count
+    sent = (
+        {"checksum": A, "chunks": chunk_list, "projects": ["web"]}
+        if artifact
+        else {A: {"name": "x", "chunks": chunk_list}}
+    )
+    with pytest.raises(assemble.AssembleError, match="more than a file of the maximum size has"):
+        (assemble.parse_artifact if artifact else assemble.parse_difs)(orjson.dumps(sent), 33)
 
 
 def test_the_dif_answer_has_what_sentry_cli_prints() -> None:

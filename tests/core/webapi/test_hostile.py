@@ -24,7 +24,7 @@ _FILES = st.dictionaries(_SHA | st.text(max_size=41), _JSONISH, max_size=3).map(
 @given(st.text(max_size=80), st.binary(max_size=400))
 def test_chunk_parsing(content_type: str, body: bytes) -> None:
     try:
-        chunks.parse(content_type, body, 1 << 16)
+        chunks.parse(content_type, body, chunks.limits(1 << 16))
     except chunks.ChunkError as exc:
         assert 400 == exc.status and exc.detail
 
@@ -46,7 +46,7 @@ def test_chunk_parts(content_type: str, parts: list[tuple[str, str, bytes]]) -> 
         + b"--x--\r\n"
     )
     try:
-        found = chunks.parse(content_type, body, 1 << 16)
+        found = chunks.parse(content_type, body, chunks.limits(1 << 16))
     except chunks.ChunkError as exc:
         assert exc.detail
     else:
@@ -57,7 +57,7 @@ def test_chunk_parts(content_type: str, parts: list[tuple[str, str, bytes]]) -> 
 def test_assemble_parsing(body: bytes) -> None:
     for parse in (assemble.parse_artifact, assemble.parse_difs):
         try:
-            for assembly in parse(body) if parse is assemble.parse_difs else [parse(body)]:
+            for assembly in parse(body, 4) if parse is assemble.parse_difs else [parse(body, 4)]:
                 assert chunks.is_checksum(assembly.checksum) and all(chunks.is_checksum(c) for c in assembly.chunks)
         except assemble.AssembleError as exc:
             assert exc.detail

@@ -68,3 +68,40 @@ def test_repositories_have_the_fields_sentry_cli_needs() -> None:
     [repo] = releases.repositories(["acme/web"], NOW)
     assert {"id", "name", "url", "provider", "status", "dateCreated"} <= set(repo)
     assert {"id", "name"} <= set(repo["provider"])
+
+
+def test_the_current_release_is_found_in_its_own_org() -> None:
+    other = releases.create("other", None, orjson.dumps({"version": "1.0"}), {}, NOW)[1]
+    assert other is not None and other.release is not None
+    known = {("other", "1.0"): other.release, **made("0.9"), **made("1.0")}
+    known["acme", "0.9"] = {**known["acme", "0.9"], "commits": [{"id": "abc"}]}
+    # another org's 1.0 came first: acme's 1.0 still has 0.9 before it
+    assert {"id": "abc"} == releases.previous_with_commits("acme", "1.0", known).body["lastCommit"]
+
+
+def test_a_version_longer_than_sentrys_is_refused() -> None:
+    reply, change = releases.create("acme", None, orjson.dumps({"version": "v" * 201}), {}, NOW)
+    assert (400, None) == (reply.status, change) and "200" in reply.body["version"][0]
+
+
+def test_what_a_release_keeps_is_bounded() -> None:
+    known = made()
+    sent = {"commits": [{"id": str(n), "message": "m" * 100_000} for n in range(5000)], "url": "u" * 100_000}
+    _, change = releases.update("acme", "1.0", orjson.dumps(sent), known)
+    assert change is not None and change.release is not None
+    kept = change.release
+    assert releases.MAX_COMMITS == len(kept["commits"])
+    assert len(kept["url"]) <= 1025 and all(len(c["message"]) <= 1025 for c in kept["commits"])
+    known["acme", "1.0"] = kept
+    for _ in range(releases.MAX_DEPLOYS + 5):
+        _, change = releases.deploy("acme", "1.0", orjson.dumps({"environment": "prod"}), known, NOW)
+        assert change is not None and change.release is not None
+        known["acme", "1.0"] = change.release
+    deploys = known["acme", "1.0"]["deploys"]
+    assert releases.MAX_DEPLOYS == len(deploys) and str(releases.MAX_DEPLOYS + 5) == deploys[-1]["id"]
+
+
+def test_the_oldest_releases_are_let_go() -> None:
+    known = {("acme", str(n)): {"version": str(n)} for n in range(releases.MAX_RELEASES + 3)}
+    assert 3 == releases.trim(known)
+    assert releases.MAX_RELEASES == len(known) and ("acme", "0") not in known and ("acme", "3") in known

@@ -39,3 +39,18 @@ def test_a_bundle_lists_its_manifest_files() -> None:
 def test_a_file_that_is_not_a_bundle_is_still_stored() -> None:
     items, manifest = uploads.bundle_items(b"PK\x03\x04 not really a zip")
     assert ([], {}) == (items, manifest)
+
+
+def test_long_urls_names_and_releases_are_cut_and_debug_ids_normalized() -> None:
+    debug_id = "2B5FA5A9-D0E0-5155-8AD5-5B10C1B2A326"
+    bundle = make_artifact_bundle({"~/" + "a" * 5000: ("minified_source", b"x()", {"debug-id": debug_id})})
+    sha = hashlib.sha1(bundle).hexdigest()
+    assembly = assemble.Assembly("artifact_bundle", sha, (sha,), projects=("web",), version="v" * 1_000_000)
+    entry = uploads.build(
+        bundle, assembly, request=REQUEST, org="acme", project=None, answer=b"{}", received_at=datetime.now(UTC)
+    )
+    [item] = entry["summary"]["items"]
+    assert len(item["headers"]["url"]) <= 1025 and debug_id.lower() == item["headers"]["debug_id"]
+    assert len(entry["summary"]["title"]) <= 200
+    dif = uploads.debug_file_item(assemble.Assembly("debug_file", sha, (sha,), name="n" * 100_000), 1)
+    assert len(dif["headers"]["name"]) <= 1025
