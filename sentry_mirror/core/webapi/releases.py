@@ -65,6 +65,17 @@ def _body(body: bytes) -> dict[str, Any] | ApiAnswer:
     return data if isinstance(data, dict) else ApiAnswer(400, {"detail": "Invalid json body: expected a JSON object"})
 
 
+def _release_and_body(
+    org: str, version: str, body: bytes, releases: Mapping[tuple[str, str], Release]
+) -> tuple[Release, dict[str, Any]] | ApiAnswer:
+    """The release a PUT or deploy names and its JSON body; else Sentry's 404 or 400."""
+    existing = releases.get((org, version))
+    if existing is None:
+        return not_found()
+    data = _body(body)
+    return data if isinstance(data, ApiAnswer) else (existing, data)
+
+
 def public(release: Release) -> dict[str, Any]:
     """The release as Sentry answers it (without the deploy list kept beside it)."""
     commits = release.get("commits", [])
@@ -136,12 +147,10 @@ def update(
     org: str, version: str, body: bytes, releases: Mapping[tuple[str, str], Release]
 ) -> tuple[ApiAnswer, Change | None]:
     """PUT a release: ``dateReleased`` (finalize), ``url``, ``refs``/``commits`` (set-commits), ``projects``."""
-    existing = releases.get((org, version))
-    if existing is None:
-        return not_found(), None
-    data = _body(body)
-    if isinstance(data, ApiAnswer):
-        return data, None
+    found = _release_and_body(org, version, body, releases)
+    if isinstance(found, ApiAnswer):
+        return found, None
+    existing, data = found
     release = dict(existing)
     for field in ("dateReleased", "url", "ref", "status", "dateStarted"):
         if field in data:
@@ -160,12 +169,10 @@ def deploy(
     org: str, version: str, body: bytes, releases: Mapping[tuple[str, str], Release], now: str
 ) -> tuple[ApiAnswer, Change | None]:
     """POST a deploy of a release: 201 with it; ``environment`` is required."""
-    existing = releases.get((org, version))
-    if existing is None:
-        return not_found(), None
-    data = _body(body)
-    if isinstance(data, ApiAnswer):
-        return data, None
+    found = _release_and_body(org, version, body, releases)
+    if isinstance(found, ApiAnswer):
+        return found, None
+    existing, data = found
     environment = data.get("environment")
     if not isinstance(environment, str) or not environment:
         return ApiAnswer(400, {"environment": ["This field is required."]}), None
