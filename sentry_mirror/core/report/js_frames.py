@@ -3,8 +3,8 @@ record views, mergeable, and per release the in-app JavaScript frames that resol
 
 Nothing is worth resolving before sentry-cli's traffic is seen: a report over snapshots with
 no upload or web API record has no releases section. So error events read before the first
-such record that may have JavaScript frames (platform ``javascript`` or ``node``, or a
-``debug_meta``) wait in a buffer of :data:`MAX_PENDING` (given to the check when that record
+such record that have JavaScript frames or images wait, as the check reads them (a few fields
+each, not the payload), in a buffer of :data:`MAX_PENDING` (given to the check when that record
 comes, dropped when none does); past the buffer they are counted, not checked
 (:attr:`ReportFrames.unchecked`). Keeping every JavaScript event from the start cost a
 report over 30,000 of them, with no uploads, 110 MB more (docs/report.md).
@@ -17,7 +17,7 @@ from typing import Any
 
 from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.core.sourcemaps import SourcemapCheck, symbolic_available
-from sentry_mirror.core.sourcemaps.events import JS_PLATFORMS
+from sentry_mirror.core.sourcemaps.events import Event, read_event
 
 #: Error events kept, before the first upload or web API record, for the check.
 MAX_PENDING = 1000
@@ -32,7 +32,7 @@ class ReportFrames:
         self.check = SourcemapCheck()
         #: an upload or web API record was read: events go to the check as they come
         self.ci = False
-        self.pending: list[tuple[Mapping[str, Any], str | None]] = []
+        self.pending: list[Event] = []
         #: error events that may have JavaScript frames, read before any upload or web API
         #: record past the buffer: not checked
         self.unchecked = 0
@@ -53,10 +53,17 @@ class ReportFrames:
     def _event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
         if self.ci:
             self.check.add_event(payload, record_id)
-        elif not (_javascript(payload.get("platform")) or "debug_meta" in payload):
-            return  # no JavaScript frame to resolve (the check reads frames of these only)
+            return
+        event = read_event(payload, record_id)
+        self._wait(event)
+
+    def _wait(self, event: Event | None) -> None:
+        if event is None:
+            return  # no JavaScript frame or image to check
+        if self.ci:
+            self.check.add_read(event)
         elif len(self.pending) < MAX_PENDING:
-            self.pending.append((payload, record_id))
+            self.pending.append(event)
         else:
             self.unchecked += 1
 
@@ -64,8 +71,8 @@ class ReportFrames:
         """The first upload or web API record: the events waiting go to the check."""
         if not self.ci:
             self.ci = True
-            for payload, record_id in self.pending:
-                self.check.add_event(payload, record_id)
+            for event in self.pending:
+                self.check.add_read(event)
             self.pending = []
 
     def merge(self, other: ReportFrames) -> None:
@@ -74,8 +81,8 @@ class ReportFrames:
         if other.ci:
             self._ci()  # this one's waiting events were read first
         self.check.merge(other.check)
-        for payload, record_id in other.pending:
-            self._event(payload, record_id)
+        for event in other.pending:
+            self._wait(event)
         self.unchecked += other.unchecked
         self._per_release = None
 
@@ -84,10 +91,6 @@ class ReportFrames:
         if self._per_release is None:
             self._per_release = self.check.result().in_app_by_release
         return self._per_release
-
-
-def _javascript(platform: object) -> bool:
-    return isinstance(platform, str) and platform in JS_PLATFORMS
 
 
 def frames_for_report() -> ReportFrames | None:

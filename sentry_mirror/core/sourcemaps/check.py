@@ -67,8 +67,11 @@ class SourcemapCheck:
 
     def add_event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
         """One error event (already parsed) of an accepted record."""
+        self.add_read(read_event(payload, record_id))
+
+    def add_read(self, event: Event | None) -> None:
+        """One error event as :func:`~.events.read_event` read it (None: nothing to check)."""
         self.events += 1
-        event = read_event(payload, record_id)
         if event is not None:
             self._keep(event, 1)
 

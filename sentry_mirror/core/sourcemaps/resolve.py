@@ -146,7 +146,7 @@ class Resolver:
         self.caches: dict[tuple[int, int], Any] = {}
         self.lines: dict[int, list[int]] = {}
         self.references: dict[int, str | None] = {}
-        self.sources: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self.sources: dict[tuple[str, str, str | None, str | None], tuple[str, ...] | None] = {}
 
     def resolve(self, event: Event, frame: Frame) -> Resolution:
         try:
@@ -249,7 +249,7 @@ class Resolver:
         return lines[at], lines[max(0, at - CONTEXT_LINES) : at], lines[at + 1 : at + 1 + CONTEXT_LINES]
 
     def _source(self, event: Event, mapped: BundleFile, url: str) -> tuple[str, ...] | None:
-        key = (mapped.checksum, url)
+        key = (mapped.checksum, url, event.release, event.dist)  # the release's files are the fallback
         if key not in self.sources:
             bundle = self.index.by_checksum.get(mapped.checksum)
             urls = candidate_urls(url)

@@ -100,3 +100,17 @@ def test_merge_equals_one_pass(cut: int) -> None:
     assert first.ci and [] == first.pending
     assert dict(whole.per_release()) == dict(first.per_release())
     assert [e.release for e in whole.check.listed] == [e.release for e in first.check.listed]
+
+
+def test_events_waiting_for_sentry_cli_are_kept_as_the_check_reads_them_not_whole() -> None:
+    """Before the first upload or web API record, an event waits as its frames and images (a
+    few fields), not as its payload: a 100 KB breadcrumb is not kept."""
+    from sentry_mirror.core.sourcemaps.events import Event
+
+    event = make_js_event(PATH, [(1, 2)], release="web@1")
+    event["breadcrumbs"] = {"values": [{"message": "x" * 100_000}]}
+    frames = ReportFrames()
+    frames.add(RecordView(make_event_record(event)))
+    frames.add(RecordView(make_event_record(make_js_event(PATH, [], release="web@1"))))  # nothing to check
+    [waiting] = frames.pending
+    assert isinstance(waiting, Event) and "x" * 100 not in repr(waiting)

@@ -359,3 +359,30 @@ def test_the_share_is_rounded_down_never_100_while_a_frame_fails() -> None:
         resolved_percent(0, 3),
         resolved_percent(0, 0),
     )
+
+
+def test_sources_of_a_release_serve_only_that_releases_events_whatever_the_order(js_builds: Builds) -> None:
+    """The map's bundle lacks the sources; the release ``web@1`` uploaded them: its event gets
+    context lines, an event without a release does not, read in either order."""
+    import json
+
+    from sentry_mirror.core.sourcemaps.index import join_url
+    from tests.jsbuild import APP
+
+    built = js_builds.bare
+    mapped = {
+        URL: ("minified_source", built.minified, {"debug-id": DEBUG_ID, "sourcemap": "app.min.js.map"}),
+        URL + ".map": ("source_map", built.map, {"debug-id": DEBUG_ID}),
+    }
+    sources = {
+        join_url(URL + ".map", name): ("source", (APP / name.rsplit("/", 1)[-1]).read_bytes(), {})
+        for name in json.loads(built.map)["sources"]
+    }
+    uploads = [make_upload(make_artifact_bundle(mapped)), make_upload(make_artifact_bundle(sources), release="web@1")]
+    released = make_event_record(make_js_event(PATH, built.positions, debug_id=DEBUG_ID, release="web@1"))
+    bare = make_event_record(make_js_event(PATH, built.positions, debug_id=DEBUG_ID))
+    for events in ([bare, released], [released, bare]):
+        rows = check(*uploads, *events).event_rows
+        assert {("web@1", "resolved"), (None, "no_sources_content")} == {
+            (row.release, outcome) for row in rows for outcome in row.outcomes
+        }
