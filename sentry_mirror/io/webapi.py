@@ -155,16 +155,24 @@ async def answer(
         try:
             await _write_uploads(api, recorder, handled, entry, params, received_at, budget, announce)
         except SnapshotError as exc:
-            unavailable = ingest.unavailable(f"the mirror could not store this upload: {exc}")
-            return await store(incoming, unavailable, entry, close=True)
-        except (OSError, MirrorError) as exc:  # a chunk could not be read: the record says the 503 sent
-            handled.answer, made = _unavailable("read the chunks", exc), entry["id"]
-            response, entry = build()
-            entry["id"] = made  # as the upload records written before name it
-            return await store(incoming, response, entry, close=True)
+            return await _refused(incoming, handled, entry, build, store, _unavailable("store this upload", exc))
+        except (OSError, MirrorError) as exc:  # a chunk could not be read
+            return await _refused(incoming, handled, entry, build, store, _unavailable("read the chunks", exc))
         return await store(incoming, response, entry, close=False)
     finally:
         _release(api, handled.claimed)
+
+
+async def _refused(
+    incoming: ingest.Request, handled: Handled, entry: dict[str, Any], build: Callable[[], Any], store: Store,
+    answer: routes.ApiAnswer,
+) -> web.Response:  # fmt: skip
+    """The 503 for a request whose files could not all be recorded: its record says the 503
+    sent, under the id the upload records written before it name."""
+    handled.answer, made = answer, entry["id"]
+    response, entry = build()
+    entry["id"] = made
+    return await store(incoming, response, entry, close=True)
 
 
 def _entry(
@@ -201,13 +209,16 @@ async def _write_uploads(
 ) -> None:  # fmt: skip
     """The upload record of each file put together, one at a time within the budget; a file
     is remembered as assembled once its record is on disk."""
+    if not handled.files:
+        return
     sent = orjson.dumps(handled.answer.body)  # the upload records hold the whole answer the request got
     for pending in handled.files:
         async with budget.hold(UPLOAD_COST * pending.size):
             upload = await asyncio.to_thread(_upload_record, api, pending, entry, params, sent, received_at)
             await recorder.write(upload)
-        api.assembled[pending.key] = pending.reply
-        announce(upload)  # the live line
+            api.assembled[pending.key] = pending.reply
+            announce(upload)  # the live line
+            del upload  # the file's record is let go within its share of the budget
 
 
 def _upload_record(
@@ -302,12 +313,17 @@ def _check(api: WebApi, assembly: assemble.Assembly, max_size: int) -> tuple[dic
     size = assemble.size(assembly, sizes)
     if size > max_size:
         return assemble.answer("error", (), assemble.TOO_LARGE), None
-    if api.store.sha1(assembly.chunks) != assembly.checksum:
+    try:
+        if api.store.sha1(assembly.chunks) == assembly.checksum:
+            return assemble.answer("ok"), size
         spoiled = api.store.drop_bad(assembly.chunks)
-        if spoiled:
-            return assemble.answer("not_found", spoiled), None
-        return assemble.answer("error", (), assemble.CHECKSUM_MISMATCH), None
-    return assemble.answer("ok"), size
+        if not spoiled and api.store.sha1(assembly.chunks) == assembly.checksum:
+            return assemble.answer("ok"), size  # another request had a spoiled chunk sent again meanwhile
+    except FileNotFoundError:  # another request removed a spoiled chunk meanwhile: ask for it
+        spoiled = assemble.missing(assembly, api.store.sizes(assembly.chunks)) or list(dict.fromkeys(assembly.chunks))
+    if spoiled:
+        return assemble.answer("not_found", spoiled), None
+    return assemble.answer("error", (), assemble.CHECKSUM_MISMATCH), None
 
 
 def _parse(body: bytes, artifact: bool, max_chunks: int) -> list[assemble.Assembly]:

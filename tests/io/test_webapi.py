@@ -519,3 +519,33 @@ async def test_a_chunk_that_cannot_be_read_leaves_no_file_of_the_call_assembled(
     )
     uploads = [r.data for r in mirror.records() if r.data["endpoint"] == "upload"]
     assert sorted([sha1(first), sha1(second)]) == sorted(u["upload"]["checksum"] for u in uploads)
+
+
+def test_a_chunk_another_assemble_removes_meanwhile_is_asked_for_not_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two assembles of one file share its chunks: when the other one removes a spoiled chunk
+    while this one hashes, this one asks for the chunk again (not_found), as a client retries."""
+    import hashlib
+
+    import orjson
+
+    from sentry_mirror.core.webapi import assemble
+    from sentry_mirror.io import webapi
+    from sentry_mirror.io.chunks import ChunkStore
+
+    api = webapi.WebApi(tmp_path)
+    data = [b"first chunk", b"second chunk"]
+    names = [hashlib.sha1(d).hexdigest() for d in data]
+    for name, chunk in zip(names, data, strict=True):
+        api.store.put(name, chunk)
+    body = orjson.dumps({"checksum": hashlib.sha1(b"".join(data)).hexdigest(), "chunks": names, "projects": ["web"]})
+    real = ChunkStore.sha1
+
+    def removed_meanwhile(store: ChunkStore, chunks: Any) -> str:
+        store.path(names[1]).unlink()  # the other request's drop_bad
+        return real(store, chunks)
+
+    monkeypatch.setattr(ChunkStore, "sha1", removed_meanwhile)
+    answer, size = webapi._check(api, assemble.parse_artifact(body, 10), 1 << 20)
+    assert (None, "not_found", [names[1]]) == (size, answer["state"], answer["missingChunks"])
