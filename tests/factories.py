@@ -369,3 +369,15 @@ def make_event_record(event: dict[str, Any]) -> dict[str, Any]:
     """The record of an accepted envelope carrying ``event``."""
     body = make_envelope({"event_id": event["event_id"]}, [({"type": "event"}, event)])
     return make_record(make_request(body=body))
+
+
+def write_snapshot(path: Path, records: list[dict[str, Any]]) -> Path:
+    """``records`` written to ``path`` (its directories made) as the listener writes a snapshot."""
+    from sentry_mirror.io.snapshot import SnapshotWriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fo:
+        writer = SnapshotWriter(fo)
+        writer.write(records)
+        writer.close()
+    return path

@@ -14,11 +14,10 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 
 from sentry_mirror.core.report import js_frames
-from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report_releases import names
 from tests.core.report.test_releases import bundle_upload, deploy, event_record, new_release, put_release, row
-from tests.factories import make_upload
+from tests.factories import make_upload, write_snapshot
 
 NARROW = {"COLUMNS": "80", "NO_COLOR": "1"}
 #: A release whose name holds Rich markup and a control character (captured data is never markup).
@@ -26,11 +25,7 @@ HOSTILE = "[bold]x[/bold]\x1b[31m"
 
 
 def write(path: Path, records: list[dict[str, Any]]) -> str:
-    with path.open("wb") as fo:
-        writer = SnapshotWriter(fo)
-        writer.write(records)
-        writer.finish_frame()
-    return str(path)
+    return str(write_snapshot(path, records))
 
 
 @pytest.fixture

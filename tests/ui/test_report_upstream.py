@@ -13,10 +13,9 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report_upstream import labels
-from tests.factories import T0, make_answer, sample_records
+from tests.factories import T0, make_answer, sample_records, write_snapshot
 
 NARROW = {"COLUMNS": "80", "NO_COLOR": "1"}
 CANDIDATE = "http://candidate.local:8000/3"
@@ -25,11 +24,7 @@ HOSTILE = "http://[bold]x[/bold]\x1b[31m.example/9"
 
 
 def write(path: Path, records: list[dict[str, Any]]) -> str:
-    with path.open("wb") as fo:
-        writer = SnapshotWriter(fo)
-        writer.write(records)
-        writer.finish_frame()
-    return str(path)
+    return str(write_snapshot(path, records))
 
 
 @pytest.fixture

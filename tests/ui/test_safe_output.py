@@ -35,10 +35,10 @@ from rich.console import Console
 
 from sentry_mirror.core import ingest
 from sentry_mirror.core.text import html_text, markdown, visible, visible_lines
-from sentry_mirror.io.snapshot import SnapshotWriter, iter_records
+from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui import render
 from sentry_mirror.ui.cli import cli
-from tests.factories import make_envelope, make_record
+from tests.factories import make_envelope, make_record, write_snapshot
 
 EXAMPLES = int(os.environ.get("SENTRY_MIRROR_FUZZ_EXAMPLES", "5"))
 PLAIN = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -277,15 +277,6 @@ def hostile_records(s: list[str], ascii_json: bool, n: int = 0) -> list[dict[str
         )
         for i, request in enumerate(requests)
     ]
-
-
-def write_snapshot(path: Path, entries: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fo:
-        writer = SnapshotWriter(fo)
-        writer.write(entries)
-        writer.close()
-    return path
 
 
 def invoke(args: list[str], env: dict[str, str]) -> str:

@@ -16,9 +16,15 @@ from click.testing import CliRunner
 from sentry_mirror.core.sourcemaps import OUTCOMES, FrameResult
 from sentry_mirror.core.sourcemaps.resolve import Original
 from sentry_mirror.errors import ExitCode
-from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
-from tests.factories import EVENT_ID, make_artifact_bundle, make_event_record, make_js_event, make_upload
+from tests.factories import (
+    EVENT_ID,
+    make_artifact_bundle,
+    make_event_record,
+    make_js_event,
+    make_upload,
+    write_snapshot,
+)
 from tests.jsbuild import Builds
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
@@ -27,11 +33,7 @@ DEBUG_ID = str(uuid.UUID(int=1))
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> str:
-    with path.open("wb") as fo:
-        writer = SnapshotWriter(fo)
-        writer.write(records)
-        writer.finish_frame()
-    return str(path)
+    return str(write_snapshot(path, records))
 
 
 def run(*args: str) -> Any:
