@@ -18,7 +18,8 @@ from sentry_mirror.errors import EnvelopeError
 MAX_TITLE = 200
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """A title on one line, cut to MAX_TITLE characters (event titles and the web API's alike)."""
     text = " ".join(text.split())
     return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
@@ -56,7 +57,7 @@ def event_title(event: Any) -> str | None:
     if title is None and isinstance(event.get("csp-report"), dict):
         report = event["csp-report"]
         title = f"CSP: {report.get('violated-directive') or report.get('effective-directive')} blocked {report.get('blocked-uri')}"
-    return _clip(str(title)) if title else None
+    return clip(str(title)) if title else None
 
 
 def item_title(item_type: str, payload: Any) -> str | None:
@@ -69,24 +70,24 @@ def item_title(item_type: str, payload: Any) -> str | None:
             contexts = payload.get("contexts")
             feedback = contexts.get("feedback") if isinstance(contexts, dict) else None
             message = feedback.get("message") if isinstance(feedback, dict) else None
-            title = _clip(message) if isinstance(message, str) and message else None
+            title = clip(message) if isinstance(message, str) and message else None
         return title or ("<unlabeled event>" if item_type == "event" else None)
     if item_type == "transaction":
         name = payload.get("transaction")
-        return _clip(str(name)) if name else None
+        return clip(str(name)) if name else None
     if item_type == "check_in":
-        return _clip(f"{payload.get('monitor_slug')} {payload.get('status')}")
+        return clip(f"{payload.get('monitor_slug')} {payload.get('status')}")
     if item_type in ("log", "span", "trace_metric"):
         entries = payload.get("items")
         if isinstance(entries, list) and entries and isinstance(entries[0], dict):
             first = entries[0]
             text = first.get("body") or first.get("name") or first.get("description") or ""
             more = f" (+{len(entries) - 1} more)" if len(entries) > 1 else ""
-            return _clip(f"{text}{more}") if text else None
+            return clip(f"{text}{more}") if text else None
         text = payload.get("description") or payload.get("name")
-        return _clip(str(text)) if text else None
+        return clip(str(text)) if text else None
     if item_type == "session":
-        return _clip(f"session {payload.get('status')}")
+        return clip(f"session {payload.get('status')}")
     if item_type == "client_report":
         dropped = payload.get("discarded_events")
         if isinstance(dropped, list):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentry_mirror.core.lenient import loads
+from sentry_mirror.core.text import nonempty
 
 #: Files a bundle may hold, and the bytes its directory may say they take once inflated:
 #: past either the bundle is refused with a warning.
@@ -116,8 +117,8 @@ def read_bundle(data: bytes, checksum: str = "") -> Bundle:
         checksum=checksum,
         files=files,
         debug_id=normalize_debug_id(manifest.get("debug_id")),
-        release=_text(manifest.get("release")),
-        dist=_text(manifest.get("dist")),
+        release=nonempty(manifest.get("release")),
+        dist=nonempty(manifest.get("dist")),
     )
 
 
@@ -191,7 +192,7 @@ def _files(infos: Mapping[str, zipfile.ZipInfo], entries: Mapping[str, Any], che
         if not isinstance(entry, dict):
             continue
         info = infos.get(path) or infos.get(f"files/{path}")
-        url = _text(entry.get("url"))
+        url = nonempty(entry.get("url"))
         if info is None or url is None:
             continue  # listed but absent: the file is missing, as for any other URL
         raw = entry.get("headers")
@@ -199,15 +200,11 @@ def _files(infos: Mapping[str, zipfile.ZipInfo], entries: Mapping[str, Any], che
         yield BundleFile(
             path=path,
             url=url,
-            type=_text(entry.get("type")) or "",
+            type=nonempty(entry.get("type")) or "",
             debug_id=normalize_debug_id(headers.get("debug-id")),
-            sourcemap=_text(headers.get("sourcemap")),
+            sourcemap=nonempty(headers.get("sourcemap")),
             size=info.file_size,
             member=info.filename,
             checksum=checksum,
             data=data,
         )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -14,6 +14,7 @@ from typing import Any
 from sentry_mirror.core import grouping
 from sentry_mirror.core.grouping.event_parts import threads_of
 from sentry_mirror.core.sourcemaps.bundle import normalize_debug_id
+from sentry_mirror.core.text import nonempty
 
 #: Event platforms whose frames are JavaScript (a frame may say its own platform too).
 #: The platforms whose frames source maps resolve (one home: the report reads it too).
@@ -65,17 +66,17 @@ class Event:
 
 def read_event(payload: Mapping[str, Any], record_id: str | None) -> Event | None:
     """The check's view of ``payload``; None when it has neither JavaScript frames nor images."""
-    platform = _text(payload.get("platform")) or ""
+    platform = nonempty(payload.get("platform")) or ""
     sourcemaps, images = _images(payload.get("debug_meta"))
     native = _referenced(payload, images) if images else []
     frames = tuple(_frames(payload, platform)) if platform in JS_PLATFORMS or sourcemaps else ()
     if not frames and not native:
         return None
     return Event(
-        event_id=_text(payload.get("event_id")),
+        event_id=nonempty(payload.get("event_id")),
         record_id=record_id,
-        release=_text(payload.get("release")),
-        dist=_text(payload.get("dist")),
+        release=nonempty(payload.get("release")),
+        dist=nonempty(payload.get("dist")),
         platform=platform,
         frames=frames,
         debug_ids=tuple(sourcemaps),
@@ -90,14 +91,14 @@ def _frames(event: Mapping[str, Any], platform: str) -> list[Frame]:
         own = frame.get("platform")
         if isinstance(own, str) and own not in JS_PLATFORMS and own != platform:
             continue
-        path = _text(frame.get("abs_path")) or _text(frame.get("filename")) or ""
-        filename = _text(frame.get("filename"))
+        path = nonempty(frame.get("abs_path")) or nonempty(frame.get("filename")) or ""
+        filename = nonempty(frame.get("filename"))
         frames.append(
             Frame(
                 abs_path=path[:2048],
                 lineno=_int(frame.get("lineno")),
                 colno=_int(frame.get("colno")),
-                function=(_text(frame.get("function")) or "")[:200] or None,
+                function=(nonempty(frame.get("function")) or "")[:200] or None,
                 in_app=in_app if isinstance(in_app := frame.get("in_app"), bool) else in_app_default(path),
                 filename=filename[:2048] if filename and filename != path else None,
             )
@@ -128,7 +129,7 @@ def _images(debug_meta: Any) -> tuple[list[tuple[str, str]], list[_Image]]:
         debug_id = normalize_debug_id(image.get("debug_id") or image.get("uuid"))
         if debug_id is None:
             continue
-        code_file = (_text(image.get("code_file")) or "")[:2048]
+        code_file = (nonempty(image.get("code_file")) or "")[:2048]
         if image.get("type") == "sourcemap":
             if code_file:
                 sourcemaps.append((code_file, debug_id))
@@ -173,7 +174,3 @@ def _address(value: object) -> int | None:
 def _int(value: object) -> int | None:
     """A line or column: an integer (not a bool), else None."""
     return value if type(value) is int else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

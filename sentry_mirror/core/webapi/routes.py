@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote
 
-from sentry_mirror.core.summary import _clip as clip
+from sentry_mirror.core.summary import clip
 
 _ORG = r"(?P<org>[^/]+)"
 _PROJECT = r"(?P<project>[^/]+)"

@@ -15,8 +15,7 @@ from sentry_mirror.core import record
 from sentry_mirror.core.bounds import MAX_HEADER_STRING, MAX_SUMMARY_ITEMS
 from sentry_mirror.core.ingest import Outcome, Request, Response
 from sentry_mirror.core.sourcemaps.bundle import BundleError, normalize_debug_id, read_manifest
-from sentry_mirror.core.summary import Facts
-from sentry_mirror.core.summary import _clip as clip
+from sentry_mirror.core.summary import Facts, clip
 from sentry_mirror.core.webapi.assemble import Assembly
 
 ZIP = "application/zip"
