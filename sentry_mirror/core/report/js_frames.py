@@ -13,7 +13,6 @@ report over 30,000 of them, with no uploads, 110 MB more (docs/report.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from sentry_mirror.core.report.view import RecordView
 from sentry_mirror.core.sourcemaps import SourcemapCheck, symbolic_available
@@ -47,21 +46,17 @@ class ReportFrames:
         else:  # the events the report parsed already (accepted records only)
             for payload, kind in view.payloads:
                 if kind == "event":
-                    self._event(payload, view.data.get("id"))
+                    self.add_read(read_event(payload, view.data.get("id")))
         self._per_release = None
 
-    def _event(self, payload: Mapping[str, Any], record_id: str | None) -> None:
-        if self.ci:
-            self.check.add_event(payload, record_id)
-            return
-        event = read_event(payload, record_id)
-        self._wait(event)
-
-    def _wait(self, event: Event | None) -> None:
-        if event is None:
-            return  # no JavaScript frame or image to check
+    def add_read(self, event: Event | None) -> None:
+        """One error event as :func:`~sentry_mirror.core.sourcemaps.events.read_event` read it
+        (the releases section reads each event once and hands it on)."""
+        self._per_release = None
         if self.ci:
             self.check.add_read(event)
+        elif event is None:
+            return  # no JavaScript frame or image to check
         elif len(self.pending) < MAX_PENDING:
             self.pending.append(event)
         else:
@@ -82,7 +77,7 @@ class ReportFrames:
             self._ci()  # this one's waiting events were read first
         self.check.merge(other.check)
         for event in other.pending:
-            self._wait(event)
+            self.add_read(event)
         self.unchecked += other.unchecked
         self._per_release = None
 

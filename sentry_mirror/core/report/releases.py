@@ -40,7 +40,7 @@ from sentry_mirror.core.report.bounded import OTHER, Capped, Json, bounded, by_c
 from sentry_mirror.core.report.release_row import Release
 from sentry_mirror.core.report.uploads import Upload, read_upload, text
 from sentry_mirror.core.report.view import EVENTISH, RecordView
-from sentry_mirror.core.sourcemaps.events import read_event
+from sentry_mirror.core.sourcemaps.events import Event, read_event
 from sentry_mirror.core.sourcemaps.result import resolved_percent
 from sentry_mirror.core.webapi import routes
 
@@ -64,6 +64,8 @@ class Frames(Protocol):
     unchecked: int
 
     def add(self, view: RecordView) -> None: ...
+
+    def add_read(self, event: Event | None) -> None: ...
 
     def merge(self, other: Self) -> None: ...
 
@@ -97,9 +99,9 @@ class Releases:
         return bounded(self.releases, version, MAX_RELEASES, Release)  # type: ignore[no-any-return]
 
     def add(self, view: RecordView) -> None:
-        if self.frames is not None:
-            self.frames.add(view)
         endpoint = view.endpoint
+        if self.frames is not None and (endpoint == "upload" or endpoint.startswith("api_")):
+            self.frames.add(view)  # events reach it from _event, read once
         if endpoint.startswith("api_"):
             self._api(view)
         elif not view.accepted:
@@ -122,6 +124,8 @@ class Releases:
         JavaScript frames, as ``sourcemaps check`` reads them."""
         self.events += 1
         read = read_event(event, None) if kind == "event" else None
+        if self.frames is not None and kind == "event":
+            self.frames.add_read(read)
         js = read is not None and bool(read.frames)
         version = text(event.get("release"))
         if version is None:

@@ -18,6 +18,7 @@ from sentry_mirror.core import record, report
 from sentry_mirror.core.report import release_row, releases, uploads
 from sentry_mirror.core.report.bounded import OTHER
 from sentry_mirror.core.report.view import RecordView
+from sentry_mirror.core.sourcemaps.events import Event
 from tests.factories import (
     T0,
     make_api_record,
@@ -349,10 +350,12 @@ class Resolved:
         self.unchecked = 0
 
     def add(self, view: RecordView) -> None:
-        for payload, _ in view.payloads:
-            release = payload.get("release")
-            done, total = self.frames.get(release, (0, 0))
-            self.frames[release] = (done + 10 * (release == "good"), total + 10)
+        """Uploads and web API records: nothing to count here."""
+
+    def add_read(self, event: Event | None) -> None:
+        if event is not None:
+            done, total = self.frames.get(event.release, (0, 0))
+            self.frames[event.release] = (done + 10 * (event.release == "good"), total + 10)
 
     def merge(self, other: Resolved) -> None:
         for release, (done, total) in other.frames.items():
