@@ -2,7 +2,7 @@
 
 The decisions are pure and in the core: the plan (:mod:`sentry_mirror.core.replay.plan`),
 the rewriting (:mod:`sentry_mirror.core.replay.rewrite`), rate limits as an SDK keeps them
-(:mod:`sentry_mirror.core.replay.rate_limits`) and the verdict on each answer
+(:mod:`sentry_mirror.core.ratelimits`) and the verdict on each answer
 (:mod:`sentry_mirror.core.replay.results`). :func:`replay` is the sender around them, with
 its own HTTP/1.1 client (:class:`sentry_mirror.io.http1.Client`): it sends only to the
 target's URL, with bounded concurrency and an optional request rate, and returns once every
@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sentry_mirror.core.ratelimits import RateLimits, record_categories
 from sentry_mirror.core.record import format_time
 from sentry_mirror.core.replay.fresh_ids import IdMap
 from sentry_mirror.core.replay.plan import Pacing, Plan
-from sentry_mirror.core.replay.rate_limits import RateLimits, record_categories
 from sentry_mirror.core.replay.results import Result
 from sentry_mirror.core.replay.rewrite import NotReplayable, rewrite_request
 from sentry_mirror.io.http1 import Client

@@ -17,8 +17,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from sentry_mirror.core import envelope as envelope_mod
+from sentry_mirror.core.ratelimits import category_of
 from sentry_mirror.core.replay.fresh_ids import IdMap, fresh_payload_ids
-from sentry_mirror.core.replay.rate_limits import category_of
 from sentry_mirror.core.replay.timeshift import TIMESTAMP_FIELDS, format_like, shift_payload, shift_value
 
 #: Item types whose payload is JSON with ids or timestamps to rewrite.

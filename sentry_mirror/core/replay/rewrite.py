@@ -45,10 +45,10 @@ import zstandard
 from sentry_mirror.core import bounds
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.encoding import normalize_encoding
+from sentry_mirror.core.ratelimits import ENDPOINT_CATEGORIES, categories_of
 from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.core.replay.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
 from sentry_mirror.core.replay.fresh_ids import IdMap
-from sentry_mirror.core.replay.rate_limits import ENDPOINT_CATEGORIES, categories_of
 from sentry_mirror.errors import EnvelopeError, MirrorError, UnsupportedEncoding
 
 #: ``--encoding`` values; ``original`` keeps the Content-Encoding the SDK used.

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeGuard
 
-from sentry_mirror.core.replay.rate_limits import parse_rate_limits
+from sentry_mirror.core.ratelimits import parse_rate_limits
 from sentry_mirror.core.report.bounded import OTHER, Capped, Json, Reservoir, bounded, by_count, merge_tables, num
 from sentry_mirror.core.report.pairing import SEP, Answer, Pairing, status_class
 from sentry_mirror.core.report.view import RecordView

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core import encoding, envelope, ingest, record
+from sentry_mirror.core import encoding, envelope, ingest, ratelimits, record
 from sentry_mirror.core.auth import parse_dsn
-from sentry_mirror.core.replay import rate_limits, timeshift
+from sentry_mirror.core.replay import timeshift
 from sentry_mirror.core.replay.envelope_rewrite import rewrite_envelope
 from sentry_mirror.core.replay.fresh_ids import IdMap
 from sentry_mirror.core.replay.rewrite import (
@@ -623,7 +623,7 @@ def test_holding_back_items_of_an_envelope_with_blank_lines_leaves_a_valid_envel
     sent = rewrite_request(recorded(body=body), TARGET, hold_back=limited)
     parsed = envelope.parse(sent.decoded)  # strict, as the mirror (and Relay): blank lines at the end are refused
     before = {item.type: item.payload for item in envelope.parse(body).items}
-    kept = tuple(t for t in ("event", "attachment", "session") if rate_limits.category_of(t) not in limited)
+    kept = tuple(t for t in ("event", "attachment", "session") if ratelimits.category_of(t) not in limited)
     assert kept == parsed.item_types
     assert [before[t] for t in kept] == [item.payload for item in parsed.items]
 

@@ -1,4 +1,4 @@
-"""Rate limits as a Sentry SDK keeps them: the data category each item type and endpoint
+"""Rate limits as Sentry SDKs keep them and Relay states them: the data category each item type and endpoint
 is counted in, the ``X-Sentry-Rate-Limits`` header, and :class:`RateLimits` (until when
 each category may not be sent)."""
 

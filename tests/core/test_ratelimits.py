@@ -1,9 +1,9 @@
-"""Rate limits as an SDK keeps them (sentry_mirror.core.replay.rate_limits): the header, the
+"""Rate limits as an SDK keeps them (sentry_mirror.core.ratelimits): the header, the
 limits kept from answers, and the data category of each item type and endpoint."""
 
 from __future__ import annotations
 
-from sentry_mirror.core.replay.rate_limits import (
+from sentry_mirror.core.ratelimits import (
     RateLimits,
     categories_of,
     category_of,
