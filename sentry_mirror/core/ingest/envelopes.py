@@ -65,7 +65,7 @@ class _Tally:
         self.total += 1
         if len(self.kept) < MAX_SUMMARY_ITEMS:
             self.kept.append(item)
-        kind = item.type
+        kind = envelope.RELAY_ALIASES.get(item.sent_type, item.sent_type)  # Relay's limits by Relay's names
         if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
             self.first = (400, kind)
         self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
