@@ -17,7 +17,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from sentry_mirror.core.ingest.answers import CORS_HEADERS
 from sentry_mirror.core.ingest.model import Config, Reject, Request, Response, State
@@ -40,6 +40,13 @@ def _u64(value: str | None) -> int | None:
 _TUS_RESUMABLE = (("Tus-Resumable", TUS_VERSION),)
 
 
+def _shown(value: str | None) -> str:
+    """A header value as an error names it: ``(missing)``, or its first 100 characters."""
+    if value is None:
+        return "(missing)"
+    return value if len(value) <= 100 else value[:100] + "…"
+
+
 def _tus_error(status: int, cause: str) -> Reject:
     return Reject(status, f"TUS protocol error: {cause}", (cause,), headers=_TUS_RESUMABLE)
 
@@ -47,9 +54,7 @@ def _tus_error(status: int, cause: str) -> Reject:
 def _check_version(request: Request) -> None:
     version = request.header("tus-resumable")
     if version != TUS_VERSION:
-        raise _tus_error(
-            400, f"expected Tus-Resumable: {TUS_VERSION}, got: {version if version is not None else '(missing)'}"
-        )
+        raise _tus_error(400, f"expected Tus-Resumable: {TUS_VERSION}, got: {_shown(version)}")
 
 
 def _upload_length(request: Request) -> int | None:
@@ -60,22 +65,24 @@ def _upload_length(request: Request) -> int | None:
         return length
     if defer == 1:
         return None
-    shown_length = "None" if length_header is None else f"Some({length_header})"
-    shown_defer = "None" if defer_header is None else f"Some({defer_header})"
+    shown_length = "None" if length_header is None else f"Some({_shown(length_header)})"
+    shown_defer = "None" if defer_header is None else f"Some({_shown(defer_header)})"
     raise _tus_error(
         400,
         f"expected Upload-Length or Upload-Defer-Length=1, got Upload-Length={shown_length}, Upload-Defer-Length={shown_defer}",
     )
 
 
-def _check_body(received: int, expected: int | None) -> None:
-    """Relay reads exactly the announced length: fewer or more bytes is a 400."""
-    if expected is None:
+def _check_chunk(offset: int, received: int, length: int | None, *, whole: bool) -> None:
+    """Relay reads no more than the announced length (a 400 past it); a creation with its
+    data (``whole``) must carry all of it."""
+    end = offset + received
+    if length is None:
         return
-    if received < expected:
-        cause = f"stream shorter than lower bound: received {received} < {expected}"
-    elif received > expected:
-        cause = f"stream exceeded upper bound: received {received} > {expected}"
+    if end > length:
+        cause = f"stream exceeded upper bound: received {end} > {length}"
+    elif whole and end < length:
+        cause = f"stream shorter than lower bound: received {end} < {length}"
     else:
         return
     raise Reject(400, f"upload error: {cause}", (cause,), headers=_TUS_RESUMABLE)
@@ -85,12 +92,16 @@ def _tus_headers(*extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     return (("Tus-Resumable", TUS_VERSION), *extra, *CORS_HEADERS)
 
 
-def _location(project_id: str, key: str, length: int | None) -> str:
-    """Where the ``PATCH`` goes: Relay's shape, with an opaque signature (Relay signs it with its
-    own key; the mirror's only names the upload)."""
-    signature = hashlib.sha256(f"{project_id}/{key}/{length}".encode()).hexdigest()
-    query = (f"upload_length={length}&" if length is not None else "") + f"upload_signature={signature}"
-    return f"/api/{project_id}/upload/{key}/?{query}"
+def _location(project_id: str, key: str, length: int | None, *, complete: bool) -> str:
+    """Where the next ``PATCH`` goes (Relay's shape): ``upload_id`` while the upload is not
+    complete, and an opaque ``upload_signature`` (Relay signs the location with its own key;
+    the mirror's only names the upload and cannot be checked by Relay)."""
+    signature = hashlib.sha256(f"{project_id}/{key}/{length}/{complete}".encode()).hexdigest()
+    query = [f"upload_length={length}"] if length is not None else []
+    if not complete:
+        query.append(f"upload_id={quote(key, safe='')}")
+    query.append(f"upload_signature={signature}")
+    return f"/api/{project_id}/upload/{quote(key, safe='')}/?{'&'.join(query)}"
 
 
 def _record_data(state: State, length: int | None, offset: int) -> None:
@@ -111,29 +122,35 @@ def handle_tus(request: Request, config: Config, state: State, params: Mapping[s
 def _create(request: Request, state: State) -> Response:
     length = _upload_length(request)
     key = uuid.uuid4().hex
-    location = _location(state.project_id or "", key, length)
     size = "deferred length" if length is None else f"{length:,} bytes"
     if not state.body:
         state.facts = Facts(f"upload created ({size})")
-        return Response(201, _tus_headers(("Location", location)))
-    _check_body(len(state.body), length)
+        return Response(201, _tus_headers(("Location", _location(state.project_id or "", key, length, complete=False))))
+    _check_chunk(0, len(state.body), length, whole=True)
     _record_data(state, length, 0)
     state.facts = Facts(f"upload created with its data ({len(state.body):,} bytes)")
+    location = _location(state.project_id or "", key, length, complete=True)
     return Response(201, _tus_headers(("Location", location), ("Upload-Offset", str(len(state.body)))))
 
 
 def _patch(request: Request, state: State, params: Mapping[str, str]) -> Response:
+    """One chunk at ``Upload-Offset`` (Relay's resumable uploads; one ``PATCH`` from offset 0
+    carries a whole file): answered with the new offset and the next location."""
     if request.content_type != OFFSET_CONTENT_TYPE:
-        raise _tus_error(
-            400, f"expected Content-Type: {OFFSET_CONTENT_TYPE}, got: {request.content_type or '(missing)'}"
-        )
+        shown = _shown(request.header("content-type"))
+        raise _tus_error(400, f"expected Content-Type: {OFFSET_CONTENT_TYPE}, got: {shown}")
     offset_header = request.header("upload-offset")
-    if _u64(offset_header) != 0:
-        raise _tus_error(
-            400, f"expected Upload-Offset: 0, got: {offset_header if offset_header is not None else '(missing)'}"
-        )
-    length = _u64(dict(parse_qsl(request.query)).get("upload_length"))
-    _check_body(len(state.body), length)
-    _record_data(state, length, 0)
-    state.facts = Facts(f"upload {params.get('upload', '')[:64]}: {len(state.body):,} bytes")
-    return Response(204, _tus_headers(("Upload-Offset", str(len(state.body)))))
+    offset = _u64(offset_header)
+    if offset is None:
+        raise _tus_error(400, f"expected Upload-Offset, got: {_shown(offset_header)}")
+    length = _u64(dict(parse_qsl(request.query)).get("upload_length") or request.header("upload-length"))
+    _check_chunk(offset, len(state.body), length, whole=False)
+    _record_data(state, length, offset)
+    end = offset + len(state.body)
+    key = params.get("upload", "")
+    complete = length is None or end == length
+    state.facts = Facts(
+        f"upload {key[:64]}: {len(state.body):,} bytes at {offset:,}" + (" (complete)" if complete else "")
+    )
+    location = _location(state.project_id or "", key, length, complete=complete)
+    return Response(204, _tus_headers(("Upload-Offset", str(end)), ("Location", location)))

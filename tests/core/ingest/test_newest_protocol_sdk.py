@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import sentry_sdk
 from sentry_sdk import metrics, traces
 
@@ -85,3 +86,21 @@ async def test_real_node_sdk_trace_metrics_are_captured(mirror: Any) -> None:
     assert 2 == metric_items[0]["headers"]["item_count"]
     assert {"checkout.started counter 1 (+1 more)"} <= {record_title(r.data) for r in records}
     assert {200} == {r.status for r in records}
+
+
+async def test_a_tus_upload_through_the_real_listener(mirror: Any) -> None:
+    """POST, then PATCH to the Location answered, over HTTP: both recorded as ``tus_upload``."""
+    base = f"http://127.0.0.1:{mirror.port}"
+    tus = {"Tus-Resumable": "1.0.0"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{base}/api/1/upload/?sentry_key=mirror", headers={**tus, "Upload-Length": "11"}
+        ) as created:
+            assert 201 == created.status
+            location = created.headers["Location"]
+        headers = {**tus, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+        async with session.patch(f"{base}{location}&sentry_key=mirror", headers=headers, data=b"hello world") as sent:
+            assert (204, "11") == (sent.status, sent.headers["Upload-Offset"])
+    records = mirror.records()
+    assert [("tus_upload", 201), ("tus_upload", 204)] == [(r.data["endpoint"], r.status) for r in records]
+    assert b"hello world" == records[1].body
