@@ -12,9 +12,29 @@ from sentry_mirror.core.bounds import MAX_SUMMARY_ITEMS
 from sentry_mirror.core.ingest.answers import json_response
 from sentry_mirror.core.ingest.authn import accept_key, envelope_dsn_auth, first_line_json
 from sentry_mirror.core.ingest.model import Config, Reject, Request, Response, State, require_body
-from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS, MAX_EVENT_SIZE
+from sentry_mirror.core.limits import (
+    CONTAINER_CONTENT_TYPES,
+    EVENT_LIKE,
+    ITEM_LIMITS,
+    MAX_EVENT_SIZE,
+    SPAN_CONTAINER_LIMIT,
+)
 from sentry_mirror.core.summary import envelope_facts
 from sentry_mirror.errors import EnvelopeError
+
+#: Relay's per-type limits, the span one for span containers only (standalone spans: ``_STANDALONE``).
+_LIMITS = {**ITEM_LIMITS, "span": SPAN_CONTAINER_LIMIT}
+_STANDALONE = "span (standalone)"
+
+
+def _limit_kind(item: envelope.Item) -> str:
+    """The item's type as Relay's envelope limits name it (a standalone span apart)."""
+    kind = envelope.RELAY_ALIASES.get(item.sent_type, item.sent_type)
+    if kind == "span":
+        content_type = item.headers.get("content_type")
+        if not (isinstance(content_type, str) and content_type.lower() in CONTAINER_CONTENT_TYPES):
+            return _STANDALONE
+    return kind
 
 
 def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: State) -> None:
@@ -65,7 +85,7 @@ class _Tally:
         self.total += 1
         if len(self.kept) < MAX_SUMMARY_ITEMS:
             self.kept.append(item)
-        kind = envelope.RELAY_ALIASES.get(item.sent_type, item.sent_type)  # Relay's limits by Relay's names
+        kind = _limit_kind(item)
         if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
             self.first = (400, kind)
         self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
@@ -86,7 +106,7 @@ class _Tally:
         if len(self.event_like) > 1:
             reject_oversized(self.event_like[0])
         for kind, count in self.counts.items():
-            limit = ITEM_LIMITS.get(kind)
+            limit = _LIMITS.get(kind)
             if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
                 reject_oversized(kind)
 

@@ -123,3 +123,15 @@ def test_tus_requests_are_answered_as_relay_answers(case: dict[str, Any]) -> Non
         location = urlsplit(headers["Location"])
         assert location.path.startswith("/api/42/upload/")
         assert "upload_signature" in parse_qs(location.query)
+
+
+def test_one_span_container_per_envelope_and_standalone_spans_apart() -> None:
+    """Relay's span limit applies to v2 containers (one per envelope); standalone v1 spans
+    (the browser SDK's INP spans) are counted apart."""
+    container = (FIXTURES / "span_v2_with_attachment.envelope").read_bytes().split(b"\n")[1:3]
+    twice = b"\n".join([b"{}", *container, *container]) + b"\n"
+    outcome = handle(make_request(body=twice))
+    assert 413 == outcome.response.status
+    assert "'span'" in json.loads(outcome.response.body)["detail"]
+    standalone = b'{"type":"span"}\n{"span_id":"eee19b7ec3c1b174","op":"ui.interaction.click"}\n'
+    assert 200 == handle(make_request(body=b"{}\n" + standalone * 3)).response.status
