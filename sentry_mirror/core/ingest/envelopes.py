@@ -25,6 +25,14 @@ from sentry_mirror.errors import EnvelopeError
 #: Relay's per-type limits, the span one for span containers only (standalone spans: ``_STANDALONE``).
 _LIMITS = {**ITEM_LIMITS, "span": SPAN_CONTAINER_LIMIT}
 _STANDALONE = "span (standalone)"
+#: Item types that share another type's limit in Relay (``utils/sizes.rs``): sessions, the
+#: attachment count and size, one profile or profile chunk per envelope.
+_LIMIT_GROUPS = {
+    "sessions": "session",
+    "unreal_report": "attachment",
+    "user_report": "attachment",
+    "profile_chunk": "profile",
+}
 
 
 def _limit_kind(item: envelope.Item) -> str:
@@ -79,6 +87,7 @@ class _Tally:
         self.sizes: dict[str, int] = {}
         self.event_like: list[str] = []
         self.first: tuple[int, str] | None = None  # the first internal (400) or oversized event (413) item
+        self.over: str | None = None  # the first item past its type's limits (413)
         self.needs_event_id = False
 
     def add(self, item: envelope.Item) -> None:
@@ -89,8 +98,12 @@ class _Tally:
         if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
             self.first = (400, kind)
         self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        self.sizes[kind] = self.sizes.get(kind, 0) + len(item.payload)
+        group = _LIMIT_GROUPS.get(kind, kind)
+        count = self.counts[group] = self.counts.get(group, 0) + 1
+        size = self.sizes[group] = self.sizes.get(group, 0) + len(item.payload)
+        limit = _LIMITS.get(group)
+        if limit is not None and self.over is None and (size > limit[0] or count > limit[1]):
+            self.over = kind
         if kind in EVENT_LIKE:
             self.event_like.append(kind)
             if len(item.payload) > MAX_EVENT_SIZE and self.first is None:
@@ -105,10 +118,8 @@ class _Tally:
             reject_oversized(kind)
         if len(self.event_like) > 1:
             reject_oversized(self.event_like[0])
-        for kind, count in self.counts.items():
-            limit = _LIMITS.get(kind)
-            if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
-                reject_oversized(kind)
+        if self.over is not None:
+            reject_oversized(self.over)
 
 
 def reject_oversized(kind: str) -> None:

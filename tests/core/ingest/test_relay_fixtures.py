@@ -135,3 +135,23 @@ def test_one_span_container_per_envelope_and_standalone_spans_apart() -> None:
     assert "'span'" in json.loads(outcome.response.body)["detail"]
     standalone = b'{"type":"span"}\n{"span_id":"eee19b7ec3c1b174","op":"ui.interaction.click"}\n'
     assert 200 == handle(make_request(body=b"{}\n" + standalone * 3)).response.status
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "named"),
+    [
+        ("profile", "profile_chunk", "profile_chunk"),
+        ("profile_chunk", "profile_chunk_ui", "profile_chunk"),
+        ("session", "sessions", None),
+    ],
+)
+def test_types_sharing_a_relay_limit(first: str, second: str, named: str | None) -> None:
+    """Relay counts a profile and a profile chunk against one limit (one per envelope), and
+    sessions with session updates; the 413 names the item that went past it."""
+    body = b"{}\n" + f'{{"type":"{first}"}}\n{{}}\n{{"type":"{second}"}}\n{{}}\n'.encode()
+    outcome = handle(make_request(body=body))
+    if named is None:
+        assert 200 == outcome.response.status
+    else:
+        assert 413 == outcome.response.status
+        assert f"type '{named}'" in json.loads(outcome.response.body)["detail"]
