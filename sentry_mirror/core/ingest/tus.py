@@ -149,8 +149,7 @@ def _patch(request: Request, state: State, params: Mapping[str, str]) -> Respons
     end = offset + len(state.body)
     key = params.get("upload", "")
     complete = length is None or end == length
-    state.facts = Facts(
-        f"upload {key[:64]}: {len(state.body):,} bytes at {offset:,}" + (" (complete)" if complete else "")
-    )
+    of = f" of {length:,}" if length is not None else ""
+    state.facts = Facts(f"upload {len(state.body):,} bytes at {offset:,}{of}" + (" (complete)" if complete else ""))
     location = _location(state.project_id or "", key, length, complete=complete)
     return Response(204, _tus_headers(("Upload-Offset", str(end)), ("Location", location)))

@@ -141,3 +141,11 @@ def test_hostile_tus_requests_never_crash_and_stay_bounded(
     assert len(outcome.items) <= 1
     if response.status in (201, 204):
         assert urlsplit(dict(response.headers)["Location"]).path.startswith("/api/42/upload/")
+
+
+def test_titles_say_what_each_request_did() -> None:
+    location = _create(11)
+    assert "upload 5 bytes at 0 of 11" == handle(_patch(location, 0, b"hello")).facts.title
+    assert "upload 6 bytes at 5 of 11 (complete)" == handle(_patch(location, 5, b" world")).facts.title
+    created = handle(make_request(path="/api/42/upload/", body=b"", headers=[TUS, ("Upload-Defer-Length", "1")]))
+    assert "upload created (deferred length)" == created.facts.title
