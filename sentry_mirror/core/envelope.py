@@ -58,6 +58,19 @@ VIEW_ABOVE = 32 << 20
 #: Item types a client must never send (Relay: ``envelope contains internal items``).
 INTERNAL_ITEM_TYPES = frozenset({"integration"})
 
+#: The item type spellings Relay reads as another type: ``profile_chunk_ui`` (sent by the
+#: Android SDK 8.10 and 8.11) is a ``profile_chunk`` (relay-server ``envelope/item.rs``).
+RELAY_ALIASES = {"profile_chunk_ui": "profile_chunk"}
+#: What the mirror's readers count as one type: Relay's aliases, and ``trace-metric`` (the
+#: spelling of the container's content type), which Relay does not name (an unknown item,
+#: passed on): counted as ``trace_metric``. The record keeps the spelling sent.
+TYPE_ALIASES = {**RELAY_ALIASES, "trace-metric": "trace_metric"}
+
+
+def canonical_type(item_type: str) -> str:
+    """The item type ``item_type`` is counted as (:data:`TYPE_ALIASES`)."""
+    return TYPE_ALIASES.get(item_type, item_type)
+
 
 @dataclass(slots=True)
 class Item:
@@ -70,6 +83,13 @@ class Item:
 
     @property
     def type(self) -> str:
+        """The item type as counted: another spelling of a type is that type (:data:`TYPE_ALIASES`)."""
+        value = self.sent_type
+        return TYPE_ALIASES.get(value, value)
+
+    @property
+    def sent_type(self) -> str:
+        """The item type as the sender spelled it."""
         value = self.headers.get("type")
         return value if isinstance(value, str) else ""
 

@@ -32,3 +32,16 @@ ITEM_LIMITS: dict[str, tuple[int, int]] = {
     "statsd": (1 * MIB, 1),
     "metric_buckets": (1 * MIB, 1),
 }
+
+#: Container items' content types: ``item_count`` entries under ``items`` (relay-server
+#: ``envelope/content_type.rs``, ``ContentType::is_container``; matched case-insensitively).
+CONTAINER_CONTENT_TYPES = frozenset(
+    {
+        "application/vnd.sentry.items.log+json",
+        "application/vnd.sentry.items.span.v2+json",
+        "application/vnd.sentry.items.trace-metric+json",
+    }
+)
+#: A span container (span v2): at most one per envelope, 12 MiB (Relay's ``max_container_size``).
+#: Standalone (v1) spans have their own count limit (``max_standalone_span_count``), not modelled.
+SPAN_CONTAINER_LIMIT = (12 * MIB, 1)

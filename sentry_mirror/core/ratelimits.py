@@ -8,6 +8,8 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sentry_mirror.core.envelope import canonical_type
+
 #: Item type -> the rate-limit data category Relay counts it in (``X-Sentry-Rate-Limits``).
 CATEGORIES = {
     "event": "error",
@@ -29,7 +31,13 @@ CATEGORIES = {
     "trace_metric": "trace_metric",
     "statsd": "metric_bucket",
     "metric_buckets": "metric_bucket",
+    "security": "security",
+    "raw_security": "security",
+    "unreal_report": "error",
 }
+#: Platforms whose profile chunks Relay counts as UI profiling (``profile_chunk_ui``), by the
+#: item header ``platform`` (relay-profiling ``ProfileType::from_platform``).
+UI_PROFILE_PLATFORMS = frozenset({"cocoa", "android", "javascript"})
 #: Endpoint -> category, for requests that are not envelopes.
 ENDPOINT_CATEGORIES = {
     "store": "error",
@@ -38,12 +46,22 @@ ENDPOINT_CATEGORIES = {
     "security": "security",
     "cron": "monitor",
     "attachments": "attachment",
+    "tus_upload": "attachment",
 }
 
 
 def category_of(item_type: str) -> str:
     """The rate-limit data category of an item type (``default`` for unknown ones)."""
-    return CATEGORIES.get(item_type, "default")
+    return CATEGORIES.get(canonical_type(item_type), "default")
+
+
+def item_category(item_type: str, headers: Any = None) -> str:
+    """The category of one item, its headers read where Relay reads them: a profile chunk
+    from a UI platform (``platform`` header) is ``profile_chunk_ui``."""
+    if isinstance(headers, Mapping) and headers.get("platform") in UI_PROFILE_PLATFORMS:
+        if canonical_type(item_type) == "profile_chunk":
+            return "profile_chunk_ui"
+    return category_of(item_type)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -55,7 +73,8 @@ def categories_of(item_types: tuple[str, ...]) -> tuple[str, ...]:
 def record_categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     """The rate-limit categories a recorded request carries."""
     if data["endpoint"] in ("envelope", "tunnel"):
-        return categories_of(tuple([str(item.get("type")) for item in (data.get("summary") or {}).get("items") or ()]))
+        items = (data.get("summary") or {}).get("items") or ()
+        return tuple(dict.fromkeys(item_category(str(item.get("type")), item.get("headers")) for item in items))
     return (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
 
 

@@ -82,6 +82,10 @@ def item_title(item_type: str, payload: Any) -> str | None:
         if isinstance(entries, list) and entries and isinstance(entries[0], dict):
             first = entries[0]
             text = first.get("body") or first.get("name") or first.get("description") or ""
+            if item_type == "trace_metric" and text:  # checkout.started counter 1
+                value = first.get("value")
+                value = f"{value:g}" if isinstance(value, float) else value
+                text = " ".join(str(part) for part in (text, first.get("type"), value) if part is not None)
             more = f" (+{len(entries) - 1} more)" if len(entries) > 1 else ""
             return clip(f"{text}{more}") if text else None
         text = payload.get("description") or payload.get("name")

@@ -8,8 +8,9 @@ so every protocol rule is tested without a socket, and the server only moves byt
 The package, by idea: ``model`` (the request, response and outcome types), ``routes``
 (which endpoint a path is), ``answers`` (CORS, Relay's error shape), ``authn`` (who sent
 it), ``dispatch`` (the entry points and the endpoints table), ``envelopes`` (envelope and
-tunnel: per-envelope limits, the bounded summary), ``store`` (the legacy store body) and
-``endpoints`` (security, NEL, minidump, Unreal, attachments, cron, OTLP).
+tunnel: per-envelope limits, the bounded summary), ``store`` (the legacy store body),
+``endpoints`` (security, NEL, minidump, Unreal, attachments, cron, OTLP) and ``tus`` (the
+TUS upload endpoint for large attachments).
 """
 
 from sentry_mirror.core.ingest.answers import PIXEL_GIF, PREFLIGHT_HEADERS, error_response, unavailable

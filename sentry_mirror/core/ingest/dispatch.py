@@ -21,6 +21,7 @@ from sentry_mirror.core.ingest.envelopes import handle_envelope, handle_tunnel
 from sentry_mirror.core.ingest.model import Config, Outcome, Reject, Request, Response, State
 from sentry_mirror.core.ingest.routes import route
 from sentry_mirror.core.ingest.store import handle_store
+from sentry_mirror.core.ingest.tus import handle_tus
 from sentry_mirror.errors import BodyTooLarge, DecodeError, UnsupportedEncoding
 
 
@@ -33,6 +34,8 @@ def handle(request: Request, config: Config = Config()) -> Outcome:
         error = None
     except Reject as reject:
         response = error_response(reject.status, reject.detail, reject.causes, plain=reject.plain)
+        if reject.headers:
+            response.headers = (*reject.headers, *response.headers)
         error = "; ".join((reject.detail, *reject.causes))
     return Outcome(
         response=response,
@@ -147,4 +150,5 @@ HANDLERS: dict[str, Callable[[Request, Config, State, Mapping[str, str]], Respon
     "attachments": handle_attachments,
     "cron": handle_cron,
     "otlp": handle_otlp,
+    "tus_upload": handle_tus,
 }

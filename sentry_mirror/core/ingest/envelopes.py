@@ -12,9 +12,37 @@ from sentry_mirror.core.bounds import MAX_SUMMARY_ITEMS
 from sentry_mirror.core.ingest.answers import json_response
 from sentry_mirror.core.ingest.authn import accept_key, envelope_dsn_auth, first_line_json
 from sentry_mirror.core.ingest.model import Config, Reject, Request, Response, State, require_body
-from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS, MAX_EVENT_SIZE
+from sentry_mirror.core.limits import (
+    CONTAINER_CONTENT_TYPES,
+    EVENT_LIKE,
+    ITEM_LIMITS,
+    MAX_EVENT_SIZE,
+    SPAN_CONTAINER_LIMIT,
+)
 from sentry_mirror.core.summary import envelope_facts
 from sentry_mirror.errors import EnvelopeError
+
+#: Relay's per-type limits, the span one for span containers only (standalone spans: ``_STANDALONE``).
+_LIMITS = {**ITEM_LIMITS, "span": SPAN_CONTAINER_LIMIT}
+_STANDALONE = "span (standalone)"
+#: Item types that share another type's limit in Relay (``utils/sizes.rs``): sessions, the
+#: attachment count and size, one profile or profile chunk per envelope.
+_LIMIT_GROUPS = {
+    "sessions": "session",
+    "unreal_report": "attachment",
+    "user_report": "attachment",
+    "profile_chunk": "profile",
+}
+
+
+def _limit_kind(item: envelope.Item) -> str:
+    """The item's type as Relay's envelope limits name it (a standalone span apart)."""
+    kind = envelope.RELAY_ALIASES.get(item.sent_type, item.sent_type)
+    if kind == "span":
+        content_type = item.headers.get("content_type")
+        if not (isinstance(content_type, str) and content_type.lower() in CONTAINER_CONTENT_TYPES):
+            return _STANDALONE
+    return kind
 
 
 def _summarise_items(items: tuple[envelope.Item, ...], total: int, state: State) -> None:
@@ -59,18 +87,23 @@ class _Tally:
         self.sizes: dict[str, int] = {}
         self.event_like: list[str] = []
         self.first: tuple[int, str] | None = None  # the first internal (400) or oversized event (413) item
+        self.over: str | None = None  # the first item past its type's limits (413)
         self.needs_event_id = False
 
     def add(self, item: envelope.Item) -> None:
         self.total += 1
         if len(self.kept) < MAX_SUMMARY_ITEMS:
             self.kept.append(item)
-        kind = item.type
+        kind = _limit_kind(item)
         if kind in envelope.INTERNAL_ITEM_TYPES and self.first is None:
             self.first = (400, kind)
         self.needs_event_id = self.needs_event_id or kind in envelope.EVENT_ID_ITEM_TYPES
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        self.sizes[kind] = self.sizes.get(kind, 0) + len(item.payload)
+        group = _LIMIT_GROUPS.get(kind, kind)
+        count = self.counts[group] = self.counts.get(group, 0) + 1
+        size = self.sizes[group] = self.sizes.get(group, 0) + len(item.payload)
+        limit = _LIMITS.get(group)
+        if limit is not None and self.over is None and (size > limit[0] or count > limit[1]):
+            self.over = kind
         if kind in EVENT_LIKE:
             self.event_like.append(kind)
             if len(item.payload) > MAX_EVENT_SIZE and self.first is None:
@@ -85,10 +118,8 @@ class _Tally:
             reject_oversized(kind)
         if len(self.event_like) > 1:
             reject_oversized(self.event_like[0])
-        for kind, count in self.counts.items():
-            limit = ITEM_LIMITS.get(kind)
-            if limit is not None and (self.sizes[kind] > limit[0] or count > limit[1]):
-                reject_oversized(kind)
+        if self.over is not None:
+            reject_oversized(self.over)
 
 
 def reject_oversized(kind: str) -> None:

@@ -92,8 +92,19 @@ class Outcome:
 
 
 class Reject(Exception):
-    def __init__(self, status: int, detail: str, causes: tuple[str, ...] = (), *, plain: bool = False) -> None:
+    """Relay's error answer: ``headers`` go before the error's own (the TUS endpoint's ``Tus-Resumable``)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        causes: tuple[str, ...] = (),
+        *,
+        plain: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.status, self.detail, self.causes, self.plain = status, detail, causes, plain
+        self.headers = headers
 
 
 @dataclass(slots=True)

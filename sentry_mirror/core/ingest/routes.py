@@ -21,11 +21,16 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = tuple(
         ("attachments", rf"^/api/{_PID}/events/(?P<event_id>[^/]+)/attachments", {"POST"}),
         ("cron", rf"^/api/{_PID}/cron/(?P<slug>[^/]+)(?:/(?P<key>[^/]+))?", {"GET", "POST"}),
         ("otlp", rf"^/api/{_PID}/(?:integration/)?otlp/v1/(?P<signal>traces|logs)", {"POST"}),
+        # TUS: POST creates an upload, PATCH to the Location it answered carries the data
+        ("tus_upload", rf"^/api/{_PID}/upload/(?P<upload>[^/]+)", {"PATCH"}),
+        ("tus_upload", rf"^/api/{_PID}/upload", {"POST"}),
     )
 )
 _SLASHES = re.compile(r"/{2,}")
 
-ENDPOINTS = ("envelope", "store", "security", "nel", "minidump", "unreal", "attachments", "cron", "otlp", "tunnel")
+ENDPOINTS = (
+    "envelope", "store", "security", "nel", "minidump", "unreal", "attachments", "cron", "otlp", "tus_upload", "tunnel"
+)  # fmt: skip
 
 
 def route(method: str, path: str, tunnel_path: str = "/tunnel") -> tuple[str, Mapping[str, str], frozenset[str]]:
