@@ -64,6 +64,7 @@ class Scripting:
             entry.get("project_id"),
             summary.get("sdk"),
             entry.get("body_size") or 0,
+            entry["response"]["status"],
         )
         return self.engine.decide(facts, time.monotonic() - self.started)
 

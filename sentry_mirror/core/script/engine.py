@@ -7,7 +7,9 @@ answered them. A rate-limit rule (``rate_limits``) limits the request's data cat
 it names: all of them limited, the rule's status (429) with ``Retry-After`` and
 ``X-Sentry-Rate-Limits``; only some (the rest are still taken, as Relay does since
 relay#5840), the natural answer with the header, ``partial``; none (a request of client
-reports only: the ``internal`` category is never limited), the rule does not match."""
+reports only: the ``internal`` category is never limited), or a request Relay refuses
+anyway (its natural answer is not a 2xx: bad auth, a broken envelope), the rule does not
+match."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Facts:
     project_id: str | None = None
     sdk: str | None = None  # "name/version" as in the record's summary, or the name alone
     body_size: int = 0  # decoded
+    natural_status: int = 200  # the status of Relay's answer: a refused request is never rate limited
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -145,7 +148,7 @@ def _decision(rule: Rule, facts: Facts, categories: tuple[str, ...], end: float 
     if answer.retry_after is not None:
         headers = (("Retry-After", str(answer.retry_after)), *headers)
     if answer.rate_limits:
-        return _limited(rule, categories, end, now)
+        return _limited(rule, categories, end, now) if 200 <= facts.natural_status < 300 else None
     if answer.status is None:
         return Decision(rule, None, headers, None, answer.delay, answer.drop)
     response = scripted(answer.status, answer.body, headers, facts.body_size, rule.match.larger_than)

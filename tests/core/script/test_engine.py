@@ -137,6 +137,12 @@ def test_client_reports_are_never_limited() -> None:
     assert everything is not None and "60::organization:quota_exceeded" == header(everything, "X-Sentry-Rate-Limits")
 
 
+def test_a_request_relay_refuses_anyway_is_not_rate_limited() -> None:
+    decide = Engine(Script(scenario("rate-limit-all"))).decide
+    assert decide(Facts("envelope", ("event",), natural_status=401), 0) is None
+    assert decide(Facts("envelope", ("event",), natural_status=202), 0) is not None
+
+
 def test_a_rate_limit_rule_that_limits_nothing_of_a_request_lets_the_next_rule_answer() -> None:
     text = "[[rule]]\nrate_limits = [{ categories = ['transaction'] }]\n[[rule]]\nstatus = 503\n"
     decision = engine(text).decide(ERROR, 0)
@@ -178,6 +184,7 @@ FACTS = st.builds(
     st.one_of(st.none(), st.sampled_from(["1", "2"])),
     st.one_of(st.none(), st.text(max_size=20)),
     st.integers(0, 10**9),
+    st.sampled_from([200, 202, 400, 413, 500]),
 )
 RULES = st.lists(
     st.builds(
