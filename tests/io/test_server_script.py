@@ -16,6 +16,9 @@ import pytest
 from sentry_mirror.core.script import parse, scenario
 from sentry_mirror.core.script.answers import RATE_LIMITED
 from sentry_mirror.core.script.model import Script
+from sentry_mirror.errors import ScriptError
+from sentry_mirror.io.forward import ForwardOptions
+from sentry_mirror.io.listener import ListenOptions, listen
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
@@ -187,3 +190,15 @@ async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> Non
         async with session.get(f"http://127.0.0.1:{port}/api/0/organizations/") as api:
             assert 503 != api.status
     assert all("scripted" not in r for r in mirror.records())
+
+
+async def test_the_listener_refuses_a_script_with_forward_before_it_starts(tmp_path: Path) -> None:
+    options = ListenOptions(
+        port=0,
+        directory=tmp_path / "s",
+        script=Script(scenario("outage")),
+        forward=ForwardOptions(upstream="http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"),
+    )
+    with pytest.raises(ScriptError, match="cannot go with --forward"):
+        await listen(options, on_ready=lambda ready: None)
+    assert not (tmp_path / "s").exists()

@@ -180,7 +180,7 @@ TOMLISH = st.lists(
 ).map("\n".join)
 
 
-@given(TOMLISH)
+@given(st.one_of(TOMLISH, st.text()))
 def test_arbitrary_text_raises_nothing_but_script_error(text: str) -> None:
     try:
         script = parse(text, "fuzz.toml")
