@@ -11,7 +11,7 @@ a listener started (in this process, ``io.listener.listen``) with one scenario:
 - ``rate-limit-transactions:2s``: the first request of transactions gets 429 with
   ``X-Sentry-Rate-Limits: 2:transaction:organization:quota_exceeded``, and so would every
   other for the next 2 s;
-- ``outage:2s``: every request gets 503 for 2 s from the listener's start.
+- ``outage:3s``: every request gets 503 for 3 s from the listener's start.
 
 The tests assert what the snapshot holds (what was sent, when, and the answer it got) and
 ``sentry-mirror report --json``'s ``behaviour`` section on it. Every SDK and scenario runs
@@ -44,11 +44,12 @@ from sentry_mirror.io.snapshot import iter_records
 from tests.conformance.clients import JS_DIR, finish, installed_version, need_node, pinned_version, run, start
 
 ROOT = Path(__file__).parents[2]
-WINDOW = 2  # seconds: the scenarios' window
-STEADY = 2 * WINDOW + 1  # seconds the apps send for
+WINDOW = 2  # seconds: the rate limit's window
+OUTAGE = 3  # seconds: the outage's (longer: the apps need some of it to start sending)
+STEADY = 5  # seconds the apps send for
 SCENARIOS = {
     "rate-limit-transactions": f"rate-limit-transactions:{WINDOW}s",
-    "outage": f"outage:{WINDOW}s",
+    "outage": f"outage:{OUTAGE}s",
 }
 SDKS = {"python": "sentry.python", "node": "sentry.javascript.node"}
 
@@ -158,7 +159,9 @@ async def _run_app(name: str, spec: str, argv: AppArgv, root: Path) -> tuple[dic
 async def _outcome(name: str, spec: str, argv: AppArgv, root: Path, sdk: str) -> Outcome:
     app, snapshots, started = await _run_app(name, spec, argv, root)
     # The report as a user gets it: the CLI, on the snapshot directory.
-    reported = await run([sys.executable, "-m", "sentry_mirror", "report", "--json", str(snapshots)], cwd=ROOT)
+    reported = await run(
+        [sys.executable, "-m", "sentry_mirror", "report", "--format", "json", str(snapshots)], cwd=ROOT
+    )
     assert 0 == reported.returncode, reported.stderr
     behaviour = orjson.loads(reported.stdout)["behaviour"]
     [entry] = [e for e in behaviour["sdks"] if e["sdk"] == sdk]
@@ -271,8 +274,8 @@ def _outage(outcome: Outcome) -> tuple[list[Sent], list[Sent]]:
     assert sent[: len(failed)] == failed
     assert all(s.scripted is not None for s in failed)
     assert all(s.scripted is None and s.status == 200 for s in sent[len(failed) :])
-    assert failed[-1].at < outcome.started + WINDOW
-    assert sent[len(failed)].at > outcome.started + WINDOW - 0.5  # (started: taken just after the start)
+    assert failed[-1].at < outcome.started + OUTAGE
+    assert sent[len(failed)].at > outcome.started + OUTAGE - 0.5  # (started: taken just after the start)
     ids = Counter(i for s in sent for i in s.event_ids)
     wanted = outcome.ids("error") + outcome.ids("transaction")
     assert Counter(wanted) == ids
@@ -296,7 +299,20 @@ def test_outage_python(runs: dict[str, Outcome]) -> None:
         ("network_error", "span"): 2 * transactions,
         ("network_error", "internal"): reports,
     } == outcome.discarded()
+    # What reached a working server: the loss of the last report of the outage (and, when
+    # the outage ended inside a tick, that tick's 503'd items).
+    landed = outcome.discarded(answered=200)
+    assert 1 == landed.pop(("network_error", "internal"))
+    assert landed.keys() <= {("network_error", c) for c in ("error", "transaction", "span")}
+    assert max(landed.values(), default=0) <= 2
+
+    # The report: no retry; the reports (503'd ones included) count every refused item.
+    verdicts = outcome.verdicts()
+    assert ("pass", "pass") == (verdicts["server_error"], verdicts["client_reports"])
+    assert ("not_seen",) * 4 == tuple(verdicts[c] for c in ("backoff", "scope", "resume", "retry_after"))
     _no_failed_verdict(outcome)
+    reported = {(c["reason"], c["category"]): c["quantity"] for c in outcome.behaviour["client_reports"]}
+    assert outcome.discarded() == reported
 
 
 def test_outage_node(runs: dict[str, Outcome]) -> None:
@@ -306,6 +322,12 @@ def test_outage_node(runs: dict[str, Outcome]) -> None:
     assert sum(1 for s in failed if "event" in s.types) >= 3
     assert sum(1 for s in failed if "transaction" in s.types) >= 3
     assert [] == [s for s in outcome.sent if "client_report" in s.types]
+
+    # The report: no retry; client reports not seen (though the spec asks an SDK to report
+    # what it drops after a 5xx: docs/sdk-failure-behaviour.md).
+    verdicts = outcome.verdicts()
+    assert ("pass", "not_seen") == (verdicts["server_error"], verdicts["client_reports"])
+    assert [] == outcome.behaviour["client_reports"]
     _no_failed_verdict(outcome)
 
 
