@@ -147,10 +147,15 @@ async def _run_app(name: str, spec: str, argv: AppArgv, root: Path) -> tuple[dic
         ran = await finish(proc)
         pytest.fail(f"{name} did not start: {line!r} {ran.stderr}")
     snapshots = workdir / "snapshots"
-    async with _listener(spec, snapshots) as ready:
-        started = time.time()
-        dsn = f"http://mirror@127.0.0.1:{ready.port}/1\n"
-        ran = await finish(proc, stdin=dsn.encode(), timeout=60)
+    try:
+        async with _listener(spec, snapshots) as ready:
+            started = time.time()
+            dsn = f"http://mirror@127.0.0.1:{ready.port}/1\n"
+            ran = await finish(proc, stdin=dsn.encode(), timeout=60)
+    finally:
+        if proc.returncode is None:  # the listener did not start: the app waits for its DSN
+            proc.kill()
+            await proc.wait()
     assert 0 == ran.returncode, ran.stderr
     app = orjson.loads((workdir / "report.json").read_bytes())
     return app, snapshots, started
