@@ -186,6 +186,39 @@ def test_node_under_an_outage_sends_no_report_so_it_is_not_seen() -> None:
     assert not failed(section(records))
 
 
+def test_node_under_a_503_with_retry_after_misses_send_error() -> None:
+    """@sentry/node 11.12.0 holds everything back 2 s after a 503 with Retry-After and reports
+    what it held as ratelimit_backoff, but never the 503'd event itself: the client reports
+    spec (1.19.0) asks for send_error on any 5xx."""
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, headers=RETRY_2S, sdk=NODE,
+                        scripted=make_scripted("outage")),
+        reported(2.5, ("ratelimit_backoff", "error", 1), ("ratelimit_backoff", "transaction", 1), sdk=NODE),
+        sent(2.6, sdk=NODE),
+    ]  # fmt: skip
+    result = verdicts(records)
+    assert result["client_reports"] == "fail" and result["retry_after"] == "info"
+    assert "names error 1 as send_error or network_error" in detail(records, "client_reports")
+
+
+def test_any_refusal_but_429_is_expected_as_send_error() -> None:
+    forbidden = make_scripted("forbidden")
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=403, scripted=forbidden),
+        reported(0.5, ("send_error", "error", 1)),
+    ]
+    assert verdicts(records)["client_reports"] == "pass"
+    assert verdicts([records[0], reported(0.5, ("sample_rate", "error", 1))])["client_reports"] == "fail"
+
+
+def test_a_failure_at_the_very_end_is_not_seen() -> None:
+    outage = make_scripted("outage")
+    last = [sent(0.0), make_sdk_record(("event",), at=1.0, event_id=ids(5), status=503, scripted=outage)]
+    assert verdicts(last)["server_error"] == "not_seen"
+    big = [sent(0.0), make_sdk_record(("event",), at=1.0, event_id=ids(5), status=413, scripted=outage)]
+    assert verdicts(big)["too_large"] == "not_seen"
+
+
 def test_a_later_report_without_the_refused_items_fails() -> None:
     records = [
         make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, scripted=make_scripted("outage")),
