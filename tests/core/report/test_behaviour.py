@@ -211,6 +211,24 @@ def test_any_refusal_but_429_is_expected_as_send_error() -> None:
     assert verdicts([records[0], reported(0.5, ("sample_rate", "error", 1))])["client_reports"] == "fail"
 
 
+def test_requests_not_from_an_sdk_carry_no_category() -> None:
+    """A 404 to an unknown path (a browser's favicon) during a limit is neither a violation
+    nor a refused item a client report must name."""
+    favicon = make_record(
+        received_at=make_sdk_record(at=0.5)["received_at"], summary={"sdk": "sentry.python/2.75.0", "items": []}
+    )
+    records = [
+        limited(0.0, ("event",), headers=[], rule="rate-limit-all"),
+        favicon,
+        reported(0.7, ("sample_rate", "error", 1)),
+    ]
+    result = verdicts(records)
+    assert result["backoff"] == "not_seen" and result["client_reports"] == "info"
+    store = make_sdk_record(at=0.5)
+    store["endpoint"] = "store"
+    assert verdicts([records[0], store])["backoff"] == "fail"
+
+
 def test_a_failure_at_the_very_end_is_not_seen() -> None:
     outage = make_scripted("outage")
     last = [sent(0.0), make_sdk_record(("event",), at=1.0, event_id=ids(5), status=503, scripted=outage)]
