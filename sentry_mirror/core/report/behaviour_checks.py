@@ -70,7 +70,7 @@ class Episode:
 class LimitFacts:
     """What the walk over a timeline found about rate limits."""
 
-    answers: int = 0  #: answers that set or extended a limit
+    answers: int = 0  #: limiting answers, from the first that set a limit on
     longest: float = 0.0  #: the longest limit stated (seconds)
     statuses: Counter[int] = field(default_factory=Counter)
     limited: set[str | None] = field(default_factory=set)  #: categories ever limited (None: all)
@@ -146,11 +146,11 @@ def _apply(facts: LimitFacts, limits: RateLimits, answer: Entry) -> None:
             facts.open[key] = Episode(answer.answered, until, answer.status)
         else:
             episode.until = until
-    if changed:
+    if changed or facts.answers:  # (one restating a limit already held counts too)
         facts.answers += 1
         facts.statuses[answer.status] += 1
-        if facts.first_at is None:
-            facts.first_at = answer.answered
+    if changed and facts.first_at is None:
+        facts.first_at = answer.answered
 
 
 def _judge(facts: LimitFacts, limits: RateLimits, entry: Entry) -> None:

@@ -97,6 +97,8 @@ def test_an_sdk_ignoring_the_limit_fails_backoff() -> None:
     records = [*python_transaction_limit()[:3], sent(1.0, ("transaction",)), sent(2.9, ("transaction",))]
     assert verdicts(records)["backoff"] == "fail"
     assert "the first, transaction, 0.9 s after a 429 limiting it for 2 s" in detail(records, "backoff")
+    again = [*records[:3], limited(1.0, headers=[("X-Sentry-Rate-Limits", "1:transaction:organization")])]
+    assert "2 answer(s) (429) limited transaction for up to 2 s" in detail(again, "backoff")
     assert failed(section(records))
 
 
@@ -324,18 +326,19 @@ def _shift(record: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(min_value=0, max_value=11), st.booleans())
-def test_merge_equals_one_pass(split: int, reverse: bool) -> None:
+@given(st.lists(st.booleans(), min_size=11, max_size=11), st.booleans())
+def test_merge_equals_one_pass(part: list[bool], reverse: bool) -> None:
+    """Records shared out between two builders in any way, merged in either order: the
+    result of one pass (the timelines are ordered by time before any verdict)."""
     records = _mixed()
+    assert len(records) == len(part)
     whole = ReportBuilder(sections=["behaviour"])
     for record in records:
         whole.add(record)
     first, second = ReportBuilder(sections=["behaviour"]), ReportBuilder(sections=["behaviour"])
-    for record in records[:split]:
-        first.add(record)
-    for record in records[split:]:
-        second.add(record)
-    if reverse:  # the parts merged in the other order: ordering by time gives the same
+    for record, mine in zip(records, part, strict=True):
+        (first if mine else second).add(record)
+    if reverse:
         second.merge(first)
         first = second
     else:
