@@ -43,7 +43,7 @@ def sdk_label(row: Mapping[str, Any]) -> str:
 
 def failures(data: Mapping[str, Any]) -> int:
     """How many verdicts failed, over every SDK."""
-    return sum(1 for row in data["sdks"] for v in row["verdicts"] if v["status"] == "fail")
+    return sum(1 for row in data.get("sdks") or () for v in row["verdicts"] if v["status"] == "fail")
 
 
 def _specs(data: Mapping[str, Any]) -> str:
@@ -88,8 +88,12 @@ _RETRY_HEADINGS = ("failures", "event ids", "retried", "attempts", "min gap s", 
 
 def render(console: Console, data: Mapping[str, Any]) -> None:
     """The section alone on a console (``probe``): per SDK, its verdicts coloured, then its
-    client reports; last, how many verdicts failed."""
+    client reports; last, how many verdicts failed. ``data`` is the section's JSON, or ``{}``
+    (a report without the section: no request a scripted rule answered)."""
     console.rule(safe.text(TITLE, style="bold"), align="left")
+    if not data.get("sdks"):
+        console.print(safe.text("no request a scripted rule answered: nothing to judge", style="dim"))
+        return
     for row in data["sdks"]:
         console.print(
             safe.assemble(

@@ -64,6 +64,10 @@ def test_render_failing() -> None:
     assert "FAIL" in text and "1 verdict(s) failed" in text
 
 
+def test_render_without_the_section() -> None:
+    assert "no request a scripted rule answered" in rendered({})
+
+
 def test_captured_names_are_literal() -> None:
     text = rendered(section(python_limited(sdk=HOSTILE_SDK)))
     assert "[red]evil[on blue]" in text

@@ -70,7 +70,7 @@ class Episode:
 class LimitFacts:
     """What the walk over a timeline found about rate limits."""
 
-    answers: int = 0  #: answers that set or extended a limit
+    answers: int = 0  #: limiting answers, from the first that set a limit on
     longest: float = 0.0  #: the longest limit stated (seconds)
     statuses: Counter[int] = field(default_factory=Counter)
     limited: set[str | None] = field(default_factory=set)  #: categories ever limited (None: all)
@@ -82,7 +82,8 @@ class LimitFacts:
     #: (category, limit s, s after the limit ended, s after the answer, status), in order
     resumed: list[tuple[str, float, float, float, int]] = field(default_factory=list)
     open: dict[str | None, Episode] = field(default_factory=dict)  #: limits not yet followed by a request
-    backoff_reported: Counter[str] = field(default_factory=Counter)  #: ratelimit_backoff after the first limit
+    #: ratelimit_backoff reported after the first limiting answer went out
+    backoff_reported: Counter[str] = field(default_factory=Counter)
     end: float = 0.0  #: the last request's time
 
     def covers(self, category: str) -> bool:
@@ -106,17 +107,19 @@ def walk_limits(entries: list[Entry]) -> LimitFacts:
     facts = LimitFacts()
     limits = RateLimits()
     pending: list[tuple[float, int, Entry]] = []
+    sent_at: float | None = None  # when the first limiting answer went out
     for seq, entry in enumerate(entries):
         while pending and pending[0][0] <= entry.t:
             _apply(facts, limits, heapq.heappop(pending)[2])
         if entry.categories:
             _judge(facts, limits, entry)
-        if facts.first_at is not None:
+        if limiting(entry):
+            heapq.heappush(pending, (entry.answered + IN_FLIGHT, seq, entry))
+            sent_at = entry.answered if sent_at is None else min(sent_at, entry.answered)
+        if sent_at is not None and entry.t >= sent_at:
             for reason, category, quantity in entry.discards:
                 if reason == "ratelimit_backoff":
                     facts.backoff_reported[category] += quantity
-        if limiting(entry):
-            heapq.heappush(pending, (entry.answered + IN_FLIGHT, seq, entry))
     while pending:
         _apply(facts, limits, heapq.heappop(pending)[2])
     facts.end = entries[-1].t if entries else 0.0
@@ -143,11 +146,11 @@ def _apply(facts: LimitFacts, limits: RateLimits, answer: Entry) -> None:
             facts.open[key] = Episode(answer.answered, until, answer.status)
         else:
             episode.until = until
-    if changed:
+    if changed or facts.answers:  # (one restating a limit already held counts too)
         facts.answers += 1
         facts.statuses[answer.status] += 1
-        if facts.first_at is None:
-            facts.first_at = answer.answered
+    if changed and facts.first_at is None:
+        facts.first_at = answer.answered
 
 
 def _judge(facts: LimitFacts, limits: RateLimits, entry: Entry) -> None:
@@ -228,7 +231,10 @@ def scope(facts: LimitFacts) -> Verdict:
     if facts.flowing:
         detail = f"while {facts.named()} was limited, other categories kept flowing (requests: {counts(facts.flowing)})"
         return Verdict("scope", PASS, detail, "rate-limiting")
-    detail = f"nothing of another category was sent while {facts.named()} was limited: nothing to judge"
+    detail = (
+        f"nothing of another category was sent while {facts.named()} was limited (a request within "
+        f"{IN_FLIGHT:g} s of the answer may not have known it): nothing to judge"
+    )
     return Verdict("scope", NOT_SEEN, detail, "rate-limiting")
 
 

@@ -31,8 +31,9 @@ JUDGED = frozenset(
 
 
 def refused(entry: Entry) -> bool:
-    """A 5xx, a dropped connection (status 0) or a 413."""
-    return entry.status in (0, 413) or 500 <= entry.status <= 599
+    """A 4xx other than 429 (a 413 among them), a 5xx or a dropped connection (status 0):
+    what the SDK must record as ``send_error`` (a network error, if not retried)."""
+    return entry.status == 0 or (400 <= entry.status <= 599 and entry.status != 429)
 
 
 @dataclass
@@ -46,7 +47,8 @@ class RetryFacts:
     attempts: int = 0  #: requests sending such an id again
     gaps: list[float] = field(default_factory=list)  #: seconds from an answer to the id's next send
     duplicated: list[str] = field(default_factory=list)  #: retried ids accepted (2xx) twice or more
-    observed: float = 0.0  #: seconds from the last failure to the last request
+    observed: float = 0.0  #: seconds from the first failure to an event id to the last request
+    later: int = 0  #: requests received after that failure
 
     def to_json(self) -> Json:
         return {
@@ -73,10 +75,13 @@ def walk_retries(entries: list[Entry]) -> RetryFacts:
         if _server_failure(entry):
             facts.failures += 1
             facts.dropped += entry.status == 0
-            facts.observed = entries[-1].t - entry.t
             if entry.event_id is not None and entry.event_id not in first:
                 first[entry.event_id] = index
     facts.events = len(first)
+    if first:
+        start = min(first.values())
+        facts.observed = entries[-1].t - entries[start].t
+        facts.later = len(entries) - start - 1
     previous: dict[str, Entry] = {}
     accepted: Counter[str] = Counter()
     for index, entry in enumerate(entries):
@@ -98,9 +103,21 @@ def server_error(facts: RetryFacts) -> Verdict:
     stored twice (an event id accepted twice)."""
     if not facts.failures:
         return Verdict("server_error", NOT_SEEN, "no 5xx answer and no dropped connection", "client-reports")
-    what = f"{facts.failures} 5xx answer(s) or dropped connection(s) ({facts.dropped} dropped)"
+    answers = facts.failures - facts.dropped
+    what = " and ".join(
+        part
+        for part in (
+            f"{answers} 5xx answer(s)" if answers else "",
+            f"{facts.dropped} dropped connection(s)" if facts.dropped else "",
+        )
+        if part
+    )
     if not facts.events:
         return Verdict("server_error", NOT_SEEN, f"{what}, none to a request with an event id", "client-reports")
+    if not facts.retried and not facts.later:
+        return Verdict(
+            "server_error", NOT_SEEN, f"{what}: the traffic ended with it, nothing to judge", "client-reports"
+        )
     if not facts.retried:
         detail = f"{what}: none of the {facts.events} event(s) was sent again in the {seconds(facts.observed)} after"
         return Verdict("server_error", PASS, detail, "client-reports")
@@ -124,14 +141,18 @@ def too_large(entries: list[Entry]) -> Verdict:
             "too_large", NOT_SEEN, f"{len(answers)} 413 answer(s), none to a request with an event id", "client-reports"
         )
     same = changed = 0
-    for key, (index, answer) in with_id.items():
-        for later in entries[index + 1 :]:
-            if later.event_id == key:
-                if later.size == answer.size and later.types == answer.types:
-                    same += 1
-                else:
-                    changed += 1
+    for index, later in enumerate(entries):
+        first = with_id.get(later.event_id) if later.event_id is not None else None
+        if first is None or index <= first[0]:
+            continue
+        answer = first[1]
+        if later.size == answer.size and later.types == answer.types:
+            same += 1
+        else:
+            changed += 1
     what = f"{len(answers)} 413 answer(s) to {len(with_id)} event(s)"
+    if min(index for index, _ in with_id.values()) == len(entries) - 1:
+        return Verdict("too_large", NOT_SEEN, f"{what}: the traffic ended with it, nothing to judge", "client-reports")
     if same:
         return Verdict(
             "too_large", FAIL, f"{what}: resent unchanged {same} time(s) (the spec: never resend)", "client-reports"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sentry_mirror.core.grouping import events_of
-from sentry_mirror.core.ratelimits import record_categories
+from sentry_mirror.core.ratelimits import ENDPOINT_CATEGORIES, record_categories
 from sentry_mirror.core.record import parse_time
 from sentry_mirror.core.report.bounded import Capped
 from sentry_mirror.core.report.view import RecordView
@@ -29,7 +29,9 @@ class Entry(NamedTuple):
 
     t: float  #: received, seconds since the epoch
     id: str  #: the record's id (orders entries received in the same microsecond)
-    types: tuple[str, ...]  #: item types (the endpoint's name for a request that is not an envelope)
+    #: item types; for a store, security, minidump … request its endpoint's name; none for a
+    #: request that is not an SDK's (web API, uploads, unknown paths)
+    types: tuple[str, ...]
     categories: tuple[str, ...]  #: the data categories it carried (``internal`` left out)
     event_id: str | None
     status: int  #: the answer's status; 0: the connection was dropped
@@ -86,8 +88,11 @@ def entry_of(view: RecordView) -> Entry | None:
     except (TypeError, ValueError):
         return None
     endpoint = view.endpoint if isinstance(view.endpoint, str) else "unknown"
-    types = tuple([str(item.get("type"))[:100] for item in view.items]) if endpoint in ("envelope", "tunnel") else ()
-    categories = record_categories({"endpoint": endpoint, "summary": {"items": view.items}})
+    if endpoint in ("envelope", "tunnel"):
+        types = tuple([str(item.get("type"))[:100] for item in view.items])
+    else:  # a request of another SDK endpoint carries one item of its category; the rest none
+        types = (endpoint,) if endpoint in ENDPOINT_CATEGORIES else ()
+    categories = record_categories({"endpoint": endpoint, "summary": {"items": view.items}}) if types else ()
     status = view.status if type(view.status) is int else 0
     scripted = data.get("scripted")
     scripted = scripted if isinstance(scripted, dict) else {}
@@ -104,7 +109,7 @@ def entry_of(view: RecordView) -> Entry | None:
     return Entry(
         t=t,
         id=str(data.get("id"))[:64],
-        types=types or (endpoint[:100],),
+        types=types,
         categories=tuple([c for c in categories if c != "internal"]),
         event_id=event_id[:MAX_TEXT] if isinstance(event_id, str) and event_id else None,
         status=status,

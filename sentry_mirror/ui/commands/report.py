@@ -72,7 +72,9 @@ def report_command(
     SDKs dropped, personal data, source maps and releases, and what a server must support;
     over snapshots of forward mode (listen --forward/--tee), what the upstream and the
     candidates answered; over snapshots sentry-cli uploaded to, releases, commits, deploys,
-    source map bundles and debug files. SNAPSHOT is a file, a directory or a glob (default:
+    source map bundles and debug files; over snapshots holding scripted answers (listen
+    --scenario/--script, probe), what each SDK did around them, judged against the SDK
+    development spec. SNAPSHOT is a file, a directory or a glob (default:
     snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
     --since and --until).
 

@@ -97,6 +97,8 @@ def test_an_sdk_ignoring_the_limit_fails_backoff() -> None:
     records = [*python_transaction_limit()[:3], sent(1.0, ("transaction",)), sent(2.9, ("transaction",))]
     assert verdicts(records)["backoff"] == "fail"
     assert "the first, transaction, 0.9 s after a 429 limiting it for 2 s" in detail(records, "backoff")
+    again = [*records[:3], limited(1.0, headers=[("X-Sentry-Rate-Limits", "1:transaction:organization")])]
+    assert "2 answer(s) (429) limited transaction for up to 2 s" in detail(again, "backoff")
     assert failed(section(records))
 
 
@@ -186,6 +188,57 @@ def test_node_under_an_outage_sends_no_report_so_it_is_not_seen() -> None:
     assert not failed(section(records))
 
 
+def test_node_under_a_503_with_retry_after_misses_send_error() -> None:
+    """@sentry/node 11.12.0 holds everything back 2 s after a 503 with Retry-After and reports
+    what it held as ratelimit_backoff, but never the 503'd event itself: the client reports
+    spec (1.19.0) asks for send_error on any 5xx."""
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, headers=RETRY_2S, sdk=NODE,
+                        scripted=make_scripted("outage")),
+        reported(2.5, ("ratelimit_backoff", "error", 1), ("ratelimit_backoff", "transaction", 1), sdk=NODE),
+        sent(2.6, sdk=NODE),
+    ]  # fmt: skip
+    result = verdicts(records)
+    assert result["client_reports"] == "fail" and result["retry_after"] == "info"
+    assert "names error 1 as send_error or network_error" in detail(records, "client_reports")
+
+
+def test_any_refusal_but_429_is_expected_as_send_error() -> None:
+    forbidden = make_scripted("forbidden")
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=403, scripted=forbidden),
+        reported(0.5, ("send_error", "error", 1)),
+    ]
+    assert verdicts(records)["client_reports"] == "pass"
+    assert verdicts([records[0], reported(0.5, ("sample_rate", "error", 1))])["client_reports"] == "fail"
+
+
+def test_requests_not_from_an_sdk_carry_no_category() -> None:
+    """A 404 to an unknown path (a browser's favicon) during a limit is neither a violation
+    nor a refused item a client report must name."""
+    favicon = make_record(
+        received_at=make_sdk_record(at=0.5)["received_at"], summary={"sdk": "sentry.python/2.75.0", "items": []}
+    )
+    records = [
+        limited(0.0, ("event",), headers=[], rule="rate-limit-all"),
+        favicon,
+        reported(0.7, ("sample_rate", "error", 1)),
+    ]
+    result = verdicts(records)
+    assert result["backoff"] == "not_seen" and result["client_reports"] == "info"
+    store = make_sdk_record(at=0.5)
+    store["endpoint"] = "store"
+    assert verdicts([records[0], store])["backoff"] == "fail"
+
+
+def test_a_failure_at_the_very_end_is_not_seen() -> None:
+    outage = make_scripted("outage")
+    last = [sent(0.0), make_sdk_record(("event",), at=1.0, event_id=ids(5), status=503, scripted=outage)]
+    assert verdicts(last)["server_error"] == "not_seen"
+    big = [sent(0.0), make_sdk_record(("event",), at=1.0, event_id=ids(5), status=413, scripted=outage)]
+    assert verdicts(big)["too_large"] == "not_seen"
+
+
 def test_a_later_report_without_the_refused_items_fails() -> None:
     records = [
         make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, scripted=make_scripted("outage")),
@@ -273,18 +326,19 @@ def _shift(record: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(min_value=0, max_value=11), st.booleans())
-def test_merge_equals_one_pass(split: int, reverse: bool) -> None:
+@given(st.lists(st.booleans(), min_size=11, max_size=11), st.booleans())
+def test_merge_equals_one_pass(part: list[bool], reverse: bool) -> None:
+    """Records shared out between two builders in any way, merged in either order: the
+    result of one pass (the timelines are ordered by time before any verdict)."""
     records = _mixed()
+    assert len(records) == len(part)
     whole = ReportBuilder(sections=["behaviour"])
     for record in records:
         whole.add(record)
     first, second = ReportBuilder(sections=["behaviour"]), ReportBuilder(sections=["behaviour"])
-    for record in records[:split]:
-        first.add(record)
-    for record in records[split:]:
-        second.add(record)
-    if reverse:  # the parts merged in the other order: ordering by time gives the same
+    for record, mine in zip(records, part, strict=True):
+        (first if mine else second).add(record)
+    if reverse:
         second.merge(first)
         first = second
     else:
