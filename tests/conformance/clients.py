@@ -90,17 +90,29 @@ async def run(
     argv: Sequence[str], *, timeout: float = 60, env: dict[str, str] | None = None, cwd: Path = JS_DIR
 ) -> Ran:
     """Run a client process without blocking the event loop that serves the listener."""
+    proc = await start(argv, env=env, cwd=cwd)
+    return await finish(proc, timeout=timeout)
+
+
+async def start(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path = JS_DIR, stdin: int = subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """Start a client process (stdout and stderr piped) without the unwanted environment."""
     inherited = {k: v for k, v in os.environ.items() if not _UNWANTED_ENV.match(k)}
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
         env={**inherited, **(env or {})},
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+async def finish(proc: asyncio.subprocess.Process, *, timeout: float = 60, stdin: bytes | None = None) -> Ran:
+    """Wait for a started client process (giving it ``stdin``); killed after ``timeout``."""
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except TimeoutError:
         proc.kill()
         await proc.wait()

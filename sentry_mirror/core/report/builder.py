@@ -8,7 +8,7 @@ is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the a
 before it have counted it, those after have not. Adding a section is writing its aggregator module
 (:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`. The ``releases``
 aggregator is made only when that section is wanted (it keeps JavaScript events for
-``sourcemaps check``).
+``sourcemaps check``), and so is the ``behaviour`` one (it keeps a timeline of every request).
 
 Answer records (forward mode, :mod:`sentry_mirror.core.answer`) feed the ``upstream`` section
 only (:mod:`.upstream`), and only it: they are told from request records by their ``kind``
@@ -23,6 +23,7 @@ from typing import Any
 from sentry_mirror.core import answer, pii
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record
+from sentry_mirror.core.report.behaviour import Behaviour
 from sentry_mirror.core.report.bounded import by_count
 from sentry_mirror.core.report.dropped import Dropped
 from sentry_mirror.core.report.fields import Fields
@@ -64,6 +65,7 @@ class ReportBuilder:
         self.issues = Issues(top_groups)
         self.performance = Performance(self.remarks)
         self.upstream = Upstream()
+        self.behaviour = Behaviour() if "behaviour" in set(sections) else None
         self.releases = Releases(frames_for_report()) if "releases" in set(sections) else None
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
@@ -77,6 +79,7 @@ class ReportBuilder:
             "server": Server(self.traffic),
             "upstream": self.upstream,
             **({"releases": self.releases} if self.releases is not None else {}),
+            **({"behaviour": self.behaviour} if self.behaviour is not None else {}),
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -122,8 +125,13 @@ class ReportBuilder:
 
     def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
-        read (``upstream``: answer records; ``releases``: upload or web API records)."""
-        read = {"upstream": self.upstream.count, "releases": self.releases.from_ci if self.releases else 0}
+        read (``upstream``: answer records; ``releases``: upload or web API records;
+        ``behaviour``: records a scripted rule answered)."""
+        read = {
+            "upstream": self.upstream.count,
+            "releases": self.releases.from_ci if self.releases else 0,
+            "behaviour": self.behaviour.scripted if self.behaviour else 0,
+        }
         wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
         transactions = self.performance.groups()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, report
-from sentry_mirror.ui import render_report, render_report_html, render_report_releases, render_report_terminal
+from sentry_mirror.ui import render_report, render_report_behaviour, render_report_html, render_report_terminal
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.reading import warn
@@ -19,6 +19,7 @@ from sentry_mirror.ui.safe import json_text
 _ABSENT = {
     "upstream": "no answer records read (they are written by listen --forward or --tee)",
     "releases": "no upload or web API records read (sentry-cli pointed at the mirror writes them)",
+    "behaviour": "no request a scripted rule answered (listen --scenario/--script and probe write them)",
 }
 
 
@@ -71,7 +72,9 @@ def report_command(
     SDKs dropped, personal data, source maps and releases, and what a server must support;
     over snapshots of forward mode (listen --forward/--tee), what the upstream and the
     candidates answered; over snapshots sentry-cli uploaded to, releases, commits, deploys,
-    source map bundles and debug files. SNAPSHOT is a file, a directory or a glob (default:
+    source map bundles and debug files; over snapshots holding scripted answers (listen
+    --scenario/--script, probe), what each SDK did around them, judged against the SDK
+    development spec. SNAPSHOT is a file, a directory or a glob (default:
     snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
     --since and --until).
 
@@ -88,7 +91,7 @@ def report_command(
         emit(env, json_text(data, indent=True) + "\n", output)
         return
     title = f"sentry-mirror report: {', '.join(snapshots) or 'snapshots'}"
-    document = render_report_releases.document(data, max_paths=max_paths)
+    document = render_report_behaviour.document(data, max_paths=max_paths)
     if fmt == "markdown":
         emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":
