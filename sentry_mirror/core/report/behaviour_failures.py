@@ -182,6 +182,7 @@ class Reports:
     reported: Counter[str] = field(default_factory=Counter)  #: send_error + network_error per category
     missing: Counter[str] = field(default_factory=Counter)  #: refused, and no later report says so
     late: bool = False  #: a client report arrived after a refusal
+    went_on: bool = False  #: the SDK sent anything after a refusal (it had the chance to report it)
     reasons: Counter[str] = field(default_factory=Counter)  #: quantities per reason
 
 
@@ -192,6 +193,7 @@ def walk_reports(entries: list[Entry], retried: set[str]) -> Reports:
     first_refusal = last_report = None
     for entry in entries:
         facts.reports += entry.reports
+        facts.went_on = facts.went_on or (first_refusal is not None and entry.t > first_refusal)
         if entry.reports:
             last_report = entry.t
             facts.late = facts.late or (first_refusal is not None and entry.t > first_refusal)
@@ -230,9 +232,11 @@ def client_reports(entries: list[Entry], limits: LimitFacts, retries: RetryFacts
         if text
     )
     if not facts.reports:
-        something = facts.refused or limits.answers
         detail = "no client report arrived" + (f" ({said})" if said else "")
-        if something:
+        if facts.refused and facts.went_on:  # it kept sending, and never said what it lost
+            detail += "; the spec asks for send_error (unless the app turned client reports off)"
+            return Verdict("client_reports", FAIL, detail, "client-reports")
+        if facts.refused or limits.answers:
             detail += "; the SDK may have them turned off"
         return Verdict("client_reports", NOT_SEEN, detail, "client-reports")
     if facts.missing:

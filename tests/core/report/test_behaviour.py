@@ -178,11 +178,21 @@ def test_python_under_an_outage_drops_and_reports_network_error() -> None:
     assert section(python_outage())["sdks"][0]["retries"]["retried"] == 0
 
 
-def test_node_under_an_outage_sends_no_report_so_it_is_not_seen() -> None:
+def test_node_under_an_outage_sends_no_report_at_all_so_it_fails() -> None:
+    """@sentry/node 11.12.0 goes on sending after a 503 and never reports the 503'd event."""
     outage = make_scripted("outage")
     records = [
         make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, sdk=NODE, scripted=outage),
         sent(0.1, sdk=NODE),
+    ]
+    assert verdicts(records)["client_reports"] == "fail"
+    assert "the spec asks for send_error" in detail(records, "client_reports")
+    assert failed(section(records))
+
+
+def test_no_report_is_not_seen_when_the_traffic_ends_with_the_refusal() -> None:
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, sdk=NODE, scripted=make_scripted("outage"))
     ]
     assert verdicts(records)["client_reports"] == "not_seen"
     assert not failed(section(records))
