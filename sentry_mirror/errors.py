@@ -66,3 +66,10 @@ class SnapshotError(MirrorError):
 
 class FormatVersionError(SnapshotError):
     """A snapshot written by a newer sentry-mirror than this one."""
+
+
+class ScriptError(MirrorError):
+    """A script of answers (``listen --script``, ``--scenario``) that cannot be used: the
+    message names ``FILE:LINE`` and the reason. A usage error: nothing was started."""
+
+    exit_code = ExitCode.USAGE

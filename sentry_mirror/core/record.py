@@ -28,7 +28,13 @@ Format versions 1 and 2, field by field (the README has the same table for users
                     strings cut, at most 1,000 items, then ``items_total`` counts them all
 ``error``           why the request was refused (null when it was accepted)
 ``notes``           where the mirror was more lenient than Relay, and other remarks
-``response``        ``{status, headers, body, body_base64}`` exactly as sent
+``response``        ``{status, headers, body, body_base64}`` exactly as sent (status 0, no
+                    headers and an empty body when a script dropped the connection)
+``scripted``        (only when a script gave the answer: ``listen --script``/``--scenario``)
+                    ``{rule, source, natural: {status}, delay_ms, drop, partial}``: the rule's
+                    name and where it is written, the status Relay's answer would have had,
+                    the delay before answering, a dropped connection, a rate limit on a
+                    request partly taken (docs/scripts.md)
 ``mirror``          ``{version}`` of the sentry-mirror that wrote it
 """
 

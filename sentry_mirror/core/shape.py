@@ -54,6 +54,7 @@ _OPTIONAL: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("body_truncated", (bool, NONE)),
     ("body_encoded", (bool, NONE)),  # format version 2 (on main): true when the body is kept compressed
     ("forwarded_to", (str, NONE)),  # forward mode: where it was sent on (its answer: core/answer.py)
+    ("scripted", (dict, NONE)),  # listen --script/--scenario: the rule that gave the answer (io/scripting.py)
 )
 #: Summary fields (each may be absent: records before the summary held the facts).
 _SUMMARY: tuple[tuple[str, tuple[type, ...]], ...] = (

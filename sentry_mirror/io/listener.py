@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentry_mirror.core import ingest
+from sentry_mirror.core.script import Script
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
+from sentry_mirror.errors import ScriptError
 from sentry_mirror.io.forward import ForwardOptions, Tally
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
@@ -31,6 +33,7 @@ class ListenOptions:
     forward: ForwardOptions = field(default_factory=ForwardOptions)
     repos: tuple[str, ...] = ()  # the repositories the web API lists (io/webapi.py)
     max_upload: int = DEFAULT_MAX_UPLOAD  # the largest file the web API puts together (io/webapi.py)
+    script: Script | None = None  # scripted answers (io/scripting.py, docs/scripts.md)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ async def listen(
 
     A snapshot that cannot be written (a full disk) does not stop the listener: requests
     get 503 with Retry-After until it can be written again (see :class:`Recorder`)."""
+    if options.script is not None and options.forward.upstream:
+        raise ScriptError("scripted answers cannot go with --forward: the SDK gets the upstream's answer")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -127,7 +132,14 @@ async def _run(
         if options.forward.upstream or options.forward.tee:
             forwarding = Forwarding(options.forward, recorder)
         app = create_app(
-            recorder, options.config, on_record, options.timeouts, forwarding, options.repos, options.max_upload
+            recorder,
+            options.config,
+            on_record,
+            options.timeouts,
+            forwarding,
+            options.repos,
+            options.max_upload,
+            options.script,
         )
         running = await serve(app, options.host, options.port)
     except BaseException:

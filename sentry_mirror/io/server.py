@@ -21,7 +21,7 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,11 +30,12 @@ from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from sentry_mirror.core import ingest, record
+from sentry_mirror.core.script import Script
 from sentry_mirror.core.webapi import auth as api_auth
 from sentry_mirror.core.webapi import routes as api_routes
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import MirrorError, SnapshotError
-from sentry_mirror.io import decoding, webapi
+from sentry_mirror.io import decoding, scripting, webapi
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.recorder import Recorder, RecordError
 
@@ -145,6 +146,7 @@ class Mirror:
     forwarding: Forwarding | None = None
     #: the web API's chunk store, releases and assembled files (io/webapi.py)
     webapi: webapi.WebApi | None = None
+    scripting: scripting.Scripting | None = None  # scripted answers (io/scripting.py)
 
 
 def create_app(
@@ -155,11 +157,15 @@ def create_app(
     forwarding: Forwarding | None = None,
     repos: tuple[str, ...] = (),
     max_upload: int = DEFAULT_MAX_UPLOAD,
+    script: Script | None = None,
 ) -> Mirror:
     """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists,
-    ``max_upload``: the largest file it puts together from uploaded chunks."""
+    ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers."""
     api = webapi.WebApi(recorder.directory, repos, max_upload)
-    return Mirror(recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api)
+    scripted = scripting.Scripting(script) if script is not None else None
+    return Mirror(
+        recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted
+    )
 
 
 async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tuple[bytes, int, bool, str | None]:
@@ -332,6 +338,9 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
     )
+    then = None
+    if mirror.scripting is not None:  # the answer may be scripted: recorded so, then delayed or dropped
+        response, then = mirror.scripting.answer(incoming.method, response, entry, mirror.flight, request)
     forwarding = mirror.forwarding
     forward = forwarding is not None and not truncated  # a body cut short is not sent on
     if forwarding is not None and forward and forwarding.looped(incoming.headers):
@@ -339,7 +348,7 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         forwarding.warn(LOOP, counts=False)
     if forward and forwarding is not None and forwarding.upstream is not None:
         entry["forwarded_to"] = forwarding.upstream.to
-    return await _store(mirror, incoming, response, entry, close=truncated, forward=forward)
+    return await _store(mirror, incoming, response, entry, close=truncated, forward=forward, then=then)
 
 
 #: Why a request that came back to the listener that sent it on is refused.
@@ -379,11 +388,13 @@ async def _store(
     *,
     close: bool,
     forward: bool = False,
+    then: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Response:
     """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable.
 
     ``forward``: then send it on (:meth:`Forwarding.relay`), even when it could not be
-    stored, and answer what the upstream answered."""
+    stored, and answer what the upstream answered. ``then``: run once it is on disk, before
+    answering (a scripted delay or drop)."""
     try:
         try:
             await mirror.recorder.write(entry)
@@ -410,6 +421,8 @@ async def _store(
         if mirror.forwarding.upstream is not None:
             response, upstream = await _relay(mirror, entry, incoming.body, response, recorded=True)
     mirror.on_record(entry, upstream)
+    if then is not None:
+        await then()
     return _respond(response, close=close or mirror.flight.draining)
 
 

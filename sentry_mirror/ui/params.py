@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
-_SECONDS = {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
+from sentry_mirror.core.units import parse_duration, parse_size
 
 
 class Size(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.3; 8.1 is allowed
@@ -21,14 +17,10 @@ class Size(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.3
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
-        match = _SIZE.match(str(value))
-        if not match:
-            self.fail(f"{value!r} is not a size like 100MB, 200MiB or 65536", param, ctx)
-        unit = (match.group(2) or "").lower()
-        base = _UNITS[unit[:1] if unit[:1] != "b" else ""]
-        if "i" in unit:
-            base = 1024 ** "kmgt".index(unit[0]) * 1024
-        return int(float(match.group(1)) * base)
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.3; 8.1 is allowed
@@ -39,10 +31,10 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from Click
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         if isinstance(value, int | float):
             return float(value)
-        match = _DURATION.match(str(value))
-        if not match:
-            self.fail(f"{value!r} is not a duration like 90s, 10m, 1h or 1d", param, ctx)
-        return float(match.group(1)) * _SECONDS[(match.group(2) or "").lower()]
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class Speed(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.3; 8.1 is allowed

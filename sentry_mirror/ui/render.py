@@ -89,9 +89,29 @@ def line_segments(
         segments += upstream_segments(upstream)
     elif status >= 300:
         segments += [("  ", None), (f"{status} {record.get('error') or ''}".rstrip(), "bold red")]
+    label = scripted_label(record)
+    if label is not None:
+        segments += [("  ", None), (label, "yellow")]
     if "".join(piece for piece, _ in segments).isprintable():  # the common case: one check for the line
         return segments
     return [(visible(piece), style) for piece, style in segments]
+
+
+def scripted_label(record: dict[str, Any]) -> str | None:
+    """``scripted: rule outage:30s``, with the delay and a drop: for a request whose answer a
+    script gave (``listen --script``/``--scenario``); None for the others."""
+    scripted = record.get("scripted")
+    if not isinstance(scripted, dict):
+        return None
+    label = f"scripted: rule {scripted.get('rule')}"
+    delay = scripted.get("delay_ms")
+    if isinstance(delay, int | float) and delay > 0:
+        label += f", after {delay / 1000:g} s"
+    if scripted.get("drop"):
+        label += ", connection dropped"
+    elif scripted.get("partial"):
+        label += ", rate limits on a partly taken request"
+    return label
 
 
 def upstream_segments(answered: dict[str, Any]) -> Segments:
@@ -122,7 +142,7 @@ class LiveLines:
         self._console = console
         self._codes: dict[str | None, tuple[str, str]] = {None: ("", "")}
         if console.is_terminal and not console.no_color and console.color_system is not None:
-            for name in ("dim", "cyan", "magenta", "bold", "bold red", "green"):
+            for name in ("dim", "cyan", "magenta", "bold", "bold red", "green", "yellow"):
                 rendered = Style.parse(name).render("\0", color_system=COLOR_SYSTEMS[console.color_system])
                 start, _, reset = rendered.partition("\0")
                 self._codes[name] = (start, reset)
@@ -146,9 +166,11 @@ def banner(
     keys: frozenset[str],
     upstream: str | None = None,
     candidates: tuple[str, ...] = (),
+    rules: tuple[tuple[str, str, str], ...] = (),
 ) -> None:
     """What ``listen`` prints on start: the DSN to paste and the snapshot file; in forward
-    mode where requests go (``upstream`` and ``candidates``: ``to`` strings, never a key)."""
+    mode where requests go (``upstream`` and ``candidates``: ``to`` strings, never a key);
+    the scripted answers' ``rules`` as (name, what it answers, source)."""
     if upstream is not None:
         hint = "(the upstream's key and project: requests go on to it)"
     elif not keys:
@@ -162,6 +184,10 @@ def banner(
     for candidate in candidates:
         console.print(
             assemble("  tee to ", (candidate, "bold"), ("  (shadow copies, answers recorded)", "dim")), soft_wrap=True
+        )
+    for name, answers, source in rules:
+        console.print(
+            assemble("  rule  ", (name, "bold yellow"), f"  {answers}", (f"  ({source})", "dim")), soft_wrap=True
         )
 
 

@@ -18,7 +18,7 @@ from sentry_mirror.core.record import parse_time
 from sentry_mirror.core.text import visible
 from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.ui.fit import middle
-from sentry_mirror.ui.render import COLUMN_GAP, NO_PROJECT, NO_SDK, human_size, item_label
+from sentry_mirror.ui.render import COLUMN_GAP, NO_PROJECT, NO_SDK, human_size, item_label, scripted_label
 from sentry_mirror.ui.safe import assemble, lines, text
 
 #: inspect's columns, most important first: narrow terminals drop from the end.
@@ -143,6 +143,9 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
     )
     if data.get("error"):
         console.print(text(f"error: {data['error']}", style="red"))
+    label = scripted_label(data)
+    if label is not None:
+        console.print(text(f"{label} ({data['scripted'].get('source')}; naturally {_natural(data)})", style="yellow"))
     headers = Table(box=None, show_header=False, pad_edge=False)
     headers.add_column(style="cyan")
     headers.add_column(overflow="fold")
@@ -179,6 +182,11 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
         console.print(
             Panel(_payload(item.payload, item.headers.get("content_type")), title=text(title), title_align="left")
         )
+
+
+def _natural(data: dict[str, Any]) -> str:
+    natural = data["scripted"].get("natural")
+    return str(natural.get("status")) if isinstance(natural, dict) else "?"
 
 
 def _json(value: Any) -> Text:

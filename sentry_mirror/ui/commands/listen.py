@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from pathlib import Path
@@ -15,13 +16,16 @@ from rich.console import Console
 from sentry_mirror.core import encoding, ingest
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn, to_string
+from sentry_mirror.core.script import SCENARIOS, Rule, Script, describe, scenario
+from sentry_mirror.core.script import parse as parse_script
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
-from sentry_mirror.errors import MirrorError
+from sentry_mirror.errors import MirrorError, ScriptError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration, Size
 
 if TYPE_CHECKING:
+    from sentry_mirror.io.forward import ForwardOptions
     from sentry_mirror.io.listener import Ready, Stopped
 
 
@@ -161,6 +165,23 @@ def _display_host(host: str) -> str:
     show_default="256MiB",
     help="Largest file (source map bundle, debug file) put together from uploaded chunks; bigger ones are refused.",
 )
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME[:VALUE]",
+    help="Answer as Sentry does when things go wrong (repeatable; docs/scripts.md): "
+    + "; ".join(f"{name} {text}" for name, text in SCENARIOS.items())
+    + ".",
+)
+@click.option(
+    "--script",
+    "script_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="Scripted answers from a TOML file (docs/scripts.md); its rules come before --scenario's.",
+)
+@click.option("--seed", type=int, help="Seed for the rules answering a share of requests (flaky, share = ...).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -186,6 +207,9 @@ def listen_command(
     ca_file: Path | None,
     repos: tuple[str, ...],
     max_upload: int,
+    scenarios: tuple[str, ...],
+    script_file: Path | None,
+    seed: int | None,
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -199,30 +223,47 @@ def listen_command(
         sentry-mirror listen
         sentry-mirror listen --port 0 --rotate-every 1h
         sentry-mirror listen --forward https://KEY@o1.ingest.sentry.io/123
+        sentry-mirror listen --scenario outage:30s --scenario flaky:0.1
     """
     config = ingest.Config(keys=frozenset(keys), tunnel_path="/" + tunnel_path.strip("/"), max_body=max_body)
-    from sentry_mirror.io.forward import ForwardOptions
     from sentry_mirror.io.listener import ListenOptions, listen  # the server stack: only this command needs it
     from sentry_mirror.io.server import Timeouts
 
     timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
-    candidates = _check_targets(forward, tee, host, port)
-    forwarding = ForwardOptions(
-        forward, candidates, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
+    forwarding = _forward_options(
+        forward, tee, host, port, upstream_failure, forward_timeout, forward_concurrency, tee_queue, ca_file
     )
+    script = load_script(script_file, scenarios, seed, forward=forward is not None)
     options = ListenOptions(
-        host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos, max_upload
+        host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos, max_upload, script
     )
-
-    def ready(info: Ready) -> None:
-        _banner(env.console, info, config.keys)
-
-    def rotated(path: Path) -> None:
-        render.into_line(env.console, os.path.relpath(path))
-
+    ready = functools.partial(_banner, env.console, keys=config.keys, script=script)
+    rotated = functools.partial(_rotated, env.console)
     lines = render.LiveLines(env.console)
     stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
     _stop_lines(env.console, stopped)
+
+
+def _rotated(console: Console, path: Path) -> None:
+    render.into_line(console, os.path.relpath(path))
+
+
+def _forward_options(
+    forward: str | None,
+    tee: tuple[str, ...],
+    host: str,
+    port: int,
+    failure: str,
+    timeout: float,
+    concurrency: int,
+    queue: int,
+    ca_file: Path | None,
+) -> ForwardOptions:
+    """Forward mode's options, checked (:func:`_check_targets`)."""
+    from sentry_mirror.io.forward import ForwardOptions
+
+    candidates = _check_targets(forward, tee, host, port)
+    return ForwardOptions(forward, candidates, failure, timeout, concurrency, queue, ca_file)
 
 
 #: The options of forward mode, and the options they go with.
@@ -270,7 +311,35 @@ def _not_itself(dsn: Dsn, host: str, port: int) -> None:
         raise MirrorError(f"{to_string(dsn)} is this mirror itself (--port {port}): requests would go round in a loop")
 
 
-def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
+def load_script(
+    path: Path | None, scenarios: tuple[str, ...], seed: int | None, *, forward: bool = False
+) -> Script | None:
+    """The scripted answers of ``--script FILE`` then ``--scenario``s (None for neither);
+    ScriptError (exit 2) with the file's line for a bad one. ``seed`` overrides the file's;
+    ``forward``: ``--forward`` was given, which a script cannot go with (yet)."""
+    if path is None and not scenarios:
+        if seed is not None:
+            raise click.UsageError("--seed goes with --script or --scenario")
+        return None
+    if forward:
+        raise click.UsageError("--script and --scenario cannot go with --forward yet (--tee can)")
+    rules: tuple[Rule, ...] = ()
+    file_seed = 0
+    if path is not None:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScriptError(f"{path}:1: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise ScriptError(f"{path}: cannot be read: {exc.strerror}") from None
+        parsed = parse_script(text, str(path))
+        rules, file_seed = parsed.rules, parsed.seed
+    for spec in scenarios:
+        rules += scenario(spec)
+    return Script(rules, file_seed if seed is None else seed)
+
+
+def _banner(console: Console, info: Ready, *, keys: frozenset[str], script: Script | None = None) -> None:
     """The DSN to paste (in forward mode the upstream's key and project at the mirror's
     address), the snapshot file, and where requests are sent on to."""
     netloc = f"{_display_host(info.host)}:{info.port}"
@@ -281,7 +350,10 @@ def _banner(console: Console, info: Ready, keys: frozenset[str]) -> None:
         dsn = mirror_dsn(upstream.dsn, netloc)
     shadows = tuple(c.where.to for c in forwarding.candidates) if forwarding is not None else ()
     path = os.path.relpath(info.recorder.path) if info.recorder.path else "-"
-    render.banner(console, dsn, path, keys=keys, upstream=upstream.to if upstream else None, candidates=shadows)
+    rules = tuple((rule.name, describe(rule), rule.source) for rule in script.rules) if script is not None else ()
+    render.banner(
+        console, dsn, path, keys=keys, upstream=upstream.to if upstream else None, candidates=shadows, rules=rules
+    )
     sys.stdout.flush()
 
 

@@ -1,0 +1,351 @@
+"""A script of answers from TOML text (docs/scripts.md): :func:`parse`.
+
+Every mistake is a :class:`~sentry_mirror.errors.ScriptError` naming ``FILE:LINE`` and
+the reason. tomllib gives no line numbers for values, so the line is found in the text:
+the Nth ``[[rule]]`` table header, and the key's own line inside it where it is written
+plainly (``key = ...``)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sentry_mirror.core.ingest import ENDPOINTS
+from sentry_mirror.core.ratelimits import CATEGORIES, ENDPOINT_CATEGORIES
+from sentry_mirror.core.script.model import Answer, Match, RateLimit, Rule, Script
+from sentry_mirror.core.units import parse_duration, parse_size
+from sentry_mirror.errors import ScriptError
+
+#: The endpoints a rule may name (the record's ``endpoint``; the web API is not scripted).
+ENDPOINT_NAMES = frozenset((*ENDPOINTS, "unknown"))
+#: The data categories a rule may name (core/ratelimits.py, and ``default`` for the rest).
+KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default"))
+#: Keys that say what to answer; a rule with none of them is refused.
+ANSWER_KEYS = ("status", "headers", "body", "rate_limits", "retry_after", "delay", "drop")
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_REQUESTS = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
+_TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+_TABLE = re.compile(r"^\s*\[")
+_RULE_TABLE = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
+_RULE_KEY_TABLE = re.compile(r"^\s*\[{1,2}\s*rule\s*\.")
+
+
+class _Bad(Exception):
+    """A value that cannot be used; the caller adds where."""
+
+
+def parse(text: str, source: str) -> Script:
+    """The script in ``text`` (TOML); ``source`` names it in errors (a file name)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_LINE.search(message)
+        line = found.group(1) if found else str(max(1, len(text.splitlines())))  # "at end of document"
+        raise ScriptError(f"{source}:{line}: not valid TOML: {_TOML_LINE.sub('', message)}") from None
+    where = _Lines(text, source)
+    for key in data:
+        if key not in ("seed", "rule"):
+            raise ScriptError(f"{where.top(key)}: unknown key {key!r} (a script has `seed` and [[rule]] tables)")
+    seed = data.get("seed", 0)
+    if type(seed) is not int:
+        raise ScriptError(f"{where.top('seed')}: seed must be a whole number, not {_kind(seed)}")
+    tables = data.get("rule")
+    if tables is None:
+        raise ScriptError(f"{source}:1: the script has no [[rule]] table")
+    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
+        raise ScriptError(f"{where.top('rule')}: `rule` must be [[rule]] tables")
+    return Script(tuple(_rule(table, index, where) for index, table in enumerate(tables)), seed)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Where things are in the text: the line of each [[rule]] header, of a key in it."""
+
+    text: str
+    source: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def rule(self, index: int) -> int:
+        """The 1-based line of the ``index``-th [[rule]] header (1 when not found)."""
+        headers = [n for n, line in enumerate(self.lines, 1) if _RULE_TABLE.match(line)]
+        return headers[index] if index < len(headers) else 1
+
+    def key(self, index: int, key: str) -> str:
+        """``source:LINE`` of ``key`` in the ``index``-th rule, else of the rule's header."""
+        lines, start = self.lines, self.rule(index)
+        pattern = _key_pattern(key)
+        for number in range(start + 1, len(lines) + 1):
+            line = lines[number - 1]
+            if _RULE_KEY_TABLE.match(line):  # [rule.headers]: a key of this rule written as a table
+                if line.strip().strip("[]").strip().split(".", 1)[1].strip() == key:
+                    return f"{self.source}:{number}"
+                continue
+            if _TABLE.match(line):
+                break
+            if pattern.match(line):
+                return f"{self.source}:{number}"
+        return f"{self.source}:{start}"
+
+    def top(self, key: str) -> str:
+        """``source:LINE`` of a top-level ``key`` (before the first table), else line 1."""
+        pattern = _key_pattern(key)
+        for number, line in enumerate(self.lines, 1):
+            if _TABLE.match(line):
+                break
+            if pattern.match(line):
+                return f"{self.source}:{number}"
+        return f"{self.source}:1"
+
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    name = re.escape(key)
+    return re.compile(rf"""^\s*(?:{name}|"{name}"|'{name}')\s*[=.]""")
+
+
+def _kind(value: Any) -> str:
+    """How a TOML value is named in errors."""
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _rule(table: dict[str, Any], index: int, where: _Lines) -> Rule:
+    """One [[rule]] table: each key converted, then the rule checked as a whole."""
+    label = f"rule {index + 1}"
+    if isinstance(table.get("name"), str) and table["name"].strip():
+        label = f"rule {table['name']!r}"
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        convert = _CONVERTERS.get(key)
+        if convert is None:
+            known = ", ".join(sorted(_CONVERTERS))
+            raise ScriptError(f"{where.key(index, key)}: {label}: unknown key {key!r} (known: {known})")
+        try:
+            values[key] = convert(value)
+        except _Bad as bad:
+            raise ScriptError(f"{where.key(index, key)}: {label}: {key}: {bad}") from None
+    try:
+        return _assemble(values, index, where)
+    except _Bad as bad:
+        raise ScriptError(f"{where.source}:{where.rule(index)}: {label}: {bad}") from None
+
+
+def _assemble(values: dict[str, Any], index: int, where: _Lines) -> Rule:
+    """The rule from its converted values; :class:`_Bad` when they do not go together."""
+    if not any(key in values for key in ANSWER_KEYS):
+        raise _Bad(f"empty rule: it answers nothing (give one of {', '.join(ANSWER_KEYS)})")
+    if values.get("drop") and any(key in values for key in ("body", "status", "headers", "rate_limits")):
+        raise _Bad("drop closes the connection without an answer: it takes no status, headers, body or rate_limits")
+    if "body" in values and "status" not in values:
+        raise _Bad("body goes with a status")
+    after, before = values.get("after"), values.get("before")
+    if after is not None and before is not None and before <= after:
+        raise _Bad(f"before ({before:g} s) must be later than after ({after:g} s)")
+    status = values.get("status")
+    if status is None and values.get("rate_limits"):
+        status = 429
+    match = Match(
+        endpoints=values.get("endpoint"),
+        item_types=values.get("item_type"),
+        categories=values.get("category"),
+        projects=values.get("project"),
+        sdks=values.get("sdk"),
+        requests=values.get("requests"),
+        after=after,
+        before=before,
+        larger_than=values.get("larger_than"),
+        share=values.get("share"),
+    )
+    answer = Answer(
+        status=status,
+        headers=values.get("headers", ()),
+        body=values.get("body"),
+        rate_limits=values.get("rate_limits", ()),
+        retry_after=values.get("retry_after"),
+        delay=values.get("delay", 0.0),
+        drop=values.get("drop", False),
+    )
+    name = values.get("name") or f"rule {index + 1}"
+    source = f"{where.source}:{where.rule(index)}"
+    return Rule(name, match, answer, values.get("lasts"), values.get("times"), source)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """Text or a list of texts, none empty."""
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(item, str) and item.strip() for item in items):
+        raise _Bad(f"must be text or a list of text, not {_kind(value)}")
+    return tuple(item.strip() for item in items)
+
+
+def _one_of(known: frozenset[str], what: str) -> Callable[[Any], frozenset[str]]:
+    def convert(value: Any) -> frozenset[str]:
+        names = _texts(value)
+        for name in names:
+            if name not in known:
+                raise _Bad(f"unknown {what} {name!r} (known: {', '.join(sorted(known))})")
+        return frozenset(names)
+
+    return convert
+
+
+def _projects(value: Any) -> frozenset[str]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(type(item) in (int, str) and str(item).strip() for item in items):
+        raise _Bad(f"must be a project id (a number or text) or a list of them, not {_kind(value)}")
+    return frozenset(str(item).strip() for item in items)
+
+
+def _requests(value: Any) -> tuple[int, int | None]:
+    """``3`` / ``"3"`` (the 3rd), ``"3-"`` (from the 3rd on), ``"1-5"``."""
+    if type(value) is int:
+        value = str(value)
+    found = _REQUESTS.match(value) if isinstance(value, str) else None
+    if found is None:
+        raise _Bad(f'must be a request number or range like 3, "3-" or "1-5", not {value!r}')
+    first = int(found.group(1))
+    last = int(found.group(3)) if found.group(3) else (None if found.group(2) else first)
+    if first < 1 or (last is not None and last < first):
+        raise _Bad(f"{value!r} is not a range of requests counted from 1")
+    return first, last
+
+
+def _duration(value: Any) -> float:
+    if type(value) in (int, float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
+    else:
+        raise _Bad(f'must be a duration like "30s" or a number of seconds, not {_kind(value)}')
+    if not 0 <= seconds < 10**9:
+        raise _Bad(f"{value!r} is not a duration from 0 on")
+    return seconds
+
+
+def _size(value: Any) -> int:
+    if type(value) is int and value >= 0:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
+    raise _Bad(f'must be a size like "100KiB" or a number of bytes, not {value!r}')
+
+
+def _share(value: Any) -> float:
+    if type(value) not in (int, float) or not 0 <= value <= 1:
+        raise _Bad(f"must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def _whole(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if type(value) is not int:
+            raise _Bad(f"must be a whole number, not {_kind(value)}")
+        if not low <= value <= high:
+            raise _Bad(f"{value} is outside {low}-{high}")
+        return int(value)
+
+    return convert
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"must be text, not {_kind(value)}")
+    return value
+
+
+def _body(value: Any) -> bytes:
+    return _text(value).encode("utf-8")
+
+
+def _flag(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _Bad(f"must be true or false, not {_kind(value)}")
+    return bool(value)
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise _Bad(f'must be a table like {{ "X-Custom" = "1" }}, not {_kind(value)}')
+    headers = []
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name):
+            raise _Bad(f"{name!r} is not a header name")
+        if type(text) is int:
+            text = str(text)
+        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
+            raise _Bad(f"the value of {name!r} must be text on one line")
+        headers.append((name, text))
+    return tuple(headers)
+
+
+_LIMIT_KEYS = ("categories", "seconds", "scope", "reason")
+
+
+def _rate_limits(value: Any) -> tuple[RateLimit, ...]:
+    """``[{ categories = ["transaction"], seconds = 60, scope = "organization", reason = "quota_exceeded" }]``."""
+    entries = value if isinstance(value, list) else [value]
+    if not entries or not all(isinstance(entry, dict) for entry in entries):
+        raise _Bad('must be a list of tables like { categories = ["transaction"] }')
+    limits = []
+    for entry in entries:
+        for key in entry:
+            if key not in _LIMIT_KEYS:
+                raise _Bad(f"unknown key {key!r} in a rate limit (known: {', '.join(_LIMIT_KEYS)})")
+        categories = entry.get("categories", [])
+        names = tuple(sorted(_one_of(KNOWN_CATEGORIES, "category")(categories))) if categories != [] else ()
+        seconds = _whole(0, 10**9)(entry["seconds"]) if "seconds" in entry else None
+        scope = _token(entry.get("scope", "organization"), "scope")
+        reason = _token(entry["reason"], "reason") if "reason" in entry else None
+        limits.append(RateLimit(names, seconds, scope, reason))
+    return tuple(limits)
+
+
+def _token(value: Any, what: str) -> str:
+    """A scope or reason: it goes between colons and commas in the header."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise _Bad(f"the {what} must be a word like organization or quota_exceeded, not {value!r}")
+    return value
+
+
+def _name(value: Any) -> str:
+    text = _text(value).strip()
+    if not text or not text.isprintable():
+        raise _Bad("must be printable text")
+    return text
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "name": _name,
+    "endpoint": _one_of(ENDPOINT_NAMES, "endpoint"),
+    "item_type": lambda value: frozenset(_texts(value)),
+    "category": _one_of(KNOWN_CATEGORIES, "category"),
+    "project": _projects,
+    "sdk": _texts,
+    "requests": _requests,
+    "after": _duration,
+    "before": _duration,
+    "larger_than": _size,
+    "share": _share,
+    "lasts": _duration,
+    "times": _whole(1, 10**9),
+    "status": _whole(100, 599),
+    "headers": _headers,
+    "body": _body,
+    "rate_limits": _rate_limits,
+    "retry_after": _whole(0, 10**9),
+    "delay": _duration,
+    "drop": _flag,
+}

@@ -1,0 +1,189 @@
+"""Scripted answers over real HTTP on 127.0.0.1: what is sent, what is recorded, when."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from sentry_mirror.core.script import parse, scenario
+from sentry_mirror.core.script.answers import RATE_LIMITED
+from sentry_mirror.core.script.model import Script
+from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.server import Running, Timeouts, create_app, serve
+from sentry_mirror.io.snapshot import iter_records
+from tests.factories import make_envelope
+
+KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
+
+
+class Scripted:
+    def __init__(self, running: Running, recorder: Recorder, directory: Path) -> None:
+        self.running, self.recorder, self.directory = running, recorder, directory
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.running.port}/api/1/envelope/?{KEY_QUERY}"
+
+    def records(self) -> list[dict[str, Any]]:
+        return [record.data for record in iter_records([self.directory])]
+
+
+@pytest.fixture
+async def scripted(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Scripted]]]:
+    started: list[Scripted] = []
+
+    async def start(script: Script, timeouts: Timeouts = Timeouts()) -> Scripted:
+        directory = tmp_path / f"snapshots-{len(started)}"
+        recorder = Recorder(directory)
+        await recorder.start()
+        running = await serve(create_app(recorder, timeouts=timeouts, script=script), "127.0.0.1", 0)
+        started.append(Scripted(running, recorder, directory))
+        return started[-1]
+
+    yield start
+    for s in started:
+        await s.running.stop()
+        await s.recorder.close()
+
+
+def envelope(*types: str) -> tuple[str, bytes]:
+    event_id = uuid.uuid4().hex
+    items = [
+        ({"type": kind}, {"event_id": event_id, "type": kind} if kind != "client_report" else {}) for kind in types
+    ]
+    return event_id, make_envelope({"event_id": event_id, "sdk": {"name": "sentry.python", "version": "2.0"}}, items)
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    async with session.post(url, data=body) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+async def test_a_rate_limited_transaction_gets_429_with_the_headers_and_is_recorded_scripted(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("rate-limit-transactions:60s")))
+    async with aiohttp.ClientSession() as session:
+        limited = await post(session, mirror.url, envelope("transaction")[1])
+        event_id, error = envelope("event")
+        taken = await post(session, mirror.url, error)
+    status, headers, body = limited
+    assert 429 == status
+    assert "60:transaction:organization:quota_exceeded" == headers["X-Sentry-Rate-Limits"]
+    assert "60" == headers["Retry-After"]
+    assert {"detail": RATE_LIMITED} == orjson.loads(body)
+    assert (200, {"id": event_id}) == (taken[0], orjson.loads(taken[2]))
+    first, second = mirror.records()
+    assert 429 == first["response"]["status"]
+    assert ["X-Sentry-Rate-Limits", "60:transaction:organization:quota_exceeded"] in first["response"]["headers"]
+    assert {
+        "rule": "rate-limit-transactions:60s",
+        "source": "scenario rate-limit-transactions:60s",
+        "natural": {"status": 200},
+        "delay_ms": 0,
+        "drop": False,
+        "partial": False,
+    } == first["scripted"]
+    assert "scripted" not in second
+
+
+async def test_a_partly_limited_envelope_gets_the_natural_answer_and_the_header(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("rate-limit-transactions")))
+    event_id, body = envelope("transaction", "session")
+    async with aiohttp.ClientSession() as session:
+        status, headers, answer = await post(session, mirror.url, body)
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    assert headers["X-Sentry-Rate-Limits"].endswith(":transaction:organization:quota_exceeded")
+    assert "Retry-After" not in headers
+    (record,) = mirror.records()
+    assert record["scripted"]["partial"] is True
+    assert 200 == record["response"]["status"]
+
+
+async def test_a_delayed_answer_comes_after_the_delay_with_the_record_already_on_disk(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("slow:0.5s")))
+    event_id, body = envelope("event")
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(post(session, mirror.url, body))
+        started = time.monotonic()
+        while not mirror.records():
+            await asyncio.sleep(0.02)
+        assert not task.done()  # recorded, not answered yet
+        status, _, answer = await task
+    assert time.monotonic() - started >= 0.4
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    (record,) = mirror.records()
+    assert (500, 200) == (record["scripted"]["delay_ms"], record["scripted"]["natural"]["status"])
+
+
+async def test_a_drop_closes_the_connection_without_an_answer_yet_the_record_is_on_disk(scripted: Any) -> None:
+    script = parse('[[rule]]\nname = "cut"\ndrop = true\n', "drop.toml")
+    mirror = await scripted(script)
+    event_id, body = envelope("event")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await post(session, mirror.url, body)
+    (record,) = mirror.records()
+    assert record["summary"]["event_id"] == event_id
+    assert {"status": 0, "headers": [], "body": "", "body_base64": False} == record["response"]
+    assert ("cut", "drop.toml:1", True) == (
+        record["scripted"]["rule"],
+        record["scripted"]["source"],
+        record["scripted"]["drop"],
+    )
+
+
+async def test_an_outage_answers_503_then_healthy(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("outage:0.5s")))
+    async with aiohttp.ClientSession() as session:
+        down = await post(session, mirror.url, envelope("event")[1])
+        await asyncio.sleep(0.6)
+        event_id, body = envelope("event")
+        up = await post(session, mirror.url, body)
+    assert 503 == down[0]
+    assert "Retry-After" not in down[1]
+    assert {"detail": "the service is overloaded"} == orjson.loads(down[2])
+    assert (200, {"id": event_id}) == (up[0], orjson.loads(up[2]))
+    assert [503, 200] == [r["response"]["status"] for r in mirror.records()]
+
+
+async def test_client_reports_alone_are_never_limited(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("rate-limit-all")))
+    async with aiohttp.ClientSession() as session:
+        report = await post(session, mirror.url, envelope("client_report")[1])
+        limited = await post(session, mirror.url, envelope("event")[1])
+    assert (200, 429) == (report[0], limited[0])
+    assert "60::organization:quota_exceeded" == limited[1]["X-Sentry-Rate-Limits"]
+
+
+async def test_a_stopping_listener_cuts_a_long_delay(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("slow:60s")), Timeouts(grace=0.5))
+    event_id, body = envelope("event")
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.create_task(post(session, mirror.url, body))
+        while not mirror.records():
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        await mirror.running.stop()
+        status, _, answer = await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 3
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+
+
+async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("outage:60s")))
+    port = mirror.running.port
+    async with aiohttp.ClientSession() as session:
+        async with session.options(
+            mirror.url, headers={"Origin": "http://a", "Access-Control-Request-Method": "POST"}
+        ) as preflight:
+            assert 200 == preflight.status
+        async with session.get(f"http://127.0.0.1:{port}/api/0/organizations/") as api:
+            assert 503 != api.status
+    assert all("scripted" not in r for r in mirror.records())
