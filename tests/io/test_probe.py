@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sentry_mirror.core.script import Script, scenario
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import probe as probe_module
 from sentry_mirror.io.listener import ListenOptions, Ready
@@ -173,3 +174,14 @@ async def test_nothing_is_waited_for_when_nothing_comes(tmp_path: Path) -> None:
     probed = await probe(options(tmp_path, *python("pass"), settle=0.3))
     assert probed.stopped.records == 0
     assert loop.time() - started < 5
+
+
+async def test_scripted_answers_are_counted(tmp_path: Path) -> None:
+    script = Script(scenario("outage:30s"))
+    listening = ListenOptions(port=0, directory=tmp_path, script=script)
+    probed = await probe(ProbeOptions((sys.executable, str(APPS / "hello.py")), listening, settle=0.2))
+    records = list(iter_records([tmp_path]))  # the event, and the client reports of its loss
+    assert probed.scripted == len(records) == probed.stopped.records >= 1
+    assert b"hello from the probe" in records[0].body
+    assert {record.status for record in records} == {503}
+    assert {record.data["scripted"]["rule"] for record in records} == {"outage:30s"}
