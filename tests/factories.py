@@ -381,3 +381,76 @@ def write_snapshot(path: Path, records: list[dict[str, Any]]) -> Path:
         writer.write(records)
         writer.close()
     return path
+
+
+#: The SDK :func:`make_sdk_record` names by default (the one docs/sdk-failure-behaviour.md measured).
+SDK_PYTHON = ("sentry.python", "2.75.0")
+#: An item as :func:`make_sdk_record` takes it: a name (``event``, ``transaction``, any type:
+#: an empty object) or ``(item_headers, payload)``.
+Kind = str | tuple[dict[str, Any], Any]
+
+
+def make_client_report(*discarded: tuple[str, str, int]) -> tuple[dict[str, Any], Any]:
+    """A ``client_report`` envelope item listing ``(reason, category, quantity)`` rows."""
+    rows = [{"reason": reason, "category": category, "quantity": n} for reason, category, n in discarded]
+    return {"type": "client_report"}, {"timestamp": 1777629600.0, "discarded_events": rows}
+
+
+def make_scripted(
+    rule: str = "rate-limit-transactions",
+    *,
+    natural: int = 200,
+    delay_ms: int = 0,
+    drop: bool = False,
+    partial: bool = False,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """A record's ``scripted`` field (the rule that answered), as the listener writes it."""
+    return {
+        "rule": rule,
+        "source": source if source is not None else f"scenario {rule}",
+        "natural": {"status": natural},
+        "delay_ms": delay_ms,
+        "drop": drop,
+        "partial": partial,
+    }
+
+
+def make_sdk_record(
+    kinds: Sequence[Kind] = ("event",),
+    *,
+    at: float = 0.0,
+    event_id: str | None = None,
+    sdk: tuple[str, str] = SDK_PYTHON,
+    status: int | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+    scripted: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of an envelope ``sdk`` sent ``at`` seconds after :data:`T0`, carrying
+    ``kinds`` (an ``event`` gets ``event_id``), with ``event_id`` in its header. Answered
+    with ``status`` and ``headers`` when given (status 0: the connection dropped), else the
+    mirror's natural answer; ``scripted`` (:func:`make_scripted`) marks the answer scripted."""
+    from datetime import timedelta
+
+    items = []
+    for kind in kinds:
+        if isinstance(kind, tuple):
+            items.append(kind)
+        elif kind == "event":
+            items.append(({"type": "event"}, make_event(event_id=event_id or EVENT_ID)))
+        else:
+            items.append(({"type": kind}, {"type": kind} if kind == "transaction" else {}))
+    header: dict[str, Any] = {"sdk": {"name": sdk[0], "version": sdk[1]}}
+    if event_id is not None:
+        header["event_id"] = event_id
+    entry = make_record(make_request(body=make_envelope(header, items)), received_at=T0 + timedelta(seconds=at))
+    if status is not None:
+        entry["response"] = {
+            "status": status,
+            "headers": [list(pair) for pair in headers],
+            "body": "",
+            "body_base64": False,
+        }
+    if scripted is not None:
+        entry["scripted"] = scripted
+    return entry

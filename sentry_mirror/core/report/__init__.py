@@ -10,10 +10,11 @@ the walk shared with personal data, :mod:`.walker`), :mod:`.issues`, :mod:`.perf
 :mod:`.health`, :mod:`.dropped`, :mod:`.pii`, :mod:`.sourcemaps`, :mod:`.server`, and, over
 the answer records of forward mode only, :mod:`.upstream` (with :mod:`.pairing`), and over
 releases, uploads and web API records, :mod:`.releases` (with :mod:`.release_row`,
-:mod:`.uploads`). The result
+:mod:`.uploads`), and over requests scripted rules answered, :mod:`.behaviour` (with
+:mod:`.behaviour_timeline`, :mod:`.behaviour_checks`, :mod:`.behaviour_failures`). The result
 and its JSON schema: :mod:`.result`.
 
-Every section but ``traffic`` and ``server`` reads only the requests that were accepted
+Every section but ``traffic``, ``server`` and ``behaviour`` reads only the requests that were accepted
 (answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
 """
 

@@ -23,6 +23,7 @@ from typing import Any
 from sentry_mirror.core import answer, pii
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import Record
+from sentry_mirror.core.report.behaviour import Behaviour
 from sentry_mirror.core.report.bounded import by_count
 from sentry_mirror.core.report.dropped import Dropped
 from sentry_mirror.core.report.fields import Fields
@@ -64,6 +65,7 @@ class ReportBuilder:
         self.issues = Issues(top_groups)
         self.performance = Performance(self.remarks)
         self.upstream = Upstream()
+        self.behaviour = Behaviour()
         self.releases = Releases(frames_for_report()) if "releases" in set(sections) else None
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
@@ -76,6 +78,7 @@ class ReportBuilder:
             "sourcemaps": Sourcemaps(self.remarks),
             "server": Server(self.traffic),
             "upstream": self.upstream,
+            "behaviour": self.behaviour,
             **({"releases": self.releases} if self.releases is not None else {}),
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
@@ -122,8 +125,13 @@ class ReportBuilder:
 
     def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
-        read (``upstream``: answer records; ``releases``: upload or web API records)."""
-        read = {"upstream": self.upstream.count, "releases": self.releases.from_ci if self.releases else 0}
+        read (``upstream``: answer records; ``releases``: upload or web API records;
+        ``behaviour``: records a scripted rule answered)."""
+        read = {
+            "upstream": self.upstream.count,
+            "releases": self.releases.from_ci if self.releases else 0,
+            "behaviour": self.behaviour.scripted,
+        }
         wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
         transactions = self.performance.groups()

@@ -1,6 +1,6 @@
 """The built report and its JSON schema.
 
-Every section but ``traffic`` and ``server`` reads only the requests that were accepted
+Every section but ``traffic``, ``server`` and ``behaviour`` reads only the requests that were accepted
 (answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
 
 Sections (:data:`SECTIONS`), in the issue's numbering:
@@ -25,6 +25,10 @@ Sections (:data:`SECTIONS`), in the issue's numbering:
                     and deploys per release, artifact bundles and debug files uploaded, the
                     share of in-app JS frames that resolve, mismatches; only when upload or
                     web API records (sentry-cli pointed at the mirror) were read
+12. ``behaviour``   per SDK and version, what it did around the answers it got (scripted ones:
+                    ``listen --scenario``/``--script``, ``probe``), judged against the SDK
+                    development spec: rate limits, retries, 413s, client reports; only when a
+                    record a scripted rule answered was read
 
 JSON schema (:meth:`Report.to_json`, version :data:`SCHEMA_VERSION`); a new key may be added
 within a version, a key is never renamed or removed without a new version::
@@ -104,7 +108,17 @@ within a version, a key is never renamed or removed without a new version::
                   "debug_files": {"count", "bytes", "files": [{"name", "debug_id", "size", "kind"}]},
                   "api": {"requests", "refused", "by_endpoint": {"METHOD api_name": n}},
                   "mismatches": {"events_no_upload", "uploads_no_events", "not_finalized": {"count",
-                                 "versions"}, "events_without_release", "js_events_without_release"}}}
+                                 "versions"}, "events_without_release", "js_events_without_release"}},
+     "behaviour": {"scripted" (records a scripted rule answered), "specs": {spec: url},
+                   "sdks": [{"sdk", "version", "requests", "scripted", "rules": {rule: n},
+                             "scripted_answers": {status|"dropped": n},
+                             "verdicts": [{"check": "backoff"|"scope"|"resume"|"retry_after"|
+                                           "server_error"|"too_large"|"client_reports",
+                                           "status": "pass"|"fail"|"not_seen"|"info", "detail", "spec"}],
+                             "client_reports": [{"reason", "category", "quantity"}],
+                             "retries": {"failures", "dropped_connections", "events", "retried",
+                                         "attempts", "gap_min_s", "gap_max_s", "duplicated"},
+                             "notes": [text]}]}}
 
 All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded to 4 places.
 """
@@ -121,8 +135,8 @@ SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
 SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "pii", "sourcemaps", "server")
 #: Sections present only when their records were read: ``upstream`` (answer records),
-#: ``releases`` (upload or web API records).
-OPTIONAL_SECTIONS = ("upstream", "releases")
+#: ``releases`` (upload or web API records), ``behaviour`` (records a scripted rule answered).
+OPTIONAL_SECTIONS = ("upstream", "releases", "behaviour")
 #: Every section, in order: what ``report --section`` takes.
 EVERY_SECTION = (*SECTIONS, *OPTIONAL_SECTIONS)
 
