@@ -3,12 +3,14 @@ with urllib, whatever the server answered before (the behaviour ``probe`` must f
 
     python rude_transport.py
 
-Sends an error, then three transactions and another error one after the other.
+Sends an error, then three transactions 0.5 s apart (the limit's first answer is 2 s long),
+then another error.
 """
 
 from __future__ import annotations
 
 import io
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -24,7 +26,7 @@ class RudeTransport(Transport):
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
         assert self.parsed_dsn is not None
-        auth = self.parsed_dsn.to_auth()
+        auth = self.parsed_dsn.to_auth(client=f"sentry.python/{sentry_sdk.VERSION}")
         self.url = auth.get_api_url()
         self.auth = auth.to_header()
 
@@ -48,5 +50,6 @@ sentry_sdk.capture_message("before the transactions")
 for n in range(3):
     with sentry_sdk.start_transaction(name=f"GET /rude/{n}", op="http.server"):
         pass
+    time.sleep(0.5)  # past the time a request already in flight is given
 sentry_sdk.capture_message("after the transactions")
 sentry_sdk.flush(timeout=5)
