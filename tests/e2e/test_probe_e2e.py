@@ -54,6 +54,9 @@ def test_sentry_python_backs_off_for_transactions_and_the_probe_passes(tmp_path:
     assert checks["backoff"]["status"] == "pass", checks["backoff"]
     assert checks["scope"]["status"] == "pass", checks["scope"]
     assert checks["resume"]["status"] == "pass", checks["resume"]
+    assert checks["client_reports"]["status"] == "pass", checks["client_reports"]
+    (sdk,) = data["sdks"]
+    assert {"reason": "ratelimit_backoff", "category": "transaction", "quantity": 1} in sdk["client_reports"]
     assert data["exit_code"] == 0
     assert data["scripted"] >= 1  # the second phase's transaction at least
     # what the app sent: every error arrived, the transaction of the limited phase never did
