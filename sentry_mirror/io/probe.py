@@ -197,12 +197,19 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
 
 
 def _terminal_sent_it() -> bool:
-    """Whether a SIGINT came from Ctrl-C in the terminal: then the command, in the same
-    foreground process group, got it too, and must not get it twice."""
+    """Whether a SIGINT may be Ctrl-C in the terminal: the probe is in its terminal's
+    foreground process group, so the command (in the same group) got it too, and must not
+    get it twice."""
     try:
-        return os.isatty(sys.stdin.fileno()) and os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except (OSError, ValueError):
+        terminal = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # no controlling terminal: the signal was sent to the probe alone
         return False
+    try:
+        return os.tcgetpgrp(terminal) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(terminal)
 
 
 async def _settle(activity: _Activity, in_flight: Callable[[], int] | None, settle: float, signals: _Signals) -> None:

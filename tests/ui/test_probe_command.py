@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -151,3 +154,61 @@ def test_sigint_is_passed_on_to_the_command_and_the_probe_exits_130(tmp_path: Pa
     os.kill(process.pid, signal.SIGINT)
     assert process.wait(timeout=30) == ExitCode.INTERRUPTED
     assert marker.read_text() == "SIGINT"
+
+
+#: An app that writes a line into a file for each SIGINT it gets, and exits 130 a second after the first.
+COUNTING = """
+    import signal, sys, time
+    got = []
+    def count(signum, frame):
+        open(sys.argv[1], "a").write("SIGINT\\n")
+        got.append(signum)
+    signal.signal(signal.SIGINT, count)
+    print("ready", flush=True)
+    while not got:
+        time.sleep(0.05)
+    time.sleep(1)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole foreground process group: the command has it
+    already, and the probe does not send it a second one."""
+    marker = tmp_path / "got"
+    argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path), "--"]
+    argv += [sys.executable, "-c", textwrap.dedent(COUNTING), str(marker)]
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a session of its own with the pty as its controlling terminal
+        os.execv(sys.executable, argv)
+    try:
+        read_until(terminal, b"\nready")  # the app's line (the banner quotes its code)
+        os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT to its foreground process group
+        read_until(terminal, None)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == ExitCode.INTERRUPTED
+    assert marker.read_text() == "SIGINT\n"
+
+
+def read_until(terminal: int, wanted: bytes | None, seconds: float = 30) -> None:
+    """Read the terminal until ``wanted`` came (None: until every process left it)."""
+    output = b""
+    deadline = time.monotonic() + seconds
+    while wanted is None or wanted not in output:
+        assert time.monotonic() < deadline, output
+        if not select.select([terminal], [], [], 0.5)[0]:
+            continue
+        try:
+            data = os.read(terminal, 4096)
+        except OSError:  # EIO: every process holding the terminal has gone
+            data = b""
+        if not data:
+            assert wanted is None, output
+            return
+        output += data
