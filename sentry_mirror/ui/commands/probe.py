@@ -94,7 +94,7 @@ def probe_command(
     Examples:
 
     \b
-        sentry-mirror probe --scenario rate-limit-transactions:10s -- python app.py
+        sentry-mirror probe --scenario rate-limit-all:10s -- python app.py
         sentry-mirror probe --scenario outage:20s --json -- node app.js
         sentry-mirror probe --script answers.toml --timeout 5m -- npm test
     """
