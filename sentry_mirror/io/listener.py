@@ -44,6 +44,7 @@ class Ready:
     port: int
     recorder: Recorder
     forwarding: Forwarding | None = None
+    in_flight: Callable[[], int] | None = None  # how many requests are being handled now
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ async def _run(
         await recorder.close()
         raise
     try:
-        on_ready(Ready(options.host, running.port, recorder, forwarding))
+        on_ready(Ready(options.host, running.port, recorder, forwarding, lambda: app.flight.count))
         await stop.wait()
     finally:
         loop = asyncio.get_running_loop()

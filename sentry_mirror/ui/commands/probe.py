@@ -1,0 +1,193 @@
+"""``sentry-mirror probe``: run an app against scripted answers and judge what its SDK did."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from sentry_mirror.core import report
+from sentry_mirror.core.query import Query
+from sentry_mirror.core.report.behaviour import failed
+from sentry_mirror.core.script import SCENARIOS, Script, describe
+from sentry_mirror.errors import CheckFailed, ExitCode
+from sentry_mirror.ui import render, render_report_behaviour
+from sentry_mirror.ui.commands.listen import load_script
+from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.params import Duration
+from sentry_mirror.ui.reading import stderr
+from sentry_mirror.ui.report_output import build
+from sentry_mirror.ui.safe import assemble, json_text
+
+if TYPE_CHECKING:
+    from sentry_mirror.io.listener import Ready
+    from sentry_mirror.io.probe import Probed
+
+_SCENARIO_HELP = "; ".join(f"{name}{text.split(' ', 1)[0]}" for name, text in SCENARIOS.items())
+
+
+@click.command(
+    "probe",
+    context_settings={"allow_interspersed_args": False},  # everything from CMD on is CMD's
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME[:VALUE]",
+    help=f"Answer as in this situation (repeatable): {_SCENARIO_HELP} (docs/scripts.md).",
+)
+@click.option(
+    "--script",
+    "script_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="Answer by the rules of this TOML file (docs/scripts.md); its rules come before the scenarios.",
+)
+@click.option("--seed", type=int, help="Seed of the rules' `share` draws (default: the script's, else 0).")
+@click.option(
+    "--dir",
+    "directory",
+    default="snapshots",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the snapshot files (read later with report, inspect...).",
+)
+@click.option("--project", default="1", show_default=True, help="Project id in the DSN given to CMD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (CMD's stdout then goes to stderr).")
+@click.option(
+    "--settle",
+    type=Duration(),
+    default=1.0,
+    show_default="1s",
+    help="Once CMD ended, stop after no request came (and none was in flight) for this long.",
+)
+@click.option("--timeout", type=Duration(), help="Stop CMD after this long (SIGTERM, then SIGKILL 5 s later).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+@click.pass_obj
+def probe_command(
+    env: Env,
+    /,
+    scenarios: tuple[str, ...],
+    script_file: Path | None,
+    seed: int | None,
+    directory: Path,
+    project: str,
+    as_json: bool,
+    settle: float,
+    timeout: float | None,
+    command: tuple[str, ...],
+) -> None:
+    """Run CMD with SENTRY_DSN pointing at a mirror that answers as scripted, then say
+    what its SDK did: backed off on 429, honoured Retry-After, retried after 5xx, what it
+    reported dropping. Works for any language: CMD is your app or your test suite.
+
+    Exit code 0 when every verdict passes and CMD exited 0; 1 when a verdict failed or CMD
+    did not exit 0; 2 for a bad script; 3 when CMD cannot be started; 130 on Ctrl-C.
+
+    Examples:
+
+    \b
+        sentry-mirror probe --scenario rate-limit-all:10s -- python app.py
+        sentry-mirror probe --scenario outage:20s --json -- node app.js
+        sentry-mirror probe --script answers.toml --timeout 5m -- npm test
+    """
+    script = load_script(script_file, scenarios, seed)
+    from sentry_mirror.io.listener import ListenOptions  # the server stack: only this command and listen need it
+    from sentry_mirror.io.probe import ProbeOptions, probe
+
+    listening = ListenOptions(host="127.0.0.1", port=0, directory=directory, script=script)
+    options = ProbeOptions(command, listening, project, settle, timeout, stdout_to_stderr=as_json)
+    err = stderr()
+    probed = asyncio.run(probe(options, on_ready=lambda dsn, ready: _banner(err, dsn, ready, script, command)))
+    data = _behaviour(probed)
+    if as_json:
+        click.echo(json_text(_json(probed, data), indent=True))
+    else:
+        _render(env.console, probed, data)
+    _exit(probed, data)
+
+
+def _banner(err: Console, dsn: str, ready: Ready, script: Script | None, command: tuple[str, ...]) -> None:
+    """On stderr, as ``listen`` prints it: the DSN, the snapshot file, the rules; then the command."""
+    path = os.path.relpath(ready.recorder.path) if ready.recorder.path else "-"
+    rules = tuple((rule.name, describe(rule), rule.source) for rule in script.rules) if script is not None else ()
+    render.banner(err, dsn, path, keys=frozenset(), rules=rules)
+    if script is None:
+        err.print("  no scenario or script: every request is answered as a healthy Relay", style="dim")
+    err.print(assemble("  run   ", (shlex.join(command), "bold")), soft_wrap=True)
+
+
+def _behaviour(probed: Probed) -> dict[str, Any]:
+    """The behaviour section over the records this listener wrote (empty without any)."""
+    if not probed.stopped.files:
+        return {}
+    paths = tuple(str(path) for path in probed.stopped.files)
+    section: dict[str, Any] = build(paths, ("behaviour",), report.TOP_GROUPS, Query()).section("behaviour")
+    return section
+
+
+def _json(probed: Probed, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **data,
+        "command": list(probed.command),
+        "exit_code": probed.exit_code,
+        "timed_out": probed.timed_out,
+        "snapshots": [str(path) for path in probed.stopped.files],
+        "scripted": probed.scripted,
+    }
+
+
+def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
+    if data:
+        render_report_behaviour.render(console, data)
+    elif probed.scripted == 0:
+        console.print("no request got a scripted answer: nothing to judge", style="yellow")
+    files = ", ".join(str(path) for path in probed.stopped.files) or "none"
+    console.print(
+        f"{probed.stopped.records} request(s), {probed.scripted} scripted; {_ended(probed)}; snapshots: {files}",
+        style="dim",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _ended(probed: Probed) -> str:
+    """How the command ended, in words."""
+    code = probed.exit_code
+    if probed.timed_out:
+        how = f"stopped by {signal.Signals(-code).name}" if code < 0 else f"exited {code} once stopped"
+        return f"{probed.command[0]} did not end within --timeout: {how}"
+    if code < 0:
+        return f"{probed.command[0]} was ended by {signal.Signals(-code).name}"
+    return f"{probed.command[0]} exited {code}"
+
+
+def _exit(probed: Probed, data: dict[str, Any]) -> None:
+    """130 when interrupted; 1 (a failed check) for a failed verdict or a command that did
+    not exit 0, saying which."""
+    if probed.interrupted:
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+    problems = []
+    if data and failed(data):
+        problems.append("a verdict failed: " + ", ".join(_failures(data)))
+    if probed.timed_out or probed.exit_code != 0:
+        problems.append(_ended(probed))
+    if problems:
+        raise CheckFailed("; ".join(problems))
+
+
+def _failures(data: dict[str, Any]) -> list[str]:
+    """``sdk version: check`` of each failed verdict."""
+    return [
+        f"{sdk.get('sdk')} {sdk.get('version')}: {verdict.get('check')}"
+        for sdk in data.get("sdks", ())
+        for verdict in sdk.get("verdicts", ())
+        if verdict.get("status") == "fail"
+    ]
