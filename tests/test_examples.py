@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from typing import Any
 
 from examples.refresh_samples import example_env
 from sentry_mirror.core.record import Record
+from sentry_mirror.core.script.parse import parse
 from sentry_mirror.core.summary import record_title
 from sentry_mirror.io.snapshot import iter_records
 from tests.conformance.clients import JS_DIR, need_chromium, need_node
@@ -173,3 +175,19 @@ async def test_browser_shop_example_against_a_listener(mirror: Any) -> None:
     records = mirror.records()
     assert BROWSER_SHOP == contents(records)
     assert {200} == {r.status for r in records}
+
+
+def test_the_example_script_and_the_scripts_in_the_docs_parse() -> None:
+    """examples/answers.toml and every TOML block of docs/scripts.md are scripts the listener
+    takes (a doc example that drifted from the parser fails here)."""
+    example = parse((ROOT / "examples" / "answers.toml").read_text(), "answers.toml")
+    assert [r.name for r in example.rules] == [
+        "transaction quota used up",
+        "deploy restarts the server",
+        "a slow answer now and then",
+    ]
+    doc = (ROOT / "docs" / "scripts.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", doc, re.S)
+    assert blocks
+    for number, block in enumerate(blocks, 1):
+        assert parse(block, f"scripts.md block {number}").rules
