@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sentry_mirror.core.ratelimits import RateLimits, parse_rate_limits
+from sentry_mirror.core.ratelimits import RateLimits, parse_rate_limits, retry_after_seconds
 from sentry_mirror.core.report.behaviour_timeline import Entry
 from sentry_mirror.core.report.bounded import Json
 
@@ -133,7 +133,7 @@ def _apply(facts: LimitFacts, limits: RateLimits, answer: Entry) -> None:
     if answer.retry_after is not None:
         headers["retry-after"] = answer.retry_after
     before = dict(limits.until)
-    limits.update(answer.status, headers, answer.answered)
+    limits.update(answer.status, headers, answer.answered, wall=answer.answered)
     changed = False
     for key, until in limits.until.items():
         if until <= before.get(key, 0.0) or until <= answer.answered:
@@ -175,7 +175,9 @@ def _judge(facts: LimitFacts, limits: RateLimits, entry: Entry) -> None:
 
 
 def seconds(value: float) -> str:
-    """``60.1 s``; whole numbers without a decimal (``60 s``)."""
+    """``60.1 s``; whole numbers without a decimal (``60 s``); ``inf s``, ``nan s`` as such."""
+    if not math.isfinite(value):
+        return f"{value} s"
     return f"{value:.0f} s" if abs(value - round(value)) < 0.05 else f"{value:.1f} s"
 
 
@@ -258,14 +260,6 @@ def resume(facts: LimitFacts) -> Verdict:
     return Verdict("resume", NOT_SEEN, detail + ": nothing to judge", "rate-limiting")
 
 
-def _retry_seconds(value: str) -> float | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and 0 <= number < 1e9 else None
-
-
 def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
     """After an answer with ``Retry-After`` and no ``X-Sentry-Rate-Limits``: everything held
     back that long (required on 429; on other statuses told, not judged)."""
@@ -273,8 +267,8 @@ def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
     judged: list[str] = []
     told: list[str] = []
     fail = evidence = False
-    for answer in [e for e in entries if e.retry_after is not None and e.limits is None][:MAX_ANSWERS]:
-        wait = _retry_seconds(answer.retry_after or "")
+    for answer in [e for e in entries if e.retry_after is not None and _no_limits(e)][:MAX_ANSWERS]:
+        wait = retry_after_seconds(answer.retry_after or "", answer.answered)
         if wait is None:
             continue
         end = answer.answered + wait
@@ -293,6 +287,11 @@ def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
         else:
             told.append(text)
     return _retry_verdict(judged, told, fail, evidence or bool(facts.backoff_reported))
+
+
+def _no_limits(entry: Entry) -> bool:
+    """Whether the answer had no readable ``X-Sentry-Rate-Limits``."""
+    return entry.limits is None or not parse_rate_limits(entry.limits)
 
 
 def _first_data(entries: list[Entry], start: int, before: float) -> Entry | None:

@@ -4,6 +4,8 @@ docs/sdk-failure-behaviour.md measured of sentry-python and @sentry/node."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sentry_mirror.core import report
 from sentry_mirror.core.report import RecordView, behaviour_timeline
 from sentry_mirror.core.report.behaviour import Behaviour, failed
 from sentry_mirror.core.report.builder import ReportBuilder
-from tests.factories import make_client_report, make_record, make_scripted, make_sdk_record
+from tests.factories import T0, make_client_report, make_record, make_scripted, make_sdk_record
 
 NODE = ("sentry.javascript.node", "11.12.0")
 TRANSACTIONS_2S = [("X-Sentry-Rate-Limits", "2:transaction:organization:quota_exceeded"), ("Retry-After", "2")]
@@ -391,3 +393,24 @@ def test_hostile_records_never_raise(
 @given(_JSON)
 def test_failed_takes_any_json(value: Any) -> None:
     assert failed(value if isinstance(value, dict) else {"sdks": value}) in (True, False)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Sentry-Rate-Limits", "inf:transaction:organization")],
+        [("Retry-After", "inf")],
+        [("Retry-After", "1e300")],
+        [("X-Sentry-Rate-Limits", "nan:transaction:organization"), ("Retry-After", "nan")],
+        [("X-Sentry-Rate-Limits", "1e308:transaction:organization")],
+    ],
+)
+def test_headers_with_numbers_past_reason_are_judged_not_crashed_on(headers: list[tuple[str, str]]) -> None:
+    result = verdicts([limited(0, headers=headers), sent(1, ("transaction",))])
+    assert result["backoff"] == "fail"  # a 429 whatever its header: no "no 429"
+
+
+def test_retry_after_as_an_http_date_counts_from_the_answer() -> None:
+    date = format_datetime(T0 + timedelta(seconds=3), usegmt=True)
+    result = detail([limited(0, headers=[("Retry-After", date)]), sent(1), sent(3.5)], "retry_after")
+    assert "a request 1 s after a 429 with Retry-After 3 s" in result
