@@ -51,6 +51,15 @@ ENDPOINT_CATEGORIES = {
     "tus_upload": "attachment",
 }
 
+#: Every data category Relay names (relay-base-schema ``DataCategory``): the item and endpoint
+#: categories above and the ones only client reports and rate limits speak of.
+DATA_CATEGORIES = frozenset(
+    {*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default", "profile_chunk_ui", "attachment_item",
+     "log_byte", "span_indexed", "transaction_indexed", "transaction_processed", "profile_indexed",
+     "profile_duration", "profile_duration_ui", "monitor_seat", "uptime", "user_report_v2", "replay_video",
+     "seer_autofix", "seer_scanner", "trace_metric_byte", "size_analysis", "installable_build", "unknown"}
+)  # fmt: skip
+
 
 def category_of(item_type: str) -> str:
     """The rate-limit data category of an item type (``default`` for unknown ones)."""

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sentry_mirror.core.ratelimits import RateLimits, parse_rate_limits, retry_after_seconds
+from sentry_mirror.core.ratelimits import DATA_CATEGORIES, RateLimits, parse_rate_limits, retry_after_seconds
 from sentry_mirror.core.report.behaviour_timeline import Entry
 from sentry_mirror.core.report.bounded import Json
 
@@ -33,6 +33,7 @@ IN_FLIGHT = 0.2
 SPECS = {
     "rate-limiting": "https://develop.sentry.dev/sdk/expected-features/rate-limiting/#rate-limit-enforcement",
     "client-reports": "https://develop.sentry.dev/sdk/telemetry/client-reports/#network-failure-recording",
+    "network-failures": "https://develop.sentry.dev/sdk/expected-features/#dealing-with-network-failures",
 }
 #: Categories an SDK reports with a limited one: a dropped transaction is also reported as
 #: its spans (client reports spec, "Span Outcomes"), logs as their bytes.
@@ -42,6 +43,8 @@ ALL = "every category"
 #: Answers with ``Retry-After`` judged per SDK (the first).
 MAX_ANSWERS = 1_000
 PASS, FAIL, NOT_SEEN, INFO = "pass", "fail", "not_seen", "info"
+#: Said of a backoff failure: processes of one SDK and DSN cannot be told apart.
+ANOTHER_PROCESS = "(or another process of the same SDK and DSN sent it: judge one process at a time)"
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def walk_limits(entries: list[Entry]) -> LimitFacts:
             sent_at = entry.answered if sent_at is None else min(sent_at, entry.answered)
         if sent_at is not None and entry.t >= sent_at:
             for reason, category, quantity in entry.discards:
-                if reason == "ratelimit_backoff":
+                if reason == "ratelimit_backoff" and category in DATA_CATEGORIES:
                     facts.backoff_reported[category] += quantity
     while pending:
         _apply(facts, limits, heapq.heappop(pending)[2])
@@ -203,7 +206,7 @@ def backoff(facts: LimitFacts) -> Verdict:
         detail = (
             f"{facts.violations} request(s) carried a limited category while it was limited "
             f"({counts(facts.violated)}): the first, {category}, {seconds(since)} after a {status} "
-            f"limiting it for {seconds(window)}; {stated}"
+            f"limiting it for {seconds(window)}; {stated} {ANOTHER_PROCESS}"
         )
         return Verdict("backoff", FAIL, detail, "rate-limiting")
     if facts.resumed:
@@ -286,7 +289,10 @@ def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
             judged.append(text)
         else:
             told.append(text)
-    return _retry_verdict(judged, told, fail, evidence or bool(facts.backoff_reported))
+    verdict = _retry_verdict(judged, told, fail, evidence or bool(facts.backoff_reported))
+    if verdict.status == FAIL:
+        return Verdict(verdict.check, FAIL, verdict.detail + f" {ANOTHER_PROCESS}", verdict.spec)
+    return verdict
 
 
 def _no_limits(entry: Entry) -> bool:
