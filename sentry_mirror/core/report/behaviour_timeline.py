@@ -16,7 +16,7 @@ from sentry_mirror.core.report.view import RecordView
 
 #: Entries kept per SDK (the first met).
 MAX_ENTRIES = 100_000
-#: Entries kept over every SDK (about 250 bytes each: ``docs/report.md``).
+#: Entries kept over every SDK (about 280 bytes each: ``docs/report.md``).
 MAX_TOTAL = 300_000
 #: Distinct (reason, category) pairs of client reports summed per SDK.
 MAX_DISCARD_KEYS = 1_000
@@ -121,7 +121,7 @@ def entry_of(view: RecordView) -> Entry | None:
         categories=_shared(tuple([c for c in categories if c != "internal"])),
         event_id=event_key(event_id) if isinstance(event_id, str) and event_id else None,
         status=status,
-        answered=t + delay_s,
+        answered=t + delay_s if delay_s else t,  # (one float for both, the common case)
         rule=_shared(rule[:MAX_TEXT] if isinstance(rule, str) else "(unnamed)") if scripted else None,
         limits=limits,
         retry_after=retry_after,
