@@ -510,3 +510,18 @@ def test_unknown_client_report_categories_are_noted_not_judged() -> None:
     data = section(records)
     assert verdicts(records)["scope"] != "fail"
     assert any("1 unknown categor(ies), not judged: '\\x1b[41mcat'" in note for note in data["sdks"][0]["notes"])
+
+
+_HEADER_VALUES = st.one_of(
+    st.floats().map(str), st.text(max_size=20), st.floats().map(lambda f: f"{f}:transaction:org")
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["Retry-After", "X-Sentry-Rate-Limits"]), _HEADER_VALUES), max_size=3),
+       st.sampled_from([200, 429, 503]))  # fmt: skip
+def test_any_limit_header_gives_a_section(headers: list[tuple[str, str]], status: int) -> None:
+    answer = make_sdk_record(("transaction",), at=0.0, event_id=ids(1), status=status, headers=headers,
+                             scripted=make_scripted("fuzz"))  # fmt: skip
+    data = section([answer, sent(1.0, ("transaction",)), sent(70.0, ("transaction",))])
+    assert {v["check"] for v in data["sdks"][0]["verdicts"]} >= {"backoff", "retry_after"}
