@@ -1,18 +1,21 @@
 """Section 12, ``behaviour``: what each SDK did around the answers it got (scripted ones
 above all: ``listen --scenario``/``--script``), judged against the SDK development spec.
 
-Each record becomes a compact :class:`~.behaviour_timeline.Entry` on its SDK's timeline (name and version, from
-``summary.sdk``): when it arrived, the data categories it carried, its event id, the status
+Each record becomes a compact :class:`~.behaviour_timeline.Entry` on its timeline: one per SDK
+(name and version, from ``summary.sdk``), project and DSN public key (:func:`timeline_key`;
+processes of one SDK and DSN cannot be told apart): when it arrived, the data categories it carried, its event id, the status
 it got and when the answer went out (after a scripted delay), the rate limits and
 ``Retry-After`` the answer stated, and the ``discarded_events`` of the client reports it
 carried (read from every record, accepted or not: what the SDK said it dropped). The
 verdicts (:mod:`.behaviour_checks`, :mod:`.behaviour_failures`) are computed in :meth:`Behaviour.result`, on each
-timeline ordered by time (then record id), so merging parts in any order gives the result
+timeline ordered by time (a stable sort), so merging parts in any order gives the result
 of one pass.
 
-Bounds: :data:`MAX_SDKS` SDKs (the rest under ``(other)``), :data:`~.behaviour_timeline.MAX_ENTRIES` entries per
-SDK (the first met; further records are counted, and the SDK's ``notes`` say so). The client
-report sums are exact (up to :data:`~.behaviour_timeline.MAX_DISCARD_KEYS` reason and category pairs).
+Bounds: :data:`MAX_SDKS` timelines (the records of later ones are counted and their client
+reports summed under ``(other)``, not judged), :data:`~.behaviour_timeline.MAX_ENTRIES` entries per
+timeline and :data:`~.behaviour_timeline.MAX_TOTAL` over all (the first met; further records are
+counted, and the ``notes`` say so). The client report sums are exact (up to
+:data:`~.behaviour_timeline.MAX_DISCARD_KEYS` reason and category pairs).
 """
 
 from __future__ import annotations
