@@ -5,7 +5,9 @@ each category may not be sent)."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sentry_mirror.core.envelope import canonical_type
@@ -49,6 +51,15 @@ ENDPOINT_CATEGORIES = {
     "tus_upload": "attachment",
 }
 
+#: Every data category Relay names (relay-base-schema ``DataCategory``): the item and endpoint
+#: categories above and the ones only client reports and rate limits speak of.
+DATA_CATEGORIES = frozenset(
+    {*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default", "profile_chunk_ui", "attachment_item",
+     "log_byte", "span_indexed", "transaction_indexed", "transaction_processed", "profile_indexed",
+     "profile_duration", "profile_duration_ui", "monitor_seat", "uptime", "user_report_v2", "replay_video",
+     "seer_autofix", "seer_scanner", "trace_metric_byte", "size_analysis", "installable_build", "unknown"}
+)  # fmt: skip
+
 
 def category_of(item_type: str) -> str:
     """The rate-limit data category of an item type (``default`` for unknown ones)."""
@@ -78,28 +89,56 @@ def record_categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     return (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
 
 
+#: The longest limit taken from a header (seconds, about 116 days): a longer one is cut to it.
+MAX_SECONDS = 10_000_000.0
+#: What a 429 without a readable ``Retry-After`` limits for (the SDK development spec's default).
+DEFAULT_RETRY_AFTER = 60.0
+
+
+def header_seconds(text: str) -> float | None:
+    """A header's seconds: a finite number not below 0, cut to :data:`MAX_SECONDS`; None
+    for anything else (``inf``, ``nan``, ``-1``, words)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return min(seconds, MAX_SECONDS) if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def parse_rate_limits(value: str) -> list[tuple[float, frozenset[str]]]:
     """``X-Sentry-Rate-Limits``: ``<secs>:<cat;cat>:<scope>[:<reason>[:<ns>]], ...`` ->
-    [(seconds, categories)], empty categories meaning all. Unparseable entries are skipped."""
+    [(seconds, categories)], empty categories meaning all. Unparseable entries (and seconds
+    that are not finite or below 0) are skipped; seconds past :data:`MAX_SECONDS` are cut to it."""
     limits = []
     for entry in value.split(","):
         parts = entry.strip().split(":")
-        if not parts or not parts[0]:
-            continue
-        try:
-            seconds = float(parts[0])
-        except ValueError:
+        seconds = header_seconds(parts[0]) if parts[0] else None
+        if seconds is None:
             continue
         categories = frozenset(c for c in (parts[1].split(";") if len(parts) > 1 else ()) if c)
         limits.append((seconds, categories))
     return limits
 
 
-def _retry_after(value: str | None) -> float:
+def retry_after_seconds(value: str, wall: float | None = None) -> float | None:
+    """``Retry-After``: seconds (:func:`header_seconds`), or an HTTP date, read against
+    ``wall`` (seconds since the epoch, when the answer went out) when it is known; None when
+    it cannot be read."""
+    seconds = header_seconds(value)
+    if seconds is not None or wall is None:
+        return seconds
     try:
-        return max(0.0, float(value)) if value is not None else 60.0
-    except ValueError:
-        return 60.0
+        date = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if date.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return min(max(date.timestamp() - wall, 0.0), MAX_SECONDS)
+
+
+def _retry_after(value: str | None, wall: float | None) -> float:
+    seconds = retry_after_seconds(value, wall) if value is not None else None
+    return DEFAULT_RETRY_AFTER if seconds is None else seconds
 
 
 class RateLimits:
@@ -109,14 +148,18 @@ class RateLimits:
     def __init__(self) -> None:
         self.until: dict[str | None, float] = {}
 
-    def update(self, status: int, headers: Mapping[str, str], now: float) -> None:
+    def update(self, status: int, headers: Mapping[str, str], now: float, wall: float | None = None) -> None:
+        """Take an answer in at ``now``; ``wall`` is the same moment in seconds since the
+        epoch, for a ``Retry-After`` given as an HTTP date (without it such a date counts as
+        unreadable: :data:`DEFAULT_RETRY_AFTER`)."""
         header = headers.get("x-sentry-rate-limits")
-        if header:
-            for seconds, categories in parse_rate_limits(header):
+        parsed = parse_rate_limits(header) if header else []
+        if parsed:  # (a 429 whose header cannot be read limits as one without it)
+            for seconds, categories in parsed:
                 for category in categories or (None,):
                     self.until[category] = max(self.until.get(category, 0.0), now + seconds)
         elif status == 429:
-            self.until[None] = max(self.until.get(None, 0.0), now + _retry_after(headers.get("retry-after")))
+            self.until[None] = max(self.until.get(None, 0.0), now + _retry_after(headers.get("retry-after"), wall))
 
     def limited(self, categories: Iterable[str], now: float) -> frozenset[str]:
         if not self.until:

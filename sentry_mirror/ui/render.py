@@ -6,6 +6,7 @@ and ``render_replay``."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -105,7 +106,7 @@ def scripted_label(record: dict[str, Any]) -> str | None:
         return None
     label = f"scripted: rule {scripted.get('rule')}"
     delay = scripted.get("delay_ms")
-    if isinstance(delay, int | float) and delay > 0:
+    if isinstance(delay, int | float) and not isinstance(delay, bool) and math.isfinite(delay) and delay > 0:
         label += f", after {delay / 1000:g} s"
     if scripted.get("drop"):
         label += ", connection dropped"

@@ -22,7 +22,8 @@ LABELS = {"pass": "pass", "fail": "FAIL", "not_seen": "not seen", "info": "info"
 STYLES = {"pass": "green", "fail": "bold red", "not_seen": "dim", "info": "cyan"}
 _TOLERANCE = (
     "A request received within 0.2 s after a limiting answer went out was already in flight and is "
-    "not held against the SDK; a verdict never passes on no evidence (not seen)."
+    "not held against the SDK; a verdict never passes on no evidence (not seen). Processes of one SDK "
+    "sending to one DSN cannot be told apart: judge one process at a time."
 )
 
 
@@ -41,6 +42,21 @@ def sdk_label(row: Mapping[str, Any]) -> str:
     return f"{row['sdk']} {row['version']}" if row.get("version") else str(row["sdk"])
 
 
+def labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each row's :func:`sdk_label`, with its project and key (the first 8 characters) when
+    another row has the same label (one SDK sending to two DSNs)."""
+    plain = [sdk_label(row) for row in rows]
+    seen: dict[str, int] = {}
+    for label in plain:
+        seen[label] = seen.get(label, 0) + 1
+    return [
+        f"{label} (project {row.get('project') or '-'}, key {str(row.get('public_key') or '-')[:8]})"
+        if seen[label] > 1
+        else label
+        for label, row in zip(plain, rows, strict=True)
+    ]
+
+
 def failures(data: Mapping[str, Any]) -> int:
     """How many verdicts failed, over every SDK."""
     return sum(1 for row in data.get("sdks") or () for v in row["verdicts"] if v["status"] == "fail")
@@ -54,22 +70,23 @@ def behaviour(data: Mapping[str, Any]) -> Section:
     """The section: totals, then the verdicts, client reports and retries of every SDK."""
     s = Section("behaviour", TITLE)
     rows = data["sdks"]
+    named = list(zip(labels(rows), rows, strict=True))
     s.facts = [
         ("scripted answers", str(data["scripted"])),
-        ("SDKs", ", ".join(sdk_label(row) for row in rows) or "-"),
+        ("SDKs", ", ".join(label for label, _ in named) or "-"),
         ("verdicts failed", str(failures(data))),
     ]
     verdicts: list[Sequence[Cell]] = [
-        (sdk_label(row), v["check"], LABELS.get(v["status"], v["status"]), v["detail"])
-        for row in rows
+        (label, v["check"], LABELS.get(v["status"], v["status"]), v["detail"])
+        for label, row in named
         for v in row["verdicts"]
     ]
-    rules: list[Sequence[Cell]] = [(sdk_label(row), rule, n) for row in rows for rule, n in row["rules"].items()]
+    rules: list[Sequence[Cell]] = [(label, rule, n) for label, row in named for rule, n in row["rules"].items()]
     reports: list[Sequence[Cell]] = [
-        (sdk_label(row), r["reason"], r["category"], r["quantity"]) for row in rows for r in row["client_reports"]
+        (label, r["reason"], r["category"], r["quantity"]) for label, row in named for r in row["client_reports"]
     ]
     retries: list[Sequence[Cell]] = [
-        (sdk_label(row), *(row["retries"][key] for key in _RETRY_KEYS)) for row in rows if row["retries"]["failures"]
+        (label, *(row["retries"][key] for key in _RETRY_KEYS)) for label, row in named if row["retries"]["failures"]
     ]
     s.tables = [
         Table("Verdicts", ("SDK", "check", "verdict", "detail"), verdicts),
@@ -77,8 +94,8 @@ def behaviour(data: Mapping[str, Any]) -> Section:
         Table("Client reports (discarded events)", ("SDK", "reason", "category", "quantity"), reports, frozenset({3})),
         Table("After 5xx answers and dropped connections", ("SDK", *_RETRY_HEADINGS), retries, frozenset(range(1, 8))),
     ]
-    s.notes = [f"{sdk_label(row)}: {note}" for row in rows for note in row["notes"]]
-    s.notes += [_TOLERANCE, _specs(data)]
+    s.notes = [f"{label}: {note}" for label, row in named for note in row["notes"]]
+    s.notes += [*data.get("notes", ()), _TOLERANCE, _specs(data)]
     return s
 
 
@@ -94,11 +111,9 @@ def render(console: Console, data: Mapping[str, Any]) -> None:
     if not data.get("sdks"):
         console.print(safe.text("no request a scripted rule answered: nothing to judge", style="dim"))
         return
-    for row in data["sdks"]:
+    for label, row in zip(labels(data["sdks"]), data["sdks"], strict=True):
         console.print(
-            safe.assemble(
-                (sdk_label(row), "bold"), f"  {row['requests']} request(s), {row['scripted']} answered by a script"
-            )
+            safe.assemble((label, "bold"), f"  {row['requests']} request(s), {row['scripted']} answered by a script")
         )
         table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         table.add_column("check")
@@ -125,5 +140,5 @@ def render(console: Console, data: Mapping[str, Any]) -> None:
         console.print(safe.text(f"{failed} verdict(s) failed", style="bold red"))
     else:
         console.print(safe.text("no verdict failed", style="green"))
-    console.print(safe.text(_TOLERANCE, style="dim"))
-    console.print(safe.text(_specs(data), style="dim"))
+    for note in (*data.get("notes", ()), _TOLERANCE, _specs(data)):
+        console.print(safe.text(note, style="dim"))

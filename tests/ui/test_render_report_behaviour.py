@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -100,3 +101,28 @@ def test_absent_without_scripted_answers(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert orjson.loads(result.stdout)["sections"] == []
     assert "no section behaviour: no request a scripted rule answered" in result.stderr
+
+
+def test_one_sdk_on_two_dsns_is_labelled_by_project_and_key() -> None:
+    records = python_limited()
+    for record in records[:3]:
+        record["project_id"], record["auth"] = "2", {**(record.get("auth") or {}), "public_key": "b" * 32}
+    text = rendered(section(records))
+    assert "sentry.python 2.75.0 (project 2, key bbbbbbbb)" in text
+    assert "judge one process at a time" in text
+
+
+def test_the_other_row_and_the_section_notes_are_shown() -> None:
+    records = [make_sdk_record(("event",), at=0.01 * i, sdk=(f"sdk{i}", "1")) for i in range(51)]
+    records.append(make_sdk_record(at=1.0, scripted=make_scripted("slow"), sdk=("sdk0", "1")))
+    text = rendered(section(records))
+    assert "(other)" in text and "1 SDK(s) past the first 50, mixed: not judged" in text
+
+
+@pytest.mark.parametrize("delay", [True, float("inf"), float("nan"), "5", -1])
+def test_a_scripted_label_shows_no_odd_delay(delay: Any) -> None:
+    from sentry_mirror.ui.render import scripted_label
+
+    record = make_sdk_record(scripted=make_scripted("slow"))
+    record["scripted"]["delay_ms"] = delay
+    assert scripted_label(record) == "scripted: rule slow"

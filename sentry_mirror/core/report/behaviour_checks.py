@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 
-from sentry_mirror.core.ratelimits import RateLimits, parse_rate_limits
+from sentry_mirror.core.ratelimits import DATA_CATEGORIES, RateLimits, parse_rate_limits, retry_after_seconds
 from sentry_mirror.core.report.behaviour_timeline import Entry
 from sentry_mirror.core.report.bounded import Json
 
@@ -33,6 +33,7 @@ IN_FLIGHT = 0.2
 SPECS = {
     "rate-limiting": "https://develop.sentry.dev/sdk/expected-features/rate-limiting/#rate-limit-enforcement",
     "client-reports": "https://develop.sentry.dev/sdk/telemetry/client-reports/#network-failure-recording",
+    "network-failures": "https://develop.sentry.dev/sdk/expected-features/#dealing-with-network-failures",
 }
 #: Categories an SDK reports with a limited one: a dropped transaction is also reported as
 #: its spans (client reports spec, "Span Outcomes"), logs as their bytes.
@@ -42,6 +43,8 @@ ALL = "every category"
 #: Answers with ``Retry-After`` judged per SDK (the first).
 MAX_ANSWERS = 1_000
 PASS, FAIL, NOT_SEEN, INFO = "pass", "fail", "not_seen", "info"
+#: Said of a backoff failure: processes of one SDK and DSN cannot be told apart.
+ANOTHER_PROCESS = "(or another process of the same SDK and DSN sent it: judge one process at a time)"
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def walk_limits(entries: list[Entry]) -> LimitFacts:
             sent_at = entry.answered if sent_at is None else min(sent_at, entry.answered)
         if sent_at is not None and entry.t >= sent_at:
             for reason, category, quantity in entry.discards:
-                if reason == "ratelimit_backoff":
+                if reason == "ratelimit_backoff" and category in DATA_CATEGORIES:
                     facts.backoff_reported[category] += quantity
     while pending:
         _apply(facts, limits, heapq.heappop(pending)[2])
@@ -133,7 +136,7 @@ def _apply(facts: LimitFacts, limits: RateLimits, answer: Entry) -> None:
     if answer.retry_after is not None:
         headers["retry-after"] = answer.retry_after
     before = dict(limits.until)
-    limits.update(answer.status, headers, answer.answered)
+    limits.update(answer.status, headers, answer.answered, wall=answer.answered)
     changed = False
     for key, until in limits.until.items():
         if until <= before.get(key, 0.0) or until <= answer.answered:
@@ -175,7 +178,9 @@ def _judge(facts: LimitFacts, limits: RateLimits, entry: Entry) -> None:
 
 
 def seconds(value: float) -> str:
-    """``60.1 s``; whole numbers without a decimal (``60 s``)."""
+    """``60.1 s``; whole numbers without a decimal (``60 s``); ``inf s``, ``nan s`` as such."""
+    if not math.isfinite(value):
+        return f"{value} s"
     return f"{value:.0f} s" if abs(value - round(value)) < 0.05 else f"{value:.1f} s"
 
 
@@ -201,7 +206,7 @@ def backoff(facts: LimitFacts) -> Verdict:
         detail = (
             f"{facts.violations} request(s) carried a limited category while it was limited "
             f"({counts(facts.violated)}): the first, {category}, {seconds(since)} after a {status} "
-            f"limiting it for {seconds(window)}; {stated}"
+            f"limiting it for {seconds(window)}; {stated} {ANOTHER_PROCESS}"
         )
         return Verdict("backoff", FAIL, detail, "rate-limiting")
     if facts.resumed:
@@ -258,14 +263,6 @@ def resume(facts: LimitFacts) -> Verdict:
     return Verdict("resume", NOT_SEEN, detail + ": nothing to judge", "rate-limiting")
 
 
-def _retry_seconds(value: str) -> float | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and 0 <= number < 1e9 else None
-
-
 def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
     """After an answer with ``Retry-After`` and no ``X-Sentry-Rate-Limits``: everything held
     back that long (required on 429; on other statuses told, not judged)."""
@@ -273,8 +270,8 @@ def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
     judged: list[str] = []
     told: list[str] = []
     fail = evidence = False
-    for answer in [e for e in entries if e.retry_after is not None and e.limits is None][:MAX_ANSWERS]:
-        wait = _retry_seconds(answer.retry_after or "")
+    for answer in [e for e in entries if e.retry_after is not None and _no_limits(e)][:MAX_ANSWERS]:
+        wait = retry_after_seconds(answer.retry_after or "", answer.answered)
         if wait is None:
             continue
         end = answer.answered + wait
@@ -292,7 +289,15 @@ def retry_after(entries: list[Entry], facts: LimitFacts) -> Verdict:
             judged.append(text)
         else:
             told.append(text)
-    return _retry_verdict(judged, told, fail, evidence or bool(facts.backoff_reported))
+    verdict = _retry_verdict(judged, told, fail, evidence or bool(facts.backoff_reported))
+    if verdict.status == FAIL:
+        return Verdict(verdict.check, FAIL, verdict.detail + f" {ANOTHER_PROCESS}", verdict.spec)
+    return verdict
+
+
+def _no_limits(entry: Entry) -> bool:
+    """Whether the answer had no readable ``X-Sentry-Rate-Limits``."""
+    return entry.limits is None or not parse_rate_limits(entry.limits)
 
 
 def _first_data(entries: list[Entry], start: int, before: float) -> Entry | None:

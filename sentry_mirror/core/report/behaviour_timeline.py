@@ -5,6 +5,7 @@ the answer went out, the limits the answer stated, the client report rows it car
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from sentry_mirror.core.grouping import events_of
@@ -15,6 +16,8 @@ from sentry_mirror.core.report.view import RecordView
 
 #: Entries kept per SDK (the first met).
 MAX_ENTRIES = 100_000
+#: Entries kept over every SDK (about 280 bytes each: ``docs/report.md``).
+MAX_TOTAL = 300_000
 #: Distinct (reason, category) pairs of client reports summed per SDK.
 MAX_DISCARD_KEYS = 1_000
 #: Characters of a header value, a rule name, an event id kept.
@@ -27,13 +30,13 @@ _CLIENT_REPORT = frozenset({"client_report"})
 class Entry(NamedTuple):
     """One request of an SDK, as the checks read it."""
 
-    t: float  #: received, seconds since the epoch
-    id: str  #: the record's id (orders entries received in the same microsecond)
+    t: float  #: received, seconds since the epoch (entries of one time keep the order met)
     #: item types; for a store, security, minidump … request its endpoint's name; none for a
     #: request that is not an SDK's (web API, uploads, unknown paths)
     types: tuple[str, ...]
     categories: tuple[str, ...]  #: the data categories it carried (``internal`` left out)
-    event_id: str | None
+    #: the event id: 16 bytes for a hex UUID (the common case, compact), else the text
+    event_id: bytes | str | None
     status: int  #: the answer's status; 0: the connection was dropped
     answered: float  #: when the answer went out (``t`` plus a scripted delay)
     rule: str | None  #: the scripted rule that answered, if one did
@@ -57,27 +60,33 @@ class Timeline:
         self.untimed = 0  #: records without a readable ``received_at``
         self.discarded = Capped(MAX_DISCARD_KEYS)
 
-    def add(self, entry: Entry | None, scripted: bool) -> None:
+    def add(self, entry: Entry | None, scripted: bool, room: bool = True) -> bool:
+        """Count the request; keep its entry when there is ``room`` (over every SDK) and the
+        timeline has fewer than :data:`MAX_ENTRIES`. Whether it was kept."""
         self.requests += 1
         self.scripted += scripted
         if entry is None:
             self.untimed += 1
-            return
+            return False
         for reason, category, quantity in entry.discards:
             self.discarded.add(f"{reason}\x00{category}", quantity)
-        if len(self.entries) < MAX_ENTRIES:
+        if room and len(self.entries) < MAX_ENTRIES:
             self.entries.append(entry)
-        else:
-            self.overflow += 1
+            return True
+        self.overflow += 1
+        return False
 
-    def merge(self, other: Timeline) -> None:
+    def merge(self, other: Timeline, room: int = MAX_ENTRIES) -> int:
+        """Take ``other`` in, keeping at most ``room`` of its entries; how many it kept."""
         self.requests += other.requests
         self.scripted += other.scripted
         self.untimed += other.untimed
         self.discarded.merge(other.discarded)
-        room = MAX_ENTRIES - len(self.entries)
-        self.entries.extend(other.entries[: max(room, 0)])
-        self.overflow += other.overflow + max(len(other.entries) - max(room, 0), 0)
+        room = max(min(room, MAX_ENTRIES - len(self.entries)), 0)
+        self.entries.extend(other.entries[:room])
+        kept = min(room, len(other.entries))
+        self.overflow += other.overflow + len(other.entries) - kept
+        return kept
 
 
 def entry_of(view: RecordView) -> Entry | None:
@@ -108,19 +117,41 @@ def entry_of(view: RecordView) -> Entry | None:
     limits, retry_after = _limit_headers(data.get("response"))
     return Entry(
         t=t,
-        id=str(data.get("id"))[:64],
-        types=types,
-        categories=tuple([c for c in categories if c != "internal"]),
-        event_id=event_id[:MAX_TEXT] if isinstance(event_id, str) and event_id else None,
+        types=_shared(types),
+        categories=_shared(tuple([c for c in categories if c != "internal"])),
+        event_id=event_key(event_id) if isinstance(event_id, str) and event_id else None,
         status=status,
-        answered=t + delay_s,
-        rule=(rule[:MAX_TEXT] if isinstance(rule, str) else "(unnamed)") if scripted else None,
+        answered=t + delay_s if delay_s else t,  # (one float for both, the common case)
+        rule=_shared(rule[:MAX_TEXT] if isinstance(rule, str) else "(unnamed)") if scripted else None,
         limits=limits,
         retry_after=retry_after,
         size=size if type(size) is int else None,
         discards=discards,
         reports=reports,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(value: Any) -> Any:
+    """One object for equal values met often (item types, categories, rule names, headers):
+    the timeline holds references, not copies."""
+    return value
+
+
+def event_key(event_id: str) -> bytes | str:
+    """An event id as the timeline keeps it: 16 bytes for a hex UUID (dashes or not, any
+    case), else its text (cut to :data:`MAX_TEXT`)."""
+    if len(event_id) in (32, 36):
+        try:
+            return bytes.fromhex(event_id.replace("-", ""))
+        except ValueError:
+            pass
+    return event_id[:MAX_TEXT]
+
+
+def event_text(key: bytes | str) -> str:
+    """An event id kept by :func:`event_key`, as text (hex)."""
+    return key.hex() if isinstance(key, bytes) else key
 
 
 def _limit_headers(response: Any) -> tuple[str | None, str | None]:
@@ -132,9 +163,9 @@ def _limit_headers(response: Any) -> tuple[str | None, str | None]:
             continue
         name = str(pair[0]).lower()
         if name == "x-sentry-rate-limits" and limits is None:
-            limits = pair[1][:MAX_TEXT]
+            limits = _shared(pair[1][:MAX_TEXT])
         elif name == "retry-after" and retry_after is None:
-            retry_after = pair[1][:MAX_TEXT]
+            retry_after = _shared(pair[1][:MAX_TEXT])
     return limits, retry_after
 
 

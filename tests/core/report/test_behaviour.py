@@ -4,6 +4,8 @@ docs/sdk-failure-behaviour.md measured of sentry-python and @sentry/node."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sentry_mirror.core import report
 from sentry_mirror.core.report import RecordView, behaviour_timeline
 from sentry_mirror.core.report.behaviour import Behaviour, failed
 from sentry_mirror.core.report.builder import ReportBuilder
-from tests.factories import make_client_report, make_record, make_scripted, make_sdk_record
+from tests.factories import T0, make_client_report, make_record, make_scripted, make_sdk_record
 
 NODE = ("sentry.javascript.node", "11.12.0")
 TRANSACTIONS_2S = [("X-Sentry-Rate-Limits", "2:transaction:organization:quota_exceeded"), ("Retry-After", "2")]
@@ -79,6 +81,7 @@ def test_python_under_a_transaction_limit_passes_every_rate_limit_check() -> Non
         "retry_after": "not_seen",
         "server_error": "not_seen",
         "too_large": "not_seen",
+        "client_error": "not_seen",
         "client_reports": "pass",
     }
     data = section(python_transaction_limit())
@@ -268,15 +271,17 @@ def test_backoff_reported_for_a_category_not_limited_fails_scope() -> None:
     assert verdicts(records)["scope"] == "fail"
 
 
-def test_retries_are_counted_and_a_double_store_fails() -> None:
-    """sentry-cli retries a 503 with the same event id: told (info); stored twice: fail."""
+def test_retries_are_counted_and_a_resend_after_a_5xx_answer_fails() -> None:
+    """sentry-cli retries a 503 with the same event id: the spec says discard on a 5xx
+    answer (expected-features, "Dealing with Network Failures"): fail; stored twice: fail."""
     outage = make_scripted("outage")
     retried = [
         make_sdk_record(("event",), at=0.0, event_id=ids(7), status=503, scripted=outage),
         make_sdk_record(("event",), at=1.5, event_id=ids(7), status=503, scripted=outage),
         make_sdk_record(("event",), at=4.5, event_id=ids(7)),
     ]
-    assert verdicts(retried)["server_error"] == "info"
+    assert verdicts(retried)["server_error"] == "fail"
+    assert "2 after a 5xx answer" in detail(retried, "server_error")
     assert section(retried)["sdks"][0]["retries"] == {
         "failures": 2, "dropped_connections": 0, "events": 1, "retried": 1, "attempts": 2,
         "gap_min_s": 1.5, "gap_max_s": 3, "duplicated": 0,
@@ -391,3 +396,132 @@ def test_hostile_records_never_raise(
 @given(_JSON)
 def test_failed_takes_any_json(value: Any) -> None:
     assert failed(value if isinstance(value, dict) else {"sdks": value}) in (True, False)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Sentry-Rate-Limits", "inf:transaction:organization")],
+        [("Retry-After", "inf")],
+        [("Retry-After", "1e300")],
+        [("X-Sentry-Rate-Limits", "nan:transaction:organization"), ("Retry-After", "nan")],
+        [("X-Sentry-Rate-Limits", "1e308:transaction:organization")],
+    ],
+)
+def test_headers_with_numbers_past_reason_are_judged_not_crashed_on(headers: list[tuple[str, str]]) -> None:
+    result = verdicts([limited(0, headers=headers), sent(1, ("transaction",))])
+    assert result["backoff"] == "fail"  # a 429 whatever its header: no "no 429"
+
+
+def test_retry_after_as_an_http_date_counts_from_the_answer() -> None:
+    date = format_datetime(T0 + timedelta(seconds=3), usegmt=True)
+    result = detail([limited(0, headers=[("Retry-After", date)]), sent(1), sent(3.5)], "retry_after")
+    assert "a request 1 s after a 429 with Retry-After 3 s" in result
+
+
+def test_a_resend_after_a_network_error_is_told_not_failed() -> None:
+    """A dropped connection, or a resend received before a delayed 503 went out (the SDK
+    timed out): a network error, which the spec lets an SDK retry. The gap counts from the
+    previous send, never below zero."""
+    dropped = make_sdk_record(("event",), at=0.0, event_id=ids(8), status=0, scripted=make_scripted("drop", drop=True))
+    assert verdicts([dropped, sent(1.0, event_id=ids(8)), sent(2.0)])["server_error"] == "info"
+    slow = make_sdk_record(("event",), at=0.0, event_id=ids(7), status=503, scripted=make_scripted("s", delay_ms=5000))
+    records = [slow, sent(2.0, event_id=ids(7)), sent(6.0)]
+    assert verdicts(records)["server_error"] == "info"
+    assert section(records)["sdks"][0]["retries"]["gap_min_s"] == 2
+
+
+def _dsn(record: dict[str, Any], project: str, key: str = "k") -> dict[str, Any]:
+    return {**record, "project_id": project, "auth": {**(record.get("auth") or {}), "public_key": key}}
+
+
+def test_each_dsn_of_an_sdk_is_judged_apart() -> None:
+    """A limit on project 1 says nothing of what the SDK sends to project 2."""
+    records = [_dsn(limited(0.0), "1")]
+    records += [_dsn(sent(0.5 + i * 0.5, ("transaction",)), "2") for i in range(4)]
+    records += [_dsn(sent(3.0, ("transaction",)), "1")]
+    data = section(records)
+    assert [(row["project"], row["requests"]) for row in data["sdks"]] == [("1", 2), ("2", 4)]
+    assert not failed(data)
+    other_key = [_dsn(limited(0.0), "1", "a"), _dsn(sent(0.5, ("transaction",)), "1", "b")]
+    assert not failed(section(other_key))
+
+
+def test_a_backoff_failure_says_another_process_may_have_sent_it() -> None:
+    records = [limited(0.0), sent(0.5, ("transaction",)), sent(0.8, ("transaction",))]
+    assert "or another process of the same SDK and DSN" in detail(records, "backoff")
+
+
+def test_sdks_past_the_first_50_are_counted_not_judged() -> None:
+    records = [sent(0.01 * i, sdk=(f"sdk{i}", "1")) for i in range(50)]
+    records += [limited(1.0, sdk=("late.a", "1")), sent(1.5, ("transaction",), sdk=("late.b", "1"))]
+    records += [reported(2.0, ("send_error", "error", 3), sdk=("late.b", "1"))]
+    data = section(records)
+    other = data["sdks"][-1]
+    assert other["sdk"] == "(other)" and other["requests"] == 3
+    assert {v["status"] for v in other["verdicts"]} == {"not_seen"}
+    assert "2 SDK(s) past the first 50, mixed: not judged" in other["notes"]
+    assert other["client_reports"] == [{"reason": "send_error", "category": "error", "quantity": 3}]
+    assert not failed(data)
+
+
+def test_the_entries_are_bounded_over_every_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentry_mirror.core.report import behaviour
+
+    monkeypatch.setattr(behaviour, "MAX_TOTAL", 4)
+    data = section([*python_transaction_limit(), sent(5.0, sdk=NODE)])
+    assert data["sdks"][0]["notes"] == ["2 request(s) past the first 4 not judged"]
+    assert data["notes"] == ["4 request(s) kept over every SDK: later ones not judged"]
+
+
+def test_fewer_reported_than_refused_fails_with_the_shortfall() -> None:
+    outage = make_scripted("outage")
+    records = [
+        make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, scripted=outage),
+        make_sdk_record(("event",), at=0.1, event_id=ids(2), status=503, scripted=outage),
+        reported(0.5, ("network_error", "error", 1)),
+        sent(1.0),
+    ]
+    assert verdicts(records)["client_reports"] == "fail"
+    assert "names error 1 as send_error or network_error" in detail(records, "client_reports")
+    records[2] = reported(0.5, ("network_error", "error", 2))
+    assert verdicts(records)["client_reports"] == "pass"
+    assert "network_error for HTTP answers" in detail(records, "client_reports")
+
+
+def test_a_resend_after_another_4xx_fails_client_error() -> None:
+    """Java and Cocoa resent a 400'd envelope; the spec: discard on any 4xx but 429. The
+    resent event is not counted twice as refused."""
+    bad = make_scripted("bad")
+    first = make_sdk_record(("event",), at=0.0, event_id=ids(7), status=400, scripted=bad)
+    again = make_sdk_record(("event",), at=1.0, event_id=ids(7), status=400, scripted=bad)
+    records = [first, again, sent(2.0), reported(3.0, ("send_error", "error", 1))]
+    result = verdicts(records)
+    assert result["client_error"] == "fail" and result["too_large"] == "not_seen"
+    assert result["client_reports"] == "pass"
+    assert verdicts([first, sent(2.0), reported(3.0, ("send_error", "error", 1))])["client_error"] == "pass"
+
+
+def test_unknown_client_report_categories_are_noted_not_judged() -> None:
+    records = [
+        limited(0.0),
+        reported(1.0, ("ratelimit_backoff", "\x1b[41mcat", 5), ("ratelimit_backoff", "transaction", 1)),
+    ]
+    data = section(records)
+    assert verdicts(records)["scope"] != "fail"
+    assert any("1 unknown categor(ies), not judged: '\\x1b[41mcat'" in note for note in data["sdks"][0]["notes"])
+
+
+_HEADER_VALUES = st.one_of(
+    st.floats().map(str), st.text(max_size=20), st.floats().map(lambda f: f"{f}:transaction:org")
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["Retry-After", "X-Sentry-Rate-Limits"]), _HEADER_VALUES), max_size=3),
+       st.sampled_from([200, 429, 503]))  # fmt: skip
+def test_any_limit_header_gives_a_section(headers: list[tuple[str, str]], status: int) -> None:
+    answer = make_sdk_record(("transaction",), at=0.0, event_id=ids(1), status=status, headers=headers,
+                             scripted=make_scripted("fuzz"))  # fmt: skip
+    data = section([answer, sent(1.0, ("transaction",)), sent(70.0, ("transaction",))])
+    assert {v["check"] for v in data["sdks"][0]["verdicts"]} >= {"backoff", "retry_after"}
