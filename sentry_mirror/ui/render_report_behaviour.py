@@ -107,7 +107,7 @@ def render(console: Console, data: Mapping[str, Any]) -> None:
     """The section alone on a console (``probe``): per SDK, its verdicts coloured, then its
     client reports; last, how many verdicts failed. ``data`` is the section's JSON, or ``{}``
     (a report without the section: no request a scripted rule answered)."""
-    console.rule(safe.text(TITLE, style="bold"), align="left")
+    console.rule(safe.text(TITLE.split(". ", 1)[-1], style="bold"), align="left")  # alone: no section number
     if not data.get("sdks"):
         console.print(safe.text("no request a scripted rule answered: nothing to judge", style="dim"))
         return
@@ -140,5 +140,6 @@ def render(console: Console, data: Mapping[str, Any]) -> None:
         console.print(safe.text(f"{failed} verdict(s) failed", style="bold red"))
     else:
         console.print(safe.text("no verdict failed", style="green"))
-    for note in (*data.get("notes", ()), _TOLERANCE, _specs(data)):
+    for note in (*data.get("notes", ()), _TOLERANCE):
         console.print(safe.text(note, style="dim"))
+    console.print(safe.text(_specs(data), style="dim"), soft_wrap=True)  # addresses stay whole for copying

@@ -126,3 +126,14 @@ def test_a_scripted_label_shows_no_odd_delay(delay: Any) -> None:
     record = make_sdk_record(scripted=make_scripted("slow"))
     record["scripted"]["delay_ms"] = delay
     assert scripted_label(record) == "scripted: rule slow"
+
+
+def test_alone_the_section_has_no_number_and_its_addresses_stay_whole() -> None:
+    """``probe`` prints the section alone, often into a CI log 80 columns wide: no section
+    number, and the spec addresses on one line each for copying."""
+    out = io.StringIO()
+    render(Console(file=out, width=80, no_color=True), section(python_limited()))
+    text = out.getvalue()
+    assert "SDK behaviour" in text and "12." not in text
+    address = "https://develop.sentry.dev/sdk/telemetry/client-reports/#network-failure-recording"
+    assert any(address in line for line in text.splitlines())
