@@ -525,3 +525,12 @@ def test_any_limit_header_gives_a_section(headers: list[tuple[str, str]], status
                              scripted=make_scripted("fuzz"))  # fmt: skip
     data = section([answer, sent(1.0, ("transaction",)), sent(70.0, ("transaction",))])
     assert {v["check"] for v in data["sdks"][0]["verdicts"]} >= {"backoff", "retry_after"}
+
+
+def test_no_retry_is_not_seen_when_the_traffic_after_the_failure_is_too_short() -> None:
+    """A request 0.05 s after the 503 is no evidence the SDK would not retry (sentry-cli waits
+    1.5 s); a second later it is."""
+    outage = make_scripted("outage")
+    failed_send = make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, sdk=NODE, scripted=outage)
+    assert verdicts([failed_send, sent(0.05, sdk=NODE)])["server_error"] == "not_seen"
+    assert verdicts([failed_send, sent(1.5, sdk=NODE)])["server_error"] == "pass"
