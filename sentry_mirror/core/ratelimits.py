@@ -183,6 +183,8 @@ EVENT_CATEGORIES = {
 CRASH_ATTACHMENT_TYPES = frozenset(
     {"event.minidump", "event.applecrashreport", "event.payload", "event.breadcrumbs", "playstation.prosperodump"}
 )
+#: The content types of trace attachments (Relay ``ContentType::TraceAttachment``).
+TRACE_ATTACHMENT_TYPES = frozenset({"application/vnd.sentry.trace-attachment", "application/vnd.sentry.attachment.v2"})
 
 
 def enforced(endpoint: str, items: Iterable[Mapping[str, Any]], limited: Callable[[str], bool]) -> tuple[bool, ...]:
@@ -190,7 +192,8 @@ def enforced(endpoint: str, items: Iterable[Mapping[str, Any]], limited: Callabl
     rate limited (``EnvelopeLimiter::execute``, ``Enforcement::retain_item``): with a
     limited event (the first item that makes one) go the items that depend on it
     (``Item::requires_event``: attachments, profiles, user reports, form data, ...) and
-    the spans; a profile without an event also goes under a transaction limit; a crash
+    the spans; a profile without an event also goes under a transaction limit, a span's
+    attachment under a span limit; a crash
     attachment stays under an attachment limit; client reports never go. A request that
     is not an envelope is one item of its endpoint's category."""
     if endpoint not in ("envelope", "tunnel"):
@@ -224,4 +227,11 @@ def _dropped(
         return False
     if kind == "profile" and event is None and limited("transaction"):
         return True
+    if kind == "attachment" and _span_attachment(headers) and limited("span"):
+        return True  # a span's attachment goes with the spans' limit
     return kind not in EVENT_CATEGORIES and limited(category)
+
+
+def _span_attachment(headers: Mapping[str, Any]) -> bool:
+    """A span attachment: a trace attachment (``attachment.v2``) with a ``span_id``."""
+    return headers.get("content_type") in TRACE_ATTACHMENT_TYPES and headers.get("span_id") is not None

@@ -213,6 +213,16 @@ def test_an_attachment_limit_keeps_a_crash_attachment_and_drops_a_plain_one() ->
     assert decision is not None and decision.partial
 
 
+def test_a_span_attachment_goes_with_the_spans_limit() -> None:
+    decide = engine("[[rule]]\nrate_limits = [{ categories = ['span'] }]\n").decide
+    trace = "application/vnd.sentry.trace-attachment"
+    of_span = {"type": "attachment", "headers": {"content_type": trace, "span_id": "b0e6f15b45c36b12"}}
+    of_trace = {"type": "attachment", "headers": {"content_type": trace, "span_id": None}}
+    decision = decide(Facts("envelope", items=({"type": "span"}, of_span)), 0)
+    assert decision is not None and 429 == decision.status
+    assert decide(Facts("envelope", items=(of_trace,)), 0) is None
+
+
 def test_relay_never_answers_429_on_minidump_unreal_and_cron() -> None:
     decide = Engine(Script(scenario("rate-limit-all"))).decide
     for endpoint in ("minidump", "unreal", "cron"):
