@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sentry_mirror.core.envelope import canonical_type
 from sentry_mirror.core.summary import record_facts
 
 
@@ -55,7 +56,7 @@ def describe(data: Mapping[str, Any]) -> Row:
         project_id=data.get("project_id"),
         sdk_name=sdk_name,
         sdk_version=sdk_version,
-        item_types=tuple(item["type"] for item in summary.get("items") or () if isinstance(item, dict)),
+        item_types=tuple(canonical_type(item["type"]) for item in summary.get("items") or () if isinstance(item, dict)),
         event_id=summary.get("event_id"),
         title=facts.title,
         level=facts.level,

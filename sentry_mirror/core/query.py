@@ -17,6 +17,7 @@ from typing import Any
 
 from sentry_mirror.core import answer, bodies
 from sentry_mirror.core.describe import Row, describe
+from sentry_mirror.core.envelope import canonical_type
 from sentry_mirror.core.malformed import FATAL, Malformed
 from sentry_mirror.core.record import format_time
 from sentry_mirror.errors import MirrorError
@@ -88,7 +89,9 @@ class Query:
             return False
         if self.until is not None and received > format_time(self.until):
             return False
-        if self.item_types and not self.item_types.intersection(item["type"] for item in data["summary"]["items"]):
+        if self.item_types and self.item_types.isdisjoint(
+            canonical_type(item["type"]) for item in data["summary"]["items"]
+        ):
             return False
         if self.event_ids:
             event_id = data["summary"].get("event_id") or ""
@@ -113,7 +116,7 @@ class Query:
         other filters leave it alone."""
         if self.endpoints and data["endpoint"] not in self.endpoints:
             return False
-        if self.item_types and not self.item_types.intersection(data["item_types"]):
+        if self.item_types and self.item_types.isdisjoint(canonical_type(t) for t in data["item_types"]):
             return False
         received = data["received_at"]
         if self.since is not None and received < format_time(self.since):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sentry_mirror.core.envelope import canonical_type
+from sentry_mirror.core.envelope import EVENT_ID_ITEM_TYPES, canonical_type
 
 #: Item type -> the rate-limit data category Relay counts it in (``X-Sentry-Rate-Limits``).
 CATEGORIES = {
@@ -166,3 +166,72 @@ class RateLimits:
             return frozenset()
         everything = self.until.get(None, 0.0) > now
         return frozenset(c for c in categories if c != "internal" and (everything or self.until.get(c, 0.0) > now))
+
+
+#: Item types that are a request's event, and the category Relay checks for it
+#: (relay-server ``utils/rate_limits.rs`` ``infer_event_category``).
+EVENT_CATEGORIES = {
+    "event": "error",
+    "transaction": "transaction",
+    "security": "security",
+    "raw_security": "security",
+    "unreal_report": "error",
+    "feedback": "feedback",
+}
+#: Attachment types an event is made from (Relay ``Item::creates_event``): they go with a
+#: limited event, but an attachment limit keeps them (marked, not dropped).
+CRASH_ATTACHMENT_TYPES = frozenset(
+    {"event.minidump", "event.applecrashreport", "event.payload", "event.breadcrumbs", "playstation.prosperodump"}
+)
+#: The content types of trace attachments (Relay ``ContentType::TraceAttachment``).
+TRACE_ATTACHMENT_TYPES = frozenset({"application/vnd.sentry.trace-attachment", "application/vnd.sentry.attachment.v2"})
+
+
+def enforced(endpoint: str, items: Iterable[Mapping[str, Any]], limited: Callable[[str], bool]) -> tuple[bool, ...]:
+    """Which items of a request Relay drops when ``limited(category)`` says a category is
+    rate limited (``EnvelopeLimiter::execute``, ``Enforcement::retain_item``): with a
+    limited event (the first item that makes one) go the items that depend on it
+    (``Item::requires_event``: attachments, profiles, user reports, form data, ...) and
+    the spans; a profile without an event also goes under a transaction limit, a span's
+    attachment under a span limit; a crash
+    attachment stays under an attachment limit; client reports never go. A request that
+    is not an envelope is one item of its endpoint's category."""
+    if endpoint not in ("envelope", "tunnel"):
+        return (limited(ENDPOINT_CATEGORIES.get(endpoint, "default")),)
+    units = [(canonical_type(str(item.get("type"))), _headers(item)) for item in items]
+    event = next((_event_category(kind, headers) for kind, headers in units if _event_category(kind, headers)), None)
+    event_limited = event is not None and limited(event)
+    return tuple(_dropped(kind, headers, event, event_limited, limited) for kind, headers in units)
+
+
+def _headers(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    headers = item.get("headers")
+    return headers if isinstance(headers, Mapping) else {}
+
+
+def _event_category(kind: str, headers: Mapping[str, Any]) -> str | None:
+    if kind == "attachment":
+        return "error" if headers.get("attachment_type") in CRASH_ATTACHMENT_TYPES else None
+    return EVENT_CATEGORIES.get(kind)
+
+
+def _dropped(
+    kind: str, headers: Mapping[str, Any], event: str | None, event_limited: bool, limited: Callable[[str], bool]
+) -> bool:
+    category = item_category(kind, headers)
+    if category == "internal":
+        return False
+    if event_limited and (kind in EVENT_ID_ITEM_TYPES or kind == "span"):
+        return True
+    if kind == "attachment" and headers.get("attachment_type") in CRASH_ATTACHMENT_TYPES:
+        return False
+    if kind == "profile" and event is None and limited("transaction"):
+        return True
+    if kind == "attachment" and _span_attachment(headers) and limited("span"):
+        return True  # a span's attachment goes with the spans' limit
+    return kind not in EVENT_CATEGORIES and limited(category)
+
+
+def _span_attachment(headers: Mapping[str, Any]) -> bool:
+    """A span attachment: a trace attachment (``attachment.v2``) with a ``span_id``."""
+    return headers.get("content_type") in TRACE_ATTACHMENT_TYPES and headers.get("span_id") is not None

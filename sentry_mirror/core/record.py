@@ -54,6 +54,7 @@ import orjson
 
 from sentry_mirror import __version__
 from sentry_mirror.core import bodies
+from sentry_mirror.core.envelope import canonical_type
 from sentry_mirror.core.ingest import Outcome, Request
 
 #: The format version of the records written; one whose body is kept encoded gets
@@ -326,4 +327,4 @@ class Record:
 
     @property
     def item_types(self) -> list[str]:
-        return [item["type"] for item in self.data["summary"]["items"]]
+        return [canonical_type(item["type"]) for item in self.data["summary"]["items"]]

@@ -65,6 +65,7 @@ class Scripting:
             summary.get("sdk"),
             entry.get("body_size") or 0,
             entry["response"]["status"],
+            tuple(summary.get("items") or ()),
         )
         return self.engine.decide(facts, time.monotonic() - self.started)
 

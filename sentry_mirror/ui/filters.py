@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from sentry_mirror.core import ingest
+from sentry_mirror.core.envelope import canonical_type
 from sentry_mirror.core.query import Query, is_status, parse_moment
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,6 +84,8 @@ def query(filters: Mapping[str, Any]) -> Query:
     """The Query of the filter options' values (``since``/``until`` relative to now)."""
     now = datetime.now(UTC)
     values = {key: frozenset(value) for key, value in filters.items() if isinstance(value, tuple)}
+    if "item_types" in values:  # the spelling a type is counted under (``trace-metric``: ``trace_metric``)
+        values["item_types"] = frozenset(map(canonical_type, values["item_types"]))
     return Query(
         **values,
         since=parse_moment(filters["since"], now) if filters.get("since") else None,

@@ -2,13 +2,14 @@
 
 As Relay serves it (relay-server ``endpoints/upload/``, tests/integration/test_upload.py): a
 ``POST`` creates an upload (``Tus-Resumable: 1.0.0``, ``Upload-Length`` or
-``Upload-Defer-Length: 1``) and is answered ``201`` with a ``Location``; a ``PATCH`` to that
-location (``Upload-Offset: 0``, ``Content-Type: application/offset+octet-stream``) carries the
-whole file and is answered ``204`` with ``Upload-Offset``. The SDK then sends its envelope with
-an attachment placeholder item (``application/vnd.sentry.attachment-ref+json``) naming the
-location. Relay takes one ``PATCH`` per upload (no resumption), and so does the mirror.
-A ``POST`` with the data in it ("creation with upload", Relay's first version) is answered
-``201`` with ``Upload-Offset`` too.
+``Upload-Defer-Length: 1``) and is answered ``201`` with a ``Location``; each ``PATCH`` to the
+location it was last given (``Upload-Offset``, ``Content-Type: application/offset+octet-stream``)
+carries the next chunk and is answered ``204`` with the new ``Upload-Offset`` and the next
+``Location`` (one ``PATCH`` from offset 0 may carry the whole file). The SDK then sends its
+envelope with an attachment placeholder item (``application/vnd.sentry.attachment-ref+json``)
+naming the final location. Offsets, lengths and their sums are unsigned 64-bit numbers, as
+Relay reads them: anything else is a 400. A ``POST`` with the data in it ("creation with
+upload", Relay's first version) is answered ``201`` with ``Upload-Offset`` too.
 """
 
 from __future__ import annotations
@@ -133,6 +134,16 @@ def _create(request: Request, state: State) -> Response:
     return Response(201, _tus_headers(("Location", location), ("Upload-Offset", str(len(state.body)))))
 
 
+def _patch_length(request: Request) -> int | None:
+    """The upload's length, from the location's ``upload_length`` (or ``Upload-Length``);
+    None when neither is given; a 400 when one is given and is not an unsigned 64-bit number."""
+    value = dict(parse_qsl(request.query)).get("upload_length") or request.header("upload-length")
+    length = _u64(value)
+    if value is not None and length is None:
+        raise _tus_error(400, f"expected upload_length, got: {_shown(value)}")
+    return length
+
+
 def _patch(request: Request, state: State, params: Mapping[str, str]) -> Response:
     """One chunk at ``Upload-Offset`` (Relay's resumable uploads; one ``PATCH`` from offset 0
     carries a whole file): answered with the new offset and the next location."""
@@ -143,7 +154,10 @@ def _patch(request: Request, state: State, params: Mapping[str, str]) -> Respons
     offset = _u64(offset_header)
     if offset is None:
         raise _tus_error(400, f"expected Upload-Offset, got: {_shown(offset_header)}")
-    length = _u64(dict(parse_qsl(request.query)).get("upload_length") or request.header("upload-length"))
+    length = _patch_length(request)
+    if offset + len(state.body) >= _U64:
+        cause = f"stream exceeded upper bound: received {offset + len(state.body)} > {_U64 - 1}"
+        raise Reject(400, f"upload error: {cause}", (cause,), headers=_TUS_RESUMABLE)
     _check_chunk(offset, len(state.body), length, whole=False)
     _record_data(state, length, offset)
     end = offset + len(state.body)

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 
 from sentry_mirror.core import grouping
 from sentry_mirror.core.describe import split_sdk
+from sentry_mirror.core.envelope import TYPE_ALIASES
 
 #: Items whose payload is JSON, read for fields and personal data.
 JSON_ITEM_TYPES = frozenset(
@@ -47,7 +48,7 @@ class RecordView:
         self.auth: Any = auth
         summary = data.get("summary") or {}
         self.sdk: Any = summary.get("sdk") or (auth.get("sentry_client") if isinstance(auth, dict) else None)
-        self.items = [item for item in summary.get("items") or () if isinstance(item, dict)]
+        self.items = [_canonical(item) for item in summary.get("items") or () if isinstance(item, dict)]
         self._payloads = payloads
 
     @property
@@ -63,6 +64,13 @@ class RecordView:
     def sdk_name(self) -> str:
         """The SDK's name (``sentry.python``), ``-`` when the record names none."""
         return _sdk_name(self.sdk)
+
+
+def _canonical(item: dict[str, Any]) -> dict[str, Any]:
+    """A summary item with its type as counted: snapshots written before the mirror named
+    ``trace-metric`` and ``profile_chunk_ui`` kept the spelling sent."""
+    kind = item.get("type")
+    return {**item, "type": TYPE_ALIASES[kind]} if isinstance(kind, str) and kind in TYPE_ALIASES else item
 
 
 @lru_cache(maxsize=1024)

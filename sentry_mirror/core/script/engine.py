@@ -3,28 +3,35 @@ passes the time, in seconds since the listener started).
 
 The first rule that matches wins; none: the natural answer. Every rule counts the
 requests that meet its conditions (for ``requests``) whether or not an earlier rule
-answered them. A rate-limit rule (``rate_limits``) limits the request's data categories
-it names: all of them limited, the rule's status (429) with ``Retry-After`` and
-``X-Sentry-Rate-Limits``; only some (the rest are still taken, as Relay does since
-relay#5840), the natural answer with the header, ``partial``; none (a request of client
-reports only: the ``internal`` category is never limited), or a request Relay refuses
-anyway (its natural answer is not a 2xx: bad auth, a broken envelope), the rule does not
-match."""
+answered them. A rate-limit rule (``rate_limits``) limits the data categories it names,
+and Relay drops the request's items as it would (:func:`core.ratelimits.enforced`: with
+a limited event go the items that depend on it). All items dropped: the rule's status
+(429) with ``Retry-After`` and ``X-Sentry-Rate-Limits``; only some (the rest are still
+taken, as Relay does since relay#5840), the natural answer with the header (and the
+script's ``retry_after``), ``partial``; none (a request of client reports only: never
+limited), or a request Relay refuses anyway (its natural answer is not a 2xx: bad auth,
+a broken envelope), the rule does not match. On the endpoints where Relay never answers
+429 (minidump, Unreal, cron check-ins: "clients often retry these") a rate limit that
+drops the request gives the natural answer, without the header."""
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sentry_mirror.core.ratelimits import ENDPOINT_CATEGORIES, categories_of
+from sentry_mirror.core.envelope import canonical_type
+from sentry_mirror.core.ratelimits import enforced, record_categories
 from sentry_mirror.core.script.answers import RATE_LIMITS_HEADER, rate_limits_header, scripted
 from sentry_mirror.core.script.model import Match, Rule, Script
 
 #: Seconds a rate limit states when its rule has no window to count down.
 DEFAULT_LIMIT = 60
-#: Endpoints whose records list envelope items (the others have one category by endpoint).
-_ENVELOPES = ("envelope", "tunnel")
+#: Endpoints where Relay drops rate-limited data silently and never answers 429
+#: (relay-server ``endpoints/minidump.rs``, ``unreal.rs``, ``monitor.rs``).
+NEVER_429 = frozenset({"minidump", "unreal", "cron"})
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,23 @@ class Facts:
     sdk: str | None = None  # "name/version" as in the record's summary, or the name alone
     body_size: int = 0  # decoded
     natural_status: int = 200  # the status of Relay's answer: a refused request is never rate limited
+    #: the record's summary items (``type``, ``headers``: a profile chunk's ``platform``, an
+    #: attachment's ``attachment_type``); none given: one per ``item_types``, without headers
+    items: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def entries(self) -> tuple[Mapping[str, Any], ...]:
+        return self.items or tuple([{"type": kind} for kind in self.item_types])
+
+    @property
+    def types(self) -> frozenset[str]:
+        """The item types, as the mirror counts them (``trace-metric`` is ``trace_metric``)."""
+        return frozenset([canonical_type(str(item.get("type"))) for item in self.entries])
 
     @property
     def categories(self) -> tuple[str, ...]:
-        if self.endpoint in _ENVELOPES:
-            return categories_of(self.item_types)
-        return (ENDPOINT_CATEGORIES.get(self.endpoint, "default"),)
+        """The request's rate-limit categories, read as core/ratelimits reads a record."""
+        return record_categories({"endpoint": self.endpoint, "summary": {"items": self.entries}})
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class Engine:
             if winner is not None or not _live(rule, state, now) or not _chosen(rule.match, state.seen, draw):
                 continue
             first = now if state.first is None else state.first
-            winner = _decision(rule, facts, categories, _window_end(rule, first), now)
+            winner = _decision(rule, facts, _window_end(rule, first), now)
             if winner is not None:
                 state.fired += 1
                 state.first = first
@@ -101,7 +119,7 @@ def _meets(match: Match, facts: Facts, categories: tuple[str, ...], now: float) 
     """The conditions that depend on the request and the time only."""
     if match.endpoints is not None and facts.endpoint not in match.endpoints:
         return False
-    if match.item_types is not None and match.item_types.isdisjoint(facts.item_types):
+    if match.item_types is not None and match.item_types.isdisjoint(facts.types):
         return False
     if match.categories is not None and match.categories.isdisjoint(categories):
         return False
@@ -142,34 +160,37 @@ def _window_end(rule: Rule, first: float) -> float | None:
     return min(ends) if ends else None
 
 
-def _decision(rule: Rule, facts: Facts, categories: tuple[str, ...], end: float | None, now: float) -> Decision | None:
+def _decision(rule: Rule, facts: Facts, end: float | None, now: float) -> Decision | None:
     answer = rule.answer
     headers = answer.headers
     if answer.retry_after is not None:
         headers = (("Retry-After", str(answer.retry_after)), *headers)
     if answer.rate_limits:
-        return _limited(rule, categories, end, now) if 200 <= facts.natural_status < 300 else None
+        return _limited(rule, facts, end, now) if 200 <= facts.natural_status < 300 else None
     if answer.status is None:
         return Decision(rule, None, headers, None, answer.delay, answer.drop)
     response = scripted(answer.status, answer.body, headers, facts.body_size, rule.match.larger_than)
     return Decision(rule, response.status, response.headers, response.body, answer.delay, answer.drop)
 
 
-def _limited(rule: Rule, categories: tuple[str, ...], end: float | None, now: float) -> Decision | None:
-    """A rate-limit rule's answer: None when none of the request's categories is limited."""
+def _limited(rule: Rule, facts: Facts, end: float | None, now: float) -> Decision | None:
+    """A rate-limit rule's answer: None when Relay would drop none of the request's items."""
     answer = rule.answer
-    limited = [
-        c
-        for c in categories
-        if c != "internal" and any(c in r.categories or not r.categories for r in answer.rate_limits)
-    ]
-    if not limited:
+
+    def limited(category: str) -> bool:
+        return any(category in limit.categories or not limit.categories for limit in answer.rate_limits)
+
+    dropped = enforced(facts.endpoint, facts.entries, limited)
+    if not any(dropped):
         return None
+    if facts.endpoint in NEVER_429:  # Relay drops it and answers as if it took it
+        return Decision(rule, None, answer.headers, None, answer.delay)
     left = DEFAULT_LIMIT if end is None else max(1, math.ceil(end - now))
     limits = tuple((limit, left if limit.seconds is None else limit.seconds) for limit in answer.rate_limits)
     header = (RATE_LIMITS_HEADER, rate_limits_header(limits))
-    if len(limited) < len(categories):  # the rest is taken: the natural answer, with the header
-        return Decision(rule, None, (header, *answer.headers), None, answer.delay, partial=True)
+    if not all(dropped):  # the rest is taken: the natural answer, with the header
+        given = () if answer.retry_after is None else (("Retry-After", str(answer.retry_after)),)
+        return Decision(rule, None, (*given, header, *answer.headers), None, answer.delay, partial=True)
     retry_after = answer.retry_after if answer.retry_after is not None else max(seconds for _, seconds in limits)
     headers = (("Retry-After", str(retry_after)), header, *answer.headers)
     response = scripted(answer.status or 429, answer.body, headers)

@@ -82,6 +82,29 @@ def test_patch_needs_the_offset_content_type() -> None:
     assert "TUS protocol error: expected Content-Type" in json.loads(outcome.response.body)["detail"]
 
 
+def test_an_offset_past_the_u64_range_is_refused() -> None:
+    """Relay's offsets are u64: a chunk ending at or past 2**64 is a 400, not a 204 beyond it."""
+    location = urlsplit(_create(3))
+    headers = [TUS, ("Content-Type", OFFSET), ("Upload-Offset", str(2**64 - 1))]
+    request = make_request(method="PATCH", path=location.path, query=QUERY_AUTH, headers=headers, body=b"abc")
+    outcome = handle(request)
+    assert 400 == outcome.response.status
+    assert "1.0.0" == dict(outcome.response.headers)["Tus-Resumable"]
+    assert "Upload-Offset" not in dict(outcome.response.headers)
+
+
+def test_a_length_that_is_not_u64_is_refused_not_read_as_none() -> None:
+    location = urlsplit(_create(3))
+    headers = [TUS, ("Content-Type", OFFSET), ("Upload-Offset", "0")]
+    for length in ("-1", "abc", str(2**64)):
+        query = f"upload_length={length}&{QUERY_AUTH}"
+        outcome = handle(make_request(method="PATCH", path=location.path, query=query, headers=headers, body=b"abc"))
+        assert 400 == outcome.response.status, length
+        assert "TUS protocol error: expected upload_length" in json.loads(outcome.response.body)["detail"]
+    without = handle(make_request(method="PATCH", path=location.path, query=QUERY_AUTH, headers=headers, body=b"abc"))
+    assert 204 == without.response.status  # no length at all: a deferred one
+
+
 def test_other_methods_are_refused() -> None:
     for method, path in (("GET", "/api/42/upload/"), ("PATCH", "/api/42/upload/"), ("POST", "/api/42/upload/k/")):
         assert 405 == handle(make_request(method=method, path=path, body=b"")).response.status

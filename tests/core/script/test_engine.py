@@ -177,10 +177,92 @@ def test_a_drop() -> None:
     assert decision is not None and (True, 1.0) == (decision.drop, decision.delay)
 
 
+def test_items_that_depend_on_a_limited_event_go_with_it() -> None:
+    # Relay drops the items that require the event (attachments, profiles, user reports,
+    # form data) and the spans with a limited event: nothing is left, a 429, not a partial 200
+    decide = Engine(Script(scenario("rate-limit-transactions"))).decide
+    for types in [("transaction", "profile"), ("transaction", "attachment"), ("transaction", "span")]:
+        decision = decide(Facts("envelope", types), 0)
+        assert decision is not None and (429, False) == (decision.status, decision.partial), types
+    errors = engine("[[rule]]\nrate_limits = [{ categories = ['error'] }]\n").decide
+    for types in [("event", "attachment", "user_report"), ("event", "form_data")]:
+        decision = errors(Facts("envelope", types), 0)
+        assert decision is not None and 429 == decision.status, types
+
+
+def test_independent_items_beside_a_limited_event_make_a_partial_answer() -> None:
+    decide = Engine(Script(scenario("rate-limit-transactions"))).decide
+    for types in [("transaction", "profile", "session"), ("transaction", "log"), ("transaction", "check_in")]:
+        decision = decide(Facts("envelope", types), 0)
+        assert decision is not None and (None, True) == (decision.status, decision.partial), types
+
+
+def test_a_profile_without_its_transaction_is_limited_with_transactions() -> None:
+    decide = engine("[[rule]]\nrate_limits = [{ categories = ['transaction'] }]\n").decide
+    decision = decide(Facts("envelope", ("profile",)), 0)
+    assert decision is not None and 429 == decision.status
+    assert decide(Facts("envelope", ("event", "profile")), 0) is None  # its event is taken: so is it
+
+
+def test_an_attachment_limit_keeps_a_crash_attachment_and_drops_a_plain_one() -> None:
+    decide = engine("[[rule]]\nrate_limits = [{ categories = ['attachment'] }]\n").decide
+    minidump = {"type": "attachment", "headers": {"attachment_type": "event.minidump"}}
+    plain = {"type": "attachment", "headers": {"attachment_type": "event.attachment"}}
+    assert decide(Facts("envelope", items=(minidump,)), 0) is None
+    decision = decide(Facts("envelope", items=({"type": "event"}, plain)), 0)
+    assert decision is not None and decision.partial
+
+
+def test_a_span_attachment_goes_with_the_spans_limit() -> None:
+    decide = engine("[[rule]]\nrate_limits = [{ categories = ['span'] }]\n").decide
+    trace = "application/vnd.sentry.trace-attachment"
+    of_span = {"type": "attachment", "headers": {"content_type": trace, "span_id": "b0e6f15b45c36b12"}}
+    of_trace = {"type": "attachment", "headers": {"content_type": trace, "span_id": None}}
+    decision = decide(Facts("envelope", items=({"type": "span"}, of_span)), 0)
+    assert decision is not None and 429 == decision.status
+    assert decide(Facts("envelope", items=(of_trace,)), 0) is None
+
+
+def test_relay_never_answers_429_on_minidump_unreal_and_cron() -> None:
+    decide = Engine(Script(scenario("rate-limit-all"))).decide
+    for endpoint in ("minidump", "unreal", "cron"):
+        decision = decide(Facts(endpoint), 0)
+        assert decision is not None and (None, False) == (decision.status, decision.partial), endpoint
+        assert header(decision, "X-Sentry-Rate-Limits") is None and header(decision, "Retry-After") is None
+    assert getattr(decide(Facts("store"), 0), "status", None) == 429
+
+
+def test_categories_read_the_item_headers_as_the_records_do() -> None:
+    # one home for categories (core/ratelimits): a UI platform's profile chunk is profile_chunk_ui
+    chunk = {"type": "profile_chunk", "headers": {"platform": "android"}}
+    decide = engine("[[rule]]\nrate_limits = [{ categories = ['profile_chunk'] }]\n").decide
+    assert decide(Facts("envelope", ("profile_chunk",), items=(chunk,)), 0) is None
+    ui_limit = Answer(rate_limits=(RateLimit(("profile_chunk_ui",)),))
+    ui = Engine(Script((Rule("r", Match(), ui_limit),))).decide
+    decision = ui(Facts("envelope", ("profile_chunk",), items=(chunk,)), 0)
+    assert decision is not None and 429 == decision.status
+    assert ("profile_chunk_ui",) == Facts("envelope", ("profile_chunk",), items=(chunk,)).categories
+
+
+def test_item_types_match_as_the_mirror_counts_them() -> None:
+    rule = Rule("r", Match(item_types=frozenset({"trace_metric"})), Answer(status=500))
+    assert Engine(Script((rule,))).decide(Facts("envelope", ("trace-metric",)), 0) is not None
+
+
+def test_a_partial_rate_limit_keeps_the_scripts_retry_after() -> None:
+    text = "[[rule]]\nrate_limits = [{ categories = ['transaction'] }]\nretry_after = 30\n"
+    decision = engine(text).decide(BOTH, 0)
+    assert decision is not None and decision.partial
+    assert "30" == header(decision, "Retry-After")
+
+
 FACTS = st.builds(
     Facts,
-    st.sampled_from(["envelope", "store", "tunnel", "security", "unknown", "cron"]),
-    st.lists(st.sampled_from(["event", "transaction", "client_report", "span", "log", "x", ""]), max_size=4).map(tuple),
+    st.sampled_from(["envelope", "store", "tunnel", "security", "unknown", "cron", "minidump"]),
+    st.lists(
+        st.sampled_from(["event", "transaction", "client_report", "span", "log", "profile", "attachment", "x", ""]),
+        max_size=4,
+    ).map(tuple),
     st.one_of(st.none(), st.sampled_from(["1", "2"])),
     st.one_of(st.none(), st.text(max_size=20)),
     st.integers(0, 10**9),
