@@ -422,3 +422,27 @@ def test_the_report_reads_only_this_runs_files(tmp_path: Path) -> None:
     assert len(list((tmp_path / "snapshots").iterdir())) == 2
     assert len(two["snapshots"]) == 1 and two["snapshots"] != one["snapshots"]
     assert two["sdks"][0]["requests"] == one["sdks"][0]["requests"] == two["requests"]
+
+
+def test_the_command_has_the_terminal_while_it_runs(tmp_path: Path) -> None:
+    """In its own process group the command could not read the terminal (SIGTTIN stops it)
+    unless the probe gives it the terminal's foreground: it reads a line typed there."""
+    answer = tmp_path / "answer"
+    code = f"print('ready', flush=True); open({str(answer)!r}, 'w').write(input())"
+    argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, argv)
+    try:
+        read_until(terminal, b"\nready")
+        os.write(terminal, b"typed\n")
+        read_until(terminal, None)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(terminal)
+    assert answer.read_text() == "typed"
+    assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing
