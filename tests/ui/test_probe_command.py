@@ -152,11 +152,14 @@ def test_sigint_is_passed_on_to_the_command_and_the_probe_exits_130(tmp_path: Pa
         text=True,
         start_new_session=True,  # no terminal: the SIGINT comes from elsewhere
     )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
-    os.kill(process.pid, signal.SIGINT)
-    assert process.wait(timeout=30) == ExitCode.INTERRUPTED
-    assert marker.read_text() == "SIGINT"
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == ExitCode.INTERRUPTED
+        assert marker.read_text() == "SIGINT"
+    finally:
+        end(process)
 
 
 #: An app that writes a line into a file for each SIGINT it gets, and exits 130 a second after the first.
