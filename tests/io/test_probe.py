@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from sentry_mirror.core.script import Script, scenario
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import probe as probe_module
+from sentry_mirror.io import probe_process
 from sentry_mirror.io.listener import ListenOptions, Ready
 from sentry_mirror.io.probe import ProbeOptions, probe
 from sentry_mirror.io.server import Timeouts
@@ -104,7 +108,7 @@ async def test_the_timeout_ends_the_command(tmp_path: Path) -> None:
 
 
 async def test_a_command_deaf_to_sigterm_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe_module, "KILL_AFTER", 0.5)
+    monkeypatch.setattr(probe_process, "KILL_AFTER", 0.5)
     code = """
         import signal, sys, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -185,3 +189,134 @@ async def test_scripted_answers_are_counted(tmp_path: Path) -> None:
     assert b"hello from the probe" in records[0].body
     assert {record.status for record in records} == {503}
     assert {record.data["scripted"]["rule"] for record in records} == {"outage:30s"}
+
+
+#: Writes its pid into the file ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever
+#: (whatever the answer, or none).
+LOOPING_SENDER = """
+    import os, sys, time, urllib.request
+    from urllib.parse import urlsplit
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    dsn = urlsplit(os.environ["SENTRY_DSN"])
+    url = f"http://{dsn.hostname}:{dsn.port}/api/1/envelope/?sentry_key=mirror&sentry_version=7"
+    while True:
+        body = b'{}\\n{"type":"event"}\\n{"message":"again"}\\n'
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30).read()
+        except OSError:  # the listener has gone: keep trying, as a stubborn SDK would
+            pass
+        time.sleep(0.1)
+"""
+
+
+def starts_and_ends(child: str, pid_file: Path, *, then: str = "") -> tuple[str, ...]:
+    """A command that starts ``child`` (Python code given ``pid_file``), waits until it
+    wrote its pid, then runs ``then`` (default: it ends at once, leaving the child behind)."""
+    start = f"""
+        import os, subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", {textwrap.dedent(child)!r}, {str(pid_file)!r}])
+        while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read():
+            time.sleep(0.05)
+        {then}
+    """
+    return python(start)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def gone_soon(pid: int, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def kill_left(pid_file: Path) -> None:
+    """In a test's finally: the process whose pid is in ``pid_file``, if still there."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+async def test_settling_is_bounded_and_kills_a_sender_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probe_module, "SETTLE_LIMIT", 2.0)
+    pid_file = tmp_path / "sender.pid"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        probed = await probe(options(tmp_path, *starts_and_ends(LOOPING_SENDER, pid_file), settle=1.0))
+        assert loop.time() - started < 60
+        assert probed.exit_code == 0
+        assert probed.settle_cut is not None and probed.settle_cut >= 10.0  # 10 x settle
+        assert probed.stopped.records >= 3
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        kill_left(pid_file)
+
+
+def test_the_settle_limit_is_30_s_or_ten_times_the_settle_time() -> None:
+    assert probe_module.settle_limit(1.0) == 30.0
+    assert probe_module.settle_limit(5.0) == 50.0
+
+
+#: Writes its pid into the file ``argv[1]``, then sleeps.
+SLEEPER = """
+    import os, sys, time
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    time.sleep(120)
+"""
+
+
+async def test_the_timeout_ends_what_the_command_started_too(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    try:
+        command = starts_and_ends(SLEEPER, pid_file, then="time.sleep(120)")
+        probed = await probe(options(tmp_path, *command, timeout=2.0))
+        assert probed.timed_out
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        kill_left(pid_file)
+
+
+async def test_a_request_in_flight_is_waited_for_even_with_no_settle_time(tmp_path: Path) -> None:
+    command = leaves_behind(delay=0.0, pause=1.0, head_first=True)
+    listening = ListenOptions(port=0, directory=tmp_path, timeouts=Timeouts(grace=0.1))
+    probed = await probe(ProbeOptions(command, listening, settle=0.0))
+    assert probed.stopped.records == 1
+    (record,) = iter_records([tmp_path])
+    assert record.status == 200
+
+
+async def test_no_proxy_keeps_the_listener_out_of_reach_of_an_http_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "example.org")
+    monkeypatch.delenv("no_proxy", raising=False)
+    probed = await probe(options(tmp_path, sys.executable, str(APPS / "hello.py")))
+    assert probed.stopped.records == 1
+    assert probe_process.environment("dsn")["NO_PROXY"] == "example.org,127.0.0.1,localhost"
+    assert probe_process.environment("dsn")["no_proxy"] == "127.0.0.1,localhost"
+
+
+async def test_a_signal_before_the_command_started_is_passed_on_when_it_starts() -> None:
+    signals = probe_process.Signals()
+    signals._received(signal.SIGTERM)  # as the loop's handler calls it
+    process = await asyncio.create_subprocess_exec(*python("import time; time.sleep(60)"), process_group=0)
+    try:
+        signals.started(process.pid)
+        assert await asyncio.wait_for(process.wait(), 30) == -signal.SIGTERM
+    finally:
+        probe_process.signal_group(process.pid, signal.SIGKILL)
+        await process.wait()

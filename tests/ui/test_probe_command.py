@@ -15,6 +15,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.snapshot import iter_records
 
@@ -32,7 +34,7 @@ def test_an_app_that_exits_0_without_a_scenario_passes(tmp_path: Path) -> None:
     done = run_probe(tmp_path, "--", sys.executable, HELLO)
     assert done.returncode == ExitCode.OK, done.stderr
     assert re.search(r"DSN +http://mirror@127.0.0.1:\d+/1 ", done.stderr), done.stderr
-    assert "nothing to judge" in done.stdout
+    assert "nothing to judge" in done.stderr
     assert "1 request(s), 0 scripted" in done.stdout
     (record,) = iter_records([tmp_path / "snapshots"])
     assert b"hello from the probe" in record.body
@@ -41,7 +43,7 @@ def test_an_app_that_exits_0_without_a_scenario_passes(tmp_path: Path) -> None:
 def test_the_command_may_come_without_the_double_dash_and_keeps_its_own_options(tmp_path: Path) -> None:
     code = "import os, sys; print(sys.argv[1:], os.environ['SENTRY_DSN'].endswith('/7'))"
     done = run_probe(tmp_path, "--project", "7", sys.executable, "-c", code, "--json", "-x")
-    assert done.returncode == ExitCode.OK, done.stderr
+    assert done.returncode == ExitCode.CHECK_FAILED, done.stderr  # it sent nothing
     assert "['--json', '-x'] True" in done.stdout
 
 
@@ -148,12 +150,16 @@ def test_sigint_is_passed_on_to_the_command_and_the_probe_exits_130(tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # no terminal: the SIGINT comes from elsewhere
     )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
-    os.kill(process.pid, signal.SIGINT)
-    assert process.wait(timeout=30) == ExitCode.INTERRUPTED
-    assert marker.read_text() == "SIGINT"
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGINT)
+        assert process.wait(timeout=30) == ExitCode.INTERRUPTED
+        assert marker.read_text() == "SIGINT"
+    finally:
+        end(process)
 
 
 #: An app that writes a line into a file for each SIGINT it gets, and exits 130 a second after the first.
@@ -212,3 +218,234 @@ def read_until(terminal: int, wanted: bytes | None, seconds: float = 30) -> None
             assert wanted is None, output
             return
         output += data
+
+
+def start_probe(tmp_path: Path, *command: str) -> subprocess.Popen[str]:
+    """The probe in a session of its own (no terminal: a signal to it comes from elsewhere)."""
+    argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path / "snapshots"), "--settle", "0.5"]
+    return subprocess.Popen(
+        [*argv, "--", *command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def end(process: subprocess.Popen[str], *pid_files: Path) -> None:
+    """In a test's finally: the probe's session and the processes named in ``pid_files``, killed if still there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for pid_file in pid_files:
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    process.wait(timeout=30)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def gone_soon(pid: int, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+#: Starts ``argv[1]`` (Python code) with the pid file ``argv[2]``, says "ready" once the
+#: child wrote it, then sleeps (``argv[3]`` == "stay") or ends.
+PARENT = """
+    import os, subprocess, sys, time
+    subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+    while not os.path.exists(sys.argv[2]) or not open(sys.argv[2]).read():
+        time.sleep(0.05)
+    print("ready", flush=True)
+    if sys.argv[3] == "stay":
+        time.sleep(120)
+"""
+
+#: Writes its pid into ``argv[1]``; on SIGINT writes "SIGINT" into ``argv[1] + ".got"`` and exits.
+CHILD_TRAPPING = """
+    import os, signal, sys, time
+    def stop(signum, frame):
+        open(sys.argv[1] + ".got", "w").write("SIGINT")
+        sys.exit(130)
+    signal.signal(signal.SIGINT, stop)
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    time.sleep(120)
+"""
+
+#: Writes its pid into ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever
+#: (whatever the answer, or none).
+CHILD_SENDING = """
+    import os, sys, time, urllib.request
+    from urllib.parse import urlsplit
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    dsn = urlsplit(os.environ["SENTRY_DSN"])
+    url = f"http://{dsn.hostname}:{dsn.port}/api/1/envelope/?sentry_key=mirror&sentry_version=7"
+    while True:
+        body = b'{}\\n{"type":"event"}\\n{"message":"again"}\\n'
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30).read()
+        except OSError:  # the listener has gone: keep trying, as a stubborn SDK would
+            pass
+        time.sleep(0.1)
+"""
+
+
+def parent(child: str, pid_file: Path, how: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(PARENT), textwrap.dedent(child), str(pid_file), how]
+
+
+def test_sigint_reaches_what_the_command_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    process = start_probe(tmp_path, *parent(CHILD_TRAPPING, pid_file, "stay"))
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == ExitCode.INTERRUPTED
+        assert Path(f"{pid_file}.got").read_text() == "SIGINT"
+    finally:
+        end(process, pid_file)
+
+
+def test_sighup_is_passed_on_as_sigterm_is(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    process = start_probe(tmp_path, *parent(SLEEPING, pid_file, "stay"))
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signal.SIGHUP)
+        assert process.wait(timeout=60) == ExitCode.INTERRUPTED
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        end(process, pid_file)
+
+
+#: Writes its pid into ``argv[1]``, then sleeps.
+SLEEPING = """
+    import os, sys, time
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    time.sleep(120)
+"""
+
+
+def test_a_signal_while_settling_stops_the_probe_and_what_the_command_left(tmp_path: Path) -> None:
+    pid_file = tmp_path / "sender.pid"
+    process = start_probe(tmp_path, *parent(CHILD_SENDING, pid_file, "end"))
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(1.5)  # the command ended; its sender keeps the probe settling
+        started = time.monotonic()
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=60) == ExitCode.INTERRUPTED
+        assert time.monotonic() - started < 30
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        end(process, pid_file)
+
+
+def test_a_sender_left_behind_does_not_hold_the_probe_for_ever(tmp_path: Path) -> None:
+    """Settling stops at max(30 s, 10 x --settle): 30 s here; the sender is killed, the probe fails."""
+    pid_file = tmp_path / "sender.pid"
+    process = start_probe(tmp_path, *parent(CHILD_SENDING, pid_file, "end"))
+    try:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == ExitCode.CHECK_FAILED, err
+        assert re.search(r"requests kept arriving 3\d s after \S+ ended \(a process it left behind\?\)", err), err
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        end(process, pid_file)
+
+
+@pytest.mark.parametrize(
+    ("signum", "name"), [(signal.SIGUSR1, "SIGUSR1"), (signal.SIGRTMIN + 1, f"signal {signal.SIGRTMIN + 1}")]
+)
+def test_a_command_ended_by_a_signal_fails_the_probe_naming_it(tmp_path: Path, signum: int, name: str) -> None:
+    done = run_probe(tmp_path, "--", sys.executable, "-c", f"import os; os.kill(os.getpid(), {int(signum)})")
+    assert done.returncode == ExitCode.CHECK_FAILED, done.stderr
+    assert f"was ended by {name}" in done.stderr.splitlines()[-1]
+
+
+def test_a_command_that_sends_nothing_fails_the_probe_loudly(tmp_path: Path) -> None:
+    done = run_probe(tmp_path, "--json", "--", sys.executable, "-c", "pass")
+    assert done.returncode == ExitCode.CHECK_FAILED
+    assert "sent nothing to SENTRY_DSN: does its SDK read it?" in done.stderr
+    data = json.loads(done.stdout)
+    assert data["requests"] == 0
+    assert data["interrupted"] is False
+    assert data["failed"] == [f"{sys.executable} sent nothing to SENTRY_DSN: nothing to probe"]
+
+
+def test_json_says_how_many_requests_came_and_that_nothing_failed(tmp_path: Path) -> None:
+    done = run_probe(tmp_path, "--json", "--", sys.executable, HELLO)
+    assert done.returncode == ExitCode.OK, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["requests"], data["scripted"], data["failed"], data["interrupted"]) == (1, 0, [], False)
+    assert "no request got a scripted answer: nothing to judge" in done.stderr
+
+
+def test_a_command_that_cannot_start_still_gives_json(tmp_path: Path) -> None:
+    done = run_probe(tmp_path, "--json", "--", "no-such-command-anywhere")
+    assert done.returncode == ExitCode.ERROR
+    data = json.loads(done.stdout)
+    assert data["command"] == ["no-such-command-anywhere"]
+    assert "no such command" in data["error"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--project", "abc", "not a valid integer"), ("--project", "-1", "-1"), ("--timeout", "0", "more than 0")],
+)
+def test_bad_project_or_timeout_is_a_usage_error(tmp_path: Path, option: str, value: str, message: str) -> None:
+    done = run_probe(tmp_path, option, value, "--", sys.executable, HELLO)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "snapshots").exists()
+
+
+def test_the_report_reads_only_this_runs_files(tmp_path: Path) -> None:
+    first = run_probe(tmp_path, "--scenario", "outage:30s", "--json", "--", sys.executable, HELLO)
+    second = run_probe(tmp_path, "--scenario", "outage:30s", "--json", "--", sys.executable, HELLO)
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert len(list((tmp_path / "snapshots").iterdir())) == 2
+    assert len(two["snapshots"]) == 1 and two["snapshots"] != one["snapshots"]
+    assert two["sdks"][0]["requests"] == one["sdks"][0]["requests"] == two["requests"]
+
+
+def test_the_command_has_the_terminal_while_it_runs(tmp_path: Path) -> None:
+    """In its own process group the command could not read the terminal (SIGTTIN stops it)
+    unless the probe gives it the terminal's foreground: it reads a line typed there."""
+    answer = tmp_path / "answer"
+    code = f"print('ready', flush=True); open({str(answer)!r}, 'w').write(input())"
+    argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, argv)
+    try:
+        read_until(terminal, b"\nready")
+        os.write(terminal, b"typed\n")
+        read_until(terminal, None)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(terminal)
+    assert answer.read_text() == "typed"
+    assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing

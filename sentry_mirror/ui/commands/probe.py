@@ -16,7 +16,7 @@ from sentry_mirror.core import report
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
 from sentry_mirror.core.script import SCENARIOS, Script, describe
-from sentry_mirror.errors import CheckFailed, ExitCode
+from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
 from sentry_mirror.ui import render, render_report_behaviour
 from sentry_mirror.ui.commands.listen import load_script
 from sentry_mirror.ui.env import Env
@@ -59,7 +59,9 @@ _SCENARIO_HELP = "; ".join(f"{name}{text.split(' ', 1)[0]}" for name, text in SC
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for the snapshot files (read later with report, inspect...).",
 )
-@click.option("--project", default="1", show_default=True, help="Project id in the DSN given to CMD.")
+@click.option(
+    "--project", type=click.IntRange(min=0), default=1, show_default=True, help="Project id in the DSN given to CMD."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (CMD's stdout then goes to stderr).")
 @click.option(
     "--settle",
@@ -68,7 +70,12 @@ _SCENARIO_HELP = "; ".join(f"{name}{text.split(' ', 1)[0]}" for name, text in SC
     show_default="1s",
     help="Once CMD ended, stop after no request came (and none was in flight) for this long.",
 )
-@click.option("--timeout", type=Duration(), help="Stop CMD after this long (SIGTERM, then SIGKILL 5 s later).")
+@click.option(
+    "--timeout",
+    type=Duration(),
+    callback=lambda ctx, param, value: _positive(value, param, ctx),
+    help="Stop CMD after this long (SIGTERM to its process group, then SIGKILL 5 s later).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
 @click.pass_obj
 def probe_command(
@@ -78,7 +85,7 @@ def probe_command(
     script_file: Path | None,
     seed: int | None,
     directory: Path,
-    project: str,
+    project: int,
     as_json: bool,
     settle: float,
     timeout: float | None,
@@ -88,8 +95,9 @@ def probe_command(
     what its SDK did: backed off on 429, honoured Retry-After, retried after 5xx, what it
     reported dropping. Works for any language: CMD is your app or your test suite.
 
-    Exit code 0 when every verdict passes and CMD exited 0; 1 when a verdict failed or CMD
-    did not exit 0; 2 for a bad script; 3 when CMD cannot be started; 130 on Ctrl-C.
+    Exit code 0 when every verdict passes and CMD exited 0; 1 when a verdict failed, CMD
+    did not exit 0, CMD sent nothing, or requests kept coming after CMD ended; 2 for a bad
+    script; 3 when CMD cannot be started; 130 on Ctrl-C.
 
     Examples:
 
@@ -103,15 +111,28 @@ def probe_command(
     from sentry_mirror.io.probe import ProbeOptions, probe
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory, script=script)
-    options = ProbeOptions(command, listening, project, settle, timeout, stdout_to_stderr=as_json)
+    options = ProbeOptions(command, listening, str(project), settle, timeout, stdout_to_stderr=as_json)
     err = stderr()
-    probed = asyncio.run(probe(options, on_ready=lambda dsn, ready: _banner(err, dsn, ready, script, command)))
+    try:
+        probed = asyncio.run(probe(options, on_ready=lambda dsn, ready: _banner(err, dsn, ready, script, command)))
+    except MirrorError as error:
+        if as_json:
+            click.echo(json_text({"command": list(command), "error": str(error)}, indent=True))
+        raise
     data = _behaviour(probed)
+    problems = _problems(probed, data)
+    _warn(err, probed)
     if as_json:
-        click.echo(json_text(_json(probed, data), indent=True))
+        click.echo(json_text(_json(probed, data, problems), indent=True))
     else:
         _render(env.console, probed, data)
-    _exit(probed, data)
+    _exit(probed, problems)
+
+
+def _positive(value: float | None, param: click.Parameter, ctx: click.Context) -> float | None:
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"must be more than 0 (got {value:g} s)", ctx, param)
+    return value
 
 
 def _banner(err: Console, dsn: str, ready: Ready, script: Script | None, command: tuple[str, ...]) -> None:
@@ -133,52 +154,91 @@ def _behaviour(probed: Probed) -> dict[str, Any]:
     return section
 
 
-def _json(probed: Probed, data: dict[str, Any]) -> dict[str, Any]:
+def _json(probed: Probed, data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     return {
         **data,
         "command": list(probed.command),
         "exit_code": probed.exit_code,
         "timed_out": probed.timed_out,
+        "interrupted": probed.interrupted,
         "snapshots": [str(path) for path in probed.stopped.files],
+        "requests": probed.stopped.records,
         "scripted": probed.scripted,
+        "failed": problems,
     }
 
 
 def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
     if data:
         render_report_behaviour.render(console, data)
-    elif probed.scripted == 0:
-        console.print("no request got a scripted answer: nothing to judge", style="yellow")
     files = ", ".join(str(path) for path in probed.stopped.files) or "none"
     console.print(
         f"{probed.stopped.records} request(s), {probed.scripted} scripted; {_ended(probed)}; snapshots: {files}",
         style="dim",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
+
+
+def _warn(err: Console, probed: Probed) -> None:
+    """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted."""
+    if probed.interrupted:
+        return
+    if probed.stopped.records == 0:
+        err.print(
+            f"{probed.command[0]} sent nothing to SENTRY_DSN: does its SDK read it? (Sentry SDKs do when "
+            "init is given no DSN; set the DSN from $SENTRY_DSN otherwise)",
+            style="bold red",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    elif probed.scripted == 0:
+        err.print("no request got a scripted answer: nothing to judge", style="yellow")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal, or one this Python does not name
+        return f"signal {number}"
 
 
 def _ended(probed: Probed) -> str:
     """How the command ended, in words."""
     code = probed.exit_code
+    if code is None:
+        return f"{probed.command[0]} was not run (interrupted first)"
     if probed.timed_out:
-        how = f"stopped by {signal.Signals(-code).name}" if code < 0 else f"exited {code} once stopped"
+        how = f"stopped by {_signal_name(-code)}" if code < 0 else f"exited {code} once stopped"
         return f"{probed.command[0]} did not end within --timeout: {how}"
     if code < 0:
-        return f"{probed.command[0]} was ended by {signal.Signals(-code).name}"
+        return f"{probed.command[0]} was ended by {_signal_name(-code)}"
     return f"{probed.command[0]} exited {code}"
 
 
-def _exit(probed: Probed, data: dict[str, Any]) -> None:
-    """130 when interrupted; 1 (a failed check) for a failed verdict or a command that did
-    not exit 0, saying which."""
-    if probed.interrupted:
-        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
+def _problems(probed: Probed, data: dict[str, Any]) -> list[str]:
+    """What fails the probe (the ``check failed:`` line's parts), in order."""
     problems = []
+    if probed.settle_cut is not None:
+        problems.append(
+            f"requests kept arriving {probed.settle_cut:.0f} s after {probed.command[0]} ended "
+            "(a process it left behind?): its process group was killed"
+        )
+    if probed.stopped.records == 0 and not probed.interrupted:
+        problems.append(f"{probed.command[0]} sent nothing to SENTRY_DSN: nothing to probe")
     if data and failed(data):
         problems.append("a verdict failed: " + ", ".join(_failures(data)))
     if probed.timed_out or probed.exit_code != 0:
         problems.append(_ended(probed))
+    return problems
+
+
+def _exit(probed: Probed, problems: list[str]) -> None:
+    """130 when interrupted; 1 (a failed check) when there is a problem, saying which."""
+    if probed.interrupted:
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     if problems:
         raise CheckFailed("; ".join(problems))
 

@@ -1,0 +1,147 @@
+"""The command of ``sentry-mirror probe`` as a process group: started in a group of its own
+(with the terminal's foreground while it runs, when the probe has it), and signalled as a
+group, so that what it started (a shell's children, a test runner's workers, a forked
+sender) gets the probe's signals, its timeout and its end too.
+
+:class:`Signals` catches SIGINT, SIGTERM and SIGHUP for the probe and passes each on to the
+command's group once (a second one kills the group). Ctrl-C in the terminal reaches the
+command's group alone (it has the terminal's foreground): the probe learns of it from the
+command's end (SIGINT, or exit 130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+from sentry_mirror.errors import MirrorError
+
+#: Seconds between the SIGTERM of a timed-out command and its SIGKILL.
+KILL_AFTER = 5.0
+#: The signals the probe passes on to the command (and that stop it without settling).
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Hosts no HTTP proxy must stand between the command and the listener.
+LOCAL_HOSTS = "127.0.0.1,localhost"
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """``signum`` to the process group ``pid`` leads (nothing when it has gone)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+class Signals:
+    """SIGINT, SIGTERM and SIGHUP to the probe: remembered, and passed on to the command's
+    group (at once when the command starts, if one came before); a second one kills it.
+    Installed before the listener starts, and again once it is ready (the listener's own
+    handlers, which would stop it at once, are replaced)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.pid: int | None = None
+        self._installed: list[int] = []
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in FORWARDED:
+            try:
+                loop.add_signal_handler(signum, self._received, signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+                continue
+            if signum not in self._installed:
+                self._installed.append(signum)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._installed:
+            loop.remove_signal_handler(signum)
+        self._installed.clear()
+
+    def started(self, pid: int) -> None:
+        """The command's group leader: what came before is passed on now."""
+        self.pid = pid
+        if self.received:
+            self._forward(self.received[-1])
+
+    def _received(self, signum: int) -> None:
+        self.received.append(signum)
+        if self.pid is not None:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        assert self.pid is not None
+        signal_group(self.pid, signal.SIGKILL if len(self.received) > 1 else signum)
+
+
+def environment(dsn: str) -> dict[str, str]:
+    """The probe's environment with ``SENTRY_DSN``, and the listener's host kept out of
+    reach of any HTTP proxy (``NO_PROXY``, ``no_proxy``: appended to)."""
+    env = {**os.environ, "SENTRY_DSN": dsn}
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = f"{env[name]},{LOCAL_HOSTS}" if env.get(name) else LOCAL_HOSTS
+    return env
+
+
+async def start(command: tuple[str, ...], dsn: str, stdout_to_stderr: bool) -> asyncio.subprocess.Process:
+    """The command, started with ``SENTRY_DSN`` in a process group of its own;
+    :class:`MirrorError` when it cannot be."""
+    stdout = sys.stderr.fileno() if stdout_to_stderr else None
+    try:
+        return await asyncio.create_subprocess_exec(*command, env=environment(dsn), stdout=stdout, process_group=0)
+    except FileNotFoundError:
+        raise MirrorError(f"cannot run {command[0]}: no such command (or file)") from None
+    except PermissionError:
+        raise MirrorError(f"cannot run {command[0]}: permission denied (is it executable?)") from None
+    except OSError as exc:
+        raise MirrorError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+
+
+async def terminate(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the command's group, and SIGKILL if its leader is still there
+    :data:`KILL_AFTER` seconds later."""
+    signal_group(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), KILL_AFTER)
+    except TimeoutError:
+        signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+
+
+def _terminal() -> int | None:
+    """The probe's stdin when it is a terminal whose foreground group is the probe's."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def foreground(pid: int) -> Iterator[bool]:
+    """Give the terminal's foreground to the group ``pid`` leads while the block runs (when
+    the probe has it: yields whether it did), and take it back after."""
+    terminal = _terminal()
+    if terminal is None:
+        yield False
+        return
+    _set_foreground(terminal, pid)
+    signal_group(pid, signal.SIGCONT)  # one that read the terminal before it had it was stopped
+    try:
+        yield True
+    finally:
+        _set_foreground(terminal, os.getpgrp())
+
+
+def _set_foreground(terminal: int, group: int) -> None:
+    """``tcsetpgrp``, with SIGTTOU ignored (the probe may be in the background by now)."""
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(terminal, group)
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
