@@ -125,7 +125,9 @@ def test_a_scenario_answers_the_command_and_json_says_so(tmp_path: Path) -> None
     (sdk,) = data["sdks"]
     assert sdk["sdk"] == "sentry.python"
     checks = {verdict["check"]: verdict["status"] for verdict in sdk["verdicts"]}
-    assert checks["server_error"] == "pass"
+    # what came after the 503 (the client reports of its loss, at close) came within a second:
+    # too short to say the SDK would not have retried
+    assert checks["server_error"] == "not_seen"
     assert checks["backoff"] == "not_seen"
 
 

@@ -16,13 +16,13 @@ from rich.console import Console
 from sentry_mirror.core import encoding, ingest
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.forwarding import FAILURE_MODES, destination, mirror_dsn, to_string
-from sentry_mirror.core.script import SCENARIOS, Rule, Script, describe, scenario
-from sentry_mirror.core.script import parse as parse_script
+from sentry_mirror.core.script import Script, describe
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
-from sentry_mirror.errors import MirrorError, ScriptError
+from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration, Size
+from sentry_mirror.ui.scripting import load_script, script_options
 
 if TYPE_CHECKING:
     from sentry_mirror.io.forward import ForwardOptions
@@ -165,23 +165,7 @@ def _display_host(host: str) -> str:
     show_default="256MiB",
     help="Largest file (source map bundle, debug file) put together from uploaded chunks; bigger ones are refused.",
 )
-@click.option(
-    "--scenario",
-    "scenarios",
-    multiple=True,
-    metavar="NAME[:VALUE]",
-    help="Answer as Sentry does when things go wrong (repeatable; docs/scripts.md): "
-    + "; ".join(f"{name} {text}" for name, text in SCENARIOS.items())
-    + ".",
-)
-@click.option(
-    "--script",
-    "script_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    metavar="FILE",
-    help="Scripted answers from a TOML file (docs/scripts.md); its rules come before --scenario's.",
-)
-@click.option("--seed", type=int, help="Seed for the rules answering a share of requests (flaky, share = ...).")
+@script_options
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -309,34 +293,6 @@ def _not_itself(dsn: Dsn, host: str, port: int) -> None:
     dsn_port = dsn.port or (443 if dsn.scheme == "https" else 80)
     if port and dsn_port == port and (dsn.host in _LOCAL or dsn.host in (host, f"[{host}]")):
         raise MirrorError(f"{to_string(dsn)} is this mirror itself (--port {port}): requests would go round in a loop")
-
-
-def load_script(
-    path: Path | None, scenarios: tuple[str, ...], seed: int | None, *, forward: bool = False
-) -> Script | None:
-    """The scripted answers of ``--script FILE`` then ``--scenario``s (None for neither);
-    ScriptError (exit 2) with the file's line for a bad one. ``seed`` overrides the file's;
-    ``forward``: ``--forward`` was given, which a script cannot go with (yet)."""
-    if path is None and not scenarios:
-        if seed is not None:
-            raise click.UsageError("--seed goes with --script or --scenario")
-        return None
-    if forward:
-        raise click.UsageError("--script and --scenario cannot go with --forward yet (--tee can)")
-    rules: tuple[Rule, ...] = ()
-    file_seed = 0
-    if path is not None:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ScriptError(f"{path}:1: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except OSError as exc:
-            raise ScriptError(f"{path}: cannot be read: {exc.strerror}") from None
-        parsed = parse_script(text, str(path))
-        rules, file_seed = parsed.rules, parsed.seed
-    for spec in scenarios:
-        rules += scenario(spec)
-    return Script(rules, file_seed if seed is None else seed)
 
 
 def _banner(console: Console, info: Ready, *, keys: frozenset[str], script: Script | None = None) -> None:

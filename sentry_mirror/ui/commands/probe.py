@@ -15,42 +15,26 @@ from rich.console import Console
 from sentry_mirror.core import report
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
-from sentry_mirror.core.script import SCENARIOS, Script, describe
+from sentry_mirror.core.script import Script, describe
 from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
 from sentry_mirror.ui import render, render_report_behaviour
-from sentry_mirror.ui.commands.listen import load_script
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Duration
 from sentry_mirror.ui.reading import stderr
 from sentry_mirror.ui.report_output import build
 from sentry_mirror.ui.safe import assemble, json_text
+from sentry_mirror.ui.scripting import load_script, script_options
 
 if TYPE_CHECKING:
     from sentry_mirror.io.listener import Ready
     from sentry_mirror.io.probe import Probed
-
-_SCENARIO_HELP = "; ".join(f"{name}{text.split(' ', 1)[0]}" for name, text in SCENARIOS.items())
 
 
 @click.command(
     "probe",
     context_settings={"allow_interspersed_args": False},  # everything from CMD on is CMD's
 )
-@click.option(
-    "--scenario",
-    "scenarios",
-    multiple=True,
-    metavar="NAME[:VALUE]",
-    help=f"Answer as in this situation (repeatable): {_SCENARIO_HELP} (docs/scripts.md).",
-)
-@click.option(
-    "--script",
-    "script_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    metavar="FILE",
-    help="Answer by the rules of this TOML file (docs/scripts.md); its rules come before the scenarios.",
-)
-@click.option("--seed", type=int, help="Seed of the rules' `share` draws (default: the script's, else 0).")
+@script_options
 @click.option(
     "--dir",
     "directory",
