@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -177,6 +179,61 @@ async def test_a_stopping_listener_cuts_a_long_delay(scripted: Any) -> None:
         status, _, answer = await asyncio.wait_for(task, 5)
     assert time.monotonic() - started < 3
     assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+
+
+async def test_a_delay_ends_when_its_client_goes_away(scripted: Any) -> None:
+    """The wait is cut soon after the client left: nothing stays in flight for the whole 30 s."""
+    mirror = await scripted(Script(scenario("slow:30s")))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await post(session, mirror.url, envelope("event")[1])
+    started = time.monotonic()
+    while mirror.running.mirror.flight.count and time.monotonic() - started < 5:
+        await asyncio.sleep(0.05)
+    assert 0 == mirror.running.mirror.flight.count
+    assert time.monotonic() - started < 2
+    assert 0 == mirror.running.mirror.scripting.delayed
+
+
+async def test_a_waiting_answer_holds_no_copy_of_its_body(scripted: Any) -> None:
+    """Under a delay only the connection is held: not the request's body, not its record."""
+    mirror = await scripted(Script(scenario("slow:30s")))
+    big = make_envelope({"event_id": "a" * 32}, [({"type": "attachment"}, b"x" * (1 << 20))])
+    tracemalloc.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            tasks = [asyncio.create_task(post(session, mirror.url, big)) for _ in range(8)]
+            while len(mirror.records()) < 8:  # all recorded: now waiting out the delay
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
+            del big
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * (1 << 20)  # 8 MiB of bodies; twice that when the frames held them
+
+
+async def test_over_the_cap_of_delayed_answers_the_answer_is_sent_at_once_and_says_so(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("slow:30s")))
+    mirror.running.mirror.scripting.max_delayed = 1
+    async with aiohttp.ClientSession() as session:
+        waiting = asyncio.create_task(post(session, mirror.url, envelope("event")[1]))
+        while not mirror.records():
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        event_id, body = envelope("event")
+        status, _, answer = await post(session, mirror.url, body)
+        assert time.monotonic() - started < 2
+        waiting.cancel()
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    first, second = mirror.records()
+    assert (30000, 0) == (first["scripted"]["delay_ms"], second["scripted"]["delay_ms"])
+    assert "note" not in first["scripted"]
+    assert "without its delay: 1 answers were already waiting" in second["scripted"]["note"]
 
 
 async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> None:
