@@ -26,7 +26,14 @@ KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(
 #: Keys that say what to answer; a rule with none of them is refused.
 ANSWER_KEYS = ("status", "headers", "body", "rate_limits", "retry_after", "delay", "drop")
 
+#: Headers a script may not set: the listener frames the answer and runs the connection
+#: (Content-Length, chunking, keep-alive); a wrong one desyncs the client (so do ``Proxy-*``).
+FRAMING_HEADERS = frozenset(
+    ("content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer")
+)
+
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but TAB
 _REQUESTS = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
 _TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 _TABLE = re.compile(r"^\s*\[")
@@ -260,6 +267,13 @@ def _whole(low: int, high: int) -> Callable[[Any], int]:
     return convert
 
 
+def _status(value: Any) -> int:
+    """A final answer's status: 200-599 (a 1xx is interim, never an answer on its own)."""
+    if type(value) is int and 100 <= value < 200:
+        raise _Bad(f"{value} is an interim status, not an answer (a status is 200-599)")
+    return _whole(200, 599)(value)
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise _Bad(f"must be text, not {_kind(value)}")
@@ -283,10 +297,12 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     for name, text in value.items():
         if not _HEADER_NAME.match(name):
             raise _Bad(f"{name!r} is not a header name")
+        if name.lower() in FRAMING_HEADERS or name.lower().startswith("proxy-"):
+            raise _Bad(f"{name!r} frames the answer or the connection: the listener sets it itself")
         if type(text) is int:
             text = str(text)
-        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
-            raise _Bad(f"the value of {name!r} must be text on one line")
+        if not isinstance(text, str) or _CONTROL.search(text):
+            raise _Bad(f"the value of {name!r} must be text on one line, without control characters")
         headers.append((name, text))
     return tuple(headers)
 
@@ -341,7 +357,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "share": _share,
     "lasts": _duration,
     "times": _whole(1, 10**9),
-    "status": _whole(100, 599),
+    "status": _status,
     "headers": _headers,
     "body": _body,
     "rate_limits": _rate_limits,

@@ -102,8 +102,9 @@ BAD = [
     ("[[rule]]\nstatus = 503\nstauts = 503\n", 3, "unknown key 'stauts'"),
     ("[[rule]]\nstatus = 503\nname = 5\n", 3, "name: must be text, not a number"),
     ("[[rule]]\nstatus = '503'\n", 2, "status: must be a whole number, not text"),
-    ("[[rule]]\nstatus = 700\n", 2, "status: 700 is outside 100-599"),
-    ("[[rule]]\nstatus = 99\n", 2, "status: 99 is outside 100-599"),
+    ("[[rule]]\nstatus = 700\n", 2, "status: 700 is outside 200-599"),
+    ("[[rule]]\nstatus = 99\n", 2, "status: 99 is outside 200-599"),
+    ("[[rule]]\nstatus = 101\n", 2, "status: 101 is an interim status, not an answer (a status is 200-599)"),
     ("[[rule]]\nendpoint = 'stores'\nstatus = 500\n", 2, "unknown endpoint 'stores'"),
     (
         "[[rule]]\nstatus = 500\n\n[[rule]]\ncategory = 'transactoin'\nstatus = 429\n",
@@ -125,6 +126,14 @@ BAD = [
     ("[[rule]]\ntimes = 0\nstatus = 500\n", 2, "times: 0 is outside"),
     ("[[rule]]\nheaders = { 'Bad Name' = '1' }\nstatus = 500\n", 2, "is not a header name"),
     ('[[rule]]\nheaders = { "X-A" = "a\\nb" }\nstatus = 500\n', 2, "must be text on one line"),
+    ('[[rule]]\nheaders = { "X-A" = "a\\u000bb" }\nstatus = 500\n', 2, "without control characters"),
+    ('[[rule]]\nheaders = { "X-A" = "a\\u007f" }\nstatus = 500\n', 2, "without control characters"),
+    ('[[rule]]\nheaders = { "Content-Length" = "abc" }\nstatus = 500\n', 2, "'Content-Length' frames the answer"),
+    ('[[rule]]\nbody = "hi"\nheaders = { "content-length" = "0" }\nstatus = 200\n', 3, "frames the answer"),
+    ('[[rule]]\nheaders = { "Transfer-Encoding" = "chunked" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Connection" = "close" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Upgrade" = "h2c" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Proxy-Authenticate" = "x" }\nstatus = 200\n', 2, "frames the answer"),
     ("[[rule]]\ndrop = 'yes'\n", 2, "drop: must be true or false"),
     ("x = 1\n[[rule]]\nstatus = 500\n", 1, "unknown key 'x'"),
     ("seed = 'a'\n[[rule]]\nstatus = 500\n", 1, "seed must be a whole number"),
@@ -188,3 +197,8 @@ def test_arbitrary_text_raises_nothing_but_script_error(text: str) -> None:
         assert str(exc).startswith("fuzz.toml:")
     else:
         assert script.rules
+
+
+def test_a_tab_in_a_header_value_is_kept() -> None:
+    (rule,) = parse('[[rule]]\nstatus = 200\nheaders = { "X-A" = "a\\tb" }\n', "s").rules
+    assert (("X-A", "a\tb"),) == rule.answer.headers
