@@ -236,6 +236,17 @@ async def test_over_the_cap_of_delayed_answers_the_answer_is_sent_at_once_and_sa
     assert "without its delay: 1 answers were already waiting" in second["scripted"]["note"]
 
 
+@pytest.mark.parametrize("spelling", ["trace_metric", "trace-metric"])
+async def test_a_rule_on_an_item_type_matches_either_spelling_sent(scripted: Any, spelling: str) -> None:
+    mirror = await scripted(parse(f'[[rule]]\nitem_type = "{spelling}"\nstatus = 500\n', "s.toml"))
+    sent = make_envelope({}, [({"type": "trace-metric", "content_type": "application/json"}, b'{"items": []}')])
+    async with aiohttp.ClientSession() as session:
+        status, _, _ = await post(session, mirror.url, sent)
+    assert 500 == status
+    (record,) = mirror.records()
+    assert "rule 1" == record["scripted"]["rule"]
+
+
 async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> None:
     mirror = await scripted(Script(scenario("outage:60s")))
     port = mirror.running.port

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sentry_mirror.core.envelope import EVENT_ID_ITEM_TYPES, TYPE_ALIASES, canonical_type
 from sentry_mirror.core.ingest import ENDPOINTS
+from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS
 from sentry_mirror.core.ratelimits import CATEGORIES, ENDPOINT_CATEGORIES
 from sentry_mirror.core.script.model import Answer, Match, RateLimit, Rule, Script
 from sentry_mirror.core.units import parse_duration, parse_size
@@ -21,8 +23,12 @@ from sentry_mirror.errors import ScriptError
 
 #: The endpoints a rule may name (the record's ``endpoint``; the web API is not scripted).
 ENDPOINT_NAMES = frozenset((*ENDPOINTS, "unknown"))
-#: The data categories a rule may name (core/ratelimits.py, and ``default`` for the rest).
-KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default"))
+#: The data categories a rule may name (core/ratelimits.py: ``profile_chunk_ui`` for chunks
+#: from UI platforms, and ``default`` for the rest).
+KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "profile_chunk_ui", "default"))
+#: The item types a rule may name: those the mirror knows (their canonical spelling; an
+#: alias such as ``trace-metric`` is read as its type), and ``nel`` (the NEL endpoint's reports).
+KNOWN_ITEM_TYPES = frozenset((*CATEGORIES, *ITEM_LIMITS, *EVENT_LIKE, *EVENT_ID_ITEM_TYPES, "nel"))
 #: Keys that say what to answer; a rule with none of them is refused.
 ANSWER_KEYS = ("status", "headers", "body", "rate_limits", "retry_after", "delay", "drop")
 
@@ -203,6 +209,16 @@ def _one_of(known: frozenset[str], what: str) -> Callable[[Any], frozenset[str]]
     return convert
 
 
+def _item_types(value: Any) -> frozenset[str]:
+    """Item types, each in its canonical spelling (``trace-metric`` is ``trace_metric``)."""
+    names = frozenset(canonical_type(name) for name in _texts(value))
+    for name in sorted(names):
+        if name not in KNOWN_ITEM_TYPES:
+            known = ", ".join(sorted(KNOWN_ITEM_TYPES | TYPE_ALIASES.keys()))
+            raise _Bad(f"unknown item type {name!r} (known: {known})")
+    return names
+
+
 def _projects(value: Any) -> frozenset[str]:
     items = value if isinstance(value, list) else [value]
     if not items or not all(type(item) in (int, str) and str(item).strip() for item in items):
@@ -346,7 +362,7 @@ def _name(value: Any) -> str:
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "name": _name,
     "endpoint": _one_of(ENDPOINT_NAMES, "endpoint"),
-    "item_type": lambda value: frozenset(_texts(value)),
+    "item_type": _item_types,
     "category": _one_of(KNOWN_CATEGORIES, "category"),
     "project": _projects,
     "sdk": _texts,

@@ -112,6 +112,7 @@ BAD = [
         "unknown category 'transactoin'",
     ),
     ("[[rule]]\nrate_limits = [{ categories = ['erorr'] }]\n", 2, "unknown category 'erorr'"),
+    ("[[rule]]\nstatus = 500\nitem_type = ['event', 'evnt']\n", 3, "unknown item type 'evnt' (known: attachment, "),
     ("[[rule]]\nrate_limits = [{ scope = 'a:b' }]\n", 2, "the scope must be a word"),
     ("[[rule]]\nrate_limits = [{ time = 5 }]\n", 2, "unknown key 'time' in a rate limit"),
     ("[[rule]]\ndelay = '5 parsecs'\n", 2, "delay: '5 parsecs' is not a duration"),
@@ -205,3 +206,13 @@ def test_arbitrary_text_raises_nothing_but_script_error(text: str) -> None:
 def test_a_tab_in_a_header_value_is_kept() -> None:
     (rule,) = parse('[[rule]]\nstatus = 200\nheaders = { "X-A" = "a\\tb" }\n', "s").rules
     assert (("X-A", "a\tb"),) == rule.answer.headers
+
+
+def test_item_types_are_read_in_their_canonical_spelling() -> None:
+    (rule,) = parse("[[rule]]\nstatus = 500\nitem_type = ['trace-metric', 'profile_chunk_ui', 'event']\n", "s").rules
+    assert frozenset({"trace_metric", "profile_chunk", "event"}) == rule.match.item_types
+
+
+def test_the_ui_profile_chunk_category_is_known() -> None:
+    (rule,) = parse("[[rule]]\ncategory = 'profile_chunk_ui'\nstatus = 429\n", "s").rules
+    assert frozenset({"profile_chunk_ui"}) == rule.match.categories
