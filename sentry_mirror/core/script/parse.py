@@ -7,6 +7,7 @@ plainly (``key = ...``)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Callable
@@ -42,13 +43,15 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but TAB
 _REQUESTS = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
 _TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
-_TABLE = re.compile(r"^\s*\[")
-_RULE_TABLE = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
-_RULE_KEY_TABLE = re.compile(r"^\s*\[{1,2}\s*rule\s*\.")
+_HEADER = re.compile(r"^\s*(\[\[|\[)([^\[\]]+)(?:\]\]|\])\s*$")
 
 
 class _Bad(Exception):
-    """A value that cannot be used; the caller adds where."""
+    """A value that cannot be used; the caller adds where (``entry``: which of a list of tables)."""
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 def parse(text: str, source: str) -> Script:
@@ -77,45 +80,105 @@ def parse(text: str, source: str) -> Script:
 
 @dataclass(frozen=True)
 class _Lines:
-    """Where things are in the text: the line of each [[rule]] header, of a key in it."""
+    """Where things are in the text: the line of each [[rule]] header, of a key in it.
+
+    Lines are read as TOML code: comments cut off, and lines inside a multi-line string
+    blank (a ``[[rule]]`` there is text, not a header)."""
 
     text: str
     source: str
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return _code_lines(self.text)
 
     def rule(self, index: int) -> int:
         """The 1-based line of the ``index``-th [[rule]] header (1 when not found)."""
-        headers = [n for n, line in enumerate(self.lines, 1) if _RULE_TABLE.match(line)]
+        headers = [n for n, line in enumerate(self.lines, 1) if _header(line) == (True, ("rule",))]
         return headers[index] if index < len(headers) else 1
 
-    def key(self, index: int, key: str) -> str:
-        """``source:LINE`` of ``key`` in the ``index``-th rule, else of the rule's header."""
+    def key(self, index: int, key: str, entry: int | None = None) -> str:
+        """``source:LINE`` of ``key`` in the ``index``-th rule, else of the rule's header;
+        ``entry``: for a key written as [[rule.KEY]] tables, the line of that one (0-based)."""
         lines, start = self.lines, self.rule(index)
-        pattern = _key_pattern(key)
+        pattern, seen = _key_pattern(key), 0
         for number in range(start + 1, len(lines) + 1):
-            line = lines[number - 1]
-            if _RULE_KEY_TABLE.match(line):  # [rule.headers]: a key of this rule written as a table
-                if line.strip().strip("[]").strip().split(".", 1)[1].strip() == key:
-                    return f"{self.source}:{number}"
+            header = _header(lines[number - 1])
+            if header is not None:
+                names = header[1]
+                if len(names) < 2 or names[0] != "rule":  # the next rule, or a table of the script
+                    break
+                if names[1] == key:  # [rule.headers], [[rule.rate_limits]]: a key of this rule as a table
+                    if entry is None or seen == entry:
+                        return f"{self.source}:{number}"
+                    seen += 1
                 continue
-            if _TABLE.match(line):
-                break
-            if pattern.match(line):
+            if pattern.match(lines[number - 1]):
                 return f"{self.source}:{number}"
         return f"{self.source}:{start}"
 
     def top(self, key: str) -> str:
-        """``source:LINE`` of a top-level ``key`` (before the first table), else line 1."""
-        pattern = _key_pattern(key)
+        """``source:LINE`` of a top-level ``key``: written before the first table, or a table
+        of its own (``[meta]``, ``[[rules]]``); else line 1."""
+        pattern, before = _key_pattern(key), True
         for number, line in enumerate(self.lines, 1):
-            if _TABLE.match(line):
-                break
-            if pattern.match(line):
+            header = _header(line)
+            if header is not None:
+                if header[1][:1] == (key,):
+                    return f"{self.source}:{number}"
+                before = False
+            elif before and pattern.match(line):
                 return f"{self.source}:{number}"
         return f"{self.source}:1"
+
+
+def _header(line: str) -> tuple[bool, tuple[str, ...]] | None:
+    """A table header's (array of tables?, dotted names), quotes taken off; None for other lines."""
+    found = _HEADER.match(line)
+    if found is None:
+        return None
+    names = tuple(name.strip().strip("\"'") for name in found.group(2).split("."))
+    return found.group(1) == "[[", names
+
+
+def _code_lines(text: str) -> list[str]:
+    """``text``'s lines with their comments cut off, and blank where they start inside a
+    multi-line string."""
+    result = []
+    inside: str | None = None  # the closing quotes of the multi-line string we are in
+    for line in text.splitlines():
+        begins_inside, index, cut = inside is not None, 0, len(line)
+        while index < len(line):
+            if inside is not None:
+                end = _closing(line, index, inside)
+                if end < 0:
+                    break
+                index, inside = end + 3, None
+            elif line[index] == "#":
+                cut = index
+                break
+            elif line.startswith(('"""', "'''"), index):
+                inside, index = line[index : index + 3], index + 3
+            elif line[index] in "\"'":
+                index = _closing(line, index + 1, line[index]) + 1 or len(line)
+            else:
+                index += 1
+        result.append("" if begins_inside else line[:cut])
+    return result
+
+
+def _closing(line: str, start: int, quotes: str) -> int:
+    """Where ``quotes`` close a string in ``line`` from ``start`` (-1: not on this line); a
+    backslash escapes in basic strings (``"``), not in literal ones (``'``)."""
+    index = line.find(quotes, start)
+    while index >= 0 and quotes[0] == '"' and _escaped(line, index):
+        index = line.find(quotes, index + 1)
+    return index
+
+
+def _escaped(line: str, index: int) -> bool:
+    before = line[:index]
+    return (len(before) - len(before.rstrip("\\"))) % 2 == 1
 
 
 def _key_pattern(key: str) -> re.Pattern[str]:
@@ -143,7 +206,7 @@ def _rule(table: dict[str, Any], index: int, where: _Lines) -> Rule:
         try:
             values[key] = convert(value)
         except _Bad as bad:
-            raise ScriptError(f"{where.key(index, key)}: {label}: {key}: {bad}") from None
+            raise ScriptError(f"{where.key(index, key, bad.entry)}: {label}: {key}: {bad}") from None
     try:
         return _assemble(values, index, where)
     except _Bad as bad:
@@ -332,17 +395,24 @@ def _rate_limits(value: Any) -> tuple[RateLimit, ...]:
     if not entries or not all(isinstance(entry, dict) for entry in entries):
         raise _Bad('must be a list of tables like { categories = ["transaction"] }')
     limits = []
-    for entry in entries:
-        for key in entry:
-            if key not in _LIMIT_KEYS:
-                raise _Bad(f"unknown key {key!r} in a rate limit (known: {', '.join(_LIMIT_KEYS)})")
-        categories = entry.get("categories", [])
-        names = tuple(sorted(_one_of(KNOWN_CATEGORIES, "category")(categories))) if categories != [] else ()
-        seconds = _whole(0, 10**9)(entry["seconds"]) if "seconds" in entry else None
-        scope = _token(entry.get("scope", "organization"), "scope")
-        reason = _token(entry["reason"], "reason") if "reason" in entry else None
-        limits.append(RateLimit(names, seconds, scope, reason))
+    for number, entry in enumerate(entries):
+        try:
+            limits.append(_rate_limit(entry))
+        except _Bad as bad:
+            raise _Bad(str(bad), number) from None
     return tuple(limits)
+
+
+def _rate_limit(entry: dict[str, Any]) -> RateLimit:
+    for key in entry:
+        if key not in _LIMIT_KEYS:
+            raise _Bad(f"unknown key {key!r} in a rate limit (known: {', '.join(_LIMIT_KEYS)})")
+    categories = entry.get("categories", [])
+    names = tuple(sorted(_one_of(KNOWN_CATEGORIES, "category")(categories))) if categories != [] else ()
+    seconds = _whole(0, 10**9)(entry["seconds"]) if "seconds" in entry else None
+    scope = _token(entry.get("scope", "organization"), "scope")
+    reason = _token(entry["reason"], "reason") if "reason" in entry else None
+    return RateLimit(names, seconds, scope, reason)
 
 
 def _token(value: Any, what: str) -> str:

@@ -151,6 +151,19 @@ BAD = [
     ("[[rule]]\nstatus = 500\n[[rule]\n", 3, "not valid TOML"),
     ("seed = 1\n", 1, "has no [[rule]]"),
     ("[rule]\nstatus = 500\n", 1, "must be [[rule]] tables"),
+    ("[[rule]]\nstatus = 200\n\n[meta]\nx = 1\n", 4, "unknown key 'meta'"),
+    ("[[rule]]\nstatus = 200\n[[rules]]\nstatus = 1\n", 3, "unknown key 'rules'"),
+    ('[[rule]]\nstatus = 500\nbody = """\n[[rule]]\n"""\n[[rule]]\nstatus = 700\n', 7, "rule 2: status: 700"),
+    ('[[rule]]\nstatus = 500\nbody = """a\\"""\n[[rule]]\n"""\n[[rule]]\nstatus = 700\n', 7, "rule 2: status"),
+    ("[[rule]]\nstatus = 500\nbody = '''a\\'''\n[[rule]]\nstatus = 700\n", 5, "rule 2: status: 700"),
+    ("[[rule]] # first\nstatus = 200\n\n[[rule]]   # second\nstatus = 700\n", 5, "rule 2: status: 700"),
+    ('[[rule]]\nstatus = 200\n[rule.headers] # c\n"X Y" = "1"\n', 3, "'X Y' is not a header name"),
+    (
+        "[[rule]]\nstatus = 429\n[[rule.rate_limits]]\ncategories = ['transaction']\n"
+        "[[rule.rate_limits]] # the second\ncategories = ['nope']\n",
+        5,
+        "unknown category 'nope'",
+    ),
 ]
 
 
@@ -178,7 +191,10 @@ def test_a_key_written_as_a_table_of_its_rule_is_found() -> None:
 TOMLISH = st.lists(
     st.one_of(
         st.sampled_from(
-            ["[[rule]]", "[rule]", "seed = 3", "status = 503", "drop = true", "body = 'x'", "delay = '2s'"]
+            [
+                *("[[rule]]", "[rule]", "seed = 3", "status = 503", "drop = true", "body = 'x'", "delay = '2s'"),
+                *('body = """', '"""', "[[rule.rate_limits]] # c", "[rule.headers]", "[meta]", "# [[rule]]"),
+            ]
         ),
         st.builds(
             "{} = {}".format,
