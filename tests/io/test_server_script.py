@@ -17,7 +17,7 @@ import pytest
 
 from sentry_mirror.core.script import parse, scenario
 from sentry_mirror.core.script.answers import RATE_LIMITED
-from sentry_mirror.core.script.model import Script
+from sentry_mirror.core.script.model import Answer, Match, Rule, Script
 from sentry_mirror.errors import ScriptError
 from sentry_mirror.io.forward import ForwardOptions
 from sentry_mirror.io.listener import ListenOptions, listen
@@ -245,6 +245,19 @@ async def test_a_rule_on_an_item_type_matches_either_spelling_sent(scripted: Any
     assert 500 == status
     (record,) = mirror.records()
     assert "rule 1" == record["scripted"]["rule"]
+
+
+async def test_an_answer_that_cannot_be_sent_costs_its_connection_not_the_listener(scripted: Any) -> None:
+    """A header aiohttp refuses (only a hand-made Script can hold one: parse refuses it)."""
+    bad = Rule("bad", Match(requests=(1, 1)), Answer(status=200, headers=(("Content-Length", "abc"),)))
+    mirror = await scripted(Script((bad,)))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientError):
+            await post(session, mirror.url, envelope("event")[1])
+        event_id, body = envelope("event")
+        status, _, answer = await post(session, mirror.url, body)
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    assert 0 == mirror.running.mirror.flight.count
 
 
 async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> None:
