@@ -21,13 +21,12 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import HttpVersion11, web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.script import Script
@@ -35,14 +34,13 @@ from sentry_mirror.core.webapi import auth as api_auth
 from sentry_mirror.core.webapi import routes as api_routes
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io import body as bodies
 from sentry_mirror.io import decoding, scripting, webapi
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.recorder import Recorder, RecordError
 
 #: Longest request line and header aiohttp accepts (its default, 8190, cuts long store GETs).
 MAX_LINE = 1 << 20
-#: How much of an over-limit body is kept in its record.
-TRUNCATED_KEEP = 64 * 1024
 #: After the grace period, how long handlers still running (a record being written) get.
 SHUTDOWN_MARGIN = 1.0
 
@@ -168,48 +166,6 @@ def create_app(
     )
 
 
-async def _read_body(request: web.BaseRequest, limit: int, mirror: Mirror) -> tuple[bytes, int, bool, str | None]:
-    """(body, wire size, truncated, cut): stops storing at ``limit`` bytes of wire body.
-
-    ``cut`` says why a body is incomplete: ``timeout`` (no byte for the body timeout),
-    ``shutdown`` (the grace period ended) or the framing error (a broken chunked body)."""
-    content = request.content
-    if content.is_eof() and content.exception() is None:  # the whole body came with the head: no waiting
-        body = content.read_nowait(-1)
-        if len(body) > limit:
-            return body[:TRUNCATED_KEEP], len(body), True, None
-        return body, len(body), False, None
-    loop = asyncio.get_running_loop()
-    flight, pause = mirror.flight, mirror.timeouts.body
-    chunks: list[bytes] = []
-    size = 0
-    timeout = asyncio.timeout(flight.until(loop.time() + pause))
-    flight.reading.add(timeout)
-    try:
-        async with timeout:
-            while chunk := await request.content.readany():
-                size += len(chunk)
-                chunks.append(chunk)
-                if size > limit:
-                    return b"".join(chunks)[:TRUNCATED_KEEP], size, True, None
-                timeout.reschedule(flight.until(loop.time() + pause))
-    except TimeoutError:
-        cut = "shutdown" if flight.deadline is not None and loop.time() >= flight.deadline else "timeout"
-        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, cut
-    except HttpProcessingError as exc:
-        if request.transport is None or request.transport.is_closing():  # it went away mid-body
-            raise ConnectionResetError("the client closed the connection before its body was complete") from exc
-        # the client is there: tell it what was wrong
-        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, exc.message or type(exc).__name__
-    finally:
-        flight.reading.discard(timeout)
-    if request.content_length is not None and size < request.content_length:  # the stream ended early
-        if request.transport is None or request.transport.is_closing():
-            raise ConnectionResetError("the client closed the connection before its body was complete")
-        return b"".join(chunks)[:TRUNCATED_KEEP], size, True, "the body ended before its Content-Length"
-    return b"".join(chunks), size, False, None
-
-
 def _headers(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
     """The request's headers as received; a web API token is redacted at once (core/webapi/auth.py)."""
     headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
@@ -293,31 +249,45 @@ def _failure(
 
 
 async def _handle(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
-    """One request, start to answer: whatever fails in it is a 500 for it, recorded."""
+    """One request, start to answer; a scripted delay or drop is waited out here, once the
+    frames that held the request's body and record are gone (io/scripting.py)."""
     mirror.flight.begin()
+    try:
+        response, then = await _attempt(mirror, request)
+        if then is not None:
+            await then()
+            if mirror.flight.draining:  # it began stopping during the delay
+                response.force_close()
+        return response
+    finally:
+        mirror.flight.end()
+
+
+async def _attempt(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamResponse, scripting.Then | None]:
+    """The answer and what to do before sending it: whatever fails in it is a 500 for it, recorded."""
     try:
         return await _answer(mirror, request)
     except ConnectionError:  # the client went away (before its body was in): no one to answer
-        return web.Response(status=400)
+        return web.Response(status=400), None
     except Exception as exc:
         log.exception("a request failed")
         incoming = ingest.Request(
             request.method, request.rel_url.raw_path, request.rel_url.raw_query_string, _headers(request)
         )
         response, entry = _failure(incoming, exc, datetime.now(UTC), _remote(request), 0)
-        return await _store(mirror, incoming, response, entry, close=True)
-    finally:
-        mirror.flight.end()
+        return await _store(mirror, incoming, response, entry, close=True), None
 
 
-async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamResponse:
+async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamResponse, scripting.Then | None]:
     config = mirror.config
     if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
         # curl (and so sentry-cli) asks before sending a big body; without the interim
         # answer it waits a second before sending anyway
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0
-    body, wire_size, truncated, cut = await _read_body(request, config.max_body, mirror)
+    body, wire_size, truncated, cut = await bodies.read_body(
+        request, config.max_body, mirror.flight, mirror.timeouts.body
+    )
     incoming = ingest.Request(
         method=request.method,
         path=request.rel_url.raw_path,
@@ -326,14 +296,14 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         body=body,
     )
     if cut is not None:
-        return await _cut_short(mirror, request, incoming, wire_size, cut)
+        return await _cut_short(mirror, request, incoming, wire_size, cut), None
     remote = _remote(request)
     if mirror.webapi is not None and api_routes.is_api(incoming.path):  # answered here, never sent on
         store = functools.partial(_store, mirror)
         return await webapi.answer(
             mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
             truncated=truncated, remote=remote, store=store, budget=mirror.budget, announce=mirror.on_record,
-        )  # fmt: skip
+        ), None  # fmt: skip
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
@@ -348,7 +318,12 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> web.StreamRespons
         forwarding.warn(LOOP, counts=False)
     if forward and forwarding is not None and forwarding.upstream is not None:
         entry["forwarded_to"] = forwarding.upstream.to
-    return await _store(mirror, incoming, response, entry, close=truncated, forward=forward, then=then)
+    try:
+        return await _store(mirror, incoming, response, entry, close=truncated, forward=forward), then
+    except BaseException:
+        if then is not None:
+            then.cancel()  # never waited: its place among the delayed is free again
+        raise
 
 
 #: Why a request that came back to the listener that sent it on is refused.
@@ -368,7 +343,7 @@ def _refuse_loop(entry: dict[str, Any]) -> ingest.Response:
 async def _cut_short(
     mirror: Mirror, request: web.BaseRequest, incoming: ingest.Request, wire_size: int, cut: str
 ) -> web.StreamResponse:
-    """A body that did not arrive whole (``cut``, see :func:`_read_body`): recorded with what
+    """A body that did not arrive whole (``cut``, see :func:`~sentry_mirror.io.body.read_body`): recorded with what
     came, answered, and the connection closed at once rather than after aiohttp's lingering
     wait for a body that is not coming."""
     outcome = ingest.cut_short(incoming, mirror.config, wire_size, cut)
@@ -388,13 +363,11 @@ async def _store(
     *,
     close: bool,
     forward: bool = False,
-    then: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Response:
     """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable.
 
     ``forward``: then send it on (:meth:`Forwarding.relay`), even when it could not be
-    stored, and answer what the upstream answered. ``then``: run once it is on disk, before
-    answering (a scripted delay or drop)."""
+    stored, and answer what the upstream answered."""
     try:
         try:
             await mirror.recorder.write(entry)
@@ -421,8 +394,6 @@ async def _store(
         if mirror.forwarding.upstream is not None:
             response, upstream = await _relay(mirror, entry, incoming.body, response, recorded=True)
     mirror.on_record(entry, upstream)
-    if then is not None:
-        await then()
     return _respond(response, close=close or mirror.flight.draining)
 
 
@@ -438,7 +409,7 @@ async def _relay(
     rather than a connection closed without an answer."""
     forwarding, flight = mirror.forwarding, mirror.flight
     assert forwarding is not None
-    timeout = asyncio.timeout(flight.deadline)  # drain() moves it to the end of the grace period
+    timeout = asyncio.timeout_at(flight.deadline)  # drain() moves it to the end of the grace period
     flight.reading.add(timeout)
     try:
         async with timeout:

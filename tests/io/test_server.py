@@ -460,6 +460,18 @@ async def test_a_body_that_stops_arriving_gets_408_and_is_recorded(timed_mirror:
     assert "request timeout" in record.data["error"]
 
 
+async def test_a_body_that_never_starts_gets_408_after_the_body_timeout(timed_mirror: Any) -> None:
+    """No byte of the body after the head: the body timeout runs from the head, not from a first piece."""
+    running, recorder = await timed_mirror(body=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+    writer.write(f"POST /api/1/envelope/?{KEY_QUERY} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode())
+    answer = await asyncio.wait_for(reader.read(), 3)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    [record] = iter_records([recorder.directory])
+    assert (408, b"", True) == (record.status, record.body, record.data["body_truncated"])
+
+
 async def test_a_slow_but_steady_body_is_not_cut(timed_mirror: Any) -> None:
     """The body timeout is a pause between pieces, not a total: a slow upload that keeps going finishes."""
     running, recorder = await timed_mirror(body=0.3)
@@ -508,16 +520,16 @@ async def test_a_failure_anywhere_in_a_request_is_a_500_recorded_with_its_reques
 ) -> None:
     """Outside parsing and recording too (here: reading the body fails): 500 for that request,
     a record with the reason, and the listener goes on."""
-    import sentry_mirror.io.server as server_module
+    import sentry_mirror.io.body as body_module
 
-    real_read_body = server_module._read_body
+    real_read_body = body_module.read_body
 
     async def read_body(request: Any, *args: Any) -> Any:
         if request.headers.get("X-Fail") == "yes":
             raise RuntimeError("boom while reading")
         return await real_read_body(request, *args)
 
-    monkeypatch.setattr(server_module, "_read_body", read_body)
+    monkeypatch.setattr(body_module, "read_body", read_body)
     async with aiohttp.ClientSession() as session:
         failed = await post(
             session, f"{mirror.url}/api/1/envelope/?{KEY_QUERY}", envelope_body()[1], **{"X-Fail": "yes"}

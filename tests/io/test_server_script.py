@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from sentry_mirror.core.script import parse, scenario
 from sentry_mirror.core.script.answers import RATE_LIMITED
-from sentry_mirror.core.script.model import Script
+from sentry_mirror.core.script.model import Answer, Match, Rule, Script
 from sentry_mirror.errors import ScriptError
 from sentry_mirror.io.forward import ForwardOptions
 from sentry_mirror.io.listener import ListenOptions, listen
@@ -177,6 +179,85 @@ async def test_a_stopping_listener_cuts_a_long_delay(scripted: Any) -> None:
         status, _, answer = await asyncio.wait_for(task, 5)
     assert time.monotonic() - started < 3
     assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+
+
+async def test_a_delay_ends_when_its_client_goes_away(scripted: Any) -> None:
+    """The wait is cut soon after the client left: nothing stays in flight for the whole 30 s."""
+    mirror = await scripted(Script(scenario("slow:30s")))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
+        with pytest.raises(asyncio.TimeoutError):
+            await post(session, mirror.url, envelope("event")[1])
+    started = time.monotonic()
+    while mirror.running.mirror.flight.count and time.monotonic() - started < 5:
+        await asyncio.sleep(0.05)
+    assert 0 == mirror.running.mirror.flight.count
+    assert time.monotonic() - started < 2
+    assert 0 == mirror.running.mirror.scripting.delayed
+
+
+async def test_a_waiting_answer_holds_no_copy_of_its_body(scripted: Any) -> None:
+    """Under a delay only the connection is held: not the request's body, not its record."""
+    mirror = await scripted(Script(scenario("slow:30s")))
+    big = make_envelope({"event_id": "a" * 32}, [({"type": "attachment"}, b"x" * (1 << 20))])
+    tracemalloc.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            tasks = [asyncio.create_task(post(session, mirror.url, big)) for _ in range(8)]
+            while len(mirror.records()) < 8:  # all recorded: now waiting out the delay
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
+            del big
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * (1 << 20)  # 8 MiB of bodies; twice that when the frames held them
+
+
+async def test_over_the_cap_of_delayed_answers_the_answer_is_sent_at_once_and_says_so(scripted: Any) -> None:
+    mirror = await scripted(Script(scenario("slow:30s")))
+    mirror.running.mirror.scripting.max_delayed = 1
+    async with aiohttp.ClientSession() as session:
+        waiting = asyncio.create_task(post(session, mirror.url, envelope("event")[1]))
+        while not mirror.records():
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        event_id, body = envelope("event")
+        status, _, answer = await post(session, mirror.url, body)
+        assert time.monotonic() - started < 2
+        waiting.cancel()
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    first, second = mirror.records()
+    assert (30000, 0) == (first["scripted"]["delay_ms"], second["scripted"]["delay_ms"])
+    assert "note" not in first["scripted"]
+    assert "without its delay: 1 answers were already waiting" in second["scripted"]["note"]
+
+
+@pytest.mark.parametrize("spelling", ["trace_metric", "trace-metric"])
+async def test_a_rule_on_an_item_type_matches_either_spelling_sent(scripted: Any, spelling: str) -> None:
+    mirror = await scripted(parse(f'[[rule]]\nitem_type = "{spelling}"\nstatus = 500\n', "s.toml"))
+    sent = make_envelope({}, [({"type": "trace-metric", "content_type": "application/json"}, b'{"items": []}')])
+    async with aiohttp.ClientSession() as session:
+        status, _, _ = await post(session, mirror.url, sent)
+    assert 500 == status
+    (record,) = mirror.records()
+    assert "rule 1" == record["scripted"]["rule"]
+
+
+async def test_an_answer_that_cannot_be_sent_costs_its_connection_not_the_listener(scripted: Any) -> None:
+    """A header aiohttp refuses (only a hand-made Script can hold one: parse refuses it)."""
+    bad = Rule("bad", Match(requests=(1, 1)), Answer(status=200, headers=(("Content-Length", "abc"),)))
+    mirror = await scripted(Script((bad,)))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientError):
+            await post(session, mirror.url, envelope("event")[1])
+        event_id, body = envelope("event")
+        status, _, answer = await post(session, mirror.url, body)
+    assert (200, {"id": event_id}) == (status, orjson.loads(answer))
+    assert 0 == mirror.running.mirror.flight.count
 
 
 async def test_the_web_api_and_preflights_are_not_scripted(scripted: Any) -> None:

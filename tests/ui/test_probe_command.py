@@ -86,7 +86,7 @@ def test_a_bad_scenario_or_script_is_a_usage_error_before_anything_runs(tmp_path
     script.write_text('[[rule]]\nname = "x"\nstatus = 429\n\n[[rule]]\nstatus = 999\n')
     done = run_probe(tmp_path, "--script", str(script), *command)
     assert done.returncode == ExitCode.USAGE
-    assert f"{script}:6: rule 2: status: 999 is outside 100-599" in done.stderr
+    assert f"{script}:6: rule 2: status: 999 is outside 200-599" in done.stderr
     assert not marker.exists()
 
 

@@ -7,13 +7,16 @@ plainly (``key = ...``)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sentry_mirror.core.envelope import EVENT_ID_ITEM_TYPES, TYPE_ALIASES, canonical_type
 from sentry_mirror.core.ingest import ENDPOINTS
+from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS
 from sentry_mirror.core.ratelimits import CATEGORIES, ENDPOINT_CATEGORIES
 from sentry_mirror.core.script.model import Answer, Match, RateLimit, Rule, Script
 from sentry_mirror.core.units import parse_duration, parse_size
@@ -21,21 +24,34 @@ from sentry_mirror.errors import ScriptError
 
 #: The endpoints a rule may name (the record's ``endpoint``; the web API is not scripted).
 ENDPOINT_NAMES = frozenset((*ENDPOINTS, "unknown"))
-#: The data categories a rule may name (core/ratelimits.py, and ``default`` for the rest).
-KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default"))
+#: The data categories a rule may name (core/ratelimits.py: ``profile_chunk_ui`` for chunks
+#: from UI platforms, and ``default`` for the rest).
+KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "profile_chunk_ui", "default"))
+#: The item types a rule may name: those the mirror knows (their canonical spelling; an
+#: alias such as ``trace-metric`` is read as its type), and ``nel`` (the NEL endpoint's reports).
+KNOWN_ITEM_TYPES = frozenset((*CATEGORIES, *ITEM_LIMITS, *EVENT_LIKE, *EVENT_ID_ITEM_TYPES, "nel"))
 #: Keys that say what to answer; a rule with none of them is refused.
 ANSWER_KEYS = ("status", "headers", "body", "rate_limits", "retry_after", "delay", "drop")
 
+#: Headers a script may not set: the listener frames the answer and runs the connection
+#: (Content-Length, chunking, keep-alive); a wrong one desyncs the client (so do ``Proxy-*``).
+FRAMING_HEADERS = frozenset(
+    ("content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer")
+)
+
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but TAB
 _REQUESTS = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
 _TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
-_TABLE = re.compile(r"^\s*\[")
-_RULE_TABLE = re.compile(r"""^\s*\[\[\s*(?:rule|"rule"|'rule')\s*\]\]""")
-_RULE_KEY_TABLE = re.compile(r"^\s*\[{1,2}\s*rule\s*\.")
+_HEADER = re.compile(r"^\s*(\[\[|\[)([^\[\]]+)(?:\]\]|\])\s*$")
 
 
 class _Bad(Exception):
-    """A value that cannot be used; the caller adds where."""
+    """A value that cannot be used; the caller adds where (``entry``: which of a list of tables)."""
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 def parse(text: str, source: str) -> Script:
@@ -64,45 +80,105 @@ def parse(text: str, source: str) -> Script:
 
 @dataclass(frozen=True)
 class _Lines:
-    """Where things are in the text: the line of each [[rule]] header, of a key in it."""
+    """Where things are in the text: the line of each [[rule]] header, of a key in it.
+
+    Lines are read as TOML code: comments cut off, and lines inside a multi-line string
+    blank (a ``[[rule]]`` there is text, not a header)."""
 
     text: str
     source: str
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return _code_lines(self.text)
 
     def rule(self, index: int) -> int:
         """The 1-based line of the ``index``-th [[rule]] header (1 when not found)."""
-        headers = [n for n, line in enumerate(self.lines, 1) if _RULE_TABLE.match(line)]
+        headers = [n for n, line in enumerate(self.lines, 1) if _header(line) == (True, ("rule",))]
         return headers[index] if index < len(headers) else 1
 
-    def key(self, index: int, key: str) -> str:
-        """``source:LINE`` of ``key`` in the ``index``-th rule, else of the rule's header."""
+    def key(self, index: int, key: str, entry: int | None = None) -> str:
+        """``source:LINE`` of ``key`` in the ``index``-th rule, else of the rule's header;
+        ``entry``: for a key written as [[rule.KEY]] tables, the line of that one (0-based)."""
         lines, start = self.lines, self.rule(index)
-        pattern = _key_pattern(key)
+        pattern, seen = _key_pattern(key), 0
         for number in range(start + 1, len(lines) + 1):
-            line = lines[number - 1]
-            if _RULE_KEY_TABLE.match(line):  # [rule.headers]: a key of this rule written as a table
-                if line.strip().strip("[]").strip().split(".", 1)[1].strip() == key:
-                    return f"{self.source}:{number}"
+            header = _header(lines[number - 1])
+            if header is not None:
+                names = header[1]
+                if len(names) < 2 or names[0] != "rule":  # the next rule, or a table of the script
+                    break
+                if names[1] == key:  # [rule.headers], [[rule.rate_limits]]: a key of this rule as a table
+                    if entry is None or seen == entry:
+                        return f"{self.source}:{number}"
+                    seen += 1
                 continue
-            if _TABLE.match(line):
-                break
-            if pattern.match(line):
+            if pattern.match(lines[number - 1]):
                 return f"{self.source}:{number}"
         return f"{self.source}:{start}"
 
     def top(self, key: str) -> str:
-        """``source:LINE`` of a top-level ``key`` (before the first table), else line 1."""
-        pattern = _key_pattern(key)
+        """``source:LINE`` of a top-level ``key``: written before the first table, or a table
+        of its own (``[meta]``, ``[[rules]]``); else line 1."""
+        pattern, before = _key_pattern(key), True
         for number, line in enumerate(self.lines, 1):
-            if _TABLE.match(line):
-                break
-            if pattern.match(line):
+            header = _header(line)
+            if header is not None:
+                if header[1][:1] == (key,):
+                    return f"{self.source}:{number}"
+                before = False
+            elif before and pattern.match(line):
                 return f"{self.source}:{number}"
         return f"{self.source}:1"
+
+
+def _header(line: str) -> tuple[bool, tuple[str, ...]] | None:
+    """A table header's (array of tables?, dotted names), quotes taken off; None for other lines."""
+    found = _HEADER.match(line)
+    if found is None:
+        return None
+    names = tuple(name.strip().strip("\"'") for name in found.group(2).split("."))
+    return found.group(1) == "[[", names
+
+
+def _code_lines(text: str) -> list[str]:
+    """``text``'s lines with their comments cut off, and blank where they start inside a
+    multi-line string."""
+    result = []
+    inside: str | None = None  # the closing quotes of the multi-line string we are in
+    for line in text.splitlines():
+        begins_inside, index, cut = inside is not None, 0, len(line)
+        while index < len(line):
+            if inside is not None:
+                end = _closing(line, index, inside)
+                if end < 0:
+                    break
+                index, inside = end + 3, None
+            elif line[index] == "#":
+                cut = index
+                break
+            elif line.startswith(('"""', "'''"), index):
+                inside, index = line[index : index + 3], index + 3
+            elif line[index] in "\"'":
+                index = _closing(line, index + 1, line[index]) + 1 or len(line)
+            else:
+                index += 1
+        result.append("" if begins_inside else line[:cut])
+    return result
+
+
+def _closing(line: str, start: int, quotes: str) -> int:
+    """Where ``quotes`` close a string in ``line`` from ``start`` (-1: not on this line); a
+    backslash escapes in basic strings (``"``), not in literal ones (``'``)."""
+    index = line.find(quotes, start)
+    while index >= 0 and quotes[0] == '"' and _escaped(line, index):
+        index = line.find(quotes, index + 1)
+    return index
+
+
+def _escaped(line: str, index: int) -> bool:
+    before = line[:index]
+    return (len(before) - len(before.rstrip("\\"))) % 2 == 1
 
 
 def _key_pattern(key: str) -> re.Pattern[str]:
@@ -130,7 +206,7 @@ def _rule(table: dict[str, Any], index: int, where: _Lines) -> Rule:
         try:
             values[key] = convert(value)
         except _Bad as bad:
-            raise ScriptError(f"{where.key(index, key)}: {label}: {key}: {bad}") from None
+            raise ScriptError(f"{where.key(index, key, bad.entry)}: {label}: {key}: {bad}") from None
     try:
         return _assemble(values, index, where)
     except _Bad as bad:
@@ -194,6 +270,16 @@ def _one_of(known: frozenset[str], what: str) -> Callable[[Any], frozenset[str]]
         return frozenset(names)
 
     return convert
+
+
+def _item_types(value: Any) -> frozenset[str]:
+    """Item types, each in its canonical spelling (``trace-metric`` is ``trace_metric``)."""
+    names = frozenset(canonical_type(name) for name in _texts(value))
+    for name in sorted(names):
+        if name not in KNOWN_ITEM_TYPES:
+            known = ", ".join(sorted(KNOWN_ITEM_TYPES | TYPE_ALIASES.keys()))
+            raise _Bad(f"unknown item type {name!r} (known: {known})")
+    return names
 
 
 def _projects(value: Any) -> frozenset[str]:
@@ -260,6 +346,13 @@ def _whole(low: int, high: int) -> Callable[[Any], int]:
     return convert
 
 
+def _status(value: Any) -> int:
+    """A final answer's status: 200-599 (a 1xx is interim, never an answer on its own)."""
+    if type(value) is int and 100 <= value < 200:
+        raise _Bad(f"{value} is an interim status, not an answer (a status is 200-599)")
+    return _whole(200, 599)(value)
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise _Bad(f"must be text, not {_kind(value)}")
@@ -283,10 +376,12 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     for name, text in value.items():
         if not _HEADER_NAME.match(name):
             raise _Bad(f"{name!r} is not a header name")
+        if name.lower() in FRAMING_HEADERS or name.lower().startswith("proxy-"):
+            raise _Bad(f"{name!r} frames the answer or the connection: the listener sets it itself")
         if type(text) is int:
             text = str(text)
-        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
-            raise _Bad(f"the value of {name!r} must be text on one line")
+        if not isinstance(text, str) or _CONTROL.search(text):
+            raise _Bad(f"the value of {name!r} must be text on one line, without control characters")
         headers.append((name, text))
     return tuple(headers)
 
@@ -300,17 +395,24 @@ def _rate_limits(value: Any) -> tuple[RateLimit, ...]:
     if not entries or not all(isinstance(entry, dict) for entry in entries):
         raise _Bad('must be a list of tables like { categories = ["transaction"] }')
     limits = []
-    for entry in entries:
-        for key in entry:
-            if key not in _LIMIT_KEYS:
-                raise _Bad(f"unknown key {key!r} in a rate limit (known: {', '.join(_LIMIT_KEYS)})")
-        categories = entry.get("categories", [])
-        names = tuple(sorted(_one_of(KNOWN_CATEGORIES, "category")(categories))) if categories != [] else ()
-        seconds = _whole(0, 10**9)(entry["seconds"]) if "seconds" in entry else None
-        scope = _token(entry.get("scope", "organization"), "scope")
-        reason = _token(entry["reason"], "reason") if "reason" in entry else None
-        limits.append(RateLimit(names, seconds, scope, reason))
+    for number, entry in enumerate(entries):
+        try:
+            limits.append(_rate_limit(entry))
+        except _Bad as bad:
+            raise _Bad(str(bad), number) from None
     return tuple(limits)
+
+
+def _rate_limit(entry: dict[str, Any]) -> RateLimit:
+    for key in entry:
+        if key not in _LIMIT_KEYS:
+            raise _Bad(f"unknown key {key!r} in a rate limit (known: {', '.join(_LIMIT_KEYS)})")
+    categories = entry.get("categories", [])
+    names = tuple(sorted(_one_of(KNOWN_CATEGORIES, "category")(categories))) if categories != [] else ()
+    seconds = _whole(0, 10**9)(entry["seconds"]) if "seconds" in entry else None
+    scope = _token(entry.get("scope", "organization"), "scope")
+    reason = _token(entry["reason"], "reason") if "reason" in entry else None
+    return RateLimit(names, seconds, scope, reason)
 
 
 def _token(value: Any, what: str) -> str:
@@ -330,7 +432,7 @@ def _name(value: Any) -> str:
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "name": _name,
     "endpoint": _one_of(ENDPOINT_NAMES, "endpoint"),
-    "item_type": lambda value: frozenset(_texts(value)),
+    "item_type": _item_types,
     "category": _one_of(KNOWN_CATEGORIES, "category"),
     "project": _projects,
     "sdk": _texts,
@@ -341,7 +443,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "share": _share,
     "lasts": _duration,
     "times": _whole(1, 10**9),
-    "status": _whole(100, 599),
+    "status": _status,
     "headers": _headers,
     "body": _body,
     "rate_limits": _rate_limits,

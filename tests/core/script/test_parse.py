@@ -102,8 +102,9 @@ BAD = [
     ("[[rule]]\nstatus = 503\nstauts = 503\n", 3, "unknown key 'stauts'"),
     ("[[rule]]\nstatus = 503\nname = 5\n", 3, "name: must be text, not a number"),
     ("[[rule]]\nstatus = '503'\n", 2, "status: must be a whole number, not text"),
-    ("[[rule]]\nstatus = 700\n", 2, "status: 700 is outside 100-599"),
-    ("[[rule]]\nstatus = 99\n", 2, "status: 99 is outside 100-599"),
+    ("[[rule]]\nstatus = 700\n", 2, "status: 700 is outside 200-599"),
+    ("[[rule]]\nstatus = 99\n", 2, "status: 99 is outside 200-599"),
+    ("[[rule]]\nstatus = 101\n", 2, "status: 101 is an interim status, not an answer (a status is 200-599)"),
     ("[[rule]]\nendpoint = 'stores'\nstatus = 500\n", 2, "unknown endpoint 'stores'"),
     (
         "[[rule]]\nstatus = 500\n\n[[rule]]\ncategory = 'transactoin'\nstatus = 429\n",
@@ -111,6 +112,7 @@ BAD = [
         "unknown category 'transactoin'",
     ),
     ("[[rule]]\nrate_limits = [{ categories = ['erorr'] }]\n", 2, "unknown category 'erorr'"),
+    ("[[rule]]\nstatus = 500\nitem_type = ['event', 'evnt']\n", 3, "unknown item type 'evnt' (known: attachment, "),
     ("[[rule]]\nrate_limits = [{ scope = 'a:b' }]\n", 2, "the scope must be a word"),
     ("[[rule]]\nrate_limits = [{ time = 5 }]\n", 2, "unknown key 'time' in a rate limit"),
     ("[[rule]]\ndelay = '5 parsecs'\n", 2, "delay: '5 parsecs' is not a duration"),
@@ -118,6 +120,9 @@ BAD = [
     ("[[rule]]\nlasts = true\nstatus = 429\n", 2, "lasts: must be a duration"),
     ("[[rule]]\nlarger_than = '5 bushels'\nstatus = 413\n", 2, "larger_than: '5 bushels' is not a size"),
     ("[[rule]]\nlarger_than = '5ib'\nstatus = 413\n", 2, "is not a size"),
+    ("[[rule]]\nlarger_than = '" + "9" * 400 + "'\nstatus = 413\n", 2, "larger_than: '999"),
+    ("[[rule]]\nstatus = 413\nlarger_than = '" + "9" * 400 + "'\n", 3, "is too big a size"),
+    ("[[rule]]\ndelay = '" + "9" * 30 + "'\n", 2, "is too long a duration"),
     ("[[rule]]\nshare = 1.5\nstatus = 500\n", 2, "share: must be a number from 0 to 1"),
     ("[[rule]]\nrequests = '5-2'\nstatus = 500\n", 2, "is not a range of requests"),
     ("[[rule]]\nrequests = '0'\nstatus = 500\n", 2, "is not a range of requests"),
@@ -125,6 +130,14 @@ BAD = [
     ("[[rule]]\ntimes = 0\nstatus = 500\n", 2, "times: 0 is outside"),
     ("[[rule]]\nheaders = { 'Bad Name' = '1' }\nstatus = 500\n", 2, "is not a header name"),
     ('[[rule]]\nheaders = { "X-A" = "a\\nb" }\nstatus = 500\n', 2, "must be text on one line"),
+    ('[[rule]]\nheaders = { "X-A" = "a\\u000bb" }\nstatus = 500\n', 2, "without control characters"),
+    ('[[rule]]\nheaders = { "X-A" = "a\\u007f" }\nstatus = 500\n', 2, "without control characters"),
+    ('[[rule]]\nheaders = { "Content-Length" = "abc" }\nstatus = 500\n', 2, "'Content-Length' frames the answer"),
+    ('[[rule]]\nbody = "hi"\nheaders = { "content-length" = "0" }\nstatus = 200\n', 3, "frames the answer"),
+    ('[[rule]]\nheaders = { "Transfer-Encoding" = "chunked" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Connection" = "close" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Upgrade" = "h2c" }\nstatus = 200\n', 2, "frames the answer"),
+    ('[[rule]]\nheaders = { "Proxy-Authenticate" = "x" }\nstatus = 200\n', 2, "frames the answer"),
     ("[[rule]]\ndrop = 'yes'\n", 2, "drop: must be true or false"),
     ("x = 1\n[[rule]]\nstatus = 500\n", 1, "unknown key 'x'"),
     ("seed = 'a'\n[[rule]]\nstatus = 500\n", 1, "seed must be a whole number"),
@@ -138,6 +151,19 @@ BAD = [
     ("[[rule]]\nstatus = 500\n[[rule]\n", 3, "not valid TOML"),
     ("seed = 1\n", 1, "has no [[rule]]"),
     ("[rule]\nstatus = 500\n", 1, "must be [[rule]] tables"),
+    ("[[rule]]\nstatus = 200\n\n[meta]\nx = 1\n", 4, "unknown key 'meta'"),
+    ("[[rule]]\nstatus = 200\n[[rules]]\nstatus = 1\n", 3, "unknown key 'rules'"),
+    ('[[rule]]\nstatus = 500\nbody = """\n[[rule]]\n"""\n[[rule]]\nstatus = 700\n', 7, "rule 2: status: 700"),
+    ('[[rule]]\nstatus = 500\nbody = """a\\"""\n[[rule]]\n"""\n[[rule]]\nstatus = 700\n', 7, "rule 2: status"),
+    ("[[rule]]\nstatus = 500\nbody = '''a\\'''\n[[rule]]\nstatus = 700\n", 5, "rule 2: status: 700"),
+    ("[[rule]] # first\nstatus = 200\n\n[[rule]]   # second\nstatus = 700\n", 5, "rule 2: status: 700"),
+    ('[[rule]]\nstatus = 200\n[rule.headers] # c\n"X Y" = "1"\n', 3, "'X Y' is not a header name"),
+    (
+        "[[rule]]\nstatus = 429\n[[rule.rate_limits]]\ncategories = ['transaction']\n"
+        "[[rule.rate_limits]] # the second\ncategories = ['nope']\n",
+        5,
+        "unknown category 'nope'",
+    ),
 ]
 
 
@@ -165,7 +191,10 @@ def test_a_key_written_as_a_table_of_its_rule_is_found() -> None:
 TOMLISH = st.lists(
     st.one_of(
         st.sampled_from(
-            ["[[rule]]", "[rule]", "seed = 3", "status = 503", "drop = true", "body = 'x'", "delay = '2s'"]
+            [
+                *("[[rule]]", "[rule]", "seed = 3", "status = 503", "drop = true", "body = 'x'", "delay = '2s'"),
+                *('body = """', '"""', "[[rule.rate_limits]] # c", "[rule.headers]", "[meta]", "# [[rule]]"),
+            ]
         ),
         st.builds(
             "{} = {}".format,
@@ -188,3 +217,18 @@ def test_arbitrary_text_raises_nothing_but_script_error(text: str) -> None:
         assert str(exc).startswith("fuzz.toml:")
     else:
         assert script.rules
+
+
+def test_a_tab_in_a_header_value_is_kept() -> None:
+    (rule,) = parse('[[rule]]\nstatus = 200\nheaders = { "X-A" = "a\\tb" }\n', "s").rules
+    assert (("X-A", "a\tb"),) == rule.answer.headers
+
+
+def test_item_types_are_read_in_their_canonical_spelling() -> None:
+    (rule,) = parse("[[rule]]\nstatus = 500\nitem_type = ['trace-metric', 'profile_chunk_ui', 'event']\n", "s").rules
+    assert frozenset({"trace_metric", "profile_chunk", "event"}) == rule.match.item_types
+
+
+def test_the_ui_profile_chunk_category_is_known() -> None:
+    (rule,) = parse("[[rule]]\ncategory = 'profile_chunk_ui'\nstatus = 429\n", "s").rules
+    assert frozenset({"profile_chunk_ui"}) == rule.match.categories

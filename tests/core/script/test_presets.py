@@ -65,6 +65,13 @@ def test_flaky_answers_500_to_its_share() -> None:
         ("too-large:huge", "scenario too-large:huge: 'huge' is not a size"),
         ("flaky:2", "scenario flaky:2: '2' is not a share from 0 to 1"),
         ("flaky:often", "scenario flaky:often: 'often' is not a share"),
+        ("flaky:nan", "'nan' is not a share from 0 to 1"),
+        ("flaky:1e400", "'1e400' is not a share from 0 to 1"),
+        ("slow:" + "9" * 30, "is too long a duration"),
+        ("outage:" + "9" * 400, "is too long a duration"),
+        ("rate-limit-all:" + "9" * 400 + "d", "is too long a duration"),
+        ("too-large:" + "9" * 400, "is too big a size"),
+        ("too-large:99999999TiB", "is too big a size"),
     ],
 )
 def test_bad_names_and_values_are_refused(spec: str, reason: str) -> None:
