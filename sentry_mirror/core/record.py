@@ -34,7 +34,8 @@ Format versions 1 and 2, field by field (the README has the same table for users
                     ``{rule, source, natural: {status}, delay_ms, drop, partial}``: the rule's
                     name and where it is written, the status Relay's answer would have had,
                     the delay before answering, a dropped connection, a rate limit on a
-                    request partly taken (docs/scripts.md)
+                    request partly taken; ``note`` (when present) why the answer differs
+                    from the rule's (a delay not waited: too many waiting) (docs/scripts.md)
 ``mirror``          ``{version}`` of the sentry-mirror that wrote it
 """
 
