@@ -112,6 +112,8 @@ def entry_of(view: RecordView) -> Entry | None:
     rule = scripted.get("rule")
     summary = data.get("summary")
     event_id = summary.get("event_id") if isinstance(summary, dict) else None
+    if types and REPLAY_TYPES.issuperset(types):  # every segment of a replay carries the replay's id
+        event_id = None  # (segment N+1 after a 5xx on N is no resend)
     size = data.get("body_size")
     discards, reports = _client_reports(view, types)
     limits, retry_after = _limit_headers(data.get("response"))
@@ -129,6 +131,10 @@ def entry_of(view: RecordView) -> Entry | None:
         discards=discards,
         reports=reports,
     )
+
+
+#: Item types of a session replay's envelopes: their event id is the replay's, the same in every segment.
+REPLAY_TYPES = frozenset({"replay_event", "replay_recording", "replay_video"})
 
 
 @functools.lru_cache(maxsize=4096)

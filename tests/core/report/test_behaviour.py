@@ -534,3 +534,16 @@ def test_no_retry_is_not_seen_when_the_traffic_after_the_failure_is_too_short() 
     failed_send = make_sdk_record(("event",), at=0.0, event_id=ids(1), status=503, sdk=NODE, scripted=outage)
     assert verdicts([failed_send, sent(0.05, sdk=NODE)])["server_error"] == "not_seen"
     assert verdicts([failed_send, sent(1.5, sdk=NODE)])["server_error"] == "pass"
+
+
+def test_the_next_segment_of_a_replay_is_no_resend() -> None:
+    """Every segment of a session replay carries the replay's id as its event id: segment 1
+    after a 500 on segment 0 is the SDK going on, not a resend (reviewD 1)."""
+    flaky = make_scripted("flaky")
+    replay = ("replay_event", "replay_recording")
+    records = [
+        make_sdk_record(replay, at=0.0, event_id=ids(7), status=500, sdk=NODE, scripted=flaky),
+        make_sdk_record(replay, at=5.0, event_id=ids(7), sdk=NODE),
+    ]
+    assert verdicts(records)["server_error"] in ("not_seen", "pass")
+    assert "sent again" not in detail(records, "server_error")
