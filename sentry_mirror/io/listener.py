@@ -153,8 +153,12 @@ async def _run(
     finally:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await running.stop()
-        if forwarding is not None:
-            await forwarding.close(max(0.0, options.timeouts.grace - (loop.time() - started)))
-        await recorder.close()
+        try:
+            await running.stop()
+        finally:  # whatever happens stopping the server, the snapshot is finished
+            try:
+                if forwarding is not None:
+                    await forwarding.close(max(0.0, options.timeouts.grace - (loop.time() - started)))
+            finally:
+                await recorder.close()
     return forwarding

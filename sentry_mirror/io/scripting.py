@@ -148,6 +148,11 @@ class Then:
             if self.request.transport is not None:
                 self.request.transport.close()
 
+    def disarm(self) -> None:
+        """Neither wait nor drop: the answer is not the scripted one (storage failed: 503 now)."""
+        self.cancel()
+        self.drop = False
+
     def cancel(self) -> None:
         """Give back its place among the delayed (once)."""
         if self.waiting:

@@ -119,7 +119,8 @@ class _Flight:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + grace
         for timeout in list(self.reading):
-            timeout.reschedule(min(timeout.when() or math.inf, self.deadline))
+            if not timeout.expired():  # one that just fired is leaving the set (it cannot be moved)
+                timeout.reschedule(min(timeout.when() or math.inf, self.deadline))
         if self.count == 0:
             return
         self._idle = asyncio.Event()
@@ -311,15 +312,16 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamR
     then = None
     if mirror.scripting is not None:  # the answer may be scripted: recorded so, then delayed or dropped
         response, then = mirror.scripting.answer(incoming.method, response, entry, mirror.flight, request)
-    forwarding = mirror.forwarding
-    forward = forwarding is not None and not truncated  # a body cut short is not sent on
-    if forwarding is not None and forward and forwarding.looped(incoming.headers):
-        response, forward = _refuse_loop(entry), False
-        forwarding.warn(LOOP, counts=False)
-    if forward and forwarding is not None and forwarding.upstream is not None:
-        entry["forwarded_to"] = forwarding.upstream.to
     try:
-        return await _store(mirror, incoming, response, entry, close=truncated, forward=forward), then
+        forwarding = mirror.forwarding
+        forward = forwarding is not None and not truncated  # a body cut short is not sent on
+        if forwarding is not None and forward and forwarding.looped(incoming.headers):
+            response, forward = _refuse_loop(entry), False
+            forwarding.warn(LOOP, counts=False)
+        if forward and forwarding is not None and forwarding.upstream is not None:
+            entry["forwarded_to"] = forwarding.upstream.to
+        stored = await _store(mirror, incoming, response, entry, close=truncated, forward=forward, then=then)
+        return stored, then
     except BaseException:
         if then is not None:
             then.cancel()  # never waited: its place among the delayed is free again
@@ -363,11 +365,13 @@ async def _store(
     *,
     close: bool,
     forward: bool = False,
+    then: scripting.Then | None = None,
 ) -> web.Response:
     """Put ``entry`` on disk, then answer ``response``; 503 when storage is unavailable.
 
     ``forward``: then send it on (:meth:`Forwarding.relay`), even when it could not be
-    stored, and answer what the upstream answered."""
+    stored, and answer what the upstream answered. ``then``: the scripted delay or drop,
+    disarmed when the record could not be stored (the 503 goes out at once)."""
     try:
         try:
             await mirror.recorder.write(entry)
@@ -384,6 +388,8 @@ async def _store(
     except SnapshotError as exc:
         # Nothing is acknowledged that is not on disk: tell the SDK to retry later.
         unavailable = ingest.unavailable(f"the mirror could not store this request: {exc}")
+        if then is not None:  # not the scripted answer: the 503 goes out at once
+            then.disarm()
         if not forward or mirror.forwarding is None or mirror.forwarding.upstream is None:
             return _respond(unavailable, close=True)
         response, _ = await _relay(mirror, entry, incoming.body, unavailable, recorded=False)

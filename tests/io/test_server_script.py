@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 import tracemalloc
 import uuid
@@ -19,10 +20,11 @@ from sentry_mirror.core.script import parse, scenario
 from sentry_mirror.core.script.answers import RATE_LIMITED
 from sentry_mirror.core.script.model import Answer, Match, Rule, Script
 from sentry_mirror.errors import ScriptError
+from sentry_mirror.io import scripting
 from sentry_mirror.io.forward import ForwardOptions
 from sentry_mirror.io.listener import ListenOptions, listen
 from sentry_mirror.io.recorder import Recorder
-from sentry_mirror.io.server import Running, Timeouts, create_app, serve
+from sentry_mirror.io.server import Running, Timeouts, _Flight, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope
 
@@ -283,3 +285,41 @@ async def test_the_listener_refuses_a_script_with_forward_before_it_starts(tmp_p
     with pytest.raises(ScriptError, match="cannot go with --forward"):
         await listen(options, on_ready=lambda ready: None)
     assert not (tmp_path / "s").exists()
+
+
+async def test_when_storage_fails_the_503_goes_out_at_once_not_delayed_nor_dropped(scripted: Any) -> None:
+    """A scripted delay or drop is for an answer whose record is on disk: a request that could
+    not be stored gets its 503 with Retry-After at once (reviewD 5)."""
+    mirror = await scripted(parse('[[rule]]\ndelay = "20s"\ndrop = true\n', "s.toml"))
+    await mirror.recorder.write({"warm": "up"})  # the file exists: its descriptor can be spoiled
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, mirror.recorder._fd)
+    finally:
+        os.close(full)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        status, headers, _ = await post(session, mirror.url, envelope("event")[1])
+    assert (503, "2") == (status, headers["Retry-After"])
+    assert time.monotonic() - started < 10
+
+
+async def test_a_stop_in_the_moment_a_delay_ends_does_not_break_the_drain() -> None:
+    """The timeout of a delay that has just fired cannot be moved: drain() leaves it (it
+    raised 'Cannot change state of expiring Timeout', and the snapshot was not finished)."""
+
+    class Staying:
+        class transport:
+            @staticmethod
+            def is_closing() -> bool:
+                return False
+
+    loop = asyncio.get_running_loop()
+    flight = _Flight()
+    ends = loop.time() + 0.2
+    waiting = asyncio.create_task(scripting._wait(flight, Staying(), 0.2))  # type: ignore[arg-type]
+    drains: list[asyncio.Task[None]] = []
+    loop.call_at(ends - 1e-9, lambda: drains.append(asyncio.create_task(flight.drain(1.0))))
+    await asyncio.sleep(0.5)
+    assert waiting.done() and waiting.exception() is None
+    assert drains and drains[0].done() and drains[0].exception() is None
