@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from sentry_mirror.io.listener import ListenOptions, Ready
 from sentry_mirror.io.probe import ProbeOptions, probe
 from sentry_mirror.io.server import Timeouts
 from sentry_mirror.io.snapshot import iter_records
+from tests.helpers import gone_soon
 
 APPS = Path(__file__).resolve().parents[1] / "e2e" / "probe_apps"
 
@@ -220,24 +220,6 @@ def starts_and_ends(child: str, pid_file: Path, *, then: str = "") -> tuple[str,
         {then}
     """
     return python(start)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def gone_soon(pid: int, seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def kill_left(pid_file: Path) -> None:

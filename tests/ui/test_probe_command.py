@@ -19,6 +19,7 @@ import pytest
 
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.snapshot import iter_records
+from tests.helpers import gone_soon
 
 APPS = Path(__file__).resolve().parents[1] / "e2e" / "probe_apps"
 HELLO = str(APPS / "hello.py")
@@ -246,24 +247,6 @@ def end(process: subprocess.Popen[str], *pid_files: Path) -> None:
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def gone_soon(pid: int, seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 #: Starts ``argv[1]`` (Python code) with the pid file ``argv[2]``, says "ready" once the
