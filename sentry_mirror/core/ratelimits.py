@@ -57,7 +57,7 @@ DATA_CATEGORIES = frozenset(
     {*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "default", "profile_chunk_ui", "attachment_item",
      "log_byte", "span_indexed", "transaction_indexed", "transaction_processed", "profile_indexed",
      "profile_duration", "profile_duration_ui", "monitor_seat", "uptime", "user_report_v2", "replay_video",
-     "seer_autofix", "seer_scanner", "trace_metric_byte", "size_analysis", "installable_build", "unknown"}
+     "metric_second", "seer_autofix", "seer_scanner", "trace_metric_byte", "size_analysis", "installable_build", "unknown"}
 )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -169,7 +170,7 @@ class _Sender:
                 result.late_ms = max(0.0, (written - self.start_mono - offset) * 1000)
             result.status, result.headers, result.body, result.body_size = status, headers, body, size
             if limits is not None and (status == 429 or any(k.lower() == "x-sentry-rate-limits" for k, _ in headers)):
-                limits.update(status, {k.lower(): v for k, v in headers}, loop.time())
+                limits.update(status, {k.lower(): v for k, v in headers}, loop.time(), time.time())
             result.check_contract()
         self.on_result(result)
 

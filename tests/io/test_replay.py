@@ -7,6 +7,7 @@ project and key) must give B the same envelopes apart from the documented rewrit
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -343,3 +344,33 @@ def send_data() -> dict[str, Any]:
     """One recorded envelope request (as the mirror records it)."""
     request = make_request(path="/api/1/envelope/", query="sentry_key=k")
     return make_record(request, remote_addr="127.0.0.1:1", id="0" * 32)
+
+
+async def test_a_retry_after_date_is_read_against_the_clock(
+    mirrors: tuple[Mirror, Mirror], aiohttp_server: Any
+) -> None:
+    """A 429 whose Retry-After is an HTTP date already past holds nothing back (read without
+    the wall clock, the date was unreadable: 60 s for everything)."""
+    a, _ = mirrors
+    recorded = await record_sdk_traffic(a)
+    past = email.utils.format_datetime(datetime.now(UTC) - timedelta(seconds=10), usegmt=True)
+    answered: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        parsed = envelope.parse(await request.read())
+        if not answered:
+            answered.append(429)
+            return web.Response(status=429, headers={"Retry-After": past})
+        answered.append(200)
+        return web.json_response({"id": parsed.event_id} if parsed.event_id else {})
+
+    app = web.Application()
+    app.router.add_post("/api/{project}/envelope/", handle)
+    server = await aiohttp_server(app)
+    target = Target(parse_dsn(f"http://{NEW_KEY}@127.0.0.1:{server.port}/5"))
+    report = ReplaySummary()
+    pacing = Pacing(concurrency=1)
+    await replay(make_plan(recorded, target, Options(), pacing), pacing, honour_rate_limits=True, on_result=report.add)
+    outcomes = report.outcomes()
+    assert (1, 0) == (outcomes["rate-limited"], outcomes["held-back"])
+    assert len(recorded) - 1 == outcomes["accepted"]

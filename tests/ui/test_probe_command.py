@@ -19,6 +19,7 @@ import pytest
 
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.snapshot import iter_records
+from sentry_mirror.ui.commands.probe import _failures
 from tests.helpers import gone_soon
 
 APPS = Path(__file__).resolve().parents[1] / "e2e" / "probe_apps"
@@ -434,3 +435,13 @@ def test_the_command_has_the_terminal_while_it_runs(tmp_path: Path) -> None:
         os.close(terminal)
     assert answer.read_text() == "typed"
     assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing
+
+
+def test_a_failed_verdict_names_the_dsn_when_one_sdk_sent_to_two() -> None:
+    fail = {"check": "backoff", "status": "fail"}
+    rows = [
+        {"sdk": "sentry.python", "version": "2.75.0", "project": "1", "public_key": "aaaaaaaa11", "verdicts": [fail]},
+        {"sdk": "sentry.python", "version": "2.75.0", "project": "2", "public_key": "bbbbbbbb22", "verdicts": []},
+    ]
+    assert ["sentry.python 2.75.0 (project 1, key aaaaaaaa): backoff"] == _failures({"sdks": rows})
+    assert ["sentry.python 2.75.0: backoff"] == _failures({"sdks": rows[:1]})

@@ -228,10 +228,12 @@ def _exit(probed: Probed, problems: list[str]) -> None:
 
 
 def _failures(data: dict[str, Any]) -> list[str]:
-    """``sdk version: check`` of each failed verdict."""
+    """``sdk version: check`` of each failed verdict (with the project and key when one SDK
+    sent to two DSNs, as the report labels it)."""
+    rows = data.get("sdks") or []
     return [
-        f"{sdk.get('sdk')} {sdk.get('version')}: {verdict.get('check')}"
-        for sdk in data.get("sdks", ())
+        f"{label}: {verdict.get('check')}"
+        for label, sdk in zip(render_report_behaviour.labels(rows), rows, strict=True)
         for verdict in sdk.get("verdicts", ())
         if verdict.get("status") == "fail"
     ]
