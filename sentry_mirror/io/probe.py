@@ -149,12 +149,16 @@ async def _run_command(options: ProbeOptions, dsn: str, signals: Signals, run: _
     process = await probe_process.start(options.command, dsn, options.stdout_to_stderr)
     signals.started(process.pid)
     with probe_process.foreground(process.pid) as in_terminal:
+        stops = asyncio.create_task(probe_process.follow_stops(process.pid)) if in_terminal else None
         try:
             async with asyncio.timeout(options.timeout):
                 await process.wait()
         except TimeoutError:
             run.timed_out = True
             await probe_process.terminate(process)
+        finally:
+            if stops is not None:
+                stops.cancel()
     assert process.returncode is not None
     run.code = process.returncode
     run.interrupted = in_terminal and not run.timed_out and run.code in INTERRUPTED_CODES

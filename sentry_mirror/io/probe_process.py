@@ -26,6 +26,8 @@ KILL_AFTER = 5.0
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: Hosts no HTTP proxy must stand between the command and the listener.
 LOCAL_HOSTS = "127.0.0.1,localhost"
+#: Seconds between two looks at whether Ctrl-Z stopped the command.
+STOP_POLL = 0.2
 
 
 def signal_group(pid: int, signum: int) -> None:
@@ -145,3 +147,23 @@ def _set_foreground(terminal: int, group: int) -> None:
             os.tcsetpgrp(terminal, group)
     finally:
         signal.signal(signal.SIGTTOU, previous)
+
+
+async def follow_stops(pid: int) -> None:
+    """While the command has the terminal: when Ctrl-Z stops it, the probe takes the terminal
+    back and stops too, so the shell gets its prompt; on ``fg`` the probe goes on here and
+    gives the command the terminal and a SIGCONT. (A probe with no job-control shell above
+    it cannot be stopped: the command is then simply resumed.) Runs until cancelled."""
+    while True:
+        await asyncio.sleep(STOP_POLL)
+        try:  # WNOWAIT: only a look; the command is reaped by asyncio as always
+            seen = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if seen is None or seen.si_code != os.CLD_STOPPED:
+            continue
+        _set_foreground(0, os.getpgrp())
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGTSTP)  # the probe's job stops here; `fg` resumes it
+        _set_foreground(0, pid)
+        signal_group(pid, signal.SIGCONT)

@@ -445,3 +445,38 @@ def test_a_failed_verdict_names_the_dsn_when_one_sdk_sent_to_two() -> None:
     ]
     assert ["sentry.python 2.75.0 (project 1, key aaaaaaaa): backoff"] == _failures({"sdks": rows})
     assert ["sentry.python 2.75.0: backoff"] == _failures({"sdks": rows[:1]})
+
+
+#: An app that says when it is ready, works for a while, then writes that it finished.
+WORKING = """
+import pathlib, sys, time
+print("ready", flush=True)
+for _ in range(20):
+    time.sleep(0.1)
+pathlib.Path(sys.argv[1]).write_text("done")
+"""
+
+
+def test_ctrl_z_in_a_terminal_does_not_hang_the_probe(tmp_path: Path) -> None:
+    """Ctrl-Z stops the command (it has the terminal); the probe sees it, takes the terminal
+    back and stops too under a shell (here, with no shell above it, it cannot: it resumes the
+    command), so the run goes on to its end instead of waiting on a stopped command for ever."""
+    marker = tmp_path / "finished"
+    argv = [sys.executable, "-m", "sentry_mirror", "probe", "--settle", "0.2", "--dir", str(tmp_path), "--"]
+    argv += [sys.executable, "-c", textwrap.dedent(WORKING), str(marker)]
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, argv)
+    try:
+        read_until(terminal, b"\nready")
+        os.write(terminal, b"\x1a")  # Ctrl-Z: SIGTSTP to the terminal's foreground process group
+        read_until(terminal, None, seconds=60)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        os.close(terminal)
+    assert marker.read_text() == "done"
+    assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing: said so, exit 1
