@@ -188,22 +188,28 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
     marker = tmp_path / "got"
     argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path), "--"]
     argv += [sys.executable, "-c", textwrap.dedent(COUNTING), str(marker)]
+    status = in_a_terminal(argv, b"\x03")  # Ctrl-C: the terminal sends SIGINT to its foreground process group
+    assert os.waitstatus_to_exitcode(status) == ExitCode.INTERRUPTED
+    assert marker.read_text() == "SIGINT\n"
+
+
+def in_a_terminal(argv: list[str], key: bytes, seconds: float = 30) -> int:
+    """Run ``argv`` with a pty as its controlling terminal, type ``key`` once the app said
+    ``ready``, and return its wait status once every process left the terminal."""
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a session of its own with the pty as its controlling terminal
         os.execv(sys.executable, argv)
     try:
         read_until(terminal, b"\nready")  # the app's line (the banner quotes its code)
-        os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT to its foreground process group
-        read_until(terminal, None)
-        _, status = os.waitpid(pid, 0)
+        os.write(terminal, key)
+        read_until(terminal, None, seconds)
+        return os.waitpid(pid, 0)[1]
     finally:
         with contextlib.suppress(ChildProcessError, ProcessLookupError):
             if os.waitpid(pid, os.WNOHANG) == (0, 0):
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
         os.close(terminal)
-    assert os.waitstatus_to_exitcode(status) == ExitCode.INTERRUPTED
-    assert marker.read_text() == "SIGINT\n"
 
 
 def read_until(terminal: int, wanted: bytes | None, seconds: float = 30) -> None:
@@ -464,19 +470,6 @@ def test_ctrl_z_in_a_terminal_does_not_hang_the_probe(tmp_path: Path) -> None:
     marker = tmp_path / "finished"
     argv = [sys.executable, "-m", "sentry_mirror", "probe", "--settle", "0.2", "--dir", str(tmp_path), "--"]
     argv += [sys.executable, "-c", textwrap.dedent(WORKING), str(marker)]
-    pid, terminal = pty.fork()
-    if pid == 0:
-        os.execv(sys.executable, argv)
-    try:
-        read_until(terminal, b"\nready")
-        os.write(terminal, b"\x1a")  # Ctrl-Z: SIGTSTP to the terminal's foreground process group
-        read_until(terminal, None, seconds=60)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        with contextlib.suppress(ChildProcessError, ProcessLookupError):
-            if os.waitpid(pid, os.WNOHANG) == (0, 0):
-                os.killpg(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-        os.close(terminal)
+    status = in_a_terminal(argv, b"\x1a", seconds=60)  # Ctrl-Z: SIGTSTP to the terminal's foreground group
     assert marker.read_text() == "done"
     assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing: said so, exit 1
