@@ -191,22 +191,8 @@ async def test_scripted_answers_are_counted(tmp_path: Path) -> None:
     assert {record.data["scripted"]["rule"] for record in records} == {"outage:30s"}
 
 
-#: Writes its pid into the file ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever
-#: (whatever the answer, or none).
-LOOPING_SENDER = """
-    import os, sys, time, urllib.request
-    from urllib.parse import urlsplit
-    open(sys.argv[1], "w").write(str(os.getpid()))
-    dsn = urlsplit(os.environ["SENTRY_DSN"])
-    url = f"http://{dsn.hostname}:{dsn.port}/api/1/envelope/?sentry_key=mirror&sentry_version=7"
-    while True:
-        body = b'{}\\n{"type":"event"}\\n{"message":"again"}\\n'
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30).read()
-        except OSError:  # the listener has gone: keep trying, as a stubborn SDK would
-            pass
-        time.sleep(0.1)
-"""
+#: Writes its pid into the file ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever.
+LOOPING_SENDER = (APPS / "looping_sender.py").read_text()
 
 
 def starts_and_ends(child: str, pid_file: Path, *, then: str = "") -> tuple[str, ...]:

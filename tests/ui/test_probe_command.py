@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -279,52 +280,44 @@ CHILD_TRAPPING = """
     time.sleep(120)
 """
 
-#: Writes its pid into ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever
-#: (whatever the answer, or none).
-CHILD_SENDING = """
-    import os, sys, time, urllib.request
-    from urllib.parse import urlsplit
-    open(sys.argv[1], "w").write(str(os.getpid()))
-    dsn = urlsplit(os.environ["SENTRY_DSN"])
-    url = f"http://{dsn.hostname}:{dsn.port}/api/1/envelope/?sentry_key=mirror&sentry_version=7"
-    while True:
-        body = b'{}\\n{"type":"event"}\\n{"message":"again"}\\n'
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30).read()
-        except OSError:  # the listener has gone: keep trying, as a stubborn SDK would
-            pass
-        time.sleep(0.1)
-"""
+#: Writes its pid into ``argv[1]``, then sends an envelope to SENTRY_DSN every 0.1 s, for ever.
+LOOPING_SENDER = (APPS / "looping_sender.py").read_text()
 
 
 def parent(child: str, pid_file: Path, how: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(PARENT), textwrap.dedent(child), str(pid_file), how]
 
 
+@contextlib.contextmanager
+def probing(
+    tmp_path: Path, child: str, pid_file: Path, how: str, *, ready: bool = True
+) -> Iterator[subprocess.Popen[str]]:
+    """The probe (:func:`start_probe`) running :func:`parent` with ``child``; with ``ready``,
+    once the command said so; killed with what it started at the end."""
+    process = start_probe(tmp_path, *parent(child, pid_file, how))
+    try:
+        if ready:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        yield process
+    finally:
+        end(process, pid_file)
+
+
 def test_sigint_reaches_what_the_command_started(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    process = start_probe(tmp_path, *parent(CHILD_TRAPPING, pid_file, "stay"))
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+    with probing(tmp_path, CHILD_TRAPPING, pid_file, "stay") as process:
         os.kill(process.pid, signal.SIGINT)
         assert process.wait(timeout=60) == ExitCode.INTERRUPTED
         assert Path(f"{pid_file}.got").read_text() == "SIGINT"
-    finally:
-        end(process, pid_file)
 
 
 def test_sighup_is_passed_on_as_sigterm_is(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    process = start_probe(tmp_path, *parent(SLEEPING, pid_file, "stay"))
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+    with probing(tmp_path, SLEEPING, pid_file, "stay") as process:
         os.kill(process.pid, signal.SIGHUP)
         assert process.wait(timeout=60) == ExitCode.INTERRUPTED
         assert gone_soon(int(pid_file.read_text()))
-    finally:
-        end(process, pid_file)
 
 
 #: Writes its pid into ``argv[1]``, then sleeps.
@@ -337,31 +330,23 @@ SLEEPING = """
 
 def test_a_signal_while_settling_stops_the_probe_and_what_the_command_left(tmp_path: Path) -> None:
     pid_file = tmp_path / "sender.pid"
-    process = start_probe(tmp_path, *parent(CHILD_SENDING, pid_file, "end"))
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+    with probing(tmp_path, LOOPING_SENDER, pid_file, "end") as process:
         time.sleep(1.5)  # the command ended; its sender keeps the probe settling
         started = time.monotonic()
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(timeout=60) == ExitCode.INTERRUPTED
         assert time.monotonic() - started < 30
         assert gone_soon(int(pid_file.read_text()))
-    finally:
-        end(process, pid_file)
 
 
 def test_a_sender_left_behind_does_not_hold_the_probe_for_ever(tmp_path: Path) -> None:
     """Settling stops at max(30 s, 10 x --settle): 30 s here; the sender is killed, the probe fails."""
     pid_file = tmp_path / "sender.pid"
-    process = start_probe(tmp_path, *parent(CHILD_SENDING, pid_file, "end"))
-    try:
+    with probing(tmp_path, LOOPING_SENDER, pid_file, "end", ready=False) as process:
         _, err = process.communicate(timeout=120)
         assert process.returncode == ExitCode.CHECK_FAILED, err
         assert re.search(r"requests kept arriving 3\d s after \S+ ended \(a process it left behind\?\)", err), err
         assert gone_soon(int(pid_file.read_text()))
-    finally:
-        end(process, pid_file)
 
 
 @pytest.mark.parametrize(
