@@ -1,6 +1,7 @@
 """The report's ``behaviour`` section (what each SDK did around the scripted answers, with
 its verdicts) in the document model of :mod:`sentry_mirror.ui.render_report` (terminal,
-Markdown and HTML reports: :func:`document`), and on a Rich console by itself, verdicts
+Markdown and HTML reports: :func:`behaviour`, put in place by
+:mod:`sentry_mirror.ui.report_document`), and on a Rich console by itself, verdicts
 coloured (``probe``: :func:`render`). Every captured string (SDK names, rule names, details
 quoting them) reaches the console through :mod:`sentry_mirror.ui.safe`."""
 
@@ -13,7 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from sentry_mirror.ui import render_report_releases, safe
+from sentry_mirror.ui import safe
 from sentry_mirror.ui.render_report import Cell, Section, Table
 
 TITLE = "12. SDK behaviour"
@@ -25,16 +26,6 @@ _TOLERANCE = (
     "not held against the SDK; a verdict never passes on no evidence (not seen). Processes of one SDK "
     "sending to one DSN cannot be told apart: judge one process at a time."
 )
-
-
-def document(report: Mapping[str, Any], *, max_paths: int | None = None) -> list[Section]:
-    """The sections of a report's JSON, in order (:func:`render_report_releases.document`),
-    the ``behaviour`` section last when the report has one."""
-    names = list(report["sections"])
-    if "behaviour" not in names:
-        return render_report_releases.document(report, max_paths=max_paths)
-    rest = {**report, "sections": [name for name in names if name != "behaviour"]}
-    return [*render_report_releases.document(rest, max_paths=max_paths), behaviour(report["behaviour"])]
 
 
 def sdk_label(row: Mapping[str, Any]) -> str:

@@ -1,29 +1,18 @@
 """The report's ``releases`` section ("Releases and uploads": what sentry-cli created and
 uploaded, against the releases events carry) in the document model of
-:mod:`sentry_mirror.ui.render_report`, and the report's document with it (last, after
-``upstream``). The section's first fact is its one-line answer."""
+:mod:`sentry_mirror.ui.render_report` (put in the report's document by
+:mod:`sentry_mirror.ui.report_document`). The section's first fact is its one-line answer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sentry_mirror.ui import render_report_upstream
 from sentry_mirror.ui.render_report import Cell, Section, Table, percent, size
 
 TITLE = "11. Releases and uploads"
 #: Names listed in a table cell before "and N more".
 _NAMES = 5
-
-
-def document(report: Mapping[str, Any], *, max_paths: int | None = None) -> list[Section]:
-    """The sections of a report's JSON, in order (:func:`render_report_upstream.document`),
-    the ``releases`` section last when the report has one."""
-    names = list(report["sections"])
-    if "releases" not in names:
-        return render_report_upstream.document(report, max_paths=max_paths)
-    rest = {**report, "sections": [name for name in names if name != "releases"]}
-    return [*render_report_upstream.document(rest, max_paths=max_paths), releases(report["releases"])]
 
 
 def names(values: Sequence[str], count: int | None = None) -> str:

@@ -1,6 +1,6 @@
 """The report's ``upstream`` section (forward mode: what the upstream and the candidates
-answered) in the document model of :mod:`sentry_mirror.ui.render_report`, and the report's
-document with it. Targets are named ``upstream`` and ``candidate 1``, ``candidate 2`` … in
+answered) in the document model of :mod:`sentry_mirror.ui.render_report` (put in the report's
+document by :mod:`sentry_mirror.ui.report_document`). Targets are named ``upstream`` and ``candidate 1``, ``candidate 2`` … in
 the tables (the first table gives each one's ``to``), so the tables fit 80 columns."""
 
 from __future__ import annotations
@@ -8,23 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sentry_mirror.ui import render_report
 from sentry_mirror.ui.render_report import Cell, Section, Table
 
 TITLE = "10. Upstream and candidates"
 #: The status classes of the endpoint table, in its column order (those present are shown).
 _CLASSES = ("2xx", "1xx", "3xx", "4xx", "5xx", "other", "none", "dropped")
 _HEADINGS = {"none": "no answer"}
-
-
-def document(report: Mapping[str, Any], *, max_paths: int | None = None) -> list[Section]:
-    """The sections of a report's JSON, in order (:func:`render_report.document`), the
-    ``upstream`` section last when the report has one."""
-    names = list(report["sections"])
-    if "upstream" not in names:
-        return render_report.document(report, max_paths=max_paths)
-    rest = {**report, "sections": [name for name in names if name != "upstream"]}
-    return [*render_report.document(rest, max_paths=max_paths), upstream(report["upstream"])]
 
 
 def labels(targets: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, report
-from sentry_mirror.ui import render_report, render_report_behaviour, render_report_html, render_report_terminal
+from sentry_mirror.ui import render_report, render_report_html, render_report_terminal, report_document
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.reading import warn
@@ -91,7 +91,7 @@ def report_command(
         emit(env, json_text(data, indent=True) + "\n", output)
         return
     title = f"sentry-mirror report: {', '.join(snapshots) or 'snapshots'}"
-    document = render_report_behaviour.document(data, max_paths=max_paths)
+    document = report_document.document(data, max_paths=max_paths)
     if fmt == "markdown":
         emit(env, render_report.markdown(document, title), output)
     elif fmt == "html":
