@@ -27,6 +27,22 @@ import pytest
 JS_DIR = Path(__file__).parent / "js"
 NODE_MODULES = JS_DIR / "node_modules"
 NPM_CI = "npm ci --prefix tests/conformance/js"
+SENTRY_CLI = NODE_MODULES / ".bin" / "sentry-cli"
+
+
+def sentry_cli_env(url: str, home: Path, token: str, org: str, project: str) -> dict[str, str]:
+    """The environment of a real sentry-cli pointed at a listener (``SENTRY_URL``): no
+    ~/.sentryclirc (``HOME``), no .env, no update check, no colours."""
+    return {
+        "HOME": str(home),
+        "SENTRY_URL": url,
+        "SENTRY_AUTH_TOKEN": token,
+        "SENTRY_ORG": org,
+        "SENTRY_PROJECT": project,
+        "SENTRY_LOAD_DOTENV": "0",
+        "SENTRY_DISABLE_UPDATE_CHECK": "true",
+        "NO_COLOR": "1",
+    }
 
 
 def _missing(what: str, install: str) -> None:

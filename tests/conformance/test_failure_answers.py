@@ -43,6 +43,7 @@ from aiohttp import web
 from tests.conformance.clients import (
     JS_DIR,
     NODE_MODULES,
+    SENTRY_CLI,
     installed_version,
     need_chromium,
     need_node,
@@ -345,7 +346,7 @@ async def _send_event(server: ScriptedServer, home: Path, **env: str) -> tuple[i
         **env,
     }
     started = time.time()
-    argv = [str(NODE_MODULES / ".bin" / "sentry-cli"), "send-event", "-m", "hello"]
+    argv = [str(SENTRY_CLI), "send-event", "-m", "hello"]
     ran = await run(argv, env=environment, cwd=home, timeout=60)
     return ran.returncode, ran.stdout + ran.stderr, time.time() - started
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core import envelope
-from tests.conformance.clients import NODE_MODULES, header, installed_version, need_node, run
+from tests.conformance.clients import SENTRY_CLI, header, installed_version, need_node, run
 
 EVENT_ID = "0f2ab79ecb144f54b5ef3a36ec2d41a7"
 ENVELOPE = (
@@ -35,7 +35,7 @@ def _logged_envelope(log: str) -> bytes:
 async def _cli(mirror: Any, tmp_path: Path, *args: str) -> tuple[str, bytes, dict[str, Any]]:
     """Run sentry-cli; its stdout, the envelope it logged, and the one new record."""
     need_node("@sentry/cli")
-    binary = NODE_MODULES / ".bin" / "sentry-cli"
+    binary = SENTRY_CLI
     before = len(mirror.records())
     env = {
         "HOME": str(tmp_path),  # no ~/.sentryclirc

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sentry_mirror.core import record
-from tests.conformance.clients import NODE_MODULES, Ran, _missing, need_node, run
+from tests.conformance.clients import NODE_MODULES, SENTRY_CLI, Ran, _missing, need_node, run, sentry_cli_env
 
 TOKEN = "sntrys_conformance-token-0123456789"
 APP = """function explode(reason) {
@@ -31,19 +31,8 @@ main();
 
 async def _cli(mirror: Any, tmp_path: Path, *args: str, cwd: Path | None = None, org: str = "acme") -> Ran:
     need_node("@sentry/cli")
-    env = {
-        "HOME": str(tmp_path),  # no ~/.sentryclirc
-        "SENTRY_URL": mirror.url,
-        "SENTRY_AUTH_TOKEN": TOKEN,
-        "SENTRY_ORG": org,
-        "SENTRY_PROJECT": "web",
-        "SENTRY_LOAD_DOTENV": "0",
-        "SENTRY_DISABLE_UPDATE_CHECK": "true",
-        "SENTRY_HTTP_MAX_RETRIES": "0",
-        "NO_COLOR": "1",
-    }
-    binary = NODE_MODULES / ".bin" / "sentry-cli"
-    ran = await run([str(binary), "--log-level=debug", *args], env=env, cwd=cwd or tmp_path, timeout=60)
+    env = {**sentry_cli_env(mirror.url, tmp_path, TOKEN, org, "web"), "SENTRY_HTTP_MAX_RETRIES": "0"}
+    ran = await run([str(SENTRY_CLI), "--log-level=debug", *args], env=env, cwd=cwd or tmp_path, timeout=60)
     assert 0 == ran.returncode, ran.stdout + ran.stderr
     assert TOKEN not in ran.stderr  # sentry-cli masks it in its own log too
     return ran

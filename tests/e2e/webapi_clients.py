@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conformance.clients import NODE_MODULES, need_node, run
+from tests.conformance.clients import SENTRY_CLI, need_node, run, sentry_cli_env
 
-SENTRY_CLI = NODE_MODULES / ".bin" / "sentry-cli"
 ROOT = Path(__file__).parent.parent.parent  # the repository
 
 TOKEN = "sntrys_e2e-secret-token-0123456789"
@@ -20,16 +19,7 @@ ORG, PROJECT = "acme", "shop"
 async def sentry_cli(mirror: Any, tmp_path: Path, *args: str) -> str:
     """Run the real sentry-cli with SENTRY_URL pointing at the listener; it must exit 0."""
     need_node("@sentry/cli")
-    env = {
-        "HOME": str(tmp_path),  # no ~/.sentryclirc
-        "SENTRY_URL": mirror.url,
-        "SENTRY_AUTH_TOKEN": TOKEN,
-        "SENTRY_ORG": ORG,
-        "SENTRY_PROJECT": PROJECT,
-        "SENTRY_LOAD_DOTENV": "0",
-        "SENTRY_DISABLE_UPDATE_CHECK": "true",
-        "NO_COLOR": "1",
-    }
+    env = sentry_cli_env(mirror.url, tmp_path, TOKEN, ORG, PROJECT)
     ran = await run([str(SENTRY_CLI), *args], env=env, cwd=tmp_path, timeout=60)
     assert 0 == ran.returncode, (args, ran.stdout, ran.stderr)
     return ran.stdout
