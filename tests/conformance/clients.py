@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 JS_DIR = Path(__file__).parent / "js"
 NODE_MODULES = JS_DIR / "node_modules"
@@ -164,3 +165,16 @@ def envelope_json_items(body: bytes) -> list[tuple[dict[str, Any], Any]]:
         if item.type != "attachment":
             out.append((item.headers, item.json()))
     return out
+
+
+async def serve_directory(directory: Path) -> tuple[str, web.AppRunner]:
+    """``directory``'s files over HTTP on a loopback port of their own: (origin, the runner
+    to clean up)."""
+    app = web.Application()
+    app.router.add_static("/", directory)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return f"http://127.0.0.1:{port}", runner

@@ -24,11 +24,19 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from aiohttp import web
 
 from sentry_mirror.core import envelope
 from sentry_mirror.core.summary import record_title
-from tests.conformance.clients import JS_DIR, NODE_MODULES, header, installed_version, need_chromium, need_node, run
+from tests.conformance.clients import (
+    JS_DIR,
+    NODE_MODULES,
+    header,
+    installed_version,
+    need_chromium,
+    need_node,
+    run,
+    serve_directory,
+)
 
 
 @pytest.fixture
@@ -52,15 +60,9 @@ async def page_server(tmp_path: Path) -> AsyncIterator[str]:
         check=True,
         timeout=60,
     )
-    app = web.Application()
-    app.router.add_static("/", site)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    origin, runner = await serve_directory(site)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield origin
     finally:
         await runner.cleanup()
 

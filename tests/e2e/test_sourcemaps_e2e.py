@@ -31,11 +31,10 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import pytest
 import zstandard
-from aiohttp import web
 
 from sentry_mirror.core import envelope
 from tests.bugsink import Bugsink
-from tests.conformance.clients import JS_DIR, NODE_MODULES, need_chromium, need_node, run
+from tests.conformance.clients import JS_DIR, NODE_MODULES, need_chromium, need_node, run, serve_directory
 from tests.e2e.sourcemaps_build import Build, build
 from tests.e2e.webapi_clients import ROOT, TOKEN, sentry_cli, sentry_mirror_json, upload_records
 
@@ -76,17 +75,6 @@ async def run_node_app(build_: Build, dsn: str, release: str, tmp_path: Path) ->
     out: dict[str, Any] = json.loads(report.read_text())
     assert out["flushed"] is True
     return out
-
-
-async def serve_directory(directory: Path) -> tuple[str, web.AppRunner]:
-    app = web.Application()
-    app.router.add_static("/", directory)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return f"http://127.0.0.1:{port}", runner
 
 
 async def run_browser_app(build_: Build, dsn: str, release: str, tmp_path: Path, dist: str = "") -> dict[str, Any]:
