@@ -13,8 +13,9 @@ from hypothesis import settings
 
 from sentry_mirror.core import ingest
 from sentry_mirror.core.record import Record
+from sentry_mirror.core.script import Script
 from sentry_mirror.io.recorder import Recorder
-from sentry_mirror.io.server import Running, create_app, serve
+from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import bugsink  # noqa: F401  (the session's Bugsink, for every test module)
 from tests.jsbuild import js_builds  # noqa: F401  (the esbuild-built app of the source map tests)
@@ -54,19 +55,26 @@ class Mirror:
 
 @pytest.fixture
 async def start_mirror(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Mirror]]]:
-    """A factory: start a mirror with a given ``ingest.Config`` and recorder options.
+    """A factory: start a mirror with a given ``ingest.Config``, web API repositories,
+    timeouts, scripted answers and recorder options.
 
     Every mirror it started is stopped, and its snapshot closed, after the test.
     """
     started: list[Mirror] = []
 
     async def start(
-        config: ingest.Config = ingest.Config(), repos: tuple[str, ...] = (), **recorder_options: Any
+        config: ingest.Config = ingest.Config(),
+        repos: tuple[str, ...] = (),
+        *,
+        timeouts: Timeouts = Timeouts(),
+        script: Script | None = None,
+        **recorder_options: Any,
     ) -> Mirror:
         directory = tmp_path / f"snapshots-{len(started)}"
         recorder = Recorder(directory, **recorder_options)
         await recorder.start()
-        running = await serve(create_app(recorder, config, repos=repos), "127.0.0.1", 0)
+        app = create_app(recorder, config, timeouts=timeouts, repos=repos, script=script)
+        running = await serve(app, "127.0.0.1", 0)
         started.append(Mirror(running, recorder, directory))
         return started[-1]
 

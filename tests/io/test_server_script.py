@@ -8,7 +8,7 @@ import os
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,19 @@ from sentry_mirror.errors import ScriptError
 from sentry_mirror.io import scripting
 from sentry_mirror.io.forward import ForwardOptions
 from sentry_mirror.io.listener import ListenOptions, listen
-from sentry_mirror.io.recorder import Recorder
-from sentry_mirror.io.server import Running, Timeouts, _Flight, create_app, serve
+from sentry_mirror.io.server import Timeouts, _Flight
 from sentry_mirror.io.snapshot import iter_records
+from tests.conftest import Mirror
 from tests.factories import make_envelope
 
 KEY_QUERY = "sentry_key=0123456789abcdef0123456789abcdef&sentry_version=7"
 
 
 class Scripted:
-    def __init__(self, running: Running, recorder: Recorder, directory: Path) -> None:
-        self.running, self.recorder, self.directory = running, recorder, directory
+    """A mirror (tests/conftest.py) answering as scripted; ``url`` is its envelope endpoint."""
+
+    def __init__(self, mirror: Mirror) -> None:
+        self.running, self.recorder, self.directory = mirror.running, mirror.recorder, mirror.directory
 
     @property
     def url(self) -> str:
@@ -44,21 +46,11 @@ class Scripted:
 
 
 @pytest.fixture
-async def scripted(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Scripted]]]:
-    started: list[Scripted] = []
-
+def scripted(start_mirror: Callable[..., Awaitable[Mirror]]) -> Callable[..., Awaitable[Scripted]]:
     async def start(script: Script, timeouts: Timeouts = Timeouts()) -> Scripted:
-        directory = tmp_path / f"snapshots-{len(started)}"
-        recorder = Recorder(directory)
-        await recorder.start()
-        running = await serve(create_app(recorder, timeouts=timeouts, script=script), "127.0.0.1", 0)
-        started.append(Scripted(running, recorder, directory))
-        return started[-1]
+        return Scripted(await start_mirror(script=script, timeouts=timeouts))
 
-    yield start
-    for s in started:
-        await s.running.stop()
-        await s.recorder.close()
+    return start
 
 
 def envelope(*types: str) -> tuple[str, bytes]:
