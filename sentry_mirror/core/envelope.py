@@ -84,8 +84,7 @@ class Item:
     @property
     def type(self) -> str:
         """The item type as counted: another spelling of a type is that type (:data:`TYPE_ALIASES`)."""
-        value = self.sent_type
-        return TYPE_ALIASES.get(value, value)
+        return canonical_type(self.sent_type)
 
     @property
     def sent_type(self) -> str:
