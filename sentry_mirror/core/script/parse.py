@@ -15,32 +15,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentry_mirror.core.envelope import EVENT_ID_ITEM_TYPES, TYPE_ALIASES, canonical_type
+from sentry_mirror.core.forwarding import HOP_BY_HOP, TOKEN, UNFIT
 from sentry_mirror.core.ingest import ENDPOINTS
 from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS
-from sentry_mirror.core.ratelimits import CATEGORIES, ENDPOINT_CATEGORIES
+from sentry_mirror.core.ratelimits import CATEGORIES, DATA_CATEGORIES
 from sentry_mirror.core.script.model import Answer, Match, RateLimit, Rule, Script
 from sentry_mirror.core.units import parse_duration, parse_size
 from sentry_mirror.errors import ScriptError
 
 #: The endpoints a rule may name (the record's ``endpoint``; the web API is not scripted).
 ENDPOINT_NAMES = frozenset((*ENDPOINTS, "unknown"))
-#: The data categories a rule may name (core/ratelimits.py: ``profile_chunk_ui`` for chunks
-#: from UI platforms, and ``default`` for the rest).
-KNOWN_CATEGORIES = frozenset((*CATEGORIES.values(), *ENDPOINT_CATEGORIES.values(), "profile_chunk_ui", "default"))
+#: The data categories a rule may name: Relay's (core/ratelimits.py), but its ``unknown``.
+KNOWN_CATEGORIES = DATA_CATEGORIES - {"unknown"}
 #: The item types a rule may name: those the mirror knows (their canonical spelling; an
 #: alias such as ``trace-metric`` is read as its type), and ``nel`` (the NEL endpoint's reports).
 KNOWN_ITEM_TYPES = frozenset((*CATEGORIES, *ITEM_LIMITS, *EVENT_LIKE, *EVENT_ID_ITEM_TYPES, "nel"))
 #: Keys that say what to answer; a rule with none of them is refused.
 ANSWER_KEYS = ("status", "headers", "body", "rate_limits", "retry_after", "delay", "drop")
 
-#: Headers a script may not set: the listener frames the answer and runs the connection
-#: (Content-Length, chunking, keep-alive); a wrong one desyncs the client (so do ``Proxy-*``).
-FRAMING_HEADERS = frozenset(
-    ("content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer")
-)
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but TAB
 _REQUESTS = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d+)?)?\s*$")
 _TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 _HEADER = re.compile(r"^\s*(\[\[|\[)([^\[\]]+)(?:\]\]|\])\s*$")
@@ -374,13 +366,14 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
         raise _Bad(f'must be a table like {{ "X-Custom" = "1" }}, not {_kind(value)}')
     headers = []
     for name, text in value.items():
-        if not _HEADER_NAME.match(name):
+        if not name or not TOKEN.issuperset(name):
             raise _Bad(f"{name!r} is not a header name")
-        if name.lower() in FRAMING_HEADERS or name.lower().startswith("proxy-"):
+        # the listener frames the answer and runs the connection: a wrong one desyncs the client
+        if name.lower() in HOP_BY_HOP or name.lower().startswith("proxy-"):
             raise _Bad(f"{name!r} frames the answer or the connection: the listener sets it itself")
         if type(text) is int:
             text = str(text)
-        if not isinstance(text, str) or _CONTROL.search(text):
+        if not isinstance(text, str) or UNFIT.search(text):
             raise _Bad(f"the value of {name!r} must be text on one line, without control characters")
         headers.append((name, text))
     return tuple(headers)
