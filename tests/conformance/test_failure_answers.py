@@ -38,7 +38,6 @@ from urllib.parse import quote
 
 import pytest
 import sentry_sdk
-from aiohttp import web
 
 from tests.conformance.clients import (
     JS_DIR,
@@ -49,6 +48,7 @@ from tests.conformance.clients import (
     need_node,
     pinned_version,
     run,
+    serve_directory,
 )
 from tests.conformance.scripted_server import Answer, ScriptedServer, Seen, scripted_server
 
@@ -279,13 +279,7 @@ async def _run_browser(chromium: str, node: str, root: Path) -> dict[str, Outcom
     """Every scenario in its own page of one chromium, each page against its own server."""
     site = root / "site"
     _serve_bundle(site)
-    app = web.Application()
-    app.router.add_static("/", site)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    origin = f"http://127.0.0.1:{tcp._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    origin, runner = await serve_directory(site)
     try:
         async with contextlib.AsyncExitStack() as stack:
             servers = {n: await stack.enter_async_context(scripted_server(a)) for n, a in SCENARIOS.items()}

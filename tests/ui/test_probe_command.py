@@ -195,7 +195,7 @@ def test_ctrl_c_in_a_terminal_reaches_the_command_once(tmp_path: Path) -> None:
 
 
 def in_a_terminal(argv: list[str], key: bytes, seconds: float = 30) -> int:
-    """Run ``argv`` with a pty as its controlling terminal, type ``key`` once the app said
+    """Run ``argv`` with a pty as its controlling terminal, type ``key`` once the command said
     ``ready``, and return its wait status once every process left the terminal."""
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a session of its own with the pty as its controlling terminal
@@ -410,20 +410,7 @@ def test_the_command_has_the_terminal_while_it_runs(tmp_path: Path) -> None:
     answer = tmp_path / "answer"
     code = f"print('ready', flush=True); open({str(answer)!r}, 'w').write(input())"
     argv = [sys.executable, "-m", "sentry_mirror", "probe", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
-    pid, terminal = pty.fork()
-    if pid == 0:
-        os.execv(sys.executable, argv)
-    try:
-        read_until(terminal, b"\nready")
-        os.write(terminal, b"typed\n")
-        read_until(terminal, None)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        with contextlib.suppress(ChildProcessError, ProcessLookupError):
-            if os.waitpid(pid, os.WNOHANG) == (0, 0):
-                os.killpg(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-        os.close(terminal)
+    status = in_a_terminal(argv, b"typed\n")
     assert answer.read_text() == "typed"
     assert os.waitstatus_to_exitcode(status) == ExitCode.CHECK_FAILED  # it sent nothing
 
