@@ -3,6 +3,7 @@ back from disk, waiting, reset, group, report."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -71,6 +72,20 @@ def test_start_and_stop_are_quick_and_leave_no_thread(tmp_path: Path) -> None:
     mirror.stop()  # idempotent
     assert time.perf_counter() - started < 1.0  # not the 5 s grace period: nothing was in flight
     assert not shared.running()
+
+
+def test_stop_with_a_keep_alive_connection_open_is_quick(tmp_path: Path) -> None:
+    mirror = Mirror(tmp_path).start()
+    connection = http.client.HTTPConnection("127.0.0.1", mirror.port, timeout=5)
+    connection.request("POST", "/api/1/envelope/?sentry_key=k", make_envelope())
+    assert 200 == connection.getresponse().status
+    started = time.perf_counter()
+    mirror.stop()
+    assert time.perf_counter() - started < 1.0  # an idle connection is no request in flight
+    connection.close()
+    assert 1 == len(mirror.requests())  # what arrived stays readable after stop
+    with pytest.raises(RuntimeError, match="a Mirror starts once"):
+        mirror.start()
 
 
 @pytest.mark.usefixtures("sdk")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sentry_sdk
 
+from sentry_mirror.core.script import Script, scenario
 from sentry_mirror.errors import ScriptError
 from sentry_mirror.testing import Mirror
 from tests.factories import make_envelope
@@ -109,3 +110,10 @@ def test_a_bad_rule_raises_at_the_call_and_keeps_the_answers(mirror: Mirror, cal
 def test_respond_with_needs_a_running_mirror(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="not started"):
         Mirror(tmp_path).respond_with(status=429)
+
+
+def test_a_script_given_at_start_answers_until_replaced(tmp_path: Path) -> None:
+    with Mirror(tmp_path, script=Script(scenario("outage:10s"))) as mirror:
+        assert 503 == status_of(mirror)
+        mirror.respond_with()  # nothing: the natural answers again
+        assert 200 == status_of(mirror)
