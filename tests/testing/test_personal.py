@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sentry_mirror.core import pii
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.testing import Mirror
 from tests.factories import make_envelope, make_event
@@ -72,4 +73,17 @@ def test_the_relay_engine_says_what_sentry_scrubs_or_needs_sentry_relay(mirror: 
             mirror.assert_no_personal_data(engine="relay")
         return
     with pytest.raises(AssertionError, match=r"extra.password  password  .*Sentry's default scrubbing: @password"):
+        mirror.assert_no_personal_data(engine="relay")
+
+
+def test_a_payload_relay_refuses_gets_the_builtin_answer(mirror: Mirror) -> None:
+    if not pii.relay_available():
+        pytest.skip("sentry-relay is not installed")
+    payload = b'{"extra": {"contact": "%s", "ratio": NaN}}' % EMAIL.encode()  # read, but no JSON for Relay
+    with pytest.raises(Exception, match="expected value"):  # sentry_relay.InvalidJsonError
+        pii.relay_rules(loads_or_none(payload))
+    body = make_envelope(items=[({"type": "event"}, payload)])
+    request = urllib.request.Request(f"http://127.0.0.1:{mirror.port}/api/1/envelope/?sentry_key=k", data=body)
+    urllib.request.urlopen(request, timeout=5).close()
+    with pytest.raises(AssertionError, match=r"event  extra\.contact  email  "):
         mirror.assert_no_personal_data(engine="relay")
