@@ -17,6 +17,7 @@ from sentry_mirror.io.forward import ForwardOptions, Tally
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
 from sentry_mirror.io.recorder import Recorder
+from sentry_mirror.io.scripting import Scripting
 from sentry_mirror.io.server import OnRecord, Timeouts, create_app, serve
 
 
@@ -45,6 +46,7 @@ class Ready:
     recorder: Recorder
     forwarding: Forwarding | None = None
     in_flight: Callable[[], int] | None = None  # how many requests are being handled now
+    scripting: Scripting | None = None  # the scripted answers, when a script was given (replaceable)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ async def _run(
         await recorder.close()
         raise
     try:
-        on_ready(Ready(options.host, running.port, recorder, forwarding, lambda: app.flight.count))
+        on_ready(Ready(options.host, running.port, recorder, forwarding, lambda: app.flight.count, app.scripting))
         await stop.wait()
     finally:
         loop = asyncio.get_running_loop()

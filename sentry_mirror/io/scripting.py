@@ -51,6 +51,13 @@ class Scripting:
         self.max_delayed = max_delayed
         self.delayed = 0
 
+    def replace(self, script: Script) -> None:
+        """Answer by ``script`` from now on (its clock starts now); answers already waiting
+        keep their delay. Called on the listener's event loop (``sentry_mirror.testing``)."""
+        self.script = script
+        self.engine = Engine(script)
+        self.started = time.monotonic()
+
     def answer(
         self, method: str, natural: ingest.Response, entry: dict[str, Any], flight: _Flight, request: web.BaseRequest
     ) -> tuple[ingest.Response, Then | None]:

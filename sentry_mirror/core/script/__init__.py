@@ -8,7 +8,7 @@ a request). Pure: the listener (io/server.py) asks the engine and sends the answ
 
 from sentry_mirror.core.script.engine import Decision, Engine, Facts
 from sentry_mirror.core.script.model import Answer, Match, RateLimit, Rule, Script, describe
-from sentry_mirror.core.script.parse import parse
+from sentry_mirror.core.script.parse import parse, parse_rules
 from sentry_mirror.core.script.presets import SCENARIOS, scenario
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "Script",
     "describe",
     "parse",
+    "parse_rules",
     "scenario",
 ]

@@ -67,7 +67,17 @@ def parse(text: str, source: str) -> Script:
         raise ScriptError(f"{source}:1: the script has no [[rule]] table")
     if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
         raise ScriptError(f"{where.top('rule')}: `rule` must be [[rule]] tables")
-    return Script(tuple(_rule(table, index, where) for index, table in enumerate(tables)), seed)
+    return Script(_rules(tables, where), seed)
+
+
+def parse_rules(tables: list[dict[str, Any]], source: str) -> tuple[Rule, ...]:
+    """The rules of ``tables`` (each as a [[rule]] table's keys, already TOML values),
+    checked as a script's are; errors name ``source`` (line 1: there is no text)."""
+    return _rules(tables, _Lines("", source))
+
+
+def _rules(tables: list[dict[str, Any]], where: _Lines) -> tuple[Rule, ...]:
+    return tuple(_rule(table, index, where) for index, table in enumerate(tables))
 
 
 @dataclass(frozen=True)

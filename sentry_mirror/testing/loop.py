@@ -1,0 +1,54 @@
+"""One background event loop per process, shared by every running :class:`~.Mirror`.
+
+Starting a thread and an event loop per Mirror would cost each test that much more; the
+loop runs while at least one Mirror uses it (:func:`acquire`/:func:`release` count
+them), and the last release stops it and joins its thread: no thread outlives the
+Mirrors (none is left for ``atexit`` to find)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+_lock = threading.Lock()
+_users = 0
+_loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+def acquire() -> asyncio.AbstractEventLoop:
+    """The shared loop, started if it is not running; :func:`release` once done with it."""
+    global _users, _loop, _thread
+    with _lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            _thread = threading.Thread(target=_run, args=(_loop,), name="sentry-mirror", daemon=True)
+            _thread.start()
+        _users += 1
+        return _loop
+
+
+def release() -> None:
+    """One user less; the last one stops the loop and joins its thread."""
+    global _users, _loop, _thread
+    with _lock:
+        _users -= 1
+        if _users > 0 or _loop is None or _thread is None:
+            return
+        loop, thread, _loop, _thread = _loop, _thread, None, None
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+
+def running() -> bool:
+    """Whether the shared loop's thread is running (for tests)."""
+    with _lock:
+        return _thread is not None and _thread.is_alive()

@@ -1,0 +1,96 @@
+"""A listener running on the shared background loop (:mod:`.loop`): started, told of
+each record on disk, given new scripted answers, stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sentry_mirror.core.script import Script
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, listen
+from sentry_mirror.testing import loop as shared
+
+#: How long stopping may take at most (the listener's grace period is 5 s; with nothing in
+#: flight it stops at once).
+STOP_TIMEOUT = 30.0
+
+
+class Listener:
+    """``listen(options)`` on the shared loop; :meth:`start` returns once it is bound."""
+
+    def __init__(self, options: ListenOptions, on_record: Callable[[dict[str, Any], Any], None]) -> None:
+        self.options = options
+        self.on_record = on_record
+        self.ready: Ready | None = None
+        self.stopped: Stopped | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: concurrent.futures.Future[Stopped] | None = None
+
+    def start(self) -> Ready:
+        loop = shared.acquire()
+        bound: concurrent.futures.Future[Ready] = concurrent.futures.Future()
+
+        async def run() -> Stopped:
+            self._stop = asyncio.Event()
+            return await listen(self.options, on_ready=bound.set_result, on_record=self.on_record, stop=self._stop)
+
+        task = asyncio.run_coroutine_threadsafe(run(), loop)
+        futures: list[concurrent.futures.Future[Any]] = [bound, task]
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        if not bound.done():
+            shared.release()
+            exc = task.exception()
+            if isinstance(exc, MirrorError):
+                raise exc
+            raise MirrorError(f"the mirror could not start: {exc!r}") from exc
+        self._loop, self._task, self.ready = loop, task, bound.result()
+        return self.ready
+
+    def call(self, function: Callable[[], None]) -> None:
+        """Run ``function`` on the listener's loop and wait until it ran."""
+        if self._loop is None:
+            raise RuntimeError("the mirror is not running")
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                function()
+            except BaseException as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        self._loop.call_soon_threadsafe(run)
+        done.result()
+
+    def replace_script(self, script: Script) -> None:
+        scripting = self.ready.scripting if self.ready is not None else None
+        if scripting is None:
+            raise RuntimeError("the mirror is not running")
+        self.call(lambda: scripting.replace(script))
+
+    def stop(self) -> Stopped | None:
+        """Stop (idempotent): requests in flight get the grace period, the snapshot is closed."""
+        loop, task, stop = self._loop, self._task, self._stop
+        if loop is None or task is None or stop is None:
+            return self.stopped
+        self._loop = None
+        try:
+            loop.call_soon_threadsafe(stop.set)
+            self.stopped = task.result(STOP_TIMEOUT)
+        finally:
+            shared.release()
+        return self.stopped
+
+    def files(self) -> tuple[Path, ...]:
+        """The snapshot files written so far (the recorder's list, copied)."""
+        if self.stopped is not None:
+            return self.stopped.files
+        if self.ready is None:
+            return ()
+        return tuple(self.ready.recorder.paths)
