@@ -67,10 +67,12 @@ def test_personal_data_is_found(sentry_mirror):
 
 
 def test_session_first(sentry_mirror_session):
+    sentry_mirror_session.respond_with(status=429, retry_after=60)
     sentry_sdk.init(dsn=sentry_mirror_session.dsn)
     sentry_sdk.capture_message("first")
     sentry_mirror_session.wait_for(type="event")
     assert ["first"] == [e["message"] for e in sentry_mirror_session.events()]
+    assert [429] == [r.status for r in sentry_mirror_session.requests()]
 
 
 def test_session_second(sentry_mirror_session, sentry_mirror_shared):
@@ -80,6 +82,7 @@ def test_session_second(sentry_mirror_session, sentry_mirror_shared):
     sentry_sdk.capture_message("second")
     sentry_mirror_session.wait_for(type="event")
     assert ["second"] == [e["message"] for e in sentry_mirror_session.events()]
+    assert [200] == [r.status for r in sentry_mirror_session.requests()]  # and so are its answers
 """
 
 SUBPROCESS = """
@@ -114,10 +117,27 @@ def test_tests_using_the_fixtures_with_the_real_sdk(pytester: pytest.Pytester, t
     kept = tmp_path / "kept"
     result = pytester.runpytest_subprocess(*PLUGIN, "--sentry-mirror-keep", str(kept), timeout=120)
     result.assert_outcomes(passed=4, failed=2)
-    result.stdout.fnmatch_lines(["*WaitTimeout*transaction*", "*the only event*"])
-    result.stdout.fnmatch_lines(["*test_personal_data_is_found*", "*email*"])
-    assert "bob@example.com" not in result.stdout.str()  # found and named, never shown
-    assert "sentry_mirror/testing" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            '>       sentry_mirror.wait_for(type="transaction", timeout=0.5)',
+            "E       *WaitTimeout: waited 0.5 s for 1 item(s) of type 'transaction', found 0; 1 request(s) arrived:",
+            "E         *  sentry.python/*  POST /api/1/envelope/ -> 200  [[]event[]]  'the only event'",
+            "",
+            "test_in_process.py:*: WaitTimeout",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            ">       sentry_mirror.assert_no_personal_data()",
+            "E       AssertionError: personal data in 1 field(s) of what the SDKs sent *",
+            "E         event  message  email  b***@***.com  *",
+            "",
+            "test_in_process.py:*: AssertionError",
+        ]
+    )
+    errors = [line for line in result.outlines if line.startswith("E ")]
+    assert not [line for line in errors if "bob@example.com" in line]  # found and named, never shown
+    assert not [line for line in result.outlines if "sentry_mirror/" in line]  # no frame of sentry-mirror
     assert {
         "test_in_process.py_test_waiting_for_what_never_comes",
         "test_in_process.py_test_personal_data_is_found",
