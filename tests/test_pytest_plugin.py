@@ -10,7 +10,9 @@ the package installed (``pip install -e .``), as CI does.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +148,28 @@ def test_tests_using_the_fixtures_with_the_real_sdk(pytester: pytest.Pytester, t
 
 
 @pytest.mark.usefixtures("plain_env")
+def test_the_examples_of_the_docs_run(pytester: pytest.Pytester) -> None:
+    """docs/testing.md's test files pass, and its library example prints what arrived."""
+    files = docs_files()
+    assert {"test_checkout.py", "test_worker.py", "test_session.py", "harness.py"} == set(files)
+    harness = files.pop("harness.py")
+    pytester.makepyfile(**{name.removesuffix(".py"): text for name, text in files.items()})
+    result = pytester.runpytest_subprocess(*PLUGIN, timeout=120)
+    result.assert_outcomes(passed=5)
+    printed = subprocess.run([sys.executable, "-c", harness], capture_output=True, text=True, timeout=60)
+    assert 0 == printed.returncode, printed.stderr
+    sdk_and_message, items_by_type = printed.stdout.splitlines()
+    assert fnmatch.fnmatch(sdk_and_message, "sentry.python*/* hello from the app"), sdk_and_message
+    assert "{'event': 1}" == items_by_type
+
+
+def docs_files() -> dict[str, str]:
+    """The Python blocks of docs/testing.md that are whole files (a first line ``# NAME.py``), by name."""
+    blocks = re.findall(r"```python\n# (\w+\.py)\n(.*?)```", (ROOT / "docs" / "testing.md").read_text(), re.S)
+    return dict(blocks)
+
+
+@pytest.mark.usefixtures("plain_env")
 def test_the_flask_example_passes(pytester: pytest.Pytester) -> None:
     """examples/pytest/ (a Flask app and its tests using the fixture) runs as a user runs it,
     with its own pytest.ini."""
@@ -159,7 +183,7 @@ def test_importing_the_plugin_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     modules = set(result.stdout.split())
     assert {"sentry_mirror", "sentry_mirror.pytest_plugin"} == {m for m in modules if m.startswith("sentry_mirror")}
-    assert set() == {m.split(".")[0] for m in modules} & {"aiohttp", "rich", "click", "zstandard", "orjson", "asyncio"}
+    assert set() == {m.split(".")[0] for m in modules} & {"aiohttp", "rich", "click", "zstandard", "orjson"}
 
 
 def test_the_installed_distribution_registers_the_plugin() -> None:
