@@ -433,6 +433,28 @@ def sourcemaps(results: Results) -> str:
     )
 
 
+def fixture(results: Results) -> str:
+    doc = results["fixture"]
+    fig = doc["figures"]
+    rows = (
+        ("baseline: a temporary directory, a loopback socket bound and closed", "baseline"),
+        ("`Mirror(dir).start()` and `stop()` (the function-scoped fixture)", "function"),
+        ("the same, with one envelope sent on a keep-alive connection and `wait_for` it", "function_with_request"),
+        ("`reset()` on a running Mirror (the session-scoped fixture), one record to forget", "session_reset"),
+    )
+    table = "".join(
+        f"| {label} | {fig[kind]['median_ms']:.2f} | {fig[kind]['p95_ms']:.2f} | {fig[kind]['ratio']:.1f}x |\n"
+        for label, kind in rows
+    )
+    return (
+        measured(doc) + f"\n{fig['rounds']:,} rounds of each, interleaved:\n\n"
+        "| per test | median ms | p95 ms | x baseline |\n|---|---:|---:|---:|\n" + table + "\n"
+        f"The function-scoped fixture adds {fig['function']['median_ms']:.1f} ms to a test (target: a few"
+        f" ms: {met(fig['function']['median_ms'] < 5)}); the session-scoped one"
+        f" {fig['session_reset']['median_ms']:.2f} ms.\n"
+    )
+
+
 #: Each block's renderer, and the results files (by benchmark name) it reads.
 RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "summary": (summary, ("ingest", "read", "replay")),
@@ -445,6 +467,7 @@ RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "bombs-summary": (bombs_summary, ("bombs",)),
     "bombs-items": (bombs_items, ("bombs-items",)),
     "sourcemaps": (sourcemaps, ("sourcemaps",)),
+    "fixture": (fixture, ("fixture",)),
 }
 
 

@@ -60,7 +60,7 @@ class Mirror:
     def start(self) -> Mirror:
         """Start listening; returns once bound (MirrorError when it cannot)."""
         if self._listener is not None:
-            raise RuntimeError("the mirror is already started")
+            raise RuntimeError("a Mirror starts once: make a new one")
         options = ListenOptions(host=self.host, port=0, directory=self.directory, script=self._script)
         listener = Listener(options, self._on_record)
         listener.start()
@@ -223,7 +223,8 @@ class Mirror:
         """Scripted answers from now on, replacing earlier ones: ``--scenario`` specs
         (``"rate-limit-transactions:2s"``), a TOML script (text or a path), and/or one rule
         from keywords (the TOML rule keys: ``status=429, retry_after=60, item_type=[...],
-        times=1``). ScriptError for a bad one, at the call."""
+        times=1``). ScriptError for a bad one, at the call (the answers then stay as they
+        were). With no argument, the natural answers again."""
         self._running().replace_script(script_of(scenarios, script, status, rule))
 
 

@@ -60,15 +60,25 @@ def findings(envelopes: Iterable[Envelope], wanted: frozenset[str], engine: str 
             payload = item.json if item.type in JSON_ITEM_TYPES else None
             if not isinstance(payload, (dict, list)):
                 continue
-            relay = None
-            if engine == pii.RELAY_ENGINE and item.type in pii.RELAY_ITEM_TYPES and isinstance(payload, dict):
-                relay = pii.relay_rules(payload)
+            relay = _relay_rules(payload) if engine == pii.RELAY_ENGINE and item.type in pii.RELAY_ITEM_TYPES else None
             for finding in pii.scan(payload, item.type, scanner):
                 key = (item.type, finding.path, finding.kind)
                 if finding.kind in wanted and key not in seen:
                     rule = finding.scrubbed_by if relay is None else relay.get(finding.path)
                     seen[key] = Found(item.type, finding.path, finding.kind, finding.example, rule)
     return list(seen.values())
+
+
+def _relay_rules(payload: object) -> dict[str, str] | None:
+    """What Sentry's scrubber changes in ``payload``; None (the built-in answer) when it fails on it."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return pii.relay_rules(payload)
+    except ImportError:
+        raise
+    except Exception:  # Relay refuses the payload: the built-in rules answer for it
+        return None
 
 
 def message(found: list[Found]) -> str:
