@@ -196,6 +196,7 @@ def test_the_installed_distribution_registers_the_plugin() -> None:
 def test_the_plugin_loads_by_itself_and_p_no_turns_it_off(pytester: pytest.Pytester) -> None:
     """Without ``-p``, the installed entry point brings the fixtures; ``-p no:sentry_mirror``
     (the documented opt-out) takes them away."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")  # pytest-asyncio's, of the test extra
     fixtures = {"sentry_mirror", "sentry_mirror_session", "sentry_mirror_shared"}
     assert fixtures <= listed_fixtures(pytester.runpytest("--fixtures"))
     assert set() == fixtures & listed_fixtures(pytester.runpytest("--fixtures", "-p", "no:sentry_mirror"))
