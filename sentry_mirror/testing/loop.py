@@ -48,7 +48,13 @@ def release() -> None:
         thread.join()
 
 
+def users() -> int:
+    """How many users the shared loop has now."""
+    with _lock:
+        return _users
+
+
 def running() -> bool:
-    """Whether the shared loop's thread is running (for tests)."""
+    """Whether the shared loop's thread is running."""
     with _lock:
         return _thread is not None and _thread.is_alive()

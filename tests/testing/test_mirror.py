@@ -65,13 +65,15 @@ def test_before_start_there_is_no_dsn(tmp_path: Path) -> None:
 
 
 def test_start_and_stop_are_quick_and_leave_no_thread(tmp_path: Path) -> None:
+    before = shared.users()
     started = time.perf_counter()
     mirror = Mirror(tmp_path).start()
     assert mirror.dsn == f"http://mirror@127.0.0.1:{mirror.port}/1"
     mirror.stop()
     mirror.stop()  # idempotent
     assert time.perf_counter() - started < 1.0  # not the 5 s grace period: nothing was in flight
-    assert not shared.running()
+    assert before == shared.users()
+    assert shared.running() == (before > 0)  # no other Mirror: the thread is joined
 
 
 def test_stop_with_a_keep_alive_connection_open_is_quick(tmp_path: Path) -> None:

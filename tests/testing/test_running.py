@@ -13,24 +13,33 @@ from sentry_mirror.testing import loop as shared
 from sentry_mirror.testing.running import Listener
 
 
+def after(before: int) -> None:
+    """The users of the shared loop are back to ``before``; with none, its thread is joined.
+    (Another Mirror of this process, a session-scoped one, may be running meanwhile.)"""
+    assert before == shared.users()
+    assert shared.running() == (before > 0)
+
+
 def test_mirrors_share_one_thread_joined_after_the_last_stops(tmp_path: Path) -> None:
+    before = shared.users()
     first = Mirror(tmp_path / "a").start()
     second = Mirror(tmp_path / "b").start()
     assert first.port != second.port
-    assert shared.running()
+    assert before + 2 == shared.users()
     first.stop()
     assert shared.running()  # the second still uses it
     second.stop()
-    assert not shared.running()
+    after(before)
 
 
 def test_a_listener_that_cannot_bind_raises_and_lets_the_loop_go(tmp_path: Path) -> None:
+    before = shared.users()
     with Mirror(tmp_path / "a") as first:
         listener = Listener(ListenOptions(port=first.port, directory=tmp_path / "b"), lambda *_: None)
         with pytest.raises(MirrorError, match="cannot listen"):
             listener.start()
         assert listener.stop() is None  # never started: nothing to stop
-    assert not shared.running()
+    after(before)
 
 
 def test_stop_says_what_was_written(tmp_path: Path) -> None:
