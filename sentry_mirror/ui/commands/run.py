@@ -106,8 +106,8 @@ def exit_code(probed: Probed) -> int:
 
 
 def summarise(rows: Iterable[Row]) -> dict[str, Any]:
-    """Requests and envelopes, per SDK (and version) the items by type, the error events by
-    title (first seen first), the requests answered 4xx or 5xx by status."""
+    """Requests and envelopes; per SDK (and version) the items by type, most first; the error
+    events by title, first seen first; the requests answered 4xx or 5xx, by status."""
     requests = envelopes = 0
     sdks: dict[tuple[str | None, str | None], dict[str, Any]] = {}
     titles: Counter[str] = Counter()
@@ -129,7 +129,7 @@ def summarise(rows: Iterable[Row]) -> dict[str, Any]:
     return {
         "requests": requests,
         "envelopes": envelopes,
-        "sdks": [{**sdk, "items": dict(sdk["items"])} for sdk in sdks.values()],
+        "sdks": [{**sdk, "items": dict(sdk["items"].most_common())} for sdk in sdks.values()],
         "events": titles.total(),
         "event_titles": [{"title": title, "count": count} for title, count in titles.items()],
         "rejected": dict(sorted(rejected.items())),
