@@ -24,7 +24,7 @@ from sentry_mirror.io.probe import Probed
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.commands.run import MAX_TITLES, _say, exit_code, summarise
 from tests.factories import make_sdk_record
-from tests.ui.test_probe_command import end
+from tests.ui.test_probe_command import COUNTING, end, in_a_terminal
 
 HELLO = str(Path(__file__).resolve().parents[1] / "e2e" / "probe_apps" / "hello.py")
 
@@ -242,6 +242,15 @@ def test_sigint_to_run_reaches_the_command_and_run_exits_130(tmp_path: Path) -> 
         assert marker.read_text() == "SIGINT"
     finally:
         end(process)
+
+
+def test_ctrl_c_in_a_terminal_ends_the_command_and_run_exits_130(tmp_path: Path) -> None:
+    marker = tmp_path / "got"
+    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--"]
+    argv += [sys.executable, "-c", textwrap.dedent(COUNTING), str(marker)]
+    status = in_a_terminal(argv, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group, the command's
+    assert os.waitstatus_to_exitcode(status) == ExitCode.INTERRUPTED
+    assert marker.read_text() == "SIGINT\n"  # once: run did not send it a second
 
 
 # ---------------------------------------------------------------- as functions
