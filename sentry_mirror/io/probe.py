@@ -1,5 +1,6 @@
-"""``sentry-mirror probe`` as a coroutine: a listener on a free port, the user's command run
-against it, and the listener stopped once the command has ended and its SDK has flushed.
+"""``sentry-mirror probe`` and ``sentry-mirror run`` as a coroutine: a listener on a free
+port, the user's command run against it, and the listener stopped once the command has
+ended and its SDK has flushed.
 
 :func:`probe` starts :func:`~sentry_mirror.io.listener.listen` in a task, runs the command
 in a process group of its own (:mod:`sentry_mirror.io.probe_process`) with ``SENTRY_DSN``
@@ -10,8 +11,8 @@ request is in flight and none arrived for ``settle`` seconds, at most :func:`set
 seconds (then its group is killed: a process it left behind kept sending), and stops the
 listener. SIGINT, SIGTERM and SIGHUP to the probe go on to the command's group (a second
 one kills it); the probe then stops without settling, as after a Ctrl-C that ended the
-command. What the records say is for the caller (:mod:`sentry_mirror.ui.commands.probe`) to
-read from the files written.
+command. What the records say is for the caller (:mod:`sentry_mirror.ui.commands.probe`,
+:mod:`sentry_mirror.ui.commands.run`) to read from the files written.
 """
 
 from __future__ import annotations

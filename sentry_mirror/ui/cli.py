@@ -19,7 +19,19 @@ from rich.console import Console
 from sentry_mirror import __version__
 from sentry_mirror.core.text import visible, visible_lines
 from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
-from sentry_mirror.ui.commands import diff, export, group, inspect, listen, probe, replay, report, sourcemaps, verify
+from sentry_mirror.ui.commands import (
+    diff,
+    export,
+    group,
+    inspect,
+    listen,
+    probe,
+    replay,
+    report,
+    run,
+    sourcemaps,
+    verify,
+)
 from sentry_mirror.ui.env import Env
 
 
@@ -100,6 +112,7 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 for _command in (
     listen.listen_command,
     probe.probe_command,
+    run.run_command,
     inspect.inspect_command,
     export.export_command,
     group.group_command,

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shlex
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,19 +11,20 @@ from rich.console import Console
 from sentry_mirror.core import report
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
-from sentry_mirror.core.script import Script, describe
-from sentry_mirror.errors import CheckFailed, ExitCode, MirrorError
-from sentry_mirror.ui import render, render_report_behaviour
+from sentry_mirror.errors import CheckFailed, ExitCode
+from sentry_mirror.ui import render_report_behaviour
+from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.params import Duration
 from sentry_mirror.ui.reading import stderr
 from sentry_mirror.ui.report_output import build
-from sentry_mirror.ui.safe import assemble, json_text
+from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.scripting import load_script, script_options
 
 if TYPE_CHECKING:
-    from sentry_mirror.io.listener import Ready
     from sentry_mirror.io.probe import Probed
+
+#: The banner's line when no answer is scripted.
+UNSCRIPTED = "no scenario or script: every request is answered as a healthy Relay"
 
 
 @click.command(
@@ -36,31 +33,10 @@ if TYPE_CHECKING:
 )
 @script_options
 @click.option(
-    "--dir",
-    "directory",
-    default="snapshots",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the snapshot files (read later with report, inspect...).",
-)
-@click.option(
     "--project", type=click.IntRange(min=0), default=1, show_default=True, help="Project id in the DSN given to CMD."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON (CMD's stdout then goes to stderr).")
-@click.option(
-    "--settle",
-    type=Duration(),
-    default=1.0,
-    show_default="1s",
-    help="Once CMD ended, stop after no request came (and none was in flight) for this long.",
-)
-@click.option(
-    "--timeout",
-    type=Duration(),
-    callback=lambda ctx, param, value: _positive(value, param, ctx),
-    help="Stop CMD after this long (SIGTERM to its process group, then SIGKILL 5 s later).",
-)
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+@command_options
 @click.pass_obj
 def probe_command(
     env: Env,
@@ -68,9 +44,9 @@ def probe_command(
     scenarios: tuple[str, ...],
     script_file: Path | None,
     seed: int | None,
-    directory: Path,
     project: int,
     as_json: bool,
+    directory: Path,
     settle: float,
     timeout: float | None,
     command: tuple[str, ...],
@@ -91,18 +67,13 @@ def probe_command(
         sentry-mirror probe --script answers.toml --timeout 5m -- npm test
     """
     script = load_script(script_file, scenarios, seed)
-    from sentry_mirror.io.listener import ListenOptions  # the server stack: only this command and listen need it
-    from sentry_mirror.io.probe import ProbeOptions, probe
+    from sentry_mirror.io.listener import ListenOptions  # the server stack: only the commands that listen need it
+    from sentry_mirror.io.probe import ProbeOptions
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory, script=script)
     options = ProbeOptions(command, listening, str(project), settle, timeout, stdout_to_stderr=as_json)
     err = stderr()
-    try:
-        probed = asyncio.run(probe(options, on_ready=lambda dsn, ready: _banner(err, dsn, ready, script, command)))
-    except MirrorError as error:
-        if as_json:
-            click.echo(json_text({"command": list(command), "error": str(error)}, indent=True))
-        raise
+    probed = run_probed(options, err, as_json=as_json, note=UNSCRIPTED if script is None else None)
     data = _behaviour(probed)
     problems = _problems(probed, data)
     _warn(err, probed)
@@ -111,22 +82,6 @@ def probe_command(
     else:
         _render(env.console, probed, data)
     _exit(probed, problems)
-
-
-def _positive(value: float | None, param: click.Parameter, ctx: click.Context) -> float | None:
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be more than 0 (got {value:g} s)", ctx, param)
-    return value
-
-
-def _banner(err: Console, dsn: str, ready: Ready, script: Script | None, command: tuple[str, ...]) -> None:
-    """On stderr, as ``listen`` prints it: the DSN, the snapshot file, the rules; then the command."""
-    path = os.path.relpath(ready.recorder.path) if ready.recorder.path else "-"
-    rules = tuple((rule.name, describe(rule), rule.source) for rule in script.rules) if script is not None else ()
-    render.banner(err, dsn, path, keys=frozenset(), rules=rules)
-    if script is None:
-        err.print("  no scenario or script: every request is answered as a healthy Relay", style="dim")
-    err.print(assemble("  run   ", (shlex.join(command), "bold")), soft_wrap=True)
 
 
 def _behaviour(probed: Probed) -> dict[str, Any]:
@@ -157,7 +112,7 @@ def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
         render_report_behaviour.render(console, data)
     files = ", ".join(str(path) for path in probed.stopped.files) or "none"
     console.print(
-        f"{probed.stopped.records} request(s), {probed.scripted} scripted; {_ended(probed)}; snapshots: {files}",
+        f"{probed.stopped.records} request(s), {probed.scripted} scripted; {ended(probed)}; snapshots: {files}",
         style="dim",
         highlight=False,
         markup=False,
@@ -167,55 +122,22 @@ def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
 
 def _warn(err: Console, probed: Probed) -> None:
     """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted."""
-    if probed.interrupted:
-        return
-    if probed.stopped.records == 0:
-        err.print(
-            f"{probed.command[0]} sent nothing to SENTRY_DSN: does its SDK read it? (Sentry SDKs do when "
-            "init is given no DSN; set the DSN from $SENTRY_DSN otherwise)",
-            style="bold red",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-    elif probed.scripted == 0:
+    if not sent_nothing(err, probed) and not probed.interrupted and probed.scripted == 0:
         err.print("no request got a scripted answer: nothing to judge", style="yellow")
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:  # a real-time signal, or one this Python does not name
-        return f"signal {number}"
-
-
-def _ended(probed: Probed) -> str:
-    """How the command ended, in words."""
-    code = probed.exit_code
-    if code is None:
-        return f"{probed.command[0]} was not run (interrupted first)"
-    if probed.timed_out:
-        how = f"stopped by {_signal_name(-code)}" if code < 0 else f"exited {code} once stopped"
-        return f"{probed.command[0]} did not end within --timeout: {how}"
-    if code < 0:
-        return f"{probed.command[0]} was ended by {_signal_name(-code)}"
-    return f"{probed.command[0]} exited {code}"
 
 
 def _problems(probed: Probed, data: dict[str, Any]) -> list[str]:
     """What fails the probe (the ``check failed:`` line's parts), in order."""
     problems = []
-    if probed.settle_cut is not None:
-        problems.append(
-            f"requests kept arriving {probed.settle_cut:.0f} s after {probed.command[0]} ended "
-            "(a process it left behind?): its process group was killed"
-        )
+    cut = settle_cut(probed)
+    if cut is not None:
+        problems.append(cut)
     if probed.stopped.records == 0 and not probed.interrupted:
         problems.append(f"{probed.command[0]} sent nothing to SENTRY_DSN: nothing to probe")
     if data and failed(data):
         problems.append("a verdict failed: " + ", ".join(_failures(data)))
     if probed.timed_out or probed.exit_code != 0:
-        problems.append(_ended(probed))
+        problems.append(ended(probed))
     return problems
 
 

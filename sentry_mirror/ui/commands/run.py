@@ -1,0 +1,220 @@
+"""``sentry-mirror run``: run an app or a test suite against a mirror of its own, say what
+its SDK sent, and exit as it did."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from sentry_mirror.core import report
+from sentry_mirror.core.describe import Row
+from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.core.query import Query
+from sentry_mirror.errors import ExitCode
+from sentry_mirror.ui import render, render_report_terminal, report_document
+from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.reading import reading, stderr, warn
+from sentry_mirror.ui.report_output import build, draw
+from sentry_mirror.ui.safe import assemble, json_text, text
+
+if TYPE_CHECKING:
+    from sentry_mirror.io.probe import Probed
+
+#: Endpoints whose requests are envelopes.
+ENVELOPE_ENDPOINTS = frozenset({"envelope", "tunnel"})
+#: Distinct error event titles the summary on stderr lists (the JSON: JSON_TITLES).
+MAX_TITLES = 10
+JSON_TITLES = 100
+#: The exit code of a command ended by signal N is this plus N (as shells say it).
+SIGNALLED = 128
+
+
+@click.command(
+    "run",
+    context_settings={"allow_interspersed_args": False},  # everything from CMD on is CMD's
+)
+@click.option("--report", "with_report", is_flag=True, help="Print the report over this run's requests on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (CMD's stdout then goes to stderr).")
+@command_options
+@click.pass_obj
+def run_command(
+    env: Env,
+    /,
+    with_report: bool,
+    as_json: bool,
+    directory: Path,
+    settle: float,
+    timeout: float | None,
+    command: tuple[str, ...],
+) -> None:
+    """Run CMD with SENTRY_DSN pointing at a mirror, wait until its SDK flushed, and say
+    what it sent: requests, envelopes per SDK and item type, the errors' titles, the
+    snapshot files (read them later with report, inspect, group). For any language: CMD
+    is your app or your test suite.
+
+    The exit code is CMD's (128+N when signal N ended it); 3 when CMD cannot be started;
+    130 on Ctrl-C; 1 when CMD exited 0 but requests kept coming after it ended.
+
+    Examples:
+
+    \b
+        sentry-mirror run -- python app.py
+        sentry-mirror run --report -- node app.js
+        sentry-mirror run --json --timeout 10m -- npm test
+    """
+    from sentry_mirror.io.listener import ListenOptions  # the server stack: only the commands that listen need it
+    from sentry_mirror.io.probe import ProbeOptions
+
+    listening = ListenOptions(host="127.0.0.1", port=0, directory=directory)
+    options = ProbeOptions(command, listening, settle=settle, timeout=timeout, stdout_to_stderr=as_json)
+    err = stderr()
+    probed = run_probed(options, err, as_json=as_json)
+    paths = tuple(str(path) for path in probed.stopped.files)
+    summary = _summary(probed, paths)
+    code = exit_code(probed)
+    _say(err, probed, summary, code)
+    data = _report(paths) if with_report else None
+    if as_json:
+        click.echo(
+            json_text({**_json(probed, summary, code), **({"report": data} if with_report else {})}, indent=True)
+        )
+    elif data is not None:
+        document = report_document.document(data)
+        title = f"sentry-mirror report: {', '.join(_shown(paths))}"
+        draw(env, lambda console: render_report_terminal.terminal(console, document, title), None)
+    raise click.exceptions.Exit(code)
+
+
+def exit_code(probed: Probed) -> int:
+    """CMD's exit code; 128+N when signal N ended it (``--timeout``'s SIGTERM: 143); 130 when
+    interrupted; 1 for a CMD that exited 0 while what it left behind kept sending (killed at
+    the settle limit): a gate must not pass on a run that did not end."""
+    if probed.interrupted or probed.exit_code is None:
+        return ExitCode.INTERRUPTED
+    code = probed.exit_code if probed.exit_code >= 0 else SIGNALLED - probed.exit_code
+    if code == 0 and probed.settle_cut is not None:
+        return ExitCode.CHECK_FAILED
+    return code
+
+
+def summarise(rows: Iterable[Row]) -> dict[str, Any]:
+    """Requests and envelopes; per SDK (and version) the items by type, most first; the error
+    events by title, first seen first; the requests answered 4xx or 5xx, by status."""
+    requests = envelopes = 0
+    sdks: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    titles: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    for row in rows:
+        envelope = row.endpoint in ENVELOPE_ENDPOINTS
+        requests, envelopes = requests + 1, envelopes + envelope
+        sdk = sdks.setdefault(
+            (row.sdk_name, row.sdk_version),
+            {"sdk": row.sdk_name, "version": row.sdk_version, "requests": 0, "envelopes": 0, "items": Counter()},
+        )
+        sdk["requests"] += 1
+        sdk["envelopes"] += envelope
+        sdk["items"].update(row.item_types)
+        if "event" in row.item_types:
+            titles[row.title or "<unlabeled event>"] += 1
+        if row.status >= 400:
+            rejected[str(row.status)] += 1
+    return {
+        "requests": requests,
+        "envelopes": envelopes,
+        "sdks": [{**sdk, "items": dict(sdk["items"].most_common())} for sdk in sdks.values()],
+        "events": titles.total(),
+        "event_titles": [{"title": title, "count": count} for title, count in titles.items()],
+        "rejected": dict(sorted(rejected.items())),
+    }
+
+
+def _summary(probed: Probed, paths: tuple[str, ...]) -> dict[str, Any]:
+    """:func:`summarise` over the records this listener wrote (none without a file)."""
+    if not paths:
+        return summarise(())
+    malformed = Malformed(where="run")
+    with reading(paths, malformed) as records:
+        return summarise(row for _, row in Query().select(records, malformed))
+
+
+def _report(paths: tuple[str, ...]) -> dict[str, Any] | None:
+    """The report over this run's files (what ``report --json`` prints), None without any."""
+    if not paths:
+        warn("no request arrived: no report")
+        return None
+    data: dict[str, Any] = build(paths, (), report.TOP_GROUPS, Query()).to_json()
+    return data
+
+
+def _json(probed: Probed, summary: dict[str, Any], code: int) -> dict[str, Any]:
+    return {
+        "command": list(probed.command),
+        "dsn": probed.dsn,
+        "exit_code": code,
+        "command_exit_code": probed.exit_code,
+        "timed_out": probed.timed_out,
+        "interrupted": probed.interrupted,
+        "settle_cut_s": round(probed.settle_cut, 3) if probed.settle_cut is not None else None,
+        **summary,
+        "event_titles": summary["event_titles"][:JSON_TITLES],
+        "snapshots": [str(path) for path in probed.stopped.files],
+    }
+
+
+def _shown(paths: tuple[str, ...]) -> list[str]:
+    return [os.path.relpath(path) for path in paths]
+
+
+def _say(err: Console, probed: Probed, summary: dict[str, Any], code: int) -> None:
+    """The summary on stderr: how CMD ended and what it sent; what went wrong; how to read more."""
+    err.print()
+    err.print(
+        assemble((ended(probed), "yellow" if probed.timed_out else "bold"), f": {_counts(summary)}"), soft_wrap=True
+    )
+    for sdk in summary["sdks"]:
+        name = " ".join(part for part in (sdk["sdk"], sdk["version"]) if part) or render.NO_SDK
+        items = render.item_label(list(Counter(sdk["items"]).elements()))
+        err.print(assemble("  ", (name, "bold"), f"  {_counts(sdk)}: {items}"), soft_wrap=True)
+    _titles(err, summary)
+    if summary["rejected"]:
+        statuses = ", ".join(f"{n}×{status}" for status, n in summary["rejected"].items())
+        err.print(f"  answered with an error: {statuses} (see inspect --status 4xx)", style="yellow")
+    cut = settle_cut(probed)
+    if cut is not None:
+        warn(cut + (f"; exit {code}" if probed.exit_code == 0 else ""), err)
+    if not sent_nothing(err, probed) and probed.stopped.files:
+        files = _shown(tuple(str(path) for path in probed.stopped.files))
+        err.print(assemble("  into  ", (", ".join(files), "bold")), soft_wrap=True)
+        err.print(text(f"  more: {shlex.join(['sentry-mirror', 'report', *files])}", style="dim"), soft_wrap=True)
+
+
+def _titles(err: Console, summary: dict[str, Any]) -> None:
+    """The error events' titles, MAX_TITLES at most, each on one line cut to the terminal."""
+    if not summary["events"]:
+        return
+    err.print(f"  {_count(summary['events'], 'error event')}:")
+    for entry in summary["event_titles"][:MAX_TITLES]:
+        times = f"  ×{entry['count']}" if entry["count"] > 1 else ""
+        err.print(assemble("    ", (entry["title"], "red"), times), no_wrap=True, overflow="ellipsis")
+    more = len(summary["event_titles"]) - MAX_TITLES
+    if more > 0:
+        err.print(f"    … {more} more title(s) (sentry-mirror group lists them all)", style="dim")
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    requests, envelopes = summary["requests"], summary["envelopes"]
+    if requests == envelopes:
+        return _count(envelopes, "envelope")
+    return f"{_count(requests, 'request')}, {_count(envelopes, 'envelope')}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
