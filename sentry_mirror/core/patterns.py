@@ -31,6 +31,10 @@ EMAIL_LIKE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+
 #: of 2 to 24 letters, not followed by more address characters (unlike the normaliser's, its
 #: look-behind lets a match start right after a "%", as the detector always has).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
+#: Detector: an address URL-encoded in a query string or a URL (``bob%40example.org``).
+EMAIL_ENCODED = re.compile(
+    r"(?<![\w.+-])[\w.+-]{1,64}%40[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])"
+)
 
 # ---------------------------------------------------------------- IP addresses
 
@@ -109,5 +113,7 @@ PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
 URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 #: A home directory; group 1 is the user's name.
 USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and Settings)\\\\?)([^/\\\s]+)")
+#: What SDKs and scrubbers write in place of a value they removed (``[Filtered]``, ``[ip]``, ``****``).
+PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 #: A US social security number.
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")

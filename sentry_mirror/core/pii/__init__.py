@@ -51,6 +51,7 @@ from sentry_mirror.core.pii.relay import (
     RELAY_ENGINE,
     RELAY_ITEM_TYPES,
     relay_available,
+    relay_detect,
     relay_rules,
 )
 from sentry_mirror.core.pii.scanner import (
@@ -85,6 +86,7 @@ __all__ = [
     "luhn",
     "mask",
     "relay_available",
+    "relay_detect",
     "relay_rules",
     "scan",
     "sentry_default_rule",

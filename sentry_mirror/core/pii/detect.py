@@ -6,6 +6,7 @@ Luhn, IBAN mod 97, :mod:`ipaddress`), and the kinds the key a value sits under i
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -15,12 +16,14 @@ from sentry_mirror.core.patterns import (
     CARD,
     DIGIT,
     EMAIL,
+    EMAIL_ENCODED,
     IBAN,
     IPV4,
     IPV6,
     ISO_TIME,
     JWT,
     PEM,
+    PLACEHOLDER,
     URL_AUTH,
     USER_PATH,
 )
@@ -128,8 +131,14 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
         for match in credentials[: None if every else 1]:
             yield "url_credentials", match, 0
         taken = {m.end() - 1 for m in credentials}
-        addresses = (m for m in EMAIL.finditer(text) if m.start() + m.group().index("@") not in taken)
-        yield from _first(every, (("email", match, 0) for match in addresses))
+        addresses: Iterable[re.Match[str]] = (
+            m for m in EMAIL.finditer(text) if m.start() + m.group().index("@") not in taken
+        )
+    else:
+        addresses = ()
+    if "%40" in text:
+        addresses = itertools.chain(addresses, EMAIL_ENCODED.finditer(text))
+    yield from _first(every, (("email", match, 0) for match in addresses))
     # each search runs only when the text has what its pattern cannot match without
     digit = DIGIT.search(text) is not None
     yield from _addresses(text, digit, every, ignore)
@@ -189,12 +198,15 @@ def value_kinds(text: str, ignore: Callable[[str], bool] | None = None) -> Itera
 
 
 def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
-    """Kinds implied by the key a (non-empty) value sits under, and by its parent's key."""
+    """Kinds implied by the key a (non-empty) value sits under, and by its parent's key;
+    none for a placeholder an SDK wrote instead of the value (``[Filtered]``)."""
     if value in (None, "", [], {}) or isinstance(value, bool):
         return
+    if isinstance(value, str) and PLACEHOLDER.fullmatch(value):
+        return  # what an SDK wrote in place of the value ("[Filtered]"): nothing left
     lowered = key.lower()
     parent_l = parent.lower()
-    if parent_l == "cookies" or lowered in ("cookie", "set-cookie"):
+    if parent_l == "cookies" or lowered in ("cookie", "set-cookie", "http_cookie"):
         yield "cookie"
     if _SESSION_KEY.match(lowered) or (parent_l == "cookies" and lowered in SENSITIVE_COOKIES and "sess" in lowered):
         yield "session_id"

@@ -221,8 +221,9 @@ class Site:
         else:
             rule = replace_rule(text)
         kinds: dict[str, tuple[str, str, str | None]] = {}
-        for kind in self._key_kinds:
-            kinds[kind] = (kind, mask(kind, text), rule)
+        if self._key_kinds:
+            for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
+                kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
         for kind, found in value_kinds(text, is_pseudonym):
             if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):

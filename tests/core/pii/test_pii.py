@@ -26,6 +26,7 @@ def test_luhn_and_iban_checksums() -> None:
     ("text", "kind"),
     [
         ("mail jane.doe+x@example.co.uk now", "email"),
+        ("/reset?email=jane.doe%40example.com&ref=mail", "email"),
         ("from 203.0.113.7 via proxy", "ip"),
         ("client 2001:db8::8a2e:370:7334", "ip"),
         ("card 4242 4242 4242 4242 declined", "credit_card"),
@@ -55,6 +56,7 @@ def test_value_kinds(text: str, kind: str) -> None:
         "GB82WEST12345698765433",  # bad IBAN check digits
         "/home/runner/work/app.py",  # a CI runner, not a person
         "plain words only",
+        "sentry-release=shop%401.4.2",  # a version after an encoded "@"
     ],
 )
 def test_no_false_positives(text: str) -> None:
@@ -108,6 +110,7 @@ def test_masks_never_show_the_data() -> None:
     assert "postgres://***:***@db/x" == pii.mask("url_credentials", "postgres://app:hunter2@db/x")
     assert "Bearer ***" == pii.mask("auth_token", "Bearer abcdefghijk")
     assert "*** (6 chars)" == pii.mask("password", "secret")
+    assert "b***@***.org" == pii.mask("email", "bob%40example.org")
 
 
 def test_sentry_default_scrubbing() -> None:
@@ -227,10 +230,10 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
     if credentials:
         found.append(("url_credentials", credentials[0].group()))
     taken = {m.end() - 1 for m in credentials}
-    for match in patterns.EMAIL.finditer(text):
-        if match.start() + match.group().index("@") not in taken:
-            found.append(("email", match.group()))
-            break
+    addresses = [m.group() for m in patterns.EMAIL.finditer(text) if m.start() + m.group().index("@") not in taken]
+    found += [("email", address) for address in addresses + [m.group() for m in patterns.EMAIL_ENCODED.finditer(text)]][
+        :1
+    ]
     ipv4 = [m.group() for m in patterns.IPV4.finditer(text)]
     if ipv4:
         found += [("ip", ip) for ip in ipv4 if not ip.startswith(detect._NOT_PERSONAL_IPS)][:1]
@@ -256,7 +259,7 @@ PIECE_LIST = [
     "4242 4242 4242 4242", "203.0.113.7", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "DE89370400440532013000",
     "Bearer abcdefghijk", "BEARER  x.y.z_abcdef", "baſic dXNlcjpwYXNz", "basıc dXNlcjpwYXNz", "token=abcdefghij",
     "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "-----BEGIN PRIVATE KEY-----", "https://admin:pw@host.example.com",
-    "jane@example.com", "dc24501af625499790107329b6c52289", "2026-11-23T11:46:17.783201Z", "2026-11-23T11:46:17.123456789+05:00",
+    "jane@example.com", "jane%40example.com", "dc24501af625499790107329b6c52289", "2026-11-23T11:46:17.783201Z", "2026-11-23T11:46:17.123456789+05:00",
     "2026-11-23T11:46:17.4222222222222+05:00", "tokenabcdefghij", "4242424242424242", "/home/jane/x", "C:\\Users\\bob\\x", "123-45-6789", "10:00:01",
 ]  # fmt: skip
 PIECES = st.sampled_from(PIECE_LIST)
@@ -410,3 +413,13 @@ def test_pseudonyms_are_never_personal_data() -> None:
         "extra": {"password": "<password:0123456789ab>", "note": "from 198.19.0.1 and 203.0.113.7"},
     }
     assert {"extra.note": {"ip"}} == kinds(event)
+
+
+def test_placeholders_sdks_write_are_not_personal_data() -> None:
+    """What the SDKs send in place of a value they filtered holds nothing, whatever its key."""
+    event = {
+        "request": {"headers": {"Cookie": "[Filtered]", "Authorization": "[Filtered]"}},
+        "exception": {"values": [{"stacktrace": {"frames": [{"vars": {"password": "[Filtered]", "token": "****"}}]}}]},
+        "extra": {"environ": {"HTTP_COOKIE": "sessionid=abc123; theme=dark"}},
+    }
+    assert {"extra.environ.HTTP_COOKIE": {"cookie"}} == kinds(event)
