@@ -149,7 +149,11 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
         if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
             yield from _first(every, (("iban", m, 0) for m in IBAN.finditer(text) if iban_valid(m.group())))
     folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
-    tokens = list(BEARER.finditer(text)) if "bearer" in folded or "token" in folded or "bas" in folded else []
+    tokens = (
+        [m for m in BEARER.finditer(text) if _secret(m.group())]
+        if "bearer" in folded or "token" in folded or "bas" in folded
+        else []
+    )
     if "eyJ" in text and (every or not tokens):
         tokens += JWT.finditer(text)
     yield from _first(every, (("auth_token", match, 0) for match in tokens))
@@ -158,6 +162,12 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     if "/home/" in text or "/Users/" in text or ":\\" in text:
         homes = USER_PATH.finditer(text)
         yield from _first(every, (("user_path", m, 1) for m in homes if _personal_user(m.group(1), ignore)))
+
+
+def _secret(token: str) -> bool:
+    """A credential after its scheme has a digit or both cases: "token validation failed" holds none."""
+    credential = token.split()[-1]
+    return any(char.isdigit() for char in credential) or (credential.lower() != credential != credential.upper())
 
 
 def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:

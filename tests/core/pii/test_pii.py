@@ -57,6 +57,7 @@ def test_value_kinds(text: str, kind: str) -> None:
         "/home/runner/work/app.py",  # a CI runner, not a person
         "plain words only",
         "sentry-release=shop%401.4.2",  # a version after an encoded "@"
+        "token validation failed, bearer expired",  # words after the schemes' names, not credentials
     ],
 )
 def test_no_false_positives(text: str) -> None:
@@ -241,7 +242,10 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
         found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
     found += [("credit_card", card.group()) for card in detect.cards(text) if card.group()[0] in "23456"][:1]
     found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
-    token = patterns.BEARER.search(text) or patterns.JWT.search(text)
+    tokens = [
+        m for m in patterns.BEARER.finditer(text) if re.search(r"\d|[a-z].*[A-Z]|[A-Z].*[a-z]", m.group().split()[-1])
+    ]
+    token = tokens[0] if tokens else patterns.JWT.search(text)
     if token:
         found.append(("auth_token", token.group()))
     if patterns.PEM.search(text):
