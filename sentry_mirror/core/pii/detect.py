@@ -52,7 +52,11 @@ _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
 #: JCB and Diners, 4 Visa, 6 Discover, UnionPay and Maestro). Thread ids and timestamps start
 #: with a 1 (``140234567891234``, ``1764761234567``): a Luhn-valid one is not a card.
 _ISSUERS = "23456"
-_USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
+#: Home directories of no person: shared ones, and those of CI runners, cloud images and containers.
+_USER_PATH_IGNORED = frozenset(
+    {"shared", "public", "default", "all users", "runner", "root", "node", "ubuntu", "ec2-user", "circleci",
+     "jenkins", "vsts", "vagrant", "gitlab-runner", "app", "www-data"}
+)  # fmt: skip
 
 # ---------------------------------------------------------------- key detectors
 

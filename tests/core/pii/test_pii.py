@@ -55,6 +55,7 @@ def test_value_kinds(text: str, kind: str) -> None:
         "10:00:01",
         "GB82WEST12345698765433",  # bad IBAN check digits
         "/home/runner/work/app.py",  # a CI runner, not a person
+        "/home/node/app/dist/index.js",  # the node image's user
         "plain words only",
         "sentry-release=shop%401.4.2",  # a version after an encoded "@"
         "token validation failed, bearer expired",  # words after the schemes' names, not credentials
