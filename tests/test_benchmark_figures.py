@@ -180,3 +180,16 @@ def test_results_are_strict_json_and_go_where_asked(tmp_path: Path, capsys: pyte
     assert json.loads(capsys.readouterr().out) == written
     resultfile.emit(doc, Path("-"), also_stdout=False)
     assert not Path("-").exists()
+
+
+def test_a_changed_pii_figure_changes_its_block(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+
+    def noisier(doc: dict[str, Any]) -> None:
+        doc["figures"]["engines"]["builtin"].update(false_positives=3, recall=0.5)
+
+    edit_results(root, "pii", noisier)
+    assert figures.main(["--root", str(root)]) == 0
+    text = (root / "docs" / "performance.md").read_text()
+    assert "| built-in (every JSON item): no false positive on the real SDK captures | 3 | not met |" in text
+    assert "| built-in (every JSON item): recall ≥ 95% on the labelled places | 50.0% | not met |" in text

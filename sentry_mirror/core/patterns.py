@@ -31,6 +31,10 @@ EMAIL_LIKE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+
 #: of 2 to 24 letters, not followed by more address characters (unlike the normaliser's, its
 #: look-behind lets a match start right after a "%", as the detector always has).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
+#: Detector: an address URL-encoded in a query string or a URL (``bob%40example.org``).
+EMAIL_ENCODED = re.compile(
+    r"(?<![\w.+-])[\w.+-]{1,64}%40[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])"
+)
 
 # ---------------------------------------------------------------- IP addresses
 
@@ -98,8 +102,6 @@ NUMBER = re.compile(r"(?<!\w)-?\d+(\.\d+)?")
 
 #: 13 to 19 digits, optionally grouped by spaces or dashes (the caller checks Luhn).
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-#: A bare number that could be a card (Relay's prefixes: Amex, Visa, Mastercard, Discover).
-CARD_NUMBER = re.compile(r"(?:3[47]\d{13}|4\d{15}|5[1-5]\d{14}|6(?:011|5\d\d)\d{12})")
 #: A country code, two check digits and 11 to 30 alphanumerics (the caller checks mod 97).
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
@@ -111,5 +113,7 @@ PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
 URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 #: A home directory; group 1 is the user's name.
 USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and Settings)\\\\?)([^/\\\s]+)")
+#: What SDKs and scrubbers write in place of a value they removed (``[Filtered]``, ``[ip]``, ``****``).
+PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 #: A US social security number.
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")

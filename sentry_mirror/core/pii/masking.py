@@ -10,6 +10,8 @@ from sentry_mirror.core.patterns import USER_PATH
 def mask(kind: str, text: str) -> str:
     """A masked example of ``text``: enough to recognise the shape, never the data."""
     text = text.strip()
+    if kind == "email" and "%40" in text and "@" not in text:
+        text = text.replace("%40", "@")
     if kind == "email" and "@" in text:
         local, _, domain = text.rpartition("@")
         tld = domain.rsplit(".", 1)[-1]

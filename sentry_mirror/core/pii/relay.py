@@ -1,5 +1,6 @@
 """Sentry's own scrubber as a second engine (optional: the ``sentry-relay`` package):
-which paths Relay's default scrubbing changes in an event (:func:`relay_rules`)."""
+which paths Relay's default scrubbing changes in an event (:func:`relay_rules`), and which
+hold personal data by Relay's own detectors (:func:`relay_detect`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ DEFAULT_DATASCRUBBING = {
     "sensitiveFields": [],
     "excludeFields": [],
 }
-_relay_config: Any = None
+#: Relay's scrubber as a detector (:func:`relay_detect`): the defaults, with Relay's e-mail,
+#: IP address and user-path rules added to ``@common`` (not "scrubIpAddresses", which
+#: removes the IP fields whatever they hold).
+_DETECTING_RULES = ("@email", "@ip", "@userpath")
+_configs: dict[str, Any] = {}
 
 
 def relay_available() -> bool:
@@ -36,11 +41,27 @@ def relay_rules(event: dict[str, Any]) -> dict[str, str]:
     (``{"extra.password": "@password:filter"}``), from the ``_meta`` remarks of
     ``sentry_relay.pii_strip_event``. Paths use this module's notation, pair lists as maps.
     Raises ImportError without ``sentry-relay``."""
-    global _relay_config
+    return _strip("default", event)
+
+
+def relay_detect(event: dict[str, Any]) -> dict[str, str]:
+    """As :func:`relay_rules`, with Relay looking for every kind of personal data it knows
+    (e-mail and IP addresses and user paths too, which the defaults keep): Sentry's own
+    detectors, where its schema lets them look (not in exception values, log messages, file
+    names, ``debug_meta``; only in events, transactions and feedback)."""
+    return _strip("detect", event)
+
+
+def _strip(name: str, event: dict[str, Any]) -> dict[str, str]:
     relay: Any = importlib.import_module("sentry_relay")  # untyped: its functions are not declared
-    if _relay_config is None:
-        _relay_config = relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)
-    stripped = relay.pii_strip_event(_relay_config, event)
+    config = _configs.get(name)
+    if config is None:
+        config = _configs[name] = relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)
+        if name == "detect":
+            for rules in config["applications"].values():
+                if "@common:filter" in rules:
+                    rules.extend(_DETECTING_RULES)
+    stripped = relay.pii_strip_event(config, event)
     found: dict[str, str] = {}
     _meta_paths(stripped.get("_meta") or {}, stripped, "", found)
     return found

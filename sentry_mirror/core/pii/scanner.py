@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core.patterns import CARD_NUMBER
-from sentry_mirror.core.pii.detect import key_kinds, value_kinds
+from sentry_mirror.core.pii.detect import key_kinds, matches, value_kinds
 from sentry_mirror.core.pii.masking import mask
+from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
 
 #: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
@@ -50,6 +50,15 @@ MAX_CACHED = 256
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
 _KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+#: Keys whose values are identifiers (``thread_id``, ``tid``, ``thread.id``, ``event_id``),
+#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes:
+#: their digits are never a card number, whatever Luhn says.
+_ID_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:ids?|tid|pid|uid|gid|ts)$|[a-z]id$|(?:addr|address|hash|checksum|digest|sha1|sha256|md5"
+    r"|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed|count|size|length|offset|lineno|colno|port|build)$"
+)
+#: Keys naming a card number: the only place a JSON number is read as one.
+_CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -87,6 +96,8 @@ class Site:
     key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
 
     __slots__ = (
+        "_card_key",
+        "_cards",
         "_element",
         "_key_kinds",
         "_mode",
@@ -117,12 +128,16 @@ class Site:
         #: containers here are walked (deeper ones are not)
         self.descend = depth < MAX_DEPTH
         #: numbers here are read (a count or a time elsewhere holds no personal data)
-        self.keyed = bool(key and _KEYED.search(key))
+        self.keyed = bool(key and (_KEYED.search(key) or _CARD_KEY.search(key)))
         self.children: dict[str, Site | None] = {}
         self._element: Site | None = None
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
         self._versioned = "version" in path.lower()
+        #: card numbers are looked for here: in strings unless the key names an id, a time,
+        #: a count…; in JSON numbers only under a card's key
+        self._card_key = bool(key and _CARD_KEY.search(key))
+        self._cards = self._card_key or not (key and _ID_KEY.search(key))
         #: only the value's own patterns can find something here (a rule is only said of a find)
         self._plain = not self._key_kinds
         self.cache: dict[str, Found] | None = {}
@@ -166,11 +181,9 @@ class Site:
         elif value is None or isinstance(value, bool):
             return ()
         elif isinstance(value, int | float):
-            if not self.keyed and not (
-                isinstance(value, int) and 10**14 <= value < 10**16 and CARD_NUMBER.fullmatch(str(value))
-            ):
-                return ()  # a count, a line number, a timestamp: no personal data, nothing to filter
-            text = str(value)
+            if not self.keyed:
+                return ()  # a count, a line number, a timestamp, an id: no personal data, nothing to filter
+            return self._analyse(str(value), self._card_key)  # (not remembered: "1" and 1 may differ)
         else:
             text = str(value)
         if not text:
@@ -197,7 +210,9 @@ class Site:
         scanner.cached += 1
         return found
 
-    def _analyse(self, text: str) -> Found:
+    def _analyse(self, text: str, cards: bool | None = None) -> Found:
+        """What ``text`` holds here; ``cards``: whether a card number is looked for (a
+        number's), else as the path says."""
         mode = self._mode
         if mode == "fixed":
             rule = self._rule
@@ -206,11 +221,16 @@ class Site:
         else:
             rule = replace_rule(text)
         kinds: dict[str, tuple[str, str, str | None]] = {}
-        for kind in self._key_kinds:
-            kinds[kind] = (kind, mask(kind, text), rule)
-        for kind, found in value_kinds(text):
-            if kind not in kinds and not (kind == "ip" and self._versioned):
-                kinds[kind] = (kind, mask(kind, found), rule)
+        if self._key_kinds:
+            for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
+                kinds[kind] = (kind, mask(kind, text), rule)
+        cards = self._cards if cards is None else cards
+        for kind, found in value_kinds(text, is_pseudonym):
+            if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):
+                continue
+            kinds[kind] = (kind, mask(kind, found), rule)
+        if kinds and is_pseudonym(text):
+            return ()  # a pseudonym (export --redact) is no one's data, whatever its key says
         return tuple(kinds.values())
 
 
@@ -218,28 +238,56 @@ def _pairs(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
 
-def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
-    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …).
-    A ``scanner`` carried from payload to payload remembers paths and values (faster, same answers)."""
-    stack: list[tuple[Site, Any]] = [((scanner or Scanner()).root(item_type), payload)]
+#: The exact place of a value in a payload: object keys and array indexes from the top (in
+#: a list of ``[name, value]`` pairs, the pair's index and 1, its value's).
+Location = tuple[str | int, ...]
+
+
+def locate(
+    payload: Any, item_type: str = "event", scanner: Scanner | None = None
+) -> Iterator[tuple[Location, Finding]]:
+    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …),
+    with the :data:`Location` of its value. A ``scanner`` carried from payload to payload
+    remembers paths and values (faster, same answers)."""
+    stack: list[tuple[Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
     while stack:
-        site, value = stack.pop()
+        site, value, where = stack.pop()
         if isinstance(value, dict):
             if site.descend:
                 for key, inner in value.items():
                     child = site.child(str(key))
                     if child is not None:
-                        stack.append((child, inner))
+                        stack.append((child, inner, (*where, key)))
             continue
         if isinstance(value, list):
             if site.descend:
                 if site.pairs(value):
-                    for name, inner in value:
-                        stack.append((site.child(name), inner))  # type: ignore[arg-type]
+                    for index, (name, inner) in enumerate(value):
+                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
                 else:
                     element = site.element()
-                    for inner in value:
-                        stack.append((element, inner))
+                    for index, inner in enumerate(value):
+                        stack.append((element, inner, (*where, index)))
             continue
         for kind, example, rule in site.findings(value):
-            yield Finding(site.path, kind, example, rule)
+            yield where, Finding(site.path, kind, example, rule)
+
+
+def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
+    """Every :class:`Finding` in one parsed payload, as :func:`locate` finds them."""
+    for _, finding in locate(payload, item_type, scanner):
+        yield finding
+
+
+def spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, kind)`` of each piece of personal data the patterns find in ``text``
+    (all of it, every occurrence; pseudonyms are no one's), in the order of the text: what
+    to replace in a longer string. A user path's span is the user's name. Spans never
+    overlap: of two that do, the one starting first (the longer at one start) is kept."""
+    found = sorted(((*match.span(group), kind) for kind, match, group in matches(text, True, is_pseudonym)),
+                   key=lambda span: (span[0], -span[1]))  # fmt: skip
+    kept: list[tuple[int, int, str]] = []
+    for span in found:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept

@@ -26,6 +26,7 @@ def test_luhn_and_iban_checksums() -> None:
     ("text", "kind"),
     [
         ("mail jane.doe+x@example.co.uk now", "email"),
+        ("/reset?email=jane.doe%40example.com&ref=mail", "email"),
         ("from 203.0.113.7 via proxy", "ip"),
         ("client 2001:db8::8a2e:370:7334", "ip"),
         ("card 4242 4242 4242 4242 declined", "credit_card"),
@@ -54,7 +55,10 @@ def test_value_kinds(text: str, kind: str) -> None:
         "10:00:01",
         "GB82WEST12345698765433",  # bad IBAN check digits
         "/home/runner/work/app.py",  # a CI runner, not a person
+        "/home/node/app/dist/index.js",  # the node image's user
         "plain words only",
+        "sentry-release=shop%401.4.2",  # a version after an encoded "@"
+        "token validation failed, bearer expired",  # words after the schemes' names, not credentials
     ],
 )
 def test_no_false_positives(text: str) -> None:
@@ -108,6 +112,7 @@ def test_masks_never_show_the_data() -> None:
     assert "postgres://***:***@db/x" == pii.mask("url_credentials", "postgres://app:hunter2@db/x")
     assert "Bearer ***" == pii.mask("auth_token", "Bearer abcdefghijk")
     assert "*** (6 chars)" == pii.mask("password", "secret")
+    assert "b***@***.org" == pii.mask("email", "bob%40example.org")
 
 
 def test_sentry_default_scrubbing() -> None:
@@ -203,10 +208,12 @@ def test_builtin_rules_agree_with_sentry_relay(event: dict[str, object]) -> None
 
 
 def test_numbers() -> None:
-    """Timestamps and counts are not cards, even when they pass Luhn; a card-shaped number is."""
+    """Timestamps and counts are not cards, even when they pass Luhn; a JSON number is a card
+    only under a card's key (design 19: a card-shaped number elsewhere, once flagged, is an id)."""
     assert {} == kinds({"timestamp": 1763894400123, "start": 1763894400123456, "n": 4242424242424242.0})
-    assert {"extra.n": {"credit_card"}} == kinds({"extra": {"n": 4242424242424242}})
+    assert {} == kinds({"extra": {"n": 4242424242424242}})
     assert {"extra.card_number": {"credit_card"}} == kinds({"extra": {"card_number": 4242424242424242}})
+    assert {"extra.cc": {"credit_card"}} == kinds({"extra": {"cc": 4242424242424242}})
 
 
 # ---------------------------------------------------------------- remembering does not change answers
@@ -225,26 +232,29 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
     if credentials:
         found.append(("url_credentials", credentials[0].group()))
     taken = {m.end() - 1 for m in credentials}
-    for match in patterns.EMAIL.finditer(text):
-        if match.start() + match.group().index("@") not in taken:
-            found.append(("email", match.group()))
-            break
-    ipv4 = patterns.IPV4.search(text)
+    addresses = [m.group() for m in patterns.EMAIL.finditer(text) if m.start() + m.group().index("@") not in taken]
+    found += [("email", address) for address in addresses + [m.group() for m in patterns.EMAIL_ENCODED.finditer(text)]][
+        :1
+    ]
+    ipv4 = [m.group() for m in patterns.IPV4.finditer(text)]
     if ipv4:
-        if not ipv4.group().startswith(detect._NOT_PERSONAL_IPS):
-            found.append(("ip", ipv4.group()))
+        found += [("ip", ip) for ip in ipv4 if not ip.startswith(detect._NOT_PERSONAL_IPS)][:1]
     else:
         found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
-    found += [("credit_card", card) for card in detect.cards(text)][:1]
+    found += [("credit_card", card.group()) for card in detect.cards(text) if card.group()[0] in "23456"][:1]
     found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
-    token = patterns.BEARER.search(text) or patterns.JWT.search(text)
+    tokens = [
+        m for m in patterns.BEARER.finditer(text) if re.search(r"\d|[a-z].*[A-Z]|[A-Z].*[a-z]", m.group().split()[-1])
+    ]
+    token = tokens[0] if tokens else patterns.JWT.search(text)
     if token:
         found.append(("auth_token", token.group()))
     if patterns.PEM.search(text):
         found.append(("pem_key", patterns.PEM.search(text).group()))  # type: ignore[union-attr]
-    home = patterns.USER_PATH.search(text)
-    if home and home.group(1).lower() not in detect._USER_PATH_IGNORED:
-        found.append(("user_path", home.group()))
+    homes = [
+        m.group() for m in patterns.USER_PATH.finditer(text) if m.group(1).lower() not in detect._USER_PATH_IGNORED
+    ]
+    found += [("user_path", home) for home in homes][:1]
     return found
 
 
@@ -254,7 +264,7 @@ PIECE_LIST = [
     "4242 4242 4242 4242", "203.0.113.7", "2001:db8::1", "::1", "1:2:3:4:5:6:7:8", "DE89370400440532013000",
     "Bearer abcdefghijk", "BEARER  x.y.z_abcdef", "baſic dXNlcjpwYXNz", "basıc dXNlcjpwYXNz", "token=abcdefghij",
     "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "-----BEGIN PRIVATE KEY-----", "https://admin:pw@host.example.com",
-    "jane@example.com", "dc24501af625499790107329b6c52289", "2026-11-23T11:46:17.783201Z", "2026-11-23T11:46:17.123456789+05:00",
+    "jane@example.com", "jane%40example.com", "dc24501af625499790107329b6c52289", "2026-11-23T11:46:17.783201Z", "2026-11-23T11:46:17.123456789+05:00",
     "2026-11-23T11:46:17.4222222222222+05:00", "tokenabcdefghij", "4242424242424242", "/home/jane/x", "C:\\Users\\bob\\x", "123-45-6789", "10:00:01",
 ]  # fmt: skip
 PIECES = st.sampled_from(PIECE_LIST)
@@ -358,6 +368,63 @@ def test_a_site_finds_what_the_rules_say(parts: list[str], where: tuple[str, lis
         for kind in pii.key_kinds(site.key, site.parent, text):
             expected[kind] = (kind, pii.mask(kind, text), rule)
         for kind, found in pii.value_kinds(text):
+            if kind == "credit_card" and site.key in ("trace_id", "event_id", "sid"):
+                continue  # an id's digits are not a card
             if kind not in expected and not (kind == "ip" and "version" in site.path.lower()):
                 expected[kind] = (kind, pii.mask(kind, found), rule)
     assert tuple(expected.values()) == site.findings(text) == site.findings(text)
+
+
+# ---------------------------------------------------------------- what is not personal data
+
+
+def test_ids_times_and_counts_are_not_cards() -> None:
+    """Luhn-valid digits in a profile's thread ids, a span's ``thread.id``, addresses, hashes
+    and times are not card numbers (as seen in real sentry-python captures)."""
+    luhn_valid = "140702602303168"  # a thread id from a real profile, passing Luhn
+    assert pii.luhn(luhn_valid)
+    profile = {
+        "profile": {"samples": [{"thread_id": luhn_valid, "elapsed_since_start_ns": "4242424242424242"}]},
+        "transaction": {"active_thread_id": "4242424242424242"},
+        "frames": [{"instruction_addr": "4242424242424242"}],
+    }
+    event = {
+        "contexts": {"trace": {"data": {"thread.id": "4242424242424242"}}},
+        "spans": [{"data": {"thread.id": "4242424242424242", "db.rows_count": "4242424242424242"}}],
+        "extra": {"sha1": "4242424242424242", "request_hash": "4242424242424242", "created_at": "4242424242424242"},
+        "user": {"id": "4242424242424242"},
+    }
+    assert {} == kinds(profile, "profile") == kinds(event)
+    # a card's key wins over an id's, and text is still read
+    assert {"extra.card_id": {"credit_card"}, "extra.note": {"credit_card"}} == kinds(
+        {"extra": {"card_id": "4242424242424242", "note": "thread 4242 4242 4242 4242"}}
+    )
+
+
+def test_only_card_issuers_digits_are_cards() -> None:
+    """A card number starts with 2 to 6 (ISO/IEC 7812): timestamps and thread ids in free
+    text start with a 1."""
+    assert pii.luhn("1764761234566") and pii.luhn("140702602303168")
+    assert [] == list(pii.value_kinds("thread 140702602303168 at 1764761234566"))
+    assert [("credit_card", "5555555555554444")] == list(pii.value_kinds("mc 5555555555554444"))
+
+
+def test_pseudonyms_are_never_personal_data() -> None:
+    """A value export --redact wrote (a token, an address of the pseudonym ranges) is no one's,
+    whatever key it sits under; real data beside one in a string still is."""
+    event = {
+        "user": {"email": "<email:5f2c09a1b3de>", "ip_address": "198.18.7.9"},
+        "request": {"cookies": {"sessionid": "<session_id:0123456789ab>"}},
+        "extra": {"password": "<password:0123456789ab>", "note": "from 198.19.0.1 and 203.0.113.7"},
+    }
+    assert {"extra.note": {"ip"}} == kinds(event)
+
+
+def test_placeholders_sdks_write_are_not_personal_data() -> None:
+    """What the SDKs send in place of a value they filtered holds nothing, whatever its key."""
+    event = {
+        "request": {"headers": {"Cookie": "[Filtered]", "Authorization": "[Filtered]"}},
+        "exception": {"values": [{"stacktrace": {"frames": [{"vars": {"password": "[Filtered]", "token": "****"}}]}}]},
+        "extra": {"environ": {"HTTP_COOKIE": "sessionid=abc123; theme=dark"}},
+    }
+    assert {"extra.environ.HTTP_COOKIE": {"cookie"}} == kinds(event)
