@@ -8,7 +8,8 @@ is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the a
 before it have counted it, those after have not. Adding a section is writing its aggregator module
 (:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`. The ``releases``
 aggregator is made only when that section is wanted (it keeps JavaScript events for
-``sourcemaps check``), and so is the ``behaviour`` one (it keeps a timeline of every request).
+``sourcemaps check``), and so are the ``behaviour`` one (it keeps a timeline of every request)
+and the ``normalization`` one (it asks Relay about every event).
 
 Answer records (forward mode, :mod:`sentry_mirror.core.answer`) feed the ``upstream`` section
 only (:mod:`.upstream`), and only it: they are told from request records by their ``kind``
@@ -30,6 +31,7 @@ from sentry_mirror.core.report.fields import Fields
 from sentry_mirror.core.report.health import Health
 from sentry_mirror.core.report.issues import TOP_GROUPS, Issues
 from sentry_mirror.core.report.js_frames import frames_for_report
+from sentry_mirror.core.report.normalization import Normalization
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
 from sentry_mirror.core.report.releases import Releases
@@ -67,6 +69,7 @@ class ReportBuilder:
         self.upstream = Upstream()
         self.behaviour = Behaviour() if "behaviour" in set(sections) else None
         self.releases = Releases(frames_for_report()) if "releases" in set(sections) else None
+        self.normalization = Normalization() if "normalization" in set(sections) else None
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
             "fields": Fields(self.walker, self.personal if self.personal.one_walk else None),
@@ -80,6 +83,7 @@ class ReportBuilder:
             "upstream": self.upstream,
             **({"releases": self.releases} if self.releases is not None else {}),
             **({"behaviour": self.behaviour} if self.behaviour is not None else {}),
+            **({"normalization": self.normalization} if self.normalization is not None else {}),
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -126,11 +130,12 @@ class ReportBuilder:
     def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
         read (``upstream``: answer records; ``releases``: upload or web API records;
-        ``behaviour``: records a scripted rule answered)."""
+        ``behaviour``: records a scripted rule answered; ``normalization``: events)."""
         read = {
             "upstream": self.upstream.count,
             "releases": self.releases.from_ci if self.releases else 0,
             "behaviour": self.behaviour.scripted if self.behaviour else 0,
+            "normalization": self.normalization.events if self.normalization else 0,
         }
         wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
