@@ -35,7 +35,7 @@ from sentry_mirror.core.report.normalization import Normalization
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
 from sentry_mirror.core.report.releases import Releases
-from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, Report
+from sentry_mirror.core.report.result import DEFAULT_SECTIONS, EVERY_SECTION, OPTIONAL_SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps
 from sentry_mirror.core.report.traffic import Traffic
@@ -53,7 +53,7 @@ class ReportBuilder:
     def __init__(
         self,
         *,
-        sections: Iterable[str] = EVERY_SECTION,
+        sections: Iterable[str] = DEFAULT_SECTIONS,
         top_groups: int = TOP_GROUPS,
         scan_pii: bool = True,
         pii_engine: str = pii.ENGINE,
@@ -127,7 +127,7 @@ class ReportBuilder:
         if other.malformed is not self.malformed:  # one shared counter already holds both
             self.malformed.merge(other.malformed)
 
-    def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
+    def build(self, sections: Iterable[str] = DEFAULT_SECTIONS) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
         read (``upstream``: answer records; ``releases``: upload or web API records;
         ``behaviour``: records a scripted rule answered; ``normalization``: events)."""
@@ -156,7 +156,7 @@ class ReportBuilder:
 
 def build_report(
     records: Iterable[Record | Mapping[str, Any]],
-    sections: Iterable[str] = EVERY_SECTION,
+    sections: Iterable[str] = DEFAULT_SECTIONS,
     *,
     top_groups: int = TOP_GROUPS,
     pii_engine: str = pii.ENGINE,

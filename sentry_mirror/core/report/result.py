@@ -156,6 +156,10 @@ SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "
 OPTIONAL_SECTIONS = ("upstream", "releases", "behaviour", "normalization")
 #: Every section, in order: what ``report --section`` takes.
 EVERY_SECTION = (*SECTIONS, *OPTIONAL_SECTIONS)
+#: Sections built only when named (each costs a call into Relay per event).
+ASKED_ONLY = frozenset({"normalization"})
+#: What a report holds when no section is named.
+DEFAULT_SECTIONS = tuple(name for name in EVERY_SECTION if name not in ASKED_ONLY)
 
 
 @dataclass(frozen=True)
