@@ -34,7 +34,7 @@ def label(row: Mapping[str, Any]) -> str:
 def _cut(entry: Mapping[str, Any]) -> str:
     unit = entry["unit"]
     if unit == "depth":
-        return f"nested too deep, {size(entry['bytes'])} less"
+        return "nested too deep: stored as a string"
     return f"{entry['cut']} {unit} ({size(entry['bytes'])})" if entry["bytes"] else f"{entry['cut']} {unit}"
 
 

@@ -28,8 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sentry_mirror.core import relay_normalize
-from sentry_mirror.core.pii import relay_available
+from sentry_mirror.core import pii, relay_normalize
 from sentry_mirror.core.report.bounded import OTHER, Capped, Json, Reservoir, bounded, by_count, merge_tables
 from sentry_mirror.core.report.normalization_changes import Changes, changes_of, size
 from sentry_mirror.core.report.view import RecordView
@@ -174,7 +173,7 @@ class Normalization:
     reads = frozenset(relay_normalize.EVENT_TYPES)
 
     def __init__(self) -> None:
-        if not relay_available():
+        if not pii.relay_available():
             raise MirrorError(
                 "the normalization section needs Relay's normaliser: pip install sentry-relay (wheels for Linux and macOS)"
             )

@@ -9,7 +9,8 @@ with a ``reason`` for ``invalid_data``) and ``val`` (the original value): **inva
 instead, as for an invalid ``event_id`` or a timestamp out of range); ``val`` without an
 error: **replaced** (a value normalised, such as an unknown ``platform`` made ``other``); a
 remark of any other rule (``@password:filter``, ``@common:filter``…, from the scrubbing):
-**scrubbed**.
+**scrubbed**. Entries the payload's own ``_meta`` already held (an SDK's own scrubbing, such
+as sentry-python's ``!config`` remarks) are Relay's to keep, not its changes.
 
 And what ``_meta`` does not say, by comparing the two payloads (pair lists such as
 ``tags`` read as maps, timestamps compared as instants, values under a ``_meta`` entry left to
@@ -182,14 +183,18 @@ def _trim(entry: dict[str, Any], stored: Any, sent: Any) -> tuple[str, int, int]
     return "items", max(length - kept, 0), max(before - size(stored), 0) if before else 0
 
 
-def _read_meta(changes: Changes, stored: dict[str, Any], sent: Any) -> set[Path]:
-    """Fill ``changes`` from ``stored``'s ``_meta``; the paths it explains."""
+def _read_meta(changes: Changes, stored: dict[str, Any], sent: dict[str, Any], canonical_sent: Any) -> set[Path]:
+    """Fill ``changes`` from ``stored``'s ``_meta`` (less the entries the SDK sent itself, such as
+    sentry-python's own scrubbing); the paths it explains."""
     explained: set[Path] = set()
+    own = {path: entry for path, entry, _ in _meta_entries(sent.get("_meta"), sent, ())}
     for path, entry, value in _meta_entries(stored.get("_meta"), stored, ()):
-        changes.has_meta = True
         explained.add(path)
+        if own.get(path) == entry:
+            continue
+        changes.has_meta = True
         where = display(path)
-        trim = _trim(entry, value, _at(sent, path)[1])
+        trim = _trim(entry, value, _at(canonical_sent, path)[1])
         if trim is not None:
             changes.trimmed.append((where, *trim))
         for error in entry.get("err") or ():
@@ -218,6 +223,16 @@ def _topmost(path: Path, other: Any) -> Path:
     return path
 
 
+def _trimmed_copy(value: str, stored: Any, explained: set[Path]) -> Path | None:
+    """The path of a trimmed string stored from ``value`` (``message`` trimmed into
+    ``logentry.formatted``): its kept start followed by ``...``."""
+    for path in sorted(explained, key=display):
+        found, kept = _at(stored, path)
+        if found and isinstance(kept, str) and kept.endswith("...") and value.startswith(kept[:-3]) and len(kept) > 3:
+            return path
+    return None
+
+
 def _compare(changes: Changes, sent: Any, stored: Any, explained: set[Path]) -> None:
     before = {p: v for p, v in _leaves(sent) if not _under(p, explained)}
     after = {p: v for p, v in _leaves(stored) if not _under(p, explained)}
@@ -244,6 +259,8 @@ def _compare(changes: Changes, sent: Any, stored: Any, explained: set[Path]) -> 
         if target is not None:
             changes.renamed.append((display(path), display(target)))
             added.pop(target, None)
+        elif isinstance(value, str) and (moved := _trimmed_copy(value, stored, explained)):
+            changes.renamed.append((display(path), display(moved)))
         else:
             removed.add(display(_topmost(path, stored)))
     changes.removed.extend(sorted(removed))
@@ -254,6 +271,6 @@ def changes_of(sent: dict[str, Any], stored: dict[str, Any]) -> Changes:
     """What Relay changed between the payload ``sent`` and the event it would store."""
     changes = Changes()
     canonical_sent = canonical(sent)
-    explained = _read_meta(changes, stored, canonical_sent)
+    explained = _read_meta(changes, stored, sent, canonical_sent)
     _compare(changes, canonical_sent, canonical({k: v for k, v in stored.items() if k not in SKIPPED}), explained)
     return changes
