@@ -31,8 +31,9 @@ MAX_SECS_IN_PAST = 30 * 24 * 3600
 #: Item types whose payloads go through Relay's event normaliser, with the event type each forces
 #: (None: inferred from the payload, as Relay does for ``event`` items).
 EVENT_TYPES: dict[str, str | None] = {"event": None, "transaction": "transaction", "feedback": "feedback"}
-#: Relay's errors that mean "not stored" (its outcome reason), by exception class name.
-REJECTIONS = {"ProcessingErrorInvalidTransaction": "invalid transaction", "InvalidJsonError": "invalid JSON"}
+#: Relay's errors that mean "not stored", by exception class name, with what prefixes the
+#: message (a transaction's already says ``invalid transaction event: …``).
+REJECTIONS = {"ProcessingErrorInvalidTransaction": "", "InvalidJsonError": "invalid JSON: "}
 MAX_REASON = 160
 _POSITION = re.compile(r" at line \d+ column \d+")
 
@@ -92,7 +93,7 @@ def normalize(payload: dict[str, Any], item_type: str, received_at: str | None =
     except Exception as exc:
         name = type(exc).__name__
         if name in REJECTIONS:
-            return Normalized(rejected=f"{REJECTIONS[name]}: {_reason(exc)}")
+            return Normalized(rejected=REJECTIONS[name] + _reason(exc))
         return Normalized(failed=f"{name}: {_reason(exc)}")
     if not isinstance(stored, dict) or not set(stored) - {"_meta"}:
         return Normalized(rejected="no event payload: not a JSON object")

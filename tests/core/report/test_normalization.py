@@ -194,9 +194,9 @@ def test_transactions_relay_refuses_are_rejected_with_its_reason() -> None:
     ]
     row = only_row(records)
     assert {
-        "invalid transaction: invalid transaction event: start_timestamp hard-required for transaction events": 1,
-        "invalid transaction: invalid transaction event: end timestamp is smaller than start timestamp": 1,
-        "invalid transaction: invalid transaction event: missing valid trace context": 1,
+        "invalid transaction event: start_timestamp hard-required for transaction events": 1,
+        "invalid transaction event: end timestamp is smaller than start timestamp": 1,
+        "invalid transaction event: missing valid trace context": 1,
     } == row["rejected"]
     assert (4, 1) == (row["events"], row["stored"])
 
