@@ -59,10 +59,10 @@ class Tally:
     __slots__ = ("sums", "truncated")
 
     def __init__(self) -> None:
-        self.sums: dict[str, list[int]] = {}
+        self.sums: dict[tuple[str, ...], list[int]] = {}
         self.truncated = False
 
-    def add(self, key: str, values: tuple[int, ...]) -> None:
+    def add(self, key: tuple[str, ...], values: tuple[int, ...]) -> None:
         sums = self.sums.get(key)
         if sums is None:
             if len(self.sums) >= MAX_PATHS:
@@ -113,16 +113,16 @@ class Row:
         self.kinds.update(kinds)
         self.changed += bool(kinds & LOSSY)
         for path, unit, cut, cut_bytes in changes.trimmed:
-            self.tables["trimmed"].add(_SEP.join((path, unit)), (1, cut, cut_bytes))
+            self.tables["trimmed"].add((path, unit), (1, cut, cut_bytes))
         for entry in changes.invalid:
-            self.tables["invalid"].add(_SEP.join(entry), (1,))
+            self.tables["invalid"].add(entry, (1,))
         for path, rule in changes.scrubbed:
-            self.tables["scrubbed"].add(_SEP.join((path, rule)), (1,))
+            self.tables["scrubbed"].add((path, rule), (1,))
         for source, target in changes.renamed:
-            self.tables["renamed"].add(_SEP.join((source, target)), (1,))
+            self.tables["renamed"].add((source, target), (1,))
         for name in ("replaced", "defaulted", "removed", "rewritten"):
             for path in getattr(changes, name):
-                self.tables[name].add(path, (1,))
+                self.tables[name].add((path,), (1,))
 
     def merge(self, other: Row) -> None:
         self.events += other.events
@@ -137,10 +137,11 @@ class Row:
             tally.merge(other.tables[name])
 
     def to_json(self, key: str) -> Json:
-        sdk, _, item_type = key.partition(_SEP)
+        """The row of ``key`` (:func:`row_key`, or :data:`~.bounded.OTHER`)."""
+        item_type, _, sdk = key.partition(_SEP)
         row: Json = {
-            "sdk": sdk,
-            "item_type": item_type or None,
+            "sdk": OTHER if key == OTHER else sdk,
+            "item_type": None if key == OTHER else item_type,
             "events": self.events,
             "stored": self.stored,
             "changed": self.changed,
@@ -160,11 +161,17 @@ class Row:
 
 def _table(tally: Tally, keys: tuple[str, ...], sums: tuple[str, ...]) -> list[Json]:
     rows: list[Json] = [
-        {**dict(zip(keys, key.split(_SEP), strict=True)), **dict(zip(sums, values, strict=True))}
+        {**dict(zip(keys, key, strict=True)), **dict(zip(sums, values, strict=True))}
         for key, values in tally.sums.items()
     ]
     rows.sort(key=lambda row: (-row["count"], *(str(row[k]) for k in keys)))
     return rows
+
+
+def row_key(sdk: str, item_type: str) -> str:
+    """A row's key: the item type (one of :data:`~sentry_mirror.core.relay_normalize.EVENT_TYPES`,
+    never holding NUL), NUL, the SDK's name (captured text: any character)."""
+    return item_type + _SEP + sdk
 
 
 class Normalization:
@@ -187,7 +194,7 @@ class Normalization:
     def add(self, view: RecordView) -> None:
         for payload, item_type in view.payloads:
             if item_type in relay_normalize.EVENT_TYPES:
-                row = bounded(self.rows, _SEP.join((view.sdk_name, item_type)), MAX_ROWS, Row)
+                row = bounded(self.rows, row_key(view.sdk_name, item_type), MAX_ROWS, Row)
                 row.add(payload, item_type, view.received)
 
     def merge(self, other: Normalization) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sentry_mirror.core import relay_normalize, report
 from sentry_mirror.core.report import normalization
@@ -308,3 +310,24 @@ def test_merged_parts_past_the_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
         parts = first.build(["normalization"]).to_json()["normalization"]
         assert [r["events"] for r in whole["rows"]] == [r["events"] for r in parts["rows"]], cut
         assert whole["events"] == parts["events"] and whole["changed"] == parts["changed"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(["timestamp", "level", "event_id", "platform", "tags", "extra", "exception", "breadcrumbs",
+                          "contexts", "request", "user", "spans", "start_timestamp", "_meta", "message", "type"])  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=st.dictionaries(FIELDS | st.text(max_size=8), JSON, max_size=8),
+       item_type=st.sampled_from(sorted(relay_normalize.EVENT_TYPES)))  # fmt: skip
+def test_any_payload_is_counted_never_raised(payload: dict[str, Any], item_type: str) -> None:
+    row = normalization.Row()
+    row.add(payload, item_type, RECEIVED)
+    row_json = row.to_json(normalization.row_key("sdk\x00", item_type))
+    assert ("sdk\x00", item_type) == (row_json["sdk"], row_json["item_type"])
+    assert 1 == row.stored + sum(row.rejected.values()) + sum(row.failures.values())
+    assert row_json["size_after"]["count"] == row.stored
