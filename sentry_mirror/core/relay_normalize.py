@@ -65,8 +65,9 @@ def _scrubbing_config(relay: Any) -> Any:
 
 
 def _reason(exc: Exception) -> str:
-    message = str(getattr(exc, "message", None) or exc).splitlines()[0] if str(exc) else ""
-    return _POSITION.sub("", message)[:MAX_REASON]
+    """The first line of what Relay said (its backtrace left out), without JSON positions."""
+    text = str(getattr(exc, "message", None) or exc)
+    return _POSITION.sub("", text.splitlines()[0] if text.strip() else "")[:MAX_REASON]
 
 
 def normalize(payload: dict[str, Any], item_type: str, received_at: str | None = None) -> Normalized:
@@ -85,10 +86,10 @@ def normalize(payload: dict[str, Any], item_type: str, received_at: str | None =
     if received_at:
         config["received_at"] = received_at
     try:
-        normalizer = relay.StoreNormalizer(**config)
-    except Exception:  # an unreadable receive time: judge at the present instead
-        normalizer = relay.StoreNormalizer(**{k: v for k, v in config.items() if k != "received_at"})
-    try:
+        try:
+            normalizer = relay.StoreNormalizer(**config)
+        except Exception:  # an unreadable receive time: judge at the present instead
+            normalizer = relay.StoreNormalizer(**{k: v for k, v in config.items() if k != "received_at"})
         stored = normalizer.normalize_event(event)
     except Exception as exc:
         name = type(exc).__name__

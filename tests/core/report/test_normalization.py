@@ -238,6 +238,11 @@ def test_an_event_items_type_is_inferred_and_feedback_is_feedback() -> None:
     assert stored.event is not None and "feedback" == stored.event["type"]
 
 
+def test_an_unreadable_receive_time_is_judged_at_the_present() -> None:
+    stored = relay_normalize.normalize(make_event(timestamp=1.0), "event", "not a time")
+    assert stored.event is not None and "past_timestamp" == stored.event["_meta"]["timestamp"][""]["err"][0][0]
+
+
 def test_relay_failures_are_counted_never_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     import sentry_relay
 
