@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sentry_mirror.ui import render_report, render_report_behaviour, render_report_releases, render_report_upstream
+from sentry_mirror.ui import (
+    render_report,
+    render_report_behaviour,
+    render_report_normalization,
+    render_report_releases,
+    render_report_upstream,
+)
 from sentry_mirror.ui.render_report import Section
 
 #: Optional section -> what draws it from its JSON.
@@ -15,6 +21,7 @@ OPTIONAL: dict[str, Callable[[Any], Section]] = {
     "upstream": render_report_upstream.upstream,
     "releases": render_report_releases.releases,
     "behaviour": render_report_behaviour.behaviour,
+    "normalization": render_report_normalization.normalization,
 }
 
 

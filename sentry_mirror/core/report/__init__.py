@@ -11,8 +11,9 @@ the walk shared with personal data, :mod:`.walker`), :mod:`.issues`, :mod:`.perf
 the answer records of forward mode only, :mod:`.upstream` (with :mod:`.pairing`), and over
 releases, uploads and web API records, :mod:`.releases` (with :mod:`.release_row`,
 :mod:`.uploads`), and over requests scripted rules answered, :mod:`.behaviour` (with
-:mod:`.behaviour_timeline`, :mod:`.behaviour_checks`, :mod:`.behaviour_failures`). The result
-and its JSON schema: :mod:`.result`.
+:mod:`.behaviour_timeline`, :mod:`.behaviour_checks`, :mod:`.behaviour_failures`), and, only
+when named, what Relay's normaliser would change in each event, :mod:`.normalization` (with
+:mod:`.normalization_changes`). The result and its JSON schema: :mod:`.result`.
 
 Every section but ``traffic``, ``server`` and ``behaviour`` reads only the requests that were accepted
 (answered 2xx, as Sentry would have answered them): refused ones are counted, not analysed.
@@ -20,10 +21,18 @@ Every section but ``traffic``, ``server`` and ``behaviour`` reads only the reque
 
 from sentry_mirror.core.report.builder import ReportBuilder, build_report
 from sentry_mirror.core.report.issues import TOP_GROUPS
-from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, SCHEMA, SCHEMA_VERSION, SECTIONS, Report
+from sentry_mirror.core.report.result import (
+    DEFAULT_SECTIONS,
+    EVERY_SECTION,
+    OPTIONAL_SECTIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SECTIONS,
+    Report,
+)
 from sentry_mirror.core.report.view import Aggregator, RecordView
 
 __all__ = [
-    "EVERY_SECTION", "OPTIONAL_SECTIONS", "SCHEMA", "SCHEMA_VERSION", "SECTIONS", "TOP_GROUPS", "Aggregator", "RecordView", "Report", "ReportBuilder",
+    "DEFAULT_SECTIONS", "EVERY_SECTION", "OPTIONAL_SECTIONS", "SCHEMA", "SCHEMA_VERSION", "SECTIONS", "TOP_GROUPS", "Aggregator", "RecordView", "Report", "ReportBuilder",
     "build_report",
 ]  # fmt: skip

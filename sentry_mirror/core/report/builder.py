@@ -8,7 +8,8 @@ is counted as malformed (and named to the ``Malformed``'s ``on_warning``): the a
 before it have counted it, those after have not. Adding a section is writing its aggregator module
 (:class:`~.view.Aggregator`) and listing it in :meth:`ReportBuilder.__init__`. The ``releases``
 aggregator is made only when that section is wanted (it keeps JavaScript events for
-``sourcemaps check``), and so is the ``behaviour`` one (it keeps a timeline of every request).
+``sourcemaps check``), and so are the ``behaviour`` one (it keeps a timeline of every request)
+and the ``normalization`` one (it asks Relay about every event).
 
 Answer records (forward mode, :mod:`sentry_mirror.core.answer`) feed the ``upstream`` section
 only (:mod:`.upstream`), and only it: they are told from request records by their ``kind``
@@ -30,10 +31,11 @@ from sentry_mirror.core.report.fields import Fields
 from sentry_mirror.core.report.health import Health
 from sentry_mirror.core.report.issues import TOP_GROUPS, Issues
 from sentry_mirror.core.report.js_frames import frames_for_report
+from sentry_mirror.core.report.normalization import Normalization
 from sentry_mirror.core.report.performance import Performance
 from sentry_mirror.core.report.pii import Pii
 from sentry_mirror.core.report.releases import Releases
-from sentry_mirror.core.report.result import EVERY_SECTION, OPTIONAL_SECTIONS, Report
+from sentry_mirror.core.report.result import DEFAULT_SECTIONS, EVERY_SECTION, OPTIONAL_SECTIONS, Report
 from sentry_mirror.core.report.server import Server
 from sentry_mirror.core.report.sourcemaps import Sourcemaps
 from sentry_mirror.core.report.traffic import Traffic
@@ -51,7 +53,7 @@ class ReportBuilder:
     def __init__(
         self,
         *,
-        sections: Iterable[str] = EVERY_SECTION,
+        sections: Iterable[str] = DEFAULT_SECTIONS,
         top_groups: int = TOP_GROUPS,
         scan_pii: bool = True,
         pii_engine: str = pii.ENGINE,
@@ -67,6 +69,7 @@ class ReportBuilder:
         self.upstream = Upstream()
         self.behaviour = Behaviour() if "behaviour" in set(sections) else None
         self.releases = Releases(frames_for_report()) if "releases" in set(sections) else None
+        self.normalization = Normalization() if "normalization" in set(sections) else None
         self.sections: dict[str, Aggregator] = {
             "traffic": self.traffic,
             "fields": Fields(self.walker, self.personal if self.personal.one_walk else None),
@@ -80,6 +83,7 @@ class ReportBuilder:
             "upstream": self.upstream,
             **({"releases": self.releases} if self.releases is not None else {}),
             **({"behaviour": self.behaviour} if self.behaviour is not None else {}),
+            **({"normalization": self.normalization} if self.normalization is not None else {}),
         }
         #: the aggregators fed every record, and those fed the records carrying payloads of
         #: these item types (in the order met), made when first needed
@@ -123,14 +127,15 @@ class ReportBuilder:
         if other.malformed is not self.malformed:  # one shared counter already holds both
             self.malformed.merge(other.malformed)
 
-    def build(self, sections: Iterable[str] = EVERY_SECTION) -> Report:
+    def build(self, sections: Iterable[str] = DEFAULT_SECTIONS) -> Report:
         """The report of the ``sections`` named; an optional one only when its records were
         read (``upstream``: answer records; ``releases``: upload or web API records;
-        ``behaviour``: records a scripted rule answered)."""
+        ``behaviour``: records a scripted rule answered; ``normalization``: events)."""
         read = {
             "upstream": self.upstream.count,
             "releases": self.releases.from_ci if self.releases else 0,
             "behaviour": self.behaviour.scripted if self.behaviour else 0,
+            "normalization": self.normalization.events if self.normalization else 0,
         }
         wanted = set(sections) - {name for name in OPTIONAL_SECTIONS if not read[name]}
         groups = self.issues.groups()
@@ -151,7 +156,7 @@ class ReportBuilder:
 
 def build_report(
     records: Iterable[Record | Mapping[str, Any]],
-    sections: Iterable[str] = EVERY_SECTION,
+    sections: Iterable[str] = DEFAULT_SECTIONS,
     *,
     top_groups: int = TOP_GROUPS,
     pii_engine: str = pii.ENGINE,

@@ -29,6 +29,10 @@ Sections (:data:`SECTIONS`), in the issue's numbering:
                     ``listen --scenario``/``--script``, ``probe``), judged against the SDK
                     development spec: rate limits, retries, 413s, client reports; only when a
                     record a scripted rule answered was read
+13. ``normalization`` what Sentry's ingestion (Relay's normaliser and default scrubbing, the
+                    ``sentry-relay`` package) would change in each event, transaction and
+                    feedback before storing it, per SDK and item type; only when asked for
+                    (``report --section normalization``) and an event was read
 
 JSON schema (:meth:`Report.to_json`, version :data:`SCHEMA_VERSION`); a new key may be added
 within a version, a key is never renamed or removed without a new version::
@@ -118,7 +122,19 @@ within a version, a key is never renamed or removed without a new version::
                              "client_reports": [{"reason", "category", "quantity"}],
                              "retries": {"failures", "dropped_connections", "events", "retried",
                                          "attempts", "gap_min_s", "gap_max_s", "duplicated"},
-                             "notes": [text]}]}}
+                             "notes": [text]}]},
+     "normalization": {"events", "stored", "changed", "rejected", "failures",
+                       "rows": [{"sdk", "item_type", "events", "stored", "changed" (something sent not
+                                 stored as sent), "rejected": {reason: n}, "failures": {reason: n},
+                                 "events_with": {kind: events}, "size_before", "size_after" ({"count",
+                                 "p50", "p95", "max", "total"}: compact JSON bytes, stored with _meta),
+                                 "trimmed": [{"path", "unit": "chars"|"items"|"depth", "count", "cut",
+                                              "bytes"}],
+                                 "invalid": [{"path", "error", "reason", "action": "dropped"|"replaced",
+                                              "count"}],
+                                 "replaced"|"defaulted"|"removed"|"rewritten": [{"path", "count"}],
+                                 "scrubbed": [{"path", "rule", "count"}], "renamed": [{"from", "to",
+                                 "count"}], "truncated": [table names]}]}}
 
 All sizes are bytes, durations milliseconds, shares fractions in [0, 1] rounded to 4 places.
 """
@@ -135,10 +151,15 @@ SCHEMA = "sentry-mirror-report"
 SCHEMA_VERSION = 1
 SECTIONS = ("traffic", "fields", "issues", "performance", "health", "dropped", "pii", "sourcemaps", "server")
 #: Sections present only when their records were read: ``upstream`` (answer records),
-#: ``releases`` (upload or web API records), ``behaviour`` (records a scripted rule answered).
-OPTIONAL_SECTIONS = ("upstream", "releases", "behaviour")
+#: ``releases`` (upload or web API records), ``behaviour`` (records a scripted rule answered),
+#: ``normalization`` (made only when asked for: events, transactions or feedback).
+OPTIONAL_SECTIONS = ("upstream", "releases", "behaviour", "normalization")
 #: Every section, in order: what ``report --section`` takes.
 EVERY_SECTION = (*SECTIONS, *OPTIONAL_SECTIONS)
+#: Sections built only when named (each costs a call into Relay per event).
+ASKED_ONLY = frozenset({"normalization"})
+#: What a report holds when no section is named.
+DEFAULT_SECTIONS = tuple(name for name in EVERY_SECTION if name not in ASKED_ONLY)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ _ABSENT = {
     "upstream": "no answer records read (they are written by listen --forward or --tee)",
     "releases": "no upload or web API records read (sentry-cli pointed at the mirror writes them)",
     "behaviour": "no request a scripted rule answered (listen --scenario/--script and probe write them)",
+    "normalization": "no event, transaction or feedback read",
 }
 
 
@@ -31,7 +32,9 @@ _ABSENT = {
     multiple=True,
     type=click.Choice(report.EVERY_SECTION),
     metavar="NAME",
-    help="Only this section (repeatable): " + ", ".join(report.EVERY_SECTION) + ".",
+    help="Only this section (repeatable): "
+    + ", ".join(report.EVERY_SECTION)
+    + " (normalization only when named: it needs sentry-relay).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True, help="Output format."
@@ -74,8 +77,9 @@ def report_command(
     candidates answered; over snapshots sentry-cli uploaded to, releases, commits, deploys,
     source map bundles and debug files; over snapshots holding scripted answers (listen
     --scenario/--script, probe), what each SDK did around them, judged against the SDK
-    development spec. SNAPSHOT is a file, a directory or a glob (default:
-    snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
+    development spec; with --section normalization (needs sentry-relay), what Sentry's
+    ingestion (Relay's normaliser) would trim, drop, rename or reject in each event. SNAPSHOT
+    is a file, a directory or a glob (default: snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
     --since and --until).
 
     Examples:
@@ -84,7 +88,7 @@ def report_command(
         sentry-mirror report --format html -o report.html
         sentry-mirror report --section pii --sdk sentry.python
     """
-    data = build(snapshots, sections, top, query(filters), pii_engine).to_json()
+    data = build(snapshots, sections or report.DEFAULT_SECTIONS, top, query(filters), pii_engine).to_json()
     for name in set(sections).difference(data["sections"]):
         warn(f"no section {name}: {_ABSENT[name]}")
     if fmt == "json":
