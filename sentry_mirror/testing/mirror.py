@@ -200,9 +200,9 @@ class Mirror:
         return grouping.group_records(records, malformed=Malformed(warn, where="group"))
 
     def report(self, sections: Iterable[str] | None = None) -> dict[str, Any]:
-        """What ``sentry-mirror report --json`` prints, over the records since the last reset."""
+        """What ``sentry-mirror report --format json`` prints, over the records since the last reset."""
         records = [envelope.request.record for envelope in self._snapshot()]
-        wanted = tuple(sections) if sections is not None else reporting.EVERY_SECTION
+        wanted = tuple(sections) if sections is not None else reporting.DEFAULT_SECTIONS
         malformed = Malformed(warn, where="report")
         return reporting.build_report(records, wanted, malformed=malformed).to_json()
 
