@@ -14,23 +14,32 @@ Fixtures:
   asks for it, so the test sees only what arrived during it;
 - ``sentry_mirror_shared``: that same session listener, never reset by the plugin (what all
   the tests sent, together).
+
+It runs on every pytest from 7.0 and pluggy from 1.0 (docs/testing.md): an old-style hook
+wrapper, no ``pytest.StashKey``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
+import warnings
+import weakref
 from collections.abc import Generator, Iterator
+from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from sentry_mirror.testing import Mirror
 
-#: Set on a test item when one of its phases failed (read by ``--sentry-mirror-keep``).
-_FAILED = pytest.StashKey[bool]()
+#: The test items one of whose phases failed (read by ``--sentry-mirror-keep``).
+_FAILED: weakref.WeakSet[pytest.Item] = weakref.WeakSet()
+#: How much of a test id a kept directory's name holds (then ``-`` and 8 hex of its sha1).
+KEPT_NAME_CHARS = 100
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,16 +48,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sentry-mirror-keep",
         metavar="DIR",
         default=None,
-        help="copy the snapshot files of each failed test that used the sentry_mirror fixture to DIR/<test id>/",
+        help="copy the snapshot files of each failed test that used the sentry_mirror fixture into a new directory under DIR named after the test id (docs/testing.md)",
     )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed:
-        item.stash[_FAILED] = True
-    return report
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Any, None]:
+    outcome = yield
+    if outcome.get_result().failed:
+        _FAILED.add(item)
 
 
 @pytest.fixture
@@ -61,8 +69,9 @@ def sentry_mirror(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mi
     with Mirror(directory) as mirror:
         yield mirror
     keep = request.config.getoption("sentry_mirror_keep")
-    if keep and request.node.stash.get(_FAILED, False):
-        _keep(directory, Path(keep) / _safe_name(request.node.nodeid))
+    if keep and request.node in _FAILED:
+        # a relative DIR is the invocation's, whatever directory the test moved to
+        _keep(directory, Path(request.config.invocation_params.dir, keep), request.node.nodeid)
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +91,31 @@ def sentry_mirror_session(sentry_mirror_shared: Mirror) -> Mirror:
     return sentry_mirror_shared
 
 
-def _safe_name(nodeid: str) -> str:
-    """A test id as one directory name: ``tests/test_app.py::test_x[1]`` -> ``tests_test_app.py_test_x_1``."""
-    return re.sub(r"[^\w.-]+", "_", nodeid).strip("_") or "test"
+def _kept_name(nodeid: str) -> str:
+    """A test id as one directory name of its own: ``tests/test_app.py::test_x[a/b]`` ->
+    ``tests_test_app.py_test_x_a_b-`` + 8 hex of the id's sha1 (ids that read alike stay apart;
+    a long id is cut, the name fits every file system)."""
+    readable = re.sub(r"[^\w.-]+", "_", nodeid).strip("_")[:KEPT_NAME_CHARS] or "test"
+    return f"{readable}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}"
 
 
-def _keep(directory: Path, target: Path) -> None:
-    """Copy a failed test's snapshot files (the listener is stopped: they are complete)."""
-    if directory.is_dir():
-        shutil.copytree(directory, target, dirs_exist_ok=True)
+def _keep(directory: Path, keep: Path, nodeid: str) -> None:
+    """Copy a failed test's snapshot files (the listener is stopped: they are complete) into
+    a new directory under ``keep`` (``NAME``, else ``NAME-2``...: an earlier run's stays as it
+    was). A failure to copy is a warning: the test's outcome is its own."""
+    if not directory.is_dir():
+        return
+    name = _kept_name(nodeid)
+    try:
+        target = keep / name
+        for n in count(2):
+            if not target.exists():
+                break
+            target = keep / f"{name}-{n}"
+        shutil.copytree(directory, target)
+    except OSError as error:
+        warnings.warn(
+            f"--sentry-mirror-keep: could not keep the snapshots of {nodeid}: {error}",
+            pytest.PytestWarning,
+            stacklevel=2,
+        )

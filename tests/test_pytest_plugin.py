@@ -10,7 +10,9 @@ the package installed (``pip install -e .``), as CI does.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import hashlib
 import importlib.metadata
 import re
 import subprocess
@@ -18,6 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from sentry_mirror import pytest_plugin
+from sentry_mirror.io.snapshot import iter_records
 
 pytest_plugins = ["pytester"]
 
@@ -141,10 +146,103 @@ def test_tests_using_the_fixtures_with_the_real_sdk(pytester: pytest.Pytester, t
     assert not [line for line in errors if "bob@example.com" in line]  # found and named, never shown
     assert not [line for line in result.outlines if "sentry_mirror/" in line]  # no frame of sentry-mirror
     assert {
-        "test_in_process.py_test_waiting_for_what_never_comes",
-        "test_in_process.py_test_personal_data_is_found",
+        kept_name(
+            "test_in_process.py_test_waiting_for_what_never_comes",
+            "test_in_process.py::test_waiting_for_what_never_comes",
+        ),
+        kept_name("test_in_process.py_test_personal_data_is_found", "test_in_process.py::test_personal_data_is_found"),
     } == {path.name for path in kept.iterdir()}
-    assert list((kept / "test_in_process.py_test_personal_data_is_found").glob("*.jsonl.zst"))
+    personal = "test_in_process.py::test_personal_data_is_found"
+    assert list((kept / kept_name("test_in_process.py_test_personal_data_is_found", personal)).glob("*.jsonl.zst"))
+
+
+def kept_name(readable: str, nodeid: str) -> str:
+    """The directory ``--sentry-mirror-keep`` gives a test: its id made readable, ``-``, 8 hex of its sha1."""
+    return f"{readable}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}"
+
+
+SEND = """
+import urllib.request
+
+
+def send(mirror, message):
+    body = ('{}\\n{"type":"event"}\\n{"message":"%s"}\\n' % message).encode()
+    url = f"http://127.0.0.1:{mirror.port}/api/1/envelope/?sentry_key=k"
+    urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5).read()
+"""
+
+KEEP_ALIKE = (
+    SEND
+    + """
+import pytest
+
+
+@pytest.mark.parametrize("x", ["a/b", "a_b", "a b", "x" * 300], ids=["a/b", "a_b", "a b", "y" * 300])
+def test_fails(sentry_mirror, x):
+    send(sentry_mirror, x[:20])
+    assert False
+"""
+)
+
+
+def test_kept_snapshots_of_ids_that_read_alike_or_are_long_stay_apart(pytester: pytest.Pytester) -> None:
+    """``test[a/b]``, ``test[a_b]`` and ``test[a b]`` get a directory each, and a 300-character
+    id a name every file system takes (no error added to the failed test)."""
+    pytester.makepyfile(test_keep=KEEP_ALIKE)
+    kept = pytester.path / "kept"
+    result = pytester.runpytest_subprocess(*PLUGIN, "--sentry-mirror-keep", str(kept), timeout=120)
+    result.assert_outcomes(failed=4)
+    ids = {"a/b": "a/b", "a_b": "a_b", "a b": "a b", "y" * 300: "x" * 20}
+    expected = {
+        kept_name(f"test_keep.py_test_fails_{re.sub('[/ ]', '_', i)}"[:100], f"test_keep.py::test_fails[{i}]"): message
+        for i, message in ids.items()
+    }
+    assert set(expected) == {path.name for path in kept.iterdir()}
+    for name, message in expected.items():
+        assert 109 >= len(name)
+        [record] = iter_records([kept / name])
+        assert f'"message":"{message}"' in record.data["body"]
+
+
+KEEP_CD = (
+    SEND
+    + """
+def test_moves_and_fails(monkeypatch, tmp_path, sentry_mirror):
+    monkeypatch.chdir(tmp_path)
+    send(sentry_mirror, "moved")
+    assert False
+"""
+)
+
+
+def test_a_relative_keep_directory_is_the_invocation_s(pytester: pytest.Pytester) -> None:
+    """A test that changes directory does not carry the kept snapshots into its ``tmp_path``
+    (which pytest deletes later): a relative DIR is where pytest was started."""
+    pytester.makepyfile(test_cd=KEEP_CD)
+    result = pytester.runpytest_subprocess(*PLUGIN, "--basetemp", "bt", "--sentry-mirror-keep", "kept", timeout=120)
+    result.assert_outcomes(failed=1)
+    [kept] = (pytester.path / "kept").iterdir()
+    assert kept.name == kept_name("test_cd.py_test_moves_and_fails", "test_cd.py::test_moves_and_fails")
+    [record] = iter_records([kept])
+    assert '"message":"moved"' in record.data["body"]
+    assert [] == list((pytester.path / "bt").rglob("kept"))
+
+
+def test_a_failure_to_keep_is_a_warning_and_an_earlier_run_s_copy_stays(pytester: pytest.Pytester) -> None:
+    """The test fails for its own reason only: a DIR that cannot be made is a warning. A
+    second run keeps its snapshots next to the first run's, not over them."""
+    pytester.makepyfile(test_cd=KEEP_CD)
+    (pytester.path / "a-file").write_text("not a directory")
+    result = pytester.runpytest_subprocess(*PLUGIN, "--sentry-mirror-keep", "a-file/kept", timeout=120)
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*PytestWarning: --sentry-mirror-keep: could not keep the snapshots of test_cd.py::test_moves_and_fails: *"]
+    )
+    for _ in range(2):
+        pytester.runpytest_subprocess(*PLUGIN, "--sentry-mirror-keep", "kept", timeout=120).assert_outcomes(failed=1)
+    name = kept_name("test_cd.py_test_moves_and_fails", "test_cd.py::test_moves_and_fails")
+    assert {name, f"{name}-2"} == {path.name for path in (pytester.path / "kept").iterdir()}
+    assert 1 == len(list((pytester.path / "kept" / name).glob("*.jsonl.zst")))
 
 
 @pytest.mark.usefixtures("plain_env")
@@ -184,6 +282,44 @@ def test_importing_the_plugin_imports_nothing_heavy() -> None:
     modules = set(result.stdout.split())
     assert {"sentry_mirror", "sentry_mirror.pytest_plugin"} == {m for m in modules if m.startswith("sentry_mirror")}
     assert set() == {m.split(".")[0] for m in modules} & {"aiohttp", "rich", "click", "zstandard", "orjson"}
+
+
+#: What the plugin may use of pytest when it runs (annotations are never evaluated): all in pytest 7.0.
+PYTEST_7_0 = {"hookimpl", "fixture", "PytestWarning"}
+
+
+def test_the_plugin_needs_nothing_newer_than_pytest_7_0_and_pluggy_1_0() -> None:
+    """The entry point loads the plugin into every pytest of an environment with sentry-mirror
+    installed, whatever its version (docs/testing.md: pytest 7.0 and pluggy 1.0 on): an
+    old-style hook wrapper (pluggy 1.1's ``wrapper=True`` is a TypeError before), no
+    ``pytest.StashKey``, nothing else of pytest's newer than 7.0. Checked against those
+    versions for real by hand (a venv with pytest==7.0.1, pluggy==1.0.0)."""
+    tree = ast.parse(Path(pytest_plugin.__file__).read_text())
+    annotations = {id(node) for annotation in annotations_of(tree) for node in ast.walk(annotation)}
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and "pytest" == node.value.id
+        and id(node) not in annotations
+    }
+    assert used <= PYTEST_7_0
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.keyword) and "wrapper" == n.arg]
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in {"stash", "StashKey"}]
+    options = pytest_plugin.pytest_runtest_makereport.pytest_impl  # type: ignore[attr-defined]
+    assert (True, False) == (options["hookwrapper"], options.get("wrapper", False))
+
+
+def annotations_of(tree: ast.Module) -> list[ast.expr]:
+    """Every annotation of ``tree``: of variables, arguments and return values."""
+    found: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign | ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef):
+            found.append(node.returns)
+    return [a for a in found if a is not None]
 
 
 def test_the_installed_distribution_registers_the_plugin() -> None:
