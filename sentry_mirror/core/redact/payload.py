@@ -1,0 +1,99 @@
+"""One parsed JSON payload redacted in place: every value the detectors flag
+(:func:`~sentry_mirror.core.pii.scanner.locate`, and Relay's scrubber under the relay
+engine) replaced by its pseudonym; only the matched part of a longer string
+(:func:`~sentry_mirror.core.redact.tokens.spans`) when the value itself holds the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sentry_mirror.core import pii
+from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Finding, Scanner
+from sentry_mirror.core.redact.relay_engine import RelayEngine
+from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form, spans
+
+Location = tuple[str | int, ...]
+
+
+def redact_payload(
+    payload: Any, item_type: str, names: Pseudonyms, scanner: Scanner, relay: RelayEngine | None = None
+) -> Any:
+    """``payload`` with its personal data replaced (the same object, changed, unless the
+    payload itself is a flagged string)."""
+    box = [payload]  # the root can be replaced like any value
+    wanted: dict[Location, list[tuple[str, str | None]]] = {}
+    for location, finding in locate(payload, item_type, scanner):
+        wanted.setdefault((0, *location), []).append((finding.kind, finding.scrubbed_by))
+    if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(payload, dict):
+        for location, kind in relay.locations(payload):
+            wanted.setdefault((0, *location), []).append((kind, None))
+    for location, found in wanted.items():
+        _replace(box, location, found, names)
+    if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
+        relay.settle(box[0])  # what Relay would still change is written as Relay writes it
+    return box[0]
+
+
+def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
+    parent: Any = box
+    for step in location[:-1]:
+        parent = _step(parent, step)
+        if parent is None:
+            return
+    last = location[-1]
+    value = _step(parent, last)
+    if value is None or isinstance(value, dict | list | bool):
+        return
+    parent[str(last) if isinstance(parent, dict) else last] = redacted_value(value, found, names)
+
+
+def _step(container: Any, step: str | int) -> Any:
+    if isinstance(container, dict):
+        return container.get(str(step))
+    if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
+        return container[step]
+    return None
+
+
+def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseudonyms) -> Any:
+    """A flagged scalar's replacement: Sentry's own form where its default scrubbing would
+    change even a pseudonym (:data:`SENTRY_FORM_KINDS`); else the pseudonyms of the parts
+    of the text that hold the data; else the whole value's pseudonym (a password under its key)."""
+    for kind, rule in found:
+        if rule is not None and kind in SENTRY_FORM_KINDS:
+            return sentry_form(rule)
+    text = value if isinstance(value, str) else str(value)
+    if text == FILTERED:
+        return value
+    parts = spans(text)
+    kinds = {kind for kind, _ in found}
+    if parts and kinds <= {kind for _, _, kind in parts}:
+        return names.text(text)
+    return names.of(found[0][0], text)
+
+
+def locate(payload: Any, item_type: str, scanner: Scanner | None = None) -> Iterator[tuple[Location, Finding]]:
+    """Where each finding of :func:`~sentry_mirror.core.pii.scan` is: the key/index path."""
+    stack: list[tuple[pii.Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
+    while stack:
+        site, value, where = stack.pop()
+        if isinstance(value, dict):
+            if site.descend:
+                for key, inner in value.items():
+                    child = site.child(str(key))
+                    if child is not None:
+                        stack.append((child, inner, (*where, key)))
+            continue
+        if isinstance(value, list):
+            if site.descend:
+                if site.pairs(value):
+                    for index, (name, inner) in enumerate(value):
+                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
+                else:
+                    element = site.element()
+                    for index, inner in enumerate(value):
+                        stack.append((element, inner, (*where, index)))
+            continue
+        for kind, example, rule in site.findings(value):
+            yield where, Finding(site.path, kind, example, rule)

@@ -1,0 +1,122 @@
+"""The pseudonymiser of one export: the key, what was replaced (kinds counted), and the
+replacements of the text forms of one record, so a value met again anywhere in it (the
+``sentry_key`` in a path, an address in an error message) gets the same pseudonym."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from sentry_mirror.core.pii import value_kinds
+from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
+
+#: Kinds whose pseudonym Sentry's default scrubbing would still change (a card pseudonym
+#: keeps a card's digits; the others are found by the key they sit under): where a default
+#: rule applies, the value is written as Sentry stores it (``[Filtered]``), as Sentry would.
+SENTRY_FORM_KINDS = frozenset({"credit_card", "password", "cookie", "session_id", "auth_token"})
+FILTERED = "[Filtered]"
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{32,}")
+
+
+def parse_key(raw: bytes) -> bytes:
+    """The key in a key file or ``SENTRY_MIRROR_REDACT_KEY``: hex digits (32 or more) are
+    read as bytes, anything else as its own bytes; surrounding whitespace is not part of it.
+    ValueError for an empty key."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("the redaction key is empty")
+    try:
+        decoded = text.decode("ascii")
+    except UnicodeDecodeError:
+        return text
+    return bytes.fromhex(decoded) if _HEX_KEY.fullmatch(decoded) and len(decoded) % 2 == 0 else text
+
+
+def key_id(key: bytes) -> str:
+    """Names a key without revealing it: the first 8 hex digits of its SHA-256."""
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+def sentry_form(rule: str) -> str:
+    """What Sentry stores in place of a value a default rule changes: ``[email]`` for a
+    replace rule (``@email:replace``), ``[Filtered]`` otherwise."""
+    name, _, method = rule.lstrip("@").partition(":")
+    return f"[{name}]" if method == "replace" else FILTERED
+
+
+class Pseudonyms:
+    """Pseudonyms under one key, counting the kinds replaced (:attr:`kinds`)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 1:
+            raise ValueError("the redaction key is empty")
+        self.key = key
+        self.kinds: Counter[str] = Counter()
+        #: text forms replaced in this record (original → pseudonym), for free text
+        self.seen: dict[str, str] = {}
+
+    def of(self, kind: str, value: str) -> str:
+        """The pseudonym of ``value`` (of ``kind``), remembered for :meth:`known`."""
+        token = pseudonym(self.key, kind, value)
+        self.kinds[kind] += 1
+        if len(value) >= 4:
+            self.seen[value] = token
+        return token
+
+    def public_key(self, value: str) -> str:
+        """A DSN public key's pseudonym: 32 hex digits, as a key is (a server still parses it)."""
+        if not value or is_pseudonym(value):
+            return value
+        token = hashlib.sha256(pseudonym(self.key, "public_key", value).encode()).hexdigest()[:32]
+        self.kinds["public_key"] += 1
+        if len(value) >= 4:
+            self.seen[value] = token
+        return token
+
+    def text(self, text: str) -> str:
+        """``text`` with the personal data in it (:func:`spans`) and the values already
+        replaced in this record (:attr:`seen`) replaced by their pseudonyms."""
+        for original, token in sorted(self.seen.items(), key=lambda pair: -len(pair[0])):
+            if original in text:
+                text = text.replace(original, token)
+        found = spans(text)
+        if not found:
+            return text
+        parts: list[str] = []
+        end = 0
+        for start, stop, kind in found:
+            parts += [text[end:start], self.of(kind, text[start:stop])]
+            end = stop
+        parts.append(text[end:])
+        return "".join(parts)
+
+    def reset(self) -> None:
+        """Forget the text forms of the record done (the kinds are counted on)."""
+        self.seen = {}
+
+
+def spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, kind)`` of the personal data in ``text``, in order, not overlapping,
+    pseudonyms left out."""
+    found: list[tuple[int, int, str]] = []
+    for start, stop, kind in _matches(text):
+        if any(start < b and a < stop for a, b, _ in found) or is_pseudonym(text[start:stop]):
+            continue
+        found.append((start, stop, kind))
+    return sorted(found)
+
+
+def _matches(text: str) -> Iterator[tuple[int, int, str]]:
+    """Every match the detectors make, searching on after each (they report one per kind)."""
+    for kind, matched in value_kinds(text):
+        at = text.find(matched)
+        while at >= 0:
+            yield at, at + len(matched), kind
+            rest = at + len(matched)
+            more = [m for k, m in value_kinds(text[rest:]) if k == kind]
+            if not more:
+                break
+            found = text.find(more[0], rest)
+            matched, at = more[0], found
