@@ -28,13 +28,16 @@ Relay itself (``sentry-relay`` 0.10.1) disagree, this follows Relay: user paths
 removed when the project turns on "Prevent storing of IP addresses", which is not a default.
 
 Examples are masked (:func:`mask`): a report never repeats the personal data it found.
+:func:`locate` gives each finding with the exact place of its value in the payload, and
+:func:`spans` the pieces of one string that are personal data (for ``export --redact``).
+Pseudonyms (:mod:`.pseudonym`) are no one's data: never found.
 
 The modules:
 
 ``detect``        the kinds one string holds, and those its key implies
 ``masking``       masked examples
 ``sentry_rules``  what Sentry's default scrubbing would change
-``scanner``       walking payloads, with the memory carried across them
+``scanner``       walking payloads, with the memory carried across them; places and spans
 ``relay``         the engines: built-in, or Sentry's own scrubber (``sentry-relay``)
 
 The patterns themselves are in :mod:`sentry_mirror.core.patterns`, beside the message
@@ -54,9 +57,12 @@ from sentry_mirror.core.pii.scanner import (
     MAX_DEPTH,
     Finding,
     Found,
+    Location,
     Scanner,
     Site,
+    locate,
     scan,
+    spans,
 )
 from sentry_mirror.core.pii.sentry_rules import sentry_default_rule
 
@@ -70,15 +76,18 @@ __all__ = [
     "SENSITIVE_COOKIES",
     "Finding",
     "Found",
+    "Location",
     "Scanner",
     "Site",
     "iban_valid",
     "key_kinds",
+    "locate",
     "luhn",
     "mask",
     "relay_available",
     "relay_rules",
     "scan",
     "sentry_default_rule",
+    "spans",
     "value_kinds",
 ]

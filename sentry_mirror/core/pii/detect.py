@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sentry_mirror.core.patterns import (
@@ -101,60 +101,86 @@ def _is_ipv6(text: str) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
-def cards(text: str) -> Iterator[str]:
+def cards(text: str) -> Iterator[re.Match[str]]:
+    """Each card number in ``text`` (13 to 19 digits passing Luhn, not all one digit)."""
     for match in CARD.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn(digits):
-            yield match.group()
+            yield match
 
 
-def value_kinds(text: str) -> Iterator[tuple[str, str]]:
-    """``(kind, matched text)`` for each kind of personal data found in one string."""
-    text = text[:MAX_SCAN]
+#: A kind, the match, and the group of the match that is the personal data itself.
+Match = tuple[str, re.Match[str], int]
+
+
+def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None = None) -> Iterator[Match]:
+    """The personal data in ``text``: ``(kind, match, group)``, the first of each kind (every
+    one with ``every``); ``ignore`` says which addresses and user names are no one's (pseudonyms)."""
     if (text.isalnum() and text.islower()) or ISO_TIME.fullmatch(text):
         return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
     if "@" in text:
         # the "@" that ends URL credentials (scheme://user:password@host) is not an address's
         credentials = list(URL_AUTH.finditer(text)) if "://" in text else []
-        if credentials:
-            yield "url_credentials", credentials[0].group()
+        for match in credentials[: None if every else 1]:
+            yield "url_credentials", match, 0
         taken = {m.end() - 1 for m in credentials}
-        for address in EMAIL.finditer(text):
-            if address.start() + address.group().index("@") not in taken:
-                yield "email", address.group()
-                break
+        addresses = (m for m in EMAIL.finditer(text) if m.start() + m.group().index("@") not in taken)
+        yield from _first(every, (("email", match, 0) for match in addresses))
     # each search runs only when the text has what its pattern cannot match without
     digit = DIGIT.search(text) is not None
-    found = IPV4.search(text) if digit and "." in text else None
-    if found:
-        if not found.group().startswith(_NOT_PERSONAL_IPS):
-            yield "ip", found.group()
-    elif ":" in text and ("::" in text or text.count(":") >= 7):  # ("::a" is an address: no digit needed)
-        for candidate in IPV6.finditer(text):
-            if _is_ipv6(candidate.group()):
-                yield "ip", candidate.group()
-                break
+    yield from _addresses(text, digit, every, ignore)
     if digit:
         if len(text) >= 13:
-            for card in cards(text):
-                yield "credit_card", card
-                break
+            yield from _first(every, (("credit_card", match, 0) for match in cards(text)))
         if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
-            for match in IBAN.finditer(text):
-                if iban_valid(match.group()):
-                    yield "iban", match.group()
-                    break
+            yield from _first(every, (("iban", m, 0) for m in IBAN.finditer(text) if iban_valid(m.group())))
     folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
-    found = BEARER.search(text) if "bearer" in folded or "token" in folded or "bas" in folded else None
-    found = found or (JWT.search(text) if "eyJ" in text else None)
-    if found:
-        yield "auth_token", found.group()
-    if "-----BEGIN" in text and (pem := PEM.search(text)):
-        yield "pem_key", pem.group()
+    tokens = list(BEARER.finditer(text)) if "bearer" in folded or "token" in folded or "bas" in folded else []
+    if "eyJ" in text and (every or not tokens):
+        tokens += JWT.finditer(text)
+    yield from _first(every, (("auth_token", match, 0) for match in tokens))
+    if "-----BEGIN" in text:
+        yield from _first(every, (("pem_key", match, 0) for match in PEM.finditer(text)))
     if "/home/" in text or "/Users/" in text or ":\\" in text:
-        home = USER_PATH.search(text)
-        if home and home.group(1).lower() not in _USER_PATH_IGNORED:
-            yield "user_path", home.group()
+        homes = USER_PATH.finditer(text)
+        yield from _first(every, (("user_path", m, 1) for m in homes if _personal_user(m.group(1), ignore)))
+
+
+def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:
+    for match in found:
+        yield match
+        if not every:
+            return
+
+
+def _personal_user(name: str, ignore: Callable[[str], bool] | None) -> bool:
+    return name.lower() not in _USER_PATH_IGNORED and not (ignore is not None and ignore(name))
+
+
+def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool] | None) -> Iterator[Match]:
+    """IPv4 addresses (not loopback, unspecified or broadcast); IPv6 ones when there are none
+    (or with ``every``), checked by :mod:`ipaddress`."""
+    v4 = False
+    if digit and "." in text:
+        for match in IPV4.finditer(text):
+            v4 = True
+            if not match.group().startswith(_NOT_PERSONAL_IPS) and not (ignore is not None and ignore(match.group())):
+                yield "ip", match, 0
+                if not every:
+                    return
+    if (every or not v4) and ":" in text and ("::" in text or text.count(":") >= 7):  # ("::a": no digit needed)
+        for match in IPV6.finditer(text):
+            if _is_ipv6(match.group()) and not (ignore is not None and ignore(match.group())):
+                yield "ip", match, 0
+                if not every:
+                    return
+
+
+def value_kinds(text: str, ignore: Callable[[str], bool] | None = None) -> Iterator[tuple[str, str]]:
+    """``(kind, matched text)`` for the first of each kind of personal data found in one
+    string (searched in its first :data:`MAX_SCAN` characters)."""
+    for kind, match, _ in matches(text[:MAX_SCAN], ignore=ignore):
+        yield kind, match.group()
 
 
 def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:

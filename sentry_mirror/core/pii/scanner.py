@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentry_mirror.core.patterns import CARD_NUMBER
-from sentry_mirror.core.pii.detect import key_kinds, value_kinds
+from sentry_mirror.core.pii.detect import key_kinds, matches, value_kinds
 from sentry_mirror.core.pii.masking import mask
+from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
 
 #: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
@@ -208,9 +209,11 @@ class Site:
         kinds: dict[str, tuple[str, str, str | None]] = {}
         for kind in self._key_kinds:
             kinds[kind] = (kind, mask(kind, text), rule)
-        for kind, found in value_kinds(text):
+        for kind, found in value_kinds(text, is_pseudonym):
             if kind not in kinds and not (kind == "ip" and self._versioned):
                 kinds[kind] = (kind, mask(kind, found), rule)
+        if kinds and is_pseudonym(text):
+            return ()  # a pseudonym (export --redact) is no one's data, whatever its key says
         return tuple(kinds.values())
 
 
@@ -218,28 +221,56 @@ def _pairs(value: list[Any]) -> bool:
     return bool(value) and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
 
-def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
-    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …).
-    A ``scanner`` carried from payload to payload remembers paths and values (faster, same answers)."""
-    stack: list[tuple[Site, Any]] = [((scanner or Scanner()).root(item_type), payload)]
+#: The exact place of a value in a payload: object keys and array indexes from the top (in
+#: a list of ``[name, value]`` pairs, the pair's index and 1, its value's).
+Location = tuple[str | int, ...]
+
+
+def locate(
+    payload: Any, item_type: str = "event", scanner: Scanner | None = None
+) -> Iterator[tuple[Location, Finding]]:
+    """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …),
+    with the :data:`Location` of its value. A ``scanner`` carried from payload to payload
+    remembers paths and values (faster, same answers)."""
+    stack: list[tuple[Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
     while stack:
-        site, value = stack.pop()
+        site, value, where = stack.pop()
         if isinstance(value, dict):
             if site.descend:
                 for key, inner in value.items():
                     child = site.child(str(key))
                     if child is not None:
-                        stack.append((child, inner))
+                        stack.append((child, inner, (*where, key)))
             continue
         if isinstance(value, list):
             if site.descend:
                 if site.pairs(value):
-                    for name, inner in value:
-                        stack.append((site.child(name), inner))  # type: ignore[arg-type]
+                    for index, (name, inner) in enumerate(value):
+                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
                 else:
                     element = site.element()
-                    for inner in value:
-                        stack.append((element, inner))
+                    for index, inner in enumerate(value):
+                        stack.append((element, inner, (*where, index)))
             continue
         for kind, example, rule in site.findings(value):
-            yield Finding(site.path, kind, example, rule)
+            yield where, Finding(site.path, kind, example, rule)
+
+
+def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:
+    """Every :class:`Finding` in one parsed payload, as :func:`locate` finds them."""
+    for _, finding in locate(payload, item_type, scanner):
+        yield finding
+
+
+def spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, kind)`` of each piece of personal data the patterns find in ``text``
+    (all of it, every occurrence; pseudonyms are no one's), in the order of the text: what
+    to replace in a longer string. A user path's span is the user's name. Spans never
+    overlap: of two that do, the one starting first (the longer at one start) is kept."""
+    found = sorted(((*match.span(group), kind) for kind, match, group in matches(text, True, is_pseudonym)),
+                   key=lambda span: (span[0], -span[1]))  # fmt: skip
+    kept: list[tuple[int, int, str]] = []
+    for span in found:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept

@@ -229,22 +229,22 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
         if match.start() + match.group().index("@") not in taken:
             found.append(("email", match.group()))
             break
-    ipv4 = patterns.IPV4.search(text)
+    ipv4 = [m.group() for m in patterns.IPV4.finditer(text)]
     if ipv4:
-        if not ipv4.group().startswith(detect._NOT_PERSONAL_IPS):
-            found.append(("ip", ipv4.group()))
+        found += [("ip", ip) for ip in ipv4 if not ip.startswith(detect._NOT_PERSONAL_IPS)][:1]
     else:
         found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
-    found += [("credit_card", card) for card in detect.cards(text)][:1]
+    found += [("credit_card", card.group()) for card in detect.cards(text)][:1]
     found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
     token = patterns.BEARER.search(text) or patterns.JWT.search(text)
     if token:
         found.append(("auth_token", token.group()))
     if patterns.PEM.search(text):
         found.append(("pem_key", patterns.PEM.search(text).group()))  # type: ignore[union-attr]
-    home = patterns.USER_PATH.search(text)
-    if home and home.group(1).lower() not in detect._USER_PATH_IGNORED:
-        found.append(("user_path", home.group()))
+    homes = [
+        m.group() for m in patterns.USER_PATH.finditer(text) if m.group(1).lower() not in detect._USER_PATH_IGNORED
+    ]
+    found += [("user_path", home) for home in homes][:1]
     return found
 
 
