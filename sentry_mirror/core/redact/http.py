@@ -8,8 +8,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sentry_mirror.core.pii import Scanner
-from sentry_mirror.core.redact.payload import locate, redacted_value
+from sentry_mirror.core.pii import Scanner, locate
+from sentry_mirror.core.redact.payload import redacted_value
 from sentry_mirror.core.redact.tokens import Pseudonyms
 
 _SENTRY_AUTH_HEADERS = frozenset({"x-sentry-auth", "authorization", "proxy-authorization"})

@@ -5,15 +5,11 @@ engine) replaced by its pseudonym; only the matched part of a longer string
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from sentry_mirror.core import pii
-from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Finding, Scanner
+from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form, spans
-
-Location = tuple[str | int, ...]
+from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form
 
 
 def redact_payload(
@@ -71,29 +67,3 @@ def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseud
     if parts and kinds <= {kind for _, _, kind in parts}:
         return names.text(text)
     return names.of(found[0][0], text)
-
-
-def locate(payload: Any, item_type: str, scanner: Scanner | None = None) -> Iterator[tuple[Location, Finding]]:
-    """Where each finding of :func:`~sentry_mirror.core.pii.scan` is: the key/index path."""
-    stack: list[tuple[pii.Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
-    while stack:
-        site, value, where = stack.pop()
-        if isinstance(value, dict):
-            if site.descend:
-                for key, inner in value.items():
-                    child = site.child(str(key))
-                    if child is not None:
-                        stack.append((child, inner, (*where, key)))
-            continue
-        if isinstance(value, list):
-            if site.descend:
-                if site.pairs(value):
-                    for index, (name, inner) in enumerate(value):
-                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
-                else:
-                    element = site.element()
-                    for index, inner in enumerate(value):
-                        stack.append((element, inner, (*where, index)))
-            continue
-        for kind, example, rule in site.findings(value):
-            yield where, Finding(site.path, kind, example, rule)

@@ -11,10 +11,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from sentry_mirror.core.pii import Location
 from sentry_mirror.core.pii.relay import DEFAULT_DATASCRUBBING
 from sentry_mirror.errors import MirrorError
-
-Location = tuple[str | int, ...]
 
 #: Relay's rule names (``@email:replace``) → the kinds of :mod:`sentry_mirror.core.pii`.
 _KINDS = {

@@ -7,9 +7,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator
 
-from sentry_mirror.core.pii import value_kinds
+from sentry_mirror.core.pii import spans
 from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
 
 #: Kinds whose pseudonym Sentry's default scrubbing would still change (a card pseudonym
@@ -95,28 +94,3 @@ class Pseudonyms:
     def reset(self) -> None:
         """Forget the text forms of the record done (the kinds are counted on)."""
         self.seen = {}
-
-
-def spans(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, kind)`` of the personal data in ``text``, in order, not overlapping,
-    pseudonyms left out."""
-    found: list[tuple[int, int, str]] = []
-    for start, stop, kind in _matches(text):
-        if any(start < b and a < stop for a, b, _ in found) or is_pseudonym(text[start:stop]):
-            continue
-        found.append((start, stop, kind))
-    return sorted(found)
-
-
-def _matches(text: str) -> Iterator[tuple[int, int, str]]:
-    """Every match the detectors make, searching on after each (they report one per kind)."""
-    for kind, matched in value_kinds(text):
-        at = text.find(matched)
-        while at >= 0:
-            yield at, at + len(matched), kind
-            rest = at + len(matched)
-            more = [m for k, m in value_kinds(text[rest:]) if k == kind]
-            if not more:
-                break
-            found = text.find(more[0], rest)
-            matched, at = more[0], found
