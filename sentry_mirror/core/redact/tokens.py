@@ -53,16 +53,14 @@ class Pseudonyms:
             raise ValueError("the redaction key is empty")
         self.key = key
         self.kinds: Counter[str] = Counter()
-        #: text forms replaced in this record (original → pseudonym), for free text
+        #: the public keys replaced in this record (original → pseudonym), replaced in free
+        #: text too (a key in a path, in an error message): nothing else finds them there
         self.seen: dict[str, str] = {}
 
     def of(self, kind: str, value: str) -> str:
-        """The pseudonym of ``value`` (of ``kind``), remembered for :meth:`known`."""
-        token = pseudonym(self.key, kind, value)
+        """The pseudonym of ``value`` (of ``kind``)."""
         self.kinds[kind] += 1
-        if len(value) >= 4:
-            self.seen[value] = token
-        return token
+        return pseudonym(self.key, kind, value)
 
     def public_key(self, value: str) -> str:
         """A DSN public key's pseudonym: 32 hex digits, as a key is (a server still parses it)."""
@@ -75,11 +73,11 @@ class Pseudonyms:
         return token
 
     def text(self, text: str) -> str:
-        """``text`` with the personal data in it (:func:`spans`) and the values already
-        replaced in this record (:attr:`seen`) replaced by their pseudonyms."""
+        """``text`` with the personal data in it (:func:`~sentry_mirror.core.pii.spans`) and
+        the public keys met in this record (:attr:`seen`) replaced by their pseudonyms."""
         for original, token in sorted(self.seen.items(), key=lambda pair: -len(pair[0])):
             if original in text:
-                text = text.replace(original, token)
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", token, text)
         found = spans(text)
         if not found:
             return text
@@ -92,5 +90,5 @@ class Pseudonyms:
         return "".join(parts)
 
     def reset(self) -> None:
-        """Forget the text forms of the record done (the kinds are counted on)."""
+        """Forget the keys of the record done (the kinds are counted on)."""
         self.seen = {}
