@@ -134,8 +134,7 @@ async def test_a_redacted_snapshot_holds_no_personal_data_and_the_same_issues(
     assert group_count(origin) == group_count(out)
     verified = cli_run("verify", str(out))
     assert 0 == verified.exit_code and "every check passed" in verified.output, verified.output
-    text = out.read_bytes()  # compressed, so also read every body
-    assert "jane.doe@example.com" not in "".join(bodies(out)) and b"jane.doe" not in text
+    assert "jane.doe" not in "".join(bodies(out))  # not even percent-encoded in a URL
     assert all(r.data["redacted"]["engine"] == engine for r in iter_records([out]))
 
 

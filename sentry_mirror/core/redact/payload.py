@@ -26,9 +26,25 @@ def redact_payload(
             wanted.setdefault((0, *location), []).append((kind, None))
     for location, found in wanted.items():
         _replace(box, location, found, names)
+    _percent_encoded(box, names)
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
     return box[0]
+
+
+def _percent_encoded(box: list[Any], names: Pseudonyms) -> None:
+    """Personal data the detectors cannot see, percent-encoded (``?email=jane%40example.com``
+    in a URL or a query string), replaced encoded alike."""
+    stack: list[Any] = [box]
+    while stack:
+        container = stack.pop()
+        keys = range(len(container)) if isinstance(container, list) else list(container)
+        for key in keys:
+            value = container[key]
+            if isinstance(value, dict | list):
+                stack.append(value)
+            elif isinstance(value, str) and "%" in value:
+                container[key] = names.encoded(value)
 
 
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:

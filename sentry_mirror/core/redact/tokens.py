@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from sentry_mirror.core.pii import spans
 from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
@@ -79,15 +80,28 @@ class Pseudonyms:
             if original in text:
                 text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", token, text)
         found = spans(text)
-        if not found:
+        if found:
+            parts: list[str] = []
+            end = 0
+            for start, stop, kind in found:
+                parts += [text[end:start], self.of(kind, text[start:stop])]
+                end = stop
+            parts.append(text[end:])
+            text = "".join(parts)
+        return self.encoded(text)
+
+    def encoded(self, text: str) -> str:
+        """``text`` with the personal data written percent-encoded in it (a URL's query:
+        ``jane%40example.com``) replaced by pseudonyms encoded alike."""
+        if "%" not in text:
             return text
-        parts: list[str] = []
-        end = 0
-        for start, stop, kind in found:
-            parts += [text[end:start], self.of(kind, text[start:stop])]
-            end = stop
-        parts.append(text[end:])
-        return "".join(parts)
+        plain = unquote_plus(text)
+        for start, stop, kind in spans(plain):
+            found = plain[start:stop]
+            for form in {quote(found, safe=""), quote(found), quote_plus(found)}:
+                if form != found and form in text:
+                    text = text.replace(form, quote(self.of(kind, found), safe=""))
+        return text
 
     def reset(self) -> None:
         """Forget the keys of the record done (the kinds are counted on)."""

@@ -65,3 +65,10 @@ def test_an_ip_pseudonym_is_an_address_in_the_reserved_range() -> None:
 )
 def test_what_sentry_stores_in_place_of_a_value(rule: str, form: str) -> None:
     assert form == sentry_form(rule)
+
+
+def test_percent_encoded_personal_data_is_replaced_encoded_alike() -> None:
+    names = Pseudonyms(KEY)
+    out = names.text("https://shop.example/?email=jane.doe%40example.com&page=2")
+    assert "jane" not in out and out.startswith("https://shop.example/?email=%3Cemail%3A") and out.endswith("&page=2")
+    assert "a%20b" == names.text("a%20b")
