@@ -135,6 +135,7 @@ async def test_a_redacted_snapshot_holds_no_personal_data_and_the_same_issues(
     verified = cli_run("verify", str(out))
     assert 0 == verified.exit_code and "every check passed" in verified.output, verified.output
     assert "jane.doe" not in "".join(bodies(out))  # not even percent-encoded in a URL
+    assert '"u-17"' not in "".join(bodies(out))  # the user's id is a pseudonym too
     assert all(r.data["redacted"]["engine"] == engine for r in iter_records([out]))
 
 

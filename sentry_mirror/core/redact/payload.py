@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
+from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.redact.relay_engine import RelayEngine
 from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form
 
@@ -27,9 +28,47 @@ def redact_payload(
     for location, found in wanted.items():
         _replace(box, location, found, names)
     _percent_encoded(box, names)
+    _user_ids(box[0], item_type, names)
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
     return box[0]
+
+
+#: Who a user is, where the detectors see no personal data (an id, a name): pseudonyms of
+#: the kind ``user``, the same as the envelope header's ``trace.user_id`` gets, so users are
+#: still counted and joined.
+USER_FIELDS = ("id", "username", "name")
+_USER_ATTRIBUTES = tuple(f"user.{field}" for field in USER_FIELDS)
+
+
+def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
+    if not isinstance(payload, dict):
+        return
+    _user_values(payload.get("user"), USER_FIELDS, names)
+    if item_type in ("session", "sessions"):
+        _user_values(payload, ("did",), names)
+        for aggregate in payload.get("aggregates") or () if isinstance(payload.get("aggregates"), list) else ():
+            _user_values(aggregate, ("did",), names)
+    entries = payload.get("items")
+    for entry in entries if isinstance(entries, list) else ():
+        attributes = entry.get("attributes") if isinstance(entry, dict) else None
+        if isinstance(attributes, dict):
+            for name in _USER_ATTRIBUTES:
+                _user_values(attributes.get(name), ("value",), names)
+
+
+def _user_values(container: Any, fields: tuple[str, ...], names: Pseudonyms) -> None:
+    if not isinstance(container, dict):
+        return
+    for field in fields:
+        value = container.get(field)
+        if (
+            isinstance(value, str | int)
+            and not isinstance(value, bool)
+            and value != ""
+            and not is_pseudonym(str(value))
+        ):
+            container[field] = names.of("user", str(value))
 
 
 def _percent_encoded(box: list[Any], names: Pseudonyms) -> None:

@@ -58,7 +58,7 @@ def test_every_finding_is_replaced_and_the_rest_is_kept() -> None:
     assert "theme" == out["request"]["cookies"][1][0] and out["request"]["cookies"][1][1].startswith("<cookie:")
     assert out["request"]["headers"][1][1].startswith("198.1")
     assert out["exception"] == make_event()["exception"]
-    assert "42" == out["user"]["id"]
+    assert out["user"]["id"].startswith("<user:")  # who the user is, still counted and joined
 
 
 def test_values_sentry_would_filter_anyway_are_written_as_sentry_stores_them() -> None:
@@ -131,3 +131,18 @@ def test_the_builtin_engine_finds_nothing_in_what_sentry_filtered() -> None:
     session cookie), a pseudonym would still be filtered (Relay flags it): the redactor writes
     ``[Filtered]``, as Sentry stores it, which no engine should count as personal data."""
     assert [] == list(pii.scan(redact(event())))
+
+
+def test_user_ids_get_the_pseudonym_the_trace_header_gets() -> None:
+    from sentry_mirror.core.redact import http
+
+    names = Pseudonyms(KEY)
+    header = http.envelope_header({"trace": {"user_id": "42"}}, names)
+    event = redact_payload(make_event(user={"id": 42, "username": "jdoe"}), "event", names, pii.Scanner())
+    session = redact_payload({"did": "42", "sid": "s"}, "session", names, pii.Scanner())
+    logs = {"items": [{"body": "x", "attributes": {"user.id": {"value": "42", "type": "string"}}}]}
+    logs = redact_payload(logs, "log", names, pii.Scanner())
+    token = header["trace"]["user_id"]
+    assert token.startswith("<user:")
+    assert token == event["user"]["id"] == session["did"] == logs["items"][0]["attributes"]["user.id"]["value"]
+    assert "s" == session["sid"] and event["user"]["username"].startswith("<user:")
