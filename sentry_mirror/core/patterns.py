@@ -98,8 +98,6 @@ NUMBER = re.compile(r"(?<!\w)-?\d+(\.\d+)?")
 
 #: 13 to 19 digits, optionally grouped by spaces or dashes (the caller checks Luhn).
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-#: A bare number that could be a card (Relay's prefixes: Amex, Visa, Mastercard, Discover).
-CARD_NUMBER = re.compile(r"(?:3[47]\d{13}|4\d{15}|5[1-5]\d{14}|6(?:011|5\d\d)\d{12})")
 #: A country code, two check digits and 11 to 30 alphanumerics (the caller checks mod 97).
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")

@@ -45,6 +45,10 @@ MAX_SCAN = 4096
 # ---------------------------------------------------------------- value detectors
 
 _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
+#: The first digits of payment cards (ISO/IEC 7812 industries: 2 and 5 Mastercard, 3 Amex,
+#: JCB and Diners, 4 Visa, 6 Discover, UnionPay and Maestro). Thread ids and timestamps start
+#: with a 1 (``140234567891234``, ``1764761234567``): a Luhn-valid one is not a card.
+_ISSUERS = "23456"
 _USER_PATH_IGNORED = frozenset({"shared", "public", "default", "all users", "runner", "root"})
 
 # ---------------------------------------------------------------- key detectors
@@ -131,7 +135,8 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     yield from _addresses(text, digit, every, ignore)
     if digit:
         if len(text) >= 13:
-            yield from _first(every, (("credit_card", match, 0) for match in cards(text)))
+            issued = (match for match in cards(text) if match.group()[0] in _ISSUERS)
+            yield from _first(every, (("credit_card", match, 0) for match in issued))
         if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
             yield from _first(every, (("iban", m, 0) for m in IBAN.finditer(text) if iban_valid(m.group())))
     folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core.patterns import CARD_NUMBER
 from sentry_mirror.core.pii.detect import key_kinds, matches, value_kinds
 from sentry_mirror.core.pii.masking import mask
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
@@ -51,6 +50,15 @@ MAX_CACHED = 256
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
 _KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+#: Keys whose values are identifiers (``thread_id``, ``tid``, ``thread.id``, ``event_id``),
+#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes:
+#: their digits are never a card number, whatever Luhn says.
+_ID_KEY = re.compile(
+    r"(?i)(?:^|[._-])(?:ids?|tid|pid|uid|gid|ts)$|[a-z]id$|(?:addr|address|hash|checksum|digest|sha1|sha256|md5"
+    r"|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed|count|size|length|offset|lineno|colno|port|build)$"
+)
+#: Keys naming a card number: the only place a JSON number is read as one.
+_CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -88,6 +96,8 @@ class Site:
     key's ``parent`` key, as :func:`scan` names them), and what lies under it."""
 
     __slots__ = (
+        "_card_key",
+        "_cards",
         "_element",
         "_key_kinds",
         "_mode",
@@ -118,12 +128,16 @@ class Site:
         #: containers here are walked (deeper ones are not)
         self.descend = depth < MAX_DEPTH
         #: numbers here are read (a count or a time elsewhere holds no personal data)
-        self.keyed = bool(key and _KEYED.search(key))
+        self.keyed = bool(key and (_KEYED.search(key) or _CARD_KEY.search(key)))
         self.children: dict[str, Site | None] = {}
         self._element: Site | None = None
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
         self._versioned = "version" in path.lower()
+        #: card numbers are looked for here: in strings unless the key names an id, a time,
+        #: a count…; in JSON numbers only under a card's key
+        self._card_key = bool(key and _CARD_KEY.search(key))
+        self._cards = self._card_key or not (key and _ID_KEY.search(key))
         #: only the value's own patterns can find something here (a rule is only said of a find)
         self._plain = not self._key_kinds
         self.cache: dict[str, Found] | None = {}
@@ -167,11 +181,9 @@ class Site:
         elif value is None or isinstance(value, bool):
             return ()
         elif isinstance(value, int | float):
-            if not self.keyed and not (
-                isinstance(value, int) and 10**14 <= value < 10**16 and CARD_NUMBER.fullmatch(str(value))
-            ):
-                return ()  # a count, a line number, a timestamp: no personal data, nothing to filter
-            text = str(value)
+            if not self.keyed:
+                return ()  # a count, a line number, a timestamp, an id: no personal data, nothing to filter
+            return self._analyse(str(value), self._card_key)  # (not remembered: "1" and 1 may differ)
         else:
             text = str(value)
         if not text:
@@ -198,7 +210,9 @@ class Site:
         scanner.cached += 1
         return found
 
-    def _analyse(self, text: str) -> Found:
+    def _analyse(self, text: str, cards: bool | None = None) -> Found:
+        """What ``text`` holds here; ``cards``: whether a card number is looked for (a
+        number's), else as the path says."""
         mode = self._mode
         if mode == "fixed":
             rule = self._rule
@@ -209,9 +223,11 @@ class Site:
         kinds: dict[str, tuple[str, str, str | None]] = {}
         for kind in self._key_kinds:
             kinds[kind] = (kind, mask(kind, text), rule)
+        cards = self._cards if cards is None else cards
         for kind, found in value_kinds(text, is_pseudonym):
-            if kind not in kinds and not (kind == "ip" and self._versioned):
-                kinds[kind] = (kind, mask(kind, found), rule)
+            if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):
+                continue
+            kinds[kind] = (kind, mask(kind, found), rule)
         if kinds and is_pseudonym(text):
             return ()  # a pseudonym (export --redact) is no one's data, whatever its key says
         return tuple(kinds.values())

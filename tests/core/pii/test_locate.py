@@ -90,12 +90,15 @@ def test_pseudonyms_are_no_ones_data() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(TEXT, PIECES), max_size=4))
-def test_replacing_the_spans_by_pseudonyms_leaves_no_personal_data(parts: list[str]) -> None:
-    """What a redactor does with spans: the result holds nothing the patterns find."""
+def test_pseudonyms_put_in_place_of_the_spans_are_not_found(parts: list[str]) -> None:
+    """What a redactor does with spans: the pseudonyms put in their place are never found.
+    (Something else may be: a pseudonym glued to digits can complete a card number, ``1-1::``
+    to ``1-2001:2::…``, or end a run of digits that hid one; a redactor checks its result.)"""
     text = "".join(parts)
     out, last = [], 0
     for start, end, kind in pii.spans(text):
         out += [text[last:start], pseudonym(b"k" * 32, kind, text[start:end])]
         last = end
     redacted = "".join([*out, text[last:]])
-    assert [] == pii.spans(redacted)
+    tokens = [out[n] for n in range(1, len(out), 2)]
+    assert not [redacted[start:end] for start, end, _ in pii.spans(redacted) if redacted[start:end] in tokens]

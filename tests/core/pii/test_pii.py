@@ -203,10 +203,12 @@ def test_builtin_rules_agree_with_sentry_relay(event: dict[str, object]) -> None
 
 
 def test_numbers() -> None:
-    """Timestamps and counts are not cards, even when they pass Luhn; a card-shaped number is."""
+    """Timestamps and counts are not cards, even when they pass Luhn; a JSON number is a card
+    only under a card's key (design 19: a card-shaped number elsewhere, once flagged, is an id)."""
     assert {} == kinds({"timestamp": 1763894400123, "start": 1763894400123456, "n": 4242424242424242.0})
-    assert {"extra.n": {"credit_card"}} == kinds({"extra": {"n": 4242424242424242}})
+    assert {} == kinds({"extra": {"n": 4242424242424242}})
     assert {"extra.card_number": {"credit_card"}} == kinds({"extra": {"card_number": 4242424242424242}})
+    assert {"extra.cc": {"credit_card"}} == kinds({"extra": {"cc": 4242424242424242}})
 
 
 # ---------------------------------------------------------------- remembering does not change answers
@@ -234,7 +236,7 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
         found += [("ip", ip) for ip in ipv4 if not ip.startswith(detect._NOT_PERSONAL_IPS)][:1]
     else:
         found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
-    found += [("credit_card", card.group()) for card in detect.cards(text)][:1]
+    found += [("credit_card", card.group()) for card in detect.cards(text) if card.group()[0] in "23456"][:1]
     found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
     token = patterns.BEARER.search(text) or patterns.JWT.search(text)
     if token:
@@ -358,6 +360,53 @@ def test_a_site_finds_what_the_rules_say(parts: list[str], where: tuple[str, lis
         for kind in pii.key_kinds(site.key, site.parent, text):
             expected[kind] = (kind, pii.mask(kind, text), rule)
         for kind, found in pii.value_kinds(text):
+            if kind == "credit_card" and site.key in ("trace_id", "event_id", "sid"):
+                continue  # an id's digits are not a card
             if kind not in expected and not (kind == "ip" and "version" in site.path.lower()):
                 expected[kind] = (kind, pii.mask(kind, found), rule)
     assert tuple(expected.values()) == site.findings(text) == site.findings(text)
+
+
+# ---------------------------------------------------------------- what is not personal data
+
+
+def test_ids_times_and_counts_are_not_cards() -> None:
+    """Luhn-valid digits in a profile's thread ids, a span's ``thread.id``, addresses, hashes
+    and times are not card numbers (as seen in real sentry-python captures)."""
+    luhn_valid = "140702602303168"  # a thread id from a real profile, passing Luhn
+    assert pii.luhn(luhn_valid)
+    profile = {
+        "profile": {"samples": [{"thread_id": luhn_valid, "elapsed_since_start_ns": "4242424242424242"}]},
+        "transaction": {"active_thread_id": "4242424242424242"},
+        "frames": [{"instruction_addr": "4242424242424242"}],
+    }
+    event = {
+        "contexts": {"trace": {"data": {"thread.id": "4242424242424242"}}},
+        "spans": [{"data": {"thread.id": "4242424242424242", "db.rows_count": "4242424242424242"}}],
+        "extra": {"sha1": "4242424242424242", "request_hash": "4242424242424242", "created_at": "4242424242424242"},
+        "user": {"id": "4242424242424242"},
+    }
+    assert {} == kinds(profile, "profile") == kinds(event)
+    # a card's key wins over an id's, and text is still read
+    assert {"extra.card_id": {"credit_card"}, "extra.note": {"credit_card"}} == kinds(
+        {"extra": {"card_id": "4242424242424242", "note": "thread 4242 4242 4242 4242"}}
+    )
+
+
+def test_only_card_issuers_digits_are_cards() -> None:
+    """A card number starts with 2 to 6 (ISO/IEC 7812): timestamps and thread ids in free
+    text start with a 1."""
+    assert pii.luhn("1764761234566") and pii.luhn("140702602303168")
+    assert [] == list(pii.value_kinds("thread 140702602303168 at 1764761234566"))
+    assert [("credit_card", "5555555555554444")] == list(pii.value_kinds("mc 5555555555554444"))
+
+
+def test_pseudonyms_are_never_personal_data() -> None:
+    """A value export --redact wrote (a token, an address of the pseudonym ranges) is no one's,
+    whatever key it sits under; real data beside one in a string still is."""
+    event = {
+        "user": {"email": "<email:5f2c09a1b3de>", "ip_address": "198.18.7.9"},
+        "request": {"cookies": {"sessionid": "<session_id:0123456789ab>"}},
+        "extra": {"password": "<password:0123456789ab>", "note": "from 198.19.0.1 and 203.0.113.7"},
+    }
+    assert {"extra.note": {"ip"}} == kinds(event)
