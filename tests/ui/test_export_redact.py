@@ -17,6 +17,7 @@ import sentry_sdk
 from click.testing import CliRunner, Result
 
 from sentry_mirror.core import envelope, pii
+from sentry_mirror.core.redact import placeholder
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.cli import cli
 from tests.bugsink import Bugsink
@@ -30,6 +31,7 @@ KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #: What the built-in engine still reports in a redacted snapshot: Sentry's own ``[Filtered]``
 #: (10 characters) under a password, cookie or auth key (see tests/core/redact/test_payload.py).
 FILTERED_EXAMPLE = "*** (10 chars)"
+ATTACHMENT = b"\x00\x01jane.doe@example.com\xff"
 
 
 def cli_run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -75,7 +77,9 @@ async def capture(mirror: Mirror) -> Path:
     sentry_sdk.init(mirror.dsn(), send_default_pii=True, default_integrations=False, traces_sample_rate=1.0)
     try:
         sentry_sdk.set_user({"id": "u-17", "email": "jane.doe@example.com", "ip_address": "203.0.113.7"})
-        sentry_sdk.capture_message("password reset sent to jane.doe@example.com")
+        with sentry_sdk.new_scope() as scope:
+            scope.add_attachment(bytes=ATTACHMENT, filename="/home/jane/state.bin")
+            sentry_sdk.capture_message("password reset sent to jane.doe@example.com")
         sentry_sdk.capture_event(
             {
                 "message": "checkout failed",
@@ -245,3 +249,16 @@ async def test_bugsink_takes_the_redacted_snapshot_as_it_took_the_original(
         assert 0 == result.exit_code, result.output
         stored.append(len(bugsink.stored_events(project)))
     assert stored[0] > 0 and stored[0] == stored[1]
+
+
+@pytest.mark.parametrize("mode", ["placeholder", "drop"])
+async def test_attachments_are_replaced_by_as_many_bytes_or_dropped(mode: str, captured: Path, tmp_path: Path) -> None:
+    out = redacted(captured, tmp_path / "red.jsonl.zst", "--attachments", mode)
+    items = [item for r in iter_records([out]) for item in envelope.parse(r.body).items]
+    attachments = [item for item in items if item.type == "attachment"]
+    if mode == "drop":
+        assert [] == attachments
+    else:
+        assert [placeholder(len(ATTACHMENT))] == [item.payload for item in attachments]
+        assert "jane" not in attachments[0].headers["filename"]
+    assert any(item.type == "event" for item in items)
