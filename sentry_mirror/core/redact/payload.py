@@ -1,7 +1,8 @@
 """One parsed JSON payload redacted in place: every value the detectors flag
-(:func:`~sentry_mirror.core.pii.scanner.locate`, and Relay's scrubber under the relay
-engine) replaced by its pseudonym; only the matched part of a longer string
-(:func:`~sentry_mirror.core.redact.tokens.spans`) when the value itself holds the data."""
+(:func:`~sentry_mirror.core.pii.locate`, and Relay's scrubber under the relay engine)
+replaced by its pseudonym; only the matched part of a longer string
+(:func:`~sentry_mirror.core.pii.spans`) when the value itself holds the data. Users' ids
+and percent-encoded data (which the detectors do not see) are replaced too."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
     _user_values(payload.get("user"), USER_FIELDS, names)
     if item_type in ("session", "sessions"):
         _user_values(payload, ("did",), names)
-        for aggregate in payload.get("aggregates") or () if isinstance(payload.get("aggregates"), list) else ():
+        aggregates = payload.get("aggregates")
+        for aggregate in aggregates if isinstance(aggregates, list) else ():
             _user_values(aggregate, ("did",), names)
     entries = payload.get("items")
     for entry in entries if isinstance(entries, list) else ():

@@ -18,6 +18,7 @@ from sentry_mirror.core.redact.tokens import key_id
 from sentry_mirror.errors import DecodeError, MirrorError
 
 _TEXT_FIELDS = ("path", "remote_addr", "error")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Redactor:
@@ -94,7 +95,7 @@ def _summarised(out: dict[str, Any], body: bytes, original: dict[str, Any]) -> d
     headers = tuple((name, value) for name, value in out["headers"] if name.lower() != "content-encoding")
     request = ingest.Request(str(out.get("method") or "POST"), str(out.get("path") or "/"), out["query"], headers, body)
     outcome = ingest.handle(request)
-    built = records.build(request, outcome, received_at=datetime.now(UTC), remote_addr=None)
+    built = records.build(request, outcome, received_at=_EPOCH, remote_addr=None)  # only its body and summary are kept
     summary = built["summary"]
     old = original.get("summary")
     summary["event_id"] = old.get("event_id") if isinstance(old, dict) else None
