@@ -87,7 +87,7 @@ def export_command(
     \b
         sentry-mirror export --item-type event -o errors.jsonl.zst
         sentry-mirror export --sdk sentry.python --envelopes envelopes/
-        sentry-mirror export --redact --redact-key-file team.key -o shareable.jsonl.zst
+        sentry-mirror export --redact --redact-key-file team.key -o out.jsonl.zst
         sentry-mirror export --redact --fixtures fixtures/
     """
     extra = {name: options.pop(name) for name in _REDACT_ONLY}
