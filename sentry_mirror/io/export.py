@@ -1,4 +1,6 @@
-"""Writing selected records out: as a new snapshot file, or as one ``.envelope`` per request."""
+"""Writing selected records out: as a new snapshot file, or as one ``.envelope`` per request;
+redacted (``--redact``: a snapshot, or golden fixtures), with the key from a file or the
+environment."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentry_mirror.core import answer, bodies
+import orjson
+
+from sentry_mirror.core import answer, bodies, redact
+from sentry_mirror.core.pii.pseudonym import KEY_SIZE
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
-from sentry_mirror.io.files import create_private, private_directory
+from sentry_mirror.io.files import create_private, private_directory, write_new
 from sentry_mirror.io.snapshot import SnapshotWriter
 
 _ENVELOPE_ENDPOINTS = ("envelope", "tunnel")
@@ -97,3 +102,47 @@ def export_envelopes(
             continue
         written += 1
     return Exported(written, skipped, directory)
+
+
+#: The environment variable a redaction key can come from (never an option value).
+KEY_ENV = "SENTRY_MIRROR_REDACT_KEY"
+
+
+def redaction_key(key_file: Path | None, environ: Mapping[str, str]) -> tuple[bytes, bool]:
+    """``(key, made)``: the key in ``key_file``, else in :data:`KEY_ENV`, else a random one
+    (``made`` true: kept by no one, so its pseudonyms join only within this export)."""
+    try:
+        if key_file is not None:
+            return redact.parse_key(key_file.read_bytes()), False
+        if environ.get(KEY_ENV):
+            return redact.parse_key(environ[KEY_ENV].encode("utf-8", "surrogateescape")), False
+    except OSError as exc:
+        raise MirrorError(f"cannot read the redaction key file {key_file}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise MirrorError(str(exc)) from None
+    return os.urandom(KEY_SIZE), True
+
+
+def export_redacted(records: Iterable[Mapping[str, Any]], path: Path, redactor: redact.Redactor) -> Exported:
+    """:func:`export_snapshot` of the records redacted (docs/redaction.md)."""
+    return export_snapshot((redactor.record(dict(data)) for data in records), path)
+
+
+def export_fixtures(
+    records: Iterable[Mapping[str, Any]],
+    directory: Path,
+    redactor: redact.Redactor,
+    *,
+    warn: Callable[[str], None] = _ignore,
+) -> Exported:
+    """One redacted ``.envelope`` per SDK and item type in ``directory`` (owner-only), and
+    ``manifest.json`` listing them."""
+    private_directory(directory, warn=warn)
+    written: list[redact.Fixture] = []
+    requests = (redactor.record(dict(data)) for data in records if not answer.is_answer(data))
+    for fixture in redact.pick(requests):
+        write_new(directory / fixture.name, fixture.body)
+        written.append(fixture)
+    document = redact.manifest(written, redactor.engine, redactor.key_id)
+    write_new(directory / "manifest.json", orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return Exported(len(written), 0, directory)

@@ -1,0 +1,71 @@
+"""Golden fixtures (``export --redact --fixtures DIR``): one redacted example per SDK and
+item type, as the raw envelope a candidate server's tests can send, and a manifest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sentry_mirror.core import bodies
+from sentry_mirror.core.envelope import canonical_type
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Fixture:
+    """One example: the file it goes to, what it shows, and its envelope bytes."""
+
+    name: str
+    sdk: str
+    item_type: str
+    record_id: str
+    event_id: str | None
+    body: bytes
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "sdk": self.sdk,
+            "item_type": self.item_type,
+            "record_id": self.record_id,
+            "event_id": self.event_id,
+            "size": len(self.body),
+        }
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("._") or "unknown"
+
+
+def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
+    """The first accepted envelope of each (SDK name, item type) in ``records`` (redacted
+    ones), as a :class:`Fixture`; an envelope is the example of each type it is the first of."""
+    seen: set[tuple[str, str]] = set()
+    for data in records:
+        response = data.get("response")
+        status = response.get("status") if isinstance(response, dict) else None
+        summary = data.get("summary")
+        if data.get("endpoint") not in ("envelope", "tunnel") or not isinstance(status, int) or status >= 300:
+            continue
+        if not isinstance(summary, dict) or not isinstance(summary.get("items"), list):
+            continue
+        sdk = str(summary.get("sdk") or "unknown").split("/")[0]
+        for item in summary["items"]:
+            kind = canonical_type(str(item.get("type") if isinstance(item, dict) else ""))
+            if not kind or (sdk, kind) in seen:
+                continue
+            seen.add((sdk, kind))
+            name = f"{_safe(sdk)}-{_safe(kind)}.envelope"
+            yield Fixture(name, sdk, kind, str(data.get("id")), summary.get("event_id"), bodies.whole(data))
+
+
+def manifest(fixtures: Iterable[Fixture], engine: str, key_id: str) -> dict[str, Any]:
+    """The manifest of a fixtures directory."""
+    return {
+        "format": 1,
+        "redacted": {"engine": engine, "key_id": key_id},
+        "fixtures": [fixture.entry() for fixture in fixtures],
+    }

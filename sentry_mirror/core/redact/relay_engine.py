@@ -1,0 +1,114 @@
+"""Relay's scrubber as the redactor's second opinion (``--pii-engine relay``, and
+``--pii-rules`` with a project's own rules): which exact values ``pii_strip_event``
+changes (its ``_meta`` remarks), so the redactor replaces them in the original by
+pseudonyms; and :meth:`RelayEngine.settle`, which writes as Relay writes them the values
+Relay would still change in the redacted payload (a card pseudonym keeps a card's digits)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sentry_mirror.core.pii import Location
+from sentry_mirror.core.pii.relay import DEFAULT_DATASCRUBBING
+from sentry_mirror.errors import MirrorError
+
+#: Relay's rule names (``@email:replace``) → the kinds of :mod:`sentry_mirror.core.pii`.
+_KINDS = {
+    "email": "email",
+    "creditcard": "credit_card",
+    "ip": "ip",
+    "password": "password",
+    "bearer": "auth_token",
+    "cookies": "cookie",
+    "iban": "iban",
+    "pemkey": "pem_key",
+    "urlauth": "url_credentials",
+    "userpath": "user_path",
+    "usssn": "ssn",
+    "mac": "mac",
+    "imei": "imei",
+    "uuid": "uuid",
+}
+
+
+def rule_kind(rule: str) -> str:
+    """The kind a Relay rule finds (``@creditcard:filter`` → ``credit_card``); a project's
+    own rule is ``personal``."""
+    name = rule.lstrip("@").partition(":")[0].lower()
+    return _KINDS.get(name, "personal")
+
+
+def _relay() -> Any:
+    try:
+        return importlib.import_module("sentry_relay")
+    except ImportError:
+        raise MirrorError(
+            "--pii-engine relay and --pii-rules need Sentry's scrubber: pip install sentry-relay"
+        ) from None
+
+
+class RelayEngine:
+    """Sentry's default scrubbing, plus a project's own PII config (``rules``: the JSON text
+    of Sentry's advanced data scrubbing, checked by ``validate_pii_config``)."""
+
+    def __init__(self, rules: str | None = None) -> None:
+        self.relay = _relay()
+        self.configs = [self.relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)]
+        if rules is not None:
+            try:
+                self.relay.validate_pii_config(rules)
+                config = json.loads(rules)
+            except ValueError as exc:
+                raise MirrorError(f"--pii-rules: not a valid Relay PII config: {exc}") from None
+            self.configs.append(config)
+
+    def _stripped(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for config in self.configs:
+            try:
+                yield self.relay.pii_strip_event(config, payload)
+            except Exception:  # Relay refuses what it cannot read: nothing found there
+                continue
+
+    def locations(self, payload: dict[str, Any]) -> Iterator[tuple[Location, str]]:
+        """``(location, kind)`` of each value Relay changes in ``payload``."""
+        for stripped in self._stripped(payload):
+            for location, rule in remarks(stripped.get("_meta"), ()):
+                yield location, rule_kind(rule)
+
+    def settle(self, payload: dict[str, Any]) -> None:
+        """Write Relay's own value where it would still change the redacted ``payload``."""
+        for stripped in self._stripped(payload):
+            for location, _ in remarks(stripped.get("_meta"), ()):
+                new, parent = stripped, payload
+                for step in location[:-1]:
+                    new, parent = _at(new, step), _at(parent, step)
+                last = location[-1]
+                if _at(parent, last) is not None:
+                    value = _at(new, last)
+                    parent[str(last) if isinstance(parent, dict) else last] = (
+                        value if isinstance(value, str) else "[Filtered]"
+                    )
+
+
+def _at(container: Any, step: str | int) -> Any:
+    if isinstance(container, dict):
+        return container.get(str(step))
+    if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
+        return container[step]
+    return None
+
+
+def remarks(meta: Any, where: Location) -> Iterator[tuple[Location, str]]:
+    """``(location, first rule)`` of each remark in a ``_meta`` tree (array indices as ints)."""
+    if not isinstance(meta, dict):
+        return
+    for key, inner in meta.items():
+        if key == "":
+            found = inner.get("rem") if isinstance(inner, dict) else None
+            if found and where and isinstance(found[0], list) and found[0]:
+                yield where, str(found[0][0])
+            continue
+        yield from remarks(inner, (*where, int(key) if key.isdigit() else key))

@@ -1,0 +1,108 @@
+"""The pseudonymiser of one export: the key, what was replaced (kinds counted), and the
+replacements of the text forms of one record, so a value met again anywhere in it (the
+``sentry_key`` in a path, an address in an error message) gets the same pseudonym."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from urllib.parse import quote, quote_plus, unquote_plus
+
+from sentry_mirror.core.pii import spans
+from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
+
+#: Kinds whose pseudonym Sentry's default scrubbing would still change (a card pseudonym
+#: keeps a card's digits; the others are found by the key they sit under): where a default
+#: rule applies, the value is written as Sentry stores it (``[Filtered]``), as Sentry would.
+SENTRY_FORM_KINDS = frozenset({"credit_card", "password", "cookie", "session_id", "auth_token"})
+FILTERED = "[Filtered]"
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{32,}")
+
+
+def parse_key(raw: bytes) -> bytes:
+    """The key in a key file or ``SENTRY_MIRROR_REDACT_KEY``: hex digits (32 or more) are
+    read as bytes, anything else as its own bytes; surrounding whitespace is not part of it.
+    ValueError for an empty key."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("the redaction key is empty")
+    try:
+        decoded = text.decode("ascii")
+    except UnicodeDecodeError:
+        return text
+    return bytes.fromhex(decoded) if _HEX_KEY.fullmatch(decoded) and len(decoded) % 2 == 0 else text
+
+
+def key_id(key: bytes) -> str:
+    """Names a key without revealing it: the first 8 hex digits of its SHA-256."""
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+def sentry_form(rule: str) -> str:
+    """What Sentry stores in place of a value a default rule changes: ``[email]`` for a
+    replace rule (``@email:replace``), ``[Filtered]`` otherwise."""
+    name, _, method = rule.lstrip("@").partition(":")
+    return f"[{name}]" if method == "replace" else FILTERED
+
+
+class Pseudonyms:
+    """Pseudonyms under one key, counting the kinds replaced (:attr:`kinds`)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 1:
+            raise ValueError("the redaction key is empty")
+        self.key = key
+        self.kinds: Counter[str] = Counter()
+        #: the public keys replaced in this record (original → pseudonym), replaced in free
+        #: text too (a key in a path, in an error message): nothing else finds them there
+        self.seen: dict[str, str] = {}
+
+    def of(self, kind: str, value: str) -> str:
+        """The pseudonym of ``value`` (of ``kind``)."""
+        self.kinds[kind] += 1
+        return pseudonym(self.key, kind, value)
+
+    def public_key(self, value: str) -> str:
+        """A DSN public key's pseudonym: 32 hex digits, as a key is (a server still parses it)."""
+        if not value or is_pseudonym(value):
+            return value
+        token = hashlib.sha256(pseudonym(self.key, "public_key", value).encode()).hexdigest()[:32]
+        self.kinds["public_key"] += 1
+        if len(value) >= 4:
+            self.seen[value] = token
+        return token
+
+    def text(self, text: str) -> str:
+        """``text`` with the personal data in it (:func:`~sentry_mirror.core.pii.spans`) and
+        the public keys met in this record (:attr:`seen`) replaced by their pseudonyms."""
+        for original, token in sorted(self.seen.items(), key=lambda pair: -len(pair[0])):
+            if original in text:
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", token, text)
+        found = spans(text)
+        if found:
+            parts: list[str] = []
+            end = 0
+            for start, stop, kind in found:
+                parts += [text[end:start], self.of(kind, text[start:stop])]
+                end = stop
+            parts.append(text[end:])
+            text = "".join(parts)
+        return self.encoded(text)
+
+    def encoded(self, text: str) -> str:
+        """``text`` with the personal data written percent-encoded in it (a URL's query:
+        ``jane%40example.com``) replaced by pseudonyms encoded alike."""
+        if "%" not in text:
+            return text
+        plain = unquote_plus(text)
+        for start, stop, kind in spans(plain):
+            found = plain[start:stop]
+            for form in {quote(found, safe=""), quote(found), quote_plus(found)}:
+                if form != found and form in text:
+                    text = text.replace(form, quote(self.of(kind, found), safe=""))
+        return text
+
+    def reset(self) -> None:
+        """Forget the keys of the record done (the kinds are counted on)."""
+        self.seen = {}
