@@ -3,11 +3,12 @@
 Starting a thread and an event loop per Mirror would cost each test that much more; the
 loop runs while at least one Mirror uses it (:func:`acquire`/:func:`release` count
 them), and the last release stops it and joins its thread: no thread outlives the
-Mirrors (none is left for ``atexit`` to find)."""
+Mirrors (none is left for ``atexit`` to find). A child forked while it runs starts its own."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 _lock = threading.Lock()
@@ -46,6 +47,16 @@ def release() -> None:
         loop, thread, _loop, _thread = _loop, _thread, None, None
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
+
+
+def _forget_in_child() -> None:
+    """In a forked child the loop's thread does not exist: start afresh (a lock held by
+    another thread at the fork would stay held for ever: a new one)."""
+    global _lock, _users, _loop, _thread
+    _lock, _users, _loop, _thread = threading.Lock(), 0, None, None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def users() -> int:

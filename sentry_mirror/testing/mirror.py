@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -51,7 +52,13 @@ class Mirror:
         self.host = host
         self._script = script or Script(())
         self._listener: Listener | None = None
-        self._changed = threading.Condition(threading.RLock())
+        # `_lock` guards the reader and the entries; the listener's loop never takes it and
+        # no user code (a predicate) runs under it. `_wake` is only held for a counter's
+        # increment: the loop thread bumps `_generation` and wakes the waits, never blocked.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(threading.Lock())
+        self._generation = 0
+        self._epoch = 0  # one more at every reset: a wait then looks at the entries again
         self._reader = SnapshotReader(tuple)  # replaced at start
         self._entries: list[Envelope] = []
 
@@ -64,7 +71,7 @@ class Mirror:
         options = ListenOptions(host=self.host, port=0, directory=self.directory, script=self._script)
         listener = Listener(options, self._on_record)
         listener.start()
-        with self._changed:
+        with self._lock:
             self._listener = listener
             self._reader = SnapshotReader(listener.files)
             self._entries = []
@@ -83,9 +90,10 @@ class Mirror:
         self.stop()
 
     def _on_record(self, entry: dict[str, Any], upstream: dict[str, Any] | None = None) -> None:
-        """A record is on disk (on the listener's loop): wake the waits."""
-        with self._changed:
-            self._changed.notify_all()
+        """A record is on disk (on the listener's loop): wake the waits (never blocks on them)."""
+        with self._wake:
+            self._generation += 1
+            self._wake.notify_all()
 
     def _running(self) -> Listener:
         if self._listener is None or self._listener.ready is None:
@@ -135,7 +143,7 @@ class Mirror:
         return self._entries
 
     def _snapshot(self) -> list[Envelope]:
-        with self._changed:
+        with self._lock:
             return list(self._read())
 
     def requests(self) -> list[Request]:
@@ -152,12 +160,13 @@ class Mirror:
         return _items(self._snapshot(), type)
 
     def events(self) -> list[dict[str, Any]]:
-        """The error events' payloads (item type ``event``, store requests included)."""
-        return [item.json for item in self.items("event") if isinstance(item.json, dict)]
+        """The error events' payloads (item type ``event``, store requests included); each
+        call decodes them anew: editing one changes nothing the mirror gives out later."""
+        return [payload for item in self.items("event") if isinstance(payload := item.json, dict)]
 
     def transactions(self) -> list[dict[str, Any]]:
-        """The transactions' payloads."""
-        return [item.json for item in self.items("transaction") if isinstance(item.json, dict)]
+        """The transactions' payloads (decoded anew at each call, as :meth:`events`)."""
+        return [payload for item in self.items("transaction") if isinstance(payload := item.json, dict)]
 
     def wait_for(
         self,
@@ -167,28 +176,39 @@ class Mirror:
         *,
         type: str | None = None,
     ) -> list[Item]:
-        """Wait until at least ``count`` items (default 1) of ``type`` match ``predicate``;
-        return them all (arrival order) as soon as they are on disk. :class:`WaitTimeout`
-        after ``timeout`` seconds, saying what did arrive."""
+        """Wait until at least ``count`` items (default 1; 0 returns at once) of ``type``
+        match ``predicate``; return them all (arrival order) as soon as they are on disk.
+        :class:`WaitTimeout` after ``timeout`` seconds, saying what did arrive. Each item is
+        given to ``predicate`` once, outside the mirror's locks: it may call the mirror."""
         __tracebackhide__ = True
         wanted = 1 if count is None else count
+        _check_wait(wanted, timeout)
         deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                envelopes = self._read()
-                found = [item for item in _items(envelopes, type) if predicate is None or predicate(item)]
-                if len(found) >= wanted:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise WaitTimeout(summary.timeout_message(timeout, wanted, type, predicate, len(found), envelopes))
-                self._changed.wait(min(left, LOOK_EVERY))
+        found: list[Item] = []
+        checked, epoch = 0, -1
+        while True:
+            generation = self._generation  # read before the disk: a record after it wakes the wait
+            with self._lock:
+                envelopes = list(self._read())
+                if epoch != self._epoch:  # a reset: look at what arrived since
+                    found, checked, epoch = [], 0, self._epoch
+            found += [item for item in _items(envelopes[checked:], type) if predicate is None or predicate(item)]
+            checked = len(envelopes)
+            if len(found) >= wanted:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(summary.timeout_message(timeout, wanted, type, predicate, len(found), envelopes))
+            with self._wake:
+                if self._generation == generation:
+                    self._wake.wait(min(left, LOOK_EVERY))
 
     def reset(self) -> None:
         """Forget what arrived so far (the files stay); scripted answers are cleared too."""
-        with self._changed:
+        with self._lock:
             self._read()
             self._entries = []
+            self._epoch += 1
         if self._listener is not None and self._listener.ready is not None and self._listener.stopped is None:
             self._listener.replace_script(Script(()))
 
@@ -208,8 +228,11 @@ class Mirror:
 
     def assert_no_personal_data(self, rules: Iterable[str] | None = None, *, engine: str = pii.ENGINE) -> None:
         """Fail (AssertionError) when the report's personal-data detectors find any of the kinds
-        ``rules`` names (None: all of :data:`sentry_mirror.core.pii.KINDS`) in a payload since
-        the last reset; the message lists item type, field path, kind and a masked example."""
+        ``rules`` names in a payload since the last reset; the message lists item type, field
+        path, kind and a masked example. ``rules=None`` checks every kind of
+        :data:`sentry_mirror.core.pii.KINDS` but ``user_path``: the SDKs send the paths of
+        your own code's files (``/home/<you>/...``) in every stack frame; name it in
+        ``rules`` to check it too."""
         __tracebackhide__ = True
         wanted = personal.kinds(rules)
         personal.check_engine(engine)
@@ -221,7 +244,8 @@ class Mirror:
         self, *scenarios: str, script: str | os.PathLike[str] | None = None, status: int | None = None, **rule: Any
     ) -> None:
         """Scripted answers from now on, replacing earlier ones: ``--scenario`` specs
-        (``"rate-limit-transactions:2s"``), a TOML script (text or a path), and/or one rule
+        (``"rate-limit-transactions:2s"``), a TOML script (an ``os.PathLike``, or a ``str``
+        naming an existing file, or else TOML text), and/or one rule
         from keywords (the TOML rule keys: ``status=429, retry_after=60, item_type=[...],
         times=1``). ScriptError for a bad one, at the call (the answers then stay as they
         were). With no argument, the natural answers again."""
@@ -234,6 +258,13 @@ def _envelope(record: Record) -> Envelope | None:
     except (KeyError, TypeError, ValueError, AttributeError, MirrorError) as exc:
         warn(f"record {record.data.get('id')!r} skipped: {exc!r}")
         return None
+
+
+def _check_wait(count: int, timeout: float) -> None:
+    if count < 0:
+        raise ValueError(f"wait_for(count={count}): a count is 0 or more")
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"wait_for(timeout={timeout}): a timeout is a number of seconds, 0 or more")
 
 
 def _items(envelopes: Iterable[Envelope], type: str | None) -> list[Item]:

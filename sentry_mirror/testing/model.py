@@ -5,14 +5,18 @@ Every request becomes an :class:`Envelope`. Envelope and tunnel bodies are parse
 envelopes (leniently, as the readers do). Other endpoints get synthesised items: a store
 request one item per event it carries (``event`` or ``transaction``, the payload the
 event's JSON whatever the encoding sent: raw, base64, base64(zlib), the GET pixel's
-``sentry_data``); any other endpoint (security, nel, minidump, unreal, attachments,
-cron, otlp, unknown) one item whose type and headers are the first item the record's
-summary lists (the endpoint's name when it lists none) and whose payload is the whole
-decoded body. The synthesised envelope's headers are empty."""
+``sentry_data``). A multipart upload (minidump, attachments) one item per part, as Relay
+splits it: each file an ``attachment`` item (``attachment_type`` ``event.minidump`` for
+the minidump) with that part's bytes, the ``sentry`` field (the event's JSON) and the
+``sentry[a][b]`` fields merged into one ``event`` item, any other field a ``form_data``
+item. Any other endpoint (security, nel, a minidump sent as the bare file, unreal, cron,
+otlp, unknown) one item whose type and headers are the first item the record's summary
+lists (the endpoint's name when it lists none) and whose payload is the whole decoded
+body. The synthesised envelope's headers are empty."""
 
 from __future__ import annotations
 
-import functools
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,13 +26,16 @@ from typing import Any
 import orjson
 
 from sentry_mirror.core import envelope as envelopes
-from sentry_mirror.core import grouping
+from sentry_mirror.core import grouping, multipart
+from sentry_mirror.core.ingest.routes import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import MirrorError
 
-#: The endpoints whose bodies are envelopes.
-ENVELOPE_ENDPOINTS = frozenset({"envelope", "tunnel"})
+#: The endpoints whose multipart bodies are split into one item per part.
+MULTIPART_ENDPOINTS = frozenset({"minidump", "attachments"})
+#: A ``sentry[a][b]`` form field's keys.
+_SENTRY_FIELD = re.compile(r"sentry((?:\[[^\[\]]*\])+)")
 
 
 class WaitTimeout(AssertionError):
@@ -60,29 +67,37 @@ class Request:
         return title if isinstance(title, str) else None
 
 
+def parse_json(payload: bytes) -> Any:
+    """``payload`` as JSON (NaN and Infinity read too), None when it is not JSON."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return loads_or_none(payload)
+
+
 @dataclass(frozen=True)
 class Item:
-    """One item: its canonical ``type`` (core.envelope.canonical_type), headers and payload."""
+    """One item: its canonical ``type`` (core.envelope.canonical_type), headers and payload.
+    Hashable (by type and payload); equal when type, headers and payload are."""
 
     type: str
-    headers: dict[str, Any]
+    headers: dict[str, Any] = field(hash=False)
     payload: bytes = field(repr=False)
     request: Request = field(repr=False, compare=False)
 
-    @functools.cached_property
+    @property
     def json(self) -> Any:
-        """The payload as JSON (NaN and Infinity read too), None when it is not JSON; decoded once."""
-        try:
-            return orjson.loads(self.payload)
-        except orjson.JSONDecodeError:
-            return loads_or_none(self.payload)
+        """The payload as JSON (NaN and Infinity read too), None when it is not JSON; decoded
+        at each access, so a caller may edit what it gets without changing the item."""
+        return parse_json(self.payload)
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """A request as an envelope (synthesised for other endpoints: see the module's docstring)."""
+    """A request as an envelope (synthesised for other endpoints: see the module's docstring).
+    Hashable (by its items)."""
 
-    headers: dict[str, Any]
+    headers: dict[str, Any] = field(hash=False)
     items: tuple[Item, ...]
     request: Request = field(repr=False, compare=False)
 
@@ -133,8 +148,52 @@ def envelope_of(request: Request) -> Envelope:
         )
     summary = data.get("summary")
     listed = summary.get("items") if isinstance(summary, dict) else None
+    if request.endpoint in MULTIPART_ENDPOINTS:
+        parts = _parts(request, listed)
+        if parts is not None:
+            return Envelope({}, parts, request)
     first: dict[str, Any] = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else {}
     named, given = first.get("type"), first.get("headers")
     kind = named if isinstance(named, str) else request.endpoint
     headers: dict[str, Any] = given if isinstance(given, dict) else {"type": kind}
     return Envelope({}, (Item(envelopes.canonical_type(kind), dict(headers), request.body, request),), request)
+
+
+def _parts(request: Request, listed: Any) -> tuple[Item, ...] | None:
+    """A multipart upload's items (see the module's docstring); None when the body is not
+    multipart or the record's summary does not list its parts."""
+    content_type = next((value for name, value in request.headers if name.lower() == "content-type"), "")
+    try:
+        parts = multipart.parse(request.body, content_type)
+    except multipart.MultipartError:
+        return None
+    if not isinstance(listed, list) or len(listed) != len(parts):
+        return None
+    items: list[Item] = []
+    event: dict[str, Any] | None = None
+    for part, summary in zip(parts, listed, strict=True):
+        headers = summary.get("headers") if isinstance(summary, dict) else None
+        if part.filename is None and (part.name == "sentry" or _SENTRY_FIELD.fullmatch(part.name)):
+            event = _merge_field(event or {}, part)
+        elif isinstance(headers, dict) and isinstance(headers.get("type"), str):
+            items.append(Item(envelopes.canonical_type(headers["type"]), dict(headers), part.data, request))
+        else:
+            return None
+    if event is not None:
+        items.insert(0, Item("event", {"type": "event"}, orjson.dumps(event), request))
+    return tuple(items)
+
+
+def _merge_field(event: dict[str, Any], part: multipart.Part) -> dict[str, Any]:
+    """``event`` with a ``sentry`` field's JSON merged in, or a ``sentry[a][b]`` field set."""
+    if part.name == "sentry":
+        given = parse_json(part.data)
+        return {**event, **given} if isinstance(given, dict) else event
+    keys = re.findall(r"\[([^\[\]]*)\]", part.name[len("sentry") :])
+    target = event
+    for key in keys[:-1]:
+        child = target.get(key)
+        target[key] = child = child if isinstance(child, dict) else {}
+        target = child
+    target[keys[-1]] = part.data.decode("utf-8", "replace")
+    return event

@@ -17,14 +17,23 @@ KEYWORDS_SOURCE = "respond_with()"
 
 
 def _script_text(script: str | os.PathLike[str]) -> tuple[str, str]:
-    """The TOML text and its source name: ``script`` is a path when it names a file, else text."""
-    if isinstance(script, os.PathLike) or ("\n" not in script and "=" not in script):
+    """The TOML text and its source name: ``script`` is a path when it is an ``os.PathLike``
+    or a ``str`` naming an existing file; any other ``str`` is TOML text (one with no ``=``
+    and no newline, which no TOML script is, is read as a path that is not there)."""
+    if isinstance(script, os.PathLike) or _is_file(script) or ("\n" not in script and "=" not in script):
         path = Path(script)
         try:
             return path.read_text(encoding="utf-8"), str(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise ScriptError(f"{path}: cannot be read: {exc}") from None
     return script, "respond_with(script=...)"
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):  # too long, a NUL: not a file name
+        return False
 
 
 def script_of(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ from sentry_mirror.testing import loop as shared
 #: How long stopping may take at most (the listener's grace period is 5 s; with nothing in
 #: flight it stops at once).
 STOP_TIMEOUT = 30.0
+#: How long binding may take at most (it takes about a millisecond).
+START_TIMEOUT = 30.0
+#: How long a call on the loop (new scripted answers) may take at most.
+CALL_TIMEOUT = 10.0
 
 
 class Listener:
@@ -30,6 +35,7 @@ class Listener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._task: concurrent.futures.Future[Stopped] | None = None
+        self._stopping = threading.Lock()  # two threads stopping at once release the loop once
 
     def start(self) -> Ready:
         loop = shared.acquire()
@@ -41,7 +47,11 @@ class Listener:
 
         task = asyncio.run_coroutine_threadsafe(run(), loop)
         futures: list[concurrent.futures.Future[Any]] = [bound, task]
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        concurrent.futures.wait(futures, timeout=START_TIMEOUT, return_when=concurrent.futures.FIRST_COMPLETED)
+        if not bound.done() and not task.done():
+            task.cancel()
+            shared.release()
+            raise MirrorError(f"the mirror did not start within {START_TIMEOUT:g} s")
         if not bound.done():
             shared.release()
             exc = task.exception()
@@ -52,7 +62,8 @@ class Listener:
         return self.ready
 
     def call(self, function: Callable[[], None]) -> None:
-        """Run ``function`` on the listener's loop and wait until it ran."""
+        """Run ``function`` on the listener's loop and wait until it ran (MirrorError after
+        :data:`CALL_TIMEOUT` seconds)."""
         if self._loop is None:
             raise RuntimeError("the mirror is not running")
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -66,7 +77,10 @@ class Listener:
                 done.set_result(None)
 
         self._loop.call_soon_threadsafe(run)
-        done.result()
+        try:
+            done.result(CALL_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            raise MirrorError(f"the mirror's loop did not answer within {CALL_TIMEOUT:g} s") from None
 
     def replace_script(self, script: Script) -> None:
         scripting = self.ready.scripting if self.ready is not None else None
@@ -76,10 +90,11 @@ class Listener:
 
     def stop(self) -> Stopped | None:
         """Stop (idempotent): requests in flight get the grace period, the snapshot is closed."""
-        loop, task, stop = self._loop, self._task, self._stop
-        if loop is None or task is None or stop is None:
-            return self.stopped
-        self._loop = None
+        with self._stopping:
+            loop, task, stop = self._loop, self._task, self._stop
+            if loop is None or task is None or stop is None:
+                return self.stopped
+            self._loop = None
         try:
             loop.call_soon_threadsafe(stop.set)
             self.stopped = task.result(STOP_TIMEOUT)

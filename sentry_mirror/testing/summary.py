@@ -5,19 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sentry_mirror.core.text import visible
 from sentry_mirror.testing.model import Envelope
 
 #: Envelopes listed in a summary; the rest are counted.
 MAX_LINES = 20
+#: The most characters of one captured name (SDK, path, item type, field path) shown.
+MAX_NAME = 120
+
+
+def shown(value: object, limit: int = MAX_NAME) -> str:
+    """Captured text as one visible line (terminal escapes, newlines shown escaped), capped."""
+    text = visible(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def envelope_line(envelope: Envelope) -> str:
     """One line: time, SDK, method and path, status, item types, the event's title."""
     request = envelope.request
-    types = ", ".join(item.type for item in envelope.items) or "no items"
+    types = shown(", ".join(item.type for item in envelope.items) or "no items", 4 * MAX_NAME)
     line = (
         f"{request.received_at:%H:%M:%S.%f}"[:-3]
-        + f"  {request.sdk or '-'}  {request.method} {request.path} -> {request.status}  [{types}]"
+        + f"  {shown(request.sdk or '-')}  {shown(request.method, 16)} {shown(request.path)}"
+        + f" -> {request.status}  [{types}]"
     )
     title = request.title
     return f"{line}  {title!r}" if title else line
@@ -36,9 +46,9 @@ def arrived(envelopes: Sequence[Envelope], limit: int = MAX_LINES) -> str:
 
 def wanted(count: int, type: str | None, predicate: Callable[..., Any] | None) -> str:
     """What a wait was for, in words."""
-    what = f"{count} item(s)" + (f" of type {type!r}" if type else "")
+    what = f"{count} item(s)" + (f" of type {shown(repr(type))}" if type else "")
     if predicate is not None:
-        what += f" matching {getattr(predicate, '__qualname__', repr(predicate))}"
+        what += f" matching {shown(getattr(predicate, '__qualname__', repr(predicate)))}"
     return what
 
 

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from sentry_mirror.testing import Issue, Mirror, WaitTimeout
 from sentry_mirror.testing import loop as shared
+from sentry_mirror.testing import mirror as mirror_module
 from sentry_mirror.ui.cli import cli
 from tests.factories import make_envelope, make_event
 
@@ -116,7 +117,8 @@ def test_a_record_can_be_read_as_soon_as_its_request_is_answered(mirror: Mirror)
         assert n + 1 == len(mirror.events())  # no wait: on disk before the answer went out
 
 
-def test_wait_for_wakes_when_the_record_is_written(mirror: Mirror) -> None:
+def test_wait_for_wakes_when_the_record_is_written(mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mirror_module, "LOOK_EVERY", 30)  # only the record's wake-up ends the wait in time
     timer = threading.Timer(0.2, lambda: send(mirror, make_envelope()))
     started = time.monotonic()
     timer.start()
@@ -132,6 +134,7 @@ def test_wait_for_counts_and_filters(mirror: Mirror) -> None:
         send(mirror, make_envelope(items=[({"type": "event"}, make_event(level="warning" if n else "error"))]))
     assert 2 == len(mirror.wait_for(2, lambda item: item.json["level"] == "warning", type="event"))
     assert 3 == len(mirror.wait_for(0))  # nothing to wait for: every item now
+    assert [] == mirror.wait_for(0, type="transaction", timeout=0)
 
 
 def test_wait_timeout_says_what_arrived_and_what_was_awaited(mirror: Mirror) -> None:
@@ -237,3 +240,20 @@ def test_environ_sets_and_restores_sentry_dsn(mirror: Mirror, monkeypatch: pytes
         assert mirror.dsn == os.environ["SENTRY_DSN"]
     assert "http://before@example.invalid/2" == os.environ["SENTRY_DSN"]
     assert {"A": "1", "SENTRY_DSN": mirror.dsn} == mirror.env({"A": "1"})
+
+
+def test_a_hostile_sdk_name_is_shown_escaped_on_one_line(mirror: Mirror) -> None:
+    sdk = {"name": "evil\x1b[31m\nE       fake", "version": "1"}
+    send(mirror, make_envelope({"event_id": "a" * 32, "sdk": sdk}, [({"type": "event"}, make_event())]))
+    with pytest.raises(WaitTimeout) as failed:
+        mirror.wait_for(type="transaction", timeout=0)
+    message = str(failed.value)
+    assert "\x1b" not in message and 2 == len(message.splitlines())
+    assert "evil\\x1b[31m\\nE       fake/1  POST" in message
+
+
+def test_events_are_fresh_copies(mirror: Mirror) -> None:
+    send(mirror, make_envelope())
+    mirror.events()[0]["exception"] = None
+    mirror.transactions()  # none: no error
+    assert mirror.events()[0]["exception"] is not None

@@ -12,10 +12,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentry_mirror.core.ingest import routes
 from sentry_mirror.core.record import Record
+from sentry_mirror.testing import model
 from sentry_mirror.testing.mirror import _envelope
 from sentry_mirror.testing.model import envelope_of, request_of
-from tests.factories import make_envelope, make_event, make_record, make_request
+from tests.factories import make_envelope, make_event, make_multipart, make_record, make_request
 
 STORE_PATH = "/api/42/store/"
 
@@ -98,3 +100,60 @@ def test_odd_records_are_skipped_with_a_warning_never_a_traceback(odd: dict[str,
         assert any("skipped" in str(c.message) for c in caught)
     else:
         assert all(isinstance(item.payload, bytes) for item in envelope.items)
+
+
+def test_item_json_is_a_fresh_copy_each_time() -> None:
+    body = make_envelope(items=[({"type": "event"}, make_event(user={"email": "bob@example.com"}))])
+    (item,) = envelope_of(request_of(Record(make_record(make_request(body=body))))).items
+    del item.json["user"]
+    assert {"email": "bob@example.com"} == item.json["user"]
+
+
+def test_items_and_envelopes_are_hashable() -> None:
+    body = make_envelope(items=[({"type": "event"}, make_event())])
+    first, second = (envelope_of(request_of(Record(make_record(make_request(body=body))))) for _ in range(2))
+    assert first == second and 1 == len({first, second})
+    assert 1 == len({*first.items, *second.items})
+
+
+def test_a_minidump_upload_is_one_item_per_part_and_its_sentry_fields_the_event() -> None:
+    sentry = b'{"release": "a@1", "user": {"email": "bob@example.com"}}'
+    body, content_type = make_multipart(
+        ("upload_file_minidump", "crash.dmp", b"MDMP" + b"\0" * 28),
+        ("sentry", None, sentry),
+        ("sentry[tags][os]", None, b"linux"),
+        ("log", "log.txt", b"the log"),
+        ("build", None, b"42"),
+    )
+    record = make_record(make_request(path="/api/1/minidump/", body=body, headers=[("Content-Type", content_type)]))
+    items = envelope_of(request_of(Record(record))).items
+    assert [
+        ("event", None, None),
+        ("attachment", "event.minidump", "crash.dmp"),
+        ("attachment", "event.attachment", "log.txt"),
+        ("form_data", None, None),
+    ] == [(item.type, item.headers.get("attachment_type"), item.headers.get("filename")) for item in items]
+    assert {"release": "a@1", "user": {"email": "bob@example.com"}, "tags": {"os": "linux"}} == items[0].json
+    assert items[1].payload.startswith(b"MDMP") and b"the log" == items[2].payload and b"42" == items[3].payload
+
+
+def test_an_attachments_upload_is_one_item_per_file() -> None:
+    body, content_type = make_multipart(("a", "a.txt", b"first"), ("b", "b.bin", b"second"))
+    path = "/api/1/events/" + "a" * 32 + "/attachments/"
+    record = make_record(make_request(path=path, body=body, headers=[("Content-Type", content_type)]))
+    items = envelope_of(request_of(Record(record))).items
+    assert [("attachment", "a.txt", b"first"), ("attachment", "b.bin", b"second")] == [
+        (item.type, item.headers["filename"], item.payload) for item in items
+    ]
+
+
+def test_a_bare_minidump_is_one_attachment_with_the_whole_body() -> None:
+    dump = b"MDMP" + b"\0" * 28
+    headers = [("Content-Type", "application/octet-stream")]
+    record = make_record(make_request(path="/api/1/minidump/", body=dump, headers=headers))
+    (item,) = envelope_of(request_of(Record(record))).items
+    assert ("attachment", "event.minidump", dump) == (item.type, item.headers["attachment_type"], item.payload)
+
+
+def test_envelope_endpoints_have_one_home_in_core() -> None:
+    assert model.ENVELOPE_ENDPOINTS is routes.ENVELOPE_ENDPOINTS == frozenset({"envelope", "tunnel"})

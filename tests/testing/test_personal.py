@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sentry_sdk
 
 from sentry_mirror.core import pii
 from sentry_mirror.core.lenient import loads_or_none
@@ -87,3 +88,49 @@ def test_a_payload_relay_refuses_gets_the_builtin_answer(mirror: Mirror) -> None
     urllib.request.urlopen(request, timeout=5).close()
     with pytest.raises(AssertionError, match=r"event  extra\.contact  email  "):
         mirror.assert_no_personal_data(engine="relay")
+
+
+def test_hostile_field_paths_are_shown_escaped_on_one_line(mirror: Mirror) -> None:
+    send_event(mirror, extra={"\x1b[31mkey\nE  fake": EMAIL})
+    with pytest.raises(AssertionError) as failed:
+        mirror.assert_no_personal_data()
+    message = str(failed.value)
+    assert "\x1b" not in message and 2 == len(message.splitlines())
+    assert "extra.\\x1b[31mkey\\nE  fake  email" in message
+
+
+def test_editing_what_events_gave_changes_nothing_checked(mirror: Mirror) -> None:
+    send_event(mirror, user={"email": EMAIL})
+    del mirror.events()[0]["user"]  # a test strips what it does not compare
+    assert {"email": EMAIL} == mirror.events()[0]["user"]
+    for item in mirror.items():
+        item.json.clear()
+    with pytest.raises(AssertionError, match=r"user\.email"):
+        mirror.assert_no_personal_data()
+
+
+#: Code "living" in a developer's home directory: the SDK sends each frame's file path.
+HOME_CODE = """
+def checkout():
+    raise ValueError("out of stock")
+
+try:
+    checkout()
+except ValueError:
+    sentry_sdk.capture_exception()
+"""
+
+
+def test_the_sdk_sending_your_home_directory_in_frames_passes_unless_asked(mirror: Mirror) -> None:
+    sentry_sdk.init(dsn=mirror.dsn, default_integrations=False, release="app@1")
+    try:
+        exec(compile(HOME_CODE, "/home/alice/shop/app.py", "exec"), {"sentry_sdk": sentry_sdk})
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()
+    (event,) = mirror.wait_for(type="event")
+    frames = event.json["exception"]["values"][0]["stacktrace"]["frames"]
+    assert "/home/alice/shop/app.py" in [frame.get("abs_path") for frame in frames]
+    mirror.assert_no_personal_data()
+    with pytest.raises(AssertionError, match=r"stacktrace\.frames\[\]\.abs_path  user_path  "):
+        mirror.assert_no_personal_data(rules={"user_path"})

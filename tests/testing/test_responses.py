@@ -117,3 +117,15 @@ def test_a_script_given_at_start_answers_until_replaced(tmp_path: Path) -> None:
         assert 503 == status_of(mirror)
         mirror.respond_with()  # nothing: the natural answers again
         assert 200 == status_of(mirror)
+
+
+def test_a_script_path_with_an_equals_sign_is_a_path(mirror: Mirror, tmp_path: Path) -> None:
+    path = tmp_path / "a=b" / "rules.toml"
+    path.parent.mkdir()
+    path.write_text(RULE)
+    mirror.respond_with(script=str(path))
+    assert 503 == status_of(mirror)
+    mirror.respond_with(script=RULE.replace("503", "502"))  # not a file: TOML text
+    assert 502 == status_of(mirror)
+    with pytest.raises(ScriptError, match="cannot be read"):
+        mirror.respond_with(script=str(tmp_path / "missing.toml"))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.listener import ListenOptions
-from sentry_mirror.testing import Mirror
+from sentry_mirror.testing import Mirror, running
 from sentry_mirror.testing import loop as shared
 from sentry_mirror.testing.running import Listener
 
@@ -56,3 +61,72 @@ def test_a_script_cannot_be_replaced_before_start(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="not running"):
         Listener(ListenOptions(directory=tmp_path), lambda *_: None).replace_script(Script(()))
+
+
+def _start_a_mirror_and_exit(directory: Path) -> None:
+    with Mirror(directory):
+        pass
+
+
+def test_a_process_forked_while_a_mirror_runs_can_start_its_own(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    with Mirror(tmp_path / "parent"):
+        child = context.Process(target=_start_a_mirror_and_exit, args=(tmp_path / "child",))
+        child.start()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert 0 == child.exitcode
+
+
+def test_a_listener_that_does_not_bind_in_time_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def never_binds(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(3600)
+
+    before = shared.users()
+    monkeypatch.setattr(running, "START_TIMEOUT", 0.2)
+    monkeypatch.setattr(running, "listen", never_binds)
+    with pytest.raises(MirrorError, match=r"did not start within 0\.2 s"):
+        Listener(ListenOptions(port=0, directory=tmp_path), lambda *_: None).start()
+    after(before)
+
+
+def test_a_call_on_a_busy_loop_gives_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(running, "CALL_TIMEOUT", 0.2)
+    listener = Listener(ListenOptions(port=0, directory=tmp_path), lambda *_: None)
+    listener.start()
+    try:
+        with pytest.raises(MirrorError, match=r"did not answer within 0\.2 s"):
+            listener.call(lambda: time.sleep(0.6))
+    finally:
+        listener.stop()
+
+
+class _SlowToRead(Listener):
+    """Reading ``_loop`` takes a while: two threads stopping at once both read it in the window."""
+
+    @property  # type: ignore[override]
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        value = self.__dict__.get("_loop_value")
+        time.sleep(0.05)  # the other thread reads the same value meanwhile
+        return value
+
+    @_loop.setter
+    def _loop(self, value: asyncio.AbstractEventLoop | None) -> None:
+        self.__dict__["_loop_value"] = value
+
+
+def test_two_threads_stopping_at_once_release_the_loop_once(tmp_path: Path) -> None:
+    before = shared.users()
+    with Mirror(tmp_path / "other") as other:
+        listener = _SlowToRead(ListenOptions(port=0, directory=tmp_path / "slow"), lambda *_: None)
+        listener.start()
+        stoppers = [threading.Thread(target=listener.stop) for _ in range(2)]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        assert before + 1 == shared.users()  # the other mirror still has its loop
+        assert other.wait_for(0, timeout=0) == []
+    after(before)
