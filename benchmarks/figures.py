@@ -459,19 +459,19 @@ def pii(results: Results) -> str:
     """Precision and recall of the personal-data engines on the labelled corpus."""
     doc = results["pii"]
     engines, captures = doc["figures"]["engines"], doc["figures"]["captures"]
-    words = {"builtin": "built-in (every JSON item)", "relay": "Relay's (events, transactions, feedback)"}
+    words = {"builtin": "built-in (every JSON item)", "relay": "relay (built-in, and what Relay scrubs beyond it)"}
     lines = [
         measured(doc),
         f"{len(captures)} captures, {sum(c['payloads'] for c in captures.values())} payloads,"
         f" {sum(c['labelled'] for c in captures.values())} labelled places (tests/data/pii_corpus):",
         "",
-        "| engine | precision | recall | found | false (places / values) | missed | not looked at | payloads per CPU second |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| engine | precision | recall | found | false (places / values) | missed | payloads per CPU second |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, e in engines.items():
         lines.append(
             f"| {words.get(name, name)} | {e['precision']:.3f} | {e['recall']:.3f} | {e['true_positives']}"
-            f" | {e['false_positives']} / {e['false_positive_findings']} | {e['missed']} | {e['not_seen']}"
+            f" | {e['false_positives']} / {e['false_positive_findings']} | {e['missed']}"
             f" | {n0(e['throughput']['payloads_per_cpu_s'])} |"
         )
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
@@ -479,7 +479,8 @@ def pii(results: Results) -> str:
         lines += [
             f"| {words.get(name, name)}: no false positive on the real SDK captures | {e['false_positives']}"
             f" | {met(e['false_positives'] == 0)} |",
-            f"| {words.get(name, name)}: recall ≥ 95% on the labelled places | {e['recall']:.1%} | {met(e['recall'] >= 0.95)} |",
+            f"| {words.get(name, name)}: recall ≥ 95% on the planted set | {e['planted_recall']:.1%}"
+            f" | {met(e['planted_recall'] >= 0.95)} |",
         ]
     return "\n".join(lines) + "\n"
 

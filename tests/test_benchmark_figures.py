@@ -186,10 +186,10 @@ def test_a_changed_pii_figure_changes_its_block(tmp_path: Path) -> None:
     root = copy_tree(tmp_path)
 
     def noisier(doc: dict[str, Any]) -> None:
-        doc["figures"]["engines"]["builtin"].update(false_positives=3, recall=0.5)
+        doc["figures"]["engines"]["builtin"].update(false_positives=3, planted_recall=0.5)
 
     edit_results(root, "pii", noisier)
     assert figures.main(["--root", str(root)]) == 0
     text = (root / "docs" / "performance.md").read_text()
     assert "| built-in (every JSON item): no false positive on the real SDK captures | 3 | not met |" in text
-    assert "| built-in (every JSON item): recall ≥ 95% on the labelled places | 50.0% | not met |" in text
+    assert "| built-in (every JSON item): recall ≥ 95% on the planted set | 50.0% | not met |" in text

@@ -38,7 +38,8 @@ The modules:
 ``masking``       masked examples
 ``sentry_rules``  what Sentry's default scrubbing would change
 ``scanner``       walking payloads, with the memory carried across them; places and spans
-``relay``         the engines: built-in, or Sentry's own scrubber (``sentry-relay``)
+``relay``         the engines: built-in, or ``relay`` (its findings with Sentry's own scrubber's
+                  say, ``sentry-relay``, and what that scrubber changes beyond them)
 
 The patterns themselves are in :mod:`sentry_mirror.core.patterns`, beside the message
 normaliser's.
@@ -50,9 +51,11 @@ from sentry_mirror.core.pii.relay import (
     ENGINE,
     RELAY_ENGINE,
     RELAY_ITEM_TYPES,
+    RelayScan,
     relay_available,
-    relay_detect,
+    relay_name,
     relay_rules,
+    relay_scan,
 )
 from sentry_mirror.core.pii.scanner import (
     MAX_DEPTH,
@@ -78,6 +81,7 @@ __all__ = [
     "Finding",
     "Found",
     "Location",
+    "RelayScan",
     "Scanner",
     "Site",
     "iban_valid",
@@ -86,8 +90,9 @@ __all__ = [
     "luhn",
     "mask",
     "relay_available",
-    "relay_detect",
+    "relay_name",
     "relay_rules",
+    "relay_scan",
     "scan",
     "sentry_default_rule",
     "spans",

@@ -48,6 +48,9 @@ MAX_SCAN = 4096
 # ---------------------------------------------------------------- value detectors
 
 _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
+#: A release as the SDKs name it, ``package@version`` (``app@1.2.3.4``, ``my.app@v1.0.0.0+5``):
+#: a four-part version (.NET assembly versions) is no IP address.
+_RELEASE = re.compile(r"[\w.:/-]+@v?(?:\d+\.){3}\d+(?:[-+][\w.+-]*)?")
 #: The first digits of payment cards (ISO/IEC 7812 industries: 2 and 5 Mastercard, 3 Amex,
 #: JCB and Diners, 4 Visa, 6 Discover, UnionPay and Maestro). Thread ids and timestamps start
 #: with a 1 (``140234567891234``, ``1764761234567``): a Luhn-valid one is not a card.
@@ -186,10 +189,10 @@ def _personal_user(name: str, ignore: Callable[[str], bool] | None) -> bool:
 
 
 def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool] | None) -> Iterator[Match]:
-    """IPv4 addresses (not loopback, unspecified or broadcast); IPv6 ones when there are none
-    (or with ``every``), checked by :mod:`ipaddress`."""
+    """IPv4 addresses (not loopback, unspecified or broadcast, not a release's version); IPv6
+    ones when there are none (or with ``every``), checked by :mod:`ipaddress`."""
     v4 = False
-    if digit and "." in text:
+    if digit and "." in text and not ("@" in text and _RELEASE.fullmatch(text)):
         for match in IPV4.finditer(text):
             v4 = True
             if not match.group().startswith(_NOT_PERSONAL_IPS) and not (ignore is not None and ignore(match.group())):

@@ -59,6 +59,9 @@ _ID_KEY = re.compile(
 )
 #: Keys naming a card number: the only place a JSON number is read as one.
 _CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
+#: Keys (or parent keys) naming a release or a distribution: what they hold is a version,
+#: whose four parts (.NET's 1.0.0.0) are no IP address. So is anything under a ``*version*`` key.
+_RELEASE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist)$")
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -133,7 +136,7 @@ class Site:
         self._element: Site | None = None
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
-        self._versioned = "version" in path.lower()
+        self._versioned = "version" in path.lower() or bool(_RELEASE_KEY.search(key) or _RELEASE_KEY.search(parent))
         #: card numbers are looked for here: in strings unless the key names an id, a time,
         #: a count…; in JSON numbers only under a card's key
         self._card_key = bool(key and _CARD_KEY.search(key))

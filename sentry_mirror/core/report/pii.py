@@ -3,8 +3,9 @@ and what Sentry's default scrubbing removes.
 
 With the built-in rules (:data:`sentry_mirror.core.pii.ENGINE`), the payloads are scanned by
 the walk the ``fields`` section makes (:mod:`.walker`), which calls :meth:`Pii.walked` after
-each; with ``engine="relay"``, Sentry's own scrubber says what it removes from events and
-transactions, the payloads are scanned here, and the section lists where the two disagree.
+each; with ``engine="relay"``, the payloads are scanned here by :func:`pii.relay_scan`
+(Sentry's own scrubber says what it removes from events, transactions and feedback, and the
+section lists where the two disagree and what Relay changes beyond the findings: ``relay_only``).
 Findings are counted per distinct (item type, path, what the value holds) before they go to
 the rows, in the order first met: the same figures.
 
@@ -73,28 +74,14 @@ class Pii:
 
     def _scan(self, payload: Any, kind: str) -> None:
         self.payloads += 1
-        rules: dict[str, str] | None = None
-        if self.engine == pii.RELAY_ENGINE and kind in pii.RELAY_ITEM_TYPES:
-            try:
-                rules = pii.relay_rules(payload)
-            except ImportError:
-                raise
-            except Exception:
-                self.relay_failures += 1
-        flagged: set[str] = set()
-        for finding in pii.scan(payload, kind, self.scanner):
-            if rules is not None:
-                relay_rule = rules.get(finding.path)
-                if (relay_rule is None) != (finding.scrubbed_by is None):
-                    self.disagreements.add(
-                        "\x00".join((kind, finding.path, finding.scrubbed_by or "kept", relay_rule or "kept"))
-                    )
-                flagged.add(finding.path)
-                finding = pii.Finding(finding.path, finding.kind, finding.example, relay_rule)
+        judged = pii.relay_scan(payload, kind, self.scanner)
+        self.relay_failures += judged.failed
+        for path, builtin, relay in judged.disagreements:
+            self.disagreements.add("\x00".join((kind, path, builtin, relay)))
+        for finding in judged.findings:
             self._row(kind, finding.path, finding.kind, finding.example, finding.scrubbed_by)
-        for path, rule in (rules or {}).items():
-            if path not in flagged:
-                self.relay_only.add(f"{kind}\x00{path}\x00{rule}")
+        for path, rule in judged.relay_only:
+            self.relay_only.add(f"{kind}\x00{path}\x00{rule}")
 
     def flush(self) -> None:
         """Add the personal data found so far (per path and value, in the order met) to the rows."""

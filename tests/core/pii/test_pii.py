@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
 
 from sentry_mirror.core import patterns, pii
 from sentry_mirror.core.pii import detect
@@ -428,3 +431,53 @@ def test_placeholders_sdks_write_are_not_personal_data() -> None:
         "extra": {"environ": {"HTTP_COOKIE": "sessionid=abc123; theme=dark"}},
     }
     assert {"extra.environ.HTTP_COOKIE": {"cookie"}} == kinds(event)
+
+
+def test_versions_are_not_ip_addresses() -> None:
+    """A four-part version (.NET's 1.0.0.0) under a release, dist or version key, or in a
+    ``package@version`` release, is no IP address; an address elsewhere still is."""
+    event = {
+        "release": "app@1.2.3.4",
+        "dist": "1.0.0.0",
+        "contexts": {"trace": {"release": "my.app@v10.2.3.4+build.5"}, "runtime": {"build_version": "4.0.30319.42"}},
+        "extra": {"tag": "billing@2.0.0.1", "ip": "203.0.113.7", "log": "ssh deploy@203.0.113.7 failed"},
+        "sdk": {"name": "sentry.dotnet", "version": "4.1.2.0"},
+    }
+    log = {"items": [{"attributes": {"sentry.release": {"value": "app@1.2.3.4", "type": "string"}}}]}
+    assert {"extra.ip": {"ip"}, "extra.log": {"ip"}} == kinds(event)
+    assert {} == kinds(log, "log")
+    assert [] == pii.spans("app@1.2.3.4") and [(11, 22, "ip")] == pii.spans("ssh deploy@203.0.113.7")
+
+
+def _real_sdk_payloads(release: str, dist: str) -> list[tuple[dict[str, object], str]]:
+    """What the real sentry-python sends for a message and a transaction with ``release``."""
+    sent: list[Envelope] = []
+
+    class Keep(Transport):
+        def capture_envelope(self, envelope: Envelope) -> None:
+            sent.append(envelope)
+
+    sentry_sdk.init(dsn="https://public@127.0.0.1:9/1", release=release, dist=dist, transport=Keep,
+                    traces_sample_rate=1.0)  # fmt: skip
+    try:
+        sentry_sdk.capture_message("checkout failed")
+        with sentry_sdk.start_transaction(name="checkout"):
+            pass
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init()  # no DSN: the global client goes back to doing nothing
+    return [(item.payload.json, item.type) for envelope in sent for item in envelope.items if item.payload.json]
+
+
+@pytest.mark.parametrize("engine", [pii.ENGINE, pii.RELAY_ENGINE])
+def test_a_real_sdks_four_part_release_is_no_ip(engine: str) -> None:
+    payloads = _real_sdk_payloads("app@1.2.3.4", "1.0.0.0")
+    events = [(payload, item_type) for payload, item_type in payloads if item_type in ("event", "transaction")]
+    assert {"event", "transaction"} == {item_type for _, item_type in events}
+    assert all(payload["release"] == "app@1.2.3.4" for payload, _ in events)
+    if engine == pii.ENGINE:
+        assert [] == [(item_type, f.path) for payload, item_type in payloads for f in pii.scan(payload, item_type)]
+    else:
+        require_relay()
+        judged = [pii.relay_scan(payload, item_type) for payload, item_type in payloads]
+        assert [] == [(j.findings, j.relay_only) for j in judged if j.findings or j.relay_only]

@@ -8,16 +8,16 @@ planter put there; a place holding a cookie may be found as a session id), a fal
 positive otherwise; a labelled place with no finding is a miss. Scores count places
 (capture, item type, path), and false positives also as findings (one per value).
 
-Engines: ``builtin`` (:func:`sentry_mirror.core.pii.locate`, on every JSON item the report
-reads, and profile chunks) and ``relay`` (:func:`sentry_mirror.core.pii.relay_detect`, Sentry's own detectors,
-on events, transactions and feedback only). Relay's schema keeps it out of some fields;
-:data:`RELAY_BLIND` names them, and its recall is given on the places it can see.
+Engines, on every JSON item the report reads, and profile chunks: ``builtin``
+(:func:`sentry_mirror.core.pii.locate`) and ``relay`` as ``report --pii-engine relay`` runs it
+(:func:`sentry_mirror.core.pii.relay_scan`: the built-in findings, and the paths Sentry's own
+default scrubbing changes in events, transactions and feedback that no finding covers). For
+``relay``, paths on both sides are compared as Relay names them (:func:`~sentry_mirror.core.pii.relay_name`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,23 +33,7 @@ CORPUS = Path(__file__).resolve().parent
 ROOT = CORPUS.parents[2]
 LABELS = CORPUS / "labels.json"
 ENGINES = (pii.ENGINE, pii.RELAY_ENGINE)
-#: Fields whose values Relay's scrubbing never looks at (its schema and default exclusions):
-#: exception values, log messages, source lines around a frame, file names, ``debug_meta``.
-RELAY_BLIND = re.compile(
-    r"^exception\.values\[\]\.value$|^logentry\.formatted$|^message$|\.(?:pre_context\[\]|post_context\[\]|context_line)$"
-    r"|\.(?:filename|abs_path)$|^debug_meta\."
-)
-
 Place = tuple[str, str, str]  # capture, item type, path
-#: Relay normalises an event before scrubbing it, so its paths are those of the stored
-#: event: headers' names in lower case here, breadcrumbs and exceptions under ``values``,
-#: a message as ``logentry.formatted``, the query string and cookies parsed into pairs.
-_RELAY_NAMES = (
-    (re.compile(r"^(breadcrumbs|exception|threads)\[\]"), r"\1.values[]"),
-    (re.compile(r"^message$"), "logentry.formatted"),
-    (re.compile(r"^request\.query_string\..*"), "request.query_string"),
-    (re.compile(r"^request\.(?:cookies\..*|headers\.cookie)$"), "request.cookies"),
-)
 
 
 def labels() -> dict[str, list[dict[str, Any]]]:
@@ -68,14 +52,6 @@ def payloads(capture: str) -> Iterator[tuple[dict[str, Any], str]]:
         yield from events_of(record, ITEM_TYPES)
 
 
-def relay_path(path: str) -> str:
-    """A path as Relay names it once it has normalised the event (to compare the two)."""
-    path = path.lower()
-    for pattern, name in _RELAY_NAMES:
-        path = pattern.sub(name, path)
-    return path
-
-
 def found(engine: str, capture: str) -> Counter[Place]:
     """Findings (one per value) per place of one capture, by one engine."""
     places: Counter[Place] = Counter()
@@ -84,9 +60,11 @@ def found(engine: str, capture: str) -> Counter[Place]:
         if engine == pii.ENGINE:
             for _, path in {(location, f.path) for location, f in pii.locate(payload, item_type, scanner)}:
                 places[capture, item_type, path] += 1
-        elif item_type in pii.RELAY_ITEM_TYPES:
-            for path in pii.relay_detect(payload):
-                places[capture, item_type, relay_path(path)] += 1
+        else:
+            judged = pii.relay_scan(payload, item_type, scanner)
+            paths = [finding.path for finding in judged.findings] + [path for path, _ in judged.relay_only]
+            for path in paths:
+                places[capture, item_type, pii.relay_name(path)] += 1
     return places
 
 
@@ -98,7 +76,6 @@ class Score:
     true: set[Place] = field(default_factory=set)
     false: Counter[Place] = field(default_factory=Counter)
     missed: set[Place] = field(default_factory=set)
-    blind: set[Place] = field(default_factory=set)  # missed where the engine cannot look
 
     @property
     def precision(self) -> float:
@@ -116,32 +93,25 @@ class Score:
             "false_positives": len(self.false),
             "false_positive_findings": sum(self.false.values()),
             "missed": len(self.missed),
-            "not_seen": len(self.blind),
             "precision": round(self.precision, 4),
             "recall": round(self.recall, 4),
         }
 
 
 def score(engine: str, captures: dict[str, list[dict[str, Any]]] | None = None) -> Score:
-    """How ``engine`` does on the corpus (or on some of its captures). For ``relay``, only
-    events, transactions and feedback count, and places in :data:`RELAY_BLIND` are not misses."""
+    """How ``engine`` does on the corpus (or on some of its captures)."""
     result = Score(engine)
     for capture, labelled in (captures if captures is not None else labels()).items():
         if engine == pii.ENGINE:
             truth = {(capture, label["item_type"], label["path"]) for label in labelled}
         else:
-            truth = {
-                (capture, label["item_type"], relay_path(label["path"]))
-                for label in labelled
-                if label["item_type"] in pii.RELAY_ITEM_TYPES
-            }
+            truth = {(capture, label["item_type"], pii.relay_name(label["path"])) for label in labelled}
         places = found(engine, capture)
         result.true |= truth & set(places)
         for place, count in places.items():
             if place not in truth:
                 result.false[place] += count
-        for place in truth - set(places):
-            (result.blind if engine != pii.ENGINE and RELAY_BLIND.search(place[2]) else result.missed).add(place)
+        result.missed |= truth - set(places)
     return result
 
 

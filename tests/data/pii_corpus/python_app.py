@@ -127,7 +127,7 @@ def main() -> int:
     )
     sentry_sdk.init(
         os.environ["SENTRY_DSN"],
-        release="corpus@1.0.0",
+        release="corpus@1.0.0.0" if planting else "corpus@1.0.0",  # planted: a four-part version is no IP
         environment="corpus",
         traces_sample_rate=1.0,
         enable_logs=True,
