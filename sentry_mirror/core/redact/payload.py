@@ -1,8 +1,8 @@
 """One parsed JSON payload redacted in place: every value the detectors flag
 (:func:`~sentry_mirror.core.pii.locate`, and Relay's scrubber under the relay engine)
 replaced by its pseudonym; only the matched part of a longer string
-(:func:`~sentry_mirror.core.pii.spans`) when the value itself holds the data. Users' ids
-and percent-encoded data (which the detectors do not see) are replaced too."""
+(:func:`~sentry_mirror.core.pii.spans`, which finds percent-encoded data too) when the value
+itself holds the data. Users' ids (which the detectors do not see) are replaced too."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def redact_payload(
             wanted.setdefault((0, *location), []).append((kind, None))
     for location, found in wanted.items():
         _replace(box, location, found, names)
-    _percent_encoded(box, names)
     _user_ids(box[0], item_type, names)
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
@@ -71,21 +70,6 @@ def _user_values(container: Any, fields: tuple[str, ...], names: Pseudonyms) -> 
             and not is_pseudonym(str(value))
         ):
             container[field] = names.of("user", str(value))
-
-
-def _percent_encoded(box: list[Any], names: Pseudonyms) -> None:
-    """Personal data the detectors cannot see, percent-encoded (``?email=jane%40example.com``
-    in a URL or a query string), replaced encoded alike."""
-    stack: list[Any] = [box]
-    while stack:
-        container = stack.pop()
-        keys = range(len(container)) if isinstance(container, list) else list(container)
-        for key in keys:
-            value = container[key]
-            if isinstance(value, dict | list):
-                stack.append(value)
-            elif isinstance(value, str) and "%" in value:
-                container[key] = names.encoded(value)
 
 
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
