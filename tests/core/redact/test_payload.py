@@ -93,6 +93,23 @@ def test_the_relay_engine_leaves_nothing_relay_would_change() -> None:
     assert out["user"]["email"].startswith("<email:")  # joins kept where Relay keeps the value
 
 
+def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
+    """Relay carries the SDK's ``_meta`` remarks through its scrubber: a string the SDK
+    trimmed (``!limit``) or a cookie it filtered (``!config``) is not Relay's finding."""
+    require_relay()
+    meta = {
+        "extra": {"note": {"": {"rem": [["!limit", "s", 27, 30]], "len": 9000}}},
+        "request": {"cookies": {"sessionid": {"": {"rem": [["!config", "s"]]}}}},
+    }
+    planted = make_event(
+        extra={"note": "a long text the SDK trimmed"}, request={"cookies": {"sessionid": "[Filtered]"}}, _meta=meta
+    )
+    names = Pseudonyms(KEY)
+    out = redact_payload(copy.deepcopy(planted), "event", names, pii.Scanner(), RelayEngine())
+    assert planted == out  # nothing there is personal data; the SDK's remarks are kept
+    assert {} == dict(names.kinds)
+
+
 def test_a_projects_own_rules_are_applied_too() -> None:
     require_relay()
     rules = '{"rules": {"order": {"type": "pattern", "pattern": "order-[0-9]+", "redaction": {"method": "replace", "text": "[order]"}}}, "applications": {"$string": ["order"]}}'
