@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentry_mirror.core.patterns import PLACEHOLDER
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form
+from sentry_mirror.core.redact.tokens import SENTRY_FORM_KINDS, Pseudonyms, sentry_form
 
 
 def redact_payload(
@@ -94,15 +95,16 @@ def _step(container: Any, step: str | int) -> Any:
 
 
 def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseudonyms) -> Any:
-    """A flagged scalar's replacement: Sentry's own form where its default scrubbing would
+    """A flagged scalar's replacement: a placeholder as it is (what an SDK left of a value it
+    filtered, ``[Filtered]``, is no one's); Sentry's own form where its default scrubbing would
     change even a pseudonym (:data:`SENTRY_FORM_KINDS`); else the pseudonyms of the parts
     of the text that hold the data; else the whole value's pseudonym (a password under its key)."""
+    text = value if isinstance(value, str) else str(value)
+    if PLACEHOLDER.fullmatch(text):
+        return value
     for kind, rule in found:
         if rule is not None and kind in SENTRY_FORM_KINDS:
             return sentry_form(rule)
-    text = value if isinstance(value, str) else str(value)
-    if text == FILTERED:
-        return value
     parts = spans(text)
     kinds = {kind for kind, _ in found}
     if parts and kinds <= {kind for _, _, kind in parts}:

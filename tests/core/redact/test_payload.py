@@ -110,6 +110,19 @@ def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
     assert {} == dict(names.kinds)
 
 
+def test_an_sdks_placeholder_is_kept_as_it_is() -> None:
+    """What an SDK left of a value it filtered is no one's: Relay flags it under a password
+    key, but it is neither given a pseudonym nor counted."""
+    from sentry_mirror.core.redact.payload import redacted_value
+
+    names = Pseudonyms(KEY)
+    for placeholder in ("[Filtered]", "***", "[ip]"):
+        assert placeholder == redacted_value(placeholder, [("password", None)], names)
+        assert placeholder == redacted_value(placeholder, [("password", "@password:filter")], names)
+    assert {} == dict(names.kinds)
+    assert redacted_value("hunter22", [("password", None)], names).startswith("<password:")
+
+
 def test_a_projects_own_rules_are_applied_too() -> None:
     require_relay()
     rules = '{"rules": {"order": {"type": "pattern", "pattern": "order-[0-9]+", "redaction": {"method": "replace", "text": "[order]"}}}, "applications": {"$string": ["order"]}}'
