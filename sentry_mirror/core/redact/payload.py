@@ -1,17 +1,18 @@
 """One parsed JSON payload redacted in place: every value the detectors flag
 (:func:`~sentry_mirror.core.pii.locate`, and Relay's scrubber under the relay engine)
 replaced by its pseudonym; only the matched part of a longer string
-(:func:`~sentry_mirror.core.pii.spans`) when the value itself holds the data. Users' ids
-and percent-encoded data (which the detectors do not see) are replaced too."""
+(:func:`~sentry_mirror.core.pii.spans`, which finds percent-encoded data too) when the value
+itself holds the data. Users' ids (which the detectors do not see) are replaced too."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sentry_mirror.core.patterns import PLACEHOLDER
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.tokens import FILTERED, SENTRY_FORM_KINDS, Pseudonyms, sentry_form
+from sentry_mirror.core.redact.tokens import SENTRY_FORM_KINDS, Pseudonyms, sentry_form
 
 
 def redact_payload(
@@ -28,7 +29,6 @@ def redact_payload(
             wanted.setdefault((0, *location), []).append((kind, None))
     for location, found in wanted.items():
         _replace(box, location, found, names)
-    _percent_encoded(box, names)
     _user_ids(box[0], item_type, names)
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
@@ -73,21 +73,6 @@ def _user_values(container: Any, fields: tuple[str, ...], names: Pseudonyms) -> 
             container[field] = names.of("user", str(value))
 
 
-def _percent_encoded(box: list[Any], names: Pseudonyms) -> None:
-    """Personal data the detectors cannot see, percent-encoded (``?email=jane%40example.com``
-    in a URL or a query string), replaced encoded alike."""
-    stack: list[Any] = [box]
-    while stack:
-        container = stack.pop()
-        keys = range(len(container)) if isinstance(container, list) else list(container)
-        for key in keys:
-            value = container[key]
-            if isinstance(value, dict | list):
-                stack.append(value)
-            elif isinstance(value, str) and "%" in value:
-                container[key] = names.encoded(value)
-
-
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
     parent: Any = box
     for step in location[:-1]:
@@ -110,15 +95,16 @@ def _step(container: Any, step: str | int) -> Any:
 
 
 def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseudonyms) -> Any:
-    """A flagged scalar's replacement: Sentry's own form where its default scrubbing would
+    """A flagged scalar's replacement: a placeholder as it is (what an SDK left of a value it
+    filtered, ``[Filtered]``, is no one's); Sentry's own form where its default scrubbing would
     change even a pseudonym (:data:`SENTRY_FORM_KINDS`); else the pseudonyms of the parts
     of the text that hold the data; else the whole value's pseudonym (a password under its key)."""
+    text = value if isinstance(value, str) else str(value)
+    if PLACEHOLDER.fullmatch(text):
+        return value
     for kind, rule in found:
         if rule is not None and kind in SENTRY_FORM_KINDS:
             return sentry_form(rule)
-    text = value if isinstance(value, str) else str(value)
-    if text == FILTERED:
-        return value
     parts = spans(text)
     kinds = {kind for kind, _ in found}
     if parts and kinds <= {kind for _, _, kind in parts}:

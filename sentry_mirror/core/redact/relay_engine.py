@@ -13,6 +13,7 @@ from typing import Any
 
 from sentry_mirror.core.pii import Location
 from sentry_mirror.core.pii.relay import DEFAULT_DATASCRUBBING
+from sentry_mirror.core.redact.tokens import FILTERED
 from sentry_mirror.errors import MirrorError
 
 #: Relay's rule names (``@email:replace``) → the kinds of :mod:`sentry_mirror.core.pii`.
@@ -66,9 +67,14 @@ class RelayEngine:
             self.configs.append(config)
 
     def _stripped(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """What Relay makes of ``payload`` under each config, asked without the payload's own
+        ``_meta``: Relay carries an SDK's remarks through (sentry-python's ``!config`` where
+        it filtered a cookie, ``!limit`` where it trimmed a string), and those are not
+        Relay's findings; the payload keeps them."""
+        event = {key: value for key, value in payload.items() if key != "_meta"}
         for config in self.configs:
             try:
-                yield self.relay.pii_strip_event(config, payload)
+                yield self.relay.pii_strip_event(config, event)
             except Exception:  # Relay refuses what it cannot read: nothing found there
                 continue
 
@@ -89,7 +95,7 @@ class RelayEngine:
                 if _at(parent, last) is not None:
                     value = _at(new, last)
                     parent[str(last) if isinstance(parent, dict) else last] = (
-                        value if isinstance(value, str) else "[Filtered]"
+                        value if isinstance(value, str) else FILTERED
                     )
 
 

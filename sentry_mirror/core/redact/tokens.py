@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, unquote
 
 from sentry_mirror.core.pii import spans
 from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
@@ -84,24 +84,19 @@ class Pseudonyms:
             parts: list[str] = []
             end = 0
             for start, stop, kind in found:
-                parts += [text[end:start], self.of(kind, text[start:stop])]
+                parts += [text[end:start], self._token(kind, text[start:stop])]
                 end = stop
             parts.append(text[end:])
             text = "".join(parts)
-        return self.encoded(text)
-
-    def encoded(self, text: str) -> str:
-        """``text`` with the personal data written percent-encoded in it (a URL's query:
-        ``jane%40example.com``) replaced by pseudonyms encoded alike."""
-        if "%" not in text:
-            return text
-        plain = unquote_plus(text)
-        for start, stop, kind in spans(plain):
-            found = plain[start:stop]
-            for form in {quote(found, safe=""), quote(found), quote_plus(found)}:
-                if form != found and form in text:
-                    text = text.replace(form, quote(self.of(kind, found), safe=""))
         return text
+
+    def _token(self, kind: str, found: str) -> str:
+        """The pseudonym of what :func:`~sentry_mirror.core.pii.spans` found, written as it
+        was: percent-encoded where it was (``jane%40example.com`` in a URL's query), so a URL
+        stays a URL; the pseudonym of the decoded value, so it joins with the plain one."""
+        plain = unquote(found)
+        token = self.of(kind, plain)
+        return token if plain == found else quote(token, safe="")
 
     def reset(self) -> None:
         """Forget the keys of the record done (the kinds are counted on)."""

@@ -30,25 +30,13 @@ def event() -> dict[str, Any]:
     )
 
 
-def value_at(payload: Any, location: tuple[str | int, ...]) -> Any:
-    for step in location:
-        payload = payload[step]
-    return payload
-
-
-def personal(payload: Any, item_type: str = "event") -> list[pii.Finding]:
-    """The built-in engine's findings but those in Sentry's own ``[Filtered]`` (see
-    :func:`test_the_builtin_engine_finds_nothing_in_what_sentry_filtered`)."""
-    return [f for where, f in pii.locate(payload, item_type) if value_at(payload, where) != "[Filtered]"]
-
-
 def redact(payload: Any, relay: RelayEngine | None = None, key: bytes = KEY) -> Any:
     return redact_payload(copy.deepcopy(payload), "event", Pseudonyms(key), pii.Scanner(), relay)
 
 
 def test_every_finding_is_replaced_and_the_rest_is_kept() -> None:
     out = redact(event())
-    assert [] == personal(out)
+    assert [] == list(pii.scan(out))
     assert out["user"]["email"].startswith("<email:")
     assert out["user"]["ip_address"].startswith("198.1")
     assert out["logentry"]["formatted"].startswith("order for <email:") and out["logentry"]["formatted"].endswith(
@@ -101,8 +89,38 @@ def test_the_relay_engine_leaves_nothing_relay_would_change() -> None:
     planted["extra"]["digits"] = "4111 1111 1111 1112"  # fails Luhn: Relay still calls it a card
     out = redact(planted, engine)
     assert {} == pii.relay_rules(out)
-    assert [] == personal(out)
+    assert [] == list(pii.scan(out))
     assert out["user"]["email"].startswith("<email:")  # joins kept where Relay keeps the value
+
+
+def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
+    """Relay carries the SDK's ``_meta`` remarks through its scrubber: a string the SDK
+    trimmed (``!limit``) or a cookie it filtered (``!config``) is not Relay's finding."""
+    require_relay()
+    meta = {
+        "extra": {"note": {"": {"rem": [["!limit", "s", 27, 30]], "len": 9000}}},
+        "request": {"cookies": {"sessionid": {"": {"rem": [["!config", "s"]]}}}},
+    }
+    planted = make_event(
+        extra={"note": "a long text the SDK trimmed"}, request={"cookies": {"sessionid": "[Filtered]"}}, _meta=meta
+    )
+    names = Pseudonyms(KEY)
+    out = redact_payload(copy.deepcopy(planted), "event", names, pii.Scanner(), RelayEngine())
+    assert planted == out  # nothing there is personal data; the SDK's remarks are kept
+    assert {} == dict(names.kinds)
+
+
+def test_an_sdks_placeholder_is_kept_as_it_is() -> None:
+    """What an SDK left of a value it filtered is no one's: Relay flags it under a password
+    key, but it is neither given a pseudonym nor counted."""
+    from sentry_mirror.core.redact.payload import redacted_value
+
+    names = Pseudonyms(KEY)
+    for placeholder in ("[Filtered]", "***", "[ip]"):
+        assert placeholder == redacted_value(placeholder, [("password", None)], names)
+        assert placeholder == redacted_value(placeholder, [("password", "@password:filter")], names)
+    assert {} == dict(names.kinds)
+    assert redacted_value("hunter22", [("password", None)], names).startswith("<password:")
 
 
 def test_a_projects_own_rules_are_applied_too() -> None:
@@ -122,10 +140,6 @@ def test_rules_relay_refuses_are_a_clear_error() -> None:
         RelayEngine("not json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/pii flags Sentry's own [Filtered] under a password, cookie or auth key as that kind (asked of helper pii)",
-)
 def test_the_builtin_engine_finds_nothing_in_what_sentry_filtered() -> None:
     """Where Sentry's default scrubbing filters a value whatever it is (a password key, a
     session cookie), a pseudonym would still be filtered (Relay flags it): the redactor writes
