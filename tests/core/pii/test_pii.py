@@ -9,6 +9,7 @@ from sentry_sdk.transport import Transport
 
 from sentry_mirror.core import patterns, pii
 from sentry_mirror.core.pii import detect
+from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from tests.helpers import require_relay
 
 
@@ -355,6 +356,8 @@ def test_a_scanner_carried_across_payloads_gives_the_same_findings(monkeypatch: 
     ("event", ["contexts", "trace", "trace_id"]), ("event", ["event_id"]), ("log", ["items"]),
     ("event", ["contexts", "runtime", "version"]), ("event", ["logentry", "formatted"]),
 ]))  # fmt: skip
+@example(["198.18.0.0"], ("event", ["user", "email"]))  # a pseudonym's address
+@example(["<password:0123456789ab>"], ("event", ["extra", "password"]))
 def test_a_site_finds_what_the_rules_say(parts: list[str], where: tuple[str, list[str]]) -> None:
     """Site.findings (path decisions made once, values remembered) against the functions it
     stands for: key_kinds, value_kinds (IPs not under a version key) and sentry_default_rule."""
@@ -367,10 +370,10 @@ def test_a_site_finds_what_the_rules_say(parts: list[str], where: tuple[str, lis
         site = site.element().child("body")  # type: ignore[assignment]
     rule = pii.sentry_default_rule(site.path, site.key, site.parent, text, item_type)
     expected: dict[str, tuple[str, str, str | None]] = {}
-    if text:
+    if text and not is_pseudonym(text):  # a pseudonym (export --redact) is no one's data, whatever its key
         for kind in pii.key_kinds(site.key, site.parent, text):
             expected[kind] = (kind, pii.mask(kind, text), rule)
-        for kind, found in pii.value_kinds(text):
+        for kind, found in pii.value_kinds(text, is_pseudonym):
             if kind == "credit_card" and site.key in ("trace_id", "event_id", "sid"):
                 continue  # an id's digits are not a card
             if kind not in expected and not (kind == "ip" and "version" in site.path.lower()):
