@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sentry_sdk
 from hypothesis import settings
 
 from sentry_mirror.core import ingest
@@ -19,6 +20,16 @@ from sentry_mirror.io.server import Running, Timeouts, create_app, serve
 from sentry_mirror.io.snapshot import iter_records
 from tests.bugsink import bugsink  # noqa: F401  (the session's Bugsink, for every test module)
 from tests.jsbuild import js_builds  # noqa: F401  (the esbuild-built app of the source map tests)
+
+
+@pytest.fixture(autouse=True)
+def _sentry_sdk_scopes_cleared() -> Any:
+    """What a test sets on sentry-sdk's scopes (a user, extras, tags) stays out of the next
+    test's events: the SDK's global and isolation scopes live as long as the process."""
+    yield
+    for scope in (sentry_sdk.get_global_scope(), sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()):
+        scope.clear()
+
 
 # In CI the property tests draw the same examples every run, so a landing never depends on
 # the luck of the draw; elsewhere each run explores new ones (and keeps what failed).

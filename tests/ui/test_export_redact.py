@@ -69,32 +69,31 @@ async def capture(mirror: Mirror) -> Path:
     headers, e-mails in messages, a card in a local variable."""
     sentry_sdk.init(mirror.dsn(), send_default_pii=True, default_integrations=False, traces_sample_rate=1.0)
     try:
-        with sentry_sdk.isolation_scope():  # the user set here stays out of other tests' events
-            sentry_sdk.set_user({"id": "u-17", "email": "jane.doe@example.com", "ip_address": "203.0.113.7"})
-            with sentry_sdk.new_scope() as scope:
-                scope.add_attachment(bytes=ATTACHMENT, filename="/home/jane/state.bin")
-                sentry_sdk.capture_message("password reset sent to jane.doe@example.com")
-            sentry_sdk.capture_event(
-                {
-                    "message": "checkout failed",
-                    "request": {
-                        "url": "https://shop.example/checkout?email=jane.doe%40example.com",
-                        "method": "POST",
-                        "headers": {
-                            "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJlLXNpZ24",
-                            "X-Forwarded-For": "203.0.113.7, 198.51.100.23",
-                            "Cookie": "sessionid=9f8e7d6c5b4a; theme=dark",
-                        },
-                        "cookies": {"sessionid": "9f8e7d6c5b4a", "theme": "dark"},
-                        "env": {"REMOTE_ADDR": "203.0.113.7"},
+        sentry_sdk.set_user({"id": "u-17", "email": "jane.doe@example.com", "ip_address": "203.0.113.7"})
+        with sentry_sdk.new_scope() as scope:
+            scope.add_attachment(bytes=ATTACHMENT, filename="/home/jane/state.bin")
+            sentry_sdk.capture_message("password reset sent to jane.doe@example.com")
+        sentry_sdk.capture_event(
+            {
+                "message": "checkout failed",
+                "request": {
+                    "url": "https://shop.example/checkout?email=jane.doe%40example.com",
+                    "method": "POST",
+                    "headers": {
+                        "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJlLXNpZ24",
+                        "X-Forwarded-For": "203.0.113.7, 198.51.100.23",
+                        "Cookie": "sessionid=9f8e7d6c5b4a; theme=dark",
                     },
-                }
-            )
-            try:
-                card = "4242424242424242"  # noqa: F841 - a local variable the SDK sends
-                raise ValueError("payment declined for jane.doe@example.com")
-            except ValueError:
-                sentry_sdk.capture_exception()
+                    "cookies": {"sessionid": "9f8e7d6c5b4a", "theme": "dark"},
+                    "env": {"REMOTE_ADDR": "203.0.113.7"},
+                },
+            }
+        )
+        try:
+            card = "4242424242424242"  # noqa: F841 - a local variable the SDK sends
+            raise ValueError("payment declined for jane.doe@example.com")
+        except ValueError:
+            sentry_sdk.capture_exception()
         await asyncio.to_thread(sentry_sdk.get_client().close, 10)
     finally:
         sentry_sdk.init()
