@@ -91,15 +91,29 @@ def environment(dsn: str) -> dict[str, str]:
 async def start(command: tuple[str, ...], dsn: str, stdout_to_stderr: bool) -> asyncio.subprocess.Process:
     """The command, started with ``SENTRY_DSN`` in a process group of its own;
     :class:`MirrorError` when it cannot be."""
-    stdout = sys.stderr.fileno() if stdout_to_stderr else None
+    stderr = _stderr()
+    stdout = (2 if stderr is None else stderr) if stdout_to_stderr else None
     try:
-        return await asyncio.create_subprocess_exec(*command, env=environment(dsn), stdout=stdout, process_group=0)
+        return await asyncio.create_subprocess_exec(
+            *command, env=environment(dsn), stdout=stdout, stderr=stderr, process_group=0
+        )
     except FileNotFoundError:
         raise MirrorError(f"cannot run {command[0]}: no such command (or file)") from None
     except PermissionError:
         raise MirrorError(f"cannot run {command[0]}: permission denied (is it executable?)") from None
     except OSError as exc:
         raise MirrorError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+
+
+def _stderr() -> int | None:
+    """The command's stderr: the probe's (None: fd 2 as it is), or /dev/null when the probe
+    has none (fd 2 was closed: whatever the listener opened may hold that number by now)."""
+    if sys.stderr is None:
+        return asyncio.subprocess.DEVNULL
+    try:
+        return sys.stderr.fileno()
+    except (OSError, ValueError):  # not a file (a test's capture): fd 2 as it is
+        return None
 
 
 async def terminate(process: asyncio.subprocess.Process) -> None:

@@ -5,12 +5,15 @@ command ended, in words."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -26,6 +29,52 @@ if TYPE_CHECKING:
     from sentry_mirror.io.probe import Probed, ProbeOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BestEffort:
+    """``sys.stderr`` (as it was when made) for diagnostics only: a write that fails (a closed
+    pipe, a full disk, no stderr at all) is dropped, and fd 2 then points at /dev/null, so
+    that neither this nor Python's last flush ends the process, nor changes its exit code."""
+
+    def __init__(self) -> None:
+        self._stream = sys.stderr  # None when fd 2 was closed when Python started
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def flush(self) -> None:
+        """Nothing: each write was flushed."""
+
+    def write(self, data: str) -> int:
+        if self._stream is not None:
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except OSError:
+                self._give_up()
+        return len(data)
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("no stderr")
+        return self._stream.fileno()
+
+    def _give_up(self) -> None:
+        stream, self._stream = self._stream, None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+
+
+def diagnostics() -> Console:
+    """The Console of ``probe`` and ``run`` on stderr: best effort (:class:`BestEffort`),
+    since what goes there is never worth CMD's run or its exit code."""
+    return Console(file=cast(IO[str], BestEffort()), highlight=False)
 
 
 def positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

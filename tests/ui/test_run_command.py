@@ -24,7 +24,7 @@ from sentry_mirror.io.probe import Probed
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.commands.run import MAX_TITLES, _say, exit_code, summarise
 from tests.factories import make_sdk_record
-from tests.ui.test_probe_command import COUNTING, end, in_a_terminal
+from tests.helpers import COUNTING, end, in_a_terminal
 
 HELLO = str(Path(__file__).resolve().parents[1] / "e2e" / "probe_apps" / "hello.py")
 

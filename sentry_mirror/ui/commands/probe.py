@@ -13,9 +13,8 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
 from sentry_mirror.errors import CheckFailed, ExitCode
 from sentry_mirror.ui import render_report_behaviour
-from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import command_options, diagnostics, ended, run_probed, sent_nothing, settle_cut
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import stderr
 from sentry_mirror.ui.report_output import build
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.scripting import load_script, script_options
@@ -72,7 +71,7 @@ def probe_command(
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory, script=script)
     options = ProbeOptions(command, listening, str(project), settle, timeout, stdout_to_stderr=as_json)
-    err = stderr()
+    err = diagnostics()
     probed = run_probed(options, err, as_json=as_json, note=UNSCRIPTED if script is None else None)
     data = _behaviour(probed)
     problems = _problems(probed, data)

@@ -19,9 +19,9 @@ from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.ui import render, render_report_terminal, report_document
-from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import command_options, diagnostics, ended, run_probed, sent_nothing, settle_cut
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import reading, stderr, warn
+from sentry_mirror.ui.reading import reading, warn
 from sentry_mirror.ui.report_output import build, draw
 from sentry_mirror.ui.safe import assemble, json_text, text
 
@@ -75,13 +75,13 @@ def run_command(
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory)
     options = ProbeOptions(command, listening, settle=settle, timeout=timeout, stdout_to_stderr=as_json)
-    err = stderr()
+    err = diagnostics()
     probed = run_probed(options, err, as_json=as_json)
     paths = tuple(str(path) for path in probed.stopped.files)
     summary = _summary(probed, paths)
     code = exit_code(probed)
     _say(err, probed, summary, code)
-    data = _report(paths) if with_report else None
+    data = _report(paths, err) if with_report else None
     if as_json:
         click.echo(
             json_text({**_json(probed, summary, code), **({"report": data} if with_report else {})}, indent=True)
@@ -145,10 +145,10 @@ def _summary(probed: Probed, paths: tuple[str, ...]) -> dict[str, Any]:
         return summarise(row for _, row in Query().select(records, malformed))
 
 
-def _report(paths: tuple[str, ...]) -> dict[str, Any] | None:
+def _report(paths: tuple[str, ...], err: Console) -> dict[str, Any] | None:
     """The report over this run's files (what ``report --json`` prints), None without any."""
     if not paths:
-        warn("no request arrived: no report")
+        warn("no request arrived: no report", err)
         return None
     data: dict[str, Any] = build(paths, (), report.TOP_GROUPS, Query()).to_json()
     return data
