@@ -3,6 +3,7 @@ through, the summary on stderr, --json, --report; and its summary and exit code 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -13,19 +14,22 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from sentry_mirror.core.describe import describe
+from sentry_mirror.core.run_summary import summarise
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.probe import Probed
 from sentry_mirror.io.snapshot import iter_records
-from sentry_mirror.ui.commands.run import MAX_TITLES, _say, exit_code, summarise
-from tests.factories import make_sdk_record
+from sentry_mirror.ui.commands.run import MAX_SDKS, MAX_TITLES, MAX_TYPES, _say, exit_code
+from tests.factories import make_envelope, make_event, make_record, make_request, make_sdk_record
 from tests.helpers import COUNTING, end, in_a_terminal
 
+CSP = b'{"csp-report": {"document-uri": "https://x.test/", "violated-directive": "script-src"}}'
 HELLO = str(Path(__file__).resolve().parents[1] / "e2e" / "probe_apps" / "hello.py")
 
 #: An app with the real sentry-python: the messages of argv[1] (a JSON list), one exception
@@ -137,11 +141,11 @@ def test_json_is_alone_on_stdout_and_says_what_was_sent(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert "app output" in done.stderr
     (sdk,) = data.pop("sdks")
-    assert (sdk["sdk"], sdk["requests"], sdk["envelopes"], sdk["items"]) == (
+    assert (sdk["sdk"], sdk["requests"], sdk["envelopes"], list(sdk["items"].items())) == (
         "sentry.python",
         5,
         5,
-        {"event": 4, "transaction": 1},
+        [("event", 4), ("transaction", 1)],
     )
     (snapshot,) = data.pop("snapshots")
     assert (tmp_path / snapshot).is_file()
@@ -161,6 +165,8 @@ def test_json_is_alone_on_stdout_and_says_what_was_sent(tmp_path: Path) -> None:
             {"title": "second", "count": 1},
             {"title": "KeyError: 'basket'", "count": 2},
         ],
+        "event_titles_more": 0,
+        "sdks_more": 0,
         "rejected": {},
     }
 
@@ -203,7 +209,8 @@ def test_titles_are_shown_escaped_and_capped(tmp_path: Path) -> None:
     assert "\x1b" not in done.stderr
     assert f"    message {MAX_TITLES - 2}" in lines
     assert f"    message {MAX_TITLES - 1}" not in lines
-    assert "    … 3 more title(s) (sentry-mirror group lists them all)" in lines
+    (snapshot,) = (tmp_path / "snapshots").iterdir()
+    assert f"    … 3 more title(s): sentry-mirror inspect snapshots/{snapshot.name}" in lines
 
 
 def test_the_timeout_ends_the_command_and_run_exits_as_it_did(tmp_path: Path) -> None:
@@ -290,36 +297,54 @@ def test_requests_past_the_settle_limit_are_a_warning() -> None:
     ) in out.getvalue()
 
 
-def test_summarise_counts_per_sdk_and_item_type_and_titles_error_events() -> None:
-    node = ("sentry.javascript.node", "10.0.0")
+def said(records: list[dict[str, Any]], width: int = 200) -> list[str]:
+    """The summary ``_say`` prints for ``records`` (the command exited 0; one snapshot file)."""
+    out = io.StringIO()
+    done = probed(0)
+    _say(Console(file=out, width=width), done, summarise(describe(r) for r in records), exit_code(done))
+    return out.getvalue().splitlines()[1:]
+
+
+def test_the_summary_names_sdks_escaped_errors_and_where_to_look() -> None:
+    hostile = ("evil\x1b[31m[bold]sdk", "1")
+    items = [({"type": "event"}, make_event()), ({"type": "transaction"}, {"type": "transaction"})]
+    store = make_request(path="/api/1/store/", headers=[("Content-Type", "application/x-sentry-envelope")])
     records = [
         make_sdk_record(("event", "attachment")),
-        make_sdk_record(("transaction",)),
-        make_sdk_record(("event",), sdk=node),
-        make_sdk_record(("log", "log"), sdk=node, status=429),
-        make_sdk_record(("event",), status=413),
+        make_sdk_record(("event",), status=502),
+        make_record(dataclasses.replace(store, body=make_envelope(items=items))),  # no SDK; answered 413
+        make_record(
+            make_request(path="/api/1/security/", body=CSP, headers=[("Content-Type", "application/csp-report")])
+        ),
+        make_sdk_record(("evil\x1b]8;;x\x07type",), sdk=hostile),
     ]
-    summary = summarise(describe(record) for record in records)
-    assert summary == {
-        "requests": 5,
-        "envelopes": 5,
-        "sdks": [
-            {
-                "sdk": "sentry.python",
-                "version": "2.75.0",
-                "requests": 3,
-                "envelopes": 3,
-                "items": {"event": 2, "attachment": 1, "transaction": 1},
-            },
-            {
-                "sdk": "sentry.javascript.node",
-                "version": "10.0.0",
-                "requests": 2,
-                "envelopes": 2,
-                "items": {"event": 1, "log": 2},
-            },
-        ],
-        "events": 3,
-        "event_titles": [{"title": "ZeroDivisionError: division by zero", "count": 3}],
-        "rejected": {"413": 1, "429": 1},
-    }
+    assert said(records) == [
+        "app exited 0: 5 requests, 4 envelopes",
+        "  sentry.python 2.75.0  2 envelopes: 2×event+attachment",
+        "  (no SDK)  2 requests, 1 envelope: event+transaction+raw_security",
+        "  evil\\x1b[31m[bold]sdk 1  1 envelope: evil\\x1b]8;;x\\x07type",
+        "  3 error events:",
+        "    ZeroDivisionError: division by zero  ×3",
+        "  answered with an error: 1×413, 1×502",
+        "    see sentry-mirror inspect --status 4xx snapshots/a.jsonl.zst",
+        "    see sentry-mirror inspect --status 5xx snapshots/a.jsonl.zst",
+        "  into  snapshots/a.jsonl.zst",
+        "  more: sentry-mirror report snapshots/a.jsonl.zst",
+    ]
+
+
+def test_a_long_title_is_cut_and_keeps_its_count() -> None:
+    title = "PaymentDeclined: the card ending 0000 was declined by the issuer for order 12345 " * 2
+    lines = said([make_sdk_record((({"type": "event"}, make_event(message=title, exception=None)),))] * 3, width=80)
+    (line,) = (line for line in lines if line.startswith("    Payment"))
+    assert line.endswith("…  ×3")
+    assert len(line) == 80
+
+
+def test_sdks_and_their_item_types_are_capped() -> None:
+    kinds = tuple(f"t{n}" for n in range(MAX_TYPES + 4))
+    records = [make_sdk_record(kinds, sdk=(f"sdk{n}", "1")) for n in range(MAX_SDKS + 2)]
+    lines = said(records)
+    assert lines[1] == "  sdk0 1  1 envelope: " + "+".join(kinds[:MAX_TYPES]) + " +4 more types"
+    assert sum(line.startswith("  sdk") for line in lines) == MAX_SDKS
+    assert "  … 2 more SDK(s): sentry-mirror report --section traffic snapshots/a.jsonl.zst" in lines
