@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from sentry_mirror.errors import MirrorError
 
@@ -114,6 +115,44 @@ def _stderr() -> int | None:
         return sys.stderr.fileno()
     except (OSError, ValueError):  # not a file (a test's capture): fd 2 as it is
         return None
+
+
+def left_in_group(pgid: int) -> bool:
+    """Whether a process (not a zombie) of the group ``pgid`` still runs: ``killpg(pgid, 0)``,
+    and where there is a /proc, one member in it that is not a zombie (an orphan's zombie
+    lingers where nothing reaps it, as under a container's bare init)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        try:
+            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state not in ("Z", "X"):
+                return True
+        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
+            continue
+    return False
+
+
+async def end_group(pgid: int) -> bool:
+    """Stop what is left running in the group ``pgid`` (its leader has ended): SIGTERM, and
+    SIGKILL if something is still there :data:`KILL_AFTER` seconds later. Whether anything was."""
+    if not left_in_group(pgid):
+        return False
+    signal_group(pgid, signal.SIGTERM)
+    deadline = asyncio.get_running_loop().time() + KILL_AFTER
+    while left_in_group(pgid):
+        if asyncio.get_running_loop().time() >= deadline:
+            signal_group(pgid, signal.SIGKILL)
+            break
+        await asyncio.sleep(STOP_POLL / 4)
+    return True
 
 
 async def terminate(process: asyncio.subprocess.Process) -> None:

@@ -169,10 +169,20 @@ def settle_cut(probed: Probed) -> str | None:
     """What to say when requests still came at the settle limit (None when they stopped)."""
     if probed.settle_cut is None:
         return None
-    return (
+    said = (
         f"requests kept arriving {probed.settle_cut:.0f} s after {probed.command[0]} ended "
         "(a process it left behind?): its process group was killed"
     )
+    if probed.escaped:
+        said += "; requests still came after that, from a process outside it (one that called setsid()?), not stopped"
+    return said
+
+
+def left_behind(probed: Probed) -> str | None:
+    """What to say when processes of the command's group still ran once it settled (None: none did)."""
+    if not probed.left_behind:
+        return None
+    return f"{probed.command[0]} left processes running in its process group: stopped once its requests settled"
 
 
 def sent_nothing(err: Console, probed: Probed) -> bool:

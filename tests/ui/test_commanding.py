@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -17,14 +18,18 @@ from rich.console import Console
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.probe import Probed
-from sentry_mirror.ui.commanding import BestEffort, ended, positive, sent_nothing, signal_name
+from sentry_mirror.ui.commanding import BestEffort, ended, left_behind, positive, sent_nothing, settle_cut, signal_name
 
 MIRROR = [sys.executable, "-m", "sentry_mirror"]
 
 
-def probed(code: int | None, *, timed_out: bool = False, interrupted: bool = False, records: int = 1) -> Probed:
+def probed(
+    code: int | None, *, timed_out: bool = False, interrupted: bool = False, records: int = 1, **more: Any
+) -> Probed:
     stopped = Stopped(records=records, files=(Path("snapshots/a.jsonl.zst"),))
-    return Probed(("app",), "http://mirror@127.0.0.1:1/1", code, stopped, timed_out=timed_out, interrupted=interrupted)
+    return Probed(
+        ("app",), "http://mirror@127.0.0.1:1/1", code, stopped, timed_out=timed_out, interrupted=interrupted, **more
+    )
 
 
 @pytest.mark.parametrize("command", ["run", "probe"])
@@ -128,3 +133,19 @@ def test_sent_nothing_is_said_unless_something_came_or_it_was_interrupted() -> N
     assert "app sent nothing to SENTRY_DSN: does its SDK read it?" in out.getvalue()
     assert sent_nothing(console, probed(0, records=2)) is False
     assert sent_nothing(console, probed(None, records=0, interrupted=True)) is False
+
+
+def test_the_settle_cut_says_the_group_was_killed_and_whether_a_sender_escaped_it() -> None:
+    assert settle_cut(probed(0)) is None
+    killed = "requests kept arriving 31 s after app ended (a process it left behind?): its process group was killed"
+    assert settle_cut(probed(0, settle_cut=31.2)) == killed
+    assert settle_cut(probed(0, settle_cut=31.2, escaped=True)) == (
+        killed + "; requests still came after that, from a process outside it (one that called setsid()?), not stopped"
+    )
+
+
+def test_what_was_left_running_is_said() -> None:
+    assert left_behind(probed(0)) is None
+    assert left_behind(probed(0, left_behind=True)) == (
+        "app left processes running in its process group: stopped once its requests settled"
+    )

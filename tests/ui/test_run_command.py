@@ -3,6 +3,7 @@ through, the summary on stderr, --json, --report; and its summary and exit code 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -27,7 +28,7 @@ from sentry_mirror.io.probe import Probed
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.commands.run import MAX_SDKS, MAX_TITLES, MAX_TYPES, _say, exit_code
 from tests.factories import make_envelope, make_event, make_record, make_request, make_sdk_record
-from tests.helpers import COUNTING, end, in_a_terminal
+from tests.helpers import COUNTING, end, gone_soon, in_a_terminal
 
 CSP = b'{"csp-report": {"document-uri": "https://x.test/", "violated-directive": "script-src"}}'
 HELLO = str(Path(__file__).resolve().parents[1] / "e2e" / "probe_apps" / "hello.py")
@@ -57,6 +58,12 @@ def run(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.Completed
     """``sentry-mirror run --dir tmp_path/snapshots --settle 0.2 ARGS``, to its end."""
     command = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path / "snapshots"), "--settle", "0.2"]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+
+def end_pid(pid_file: Path) -> None:
+    """In a test's finally: the process whose pid is in ``pid_file``, if still there."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def app(messages: list[str], code: int = 0) -> list[str]:
@@ -89,6 +96,17 @@ def test_an_app_that_exits_0_exits_0_and_the_summary_lists_what_it_sent(tmp_path
     ]
     assert done.stdout == "app output\n"
     assert len(list(iter_records([snapshot]))) == 4
+
+
+def test_what_the_command_left_running_is_stopped_and_said(tmp_path: Path) -> None:
+    pid_file = tmp_path / "left.pid"
+    try:
+        done = run(tmp_path, "--", "sh", "-c", f"sleep 124 & echo $! > {pid_file}; exit 0")
+        assert done.returncode == ExitCode.OK, done.stderr
+        assert "warning: sh left processes running in its process group: stopped once" in done.stderr
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        end_pid(pid_file)
 
 
 def test_the_commands_exit_code_passes_through(tmp_path: Path) -> None:

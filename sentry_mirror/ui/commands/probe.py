@@ -13,8 +13,17 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
 from sentry_mirror.errors import CheckFailed, ExitCode
 from sentry_mirror.ui import render_report_behaviour
-from sentry_mirror.ui.commanding import command_options, diagnostics, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import (
+    command_options,
+    diagnostics,
+    ended,
+    left_behind,
+    run_probed,
+    sent_nothing,
+    settle_cut,
+)
 from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.reading import warn
 from sentry_mirror.ui.report_output import build
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.scripting import load_script, script_options
@@ -120,9 +129,13 @@ def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
 
 
 def _warn(err: Console, probed: Probed) -> None:
-    """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted."""
+    """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted;
+    what it left running."""
     if not sent_nothing(err, probed) and not probed.interrupted and probed.scripted == 0:
         err.print("no request got a scripted answer: nothing to judge", style="yellow")
+    left = left_behind(probed)
+    if left is not None:
+        warn(left, err)
 
 
 def _problems(probed: Probed, data: dict[str, Any]) -> list[str]:

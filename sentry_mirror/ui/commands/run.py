@@ -19,7 +19,15 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.core.run_summary import capped, summarise
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.ui import render, render_report_terminal, report_document
-from sentry_mirror.ui.commanding import command_options, diagnostics, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import (
+    command_options,
+    diagnostics,
+    ended,
+    left_behind,
+    run_probed,
+    sent_nothing,
+    settle_cut,
+)
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.reading import reading, warn
 from sentry_mirror.ui.report_output import build, draw
@@ -154,6 +162,9 @@ def _say(err: Console, probed: Probed, summary: dict[str, Any], code: int) -> No
     cut = settle_cut(probed)
     if cut is not None:
         warn(cut + (f"; exit {code}" if probed.exit_code == 0 else ""), err)
+    left = left_behind(probed)
+    if left is not None:
+        warn(left, err)
     if not sent_nothing(err, probed) and files:
         err.print(assemble("  into  ", (", ".join(files), "bold")), soft_wrap=True)
         _hint(err, "  more: ", ["report"], files)
