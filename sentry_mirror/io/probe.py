@@ -71,6 +71,7 @@ class Probed:
     settle_cut: float | None = None  # seconds after the command's end that requests still came, when the limit cut them
     escaped: bool = False  # requests still came once the limit killed the command's group: a sender outside it
     left_behind: bool = False  # processes of the command's group still ran once it settled: stopped then
+    signalled: int | None = None  # the first signal (SIGINT, SIGTERM, SIGHUP) that reached the probe
 
 
 class _Activity:
@@ -141,6 +142,7 @@ async def probe(
         run.settle_cut,
         run.escaped,
         run.left_behind,
+        signals.received[0] if signals.received else None,
     )
 
 

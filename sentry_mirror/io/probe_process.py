@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -98,12 +99,20 @@ async def start(command: tuple[str, ...], dsn: str, stdout_to_stderr: bool) -> a
         return await asyncio.create_subprocess_exec(
             *command, env=environment(dsn), stdout=stdout, stderr=stderr, process_group=0
         )
-    except FileNotFoundError:
-        raise MirrorError(f"cannot run {command[0]}: no such command (or file)") from None
-    except PermissionError:
-        raise MirrorError(f"cannot run {command[0]}: permission denied (is it executable?)") from None
     except OSError as exc:
-        raise MirrorError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+        raise MirrorError(f"cannot run {command[0]}: {_why(command[0], exc)}") from None
+
+
+def _why(program: str, error: OSError) -> str:
+    """Why ``program`` could not be started, in words that point at the cause."""
+    exists = os.sep in program and os.path.exists(program)
+    if isinstance(error, FileNotFoundError):
+        return "its interpreter (the #! line) was not found" if exists else "no such command (or file)"
+    if isinstance(error, PermissionError):
+        return "it is a directory" if os.path.isdir(program) else "permission denied (is it executable?)"
+    if error.errno == errno.ENOEXEC:
+        return "not a program this system runs (a script needs a #! line)"
+    return str(error.strerror or error)
 
 
 def _stderr() -> int | None:

@@ -14,21 +14,24 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from rich.console import Console
 
 from sentry_mirror.core.script import Script, describe
-from sentry_mirror.errors import MirrorError
+from sentry_mirror.errors import ExitCode, MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.params import Duration
-from sentry_mirror.ui.safe import assemble, json_text
+from sentry_mirror.ui.safe import assemble, json_text, text
 
 if TYPE_CHECKING:
     from sentry_mirror.io.listener import Ready
     from sentry_mirror.io.probe import Probed, ProbeOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: The exit code of a process ended by signal N is this plus N (as shells say it).
+SIGNALLED = 128
 
 
 class BestEffort:
@@ -84,6 +87,13 @@ def positive(ctx: click.Context, param: click.Parameter, value: float | None) ->
     return value
 
 
+def _named(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """CMD, named: an empty one (``-- ""``) is a usage error."""
+    if value and not value[0]:
+        raise click.BadParameter("CMD is empty", ctx, param)
+    return value
+
+
 def command_options(function: F) -> F:
     """``--dir``, ``--settle``, ``--timeout`` and ``-- CMD [ARGS]...``."""
     decorators = (
@@ -108,7 +118,9 @@ def command_options(function: F) -> F:
             callback=positive,
             help="Stop CMD after this long (SIGTERM to its process group, then SIGKILL 5 s later).",
         ),
-        click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]..."),
+        click.argument(
+            "command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...", callback=_named
+        ),
     )
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -141,7 +153,29 @@ def banner(
     render.banner(err, dsn, path, keys=frozenset(), rules=rules)
     if note is not None:
         err.print(f"  {note}", style="dim")
+    replaced = os.environ.get("SENTRY_DSN")
+    if replaced and replaced != dsn:
+        err.print(text(f"  replaces SENTRY_DSN={masked(replaced)} for the command", style="dim"), soft_wrap=True)
     err.print(assemble("  run   ", (shlex.join(command), "bold")), soft_wrap=True)
+
+
+def masked(dsn: str) -> str:
+    """A DSN with its key (and anything else before the host) shown as ``***``."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        return "***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"***@{host}" if "@" in parts.netloc else host, parts.path, "", ""))
+
+
+def interrupted_code(probed: Probed) -> int:
+    """The exit code of an interrupted ``run``, as shells say it: 128 + the first signal that
+    reached it (143 for SIGTERM, 129 for SIGHUP); 130 for SIGINT, or when Ctrl-C in the
+    terminal ended the command. (``probe``, a check, exits 130 whatever the signal.)"""
+    if probed.signalled is not None:
+        return SIGNALLED + probed.signalled
+    return int(ExitCode.INTERRUPTED)
 
 
 def signal_name(number: int) -> str:

@@ -18,7 +18,16 @@ from rich.console import Console
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.probe import Probed
-from sentry_mirror.ui.commanding import BestEffort, ended, left_behind, positive, sent_nothing, settle_cut, signal_name
+from sentry_mirror.ui.commanding import (
+    BestEffort,
+    ended,
+    left_behind,
+    masked,
+    positive,
+    sent_nothing,
+    settle_cut,
+    signal_name,
+)
 
 MIRROR = [sys.executable, "-m", "sentry_mirror"]
 
@@ -149,3 +158,25 @@ def test_what_was_left_running_is_said() -> None:
     assert left_behind(probed(0, left_behind=True)) == (
         "app left processes running in its process group: stopped once its requests settled"
     )
+
+
+def test_a_sentry_dsn_set_before_is_replaced_and_said_without_its_key(tmp_path: Path) -> None:
+    code = "import os; print(os.environ['SENTRY_DSN'])"
+    env = {**os.environ, "SENTRY_DSN": "https://secretkey@o1.ingest.sentry.io/2"}
+    argv = [*MIRROR, "run", "--dir", str(tmp_path), "--settle", "0.1", "--", sys.executable, "-c", code]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.startswith("http://mirror@127.0.0.1:")
+    assert "  replaces SENTRY_DSN=https://***@o1.ingest.sentry.io/2 for the command" in done.stderr
+    assert "secretkey" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("https://key:secret@host.test:9000/5", "https://***@host.test:9000/5"),
+        ("http://host.test/1?x=key", "http://host.test/1"),
+        ("http://[::1", "***"),
+    ],
+)
+def test_masked_hides_what_comes_before_the_host(dsn: str, shown: str) -> None:
+    assert masked(dsn) == shown

@@ -135,6 +135,32 @@ def test_a_command_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "it is a directory"),
+        ("#!/nonexistent/interpreter\n", "its interpreter (the #! line) was not found"),
+        ("\x7fELF not really\n", "not a program this system runs (a script needs a #! line)"),
+    ],
+)
+def test_a_command_that_cannot_start_says_why(tmp_path: Path, content: str | None, why: str) -> None:
+    program = tmp_path / "program"
+    if content is None:
+        program.mkdir()
+    else:
+        program.write_text(content)
+        program.chmod(0o755)
+    done = run(tmp_path, "--", str(program))
+    assert done.returncode == ExitCode.ERROR
+    assert f"cannot run {program}: {why}" in " ".join(done.stderr.split()), done.stderr
+
+
+def test_an_empty_command_is_a_usage_error(tmp_path: Path) -> None:
+    done = run(tmp_path, "--", "")
+    assert done.returncode == ExitCode.USAGE
+    assert "CMD is empty" in done.stderr
+
+
 def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run(tmp_path).returncode == ExitCode.USAGE
     assert run(tmp_path, "--").returncode == ExitCode.USAGE
@@ -269,6 +295,29 @@ def test_sigint_to_run_reaches_the_command_and_run_exits_130(tmp_path: Path) -> 
         end(process)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_run_exits_128_plus_that_signal(tmp_path: Path, signum: int) -> None:
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); print('ready', flush=True); time.sleep(60)"
+    )
+    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signum)
+        assert process.wait(timeout=30) == 128 + signum  # as a shell says a job ended by it
+    finally:
+        end(process)
+
+
 def test_ctrl_c_in_a_terminal_ends_the_command_and_run_exits_130(tmp_path: Path) -> None:
     marker = tmp_path / "got"
     argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--"]
@@ -281,10 +330,18 @@ def test_ctrl_c_in_a_terminal_ends_the_command_and_run_exits_130(tmp_path: Path)
 # ---------------------------------------------------------------- as functions
 
 
-def probed(code: int | None, *, settle_cut: float | None = None, interrupted: bool = False) -> Probed:
+def probed(
+    code: int | None, *, settle_cut: float | None = None, interrupted: bool = False, signalled: int | None = None
+) -> Probed:
     stopped = Stopped(records=1, files=(Path("snapshots/a.jsonl.zst"),))
     return Probed(
-        ("app",), "http://mirror@127.0.0.1:1/1", code, stopped, settle_cut=settle_cut, interrupted=interrupted
+        ("app",),
+        "http://mirror@127.0.0.1:1/1",
+        code,
+        stopped,
+        settle_cut=settle_cut,
+        interrupted=interrupted,
+        signalled=signalled,
     )
 
 
@@ -298,11 +355,16 @@ def probed(code: int | None, *, settle_cut: float | None = None, interrupted: bo
         (None, None, True, ExitCode.INTERRUPTED),
         (0, None, True, ExitCode.INTERRUPTED),
         (0, 31.0, False, ExitCode.CHECK_FAILED),  # it "passed", but what it left kept sending
+        (-signal.SIGTERM, None, signal.SIGTERM, 143),  # SIGTERM to run, passed on
+        (0, None, signal.SIGHUP, 129),  # though the command caught it and exited 0
+        (None, None, signal.SIGINT, ExitCode.INTERRUPTED),
         (4, 31.0, False, 4),
     ],
 )
-def test_the_exit_code(code: int | None, settle_cut: float | None, interrupted: bool, expected: int) -> None:
-    assert exit_code(probed(code, settle_cut=settle_cut, interrupted=interrupted)) == expected
+def test_the_exit_code(code: int | None, settle_cut: float | None, interrupted: bool | int, expected: int) -> None:
+    signalled = interrupted if not isinstance(interrupted, bool) else None
+    done = probed(code, settle_cut=settle_cut, interrupted=bool(interrupted), signalled=signalled)
+    assert exit_code(done) == expected
 
 
 def test_requests_past_the_settle_limit_are_a_warning() -> None:

@@ -20,9 +20,11 @@ from sentry_mirror.core.run_summary import capped, summarise
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.ui import render, render_report_terminal, report_document
 from sentry_mirror.ui.commanding import (
+    SIGNALLED,
     command_options,
     diagnostics,
     ended,
+    interrupted_code,
     left_behind,
     run_probed,
     sent_nothing,
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
 MAX_TITLES = 10
 MAX_SDKS = 10
 MAX_TYPES = 6
-#: The exit code of a command ended by signal N is this plus N (as shells say it).
-SIGNALLED = 128
 
 
 @click.command(
@@ -102,11 +102,12 @@ def run_command(
 
 
 def exit_code(probed: Probed) -> int:
-    """CMD's exit code; 128+N when signal N ended it (``--timeout``'s SIGTERM: 143); 130 when
-    interrupted; 1 for a CMD that exited 0 while what it left behind kept sending (killed at
+    """CMD's exit code; 128+N when signal N ended it (``--timeout``'s SIGTERM: 143); when
+    interrupted, 128 + the signal ``run`` got (:func:`interrupted_code`: 130 for Ctrl-C, 143
+    for SIGTERM); 1 for a CMD that exited 0 while what it left behind kept sending (killed at
     the settle limit): a gate must not pass on a run that did not end."""
     if probed.interrupted or probed.exit_code is None:
-        return ExitCode.INTERRUPTED
+        return interrupted_code(probed)
     code = probed.exit_code if probed.exit_code >= 0 else SIGNALLED - probed.exit_code
     if code == 0 and probed.settle_cut is not None:
         return ExitCode.CHECK_FAILED
