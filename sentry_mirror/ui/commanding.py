@@ -94,17 +94,20 @@ def _named(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     return value
 
 
+#: ``--dir``: apart from :func:`command_options`, so that ``probe`` lists it where it always did.
+directory_option = click.option(
+    "--dir",
+    "directory",
+    default="snapshots",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the snapshot files (read later with report, inspect...).",
+)
+
+
 def command_options(function: F) -> F:
-    """``--dir``, ``--settle``, ``--timeout`` and ``-- CMD [ARGS]...``."""
+    """``--settle``, ``--timeout`` and ``-- CMD [ARGS]...``."""
     decorators = (
-        click.option(
-            "--dir",
-            "directory",
-            default="snapshots",
-            show_default=True,
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Directory for the snapshot files (read later with report, inspect...).",
-        ),
         click.option(
             "--settle",
             type=Duration(),

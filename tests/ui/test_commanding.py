@@ -180,3 +180,9 @@ def test_a_sentry_dsn_set_before_is_replaced_and_said_without_its_key(tmp_path: 
 )
 def test_masked_hides_what_comes_before_the_host(dsn: str, shown: str) -> None:
     assert masked(dsn) == shown
+
+
+def test_probe_help_lists_dir_after_the_script_options_as_it_always_did() -> None:
+    done = subprocess.run([*MIRROR, "probe", "--help"], capture_output=True, text=True, timeout=60)
+    options = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("  --")]
+    assert options == ["--scenario", "--script", "--seed", "--dir", "--project", "--json", "--settle", "--timeout"]

@@ -16,6 +16,7 @@ from sentry_mirror.ui import render_report_behaviour
 from sentry_mirror.ui.commanding import (
     command_options,
     diagnostics,
+    directory_option,
     ended,
     left_behind,
     run_probed,
@@ -40,6 +41,7 @@ UNSCRIPTED = "no scenario or script: every request is answered as a healthy Rela
     context_settings={"allow_interspersed_args": False},  # everything from CMD on is CMD's
 )
 @script_options
+@directory_option
 @click.option(
     "--project", type=click.IntRange(min=0), default=1, show_default=True, help="Project id in the DSN given to CMD."
 )

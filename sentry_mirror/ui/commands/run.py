@@ -23,6 +23,7 @@ from sentry_mirror.ui.commanding import (
     SIGNALLED,
     command_options,
     diagnostics,
+    directory_option,
     ended,
     interrupted_code,
     left_behind,
@@ -51,6 +52,7 @@ MAX_TYPES = 6
 )
 @click.option("--report", "with_report", is_flag=True, help="Print the report over this run's requests on stdout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (CMD's stdout then goes to stderr).")
+@directory_option
 @command_options
 @click.pass_obj
 def run_command(
