@@ -8,8 +8,8 @@ pointing at it (stdin, stdout and stderr inherited; stdout may be sent to stderr
 waits for it to end (``timeout``: then SIGTERM to its group, and SIGKILL
 :data:`~sentry_mirror.io.probe_process.KILL_AFTER` seconds later), then waits until no
 request is in flight and none arrived for ``settle`` seconds, at most :func:`settle_limit`
-seconds (then its group is killed: a process it left behind kept sending), and stops the
-listener. SIGINT, SIGTERM and SIGHUP to the probe go on to the command's group (a second
+seconds (then its group is killed: a process it left behind kept sending), stops what is
+left running in its group, and stops the listener. SIGINT, SIGTERM and SIGHUP to the probe go on to the command's group (a second
 one kills it); the probe then stops without settling, as after a Ctrl-C that ended the
 command. What the records say is for the caller (:mod:`sentry_mirror.ui.commands.probe`,
 :mod:`sentry_mirror.ui.commands.run`) to read from the files written.
@@ -35,6 +35,9 @@ POLL = 0.05
 KEY = "mirror"
 #: The least time settling may take at most, in seconds (see :func:`settle_limit`).
 SETTLE_LIMIT = 30.0
+#: Seconds, after the settle limit killed the command's group, for what it had in flight to
+#: land; then as long again to see whether a sender outside the group still sends.
+ESCAPE_GRACE = 0.5
 #: An exit code that says the command was interrupted (128 + SIGINT, as shells say it).
 INTERRUPTED_CODES = (130, -signal.SIGINT)
 
@@ -66,6 +69,9 @@ class Probed:
     timed_out: bool = False  # the timeout ended the command
     interrupted: bool = False  # a signal reached the probe, or Ctrl-C ended the command
     settle_cut: float | None = None  # seconds after the command's end that requests still came, when the limit cut them
+    escaped: bool = False  # requests still came once the limit killed the command's group: a sender outside it
+    left_behind: bool = False  # processes of the command's group still ran once it settled: stopped then
+    signalled: int | None = None  # the first signal (SIGINT, SIGTERM, SIGHUP) that reached the probe
 
 
 class _Activity:
@@ -119,14 +125,24 @@ async def probe(
         if not (signals.received or stop.is_set()):
             await _run_command(options, dsn, signals, run)
             if not (signals.received or run.interrupted):
-                run.settle_cut = await _settle(activity, ready.result().in_flight, options.settle, signals)
+                await _settle(activity, ready.result().in_flight, options.settle, signals, run)
     finally:
         stop.set()
         stopped = await listener
         signals.remove()
     interrupted = bool(signals.received) or run.interrupted or run.code is None
     return Probed(
-        options.command, dsn, run.code, stopped, activity.scripted, run.timed_out, interrupted, run.settle_cut
+        options.command,
+        dsn,
+        run.code,
+        stopped,
+        activity.scripted,
+        run.timed_out,
+        interrupted,
+        run.settle_cut,
+        run.escaped,
+        run.left_behind,
+        signals.received[0] if signals.received else None,
     )
 
 
@@ -143,6 +159,8 @@ class _Run:
     timed_out: bool = False
     interrupted: bool = False  # Ctrl-C in the terminal it had ended it
     settle_cut: float | None = None
+    escaped: bool = False
+    left_behind: bool = False
 
 
 async def _run_command(options: ProbeOptions, dsn: str, signals: Signals, run: _Run) -> None:
@@ -168,28 +186,36 @@ async def _run_command(options: ProbeOptions, dsn: str, signals: Signals, run: _
 
 
 async def _settle(
-    activity: _Activity, in_flight: Callable[[], int] | None, settle: float, signals: Signals
-) -> float | None:
+    activity: _Activity, in_flight: Callable[[], int] | None, settle: float, signals: Signals, run: _Run
+) -> None:
     """Wait until no request is in flight and none was recorded for ``settle`` seconds
     (counted from the command's end at the earliest): the SDK's last sends, flushed or
     retried by what the command left behind, are in. Not after a signal: then at once.
-    At most :func:`settle_limit` seconds: then the command's group is killed, and the time
-    is returned (None when it settled)."""
+    What is left running in the command's group then is stopped (``run.left_behind``).
+    At most :func:`settle_limit` seconds: then the command's group is killed and the time
+    kept (``run.settle_cut``); requests that still come after that are from a process
+    outside the group (one that called setsid()), which is not stopped (``run.escaped``)."""
     loop = asyncio.get_running_loop()
     ended = quiet_since = loop.time()
     limit = settle_limit(settle)
     while not signals.received:
         now = loop.time()
         if now - ended >= limit:
+            run.settle_cut = now - ended
             if signals.pid is not None:
                 probe_process.signal_group(signals.pid, signal.SIGKILL)
-            return now - ended
+            await asyncio.sleep(ESCAPE_GRACE)  # what the group had in flight lands
+            killed = loop.time()
+            await asyncio.sleep(ESCAPE_GRACE)
+            run.escaped = activity.last > killed
+            return
         if in_flight is not None and in_flight():
             await asyncio.sleep(POLL)  # a request being handled: not quiet, whatever ``settle`` is
             quiet_since = loop.time()
             continue
         quiet_since = max(quiet_since, activity.last)
         if now - quiet_since >= settle:
-            return None
+            if signals.pid is not None:
+                run.left_behind = await probe_process.end_group(signals.pid)
+            return
         await asyncio.sleep(min(POLL, settle - (now - quiet_since)))
-    return None

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from sentry_mirror.errors import MirrorError
 
@@ -91,15 +93,75 @@ def environment(dsn: str) -> dict[str, str]:
 async def start(command: tuple[str, ...], dsn: str, stdout_to_stderr: bool) -> asyncio.subprocess.Process:
     """The command, started with ``SENTRY_DSN`` in a process group of its own;
     :class:`MirrorError` when it cannot be."""
-    stdout = sys.stderr.fileno() if stdout_to_stderr else None
+    stderr = _stderr()
+    stdout = (2 if stderr is None else stderr) if stdout_to_stderr else None
     try:
-        return await asyncio.create_subprocess_exec(*command, env=environment(dsn), stdout=stdout, process_group=0)
-    except FileNotFoundError:
-        raise MirrorError(f"cannot run {command[0]}: no such command (or file)") from None
-    except PermissionError:
-        raise MirrorError(f"cannot run {command[0]}: permission denied (is it executable?)") from None
+        return await asyncio.create_subprocess_exec(
+            *command, env=environment(dsn), stdout=stdout, stderr=stderr, process_group=0
+        )
     except OSError as exc:
-        raise MirrorError(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+        raise MirrorError(f"cannot run {command[0]}: {_why(command[0], exc)}") from None
+
+
+def _why(program: str, error: OSError) -> str:
+    """Why ``program`` could not be started, in words that point at the cause."""
+    exists = os.sep in program and os.path.exists(program)
+    if isinstance(error, FileNotFoundError):
+        return "its interpreter (the #! line) was not found" if exists else "no such command (or file)"
+    if isinstance(error, PermissionError):
+        return "it is a directory" if os.path.isdir(program) else "permission denied (is it executable?)"
+    if error.errno == errno.ENOEXEC:
+        return "not a program this system runs (a script needs a #! line)"
+    return str(error.strerror or error)
+
+
+def _stderr() -> int | None:
+    """The command's stderr: the probe's (None: fd 2 as it is), or /dev/null when the probe
+    has none (fd 2 was closed: whatever the listener opened may hold that number by now)."""
+    if sys.stderr is None:
+        return asyncio.subprocess.DEVNULL
+    try:
+        return sys.stderr.fileno()
+    except (OSError, ValueError):  # not a file (a test's capture): fd 2 as it is
+        return None
+
+
+def left_in_group(pgid: int) -> bool:
+    """Whether a process (not a zombie) of the group ``pgid`` still runs: ``killpg(pgid, 0)``,
+    and where there is a /proc, one member in it that is not a zombie (an orphan's zombie
+    lingers where nothing reaps it, as under a container's bare init)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        try:
+            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state not in ("Z", "X"):
+                return True
+        except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
+            continue
+    return False
+
+
+async def end_group(pgid: int) -> bool:
+    """Stop what is left running in the group ``pgid`` (its leader has ended): SIGTERM, and
+    SIGKILL if something is still there :data:`KILL_AFTER` seconds later. Whether anything was."""
+    if not left_in_group(pgid):
+        return False
+    signal_group(pgid, signal.SIGTERM)
+    deadline = asyncio.get_running_loop().time() + KILL_AFTER
+    while left_in_group(pgid):
+        if asyncio.get_running_loop().time() >= deadline:
+            signal_group(pgid, signal.SIGKILL)
+            break
+        await asyncio.sleep(STOP_POLL / 4)
+    return True
 
 
 async def terminate(process: asyncio.subprocess.Process) -> None:

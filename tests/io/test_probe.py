@@ -288,3 +288,46 @@ async def test_a_signal_before_the_command_started_is_passed_on_when_it_starts()
     finally:
         probe_process.signal_group(process.pid, signal.SIGKILL)
         await process.wait()
+
+
+async def test_what_the_command_left_running_in_its_group_is_stopped_once_settled(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    try:
+        probed = await probe(options(tmp_path, *starts_and_ends(SLEEPER, pid_file)))
+        assert (probed.exit_code, probed.left_behind, probed.settle_cut) == (0, True, None)
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        kill_left(pid_file)
+
+
+async def test_nothing_left_behind_is_nothing_to_stop(tmp_path: Path) -> None:
+    probed = await probe(options(tmp_path, sys.executable, str(APPS / "hello.py")))
+    assert (probed.exit_code, probed.left_behind) == (0, False)
+
+
+async def test_a_sender_outside_the_group_is_said_to_have_escaped_the_settle_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probe_module, "SETTLE_LIMIT", 1.0)
+    pid_file = tmp_path / "sender.pid"
+    escaping = "import os, runpy, sys\nos.setsid()\nrunpy.run_path(" + repr(str(APPS / "looping_sender.py"))
+    escaping += ", run_name='__main__')\n"
+    try:
+        probed = await probe(options(tmp_path, *starts_and_ends(escaping, pid_file), settle=0.3))
+        assert probed.settle_cut is not None
+        assert probed.escaped  # the group was killed, yet requests kept coming
+    finally:
+        kill_left(pid_file)
+
+
+async def test_a_sender_inside_the_group_killed_at_the_settle_limit_has_not_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probe_module, "SETTLE_LIMIT", 1.0)
+    pid_file = tmp_path / "sender.pid"
+    try:
+        probed = await probe(options(tmp_path, *starts_and_ends(LOOPING_SENDER, pid_file), settle=0.3))
+        assert probed.settle_cut is not None
+        assert not probed.escaped
+    finally:
+        kill_left(pid_file)

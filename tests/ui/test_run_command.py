@@ -3,6 +3,8 @@ through, the summary on stderr, --json, --report; and its summary and exit code 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -13,19 +15,22 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from sentry_mirror.core.describe import describe
+from sentry_mirror.core.run_summary import summarise
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.probe import Probed
 from sentry_mirror.io.snapshot import iter_records
-from sentry_mirror.ui.commands.run import MAX_TITLES, _say, exit_code, summarise
-from tests.factories import make_sdk_record
-from tests.ui.test_probe_command import COUNTING, end, in_a_terminal
+from sentry_mirror.ui.commands.run import MAX_SDKS, MAX_TITLES, MAX_TYPES, _say, exit_code
+from tests.factories import make_envelope, make_event, make_record, make_request, make_sdk_record
+from tests.helpers import COUNTING, end, gone_soon, in_a_terminal
 
+CSP = b'{"csp-report": {"document-uri": "https://x.test/", "violated-directive": "script-src"}}'
 HELLO = str(Path(__file__).resolve().parents[1] / "e2e" / "probe_apps" / "hello.py")
 
 #: An app with the real sentry-python: the messages of argv[1] (a JSON list), one exception
@@ -53,6 +58,12 @@ def run(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.Completed
     """``sentry-mirror run --dir tmp_path/snapshots --settle 0.2 ARGS``, to its end."""
     command = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path / "snapshots"), "--settle", "0.2"]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+
+def end_pid(pid_file: Path) -> None:
+    """In a test's finally: the process whose pid is in ``pid_file``, if still there."""
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def app(messages: list[str], code: int = 0) -> list[str]:
@@ -87,6 +98,17 @@ def test_an_app_that_exits_0_exits_0_and_the_summary_lists_what_it_sent(tmp_path
     assert len(list(iter_records([snapshot]))) == 4
 
 
+def test_what_the_command_left_running_is_stopped_and_said(tmp_path: Path) -> None:
+    pid_file = tmp_path / "left.pid"
+    try:
+        done = run(tmp_path, "--", "sh", "-c", f"sleep 124 & echo $! > {pid_file}; exit 0")
+        assert done.returncode == ExitCode.OK, done.stderr
+        assert "warning: sh left processes running in its process group: stopped once" in done.stderr
+        assert gone_soon(int(pid_file.read_text()))
+    finally:
+        end_pid(pid_file)
+
+
 def test_the_commands_exit_code_passes_through(tmp_path: Path) -> None:
     done = run(tmp_path, "--", sys.executable, HELLO, "3")
     assert done.returncode == 3, done.stderr
@@ -113,6 +135,32 @@ def test_a_command_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "it is a directory"),
+        ("#!/nonexistent/interpreter\n", "its interpreter (the #! line) was not found"),
+        ("\x7fELF not really\n", "not a program this system runs (a script needs a #! line)"),
+    ],
+)
+def test_a_command_that_cannot_start_says_why(tmp_path: Path, content: str | None, why: str) -> None:
+    program = tmp_path / "program"
+    if content is None:
+        program.mkdir()
+    else:
+        program.write_text(content)
+        program.chmod(0o755)
+    done = run(tmp_path, "--", str(program))
+    assert done.returncode == ExitCode.ERROR
+    assert f"cannot run {program}: {why}" in " ".join(done.stderr.split()), done.stderr
+
+
+def test_an_empty_command_is_a_usage_error(tmp_path: Path) -> None:
+    done = run(tmp_path, "--", "")
+    assert done.returncode == ExitCode.USAGE
+    assert "CMD is empty" in done.stderr
+
+
 def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run(tmp_path).returncode == ExitCode.USAGE
     assert run(tmp_path, "--").returncode == ExitCode.USAGE
@@ -137,11 +185,11 @@ def test_json_is_alone_on_stdout_and_says_what_was_sent(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert "app output" in done.stderr
     (sdk,) = data.pop("sdks")
-    assert (sdk["sdk"], sdk["requests"], sdk["envelopes"], sdk["items"]) == (
+    assert (sdk["sdk"], sdk["requests"], sdk["envelopes"], list(sdk["items"].items())) == (
         "sentry.python",
         5,
         5,
-        {"event": 4, "transaction": 1},
+        [("event", 4), ("transaction", 1)],
     )
     (snapshot,) = data.pop("snapshots")
     assert (tmp_path / snapshot).is_file()
@@ -161,6 +209,8 @@ def test_json_is_alone_on_stdout_and_says_what_was_sent(tmp_path: Path) -> None:
             {"title": "second", "count": 1},
             {"title": "KeyError: 'basket'", "count": 2},
         ],
+        "event_titles_more": 0,
+        "sdks_more": 0,
         "rejected": {},
     }
 
@@ -203,7 +253,8 @@ def test_titles_are_shown_escaped_and_capped(tmp_path: Path) -> None:
     assert "\x1b" not in done.stderr
     assert f"    message {MAX_TITLES - 2}" in lines
     assert f"    message {MAX_TITLES - 1}" not in lines
-    assert "    … 3 more title(s) (sentry-mirror group lists them all)" in lines
+    (snapshot,) = (tmp_path / "snapshots").iterdir()
+    assert f"    … 3 more title(s): sentry-mirror inspect snapshots/{snapshot.name}" in lines
 
 
 def test_the_timeout_ends_the_command_and_run_exits_as_it_did(tmp_path: Path) -> None:
@@ -244,6 +295,29 @@ def test_sigint_to_run_reaches_the_command_and_run_exits_130(tmp_path: Path) -> 
         end(process)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_run_exits_128_plus_that_signal(tmp_path: Path, signum: int) -> None:
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); print('ready', flush=True); time.sleep(60)"
+    )
+    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        os.kill(process.pid, signum)
+        assert process.wait(timeout=30) == 128 + signum  # as a shell says a job ended by it
+    finally:
+        end(process)
+
+
 def test_ctrl_c_in_a_terminal_ends_the_command_and_run_exits_130(tmp_path: Path) -> None:
     marker = tmp_path / "got"
     argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--"]
@@ -256,10 +330,18 @@ def test_ctrl_c_in_a_terminal_ends_the_command_and_run_exits_130(tmp_path: Path)
 # ---------------------------------------------------------------- as functions
 
 
-def probed(code: int | None, *, settle_cut: float | None = None, interrupted: bool = False) -> Probed:
+def probed(
+    code: int | None, *, settle_cut: float | None = None, interrupted: bool = False, signalled: int | None = None
+) -> Probed:
     stopped = Stopped(records=1, files=(Path("snapshots/a.jsonl.zst"),))
     return Probed(
-        ("app",), "http://mirror@127.0.0.1:1/1", code, stopped, settle_cut=settle_cut, interrupted=interrupted
+        ("app",),
+        "http://mirror@127.0.0.1:1/1",
+        code,
+        stopped,
+        settle_cut=settle_cut,
+        interrupted=interrupted,
+        signalled=signalled,
     )
 
 
@@ -273,11 +355,16 @@ def probed(code: int | None, *, settle_cut: float | None = None, interrupted: bo
         (None, None, True, ExitCode.INTERRUPTED),
         (0, None, True, ExitCode.INTERRUPTED),
         (0, 31.0, False, ExitCode.CHECK_FAILED),  # it "passed", but what it left kept sending
+        (-signal.SIGTERM, None, signal.SIGTERM, 143),  # SIGTERM to run, passed on
+        (0, None, signal.SIGHUP, 129),  # though the command caught it and exited 0
+        (None, None, signal.SIGINT, ExitCode.INTERRUPTED),
         (4, 31.0, False, 4),
     ],
 )
-def test_the_exit_code(code: int | None, settle_cut: float | None, interrupted: bool, expected: int) -> None:
-    assert exit_code(probed(code, settle_cut=settle_cut, interrupted=interrupted)) == expected
+def test_the_exit_code(code: int | None, settle_cut: float | None, interrupted: bool | int, expected: int) -> None:
+    signalled = interrupted if not isinstance(interrupted, bool) else None
+    done = probed(code, settle_cut=settle_cut, interrupted=bool(interrupted), signalled=signalled)
+    assert exit_code(done) == expected
 
 
 def test_requests_past_the_settle_limit_are_a_warning() -> None:
@@ -290,36 +377,54 @@ def test_requests_past_the_settle_limit_are_a_warning() -> None:
     ) in out.getvalue()
 
 
-def test_summarise_counts_per_sdk_and_item_type_and_titles_error_events() -> None:
-    node = ("sentry.javascript.node", "10.0.0")
+def said(records: list[dict[str, Any]], width: int = 200) -> list[str]:
+    """The summary ``_say`` prints for ``records`` (the command exited 0; one snapshot file)."""
+    out = io.StringIO()
+    done = probed(0)
+    _say(Console(file=out, width=width), done, summarise(describe(r) for r in records), exit_code(done))
+    return out.getvalue().splitlines()[1:]
+
+
+def test_the_summary_names_sdks_escaped_errors_and_where_to_look() -> None:
+    hostile = ("evil\x1b[31m[bold]sdk", "1")
+    items = [({"type": "event"}, make_event()), ({"type": "transaction"}, {"type": "transaction"})]
+    store = make_request(path="/api/1/store/", headers=[("Content-Type", "application/x-sentry-envelope")])
     records = [
         make_sdk_record(("event", "attachment")),
-        make_sdk_record(("transaction",)),
-        make_sdk_record(("event",), sdk=node),
-        make_sdk_record(("log", "log"), sdk=node, status=429),
-        make_sdk_record(("event",), status=413),
+        make_sdk_record(("event",), status=502),
+        make_record(dataclasses.replace(store, body=make_envelope(items=items))),  # no SDK; answered 413
+        make_record(
+            make_request(path="/api/1/security/", body=CSP, headers=[("Content-Type", "application/csp-report")])
+        ),
+        make_sdk_record(("evil\x1b]8;;x\x07type",), sdk=hostile),
     ]
-    summary = summarise(describe(record) for record in records)
-    assert summary == {
-        "requests": 5,
-        "envelopes": 5,
-        "sdks": [
-            {
-                "sdk": "sentry.python",
-                "version": "2.75.0",
-                "requests": 3,
-                "envelopes": 3,
-                "items": {"event": 2, "attachment": 1, "transaction": 1},
-            },
-            {
-                "sdk": "sentry.javascript.node",
-                "version": "10.0.0",
-                "requests": 2,
-                "envelopes": 2,
-                "items": {"event": 1, "log": 2},
-            },
-        ],
-        "events": 3,
-        "event_titles": [{"title": "ZeroDivisionError: division by zero", "count": 3}],
-        "rejected": {"413": 1, "429": 1},
-    }
+    assert said(records) == [
+        "app exited 0: 5 requests, 4 envelopes",
+        "  sentry.python 2.75.0  2 envelopes: 2×event+attachment",
+        "  (no SDK)  2 requests, 1 envelope: event+transaction+raw_security",
+        "  evil\\x1b[31m[bold]sdk 1  1 envelope: evil\\x1b]8;;x\\x07type",
+        "  3 error events:",
+        "    ZeroDivisionError: division by zero  ×3",
+        "  answered with an error: 1×413, 1×502",
+        "    see sentry-mirror inspect --status 4xx snapshots/a.jsonl.zst",
+        "    see sentry-mirror inspect --status 5xx snapshots/a.jsonl.zst",
+        "  into  snapshots/a.jsonl.zst",
+        "  more: sentry-mirror report snapshots/a.jsonl.zst",
+    ]
+
+
+def test_a_long_title_is_cut_and_keeps_its_count() -> None:
+    title = "PaymentDeclined: the card ending 0000 was declined by the issuer for order 12345 " * 2
+    lines = said([make_sdk_record((({"type": "event"}, make_event(message=title, exception=None)),))] * 3, width=80)
+    (line,) = (line for line in lines if line.startswith("    Payment"))
+    assert line.endswith("…  ×3")
+    assert len(line) == 80
+
+
+def test_sdks_and_their_item_types_are_capped() -> None:
+    kinds = tuple(f"t{n}" for n in range(MAX_TYPES + 4))
+    records = [make_sdk_record(kinds, sdk=(f"sdk{n}", "1")) for n in range(MAX_SDKS + 2)]
+    lines = said(records)
+    assert lines[1] == "  sdk0 1  1 envelope: " + "+".join(kinds[:MAX_TYPES]) + " +4 more types"
+    assert sum(line.startswith("  sdk") for line in lines) == MAX_SDKS
+    assert "  … 2 more SDK(s): sentry-mirror report --section traffic snapshots/a.jsonl.zst" in lines

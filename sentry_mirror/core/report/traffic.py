@@ -35,6 +35,12 @@ _COUNTERS = (
 )  # fmt: skip
 
 
+def counts_as_envelope(endpoint: str, items: int) -> bool:
+    """Whether a request of ``items`` items counts as an envelope: one to the envelope or
+    tunnel endpoint, or an envelope of more than one item POSTed to /store/."""
+    return endpoint in ("envelope", "tunnel") or (endpoint == "store" and items > 1)
+
+
 class Traffic:
     """The ``traffic`` aggregator (see the module docstring)."""
 
@@ -70,7 +76,7 @@ class Traffic:
         self.decoded.add(data.get("body_size") or 0)
         self._shape(view)
         items, endpoint = view.items, view.endpoint
-        if endpoint in ("envelope", "tunnel") or (items and endpoint == "store" and len(items) > 1):
+        if counts_as_envelope(endpoint, len(items)):
             self.envelopes += 1
         self._sizes(items)
         for payload, kind in view.payloads:

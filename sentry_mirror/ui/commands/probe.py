@@ -13,9 +13,18 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.core.report.behaviour import failed
 from sentry_mirror.errors import CheckFailed, ExitCode
 from sentry_mirror.ui import render_report_behaviour
-from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import (
+    command_options,
+    diagnostics,
+    directory_option,
+    ended,
+    left_behind,
+    run_probed,
+    sent_nothing,
+    settle_cut,
+)
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import stderr
+from sentry_mirror.ui.reading import warn
 from sentry_mirror.ui.report_output import build
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.scripting import load_script, script_options
@@ -32,6 +41,7 @@ UNSCRIPTED = "no scenario or script: every request is answered as a healthy Rela
     context_settings={"allow_interspersed_args": False},  # everything from CMD on is CMD's
 )
 @script_options
+@directory_option
 @click.option(
     "--project", type=click.IntRange(min=0), default=1, show_default=True, help="Project id in the DSN given to CMD."
 )
@@ -72,7 +82,7 @@ def probe_command(
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory, script=script)
     options = ProbeOptions(command, listening, str(project), settle, timeout, stdout_to_stderr=as_json)
-    err = stderr()
+    err = diagnostics()
     probed = run_probed(options, err, as_json=as_json, note=UNSCRIPTED if script is None else None)
     data = _behaviour(probed)
     problems = _problems(probed, data)
@@ -121,9 +131,13 @@ def _render(console: Console, probed: Probed, data: dict[str, Any]) -> None:
 
 
 def _warn(err: Console, probed: Probed) -> None:
-    """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted."""
+    """On stderr: a command that sent nothing (loud: nothing was probed), or nothing scripted;
+    what it left running."""
     if not sent_nothing(err, probed) and not probed.interrupted and probed.scripted == 0:
         err.print("no request got a scripted answer: nothing to judge", style="yellow")
+    left = left_behind(probed)
+    if left is not None:
+        warn(left, err)
 
 
 def _problems(probed: Probed, data: dict[str, Any]) -> list[str]:

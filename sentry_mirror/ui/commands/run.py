@@ -6,35 +6,44 @@ from __future__ import annotations
 import os
 import shlex
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from sentry_mirror.core import report
-from sentry_mirror.core.describe import Row
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
+from sentry_mirror.core.run_summary import capped, summarise
 from sentry_mirror.errors import ExitCode
 from sentry_mirror.ui import render, render_report_terminal, report_document
-from sentry_mirror.ui.commanding import command_options, ended, run_probed, sent_nothing, settle_cut
+from sentry_mirror.ui.commanding import (
+    SIGNALLED,
+    command_options,
+    diagnostics,
+    directory_option,
+    ended,
+    interrupted_code,
+    left_behind,
+    run_probed,
+    sent_nothing,
+    settle_cut,
+)
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import reading, stderr, warn
+from sentry_mirror.ui.reading import reading, warn
 from sentry_mirror.ui.report_output import build, draw
 from sentry_mirror.ui.safe import assemble, json_text, text
 
 if TYPE_CHECKING:
     from sentry_mirror.io.probe import Probed
 
-#: Endpoints whose requests are envelopes.
-ENVELOPE_ENDPOINTS = frozenset({"envelope", "tunnel"})
-#: Distinct error event titles the summary on stderr lists (the JSON: JSON_TITLES).
+#: Distinct error event titles, SDKs, and item types per SDK the summary on stderr lists
+#: (the JSON's caps: :mod:`sentry_mirror.core.run_summary`).
 MAX_TITLES = 10
-JSON_TITLES = 100
-#: The exit code of a command ended by signal N is this plus N (as shells say it).
-SIGNALLED = 128
+MAX_SDKS = 10
+MAX_TYPES = 6
 
 
 @click.command(
@@ -43,6 +52,7 @@ SIGNALLED = 128
 )
 @click.option("--report", "with_report", is_flag=True, help="Print the report over this run's requests on stdout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (CMD's stdout then goes to stderr).")
+@directory_option
 @command_options
 @click.pass_obj
 def run_command(
@@ -75,13 +85,13 @@ def run_command(
 
     listening = ListenOptions(host="127.0.0.1", port=0, directory=directory)
     options = ProbeOptions(command, listening, settle=settle, timeout=timeout, stdout_to_stderr=as_json)
-    err = stderr()
+    err = diagnostics()
     probed = run_probed(options, err, as_json=as_json)
     paths = tuple(str(path) for path in probed.stopped.files)
     summary = _summary(probed, paths)
     code = exit_code(probed)
     _say(err, probed, summary, code)
-    data = _report(paths) if with_report else None
+    data = _report(paths, err) if with_report else None
     if as_json:
         click.echo(
             json_text({**_json(probed, summary, code), **({"report": data} if with_report else {})}, indent=True)
@@ -94,46 +104,16 @@ def run_command(
 
 
 def exit_code(probed: Probed) -> int:
-    """CMD's exit code; 128+N when signal N ended it (``--timeout``'s SIGTERM: 143); 130 when
-    interrupted; 1 for a CMD that exited 0 while what it left behind kept sending (killed at
+    """CMD's exit code; 128+N when signal N ended it (``--timeout``'s SIGTERM: 143); when
+    interrupted, 128 + the signal ``run`` got (:func:`interrupted_code`: 130 for Ctrl-C, 143
+    for SIGTERM); 1 for a CMD that exited 0 while what it left behind kept sending (killed at
     the settle limit): a gate must not pass on a run that did not end."""
     if probed.interrupted or probed.exit_code is None:
-        return ExitCode.INTERRUPTED
+        return interrupted_code(probed)
     code = probed.exit_code if probed.exit_code >= 0 else SIGNALLED - probed.exit_code
     if code == 0 and probed.settle_cut is not None:
         return ExitCode.CHECK_FAILED
     return code
-
-
-def summarise(rows: Iterable[Row]) -> dict[str, Any]:
-    """Requests and envelopes; per SDK (and version) the items by type, most first; the error
-    events by title, first seen first; the requests answered 4xx or 5xx, by status."""
-    requests = envelopes = 0
-    sdks: dict[tuple[str | None, str | None], dict[str, Any]] = {}
-    titles: Counter[str] = Counter()
-    rejected: Counter[str] = Counter()
-    for row in rows:
-        envelope = row.endpoint in ENVELOPE_ENDPOINTS
-        requests, envelopes = requests + 1, envelopes + envelope
-        sdk = sdks.setdefault(
-            (row.sdk_name, row.sdk_version),
-            {"sdk": row.sdk_name, "version": row.sdk_version, "requests": 0, "envelopes": 0, "items": Counter()},
-        )
-        sdk["requests"] += 1
-        sdk["envelopes"] += envelope
-        sdk["items"].update(row.item_types)
-        if "event" in row.item_types:
-            titles[row.title or "<unlabeled event>"] += 1
-        if row.status >= 400:
-            rejected[str(row.status)] += 1
-    return {
-        "requests": requests,
-        "envelopes": envelopes,
-        "sdks": [{**sdk, "items": dict(sdk["items"].most_common())} for sdk in sdks.values()],
-        "events": titles.total(),
-        "event_titles": [{"title": title, "count": count} for title, count in titles.items()],
-        "rejected": dict(sorted(rejected.items())),
-    }
 
 
 def _summary(probed: Probed, paths: tuple[str, ...]) -> dict[str, Any]:
@@ -145,10 +125,10 @@ def _summary(probed: Probed, paths: tuple[str, ...]) -> dict[str, Any]:
         return summarise(row for _, row in Query().select(records, malformed))
 
 
-def _report(paths: tuple[str, ...]) -> dict[str, Any] | None:
+def _report(paths: tuple[str, ...], err: Console) -> dict[str, Any] | None:
     """The report over this run's files (what ``report --json`` prints), None without any."""
     if not paths:
-        warn("no request arrived: no report")
+        warn("no request arrived: no report", err)
         return None
     data: dict[str, Any] = build(paths, (), report.TOP_GROUPS, Query()).to_json()
     return data
@@ -163,8 +143,7 @@ def _json(probed: Probed, summary: dict[str, Any], code: int) -> dict[str, Any]:
         "timed_out": probed.timed_out,
         "interrupted": probed.interrupted,
         "settle_cut_s": round(probed.settle_cut, 3) if probed.settle_cut is not None else None,
-        **summary,
-        "event_titles": summary["event_titles"][:JSON_TITLES],
+        **capped(summary),
         "snapshots": [str(path) for path in probed.stopped.files],
     }
 
@@ -175,38 +154,75 @@ def _shown(paths: tuple[str, ...]) -> list[str]:
 
 def _say(err: Console, probed: Probed, summary: dict[str, Any], code: int) -> None:
     """The summary on stderr: how CMD ended and what it sent; what went wrong; how to read more."""
+    files = _shown(tuple(str(path) for path in probed.stopped.files))
     err.print()
     err.print(
         assemble((ended(probed), "yellow" if probed.timed_out else "bold"), f": {_counts(summary)}"), soft_wrap=True
     )
-    for sdk in summary["sdks"]:
-        name = " ".join(part for part in (sdk["sdk"], sdk["version"]) if part) or render.NO_SDK
-        items = render.item_label(list(Counter(sdk["items"]).elements()))
-        err.print(assemble("  ", (name, "bold"), f"  {_counts(sdk)}: {items}"), soft_wrap=True)
-    _titles(err, summary)
-    if summary["rejected"]:
-        statuses = ", ".join(f"{n}×{status}" for status, n in summary["rejected"].items())
-        err.print(f"  answered with an error: {statuses} (see inspect --status 4xx)", style="yellow")
+    _sdks(err, summary, files)
+    _titles(err, summary, files)
+    _rejected(err, summary, files)
     cut = settle_cut(probed)
     if cut is not None:
         warn(cut + (f"; exit {code}" if probed.exit_code == 0 else ""), err)
-    if not sent_nothing(err, probed) and probed.stopped.files:
-        files = _shown(tuple(str(path) for path in probed.stopped.files))
+    left = left_behind(probed)
+    if left is not None:
+        warn(left, err)
+    if not sent_nothing(err, probed) and files:
         err.print(assemble("  into  ", (", ".join(files), "bold")), soft_wrap=True)
-        err.print(text(f"  more: {shlex.join(['sentry-mirror', 'report', *files])}", style="dim"), soft_wrap=True)
+        _hint(err, "  more: ", ["report"], files)
 
 
-def _titles(err: Console, summary: dict[str, Any]) -> None:
-    """The error events' titles, MAX_TITLES at most, each on one line cut to the terminal."""
+def _sdks(err: Console, summary: dict[str, Any], files: list[str]) -> None:
+    """Per SDK (MAX_SDKS at most, most requests first): what it sent, MAX_TYPES item types at most."""
+    for sdk in summary["sdks"][:MAX_SDKS]:
+        name = " ".join(part for part in (sdk["sdk"], sdk["version"]) if part) or render.NO_SDK
+        types = list(sdk["items"].items())
+        label = render.item_label(list(Counter(dict(types[:MAX_TYPES])).elements()))
+        label += f" +{len(types) - MAX_TYPES} more types" if len(types) > MAX_TYPES else ""
+        err.print(_cut(err, "  ", (name, "bold"), f"  {_counts(sdk)}: {label}"), no_wrap=True, overflow="ellipsis")
+    more = len(summary["sdks"]) - MAX_SDKS
+    if more > 0:
+        _hint(err, f"  … {more} more SDK(s): ", ["report", "--section", "traffic"], files)
+
+
+def _titles(err: Console, summary: dict[str, Any], files: list[str]) -> None:
+    """The error events' titles, MAX_TITLES at most, each on one line: the title cut to the
+    terminal, its count kept."""
     if not summary["events"]:
         return
     err.print(f"  {_count(summary['events'], 'error event')}:")
     for entry in summary["event_titles"][:MAX_TITLES]:
         times = f"  ×{entry['count']}" if entry["count"] > 1 else ""
-        err.print(assemble("    ", (entry["title"], "red"), times), no_wrap=True, overflow="ellipsis")
+        err.print(_cut(err, "    ", (entry["title"], "red"), times), no_wrap=True, overflow="ellipsis")
     more = len(summary["event_titles"]) - MAX_TITLES
     if more > 0:
-        err.print(f"    … {more} more title(s) (sentry-mirror group lists them all)", style="dim")
+        _hint(err, f"    … {more} more title(s): ", ["inspect"], files)
+
+
+def _rejected(err: Console, summary: dict[str, Any], files: list[str]) -> None:
+    """The requests answered with an error, by status, and how to list them."""
+    if not summary["rejected"]:
+        return
+    statuses = ", ".join(f"{n}×{status}" for status, n in summary["rejected"].items())
+    err.print(f"  answered with an error: {statuses}", style="yellow")
+    for family in sorted({f"{status[0]}xx" for status in summary["rejected"]}):
+        _hint(err, "    see ", ["inspect", "--status", family], files)
+
+
+def _hint(err: Console, lead: str, arguments: list[str], files: list[str]) -> None:
+    """A dim line: ``lead`` and the sentry-mirror command over this run's files."""
+    err.print(text(lead + shlex.join(["sentry-mirror", *arguments, *files]), style="dim"), soft_wrap=True)
+
+
+def _cut(err: Console, lead: str, cell: tuple[str, str], tail: str) -> Text:
+    """``lead``, ``cell`` and ``tail`` on one line of the console's width: the cell cut (with
+    an ellipsis) so that the tail (a count) stays whole."""
+    head = assemble(lead, cell)
+    end = assemble(tail)
+    head.truncate(max(err.width - end.cell_len, len(lead) + 1), overflow="ellipsis")
+    head.append_text(end)
+    return head
 
 
 def _counts(summary: dict[str, Any]) -> str:
