@@ -56,6 +56,8 @@ EVENT_ID_ITEM_TYPES = frozenset(
 VIEW_ABOVE = 32 << 20
 
 #: Item types a client must never send (Relay: ``envelope contains internal items``).
+#: The record endpoints whose bodies are envelopes (the envelope endpoint and a tunnel's).
+ENVELOPE_ENDPOINTS = frozenset({"envelope", "tunnel"})
 INTERNAL_ITEM_TYPES = frozenset({"integration"})
 
 #: The item type spellings Relay reads as another type: ``profile_chunk_ui`` (sent by the

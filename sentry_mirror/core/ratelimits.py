@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sentry_mirror.core.envelope import EVENT_ID_ITEM_TYPES, canonical_type
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS, EVENT_ID_ITEM_TYPES, canonical_type
 
 #: Item type -> the rate-limit data category Relay counts it in (``X-Sentry-Rate-Limits``).
 CATEGORIES = {
@@ -83,7 +83,7 @@ def categories_of(item_types: tuple[str, ...]) -> tuple[str, ...]:
 
 def record_categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     """The rate-limit categories a recorded request carries."""
-    if data["endpoint"] in ("envelope", "tunnel"):
+    if data["endpoint"] in ENVELOPE_ENDPOINTS:
         items = (data.get("summary") or {}).get("items") or ()
         return tuple(dict.fromkeys(item_category(str(item.get("type")), item.get("headers")) for item in items))
     return (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
@@ -196,7 +196,7 @@ def enforced(endpoint: str, items: Iterable[Mapping[str, Any]], limited: Callabl
     attachment under a span limit; a crash
     attachment stays under an attachment limit; client reports never go. A request that
     is not an envelope is one item of its endpoint's category."""
-    if endpoint not in ("envelope", "tunnel"):
+    if endpoint not in ENVELOPE_ENDPOINTS:
         return (limited(ENDPOINT_CATEGORIES.get(endpoint, "default")),)
     units = [(canonical_type(str(item.get("type"))), _headers(item)) for item in items]
     event = next((_event_category(kind, headers) for kind, headers in units if _event_category(kind, headers)), None)

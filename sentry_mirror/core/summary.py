@@ -175,7 +175,7 @@ def record_facts(record: Mapping[str, Any]) -> Facts:
     if not record.get("body_decoded", True) or record.get("body_truncated"):
         return Facts()
     body = bodies.readable(record)
-    if endpoint in ("envelope", "tunnel") or (endpoint == "store" and b"\n{" in body[:65536]):
+    if endpoint in envelope.ENVELOPE_ENDPOINTS or (endpoint == "store" and b"\n{" in body[:65536]):
         try:
             return envelope_facts(envelope.parse(body, strict=False))
         except EnvelopeError:

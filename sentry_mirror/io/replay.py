@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.ratelimits import RateLimits, record_categories
 from sentry_mirror.core.record import format_time
 from sentry_mirror.core.replay.fresh_ids import IdMap
@@ -132,7 +133,7 @@ class _Sender:
         if limits is not None and limits.until:  # only once the target has asked to hold something back
             categories = record_categories(data)
             held = limits.limited(categories, now)
-        envelope = data["endpoint"] in ("envelope", "tunnel")
+        envelope = data["endpoint"] in ENVELOPE_ENDPOINTS
         try:
             prepared = rewrite_request(
                 data,

@@ -27,7 +27,7 @@ import orjson
 
 from sentry_mirror.core import envelope as envelopes
 from sentry_mirror.core import grouping, multipart
-from sentry_mirror.core.ingest.routes import ENVELOPE_ENDPOINTS
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import MirrorError

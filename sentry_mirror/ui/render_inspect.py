@@ -164,7 +164,7 @@ def show_record(console: Console, data: dict[str, Any]) -> None:
             f"the body is kept compressed in the snapshot ({data.get('body_size')} bytes decoded): items over "
             f"{bodies.KEEP} bytes are left out below; `inspect --raw` writes it whole"
         )
-    if data["endpoint"] not in ("envelope", "tunnel") or not data.get("body_decoded", True):
+    if data["endpoint"] not in envelope.ENVELOPE_ENDPOINTS or not data.get("body_decoded", True):
         console.print(Panel(_payload(body, None), title=f"body ({len(body)} bytes)", title_align="left"))
         return
     try:

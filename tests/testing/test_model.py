@@ -12,9 +12,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentry_mirror.core.ingest import routes
 from sentry_mirror.core.record import Record
-from sentry_mirror.testing import model
 from sentry_mirror.testing.mirror import _envelope
 from sentry_mirror.testing.model import envelope_of, request_of
 from tests.factories import make_envelope, make_event, make_multipart, make_record, make_request
@@ -153,7 +151,3 @@ def test_a_bare_minidump_is_one_attachment_with_the_whole_body() -> None:
     record = make_record(make_request(path="/api/1/minidump/", body=dump, headers=headers))
     (item,) = envelope_of(request_of(Record(record))).items
     assert ("attachment", "event.minidump", dump) == (item.type, item.headers["attachment_type"], item.payload)
-
-
-def test_envelope_endpoints_have_one_home_in_core() -> None:
-    assert model.ENVELOPE_ENDPOINTS is routes.ENVELOPE_ENDPOINTS == frozenset({"envelope", "tunnel"})

@@ -31,8 +31,6 @@ _SLASHES = re.compile(r"/{2,}")
 ENDPOINTS = (
     "envelope", "store", "security", "nel", "minidump", "unreal", "attachments", "cron", "otlp", "tus_upload", "tunnel"
 )  # fmt: skip
-#: The endpoints whose bodies are envelopes.
-ENVELOPE_ENDPOINTS = frozenset({"envelope", "tunnel"})
 
 
 def route(method: str, path: str, tunnel_path: str = "/tunnel") -> tuple[str, Mapping[str, str], frozenset[str]]:

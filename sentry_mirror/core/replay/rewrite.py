@@ -45,6 +45,7 @@ import zstandard
 from sentry_mirror.core import bounds
 from sentry_mirror.core.auth import Dsn
 from sentry_mirror.core.encoding import normalize_encoding
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.ratelimits import ENDPOINT_CATEGORIES, categories_of
 from sentry_mirror.core.record import decode_bytes
 from sentry_mirror.core.replay.envelope_rewrite import drop_items, rewrite_envelope, rewrite_event_json
@@ -271,7 +272,7 @@ def rewrite_request(
         changes.insert(0, "path")
     if key != auth.get("public_key") and form:
         changes.insert(0, "key")
-    if data["endpoint"] in ("envelope", "tunnel"):
+    if data["endpoint"] in ENVELOPE_ENDPOINTS:
         categories = categories_of(body.item_types)
     else:
         categories = (ENDPOINT_CATEGORIES.get(data["endpoint"], "default"),)
@@ -374,7 +375,7 @@ def _body(
         return _Body(body, body, recorded_encoding, recorded_encoding or None, event_id, item_types, (change,))
     changes: list[str] = []
     fresh = ids if options.fresh_ids else None
-    if data["endpoint"] in ("envelope", "tunnel") and body:
+    if data["endpoint"] in ENVELOPE_ENDPOINTS and body:
         try:
             if hold_back:
                 body, held = drop_items(body, hold_back)
@@ -401,7 +402,7 @@ def _unchanged(data: Mapping[str, Any], options: Options, hold_back: frozenset[s
     as they came): known from the record, without reading the body again."""
     if options.fresh_ids or options.shift is not None or hold_back or options.encoding != "original":
         return False
-    if data["endpoint"] not in ("envelope", "tunnel") or not data.get("body_decoded", True) or data.get("body_encoded"):
+    if data["endpoint"] not in ENVELOPE_ENDPOINTS or not data.get("body_decoded", True) or data.get("body_encoded"):
         return True  # only an envelope's header names the target (a store body changes with ids and shift only)
     header = (data.get("summary") or {}).get("envelope_header")
     if type(header) is not dict or not bounds.small(header):

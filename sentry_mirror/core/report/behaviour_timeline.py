@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.grouping import events_of
 from sentry_mirror.core.ratelimits import ENDPOINT_CATEGORIES, record_categories
 from sentry_mirror.core.record import parse_time
@@ -97,7 +98,7 @@ def entry_of(view: RecordView) -> Entry | None:
     except (TypeError, ValueError):
         return None
     endpoint = view.endpoint if isinstance(view.endpoint, str) else "unknown"
-    if endpoint in ("envelope", "tunnel"):
+    if endpoint in ENVELOPE_ENDPOINTS:
         types = tuple([str(item.get("type"))[:100] for item in view.items])
     else:  # a request of another SDK endpoint carries one item of its category; the rest none
         types = (endpoint,) if endpoint in ENDPOINT_CATEGORIES else ()

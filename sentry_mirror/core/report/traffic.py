@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 from sentry_mirror.core.describe import split_sdk
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.limits import EVENT_LIKE, ITEM_LIMITS, MAX_EVENT_SIZE
 from sentry_mirror.core.record import parse_time
 from sentry_mirror.core.report.bounded import Capped, Json, Reservoir, bounded, by_count, merge_tables, num
@@ -38,7 +39,7 @@ _COUNTERS = (
 def counts_as_envelope(endpoint: str, items: int) -> bool:
     """Whether a request of ``items`` items counts as an envelope: one to the envelope or
     tunnel endpoint, or an envelope of more than one item POSTed to /store/."""
-    return endpoint in ("envelope", "tunnel") or (endpoint == "store" and items > 1)
+    return endpoint in ENVELOPE_ENDPOINTS or (endpoint == "store" and items > 1)
 
 
 class Traffic:
