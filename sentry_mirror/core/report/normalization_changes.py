@@ -130,7 +130,11 @@ def canonical(value: Any, key: Key | None = None) -> Any:
         return {k: canonical(v, k) for k, v in value.items()}
     if isinstance(value, list):
         if _is_pairs(value):
-            return {name: canonical(pair[1], name) for name, pair in zip(pair_keys(value), value, strict=True) if name}
+            return {
+                name: canonical(pair[1], name)
+                for name, pair in zip(pair_keys(value), value, strict=True)
+                if name is not None
+            }
         return [canonical(v, i) for i, v in enumerate(value)]
     return _instant(value) if key in TIMESTAMP_KEYS else value
 
@@ -183,7 +187,8 @@ def _meta_entries(meta: Any, data: Any, path: Path) -> Iterator[tuple[Path, dict
             index = int(key) if key.isdigit() else -1
             child = data[index] if 0 <= index < len(data) else None
             if names is not None and isinstance(child, list) and isinstance(inner, dict):
-                where = (*path, names[index] or index)
+                name = names[index]
+                where: Path = (*path, index if name is None else name)
                 for part, sub in inner.items():  # "0": the name itself, "1": its value, "": the pair
                     if part == "":
                         yield from _meta_entries({"": sub}, child[1], where)
