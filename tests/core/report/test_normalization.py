@@ -288,6 +288,12 @@ def test_a_tag_name_relay_drops_is_one_invalid_entry_under_its_name() -> None:
     assert not [path for path in found.defaulted if path.startswith("tags")]
 
 
+def test_an_empty_tag_name_is_a_name() -> None:
+    found = changes(event(tags=[["", "v"], ["ok", "w"]]))  # Relay keeps no original for an empty name
+    assert [("tags[]", "invalid_data", "expected a non-empty value", "dropped")] == found.invalid
+    assert ["tags."] == found.removed  # the tag sent under "" is not stored
+
+
 def test_a_repeated_tag_name_keeps_its_first_value() -> None:
     found = changes(event(tags=[["a", "b"], ["a", "c"], ["z", "y"]]))  # Relay keeps ["a", "b"]
     assert (["tags.a#2"], []) == (found.removed, found.rewritten)
