@@ -22,8 +22,9 @@ Cell = str | int | float | None
 @dataclass
 class Table:
     """Rows under columns. On the terminal, the ``wide`` columns (paths, titles) are cut in
-    the middle to fit its width, and a ``-`` in a column of ``missing`` shows as its label
-    (``(no SDK)``); the other formats show every value in full, as the JSON has it."""
+    the middle to fit its width, the ``wrapped`` ones (reasons, prose) share that width with
+    them and wrap, and a ``-`` in a column of ``missing`` shows as its label (``(no SDK)``);
+    the other formats show every value in full, as the JSON has it."""
 
     title: str
     columns: Sequence[str]
@@ -33,6 +34,7 @@ class Table:
     missing: Mapping[int, str] = field(default_factory=dict)
     #: the title on the terminal, when it differs (a missing SDK labelled)
     terminal_title: str | None = None
+    wrapped: frozenset[int] = frozenset()
 
 
 @dataclass

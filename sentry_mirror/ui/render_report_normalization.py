@@ -64,9 +64,10 @@ def _tables(named: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Table]:
     trimmed: list[Sequence[Cell]] = [
         (name, entry["path"], _cut(entry), entry["count"]) for name, row in named for entry in row["trimmed"]
     ]
-    reasons: list[Sequence[Cell]] = [
-        (name, reason, n) for name, row in named for key in ("rejected", "failures") for reason, n in row[key].items()
-    ]
+
+    def reasons(key: str) -> list[Sequence[Cell]]:
+        return [(name, reason, n) for name, row in named for reason, n in row[key].items()]
+
     invalid = [(name, path, f"{error}: {reason}" if reason else error, action, n)
                for name, path, error, reason, action, n in rows("invalid", "path", "error", "reason", "action")]  # fmt: skip
     return [
@@ -77,11 +78,19 @@ def _tables(named: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Table]:
             invalid,
             frozenset({4}),
             frozenset({0, 1}),
+            wrapped=frozenset({2}),
         ),
         Table(
-            "Would be rejected (or could not be asked)",
+            "Would be rejected (Relay refuses to store them)",
             ("SDK and item type", "reason", "count"),
-            reasons,
+            reasons("rejected"),
+            frozenset({2}),
+            frozenset({0, 1}),
+        ),
+        Table(
+            "Failures (Relay could not be asked)",
+            ("SDK and item type", "error", "count"),
+            reasons("failures"),
             frozenset({2}),
             frozenset({0, 1}),
         ),

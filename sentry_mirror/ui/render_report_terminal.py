@@ -58,28 +58,30 @@ _GAP = 3
 
 def _cut(table: Table, width: int) -> tuple[list[list[str]], dict[int, int]]:
     """The table's cells as the terminal shows them, and the width of each column that was
-    cut: missing values labelled, the wide columns cut in the middle
+    cut or wrapped: missing values labelled, the wide columns cut in the middle
     (:func:`sentry_mirror.ui.fit.middle`) to share what the other columns leave of ``width``
-    (the narrowest first, each taking no more than it needs)."""
+    with the wrapped ones (the narrowest first, each taking no more than it needs)."""
     rows = [[cell(value) for value in row] for row in table.rows]
     for index, label in table.missing.items():
         for row in rows:
             if row[index] == "-":
                 row[index] = label
     rooms: dict[int, int] = {}
-    if not table.wide:
+    shared = table.wide | table.wrapped
+    if not shared:
         return rows, rooms
     needs = [
         max(cell_len(value) for value in (heading, *(row[i] for row in rows)))
         for i, heading in enumerate(table.columns)
     ]
-    left = width - _GAP * (len(needs) - 1) - sum(need for i, need in enumerate(needs) if i not in table.wide)
-    wide = sorted(table.wide, key=lambda i: needs[i])
-    for count, index in enumerate(wide):
-        room = min(needs[index], max(MIN_WIDE, left // (len(wide) - count)))
+    left = width - _GAP * (len(needs) - 1) - sum(need for i, need in enumerate(needs) if i not in shared)
+    order = sorted(shared, key=lambda i: needs[i])
+    for count, index in enumerate(order):
+        room = min(needs[index], max(MIN_WIDE, left // (len(order) - count)))
         left -= room
         if room < needs[index]:
             rooms[index] = room
-        for row in rows:
-            row[index] = middle(row[index], room)
+        if index in table.wide:
+            for row in rows:
+                row[index] = middle(row[index], room)
     return rows, rooms

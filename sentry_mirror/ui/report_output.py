@@ -51,14 +51,16 @@ def build(
     required: bool = False,
 ) -> report.Report:
     """The report over the records of ``paths`` that ``wanted`` keeps (no file at all is an
-    error when ``required``: a diff against nothing would pass any check). Answer records are
-    read only for the sections that read them (``upstream``)."""
+    error when ``required``: a diff against nothing would pass any check). No ``sections``
+    means :data:`report.DEFAULT_SECTIONS` (what ``report`` without ``--section`` prints: the
+    asked-only ``normalization`` left out). Answer records are read only for the sections
+    that read them (``upstream``)."""
     if engine == pii.RELAY_ENGINE and not pii.relay_available():
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
         )
     malformed = Malformed(where="report")
-    sections = sections or report.EVERY_SECTION
+    sections = sections or report.DEFAULT_SECTIONS
     answers = "upstream" in sections
     with reading(paths, malformed, wanted, required=required, answers=answers) as records:
         return report.build_report(records, sections, top_groups=top, pii_engine=engine, malformed=malformed)

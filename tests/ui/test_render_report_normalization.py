@@ -4,17 +4,21 @@ to be trimmed, corrected and rejected; captured paths and reasons shown literall
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from sentry_mirror.core.report import build_report
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.ui.cli import cli
 from sentry_mirror.ui.render_report_normalization import normalization
+from sentry_mirror.ui.render_report_terminal import terminal
 from tests.factories import EVENT_ID, SNAPSHOTS, make_envelope, make_event, make_record, make_request, write_snapshot
 from tests.helpers import require_relay
 
@@ -54,7 +58,8 @@ def test_terminal_at_80_columns(tmp_path: Path) -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "sentry.python event" in text and "(no SDK) transaction" in text
     assert "logentry.formatted   11808 chars (11.8 KB)" in text
-    assert "invalid_data: invalid level" in text and "invalid_attribute" in text
+    assert re.search(r"level +invalid_data: invalid +replaced +1\n +level\b", text)  # the reason wraps
+    assert "invalid_attribute" in text
     assert "invalid transaction even…d for transaction events" in text  # cut in the middle to fit
     assert "[bold]o" in text  # a captured key, shown literally (cut in the middle)
     assert "@creditcard:filter" in text and "tags.server_name" in text
@@ -106,3 +111,38 @@ def test_without_sentry_relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     path = write_snapshot(tmp_path / "s.jsonl.zst", records())
     result = CliRunner().invoke(cli, ["report", str(path), "--section", "normalization"], env=ENV)
     assert 3 == result.exit_code and "pip install sentry-relay" in result.output
+
+
+def drawn(data: dict[str, Any], width: int = 80) -> str:
+    out = io.StringIO()
+    terminal(Console(file=out, width=width, no_color=True, highlight=False), [normalization(data)])
+    return out.getvalue()
+
+
+def test_a_long_reason_wraps_before_the_sdk_and_path_are_cut() -> None:
+    sent = make_event(timestamp=JUST_BEFORE, user={"ip_address": "nope"}, level="loud")
+    data = build_report([record_of("event", sent)], ["normalization"]).to_json()["normalization"]
+    row = data["rows"][0]
+    row["sdk"] = "sentry.javascript.react-native"
+    path = "exception.values[].stacktrace.frames[].vars.some_long_name"
+    row["invalid"].append({"path": path, "error": "invalid_data", "reason": "input contains invalid characters",
+                           "action": "dropped", "count": 3})  # fmt: skip
+    text = drawn(data)
+    table = text.split("Invalid values")[1].split("\n\n")[0]
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "sentry.ja" in table and "exception" in table  # not cut to a dozen cells
+    words = table.split()
+    assert {"invalid_data:", "expected", "an", "ip", "address", "input", "contains", "characters"} <= set(
+        words
+    )  # every word kept
+
+
+def test_rejections_and_failures_are_told_apart() -> None:
+    data = build_report(records(), ["normalization"]).to_json()["normalization"]
+    data["rows"][0]["failures"] = {"Panic: relay panicked": 2}
+    tables = {table.title: table for table in normalization(data).tables}
+    rejected = tables["Would be rejected (Relay refuses to store them)"].rows
+    assert 1 == len(rejected) and str(rejected[0][1]).startswith("invalid transaction event")
+    assert [("sentry.python event", "Panic: relay panicked", 2)] == list(
+        tables["Failures (Relay could not be asked)"].rows
+    )

@@ -13,9 +13,11 @@ remark of any other rule (``@password:filter``, ``@common:filter``…, from the 
 as sentry-python's ``!config`` remarks) are Relay's to keep, not its changes.
 
 And what ``_meta`` does not say, by comparing the two payloads (pair lists such as
-``tags`` read as maps, timestamps compared as instants, values under a ``_meta`` entry left to
-it): a value of the payload found stored at another path is **renamed** (``message`` to
-``logentry.formatted``, ``server_name`` to ``tags.server_name``); a path only stored is
+``tags`` read as maps: a repeated name as ``name#2``…, a name Relay dropped under the original
+its ``_meta`` keeps; timestamps compared as instants; values under a ``_meta`` entry, or under
+a key Relay trimmed, left to it): a value of the payload found stored at another path is
+**renamed** (``message`` to ``logentry.formatted``, ``server_name`` to ``tags.server_name``;
+also **rewritten** when a lone surrogate in it is stored as ``?``); a path only stored is
 **defaulted** (``level``, ``logger``, ``contexts.trace``…; the topmost new one), a path only
 sent is **removed** (the topmost gone), a value stored differently is **rewritten**, and a
 nested object stored as a JSON string is **trimmed** too (``depth``: Relay's databag depth
@@ -79,7 +81,35 @@ def size(value: Any) -> int:
 
 
 def _is_pairs(value: list[Any]) -> bool:
-    return bool(value) and all(isinstance(x, list) and len(x) == 2 and isinstance(x[0], str) for x in value)
+    """A list of ``[name, value]`` pairs (``tags``, headers…); a name may be null, as Relay
+    stores a tag whose name it dropped as invalid."""
+    return bool(value) and all(
+        isinstance(x, list) and len(x) == 2 and (x[0] is None or isinstance(x[0], str)) for x in value
+    )
+
+
+def _original_name(meta: Any, index: int) -> str | None:
+    """The name Relay dropped from pair ``index`` of a pair list, kept in its ``_meta`` ``val``."""
+    for key in (str(index), "0", ""):
+        meta = meta.get(key) if isinstance(meta, dict) else None
+    value = meta.get("val") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def pair_keys(pairs: list[list[Any]], meta: Any = None) -> list[str | None]:
+    """The key each pair of a pair list is read under: its name, a repeated name as
+    ``name#2``, ``name#3``… (Relay keeps the first tag of a name and drops the others), and a
+    null name (one Relay dropped) as the original name the list's ``_meta`` holds, or None (the
+    pair is not read) without one."""
+    keys: list[str | None] = []
+    seen: dict[str, int] = {}
+    for index, pair in enumerate(pairs):
+        name = pair[0] if pair[0] is not None else _original_name(meta, index)
+        if name is not None:
+            seen[name] = count = seen.get(name, 0) + 1
+            name = name if count == 1 else f"{name}#{count}"
+        keys.append(name)
+    return keys
 
 
 def _instant(value: Any) -> Any:
@@ -100,7 +130,11 @@ def canonical(value: Any, key: Key | None = None) -> Any:
         return {k: canonical(v, k) for k, v in value.items()}
     if isinstance(value, list):
         if _is_pairs(value):
-            return {pair[0]: canonical(pair[1], pair[0]) for pair in value}
+            return {
+                name: canonical(pair[1], name)
+                for name, pair in zip(pair_keys(value), value, strict=True)
+                if name is not None
+            }
         return [canonical(v, i) for i, v in enumerate(value)]
     return _instant(value) if key in TIMESTAMP_KEYS else value
 
@@ -143,6 +177,7 @@ def _meta_entries(meta: Any, data: Any, path: Path) -> Iterator[tuple[Path, dict
     entries are keyed by the pair's name."""
     if not isinstance(meta, dict):
         return
+    names = pair_keys(data, meta) if isinstance(data, list) and _is_pairs(data) else None
     for key, inner in meta.items():
         if key == "":
             if isinstance(inner, dict):
@@ -151,9 +186,14 @@ def _meta_entries(meta: Any, data: Any, path: Path) -> Iterator[tuple[Path, dict
         if isinstance(data, list):
             index = int(key) if key.isdigit() else -1
             child = data[index] if 0 <= index < len(data) else None
-            if _is_pairs(data) and isinstance(child, list) and isinstance(inner, dict):
-                for part, sub in inner.items():  # "0": the name itself, "1": its value
-                    yield from _meta_entries(sub, child[1] if part == "1" else child[0], (*path, child[0]))
+            if names is not None and isinstance(child, list) and isinstance(inner, dict):
+                name = names[index]
+                where: Path = (*path, index if name is None else name)
+                for part, sub in inner.items():  # "0": the name itself, "1": its value, "": the pair
+                    if part == "":
+                        yield from _meta_entries({"": sub}, child[1], where)
+                    else:
+                        yield from _meta_entries(sub, child[1] if part == "1" else child[0], where)
                 continue
             yield from _meta_entries(inner, child, (*path, index))
         else:
@@ -223,14 +263,36 @@ def _topmost(path: Path, other: Any) -> Path:
     return path
 
 
+def _as_stored(value: str) -> str:
+    """``value`` with each character UTF-8 cannot hold (a lone surrogate) as ``?``, as the
+    event reaches Relay."""
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _cut_from(kept: Any, value: Any) -> bool:
+    """Whether ``kept`` is ``value`` trimmed by Relay: its start followed by ``...``."""
+    return (
+        isinstance(kept, str) and isinstance(value, str) and len(kept) > 3 and kept.endswith("...") and kept != value
+    ) and value.startswith(kept[:-3])
+
+
 def _trimmed_copy(value: str, stored: Any, explained: set[Path]) -> Path | None:
     """The path of a trimmed string stored from ``value`` (``message`` trimmed into
-    ``logentry.formatted``): its kept start followed by ``...``."""
+    ``logentry.formatted``)."""
     for path in sorted(explained, key=display):
         found, kept = _at(stored, path)
-        if found and isinstance(kept, str) and kept.endswith("...") and value.startswith(kept[:-3]) and len(kept) > 3:
+        if found and _cut_from(kept, value):
             return path
     return None
+
+
+def _under_trimmed_key(path: Path, explained: set[Path]) -> bool:
+    """Whether ``path`` was sent under a key Relay trimmed (a tag name over 200 characters):
+    its ``_meta`` entry, at the trimmed key, explains it."""
+    return any(
+        len(path) >= len(done) > 0 and path[: len(done) - 1] == done[:-1] and _cut_from(done[-1], path[len(done) - 1])
+        for done in explained
+    )
 
 
 def _compare(changes: Changes, sent: Any, stored: Any, explained: set[Path]) -> None:
@@ -253,13 +315,16 @@ def _compare(changes: Changes, sent: Any, stored: Any, explained: set[Path]) -> 
             if after[path] != value:
                 changes.rewritten.append(display(path))
             continue
-        if _empty(value) or _under(path, explained):
+        if _empty(value) or _under(path, explained) or _under_trimmed_key(path, explained):
             continue
-        target = by_value.pop(value, None) if isinstance(value, str) else None
+        text = _as_stored(value) if isinstance(value, str) else None
+        target = by_value.pop(text, None) if text is not None else None
         if target is not None:
             changes.renamed.append((display(path), display(target)))
+            if text != value:  # stored with its lone surrogates as "?"
+                changes.rewritten.append(display(target))
             added.pop(target, None)
-        elif isinstance(value, str) and (moved := _trimmed_copy(value, stored, explained)):
+        elif text is not None and (moved := _trimmed_copy(text, stored, explained)):
             changes.renamed.append((display(path), display(moved)))
         else:
             removed.add(display(_topmost(path, stored)))

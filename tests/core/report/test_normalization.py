@@ -275,6 +275,45 @@ def test_changes_of_leaves_the_payload_as_sent() -> None:
     assert "exception.values[].type" == display(("exception", "values", 0, "type"))
 
 
+def changes(sent: dict[str, Any]) -> Any:
+    stored = relay_normalize.normalize(sent, "event", RECEIVED).event
+    assert stored is not None
+    return changes_of(sent, stored)
+
+
+def test_a_tag_name_relay_drops_is_one_invalid_entry_under_its_name() -> None:
+    found = changes(event(tags={"a|b": "v", "ok": "w"}))  # stored as [[null, "v"], ["ok", "w"]]
+    assert [("tags.a|b", "invalid_data", "invalid character '|'", "dropped")] == found.invalid
+    assert ([], [], []) == (found.renamed, found.removed, found.rewritten)
+    assert not [path for path in found.defaulted if path.startswith("tags")]
+
+
+def test_an_empty_tag_name_is_a_name() -> None:
+    found = changes(event(tags=[["", "v"], ["ok", "w"]]))  # Relay keeps no original for an empty name
+    assert [("tags[]", "invalid_data", "expected a non-empty value", "dropped")] == found.invalid
+    assert ["tags."] == found.removed  # the tag sent under "" is not stored
+
+
+def test_a_repeated_tag_name_keeps_its_first_value() -> None:
+    found = changes(event(tags=[["a", "b"], ["a", "c"], ["z", "y"]]))  # Relay keeps ["a", "b"]
+    assert (["tags.a#2"], []) == (found.removed, found.rewritten)
+    headers = changes(event(request={"headers": [["X-A", "1"], ["X-A", "2"]]}))  # kept, both
+    assert not [path for path in (*headers.removed, *headers.rewritten) if path.startswith("request.headers")]
+
+
+def test_a_trimmed_tag_name_is_reported_once_as_trimmed() -> None:
+    found = changes(event(tags={"k" * 300: "v", "ok": "w"}))
+    ((path, unit, cut, _),) = found.trimmed
+    assert (f"tags.{'k' * 197}...", "chars", 100) == (path, unit, cut)
+    assert ([], []) == (found.removed, found.renamed)
+
+
+def test_a_lone_surrogate_is_stored_as_a_question_mark() -> None:
+    found = changes(event(message="a\ud800b"))  # stored as logentry.formatted "a?b"
+    assert ("message", "logentry.formatted") in found.renamed and "message" not in found.removed
+    assert "logentry.formatted" in found.rewritten
+
+
 # ---------------------------------------------------------------- merging
 
 
