@@ -88,7 +88,7 @@ def report_command(
         sentry-mirror report --format html -o report.html
         sentry-mirror report --section pii --sdk sentry.python
     """
-    data = build(snapshots, sections or report.DEFAULT_SECTIONS, top, query(filters), pii_engine).to_json()
+    data = build(snapshots, sections, top, query(filters), pii_engine).to_json()
     for name in set(sections).difference(data["sections"]):
         warn(f"no section {name}: {_ABSENT[name]}")
     if fmt == "json":
