@@ -54,18 +54,21 @@ MAX_CACHED = 256
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
 _KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
-#: Keys whose values are identifiers (``thread_id``, ``tid``, ``thread.id``, ``event_id``),
-#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes:
-#: their digits are never a card number, whatever Luhn says.
+#: Keys whose values are identifiers (``thread_id``, ``tid``, ``threadId``, ``thread.id``),
+#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes: a
+#: value there that is one bare run of digits (or of letters and digits) is no card number
+#: (nor IBAN), whatever Luhn (or mod 97) says. Grouped numbers and numbers inside text are.
 _ID_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:ids?|tid|pid|uid|gid|ts)$|[a-z]id$|(?:addr|address|hash|checksum|digest|sha1|sha256|md5"
-    r"|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed|count|size|length|offset|lineno|colno|port|build)$"
+    r"(?:^|[._-])(?i:[ugpts]?ids?|tid|pid|ts)$|[a-z]Ids?$"
+    r"|(?i:(?:thread|trace|span|event|parent|segment|profile|chunk|replay|process|request|session|debug|code)ids?$"
+    r"|(?:addr|hash|checksum|digest|sha1|sha256|md5|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed"
+    r"|count|size|length|offset|lineno|colno|port|build)$)"
 )
 #: Keys naming a card number: the only place a JSON number is read as one.
 _CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
-#: Keys (or parent keys) naming a release or a distribution: what they hold is a version,
-#: whose four parts (.NET's 1.0.0.0) are no IP address. So is anything under a ``*version*`` key.
-_RELEASE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist)$")
+#: Keys (or parent keys) naming a release, a distribution or a version: what they hold
+#: describes software (``app@1.0.0.0``, a build number), so it is no IP address or card.
+_SOFTWARE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist|version)$")
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -116,7 +119,7 @@ class Site:
         "_mode",
         "_plain",
         "_rule",
-        "_versioned",
+        "_software",
         "cache",
         "children",
         "depth",
@@ -151,9 +154,10 @@ class Site:
         self._element: Site | None = None
         self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
-        self._versioned = "version" in path.lower() or bool(_RELEASE_KEY.search(key) or _RELEASE_KEY.search(parent))
-        #: card numbers are looked for here: in strings unless the key names an id, a time,
-        #: a count…; in JSON numbers only under a card's key
+        #: no IP address or card here (a version, a release)
+        self._software = bool(_SOFTWARE_KEY.search(key) or _SOFTWARE_KEY.search(parent))
+        #: card numbers are looked for here: in strings (a bare number not under an id, a
+        #: time, a count…); in JSON numbers only under a card's key
         self._card_key = bool(key and _CARD_KEY.search(key))
         self._cards = self._card_key or not (key and _ID_KEY.search(key))
         #: only the value's own patterns can find something here (a rule is only said of a find)
@@ -249,8 +253,10 @@ class Site:
                 kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
         for kind, found in value_kinds(text, is_pseudonym, whole=self.scanner.exhaustive):
-            if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):
+            if kind in kinds or (self._software and kind in ("ip", "credit_card")):
                 continue
+            if not cards and kind in ("credit_card", "iban") and found == text and text.isalnum():
+                continue  # an id's bare digits (or an upper-case hex id) under an id's key
             kinds[kind] = (kind, mask(kind, found), rule)
         if kinds and is_pseudonym(text):
             return ()  # a pseudonym (export --redact) is no one's data, whatever its key says
