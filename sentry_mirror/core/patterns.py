@@ -135,3 +135,7 @@ USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and 
 PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 #: A US social security number.
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+#: A US social security number as issued: no area 000, 666 or 9xx, no group 00, no serial 0000.
+US_SSN = re.compile(r"(?<![\w-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
+#: A telephone number as written under a phone's key: digits, spaces, ``+().-``.
+PHONE = re.compile(r"\+?[\d\s().-]{6,24}")

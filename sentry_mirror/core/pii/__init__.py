@@ -5,8 +5,9 @@ field path, the kinds of personal data it holds (:data:`KINDS`):
 
 ``email``            an e-mail address
 ``ip``               an IPv4 or IPv6 address (not loopback, unspecified or broadcast, not under a version key)
-``credit_card``      13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn
-``iban``             a country code, two check digits and 11 to 30 alphanumerics, passing ISO 7064 mod 97
+``credit_card``      13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn (context
+                     rules: not a bare run under an id's key, a timestamp's or a thread id's shape)
+``iban``             a country that has IBANs, its length, passing ISO 7064 mod 97
 ``auth_token``       ``Bearer …``, ``Basic …``, ``Token …`` values; JWTs; a value under an auth or token key
 ``password``         a non-empty value under a password-like key (``password``, ``secret``, ``api_key`` …)
 ``cookie``           a cookie: under ``cookies``, or a ``Cookie``/``Set-Cookie`` header
@@ -14,6 +15,8 @@ field path, the kinds of personal data it holds (:data:`KINDS`):
 ``pem_key``          a ``-----BEGIN … KEY-----`` block
 ``url_credentials``  ``scheme://user:password@host``
 ``user_path``        a user's home directory: ``/home/<user>``, ``/Users/<user>``, ``C:\\Users\\<user>``
+``ssn``              a US social security number as issued (``078-05-1120``; not 000, 666 or 9xx)
+``phone_number``     digits (``+``, spaces, ``().-``) under a phone's key (``phone``, ``mobile``, ``tel``)
 
 Paths use the field-coverage notation: object keys joined with ``.``, array elements as
 ``[]`` (``exception.values[].stacktrace.frames[].vars.password``). A list of ``[name,

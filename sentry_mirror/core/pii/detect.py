@@ -24,8 +24,10 @@ from sentry_mirror.core.patterns import (
     ISO_TIME,
     JWT,
     PEM,
+    PHONE,
     PLACEHOLDER,
     URL_AUTH,
+    US_SSN,
     USER_PATH,
 )
 
@@ -41,6 +43,8 @@ KINDS = (
     "pem_key",
     "url_credentials",
     "user_path",
+    "ssn",
+    "phone_number",
 )
 
 #: Strings longer than this are only searched in their first this-many characters.
@@ -71,6 +75,8 @@ _USER_PATH_IGNORED = {
 PASSWORD_KEY = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
 )
+#: Keys naming a telephone number (``phone``, ``mobile``, ``tel``, ``msisdn``, ``fax``).
+_PHONE_KEY = re.compile(r"(?i)phone|mobile|msisdn|(?:^|[._-])(?:tel|fax)(?:$|[._-])")
 #: "auth" in a key that names an author (``author_email``): no credential.
 _AUTHOR = re.compile(r"author(?!i[sz])")
 _AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
@@ -177,6 +183,8 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
         if len(text) >= 13:
             found = (match for match in cards(text) if issued(match.group()))
             yield from _first(every, (("credit_card", match, 0) for match in found))
+        if len(text) >= 11 and "-" in text:
+            yield from _first(every, (("ssn", match, 0) for match in US_SSN.finditer(text)))
         if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
             yield from _first(every, (("iban", m, 0) for m in IBAN.finditer(text) if iban_valid(m.group())))
     folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
@@ -266,3 +274,14 @@ def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
         yield "auth_token"
     elif PASSWORD_KEY.search(_AUTHOR.sub("", lowered)) and not isinstance(value, dict | list):
         yield "password"  # (an author's e-mail or name is what its value says, as elsewhere)
+    if phone_key(key) and isinstance(value, str | int) and _phone(str(value)):
+        yield "phone_number"
+
+
+def phone_key(key: str) -> bool:
+    """Whether ``key`` names a telephone number."""
+    return _PHONE_KEY.search(key) is not None
+
+
+def _phone(text: str) -> bool:
+    return PHONE.fullmatch(text) is not None and sum(char.isdigit() for char in text) >= 6

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core.pii.detect import key_kinds, matches, value_kinds
+from sentry_mirror.core.pii.detect import key_kinds, matches, phone_key, value_kinds
 from sentry_mirror.core.pii.masking import mask
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
@@ -53,7 +53,7 @@ MAX_CACHED = 256
 #: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
-_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
+_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile")
 #: Keys whose values are identifiers (``thread_id``, ``tid``, ``threadId``, ``thread.id``),
 #: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes: a
 #: value there that is one bare run of digits (or of letters and digits) is no card number
@@ -152,7 +152,7 @@ class Site:
         self.keyed = bool(key and (_KEYED.search(key) or _CARD_KEY.search(key)))
         self.children: dict[str, Site | None] = {}
         self._element: Site | None = None
-        self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
+        self._key_kinds = (*key_kinds(key, parent, "x"), *(("phone_number",) if phone_key(key) else ())) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
         #: no IP address or card here (a version, a release)
         self._software = bool(_SOFTWARE_KEY.search(key) or _SOFTWARE_KEY.search(parent))

@@ -246,6 +246,7 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
     else:
         found += [("ip", m.group()) for m in patterns.IPV6.finditer(text) if detect._is_ipv6(m.group())][:1]
     found += [("credit_card", card.group()) for card in detect.cards(text) if detect.issued(card.group())][:1]
+    found += [("ssn", m.group()) for m in patterns.US_SSN.finditer(text)][:1]
     found += [("iban", m.group()) for m in patterns.IBAN.finditer(text) if pii.iban_valid(m.group())][:1]
     tokens = [m for m in patterns.BEARER.finditer(text) if detect.secret(m.group())]
     token = tokens[0] if tokens else patterns.JWT.search(text)

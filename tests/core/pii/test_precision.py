@@ -51,6 +51,12 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
      {("extra.iban", "iban"), ("extra.gb", "iban")}),
     ({"debug_meta": {"images": [{"code_id": "CB53CE84EE60249D8A71F28B07EEF6D91"}]}}, set()),
     ({"extra": {"blob": "CB53CE84EE60249D8A71F28B07EEF6D91"}}, set()),  # CB is no country
+    # US social security numbers as issued; phone numbers where a key says so
+    ({"extra": {"note": "ssn 078-05-1120 on file"}, "user": {"data": {"mobile": "+33 6 12 34 56 78"}}},
+     {("extra.note", "ssn"), ("user.data.mobile", "phone_number")}),
+    ({"contexts": {"customer": {"phone": 33612345678, "tel": "(555) 010-0199"}}},
+     {("contexts.customer.phone", "phone_number"), ("contexts.customer.tel", "phone_number")}),
+    ({"extra": {"serial": "000-12-3456", "day": "2024-01-15", "mobile": "iPhone", "is_mobile": True}}, set()),
     # an author's e-mail is an e-mail (Sentry's password rule still filters it)
     ({"extra": {"author_email": "jane@example.com"}}, {("extra.author_email", "email")}),
 ]  # fmt: skip
