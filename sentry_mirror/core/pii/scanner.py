@@ -38,7 +38,8 @@ class Finding:
 
 
 #: Top-level keys that only describe software (package names and versions, the SDK): not
-#: searched, which also keeps versions such as 1.2.3.4 from passing for IP addresses.
+#: searched by the report, which also keeps versions such as 1.2.3.4 from passing for IP
+#: addresses; an exhaustive walk searches them as software (no IP address or card there).
 _NOT_SCANNED = frozenset({"modules", "sdk"})
 
 #: Field paths remembered per :class:`Scanner`; beyond, a path's decisions are worked out
@@ -136,7 +137,15 @@ class Site:
     )  # fmt: skip
 
     def __init__(
-        self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int, head: str | None = None
+        self,
+        scanner: Scanner,
+        item_type: str,
+        path: str,
+        key: str,
+        parent: str,
+        depth: int,
+        head: str | None = None,
+        software: bool = False,
     ) -> None:
         self.scanner = scanner
         self.item_type = item_type
@@ -154,8 +163,8 @@ class Site:
         self._element: Site | None = None
         self._key_kinds = (*key_kinds(key, parent, "x"), *(("phone_number",) if phone_key(key) else ())) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
-        #: no IP address or card here (a version, a release)
-        self._software = bool(_SOFTWARE_KEY.search(key) or _SOFTWARE_KEY.search(parent))
+        #: no IP address or card here (a version, a release, and all below them)
+        self._software = software or bool(_SOFTWARE_KEY.search(key) or _SOFTWARE_KEY.search(parent))
         #: card numbers are looked for here: in strings (a bare number not under an id, a
         #: time, a count…); in JSON numbers only under a card's key
         self._card_key = bool(key and _CARD_KEY.search(key))
@@ -167,14 +176,16 @@ class Site:
 
     def child(self, key: str) -> Site | None:
         """The site of ``key`` in an object here (or of a ``[key, value]`` pair), or None
-        when it is not searched (``modules`` and ``sdk`` at the top)."""
+        when it is not searched (``modules`` and ``sdk`` at the top, but by an exhaustive walk)."""
         site: Site | None = self.children.get(key, _MISSING)
         if site is _MISSING:
-            if not self.path and key in _NOT_SCANNED:
+            described = not self.path and key in _NOT_SCANNED
+            if described and not self.scanner.exhaustive:
                 site = None
             else:
                 path = f"{self.head}.{key}" if self.path else key
-                site = Site(self.scanner, self.item_type, path, key, self.key, self.depth + 1, self._deep_head())
+                site = Site(self.scanner, self.item_type, path, key, self.key, self.depth + 1, self._deep_head(),
+                            self._software or described)  # fmt: skip
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self.children[key] = site
@@ -185,7 +196,7 @@ class Site:
         site = self._element
         if site is None:
             site = Site(self.scanner, self.item_type, self.head + "[]", self.key, self.parent, self.depth + 1,
-                        self._deep_head())  # fmt: skip
+                        self._deep_head(), self._software)  # fmt: skip
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self._element = site

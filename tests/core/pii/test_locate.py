@@ -136,3 +136,15 @@ def test_the_exhaustive_walk_searches_every_string_whole() -> None:
 def test_an_exhaustive_walk_asks_for_an_exhaustive_scanner() -> None:
     with pytest.raises(ValueError, match="exhaustive"):
         list(pii.locate({}, scanner=pii.Scanner(), exhaustive=True))
+
+
+def test_an_exhaustive_walk_reads_the_sdk_and_modules_as_software() -> None:
+    """The report skips ``sdk`` and ``modules``; a redactor cannot: there, an e-mail is still
+    one, while versions (``1.2.3.4``) and build numbers are no IP address or card."""
+    payload = {
+        "sdk": {"name": "sdk-jane.doe@example.com", "version": "1.2.3.4", "packages": [{"name": "x", "v": "1.2.3.4"}]},
+        "modules": {"jane.doe@example.com-lib": "1.0.0.0", "build": "4111 1111 1111 1111"},
+    }
+    assert list(pii.locate(payload)) == []
+    found = [(location, f.kind) for location, f in pii.locate(payload, exhaustive=True)]
+    assert found == [(("sdk", "name"), "email")]
