@@ -33,6 +33,8 @@ removed when the project turns on "Prevent storing of IP addresses", which is no
 Examples are masked (:func:`mask`): a report never repeats the personal data it found.
 :func:`locate` gives each finding with the exact place of its value in the payload, and
 :func:`spans` the pieces of one string that are personal data (for ``export --redact``).
+The report's walk is bounded (:data:`MAX_DEPTH`, :data:`MAX_SCAN`); ``locate(...,
+exhaustive=True)`` is not: every depth, every string whole, ``sdk`` and ``modules`` too.
 Pseudonyms (:mod:`.pseudonym`) are no one's data: never found.
 
 The modules:
