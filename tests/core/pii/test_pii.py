@@ -240,7 +240,7 @@ def plain_value_kinds(text: str) -> list[tuple[str, str]]:
     found += [("email", address) for address in addresses + [m.group() for m in patterns.EMAIL_ENCODED.finditer(text)]][
         :1
     ]
-    ipv4 = [m.group() for m in patterns.IPV4.finditer(text)]
+    ipv4 = [m.group() for m in patterns.IPV4.finditer(text)] if not detect._RELEASE.fullmatch(text) else []
     if ipv4:
         found += [("ip", ip) for ip in ipv4 if not ip.startswith(detect._NOT_PERSONAL_IPS)][:1]
     else:
@@ -280,6 +280,7 @@ def test_value_kinds_shortcuts_on_each_piece(piece: str) -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(TEXT, PIECES), max_size=4))
 @example(["::A"])  # an IPv6 address without a digit (the shortcut once wanted one)
+@example(["0", "@", "0.0.0.1"])  # a whole name@1.2.3.4 is a release, not an address
 def test_value_kinds_shortcuts_find_what_every_search_finds(parts: list[str]) -> None:
     text = "".join(parts)
     assert plain_value_kinds(text) == list(pii.value_kinds(text))
