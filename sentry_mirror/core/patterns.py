@@ -104,6 +104,24 @@ NUMBER = re.compile(r"(?<!\w)-?\d+(\.\d+)?")
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 #: A country code, two check digits and 11 to 30 alphanumerics (the caller checks mod 97).
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
+#: The countries with IBANs and the length of theirs (ISO 13616's registry); 0: a country
+#: Relay's ``@iban`` also knows whose IBANs are outside the registry (any length 15-34).
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
+    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+    "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
+    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+    "AO": 0, "BF": 0, "BJ": 0, "CF": 0, "CG": 0, "CI": 0, "CM": 0, "CV": 0, "DZ": 0, "GA": 0, "GQ": 0,
+    "GW": 0, "IR": 0, "KM": 0, "MA": 0, "MG": 0, "ML": 0, "MZ": 0, "NE": 0, "SN": 0, "TD": 0, "TG": 0,
+}  # fmt: skip
+#: Card numbers as Relay's ``@creditcard`` rule takes them (``relay-pii`` regexes.rs): Amex,
+#: Visa, Mastercard 51-55 and two Discover ranges, 15 or 16 digits, no Luhn check.
+RELAY_CARD = re.compile(r"\b(?:3[47]\d|4\d{3}|5[1-5]\d\d|65\d\d|6011)(?:[-\s]?\d){12}\b")
 BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+[A-Za-z0-9+/]{8,}={0,2}")
 #: The word alone, as Relay's ``@password`` filter takes it.
 BEARER_WORD = re.compile(r"(?i)\bbearer\s")
@@ -117,3 +135,7 @@ USER_PATH = re.compile(r"(?:/home/|/Users/|[A-Za-z]:\\\\?(?:Users|Documents and 
 PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 #: A US social security number.
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+#: A US social security number as issued: no area 000, 666 or 9xx, no group 00, no serial 0000.
+US_SSN = re.compile(r"(?<![\w-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
+#: A telephone number as written under a phone's key: digits, spaces, ``+().-``.
+PHONE = re.compile(r"\+?[\d\s().-]{6,24}")

@@ -5,8 +5,9 @@ field path, the kinds of personal data it holds (:data:`KINDS`):
 
 ``email``            an e-mail address
 ``ip``               an IPv4 or IPv6 address (not loopback, unspecified or broadcast, not under a version key)
-``credit_card``      13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn
-``iban``             a country code, two check digits and 11 to 30 alphanumerics, passing ISO 7064 mod 97
+``credit_card``      13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn (context
+                     rules: not a bare run under an id's key, a timestamp's or a thread id's shape)
+``iban``             a country that has IBANs, its length, passing ISO 7064 mod 97
 ``auth_token``       ``Bearer …``, ``Basic …``, ``Token …`` values; JWTs; a value under an auth or token key
 ``password``         a non-empty value under a password-like key (``password``, ``secret``, ``api_key`` …)
 ``cookie``           a cookie: under ``cookies``, or a ``Cookie``/``Set-Cookie`` header
@@ -14,6 +15,8 @@ field path, the kinds of personal data it holds (:data:`KINDS`):
 ``pem_key``          a ``-----BEGIN … KEY-----`` block
 ``url_credentials``  ``scheme://user:password@host``
 ``user_path``        a user's home directory: ``/home/<user>``, ``/Users/<user>``, ``C:\\Users\\<user>``
+``ssn``              a US social security number as issued (``078-05-1120``; not 000, 666 or 9xx)
+``phone_number``     digits (``+``, spaces, ``().-``) under a phone's key (``phone``, ``mobile``, ``tel``)
 
 Paths use the field-coverage notation: object keys joined with ``.``, array elements as
 ``[]`` (``exception.values[].stacktrace.frames[].vars.password``). A list of ``[name,
@@ -30,6 +33,8 @@ removed when the project turns on "Prevent storing of IP addresses", which is no
 Examples are masked (:func:`mask`): a report never repeats the personal data it found.
 :func:`locate` gives each finding with the exact place of its value in the payload, and
 :func:`spans` the pieces of one string that are personal data (for ``export --redact``).
+The report's walk is bounded (:data:`MAX_DEPTH`, :data:`MAX_SCAN`); ``locate(...,
+exhaustive=True)`` is not: every depth, every string whole, ``sdk`` and ``modules`` too.
 Pseudonyms (:mod:`.pseudonym`) are no one's data: never found.
 
 The modules:
@@ -58,6 +63,7 @@ from sentry_mirror.core.pii.relay import (
     relay_scan,
 )
 from sentry_mirror.core.pii.scanner import (
+    DEEP,
     MAX_DEPTH,
     Finding,
     Found,
@@ -71,6 +77,7 @@ from sentry_mirror.core.pii.scanner import (
 from sentry_mirror.core.pii.sentry_rules import sentry_default_rule
 
 __all__ = [
+    "DEEP",
     "ENGINE",
     "KINDS",
     "MAX_DEPTH",

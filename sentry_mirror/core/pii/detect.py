@@ -18,13 +18,16 @@ from sentry_mirror.core.patterns import (
     EMAIL,
     EMAIL_ENCODED,
     IBAN,
+    IBAN_LENGTHS,
     IPV4,
     IPV6,
     ISO_TIME,
     JWT,
     PEM,
+    PHONE,
     PLACEHOLDER,
     URL_AUTH,
+    US_SSN,
     USER_PATH,
 )
 
@@ -40,6 +43,8 @@ KINDS = (
     "pem_key",
     "url_credentials",
     "user_path",
+    "ssn",
+    "phone_number",
 )
 
 #: Strings longer than this are only searched in their first this-many characters.
@@ -51,15 +56,18 @@ _NOT_PERSONAL_IPS = ("127.", "0.0.0.0", "255.255.255.255")
 #: A release as the SDKs name it, ``package@version`` (``app@1.2.3.4``, ``my.app@v1.0.0.0+5``):
 #: a four-part version (.NET assembly versions) is no IP address.
 _RELEASE = re.compile(r"[\w.:/-]+@v?(?:\d+\.){3}\d+(?:[-+][\w.+-]*)?")
-#: The first digits of payment cards (ISO/IEC 7812 industries: 2 and 5 Mastercard, 3 Amex,
-#: JCB and Diners, 4 Visa, 6 Discover, UnionPay and Maestro). Thread ids and timestamps start
-#: with a 1 (``140234567891234``, ``1764761234567``): a Luhn-valid one is not a card.
-_ISSUERS = "23456"
-#: Home directories of no person: shared ones, and those of CI runners, cloud images and containers.
-_USER_PATH_IGNORED = frozenset(
-    {"shared", "public", "default", "all users", "runner", "root", "node", "ubuntu", "ec2-user", "circleci",
-     "jenkins", "vsts", "vagrant", "gitlab-runner", "app", "www-data"}
-)  # fmt: skip
+#: Bare digit runs of 15 digits in these ranges are user-space addresses of 64-bit processes
+#: (x86-64 ``0x7f…``, arm64 ``0xffff…``): pthread thread ids (Python's ``threading.get_ident()``),
+#: not cards, whatever Luhn says. UATP cards (15 digits, first digit 1) lie below.
+_ADDRESSES = ((0x7F00_0000_0000, 0x7FFF_FFFF_FFFF), (0xFFFF_0000_0000, 0xFFFF_FFFF_FFFF))
+#: Home directories of no person, per kind of path: shared ones, and those of CI runners,
+#: cloud images and containers (Linux), of GitHub's macOS and Windows runners.
+_USER_PATH_IGNORED = {
+    "/home/": frozenset({"shared", "runner", "root", "node", "ubuntu", "ec2-user", "circleci", "jenkins", "vsts",
+                         "vagrant", "gitlab-runner", "app", "www-data"}),
+    "/Users/": frozenset({"shared", "runner"}),
+    "windows": frozenset({"public", "default", "default user", "all users", "runneradmin"}),
+}  # fmt: skip
 
 # ---------------------------------------------------------------- key detectors
 
@@ -67,6 +75,10 @@ _USER_PATH_IGNORED = frozenset(
 PASSWORD_KEY = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
 )
+#: Keys naming a telephone number (``phone``, ``mobile``, ``tel``, ``msisdn``, ``fax``).
+_PHONE_KEY = re.compile(r"(?i)phone|mobile|msisdn|(?:^|[._-])(?:tel|fax)(?:$|[._-])")
+#: "auth" in a key that names an author (``author_email``): no credential.
+_AUTHOR = re.compile(r"author(?!i[sz])")
 _AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
 _SESSION_KEY = re.compile(
     r"(?i)^(session|sessionid|session_id|sess|phpsessid|jsessionid|asp\.net_sessionid|connect\.sid|_session|__session|user_session)$"
@@ -95,9 +107,11 @@ def luhn(digits: str) -> bool:
 
 
 def iban_valid(text: str) -> bool:
-    """True when ``text`` (spaces allowed) is an IBAN with valid mod-97 check digits."""
+    """True when ``text`` (spaces allowed) is an IBAN: a country that has them, that country's
+    length (ISO 13616), valid mod-97 check digits."""
     compact = text.replace(" ", "").upper()
-    if not (15 <= len(compact) <= 34) or not compact[:2].isalpha() or not compact[2:4].isdigit():
+    length = IBAN_LENGTHS.get(compact[:2], -1)
+    if not (length == len(compact) or (length == 0 and 15 <= len(compact) <= 34)) or not compact[2:4].isdigit():
         return False
     moved = compact[4:] + compact[:4]
     number = "".join(str(int(char, 36)) for char in moved)
@@ -121,6 +135,22 @@ def cards(text: str) -> Iterator[re.Match[str]]:
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn(digits):
             yield match
+
+
+def issued(card: str) -> bool:
+    """Whether a Luhn-valid ``card`` (as :func:`cards` matched it) can be a payment card. Every
+    first digit from 1 to 9 is some issuer's (ISO/IEC 7812: 1 UATP, 2-6 the card networks, 7
+    fleet cards, 8 RuPay and UnionPay, 9 national schemes); a grouped number is one. A bare run
+    of digits is not one when it has a timestamp's shape (13, 16 or 19 digits starting with 1:
+    epoch milli-, micro- or nanoseconds of 2001-2033, lengths no issuer gives such numbers) or
+    lies where 64-bit processes keep their threads (:data:`_ADDRESSES`)."""
+    if card[0] == "0":
+        return False
+    if not card.isdigit():
+        return True
+    if card[0] == "1" and len(card) in (13, 16, 19):
+        return False
+    return not (len(card) == 15 and any(low <= int(card) <= high for low, high in _ADDRESSES))
 
 
 #: A kind, the match, and the group of the match that is the personal data itself.
@@ -151,13 +181,15 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     yield from _addresses(text, digit, every, ignore)
     if digit:
         if len(text) >= 13:
-            issued = (match for match in cards(text) if match.group()[0] in _ISSUERS)
-            yield from _first(every, (("credit_card", match, 0) for match in issued))
+            found = (match for match in cards(text) if issued(match.group()))
+            yield from _first(every, (("credit_card", match, 0) for match in found))
+        if len(text) >= 11 and "-" in text:
+            yield from _first(every, (("ssn", match, 0) for match in US_SSN.finditer(text)))
         if len(text) >= 15 and not text.islower():  # an IBAN has upper-case letters
             yield from _first(every, (("iban", m, 0) for m in IBAN.finditer(text) if iban_valid(m.group())))
     folded = text.casefold()  # what (?i) can match ("ı" matches "i": only "bas" is sure)
     tokens = (
-        [m for m in BEARER.finditer(text) if _secret(m.group())]
+        [m for m in BEARER.finditer(text) if secret(m.group())]
         if "bearer" in folded or "token" in folded or "bas" in folded
         else []
     )
@@ -168,13 +200,18 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
         yield from _first(every, (("pem_key", match, 0) for match in PEM.finditer(text)))
     if "/home/" in text or "/Users/" in text or ":\\" in text:
         homes = USER_PATH.finditer(text)
-        yield from _first(every, (("user_path", m, 1) for m in homes if _personal_user(m.group(1), ignore)))
+        yield from _first(every, (("user_path", m, 1) for m in homes if personal_user(m, ignore)))
 
 
-def _secret(token: str) -> bool:
-    """A credential after its scheme has a digit or both cases: "token validation failed" holds none."""
+def secret(token: str) -> bool:
+    """A credential after its scheme is 20 characters or more, or has a digit or both cases:
+    "token validation failed" holds none."""
     credential = token.split()[-1]
-    return any(char.isdigit() for char in credential) or (credential.lower() != credential != credential.upper())
+    return (
+        len(credential) >= 20
+        or any(char.isdigit() for char in credential)
+        or (credential.lower() != credential != credential.upper())
+    )
 
 
 def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:
@@ -184,8 +221,12 @@ def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:
             return
 
 
-def _personal_user(name: str, ignore: Callable[[str], bool] | None) -> bool:
-    return name.lower() not in _USER_PATH_IGNORED and not (ignore is not None and ignore(name))
+def personal_user(home: re.Match[str], ignore: Callable[[str], bool] | None = None) -> bool:
+    """Whether the home directory ``home`` (a :data:`USER_PATH` match) is a person's."""
+    name = home.group(1)
+    prefix = home.group()[: home.start(1) - home.start()]
+    ignored = _USER_PATH_IGNORED.get(prefix, _USER_PATH_IGNORED["windows"])
+    return name.lower() not in ignored and not (ignore is not None and ignore(name))
 
 
 def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool] | None) -> Iterator[Match]:
@@ -207,10 +248,12 @@ def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool
                     return
 
 
-def value_kinds(text: str, ignore: Callable[[str], bool] | None = None) -> Iterator[tuple[str, str]]:
+def value_kinds(
+    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False
+) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for the first of each kind of personal data found in one
-    string (searched in its first :data:`MAX_SCAN` characters)."""
-    for kind, match, _ in matches(text[:MAX_SCAN], ignore=ignore):
+    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``)."""
+    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore):
         yield kind, match.group()
 
 
@@ -229,5 +272,16 @@ def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
         yield "session_id"
     if _AUTH_KEY.match(lowered):
         yield "auth_token"
-    elif PASSWORD_KEY.search(lowered) and not isinstance(value, dict | list):
-        yield "password"
+    elif PASSWORD_KEY.search(_AUTHOR.sub("", lowered)) and not isinstance(value, dict | list):
+        yield "password"  # (an author's e-mail or name is what its value says, as elsewhere)
+    if phone_key(key) and isinstance(value, str | int) and _phone(str(value)):
+        yield "phone_number"
+
+
+def phone_key(key: str) -> bool:
+    """Whether ``key`` names a telephone number."""
+    return _PHONE_KEY.search(key) is not None
+
+
+def _phone(text: str) -> bool:
+    return PHONE.fullmatch(text) is not None and sum(char.isdigit() for char in text) >= 6

@@ -19,6 +19,9 @@ def mask(kind: str, text: str) -> str:
     if kind == "credit_card":
         digits = re.sub(r"\D", "", text)
         return "*" * (len(digits) - 4) + digits[-4:]
+    if kind in ("ssn", "phone_number"):
+        digits = re.sub(r"\D", "", text)
+        return "*" * (len(digits) - 2) + digits[-2:]
     if kind == "iban":
         compact = text.replace(" ", "")
         return compact[:2] + "**" + "*" * (len(compact) - 8) + compact[-4:]

@@ -13,13 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core.pii.detect import key_kinds, matches, value_kinds
+from sentry_mirror.core.pii.detect import key_kinds, matches, phone_key, value_kinds
 from sentry_mirror.core.pii.masking import mask
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
 
-#: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
+#: Containers nested deeper than this are not walked by the report (Sentry itself trims at
+#: depth 7-ish); an exhaustive :class:`Scanner` (``export --redact``) walks every depth.
 MAX_DEPTH = 32
+#: The path of a value deeper than :data:`MAX_DEPTH` (exhaustive walks only): the path at
+#: that depth, this mark, then the value's own key (``a.a.a…….password``), so paths stay short.
+DEEP = "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,8 @@ class Finding:
 
 
 #: Top-level keys that only describe software (package names and versions, the SDK): not
-#: searched, which also keeps versions such as 1.2.3.4 from passing for IP addresses.
+#: searched by the report, which also keeps versions such as 1.2.3.4 from passing for IP
+#: addresses; an exhaustive walk searches them as software (no IP address or card there).
 _NOT_SCANNED = frozenset({"modules", "sdk"})
 
 #: Field paths remembered per :class:`Scanner`; beyond, a path's decisions are worked out
@@ -49,19 +54,22 @@ MAX_CACHED = 256
 #: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
-_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd")
-#: Keys whose values are identifiers (``thread_id``, ``tid``, ``thread.id``, ``event_id``),
-#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes:
-#: their digits are never a card number, whatever Luhn says.
+_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile")
+#: Keys whose values are identifiers (``thread_id``, ``tid``, ``threadId``, ``thread.id``),
+#: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes: a
+#: value there that is one bare run of digits (or of letters and digits) is no card number
+#: (nor IBAN), whatever Luhn (or mod 97) says. Grouped numbers and numbers inside text are.
 _ID_KEY = re.compile(
-    r"(?i)(?:^|[._-])(?:ids?|tid|pid|uid|gid|ts)$|[a-z]id$|(?:addr|address|hash|checksum|digest|sha1|sha256|md5"
-    r"|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed|count|size|length|offset|lineno|colno|port|build)$"
+    r"(?:^|[._-])(?i:[ugpts]?ids?|tid|pid|ts)$|[a-z]Ids?$"
+    r"|(?i:(?:thread|trace|span|event|parent|segment|profile|chunk|replay|process|request|session|debug|code)ids?$"
+    r"|(?:addr|hash|checksum|digest|sha1|sha256|md5|crc32|timestamp|time|_ns|_ms|_us|_at|duration|elapsed"
+    r"|count|size|length|offset|lineno|colno|port|build)$)"
 )
 #: Keys naming a card number: the only place a JSON number is read as one.
 _CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
-#: Keys (or parent keys) naming a release or a distribution: what they hold is a version,
-#: whose four parts (.NET's 1.0.0.0) are no IP address. So is anything under a ``*version*`` key.
-_RELEASE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist)$")
+#: Keys (or parent keys) naming a release, a distribution or a version: what they hold
+#: describes software (``app@1.0.0.0``, a build number), so it is no IP address or card.
+_SOFTWARE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist|version)$")
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -72,9 +80,15 @@ class Scanner:
     """The detector's memory across payloads: one tree of :class:`Site` per item type (the
     field paths met so far, each with the decisions its path alone settles) and the values
     seen recently at each path, with what they hold. Bounded (:data:`MAX_SITES`,
-    :data:`CACHE_SIZE`); the answers never depend on what it remembers."""
+    :data:`CACHE_SIZE`); the answers never depend on what it remembers.
 
-    def __init__(self) -> None:
+    ``exhaustive``: every value is looked at, at any depth, and every string whole (what a
+    redactor needs); otherwise containers deeper than :data:`MAX_DEPTH` are skipped and
+    strings searched in their first :data:`~sentry_mirror.core.pii.detect.MAX_SCAN`
+    characters (bounds that keep the report fast on hostile input)."""
+
+    def __init__(self, exhaustive: bool = False) -> None:
+        self.exhaustive = exhaustive
         self.roots: dict[str, Site] = {}
         self.sites = 0
         self.cached = 0
@@ -106,11 +120,12 @@ class Site:
         "_mode",
         "_plain",
         "_rule",
-        "_versioned",
+        "_software",
         "cache",
         "children",
         "depth",
         "descend",
+        "head",
         "hits",
         "item_type",
         "key",
@@ -121,24 +136,37 @@ class Site:
         "scanner",
     )  # fmt: skip
 
-    def __init__(self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int) -> None:
+    def __init__(
+        self,
+        scanner: Scanner,
+        item_type: str,
+        path: str,
+        key: str,
+        parent: str,
+        depth: int,
+        head: str | None = None,
+        software: bool = False,
+    ) -> None:
         self.scanner = scanner
         self.item_type = item_type
         self.path = path
         self.key = key
         self.parent = parent
         self.depth = depth
-        #: containers here are walked (deeper ones are not)
-        self.descend = depth < MAX_DEPTH
+        #: containers here are walked (deeper ones only by an exhaustive scanner)
+        self.descend = depth < MAX_DEPTH or scanner.exhaustive
+        #: what the paths below begin with (short past MAX_DEPTH: see DEEP)
+        self.head = head if head is not None else path if depth < MAX_DEPTH else path + DEEP
         #: numbers here are read (a count or a time elsewhere holds no personal data)
         self.keyed = bool(key and (_KEYED.search(key) or _CARD_KEY.search(key)))
         self.children: dict[str, Site | None] = {}
         self._element: Site | None = None
-        self._key_kinds = tuple(key_kinds(key, parent, "x")) if key else ()
+        self._key_kinds = (*key_kinds(key, parent, "x"), *(("phone_number",) if phone_key(key) else ())) if key else ()
         self._mode, self._rule = path_rule(path, key, parent, item_type)
-        self._versioned = "version" in path.lower() or bool(_RELEASE_KEY.search(key) or _RELEASE_KEY.search(parent))
-        #: card numbers are looked for here: in strings unless the key names an id, a time,
-        #: a count…; in JSON numbers only under a card's key
+        #: no IP address or card here (a version, a release, and all below them)
+        self._software = software or bool(_SOFTWARE_KEY.search(key) or _SOFTWARE_KEY.search(parent))
+        #: card numbers are looked for here: in strings (a bare number not under an id, a
+        #: time, a count…); in JSON numbers only under a card's key
         self._card_key = bool(key and _CARD_KEY.search(key))
         self._cards = self._card_key or not (key and _ID_KEY.search(key))
         #: only the value's own patterns can find something here (a rule is only said of a find)
@@ -148,14 +176,16 @@ class Site:
 
     def child(self, key: str) -> Site | None:
         """The site of ``key`` in an object here (or of a ``[key, value]`` pair), or None
-        when it is not searched (``modules`` and ``sdk`` at the top)."""
+        when it is not searched (``modules`` and ``sdk`` at the top, but by an exhaustive walk)."""
         site: Site | None = self.children.get(key, _MISSING)
         if site is _MISSING:
-            if not self.path and key in _NOT_SCANNED:
+            described = not self.path and key in _NOT_SCANNED
+            if described and not self.scanner.exhaustive:
                 site = None
             else:
-                site = Site(self.scanner, self.item_type, f"{self.path}.{key}" if self.path else key, key, self.key,
-                            self.depth + 1)  # fmt: skip
+                path = f"{self.head}.{key}" if self.path else key
+                site = Site(self.scanner, self.item_type, path, key, self.key, self.depth + 1, self._deep_head(),
+                            self._software or described)  # fmt: skip
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self.children[key] = site
@@ -165,11 +195,16 @@ class Site:
         """The site of the elements of an array here (``path[]``, same key and parent)."""
         site = self._element
         if site is None:
-            site = Site(self.scanner, self.item_type, self.path + "[]", self.key, self.parent, self.depth + 1)
+            site = Site(self.scanner, self.item_type, self.head + "[]", self.key, self.parent, self.depth + 1,
+                        self._deep_head(), self._software)  # fmt: skip
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self._element = site
         return site
+
+    def _deep_head(self) -> str | None:
+        """The head of the sites below, when they lie past :data:`MAX_DEPTH` (else their path)."""
+        return self.head if self.depth >= MAX_DEPTH else None
 
     def pairs(self, value: list[Any]) -> bool:
         """True when the array ``value`` here is read as a map of ``[name, value]`` pairs."""
@@ -228,9 +263,11 @@ class Site:
             for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
                 kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
-        for kind, found in value_kinds(text, is_pseudonym):
-            if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):
+        for kind, found in value_kinds(text, is_pseudonym, whole=self.scanner.exhaustive):
+            if kind in kinds or (self._software and kind in ("ip", "credit_card")):
                 continue
+            if not cards and kind in ("credit_card", "iban") and found == text and text.isalnum():
+                continue  # an id's bare digits (or an upper-case hex id) under an id's key
             kinds[kind] = (kind, mask(kind, found), rule)
         if kinds and is_pseudonym(text):
             return ()  # a pseudonym (export --redact) is no one's data, whatever its key says
@@ -247,12 +284,20 @@ Location = tuple[str | int, ...]
 
 
 def locate(
-    payload: Any, item_type: str = "event", scanner: Scanner | None = None
+    payload: Any, item_type: str = "event", scanner: Scanner | None = None, exhaustive: bool = False
 ) -> Iterator[tuple[Location, Finding]]:
     """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …),
     with the :data:`Location` of its value. A ``scanner`` carried from payload to payload
-    remembers paths and values (faster, same answers)."""
-    stack: list[tuple[Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
+    remembers paths and values (faster, same answers). ``exhaustive`` (or an exhaustive
+    ``scanner``): every depth, every string whole (see :class:`Scanner`); iterative, so no
+    depth raises."""
+    if scanner is None:
+        scanner = Scanner(exhaustive)
+    elif exhaustive and not scanner.exhaustive:
+        raise ValueError("an exhaustive walk needs an exhaustive scanner (Scanner(exhaustive=True))")
+    # where each value sits, as a linked list (parent link, step): built into a tuple only
+    # for a finding, so deep payloads cost no copies
+    stack: list[tuple[Site, Any, _Link]] = [(scanner.root(item_type), payload, None)]
     while stack:
         site, value, where = stack.pop()
         if isinstance(value, dict):
@@ -260,20 +305,36 @@ def locate(
                 for key, inner in value.items():
                     child = site.child(str(key))
                     if child is not None:
-                        stack.append((child, inner, (*where, key)))
+                        stack.append((child, inner, (where, key)))
             continue
         if isinstance(value, list):
             if site.descend:
                 if site.pairs(value):
                     for index, (name, inner) in enumerate(value):
-                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
+                        stack.append((site.child(name), inner, ((where, index), 1)))  # type: ignore[arg-type]
                 else:
                     element = site.element()
                     for index, inner in enumerate(value):
-                        stack.append((element, inner, (*where, index)))
+                        stack.append((element, inner, (where, index)))
             continue
-        for kind, example, rule in site.findings(value):
-            yield where, Finding(site.path, kind, example, rule)
+        found = site.findings(value)
+        if found:
+            location = _location(where)
+            for kind, example, rule in found:
+                yield location, Finding(site.path, kind, example, rule)
+
+
+#: A :data:`Location` being walked: None at the top, else (the parent's link, one step).
+_Link = tuple[Any, str | int] | None
+
+
+def _location(link: _Link) -> Location:
+    steps: list[str | int] = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    steps.reverse()
+    return tuple(steps)
 
 
 def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:

@@ -10,14 +10,19 @@ from tests.helpers import require_relay
 def test_findings_carry_relays_rule_and_relay_only_lists_what_no_finding_covers() -> None:
     require_relay()
     event = {
-        "extra": {"password": "hunter2", "ssn": "078-05-1120", "note": "hello"},
+        "extra": {"password": "hunter2", "ssn": "078-05-1120", "note": "hello", "ref": "4000 0000 0000 0001"},
         "user": {"email": "jane@example.com"},
     }
     judged = pii.relay_scan(event, "event")
     rules = {(finding.path, finding.kind): finding.scrubbed_by for finding in judged.findings}
     # Relay keeps e-mail addresses by default; it filters secrets and (its @usssn) social security numbers
-    assert {("extra.password", "password"): "@password:filter", ("user.email", "email"): None} == rules
-    assert [("extra.ssn", "@usssn:filter")] == judged.relay_only
+    assert {
+        ("extra.password", "password"): "@password:filter",
+        ("user.email", "email"): None,
+        ("extra.ssn", "ssn"): "@usssn:filter",
+    } == rules
+    # its @creditcard has no Luhn check: a Visa-shaped reference failing Luhn is no card, and only Relay filters it
+    assert [("extra.ref", "@creditcard:filter")] == judged.relay_only
     assert [] == judged.disagreements and not judged.failed
 
 

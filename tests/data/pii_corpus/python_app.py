@@ -101,6 +101,9 @@ def plant() -> None:
     sentry_sdk.set_extra("database", planted("dsn"))
     sentry_sdk.set_extra("config_file", f"{planted('home')}/.config/shop.toml")
     sentry_sdk.set_extra("db_password", planted("password"))  # (the SDK filters "password" itself)
+    sentry_sdk.set_extra("payment_id", planted("card_in_id"))  # a card under an id's key
+    sentry_sdk.add_breadcrumb(category="payment", data={"detail": f"card {planted('card_rupay')} authorised"})
+    sentry_sdk.set_context("payment", {"note": f"paid with UATP {planted('card_uatp')}"})
     sentry_sdk.capture_message(f"refund to card {planted('card_text')} failed")
     sentry_logger.info("order mailed to {email}", email=planted("other_email"))
 
