@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentry_mirror.core.patterns import PLACEHOLDER
-from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
+from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
+from sentry_mirror.core.redact import forms
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.tokens import SENTRY_FORM_KINDS, Pseudonyms, sentry_form
+from sentry_mirror.core.redact.sweep import sweep
+from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
 
 
 def redact_payload(
@@ -21,6 +22,7 @@ def redact_payload(
     """``payload`` with its personal data replaced (the same object, changed, unless the
     payload itself is a flagged string)."""
     box = [payload]  # the root can be replaced like any value
+    undo = forms.unfold(payload)  # request.query_string, cookies, data sent as strings: their pairs
     wanted: dict[Location, list[tuple[str, str | None]]] = {}
     for location, finding in locate(payload, item_type, scanner):
         wanted.setdefault((0, *location), []).append((finding.kind, finding.scrubbed_by))
@@ -30,8 +32,10 @@ def redact_payload(
     for location, found in wanted.items():
         _replace(box, location, found, names)
     _user_ids(box[0], item_type, names)
+    box[0] = sweep(box[0], names, scanner)  # keys, URLs' queries, sdk and modules
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
+    forms.fold(undo)
     return box[0]
 
 
@@ -92,21 +96,3 @@ def _step(container: Any, step: str | int) -> Any:
     if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
         return container[step]
     return None
-
-
-def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseudonyms) -> Any:
-    """A flagged scalar's replacement: a placeholder as it is (what an SDK left of a value it
-    filtered, ``[Filtered]``, is no one's); Sentry's own form where its default scrubbing would
-    change even a pseudonym (:data:`SENTRY_FORM_KINDS`); else the pseudonyms of the parts
-    of the text that hold the data; else the whole value's pseudonym (a password under its key)."""
-    text = value if isinstance(value, str) else str(value)
-    if PLACEHOLDER.fullmatch(text):
-        return value
-    for kind, rule in found:
-        if rule is not None and kind in SENTRY_FORM_KINDS:
-            return sentry_form(rule)
-    parts = spans(text)
-    kinds = {kind for kind, _ in found}
-    if parts and kinds <= {kind for _, _, kind in parts}:
-        return names.text(text)
-    return names.of(found[0][0], text)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sentry_mirror.core import answer, bodies, ingest
 from sentry_mirror.core import record as records
-from sentry_mirror.core.redact import http
+from sentry_mirror.core.redact import forms, http
 from sentry_mirror.core.redact.body import BodyRedactor
 from sentry_mirror.core.redact.tokens import key_id
 from sentry_mirror.errors import DecodeError, MirrorError
@@ -68,7 +68,7 @@ class Redactor:
         if data.get("endpoint") == "store" and "sentry_data" in query:
             pairs = [(k, self.parts.sentry_data(v) if k == "sentry_data" else v) for k, v in _qsl(query)]
             query = urlencode(pairs)
-        return http.query(query, self.names, self.parts.scanner)
+        return forms.query(query, self.names, self.parts.scanner)
 
     def _body(self, data: dict[str, Any]) -> bytes:
         readable = bool(data.get("body_decoded", True))

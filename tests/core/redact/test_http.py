@@ -6,7 +6,7 @@ import re
 
 from sentry_mirror.core import pii
 from sentry_mirror.core.auth import parse_sentry_header
-from sentry_mirror.core.redact import Pseudonyms, http
+from sentry_mirror.core.redact import Pseudonyms, forms, http
 
 KEY = b"k" * 32
 PUBLIC = "0123456789abcdef0123456789abcdef"
@@ -52,7 +52,7 @@ def test_headers_lose_keys_cookies_tokens_and_addresses_and_keep_the_rest() -> N
 
 def test_the_same_key_gets_the_same_pseudonym_in_every_place() -> None:
     pseudonyms = names()
-    query = http.query(f"sentry_key={PUBLIC}&sentry_version=7", pseudonyms, pii.Scanner())
+    query = forms.query(f"sentry_key={PUBLIC}&sentry_version=7", pseudonyms, pii.Scanner())
     header = http.pairs([("X-Sentry-Auth", f"Sentry sentry_key={PUBLIC}")], pseudonyms, pii.Scanner(), "headers")
     dsn = http.dsn(f"https://{PUBLIC}@o1.ingest.example/42", pseudonyms)
     token = pseudonyms.public_key(PUBLIC)
@@ -64,8 +64,8 @@ def test_the_same_key_gets_the_same_pseudonym_in_every_place() -> None:
 
 def test_a_query_is_written_anew_only_when_something_in_it_changes() -> None:
     odd = "a=1&&b=%zz&c"
-    assert odd == http.query(odd, names(), pii.Scanner())
-    out = http.query("email=jane%40example.com&page=2", names(), pii.Scanner())
+    assert odd == forms.query(odd, names(), pii.Scanner())
+    out = forms.query("email=jane%40example.com&page=2", names(), pii.Scanner())
     assert out.startswith("email=%3Cemail%3A") and out.endswith("&page=2")
 
 

@@ -113,7 +113,7 @@ def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
 def test_an_sdks_placeholder_is_kept_as_it_is() -> None:
     """What an SDK left of a value it filtered is no one's: Relay flags it under a password
     key, but it is neither given a pseudonym nor counted."""
-    from sentry_mirror.core.redact.payload import redacted_value
+    from sentry_mirror.core.redact.tokens import redacted_value
 
     names = Pseudonyms(KEY)
     for placeholder in ("[Filtered]", "***", "[ip]"):
