@@ -58,6 +58,7 @@ from sentry_mirror.core.pii.relay import (
     relay_scan,
 )
 from sentry_mirror.core.pii.scanner import (
+    DEEP,
     MAX_DEPTH,
     Finding,
     Found,
@@ -71,6 +72,7 @@ from sentry_mirror.core.pii.scanner import (
 from sentry_mirror.core.pii.sentry_rules import sentry_default_rule
 
 __all__ = [
+    "DEEP",
     "ENGINE",
     "KINDS",
     "MAX_DEPTH",

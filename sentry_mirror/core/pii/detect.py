@@ -207,10 +207,12 @@ def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool
                     return
 
 
-def value_kinds(text: str, ignore: Callable[[str], bool] | None = None) -> Iterator[tuple[str, str]]:
+def value_kinds(
+    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False
+) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for the first of each kind of personal data found in one
-    string (searched in its first :data:`MAX_SCAN` characters)."""
-    for kind, match, _ in matches(text[:MAX_SCAN], ignore=ignore):
+    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``)."""
+    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore):
         yield kind, match.group()
 
 

@@ -18,8 +18,12 @@ from sentry_mirror.core.pii.masking import mask
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.pii.sentry_rules import filter_rule, path_rule, replace_rule
 
-#: Containers nested deeper than this are not walked (Sentry itself trims at depth 7-ish).
+#: Containers nested deeper than this are not walked by the report (Sentry itself trims at
+#: depth 7-ish); an exhaustive :class:`Scanner` (``export --redact``) walks every depth.
 MAX_DEPTH = 32
+#: The path of a value deeper than :data:`MAX_DEPTH` (exhaustive walks only): the path at
+#: that depth, this mark, then the value's own key (``a.a.a…….password``), so paths stay short.
+DEEP = "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +76,15 @@ class Scanner:
     """The detector's memory across payloads: one tree of :class:`Site` per item type (the
     field paths met so far, each with the decisions its path alone settles) and the values
     seen recently at each path, with what they hold. Bounded (:data:`MAX_SITES`,
-    :data:`CACHE_SIZE`); the answers never depend on what it remembers."""
+    :data:`CACHE_SIZE`); the answers never depend on what it remembers.
 
-    def __init__(self) -> None:
+    ``exhaustive``: every value is looked at, at any depth, and every string whole (what a
+    redactor needs); otherwise containers deeper than :data:`MAX_DEPTH` are skipped and
+    strings searched in their first :data:`~sentry_mirror.core.pii.detect.MAX_SCAN`
+    characters (bounds that keep the report fast on hostile input)."""
+
+    def __init__(self, exhaustive: bool = False) -> None:
+        self.exhaustive = exhaustive
         self.roots: dict[str, Site] = {}
         self.sites = 0
         self.cached = 0
@@ -111,6 +121,7 @@ class Site:
         "children",
         "depth",
         "descend",
+        "head",
         "hits",
         "item_type",
         "key",
@@ -121,15 +132,19 @@ class Site:
         "scanner",
     )  # fmt: skip
 
-    def __init__(self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int) -> None:
+    def __init__(
+        self, scanner: Scanner, item_type: str, path: str, key: str, parent: str, depth: int, head: str | None = None
+    ) -> None:
         self.scanner = scanner
         self.item_type = item_type
         self.path = path
         self.key = key
         self.parent = parent
         self.depth = depth
-        #: containers here are walked (deeper ones are not)
-        self.descend = depth < MAX_DEPTH
+        #: containers here are walked (deeper ones only by an exhaustive scanner)
+        self.descend = depth < MAX_DEPTH or scanner.exhaustive
+        #: what the paths below begin with (short past MAX_DEPTH: see DEEP)
+        self.head = head if head is not None else path if depth < MAX_DEPTH else path + DEEP
         #: numbers here are read (a count or a time elsewhere holds no personal data)
         self.keyed = bool(key and (_KEYED.search(key) or _CARD_KEY.search(key)))
         self.children: dict[str, Site | None] = {}
@@ -154,8 +169,8 @@ class Site:
             if not self.path and key in _NOT_SCANNED:
                 site = None
             else:
-                site = Site(self.scanner, self.item_type, f"{self.path}.{key}" if self.path else key, key, self.key,
-                            self.depth + 1)  # fmt: skip
+                path = f"{self.head}.{key}" if self.path else key
+                site = Site(self.scanner, self.item_type, path, key, self.key, self.depth + 1, self._deep_head())
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self.children[key] = site
@@ -165,11 +180,16 @@ class Site:
         """The site of the elements of an array here (``path[]``, same key and parent)."""
         site = self._element
         if site is None:
-            site = Site(self.scanner, self.item_type, self.path + "[]", self.key, self.parent, self.depth + 1)
+            site = Site(self.scanner, self.item_type, self.head + "[]", self.key, self.parent, self.depth + 1,
+                        self._deep_head())  # fmt: skip
             if self.scanner.sites < MAX_SITES:
                 self.scanner.sites += 1
                 self._element = site
         return site
+
+    def _deep_head(self) -> str | None:
+        """The head of the sites below, when they lie past :data:`MAX_DEPTH` (else their path)."""
+        return self.head if self.depth >= MAX_DEPTH else None
 
     def pairs(self, value: list[Any]) -> bool:
         """True when the array ``value`` here is read as a map of ``[name, value]`` pairs."""
@@ -228,7 +248,7 @@ class Site:
             for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
                 kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
-        for kind, found in value_kinds(text, is_pseudonym):
+        for kind, found in value_kinds(text, is_pseudonym, whole=self.scanner.exhaustive):
             if kind in kinds or (kind == "ip" and self._versioned) or (kind == "credit_card" and not cards):
                 continue
             kinds[kind] = (kind, mask(kind, found), rule)
@@ -247,12 +267,20 @@ Location = tuple[str | int, ...]
 
 
 def locate(
-    payload: Any, item_type: str = "event", scanner: Scanner | None = None
+    payload: Any, item_type: str = "event", scanner: Scanner | None = None, exhaustive: bool = False
 ) -> Iterator[tuple[Location, Finding]]:
     """Every :class:`Finding` in one parsed payload (an event, a transaction, a log container …),
     with the :data:`Location` of its value. A ``scanner`` carried from payload to payload
-    remembers paths and values (faster, same answers)."""
-    stack: list[tuple[Site, Any, Location]] = [((scanner or Scanner()).root(item_type), payload, ())]
+    remembers paths and values (faster, same answers). ``exhaustive`` (or an exhaustive
+    ``scanner``): every depth, every string whole (see :class:`Scanner`); iterative, so no
+    depth raises."""
+    if scanner is None:
+        scanner = Scanner(exhaustive)
+    elif exhaustive and not scanner.exhaustive:
+        raise ValueError("an exhaustive walk needs an exhaustive scanner (Scanner(exhaustive=True))")
+    # where each value sits, as a linked list (parent link, step): built into a tuple only
+    # for a finding, so deep payloads cost no copies
+    stack: list[tuple[Site, Any, _Link]] = [(scanner.root(item_type), payload, None)]
     while stack:
         site, value, where = stack.pop()
         if isinstance(value, dict):
@@ -260,20 +288,36 @@ def locate(
                 for key, inner in value.items():
                     child = site.child(str(key))
                     if child is not None:
-                        stack.append((child, inner, (*where, key)))
+                        stack.append((child, inner, (where, key)))
             continue
         if isinstance(value, list):
             if site.descend:
                 if site.pairs(value):
                     for index, (name, inner) in enumerate(value):
-                        stack.append((site.child(name), inner, (*where, index, 1)))  # type: ignore[arg-type]
+                        stack.append((site.child(name), inner, ((where, index), 1)))  # type: ignore[arg-type]
                 else:
                     element = site.element()
                     for index, inner in enumerate(value):
-                        stack.append((element, inner, (*where, index)))
+                        stack.append((element, inner, (where, index)))
             continue
-        for kind, example, rule in site.findings(value):
-            yield where, Finding(site.path, kind, example, rule)
+        found = site.findings(value)
+        if found:
+            location = _location(where)
+            for kind, example, rule in found:
+                yield location, Finding(site.path, kind, example, rule)
+
+
+#: A :data:`Location` being walked: None at the top, else (the parent's link, one step).
+_Link = tuple[Any, str | int] | None
+
+
+def _location(link: _Link) -> Location:
+    steps: list[str | int] = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    steps.reverse()
+    return tuple(steps)
 
 
 def scan(payload: Any, item_type: str = "event", scanner: Scanner | None = None) -> Iterator[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,3 +103,36 @@ def test_pseudonyms_put_in_place_of_the_spans_are_not_found(parts: list[str]) ->
     redacted = "".join([*out, text[last:]])
     tokens = [out[n] for n in range(1, len(out), 2)]
     assert not [redacted[start:end] for start, end, _ in pii.spans(redacted) if redacted[start:end] in tokens]
+
+
+def _nested(depth: int, inner: Any) -> Any:
+    for index in range(depth):
+        inner = {"a": inner} if index % 2 else [inner]
+    return inner
+
+
+def test_the_report_walk_stops_at_max_depth_and_the_exhaustive_one_goes_everywhere() -> None:
+    planted = {"password": "hunter2pass", "mail": "jane.doe@example.com"}
+    for depth in (pii.MAX_DEPTH + 8, 5_000):
+        payload = {"extra": _nested(depth, planted)}
+        assert list(pii.locate(payload)) == []  # the report's bound
+        found = {(location, f.kind) for location, f in pii.locate(payload, exhaustive=True)}
+        assert {kind for _, kind in found} == {"password", "email"}
+        for location, _ in found:
+            assert at(payload, location) in planted.values()
+        paths = {f.path for _, f in pii.locate(payload, scanner=pii.Scanner(exhaustive=True))}
+        assert all(len(path) < 200 and pii.DEEP in path for path in paths)  # past MAX_DEPTH: short paths
+        assert {path.rsplit(".", 1)[-1] for path in paths} == {"password", "mail"}
+
+
+def test_the_exhaustive_walk_searches_every_string_whole() -> None:
+    text = "x" * (pii.MAX_SCAN + 900) + " contact jane.doe@example.com from 203.0.113.77"
+    assert list(pii.locate({"message": text})) == []
+    kinds = {f.kind for _, f in pii.locate({"message": text}, exhaustive=True)}
+    assert kinds == {"email", "ip"}
+    assert [kind for _, _, kind in pii.spans(text)] == ["email", "ip"]  # spans read the whole string
+
+
+def test_an_exhaustive_walk_asks_for_an_exhaustive_scanner() -> None:
+    with pytest.raises(ValueError, match="exhaustive"):
+        list(pii.locate({}, scanner=pii.Scanner(), exhaustive=True))
