@@ -59,7 +59,7 @@ class BodyRedactor:
     names: Pseudonyms
     attachments: str = PLACEHOLDER
     relay: RelayEngine | None = None
-    scanner: Scanner = field(default_factory=Scanner)
+    scanner: Scanner = field(default_factory=lambda: Scanner(exhaustive=True))  # every depth, every string whole
 
     def payload(self, payload: Any, item_type: str) -> Any:
         return redact_payload(payload, item_type, self.names, self.scanner, self.relay)

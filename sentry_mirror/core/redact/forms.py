@@ -11,9 +11,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sentry_mirror.core.pii import Scanner, locate, spans
-from sentry_mirror.core.pii.pseudonym import is_pseudonym
-from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
+from sentry_mirror.core.pii import Scanner, locate
+from sentry_mirror.core.redact.tokens import Pseudonyms, key_spans, redacted_value
 
 #: A URL (absolute, or a path) with a query, in any text.
 _URL_QUERY = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|/)[^\s?#\"'<>]*\?([^\s#\"'<>]+)")
@@ -28,7 +27,7 @@ def flagged(pairs: list[list[str]], names: Pseudonyms, scanner: Scanner, what: s
     headers…), the ``sentry_key`` (a DSN public key's pseudonym) and the personal data in
     their names."""
     wanted: dict[int, list[tuple[str, str | None]]] = {}
-    for location, finding in locate({what: pairs}, what, scanner):
+    for location, finding in locate({what: pairs}, what, scanner, exhaustive=True):
         if len(location) == 3 and isinstance(location[1], int):
             wanted.setdefault(location[1], []).append((finding.kind, None))
     for index, pair in enumerate(pairs):
@@ -37,8 +36,9 @@ def flagged(pairs: list[list[str]], names: Pseudonyms, scanner: Scanner, what: s
         elif index in wanted:
             pair[1] = redacted_value(pair[1], wanted[index], names)
     for pair in pairs:
-        if not is_pseudonym(pair[0]) and spans(pair[0]):
-            pair[0] = names.text(pair[0])
+        found = key_spans(pair[0])
+        if found:
+            pair[0] = names.replace(pair[0], list(found))
 
 
 def query(text: str, names: Pseudonyms, scanner: Scanner, what: str = "query") -> str:

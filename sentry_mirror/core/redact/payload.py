@@ -24,7 +24,7 @@ def redact_payload(
     box = [payload]  # the root can be replaced like any value
     undo = forms.unfold(payload)  # request.query_string, cookies, data sent as strings: their pairs
     wanted: dict[Location, list[tuple[str, str | None]]] = {}
-    for location, finding in locate(payload, item_type, scanner):
+    for location, finding in locate(payload, item_type, scanner, exhaustive=True):
         wanted.setdefault((0, *location), []).append((finding.kind, finding.scrubbed_by))
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(payload, dict):
         for location, kind in relay.locations(payload):

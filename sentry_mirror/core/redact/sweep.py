@@ -7,23 +7,15 @@ directories)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from sentry_mirror.core.pii import Scanner, spans
-from sentry_mirror.core.pii.pseudonym import is_pseudonym
+from sentry_mirror.core.pii import Scanner
 from sentry_mirror.core.redact import forms
-from sentry_mirror.core.redact.tokens import Pseudonyms
+from sentry_mirror.core.redact.tokens import Pseudonyms, key_spans
 
 #: Top-level keys describing software, and the kinds looked for in them.
 SOFTWARE = ("sdk", "modules")
 SOFTWARE_KINDS = frozenset({"email", "url_credentials", "user_path"})
-
-
-@lru_cache(maxsize=8192)
-def _holds(text: str) -> bool:
-    """Whether a key holds personal data (keys repeat: remembered)."""
-    return not is_pseudonym(text) and bool(spans(text))
 
 
 def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
@@ -59,13 +51,14 @@ def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
 def _keys(container: dict[str, Any], names: Pseudonyms, only: frozenset[str] | None = None) -> None:
     """Rename, in place and in order, the keys of ``container`` that hold personal data;
     a renamed key that meets another gets a ``~2``, ``~3``… suffix (no value is lost)."""
-    if not any(isinstance(key, str) and _holds(key) for key in container):
+    if not any(isinstance(key, str) and key_spans(key) for key in container):
         return
     items = list(container.items())
     container.clear()
     for key, value in items:
-        if isinstance(key, str) and _holds(key):
-            key = base = names.text(key, only)
+        found = key_spans(key) if isinstance(key, str) else ()
+        if found:
+            key = base = names.replace(key, [span for span in found if only is None or span[2] in only])
             count = 1
             while key in container:
                 count += 1
