@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate
-from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.redact import forms
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.sweep import sweep
+from sentry_mirror.core.redact.sweep import USER_FIELDS, sweep, user_values
 from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
 
 
@@ -39,42 +38,29 @@ def redact_payload(
     return box[0]
 
 
-#: Who a user is, where the detectors see no personal data (an id, a name): pseudonyms of
-#: the kind ``user``, the same as the envelope header's ``trace.user_id`` gets, so users are
-#: still counted and joined.
-USER_FIELDS = ("id", "username", "name")
 _USER_ATTRIBUTES = tuple(f"user.{field}" for field in USER_FIELDS)
 
 
 def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
     if not isinstance(payload, dict):
         return
-    _user_values(payload.get("user"), USER_FIELDS, names)
+    """Users where they are not a ``user`` object (:func:`~.sweep.sweep` does those)."""
+    if item_type == "user_report":
+        user_values(payload, ("name",), names)
+    contexts = payload.get("contexts")
+    if isinstance(contexts, dict):
+        user_values(contexts.get("feedback"), ("name",), names)
     if item_type in ("session", "sessions"):
-        _user_values(payload, ("did",), names)
+        user_values(payload, ("did",), names)
         aggregates = payload.get("aggregates")
         for aggregate in aggregates if isinstance(aggregates, list) else ():
-            _user_values(aggregate, ("did",), names)
+            user_values(aggregate, ("did",), names)
     entries = payload.get("items")
     for entry in entries if isinstance(entries, list) else ():
         attributes = entry.get("attributes") if isinstance(entry, dict) else None
         if isinstance(attributes, dict):
             for name in _USER_ATTRIBUTES:
-                _user_values(attributes.get(name), ("value",), names)
-
-
-def _user_values(container: Any, fields: tuple[str, ...], names: Pseudonyms) -> None:
-    if not isinstance(container, dict):
-        return
-    for field in fields:
-        value = container.get(field)
-        if (
-            isinstance(value, str | int)
-            and not isinstance(value, bool)
-            and value != ""
-            and not is_pseudonym(str(value))
-        ):
-            container[field] = names.of("user", str(value))
+                user_values(attributes.get(name), ("value",), names)
 
 
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
