@@ -61,6 +61,10 @@ class BodyRedactor:
     relay: RelayEngine | None = None
     scanner: Scanner = field(default_factory=lambda: Scanner(exhaustive=True))  # every depth, every string whole
 
+    def __post_init__(self) -> None:
+        if self.relay is not None:
+            self.names.patterns = self.relay.patterns
+
     def payload(self, payload: Any, item_type: str) -> Any:
         return redact_payload(payload, item_type, self.names, self.scanner, self.relay)
 

@@ -58,7 +58,7 @@ def pairs(pairs_in: list[tuple[str, str]], names: Pseudonyms, scanner: Scanner, 
             plain.append(pair)
     forms.flagged(plain, names, scanner, what)
     for pair in plain:
-        pair[1] = forms.urls(pair[1], names, scanner)  # a Referer's ?token=
+        pair[1] = names.own(forms.urls(pair[1], names, scanner))  # a Referer's ?token=
     return out
 
 

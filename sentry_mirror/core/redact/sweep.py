@@ -43,7 +43,7 @@ def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
     """``payload`` with its keys and URL queries redacted (changed in place; a string
     payload is returned redacted)."""
     if isinstance(payload, str):
-        return forms.urls(payload, names, scanner)
+        return names.own(forms.urls(payload, names, scanner))
     if isinstance(payload, dict):
         for name in SOFTWARE:
             if name in payload:
@@ -63,13 +63,13 @@ def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
                 if kind and isinstance(inner, str | int) and not isinstance(inner, bool) and _personal(str(inner)):
                     value[key] = names.of(kind, str(inner))
                 elif isinstance(inner, str):
-                    value[key] = forms.urls(inner, names, scanner)
+                    value[key] = names.own(forms.urls(inner, names, scanner))
                 elif isinstance(inner, dict | list):
                     stack.append(inner)
         elif isinstance(value, list):
             for index, inner in enumerate(value):
                 if isinstance(inner, str):
-                    value[index] = forms.urls(inner, names, scanner)
+                    value[index] = names.own(forms.urls(inner, names, scanner))
                 elif isinstance(inner, dict | list):
                     stack.append(inner)
     return payload

@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote
 
 from sentry_mirror.core.patterns import PLACEHOLDER
 from sentry_mirror.core.pii import spans
-from sentry_mirror.core.pii.pseudonym import is_pseudonym, pseudonym
+from sentry_mirror.core.pii.pseudonym import TOKEN, is_pseudonym, pseudonym
 
 #: Kinds whose pseudonym Sentry's default scrubbing would still change (a card pseudonym
 #: keeps a card's digits; the others are found by the key they sit under): where a default
@@ -76,6 +76,8 @@ class Pseudonyms:
         #: the public keys replaced in this record (original → pseudonym), replaced in free
         #: text too (a key in a path, in an error message): nothing else finds them there
         self.seen: dict[str, str] = {}
+        #: a project's own patterns (``--pii-rules``), applied to every string (:meth:`own`)
+        self.patterns: tuple[re.Pattern[str], ...] = ()
 
     def of(self, kind: str, value: str) -> str:
         """The pseudonym of ``value`` (of ``kind``)."""
@@ -99,7 +101,22 @@ class Pseudonyms:
         for original, token in sorted(self.seen.items(), key=lambda pair: -len(pair[0])):
             if original in text:
                 text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])", token, text)
-        return self.replace(text, [span for span in spans(text) if only is None or span[2] in only])
+        return self.own(self.replace(text, [span for span in spans(text) if only is None or span[2] in only]))
+
+    def own(self, text: str) -> str:
+        """``text`` with what a project's own patterns (:attr:`patterns`) match replaced by
+        ``<personal:…>`` (never inside a pseudonym)."""
+        if not self.patterns:
+            return text
+        taken = [match.span() for match in TOKEN.finditer(text)]
+        found: list[tuple[int, int, str]] = []
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                start, end = match.span()
+                if end > start and not any(start < stop and end > begin for begin, stop in taken):
+                    found.append((start, end, "personal"))
+                    taken.append((start, end))
+        return self.replace(text, sorted(found))
 
     def replace(self, text: str, found: list[tuple[int, int, str]]) -> str:
         """``text`` with the ``(start, end, kind)`` spans ``found`` (in order, apart)
@@ -154,6 +171,7 @@ def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseud
             return sentry_form(rule)
     parts = spans(text)
     kinds = {kind for kind, _ in found}
-    if parts and kinds <= {kind for _, _, kind in parts}:
+    whole = len(parts) == 1 and parts[0][:2] == (0, len(text))  # the value's own kind wins (author_email)
+    if parts and (whole or kinds <= {kind for _, _, kind in parts}):
         return names.text(text)
     return names.of(found[0][0], text)

@@ -138,3 +138,39 @@ def test_a_large_attachments_upload_goes_whole(parts: BodyRedactor) -> None:
     body = f"Patient: Jane Doe\npassword=hunter2pass\nmail {EMAIL}\n".encode()
     out = parts.body("tus_upload", body, readable=True)
     assert len(body) == len(out) and [] == leaks(out, "Jane Doe", "hunter2pass", EMAIL)
+
+
+def test_relays_finding_in_a_legacy_message_is_mapped_back() -> None:
+    """Relay remarks a top-level ``message`` at ``logentry.formatted`` (its normaliser renames
+    it): the redactor replaces it where it is."""
+    require_relay()
+    parts = BodyRedactor(Pseudonyms(b"k" * 32), relay=RelayEngine())
+    assert [] == leaks(parts.payload({"message": "card 4111111111110000"}, "event"), "4111111111110000")
+
+
+RULES = (
+    '{"rules": {"names": {"type": "pattern", "pattern": "Jane Doe", "redaction": {"method": "replace",'
+    ' "text": "[name]"}}}, "applications": {"$string": ["names"]}}'
+)
+
+
+def test_a_projects_rules_reach_what_relay_does_not_see() -> None:
+    require_relay()
+    from sentry_mirror.core.redact import http
+
+    parts = BodyRedactor(Pseudonyms(b"k" * 32), relay=RelayEngine(RULES))
+    report = {"event_id": "c" * 32, "name": "x", "comments": "I am Jane Doe"}
+    feedback = {"contexts": {"feedback": {"message": "from Jane Doe"}}}
+    logs = {"items": [{"body": "hi Jane Doe", "attributes": {}}]}
+    out = [parts.payload(report, "user_report"), parts.payload(feedback, "feedback"), parts.payload(logs, "log")]
+    out.append(http.pairs([("X-Name", "Jane Doe")], parts.names, parts.scanner, "headers"))
+    out.append(parts.payload({"message": "hi Jane Doe"}, "event"))
+    assert [] == leaks(out, "Jane Doe")
+    assert "I am <personal:" in out[0]["comments"]
+
+
+def test_an_address_under_an_auth_like_key_keeps_its_kind(parts: BodyRedactor) -> None:
+    """``author_email`` reads as an auth key to the detectors; the value is an address, and
+    gets the address's pseudonym (it joins with the same address elsewhere)."""
+    out = parts.payload({"commits": [{"author_email": EMAIL}], "user": {"email": EMAIL}}, "api_releases")
+    assert out["commits"][0]["author_email"] == out["user"]["email"]
