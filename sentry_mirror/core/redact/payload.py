@@ -2,7 +2,8 @@
 (:func:`~sentry_mirror.core.pii.locate`, and Relay's scrubber under the relay engine)
 replaced by its pseudonym; only the matched part of a longer string
 (:func:`~sentry_mirror.core.pii.spans`, which finds percent-encoded data too) when the value
-itself holds the data. Users' ids (which the detectors do not see) are replaced too."""
+itself holds the data. Strings that hold pairs are read as pairs (:mod:`.forms`); users'
+ids, keys, URLs' queries and what the detectors skip are swept after (:mod:`.sweep`)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ _USER_ATTRIBUTES = tuple(f"user.{field}" for field in USER_FIELDS)
 
 
 def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
+    """Users where they are not a ``user`` object (:func:`~.sweep.sweep` does those)."""
     if not isinstance(payload, dict):
         return
-    """Users where they are not a ``user`` object (:func:`~.sweep.sweep` does those)."""
     if item_type == "user_report":
         user_values(payload, ("name",), names)
     contexts = payload.get("contexts")
