@@ -31,9 +31,10 @@ BINARY_ITEM_TYPES = frozenset(
 #: Endpoints whose bodies are files (multipart, a large attachment's bytes, a debug file,
 #: a chunk): replaced whole.
 BINARY_ENDPOINTS = frozenset({"minidump", "unreal", "attachments", "tus_upload", "upload", "api_chunk_upload"})
-#: What is text when it is not JSON: a statsd item, an answer's body, a body of an endpoint
-#: the mirror does not know. Any other payload that does not parse is :meth:`BodyRedactor.unparsed`.
-TEXT_ITEM_TYPES = frozenset({"statsd", "answer", "unknown"})
+#: What is text when it is not JSON: a statsd item, an answer's body. Any other payload that
+#: does not parse (a body of an endpoint the mirror does not know too) is
+#: :meth:`BodyRedactor.unparsed`.
+TEXT_ITEM_TYPES = frozenset({"statsd", "answer"})
 _PATTERN = b"[redacted]"
 _JSON_ENDPOINTS = {"security": "security", "nel": "nel", "cron": "check_in", "otlp": "otlp"}
 

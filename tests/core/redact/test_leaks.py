@@ -174,3 +174,9 @@ def test_an_address_under_an_auth_like_key_keeps_its_kind(parts: BodyRedactor) -
     gets the address's pseudonym (it joins with the same address elsewhere)."""
     out = parts.payload({"commits": [{"author_email": EMAIL}], "user": {"email": EMAIL}}, "api_releases")
     assert out["commits"][0]["author_email"] == out["user"]["email"]
+
+
+def test_a_text_body_at_an_unknown_endpoint_goes_whole(parts: BodyRedactor) -> None:
+    body = b"name: Jane Doe\nnote: call me\n"
+    assert [] == leaks(parts.body("unknown", body, readable=True), "Jane Doe")
+    assert parts.body("unknown", b'{"a": 1}', readable=True) == b'{"a":1}'  # JSON is read
