@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,19 +109,52 @@ def export_envelopes(
 KEY_ENV = "SENTRY_MIRROR_REDACT_KEY"
 
 
-def redaction_key(key_file: Path | None, environ: Mapping[str, str]) -> tuple[bytes, bool]:
+#: A key file longer than this is no key file (``/dev/zero``, a snapshot given by mistake).
+MAX_KEY_FILE = 4096
+#: A text key shorter than this can be guessed offline from a record's ``key_id``.
+MIN_TEXT_KEY = 16
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def redaction_key(
+    key_file: Path | None, environ: Mapping[str, str], *, warn: Callable[[str], None] = _ignore
+) -> tuple[bytes, bool]:
     """``(key, made)``: the key in ``key_file``, else in :data:`KEY_ENV`, else a random one
-    (``made`` true: kept by no one, so its pseudonyms join only within this export)."""
+    (``made`` true: kept by no one, so its pseudonyms join only within this export).
+    ``warn`` hears of a key file others can read, a short text key, and hex digits read as
+    text (an odd count, or fewer than 32: a typo?)."""
     try:
         if key_file is not None:
-            return redact.parse_key(key_file.read_bytes()), False
-        if environ.get(KEY_ENV):
-            return redact.parse_key(environ[KEY_ENV].encode("utf-8", "surrogateescape")), False
+            raw, where = _key_file(key_file, warn), f"the key file {key_file}"
+        elif environ.get(KEY_ENV):
+            raw, where = environ[KEY_ENV].encode("utf-8", "surrogateescape"), f"${KEY_ENV}"
+        else:
+            return os.urandom(KEY_SIZE), True
+        key = redact.parse_key(raw)
     except OSError as exc:
         raise MirrorError(f"cannot read the redaction key file {key_file}: {exc.strerror}") from None
     except ValueError as exc:
         raise MirrorError(str(exc)) from None
-    return os.urandom(KEY_SIZE), True
+    if key == raw.strip():  # read as text
+        text = raw.strip().decode("ascii", "replace")
+        if _HEX.fullmatch(text):
+            warn(f"{where}: {len(text)} hex digits read as text (a hex key has an even count, 32 or more)")
+        if len(key) < MIN_TEXT_KEY:
+            warn(
+                f"{where}: a text key of {len(key)} bytes can be guessed from the records' key_id; use 32 random bytes"
+            )
+    return key, False
+
+
+def _key_file(path: Path, warn: Callable[[str], None]) -> bytes:
+    with path.open("rb") as fi:
+        raw = fi.read(MAX_KEY_FILE + 1)
+        mode = os.fstat(fi.fileno()).st_mode
+    if len(raw) > MAX_KEY_FILE:
+        raise ValueError(f"the redaction key file {path} is over {MAX_KEY_FILE} bytes: not a key file")
+    if stat.S_ISREG(mode) and mode & 0o077:
+        warn(f"the key file {path} can be read by others (chmod 600 {path})")
+    return raw
 
 
 def export_redacted(records: Iterable[Mapping[str, Any]], path: Path, redactor: redact.Redactor) -> Exported:
@@ -140,9 +174,18 @@ def export_fixtures(
     private_directory(directory, warn=warn)
     written: list[redact.Fixture] = []
     requests = (redactor.record(dict(data)) for data in records if not answer.is_answer(data))
-    for fixture in redact.pick(requests):
-        write_new(directory / fixture.name, fixture.body)
-        written.append(fixture)
+    try:
+        for fixture in redact.pick(requests):
+            write_new(directory / fixture.name, fixture.body)
+            written.append(fixture)
+    except BaseException:
+        if written:  # the files written are listed, whatever stopped the rest
+            _manifest(directory, written, redactor)
+        raise
+    _manifest(directory, written, redactor)
+    return Exported(len(written), 0, directory)
+
+
+def _manifest(directory: Path, written: list[redact.Fixture], redactor: redact.Redactor) -> None:
     document = redact.manifest(written, redactor.engine, redactor.key_id)
     write_new(directory / "manifest.json", orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    return Exported(len(written), 0, directory)

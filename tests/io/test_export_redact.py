@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -58,3 +59,41 @@ def test_fixtures_and_their_manifest(tmp_path: Path) -> None:
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     with pytest.raises(MirrorError, match="already exists"):
         export_fixtures(records, directory, redactor())
+
+
+def test_a_key_file_is_read_bounded_and_its_weaknesses_are_said(tmp_path: Path) -> None:
+    with pytest.raises(MirrorError, match="not a key file"):
+        redaction_key(Path("/dev/zero"), {})
+    heard: list[str] = []
+    key_file = tmp_path / "key"
+    key_file.write_text("ab" * 16)
+    key_file.chmod(0o644)
+    redaction_key(key_file, {}, warn=heard.append)
+    assert ["can be read by others"] == [m for m in ("can be read by others",) if any(m in h for h in heard)]
+    key_file.chmod(0o600)
+    heard.clear()
+    assert (bytes([0xAB]) * 16, False) == redaction_key(key_file, {}, warn=heard.append)
+    assert [] == heard  # a good key file says nothing
+    redaction_key(None, {KEY_ENV: "short"}, warn=heard.append)
+    assert any("can be guessed" in h for h in heard)
+    heard.clear()
+    assert (("a" * 33).encode(), False) == redaction_key(None, {KEY_ENV: "a" * 33}, warn=heard.append)
+    assert any("33 hex digits read as text" in h for h in heard)
+
+
+def test_fixture_names_made_alike_stay_apart_and_are_all_listed(tmp_path: Path) -> None:
+    from tests.factories import make_envelope, make_event, make_record, make_request
+
+    def sent_by(sdk: str) -> dict[str, Any]:
+        body = make_envelope(
+            {"sdk": {"name": sdk, "version": "1"}}, [({"type": "event"}, make_event(sdk={"name": sdk}))]
+        )
+        return make_record(make_request(body=body))
+
+    records = [sent_by("my sdk"), sent_by("my_sdk"), sent_by("sdk-jane.doe@example.com")]
+    done = export_fixtures(records, tmp_path / "fx", redactor())
+    listing = sorted(p.name for p in (tmp_path / "fx").iterdir())
+    manifest = (tmp_path / "fx" / "manifest.json").read_bytes()
+    assert 3 == done.written and {"my_sdk-event.envelope", "my_sdk-event-2.envelope"} <= set(listing)
+    assert not any("jane" in name for name in listing) and b"jane" not in manifest
+    assert not any(b"jane" in (tmp_path / "fx" / name).read_bytes() for name in listing)

@@ -28,6 +28,13 @@ ATTACHMENT_MODES = (DROP, PLACEHOLDER)
 BINARY_ITEM_TYPES = frozenset(
     {"attachment", "replay_recording", "replay_video", "unreal_report", "form_data", "minidump"}
 )
+#: Endpoints whose bodies are files (multipart, a large attachment's bytes, a debug file,
+#: a chunk): replaced whole.
+BINARY_ENDPOINTS = frozenset({"minidump", "unreal", "attachments", "tus_upload", "upload", "api_chunk_upload"})
+#: What is text when it is not JSON: a statsd item, an answer's body. Any other payload that
+#: does not parse (a body of an endpoint the mirror does not know too) is
+#: :meth:`BodyRedactor.unparsed`.
+TEXT_ITEM_TYPES = frozenset({"statsd", "answer"})
 _PATTERN = b"[redacted]"
 _JSON_ENDPOINTS = {"security": "security", "nel": "nel", "cron": "check_in", "otlp": "otlp"}
 
@@ -53,7 +60,11 @@ class BodyRedactor:
     names: Pseudonyms
     attachments: str = PLACEHOLDER
     relay: RelayEngine | None = None
-    scanner: Scanner = field(default_factory=Scanner)
+    scanner: Scanner = field(default_factory=lambda: Scanner(exhaustive=True))  # every depth, every string whole
+
+    def __post_init__(self) -> None:
+        if self.relay is not None:
+            self.names.patterns = self.relay.patterns
 
     def payload(self, payload: Any, item_type: str) -> Any:
         return redact_payload(payload, item_type, self.names, self.scanner, self.relay)
@@ -61,18 +72,32 @@ class BodyRedactor:
     def binary(self, data: bytes) -> bytes:
         return b"" if self.attachments == DROP else placeholder(len(data))
 
+    def unparsed(self, data: bytes) -> bytes:
+        """A body that should have parsed and did not (JSON with garbage after it, an
+        envelope cut short): nothing says where its personal data is, so it goes as an
+        attachment does, and the record's ``redacted.kinds`` says ``unparsed``."""
+        self.names.kinds["unparsed"] += 1
+        return self.binary(data)
+
     def text_or_binary(self, data: bytes) -> bytes:
-        """Text with its personal data replaced; bytes that are not UTF-8 as an attachment."""
+        """Text (a statsd line, a text answer) with its personal data replaced, and every
+        value after a key naming a secret or a user (:meth:`Pseudonyms.loose_text`); text
+        that looks like JSON (it did not parse) and bytes that are not UTF-8 go as an
+        attachment does."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return self.binary(data)
-        return self.names.text(text).encode("utf-8")
+        if text.lstrip()[:1] in ("{", "["):
+            return self.unparsed(data)
+        return self.names.loose_text(text).encode("utf-8")
 
     def json_or_text(self, data: bytes, item_type: str) -> bytes:
+        """A JSON payload redacted; when it does not parse: as text for the types that are
+        text (:data:`TEXT_ITEM_TYPES`), else as :meth:`unparsed`."""
         parsed = loads_or_none(data) if data.strip() else None
         if parsed is None:
-            return self.text_or_binary(data)
+            return self.text_or_binary(data) if item_type in TEXT_ITEM_TYPES else self.unparsed(data)
         return dumps(self.payload(parsed, item_type))
 
     def envelope(self, data: bytes) -> bytes:
@@ -80,7 +105,7 @@ class BodyRedactor:
         try:
             parsed = envelope.parse(data, strict=False)
         except EnvelopeError:
-            return self.text_or_binary(data)
+            return self.unparsed(data)
         header = self.payload(http.envelope_header(parsed.headers, self.names), "envelope_header")
         items = []
         for item in parsed.items:
@@ -102,7 +127,7 @@ class BodyRedactor:
         text = store_json(data)
         event = loads_or_none(text) if text is not None else None
         if not isinstance(event, dict):
-            return self.text_or_binary(data)
+            return self.unparsed(data)
         kind = "transaction" if event.get("type") == "transaction" else "event"
         return dumps(self.payload(event, kind))
 
@@ -115,7 +140,7 @@ class BodyRedactor:
         kept as it came on the wire (not decoded)."""
         if not data:
             return data
-        if not readable or endpoint in ("minidump", "unreal", "attachments"):
+        if not readable or endpoint in BINARY_ENDPOINTS:
             return self.binary(data)
         if endpoint in ("envelope", "tunnel"):
             return self.envelope(data)

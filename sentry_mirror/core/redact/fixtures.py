@@ -42,8 +42,10 @@ def _safe(text: str) -> str:
 
 def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
     """The first accepted envelope of each (SDK name, item type) in ``records`` (redacted
-    ones), as a :class:`Fixture`; an envelope is the example of each type it is the first of."""
+    ones: the names come from their redacted summaries), as a :class:`Fixture`; an envelope
+    is the example of each type it is the first of. File names are unique (``-2``…)."""
     seen: set[tuple[str, str]] = set()
+    names: set[str] = set()
     for data in records:
         response = data.get("response")
         status = response.get("status") if isinstance(response, dict) else None
@@ -58,7 +60,13 @@ def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
             if not kind or (sdk, kind) in seen:
                 continue
             seen.add((sdk, kind))
-            name = f"{_safe(sdk)}-{_safe(kind)}.envelope"
+            name = base = f"{_safe(sdk)}-{_safe(kind)}"
+            count = 1
+            while name in names:  # two SDK names made safe alike ("my sdk", "my_sdk")
+                count += 1
+                name = f"{base}-{count}"
+            names.add(name)
+            name += ".envelope"
             yield Fixture(name, sdk, kind, str(data.get("id")), summary.get("event_id"), bodies.whole(data))
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
-from sentry_mirror.core.pii import Scanner, locate
-from sentry_mirror.core.redact.payload import redacted_value
+from sentry_mirror.core.pii import Scanner
+from sentry_mirror.core.redact import forms
 from sentry_mirror.core.redact.tokens import Pseudonyms
 
 _SENTRY_AUTH_HEADERS = frozenset({"x-sentry-auth", "authorization", "proxy-authorization"})
@@ -45,37 +44,22 @@ def _cookies(value: str, names: Pseudonyms, *, first_only: bool) -> str:
 
 
 def pairs(pairs_in: list[tuple[str, str]], names: Pseudonyms, scanner: Scanner, what: str) -> list[list[str]]:
-    """``[name, value]`` pairs (headers, query parameters) with every flagged value replaced."""
+    """``[name, value]`` pairs (headers, query parameters) with every flagged value (and
+    the personal data in a name) replaced, and the queries of the URLs in values."""
     out = [[str(name), str(value)] for name, value in pairs_in]
-    plain: list[list[Any]] = []
+    plain: list[list[str]] = []
     for pair in out:
         name, value = pair[0].lower(), pair[1]
-        if name in ("sentry_key", "sentry_secret"):
-            pair[1] = names.public_key(value)
-        elif name in _SENTRY_AUTH_HEADERS and "sentry_key" in value.lower():
+        if name in _SENTRY_AUTH_HEADERS and "sentry_key" in value.lower():
             pair[1] = _sentry_auth(value, names)
         elif name in ("cookie", "set-cookie"):
             pair[1] = _cookies(value, names, first_only=name == "set-cookie")
         else:
             plain.append(pair)
-    wanted: dict[int, list[tuple[str, str | None]]] = {}
-    for location, finding in locate({what: plain}, what, scanner):
-        if len(location) == 3 and isinstance(location[1], int):
-            wanted.setdefault(location[1], []).append((finding.kind, None))
-    for index, found in wanted.items():
-        plain[index][1] = redacted_value(plain[index][1], found, names)
+    forms.flagged(plain, names, scanner, what)
+    for pair in plain:
+        pair[1] = names.own(forms.urls(pair[1], names, scanner))  # a Referer's ?token=
     return out
-
-
-def query(text: str, names: Pseudonyms, scanner: Scanner) -> str:
-    """A query string with its flagged values replaced (written anew only when one is)."""
-    if not text:
-        return text
-    before = parse_qsl(text, keep_blank_values=True)
-    after = pairs(before, names, scanner, "query")
-    if [list(pair) for pair in before] == after:
-        return text
-    return urlencode([(name, value) for name, value in after])
 
 
 def auth(value: Any, names: Pseudonyms) -> Any:

@@ -2,17 +2,18 @@
 (:func:`~sentry_mirror.core.pii.locate`, and Relay's scrubber under the relay engine)
 replaced by its pseudonym; only the matched part of a longer string
 (:func:`~sentry_mirror.core.pii.spans`, which finds percent-encoded data too) when the value
-itself holds the data. Users' ids (which the detectors do not see) are replaced too."""
+itself holds the data. Strings that hold pairs are read as pairs (:mod:`.forms`); users'
+ids, keys, URLs' queries and what the detectors skip are swept after (:mod:`.sweep`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sentry_mirror.core.patterns import PLACEHOLDER
-from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate, spans
-from sentry_mirror.core.pii.pseudonym import is_pseudonym
+from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate
+from sentry_mirror.core.redact import forms
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.tokens import SENTRY_FORM_KINDS, Pseudonyms, sentry_form
+from sentry_mirror.core.redact.sweep import USER_FIELDS, sweep, user_values
+from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
 
 
 def redact_payload(
@@ -21,8 +22,9 @@ def redact_payload(
     """``payload`` with its personal data replaced (the same object, changed, unless the
     payload itself is a flagged string)."""
     box = [payload]  # the root can be replaced like any value
+    undo = forms.unfold(payload)  # request.query_string, cookies, data sent as strings: their pairs
     wanted: dict[Location, list[tuple[str, str | None]]] = {}
-    for location, finding in locate(payload, item_type, scanner):
+    for location, finding in locate(payload, item_type, scanner, exhaustive=True):
         wanted.setdefault((0, *location), []).append((finding.kind, finding.scrubbed_by))
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(payload, dict):
         for location, kind in relay.locations(payload):
@@ -30,47 +32,36 @@ def redact_payload(
     for location, found in wanted.items():
         _replace(box, location, found, names)
     _user_ids(box[0], item_type, names)
+    box[0] = sweep(box[0], names, scanner)  # keys, URLs' queries, sdk and modules
     if relay is not None and item_type in RELAY_ITEM_TYPES and isinstance(box[0], dict):
         relay.settle(box[0])  # what Relay would still change is written as Relay writes it
+    forms.fold(undo)
     return box[0]
 
 
-#: Who a user is, where the detectors see no personal data (an id, a name): pseudonyms of
-#: the kind ``user``, the same as the envelope header's ``trace.user_id`` gets, so users are
-#: still counted and joined.
-USER_FIELDS = ("id", "username", "name")
 _USER_ATTRIBUTES = tuple(f"user.{field}" for field in USER_FIELDS)
 
 
 def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
+    """Users where they are not a ``user`` object (:func:`~.sweep.sweep` does those)."""
     if not isinstance(payload, dict):
         return
-    _user_values(payload.get("user"), USER_FIELDS, names)
+    if item_type == "user_report":
+        user_values(payload, ("name",), names)
+    contexts = payload.get("contexts")
+    if isinstance(contexts, dict):
+        user_values(contexts.get("feedback"), ("name",), names)
     if item_type in ("session", "sessions"):
-        _user_values(payload, ("did",), names)
+        user_values(payload, ("did",), names)
         aggregates = payload.get("aggregates")
         for aggregate in aggregates if isinstance(aggregates, list) else ():
-            _user_values(aggregate, ("did",), names)
+            user_values(aggregate, ("did",), names)
     entries = payload.get("items")
     for entry in entries if isinstance(entries, list) else ():
         attributes = entry.get("attributes") if isinstance(entry, dict) else None
         if isinstance(attributes, dict):
             for name in _USER_ATTRIBUTES:
-                _user_values(attributes.get(name), ("value",), names)
-
-
-def _user_values(container: Any, fields: tuple[str, ...], names: Pseudonyms) -> None:
-    if not isinstance(container, dict):
-        return
-    for field in fields:
-        value = container.get(field)
-        if (
-            isinstance(value, str | int)
-            and not isinstance(value, bool)
-            and value != ""
-            and not is_pseudonym(str(value))
-        ):
-            container[field] = names.of("user", str(value))
+                user_values(attributes.get(name), ("value",), names)
 
 
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
@@ -92,21 +83,3 @@ def _step(container: Any, step: str | int) -> Any:
     if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
         return container[step]
     return None
-
-
-def redacted_value(value: Any, found: list[tuple[str, str | None]], names: Pseudonyms) -> Any:
-    """A flagged scalar's replacement: a placeholder as it is (what an SDK left of a value it
-    filtered, ``[Filtered]``, is no one's); Sentry's own form where its default scrubbing would
-    change even a pseudonym (:data:`SENTRY_FORM_KINDS`); else the pseudonyms of the parts
-    of the text that hold the data; else the whole value's pseudonym (a password under its key)."""
-    text = value if isinstance(value, str) else str(value)
-    if PLACEHOLDER.fullmatch(text):
-        return value
-    for kind, rule in found:
-        if rule is not None and kind in SENTRY_FORM_KINDS:
-            return sentry_form(rule)
-    parts = spans(text)
-    kinds = {kind for kind, _ in found}
-    if parts and kinds <= {kind for _, _, kind in parts}:
-        return names.text(text)
-    return names.of(found[0][0], text)

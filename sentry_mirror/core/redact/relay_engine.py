@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,6 +66,9 @@ class RelayEngine:
             except ValueError as exc:
                 raise MirrorError(f"--pii-rules: not a valid Relay PII config: {exc}") from None
             self.configs.append(config)
+        #: the config's pattern rules, as Python reads them: applied by the redactor to every
+        #: string Relay does not see (other item types, fields Relay does not call personal)
+        self.patterns = tuple(_patterns(self.configs[1:]))
 
     def _stripped(self, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """What Relay makes of ``payload`` under each config, asked without the payload's own
@@ -82,7 +86,7 @@ class RelayEngine:
         """``(location, kind)`` of each value Relay changes in ``payload``."""
         for stripped in self._stripped(payload):
             for location, rule in remarks(stripped.get("_meta"), ()):
-                yield location, rule_kind(rule)
+                yield _renamed(location, payload), rule_kind(rule)
 
     def settle(self, payload: dict[str, Any]) -> None:
         """Write Relay's own value where it would still change the redacted ``payload``."""
@@ -90,13 +94,34 @@ class RelayEngine:
             for location, _ in remarks(stripped.get("_meta"), ()):
                 new, parent = stripped, payload
                 for step in location[:-1]:
-                    new, parent = _at(new, step), _at(parent, step)
-                last = location[-1]
-                if _at(parent, last) is not None:
+                    new = _at(new, step)
+                for step in _renamed(location, payload)[:-1]:
+                    parent = _at(parent, step)
+                last, original = location[-1], _renamed(location, payload)[-1]
+                if _at(parent, original) is not None:
                     value = _at(new, last)
-                    parent[str(last) if isinstance(parent, dict) else last] = (
+                    parent[str(original) if isinstance(parent, dict) else original] = (
                         value if isinstance(value, str) else FILTERED
                     )
+
+
+def _patterns(configs: list[dict[str, Any]]) -> Iterator[re.Pattern[str]]:
+    for config in configs:
+        rules = config.get("rules") if isinstance(config, dict) else None
+        for rule in rules.values() if isinstance(rules, dict) else ():
+            if isinstance(rule, dict) and rule.get("type") == "pattern" and isinstance(rule.get("pattern"), str):
+                try:
+                    yield re.compile(rule["pattern"])
+                except re.error:  # Relay's regex syntax beyond Python's: applied by Relay only
+                    continue
+
+
+def _renamed(location: Location, payload: dict[str, Any]) -> Location:
+    """Where a value Relay remarked at ``location`` is in the original ``payload``: Relay's
+    normaliser moves a legacy top-level ``message`` (a string) to ``logentry.formatted``."""
+    if location == ("logentry", "formatted") and "logentry" not in payload and isinstance(payload.get("message"), str):
+        return ("message",)
+    return location
 
 
 def _at(container: Any, step: str | int) -> Any:

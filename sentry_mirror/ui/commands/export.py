@@ -137,7 +137,7 @@ def _redacted(
 
 
 def _redactor(engine: str, attachments: str, key_file: Path | None, rules_file: Path | None) -> redact.Redactor:
-    key, made = redaction_key(key_file, os.environ)
+    key, made = redaction_key(key_file, os.environ, warn=warn)
     if made:
         warn(
             f"no --redact-key-file and no ${KEY_ENV}: a random key is used and not kept (pseudonyms join only within this export)"

@@ -6,7 +6,7 @@ import re
 
 from sentry_mirror.core import pii
 from sentry_mirror.core.auth import parse_sentry_header
-from sentry_mirror.core.redact import Pseudonyms, http
+from sentry_mirror.core.redact import Pseudonyms, forms, http
 
 KEY = b"k" * 32
 PUBLIC = "0123456789abcdef0123456789abcdef"
@@ -28,7 +28,7 @@ def test_headers_lose_keys_cookies_tokens_and_addresses_and_keep_the_rest() -> N
         ("From", "jane@example.com"),
         ("Content-Type", "application/x-sentry-envelope"),
     ]
-    out = dict(http.pairs(headers, pseudonyms, pii.Scanner(), "headers"))
+    out = dict(http.pairs(headers, pseudonyms, pii.Scanner(exhaustive=True), "headers"))
     auth = out["X-Sentry-Auth"]
     assert PUBLIC not in auth and "sentry_version=7, sentry_client=sentry.python/2.0" in auth
     assert re.fullmatch(r"[0-9a-f]{32}", re.search(r"sentry_key=(\w+)", auth).group(1))  # type: ignore[union-attr]
@@ -52,8 +52,10 @@ def test_headers_lose_keys_cookies_tokens_and_addresses_and_keep_the_rest() -> N
 
 def test_the_same_key_gets_the_same_pseudonym_in_every_place() -> None:
     pseudonyms = names()
-    query = http.query(f"sentry_key={PUBLIC}&sentry_version=7", pseudonyms, pii.Scanner())
-    header = http.pairs([("X-Sentry-Auth", f"Sentry sentry_key={PUBLIC}")], pseudonyms, pii.Scanner(), "headers")
+    query = forms.query(f"sentry_key={PUBLIC}&sentry_version=7", pseudonyms, pii.Scanner(exhaustive=True))
+    header = http.pairs(
+        [("X-Sentry-Auth", f"Sentry sentry_key={PUBLIC}")], pseudonyms, pii.Scanner(exhaustive=True), "headers"
+    )
     dsn = http.dsn(f"https://{PUBLIC}@o1.ingest.example/42", pseudonyms)
     token = pseudonyms.public_key(PUBLIC)
     assert f"sentry_key={token}&sentry_version=7" == query
@@ -64,8 +66,8 @@ def test_the_same_key_gets_the_same_pseudonym_in_every_place() -> None:
 
 def test_a_query_is_written_anew_only_when_something_in_it_changes() -> None:
     odd = "a=1&&b=%zz&c"
-    assert odd == http.query(odd, names(), pii.Scanner())
-    out = http.query("email=jane%40example.com&page=2", names(), pii.Scanner())
+    assert odd == forms.query(odd, names(), pii.Scanner(exhaustive=True))
+    out = forms.query("email=jane%40example.com&page=2", names(), pii.Scanner(exhaustive=True))
     assert out.startswith("email=%3Cemail%3A") and out.endswith("&page=2")
 
 

@@ -31,7 +31,7 @@ def event() -> dict[str, Any]:
 
 
 def redact(payload: Any, relay: RelayEngine | None = None, key: bytes = KEY) -> Any:
-    return redact_payload(copy.deepcopy(payload), "event", Pseudonyms(key), pii.Scanner(), relay)
+    return redact_payload(copy.deepcopy(payload), "event", Pseudonyms(key), pii.Scanner(exhaustive=True), relay)
 
 
 def test_every_finding_is_replaced_and_the_rest_is_kept() -> None:
@@ -105,7 +105,7 @@ def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
         extra={"note": "a long text the SDK trimmed"}, request={"cookies": {"sessionid": "[Filtered]"}}, _meta=meta
     )
     names = Pseudonyms(KEY)
-    out = redact_payload(copy.deepcopy(planted), "event", names, pii.Scanner(), RelayEngine())
+    out = redact_payload(copy.deepcopy(planted), "event", names, pii.Scanner(exhaustive=True), RelayEngine())
     assert planted == out  # nothing there is personal data; the SDK's remarks are kept
     assert {} == dict(names.kinds)
 
@@ -113,7 +113,7 @@ def test_the_relay_engine_takes_no_sdk_remark_for_a_finding() -> None:
 def test_an_sdks_placeholder_is_kept_as_it_is() -> None:
     """What an SDK left of a value it filtered is no one's: Relay flags it under a password
     key, but it is neither given a pseudonym nor counted."""
-    from sentry_mirror.core.redact.payload import redacted_value
+    from sentry_mirror.core.redact.tokens import redacted_value
 
     names = Pseudonyms(KEY)
     for placeholder in ("[Filtered]", "***", "[ip]"):
@@ -152,10 +152,12 @@ def test_user_ids_get_the_pseudonym_the_trace_header_gets() -> None:
 
     names = Pseudonyms(KEY)
     header = http.envelope_header({"trace": {"user_id": "42"}}, names)
-    event = redact_payload(make_event(user={"id": 42, "username": "jdoe"}), "event", names, pii.Scanner())
-    session = redact_payload({"did": "42", "sid": "s"}, "session", names, pii.Scanner())
+    event = redact_payload(
+        make_event(user={"id": 42, "username": "jdoe"}), "event", names, pii.Scanner(exhaustive=True)
+    )
+    session = redact_payload({"did": "42", "sid": "s"}, "session", names, pii.Scanner(exhaustive=True))
     logs = {"items": [{"body": "x", "attributes": {"user.id": {"value": "42", "type": "string"}}}]}
-    logs = redact_payload(logs, "log", names, pii.Scanner())
+    logs = redact_payload(logs, "log", names, pii.Scanner(exhaustive=True))
     token = header["trace"]["user_id"]
     assert token.startswith("<user:")
     assert token == event["user"]["id"] == session["did"] == logs["items"][0]["attributes"]["user.id"]["value"]
