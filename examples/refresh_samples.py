@@ -37,7 +37,8 @@ def example_env(dsn: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not _UNWANTED_ENV.match(k)}, "SENTRY_DSN": dsn}
 
 
-def refresh(name: str, command: list[str]) -> Path:
+def capture(commands: list[list[str]], target: Path) -> Path:
+    """Run ``commands`` in turn against one fresh listener; its snapshot becomes ``target``."""
     with tempfile.TemporaryDirectory() as tmp:
         listener = subprocess.Popen(
             [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", tmp, "--quiet"],
@@ -48,14 +49,18 @@ def refresh(name: str, command: list[str]) -> Path:
         try:
             assert listener.stdout is not None
             dsn = listener.stdout.readline().split()[1]
-            subprocess.run(command, check=True, timeout=120, env=example_env(dsn), cwd=ROOT)
+            for command in commands:
+                subprocess.run(command, check=True, timeout=120, env=example_env(dsn), cwd=ROOT)
         finally:
             listener.send_signal(signal.SIGTERM)
             listener.wait(timeout=30)
         [snapshot] = Path(tmp).glob("*.jsonl.zst")
-        target = ROOT / "snapshots" / f"sample-{name}.jsonl.zst"
         shutil.copyfile(snapshot, target)
         return target
+
+
+def refresh(name: str, command: list[str]) -> Path:
+    return capture([command], ROOT / "snapshots" / f"sample-{name}.jsonl.zst")
 
 
 if __name__ == "__main__":

@@ -17,18 +17,14 @@ labels.json is rewritten; read its diff before committing it.
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[3] / "examples")]
 
-from refresh_samples import example_env  # noqa: E402  (examples/)
+import refresh_samples  # noqa: E402  (examples/)
 
 from sentry_mirror.core.patterns import PLACEHOLDER  # noqa: E402
 from tests.data.pii_corpus.corpus import CORPUS, LABELS, ROOT, luhn_thread_ids, payloads, scalars  # noqa: E402
@@ -49,25 +45,7 @@ SAMPLES = ("snapshots/sample-python.jsonl.zst", "snapshots/sample-node.jsonl.zst
 
 
 def capture(name: str, commands: list[list[str]]) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        listener = subprocess.Popen(
-            [sys.executable, "-m", "sentry_mirror", "listen", "--port", "0", "--dir", tmp, "--quiet"],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        try:
-            assert listener.stdout is not None
-            dsn = listener.stdout.readline().split()[1]
-            for command in commands:
-                subprocess.run(command, check=True, timeout=120, env=example_env(dsn), cwd=ROOT)
-        finally:
-            listener.send_signal(signal.SIGTERM)
-            listener.wait(timeout=30)
-        [snapshot] = Path(tmp).glob("*.jsonl.zst")
-        target = CORPUS / f"{name}.jsonl.zst"
-        shutil.copyfile(snapshot, target)
-        return str(target.relative_to(ROOT))
+    return str(refresh_samples.capture(commands, CORPUS / f"{name}.jsonl.zst").relative_to(ROOT))
 
 
 def capture_all() -> list[str]:
