@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from resultfile import add_output_options, begin, document, emit, headline  # noqa: E402
 
+from sentry_mirror.core.stats import interpolated  # noqa: E402
 from sentry_mirror.testing import Mirror  # noqa: E402
 from tests.factories import make_envelope  # noqa: E402
 
@@ -68,11 +69,6 @@ def function_with_request() -> None:
     mirror.stop()
     connection.close()
     shutil.rmtree(directory)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def timed(calls: dict[str, Callable[[], None]], rounds: int, times: dict[str, list[float]]) -> None:
@@ -115,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':24}{'median ms':>10}{'p95 ms':>9}{'x baseline':>12}")
     for kind in KINDS:
         median = statistics.median(times[kind])
-        figures[kind] = {"median_ms": median, "p95_ms": percentile(times[kind], 0.95), "ratio": median / base}
+        figures[kind] = {"median_ms": median, "p95_ms": interpolated(sorted(times[kind]), 0.95), "ratio": median / base}
         print(f"{kind:24}{median:10.3f}{figures[kind]['p95_ms']:9.3f}{median / base:12.1f}")
     headlines = {
         "function_ratio": headline(figures["function"]["ratio"], "lower", "Mirror start+stop, x baseline"),
