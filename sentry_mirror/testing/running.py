@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -76,8 +77,10 @@ class Listener:
         """Run ``function`` on the listener's loop and wait until it ran (MirrorError after
         :data:`CALL_TIMEOUT` seconds). Not running (not started, stopping or stopped):
         RuntimeError, or nothing with ``if_running``. A stop waits for a call under way."""
-        with self._stopping:
-            if self._inherited() or self._loop is None:
+        # (inherited: looked at before the lock, which a parent's thread may have held at the fork)
+        inherited = self._inherited()
+        with contextlib.nullcontext() if inherited else self._stopping:
+            if inherited or self._loop is None:
                 if if_running:
                     return
                 raise RuntimeError("the mirror is not running")
@@ -110,9 +113,9 @@ class Listener:
         """Stop (idempotent): requests in flight get the grace period, the snapshot is closed.
         A second caller waits for the first one's stop to end; in a forked child, a copy of
         the parent's listener is only dropped (None)."""
+        if self._inherited():  # before the lock: a parent's thread may have held it at the fork
+            return None
         with self._stopping:
-            if self._inherited():
-                return None
             loop, task, stop = self._loop, self._task, self._stop
             if task is None or stop is None:
                 return self.stopped

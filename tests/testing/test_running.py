@@ -138,7 +138,10 @@ def test_two_threads_stopping_at_once_release_the_loop_once(tmp_path: Path) -> N
 
 def _stop_the_inherited_then_run_two(parent: Mirror, directory: Path) -> None:
     started = time.monotonic()
-    parent.stop()  # the parent's listener: its loop's thread is not in this process
+    parent.reset()  # the parent's listener: its loop's thread is not in this process
+    with pytest.raises(RuntimeError, match="not running"):
+        parent.respond_with(status=429)
+    parent.stop()
     assert time.monotonic() - started < 1.0
     assert 0 == shared.users()
     first = Mirror(directory / "a").start()
