@@ -1,10 +1,22 @@
-"""A byte-exact ``multipart/form-data`` splitter (minidump and attachment uploads)."""
+"""A byte-exact ``multipart/form-data`` splitter (minidump and attachment uploads), and the
+event such an upload's form fields carry (:func:`event_of`), as Relay reads it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
+
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import MirrorError
+
+#: The endpoints whose bodies are multipart uploads, split one item per part.
+MULTIPART_ENDPOINTS = frozenset({"minidump", "attachments"})
+#: A ``sentry[a][b]`` form field's name: its keys.
+_SENTRY_FIELD = re.compile(r"sentry((?:\[[^\[\]]*\])+)")
 
 
 class MultipartError(MirrorError):
@@ -59,3 +71,48 @@ def parse(body: bytes, content_type: str) -> list[Part]:
                 part_type = value.strip()
         parts.append(Part(name, filename, part_type, data))
     return parts
+
+
+def is_event_name(name: str) -> bool:
+    """Whether a form field of this name carries the event: ``sentry`` (the event's JSON) or
+    ``sentry[a][b]`` (one of its values)."""
+    return name == "sentry" or _SENTRY_FIELD.fullmatch(name) is not None
+
+
+def is_event_field(part: Part) -> bool:
+    """Whether ``part`` is a form field (not a file) that carries the event."""
+    return part.filename is None and is_event_name(part.name)
+
+
+def event_of(parts: Iterable[Part]) -> dict[str, Any] | None:
+    """The event an upload's form fields carry, as Relay reads them: each ``sentry`` field's
+    JSON object merged in (a later key wins), each ``sentry[a][b]`` field's text set at
+    ``event["a"]["b"]``, in the parts' order; None when no part is such a field."""
+    event: dict[str, Any] | None = None
+    for part in parts:
+        if is_event_field(part):
+            event = _merge_field(event or {}, part)
+    return event
+
+
+def _merge_field(event: dict[str, Any], part: Part) -> dict[str, Any]:
+    """``event`` with a ``sentry`` field's JSON merged in, or a ``sentry[a][b]`` field set."""
+    if part.name == "sentry":
+        given = _json(part.data)
+        return {**event, **given} if isinstance(given, dict) else event
+    keys = re.findall(r"\[([^\[\]]*)\]", part.name[len("sentry") :])
+    target = event
+    for key in keys[:-1]:
+        child = target.get(key)
+        target[key] = child = child if isinstance(child, dict) else {}
+        target = child
+    target[keys[-1]] = part.data.decode("utf-8", "replace")
+    return event
+
+
+def _json(data: bytes) -> Any:
+    """``data`` as JSON (NaN and Infinity read too), None when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return loads_or_none(data)

@@ -36,8 +36,10 @@ KEY = "mirror"
 #: The least time settling may take at most, in seconds (see :func:`settle_limit`).
 SETTLE_LIMIT = 30.0
 #: Seconds, after the settle limit killed the command's group, for what it had in flight to
-#: land; then as long again to see whether a sender outside the group still sends.
+#: land; then at least as long again to see whether a sender outside the group still sends.
 ESCAPE_GRACE = 0.5
+#: The longest look for a sender outside the group, in seconds (see :func:`escape_watch`).
+ESCAPE_WATCH = 5.0
 #: An exit code that says the command was interrupted (128 + SIGINT, as shells say it).
 INTERRUPTED_CODES = (130, -signal.SIGINT)
 
@@ -45,6 +47,14 @@ INTERRUPTED_CODES = (130, -signal.SIGINT)
 def settle_limit(settle: float) -> float:
     """The longest wait for requests after the command ended: max(30 s, 10 x ``settle``)."""
     return max(SETTLE_LIMIT, 10 * settle)
+
+
+def escape_watch(settle: float) -> float:
+    """How long to look for a sender outside the group once it was killed: the settle time
+    (requests came at shorter intervals than that, or settling would have ended), at least
+    :data:`ESCAPE_GRACE` and at most :data:`ESCAPE_WATCH` seconds (a sender slower than
+    that, with a longer settle time, is not seen)."""
+    return max(ESCAPE_GRACE, min(settle, ESCAPE_WATCH))
 
 
 @dataclass(frozen=True)
@@ -206,7 +216,7 @@ async def _settle(
                 probe_process.signal_group(signals.pid, signal.SIGKILL)
             await asyncio.sleep(ESCAPE_GRACE)  # what the group had in flight lands
             killed = loop.time()
-            await asyncio.sleep(ESCAPE_GRACE)
+            await asyncio.sleep(escape_watch(settle))
             run.escaped = activity.last > killed
             return
         if in_flight is not None and in_flight():

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,25 +129,53 @@ def _stderr() -> int | None:
 
 def left_in_group(pgid: int) -> bool:
     """Whether a process (not a zombie) of the group ``pgid`` still runs: ``killpg(pgid, 0)``,
-    and where there is a /proc, one member in it that is not a zombie (an orphan's zombie
-    lingers where nothing reaps it, as under a container's bare init)."""
+    then the states of its members (an orphan's zombie lingers where nothing reaps it, as
+    under a container's bare init; Linux signals a zombie, macOS answers EPERM for a group of
+    zombies), read from /proc or else from ``ps``; True when neither answers."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass  # a group of zombies only (macOS), or another user's: the states tell
+    states = _proc_states(pgid)
+    if states is None:
+        states = _ps_states(pgid)
+    if states is None:
         return True
+    return any(state[:1] not in ("Z", "X") for state in states)
+
+
+def _proc_states(pgid: int) -> list[str] | None:
+    """The states of the group's members as /proc gives them (None: no /proc)."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return True
+        return None
+    states = []
     for entry in proc.iterdir():
         try:
             state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-            if int(group) == pgid and state not in ("Z", "X"):
-                return True
+            if int(group) == pgid:
+                states.append(state)
         except (OSError, ValueError, IndexError):  # not a process, or gone meanwhile
             continue
-    return False
+    return states
+
+
+def _ps_states(pgid: int) -> list[str] | None:
+    """The states of the group's members as ``ps -A -o pgid=,stat=`` gives them (None: no ps)."""
+    try:
+        listed = subprocess.run(
+            ["ps", "-A", "-o", "pgid=,stat="], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    states = []
+    for line in listed.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == str(pgid):
+            states.append(fields[1])
+    return states
 
 
 async def end_group(pgid: int) -> bool:
@@ -215,17 +244,37 @@ async def follow_stops(pid: int) -> None:
     """While the command has the terminal: when Ctrl-Z stops it, the probe takes the terminal
     back and stops too, so the shell gets its prompt; on ``fg`` the probe goes on here and
     gives the command the terminal and a SIGCONT. (A probe with no job-control shell above
-    it cannot be stopped: the command is then simply resumed.) Runs until cancelled."""
+    it cannot be stopped: the command is then simply resumed.) Runs until cancelled, or
+    until it cannot tell any more (the command has gone)."""
     while True:
         await asyncio.sleep(STOP_POLL)
-        try:  # WNOWAIT: only a look; the command is reaped by asyncio as always
-            seen = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
+        stopped = await _stopped(pid)
+        if stopped is None:
             return
-        if seen is None or seen.si_code != os.CLD_STOPPED:
+        if not stopped:
             continue
         _set_foreground(0, os.getpgrp())
         with contextlib.suppress(OSError):
             os.killpg(os.getpgrp(), signal.SIGTSTP)  # the probe's job stops here; `fg` resumes it
         _set_foreground(0, pid)
         signal_group(pid, signal.SIGCONT)
+
+
+async def _stopped(pid: int) -> bool | None:
+    """Whether the child ``pid`` is stopped (None: it has gone, or nothing can tell): a look
+    with ``os.waitid`` (WNOWAIT: asyncio reaps it as always), or where there is none (macOS
+    before Python 3.13) its state as ``ps`` gives it."""
+    if hasattr(os, "waitid"):
+        try:
+            seen = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return None
+        return seen is not None and seen.si_code == os.CLD_STOPPED
+    try:
+        ps = await asyncio.create_subprocess_exec(
+            "ps", "-o", "stat=", "-p", str(pid), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        state = (await ps.communicate())[0].decode(errors="replace").strip()
+    except OSError:
+        return None
+    return state.startswith("T") if state else None

@@ -41,7 +41,7 @@ def release() -> None:
     """One user less; the last one stops the loop and joins its thread."""
     global _users, _loop, _thread
     with _lock:
-        _users -= 1
+        _users = max(_users - 1, 0)  # never below none (a release without its acquire)
         if _users > 0 or _loop is None or _thread is None:
             return
         loop, thread, _loop, _thread = _loop, _thread, None, None

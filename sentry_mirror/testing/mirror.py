@@ -209,8 +209,8 @@ class Mirror:
             self._read()
             self._entries = []
             self._epoch += 1
-        if self._listener is not None and self._listener.ready is not None and self._listener.stopped is None:
-            self._listener.replace_script(Script(()))
+        if self._listener is not None:
+            self._listener.replace_script(Script(()), if_running=True)  # stopping or stopped: nothing to clear
 
     # ------------------------------------------------------------------ the CLI's questions
 

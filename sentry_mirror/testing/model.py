@@ -16,7 +16,6 @@ body. The synthesised envelope's headers are empty."""
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,11 +30,6 @@ from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import MirrorError
-
-#: The endpoints whose multipart bodies are split into one item per part.
-MULTIPART_ENDPOINTS = frozenset({"minidump", "attachments"})
-#: A ``sentry[a][b]`` form field's keys.
-_SENTRY_FIELD = re.compile(r"sentry((?:\[[^\[\]]*\])+)")
 
 
 class WaitTimeout(AssertionError):
@@ -148,7 +142,7 @@ def envelope_of(request: Request) -> Envelope:
         )
     summary = data.get("summary")
     listed = summary.get("items") if isinstance(summary, dict) else None
-    if request.endpoint in MULTIPART_ENDPOINTS:
+    if request.endpoint in multipart.MULTIPART_ENDPOINTS:
         parts = _parts(request, listed)
         if parts is not None:
             return Envelope({}, parts, request)
@@ -170,30 +164,15 @@ def _parts(request: Request, listed: Any) -> tuple[Item, ...] | None:
     if not isinstance(listed, list) or len(listed) != len(parts):
         return None
     items: list[Item] = []
-    event: dict[str, Any] | None = None
     for part, summary in zip(parts, listed, strict=True):
         headers = summary.get("headers") if isinstance(summary, dict) else None
-        if part.filename is None and (part.name == "sentry" or _SENTRY_FIELD.fullmatch(part.name)):
-            event = _merge_field(event or {}, part)
-        elif isinstance(headers, dict) and isinstance(headers.get("type"), str):
+        if multipart.is_event_field(part):
+            continue
+        if isinstance(headers, dict) and isinstance(headers.get("type"), str):
             items.append(Item(envelopes.canonical_type(headers["type"]), dict(headers), part.data, request))
         else:
             return None
+    event = multipart.event_of(parts)
     if event is not None:
         items.insert(0, Item("event", {"type": "event"}, orjson.dumps(event), request))
     return tuple(items)
-
-
-def _merge_field(event: dict[str, Any], part: multipart.Part) -> dict[str, Any]:
-    """``event`` with a ``sentry`` field's JSON merged in, or a ``sentry[a][b]`` field set."""
-    if part.name == "sentry":
-        given = parse_json(part.data)
-        return {**event, **given} if isinstance(given, dict) else event
-    keys = re.findall(r"\[([^\[\]]*)\]", part.name[len("sentry") :])
-    target = event
-    for key in keys[:-1]:
-        child = target.get(key)
-        target[key] = child = child if isinstance(child, dict) else {}
-        target = child
-    target[keys[-1]] = part.data.decode("utf-8", "replace")
-    return event

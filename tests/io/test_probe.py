@@ -331,3 +331,49 @@ async def test_a_sender_inside_the_group_killed_at_the_settle_limit_has_not_esca
         assert not probed.escaped
     finally:
         kill_left(pid_file)
+
+
+#: Leaves a watchman in the command's group, calls setsid(), then sends every second; once
+#: the watchman has gone (the group was killed at the settle limit) its next send comes
+#: 1.2 s later: a sender outside the group slower than the half-second look of old.
+SLOW_ESCAPING_SENDER = """
+    import os, select, subprocess, sys, time, urllib.request
+    from urllib.parse import urlsplit
+    read, write = os.pipe()
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], stdout=write)
+    os.close(write)
+    os.setsid()
+    open(sys.argv[1], "w").write(str(os.getpid()))
+    dsn = urlsplit(os.environ["SENTRY_DSN"])
+    url = f"http://{dsn.hostname}:{dsn.port}/api/1/envelope/?sentry_key=mirror&sentry_version=7"
+    watching = True
+    while True:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, data=b'{}\\n{"type":"event"}\\n{}'), timeout=30).read()
+        except OSError:
+            pass
+        if watching and select.select([read], [], [], 1.0)[0] and not os.read(read, 1):
+            watching = False  # the watchman was killed with the group
+            time.sleep(1.2)
+        elif not watching:
+            time.sleep(1.0)
+"""
+
+
+async def test_a_sender_outside_the_group_slower_than_half_a_second_is_seen_to_have_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(probe_module, "settle_limit", lambda settle: 3.0)
+    pid_file = tmp_path / "sender.pid"
+    try:
+        probed = await probe(options(tmp_path, *starts_and_ends(SLOW_ESCAPING_SENDER, pid_file), settle=1.5))
+        assert probed.settle_cut is not None
+        assert probed.escaped  # looked at for the settle time (1.5 s), not half a second
+    finally:
+        kill_left(pid_file)
+
+
+def test_the_look_for_an_escaped_sender_is_the_settle_time_bounded() -> None:
+    assert probe_module.escape_watch(0.1) == probe_module.ESCAPE_GRACE
+    assert probe_module.escape_watch(1.5) == 1.5
+    assert probe_module.escape_watch(60.0) == probe_module.ESCAPE_WATCH

@@ -6,6 +6,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import sentry_sdk
 
@@ -13,7 +14,7 @@ from sentry_mirror.core import pii
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.testing import Mirror
-from tests.factories import make_envelope, make_event
+from tests.factories import make_envelope, make_event, make_multipart
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"
@@ -134,3 +135,19 @@ def test_the_sdk_sending_your_home_directory_in_frames_passes_unless_asked(mirro
     mirror.assert_no_personal_data()
     with pytest.raises(AssertionError, match=r"stacktrace\.frames\[\]\.abs_path  user_path  "):
         mirror.assert_no_personal_data(rules={"user_path"})
+
+
+def test_the_report_and_the_assertion_both_see_the_event_of_a_minidump_upload(mirror: Mirror) -> None:
+    body, content_type = make_multipart(
+        ("upload_file_minidump", "crash.dmp", b"MDMP" + b"\0" * 28),
+        ("sentry", None, orjson.dumps({"release": "a@1", "user": {"email": EMAIL}})),
+    )
+    url = f"http://127.0.0.1:{mirror.port}/api/1/minidump/?sentry_key=k"
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    urllib.request.urlopen(request, timeout=5).close()
+    mirror.wait_for(type="event")
+    with pytest.raises(AssertionError, match=r"event  user\.email  email  "):
+        mirror.assert_no_personal_data()
+    found = mirror.report(["pii"])["pii"]
+    assert (1, {"email": 1}) == (found["payloads"], found["kinds"])
+    assert [("event", "user.email")] == [(field["item_type"], field["path"]) for field in found["fields"]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
+import socket
 import threading
 import time
 from pathlib import Path
@@ -13,8 +15,10 @@ import pytest
 
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.listener import ListenOptions
+from sentry_mirror.io.server import Timeouts
 from sentry_mirror.testing import Mirror, running
 from sentry_mirror.testing import loop as shared
+from sentry_mirror.testing import mirror as mirror_module
 from sentry_mirror.testing.running import Listener
 
 
@@ -130,3 +134,61 @@ def test_two_threads_stopping_at_once_release_the_loop_once(tmp_path: Path) -> N
         assert before + 1 == shared.users()  # the other mirror still has its loop
         assert other.wait_for(0, timeout=0) == []
     after(before)
+
+
+def _stop_the_inherited_then_run_two(parent: Mirror, directory: Path) -> None:
+    started = time.monotonic()
+    parent.reset()  # the parent's listener: its loop's thread is not in this process
+    with pytest.raises(RuntimeError, match="not running"):
+        parent.respond_with(status=429)
+    parent.stop()
+    assert time.monotonic() - started < 1.0
+    assert 0 == shared.users()
+    first = Mirror(directory / "a").start()
+    second = Mirror(directory / "b").start()
+    assert 2 == shared.users()
+    first.stop()
+    second.respond_with(status=429)  # the loop still runs for the second
+    second.stop()
+    assert 0 == shared.users() and not shared.running()
+
+
+def test_a_forked_child_drops_an_inherited_mirror_and_keeps_its_own(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    with Mirror(tmp_path / "parent") as parent:
+        child = context.Process(target=_stop_the_inherited_then_run_two, args=(parent, tmp_path / "child"))
+        child.start()
+        child.join(20)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        assert parent.respond_with(status=429) is None  # the parent's own is untouched
+    assert 0 == child.exitcode
+
+
+def test_a_release_without_its_acquire_keeps_the_count_at_none() -> None:
+    before = shared.users()
+    if before:
+        pytest.skip("another mirror of this process is running")
+    shared.release()
+    assert 0 == shared.users()
+
+
+def test_a_second_stop_waits_for_the_first_and_a_reset_meanwhile_is_harmless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = functools.partial(ListenOptions, timeouts=Timeouts(grace=1.0))
+    monkeypatch.setattr(mirror_module, "ListenOptions", short)
+    mirror = Mirror(tmp_path).start()
+    listener = mirror._listener
+    assert listener is not None and listener.options.timeouts.grace == 1.0
+    with socket.create_connection(("127.0.0.1", mirror.port)) as client:  # a body in flight: the grace period
+        client.sendall(b"POST /api/1/envelope/?sentry_key=k HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}\n")
+        time.sleep(0.2)
+        first = threading.Thread(target=mirror.stop)
+        first.start()
+        time.sleep(0.1)
+        mirror.reset()  # stopping: nothing to clear, no error
+        mirror.stop()
+        assert listener.stopped is not None  # the snapshot is closed when the second stop returns
+        first.join()

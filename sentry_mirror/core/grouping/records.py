@@ -1,5 +1,5 @@
 """The events a record carries: envelope and tunnel items, store bodies in every encoding,
-and the GET pixel's ``sentry_data``, as ``(event, item_type)``; and the one loop every
+the GET pixel's ``sentry_data``, and a multipart upload's ``sentry`` fields, as ``(event, item_type)``; and the one loop every
 grouper runs over them (:func:`each_event`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from sentry_mirror.core import bodies, envelope
+from sentry_mirror.core import bodies, envelope, multipart
 from sentry_mirror.core.ingest import store_json
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.malformed import FATAL, Malformed
@@ -49,18 +49,24 @@ def events_of(
     (``"event"`` for errors and messages, ``"transaction"``).
 
     Envelope and tunnel items, store bodies (raw JSON, base64(JSON), base64(zlib(JSON)),
-    the GET pixel's ``sentry_data``, or an envelope posted to the store endpoint). Whatever
+    the GET pixel's ``sentry_data``, or an envelope posted to the store endpoint), and the
+    event of a minidump or attachments upload (its ``sentry`` and ``sentry[a][b]`` form
+    fields: :func:`sentry_mirror.core.multipart.event_of`, as Relay reads it). Whatever
     does not parse is skipped, as are truncated and undecoded bodies. Records whose
     summary lists no item of ``types`` are skipped without parsing their body.
     """
     data = record_data(record)
     endpoint = data.get("endpoint")
-    if endpoint not in ("envelope", "tunnel", "store"):
+    if endpoint not in ("envelope", "tunnel", "store", *multipart.MULTIPART_ENDPOINTS):
         return
     if not data.get("body_decoded", True) or data.get("body_truncated"):
         return
     summary = data.get("summary")
     listed = summary.get("items") if isinstance(summary, dict) else None
+    if endpoint in multipart.MULTIPART_ENDPOINTS:
+        if EVENT in types:
+            yield from _upload_event(data, listed)
+        return
     if endpoint != "store" and isinstance(listed, list) and listed:
         for item in listed:
             if isinstance(item, dict) and item.get("type") in types:
@@ -91,6 +97,30 @@ def events_of(
                 payload = loads_or_none(item.payload)  # NaN, Infinity: the fallback parser reads them
             if isinstance(payload, dict):
                 yield payload, kind
+
+
+def _upload_event(data: Mapping[str, Any], listed: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """The event a multipart upload's form fields carry (none when its summary lists no
+    ``sentry`` field: the body is not parsed)."""
+    if isinstance(listed, list) and not any(_is_event_field(item) for item in listed):
+        return
+    content_type = next(
+        (str(value) for name, value in data.get("headers") or () if str(name).lower() == "content-type"), ""
+    )
+    try:
+        parts = multipart.parse(bodies.readable(data), content_type)
+    except multipart.MultipartError:
+        return
+    event = multipart.event_of(parts)
+    if event is not None:
+        yield event, EVENT
+
+
+def _is_event_field(item: Any) -> bool:
+    """Whether a summary's item is a form field that carries the event."""
+    headers = item.get("headers") if isinstance(item, dict) else None
+    name = headers.get("name") if isinstance(headers, dict) else None
+    return isinstance(name, str) and multipart.is_event_name(name)
 
 
 def each_event(

@@ -41,7 +41,7 @@ from sentry_mirror.core.grouping import (
     normalize_function,
     normalize_message,
 )
-from tests.factories import PROJECT, QUERY_AUTH, make_envelope, make_record, make_request
+from tests.factories import PROJECT, QUERY_AUTH, make_envelope, make_multipart, make_record, make_request
 
 SAMPLE = Path(__file__).parents[3] / "snapshots" / "sample-python.jsonl.zst"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -927,3 +927,28 @@ def test_a_user_field_that_is_not_a_scalar_does_not_break_grouping() -> None:
     )
     [group] = group_records([data])
     assert (1, 1) == (group.count, group.users)
+
+
+def _upload(path: str, *parts: tuple[str, str | None, bytes]) -> dict[str, Any]:
+    body, content_type = make_multipart(*parts)
+    return make_record(make_request(path=path, body=body, headers=[("Content-Type", content_type)]))
+
+
+def test_the_event_of_a_minidump_upload_is_read_from_its_sentry_fields() -> None:
+    record = _upload(
+        "/api/1/minidump/",
+        ("upload_file_minidump", "crash.dmp", b"MDMP" + b"\0" * 28),
+        ("sentry", None, b'{"message": "native crash", "level": "fatal"}'),
+        ("sentry[tags][os]", None, b"linux"),
+    )
+    events = list(grouping.events_of(record))
+    assert [({"message": "native crash", "level": "fatal", "tags": {"os": "linux"}}, "event")] == events
+    assert [] == list(grouping.events_of(record, {"transaction"}))
+    (group,) = grouping.group_records([record])
+    assert "native crash" == group.title
+
+
+def test_an_upload_without_sentry_fields_carries_no_event() -> None:
+    path = "/api/1/events/" + "a" * 32 + "/attachments/"
+    assert [] == list(grouping.events_of(_upload(path, ("a", "a.txt", b"first"), ("sentry", "x.json", b"{}"))))
+    assert [] == list(grouping.events_of(_upload("/api/1/minidump/", ("upload_file_minidump", "c.dmp", b"MDMP"))))
