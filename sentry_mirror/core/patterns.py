@@ -137,5 +137,14 @@ PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 #: A US social security number as issued: no area 000, 666 or 9xx, no group 00, no serial 0000.
 US_SSN = re.compile(r"(?<![\w-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
-#: A telephone number as written under a phone's key: digits, spaces, ``+().-``.
-PHONE = re.compile(r"\+?[\d\s().-]{6,24}")
+#: A telephone number as written under a phone's key: digits, spaces, ``+().-`` (the caller
+#: counts 7 to 15 digits, E.164's longest).
+PHONE = re.compile(r"\+?[\d\s().-]{7,24}")
+#: Keys naming a telephone number, the whole key or its last part after ``.``/``_``/``-``
+#: (``phone``, ``user.phone_number``, ``mobilePhone``, ``home_tel``, ``msisdn``, ``fax``), not
+#: a key that only mentions one (``phone_count``, ``mobile_build``, ``is_mobile``, ``has_phone``): the
+#: detector's and the redactor's one test.
+PHONE_KEY = re.compile(
+    r"(?i)(?:^|(?<!\bis)(?<!\bhas)[._-])(?:(?:mobile|cell|home|work|office|business|contact|primary|user)[_-]?)?"
+    r"(?:(?:tele)?phone|mobile|msisdn|tel|fax)(?:[_-]?(?:number|num|no|nr))?$"
+)

@@ -25,6 +25,7 @@ from sentry_mirror.core.patterns import (
     JWT,
     PEM,
     PHONE,
+    PHONE_KEY,
     PLACEHOLDER,
     URL_AUTH,
     US_SSN,
@@ -75,8 +76,6 @@ _USER_PATH_IGNORED = {
 PASSWORD_KEY = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
 )
-#: Keys naming a telephone number (``phone``, ``mobile``, ``tel``, ``msisdn``, ``fax``).
-_PHONE_KEY = re.compile(r"(?i)phone|mobile|msisdn|(?:^|[._-])(?:tel|fax)(?:$|[._-])")
 #: "auth" in a key that names an author (``author_email``): no credential.
 _AUTHOR = re.compile(r"author(?!i[sz])")
 _AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
@@ -279,9 +278,10 @@ def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
 
 
 def phone_key(key: str) -> bool:
-    """Whether ``key`` names a telephone number."""
-    return _PHONE_KEY.search(key) is not None
+    """Whether ``key`` names a telephone number (:data:`~sentry_mirror.core.patterns.PHONE_KEY`)."""
+    return PHONE_KEY.search(key) is not None
 
 
 def _phone(text: str) -> bool:
-    return PHONE.fullmatch(text) is not None and sum(char.isdigit() for char in text) >= 6
+    """A telephone number's shape: 7 to 15 digits with ``+ ( ) . -`` and spaces."""
+    return PHONE.fullmatch(text) is not None and 7 <= sum(char.isdigit() for char in text) <= 15

@@ -54,7 +54,9 @@ MAX_CACHED = 256
 #: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
-_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile")
+_KEYED = re.compile(
+    r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile|msisdn|tel|fax"
+)
 #: Keys whose values are identifiers (``thread_id``, ``tid``, ``threadId``, ``thread.id``),
 #: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes: a
 #: value there that is one bare run of digits (or of letters and digits) is no card number

@@ -57,6 +57,13 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
     ({"contexts": {"customer": {"phone": 33612345678, "tel": "(555) 010-0199"}}},
      {("contexts.customer.phone", "phone_number"), ("contexts.customer.tel", "phone_number")}),
     ({"extra": {"serial": "000-12-3456", "day": "2024-01-15", "mobile": "iPhone", "is_mobile": True}}, set()),
+    # a phone's key is the whole key or its last part; the value has 7 to 15 digits
+    ({"extra": {"phone_count": "123456", "tel_timeout_ms": "1500000", "phone_hash": "1234567890",
+                "is_mobile": "1234567"}, "contexts": {"app": {"mobile_build": "20241203"}},
+      "spans": [{"data": {"mobile.retries": 1234567}}], "user": {"data": {"phone": "123456"}}}, set()),
+    ({"user": {"data": {"mobilePhone": "+1 555 010 0199", "home_tel": "020 7946 0958", "fax": 442079460958}}},
+     {("user.data.mobilePhone", "phone_number"), ("user.data.home_tel", "phone_number"),
+      ("user.data.fax", "phone_number")}),
     # an author's e-mail is an e-mail (Sentry's password rule still filters it)
     ({"extra": {"author_email": "jane@example.com"}}, {("extra.author_email", "email")}),
 ]  # fmt: skip
