@@ -126,7 +126,9 @@ BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+
 #: The word alone, as Relay's ``@password`` filter takes it.
 BEARER_WORD = re.compile(r"(?i)\bbearer\s")
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
+#: A PEM key, the whole block: from its BEGIN line to its END line (to the end of the text
+#: when that is missing, as in a cut log line), so the key's body is in the match.
+PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----[\s\S]*?(?:-----END[A-Z ]*KEY-----|\Z)")
 #: ``scheme://user:password@``
 URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 #: A home directory; group 1 is the user's name.
