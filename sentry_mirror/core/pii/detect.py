@@ -136,17 +136,21 @@ def cards(text: str) -> Iterator[re.Match[str]]:
             yield match
 
 
-def issued(card: str) -> bool:
+def issued(card: str, card_key: bool = False) -> bool:
     """Whether a Luhn-valid ``card`` (as :func:`cards` matched it) can be a payment card. Every
     first digit from 1 to 9 is some issuer's (ISO/IEC 7812: 1 UATP, 2-6 the card networks, 7
     fleet cards, 8 RuPay and UnionPay, 9 national schemes); a grouped number is one. A bare run
     of digits is not one when it has a timestamp's shape (13, 16 or 19 digits starting with 1:
     epoch milli-, micro- or nanoseconds of 2001-2033, lengths no issuer gives such numbers) or
-    lies where 64-bit processes keep their threads (:data:`_ADDRESSES`)."""
+    lies where 64-bit processes keep their threads (:data:`_ADDRESSES`), nor when it has 17 or
+    18 digits (no issuer's length: Discord and Twitter snowflakes, .NET ticks, Steam ids are),
+    unless it sits under a card's key (``card_key``)."""
     if card[0] == "0":
         return False
-    if not card.isdigit():
+    if not card.isdigit() or card_key:
         return True
+    if len(card) in (17, 18):
+        return False
     if card[0] == "1" and len(card) in (13, 16, 19):
         return False
     return not (len(card) == 15 and any(low <= int(card) <= high for low, high in _ADDRESSES))
@@ -156,9 +160,12 @@ def issued(card: str) -> bool:
 Match = tuple[str, re.Match[str], int]
 
 
-def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None = None) -> Iterator[Match]:
+def matches(
+    text: str, every: bool = False, ignore: Callable[[str], bool] | None = None, card_key: bool = False
+) -> Iterator[Match]:
     """The personal data in ``text``: ``(kind, match, group)``, the first of each kind (every
-    one with ``every``); ``ignore`` says which addresses and user names are no one's (pseudonyms)."""
+    one with ``every``); ``ignore`` says which addresses and user names are no one's (pseudonyms);
+    ``card_key``: the text sits under a card's key (see :func:`issued`)."""
     if (text.isalnum() and text.islower()) or ISO_TIME.fullmatch(text):
         return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
     if "@" in text:
@@ -180,7 +187,7 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     yield from _addresses(text, digit, every, ignore)
     if digit:
         if len(text) >= 13:
-            found = (match for match in cards(text) if issued(match.group()))
+            found = (match for match in cards(text) if issued(match.group(), card_key))
             yield from _first(every, (("credit_card", match, 0) for match in found))
         if len(text) >= 11 and "-" in text:
             yield from _first(every, (("ssn", match, 0) for match in US_SSN.finditer(text)))
@@ -248,11 +255,12 @@ def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool
 
 
 def value_kinds(
-    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False
+    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False, card_key: bool = False
 ) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for the first of each kind of personal data found in one
-    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``)."""
-    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore):
+    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``; ``card_key``:
+    under a card's key)."""
+    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore, card_key=card_key):
         yield kind, match.group()
 
 

@@ -265,7 +265,7 @@ class Site:
             for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
                 kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
-        for kind, found in value_kinds(text, is_pseudonym, whole=self.scanner.exhaustive):
+        for kind, found in value_kinds(text, is_pseudonym, self.scanner.exhaustive, self._card_key):
             if kind in kinds or (self._software and kind in ("ip", "credit_card")):
                 continue
             if not cards and kind in ("credit_card", "iban") and found == text and text.isalnum():

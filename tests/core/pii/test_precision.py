@@ -57,6 +57,11 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
     ({"contexts": {"customer": {"phone": 33612345678, "tel": "(555) 010-0199"}}},
      {("contexts.customer.phone", "phone_number"), ("contexts.customer.tel", "phone_number")}),
     ({"extra": {"serial": "000-12-3456", "day": "2024-01-15", "mobile": "iPhone", "is_mobile": True}}, set()),
+    # 17-18 digits are no issuer's length: snowflakes, .NET ticks, Steam ids (all Luhn-valid
+    # here) are ids; under a card's key such a number is still a card
+    ({"message": "user 175928847299117062 not found", "extra": {"ticks": "638688128000000005"},
+      "breadcrumbs": [{"message": "steam 76561198000000003"}]}, set()),
+    ({"extra": {"card_number": "76561198000000003"}}, {("extra.card_number", "credit_card")}),
     # a phone's key is the whole key or its last part; the value has 7 to 15 digits
     ({"extra": {"phone_count": "123456", "tel_timeout_ms": "1500000", "phone_hash": "1234567890",
                 "is_mobile": "1234567"}, "contexts": {"app": {"mobile_build": "20241203"}},
