@@ -69,6 +69,11 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
     ({"user": {"data": {"mobilePhone": "+1 555 010 0199", "home_tel": "020 7946 0958", "fax": 442079460958}}},
      {("user.data.mobilePhone", "phone_number"), ("user.data.home_tel", "phone_number"),
       ("user.data.fax", "phone_number")}),
+    # an SSN's shape in a route (a transaction's name, a span's description) is the route's;
+    # in a URL it is found
+    ({"transaction": "GET /api/parts/412-33-1234", "spans": [{"description": "GET /api/parts/412-33-1234"}],
+      "contexts": {"trace": {"description": "GET /users/123-45-6789/"}},
+      "request": {"url": "https://shop.test/users/123-45-6789/"}}, {("request.url", "ssn")}),
     # an author's e-mail is an e-mail (Sentry's password rule still filters it)
     ({"extra": {"author_email": "jane@example.com"}}, {("extra.author_email", "email")}),
 ]  # fmt: skip
