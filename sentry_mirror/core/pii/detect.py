@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sentry_mirror.core.patterns import (
+    API_KEY,
     BEARER,
     CARD,
     DIGIT,
@@ -23,6 +24,7 @@ from sentry_mirror.core.patterns import (
     IPV6,
     ISO_TIME,
     JWT,
+    PASSWORD_TEXT,
     PEM,
     PHONE,
     PHONE_KEY,
@@ -201,7 +203,11 @@ def matches(
     )
     if "eyJ" in text and (every or not tokens):
         tokens += JWT.finditer(text)
+    if ("_" in text or "AKIA" in text or "ASIA" in text or "xox" in text) and (every or not tokens):
+        tokens += API_KEY.finditer(text)
     yield from _first(every, (("auth_token", match, 0) for match in tokens))
+    if "pw" in folded or "passw" in folded:
+        yield from _first(every, _passwords(text))
     if "-----BEGIN" in text:
         yield from _first(every, (("pem_key", match, 0) for match in PEM.finditer(text)))
     if "/home/" in text or "/Users/" in text or ":\\" in text:
@@ -218,6 +224,16 @@ def secret(token: str) -> bool:
         or any(char.isdigit() for char in credential)
         or (credential.lower() != credential != credential.upper())
     )
+
+
+def _passwords(text: str) -> Iterator[Match]:
+    """Passwords written ``password=…`` in free text, or ``password: …`` when what follows
+    looks like a secret (:func:`secret`); a placeholder an SDK wrote is none."""
+    for match in PASSWORD_TEXT.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        value = match.group(group)
+        if not PLACEHOLDER.fullmatch(value) and (group == 1 or secret(value)):
+            yield "password", match, group
 
 
 def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:

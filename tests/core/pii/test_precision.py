@@ -74,6 +74,21 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
     ({"transaction": "GET /api/parts/412-33-1234", "spans": [{"description": "GET /api/parts/412-33-1234"}],
       "contexts": {"trace": {"description": "GET /users/123-45-6789/"}},
       "request": {"url": "https://shop.test/users/123-45-6789/"}}, {("request.url", "ssn")}),
+    # addresses with non-ASCII local parts and domains (RFC 6531)
+    ({"message": "mail jöhn.müller@exämple.de", "extra": {"to": "пользователь@пример.рф"}},
+     {("message", "email"), ("extra.to", "email")}),
+    # API keys by their shape (AWS, GitHub, Stripe live, Slack), passwords in free text
+    ({"message": "using AKIAIOSFODNN7EXAMPLE", "extra": {
+        "a": "clone with ghp_16C7e42F292c6912E7710c838347Ae178B4a ok",
+        "b": "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV",
+        "c": "charge failed (sk_live_4eC39HqLyjWDarjtT1zdp7dc)", "d": "slack xoxb-123456789012-abcdefghijkl"}},
+     {("message", "auth_token"), ("extra.a", "auth_token"), ("extra.b", "auth_token"), ("extra.c", "auth_token"),
+      ("extra.d", "auth_token")}),
+    ({"message": "login failed for password=hunter2pass", "extra": {"log": "db pwd: S3cretPw"}},
+     {("message", "password"), ("extra.log", "password")}),
+    ({"message": "invalid password: too short", "extra": {"a": "password=[Filtered]", "b": "sk_live_short",
+                                                          "c": "ghp_notlongenough", "d": "AKIA is a prefix"}},
+     set()),
     # an author's e-mail is an e-mail (Sentry's password rule still filters it)
     ({"extra": {"author_email": "jane@example.com"}}, {("extra.author_email", "email")}),
 ]  # fmt: skip
