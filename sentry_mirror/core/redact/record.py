@@ -89,7 +89,8 @@ class Redactor:
         out["query"] = self._query(data)
         body = self._body(data)
         out.update(self._rest(data, _KEPT))
-        sent = data.get("response") if isinstance(data.get("response"), dict) else {}
+        sent = data.get("response")
+        sent = sent if isinstance(sent, dict) else {}
         response = self._rest(sent, _RESPONSE_KEPT)  # a field but these three: redacted
         response["body"], response["body_base64"] = self._sent(sent, "answer")
         response["headers"] = http.pairs(_pairs(sent.get("headers")), names, self.parts.scanner, "headers")
