@@ -30,7 +30,9 @@ EMAIL_LIKE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+
 #: Detector: a local part of at most 64 characters, labels of at most 63, a top-level domain
 #: of 2 to 24 letters, not followed by more address characters (unlike the normaliser's, its
 #: look-behind lets a match start right after a "%", as the detector always has).
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+%-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])")
+#: Letters, digits and hyphens of any script (an internationalised domain's labels, RFC 6531).
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+EMAIL = re.compile(rf"(?<![\w.+-])[\w.+%-]{{1,64}}@{_LABEL}(?:\.{_LABEL})*\.[^\W\d_]{{2,24}}(?![\w-])")
 #: Detector: an address URL-encoded in a query string or a URL (``bob%40example.org``).
 EMAIL_ENCODED = re.compile(
     r"(?<![\w.+-])[\w.+-]{1,64}%40[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![\w-])"
@@ -126,7 +128,20 @@ BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}|\bbasic\s+
 #: The word alone, as Relay's ``@password`` filter takes it.
 BEARER_WORD = re.compile(r"(?i)\bbearer\s")
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----")
+#: A PEM key, the whole block: from its BEGIN line to its END line (to the end of the text
+#: when that is missing, as in a cut log line), so the key's body is in the match.
+PEM = re.compile(r"-----BEGIN[A-Z ]*(?:PRIVATE|PUBLIC) KEY-----[\s\S]*?(?:-----END[A-Z ]*KEY-----|\Z)")
+#: Well-known API keys by their shape: AWS access key ids, GitHub tokens (personal, OAuth,
+#: app, refresh, fine-grained), Stripe live secret and restricted keys, Slack bot and user tokens.
+API_KEY = re.compile(
+    r"(?<![A-Za-z0-9_])(?:(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}"
+    r"|[sr]k_live_[A-Za-z0-9]{10,}|xox[bp]-[A-Za-z0-9-]{10,})(?![A-Za-z0-9_])"
+)
+#: A password written ``password=value`` in free text (group 1), or ``password: value``
+#: (group 2: the caller checks it looks like a secret, "password: required" holds none).
+PASSWORD_TEXT = re.compile(
+    r"(?i)(?<![\w-])(?:password|passwd|pwd)(?:=([^\s&;,'\"<>\[*][^\s&;,'\"]*)|:\s?([^\s&;,'\"<>\[*][^\s&;,'\"]*))"
+)
 #: ``scheme://user:password@``
 URL_AUTH = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
 #: A home directory; group 1 is the user's name.
@@ -137,5 +152,14 @@ PLACEHOLDER = re.compile(r"\[[A-Za-z _-]{1,24}\]|\*{3,}")
 SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 #: A US social security number as issued: no area 000, 666 or 9xx, no group 00, no serial 0000.
 US_SSN = re.compile(r"(?<![\w-])(?!000|666|9)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
-#: A telephone number as written under a phone's key: digits, spaces, ``+().-``.
-PHONE = re.compile(r"\+?[\d\s().-]{6,24}")
+#: A telephone number as written under a phone's key: digits, spaces, ``+().-`` (the caller
+#: counts 7 to 15 digits, E.164's longest).
+PHONE = re.compile(r"\+?[\d\s().-]{7,24}")
+#: Keys naming a telephone number, the whole key or its last part after ``.``/``_``/``-``
+#: (``phone``, ``user.phone_number``, ``mobilePhone``, ``home_tel``, ``msisdn``, ``fax``), not
+#: a key that only mentions one (``phone_count``, ``mobile_build``, ``is_mobile``, ``has_phone``): the
+#: detector's and the redactor's one test.
+PHONE_KEY = re.compile(
+    r"(?i)(?:^|(?<!\bis)(?<!\bhas)[._-])(?:(?:mobile|cell|home|work|office|business|contact|primary|user)[_-]?)?"
+    r"(?:(?:tele)?phone|mobile|msisdn|tel|fax)(?:[_-]?(?:number|num|no|nr))?$"
+)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sentry_mirror.core.patterns import (
+    API_KEY,
     BEARER,
     CARD,
     DIGIT,
@@ -23,8 +24,10 @@ from sentry_mirror.core.patterns import (
     IPV6,
     ISO_TIME,
     JWT,
+    PASSWORD_TEXT,
     PEM,
     PHONE,
+    PHONE_KEY,
     PLACEHOLDER,
     URL_AUTH,
     US_SSN,
@@ -75,8 +78,6 @@ _USER_PATH_IGNORED = {
 PASSWORD_KEY = re.compile(
     r"(?i)(password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|privatekey|private[-_]key|token|^otp$|^two[-_]factor$)"
 )
-#: Keys naming a telephone number (``phone``, ``mobile``, ``tel``, ``msisdn``, ``fax``).
-_PHONE_KEY = re.compile(r"(?i)phone|mobile|msisdn|(?:^|[._-])(?:tel|fax)(?:$|[._-])")
 #: "auth" in a key that names an author (``author_email``): no credential.
 _AUTHOR = re.compile(r"author(?!i[sz])")
 _AUTH_KEY = re.compile(r"(?i)^(authorization|proxy-authorization|x-api-key|x-auth-token|.*token.*|auth)$")
@@ -137,17 +138,21 @@ def cards(text: str) -> Iterator[re.Match[str]]:
             yield match
 
 
-def issued(card: str) -> bool:
+def issued(card: str, card_key: bool = False) -> bool:
     """Whether a Luhn-valid ``card`` (as :func:`cards` matched it) can be a payment card. Every
     first digit from 1 to 9 is some issuer's (ISO/IEC 7812: 1 UATP, 2-6 the card networks, 7
     fleet cards, 8 RuPay and UnionPay, 9 national schemes); a grouped number is one. A bare run
     of digits is not one when it has a timestamp's shape (13, 16 or 19 digits starting with 1:
     epoch milli-, micro- or nanoseconds of 2001-2033, lengths no issuer gives such numbers) or
-    lies where 64-bit processes keep their threads (:data:`_ADDRESSES`)."""
+    lies where 64-bit processes keep their threads (:data:`_ADDRESSES`), nor when it has 17 or
+    18 digits (no issuer's length: Discord and Twitter snowflakes, .NET ticks, Steam ids are),
+    unless it sits under a card's key (``card_key``)."""
     if card[0] == "0":
         return False
-    if not card.isdigit():
+    if not card.isdigit() or card_key:
         return True
+    if len(card) in (17, 18):
+        return False
     if card[0] == "1" and len(card) in (13, 16, 19):
         return False
     return not (len(card) == 15 and any(low <= int(card) <= high for low, high in _ADDRESSES))
@@ -157,9 +162,12 @@ def issued(card: str) -> bool:
 Match = tuple[str, re.Match[str], int]
 
 
-def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None = None) -> Iterator[Match]:
+def matches(
+    text: str, every: bool = False, ignore: Callable[[str], bool] | None = None, card_key: bool = False
+) -> Iterator[Match]:
     """The personal data in ``text``: ``(kind, match, group)``, the first of each kind (every
-    one with ``every``); ``ignore`` says which addresses and user names are no one's (pseudonyms)."""
+    one with ``every``); ``ignore`` says which addresses and user names are no one's (pseudonyms);
+    ``card_key``: the text sits under a card's key (see :func:`issued`)."""
     if (text.isalnum() and text.islower()) or ISO_TIME.fullmatch(text):
         return  # letters and digits, no capitals (hex ids, words), or a time: no pattern can match
     if "@" in text:
@@ -181,7 +189,7 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     yield from _addresses(text, digit, every, ignore)
     if digit:
         if len(text) >= 13:
-            found = (match for match in cards(text) if issued(match.group()))
+            found = (match for match in cards(text) if issued(match.group(), card_key))
             yield from _first(every, (("credit_card", match, 0) for match in found))
         if len(text) >= 11 and "-" in text:
             yield from _first(every, (("ssn", match, 0) for match in US_SSN.finditer(text)))
@@ -195,7 +203,11 @@ def matches(text: str, every: bool = False, ignore: Callable[[str], bool] | None
     )
     if "eyJ" in text and (every or not tokens):
         tokens += JWT.finditer(text)
+    if ("_" in text or "AKIA" in text or "ASIA" in text or "xox" in text) and (every or not tokens):
+        tokens += API_KEY.finditer(text)
     yield from _first(every, (("auth_token", match, 0) for match in tokens))
+    if "pw" in folded or "passw" in folded:
+        yield from _first(every, _passwords(text))
     if "-----BEGIN" in text:
         yield from _first(every, (("pem_key", match, 0) for match in PEM.finditer(text)))
     if "/home/" in text or "/Users/" in text or ":\\" in text:
@@ -212,6 +224,16 @@ def secret(token: str) -> bool:
         or any(char.isdigit() for char in credential)
         or (credential.lower() != credential != credential.upper())
     )
+
+
+def _passwords(text: str) -> Iterator[Match]:
+    """Passwords written ``password=…`` in free text, or ``password: …`` when what follows
+    looks like a secret (:func:`secret`); a placeholder an SDK wrote is none."""
+    for match in PASSWORD_TEXT.finditer(text):
+        group = 1 if match.group(1) is not None else 2
+        value = match.group(group)
+        if not PLACEHOLDER.fullmatch(value) and (group == 1 or secret(value)):
+            yield "password", match, group
 
 
 def _first(every: bool, found: Iterable[Match]) -> Iterator[Match]:
@@ -249,11 +271,12 @@ def _addresses(text: str, digit: bool, every: bool, ignore: Callable[[str], bool
 
 
 def value_kinds(
-    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False
+    text: str, ignore: Callable[[str], bool] | None = None, whole: bool = False, card_key: bool = False
 ) -> Iterator[tuple[str, str]]:
     """``(kind, matched text)`` for the first of each kind of personal data found in one
-    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``)."""
-    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore):
+    string (searched in its first :data:`MAX_SCAN` characters, or ``whole``; ``card_key``:
+    under a card's key)."""
+    for kind, match, _ in matches(text if whole else text[:MAX_SCAN], ignore=ignore, card_key=card_key):
         yield kind, match.group()
 
 
@@ -279,9 +302,10 @@ def key_kinds(key: str, parent: str, value: Any) -> Iterator[str]:
 
 
 def phone_key(key: str) -> bool:
-    """Whether ``key`` names a telephone number."""
-    return _PHONE_KEY.search(key) is not None
+    """Whether ``key`` names a telephone number (:data:`~sentry_mirror.core.patterns.PHONE_KEY`)."""
+    return PHONE_KEY.search(key) is not None
 
 
 def _phone(text: str) -> bool:
-    return PHONE.fullmatch(text) is not None and sum(char.isdigit() for char in text) >= 6
+    """A telephone number's shape: 7 to 15 digits with ``+ ( ) . -`` and spaces."""
+    return PHONE.fullmatch(text) is not None and 7 <= sum(char.isdigit() for char in text) <= 15

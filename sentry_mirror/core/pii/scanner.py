@@ -54,7 +54,9 @@ MAX_CACHED = 256
 #: than one in :data:`_CACHE_MIN_HITS` found again (ids, timestamps: they never repeat).
 _CACHE_TRIAL = 64
 _CACHE_MIN_HITS = 8
-_KEYED = re.compile(r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile")
+_KEYED = re.compile(
+    r"(?i)pass|secret|auth|token|key|cookie|sess|sid|card|iban|otp|factor|credential|pwd|phone|mobile|msisdn|tel|fax"
+)
 #: Keys whose values are identifiers (``thread_id``, ``tid``, ``threadId``, ``thread.id``),
 #: addresses in memory (``instruction_addr``), hashes, times, durations, counts or sizes: a
 #: value there that is one bare run of digits (or of letters and digits) is no card number
@@ -70,6 +72,12 @@ _CARD_KEY = re.compile(r"(?i)card|credit|^cc(?:[-_]?num(?:ber)?)?$|^pan$")
 #: Keys (or parent keys) naming a release, a distribution or a version: what they hold
 #: describes software (``app@1.0.0.0``, a build number), so it is no IP address or card.
 _SOFTWARE_KEY = re.compile(r"(?i)(?:^|[._-])(?:release|dist|version)$")
+#: Paths naming a route (a transaction's name, a span's description: ``GET /users/{id}``):
+#: what groups transactions and spans. A US social security number's shape there
+#: (``/parts/412-33-1234``) is taken for a route's part and not reported, so redacting keeps
+#: spans of one route together; in a URL (``request.url``, a breadcrumb's) it is reported.
+_ROUTE_PATHS = frozenset({"transaction", "spans[].description", "contexts.trace.description"})
+_SPAN_ROUTE_KEYS = frozenset({"description", "name"})
 _MISSING: Any = object()
 
 #: What one value holds: ``(kind, masked example, Sentry's default rule or None)`` per kind.
@@ -119,6 +127,7 @@ class Site:
         "_key_kinds",
         "_mode",
         "_plain",
+        "_route",
         "_rule",
         "_software",
         "cache",
@@ -171,6 +180,7 @@ class Site:
         self._cards = self._card_key or not (key and _ID_KEY.search(key))
         #: only the value's own patterns can find something here (a rule is only said of a find)
         self._plain = not self._key_kinds
+        self._route = path in _ROUTE_PATHS or (item_type == "span" and path in _SPAN_ROUTE_KEYS)
         self.cache: dict[str, Found] | None = {}
         self.hits = self.misses = 0  # of the value cache
 
@@ -263,8 +273,8 @@ class Site:
             for kind in key_kinds(self.key, self.parent, text):  # (none for a placeholder)
                 kinds[kind] = (kind, mask(kind, text), rule)
         cards = self._cards if cards is None else cards
-        for kind, found in value_kinds(text, is_pseudonym, whole=self.scanner.exhaustive):
-            if kind in kinds or (self._software and kind in ("ip", "credit_card")):
+        for kind, found in value_kinds(text, is_pseudonym, self.scanner.exhaustive, self._card_key):
+            if kind in kinds or (self._software and kind in ("ip", "credit_card")) or (self._route and kind == "ssn"):
                 continue
             if not cards and kind in ("credit_card", "iban") and found == text and text.isalnum():
                 continue  # an id's bare digits (or an upper-case hex id) under an id's key

@@ -148,3 +148,24 @@ def test_an_exhaustive_walk_reads_the_sdk_and_modules_as_software() -> None:
     assert list(pii.locate(payload)) == []
     found = [(location, f.kind) for location, f in pii.locate(payload, exhaustive=True)]
     assert found == [(("sdk", "name"), "email")]
+
+
+_KEY_BODY = (
+    "MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"loaded -----BEGIN RSA PRIVATE KEY-----\n{_KEY_BODY}\n-----END RSA PRIVATE KEY----- ok",
+        f"-----BEGIN PRIVATE KEY-----\\n{_KEY_BODY}",  # no END (a cut log line), newlines escaped
+    ],
+)
+def test_a_pem_keys_span_is_the_whole_block(text: str) -> None:
+    """The key's body is the secret: its span runs from BEGIN to END (or to the text's end)."""
+    [(start, end, kind)] = pii.spans(text)
+    assert kind == "pem_key" and text[start:].startswith("-----BEGIN")
+    assert _KEY_BODY[20:40] in text[start:end] and text[end:] in (" ok", "")
+    [(location, finding)] = pii.locate({"extra": {"cfg": text}})
+    assert (location, finding.kind) == (("extra", "cfg"), "pem_key")

@@ -57,6 +57,38 @@ LABELLED: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
     ({"contexts": {"customer": {"phone": 33612345678, "tel": "(555) 010-0199"}}},
      {("contexts.customer.phone", "phone_number"), ("contexts.customer.tel", "phone_number")}),
     ({"extra": {"serial": "000-12-3456", "day": "2024-01-15", "mobile": "iPhone", "is_mobile": True}}, set()),
+    # 17-18 digits are no issuer's length: snowflakes, .NET ticks, Steam ids (all Luhn-valid
+    # here) are ids; under a card's key such a number is still a card
+    ({"message": "user 175928847299117062 not found", "extra": {"ticks": "638688128000000005"},
+      "breadcrumbs": [{"message": "steam 76561198000000003"}]}, set()),
+    ({"extra": {"card_number": "76561198000000003"}}, {("extra.card_number", "credit_card")}),
+    # a phone's key is the whole key or its last part; the value has 7 to 15 digits
+    ({"extra": {"phone_count": "123456", "tel_timeout_ms": "1500000", "phone_hash": "1234567890",
+                "is_mobile": "1234567"}, "contexts": {"app": {"mobile_build": "20241203"}},
+      "spans": [{"data": {"mobile.retries": 1234567}}], "user": {"data": {"phone": "123456"}}}, set()),
+    ({"user": {"data": {"mobilePhone": "+1 555 010 0199", "home_tel": "020 7946 0958", "fax": 442079460958}}},
+     {("user.data.mobilePhone", "phone_number"), ("user.data.home_tel", "phone_number"),
+      ("user.data.fax", "phone_number")}),
+    # an SSN's shape in a route (a transaction's name, a span's description) is the route's;
+    # in a URL it is found
+    ({"transaction": "GET /api/parts/412-33-1234", "spans": [{"description": "GET /api/parts/412-33-1234"}],
+      "contexts": {"trace": {"description": "GET /users/123-45-6789/"}},
+      "request": {"url": "https://shop.test/users/123-45-6789/"}}, {("request.url", "ssn")}),
+    # addresses with non-ASCII local parts and domains (RFC 6531)
+    ({"message": "mail jöhn.müller@exämple.de", "extra": {"to": "пользователь@пример.рф"}},
+     {("message", "email"), ("extra.to", "email")}),
+    # API keys by their shape (AWS, GitHub, Stripe live, Slack), passwords in free text
+    ({"message": "using AKIAIOSFODNN7EXAMPLE", "extra": {
+        "a": "clone with ghp_16C7e42F292c6912E7710c838347Ae178B4a ok",
+        "b": "github_pat_11ABCDEFG0abcdefghijkl_mnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV",
+        "c": "charge failed (sk_live_4eC39HqLyjWDarjtT1zdp7dc)", "d": "slack xoxb-123456789012-abcdefghijkl"}},
+     {("message", "auth_token"), ("extra.a", "auth_token"), ("extra.b", "auth_token"), ("extra.c", "auth_token"),
+      ("extra.d", "auth_token")}),
+    ({"message": "login failed for password=hunter2pass", "extra": {"log": "db pwd: S3cretPw"}},
+     {("message", "password"), ("extra.log", "password")}),
+    ({"message": "invalid password: too short", "extra": {"a": "password=[Filtered]", "b": "sk_live_short",
+                                                          "c": "ghp_notlongenough", "d": "AKIA is a prefix"}},
+     set()),
     # an author's e-mail is an e-mail (Sentry's password rule still filters it)
     ({"extra": {"author_email": "jane@example.com"}}, {("extra.author_email", "email")}),
 ]  # fmt: skip
