@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from sentry_mirror.core.patterns import PLACEHOLDER
+from sentry_mirror.core.patterns import PHONE_KEY, PLACEHOLDER
 from sentry_mirror.core.pii import Scanner
 from sentry_mirror.core.pii.detect import PASSWORD_KEY
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
@@ -32,13 +32,7 @@ GEO_FIELDS = ("city", "region", "subdivision")
 #: attributes (``user.id``, OTel's ``enduser.id``).
 USER_KEYS = frozenset({*(f"user.{field}" for field in USER_FIELDS), "enduser.id"})
 _FIELD_KINDS = (
-    (
-        "phone",
-        re.compile(
-            r"(?i)(?:^|[_.-])(?:(?:mobile|cell|home|work)?[_-]?phone(?:[_-]?(?:number|no))?|mobile(?:[_-]?(?:number|no))?"
-            r"|tel|telephone|fax|msisdn)$"
-        ),
-    ),
+    ("phone", PHONE_KEY),
     ("ssn", re.compile(r"(?i)(?:^|[_.-])(?:ssn|social_security(?:_number)?)$")),
 )
 

@@ -258,3 +258,14 @@ def test_an_attachments_file_name_is_pseudonymised_keeping_its_extension(parts: 
     item = envelope.parse(parts.envelope(body)).items[0]
     assert item.headers["filename"].startswith("<file:") and item.headers["filename"].endswith(">.pdf")
     assert [] == leaks(parts.envelope(body), "janedoe")
+
+
+def test_phone_keys_are_the_detectors_and_numbers_under_other_keys_are_kept(parts: BodyRedactor) -> None:
+    """One phone-key test (core/patterns.PHONE_KEY) for the report and the redactor."""
+    event = make_event(
+        spans=[{"data": {"mobile.retries": 1234567}}],
+        extra={"phone_count": "123456", "user.phone": "+33 6 12 34 56 78", "mobilePhone": "0612345678"},
+    )
+    out = parts.payload(event, "transaction")
+    assert [] == leaks(out, "+33 6 12 34 56 78", "0612345678")
+    assert 1234567 == out["spans"][0]["data"]["mobile.retries"] and "123456" == out["extra"]["phone_count"]
