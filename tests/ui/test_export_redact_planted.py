@@ -1,6 +1,8 @@
 """``export --redact`` on a hostile snapshot with personal data planted where review C found
 it kept (keys, strings that hold pairs, unparsed items, a cut envelope, record fields,
 answers, a user report, sdk names, nesting past 32 levels, a long string), for both engines:
+and review F's (span and breadcrumb query strings, URL fragments, JSON inside strings,
+objects under secrets' keys, user ids in tags, the geo context, attachment file names):
 the decompressed output is searched byte by byte for every planted string, and the
 redacted snapshot stays valid (``verify``; ``report`` finds nothing)."""
 
@@ -22,7 +24,9 @@ from tests.ui.test_export_redact import cli_run, pii_section, redacted
 EMAIL = "jane.doe@example.com"
 IP = "203.0.113.77"
 PLANTED = (EMAIL, IP, "hunter2pass", "SECRETTOKEN123", "abc123secret", "zz9secret", "u-48213", "Jane Doe",
-           "+33612345678", "sk_live_abc", "jane.doe:pw")  # fmt: skip
+           "+33612345678", "sk_live_abc", "jane.doe:pw",
+           # review F: span/breadcrumb queries, fragments, JSON in strings, secrets' objects, tags, geo, file names
+           "QUERYSECRET5", "FRAGTOKEN77", "jsonpw99secret", "objpw77secret", "janedoe-passport", "Villeurbanne")  # fmt: skip
 
 
 def hostile_event() -> dict[str, Any]:
@@ -33,7 +37,21 @@ def hostile_event() -> dict[str, Any]:
         user={"id": "u-48213", "email": EMAIL, "data": {"mobile": "+33612345678"}},
         sdk={"name": f"sdk-{EMAIL}", "version": "1.0"},
         message="x" * 5000 + f" contact {EMAIL} from {IP}",
-        extra={EMAIL: "key", "nested": {f"ip_{IP}": 1}, "deep": deep},
+        extra={
+            EMAIL: "key",
+            "nested": {f"ip_{IP}": 1},
+            "deep": deep,
+            "body": '{"password": "jsonpw99secret"}',
+            "secret": {"value": "objpw77secret"},
+        },
+        tags={"user.id": "u-48213"},
+        contexts={"geo": {"city": "Villeurbanne"}},
+        breadcrumbs={
+            "values": [
+                {"data": {"http.query": "token=QUERYSECRET5"}},
+                {"data": {"url": "https://app.test/cb#access_token=FRAGTOKEN77&state=x"}},
+            ]
+        },
         request={
             "url": "https://shop.test/?token=SECRETTOKEN123",
             "query_string": "token=SECRETTOKEN123&x=1",
@@ -51,7 +69,7 @@ def planted(path: Path) -> Path:
             ({"type": "event"}, hostile_event()),
             ({"type": "event"}, broken + b" garbage"),
             ({"type": "user_report"}, {"event_id": "c" * 32, "name": "Jane Doe", "email": EMAIL, "comments": "x"}),
-            ({"type": "attachment", EMAIL: "header key"}, b"data"),
+            ({"type": "attachment", EMAIL: "header key", "filename": "janedoe-passport.pdf"}, b"data"),
         ],
     )
     one = make_record(

@@ -5,8 +5,8 @@ The modules:
 
 ``tokens``        the key, pseudonyms of one export, personal data inside a string
 ``payload``       one parsed JSON payload
-``forms``         strings that hold pairs: query strings, form bodies, cookie strings, URLs' queries
-``sweep``         what the detectors do not look at: keys, URLs' queries, users, sdk/modules
+``forms``         strings that hold pairs or JSON: query strings, forms, cookies, URLs' queries and fragments
+``sweep``         what the detectors do not look at: keys, URLs, users, secrets' objects, sdk/modules
 ``relay_engine``  Relay's scrubber as the engine (and a project's own PII rules)
 ``http``          headers, query string, DSNs, the record's auth, an envelope's header
 ``body``          a body by its endpoint: envelopes, store events, reports, binary parts

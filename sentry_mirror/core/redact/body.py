@@ -15,6 +15,7 @@ from sentry_mirror.core import envelope
 from sentry_mirror.core.ingest import store_json
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.pii import Scanner
+from sentry_mirror.core.pii.pseudonym import is_pseudonym
 from sentry_mirror.core.redact import http
 from sentry_mirror.core.redact.payload import redact_payload
 from sentry_mirror.core.redact.relay_engine import RelayEngine
@@ -36,6 +37,7 @@ BINARY_ENDPOINTS = frozenset({"minidump", "unreal", "attachments", "tus_upload",
 #: :meth:`BodyRedactor.unparsed`.
 TEXT_ITEM_TYPES = frozenset({"statsd", "answer"})
 _PATTERN = b"[redacted]"
+_LONGEST_EXTENSION = 8
 _JSON_ENDPOINTS = {"security": "security", "nel": "nel", "cron": "check_in", "otlp": "otlp"}
 
 
@@ -51,6 +53,17 @@ def dumps(value: Any) -> bytes:
 def placeholder(size: int) -> bytes:
     """``size`` bytes saying what was there: ``[redacted][redacted][re``."""
     return (_PATTERN * (size // len(_PATTERN) + 1))[:size]
+
+
+def file_name(name: str, names: Pseudonyms) -> str:
+    """An attachment's file name (``CV-Jane-Doe.pdf``) as ``<file:…>.pdf``: its stem
+    pseudonymised (names are often in it), its extension kept (it says what the file is)."""
+    stem, dot, extension = name.rpartition(".")
+    if not (dot and stem and extension.isalnum() and len(extension) <= _LONGEST_EXTENSION):
+        stem, extension = name, ""
+    if not stem or is_pseudonym(stem):
+        return name
+    return names.of("file", stem) + (f".{extension}" if extension else "")
 
 
 @dataclass
@@ -110,6 +123,8 @@ class BodyRedactor:
         items = []
         for item in parsed.items:
             headers = self.payload(dict(item.headers), "item_header")
+            if isinstance(headers.get("filename"), str):
+                headers["filename"] = file_name(headers["filename"], self.names)
             payload = bytes(item.payload)
             if item.type in BINARY_ITEM_TYPES:
                 if self.attachments == DROP:

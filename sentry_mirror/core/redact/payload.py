@@ -12,7 +12,7 @@ from typing import Any
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate
 from sentry_mirror.core.redact import forms
 from sentry_mirror.core.redact.relay_engine import RelayEngine
-from sentry_mirror.core.redact.sweep import USER_FIELDS, sweep, user_values
+from sentry_mirror.core.redact.sweep import GEO_FIELDS, sweep, user_values
 from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
 
 
@@ -39,11 +39,9 @@ def redact_payload(
     return box[0]
 
 
-_USER_ATTRIBUTES = tuple(f"user.{field}" for field in USER_FIELDS)
-
-
 def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
-    """Users where they are not a ``user`` object (:func:`~.sweep.sweep` does those)."""
+    """Users where they are not a ``user`` object or a ``user.id`` key (:func:`~.sweep.sweep`
+    does those), and the geo context (as a user's ``geo``)."""
     if not isinstance(payload, dict):
         return
     if item_type == "user_report":
@@ -51,17 +49,12 @@ def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
     contexts = payload.get("contexts")
     if isinstance(contexts, dict):
         user_values(contexts.get("feedback"), ("name",), names)
+        user_values(contexts.get("geo"), GEO_FIELDS, names, "geo")
     if item_type in ("session", "sessions"):
         user_values(payload, ("did",), names)
         aggregates = payload.get("aggregates")
         for aggregate in aggregates if isinstance(aggregates, list) else ():
             user_values(aggregate, ("did",), names)
-    entries = payload.get("items")
-    for entry in entries if isinstance(entries, list) else ():
-        attributes = entry.get("attributes") if isinstance(entry, dict) else None
-        if isinstance(attributes, dict):
-            for name in _USER_ATTRIBUTES:
-                user_values(attributes.get(name), ("value",), names)
 
 
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:

@@ -26,13 +26,17 @@ from sentry_mirror.errors import DecodeError, MirrorError
 #: added later) goes through the payload redactor: redacted, never copied by default.
 _KEPT = frozenset(
     {"v", "id", "received_at", "method", "endpoint", "project_id", "content_encoding", "wire_size", "body_size",
-     "body_decoded", "body_truncated", "mirror"}
+     "body_decoded", "body_truncated"}
 )  # fmt: skip
 #: The same for an answer record (forward mode); ``to``, ``error`` … are redacted.
 _ANSWER_KEPT = frozenset(
     {"v", "kind", "id", "received_at", "request_id", "target", "via", "endpoint", "item_types", "status",
-     "body_size", "latency_ms", "delivered", "returned", "dropped", "mirror"}
+     "body_size", "latency_ms", "delivered", "returned", "dropped"}
 )  # fmt: skip
+#: The same for a request's ``response``: its headers and body are worked out below. And
+#: for ``mirror``: only its ``version`` (which the payload redactor could read as an address).
+_RESPONSE_KEPT = frozenset({"status"})
+_MIRROR_KEPT = frozenset({"version"})
 _DONE = frozenset({"auth", "headers", "query", "body", "body_base64", "body_encoded", "summary", "response"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Endpoints whose records' summaries the web API code wrote (not the listener's ingest).
@@ -63,6 +67,8 @@ class Redactor:
         for name, value in data.items():
             if name in kept:
                 out[name] = value
+            elif name == "mirror" and isinstance(value, dict):
+                out[name] = self._rest(value, _MIRROR_KEPT)
             elif name not in _DONE:
                 value = self.parts.payload(copy.deepcopy(value), "record")
                 if isinstance(value, list):  # notes: the keys met in this record, in free text too
@@ -83,9 +89,11 @@ class Redactor:
         out["query"] = self._query(data)
         body = self._body(data)
         out.update(self._rest(data, _KEPT))
-        response = dict(data.get("response") or {})
-        response["body"], response["body_base64"] = self._sent(response, "answer")
-        response["headers"] = http.pairs(_pairs(response.get("headers")), names, self.parts.scanner, "headers")
+        sent = data.get("response")
+        sent = sent if isinstance(sent, dict) else {}
+        response = self._rest(sent, _RESPONSE_KEPT)  # a field but these three: redacted
+        response["body"], response["body_base64"] = self._sent(sent, "answer")
+        response["headers"] = http.pairs(_pairs(sent.get("headers")), names, self.parts.scanner, "headers")
         out["response"] = response
         if str(data.get("endpoint")).startswith(_OWN_SUMMARY):
             return self._kept_summary(out, body, data)

@@ -11,11 +11,12 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from sentry_mirror.core.patterns import PLACEHOLDER
+from sentry_mirror.core.patterns import PHONE_KEY, PLACEHOLDER
 from sentry_mirror.core.pii import Scanner
+from sentry_mirror.core.pii.detect import PASSWORD_KEY
 from sentry_mirror.core.pii.pseudonym import is_pseudonym
-from sentry_mirror.core.redact import forms
-from sentry_mirror.core.redact.tokens import Pseudonyms, key_spans
+from sentry_mirror.core.redact import forms, http
+from sentry_mirror.core.redact.tokens import Pseudonyms, key_spans, redacted_value
 
 #: Top-level keys describing software, and the kinds looked for in them.
 SOFTWARE = ("sdk", "modules")
@@ -27,14 +28,11 @@ SOFTWARE_KINDS = frozenset({"email", "url_credentials", "user_path"})
 USER_FIELDS = ("id", "username", "name")
 #: Where a user lives, finer than a country (its ``country_code`` is kept): ``<geo:…>``.
 GEO_FIELDS = ("city", "region", "subdivision")
+#: Names of a user's id outside a ``user`` object: tags (``user.id``), log and span
+#: attributes (``user.id``, OTel's ``enduser.id``).
+USER_KEYS = frozenset({*(f"user.{field}" for field in USER_FIELDS), "enduser.id"})
 _FIELD_KINDS = (
-    (
-        "phone",
-        re.compile(
-            r"(?i)(?:^|[_.-])(?:(?:mobile|cell|home|work)?[_-]?phone(?:[_-]?(?:number|no))?|mobile(?:[_-]?(?:number|no))?"
-            r"|tel|telephone|fax|msisdn)$"
-        ),
-    ),
+    ("phone", PHONE_KEY),
     ("ssn", re.compile(r"(?i)(?:^|[_.-])(?:ssn|social_security(?:_number)?)$")),
 )
 
@@ -60,6 +58,8 @@ def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
                 if key == "user" and isinstance(inner, dict):
                     user_values(inner, USER_FIELDS, names)
                     user_values(inner.get("geo"), GEO_FIELDS, names, "geo")
+                elif isinstance(key, str) and _named(value, key, inner, names, scanner):
+                    continue
                 if kind and isinstance(inner, str | int) and not isinstance(inner, bool) and _personal(str(inner)):
                     value[key] = names.of(kind, str(inner))
                 elif isinstance(inner, str):
@@ -67,12 +67,51 @@ def sweep(payload: Any, names: Pseudonyms, scanner: Scanner) -> Any:
                 elif isinstance(inner, dict | list):
                     stack.append(inner)
         elif isinstance(value, list):
+            if len(value) == 2 and isinstance(value[0], str) and _named(value, 1, value[1], names, scanner, value[0]):
+                continue  # a tag as a pair: ["user.id", "u-1"]
             for index, inner in enumerate(value):
                 if isinstance(inner, str):
                     value[index] = names.own(forms.urls(inner, names, scanner))
                 elif isinstance(inner, dict | list):
                     stack.append(inner)
     return payload
+
+
+def _named(
+    container: Any, key: str | int, inner: Any, names: Pseudonyms, scanner: Scanner, name: str | None = None
+) -> bool:
+    """Replace ``inner`` by what its name (``key``, or ``name`` for a pair) says it is, if
+    it says: everything under a secret's key (:data:`PASSWORD_KEY`, as Relay replaces it
+    whole), a user's id in a tag or an attribute (:data:`USER_KEYS`; ``{"value": …}``
+    too) with the pseudonym the event's user gets, a header kept as an attribute
+    (``http.request.header.cookie``) as the header it is."""
+    name = (name if name is not None else str(key)).lower()
+    if isinstance(inner, dict | list) and PASSWORD_KEY.search(name) and "author" not in name:
+        container[key] = _secret(inner, names)
+        return True
+    box, field = (inner, "value") if isinstance(inner, dict) else (container, key)
+    value = box.get(field) if isinstance(box, dict) else box[field]
+    if not isinstance(value, str | int) or isinstance(value, bool) or not _personal(str(value)):
+        return False
+    if name in USER_KEYS:
+        box[field] = names.of("user", str(value))
+        return True
+    header = name.removeprefix("http.request.header.").removeprefix("http.response.header.")
+    if header != name and isinstance(value, str):
+        box[field] = http.pairs([(header, value)], names, scanner, "headers")[0][1]
+        return True
+    return False
+
+
+def _secret(value: Any, names: Pseudonyms) -> Any:
+    """``value`` (an object or array under a secret's key) with every value in it replaced."""
+    if isinstance(value, dict):
+        return {key: _secret(inner, names) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_secret(inner, names) for inner in value]
+    if value is None or isinstance(value, bool) or not _personal(str(value)):
+        return value
+    return redacted_value(value, [("password", None)], names)
 
 
 @lru_cache(maxsize=4096)

@@ -41,8 +41,13 @@ def test_unfold_and_fold_write_each_field_in_its_own_form() -> None:
 
 
 def test_json_in_data_is_not_a_form() -> None:
+    """It is read as the JSON it is (its pairs are the object's), and written back as it was."""
     request = {"data": '{"a": "b=c"}'}
-    assert [] == forms.unfold({"request": request})
+    undo = forms.unfold({"request": request})
+    assert [("data", "json")] == [(key, form) for _, key, _, form, _ in undo]
+    assert {"a": "b=c"} == request["data"]
+    forms.fold(undo)
+    assert '{"a": "b=c"}' == request["data"]
 
 
 @given(st.text(max_size=60), st.text(max_size=60), st.text(max_size=60))

@@ -180,3 +180,92 @@ def test_a_text_body_at_an_unknown_endpoint_goes_whole(parts: BodyRedactor) -> N
     body = b"name: Jane Doe\nnote: call me\n"
     assert [] == leaks(parts.body("unknown", body, readable=True), "Jane Doe")
     assert parts.body("unknown", b'{"a": 1}', readable=True) == b'{"a":1}'  # JSON is read
+
+
+def test_span_and_breadcrumb_query_strings_are_read_as_pairs(parts: BodyRedactor) -> None:
+    """sentry-python's ``http.query`` and OTel's ``url.query`` hold a query without its ``?``."""
+    event = make_event(
+        spans=[{"data": {"http.query": "token=SECRETTOKEN123&page=2", "url.query": "api_key=sk_live_abc"}}],
+        breadcrumbs={"values": [{"data": {"http.query": "password=hunter2pass", "query": "session=zz9secret"}}]},
+    )
+    out = parts.payload(event, "transaction")
+    assert [] == leaks(out, "SECRETTOKEN123", "sk_live_abc", "hunter2pass", "zz9secret")
+    assert out["spans"][0]["data"]["http.query"].endswith("&page=2")
+
+
+def test_a_urls_fragment_is_read_as_pairs(parts: BodyRedactor) -> None:
+    """The OAuth implicit flow hands its tokens over in the fragment."""
+    url = "https://app.test/cb#access_token=SECRETTOKEN123&state=x"
+    event = make_event(request={"url": url}, breadcrumbs={"values": [{"data": {"to": "/cb?a=1#token=zz9secret"}}]})
+    out = parts.payload(event, "event")
+    assert [] == leaks(out, "SECRETTOKEN123", "zz9secret")
+    assert out["request"]["url"].startswith("https://app.test/cb#access_token=") and out["request"]["url"].endswith(
+        "&state=x"
+    )
+
+
+def test_json_inside_a_string_is_redacted_and_written_back_as_json(parts: BodyRedactor) -> None:
+    event = make_event(
+        request={"data": '{"password": "hunter2pass", "n": 1}'},
+        extra={"body": '{"api_key": "sk_live_abc", "list": [{"token": "SECRETTOKEN123"}]}', "plain": '{"a": 1}'},
+        breadcrumbs={"values": [{"message": '[{"session": "zz9secret"}]'}]},
+    )
+    out = parts.payload(event, "event")
+    assert [] == leaks(out, "hunter2pass", "sk_live_abc", "SECRETTOKEN123", "zz9secret")
+    assert 1 == orjson.loads(out["request"]["data"])["n"]
+    assert isinstance(orjson.loads(out["extra"]["body"])["list"], list)
+    assert '{"a": 1}' == out["extra"]["plain"]  # nothing in it: kept byte for byte
+
+
+def test_everything_under_a_password_key_is_replaced(parts: BodyRedactor) -> None:
+    event = make_event(extra={"password": {"value": "hunter2pass", "old": ["zz9secret", 12345]}, "n": {"a": "1"}})
+    out = parts.payload(event, "event")
+    assert [] == leaks(out, "hunter2pass", "zz9secret", "12345")
+    assert {"a": "1"} == out["extra"]["n"]
+
+
+def test_user_ids_in_tags_and_attributes_get_the_users_pseudonyms(parts: BodyRedactor) -> None:
+    event = make_event(
+        user={"id": "u-48213", "username": "janedoe"},
+        tags={"user.id": "u-48213", "user.username": "janedoe", "user.email": EMAIL},
+    )
+    out = parts.payload(event, "event")
+    assert [] == leaks(out, "u-48213", "janedoe", EMAIL)
+    assert out["tags"]["user.id"] == out["user"]["id"] and out["tags"]["user.username"] == out["user"]["username"]
+    pairs = parts.payload(make_event(tags=[["user.id", "u-48213"], ["level", "x"]]), "event")["tags"]
+    assert [out["user"]["id"], "x"] == [pairs[0][1], pairs[1][1]]
+    attributes = {
+        "enduser.id": {"value": "u-48213", "type": "string"},
+        "http.request.header.cookie": {"value": "sid=s3cr3tcookie", "type": "string"},
+        "http.request.header.authorization": {"value": "Basic c2VjcmV0OnNlY3JldA==", "type": "string"},
+    }
+    logs = parts.payload({"items": [{"body": "x", "attributes": attributes}]}, "log")
+    assert [] == leaks(logs, "u-48213", "s3cr3tcookie", "c2VjcmV0OnNlY3JldA")
+    assert out["user"]["id"] == logs["items"][0]["attributes"]["enduser.id"]["value"]
+
+
+def test_a_geo_context_is_redacted_like_the_users_geo(parts: BodyRedactor) -> None:
+    event = make_event(user={"geo": {"city": "Lyon"}}, contexts={"geo": {"city": "Lyon", "country_code": "FR"}})
+    out = parts.payload(event, "event")
+    assert [] == leaks(out, "Lyon")
+    assert (
+        out["contexts"]["geo"]["city"] == out["user"]["geo"]["city"] and "FR" == out["contexts"]["geo"]["country_code"]
+    )
+
+
+def test_an_attachments_file_name_is_pseudonymised_keeping_its_extension(parts: BodyRedactor) -> None:
+    body = make_envelope(None, [({"type": "attachment", "filename": "janedoe-passport.pdf"}, b"%PDF")])
+    item = envelope.parse(parts.envelope(body)).items[0]
+    assert item.headers["filename"].startswith("<file:") and item.headers["filename"].endswith(">.pdf")
+    assert [] == leaks(parts.envelope(body), "janedoe")
+
+
+def test_phone_keys_are_the_detectors_and_numbers_under_other_keys_are_kept(parts: BodyRedactor) -> None:
+    """One phone-key test (core/patterns.PHONE_KEY) for the report and the redactor."""
+    event = make_event(
+        spans=[{"data": {"mobile.retries": 1234567}}],
+        extra={"phone_count": "123456", "user.phone": "+33 6 12 34 56 78", "mobilePhone": "0612345678"},
+    )
+    out = parts.payload(event, "transaction")
+    assert [] == leaks(out, "+33 6 12 34 56 78", "0612345678")
+    assert 1234567 == out["spans"][0]["data"]["mobile.retries"] and "123456" == out["extra"]["phone_count"]

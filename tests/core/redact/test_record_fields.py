@@ -94,3 +94,15 @@ def test_names_phones_and_places_known_by_their_field_are_replaced() -> None:
     data = record.decode_bytes(out["body"], out["body_base64"])
     assert [] == [s for s in (b"Lyon", b"Rhone", b"Jane Doe", b"+33612345678", b"078-05-1120") if s in data]
     assert b'"country_code":"FR"' in data
+
+
+def test_response_and_mirror_fields_go_through_the_field_rule() -> None:
+    """Only ``response.status`` and ``mirror.version`` are kept as they are (review F 11)."""
+    data = make_record(make_request(body=make_envelope(None, [({"type": "event"}, make_event())])))
+    data["response"]["note"] = f"for {EMAIL}"
+    data["mirror"]["host"] = EMAIL
+    out = redacted(data)
+    assert EMAIL.encode() not in dumped(out)
+    assert data["response"]["status"] == out["response"]["status"]
+    assert data["mirror"]["version"] == out["mirror"]["version"]
+    assert shape.problem(out) is None
