@@ -95,14 +95,32 @@ def passed_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
     """An answer's headers as they are passed on: without the hop-by-hop ones, and without
     the ones that cannot be written as they are: a name that is not an HTTP token, a value
     holding a control character (a tab is fine). The others reach the SDK; the answer
-    record keeps them all as received (its ``error`` stays null: the answer is usable)."""
-    return tuple(
-        [
-            (name, value)
-            for name, value in headers
-            if name.lower() not in HOP_BY_HOP and not name.lower().startswith("proxy-") and fit(name, value)
-        ]
-    )
+    record keeps them all as received (its ``error`` stays null: the answer is usable).
+
+    A server repeats its headers from one answer to the next (but for ``Date``, each
+    second): the choice is made once for each set of them (:data:`PASSED` sets kept, each
+    at most :data:`PASSED_SIZE` characters)."""
+    given = tuple([(name, value) for name, value in headers])
+    passed = _passed.get(given)
+    if passed is None:
+        passed = tuple([(name, value) for name, value in given if _passes(name, value)])
+        if sum(len(name) + len(value) for name, value in given) <= PASSED_SIZE:
+            if len(_passed) >= PASSED:
+                _passed.clear()
+            _passed[given] = passed
+    return passed
+
+
+#: Sets of answer headers :func:`passed_headers` keeps its choice for, and the most
+#: characters (names and values) of a set it keeps.
+PASSED = 256
+PASSED_SIZE = 1024
+_passed: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _passes(name: str, value: str) -> bool:
+    lower = name.lower()
+    return lower not in HOP_BY_HOP and not lower.startswith("proxy-") and fit(name, value)
 
 
 def fit(name: str, value: str) -> bool:

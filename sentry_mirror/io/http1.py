@@ -45,15 +45,39 @@ _CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*")
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 
+#: Heads kept: request heads a :class:`Client` keeps built (see :meth:`Client.head`), answer
+#: heads kept parsed (see :func:`_head`), and the longest head kept.
+HEADS = 256
+KEPT_HEAD = 2048
 #: The longest head :meth:`_Connection._whole` waits for; a longer one is read by :meth:`_Connection.response`.
 QUICK_HEAD = 64 << 10
+
+
+#: Answer heads kept parsed, by their bytes (a server repeats its head from one answer to the
+#: next, but for its ``Date`` each second): :data:`HEADS` of them at most, each at most :data:`KEPT_HEAD` bytes.
+_parsed: dict[bytes, tuple[int, tuple[tuple[str, str], ...], int | None, bool, bool]] = {}
 
 
 def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int | None, bool, bool]:
     """The answer head in ``buffer[:end]``: (status, headers, Content-Length, chunked, whether
     the connection may be used again as far as the head says). An interim answer's (1xx)
     headers are not read. :class:`InvalidResponse` when it is not HTTP/1.x."""
-    lines = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
+    raw = bytes(buffer[:end])
+    known = _parsed.get(raw)
+    if known is None:
+        status, headers, length, chunked, keep = _parse_head(raw)
+        if end > KEPT_HEAD:
+            return status, headers, length, chunked, keep
+        if len(_parsed) >= HEADS:
+            _parsed.clear()
+        known = _parsed[raw] = (status, tuple(headers), length, chunked, keep)
+    status, kept, length, chunked, keep = known
+    return status, list(kept), length, chunked, keep
+
+
+def _parse_head(raw: bytes) -> tuple[int, list[tuple[str, str]], int | None, bool, bool]:
+    """:func:`_head`'s work, for the head's bytes ``raw``."""
+    lines = raw.decode("utf-8", "replace").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code = rest[:3]
     # three ASCII digits (not "²²²"), then a space or the end (not "1000"), from 100 to 599
@@ -341,6 +365,7 @@ class Client:
         self._open: set[_Connection] = set()
         self._busy: set[_Connection] = set()
         self._watchdog: asyncio.TimerHandle | None = None
+        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -362,21 +387,37 @@ class Client:
         self._watchdog = loop.call_later(min(1.0, self.timeout / 4), self._watch) if self._busy else None
 
     def head(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
-        """The request line and headers for ``url`` (which must be on this origin)."""
+        """The request line and headers for ``url`` (which must be on this origin).
+
+        Requests repeat their line and headers (one SDK, one endpoint): given as a tuple, the
+        head up to ``Content-Length`` is built once and kept (:data:`HEADS` of them at most,
+        each at most :data:`KEPT_HEAD` bytes)."""
+        length = f"Content-Length: {len(body)}\r\n\r\n" if body or method not in ("GET", "HEAD") else "\r\n"
+        key = (method, url, headers) if type(headers) is tuple else None
+        start = None
+        if key is not None:
+            try:
+                start = self._heads.get(key)
+            except TypeError:  # a header given as a list
+                key = None
+        if start is None:
+            start = self._start(method, url, headers)
+            if key is not None and len(start) <= KEPT_HEAD:
+                if len(self._heads) >= HEADS:
+                    self._heads.clear()
+                self._heads[key] = start
+        return start + length.encode("ascii")
+
+    def _start(self, method: str, url: str, headers: Iterable[tuple[str, str]]) -> bytes:
+        """The request line and the given headers (with ``Host``), checked and encoded."""
         if not url.startswith(self.origin) or url[len(self.origin) : len(self.origin) + 1] not in ("/", "?", ""):
             raise ValueError(f"{url!r} is not on {self.origin}")
         target = url[len(self.origin) :] or "/"
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"]
-        count = 2
         for name, value in headers:
             lines.append(f"{name}: {value}\r\n")
-            count += 1
-        if body or method not in ("GET", "HEAD"):
-            lines.append(f"Content-Length: {len(body)}\r\n")
-            count += 1
-        lines.append("\r\n")
         text = "".join(lines)
-        if text.count("\n") != count + 1 or text.count("\r") != count + 1:
+        if text.count("\n") != len(lines) + 1 or text.count("\r") != len(lines) + 1:
             raise ValueError("a header name or value holds a line break")
         try:
             # headers are recorded latin-1 decoded (lossless): the bytes that came go out again

@@ -245,6 +245,20 @@ def test_headers_unfit_to_write_are_not_passed_on() -> None:
     assert headers[7:] == list(forwarding.passed_headers(headers))
 
 
+def test_the_choice_of_headers_is_kept_per_set_and_bounded() -> None:
+    """A set of headers seen again gets the same choice; an unfit one is left out every
+    time; a long set is not kept, nor more than PASSED sets."""
+    headers = [("Connection", "close"), ("X-Bad", "a\nb"), ("Retry-After", "60")]
+    for _ in range(2):
+        assert forwarding.passed_headers(headers) == (("Retry-After", "60"),)
+    long = [("X-Long", "z" * forwarding.PASSED_SIZE)]
+    assert forwarding.passed_headers(long) == tuple(long)
+    assert tuple(long) not in forwarding._passed
+    for n in range(forwarding.PASSED + 10):
+        forwarding.passed_headers([("X-N", str(n))])
+    assert len(forwarding._passed) <= forwarding.PASSED
+
+
 header_name = st.one_of(
     st.text(st.sampled_from(sorted(forwarding.TOKEN)), min_size=1, max_size=12),
     st.text(max_size=12),

@@ -15,6 +15,7 @@ from aiohttp import web
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from sentry_mirror.io import http1
 from sentry_mirror.io.http1 import BODY_KEEP, Client, ServerDisconnected
 
 # ------------------------------------------------------------------ against aiohttp
@@ -300,6 +301,41 @@ def test_client_refuses_line_breaks_in_headers_and_other_origins() -> None:
         client.head("POST", "http://127.0.0.1:9000/", [("X-A", "1\r\nX-Injected: 1")], b"")
     with pytest.raises(ValueError, match="not on"):
         client.head("POST", "http://127.0.0.1:90000/", [], b"")
+
+
+def test_a_kept_request_head_takes_each_body_length_and_is_bounded() -> None:
+    """The head built once for repeated headers still carries each request's own
+    Content-Length, a refused header is refused every time, and a long head is not kept."""
+    client = Client("http", "127.0.0.1", 9000)
+    url, headers = "http://127.0.0.1:9000/api/1/envelope/", (("X-Sentry-Auth", "Sentry sentry_key=k"),)
+    first, second = client.head("POST", url, headers, b"12"), client.head("POST", url, headers, b"12345")
+    assert first.endswith(b"X-Sentry-Auth: Sentry sentry_key=k\r\nContent-Length: 2\r\n\r\n")
+    assert second == first.replace(b"Content-Length: 2", b"Content-Length: 5")
+    assert client.head("GET", url, headers, b"").endswith(b"sentry_key=k\r\n\r\n")  # no length for a bodiless GET
+    for _ in range(2):
+        with pytest.raises(ValueError, match="line break"):
+            client.head("POST", url, (("X-A", "1\r\nX-Injected: 1"),), b"")
+    long = (("X-Long", "x" * (http1.KEPT_HEAD + 1)),)
+    assert client.head("POST", url, long, b"1").endswith(b"Content-Length: 1\r\n\r\n")
+    assert all(len(head) <= http1.KEPT_HEAD for head in client._heads.values())
+    for n in range(http1.HEADS + 10):
+        client.head("POST", url, (("X-N", str(n)),), b"")
+    assert len(client._heads) <= http1.HEADS
+
+
+def test_an_answer_head_parsed_again_is_an_equal_new_list_and_long_ones_are_not_kept() -> None:
+    raw = bytearray(
+        b"HTTP/1.1 429 Too Many Requests\r\nX-Sentry-Rate-Limits: 60:transaction\r\nContent-Length: 0\r\n\r\n"
+    )
+    end = raw.find(b"\r\n\r\n")
+    first, second = http1._head(raw, end), http1._head(raw, end)
+    assert (
+        first == second == (429, [("X-Sentry-Rate-Limits", "60:transaction"), ("Content-Length", "0")], 0, False, True)
+    )
+    assert first[1] is not second[1]
+    big = bytearray(b"HTTP/1.1 200 OK\r\nX-Big: " + b"y" * http1.KEPT_HEAD + b"\r\n\r\n")
+    assert http1._head(big, big.find(b"\r\n\r\n"))[1] == [("X-Big", "y" * http1.KEPT_HEAD)]
+    assert bytes(big[: big.find(b"\r\n\r\n")]) not in http1._parsed
 
 
 def test_header_bytes_go_out_as_they_came() -> None:
