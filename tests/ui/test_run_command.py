@@ -265,6 +265,24 @@ def test_the_timeout_ends_the_command_and_run_exits_as_it_did(tmp_path: Path) ->
     assert time.monotonic() - started < 30
 
 
+def _ready(tmp_path: Path, code: str, *args: str) -> subprocess.Popen[str]:
+    """``run -- python -c CODE ARGS`` in a session of its own, once CODE printed ``ready``."""
+    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
+    process = subprocess.Popen(
+        [*argv, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        end(process)
+        raise AssertionError("the command did not get ready")
+    return process
+
+
 def test_sigint_to_run_reaches_the_command_and_run_exits_130(tmp_path: Path) -> None:
     marker = tmp_path / "got"
     code = """
@@ -276,18 +294,8 @@ def test_sigint_to_run_reaches_the_command_and_run_exits_130(tmp_path: Path) -> 
         print("ready", flush=True)
         time.sleep(60)
     """
-    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--"]
-    process = subprocess.Popen(
-        [*argv, sys.executable, "-c", textwrap.dedent(code), str(marker)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = _ready(tmp_path, textwrap.dedent(code), str(marker))
     try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
         os.kill(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == ExitCode.INTERRUPTED  # though the command exited 0
         assert marker.read_text() == "SIGINT"
@@ -300,18 +308,8 @@ def test_sigterm_or_sighup_to_run_exits_128_plus_that_signal(tmp_path: Path, sig
     code = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); print('ready', flush=True); time.sleep(60)"
     )
-    argv = [sys.executable, "-m", "sentry_mirror", "run", "--dir", str(tmp_path), "--", sys.executable, "-c", code]
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = _ready(tmp_path, code)
     try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
         os.kill(process.pid, signum)
         assert process.wait(timeout=30) == 128 + signum  # as a shell says a job ended by it
     finally:
