@@ -2,7 +2,7 @@
 
 :class:`Mirror` runs a listener on a free loopback port in a background thread and
 answers the questions the CLI answers about what arrived: the requests, envelopes, items,
-events and transactions, the issues (``group``), the report (``report --json``), the
+events and transactions, the issues (``group``), the report (``report --format json``), the
 personal data found; it waits for items to arrive and scripts the answers.
 
 The modules: ``mirror`` (:class:`Mirror`), ``model`` (:class:`Request`, :class:`Envelope`,

@@ -126,7 +126,7 @@ def _summary(probed: Probed, paths: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _report(paths: tuple[str, ...], err: Console) -> dict[str, Any] | None:
-    """The report over this run's files (what ``report --json`` prints), None without any."""
+    """The report over this run's files (what ``report --format json`` prints), None without any."""
     if not paths:
         warn("no request arrived: no report", err)
         return None
