@@ -25,6 +25,7 @@ from typing import Any
 from sentry_mirror.core import answer
 from sentry_mirror.core.auth import Dsn, masked, parse_dsn
 from sentry_mirror.core.ingest import Response, error_response
+from sentry_mirror.core.memo import Memo
 from sentry_mirror.core.replay.rewrite import Prepared, Target, rewrite_request
 from sentry_mirror.errors import MirrorError
 
@@ -104,18 +105,15 @@ def passed_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
     passed = _passed.get(given)
     if passed is None:
         passed = tuple([(name, value) for name, value in given if _passes(name, value)])
-        if sum(len(name) + len(value) for name, value in given) <= PASSED_SIZE:
-            if len(_passed) >= PASSED:
-                _passed.clear()
-            _passed[given] = passed
+        _passed.keep(given, sum(len(name) + len(value) for name, value in given), passed)
     return passed
 
 
-#: Sets of answer headers :func:`passed_headers` keeps its choice for, and the most
-#: characters (names and values) of a set it keeps.
+#: Sets of answer headers :func:`passed_headers` keeps its choice for (:data:`PASSED` at most,
+#: each of at most :data:`PASSED_SIZE` characters, names and values).
 PASSED = 256
 PASSED_SIZE = 1024
-_passed: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+_passed: Memo[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = Memo(PASSED, PASSED_SIZE)
 
 
 def _passes(name: str, value: str) -> bool:

@@ -22,6 +22,8 @@ import ssl
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from sentry_mirror.core.memo import Memo
+
 REQUEST_TIMEOUT = 30.0
 #: Response bytes kept per answer (the report and --results need the start only); the rest
 #: of an answer is read and dropped as it arrives, so a huge answer costs no memory.
@@ -55,7 +57,7 @@ QUICK_HEAD = 64 << 10
 
 #: Answer heads kept parsed, by their bytes (a server repeats its head from one answer to the
 #: next, but for its ``Date`` each second): :data:`HEADS` of them at most, each at most :data:`KEPT_HEAD` bytes.
-_parsed: dict[bytes, tuple[int, tuple[tuple[str, str], ...], int | None, bool, bool]] = {}
+_parsed: Memo[bytes, tuple[int, tuple[tuple[str, str], ...], int | None, bool, bool]] = Memo(HEADS, KEPT_HEAD)
 
 
 def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int | None, bool, bool]:
@@ -68,9 +70,7 @@ def _head(buffer: bytearray, end: int) -> tuple[int, list[tuple[str, str]], int 
         status, headers, length, chunked, keep = _parse_head(raw)
         if end > KEPT_HEAD:
             return status, headers, length, chunked, keep
-        if len(_parsed) >= HEADS:
-            _parsed.clear()
-        known = _parsed[raw] = (status, tuple(headers), length, chunked, keep)
+        known = _parsed.keep(raw, end, (status, tuple(headers), length, chunked, keep))
     status, kept, length, chunked, keep = known
     return status, list(kept), length, chunked, keep
 
@@ -365,7 +365,7 @@ class Client:
         self._open: set[_Connection] = set()
         self._busy: set[_Connection] = set()
         self._watchdog: asyncio.TimerHandle | None = None
-        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
+        self._heads: Memo[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = Memo(HEADS, KEPT_HEAD)
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -402,10 +402,8 @@ class Client:
                 key = None
         if start is None:
             start = self._start(method, url, headers)
-            if key is not None and len(start) <= KEPT_HEAD:
-                if len(self._heads) >= HEADS:
-                    self._heads.clear()
-                self._heads[key] = start
+            if key is not None:
+                self._heads.keep(key, len(start), start)
         return start + length.encode("ascii")
 
     def _start(self, method: str, url: str, headers: Iterable[tuple[str, str]]) -> bytes:
