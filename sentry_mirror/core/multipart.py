@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import MirrorError
 
@@ -98,7 +96,7 @@ def event_of(parts: Iterable[Part]) -> dict[str, Any] | None:
 def _merge_field(event: dict[str, Any], part: Part) -> dict[str, Any]:
     """``event`` with a ``sentry`` field's JSON merged in, or a ``sentry[a][b]`` field set."""
     if part.name == "sentry":
-        given = _json(part.data)
+        given = loads_or_none(part.data)  # NaN and Infinity read too
         return {**event, **given} if isinstance(given, dict) else event
     keys = re.findall(r"\[([^\[\]]*)\]", part.name[len("sentry") :])
     target = event
@@ -108,11 +106,3 @@ def _merge_field(event: dict[str, Any], part: Part) -> dict[str, Any]:
         target = child
     target[keys[-1]] = part.data.decode("utf-8", "replace")
     return event
-
-
-def _json(data: bytes) -> Any:
-    """``data`` as JSON (NaN and Infinity read too), None when it is not JSON."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return loads_or_none(data)

@@ -15,12 +15,11 @@ from typing import Any
 import orjson
 
 from sentry_mirror.core import answer, bodies, redact
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.pii.pseudonym import KEY_SIZE
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
 from sentry_mirror.io.files import create_private, private_directory, write_new
 from sentry_mirror.io.snapshot import SnapshotWriter
-
-_ENVELOPE_ENDPOINTS = ("envelope", "tunnel")
 
 
 def _ignore(_: str) -> None:
@@ -88,7 +87,7 @@ def export_envelopes(
     private_directory(directory, warn=warn)
     written = skipped = 0
     for index, data in enumerate(records):
-        if data["endpoint"] not in _ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
+        if data["endpoint"] not in ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
             skipped += 1
             continue
         path = directory / envelope_name(data, index)

@@ -21,6 +21,7 @@ from sentry_mirror.core.record import Record
 from sentry_mirror.core.script import Script
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.listener import ListenOptions
+from sentry_mirror.io.probe import dsn_of
 from sentry_mirror.testing import personal, summary
 from sentry_mirror.testing.model import Envelope, Item, Request, WaitTimeout, envelope_of, request_of
 from sentry_mirror.testing.reader import SnapshotReader, warn
@@ -107,8 +108,9 @@ class Mirror:
     @property
     def dsn(self) -> str:
         """``http://mirror@HOST:PORT/PROJECT``; RuntimeError before :meth:`start`."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://mirror@{host}:{self.port}/{self.project}"
+        ready = self._running().ready
+        assert ready is not None
+        return dsn_of(ready, str(self.project))
 
     @property
     def files(self) -> tuple[Path, ...]:

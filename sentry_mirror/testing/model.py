@@ -61,14 +61,6 @@ class Request:
         return title if isinstance(title, str) else None
 
 
-def parse_json(payload: bytes) -> Any:
-    """``payload`` as JSON (NaN and Infinity read too), None when it is not JSON."""
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return loads_or_none(payload)
-
-
 @dataclass(frozen=True)
 class Item:
     """One item: its canonical ``type`` (core.envelope.canonical_type), headers and payload.
@@ -83,7 +75,7 @@ class Item:
     def json(self) -> Any:
         """The payload as JSON (NaN and Infinity read too), None when it is not JSON; decoded
         at each access, so a caller may edit what it gets without changing the item."""
-        return parse_json(self.payload)
+        return loads_or_none(self.payload)  # NaN and Infinity read too
 
 
 @dataclass(frozen=True)

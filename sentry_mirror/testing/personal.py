@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sentry_mirror.core import pii
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.report.view import JSON_ITEM_TYPES
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.testing.model import Envelope, parse_json
+from sentry_mirror.testing.model import Envelope
 from sentry_mirror.testing.summary import MAX_NAME, shown
 
 #: Findings listed in the failure message; the rest are counted.
@@ -64,7 +65,7 @@ def findings(envelopes: Iterable[Envelope], wanted: frozenset[str], engine: str 
     seen: dict[tuple[str, str, str], Found] = {}
     for envelope in envelopes:
         for item in envelope.items:
-            payload = parse_json(item.payload) if item.type in JSON_ITEM_TYPES else None
+            payload = loads_or_none(item.payload) if item.type in JSON_ITEM_TYPES else None
             if not isinstance(payload, (dict, list)):
                 continue
             relay = _relay_rules(payload) if engine == pii.RELAY_ENGINE and item.type in pii.RELAY_ITEM_TYPES else None

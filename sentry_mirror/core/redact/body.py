@@ -157,7 +157,7 @@ class BodyRedactor:
             return data
         if not readable or endpoint in BINARY_ENDPOINTS:
             return self.binary(data)
-        if endpoint in ("envelope", "tunnel"):
+        if endpoint in envelope.ENVELOPE_ENDPOINTS:
             return self.envelope(data)
         if endpoint == "store":
             return self.store(data)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentry_mirror.core import bodies
-from sentry_mirror.core.envelope import canonical_type
+from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS, canonical_type
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -50,7 +50,7 @@ def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
         response = data.get("response")
         status = response.get("status") if isinstance(response, dict) else None
         summary = data.get("summary")
-        if data.get("endpoint") not in ("envelope", "tunnel") or not isinstance(status, int) or status >= 300:
+        if data.get("endpoint") not in ENVELOPE_ENDPOINTS or not isinstance(status, int) or status >= 300:
             continue
         if not isinstance(summary, dict) or not isinstance(summary.get("items"), list):
             continue

@@ -11,7 +11,7 @@ from typing import Any
 
 from sentry_mirror.core.pii import RELAY_ITEM_TYPES, Location, Scanner, locate
 from sentry_mirror.core.redact import forms
-from sentry_mirror.core.redact.relay_engine import RelayEngine
+from sentry_mirror.core.redact.relay_engine import RelayEngine, step_into
 from sentry_mirror.core.redact.sweep import GEO_FIELDS, sweep, user_values
 from sentry_mirror.core.redact.tokens import Pseudonyms, redacted_value
 
@@ -60,19 +60,11 @@ def _user_ids(payload: Any, item_type: str, names: Pseudonyms) -> None:
 def _replace(box: list[Any], location: Location, found: list[tuple[str, str | None]], names: Pseudonyms) -> None:
     parent: Any = box
     for step in location[:-1]:
-        parent = _step(parent, step)
+        parent = step_into(parent, step)
         if parent is None:
             return
     last = location[-1]
-    value = _step(parent, last)
+    value = step_into(parent, last)
     if value is None or isinstance(value, dict | list | bool):
         return
     parent[str(last) if isinstance(parent, dict) else last] = redacted_value(value, found, names)
-
-
-def _step(container: Any, step: str | int) -> Any:
-    if isinstance(container, dict):
-        return container.get(str(step))
-    if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
-        return container[step]
-    return None

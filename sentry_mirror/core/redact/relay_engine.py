@@ -94,12 +94,12 @@ class RelayEngine:
             for location, _ in remarks(stripped.get("_meta"), ()):
                 new, parent = stripped, payload
                 for step in location[:-1]:
-                    new = _at(new, step)
+                    new = step_into(new, step)
                 for step in _renamed(location, payload)[:-1]:
-                    parent = _at(parent, step)
+                    parent = step_into(parent, step)
                 last, original = location[-1], _renamed(location, payload)[-1]
-                if _at(parent, original) is not None:
-                    value = _at(new, last)
+                if step_into(parent, original) is not None:
+                    value = step_into(new, last)
                     parent[str(original) if isinstance(parent, dict) else original] = (
                         value if isinstance(value, str) else FILTERED
                     )
@@ -124,7 +124,8 @@ def _renamed(location: Location, payload: dict[str, Any]) -> Location:
     return location
 
 
-def _at(container: Any, step: str | int) -> Any:
+def step_into(container: Any, step: str | int) -> Any:
+    """The value at ``step`` of a dict (a key) or a list (an index), None when there is none."""
     if isinstance(container, dict):
         return container.get(str(step))
     if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
