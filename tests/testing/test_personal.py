@@ -15,6 +15,7 @@ from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.testing import Mirror
 from tests.factories import make_envelope, make_event, make_multipart
+from tests.helpers import require_relay
 
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"
@@ -79,8 +80,7 @@ def test_the_relay_engine_says_what_sentry_scrubs_or_needs_sentry_relay(mirror: 
 
 
 def test_a_payload_relay_refuses_gets_the_builtin_answer(mirror: Mirror) -> None:
-    if not pii.relay_available():
-        pytest.skip("sentry-relay is not installed")
+    require_relay()
     payload = b'{"extra": {"contact": "%s", "ratio": NaN}}' % EMAIL.encode()  # read, but no JSON for Relay
     with pytest.raises(Exception, match="expected value"):  # sentry_relay.InvalidJsonError
         pii.relay_rules(loads_or_none(payload))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,5 +50,8 @@ def test_a_card_keeps_its_length_and_separators_and_fails_luhn(digits: list[int]
 
 @given(st.text(max_size=40))
 def test_any_text_has_a_pseudonym_of_every_kind(text: str) -> None:
-    for kind in ("email", "ip", "credit_card", "password", "auth_token"):
-        assert pseudonym(KEY, kind, text) == pseudonym(KEY, kind, text)
+    for kind in ("email", "password", "auth_token"):
+        assert re.fullmatch(rf"<{kind}:[0-9a-f]{{12}}>", pseudonym(KEY, kind, text))
+    assert is_pseudonym(str(ipaddress.ip_address(pseudonym(KEY, "ip", text))))
+    fake = pseudonym(KEY, "credit_card", text)
+    assert [c.isdigit() for c in text] == [c.isdigit() for c in fake]
