@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_mirror.core.pii.relay import DEFAULT_DATASCRUBBING
+from sentry_mirror.core.pii.relay import default_config
 
 #: Sentry's ``MAX_SECS_IN_FUTURE`` and ``MAX_SECS_IN_PAST`` (30 days).
 MAX_SECS_IN_FUTURE = 60
@@ -50,18 +50,8 @@ class Normalized:
     failed: str | None = None
 
 
-_scrubbing: Any = None
-
-
 def _relay() -> Any:
     return importlib.import_module("sentry_relay")  # untyped: its functions are not declared
-
-
-def _scrubbing_config(relay: Any) -> Any:
-    global _scrubbing
-    if _scrubbing is None:
-        _scrubbing = relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)
-    return _scrubbing
 
 
 def _reason(exc: Exception) -> str:
@@ -99,7 +89,7 @@ def normalize(payload: dict[str, Any], item_type: str, received_at: str | None =
     if not isinstance(stored, dict) or not set(stored) - {"_meta"}:
         return Normalized(rejected="no event payload: not a JSON object")
     try:
-        scrubbed = relay.pii_strip_event(_scrubbing_config(relay), stored)
+        scrubbed = relay.pii_strip_event(default_config(), stored)
     except Exception as exc:
         return Normalized(failed=f"pii_strip_event: {type(exc).__name__}: {_reason(exc)}")
     return Normalized(event=scrubbed)

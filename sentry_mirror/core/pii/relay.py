@@ -30,6 +30,15 @@ DEFAULT_DATASCRUBBING = {
 _config: list[Any] = []
 
 
+def default_config() -> Any:
+    """Sentry's default scrubbing (:data:`DEFAULT_DATASCRUBBING`) as Relay's PII config, made
+    once. Raises ImportError without ``sentry-relay``."""
+    if not _config:
+        relay: Any = importlib.import_module("sentry_relay")  # untyped: its functions are not declared
+        _config.append(relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING))
+    return _config[0]
+
+
 def relay_available() -> bool:
     """True when the ``sentry-relay`` package (Sentry's own scrubber) can be imported."""
     try:
@@ -45,9 +54,7 @@ def relay_rules(event: dict[str, Any]) -> dict[str, str]:
     ``sentry_relay.pii_strip_event``. Paths use this module's notation, pair lists as maps.
     Raises ImportError without ``sentry-relay``."""
     relay: Any = importlib.import_module("sentry_relay")  # untyped: its functions are not declared
-    if not _config:
-        _config.append(relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING))
-    stripped = relay.pii_strip_event(_config[0], event)
+    stripped = relay.pii_strip_event(default_config(), event)
     found: dict[str, str] = {}
     _meta_paths(stripped.get("_meta") or {}, stripped, "", found)
     return found

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sentry_mirror.core.pii import Location
-from sentry_mirror.core.pii.relay import DEFAULT_DATASCRUBBING
+from sentry_mirror.core.pii.relay import default_config
 from sentry_mirror.core.redact.tokens import FILTERED
 from sentry_mirror.errors import MirrorError
 
@@ -58,7 +58,7 @@ class RelayEngine:
 
     def __init__(self, rules: str | None = None) -> None:
         self.relay = _relay()
-        self.configs = [self.relay.convert_datascrubbing_config(DEFAULT_DATASCRUBBING)]
+        self.configs = [default_config()]
         if rules is not None:
             try:
                 self.relay.validate_pii_config(rules)
