@@ -1,7 +1,8 @@
-"""Click parameter types for values with units: sizes, durations, replay speeds."""
+"""Click parameter types for values with units: sizes, durations, replay speeds, process counts."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -52,3 +53,39 @@ class Speed(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.
         if speed <= 0:
             self.fail("the speed must be above 0", param, ctx)
         return speed
+
+
+class Count(click.ParamType):  # type: ignore[type-arg]  # generic from Click 8.3; 8.1 is allowed
+    """``4`` or ``auto`` (the cores this process may use): for ``--jobs`` and ``--workers``."""
+
+    name = "count"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return usable_cores()
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a count: a whole number such as 2, or auto", param, ctx)
+        if not 1 <= count <= MAX_COUNT:
+            self.fail(f"must be between 1 and {MAX_COUNT} (or auto)", param, ctx)
+        return count
+
+
+#: More processes than this is a typo, not a machine.
+MAX_COUNT = 256
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def jobs_option(
+    help: str = "Processes to read with: a number or auto (the cores); output is the same as with 1.",
+) -> Any:
+    """``--jobs N|auto`` (default 1), the same on every reading command."""
+    return click.option("--jobs", "-j", type=Count(), default=1, show_default=True, help=help)
