@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ class ListenOptions:
     repos: tuple[str, ...] = ()  # the repositories the web API lists (io/webapi.py)
     max_upload: int = DEFAULT_MAX_UPLOAD  # the largest file the web API puts together (io/webapi.py)
     script: Script | None = None  # scripted answers (io/scripting.py, docs/scripts.md)
+    #: the web API (sentry-cli); off in the workers of ``--workers`` (its state is one process's)
+    webapi: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,12 @@ async def listen(
     on_record: OnRecord | None = None,
     on_rotate: Callable[[Path], None] | None = None,
     stop: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
+    marker: str | None = None,
 ) -> Stopped:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set); then finish in-flight requests
-    (within the grace period), flush and close the snapshot.
+    (within the grace period), flush and close the snapshot. ``sock``: a listening socket to
+    serve on, not ``host:port``; ``marker``: forward mode's loop mark (both: io/workers.py).
 
     A snapshot that cannot be written (a full disk) does not stop the listener: requests
     get 503 with Retry-After until it can be written again (see :class:`Recorder`)."""
@@ -100,7 +106,7 @@ async def listen(
     forwarding: Forwarding | None = None
     try:
         await recorder.start()
-        forwarding = await _run(options, recorder, on_ready, on_record, stop)
+        forwarding = await _run(options, recorder, on_ready, on_record, stop, sock, marker)
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
@@ -126,13 +132,15 @@ async def _run(
     on_ready: Callable[[Ready], None],
     on_record: OnRecord | None,
     stop: asyncio.Event,
+    sock: socket.socket | None = None,
+    marker: str | None = None,
 ) -> Forwarding | None:
     """Serve until ``stop`` is set; then stop the server, the forwarding (its candidates get
     what is left of the grace period) and the recorder, in that order."""
     forwarding = None
     try:
         if options.forward.upstream or options.forward.tee:
-            forwarding = Forwarding(options.forward, recorder)
+            forwarding = Forwarding(options.forward, recorder, marker)
         app = create_app(
             recorder,
             options.config,
@@ -142,8 +150,9 @@ async def _run(
             options.repos,
             options.max_upload,
             options.script,
+            options.webapi,
         )
-        running = await serve(app, options.host, options.port)
+        running = await serve(app, options.host, options.port, sock)
     except BaseException:
         if forwarding is not None:
             await forwarding.close(0.0)

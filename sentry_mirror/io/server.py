@@ -21,6 +21,7 @@ import asyncio
 import functools
 import logging
 import math
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,10 +158,12 @@ def create_app(
     repos: tuple[str, ...] = (),
     max_upload: int = DEFAULT_MAX_UPLOAD,
     script: Script | None = None,
+    api_on: bool = True,
 ) -> Mirror:
     """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists,
-    ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers."""
-    api = webapi.WebApi(recorder.directory, repos, max_upload)
+    ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers;
+    ``api_on``: False and web API paths are answered as unknown ones (``listen --workers``)."""
+    api = webapi.WebApi(recorder.directory, repos, max_upload) if api_on else None
     scripted = scripting.Scripting(script) if script is not None else None
     return Mirror(
         recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted
@@ -452,8 +455,9 @@ class Running:
         await self.runner.cleanup()
 
 
-async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0) -> Running:
-    """Start ``app`` on ``host:port`` (aiohttp decompression off); the caller stops it."""
+async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> Running:
+    """Start ``app`` on ``host:port``, or on the listening socket ``sock`` (aiohttp
+    decompression off); the caller stops it."""
     server = web.Server(
         functools.partial(_handle, app),
         auto_decompress=False,
@@ -467,7 +471,7 @@ async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0) -> Running:
     )
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=SHUTDOWN_MARGIN)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:
