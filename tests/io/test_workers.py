@@ -5,6 +5,7 @@ worker, hostile requests, the shared-socket fallback, and no orphans."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import resource
@@ -17,14 +18,19 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from sentry_mirror.io import workers
+from sentry_mirror.io.forward import Tally
+from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.io.verify import verify_file
 from sentry_mirror.ui.params import usable_cores
@@ -59,6 +65,21 @@ class Workers:
         return code
 
 
+#: Listeners started by the test running now: stopped (their whole group) if it failed half-way.
+STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_listener_left() -> Iterator[None]:
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def _drain(stream: object, into: list[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         into.append(line)
@@ -73,6 +94,7 @@ def start(directory: Path, *extra: str, workers: str = "2", env: dict[str, str] 
         env={**os.environ, **(env or {})},
         start_new_session=True,  # its own process group, as a shell's job: Ctrl-C is killpg
     )
+    STARTED.append(process)
     assert process.stdout is not None and process.stderr is not None
     banner: list[str] = []
     while "workers on port" not in (banner[-1] if banner else ""):
@@ -305,3 +327,35 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
     while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(gone(pid) for pid in pids)
+
+
+async def test_forward_mode_over_two_workers_counts_what_each_sent_on(tmp_path: Path, stubs: Any) -> None:
+    """Each worker sends on its own share; the stop lines add them up; every copy carries
+    the same loop mark (one for all workers)."""
+    upstream, candidate = await stubs(), await stubs()
+    running = start(tmp_path, "--quiet", "--forward", upstream.dsn(), "--tee", candidate.dsn())
+    acknowledged: list[str] = []
+    await post_many(running.url, 40, acknowledged)
+    deadline = time.monotonic() + 10
+    while len(candidate.received) < 40 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    running.process.send_signal(signal.SIGTERM)
+    assert 0 == await asyncio.to_thread(running.finish)  # the stubs answer meanwhile
+    out = "".join(running.out)
+    assert 2 == out.count("40 delivered, 0 undelivered"), out
+    assert "stopped: 40 requests in 2 file(s)" in out
+    assert 40 == len(upstream.received) == len(candidate.received)
+    marks = {headers["Via"] for _, _, headers, _ in upstream.received + candidate.received}
+    assert 1 == len(marks), marks
+    assert 2 == len(records_by_pid(tmp_path))
+
+
+def test_the_summaries_of_the_workers_add_up(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl.zst", tmp_path / "b.jsonl.zst"
+    one = Stopped(3, (first,), 1, 1, (Tally("up", "upstream", 2, 1, 0), Tally("c", "candidate", 3, 0, 0)), 1, 3, 0)
+    two = Stopped(4, (second,), 0, 0, (Tally("up", "upstream", 4, 0, 0), Tally("c", "candidate", 3, 0, 1)), 0, 4, 1)
+    total = workers._sum([one, two], [])
+    assert (
+        Stopped(7, (first, second), 1, 1, (Tally("up", "upstream", 6, 1, 0), Tally("c", "candidate", 6, 0, 1)), 1, 7, 1)
+        == total
+    )
