@@ -22,7 +22,7 @@ import functools
 import logging
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Called with each request record once it is on disk, and in forward mode the upstream's answer record.
 OnRecord = Callable[[dict[str, Any], dict[str, Any] | None], None]
+#: Sends a web API request (wire size, truncated, remote, the server's store) where it is answered.
+ApiRelay = Callable[[ingest.Request, int, bool, str | None, webapi.Store], Awaitable[web.Response]]
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Mirror:
     #: the web API's chunk store, releases and assembled files (io/webapi.py)
     webapi: webapi.WebApi | None = None
     scripting: scripting.Scripting | None = None  # scripted answers (io/scripting.py)
+    api_relay: ApiRelay | None = None  # ``--workers``: where web API requests are answered (io/api_relay.py)
 
 
 def create_app(
@@ -158,16 +161,17 @@ def create_app(
     repos: tuple[str, ...] = (),
     max_upload: int = DEFAULT_MAX_UPLOAD,
     script: Script | None = None,
-    api_on: bool = True,
+    api_relay: ApiRelay | None = None,
 ) -> Mirror:
     """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists,
     ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers;
-    ``api_on``: False and web API paths are answered as unknown ones (``listen --workers``)."""
-    api = webapi.WebApi(recorder.directory, repos, max_upload) if api_on else None
+    ``api_relay``: web API requests go there, not to a web API of this process (``--workers``)."""
+    api = webapi.WebApi(recorder.directory, repos, max_upload) if api_relay is None else None
     scripted = scripting.Scripting(script) if script is not None else None
     return Mirror(
-        recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted
-    )
+        recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted,
+        api_relay=api_relay,
+    )  # fmt: skip
 
 
 def _headers(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
@@ -302,12 +306,10 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamR
     if cut is not None:
         return await _cut_short(mirror, request, incoming, wire_size, cut), None
     remote = _remote(request)
+    if mirror.api_relay is not None and api_routes.is_api(incoming.path):  # answered by another worker
+        return await mirror.api_relay(incoming, wire_size, truncated, remote, functools.partial(_store, mirror)), None
     if mirror.webapi is not None and api_routes.is_api(incoming.path):  # answered here, never sent on
-        store = functools.partial(_store, mirror)
-        return await webapi.answer(
-            mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
-            truncated=truncated, remote=remote, store=store, budget=mirror.budget, announce=mirror.on_record,
-        ), None  # fmt: skip
+        return await answer_api(mirror, incoming, wire_size, truncated, remote), None
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
@@ -329,6 +331,18 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamR
         if then is not None:
             then.cancel()  # never waited: its place among the delayed is free again
         raise
+
+
+async def answer_api(
+    mirror: Mirror, incoming: ingest.Request, wire_size: int, truncated: bool, remote: str | None
+) -> web.Response:
+    """A web API request answered by this process's web API, once its records are on disk."""
+    assert mirror.webapi is not None
+    return await webapi.answer(
+        mirror.webapi, mirror.recorder, incoming, max_body=mirror.config.max_body, wire_size=wire_size,
+        truncated=truncated, remote=remote, store=functools.partial(_store, mirror), budget=mirror.budget,
+        announce=mirror.on_record,
+    )  # fmt: skip
 
 
 #: Why a request that came back to the listener that sent it on is refused.

@@ -20,7 +20,6 @@ import ctypes
 import os
 import select
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, listen
+from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, Worker, listen
 
 #: The largest write a pipe takes whole or not at all.
 PIPE_BUF = getattr(select, "PIPE_BUF", 512)
@@ -46,11 +45,10 @@ class WorkerSpec:
 
     index: int
     options: ListenOptions
-    sock: socket.socket
+    worker: Worker  # its socket, forward mode's loop mark, where the web API is answered
     control: Connection
     feed: Connection | None
     line: Line | None
-    marker: str  # the forward-mode loop mark, one for all workers
     parent: int
 
 
@@ -125,6 +123,5 @@ async def _serve(spec: WorkerSpec, feed: _FeedWriter | None) -> Stopped:
         on_record=feed,
         on_rotate=lambda path: control.send(("rotated", path)),
         stop=stop,
-        sock=spec.sock,
-        marker=spec.marker,
+        worker=spec.worker,
     )

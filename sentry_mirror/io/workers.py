@@ -48,9 +48,11 @@ import os
 import secrets
 import select
 import selectors
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -62,8 +64,9 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.api_relay import SharedApi
 from sentry_mirror.io.forward import Tally
-from sentry_mirror.io.listener import ListenOptions, Stopped
+from sentry_mirror.io.listener import ListenOptions, Stopped, Worker
 from sentry_mirror.io.server import SHUTDOWN_MARGIN
 from sentry_mirror.io.worker_process import Line, Segments, WorkerSpec, run_worker
 
@@ -197,13 +200,24 @@ class _Supervisor:
         self.stopping = False
         self.deadline: float | None = None
         self.fatal: str | None = None
+        self.api_dir = tempfile.mkdtemp(prefix="sentry-mirror-")  # 0700: only this user reaches the socket
+        self.api_path = os.path.join(self.api_dir, "api.sock")
+        self.api_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.api_sock.bind(self.api_path)
+        self.api_sock.listen(BACKLOG)
+
+    def close(self) -> None:
+        """Let go of what the parent holds: the web API's socket and its directory, the selector."""
+        self.api_sock.close()
+        shutil.rmtree(self.api_dir, ignore_errors=True)
+        self.selector.close()
 
     def start(self, slot: _Slot) -> None:
         parent_control, child_control = self.context.Pipe()
         feed_read, feed_write = self.context.Pipe(duplex=False) if self.line is not None else (None, None)
-        spec = WorkerSpec(
-            slot.index, self.options, slot.sock, child_control, feed_write, self.line, self.marker, os.getpid()
-        )
+        api = SharedApi(self.api_path, self.api_sock if slot.index == 0 else None)  # the first answers the web API
+        worker = Worker(slot.sock, self.marker, api)
+        spec = WorkerSpec(slot.index, self.options, worker, child_control, feed_write, self.line, os.getpid())
         process = self.context.Process(target=run_worker, args=(spec,), name=f"sentry-mirror-worker-{slot.index + 1}")
         process.start()
         child_control.close()
@@ -436,7 +450,7 @@ def supervise(options: ListenOptions, count: int, callbacks: Callbacks, line: Li
             assert slot.process is not None
             slot.process.kill()
             slot.process.join()
-        supervisor.selector.close()
+        supervisor.close()
     if supervisor.fatal is not None:
         raise MirrorError(supervisor.fatal)
     return supervisor.summary()

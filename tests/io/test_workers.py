@@ -34,8 +34,9 @@ from sentry_mirror.io.listener import Stopped
 from sentry_mirror.io.snapshot import iter_records
 from sentry_mirror.io.verify import verify_file
 from sentry_mirror.ui.params import usable_cores
-from tests.factories import make_envelope
+from tests.factories import make_artifact_bundle, make_envelope
 from tests.io.test_http_fuzz import read_response, request_bytes
+from tests.io.test_webapi import ORG, call, sha1, upload_chunks
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
 
@@ -359,3 +360,45 @@ def test_the_summaries_of_the_workers_add_up(tmp_path: Path) -> None:
         Stopped(7, (first, second), 1, 1, (Tally("up", "upstream", 6, 1, 0), Tally("c", "candidate", 6, 0, 1)), 1, 7, 1)
         == total
     )
+
+
+async def test_the_web_api_is_answered_by_one_worker_whatever_the_connection(tmp_path: Path) -> None:
+    """A release made through one connection is found through every other one; a bundle
+    whose chunks came through several connections is put together once; every web API
+    record is in the first worker's file, with the client's own address."""
+    running = start(tmp_path, "--quiet", "--repo", "acme/web")
+    release = f"{running.url}{ORG}/releases/1.0/"
+    bundle = make_artifact_bundle(
+        {"~/app.min.js": ("minified_source", b"x()", {"debug-id": "2b5fa5a9-d0e0-5155-8ad5-5b10c1b2a326"})},
+        org="acme", release="1.0",
+    )  # fmt: skip
+    pieces = [bundle[:100], bundle[100:]]
+    wanted = {"checksum": sha1(bundle), "chunks": [sha1(p) for p in pieces], "projects": ["web"], "version": "1.0"}
+    connector = aiohttp.TCPConnector(force_close=True)  # a new connection for every request
+    async with aiohttp.ClientSession(connector=connector) as session:
+        made = await call(session, "POST", f"{running.url}{ORG}/releases/", orjson.dumps({"version": "1.0"}))
+        found = [(await call(session, "GET", release))[0] for _ in range(20)]
+        for environment in ("a", "b", "c", "d", "e", "f"):
+            await call(session, "POST", f"{release}deploys/", orjson.dumps({"environment": environment}))
+        for piece in pieces:
+            await upload_chunks(session, running.url, [("file", sha1(piece), piece)])
+        assembled = [await call(session, "POST", f"{running.url}{ORG}/artifactbundle/assemble/", orjson.dumps(wanted))]
+        assembled += [await call(session, "POST", f"{running.url}{ORG}/artifactbundle/assemble/", orjson.dumps(wanted))]
+        _, got = await call(session, "GET", release)
+        envelopes: list[str] = []
+    await post_many(running.url, 40, envelopes)
+    running.process.send_signal(signal.SIGTERM)
+    assert 0 == await asyncio.to_thread(running.finish)
+    assert 201 == made[0] and [200] * 20 == found
+    assert 6 == got["deployCount"]
+    assert [(200, "ok"), (200, "ok")] == [(status, answer["state"]) for status, answer in assembled]
+    first, second = running.pids
+    records = {
+        pid: [r.data for r in iter_records(sorted(tmp_path.glob(f"*-{pid}.jsonl.zst")))] for pid in (first, second)
+    }
+    api = [r for r in records[first] if r["endpoint"].startswith("api_") or r["endpoint"] == "upload"]
+    assert 20 + 1 + 6 + 2 + 2 + 1 == len([r for r in api if r["endpoint"] != "upload"])
+    assert 1 == sum(r["endpoint"] == "upload" for r in api), "put together once"
+    assert not [r for r in records[second] if r["endpoint"] != "envelope"]
+    assert records[second], "the second worker served envelopes"
+    assert all(r["remote_addr"].startswith("127.0.0.1:") for r in api if r["endpoint"] != "upload")

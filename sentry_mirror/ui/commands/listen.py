@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import os
 import sys
@@ -346,17 +345,12 @@ def _show_banner(
     sys.stdout.flush()
 
 
-def _check_workers(script: Script | None, repos: tuple[str, ...]) -> None:
-    """What one listener process keeps between requests cannot be split over workers."""
+def _check_workers(script: Script | None) -> None:
+    """Scripted answers follow one clock over one sequence of requests: not split over workers."""
     if script is not None:
         raise click.UsageError(
             "--script/--scenario go with --workers 1: a script runs on one clock over one sequence of "
             "requests, and each worker would play it on its own share"
-        )
-    if repos or click.get_current_context().get_parameter_source("max_upload") in _GIVEN:
-        raise click.UsageError(
-            "--repo and --max-upload go with --workers 1: the web API (sentry-cli uploads and releases) keeps "
-            "its releases and assembled files in one process, so with --workers it is not answered"
         )
 
 
@@ -369,8 +363,7 @@ def _listen_workers(console: Console, options: ListenOptions, workers: int, quie
     """``--workers N``: N listener processes on one port (io/workers.py); one banner, one feed."""
     from sentry_mirror.io.workers import Callbacks, supervise
 
-    _check_workers(options.script, options.repos)
-    options = dataclasses.replace(options, webapi=False)
+    _check_workers(options.script)
     err = Console(stderr=True, highlight=False)
     callbacks = Callbacks(
         on_ready=functools.partial(_workers_banner, console, options=options),
