@@ -261,7 +261,8 @@ class _Supervisor:
             if timeout == 0.0:
                 self.kill_late(callbacks)
                 break
-            for key, _ in self.selector.select(timeout):
+            # a signal first: a worker that Ctrl-C stopped too is then not started again
+            for key, _ in sorted(self.selector.select(timeout), key=lambda event: event[0].data[0] != "wake"):
                 kind, slot, source = key.data
                 if kind == "wake":
                     with contextlib.suppress(OSError):
