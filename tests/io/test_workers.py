@@ -36,6 +36,7 @@ from sentry_mirror.io.verify import verify_file
 from sentry_mirror.ui.params import usable_cores
 from tests.factories import make_artifact_bundle, make_envelope
 from tests.io.test_http_fuzz import read_response, request_bytes
+from tests.io.test_listener import hammer
 from tests.io.test_webapi import ORG, call, sha1, upload_chunks
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
@@ -402,3 +403,22 @@ async def test_the_web_api_is_answered_by_one_worker_whatever_the_connection(tmp
     assert not [r for r in records[second] if r["endpoint"] != "envelope"]
     assert records[second], "the second worker served envelopes"
     assert all(r["remote_addr"].startswith("127.0.0.1:") for r in api if r["endpoint"] != "upload")
+
+
+async def test_sigterm_under_load_finishes_what_is_in_flight_in_every_worker(tmp_path: Path) -> None:
+    """SIGTERM while both workers are busy: what got a 200 is on disk, nothing is written
+    twice, the files are complete (no damage, verify passes), exit 0."""
+    running = start(tmp_path, "--quiet")
+    acknowledged: list[str] = []
+    load = asyncio.create_task(hammer(running.url, 10.0, acknowledged, concurrency=16))
+    while len(acknowledged) < 100 and not load.done():
+        await asyncio.sleep(0.02)
+    running.process.send_signal(signal.SIGTERM)
+    await load
+    assert 0 == await asyncio.to_thread(running.finish)
+    warnings: list[str] = []
+    recorded = [r.event_id for r in iter_records([tmp_path], on_warning=warnings.append)]
+    assert [] == warnings
+    assert set(acknowledged) <= set(recorded) and len(recorded) == len(set(recorded))
+    assert all(verify_file(path).ok for path in tmp_path.glob("*.jsonl.zst"))
+    assert 2 == len(records_by_pid(tmp_path))
