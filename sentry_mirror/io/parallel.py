@@ -50,8 +50,9 @@ from sentry_mirror.io.snapshot import ExpandedPaths, writer_of
 
 T = TypeVar("T")
 
-#: Compressed bytes below which a capture is read in one process (a pool costs more).
-MIN_WINDOW = 4 << 20
+#: Compressed bytes below which a capture is read in one process (a pool costs more), and
+#: the least in a window (a second of work or so).
+MIN_WINDOW = 2 << 20
 #: The most compressed bytes in one window (a window's partial result is held whole).
 MAX_WINDOW = 64 << 20
 #: Windows per job, so that a slow window does not leave the other processes idle.

@@ -1,7 +1,7 @@
 """Bounded aggregates shared by the report's sections, and how each merges with another.
 
 :class:`Capped` counts at most ``limit`` distinct keys (the first met); :class:`Reservoir`
-keeps count, total and maximum of a series and a uniform sample of it for percentiles;
+keeps count, total and maximum of a series and a sample of it for percentiles;
 :func:`bounded` gives per-key tables (item types, SDKs, span ops, monitors) a row limit,
 the rest going to :data:`OTHER`.
 
@@ -9,17 +9,16 @@ Merging (``merge``) combines an aggregate with another of its kind that was fed 
 records. For a :class:`Capped`, the keys kept are those reading the records of ``self`` then
 those of ``other`` would have kept (the first met), and the counts are that pass's unless
 ``other`` is ``truncated``: then a key of ``self`` that ``other`` met only past its limit
-misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
-exactly while both samples together hold at most their size; beyond, the merged sample is
-``size`` values drawn from the two samples in proportion to the values each has seen
-(seeded, :meth:`~sentry_mirror.core.grouping.Sample.merged`), a uniform sample of the union
-but not the one a single pass would have kept.
+misses those counts (a part with more than ``limit`` keys of its own that another part has
+too: not counters of time, whose parts hold other minutes). A :class:`Reservoir` merges
+exactly: its sample is chosen by a fixed hash of the values, not by the order met. So
+``report --jobs N`` (partial reports of windows of a capture, merged in order) gives what one
+pass gives.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -76,11 +75,12 @@ class Reservoir:
     distinct values: then those of the lowest priority, a fixed hash of the value (so the
     values kept do not depend on the order met, or on how the series was split: a value
     kept is counted from its first time, as it was kept then). Percentiles weigh each
-    value by its count: exact while the series has at most ``size`` distinct values.
-    The total is summed in millionths (integers), so it does not depend on the order either.
+    value by its count: exact while the series has at most ``size`` distinct values. Held:
+    at most twice ``size`` values (pruned to ``size`` when full). The total is summed in
+    millionths (integers), so it does not depend on the order either.
     """
 
-    __slots__ = ("count", "counts", "heap", "maximum", "micros", "size")
+    __slots__ = ("below", "count", "counts", "maximum", "micros", "size")
 
     def __init__(self, size: int = RESERVOIR_SIZE) -> None:
         self.count = 0
@@ -88,7 +88,7 @@ class Reservoir:
         self.maximum: float | None = None
         self.size = size
         self.counts: dict[float, int] = {}
-        self.heap: list[tuple[int, float]] = []  # (-priority, value) of the kept values, once full
+        self.below: int | None = None  # once pruned: new values are kept only below this priority
 
     @property
     def total(self) -> float:
@@ -100,24 +100,28 @@ class Reservoir:
         maximum = self.maximum
         if maximum is None or value > maximum:
             self.maximum = value
-        self._keep(value, 1)
-
-    def _keep(self, value: float, times: int) -> None:
         counts = self.counts
         seen = counts.get(value)
         if seen is not None:
-            counts[value] = seen + times
-        elif len(counts) < self.size:
-            counts[value] = times
-            if len(counts) == self.size:
-                self.heap = [(-_priority(v), v) for v in counts]
-                heapq.heapify(self.heap)
-        elif value == value:  # not NaN
-            priority = _priority(value)
-            if priority < -self.heap[0][0]:
-                _, dropped = heapq.heapreplace(self.heap, (-priority, value))
-                del counts[dropped]
-                counts[value] = times
+            counts[value] = seen + 1
+        else:
+            self._new(value, 1)
+
+    def _new(self, value: float, times: int) -> None:
+        if value != value:  # NaN: no sample value
+            return
+        if self.below is not None and _priority(value) >= self.below:
+            return
+        self.counts[value] = times
+        if len(self.counts) >= 2 * self.size:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the ``size`` values of the lowest priority (their counts are whole: see the class)."""
+        kept = sorted(self.counts, key=_priority)[: self.size]
+        self.counts = {value: self.counts[value] for value in kept}
+        if len(kept) == self.size:
+            self.below = _priority(kept[-1])
 
     def merge(self, other: Reservoir) -> None:
         """Add ``other``'s series: the same figures as one pass over both."""
@@ -125,15 +129,29 @@ class Reservoir:
         self.micros += other.micros
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
+        counts = self.counts
         for value, times in other.counts.items():
-            self._keep(value, times)
+            seen = counts.get(value)
+            if seen is not None:
+                counts[value] = seen + times
+            else:
+                self._new(value, times)
+                counts = self.counts
+        if other.below is not None and (self.below is None or other.below < self.below):
+            self.below = other.below  # ``size`` values of ``other`` are below it: none above is sampled
+
+    def sample(self) -> list[tuple[float, int]]:
+        """The values kept (the ``size`` of the lowest priority) with their counts, in order."""
+        if len(self.counts) > self.size:
+            self._prune()
+        return sorted(self.counts.items())
 
     def percentile(self, fraction: float) -> float | None:
         """Linear interpolation between the closest ranks (as :func:`~sentry_mirror.core.stats.interpolated`)
         over the sample, each value counted as often as it was met."""
-        if not self.counts:
+        ordered = self.sample()
+        if not ordered:
             return None
-        ordered = sorted(self.counts.items())
         ends = list(itertools.accumulate(times for _, times in ordered))
         position = (ends[-1] - 1) * fraction
         low = int(position)
