@@ -117,7 +117,7 @@ class Feedback:
         if self.on_warning is not None:
             self.on_warning(message)
         else:
-            self.warnings.append(message)
+            self.warnings.append(str(message))  # as text (a Skipped is counted where it is met)
 
     def progress(self, size: int) -> None:
         if self.on_progress is not None:
