@@ -328,14 +328,25 @@ def _quiet() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run(work: Callable[[Window, Feedback], T], window: Window) -> tuple[T | None, Feedback, MirrorError | None]:
+Failure = tuple[type[MirrorError], str]
+
+
+def _run(work: Callable[[Window, Feedback], T], window: Window) -> tuple[T | None, Feedback, Failure | None]:
     """In a worker: ``work`` on ``window``, with what it met (an error the user can act on
     goes back after the warnings before it)."""
     feedback = Feedback()
     try:
         return work(window, feedback), feedback, None
     except MirrorError as exc:
-        return None, feedback, exc
+        return None, feedback, (type(exc), str(exc))  # its class and text: its own arguments may not pickle
+
+
+def _raise(failure: Failure) -> None:
+    """The error a worker met, raised here with its text and exit code."""
+    kind, message = failure
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    raise error
 
 
 def _context() -> Any:
@@ -395,7 +406,7 @@ def map_windows(
 def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback], T],
             on_warning: Warn, on_progress: Progress, on_note: Warn) -> Generator[T, None, None]:  # fmt: skip
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(windows)), mp_context=_context(), initializer=_quiet)
-    pending: deque[Future[tuple[T | None, Feedback, MirrorError | None]]] = deque()
+    pending: deque[Future[tuple[T | None, Feedback, Failure | None]]] = deque()
     queued = iter(windows)
     joins = _Joins()
     try:
@@ -412,7 +423,7 @@ def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback],
                 on_warning(message)
             on_progress(feedback.read)
             if error is not None:
-                raise error
+                _raise(error)
             yield result  # type: ignore[misc]  # None only with an error
     except BrokenProcessPool:
         _stop(pool, pending)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sentry_mirror.core import checks, record
 from sentry_mirror.core.record import dumps
-from sentry_mirror.errors import MirrorError
+from sentry_mirror.errors import EnvelopeError, MirrorError
 from sentry_mirror.io import parallel
 from sentry_mirror.io.frames import frame_index, head_time
 from sentry_mirror.io.parallel import Feedback, Window, map_windows, plan, read_window
@@ -251,6 +251,20 @@ def failing(window: Window, feedback: Feedback) -> int:
     if window.index == 2:
         raise MirrorError("a snapshot that cannot be read")
     return window.index
+
+
+def envelope_failing(window: Window, feedback: Feedback) -> int:
+    if window.index == 1:
+        raise EnvelopeError("unexpected end of file", offset=3)
+    return window.index
+
+
+def test_an_error_keeps_its_class_text_and_exit_code(tmp_path: Path) -> None:
+    path = write(tmp_path / name("a"), records(60))
+    with pytest.raises(EnvelopeError) as raised:
+        list(map_windows(expand([path]), 2, envelope_failing))
+    assert str(raised.value) == "invalid event envelope: unexpected end of file at byte 3"
+    assert raised.value.exit_code == 3
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
