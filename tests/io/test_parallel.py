@@ -25,7 +25,7 @@ from sentry_mirror.core import checks, record
 from sentry_mirror.core.record import dumps
 from sentry_mirror.errors import EnvelopeError, MirrorError
 from sentry_mirror.io import parallel
-from sentry_mirror.io.frames import frame_index, head_time
+from sentry_mirror.io.frames import frame_index
 from sentry_mirror.io.parallel import Feedback, Window, map_windows, plan, read_window
 from sentry_mirror.io.snapshot import SnapshotWriter, expand, iter_records
 from tests.factories import T0, sample_records
@@ -100,19 +100,6 @@ def pooled(paths: list[Path], jobs: int = 2) -> tuple[list[str], list[str], list
 @pytest.fixture(autouse=True)
 def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_WINDOW", 1)
-
-
-def test_frame_index_finds_every_frame_from_headers(tmp_path: Path) -> None:
-    path = write(tmp_path / name("a"), records(60))
-    index = frame_index(path)
-    assert index.checked and not index.tail and len(index.units) > 5
-    assert index.bounds[0] == 0 and index.bounds[-1] == path.stat().st_size
-    data = path.read_bytes()
-    for start, end in index.units[1:]:
-        assert data[start:end].startswith(b"\x28\xb5\x2f\xfd")
-        assert zstandard.ZstdDecompressor().decompressobj().decompress(data[start:end]).endswith(b"\n")
-    first = head_time(path, *index.units[0])
-    assert first == records(1)[0]["received_at"]
 
 
 def test_one_file_many_frames(tmp_path: Path) -> None:
@@ -329,13 +316,3 @@ def alive(group: int, wait: float = 10.0) -> list[str]:
         if not running or time.monotonic() > deadline:
             return running
         time.sleep(0.2)
-
-
-def test_the_checks_of_the_written_files_hold(tmp_path: Path) -> None:
-    """The units the index gives are whole frames: each decodes alone with its CRC marks."""
-    path = write(tmp_path / name("a"), records(30))
-    data = path.read_bytes()
-    for start, end in frame_index(path).units[1:]:
-        lines = zstandard.ZstdDecompressor().decompressobj().decompress(data[start:end])
-        end_at, _, failed = checks.checked_prefix(lines, 0)
-        assert not failed and end_at == len(lines)
