@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -316,3 +317,28 @@ def alive(group: int, wait: float = 10.0) -> list[str]:
         if not running or time.monotonic() > deadline:
             return running
         time.sleep(0.2)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32), st.integers(1, 3), st.booleans())
+def test_clock_steps_anywhere_give_what_one_process_gives(tmp_path_factory: pytest.TempPathFactory, seed: int,
+                                                          steps: int, swaps: bool) -> None:  # fmt: skip
+    """Writers whose records step back in time at random places (two records swapped: found
+    in a window or at a join; or a step seconds back: found when planning too): the rest is
+    read by one process, and the records and warnings are those of one process."""
+    rng = random.Random(seed)
+    folder = tmp_path_factory.mktemp("steps")
+    paths = []
+    for number in range(3):
+        items = records(rng.randint(10, 40), writer=f"w{number}", start=rng.random(), step=0.05)
+        for _ in range(steps):
+            at = rng.randrange(len(items) - 1)
+            if swaps:
+                first, second = items[at]["received_at"], items[at + 1]["received_at"]
+                items[at], items[at + 1] = {**items[at], "received_at": second}, {**items[at + 1], "received_at": first}
+            else:
+                items[at] = {**items[at], "received_at": record.format_time(T0 + timedelta(seconds=rng.random() * 3))}
+        paths.append(write(folder / name(f"w{number}"), items, frame_size=1 << 10, group=2))
+    got, warnings, notes, _ = pooled(paths)
+    assert (got, warnings) == sequential(paths)
+    assert notes in ([], [parallel.NOTE_UNORDERED])
