@@ -1,74 +1,108 @@
-"""A uniform, seeded sample of a series of numbers of any length (a reservoir)."""
+"""A bounded, seeded sample of a series of numbers of any length that merges exactly."""
 
 from __future__ import annotations
 
-import math
-import random
+import hashlib
+import struct
+from collections.abc import Iterable
+
+
+def _rank(value: float) -> int:
+    """Where ``value`` stands in the sample's fixed random order: a stable hash of its bits
+    (the same in every process, unlike ``hash``), with the value itself to break a tie."""
+    bits = struct.pack("<d", float(value) + 0.0)  # -0.0 is 0.0, as it is as a dict key
+    return int.from_bytes(hashlib.blake2b(bits, digest_size=8).digest(), "little")
 
 
 class Sample:
-    """A uniform sample of at most ``size`` values of a series, seeded: the same input gives
-    the same sample. ``seen`` counts every value added.
+    """A sample of at most ``size`` distinct values of a series, each with how many times
+    it was seen; ``seen`` counts every value added.
 
-    Li's algorithm L: once the sample is full, the number of values to pass over before the
-    next one is kept is drawn at once, so a long series costs a comparison per value, not a
-    random number."""
+    While the series has at most ``size`` distinct values they are all kept: :attr:`values`
+    is the whole series (sorted) and its percentiles are exact. Beyond, the ``size``
+    distinct values kept are the first in a fixed random order (a stable hash of the value,
+    :func:`_rank`), each with every time it was seen: a uniform sample of the distinct
+    values, weighted by how often each occurs. What is kept depends on the values added,
+    never on their order, so :meth:`merged` gives exactly the sample a single pass over
+    both series would have kept, however the series was cut (``--jobs``). A value repeated
+    often is kept or left with all its repeats.
 
-    __slots__ = ("next", "random", "seen", "size", "values", "weight")
+    Memory: at most ``2 * size`` distinct values between two trims."""
+
+    __slots__ = ("counts", "limit", "seen", "size")
 
     def __init__(self, size: int) -> None:
         self.seen = 0
         self.size = size
-        self.values: list[float] = []
-        self.random: random.Random | None = None  # made when the sample first overflows: most never do
-        self.weight = 0.0
-        self.next = size  # the index (in ``seen``) of the next value that may be kept
+        self.counts: dict[float, int] = {}
+        self.limit: tuple[int, float] | None = None  # the rank a value needs to stay under, once trimmed
 
     def add(self, value: float) -> None:
-        seen = self.seen
-        self.seen = seen + 1
-        if seen < self.size:
-            self.values.append(value)
-        elif seen >= self.next:
-            self._keep(seen, value)
+        self.seen += 1
+        if value != value:  # NaN: no place in an order
+            return
+        counts = self.counts
+        if value in counts:
+            counts[value] += 1
+        elif self.limit is None or (_rank(value), value) < self.limit:
+            counts[value] = 1
+            if len(counts) >= 2 * self.size:
+                self._trim()
 
-    def _keep(self, seen: int, value: float) -> None:
-        if self.random is None:
-            self.random = random.Random(0)
-            self.weight = self._draw_weight()
-            self.next = seen + self._gap()
-        if seen == self.next:
-            self.values[self.random.randrange(self.size)] = value
-            self.weight *= self._draw_weight()
-            self.next = seen + 1 + self._gap()
+    def _trim(self) -> None:
+        """Keep the ``size`` values first in rank order; the next one's rank is the new limit."""
+        if len(self.counts) <= self.size:
+            return
+        ranked = sorted(self.counts, key=lambda value: (_rank(value), value))
+        self.limit = (_rank(ranked[self.size]), ranked[self.size])
+        self.counts = {value: self.counts[value] for value in ranked[: self.size]}
 
     def merged(self, other: Sample) -> Sample:
-        """One sample of what both have seen: every value while they fit in ``size``; else
-        ``size`` values drawn (seeded) from the two, each in proportion to what it saw: a
-        uniform sample of both, not the one a single pass would have kept."""
+        """The sample of ``self``'s series and ``other``'s together: exactly the one a single
+        pass over both would keep (the two must have the same ``size``)."""
         merged = Sample(self.size)
         merged.seen = self.seen + other.seen
-        if merged.seen <= self.size:
-            merged.values = self.values + other.values
-            return merged
-        rng = random.Random(0)
-        mine = max(self.size - len(other.values), min(round(self.size * self.seen / merged.seen), len(self.values)))
-        merged.values = rng.sample(self.values, mine) + rng.sample(
-            other.values, min(self.size - mine, len(other.values))
-        )
-        merged.next = merged.seen  # the next value added may be kept, as in a full sample
+        limits = [limit for limit in (self.limit, other.limit) if limit is not None]
+        merged.limit = min(limits) if limits else None
+        counts = dict(self.counts)
+        for value, n in other.counts.items():
+            counts[value] = counts.get(value, 0) + n
+        if merged.limit is not None:  # what the other side could not see past its limit goes too
+            limit = merged.limit
+            counts = {value: n for value, n in counts.items() if (_rank(value), value) < limit}
+        merged.counts = counts
+        if len(counts) >= 2 * self.size:
+            merged._trim()
         return merged
 
-    def _draw_weight(self) -> float:
-        assert self.random is not None
-        return math.exp(math.log(self.random.random() or _TINY) / self.size)
+    def kept(self) -> list[tuple[float, int]]:
+        """The values kept, ascending, each with how many times it was seen."""
+        self._trim()
+        return sorted(self.counts.items())
 
-    def _gap(self) -> int:
-        """How many values to pass over before the next one is kept."""
-        assert self.random is not None
-        if self.weight >= 1.0:
-            return 0
-        return int(math.log(self.random.random() or _TINY) / math.log1p(-self.weight))
+    @property
+    def values(self) -> list[float]:
+        """The values kept, ascending, each as many times as it was seen."""
+        return [value for value, n in self.kept() for _ in range(n)]
+
+    def quantile(self, fraction: float) -> float | None:
+        """The ``fraction`` percentile of the values kept (each as many times as it was seen),
+        interpolated as :func:`~sentry_mirror.core.stats.interpolated`; None when empty."""
+        kept = self.kept()
+        total = sum(n for _, n in kept)
+        if not total:
+            return None
+        position = (total - 1) * fraction
+        low = int(position)
+        high = min(low + 1, total - 1)
+        below, above = _nth(kept, low), _nth(kept, high)
+        return below + (above - below) * (position - low)
 
 
-_TINY = 5e-324  # random() can return 0.0, whose logarithm does not exist
+def _nth(kept: Iterable[tuple[float, int]], index: int) -> float:
+    """The ``index``-th value (from 0) of the series ``kept`` stands for."""
+    for value, n in kept:
+        if index < n:
+            return value
+        index -= n
+    raise IndexError(index)
