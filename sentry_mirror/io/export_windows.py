@@ -169,9 +169,11 @@ def write_snapshot(parts: Iterable[Spooled], path: Path, query: Query) -> Export
         batch: list[bytes] = []
         for part in parts:
             for kind, key, chunks in entries(part.path):
-                if kind == REQUEST:
-                    kept.add(key)
-                elif not everything and key not in kept:
+                if everything:
+                    pass
+                elif kind == REQUEST:
+                    kept.add(key)  # memory: the ids of the requests kept, as with_answers keeps them
+                elif key not in kept:
                     continue
                 batch.append(b"".join(chunk for chunk in chunks if isinstance(chunk, bytes)))
                 answers += kind == ANSWER
