@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sentry_mirror.core.grouping import Grouper
 from sentry_mirror.io import parallel
 from sentry_mirror.io.snapshot import expand
 from sentry_mirror.ui.cli import cli
@@ -61,3 +62,13 @@ def test_the_windows_are_many(capture: Path) -> None:
     """The capture is cut into windows (else the tests above prove nothing)."""
     windows, note = parallel.plan(expand([capture]), 2)
     assert len(windows) > 3 and note is None
+
+
+def test_a_grouper_past_a_bound_has_the_capture_read_again_by_one_process(
+    capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merges: list[int] = []
+    monkeypatch.setattr(Grouper, "truncated", property(lambda self: True))
+    monkeypatch.setattr(Grouper, "merge", lambda self, other: merges.append(1))
+    one, two = outputs("group", str(capture), "--json")
+    assert one == two and 0 == one[0] and merges  # merged wrong, read again right
