@@ -34,7 +34,7 @@ import heapq
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -380,7 +380,7 @@ def map_windows(
     on_warning: Warn = ignore,
     on_progress: Progress = ignore,
     on_note: Warn = ignore,
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """``work`` (a top-level function) on each window of ``files``, by ``jobs`` processes;
     its results in window order (see the module)."""
     windows, note = plan(files, jobs, answers=answers)
@@ -393,7 +393,7 @@ def map_windows(
 
 
 def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback], T],
-            on_warning: Warn, on_progress: Progress, on_note: Warn) -> Iterator[T]:  # fmt: skip
+            on_warning: Warn, on_progress: Progress, on_note: Warn) -> Generator[T, None, None]:  # fmt: skip
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(windows)), mp_context=_context(), initializer=_quiet)
     pending: deque[Future[tuple[T | None, Feedback, MirrorError | None]]] = deque()
     queued = iter(windows)

@@ -110,7 +110,7 @@ def reading_windows(
     if query is not None and query.limit is not None:
         jobs = 1
     with _progress(files, err) as on_progress:
-        yield map_windows(
+        partials = map_windows(
             files,
             jobs,
             work,
@@ -119,6 +119,10 @@ def reading_windows(
             on_progress=on_progress,
             on_note=lambda message: err.print(text(message, style="dim"), soft_wrap=True),
         )
+        try:
+            yield partials
+        finally:
+            partials.close()  # the workers stop now, also when the caller failed
 
 
 def window_records(
