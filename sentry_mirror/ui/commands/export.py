@@ -75,7 +75,7 @@ _REDACT_ONLY = ("redact_key_file", "pii_rules", "fixtures")
     type=click.Path(file_okay=False, path_type=Path),
     help="With --redact: one .envelope per SDK and item type, and manifest.json, into this directory.",
 )
-@jobs_option()  # type: ignore[untyped-decorator]  # jobs_option gives Any
+@jobs_option()
 @click.pass_obj
 def export_command(
     env: Env,

@@ -57,7 +57,7 @@ _OWN_OPTIONS = ("item_types", "limit")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the biggest groups.")
 @filter_options(without=_OWN_OPTIONS)
-@jobs_option()  # type: ignore[untyped-decorator]  # jobs_option gives Any
+@jobs_option()
 @click.pass_obj
 def group_command(
     env: Env,
