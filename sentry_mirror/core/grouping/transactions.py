@@ -111,7 +111,7 @@ class _TransactionBuilder:
         if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
         self.last_seen = max(self.last_seen, other.last_seen)
-        self.durations = self.durations.merged(other.durations)
+        self.durations.merge(other.durations)
 
 
 def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:

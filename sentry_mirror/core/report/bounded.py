@@ -9,21 +9,17 @@ Merging (``merge``) combines an aggregate with another of its kind that was fed 
 records. For a :class:`Capped`, the keys kept are those reading the records of ``self`` then
 those of ``other`` would have kept (the first met), and the counts are that pass's unless
 ``other`` is ``truncated``: then a key of ``self`` that ``other`` met only past its limit
-misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
-exactly while both samples together hold at most their size; beyond, the merged sample is
-``size`` values drawn from the two samples in proportion to the values each has seen
-(seeded, :meth:`~sentry_mirror.core.grouping.Sample.merged`), a uniform sample of the union
-but not the one a single pass would have kept.
+misses those counts. A :class:`Reservoir` merges exactly: count, total, maximum and its
+sample (:meth:`~sentry_mirror.core.grouping.Sample.merge`: what one pass would have kept).
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+
+from sentry_mirror.core.grouping import Sample
 
 #: Distinct keys per counter (endpoints, SDKs, minutes, headers …); further keys are not counted.
 MAX_KEYS = 10_080  # a week of minutes
@@ -70,29 +66,27 @@ def _capped(limit: int, truncated: bool, counts: dict[str, int]) -> Capped:
 
 class Reservoir:
     """Count, total and maximum of a series, and a sample of it for percentiles that merges
-    exactly. ``count`` may also count members without a value (a span with no duration).
-
-    The sample holds the distinct values met with how often each was met, up to ``size``
-    distinct values: then those of the lowest priority, a fixed hash of the value (so the
-    values kept do not depend on the order met, or on how the series was split: a value
-    kept is counted from its first time, as it was kept then). Percentiles weigh each
-    value by its count: exact while the series has at most ``size`` distinct values.
-    The total is summed in millionths (integers), so it does not depend on the order either.
+    exactly (:class:`~sentry_mirror.core.grouping.Sample`). ``count`` may also count members
+    without a value (a span with no duration). The total is summed in millionths (integers),
+    so it does not depend on the order either.
     """
 
-    __slots__ = ("count", "counts", "heap", "maximum", "micros", "size")
+    __slots__ = ("count", "maximum", "micros", "sample")
 
     def __init__(self, size: int = RESERVOIR_SIZE) -> None:
         self.count = 0
         self.micros = 0
         self.maximum: float | None = None
-        self.size = size
-        self.counts: dict[float, int] = {}
-        self.heap: list[tuple[int, float]] = []  # (-priority, value) of the kept values, once full
+        self.sample = Sample(size)
 
     @property
     def total(self) -> float:
         return self.micros / 1_000_000
+
+    @property
+    def counts(self) -> dict[float, int]:
+        """The values of the sample, with how often each was met."""
+        return self.sample.counts
 
     def add(self, value: float) -> None:
         self.count += 1
@@ -100,24 +94,7 @@ class Reservoir:
         maximum = self.maximum
         if maximum is None or value > maximum:
             self.maximum = value
-        self._keep(value, 1)
-
-    def _keep(self, value: float, times: int) -> None:
-        counts = self.counts
-        seen = counts.get(value)
-        if seen is not None:
-            counts[value] = seen + times
-        elif len(counts) < self.size:
-            counts[value] = times
-            if len(counts) == self.size:
-                self.heap = [(-_priority(v), v) for v in counts]
-                heapq.heapify(self.heap)
-        elif value == value:  # not NaN
-            priority = _priority(value)
-            if priority < -self.heap[0][0]:
-                _, dropped = heapq.heapreplace(self.heap, (-priority, value))
-                del counts[dropped]
-                counts[value] = times
+        self.sample.add(value)
 
     def merge(self, other: Reservoir) -> None:
         """Add ``other``'s series: the same figures as one pass over both."""
@@ -125,21 +102,11 @@ class Reservoir:
         self.micros += other.micros
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
-        for value, times in other.counts.items():
-            self._keep(value, times)
+        self.sample.merge(other.sample)
 
     def percentile(self, fraction: float) -> float | None:
-        """Linear interpolation between the closest ranks (as :func:`~sentry_mirror.core.stats.interpolated`)
-        over the sample, each value counted as often as it was met."""
-        if not self.counts:
-            return None
-        ordered = sorted(self.counts.items())
-        ends = list(itertools.accumulate(times for _, times in ordered))
-        position = (ends[-1] - 1) * fraction
-        low = int(position)
-        below = ordered[bisect.bisect_right(ends, low)][0]
-        above = ordered[bisect.bisect_right(ends, min(low + 1, ends[-1] - 1))][0]
-        return below + (above - below) * (position - low)
+        """:meth:`Sample.quantile <sentry_mirror.core.grouping.Sample.quantile>` of the sample."""
+        return self.sample.quantile(fraction)
 
     def to_json(self) -> Json:
         p50, p95 = self.percentile(0.5), self.percentile(0.95)
@@ -150,11 +117,6 @@ class Reservoir:
             "max": num(self.maximum) if self.maximum is not None else None,
             "total": num(self.total),
         }
-
-
-def _priority(value: float) -> int:
-    """A fixed pseudo-random priority for a value (Python's hash of a number is not salted)."""
-    return (hash(value) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
 
 
 def merge_tables(mine: dict[str, T], theirs: Mapping[str, T], limit: int, make: Callable[[], T],

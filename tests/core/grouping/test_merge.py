@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,8 +138,8 @@ def test_a_sample_cut_anywhere_merges_into_the_single_pass(values: list[float], 
     bounds = [0, *sorted(min(cut, len(values)) for cut in cuts), len(values)]
     merged = Sample(size)
     for start, end in itertools.pairwise(bounds):
-        merged = merged.merged(_sample(values[start:end], size))
-    assert (whole.seen, whole.kept()) == (merged.seen, merged.kept())
+        merged.merge(pickle.loads(pickle.dumps(_sample(values[start:end], size))))
+    assert (whole.seen, whole.counts) == (merged.seen, merged.counts)
     for fraction in (0.0, 0.5, 0.95, 1.0):
         assert whole.quantile(fraction) == merged.quantile(fraction)
 
@@ -148,5 +149,8 @@ def test_a_sample_keeps_every_distinct_value_up_to_its_size_with_its_repeats() -
     assert ([1.0, 2.0, 3.0, 3.0, 3.0], 5) == (sample.values, sample.seen)
     assert (3.0, 1.0, 3.0) == (sample.quantile(0.5), sample.quantile(0), sample.quantile(1))
     over = _sample([float(n) for n in range(10)] + [4.0] * 5, 3)
-    assert (15, 3) == (over.seen, len(over.kept()))
+    assert (15, 3) == (over.seen, len(over.counts))
+    assert over.counts.get(4.0, 6) == 6  # kept with every repeat, or not at all
     assert Sample(3).quantile(0.5) is None
+    ties = [_sample(order, 1).counts for order in ([0.0, -0.0], [-0.0, 0.0], [float("nan"), 0.0])]
+    assert [{0.0: 2}, {0.0: 2}, {0.0: 1}] == ties
