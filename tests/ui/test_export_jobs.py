@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sentry_mirror.io import parallel
 from sentry_mirror.ui.cli import cli
 from tests.factories import REAL_CAPTURES, write_interleaved_capture
+from tests.helpers import require_relay
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 
@@ -75,6 +76,14 @@ def test_jobs_2_writes_what_jobs_1_writes(
     assert 0 == one[0] and one[3], one
     assert one == two
     assert [] == list(small_windows.glob("sentry-mirror-export-*"))  # the spools are gone
+
+
+def test_sentry_s_own_scrubber_in_every_worker(capture: Path, key_file: Path, tmp_path: Path) -> None:
+    require_relay()
+    one, two = exports(
+        tmp_path, "-o", str(capture), "--redact", "--redact-key-file", str(key_file), "--pii-engine", "relay"
+    )
+    assert 0 == one[0] and one == two
 
 
 def test_the_committed_captures(key_file: Path, tmp_path: Path) -> None:
