@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sentry_mirror.core import checks, record
 from sentry_mirror.core.record import dumps
-from sentry_mirror.errors import MirrorError
+from sentry_mirror.errors import EnvelopeError, MirrorError
 from sentry_mirror.io import parallel
 from sentry_mirror.io.frames import frame_index, head_time
 from sentry_mirror.io.parallel import Feedback, Window, map_windows, plan, read_window
@@ -253,6 +253,20 @@ def failing(window: Window, feedback: Feedback) -> int:
     return window.index
 
 
+def envelope_failing(window: Window, feedback: Feedback) -> int:
+    if window.index == 1:
+        raise EnvelopeError("unexpected end of file", offset=3)
+    return window.index
+
+
+def test_an_error_keeps_its_class_text_and_exit_code(tmp_path: Path) -> None:
+    path = write(tmp_path / name("a"), records(60))
+    with pytest.raises(EnvelopeError) as raised:
+        list(map_windows(expand([path]), 2, envelope_failing))
+    assert str(raised.value) == "invalid event envelope: unexpected end of file at byte 3"
+    assert raised.value.exit_code == 3
+
+
 def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
     path = write(tmp_path / name("a"), records(60))
     with pytest.raises(MirrorError, match="ended unexpectedly"):
@@ -269,7 +283,8 @@ def test_an_error_in_a_window_comes_after_the_warnings_before_it(tmp_path: Path)
 
 
 def sleeping(window: Window, feedback: Feedback) -> int:
-    time.sleep(30)
+    if window.index:
+        time.sleep(60)
     return window.index
 
 
@@ -283,8 +298,8 @@ def test_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path) -> None:
             from tests.io.test_parallel import sleeping
             parallel.MIN_WINDOW = 1
             try:
-                for _ in parallel.map_windows(expand([{str(path)!r}]), 2, sleeping, on_note=print):
-                    pass
+                for _ in parallel.map_windows(expand([{str(path)!r}]), 2, sleeping):
+                    print("ready", flush=True)  # the pool is up, a worker is asleep in window 1
             except KeyboardInterrupt:
                 sys.exit(130)
         """)
@@ -292,15 +307,28 @@ def test_ctrl_c_stops_the_workers_without_a_traceback(tmp_path: Path) -> None:
         [sys.executable, "-c", script],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, as a terminal's job: Ctrl-C reaches them all
     )
-    time.sleep(2.5)  # the pool is up and the workers are sleeping
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
     started = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=20)
-    assert process.returncode == 130 and time.monotonic() - started < 10
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - started < 15
     assert b"Traceback" not in err, err.decode()
+    assert not alive(process.pid), "a worker was left behind"
+
+
+def alive(group: int, wait: float = 10.0) -> list[str]:
+    """The processes of ``group`` still running (not zombies) after up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        listing = subprocess.run(["ps", "-o", "stat=,args=", "-g", str(group)], capture_output=True, text=True)
+        running = [line for line in listing.stdout.splitlines() if line.strip() and not line.lstrip().startswith("Z")]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)
 
 
 def test_the_checks_of_the_written_files_hold(tmp_path: Path) -> None:
