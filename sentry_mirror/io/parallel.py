@@ -55,7 +55,7 @@ T = TypeVar("T")
 #: the least in a window (a second of work or so).
 MIN_WINDOW = 2 << 20
 #: The most compressed bytes in one window (a window's partial result is held whole).
-MAX_WINDOW = 64 << 20
+MAX_WINDOW = 32 << 20
 #: Windows per job, so that a slow window does not leave the other processes idle.
 WINDOWS_PER_JOB = 4
 NOTE_UNORDERED = "a writer's records are not in time order (a clock step?): the rest is read by one process"
