@@ -454,3 +454,46 @@ def make_sdk_record(
     if scripted is not None:
         entry["scripted"] = scripted
     return entry
+
+
+#: The real captures committed with the project: three SDKs' samples and the v1 golden file.
+REAL_CAPTURES = (
+    *sorted((Path(__file__).parents[1] / "snapshots").glob("sample-*.jsonl.zst")),
+    Path(__file__).parent / "data" / "v1-sentry-python-2.75.0.jsonl.zst",
+)
+
+
+def write_interleaved_capture(
+    directory: Path, *, copies: int = 6, writers: int = 3, frame_size: int = 4096, answers: bool = True
+) -> Path:
+    """A capture of several writers into ``directory`` (made), for ``--jobs`` tests: the
+    records of :data:`REAL_CAPTURES` ``copies`` times over, with fresh ids and times (every
+    third time shared by two records: ties across writers), dealt to ``writers`` writers in
+    turn, each a file of many small frames; with ``answers``, an answer record (forward
+    mode) after every fifth request, in the next writer's file."""
+    from datetime import timedelta
+
+    from sentry_mirror.io.snapshot import SnapshotWriter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    originals = [r.data for path in REAL_CAPTURES for r in iter_records([path])]
+    per_writer: list[list[dict[str, Any]]] = [[] for _ in range(writers)]
+    number = 0
+    for copy in range(copies):
+        for data in originals:
+            at = T0 + timedelta(milliseconds=100 * (number - number // 3))
+            entry = {**data, "id": f"{copy:08x}{number:024x}", "received_at": record.format_time(at)}
+            per_writer[number % writers].append(entry)
+            if answers and number % 5 == 0:
+                reply = make_answer(entry, answered_at=at + timedelta(milliseconds=50))
+                per_writer[(number + 1) % writers].append(reply)
+            number += 1
+    for index, entries in enumerate(per_writer):
+        entries.sort(key=lambda entry: entry["received_at"])
+        path = directory / f"2026-11-23T10-00-00Z-host{index}-{100 + index}.jsonl.zst"
+        with path.open("wb") as fo:
+            writer = SnapshotWriter(fo, frame_size=frame_size)
+            for start in range(0, len(entries), 4):
+                writer.write(entries[start : start + 4])
+            writer.close()
+    return directory

@@ -4,17 +4,18 @@ environment."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from sentry_mirror.core import answer, bodies, redact
+from sentry_mirror.core import answer, bodies, pii, redact
 from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.pii.pseudonym import KEY_SIZE
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
@@ -34,7 +35,8 @@ class Exported:
     answers: int = 0  # answer records (forward mode), written after their requests
 
 
-def _create(path: Path) -> int:
+def create(path: Path) -> int:
+    """A new owner-only file for the export (:func:`create_private`), its descriptor."""
     try:
         return create_private(path)
     except MirrorError as exc:
@@ -60,7 +62,7 @@ def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: 
     """Write ``records`` (requests, and answer records) into a new snapshot file
     (owner-readable only), as read, streaming."""
     written = answers = 0
-    with os.fdopen(_create(path), "wb") as fo:
+    with os.fdopen(create(path), "wb") as fo:
         writer = SnapshotWriter(fo)
         batch: list[Mapping[str, Any]] = []
         for data in records:
@@ -92,7 +94,7 @@ def export_envelopes(
             continue
         path = directory / envelope_name(data, index)
         try:
-            with os.fdopen(_create(path), "wb") as fo:
+            with os.fdopen(create(path), "wb") as fo:
                 for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
                     fo.write(chunk)
         except DecodeError as exc:  # a body kept compressed that does not decode (a damaged record)
@@ -156,6 +158,29 @@ def _key_file(path: Path, warn: Callable[[str], None]) -> bytes:
     return raw
 
 
+@dataclass(frozen=True)
+class Redaction:
+    """How an export redacts, chosen once (the key read once, by the parent) and given to
+    each worker of ``--jobs``, which makes the same :class:`~sentry_mirror.core.redact.Redactor`
+    from it (:meth:`redactor`). The key is never shown (``repr``)."""
+
+    key: bytes = field(repr=False)
+    attachments: str
+    relay: bool = False  # Sentry's own scrubber too (sentry-relay)
+    rules: str | None = None  # a Relay PII config (--pii-rules), as text
+
+    def redactor(self) -> redact.Redactor:
+        """The redactor (made once per process for this redaction)."""
+        return _redactor(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _redactor(redaction: Redaction) -> redact.Redactor:
+    relay = redact.RelayEngine(redaction.rules) if redaction.relay or redaction.rules is not None else None
+    parts = redact.BodyRedactor(redact.Pseudonyms(redaction.key), redaction.attachments, relay)
+    return redact.Redactor(parts, pii.RELAY_ENGINE if relay is not None else pii.ENGINE)
+
+
 def export_redacted(records: Iterable[Mapping[str, Any]], path: Path, redactor: redact.Redactor) -> Exported:
     """:func:`export_snapshot` of the records redacted (docs/redaction.md)."""
     return export_snapshot((redactor.record(dict(data)) for data in records), path)
@@ -170,11 +195,23 @@ def export_fixtures(
 ) -> Exported:
     """One redacted ``.envelope`` per SDK and item type in ``directory`` (owner-only), and
     ``manifest.json`` listing them."""
+    requests = (redactor.record(dict(data)) for data in records if not answer.is_answer(data))
+    return write_fixtures(redact.examples(requests), directory, redactor, warn=warn)
+
+
+def write_fixtures(
+    found: Iterable[redact.Example],
+    directory: Path,
+    redactor: redact.Redactor,
+    *,
+    warn: Callable[[str], None] = _ignore,
+) -> Exported:
+    """The fixtures of the examples ``found`` (:func:`~sentry_mirror.core.redact.named`)
+    written into ``directory`` (owner-only), and ``manifest.json``."""
     private_directory(directory, warn=warn)
     written: list[redact.Fixture] = []
-    requests = (redactor.record(dict(data)) for data in records if not answer.is_answer(data))
     try:
-        for fixture in redact.pick(requests):
+        for fixture in redact.named(found):
             write_new(directory / fixture.name, fixture.body)
             written.append(fixture)
     except BaseException:

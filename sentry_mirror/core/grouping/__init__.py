@@ -41,7 +41,7 @@ The modules, in the order an event meets them:
 ``transactions``  transactions by name and op, with percentiles (``sample``: the reservoir)
 """
 
-from sentry_mirror.core.grouping.compare import Comparison, Flow, PairComparison, compare
+from sentry_mirror.core.grouping.compare import Comparer, Comparison, Flow, PairComparison, compare
 from sentry_mirror.core.grouping.components import NO_GROUPING_INFO
 from sentry_mirror.core.grouping.event_parts import event_frames, exceptions_of, frames_of
 from sentry_mirror.core.grouping.fingerprint import group_hash
@@ -85,6 +85,7 @@ __all__ = [
     "OTHER_GROUPS",
     "RESERVOIR_SIZE",
     "STRATEGIES",
+    "Comparer",
     "Comparison",
     "Flow",
     "Group",

@@ -84,6 +84,44 @@ def _pair(
     )
 
 
+class Comparer:
+    """Several strategies over the same events, pushed one at a time (``add``), mergeable
+    (``merge``: as if ``other``'s events were read after, exact unless :attr:`truncated`);
+    :meth:`result` at the end. :func:`compare` uses it."""
+
+    def __init__(self, strategies: Sequence[str], max_ids: int = MAX_IDS) -> None:
+        self.names = tuple(dict.fromkeys(strategies))
+        if len(self.names) < 2:
+            raise ValueError("compare needs two or more different strategies")
+        self.groupers = [Grouper(name, max_ids) for name in self.names]
+        self.joint: Counter[tuple[str, ...]] = Counter()  # one cell per distinct combination of groups
+
+    def add(self, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+        self.joint[tuple([grouper.add(event, data) for grouper in self.groupers])] += 1
+
+    @property
+    def truncated(self) -> bool:
+        return any(grouper.truncated for grouper in self.groupers)
+
+    def merge(self, other: Comparer) -> None:
+        for mine, theirs in zip(self.groupers, other.groupers, strict=True):
+            mine.merge(theirs)
+        self.joint.update(other.joint)
+
+    def result(self) -> Comparison:
+        names = self.names
+        groups = {name: tuple(grouper.groups()) for name, grouper in zip(names, self.groupers, strict=True)}
+        pairs = []
+        for i, a in enumerate(names):
+            for j in range(i + 1, len(names)):
+                b = names[j]
+                cells: Counter[tuple[str, str]] = Counter()
+                for hashes, events in self.joint.items():
+                    cells[(hashes[i], hashes[j])] += events
+                pairs.append(_pair(a, b, groups[a], groups[b], cells))
+        return Comparison(strategies=names, groups=groups, pairs=tuple(pairs))
+
+
 def compare(
     records: Iterable[RecordLike],
     strategies: Sequence[str],
@@ -93,23 +131,6 @@ def compare(
 ) -> Comparison:
     """Group the error events of ``records`` with each of ``strategies`` (two or more
     names from :data:`STRATEGIES`) in one pass, and say where each pair splits or merges."""
-    names = tuple(dict.fromkeys(strategies))
-    if len(names) < 2:
-        raise ValueError("compare needs two or more different strategies")
-    groupers = [Grouper(name, max_ids) for name in names]
-    joint: Counter[tuple[str, ...]] = Counter()  # one cell per distinct combination of groups
-
-    def add(event: dict[str, Any], data: Mapping[str, Any]) -> None:
-        joint[tuple([grouper.add(event, data) for grouper in groupers])] += 1
-
-    each_event(records, ERRORS, add, malformed)
-    groups = {name: tuple(grouper.groups()) for name, grouper in zip(names, groupers, strict=True)}
-    pairs = []
-    for i, a in enumerate(names):
-        for j in range(i + 1, len(names)):
-            b = names[j]
-            cells: Counter[tuple[str, str]] = Counter()
-            for hashes, events in joint.items():
-                cells[(hashes[i], hashes[j])] += events
-            pairs.append(_pair(a, b, groups[a], groups[b], cells))
-    return Comparison(strategies=names, groups=groups, pairs=tuple(pairs))
+    comparer = Comparer(strategies, max_ids)
+    each_event(records, ERRORS, comparer.add, malformed)
+    return comparer.result()

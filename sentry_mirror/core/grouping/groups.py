@@ -164,6 +164,7 @@ class _GroupBuilder:
         "hash",
         "last_seen",
         "levels",
+        "levels_dropped",
         "max_ids",
         "platforms",
         "record_ids",
@@ -181,6 +182,7 @@ class _GroupBuilder:
         self.users: set[str] = set()
         self.first_seen = self.last_seen = ""
         self.levels: Counter[str] = Counter()
+        self.levels_dropped = False  # a level met past MAX_VALUES was not counted
         self.title = event_title(event) or UNLABELED
         self.culprit = culprit(event)
         self.sdks: dict[str, None] = {}
@@ -194,15 +196,12 @@ class _GroupBuilder:
         self.count += 1
         received = data.get("received_at") or ""
         # format_time writes fixed-width UTC strings: they compare like the times they hold
-        if received < self.first_seen or not self.first_seen:
+        if received and (not self.first_seen or received < self.first_seen):
             self.first_seen = received
         self.last_seen = max(self.last_seen, received)
         if len(self.users) < MAX_USERS and (user := _user_key(event, data)) is not None:
             self.users.add(user)
-        level = _level(event)
-        levels = self.levels
-        if level in levels or level in _SEVERITY or len(levels) < MAX_VALUES:
-            levels[level] = levels.get(level, 0) + 1
+        self._count_level(_level(event), 1)
         _remember(self.sdks, _sdk(event, data))
         _remember(self.platforms, event.get("platform"))
         _remember(self.releases, event.get("release"))
@@ -211,9 +210,17 @@ class _GroupBuilder:
             self.event_ids.append(_event_id(event, data))
             self.record_ids.append(str(data.get("id") or ""))
 
+    def _count_level(self, level: str, n: int) -> None:
+        levels = self.levels
+        if level in levels or level in _SEVERITY or len(levels) < MAX_VALUES:
+            levels[level] = levels.get(level, 0) + n
+        else:
+            self.levels_dropped = True
+
     def merge(self, other: _GroupBuilder) -> None:
-        """Add ``other``'s events (of this group, read after this one's): exact but for the
-        users, values and levels ``other`` met past its limits."""
+        """Add ``other``'s events (of this group, read after this one's): what a single pass
+        would have given, unless ``other`` dropped a level (``levels_dropped``) this one
+        counts. (Users: the count is exact, as it is capped; values: the first met.)"""
         self.count += other.count
         if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
@@ -222,10 +229,9 @@ class _GroupBuilder:
             if len(self.users) >= MAX_USERS:
                 break
             self.users.add(user)
-        levels = self.levels
         for level, n in other.levels.items():
-            if level in levels or level in _SEVERITY or len(levels) < MAX_VALUES:
-                levels[level] = levels.get(level, 0) + n
+            self._count_level(level, n)
+        self.levels_dropped = self.levels_dropped or other.levels_dropped
         for mine, theirs in ((self.sdks, other.sdks), (self.platforms, other.platforms),
                              (self.releases, other.releases), (self.environments, other.environments)):  # fmt: skip
             for value in theirs:
@@ -288,10 +294,17 @@ class Grouper:
         builder.title = f"the events of further groups (over {self.max_groups:,})"
         builder.culprit = None
 
+    @property
+    def truncated(self) -> bool:
+        """Whether a bound was hit past which :meth:`merge` may differ from a single pass:
+        events went to :data:`OTHER_GROUPS`, or a group dropped a level past
+        :data:`MAX_VALUES`. A reader that merges parts reads again in one pass then."""
+        return OTHER_GROUPS in self.builders or any(b.levels_dropped for b in self.builders.values())
+
     def merge(self, other: Grouper) -> None:
-        """Add ``other``'s groups (same strategy, its events read after this one's). Its new
-        groups past ``max_groups`` go to :data:`OTHER_GROUPS`; exact unless ``other`` had
-        groups there itself (their events stay there, whatever this grouper holds)."""
+        """Add ``other``'s groups (same strategy, its events read after this one's): exactly
+        what a single pass would have given, unless either is :attr:`truncated` (past
+        ``max_groups``, its new groups go to :data:`OTHER_GROUPS`, in group order)."""
         merged: set[str] = set()
         for values, digest in other.digests.items():  # in the order first met
             if digest in merged or (digest not in self.builders and len(self.digests) >= self.max_groups):

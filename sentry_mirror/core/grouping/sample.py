@@ -1,74 +1,81 @@
-"""A uniform, seeded sample of a series of numbers of any length (a reservoir)."""
+"""A bounded sample of a series of numbers of any length that merges exactly: the one sample
+``group`` (transaction durations) and the report (:class:`~sentry_mirror.core.report.bounded.Reservoir`) keep."""
 
 from __future__ import annotations
 
-import math
-import random
+import bisect
+import heapq
+import itertools
+
+
+def _priority(value: float) -> int:
+    """A fixed pseudo-random priority for a value: the same in every process (Python's hash
+    of a number is not salted, and is the same for ``1`` and ``1.0``, as a dict key is)."""
+    return (hash(value) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
 
 
 class Sample:
-    """A uniform sample of at most ``size`` values of a series, seeded: the same input gives
-    the same sample. ``seen`` counts every value added.
+    """The distinct values of a series with how often each was met, up to ``size`` distinct
+    values; past that, the ``size`` first in a fixed order (:func:`_priority`, then the
+    value), each with every time it was met. ``seen`` counts every value added.
 
-    Li's algorithm L: once the sample is full, the number of values to pass over before the
-    next one is kept is drawn at once, so a long series costs a comparison per value, not a
-    random number."""
+    What is kept depends on the values met, never on their order or on how the series was
+    cut: :meth:`merge` gives exactly what one pass over both series gives (``--jobs``). A
+    value dropped never comes back (it is past every value kept since), so a value kept is
+    counted from its first time. Percentiles (:meth:`quantile`) weigh each value by its
+    count: exact while the series has at most ``size`` distinct values; past that, from a
+    uniform sample of the distinct values (a value repeated very often is kept or left with
+    all its repeats)."""
 
-    __slots__ = ("next", "random", "seen", "size", "values", "weight")
+    __slots__ = ("counts", "heap", "seen", "size")
 
     def __init__(self, size: int) -> None:
         self.seen = 0
         self.size = size
-        self.values: list[float] = []
-        self.random: random.Random | None = None  # made when the sample first overflows: most never do
-        self.weight = 0.0
-        self.next = size  # the index (in ``seen``) of the next value that may be kept
+        self.counts: dict[float, int] = {}
+        self.heap: list[tuple[int, float]] = []  # (-priority, -value) of the values kept, once full
 
     def add(self, value: float) -> None:
-        seen = self.seen
-        self.seen = seen + 1
-        if seen < self.size:
-            self.values.append(value)
-        elif seen >= self.next:
-            self._keep(seen, value)
+        self.seen += 1
+        self._keep(value, 1)
 
-    def _keep(self, seen: int, value: float) -> None:
-        if self.random is None:
-            self.random = random.Random(0)
-            self.weight = self._draw_weight()
-            self.next = seen + self._gap()
-        if seen == self.next:
-            self.values[self.random.randrange(self.size)] = value
-            self.weight *= self._draw_weight()
-            self.next = seen + 1 + self._gap()
+    def _keep(self, value: float, times: int) -> None:
+        counts = self.counts
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + times
+        elif value != value:  # NaN: no place in an order
+            return
+        elif len(counts) < self.size:
+            counts[value] = times
+            if len(counts) == self.size:
+                self.heap = [(-_priority(v), -v) for v in counts]
+                heapq.heapify(self.heap)
+        elif (key := (-_priority(value), -value)) > self.heap[0]:  # before the last one kept
+            _, dropped = heapq.heapreplace(self.heap, key)
+            del counts[-dropped]
+            counts[value] = times
 
-    def merged(self, other: Sample) -> Sample:
-        """One sample of what both have seen: every value while they fit in ``size``; else
-        ``size`` values drawn (seeded) from the two, each in proportion to what it saw: a
-        uniform sample of both, not the one a single pass would have kept."""
-        merged = Sample(self.size)
-        merged.seen = self.seen + other.seen
-        if merged.seen <= self.size:
-            merged.values = self.values + other.values
-            return merged
-        rng = random.Random(0)
-        mine = max(self.size - len(other.values), min(round(self.size * self.seen / merged.seen), len(self.values)))
-        merged.values = rng.sample(self.values, mine) + rng.sample(
-            other.values, min(self.size - mine, len(other.values))
-        )
-        merged.next = merged.seen  # the next value added may be kept, as in a full sample
-        return merged
+    def merge(self, other: Sample) -> None:
+        """Add ``other``'s series (the same ``size``), as if read after this one's."""
+        self.seen += other.seen
+        for value, times in other.counts.items():
+            self._keep(value, times)
 
-    def _draw_weight(self) -> float:
-        assert self.random is not None
-        return math.exp(math.log(self.random.random() or _TINY) / self.size)
+    @property
+    def values(self) -> list[float]:
+        """The values kept, ascending, each as many times as it was met."""
+        return [value for value, n in sorted(self.counts.items()) for _ in range(n)]
 
-    def _gap(self) -> int:
-        """How many values to pass over before the next one is kept."""
-        assert self.random is not None
-        if self.weight >= 1.0:
-            return 0
-        return int(math.log(self.random.random() or _TINY) / math.log1p(-self.weight))
-
-
-_TINY = 5e-324  # random() can return 0.0, whose logarithm does not exist
+    def quantile(self, fraction: float) -> float | None:
+        """The ``fraction`` percentile of the values kept, each counted as often as it was
+        met, interpolated as :func:`~sentry_mirror.core.stats.interpolated`; None when empty."""
+        if not self.counts:
+            return None
+        ordered = sorted(self.counts.items())
+        ends = list(itertools.accumulate(times for _, times in ordered))
+        position = (ends[-1] - 1) * fraction
+        low = int(position)
+        below = ordered[bisect.bisect_right(ends, low)][0]
+        above = ordered[bisect.bisect_right(ends, min(low + 1, ends[-1] - 1))][0]
+        return below + (above - below) * (position - low)

@@ -1,5 +1,5 @@
 """Transactions grouped by name and op (:func:`group_transactions`), with duration
-percentiles over a bounded, seeded reservoir of :data:`RESERVOIR_SIZE` durations per group."""
+percentiles over a bounded, seeded sample of :data:`RESERVOIR_SIZE` distinct durations per group."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sentry_mirror.core.grouping.records import TRANSACTION, RecordLike, each_ev
 from sentry_mirror.core.grouping.sample import Sample
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.record import parse_time
-from sentry_mirror.core.stats import interpolated
 
 #: Durations kept per transaction group: percentiles are exact up to this many
 #: transactions, then computed over a uniform random sample of this size.
@@ -73,8 +72,8 @@ def duration_ms(transaction: Mapping[str, Any]) -> float | None:
 @dataclass(frozen=True, slots=True)
 class TransactionGroup:
     """Transactions of one name and op. ``durations`` counts those with a readable duration;
-    ``p50_ms``/``p95_ms`` are exact while it is at most :data:`RESERVOIR_SIZE`, estimated
-    from a uniform sample beyond that (None when no duration was readable)."""
+    ``p50_ms``/``p95_ms`` are exact while at most :data:`RESERVOIR_SIZE` durations differ,
+    estimated from a sample beyond that (:class:`Sample`; None when no duration was readable)."""
 
     name: str
     op: str | None
@@ -100,7 +99,7 @@ class _TransactionBuilder:
 
     def add(self, transaction: Mapping[str, Any], received: str) -> None:
         self.count += 1
-        if not self.first_seen or received < self.first_seen:
+        if received and (not self.first_seen or received < self.first_seen):
             self.first_seen = received
         self.last_seen = max(self.last_seen, received)
         duration = duration_ms(transaction)
@@ -112,7 +111,7 @@ class _TransactionBuilder:
         if other.first_seen and (not self.first_seen or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
         self.last_seen = max(self.last_seen, other.last_seen)
-        self.durations = self.durations.merged(other.durations)
+        self.durations.merge(other.durations)
 
 
 def _transaction_key(transaction: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -170,24 +169,30 @@ class TransactionGrouper:
                 builder = self.builders[key] = _TransactionBuilder(self.reservoir)
         return builder
 
+    @property
+    def truncated(self) -> bool:
+        """Whether past ``max_groups`` names some went to :data:`OTHER_GROUPS`: then a merge
+        may count a name there that a single pass would have counted in its own group."""
+        return (OTHER_GROUPS, None) in self.builders
+
     def merge(self, other: TransactionGrouper) -> None:
-        """Add ``other``'s transactions (read after this one's): past ``max_groups`` names,
-        its new ones are counted under :data:`OTHER_GROUPS`; durations as :meth:`Sample.merged`."""
+        """Add ``other``'s transactions (read after this one's): exactly what a single pass
+        would have given, unless either is :attr:`truncated`."""
         for key, theirs in other.builders.items():
             self._builder(key).merge(theirs)
 
     def groups(self) -> list[TransactionGroup]:
         groups = []
         for (name, op), builder in self.builders.items():
-            ordered = sorted(builder.durations.values)
+            p50, p95 = builder.durations.quantile(0.5), builder.durations.quantile(0.95)
             groups.append(
                 TransactionGroup(
                     name=name,
                     op=op,
                     count=builder.count,
                     durations=builder.durations.seen,
-                    p50_ms=round(interpolated(ordered, 0.5), 3) if ordered else None,
-                    p95_ms=round(interpolated(ordered, 0.95), 3) if ordered else None,
+                    p50_ms=round(p50, 3) if p50 is not None else None,
+                    p95_ms=round(p95, 3) if p95 is not None else None,
                     first_seen=parse_time(builder.first_seen),
                     last_seen=parse_time(builder.last_seen),
                 )

@@ -15,7 +15,7 @@ The modules:
 """
 
 from sentry_mirror.core.redact.body import ATTACHMENT_MODES, DROP, PLACEHOLDER, BodyRedactor, placeholder
-from sentry_mirror.core.redact.fixtures import Fixture, manifest, pick
+from sentry_mirror.core.redact.fixtures import Example, Fixture, examples, manifest, named, pick
 from sentry_mirror.core.redact.record import Redactor
 from sentry_mirror.core.redact.relay_engine import RelayEngine
 from sentry_mirror.core.redact.tokens import Pseudonyms, key_id, parse_key
@@ -25,12 +25,15 @@ __all__ = [
     "DROP",
     "PLACEHOLDER",
     "BodyRedactor",
+    "Example",
     "Fixture",
     "Pseudonyms",
     "Redactor",
     "RelayEngine",
+    "examples",
     "key_id",
     "manifest",
+    "named",
     "parse_key",
     "pick",
     "placeholder",

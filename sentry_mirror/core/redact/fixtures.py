@@ -40,12 +40,23 @@ def _safe(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._") or "unknown"
 
 
-def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
+@dataclass(frozen=True, slots=True)
+class Example:
+    """The first accepted envelope of an (SDK name, item type): a fixture before it is named."""
+
+    sdk: str
+    item_type: str
+    record_id: str
+    event_id: str | None
+    body: bytes
+
+
+def examples(records: Iterable[Mapping[str, Any]]) -> Iterator[Example]:
     """The first accepted envelope of each (SDK name, item type) in ``records`` (redacted
-    ones: the names come from their redacted summaries), as a :class:`Fixture`; an envelope
-    is the example of each type it is the first of. File names are unique (``-2``…)."""
+    ones: the names come from their redacted summaries); an envelope is the example of each
+    type it is the first of. The examples of consecutive parts of a series, one part after
+    the other, go through :func:`named` as the series' own do (``export --jobs``)."""
     seen: set[tuple[str, str]] = set()
-    names: set[str] = set()
     for data in records:
         response = data.get("response")
         status = response.get("status") if isinstance(response, dict) else None
@@ -55,19 +66,38 @@ def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
         if not isinstance(summary, dict) or not isinstance(summary.get("items"), list):
             continue
         sdk = str(summary.get("sdk") or "unknown").split("/")[0]
+        body: bytes | None = None
         for item in summary["items"]:
             kind = canonical_type(str(item.get("type") if isinstance(item, dict) else ""))
             if not kind or (sdk, kind) in seen:
                 continue
             seen.add((sdk, kind))
-            name = base = f"{_safe(sdk)}-{_safe(kind)}"
-            count = 1
-            while name in names:  # two SDK names made safe alike ("my sdk", "my_sdk")
-                count += 1
-                name = f"{base}-{count}"
-            names.add(name)
-            name += ".envelope"
-            yield Fixture(name, sdk, kind, str(data.get("id")), summary.get("event_id"), bodies.whole(data))
+            body = bodies.whole(data) if body is None else body
+            yield Example(sdk, kind, str(data.get("id")), summary.get("event_id"), body)
+
+
+def named(found: Iterable[Example]) -> Iterator[Fixture]:
+    """The first example of each (SDK name, item type) in ``found``, as a :class:`Fixture`
+    with a unique file name (``-2``… when two SDK names are made safe alike)."""
+    seen: set[tuple[str, str]] = set()
+    names: set[str] = set()
+    for example in found:
+        if (example.sdk, example.item_type) in seen:
+            continue
+        seen.add((example.sdk, example.item_type))
+        name = base = f"{_safe(example.sdk)}-{_safe(example.item_type)}"
+        count = 1
+        while name in names:  # two SDK names made safe alike ("my sdk", "my_sdk")
+            count += 1
+            name = f"{base}-{count}"
+        names.add(name)
+        yield Fixture(f"{name}.envelope", example.sdk, example.item_type, example.record_id, example.event_id,
+                      example.body)  # fmt: skip
+
+
+def pick(records: Iterable[Mapping[str, Any]]) -> Iterator[Fixture]:
+    """The fixtures of ``records``: :func:`named` :func:`examples`."""
+    return named(examples(records))
 
 
 def manifest(fixtures: Iterable[Fixture], engine: str, key_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sentry_mirror.errors import CheckFailed
 from sentry_mirror.ui import render_report, render_report_diff, render_report_terminal
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
+from sentry_mirror.ui.params import jobs_option
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
 from sentry_mirror.ui.safe import json_text
 
@@ -51,6 +52,7 @@ _SECTIONS = ("traffic", "fields", "issues", "pii")
     help="Relative size change that counts as a change.",
 )
 @filter_options()
+@jobs_option()
 @click.pass_obj
 def diff_command(
     env: Env,
@@ -62,13 +64,14 @@ def diff_command(
     fail_on: tuple[str, ...],
     coverage_threshold: float,
     size_threshold: float,
+    jobs: int,
     **filters: Any,
 ) -> None:
     """What changed between two captures: counts, SDK versions, issues, fields, personal data, sizes.
 
     A and B are each a snapshot file, a directory or a glob. The filters (the same as
     inspect's) apply to both. With --fail-on, exit 1 when a condition holds (to gate an
-    SDK upgrade in CI).
+    SDK upgrade in CI). --jobs N reads each capture with N processes; the diff is the same.
 
     Examples:
 
@@ -78,8 +81,8 @@ def diff_command(
     """
     wanted = query(filters)
     result = diffing.diff_reports(
-        build((a,), _SECTIONS, report.TOP_GROUPS, wanted, required=True),
-        build((b,), _SECTIONS, report.TOP_GROUPS, wanted, required=True),
+        build((a,), _SECTIONS, report.TOP_GROUPS, wanted, required=True, jobs=jobs),
+        build((b,), _SECTIONS, report.TOP_GROUPS, wanted, required=True, jobs=jobs),
         coverage_threshold=coverage_threshold,
         size_threshold=size_threshold,
     )

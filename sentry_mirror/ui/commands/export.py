@@ -3,6 +3,7 @@ with ``--redact``, personal data replaced by keyed pseudonyms (docs/redaction.md
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -10,18 +11,26 @@ from typing import Any
 import click
 
 from sentry_mirror.core import pii, redact
+from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io import export_windows
 from sentry_mirror.io.export import (
     KEY_ENV,
+    Exported,
+    Redaction,
     export_envelopes,
     export_fixtures,
     export_redacted,
     export_snapshot,
     redaction_key,
+    write_fixtures,
 )
+from sentry_mirror.io.export_windows import Spooled, Task
+from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
-from sentry_mirror.ui.reading import reading, warn
+from sentry_mirror.ui.params import jobs_option
+from sentry_mirror.ui.reading import reading, reading_windows, warn, window_records
 from sentry_mirror.ui.safe import text
 
 _REDACT_ONLY = ("redact_key_file", "pii_rules", "fixtures")
@@ -66,6 +75,7 @@ _REDACT_ONLY = ("redact_key_file", "pii_rules", "fixtures")
     type=click.Path(file_okay=False, path_type=Path),
     help="With --redact: one .envelope per SDK and item type, and manifest.json, into this directory.",
 )
+@jobs_option()
 @click.pass_obj
 def export_command(
     env: Env,
@@ -76,11 +86,13 @@ def export_command(
     redact: bool,
     pii_engine: str,
     attachments: str,
+    jobs: int,
     **options: Any,
 ) -> None:
     """Write the matching requests as a new snapshot, or as .envelope files.
 
-    Takes the same filters as inspect.
+    Takes the same filters as inspect. --jobs N reads, filters and redacts with N processes;
+    what is written is the same (byte for byte). With --limit, one process reads.
 
     Examples:
 
@@ -91,19 +103,22 @@ def export_command(
         sentry-mirror export --redact --fixtures fixtures/
     """
     extra = {name: options.pop(name) for name in _REDACT_ONLY}
-    filters = options
+    wanted = query(options)
+    jobs = 1 if wanted.limit is not None else jobs  # what a limit keeps depends on all before
     if redact:
-        _redacted(env, snapshots, output, envelopes, pii_engine, attachments, extra, filters)
+        _redacted(env, snapshots, output, envelopes, pii_engine, attachments, extra, wanted, jobs)
         return
     if any(value is not None for value in extra.values()):
         raise click.UsageError("--redact-key-file, --pii-rules and --fixtures go with --redact")
     if (output is None) == (envelopes is None):
         raise click.UsageError("give exactly one of -o/--output and --envelopes")
-    if output is not None:  # a snapshot: with the answer records to its requests (forward mode)
+    if jobs > 1:
+        done = _parallel(snapshots, jobs, output, envelopes, wanted, None)
+    elif output is not None:  # a snapshot: with the answer records to its requests (forward mode)
         with reading(snapshots, answers=True) as records:
-            done = export_snapshot(query(filters).with_answers(records), output)
+            done = export_snapshot(wanted.with_answers(records), output)
     else:
-        with reading(snapshots, query=query(filters)) as selected:
+        with reading(snapshots, query=wanted) as selected:
             done = export_envelopes(selected, envelopes, warn=warn)  # type: ignore[arg-type]
     answers = f" and {done.answers} answer record(s)" if done.answers else ""
     skipped = f" ({done.skipped} skipped: not an accepted envelope)" if done.skipped else ""
@@ -118,25 +133,35 @@ def _redacted(
     engine: str,
     attachments: str,
     extra: dict[str, Any],
-    filters: dict[str, Any],
+    wanted: Query,
+    jobs: int,
 ) -> None:
     fixtures: Path | None = extra["fixtures"]
     if envelopes is not None or (output is None) == (fixtures is None):
         raise click.UsageError("--redact writes a snapshot (-o/--output) or fixtures (--fixtures DIR)")
-    redactor = _redactor(engine, attachments, extra["redact_key_file"], extra["pii_rules"])
+    redaction = _redaction(engine, attachments, extra["redact_key_file"], extra["pii_rules"])
+    redactor = redaction.redactor()
     if fixtures is not None:
-        with reading(snapshots, query=query(filters)) as selected:
-            done = export_fixtures(selected, fixtures, redactor, warn=warn)
+        if jobs > 1:
+            done = _parallel(snapshots, jobs, None, fixtures, wanted, redaction)
+        else:
+            with reading(snapshots, query=wanted) as selected:
+                done = export_fixtures(selected, fixtures, redactor, warn=warn)
         env.console.print(text(f"{done.written} fixture(s) and manifest.json written to {done.target}"))
         return
     assert output is not None
-    with reading(snapshots, answers=True) as records:
-        done = export_redacted(query(filters).with_answers(records), output, redactor)
+    if jobs > 1:
+        done = _parallel(snapshots, jobs, output, None, wanted, redaction)
+    else:
+        with reading(snapshots, answers=True) as records:
+            done = export_redacted(wanted.with_answers(records), output, redactor)
     answers = f" and {done.answers} answer record(s)" if done.answers else ""
     env.console.print(text(f"{done.written} request(s){answers} written redacted to {done.target}"))
 
 
-def _redactor(engine: str, attachments: str, key_file: Path | None, rules_file: Path | None) -> redact.Redactor:
+def _redaction(engine: str, attachments: str, key_file: Path | None, rules_file: Path | None) -> Redaction:
+    """The export's redaction: its key read (or made) once, here; Sentry's scrubber loaded
+    to be sure it can be (a usage error if not)."""
     key, made = redaction_key(key_file, os.environ, warn=warn)
     if made:
         warn(
@@ -148,11 +173,37 @@ def _redactor(engine: str, attachments: str, key_file: Path | None, rules_file: 
             rules = rules_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise MirrorError(f"cannot read --pii-rules {rules_file}: {exc}") from None
-    relay = None
-    if engine == pii.RELAY_ENGINE or rules is not None:
-        try:
-            relay = redact.RelayEngine(rules)
-        except MirrorError as exc:
-            raise click.UsageError(str(exc)) from None
-    parts = redact.BodyRedactor(redact.Pseudonyms(key), attachments, relay)
-    return redact.Redactor(parts, pii.RELAY_ENGINE if relay is not None else pii.ENGINE)
+    redaction = Redaction(key, attachments, engine == pii.RELAY_ENGINE, rules)
+    try:
+        redaction.redactor()
+    except MirrorError as exc:
+        raise click.UsageError(str(exc)) from None
+    return redaction
+
+
+def _parallel(
+    snapshots: tuple[str, ...],
+    jobs: int,
+    output: Path | None,
+    directory: Path | None,
+    wanted: Query,
+    redaction: Redaction | None,
+) -> Exported:
+    """The export by ``jobs`` processes (:mod:`sentry_mirror.io.export_windows`): a snapshot
+    at ``output``, else fixtures (with ``redaction``) or envelopes into ``directory``."""
+    mode = "snapshot" if output is not None else "fixtures" if redaction is not None else "envelopes"
+    with export_windows.spool_directory() as spools:
+        work = functools.partial(_window, task=Task(mode, wanted, spools, redaction))
+        with reading_windows(snapshots, jobs, work, answers=mode == "snapshot") as parts:
+            if output is not None:
+                return export_windows.write_snapshot(parts, output, wanted)
+            assert directory is not None
+            if redaction is not None:
+                return write_fixtures(export_windows.examples_of(parts), directory, redaction.redactor(), warn=warn)
+            return export_windows.write_envelopes(parts, directory, warn=warn)
+
+
+def _window(window: Window, feedback: Feedback, *, task: Task) -> Spooled:
+    """In a worker: one window spooled for ``task``."""
+    records = window_records(window, feedback, None, None if task.mode == "snapshot" else task.query)
+    return export_windows.spool(task, window.index, records)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import click
 
 from sentry_mirror.core import grouping
-from sentry_mirror.core.grouping import Comparison, Group, TransactionGroup
+from sentry_mirror.core.grouping import Comparer, Group, Grouper, TransactionGroup, TransactionGrouper
+from sentry_mirror.core.grouping.groups import ERRORS
+from sentry_mirror.core.grouping.records import each_event
+from sentry_mirror.core.grouping.transactions import TRANSACTIONS
 from sentry_mirror.core.malformed import Malformed
+from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.parallel import Feedback, Window
+from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_group, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
-from sentry_mirror.ui.reading import reading
+from sentry_mirror.ui.params import jobs_option
+from sentry_mirror.ui.reading import reading, reading_windows, window_records
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.showing import WithShow
 
@@ -49,6 +57,7 @@ _OWN_OPTIONS = ("item_types", "limit")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the biggest groups.")
 @filter_options(without=_OWN_OPTIONS)
+@jobs_option()
 @click.pass_obj
 def group_command(
     env: Env,
@@ -59,13 +68,14 @@ def group_command(
     item_type: str,
     as_json: bool,
     limit: int | None,
+    jobs: int,
     **filters: Any,
 ) -> None:
     """Group captured errors into issues the way Sentry does.
 
     `group show GROUP` lists one group's events (GROUP: its short id or a prefix). Takes
     inspect's filters, but for --item-type and --limit, which mean what to group and how
-    many groups to show here.
+    many groups to show here. --jobs N reads with N processes; the groups are the same.
 
     Examples:
 
@@ -75,9 +85,10 @@ def group_command(
         sentry-mirror group show 3f2a
     """
     if compare_with:
-        render_group.comparison(env.console, _compare(snapshots, [strategy, *compare_with], filters))
+        comparer = functools.partial(Comparer, [strategy, *compare_with])
+        render_group.comparison(env.console, _grouped(snapshots, comparer, filters, jobs).result())
         return
-    result = _groups(snapshots, strategy, item_type, filters)
+    result = _groups(snapshots, strategy, item_type, filters, jobs)
     shown = result[:limit] if limit else result
     if as_json:
         out = sys.stdout.buffer
@@ -92,7 +103,7 @@ def group_command(
     env.console.print(f"{len(result)} group(s), {sum(g.count for g in result)} {item_type}(s)", style="dim")
 
 
-@group_command.show_command(uses={"strategy", "item_type", *FILTER_NAMES} - set(_OWN_OPTIONS))
+@group_command.show_command(uses={"strategy", "item_type", "jobs", *FILTER_NAMES} - set(_OWN_OPTIONS))
 @click.argument("wanted", metavar="GROUP")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @click.pass_context
@@ -110,7 +121,7 @@ def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) ->
     if options["item_type"] == "transaction":
         raise click.UsageError("show takes event groups: transaction groups have no id (drop --item-type transaction)")
     filters = {name: value for name, value in options.items() if name in FILTER_NAMES - set(_OWN_OPTIONS)}
-    result = _groups(snapshots, options["strategy"], options["item_type"], filters)
+    result = _groups(snapshots, options["strategy"], options["item_type"], filters, options["jobs"])
     matches = [g for g in result if isinstance(g, Group) and g.short_id.startswith(wanted) and wanted]
     if len(matches) != 1:
         raise MirrorError(
@@ -123,16 +134,55 @@ def show_command(ctx: click.Context, wanted: str, snapshots: tuple[str, ...]) ->
 
 
 def _groups(
-    snapshots: tuple[str, ...], strategy: str, item_type: str, filters: dict[str, Any]
+    snapshots: tuple[str, ...], strategy: str, item_type: str, filters: dict[str, Any], jobs: int
 ) -> Sequence[Group] | Sequence[TransactionGroup]:
-    malformed = Malformed(where="group")
-    with reading(snapshots, malformed, query(filters)) as records:
-        if item_type == "transaction":
-            return grouping.group_transactions(records, malformed=malformed)
-        return grouping.group_records(records, strategy, malformed=malformed)
+    if item_type == "transaction":
+        return _grouped(snapshots, TransactionGrouper, filters, jobs).groups()
+    return _grouped(snapshots, functools.partial(Grouper, strategy, grouping.MAX_IDS), filters, jobs).groups()
 
 
-def _compare(snapshots: tuple[str, ...], strategies: list[str], filters: dict[str, Any]) -> Comparison:
+A = TypeVar("A", Grouper, TransactionGrouper, Comparer)
+
+
+def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[str, Any], jobs: int) -> A:
+    """The events of ``snapshots`` that ``filters`` keep, fed to ``make()`` (a grouper), read
+    by ``jobs`` processes: each window grouped on its own and the groupers merged in order,
+    which gives what one pass gives (:meth:`Grouper.merge`) unless a grouper hit a bound
+    (``truncated``): then the capture is read again by one process, quietly (its warnings
+    are out already)."""
+    wanted = query(filters)
+    if jobs > 1:
+        work = functools.partial(_window, make=make, wanted=wanted)
+        with reading_windows(snapshots, jobs, work, wanted) as parts:
+            merged: A | None = None
+            exact = True
+            for part in parts:
+                exact = exact and not part.truncated
+                merged = part if merged is None else _merge(merged, part)
+        if merged is not None and exact and not merged.truncated:
+            return merged
+        records: Iterator[Mapping[str, Any]] = (r.data for r in iter_records(expand(snapshots or ("snapshots",))))
+        return _fed(make(), records if wanted == Query() else wanted.matching(records), Malformed())  # warned already
     malformed = Malformed(where="group")
-    with reading(snapshots, malformed, query(filters)) as records:
-        return grouping.compare(records, strategies, malformed=malformed)
+    with reading(snapshots, malformed, wanted) as records:
+        return _fed(make(), records, malformed)
+
+
+def _merge(mine: A, theirs: A) -> A:
+    mine.merge(theirs)  # the same kind, made by the same make()
+    return mine
+
+
+def _fed(grouper: A, records: Iterable[Mapping[str, Any]], malformed: Malformed) -> A:
+    if isinstance(grouper, TransactionGrouper):
+        add = lambda transaction, data: grouper.add(transaction, data.get("received_at") or "")  # noqa: E731
+        each_event(records, TRANSACTIONS, add, malformed)
+    else:
+        each_event(records, ERRORS, grouper.add, malformed)
+    return grouper
+
+
+def _window(window: Window, feedback: Feedback, *, make: Callable[[], A], wanted: Query) -> A:
+    """In a worker: one window's events grouped."""
+    malformed = Malformed(where="group")
+    return _fed(make(), window_records(window, feedback, malformed, wanted), malformed)
