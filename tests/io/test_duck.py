@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from sentry_sdk import logger as sentry_logger
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sentry_sdk import logger as sentry_logger
 
 from sentry_mirror.core.sql import VIEW_NAMES
 from sentry_mirror.errors import MirrorError
@@ -120,8 +120,10 @@ def test_items_per_envelope_are_core_envelopes(session: duck.Session, capture: l
     assert expected == found
     types = {t for types in found.values() for t in types}
     assert {"event", "attachment", "transaction", "session", "check_in", "log", "client_report"} <= types
-    # the binary attachment's envelope is base64: parsed in Python, unioned in
-    assert rows(session, "SELECT count(*) FROM _sm_py_items WHERE type = 'attachment'")[0][0] >= 1
+    # only the binary attachment's envelope (a base64 body) is parsed in Python, and unioned in
+    in_python = {row[0] for row in rows(session, "SELECT DISTINCT request_id FROM _sm_py_items")}
+    base64 = {r.id for r in iter_records(capture) if r.data["body_base64"] and r.id in expected}
+    assert in_python == base64 != set()
 
 
 def test_error_events_are_the_groupers(session: duck.Session, capture: list[Path]) -> None:
@@ -232,11 +234,34 @@ def test_no_duckdb_is_a_message_naming_the_extra(monkeypatch: pytest.MonkeyPatch
         duck.load_duckdb()
 
 
+def test_what_sql_cannot_split_exactly_is_split_in_python(tmp_path: Path) -> None:
+    require_duckdb()
+    bodies = [
+        b'{}\n{"type":"event","type":"log"}\n{}',  # a doubled key: orjson keeps the last
+        b'{}\n\n{"type":"event"}',  # a blank line before a header
+        b'{}\n{"type":"attachment","length":3}\na\nb\n',  # a payload with a newline
+        b'{}\n{"type":"event"}\n{"message":"\\ud800"}',  # a lone surrogate
+    ]
+    records = [{**make_record(make_request(body=body)), "id": f"{n:032x}"} for n, body in enumerate(bodies)]
+    path = write_snapshot(tmp_path / "odd.jsonl.zst", records)
+    with duck.connect([path]) as opened:
+        found = dict(rows(opened, "SELECT request_id, list(type ORDER BY item_index) FROM items GROUP BY 1"))
+        in_python = {row[0] for row in rows(opened, "SELECT DISTINCT request_id FROM _sm_py_items")}
+    assert ref.item_types(iter_records([path])) == found
+    assert {"0" * 31 + "0": ["log"], "0" * 31 + "2": ["attachment"]}.items() <= found.items()
+    assert in_python == set(found)
+
+
 _line = st.one_of(
     st.just('{"type":"event"}'),
     st.just('{"type":"event","length":5}'),
     st.just('{"type":"attachment","length":0}'),
     st.just(""),
+    st.just(" "),
+    st.just('\t{"type":"session"}'),
+    st.just('{"type":"event","length":16}'),
+    st.just('{"type":"x"} '),
+    st.just('{"type":"event","type":"log"}'),
     st.just("{"),
     st.just(" {}"),
     st.just('{"a":NaN}'),
@@ -245,7 +270,7 @@ _line = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bodies=st.lists(st.lists(_line, max_size=6).map("\n".join), min_size=1, max_size=4), tail=st.booleans())
 def test_hostile_envelopes_never_fail_and_split_as_core_envelope(
     tmp_path_factory: pytest.TempPathFactory, bodies: list[str], tail: bool
