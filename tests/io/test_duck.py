@@ -279,7 +279,7 @@ def test_hostile_envelopes_never_fail_and_split_as_core_envelope(
     records = []
     for n, body in enumerate(bodies):
         raw = (body + ("\n" if tail else "")).encode()
-        record = make_record(make_request(body=make_envelope() if not raw else raw))
+        record = make_record(make_request(body=raw or make_envelope()))
         records.append({**record, "id": f"{n:032x}"})
     path = write_snapshot(tmp_path_factory.mktemp("hostile") / "h.jsonl.zst", records)
     expected = ref.item_types(iter_records([path]))
