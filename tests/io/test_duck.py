@@ -178,13 +178,14 @@ def test_damaged_files_read_as_our_reader_reads_them(capture: list[Path], tmp_pa
         found = sorted(row[0] for row in rows(opened, "SELECT id FROM requests"))
         files = {row[0] for row in rows(opened, "SELECT DISTINCT file FROM requests")}
         rows(opened, "SELECT count(*) FROM events")
-        copies = list(opened._copies._dir.iterdir()) if opened._copies._dir else []
-        assert all(mode(copy) == 0o600 for copy in copies)
-        temp = opened._copies._dir
+        temp = opened._copies.directory()
+        copies = list(temp.glob("*.jsonl.zst"))
+        assert mode(temp) == 0o700
+        assert copies and all(mode(copy) == 0o600 for copy in copies)
     assert expected == found
     assert sorted(expected_warnings) == sorted(warnings) != []
     assert files <= {str(path) for path in damaged}
-    assert temp is None or not temp.exists()
+    assert not temp.exists()
 
 
 def test_a_frame_damaged_inside_is_found_while_the_query_runs(capture: list[Path], tmp_path: Path) -> None:
@@ -197,7 +198,7 @@ def test_a_frame_damaged_inside_is_found_while_the_query_runs(capture: list[Path
     sample.write_bytes(bytes(data))
     warnings: list[str] = []
     with duck.connect([sample, SAMPLES[1]], on_warning=warnings.append) as opened:
-        assert not opened._copies._dir  # the walk found nothing
+        assert not list(opened._copies.directory().glob("*.jsonl.zst"))  # the walk found nothing
         found = rows(opened, "SELECT count(*) FROM requests")[0][0]
     assert len(list(iter_records([sample, SAMPLES[1]]))) == found
     assert warnings
