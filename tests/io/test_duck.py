@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sentry_sdk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sentry_sdk import logger as sentry_logger
 
 from sentry_mirror.core.sql import VIEW_NAMES
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import duck
 from sentry_mirror.io.snapshot import iter_records
-from sentry_mirror.testing import Mirror
 from tests.factories import SNAPSHOTS, make_envelope, make_event, make_record, make_request, write_snapshot
 from tests.helpers import mode, require_duckdb
 from tests.io import sql_reference as ref
@@ -28,66 +25,12 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLES = [SNAPSHOTS / f"sample-{name}.jsonl.zst" for name in ("python", "node", "browser")]
 
 
-def _traffic(dsn: str) -> None:
-    """A small app through the real sentry-sdk: errors with breadcrumbs, a binary
-    attachment (a base64 body), a transaction with spans, a session, a check-in, a log and
-    an event dropped by before_send (a client report)."""
-
-    def before_send(event: Any, hint: Any) -> Any:
-        return None if event.get("message") == "drop me" else event
-
-    sentry_sdk.init(
-        dsn,
-        release="shop@2.0.0",
-        environment="test",
-        traces_sample_rate=1.0,
-        enable_logs=True,
-        default_integrations=False,
-        auto_session_tracking=False,
-        before_send=before_send,
-    )
-    try:
-        sentry_sdk.add_breadcrumb(category="basket", message="opened", level="info")
-        try:
-            try:
-                {}["missing"]
-            except KeyError as exc:
-                raise ValueError("could not load the basket") from exc
-        except ValueError:
-            sentry_sdk.capture_exception()
-        sentry_sdk.capture_message("payment provider slow")
-        sentry_sdk.capture_message("drop me")
-        with sentry_sdk.new_scope() as scope:
-            scope.add_attachment(bytes=b"\x00\x01binary\xff\n\r\n", filename="state.bin")
-            try:
-                1 / 0  # noqa: B018
-            except ZeroDivisionError:
-                sentry_sdk.capture_exception()
-        with sentry_sdk.start_transaction(name="GET /checkout", op="http.server"):
-            with sentry_sdk.start_span(op="db.query", name="SELECT 1"):
-                pass
-            with sentry_sdk.start_span(op="http.client", name="POST /charge"):
-                pass
-        scope = sentry_sdk.get_isolation_scope()
-        scope.start_session()
-        scope.end_session()
-        sentry_logger.info("checked out {n}", n=1)
-        sentry_sdk.get_client().close(10)
-    finally:
-        sentry_sdk.init()
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """A fresh real sentry-sdk capture, the committed samples (python, node, browser) and
     the golden v1 capture."""
-    directory = tmp_path_factory.mktemp("capture")
-    with Mirror(directory / "fresh") as mirror:
-        _traffic(mirror.dsn)
-        mirror.wait_for(1, type="client_report", timeout=20)
-    files = sorted((directory / "fresh").glob("*.jsonl.zst"))
-    assert files
-    return [*files, *SAMPLES, DATA / "v1-sentry-python-2.75.0.jsonl.zst"]
+    fresh = ref.sdk_capture(tmp_path_factory.mktemp("capture"))
+    return [*fresh, *SAMPLES, DATA / "v1-sentry-python-2.75.0.jsonl.zst"]
 
 
 @pytest.fixture
