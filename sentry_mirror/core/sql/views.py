@@ -71,15 +71,16 @@ FROM ({_ENVELOPES}) WHERE _sm_splits(lines, n, body)
 """
 
 #: The statement that selects the records :data:`PY_ITEMS` is made of: every record that
-#: carries items and that SQL does not split.
-_COLUMNS = """id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
-  body_encoded, content_encoding, summary"""
+#: carries items and that SQL does not split (one scan of the files).
 PY_ITEM_SOURCES = f"""
-SELECT {_COLUMNS} FROM requests
-WHERE endpoint IN {_in(ITEM_ENDPOINTS)} AND body_decoded AND NOT body_truncated
-  AND NOT (endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded)
-UNION ALL
-SELECT {_COLUMNS} FROM ({_ENVELOPES}) WHERE NOT _sm_splits(lines, n, body)
+SELECT id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
+  body_encoded, content_encoding, summary
+FROM (
+  SELECT *, CASE WHEN endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded
+    THEN string_split(body, chr(10)) END AS lines, _sm_items(summary) AS n
+  FROM requests WHERE endpoint IN {_in(ITEM_ENDPOINTS)} AND body_decoded AND NOT body_truncated
+)
+WHERE lines IS NULL OR NOT _sm_splits(lines, n, body)
 """
 
 ITEMS = f"""
