@@ -45,10 +45,12 @@ SELECT id, v, TRY_CAST(received_at AS TIMESTAMPTZ) AS received_at,
   coalesce(body_decoded, true) AS body_decoded, coalesce(body_truncated, false) AS body_truncated,
   coalesce(body_encoded, false) AS body_encoded, body_omitted, summary, error, notes, response,
   scripted, api, upload, redacted, forwarded_to, mirror,
-  _sm_int(response -> '$.status') AS status, _sm_str(summary -> '$.event_id') AS event_id,
-  _sm_str(summary -> '$.sdk') AS sdk, _sm_str(summary -> '$.title') AS title,
-  _sm_str(summary -> '$.release') AS release, _sm_str(summary -> '$.environment') AS environment
-FROM {RAW} WHERE kind IS NULL
+  _sm_int(response -> '$.status') AS status, s[1] AS event_id, s[2] AS sdk, s[3] AS title, s[4] AS release,
+  s[5] AS environment
+FROM (
+  SELECT *, json_extract_string(summary, ['$.event_id', '$.sdk', '$.title', '$.release', '$.environment']) AS s
+  FROM {RAW} WHERE kind IS NULL
+)
 """
 
 ANSWERS = f"""
@@ -85,14 +87,14 @@ WHERE lines IS NULL OR NOT _sm_splits(lines, n, body)
 
 ITEMS = f"""
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index,
-  CASE WHEN json_type(h, '$.type') = 'VARCHAR' THEN _sm_type(json_extract_string(h, '$.type')) ELSE '' END AS type,
+  CASE WHEN starts_with(t::VARCHAR, '"') THEN _sm_type(json_extract_string(t, '$')) ELSE '' END AS type,
   h::JSON AS headers, strlen(p) AS size, TRY_CAST(p AS JSON) AS payload
-FROM (
+FROM (SELECT *, json_extract(h, '$.type') AS t FROM (
   SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint,
     unnest(range(n)) AS item_index, unnest(list_slice(lines, 2, 2 * n, 2)) AS h,
     unnest(list_slice(lines, 3, 2 * n + 1, 2)) AS p
   FROM ({_SPLIT})
-)
+))
 UNION ALL
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index, type, headers, size, payload
 FROM {PY_ITEMS}
