@@ -65,6 +65,7 @@ class Session:
         self._copies = CleanCopies()
         self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
         self._items_ready = False
+        self._max_object_size = sql.source.MAX_OBJECT_SIZE
         # what DuckDB spills to disk (a query bigger than its memory) stays private and goes too
         spill = self._copies.directory() / "spill"
         con.execute(f"SET temp_directory = {sql.literal(str(spill))}")
@@ -77,7 +78,7 @@ class Session:
         pairs = [(str(source), str(path)) for path, source in self._sources.items() if source is not None]
         if not self._items_ready:
             self.con.execute(sql.py_items_table())
-        for statement in [*sql.macro_statements(), sql.raw_view(pairs), *sql.view_statements()]:
+        for statement in [*sql.macro_statements(), sql.raw_view(pairs, self._max_object_size), *sql.view_statements()]:
             self.con.execute(statement)
 
     def prepare(self, names: Iterable[str]) -> None:
@@ -143,10 +144,21 @@ class Session:
                 with interruptible():
                     return work()
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                if not self._copy_unreadable():
+                if not (self._longer_lines(str(exc)) or self._copy_unreadable()):
                     raise QueryError(str(exc)) from None
             except duckdb.Error as exc:
                 raise QueryError(str(exc)) from None
+
+    def _longer_lines(self, message: str) -> bool:
+        """A line longer than DuckDB's JSON buffers: read again with bigger ones (if any)."""
+        if '"maximum_object_size"' not in message:
+            return False
+        bigger = [size for size in sql.source.MAX_OBJECT_SIZES if size > self._max_object_size]
+        if not bigger:
+            return False
+        self._max_object_size = bigger[0]
+        self.define()
+        return True
 
     def _copy_unreadable(self) -> bool:
         """Find the files DuckDB fails to read, replace them by clean copies and redefine
@@ -157,7 +169,8 @@ class Session:
                 continue
             try:
                 # every column, so a value of the wrong type fails here too
-                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {sql.source.read_json([str(path)])}").fetchall()
+                probe = sql.source.read_json([str(path)], self._max_object_size)
+                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {probe}").fetchall()
             except Exception:
                 self._sources[path] = self._copies.copy(path, self._warn)
                 found = True

@@ -257,3 +257,16 @@ def test_records_of_any_shape_never_fail_a_query(tmp_path_factory: pytest.TempPa
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
     assert {r.id for r in iter_records([path])} <= found
+
+
+def test_a_record_longer_than_duckdbs_buffers_is_read(tmp_path: Path) -> None:
+    """DuckDB reads with small JSON buffers (memory), and again with bigger ones when a
+    record is longer (a big attachment kept in its body)."""
+    require_duckdb()
+    body = make_envelope(items=[({"type": "attachment"}, b"x" * (20 << 20)), ({"type": "event"}, make_event())])
+    path = write_snapshot(tmp_path / "big.jsonl.zst", [make_record(make_request(body=body))])
+    with duck.connect([path]) as opened:
+        assert [("attachment", 20 << 20), ("event", None)] == [
+            (kind, size if kind == "attachment" else None)
+            for kind, size in rows(opened, "SELECT type, size FROM items ORDER BY item_index")
+        ]
