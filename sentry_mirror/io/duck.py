@@ -206,7 +206,7 @@ def open_connection(threads: int) -> duckdb.DuckDBPyConnection:
             "threads": max(1, threads),
         },
     )
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET GLOBAL TimeZone = 'UTC'")  # every cursor of it too
     return con
 
 
