@@ -100,7 +100,9 @@ SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, 
 FROM {PY_ITEMS}
 """
 
-#: Fields of an event read in one pass over its payload (json_extract with a list of paths).
+#: The small fields of an event, read in one pass over its payload (json_extract with a
+#: list of paths); the big ones (exception, message, user) each by its own column, which
+#: DuckDB leaves out when a query does not use it.
 _EVENT_PATHS = (
     "$.event_id",
     "$.sdk.name",
@@ -109,11 +111,8 @@ _EVENT_PATHS = (
     "$.release",
     "$.environment",
     "$.level",
-    "$.exception",
-    "$.logentry",
-    "$.message",
     "$.transaction",
-    "$.user",
+    "$.user.id",
     "$.timestamp",
     "$.dist",
     "$.server_name",
@@ -128,12 +127,12 @@ def _f(name: str) -> str:
 _MESSAGE = " ".join(
     f"WHEN nullif(trim(_sm_str({source})), '') IS NOT NULL THEN _sm_str({source})"
     for source in (
-        f"{_f('logentry')} -> '$.message'",
-        f"{_f('logentry')} -> '$.formatted'",
-        _f("logentry"),
-        f"{_f('message')} -> '$.message'",
-        f"{_f('message')} -> '$.formatted'",
-        _f("message"),
+        "m[1] -> '$.message'",
+        "m[1] -> '$.formatted'",
+        "m[1]",
+        "m[2] -> '$.message'",
+        "m[2] -> '$.formatted'",
+        "m[2]",
     )
 )
 
@@ -148,13 +147,15 @@ SELECT request_id, coalesce(_sm_uuid(_sm_str({_f("event_id")})), envelope_event_
   CASE WHEN nullif(_sm_str({_f("level")}), '') IS NULL THEN 'error'
        ELSE CASE lower(_sm_str({_f("level")})) WHEN 'warn' THEN 'warning' WHEN 'critical' THEN 'fatal'
             WHEN 'log' THEN 'info' ELSE lower(_sm_str({_f("level")})) END END AS level,
-  _sm_str(exceptions[-1] -> '$.type') AS exception_type, _sm_str(exceptions[-1] -> '$.value') AS exception_value,
-  len(exceptions) AS exceptions, CASE {_MESSAGE} END AS message, _sm_str({_f("transaction")}) AS transaction,
-  {_f("user")} AS "user", _sm_scalar({_f("user")} -> '$.id') AS user_id, _sm_time({_f("timestamp")}) AS timestamp,
+  _sm_str(chain[-1] -> '$.type') AS exception_type, _sm_str(chain[-1] -> '$.value') AS exception_value,
+  len(chain) AS exceptions, CASE {_MESSAGE} END AS message, _sm_str({_f("transaction")}) AS transaction,
+  payload -> '$.user' AS "user", _sm_scalar({_f("user_id")}) AS user_id, _sm_time({_f("timestamp")}) AS timestamp,
   _sm_scalar({_f("dist")}) AS dist, _sm_str({_f("server_name")}) AS server_name, endpoint, item_index, payload
 FROM (
-  SELECT *, _sm_values(f[{_F["exception"]}]) AS exceptions
-  FROM (SELECT *, json_extract(payload, {list(_EVENT_PATHS)!r}) AS f FROM items
-        WHERE type = 'event' AND starts_with(ltrim(payload::VARCHAR, ' ' || chr(9) || chr(13)), '{{'))
+  SELECT *, _sm_values(payload -> '$.exception') AS chain,
+    json_extract(payload, ['$.logentry', '$.message']) AS m,
+    json_extract(payload, {list(_EVENT_PATHS)!r}) AS f
+  FROM items
+  WHERE type = 'event' AND starts_with(ltrim(payload::VARCHAR, ' ' || chr(9) || chr(13)), '{{')
 )
 """
