@@ -1,0 +1,220 @@
+"""``export --format parquet``: the tables of ``sentry-mirror sql`` (docs/sql.md) written by
+DuckDB as Parquet files, partitioned by day and project, for Spark, Trino, BigQuery or a
+lake (docs/parquet.md)::
+
+    DIR/_manifest.json
+    DIR/<table>/day=YYYY-MM-DD/project=<id>/data_0.parquet
+
+Partition values come only from sanitised values: ``day`` is a DATE (DuckDB writes it
+``YYYY-MM-DD``; no time: ``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
+when it is digits, else ``other`` (checked again here, whatever the view gives), so no
+directory name is made of what a client sent. Everything is written under umask 077 (files
+0600, directories 0700) into a staging directory inside DIR, checked, and only then moved
+into place, the manifest last: a failed export leaves DIR as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+import sentry_mirror
+from sentry_mirror.core import redact
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.export import export_redacted, export_snapshot
+from sentry_mirror.io.files import DIR_MODE, FILE_MODE, private_directory, write_new
+
+MANIFEST = "_manifest.json"
+SCHEMA = "sentry-mirror-parquet"
+#: The partition columns, in their directory order, and their types (readers are told them:
+#: a reader guessing from the names would make ``project`` an integer, or fail on ``other``).
+PARTITIONS = {"day": "DATE", "project": "VARCHAR"}
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}", re.ASCII)
+_PROJECT = "CASE WHEN regexp_full_match(CAST({column} AS VARCHAR), '[0-9]{{1,20}}') THEN CAST({column} AS VARCHAR) ELSE 'other' END"
+
+
+@dataclass(frozen=True)
+class ParquetExported:
+    target: Path
+    rows: dict[str, int] = field(default_factory=dict)  # per table
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+def identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """``text`` as a quoted SQL string."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def partitioned_select(table: str, columns: Sequence[str], *, joined: str = "requests") -> str:
+    """A SELECT of every column of ``table`` with ``day`` and ``project`` last, sanitised:
+    taken from the table itself when it has both, else from ``joined`` (the requests) by
+    ``request_id``."""
+    rest = [c for c in columns if c not in PARTITIONS]
+    if all(c in columns for c in PARTITIONS):
+        own = ", ".join(f"t.{identifier(c)}" for c in rest)
+        return (
+            f"SELECT {own}{', ' if own else ''}CAST(t.day AS DATE) AS day, {_PROJECT.format(column='t.project')} AS project "
+            f"FROM {identifier(table)} AS t"
+        )
+    if "request_id" not in columns:
+        raise MirrorError(f"the table {table} has neither day and project nor a request_id to partition it by")
+    own = ", ".join(f"t.{identifier(c)}" for c in rest)
+    return (
+        f"SELECT {own}, CAST(r.day AS DATE) AS day, {_PROJECT.format(column='r.project')} AS project "
+        f"FROM {identifier(table)} AS t LEFT JOIN (SELECT id, day, project FROM {identifier(joined)}) AS r "
+        "ON t.request_id = r.id"
+    )
+
+
+def refuse_unless_empty(directory: Path, overwrite: bool) -> None:
+    """An existing, non-empty ``directory`` is refused unless ``overwrite``."""
+    try:
+        entries = next(os.scandir(directory), None) if directory.is_dir() else None
+    except OSError as exc:
+        raise MirrorError(f"cannot use directory {directory}: {exc.strerror}") from None
+    if entries is not None and not overwrite:
+        raise MirrorError(
+            f"{directory} is not empty: choose another directory, or --overwrite to replace an export there"
+        )
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Umask 077 while DuckDB writes (its files and directories are made 0600/0700)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextmanager
+def temp_snapshot(records: Iterable[Mapping[str, Any]], redactor: redact.Redactor | None = None) -> Iterator[Path]:
+    """The ``records`` (redacted with ``redactor``) as a snapshot file (0600) in a new
+    temporary directory (0700), removed after, also on errors."""
+    with tempfile.TemporaryDirectory(prefix="sentry-mirror-parquet-") as tmp:
+        path = Path(tmp) / "selected.jsonl.zst"
+        if redactor is None:
+            export_snapshot(records, path)
+        else:
+            export_redacted(records, path, redactor)
+        yield path
+
+
+def write_parquet(
+    connection: Any,
+    tables: Sequence[str],
+    directory: Path,
+    *,
+    overwrite: bool = False,
+    source: Mapping[str, Any] | None = None,
+    warn: Callable[[str], None] = _ignore,
+) -> ParquetExported:
+    """Each of ``tables`` (views of the DuckDB ``connection``) as Parquet under
+    ``directory``, and the manifest (``source`` goes in it as is)."""
+    refuse_unless_empty(directory, overwrite)
+    private_directory(directory, warn=warn)
+    staging = Path(tempfile.mkdtemp(prefix=".sentry-mirror-", dir=directory))
+    try:
+        rows, columns = {}, {}
+        with private_umask():
+            for table in tables:
+                rows[table], columns[table] = _copy(connection, table, staging / table)
+        _check_modes(staging, warn)
+        manifest = {
+            "schema": SCHEMA,
+            "version": 1,
+            "sentry_mirror": sentry_mirror.__version__,
+            "partitioning": {"flavor": "hive", "columns": PARTITIONS},
+            "tables": {t: {"rows": rows[t], "columns": columns[t]} for t in tables},
+            "source": dict(source or {}),
+        }
+        write_new(staging / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+        _move_into_place(staging, directory, tables)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ParquetExported(directory, rows)
+
+
+def _copy(connection: Any, table: str, target: Path) -> tuple[int, list[dict[str, str]]]:
+    """COPY one table to ``target`` (a new directory, made even when there are no rows);
+    its row count and its columns (name and DuckDB type) as read back."""
+    names = [row[0] for row in connection.execute(f"DESCRIBE {identifier(table)}").fetchall()]
+    select = partitioned_select(table, names)
+    (count,) = connection.execute(
+        f"COPY ({select}) TO {literal(str(target))} (FORMAT parquet, PARTITION_BY (day, project))"
+    ).fetchone()
+    target.mkdir(mode=DIR_MODE, exist_ok=True)
+    described = connection.execute(f"DESCRIBE {select}").fetchall()
+    return int(count), [{"name": row[0], "type": row[1]} for row in described]
+
+
+def _check_modes(root: Path, warn: Callable[[str], None]) -> None:
+    """Every file 0600 and directory 0700 (umask 077 made them so); a symlink is an error,
+    anything else is tightened, saying so."""
+    loose = 0
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder, name)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise MirrorError(f"unexpected symlink in the Parquet output: {path}")
+            wanted = DIR_MODE if stat.S_ISDIR(info.st_mode) else FILE_MODE
+            if stat.S_IMODE(info.st_mode) != wanted:
+                path.chmod(wanted)
+                loose += 1
+    if loose:
+        warn(f"{loose} Parquet file(s) or directories were not owner-only: tightened")
+
+
+def _earlier_tables(directory: Path) -> set[str]:
+    """The tables a manifest already in ``directory`` lists (names of our shape only)."""
+    try:
+        document = orjson.loads((directory / MANIFEST).read_bytes())
+        listed = document["tables"] if isinstance(document, dict) else {}
+    except (OSError, orjson.JSONDecodeError, KeyError):
+        return set()
+    return {name for name in listed if isinstance(name, str) and _TABLE_NAME.fullmatch(name)}
+
+
+def _remove(path: Path) -> None:
+    """``path`` gone: a file or symlink unlinked (never followed), a directory removed."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _move_into_place(staging: Path, directory: Path, tables: Sequence[str]) -> None:
+    """The staged tables into ``directory``, replacing the tables and manifest of an earlier
+    export there (nothing else in it is touched); the manifest last."""
+    try:
+        earlier = _earlier_tables(directory)
+        _remove(directory / MANIFEST)
+        for name in sorted(earlier | set(tables)):
+            _remove(directory / name)
+        for table in tables:
+            (staging / table).rename(directory / table)
+        (staging / MANIFEST).rename(directory / MANIFEST)
+    except OSError as exc:
+        raise MirrorError(f"cannot write the Parquet export into {directory}: {exc.strerror}") from None
