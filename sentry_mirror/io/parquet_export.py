@@ -66,23 +66,21 @@ def literal(text: str) -> str:
 
 def partitioned_select(table: str, columns: Sequence[str], *, joined: str = "requests") -> str:
     """A SELECT of every column of ``table`` with ``day`` and ``project`` last, sanitised:
-    taken from the table itself when it has both, else from ``joined`` (the requests) by
-    ``request_id``."""
-    rest = [c for c in columns if c not in PARTITIONS]
+    the table's own when it has them, else its request's (from ``joined`` by ``request_id``)."""
+    rest = ", ".join(f"t.{identifier(c)}" for c in columns if c not in PARTITIONS)
     if all(c in columns for c in PARTITIONS):
-        own = ", ".join(f"t.{identifier(c)}" for c in rest)
-        return (
-            f"SELECT {own}{', ' if own else ''}CAST(t.day AS DATE) AS day, {_PROJECT.format(column='t.project')} AS project "
-            f"FROM {identifier(table)} AS t"
+        source, day, project = f"{identifier(table)} AS t", "t.day", "t.project"
+    elif "request_id" in columns:
+        source = (
+            f"{identifier(table)} AS t LEFT JOIN (SELECT id, day, project FROM {identifier(joined)}) AS r "
+            "ON t.request_id = r.id"
         )
-    if "request_id" not in columns:
+        day = "t.day" if "day" in columns else "r.day"
+        project = "t.project" if "project" in columns else "r.project"
+    else:
         raise MirrorError(f"the table {table} has neither day and project nor a request_id to partition it by")
-    own = ", ".join(f"t.{identifier(c)}" for c in rest)
-    return (
-        f"SELECT {own}, CAST(r.day AS DATE) AS day, {_PROJECT.format(column='r.project')} AS project "
-        f"FROM {identifier(table)} AS t LEFT JOIN (SELECT id, day, project FROM {identifier(joined)}) AS r "
-        "ON t.request_id = r.id"
-    )
+    partitions = f"CAST({day} AS DATE) AS day, {_PROJECT.format(column=project)} AS project"
+    return f"SELECT {rest}{', ' if rest else ''}{partitions} FROM {source}"
 
 
 def refuse_unless_empty(directory: Path, overwrite: bool) -> None:
@@ -121,7 +119,7 @@ def temp_snapshot(records: Iterable[Mapping[str, Any]], redactor: redact.Redacto
 
 
 def write_parquet(
-    connection: Any,
+    run: Callable[[str], Any],
     tables: Sequence[str],
     directory: Path,
     *,
@@ -129,8 +127,9 @@ def write_parquet(
     source: Mapping[str, Any] | None = None,
     warn: Callable[[str], None] = _ignore,
 ) -> ParquetExported:
-    """Each of ``tables`` (views of the DuckDB ``connection``) as Parquet under
-    ``directory``, and the manifest (``source`` goes in it as is)."""
+    """Each of ``tables`` as Parquet under ``directory``, and the manifest (``source`` goes
+    in it as is). ``run`` runs one DuckDB statement where the tables are defined (the sql
+    session's ``run``): its result relation."""
     refuse_unless_empty(directory, overwrite)
     private_directory(directory, warn=warn)
     staging = Path(tempfile.mkdtemp(prefix=".sentry-mirror-", dir=directory))
@@ -138,7 +137,7 @@ def write_parquet(
         rows, columns = {}, {}
         with private_umask():
             for table in tables:
-                rows[table], columns[table] = _copy(connection, table, staging / table)
+                rows[table], columns[table] = _copy(run, table, staging / table)
         _check_modes(staging, warn)
         manifest = {
             "schema": SCHEMA,
@@ -155,17 +154,25 @@ def write_parquet(
     return ParquetExported(directory, rows)
 
 
-def _copy(connection: Any, table: str, target: Path) -> tuple[int, list[dict[str, str]]]:
-    """COPY one table to ``target`` (a new directory, made even when there are no rows);
-    its row count and its columns (name and DuckDB type) as read back."""
-    names = [row[0] for row in connection.execute(f"DESCRIBE {identifier(table)}").fetchall()]
+def exported_select(run: Callable[[str], Any], table: str) -> tuple[str, list[tuple[str, str]]]:
+    """The SELECT that exports ``table`` (:func:`partitioned_select`), and the ``(name,
+    DuckDB type)`` of each column it gives (day and project last)."""
+    names = [row[0] for row in run(f"DESCRIBE {identifier(table)}").fetchall()]
     select = partitioned_select(table, names)
-    (count,) = connection.execute(
-        f"COPY ({select}) TO {literal(str(target))} (FORMAT parquet, PARTITION_BY (day, project))"
-    ).fetchone()
+    return select, [(row[0], row[1]) for row in run(f"DESCRIBE {select}").fetchall()]
+
+
+def _copy(run: Callable[[str], Any], table: str, target: Path) -> tuple[int, list[dict[str, str]]]:
+    """COPY one table to ``target`` (a new directory, made even when there are no rows; a
+    statement run again after a file was copied clean starts it over): its row count and
+    its columns."""
+    select, columns = exported_select(run, table)
+    written = run(
+        f"COPY ({select}) TO {literal(str(target))} (FORMAT parquet, PARTITION_BY (day, project), OVERWRITE true)"
+    )
+    ((count,),) = written.fetchall()
     target.mkdir(mode=DIR_MODE, exist_ok=True)
-    described = connection.execute(f"DESCRIBE {select}").fetchall()
-    return int(count), [{"name": row[0], "type": row[1]} for row in described]
+    return int(count), [{"name": name, "type": kind} for name, kind in columns]
 
 
 def _check_modes(root: Path, warn: Callable[[str], None]) -> None:
