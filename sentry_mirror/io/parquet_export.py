@@ -7,8 +7,8 @@ lake (docs/parquet.md)::
 
 Partition values come only from sanitised values: ``day`` is a DATE (DuckDB writes it
 ``YYYY-MM-DD``; no time: ``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
-when it is digits, else ``other`` (checked again here, whatever the view gives), so no
-directory name is made of what a client sent. Everything is written under umask 077 (files
+when it is digits, else ``other`` (the views' own ``_sm_project``, applied again here
+whatever a table gives), so no directory name is made of what a client sent. Everything is written under umask 077 (files
 0600, directories 0700) into a staging directory inside DIR, checked, and only then moved
 into place, the manifest last: a failed export leaves DIR as it was.
 """
@@ -21,7 +21,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ import orjson
 
 import sentry_mirror
 from sentry_mirror.core import redact
+from sentry_mirror.core.sql import identifier, literal
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.export import export_redacted, export_snapshot
 from sentry_mirror.io.files import DIR_MODE, FILE_MODE, private_directory, write_new
@@ -41,7 +42,6 @@ SCHEMA = "sentry-mirror-parquet"
 #: a reader guessing from the names would make ``project`` an integer, or fail on ``other``).
 PARTITIONS = {"day": "DATE", "project": "VARCHAR"}
 _TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}", re.ASCII)
-_PROJECT = "CASE WHEN regexp_full_match(CAST({column} AS VARCHAR), '[0-9]{{1,20}}') THEN CAST({column} AS VARCHAR) ELSE 'other' END"
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,17 @@ def _ignore(_: str) -> None:
     pass
 
 
-def identifier(name: str) -> str:
-    """``name`` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    """``text`` as a quoted SQL string."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def partitioned_select(table: str, columns: Sequence[str], *, joined: str = "requests") -> str:
+def partitioned_select(
+    table: str, columns: Sequence[str], *, joined: str = "requests", nulls: Collection[str] = ()
+) -> str:
     """A SELECT of every column of ``table`` with ``day`` and ``project`` last, sanitised:
-    the table's own when it has them, else its request's (from ``joined`` by ``request_id``)."""
-    rest = ", ".join(f"t.{identifier(c)}" for c in columns if c not in PARTITIONS)
+    the table's own when it has them, else its request's (from ``joined`` by ``request_id``).
+    The columns named in ``nulls`` are NULL (VARCHAR)."""
+    rest = ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {identifier(c)}" if c in nulls else f"t.{identifier(c)}"
+        for c in columns
+        if c not in PARTITIONS
+    )
     if all(c in columns for c in PARTITIONS):
         source, day, project = f"{identifier(table)} AS t", "t.day", "t.project"
     elif "request_id" in columns:
@@ -79,7 +76,7 @@ def partitioned_select(table: str, columns: Sequence[str], *, joined: str = "req
         project = "t.project" if "project" in columns else "r.project"
     else:
         raise MirrorError(f"the table {table} has neither day and project nor a request_id to partition it by")
-    partitions = f"CAST({day} AS DATE) AS day, {_PROJECT.format(column=project)} AS project"
+    partitions = f"CAST({day} AS DATE) AS day, _sm_project(CAST({project} AS VARCHAR)) AS project"
     return f"SELECT {rest}{', ' if rest else ''}{partitions} FROM {source}"
 
 
@@ -125,11 +122,13 @@ def write_parquet(
     *,
     overwrite: bool = False,
     source: Mapping[str, Any] | None = None,
+    nulls: Collection[str] = (),
     warn: Callable[[str], None] = _ignore,
 ) -> ParquetExported:
     """Each of ``tables`` as Parquet under ``directory``, and the manifest (``source`` goes
     in it as is). ``run`` runs one DuckDB statement where the tables are defined (the sql
-    session's ``run``): its result relation."""
+    session's ``run``): its result relation. Columns named in ``nulls`` are written NULL
+    (``file`` when the tables were read from a temporary selection)."""
     refuse_unless_empty(directory, overwrite)
     private_directory(directory, warn=warn)
     staging = Path(tempfile.mkdtemp(prefix=".sentry-mirror-", dir=directory))
@@ -137,7 +136,7 @@ def write_parquet(
         rows, columns = {}, {}
         with private_umask():
             for table in tables:
-                rows[table], columns[table] = _copy(run, table, staging / table)
+                rows[table], columns[table] = _copy(run, table, staging / table, nulls)
         _check_modes(staging, warn)
         manifest = {
             "schema": SCHEMA,
@@ -154,19 +153,23 @@ def write_parquet(
     return ParquetExported(directory, rows)
 
 
-def exported_select(run: Callable[[str], Any], table: str) -> tuple[str, list[tuple[str, str]]]:
+def exported_select(
+    run: Callable[[str], Any], table: str, nulls: Collection[str] = ()
+) -> tuple[str, list[tuple[str, str]]]:
     """The SELECT that exports ``table`` (:func:`partitioned_select`), and the ``(name,
     DuckDB type)`` of each column it gives (day and project last)."""
     names = [row[0] for row in run(f"DESCRIBE {identifier(table)}").fetchall()]
-    select = partitioned_select(table, names)
+    select = partitioned_select(table, names, nulls=nulls)
     return select, [(row[0], row[1]) for row in run(f"DESCRIBE {select}").fetchall()]
 
 
-def _copy(run: Callable[[str], Any], table: str, target: Path) -> tuple[int, list[dict[str, str]]]:
+def _copy(
+    run: Callable[[str], Any], table: str, target: Path, nulls: Collection[str]
+) -> tuple[int, list[dict[str, str]]]:
     """COPY one table to ``target`` (a new directory, made even when there are no rows; a
     statement run again after a file was copied clean starts it over): its row count and
     its columns."""
-    select, columns = exported_select(run, table)
+    select, columns = exported_select(run, table, nulls)
     written = run(
         f"COPY ({select}) TO {literal(str(target))} (FORMAT parquet, PARTITION_BY (day, project), OVERWRITE true)"
     )

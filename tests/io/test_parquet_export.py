@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sentry_mirror.core import sql
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import parquet_export
 from sentry_mirror.io.parquet_export import MANIFEST, partitioned_select, temp_snapshot, write_parquet
@@ -26,6 +27,8 @@ def connection(projects: list[Any]) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    for statement in sql.macro_statements():
+        con.execute(statement)
     rows = [(f"r{i}", "2026-12-03" if i % 2 else "2026-12-04", project, i) for i, project in enumerate(projects)]
     con.execute("CREATE TABLE base (id VARCHAR, day DATE, project VARCHAR, n INTEGER)")
     con.executemany("INSERT INTO base VALUES (?, ?, ?, ?)", rows)

@@ -20,6 +20,7 @@ from sentry_mirror.io.export import (
     redaction_key,
 )
 from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.export_parquet import export_parquet, parquet_usage
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.reading import reading, warn
 from sentry_mirror.ui.safe import text
@@ -30,7 +31,18 @@ _REDACT_ONLY = ("redact_key_file", "pii_rules", "fixtures")
 @click.command("export")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @filter_options()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a new snapshot file.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write a new snapshot file (--format parquet: a directory)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["snapshot", "parquet"]),
+    default="snapshot",
+    show_default=True,
+    help="What -o writes: a snapshot file, or the sql tables as Parquet (docs/parquet.md).",
+)
+@click.option("--overwrite", is_flag=True, help="With --format parquet: replace an earlier export in -o DIR.")
 @click.option(
     "--envelopes",
     type=click.Path(file_okay=False, path_type=Path),
@@ -72,6 +84,8 @@ def export_command(
     /,
     snapshots: tuple[str, ...],
     output: Path | None,
+    output_format: str,
+    overwrite: bool,
     envelopes: Path | None,
     redact: bool,
     pii_engine: str,
@@ -89,9 +103,15 @@ def export_command(
         sentry-mirror export --sdk sentry.python --envelopes envelopes/
         sentry-mirror export --redact --redact-key-file team.key -o out.jsonl.zst
         sentry-mirror export --redact --fixtures fixtures/
+        sentry-mirror export --format parquet -o lake/
     """
     extra = {name: options.pop(name) for name in _REDACT_ONLY}
     filters = options
+    if output_format == "parquet" or overwrite:  # docs/parquet.md
+        directory = parquet_usage(output_format, overwrite, output, envelopes, redact, extra)
+        redactor = _redactor(pii_engine, attachments, extra["redact_key_file"], extra["pii_rules"]) if redact else None
+        export_parquet(env, snapshots, directory, overwrite=overwrite, filters=filters, redactor=redactor)
+        return
     if redact:
         _redacted(env, snapshots, output, envelopes, pii_engine, attachments, extra, filters)
         return
