@@ -92,11 +92,12 @@ class Session:
             names = set(sql.VIEW_NAMES)
         self.prepare(names)
 
-    def run(self, statement: str) -> duckdb.DuckDBPyRelation | None:
-        """Run one statement; its result relation (None for a statement without rows).
-        A statement DuckDB refuses is a :class:`QueryError` with DuckDB's message."""
+    def run(self, statement: str) -> duckdb.DuckDBPyConnection:
+        """Run one statement; the connection with its result pending (``description``,
+        ``fetchmany``; a statement without rows gives its count, as DuckDB does). A
+        statement DuckDB refuses is a :class:`QueryError` with DuckDB's message."""
         self.prepare_for(statement)
-        result: duckdb.DuckDBPyRelation | None = self._retrying(lambda: self.con.sql(statement))
+        result: duckdb.DuckDBPyConnection = self._retrying(lambda: self.con.execute(statement))
         return result
 
     def columns(self) -> dict[str, list[tuple[str, str]]]:
