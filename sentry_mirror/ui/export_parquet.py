@@ -61,12 +61,12 @@ def export_parquet(
     }
     if selected == Query() and redactor is None:
         done = _write(files, directory, overwrite, source)
-    else:
+    else:  # the tables' file column would name the temporary selection: left NULL
         with (
             reading(snapshots, answers=True) as records,
             temp_snapshot(selected.with_answers(records), redactor) as path,
         ):
-            done = _write(ExpandedPaths([path]), directory, overwrite, source)
+            done = _write(ExpandedPaths([path]), directory, overwrite, source, nulls=("file",))
     counts = ", ".join(f"{table} {rows}" for table, rows in done.rows.items())
     env.console.print(text(f"{len(done.rows)} table(s) written as Parquet to {done.target} (rows: {counts})"))
 

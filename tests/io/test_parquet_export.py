@@ -43,7 +43,7 @@ def files_under(root: Path) -> list[Path]:
 
 def test_tables_are_partitioned_by_day_and_project_with_a_manifest(tmp_path: Path) -> None:
     done = write_parquet(
-        connection(["1", "2", "1"]).sql, ["requests", "items"], tmp_path / "out", source={"files": ["a"]}
+        connection(["1", "2", "1"]).execute, ["requests", "items"], tmp_path / "out", source={"files": ["a"]}
     )
     assert {"requests": 3, "items": 3} == done.rows
     out = tmp_path / "out"
@@ -63,7 +63,7 @@ def test_tables_are_partitioned_by_day_and_project_with_a_manifest(tmp_path: Pat
 
 def test_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     with umask(0):
-        write_parquet(connection(["1", "2"]).sql, ["requests", "items"], tmp_path / "out")
+        write_parquet(connection(["1", "2"]).execute, ["requests", "items"], tmp_path / "out")
     entries = files_under(tmp_path / "out")
     assert entries
     for path in entries:
@@ -73,7 +73,7 @@ def test_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
 
 def test_the_umask_is_given_back(tmp_path: Path) -> None:
     with umask(0o027):
-        write_parquet(connection(["1"]).sql, ["requests"], tmp_path / "out")
+        write_parquet(connection(["1"]).execute, ["requests"], tmp_path / "out")
         assert 0o027 == os.umask(0o027)
 
 
@@ -83,7 +83,7 @@ def test_the_umask_is_given_back(tmp_path: Path) -> None:
 )
 def test_a_hostile_project_is_other_and_never_leaves_the_directory(tmp_path_factory: Any, project: str) -> None:
     root = tmp_path_factory.mktemp("hostile")
-    write_parquet(connection([project, "7"]).sql, ["requests", "items"], root / "out")
+    write_parquet(connection([project, "7"]).execute, ["requests", "items"], root / "out")
     expected = project if project.isascii() and project.isdigit() and len(project) <= 20 else "other"
     assert {"_manifest.json", "requests", "items"} == {p.name for p in (root / "out").iterdir()}
     assert [root / "out"] == list(root.iterdir())
@@ -96,17 +96,17 @@ def test_a_non_empty_directory_is_refused_unless_overwrite(tmp_path: Path) -> No
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(MirrorError, match="not empty"):
-        write_parquet(connection(["1"]).sql, ["requests"], out)
+        write_parquet(connection(["1"]).execute, ["requests"], out)
     assert ["notes.txt"] == [p.name for p in out.iterdir()]
-    write_parquet(connection(["1"]).sql, ["requests"], out, overwrite=True)
+    write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
     assert "mine" == (out / "notes.txt").read_text()  # only an export's own entries are replaced
 
 
 def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_parquet(connection(["1", "2"]).sql, ["requests", "items"], out)
+    write_parquet(connection(["1", "2"]).execute, ["requests", "items"], out)
     (out / "keep").mkdir()
-    write_parquet(connection(["3"]).sql, ["requests"], out, overwrite=True)
+    write_parquet(connection(["3"]).execute, ["requests"], out, overwrite=True)
     assert {"_manifest.json", "requests", "keep"} == {p.name for p in out.iterdir()}  # items was the earlier export's
     assert {"project=3"} == {p.name for p in (out / "requests").rglob("project=*")}
     assert {"requests"} == set(orjson.loads((out / MANIFEST).read_bytes())["tables"])
@@ -114,19 +114,19 @@ def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
 
 def test_a_failed_export_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_parquet(connection(["1"]).sql, ["requests"], out)
+    write_parquet(connection(["1"]).execute, ["requests"], out)
     before = files_under(out)
     with pytest.raises(MirrorError, match="neither day and project"):
         con = connection(["2"])
         con.execute("CREATE VIEW odd AS SELECT 1 AS x")
-        write_parquet(con.sql, ["requests", "odd"], out, overwrite=True)
+        write_parquet(con.execute, ["requests", "odd"], out, overwrite=True)
     assert before == files_under(out)
 
 
 def test_an_empty_table_is_an_empty_directory(tmp_path: Path) -> None:
     con = connection(["1"])
     con.execute("CREATE VIEW nothing AS SELECT * FROM requests WHERE false")
-    done = write_parquet(con.sql, ["nothing"], tmp_path / "out")
+    done = write_parquet(con.execute, ["nothing"], tmp_path / "out")
     assert {"nothing": 0} == done.rows
     assert [] == list((tmp_path / "out" / "nothing").iterdir())
 
@@ -144,7 +144,7 @@ def test_partitioned_select_puts_day_and_project_last() -> None:
 def test_a_table_with_its_own_day_takes_the_project_of_its_request(tmp_path: Path) -> None:
     con = connection(["5"])
     con.execute("CREATE VIEW answers AS SELECT id AS request_id, DATE '2020-01-01' AS day FROM base")
-    write_parquet(con.sql, ["answers"], tmp_path / "out")
+    write_parquet(con.execute, ["answers"], tmp_path / "out")
     assert ["day=2020-01-01/project=5"] == [
         str(p.parent.relative_to(tmp_path / "out" / "answers")) for p in (tmp_path / "out").rglob("*.parquet")
     ]
