@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,15 @@ def test_unredacted_export_does_hold_the_planted_data(tmp_path: Path) -> None:
     source = planted(tmp_path / "in.jsonl.zst")
     export("--format", "parquet", "-o", str(tmp_path / "out"), str(source))
     assert EMAIL in decoded_values(tmp_path / "out")
+
+
+def test_without_duckdb_it_says_what_to_install_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # import duckdb fails as if it were not installed
+    output = export("--format", "parquet", "-o", str(tmp_path / "out"), "--sdk", "x", str(SAMPLES), code=3)
+    assert "pip install 'sentry-mirror[sql]'" in output
+    assert [] == list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(
