@@ -4,6 +4,7 @@ it, replacing only an earlier export; over hand-made views (the real ones: tests
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,26 @@ def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
     assert {"_manifest.json", "requests", "keep"} == {p.name for p in out.iterdir()}  # items was the earlier export's
     assert {"project=3"} == {p.name for p in (out / "requests").rglob("project=*")}
     assert {"requests"} == set(orjson.loads((out / MANIFEST).read_bytes())["tables"])
+
+
+def test_overwrite_never_follows_a_symlink_where_a_table_was(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write_parquet(connection(["1"]).execute, ["requests"], out)
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_text("keep")
+    shutil.rmtree(out / "requests")
+    (out / "requests").symlink_to(elsewhere)
+    write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
+    assert "keep" == (elsewhere / "precious").read_text()
+    assert not (out / "requests").is_symlink()
+
+
+def test_a_directory_name_with_quotes_and_glob_characters(tmp_path: Path) -> None:
+    out = tmp_path / "it's [a]*?"
+    write_parquet(connection(["1"]).execute, ["requests"], out)
+    assert ["day=2026-12-04/project=1"] == [
+        str(p.parent.relative_to(out / "requests")) for p in (out / "requests").rglob("*.parquet")
+    ]
 
 
 def test_a_failed_export_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
