@@ -130,8 +130,8 @@ def end(process: subprocess.Popen[str], *pid_files: Path) -> None:
 
 
 def require_duckdb() -> None:
-    """DuckDB (the optional ``sql`` extra, used by ``sql`` and ``export --format parquet``): CI
-    installs it (the test extras), so there a missing one fails; elsewhere the test skips."""
+    """DuckDB (the ``sql`` extra, also in the test extras): CI installs it, so there a missing
+    one fails; elsewhere the test skips saying what to install."""
     if importlib.util.find_spec("duckdb") is not None:
         return
     message = "duckdb is not installed: pip install 'sentry-mirror[sql]'"

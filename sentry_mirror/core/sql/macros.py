@@ -71,12 +71,13 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     (
         "_sm_item_ok",
         "h, p",
-        "starts_with(h, '{') AND right(h, 1) = '}' AND json_valid(h) "
+        "CASE WHEN starts_with(h, '{') AND right(h, 1) = '}' AND json_valid(h) "
         "AND NOT contains(h, 'NaN') AND NOT contains(h, 'Infinity') "
-        "AND (coalesce(json_type(h, '$.length'), 'NULL') = 'NULL' "
+        "THEN (coalesce(json_type(h, '$.length'), 'NULL') = 'NULL' "
         "OR (json_type(h, '$.length') IN ('BIGINT', 'UBIGINT') "
         "AND TRY_CAST(json_extract_string(h, '$.length') AS BIGINT) = strlen(p))) "
-        "AND (left(ltrim(p, ' ' || chr(9) || chr(13)), 1) NOT IN ('{', '[') OR json_valid(p))",
+        "AND (left(ltrim(p, ' ' || chr(9) || chr(13)), 1) NOT IN ('{', '[') OR json_valid(p)) "
+        "ELSE false END",
     ),
     # whether SQL splits these envelope lines exactly as core.envelope does
     (
