@@ -187,3 +187,39 @@ def test_private_umask_restores() -> None:
         with parquet_export.private_umask():
             assert 0o077 == os.umask(0o077)
         assert 0o022 == os.umask(0o022)
+
+
+def three_frames(path: Path) -> Path:
+    """A snapshot of three frames of two requests each, the middle frame damaged."""
+    from sentry_mirror.io.snapshot import SnapshotWriter
+
+    with path.open("wb") as fo:
+        writer = SnapshotWriter(fo)
+        ends = []
+        for frame in range(3):
+            writer.write([make_record(id=f"{frame}{i}".rjust(32, "a")) for i in range(2)])
+            writer.finish_frame()
+            ends.append(fo.tell())
+    data = bytearray(path.read_bytes())
+    middle = (ends[0] + ends[1]) // 2
+    for index in range(middle - 4, middle + 4):
+        data[index] ^= 0x55
+    path.write_bytes(data)
+    return path
+
+
+def test_a_frame_damaged_under_a_copy_is_read_clean_and_the_copy_starts_over(tmp_path: Path) -> None:
+    """The damage is met by DuckDB during the COPY itself (nothing read it before): the
+    session copies the file clean, with the readers' warning, and runs the COPY again."""
+    require_duckdb()
+    from sentry_mirror.io import duck
+
+    warnings: list[str] = []
+    with duck.connect([three_frames(tmp_path / "in.jsonl.zst")], on_warning=warnings.append) as session:
+        done = write_parquet(session.run, ["requests"], tmp_path / "out")
+    assert any("damaged" in w for w in warnings)
+    assert {"requests": 4} == done.rows
+    import pyarrow.dataset as ds
+
+    ids = ds.dataset(tmp_path / "out" / "requests", format="parquet", partitioning="hive").to_table()["id"]
+    assert sorted(f"{f}{i}".rjust(32, "a") for f in (0, 2) for i in range(2)) == sorted(ids.to_pylist())

@@ -93,6 +93,25 @@ def test_every_table_reads_back_as_the_views_with_pyarrow_and_duckdb(tmp_path: P
                 assert [(0,)] == session.run(f"SELECT count(*) FROM ({view} EXCEPT ALL {parquet})").fetchall()
 
 
+def test_damaged_and_cut_files_export_as_the_views_read_them(tmp_path: Path) -> None:
+    """DuckDB fails on the damaged frame in the middle of the COPY: the session copies the
+    file clean and runs the COPY again, which starts the table over."""
+    sample = (REPO / "tests" / "data" / "v1-sentry-python-2.75.0.jsonl.zst").read_bytes()
+    damaged = bytearray(sample)
+    for index in range(len(sample) // 2, len(sample) // 2 + 40):
+        damaged[index] ^= 0x55
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "damaged.jsonl.zst").write_bytes(damaged)
+    (tmp_path / "in" / "cut.jsonl.zst").write_bytes(sample[:-100])
+    output = export("--format", "parquet", "-o", str(tmp_path / "out"), str(tmp_path / "in"))
+    assert "damaged" in output and "cut short" in output  # the readers' warnings
+    manifest = orjson.loads((tmp_path / "out" / MANIFEST).read_bytes())
+    with duck.connect([str(tmp_path / "in")], needs=sql.VIEW_NAMES) as session:
+        for table in ("requests", "items", "events"):
+            (rows,) = session.run(f"SELECT count(*) FROM {table}").fetchall()[0]
+            assert 0 < rows == manifest["tables"][table]["rows"] == read_pyarrow(tmp_path / "out", table).num_rows
+
+
 def hostile_capture(path: Path) -> Path:
     records = []
     for index, project in enumerate(["../x", "..", "ü", "1/2", "/etc", "42", "%2e%2e", "0" * 21]):
