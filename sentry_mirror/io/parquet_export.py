@@ -81,7 +81,10 @@ def partitioned_select(
 
 
 def refuse_unless_empty(directory: Path, overwrite: bool) -> None:
-    """An existing, non-empty ``directory`` is refused unless ``overwrite``."""
+    """An existing, non-empty ``directory`` is refused unless ``overwrite``; so is anything
+    there that is not a directory."""
+    if directory.exists() and not directory.is_dir():
+        raise MirrorError(f"{directory} is not a directory: --format parquet writes a directory")
     try:
         entries = next(os.scandir(directory), None) if directory.is_dir() else None
     except OSError as exc:

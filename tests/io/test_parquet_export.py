@@ -103,6 +103,12 @@ def test_a_non_empty_directory_is_refused_unless_overwrite(tmp_path: Path) -> No
     assert "mine" == (out / "notes.txt").read_text()  # only an export's own entries are replaced
 
 
+def test_a_file_where_the_directory_should_be_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(MirrorError, match="not a directory"):
+        parquet_export.refuse_unless_empty(tmp_path / "out", overwrite=True)
+
+
 def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_parquet(connection(["1", "2"]).execute, ["requests", "items"], out)
