@@ -3,7 +3,7 @@ DuckDB as Parquet files, partitioned by day and project, for Spark, Trino, BigQu
 lake (docs/parquet.md)::
 
     DIR/_manifest.json
-    DIR/<table>/day=YYYY-MM-DD/project=<id>/data_0.parquet
+    DIR/<table>/day=YYYY-MM-DD/project=<id>/data_<n>.parquet
 
 Partition values come only from sanitised values: ``day`` is a DATE (DuckDB writes it
 ``YYYY-MM-DD``; no time: ``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
