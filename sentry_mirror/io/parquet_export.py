@@ -8,9 +8,10 @@ lake (docs/parquet.md)::
 Partition values come only from sanitised values: ``day`` is a DATE (DuckDB writes it
 ``YYYY-MM-DD``; no time: ``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
 when it is digits, else ``other`` (the views' own ``_sm_project``, applied again here
-whatever a table gives), so no directory name is made of what a client sent. Everything is written under umask 077 (files
-0600, directories 0700) into a staging directory inside DIR, checked, and only then moved
-into place, the manifest last: a failed export leaves DIR as it was.
+whatever a table gives), so no directory name is made of what a client sent (DuckDB
+percent-escapes a value's ``/`` and ``=`` besides). Everything is written under umask 077
+(files 0600, directories 0700) into a staging directory inside DIR, checked, and only then
+moved into place, the manifest last: a failed export leaves DIR as it was.
 """
 
 from __future__ import annotations
@@ -203,10 +204,12 @@ def _earlier_tables(directory: Path) -> set[str]:
     """The tables a manifest already in ``directory`` lists (names of our shape only)."""
     try:
         document = orjson.loads((directory / MANIFEST).read_bytes())
-        listed = document["tables"] if isinstance(document, dict) else {}
-    except (OSError, orjson.JSONDecodeError, KeyError):
+    except (OSError, orjson.JSONDecodeError):
         return set()
-    return {name for name in listed if isinstance(name, str) and _TABLE_NAME.fullmatch(name)}
+    listed = document.get("tables") if isinstance(document, dict) else None
+    if not isinstance(listed, dict):
+        return set()
+    return {name for name in listed if _TABLE_NAME.fullmatch(name)}
 
 
 def _remove(path: Path) -> None:

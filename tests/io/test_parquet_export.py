@@ -119,6 +119,31 @@ def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
     assert {"requests"} == set(orjson.loads((out / MANIFEST).read_bytes())["tables"])
 
 
+@pytest.mark.parametrize(
+    "manifest",
+    [b"not json", b"[]", b'{"tables": 3}', b'{"tables": {"../x": {}, "/etc": {}, "keep": {}}}', b"{}"],
+)
+def test_an_odd_earlier_manifest_removes_nothing_but_our_tables(tmp_path: Path, manifest: bytes) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_bytes(manifest)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "precious").write_text("keep")
+    write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
+    assert "keep" == (tmp_path / "x" / "precious").read_text()
+    assert {"_manifest.json", "requests"} == {p.name for p in out.iterdir()}
+
+
+def test_an_earlier_manifest_names_the_tables_to_replace(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep").mkdir()
+    (out / "old_table").mkdir()
+    (out / MANIFEST).write_bytes(b'{"tables": {"old_table": {}}}')
+    write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
+    assert {"_manifest.json", "requests", "keep"} == {p.name for p in out.iterdir()}
+
+
 def test_overwrite_never_follows_a_symlink_where_a_table_was(tmp_path: Path) -> None:
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     write_parquet(connection(["1"]).execute, ["requests"], out)
