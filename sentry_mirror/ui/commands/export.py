@@ -1,4 +1,5 @@
-"""``sentry-mirror export``: the matching requests as a new snapshot, or as .envelope files;
+"""``sentry-mirror export``: the matching requests as a new snapshot, or as .envelope files,
+or the sql tables as Parquet (``--format parquet``: :mod:`sentry_mirror.ui.export_parquet`);
 with ``--redact``, personal data replaced by keyed pseudonyms (docs/redaction.md)."""
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def export_command(
     attachments: str,
     **options: Any,
 ) -> None:
-    """Write the matching requests as a new snapshot, or as .envelope files.
+    """Write the matching requests as a new snapshot, as .envelope files, or as Parquet.
 
     Takes the same filters as inspect.
 
