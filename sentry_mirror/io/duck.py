@@ -156,7 +156,8 @@ class Session:
             if source != path:
                 continue
             try:
-                self.con.execute(f"SELECT count(*) FROM {sql.source.read_json([str(path)])}").fetchall()
+                # every column, so a value of the wrong type fails here too
+                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {sql.source.read_json([str(path)])}").fetchall()
             except Exception:
                 self._sources[path] = self._copies.copy(path, self._warn)
                 found = True

@@ -232,3 +232,28 @@ def test_hostile_envelopes_never_fail_and_split_as_core_envelope(
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
     assert expected == found
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_FIELDS = ["summary", "response", "headers", "auth", "notes", "scripted", "wire_size", "project_id", "body_base64"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(_FIELDS), _json), max_size=4))
+def test_records_of_any_shape_never_fail_a_query(tmp_path_factory: pytest.TempPathFactory, changes: list[Any]) -> None:
+    """Fields a listener writes with other types (hand-edited records): every view still
+    reads, and every record our reader gives is a row of requests."""
+    require_duckdb()
+    good = make_record(make_request())
+    odd = {**good, "id": "1" * 32, **dict(changes)}
+    path = write_snapshot(tmp_path_factory.mktemp("odd") / "o.jsonl.zst", [good, odd])
+    warnings: list[str] = []
+    with duck.connect([path], on_warning=warnings.append) as opened:
+        found = {row[0] for row in rows(opened, "SELECT id FROM requests")}
+        for name in VIEW_NAMES:
+            rows(opened, f"SELECT * FROM {name}")
+    assert {r.id for r in iter_records([path])} <= found
