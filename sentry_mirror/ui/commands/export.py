@@ -1,4 +1,5 @@
-"""``sentry-mirror export``: the matching requests as a new snapshot, or as .envelope files;
+"""``sentry-mirror export``: the matching requests as a new snapshot, or as .envelope files,
+or the sql tables as Parquet (``--format parquet``: :mod:`sentry_mirror.ui.export_parquet`);
 with ``--redact``, personal data replaced by keyed pseudonyms (docs/redaction.md)."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sentry_mirror.io.export import (
 from sentry_mirror.io.export_windows import Spooled, Task
 from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.export_parquet import export_parquet, parquet_usage
 from sentry_mirror.ui.filters import filter_options, query
 from sentry_mirror.ui.params import jobs_option
 from sentry_mirror.ui.reading import reading, reading_windows, warn, window_records
@@ -39,7 +41,18 @@ _REDACT_ONLY = ("redact_key_file", "pii_rules", "fixtures")
 @click.command("export")
 @click.argument("snapshots", nargs=-1, metavar="[SNAPSHOT]...")
 @filter_options()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write a new snapshot file.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write a new snapshot file (--format parquet: a directory)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["snapshot", "parquet"]),
+    default="snapshot",
+    show_default=True,
+    help="What -o writes: a snapshot file, or the sql tables as Parquet (docs/parquet.md).",
+)
+@click.option("--overwrite", is_flag=True, help="With --format parquet: replace an earlier export in -o DIR.")
 @click.option(
     "--envelopes",
     type=click.Path(file_okay=False, path_type=Path),
@@ -82,6 +95,8 @@ def export_command(
     /,
     snapshots: tuple[str, ...],
     output: Path | None,
+    output_format: str,
+    overwrite: bool,
     envelopes: Path | None,
     redact: bool,
     pii_engine: str,
@@ -89,7 +104,7 @@ def export_command(
     jobs: int,
     **options: Any,
 ) -> None:
-    """Write the matching requests as a new snapshot, or as .envelope files.
+    """Write the matching requests as a new snapshot, as .envelope files, or as Parquet.
 
     Takes the same filters as inspect. --jobs N reads, filters and redacts with N processes;
     what is written is the same (byte for byte). With --limit, one process reads.
@@ -101,8 +116,17 @@ def export_command(
         sentry-mirror export --sdk sentry.python --envelopes envelopes/
         sentry-mirror export --redact --redact-key-file team.key -o out.jsonl.zst
         sentry-mirror export --redact --fixtures fixtures/
+        sentry-mirror export --format parquet -o lake/
     """
     extra = {name: options.pop(name) for name in _REDACT_ONLY}
+    if output_format == "parquet" or overwrite:  # docs/parquet.md
+        directory = parquet_usage(output_format, overwrite, output, envelopes, redact, extra)
+        redaction = (
+            _redaction(pii_engine, attachments, extra["redact_key_file"], extra["pii_rules"]) if redact else None
+        )
+        redactor = redaction.redactor() if redaction is not None else None
+        export_parquet(env, snapshots, directory, overwrite=overwrite, filters=options, redactor=redactor, threads=jobs)
+        return
     wanted = query(options)
     jobs = 1 if wanted.limit is not None else jobs  # what a limit keeps depends on all before
     if redact:

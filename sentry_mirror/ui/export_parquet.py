@@ -1,0 +1,90 @@
+"""``export --format parquet -o DIR``: the ``sql`` tables as Parquet (docs/parquet.md).
+
+Without filters or ``--redact``, DuckDB reads the snapshots themselves; with them, the
+matching (redacted) records are first written by the snapshot export into a temporary
+snapshot (0600, in a 0700 temporary directory, removed after, also on errors) and DuckDB
+reads that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sentry_mirror.core import redact, sql
+from sentry_mirror.core.query import Query
+from sentry_mirror.io import duck
+from sentry_mirror.io.parquet_export import ParquetExported, refuse_unless_empty, temp_snapshot, write_parquet
+from sentry_mirror.io.snapshot import ExpandedPaths, expand
+from sentry_mirror.ui.env import Env
+from sentry_mirror.ui.filters import query
+from sentry_mirror.ui.reading import reading, warn
+from sentry_mirror.ui.safe import text
+
+
+def parquet_usage(
+    output_format: str,
+    overwrite: bool,
+    output: Path | None,
+    envelopes: Path | None,
+    redact: bool,
+    extra: dict[str, Any],
+) -> Path:
+    """The directory ``-o`` names, once the options go together (a usage error otherwise)."""
+    if output_format != "parquet":
+        raise click.UsageError("--overwrite goes with --format parquet")
+    if output is None or envelopes is not None or extra["fixtures"] is not None:
+        raise click.UsageError("--format parquet writes into a directory: give -o DIR (not --envelopes or --fixtures)")
+    if not redact and (extra["redact_key_file"] is not None or extra["pii_rules"] is not None):
+        raise click.UsageError("--redact-key-file and --pii-rules go with --redact")
+    return output
+
+
+def export_parquet(
+    env: Env,
+    snapshots: tuple[str, ...],
+    directory: Path,
+    *,
+    overwrite: bool,
+    filters: dict[str, Any],
+    redactor: redact.Redactor | None,
+    threads: int = 1,
+) -> None:
+    """Write the tables of the matching records into ``directory`` (DuckDB with ``threads``
+    threads) and say what was written."""
+    duck.load_duckdb()  # before reading anything: a clear error when DuckDB is missing
+    refuse_unless_empty(directory, overwrite)
+    files = expand(snapshots or ("snapshots",))
+    if not files:
+        warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}")
+    selected = query(filters)
+    source: dict[str, Any] = {
+        "files": [str(path) for path in files],
+        "filtered": selected != Query(),
+        "redacted": {"engine": redactor.engine, "key_id": redactor.key_id} if redactor is not None else None,
+    }
+    if selected == Query() and redactor is None:
+        done = _write(files, directory, overwrite, source, threads)
+    else:  # the tables' file column would name the temporary selection: left NULL
+        with (
+            reading(snapshots, answers=True) as records,
+            temp_snapshot(selected.with_answers(records), redactor) as path,
+        ):
+            done = _write(ExpandedPaths([path]), directory, overwrite, source, threads, nulls=("file",))
+    counts = ", ".join(f"{table} {rows}" for table, rows in done.rows.items())
+    env.console.print(text(f"{len(done.rows)} table(s) written as Parquet to {done.target} (rows: {counts})"))
+
+
+def _write(
+    files: ExpandedPaths,
+    directory: Path,
+    overwrite: bool,
+    source: dict[str, Any],
+    threads: int,
+    nulls: tuple[str, ...] = (),
+) -> ParquetExported:
+    with duck.connect(files, threads=threads, needs=sql.VIEW_NAMES, on_warning=warn) as session:
+        return write_parquet(
+            session.run, sql.VIEW_NAMES, directory, overwrite=overwrite, source=source, nulls=nulls, warn=warn
+        )
