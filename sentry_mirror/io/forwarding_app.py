@@ -36,14 +36,14 @@ SWEEP = 64
 class Forwarding:
     """The servers a listener sends requests on to (see the module docstring)."""
 
-    def __init__(self, options: ForwardOptions, recorder: Recorder) -> None:
+    def __init__(self, options: ForwardOptions, recorder: Recorder, marker: str | None = None) -> None:
         self.recorder = recorder
         self.failure = options.failure
         wanted = [destination(options.upstream, "upstream")] if options.upstream else []
         wanted += [destination(dsn, "candidate") for dsn in options.tee]
         context = tls_context(options.ca_file) if any(d.dsn.scheme == "https" for d in wanted) else None
         #: this listener's mark in the ``Via`` header of what it sends on (see :meth:`looped`)
-        self.marker = f"sentry-mirror-{secrets.token_hex(8)}"
+        self.marker = marker or f"sentry-mirror-{secrets.token_hex(8)}"  # one for all --workers
         senders = [
             Sender(
                 where,

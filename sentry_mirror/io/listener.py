@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from aiohttp import web
 
 from sentry_mirror.core import ingest
 from sentry_mirror.core.script import Script
 from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import ScriptError
+from sentry_mirror.io import api_relay
+from sentry_mirror.io.api_relay import SharedApi
 from sentry_mirror.io.forward import ForwardOptions, Tally
 from sentry_mirror.io.forwarding_app import Forwarding
 from sentry_mirror.io.loop_errors import QuietAcceptErrors, QuietBadRequests
 from sentry_mirror.io.recorder import Recorder
 from sentry_mirror.io.scripting import Scripting
-from sentry_mirror.io.server import OnRecord, Timeouts, create_app, serve
+from sentry_mirror.io.server import ApiRelay, Mirror, OnRecord, Timeouts, answer_api, create_app, serve
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,15 @@ class ListenOptions:
     repos: tuple[str, ...] = ()  # the repositories the web API lists (io/webapi.py)
     max_upload: int = DEFAULT_MAX_UPLOAD  # the largest file the web API puts together (io/webapi.py)
     script: Script | None = None  # scripted answers (io/scripting.py, docs/scripts.md)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What a worker of ``listen --workers`` gets besides the options (io/workers.py)."""
+
+    sock: socket.socket  # the listening socket it serves on (host:port is bound by its parent)
+    marker: str  # forward mode's loop mark, one for all workers
+    api: SharedApi  # where web API requests are answered (io/api_relay.py)
 
 
 @dataclass(frozen=True)
@@ -68,9 +83,10 @@ async def listen(
     on_record: OnRecord | None = None,
     on_rotate: Callable[[Path], None] | None = None,
     stop: asyncio.Event | None = None,
+    worker: Worker | None = None,
 ) -> Stopped:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set); then finish in-flight requests
-    (within the grace period), flush and close the snapshot.
+    (within the grace period), flush and close the snapshot; ``worker``: one of ``--workers``.
 
     A snapshot that cannot be written (a full disk) does not stop the listener: requests
     get 503 with Retry-After until it can be written again (see :class:`Recorder`)."""
@@ -100,7 +116,7 @@ async def listen(
     forwarding: Forwarding | None = None
     try:
         await recorder.start()
-        forwarding = await _run(options, recorder, on_ready, on_record, stop)
+        forwarding = await _run(options, recorder, on_ready, on_record, stop, worker)
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
@@ -126,13 +142,14 @@ async def _run(
     on_ready: Callable[[Ready], None],
     on_record: OnRecord | None,
     stop: asyncio.Event,
+    worker: Worker | None = None,
 ) -> Forwarding | None:
     """Serve until ``stop`` is set; then stop the server, the forwarding (its candidates get
     what is left of the grace period) and the recorder, in that order."""
     forwarding = None
     try:
         if options.forward.upstream or options.forward.tee:
-            forwarding = Forwarding(options.forward, recorder)
+            forwarding = Forwarding(options.forward, recorder, worker.marker if worker else None)
         app = create_app(
             recorder,
             options.config,
@@ -142,8 +159,10 @@ async def _run(
             options.repos,
             options.max_upload,
             options.script,
+            _relay(worker),
         )
-        running = await serve(app, options.host, options.port)
+        running = await serve(app, options.host, options.port, worker.sock if worker else None)
+        api = await _serve_api(app, worker)
     except BaseException:
         if forwarding is not None:
             await forwarding.close(0.0)
@@ -157,6 +176,8 @@ async def _run(
         started = loop.time()
         try:
             await running.stop()
+            if api is not None:
+                api.close()
         finally:  # whatever happens stopping the server, the snapshot is finished
             try:
                 if forwarding is not None:
@@ -164,3 +185,25 @@ async def _run(
             finally:
                 await recorder.close()
     return forwarding
+
+
+def _relay(worker: Worker | None) -> ApiRelay | None:
+    """Where a worker sends web API requests: to the worker that answers them, unless it is that one."""
+    if worker is None or worker.api.sock is not None:
+        return None
+    return functools.partial(api_relay.relay, worker.api.path)
+
+
+async def _serve_api(app: Mirror, worker: Worker | None) -> asyncio.Server | None:
+    """The worker that answers the web API: the other workers' requests, counted in flight."""
+    if worker is None or worker.api.sock is None:
+        return None
+
+    async def answer(incoming: ingest.Request, wire_size: int, truncated: bool, remote: str | None) -> web.Response:
+        app.flight.begin()
+        try:
+            return await answer_api(app, incoming, wire_size, truncated, remote)
+        finally:
+            app.flight.end()
+
+    return await api_relay.serve(worker.api.sock, answer)

@@ -21,7 +21,8 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Called with each request record once it is on disk, and in forward mode the upstream's answer record.
 OnRecord = Callable[[dict[str, Any], dict[str, Any] | None], None]
+#: Sends a web API request (wire size, truncated, remote, the server's store) where it is answered.
+ApiRelay = Callable[[ingest.Request, int, bool, str | None, webapi.Store], Awaitable[web.Response]]
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class Mirror:
     #: the web API's chunk store, releases and assembled files (io/webapi.py)
     webapi: webapi.WebApi | None = None
     scripting: scripting.Scripting | None = None  # scripted answers (io/scripting.py)
+    api_relay: ApiRelay | None = None  # ``--workers``: where web API requests are answered (io/api_relay.py)
 
 
 def create_app(
@@ -157,14 +161,17 @@ def create_app(
     repos: tuple[str, ...] = (),
     max_upload: int = DEFAULT_MAX_UPLOAD,
     script: Script | None = None,
+    api_relay: ApiRelay | None = None,
 ) -> Mirror:
     """The mirror's handler, to :func:`serve`; ``repos``: the repositories the web API lists,
-    ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers."""
-    api = webapi.WebApi(recorder.directory, repos, max_upload)
+    ``max_upload``: the largest file it puts together from uploaded chunks; ``script``: scripted answers;
+    ``api_relay``: web API requests go there, not to a web API of this process (``--workers``)."""
+    api = webapi.WebApi(recorder.directory, repos, max_upload) if api_relay is None else None
     scripted = scripting.Scripting(script) if script is not None else None
     return Mirror(
-        recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted
-    )
+        recorder, config, _Guarded(on_record), timeouts, forwarding=forwarding, webapi=api, scripting=scripted,
+        api_relay=api_relay,
+    )  # fmt: skip
 
 
 def _headers(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
@@ -299,12 +306,10 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamR
     if cut is not None:
         return await _cut_short(mirror, request, incoming, wire_size, cut), None
     remote = _remote(request)
+    if mirror.api_relay is not None and api_routes.is_api(incoming.path):  # answered by another worker
+        return await mirror.api_relay(incoming, wire_size, truncated, remote, functools.partial(_store, mirror)), None
     if mirror.webapi is not None and api_routes.is_api(incoming.path):  # answered here, never sent on
-        store = functools.partial(_store, mirror)
-        return await webapi.answer(
-            mirror.webapi, mirror.recorder, incoming, max_body=config.max_body, wire_size=wire_size,
-            truncated=truncated, remote=remote, store=store, budget=mirror.budget, announce=mirror.on_record,
-        ), None  # fmt: skip
+        return await answer_api(mirror, incoming, wire_size, truncated, remote), None
     # big bodies (by their decoded size) are understood in a worker, within the budget
     response, entry = await decoding.understand(
         _understand, mirror.budget, incoming, config, wire_size, truncated, remote
@@ -326,6 +331,18 @@ async def _answer(mirror: Mirror, request: web.BaseRequest) -> tuple[web.StreamR
         if then is not None:
             then.cancel()  # never waited: its place among the delayed is free again
         raise
+
+
+async def answer_api(
+    mirror: Mirror, incoming: ingest.Request, wire_size: int, truncated: bool, remote: str | None
+) -> web.Response:
+    """A web API request answered by this process's web API, once its records are on disk."""
+    assert mirror.webapi is not None
+    return await webapi.answer(
+        mirror.webapi, mirror.recorder, incoming, max_body=mirror.config.max_body, wire_size=wire_size,
+        truncated=truncated, remote=remote, store=functools.partial(_store, mirror), budget=mirror.budget,
+        announce=mirror.on_record,
+    )  # fmt: skip
 
 
 #: Why a request that came back to the listener that sent it on is refused.
@@ -452,8 +469,9 @@ class Running:
         await self.runner.cleanup()
 
 
-async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0) -> Running:
-    """Start ``app`` on ``host:port`` (aiohttp decompression off); the caller stops it."""
+async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> Running:
+    """Start ``app`` on ``host:port``, or on the listening socket ``sock`` (aiohttp
+    decompression off); the caller stops it."""
     server = web.Server(
         functools.partial(_handle, app),
         auto_decompress=False,
@@ -467,7 +485,7 @@ async def serve(app: Mirror, host: str = "127.0.0.1", port: int = 0) -> Running:
     )
     runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=SHUTDOWN_MARGIN)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port, reuse_address=True)
     try:
         await site.start()
     except OSError as exc:

@@ -30,6 +30,7 @@ from sentry_mirror.ui.commands import (
     report,
     run,
     sourcemaps,
+    sql,
     verify,
 )
 from sentry_mirror.ui.env import Env
@@ -117,6 +118,7 @@ for _command in (
     export.export_command,
     group.group_command,
     report.report_command,
+    sql.sql_command,
     diff.diff_command,
     replay.replay_command,
     verify.verify_command,

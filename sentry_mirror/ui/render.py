@@ -149,9 +149,13 @@ class LiveLines:
                 self._codes[name] = (start, reset)
 
     def write(self, record: dict[str, Any], upstream: dict[str, Any] | None = None) -> None:
+        self.write_segments(line_segments(record, upstream=upstream))
+
+    def write_segments(self, segments: Segments) -> None:
+        """A line from its pieces (made by :func:`line_segments` in a ``--workers`` worker)."""
         codes = self._codes
         parts = []
-        for segment, style in line_segments(record, upstream=upstream):
+        for segment, style in segments:
             start, reset = codes.get(style, ("", ""))
             parts.append(f"{start}{segment}{reset}")
         parts.append("\n")

@@ -7,11 +7,12 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 from rich.console import Console
+from rich.text import Text
 
 from sentry_mirror.core import encoding, ingest
 from sentry_mirror.core.auth import Dsn
@@ -21,12 +22,14 @@ from sentry_mirror.core.webapi.chunks import DEFAULT_MAX_UPLOAD
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.params import Duration, Size
+from sentry_mirror.ui.params import Count, Duration, Size
 from sentry_mirror.ui.scripting import load_script, script_options
 
 if TYPE_CHECKING:
+    from sentry_mirror.core.forwarding import Destination
     from sentry_mirror.io.forward import ForwardOptions
-    from sentry_mirror.io.listener import Ready, Stopped
+    from sentry_mirror.io.listener import ListenOptions, Ready, Stopped
+    from sentry_mirror.io.workers import Started
 
 
 def _display_host(host: str) -> str:
@@ -166,6 +169,13 @@ def _display_host(host: str) -> str:
     help="Largest file (source map bundle, debug file) put together from uploaded chunks; bigger ones are refused.",
 )
 @script_options
+@click.option(
+    "--workers",
+    type=Count(),
+    default=1,
+    show_default=True,
+    help="Listener processes sharing the port, each with its own file: a number or auto (the cores); docs/workers.md.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per request.")
 @click.pass_obj
 def listen_command(
@@ -194,6 +204,7 @@ def listen_command(
     scenarios: tuple[str, ...],
     script_file: Path | None,
     seed: int | None,
+    workers: int,
     quiet: bool,
 ) -> None:
     """Impersonate a Sentry DSN and record every request into zstd JSONL snapshots.
@@ -208,9 +219,10 @@ def listen_command(
         sentry-mirror listen --port 0 --rotate-every 1h
         sentry-mirror listen --forward https://KEY@o1.ingest.sentry.io/123
         sentry-mirror listen --scenario outage:30s --scenario flaky:0.1
+        sentry-mirror listen --workers auto --quiet
     """
     config = ingest.Config(keys=frozenset(keys), tunnel_path="/" + tunnel_path.strip("/"), max_body=max_body)
-    from sentry_mirror.io.listener import ListenOptions, listen  # the server stack: only this command needs it
+    from sentry_mirror.io.listener import ListenOptions  # the server stack: only this command needs it
     from sentry_mirror.io.server import Timeouts
 
     timeouts = Timeouts(header=header_timeout, body=body_timeout, grace=grace)
@@ -221,11 +233,18 @@ def listen_command(
     options = ListenOptions(
         host, port, directory, rotate_size, rotate_every, fsync, config, timeouts, forwarding, repos, max_upload, script
     )
-    ready = functools.partial(_banner, env.console, keys=config.keys, script=script)
-    rotated = functools.partial(_rotated, env.console)
-    lines = render.LiveLines(env.console)
-    stopped = asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
+    one = workers == 1  # one process: this one, as ever
+    stopped = _listen_one(env.console, options, quiet) if one else _listen_workers(env.console, options, workers, quiet)
     _stop_lines(env.console, stopped)
+
+
+def _listen_one(console: Console, options: ListenOptions, quiet: bool) -> Stopped:
+    from sentry_mirror.io.listener import listen  # the server stack: only this command needs it
+
+    ready = functools.partial(_banner, console, keys=options.config.keys, script=options.script)
+    lines = render.LiveLines(console)
+    rotated = functools.partial(_rotated, console)
+    return asyncio.run(listen(options, on_ready=ready, on_record=None if quiet else lines.write, on_rotate=rotated))
 
 
 def _rotated(console: Console, path: Path) -> None:
@@ -298,18 +317,84 @@ def _not_itself(dsn: Dsn, host: str, port: int) -> None:
 def _banner(console: Console, info: Ready, *, keys: frozenset[str], script: Script | None = None) -> None:
     """The DSN to paste (in forward mode the upstream's key and project at the mirror's
     address), the snapshot file, and where requests are sent on to."""
-    netloc = f"{_display_host(info.host)}:{info.port}"
-    dsn = f"http://{next(iter(sorted(keys)), 'mirror')}@{netloc}/1"
     forwarding = info.forwarding
     upstream = forwarding.upstream if forwarding is not None else None
-    if upstream is not None:
-        dsn = mirror_dsn(upstream.dsn, netloc)
     shadows = tuple(c.where.to for c in forwarding.candidates) if forwarding is not None else ()
     path = os.path.relpath(info.recorder.path) if info.recorder.path else "-"
     rules = tuple((rule.name, describe(rule), rule.source) for rule in script.rules) if script is not None else ()
+    _show_banner(console, info.host, info.port, path, keys, upstream, shadows, rules)
+
+
+def _show_banner(
+    console: Console,
+    host: str,
+    port: int,
+    path: str,
+    keys: frozenset[str],
+    upstream: Destination | None,
+    shadows: tuple[str, ...] = (),
+    rules: tuple[tuple[str, str, str], ...] = (),
+) -> None:
+    netloc = f"{_display_host(host)}:{port}"
+    dsn = f"http://{next(iter(sorted(keys)), 'mirror')}@{netloc}/1"
+    if upstream is not None:
+        dsn = mirror_dsn(upstream.dsn, netloc)
     render.banner(
         console, dsn, path, keys=keys, upstream=upstream.to if upstream else None, candidates=shadows, rules=rules
     )
+    sys.stdout.flush()
+
+
+def _check_workers(script: Script | None) -> None:
+    """Scripted answers follow one clock over one sequence of requests: not split over workers."""
+    if script is not None:
+        raise click.UsageError(
+            "--script/--scenario go with --workers 1: a script runs on one clock over one sequence of "
+            "requests, and each worker would play it on its own share"
+        )
+
+
+def _line(record: dict[str, Any], upstream: dict[str, Any] | None = None) -> render.Segments:
+    """A worker's live line, as pieces for the parent to print (top level: pickled by reference)."""
+    return render.line_segments(record, upstream=upstream)
+
+
+def _listen_workers(console: Console, options: ListenOptions, workers: int, quiet: bool) -> Stopped:
+    """``--workers N``: N listener processes on one port (io/workers.py); one banner, one feed."""
+    from sentry_mirror.io.workers import Callbacks, supervise
+
+    _check_workers(options.script)
+    err = Console(stderr=True, highlight=False)
+    callbacks = Callbacks(
+        on_ready=functools.partial(_workers_banner, console, options=options),
+        on_rotate=functools.partial(_rotated, console),
+        on_note=lambda message: err.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True),
+        on_line=None if quiet else render.LiveLines(console).write_segments,
+    )
+    summary = supervise(options, workers, callbacks, _line)
+    if summary.died:
+        console.print(
+            f"  {summary.died} worker(s) died: what they recorded is in their files, not in the count below",
+            style="yellow",
+        )
+    if summary.dropped:
+        console.print(
+            f"  {summary.dropped} live line(s) not shown: the terminal was slower than the workers", style="dim"
+        )
+    return summary.stopped
+
+
+def _workers_banner(console: Console, started: Started, *, options: ListenOptions) -> None:
+    """The banner once every worker serves: the DSN once, then each worker's file."""
+    forward = options.forward
+    upstream = destination(forward.upstream, "upstream") if forward.upstream else None
+    shadows = tuple(destination(dsn, "candidate").to for dsn in forward.tee)
+    paths = [os.path.relpath(path) for path in started.paths] or ["-"]
+    _show_banner(console, started.host, started.port, paths[0], options.config.keys, upstream, shadows)
+    for path in paths[1:]:
+        render.into_line(console, path)
+    how = "one shared socket" if started.shared_socket else "SO_REUSEPORT"
+    console.print(f"  {len(started.paths)} workers on port {started.port} ({how})", style="dim")
     sys.stdout.flush()
 
 

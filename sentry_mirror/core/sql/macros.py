@@ -1,0 +1,94 @@
+"""SQL macros the views share: reading JSON values the way the Python readers do.
+
+Each takes a ``JSON`` value (or text) and gives NULL for anything of the wrong kind, so a
+record whatever its shape never fails a query: a string field that holds a number is
+NULL in :func:`_sm_str`, a timestamp out of range NULL in :func:`_sm_time`.
+"""
+
+from __future__ import annotations
+
+from sentry_mirror.core.envelope import TYPE_ALIASES
+from sentry_mirror.core.sql.quote import literal
+
+_ALIASES = " ".join(f"WHEN {literal(sent)} THEN {literal(counted)}" for sent, counted in sorted(TYPE_ALIASES.items()))
+_UUID = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+#: ``(name, parameters, body)``, defined in this order (a macro may use the ones before it).
+MACROS: tuple[tuple[str, str, str], ...] = (
+    # a JSON string's text; NULL for any other JSON value
+    ("_sm_str", "j", "CASE WHEN json_type(j) = 'VARCHAR' THEN json_extract_string(j, '$') END"),
+    # a JSON scalar (string, number, boolean) as text
+    (
+        "_sm_scalar",
+        "j",
+        "CASE WHEN json_type(j) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT', 'BOOLEAN') "
+        "THEN json_extract_string(j, '$') END",
+    ),
+    # a JSON integer
+    (
+        "_sm_int",
+        "j",
+        "CASE WHEN json_type(j) IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(json_extract_string(j, '$') AS BIGINT) END",
+    ),
+    # a JSON boolean
+    ("_sm_bool", "j", "CASE WHEN json_type(j) = 'BOOLEAN' THEN json_extract_string(j, '$') = 'true' END"),
+    # seconds since the epoch: a JSON number, or an RFC 3339 string
+    (
+        "_sm_seconds",
+        "j",
+        "CASE WHEN json_type(j) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') "
+        "THEN TRY_CAST(json_extract_string(j, '$') AS DOUBLE) "
+        "WHEN json_type(j) = 'VARCHAR' THEN epoch(TRY_CAST(json_extract_string(j, '$') AS TIMESTAMPTZ)) END",
+    ),
+    ("_sm_time", "j", "try(to_timestamp(_sm_seconds(j)))"),
+    # the values of a list, or of an object's "values" list (exceptions, threads, breadcrumbs), objects only
+    (
+        "_sm_values",
+        "j",
+        "list_filter(coalesce(CASE json_type(j) WHEN 'ARRAY' THEN json_extract(j, '$[*]') "
+        "WHEN 'OBJECT' THEN json_extract(j, '$.values[*]') END, []::JSON[]), lambda x: json_type(x) = 'OBJECT')",
+    ),
+    # a JSON array's elements that are objects
+    (
+        "_sm_objects",
+        "j",
+        "list_filter(coalesce(CASE WHEN json_type(j) = 'ARRAY' THEN json_extract(j, '$[*]') END, []::JSON[]), "
+        "lambda x: json_type(x) = 'OBJECT')",
+    ),
+    # a UUID as 32 lower-case hex digits (core.envelope.normalize_uuid)
+    ("_sm_uuid", "s", f"CASE WHEN regexp_full_match(s, '{_UUID}') THEN lower(replace(s, '-', '')) END"),
+    # the project as a partition value: its digits, else 'other'
+    ("_sm_project", "p", "CASE WHEN regexp_full_match(p, '[0-9]{1,20}') THEN p ELSE 'other' END"),
+    # an item type as counted (core.envelope.canonical_type)
+    ("_sm_type", "t", f"CASE t {_ALIASES} ELSE t END"),
+    # the items of an envelope's lines (string_split(body, '\n')): NULL when the line count cannot be one
+    (
+        "_sm_count",
+        "lines",
+        "CASE WHEN len(lines) % 2 = 1 THEN (len(lines) - 1) // 2 WHEN lines[-1] = '' THEN (len(lines) - 2) // 2 END",
+    ),
+    # whether an item header line and its payload line are read alike here and by core.envelope
+    (
+        "_sm_item_ok",
+        "h, p",
+        "CASE WHEN starts_with(h, '{') AND right(h, 1) = '}' AND json_valid(h) "
+        "AND NOT contains(h, 'NaN') AND NOT contains(h, 'Infinity') "
+        "THEN (coalesce(json_type(h, '$.length'), 'NULL') = 'NULL' "
+        "OR (json_type(h, '$.length') IN ('BIGINT', 'UBIGINT') "
+        "AND TRY_CAST(json_extract_string(h, '$.length') AS BIGINT) = strlen(p))) "
+        "AND (left(ltrim(p, ' ' || chr(9) || chr(13)), 1) NOT IN ('{', '[') OR json_valid(p)) "
+        "ELSE false END",
+    ),
+    # whether SQL splits these envelope lines exactly as core.envelope does
+    (
+        "_sm_exact",
+        "lines",
+        "_sm_count(lines) IS NOT NULL AND coalesce(list_bool_and(list_transform(range(_sm_count(lines)), "
+        "lambda i: _sm_item_ok(lines[2 * i + 2], lines[2 * i + 3]))), true)",
+    ),
+)
+
+
+def statements() -> list[str]:
+    """The ``CREATE MACRO`` statements, in order."""
+    return [f"CREATE OR REPLACE MACRO {name}({params}) AS {body}" for name, params, body in MACROS]

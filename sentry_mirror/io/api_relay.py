@@ -1,0 +1,133 @@
+"""The web API across ``listen --workers``: one worker answers every web API request.
+
+The web API remembers between requests what sentry-cli built up (releases, files already
+put together, debug file ids: io/webapi.py); a release created through one connection and
+finalized through another must be found, whatever worker the kernel gave each connection.
+So the first worker keeps that state and answers every web API request: the others send
+it each one they receive, as received (method, path, query, headers already redacted, the
+wire body, the client's address, its wire size), over a Unix socket in a private (0700)
+directory the parent made, and send back its answer. The first worker runs exactly what one
+listener runs for it (:func:`sentry_mirror.io.server.answer_api`): records (its own, and
+the upload records of files put together) go into its file before the answer comes back,
+so an answer is still sent only once its records are on disk.
+
+While the first worker is being started again the others answer web API requests 503 with
+``Retry-After`` (recorded in their own files); what it remembered is gone with it, as when a
+single listener is started again. Frames: a 4-byte length of a JSON head and an 8-byte
+length of the body, then both; one request per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from sentry_mirror.core import ingest, record
+from sentry_mirror.core.webapi import routes as api_routes
+
+_LENGTHS = struct.Struct("!IQ")
+
+#: Puts a record on disk and answers: the server's own ``_store(incoming, response, entry, close=)``.
+Store = Callable[..., Awaitable[web.Response]]
+#: The server's web API answer (io/server.py answer_api), with the mirror bound.
+Answer = Callable[[ingest.Request, int, bool, str | None], Awaitable[web.Response]]
+
+
+@dataclass(frozen=True)
+class SharedApi:
+    """Where the web API of a ``--workers`` listener is answered: ``path`` of the Unix
+    socket; ``sock``: its listening socket, given to the worker that answers (else None)."""
+
+    path: str
+    sock: socket.socket | None = None
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
+    head_size, body_size = _LENGTHS.unpack(await reader.readexactly(_LENGTHS.size))
+    head = orjson.loads(await reader.readexactly(head_size))
+    return head, await reader.readexactly(body_size)
+
+
+def _frame(head: dict[str, Any], body: bytes) -> bytes:
+    encoded = orjson.dumps(head)
+    return _LENGTHS.pack(len(encoded), len(body)) + encoded + body
+
+
+# ---------------------------------------------------------------- the worker that answers
+
+
+async def serve(sock: socket.socket, answer: Answer) -> asyncio.Server:
+    """Answer the other workers' web API requests on ``sock`` until the server is closed."""
+
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head, body = await _read_frame(reader)
+            headers = tuple((str(name), str(value)) for name, value in head["headers"])
+            incoming = ingest.Request(head["method"], head["path"], head["query"], headers, body)
+            response = await answer(incoming, head["wire_size"], head["truncated"], head["remote"])
+            sent = {"status": response.status, "headers": list(response.headers.items())}
+            sent["close"] = response.keep_alive is False
+            assert response.body is None or isinstance(response.body, bytes)
+            writer.write(_frame(sent, response.body or b""))
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the worker that asked is gone: it answers its client itself
+        finally:
+            writer.close()
+
+    return await asyncio.start_unix_server(one, sock=sock)
+
+
+# ---------------------------------------------------------------- the others
+
+
+async def relay(
+    path: str, incoming: ingest.Request, wire_size: int, truncated: bool, remote: str | None, store: Store
+) -> web.Response:
+    """The answer of the worker that answers the web API to ``incoming``; a 503 with
+    ``Retry-After``, recorded here, when it cannot be reached."""
+    head = {
+        "method": incoming.method,
+        "path": incoming.path,
+        "query": incoming.query,
+        "headers": incoming.headers,
+        "wire_size": wire_size,
+        "truncated": truncated,
+        "remote": remote,
+    }
+    try:
+        reader, writer = await asyncio.open_unix_connection(path)
+        try:
+            writer.write(_frame(head, incoming.body))
+            await writer.drain()
+            answer, body = await _read_frame(reader)
+        finally:
+            writer.close()
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        return await _unreachable(incoming, wire_size, truncated, remote, store, exc)
+    headers = [(name, value) for name, value in answer["headers"] if name.lower() != "content-length"]
+    response = web.Response(status=answer["status"], body=body, headers=headers)
+    if answer["close"]:
+        response.force_close()
+    return response
+
+
+async def _unreachable(
+    incoming: ingest.Request, wire_size: int, truncated: bool, remote: str | None, store: Store, exc: BaseException
+) -> web.Response:
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = f"the mirror's web API cannot be reached now (its worker is starting again): {reason}"
+    response = ingest.unavailable(detail)
+    outcome = ingest.Outcome(response, api_routes.route(incoming.path)[0], incoming.body, False, error=detail)
+    entry = record.build(
+        incoming, outcome, received_at=datetime.now(UTC), remote_addr=remote, wire_size=wire_size, truncated=truncated
+    )
+    return await store(incoming, response, entry, close=True)

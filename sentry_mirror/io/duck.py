@@ -1,0 +1,199 @@
+"""An in-memory DuckDB with the sql views over snapshots (``sentry-mirror sql``, the
+Parquet export).
+
+:func:`connect` opens it (a context manager: temporary copies are removed on the way
+out, errors included) and defines every view of :mod:`sentry_mirror.core.sql` over the
+files; :meth:`Session.run` runs a statement, preparing first only what the statement
+reads: the items SQL cannot split exactly are parsed by the project's own Python readers
+(:mod:`sentry_mirror.core.sql.pyitems`) into a table, fetched from DuckDB in bounded
+batches, the first time a statement reads a view built on items.
+
+Files DuckDB reads as they are are read by DuckDB's own ``read_json`` (streaming, in
+parallel); a file cut short or damaged is read by our tolerant reader into a clean copy
+(:mod:`sentry_mirror.io.duck_files`), with the warnings every reader gives. A damaged
+frame found only while a query runs (zstd's checksum fails in DuckDB) makes the session
+find the file, copy it clean, and run the statement again.
+
+Extensions are never installed or loaded behind the user's back: no network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sentry_mirror.core import sql
+from sentry_mirror.core.sql import pyitems
+from sentry_mirror.errors import ExitCode, MirrorError
+from sentry_mirror.io.decoder import Warn, ignore
+from sentry_mirror.io.duck_files import CleanCopies, whole_frames
+from sentry_mirror.io.snapshot import ExpandedPaths, expand
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: Source records fetched from DuckDB per batch when the Python-parsed items are made.
+BATCH = 256
+INSTALL_HINT = "sentry-mirror sql needs DuckDB: pip install 'sentry-mirror[sql]'"
+
+
+class QueryError(MirrorError):
+    """A statement DuckDB refused: its own message (a usage error)."""
+
+    exit_code = ExitCode.USAGE
+
+
+def load_duckdb() -> Any:
+    """The duckdb module; a MirrorError naming the extra when it is not installed."""
+    try:
+        import duckdb
+    except ImportError:
+        raise MirrorError(INSTALL_HINT) from None
+    return duckdb
+
+
+class Session:
+    """One DuckDB connection with the views defined (``con``), over ``files``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, files: ExpandedPaths, on_warning: Warn) -> None:
+        self.con = con
+        self._files = files
+        self._warn = on_warning
+        self._copies = CleanCopies()
+        self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
+        self._items_ready = False
+
+    def define(self) -> None:
+        """(Re)define the macros, the raw view and every view over the files."""
+        for path in self._files:
+            if path not in self._sources:
+                self._sources[path] = path if whole_frames(path) else self._copies.copy(path, self._warn)
+        pairs = [(str(source), str(path)) for path, source in self._sources.items() if source is not None]
+        if not self._items_ready:
+            self.con.execute(sql.py_items_table())
+        for statement in [*sql.macro_statements(), sql.raw_view(pairs), *sql.view_statements()]:
+            self.con.execute(statement)
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Make ready what the views ``names`` read: the items parsed in Python, once."""
+        if self._items_ready or not sql.NEEDS_ITEMS & set(names):
+            return
+        self._retrying(self._fill_items)
+        self._items_ready = True
+
+    def prepare_for(self, statement: str) -> None:
+        """:meth:`prepare` the views ``statement`` reads (all of them when DuckDB cannot tell)."""
+        try:
+            names = self.con.get_table_names(statement)
+        except Exception:  # not one statement, or one DuckDB cannot bind alone: prepare all
+            names = set(sql.VIEW_NAMES)
+        self.prepare(names)
+
+    def run(self, statement: str) -> duckdb.DuckDBPyConnection:
+        """Run one statement; the connection with its result pending (``description``,
+        ``fetchmany``; a statement without rows gives its count, as DuckDB does). A
+        statement DuckDB refuses is a :class:`QueryError` with DuckDB's message."""
+        self.prepare_for(statement)
+        result: duckdb.DuckDBPyConnection = self._retrying(lambda: self.con.execute(statement))
+        return result
+
+    def columns(self) -> dict[str, list[tuple[str, str]]]:
+        """Every public view's ``(column, type)`` pairs, in order."""
+        found: dict[str, list[tuple[str, str]]] = {name: [] for name in sql.VIEW_NAMES}
+        rows = self.con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        for table, column, kind in rows:
+            if table in found:
+                found[table].append((column, kind))
+        return found
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._copies.close()
+
+    def _fill_items(self) -> None:
+        self.con.execute(f"DELETE FROM {sql.PY_ITEMS}")
+        reader = self.con.cursor()
+        try:
+            reader.execute(sql.PY_ITEM_SOURCES)
+            marks = ", ".join("?" for _ in sql.PY_ITEM_COLUMNS)
+            while batch := reader.fetchmany(BATCH):
+                rows = [row for source in batch for row in pyitems.rows(source)]
+                if rows:
+                    self.con.executemany(f"INSERT INTO {sql.PY_ITEMS} VALUES ({marks})", rows)
+        finally:
+            reader.close()
+
+    def _retrying(self, work: Any) -> Any:
+        """``work()``; when DuckDB fails to read a file, copy the files it cannot read clean
+        and try again (once per file found). Other DuckDB errors are QueryErrors."""
+        duckdb = load_duckdb()
+        while True:
+            try:
+                return work()
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                if not self._copy_unreadable():
+                    raise QueryError(str(exc)) from None
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from None
+
+    def _copy_unreadable(self) -> bool:
+        """Find the files DuckDB fails to read, replace them by clean copies and redefine
+        the views; whether any was found."""
+        found = False
+        for path, source in list(self._sources.items()):
+            if source != path:
+                continue
+            try:
+                self.con.execute(f"SELECT count(*) FROM {sql.source.read_json([str(path)])}").fetchall()
+            except Exception:
+                self._sources[path] = self._copies.copy(path, self._warn)
+                found = True
+        if found:
+            self.define()
+        return found
+
+
+def open_connection(threads: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB: ``threads`` threads, no extension installed or loaded
+    automatically, times in UTC."""
+    module = load_duckdb()
+    con: duckdb.DuckDBPyConnection = module.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "threads": max(1, threads),
+        },
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@contextmanager
+def connect(
+    paths: Iterable[str | os.PathLike[str]] = ("snapshots",),
+    *,
+    threads: int = 1,
+    needs: Iterable[str] = (),
+    on_warning: Warn = ignore,
+) -> Iterator[Session]:
+    """A :class:`Session` with every view of :mod:`sentry_mirror.core.sql` defined over
+    the snapshots under ``paths``, and the views ``needs`` prepared (:meth:`Session.prepare`;
+    :meth:`Session.run` prepares what a statement reads by itself). Closed on the way out,
+    temporary copies removed."""
+    files = paths if isinstance(paths, ExpandedPaths) else expand(paths)
+    session = Session(open_connection(threads), files, on_warning)
+    try:
+        session._retrying(session.define)
+        session.prepare(needs)
+        yield session
+    finally:
+        session.close()

@@ -1,0 +1,90 @@
+"""Snapshot files as DuckDB reads them: which ones it reads as they are, and clean copies of
+the others.
+
+DuckDB's zstd reader takes a finished snapshot file as it is (the skippable header frame
+and the group marks are fine), and fails on a damaged frame (zstd's checksum); but a file
+cut short (a listener killed, or still writing) silently ends at its last finished frame,
+and a damaged one fails the whole query. Such a file is read by our own tolerant reader
+(:func:`~sentry_mirror.io.decoder.read_records`: every record that passes the file's
+checks, warnings naming the bytes skipped) into a clean copy in a private temporary
+directory (0700, files 0600), removed when the session ends, errors included.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import cast
+
+from sentry_mirror.core.encoding import zstd_frame_end
+from sentry_mirror.errors import DecodeError, SnapshotError
+from sentry_mirror.io.decoder import Warn, read_records
+from sentry_mirror.io.files import create_private
+from sentry_mirror.io.snapshot import SnapshotWriter
+
+#: Records per group in a clean copy.
+_GROUP = 256
+
+
+def whole_frames(path: Path) -> bool:
+    """Whether ``path`` is zstd frames end to end, the last one finished: walks frame and
+    block headers only (nothing is decompressed). An empty file is not."""
+    try:
+        with path.open("rb") as fo:
+            if os.fstat(fo.fileno()).st_size == 0:
+                return False
+            with mmap.mmap(fo.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                pos, size = 0, len(data)
+                while pos < size:
+                    end = zstd_frame_end(cast(bytes, data), pos)
+                    if end is None:
+                        return False
+                    pos = end
+                return True
+    except DecodeError:
+        return False
+    except OSError as exc:
+        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
+
+
+class CleanCopies:
+    """Clean copies of damaged files in one private temporary directory; :meth:`close`
+    removes them all."""
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+        self._count = 0
+
+    def copy(self, path: Path, on_warning: Warn) -> Path | None:
+        """A clean copy of ``path`` (every record our reader gives, answers too), or None
+        when it holds no record."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="sentry-mirror-sql-"))  # 0700
+        self._count += 1
+        target = self._dir / f"{self._count}.jsonl.zst"
+        written = 0
+        try:
+            with path.open("rb") as source, os.fdopen(create_private(target), "wb") as sink:
+                writer = SnapshotWriter(sink)
+                group: list[dict[str, object]] = []
+                for record in read_records(source, name=str(path), on_warning=on_warning, answers=True):
+                    group.append(record.data)
+                    if len(group) >= _GROUP:
+                        written += len(group)
+                        writer.write(group)
+                        group = []
+                if group:
+                    written += len(group)
+                    writer.write(group)
+                writer.close()
+        except OSError as exc:
+            raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
+        return target if written else None
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None

@@ -1,0 +1,112 @@
+"""What the project's own Python readers say about a capture, for the sql views to agree with."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from sentry_mirror.core import bodies, envelope
+from sentry_mirror.core.grouping.event_parts import exceptions_of, frames_of
+from sentry_mirror.core.grouping.records import events_of
+from sentry_mirror.core.lenient import loads_or_none
+from sentry_mirror.core.record import Record
+from sentry_mirror.errors import EnvelopeError
+
+
+def item_types(records: Iterable[Record]) -> dict[str, list[str]]:
+    """Per envelope request with a whole decoded body: its item types, in order (as core.envelope reads them)."""
+    found: dict[str, list[str]] = {}
+    for record in records:
+        data = record.data
+        if data["endpoint"] not in envelope.ENVELOPE_ENDPOINTS or not data.get("body_decoded", True):
+            continue
+        if data.get("body_truncated"):
+            continue
+        try:
+            found[record.id] = [item.type for item in envelope.items_of(bodies.readable(data))]
+        except EnvelopeError:
+            found[record.id] = []
+    return {key: value for key, value in found.items() if value}
+
+
+def _payloads(records: Iterable[Record], kind: str) -> list[tuple[str, Any]]:
+    out = []
+    for record in records:
+        data = record.data
+        if data["endpoint"] not in envelope.ENVELOPE_ENDPOINTS or data.get("body_truncated"):
+            continue
+        try:
+            items = envelope.items_of(bodies.readable(data))
+        except EnvelopeError:
+            continue
+        out += [(record.id, loads_or_none(item.payload)) for item in items if item.type == kind]
+    return out
+
+
+def errors(records: Iterable[Record]) -> Counter[tuple[str, Any, Any]]:
+    """(request id, the raised exception's type and value) of every error event."""
+    found: Counter[tuple[str, Any, Any]] = Counter()
+    for record in records:
+        for event, _ in events_of(record, {"event"}):
+            chain = exceptions_of(event)
+            last = chain[-1] if chain else {}
+            found[(record.id, last.get("type"), last.get("value"))] += 1
+    return found
+
+
+def frames(records: Iterable[Record]) -> Counter[str]:
+    """Frames per request: every exception's stack trace and the event's own."""
+    found: Counter[str] = Counter()
+    for record in records:
+        for event, _ in events_of(record, {"event"}):
+            count = sum(len(frames_of(exc)) for exc in exceptions_of(event)) + len(frames_of(event))
+            if count:
+                found[record.id] += count
+    return found
+
+
+def spans(records: Iterable[Record]) -> Counter[str]:
+    """Child spans of the transactions, per request."""
+    found: Counter[str] = Counter()
+    for record in records:
+        for event, _ in events_of(record, {"transaction"}):
+            listed = event.get("spans")
+            count = len([s for s in listed if isinstance(s, dict)]) if isinstance(listed, list) else 0
+            if count:
+                found[record.id] += count
+    return found
+
+
+def discarded(records: Iterable[Record]) -> int:
+    """The quantities of the client reports' discarded_events, summed."""
+    total = 0
+    for _, payload in _payloads(records, "client_report"):
+        rows = payload.get("discarded_events") if isinstance(payload, dict) else None
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, dict) and type(row.get("quantity")) is int:
+                total += row["quantity"]
+    return total
+
+
+def sessions(records: Iterable[Record]) -> int:
+    """Single sessions and aggregate entries."""
+    materialised = list(records)
+    single = [p for _, p in _payloads(materialised, "session") if isinstance(p, dict)]
+    batches = [p for _, p in _payloads(materialised, "sessions") if isinstance(p, dict)]
+    aggregates = sum(
+        len([a for a in b.get("aggregates") if isinstance(a, dict)])
+        for b in batches
+        if isinstance(b.get("aggregates"), list)
+    )
+    return len(single) + aggregates
+
+
+def breadcrumbs(records: Iterable[Record]) -> int:
+    total = 0
+    for record in records:
+        for event, _ in events_of(record, {"event"}):
+            crumbs = event.get("breadcrumbs")
+            values = crumbs.get("values") if isinstance(crumbs, dict) else crumbs
+            total += len([c for c in values if isinstance(c, dict)]) if isinstance(values, list) else 0
+    return total
