@@ -81,10 +81,18 @@ class RecordDecoder:
     last frame that is still open (a listener writing it, or killed between writes) is no
     damage. Files written before the checks existed (no header) read as they always did. A
     record from a newer format version raises :class:`~sentry_mirror.errors.FormatVersionError`.
+    ``offset``: where in the file the bytes fed start (a reader starting at a frame boundary,
+    :mod:`sentry_mirror.io.parallel`, sets ``stats.checked`` from the file's start too).
     """
 
     def __init__(
-        self, name: str = "snapshot", on_warning: Warn = ignore, *, live: bool = True, answers: bool = False
+        self,
+        name: str = "snapshot",
+        on_warning: Warn = ignore,
+        *,
+        live: bool = True,
+        answers: bool = False,
+        offset: int = 0,
     ) -> None:
         self.name = name
         self.on_warning = on_warning
@@ -94,7 +102,7 @@ class RecordDecoder:
         self._decompressor = zstandard.ZstdDecompressor()
         self._frame: Any = None  # decompressobj of the frame being read
         self._frame_raw = bytearray()  # the raw bytes of that frame so far, to resync after damage
-        self._frame_start = 0  # file offset of _frame_raw[0] (or of the data, between frames)
+        self._frame_start = offset  # file offset of _frame_raw[0] (or of the data, between frames)
         self._held: list[bytes] = []  # decoded bytes of the frame not checked yet
         self._crc = 0  # the running CRC of the frame's lines up to the held bytes
         self._split_mark = False  # the held bytes end inside a group mark (live: check the next output)

@@ -65,6 +65,9 @@ class Session:
         self._copies = CleanCopies()
         self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
         self._items_ready = False
+        # what DuckDB spills to disk (a query bigger than its memory) stays private and goes too
+        spill = self._copies.directory() / "spill"
+        con.execute(f"SET temp_directory = {sql.literal(str(spill))}")
 
     def define(self) -> None:
         """(Re)define the macros, the raw view and every view over the files."""
@@ -137,7 +140,8 @@ class Session:
         duckdb = load_duckdb()
         while True:
             try:
-                return work()
+                with interruptible():
+                    return work()
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
                 if not self._copy_unreadable():
                     raise QueryError(str(exc)) from None
@@ -152,13 +156,29 @@ class Session:
             if source != path:
                 continue
             try:
-                self.con.execute(f"SELECT count(*) FROM {sql.source.read_json([str(path)])}").fetchall()
+                # every column, so a value of the wrong type fails here too
+                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {sql.source.read_json([str(path)])}").fetchall()
             except Exception:
                 self._sources[path] = self._copies.copy(path, self._warn)
                 found = True
         if found:
             self.define()
         return found
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C during a query: DuckDB stops it and raises ``InterruptException`` (or a bare
+    ``RuntimeError: Query interrupted`` from ``execute``); both become KeyboardInterrupt."""
+    duckdb = load_duckdb()
+    try:
+        yield
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower() and not isinstance(exc, duckdb.Error):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def open_connection(threads: int) -> duckdb.DuckDBPyConnection:

@@ -51,20 +51,24 @@ def whole_frames(path: Path) -> bool:
 
 
 class CleanCopies:
-    """Clean copies of damaged files in one private temporary directory; :meth:`close`
-    removes them all."""
+    """Clean copies of damaged files (and DuckDB's spill files) in one private temporary
+    directory; :meth:`close` removes it all."""
 
     def __init__(self) -> None:
         self._dir: Path | None = None
         self._count = 0
 
+    def directory(self) -> Path:
+        """The private directory (0700), made on first use."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="sentry-mirror-sql-"))
+        return self._dir
+
     def copy(self, path: Path, on_warning: Warn) -> Path | None:
         """A clean copy of ``path`` (every record our reader gives, answers too), or None
         when it holds no record."""
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="sentry-mirror-sql-"))  # 0700
         self._count += 1
-        target = self._dir / f"{self._count}.jsonl.zst"
+        target = self.directory() / f"{self._count}.jsonl.zst"
         written = 0
         try:
             with path.open("rb") as source, os.fdopen(create_private(target), "wb") as sink:

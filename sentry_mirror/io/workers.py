@@ -43,6 +43,7 @@ passing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import secrets
@@ -69,6 +70,8 @@ from sentry_mirror.io.forward import Tally
 from sentry_mirror.io.listener import ListenOptions, Stopped, Worker
 from sentry_mirror.io.server import SHUTDOWN_MARGIN
 from sentry_mirror.io.worker_process import Line, Segments, WorkerSpec, run_worker
+
+log = logging.getLogger(__name__)
 
 #: ``shared`` forces the fallback (one socket accepted on by every worker).
 SOCKET_ENV = "SENTRY_MIRROR_WORKERS_SOCKET"
@@ -197,6 +200,7 @@ class _Supervisor:
         self.died = 0
         self.dropped = 0
         self.announced = False
+        self.on_line: Callable[[Segments], None] | None = None  # the feed, once running
         self.stopping = False
         self.deadline: float | None = None
         self.fatal: str | None = None
@@ -251,12 +255,14 @@ class _Supervisor:
     def run(self, wake: int, callbacks: Callbacks) -> None:
         """Until every worker has stopped after a signal (or a fatal error)."""
         self.selector.register(wake, selectors.EVENT_READ, ("wake", None, None))
+        self.on_line = callbacks.on_line
         while not (self.stopping and not self.alive()):
             timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
             if timeout == 0.0:
                 self.kill_late(callbacks)
                 break
-            for key, _ in self.selector.select(timeout):
+            # a signal first: a worker that Ctrl-C stopped too is then not started again
+            for key, _ in sorted(self.selector.select(timeout), key=lambda event: event[0].data[0] != "wake"):
                 kind, slot, source = key.data
                 if kind == "wake":
                     with contextlib.suppress(OSError):
@@ -286,12 +292,16 @@ class _Supervisor:
             return
         *lines, slot.buffer = (slot.buffer + data).split(b"\n")
         for raw in lines:
-            unsaid, segments = orjson.loads(raw)
-            if callbacks.on_line is None:
-                continue
-            if unsaid:
-                callbacks.on_line([(f"… {unsaid} live line(s) not shown: the terminal was slower", "dim")])
-            callbacks.on_line([(piece, style) for piece, style in segments])
+            if self.on_line is None:
+                break
+            try:
+                unsaid, segments = orjson.loads(raw)
+                if unsaid:
+                    self.on_line([(f"… {unsaid} live line(s) not shown: the terminal was slower", "dim")])
+                self.on_line([(str(piece), style) for piece, style in segments])
+            except Exception:  # a closed stdout, say: as one listener, the feed stops, not the listener
+                self.on_line = None
+                log.exception("the live line could not be printed; no more live lines")
 
     def read_control(self, slot: _Slot, callbacks: Callbacks) -> None:
         assert slot.control is not None
@@ -444,12 +454,14 @@ def supervise(options: ListenOptions, count: int, callbacks: Callbacks, line: Li
             for slot in supervisor.slots:
                 supervisor.start(slot)
             supervisor.run(wake, callbacks)
-    finally:
+    finally:  # after an error too: the workers still stop cleanly, within the same time
         supervisor.begin_stop()
         for slot in supervisor.alive():
-            assert slot.process is not None
-            slot.process.kill()
-            slot.process.join()
+            assert slot.process is not None and supervisor.deadline is not None
+            slot.process.join(max(0.0, supervisor.deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join()
         supervisor.close()
     if supervisor.fatal is not None:
         raise MirrorError(supervisor.fatal)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -84,8 +85,11 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def jobs_option(
     help: str = "Processes to read with: a number or auto (the cores); output is the same as with 1.",
-) -> Any:
+) -> Callable[[F], F]:
     """``--jobs N|auto`` (default 1), the same on every reading command."""
     return click.option("--jobs", "-j", type=Count(), default=1, show_default=True, help=help)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress
@@ -13,11 +13,14 @@ from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.core.shape import Skipped
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.snapshot import expand, iter_records
+from sentry_mirror.io.parallel import Feedback, Window, map_windows, read_window
+from sentry_mirror.io.snapshot import ExpandedPaths, expand, iter_records
 from sentry_mirror.ui.safe import text
 
 #: Reads bigger than this get a progress bar on stderr (when it is a terminal).
 PROGRESS_THRESHOLD = 32 << 20
+
+T = TypeVar("T")
 
 
 def stderr() -> Console:
@@ -45,13 +48,8 @@ def reading(
     empty directory, a glob matching nothing) is a warning, or an error when ``required``.
     ``answers``: the answer records of forward mode too (:mod:`sentry_mirror.core.answer`;
     how the query treats them: :meth:`~sentry_mirror.core.query.Query.matching`)."""
-    files = expand(paths or ("snapshots",))
+    files = _files(paths, required)
     err = stderr()
-    if not files:
-        nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
-        if required:
-            raise MirrorError(nothing)
-        warn(nothing, err)
 
     def warned(message: str) -> None:
         if isinstance(message, Skipped) and malformed is not None:
@@ -59,16 +57,88 @@ def reading(
         warn(message, err)
 
     if malformed is not None:
-        malformed.on_warning = warned
+        malformed.on_warning = lambda message: warn(message, err)  # it counted the record itself
 
     def kept(records: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
         return records if query is None or query == Query() else query.matching(records)
 
+    with _progress(files, err) as on_progress:
+        yield kept(r.data for r in iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers))
+
+
+def _files(paths: tuple[str, ...], required: bool) -> ExpandedPaths:
+    """The snapshot files of ``paths`` (default ``snapshots/``); none is a warning, or an
+    error when ``required``."""
+    files = expand(paths or ("snapshots",))
+    if not files:
+        nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
+        if required:
+            raise MirrorError(nothing)
+        warn(nothing)
+    return files
+
+
+@contextmanager
+def _progress(files: ExpandedPaths, err: Console) -> Iterator[Callable[[int], None]]:
+    """The progress callback of a read: a bar on stderr for long reads (on a terminal)."""
     if err.is_terminal and files.total_size > PROGRESS_THRESHOLD:
         with Progress(*Progress.get_default_columns(), DownloadColumn(), console=err, transient=True) as progress:
             task = progress.add_task("reading", total=files.total_size)
-            on_progress = lambda n: progress.advance(task, n)  # noqa: E731
-            records = iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers)
-            yield kept(r.data for r in records)
+            yield lambda n: progress.advance(task, n)
     else:
-        yield kept(r.data for r in iter_records(files, on_warning=warned, answers=answers))
+        yield lambda _: None
+
+
+@contextmanager
+def reading_windows(
+    paths: tuple[str, ...],
+    jobs: int,
+    work: Callable[[Window, Feedback], T],
+    query: Query | None = None,
+    *,
+    required: bool = False,
+    answers: bool = False,
+) -> Iterator[Iterator[T]]:
+    """:func:`reading` by ``jobs`` processes: ``work`` (a top-level function, or a
+    ``functools.partial`` of one, taking :func:`window_records` of its window) runs on each
+    window of the capture (:mod:`sentry_mirror.io.parallel`); its results come in window
+    order, the warnings each window met on stderr in the same order, and the progress bar
+    as :func:`reading` draws it. A ``query`` with a limit is read by one process (what the
+    limit keeps depends on every record before)."""
+    files = _files(paths, required)
+    err = stderr()
+    if query is not None and query.limit is not None:
+        jobs = 1
+    with _progress(files, err) as on_progress:
+        partials = map_windows(
+            files,
+            jobs,
+            work,
+            answers=answers,
+            on_warning=lambda message: warn(message, err),
+            on_progress=on_progress,
+            on_note=lambda message: err.print(text(message, style="dim"), soft_wrap=True),
+        )
+        try:
+            yield partials
+        finally:
+            partials.close()  # the workers stop now, also when the caller failed
+
+
+def window_records(
+    window: Window, feedback: Feedback, malformed: Malformed | None = None, query: Query | None = None
+) -> Iterator[Mapping[str, Any]]:
+    """In a worker: the records of ``window`` that match ``query``, as :func:`reading` gives
+    them; records skipped as unusable counted in ``malformed``, whose warnings (and the
+    reader's) go to ``feedback``, in the order met."""
+
+    def warned(message: str) -> None:
+        if isinstance(message, Skipped) and malformed is not None:
+            malformed.skipped(message)
+        feedback.warn(message)
+
+    if malformed is not None:
+        malformed.on_warning = feedback.warn  # it counted the record itself
+    reader = Feedback(warned, feedback.progress, orders=feedback.orders)
+    records = (r.data for r in read_window(window, reader))
+    return records if query is None or query == Query() else query.matching(records)

@@ -147,7 +147,8 @@ def _batches(cursor: Any) -> Iterator[list[tuple[Any, ...]]]:
     errors = duck.load_duckdb().Error
     while True:
         try:
-            batch = cursor.fetchmany(BATCH)
+            with duck.interruptible():
+                batch = cursor.fetchmany(BATCH)
         except errors as exc:
             raise duck.QueryError(str(exc)) from None
         if not batch:

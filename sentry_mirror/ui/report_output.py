@@ -3,6 +3,7 @@ result to stdout or to an owner-only file."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,9 @@ from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_new
+from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import reading
+from sentry_mirror.ui.reading import reading, reading_windows, window_records
 
 FORMATS = ("terminal", "markdown", "json", "html")
 
@@ -49,18 +51,45 @@ def build(
     engine: str = pii.ENGINE,
     *,
     required: bool = False,
+    jobs: int = 1,
 ) -> report.Report:
     """The report over the records of ``paths`` that ``wanted`` keeps (no file at all is an
     error when ``required``: a diff against nothing would pass any check). No ``sections``
     means :data:`report.DEFAULT_SECTIONS` (what ``report`` without ``--section`` prints: the
     asked-only ``normalization`` left out). Answer records are read only for the sections
-    that read them (``upstream``)."""
+    that read them (``upstream``). ``jobs``: processes to read with (the same report: each
+    reads windows of the capture into a partial one, merged in window order)."""
     if engine == pii.RELAY_ENGINE and not pii.relay_available():
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
         )
-    malformed = Malformed(where="report")
     sections = sections or report.DEFAULT_SECTIONS
     answers = "upstream" in sections
+    if jobs > 1:
+        work = functools.partial(_partial_report, sections=frozenset(sections), top=top, wanted=wanted, engine=engine)
+        with reading_windows(paths, jobs, work, wanted, required=required, answers=answers) as partials:
+            merged: report.ReportBuilder | None = None
+            for partial in partials:
+                if merged is None:
+                    merged = partial
+                else:
+                    merged.merge(partial)
+        assert merged is not None  # one window at least
+        return merged.build(sections)
+    malformed = Malformed(where="report")
     with reading(paths, malformed, wanted, required=required, answers=answers) as records:
         return report.build_report(records, sections, top_groups=top, pii_engine=engine, malformed=malformed)
+
+
+def _partial_report(
+    window: Window, feedback: Feedback, *, sections: frozenset[str], top: int, wanted: Query, engine: str
+) -> report.ReportBuilder:
+    """In a worker: the report builder fed the records of one window (merged by the parent)."""
+    malformed = Malformed(where="report")
+    builder = report.ReportBuilder(
+        sections=sections, top_groups=top, scan_pii="pii" in sections, pii_engine=engine, malformed=malformed
+    )
+    for data in window_records(window, feedback, malformed, wanted):
+        builder.add(data)
+    malformed.on_warning = Malformed().on_warning  # the feedback stays here
+    return builder

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+import sentry_sdk
+from sentry_sdk import logger as sentry_logger
 
 from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.grouping.event_parts import exceptions_of, frames_of
@@ -12,6 +16,7 @@ from sentry_mirror.core.grouping.records import events_of
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import EnvelopeError
+from sentry_mirror.testing import Mirror
 
 
 def item_types(records: Iterable[Record]) -> dict[str, list[str]]:
@@ -110,3 +115,62 @@ def breadcrumbs(records: Iterable[Record]) -> int:
             values = crumbs.get("values") if isinstance(crumbs, dict) else crumbs
             total += len([c for c in values if isinstance(c, dict)]) if isinstance(values, list) else 0
     return total
+
+
+def _traffic(dsn: str) -> None:
+    """A small app through the real sentry-sdk: errors with breadcrumbs, a binary
+    attachment (a base64 body), a transaction with spans, a session, a check-in, a log and
+    an event dropped by before_send (a client report)."""
+
+    def before_send(event: Any, hint: Any) -> Any:
+        return None if event.get("message") == "drop me" else event
+
+    sentry_sdk.init(
+        dsn,
+        release="shop@2.0.0",
+        environment="test",
+        traces_sample_rate=1.0,
+        enable_logs=True,
+        default_integrations=False,
+        auto_session_tracking=False,
+        before_send=before_send,
+    )
+    try:
+        sentry_sdk.add_breadcrumb(category="basket", message="opened", level="info")
+        try:
+            try:
+                {}["missing"]
+            except KeyError as exc:
+                raise ValueError("could not load the basket") from exc
+        except ValueError:
+            sentry_sdk.capture_exception()
+        sentry_sdk.capture_message("payment provider slow")
+        sentry_sdk.capture_message("drop me")
+        with sentry_sdk.new_scope() as scope:
+            scope.add_attachment(bytes=b"\x00\x01binary\xff\n\r\n", filename="state.bin")
+            try:
+                1 / 0  # noqa: B018
+            except ZeroDivisionError:
+                sentry_sdk.capture_exception()
+        with sentry_sdk.start_transaction(name="GET /checkout", op="http.server"):
+            with sentry_sdk.start_span(op="db.query", name="SELECT 1"):
+                pass
+            with sentry_sdk.start_span(op="http.client", name="POST /charge"):
+                pass
+        scope = sentry_sdk.get_isolation_scope()
+        scope.start_session()
+        scope.end_session()
+        sentry_logger.info("checked out {n}", n=1)
+        sentry_sdk.get_client().close(10)
+    finally:
+        sentry_sdk.init()
+
+
+def sdk_capture(directory: Path) -> list[Path]:
+    """The snapshot files of :func:`_traffic` sent by the real sentry-sdk to a real listener."""
+    with Mirror(directory / "fresh") as mirror:
+        _traffic(mirror.dsn)
+        mirror.wait_for(1, type="client_report", timeout=20)
+    files = sorted((directory / "fresh").glob("*.jsonl.zst"))
+    assert files
+    return files

@@ -36,9 +36,13 @@ from sentry_mirror.io.verify import verify_file
 from sentry_mirror.ui.params import usable_cores
 from tests.factories import make_artifact_bundle, make_envelope
 from tests.io.test_http_fuzz import read_response, request_bytes
+from tests.io.test_listener import hammer
 from tests.io.test_webapi import ORG, call, sha1, upload_chunks
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and process groups")
+#: The kernel spreads connections over the workers (Linux); elsewhere one socket is shared
+#: and a worker may happen to take every connection of a short test.
+SPREAD = workers.reuse_port_available()
 
 QUERY = "sentry_key=mirror&sentry_version=7"
 LISTEN = (sys.executable, "-m", "sentry_mirror", "listen", "--port", "0")
@@ -172,6 +176,12 @@ def records_by_pid(directory: Path) -> dict[int, list[str]]:
 
 
 def gone(pid: int) -> bool:
+    if not Path("/proc").is_dir():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
     try:
         with open(f"/proc/{pid}/status") as status:
             return "\nState:\tZ" in status.read()  # a zombie has exited
@@ -186,7 +196,7 @@ async def test_two_workers_share_the_port_record_every_200_and_stop_on_ctrl_c(tm
     running = start(tmp_path)
     assert 1 == sum(line.strip().startswith("DSN") for line in running.banner)
     assert f"127.0.0.1:{running.port}/1" in running.banner[0]
-    assert "(SO_REUSEPORT)" in running.banner[-1]
+    assert ("(SO_REUSEPORT)" if SPREAD else "(one shared socket)") in running.banner[-1]
     pids = running.pids
     assert 2 == len(set(pids)) and running.process.pid not in pids
     acknowledged: list[str] = []
@@ -195,8 +205,9 @@ async def test_two_workers_share_the_port_record_every_200_and_stop_on_ctrl_c(tm
     os.killpg(running.process.pid, signal.SIGINT)
     assert 0 == running.finish()
     by_pid = records_by_pid(tmp_path)
-    assert set(pids) == set(by_pid), "both workers served"
-    assert all(len(ids) > 10 for ids in by_pid.values()), {pid: len(ids) for pid, ids in by_pid.items()}
+    if SPREAD:
+        assert set(pids) == set(by_pid), "both workers served"
+        assert all(len(ids) > 10 for ids in by_pid.values()), {pid: len(ids) for pid, ids in by_pid.items()}
     recorded = [event_id for ids in by_pid.values() for event_id in ids]
     assert set(acknowledged) <= set(recorded)
     assert 315 == len(acknowledged) == len(recorded) == len(set(recorded))
@@ -204,7 +215,7 @@ async def test_two_workers_share_the_port_record_every_200_and_stop_on_ctrl_c(tm
     lines = [line for line in running.out if "  project 1  " in line]
     assert len(recorded) == len(lines)
     assert f"stopped: {len(recorded)} requests in 2 file(s)" in "".join(running.out)
-    assert "Traceback" not in "".join(running.err)
+    assert "Traceback" not in "".join(running.err) and "starting it again" not in "".join(running.err)
 
 
 async def test_a_killed_worker_is_named_and_restarted_and_nothing_acknowledged_is_lost(tmp_path: Path) -> None:
@@ -232,7 +243,7 @@ async def test_a_killed_worker_is_named_and_restarted_and_nothing_acknowledged_i
     assert "1 worker(s) died" in "".join(running.out)
 
 
-@pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="resource.prlimit is Linux's")
+@pytest.mark.skipif(not hasattr(resource, "prlimit") or not SPREAD, reason="resource.prlimit and SO_REUSEPORT: Linux")
 async def test_storage_failing_in_one_worker_is_503_from_it_while_the_other_serves(tmp_path: Path) -> None:
     """One worker's file may not grow (RLIMIT_FSIZE on its pid): it answers 503 with
     Retry-After; the other goes on answering 200, every one on disk; lifted, both serve."""
@@ -348,7 +359,7 @@ async def test_forward_mode_over_two_workers_counts_what_each_sent_on(tmp_path: 
     assert 40 == len(upstream.received) == len(candidate.received)
     marks = {headers["Via"] for _, _, headers, _ in upstream.received + candidate.received}
     assert 1 == len(marks), marks
-    assert 2 == len(records_by_pid(tmp_path))
+    assert not SPREAD or 2 == len(records_by_pid(tmp_path))
 
 
 def test_the_summaries_of_the_workers_add_up(tmp_path: Path) -> None:
@@ -400,5 +411,24 @@ async def test_the_web_api_is_answered_by_one_worker_whatever_the_connection(tmp
     assert 20 + 1 + 6 + 2 + 2 + 1 == len([r for r in api if r["endpoint"] != "upload"])
     assert 1 == sum(r["endpoint"] == "upload" for r in api), "put together once"
     assert not [r for r in records[second] if r["endpoint"] != "envelope"]
-    assert records[second], "the second worker served envelopes"
+    assert not SPREAD or records[second], "the second worker served envelopes"
     assert all(r["remote_addr"].startswith("127.0.0.1:") for r in api if r["endpoint"] != "upload")
+
+
+async def test_sigterm_under_load_finishes_what_is_in_flight_in_every_worker(tmp_path: Path) -> None:
+    """SIGTERM while both workers are busy: what got a 200 is on disk, nothing is written
+    twice, the files are complete (no damage, verify passes), exit 0."""
+    running = start(tmp_path, "--quiet")
+    acknowledged: list[str] = []
+    load = asyncio.create_task(hammer(running.url, 10.0, acknowledged, concurrency=16))
+    while len(acknowledged) < 100 and not load.done():
+        await asyncio.sleep(0.02)
+    running.process.send_signal(signal.SIGTERM)
+    await load
+    assert 0 == await asyncio.to_thread(running.finish)
+    warnings: list[str] = []
+    recorded = [r.event_id for r in iter_records([tmp_path], on_warning=warnings.append)]
+    assert [] == warnings
+    assert set(acknowledged) <= set(recorded) and len(recorded) == len(set(recorded))
+    assert all(verify_file(path).ok for path in tmp_path.glob("*.jsonl.zst"))
+    assert not SPREAD or 2 == len(records_by_pid(tmp_path))

@@ -63,3 +63,14 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path: Path) -> No
     assert 3 == result.exit_code
     assert f"Error: cannot listen on 127.0.0.1:{port}:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_workers_that_cannot_start_stop_the_listener_with_their_reason(tmp_path: Path) -> None:
+    """A snapshot directory that cannot be made: the workers' own error, once, exit 3."""
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(
+        cli, ["listen", "--port", "0", "--dir", str(tmp_path / "file" / "s"), "--workers", "2", "--quiet"], env=ENV
+    )
+    assert 3 == result.exit_code
+    assert 1 == result.output.count("Error: snapshot directory: cannot create directory")
+    assert "DSN" not in result.output and "Traceback" not in result.output

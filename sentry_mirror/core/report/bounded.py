@@ -1,7 +1,7 @@
 """Bounded aggregates shared by the report's sections, and how each merges with another.
 
 :class:`Capped` counts at most ``limit`` distinct keys (the first met); :class:`Reservoir`
-keeps count, total and maximum of a series and a uniform sample of it for percentiles;
+keeps count, total and maximum of a series and a sample of it for percentiles;
 :func:`bounded` gives per-key tables (item types, SDKs, span ops, monitors) a row limit,
 the rest going to :data:`OTHER`.
 
@@ -9,21 +9,20 @@ Merging (``merge``) combines an aggregate with another of its kind that was fed 
 records. For a :class:`Capped`, the keys kept are those reading the records of ``self`` then
 those of ``other`` would have kept (the first met), and the counts are that pass's unless
 ``other`` is ``truncated``: then a key of ``self`` that ``other`` met only past its limit
-misses those counts. A :class:`Reservoir` merges count, total and maximum exactly and its sample
-exactly while both samples together hold at most their size; beyond, the merged sample is
-``size`` values drawn from the two samples in proportion to the values each has seen
-(seeded, :meth:`~sentry_mirror.core.grouping.Sample.merged`), a uniform sample of the union
-but not the one a single pass would have kept.
+misses those counts (a part with more than ``limit`` keys of its own that another part has
+too: not counters of time, whose parts hold other minutes). A :class:`Reservoir` merges
+exactly: its sample is chosen by a fixed hash of the values, not by the order met. So
+``report --jobs N`` (partial reports of windows of a capture, merged in order) gives what one
+pass gives.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-
-from sentry_mirror.core.grouping import Sample
-from sentry_mirror.core.stats import interpolated
 
 #: Distinct keys per counter (endpoints, SDKs, minutes, headers …); further keys are not counted.
 MAX_KEYS = 10_080  # a week of minutes
@@ -51,6 +50,9 @@ class Capped(Counter[str]):
         else:
             self.truncated = True
 
+    def __reduce__(self) -> Any:  # Counter's own drops the limit (partial reports cross processes)
+        return _capped, (self.limit, self.truncated, dict(self))
+
     def merge(self, other: Capped) -> None:
         """Add ``other``'s counts, its keys after this one's (as if read after)."""
         for key, n in other.items():
@@ -58,43 +60,119 @@ class Capped(Counter[str]):
         self.truncated = self.truncated or other.truncated
 
 
-class Reservoir:
-    """Count, total and maximum of a series, and a uniform sample of it for percentiles.
-    ``count`` may also count members without a value (a span with no duration)."""
+def _capped(limit: int, truncated: bool, counts: dict[str, int]) -> Capped:
+    capped = Capped(limit)
+    capped.update(counts)
+    capped.truncated = truncated
+    return capped
 
-    __slots__ = ("count", "maximum", "sample", "total")
+
+class Reservoir:
+    """Count, total and maximum of a series, and a sample of it for percentiles that merges
+    exactly. ``count`` may also count members without a value (a span with no duration).
+
+    The sample holds the distinct values met with how often each was met, up to ``size``
+    distinct values: then those of the lowest priority, a fixed hash of the value (so the
+    values kept do not depend on the order met, or on how the series was split: a value
+    kept is counted from its first time, as it was kept then). Percentiles weigh each
+    value by its count: exact while the series has at most ``size`` distinct values. Held:
+    at most twice ``size`` values (pruned to ``size`` when full). The total is summed in
+    millionths (integers), so it does not depend on the order either.
+    """
+
+    __slots__ = ("below", "count", "counts", "maximum", "micros", "size")
 
     def __init__(self, size: int = RESERVOIR_SIZE) -> None:
         self.count = 0
-        self.total = 0.0
+        self.micros = 0
         self.maximum: float | None = None
-        self.sample = Sample(size)
+        self.size = size
+        self.counts: dict[float, int] = {}
+        self.below: int | None = None  # once pruned: new values are kept only below this priority
+
+    @property
+    def total(self) -> float:
+        return self.micros / 1_000_000
 
     def add(self, value: float) -> None:
         self.count += 1
-        self.total += value
+        self.micros += round(value * 1_000_000)
         maximum = self.maximum
         if maximum is None or value > maximum:
             self.maximum = value
-        self.sample.add(value)
+        counts = self.counts
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + 1
+        else:
+            self._new(value, 1)
+
+    def _new(self, value: float, times: int) -> None:
+        if value != value:  # NaN: no sample value
+            return
+        if self.below is not None and _priority(value) >= self.below:
+            return
+        self.counts[value] = times
+        if len(self.counts) >= 2 * self.size:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the ``size`` values of the lowest priority (their counts are whole: see the class)."""
+        kept = sorted(self.counts, key=_priority)[: self.size]
+        self.counts = {value: self.counts[value] for value in kept}
+        if len(kept) == self.size:
+            self.below = _priority(kept[-1])
 
     def merge(self, other: Reservoir) -> None:
-        """Add ``other``'s series (see the module docstring for the sample)."""
+        """Add ``other``'s series: the same figures as one pass over both."""
         self.count += other.count
-        self.total += other.total
+        self.micros += other.micros
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
             self.maximum = other.maximum
-        self.sample = self.sample.merged(other.sample)
+        counts = self.counts
+        for value, times in other.counts.items():
+            seen = counts.get(value)
+            if seen is not None:
+                counts[value] = seen + times
+            else:
+                self._new(value, times)
+                counts = self.counts
+        if other.below is not None and (self.below is None or other.below < self.below):
+            self.below = other.below  # ``size`` values of ``other`` are below it: none above is sampled
+
+    def sample(self) -> list[tuple[float, int]]:
+        """The values kept (the ``size`` of the lowest priority) with their counts, in order."""
+        if len(self.counts) > self.size:
+            self._prune()
+        return sorted(self.counts.items())
+
+    def percentile(self, fraction: float) -> float | None:
+        """Linear interpolation between the closest ranks (as :func:`~sentry_mirror.core.stats.interpolated`)
+        over the sample, each value counted as often as it was met."""
+        ordered = self.sample()
+        if not ordered:
+            return None
+        ends = list(itertools.accumulate(times for _, times in ordered))
+        position = (ends[-1] - 1) * fraction
+        low = int(position)
+        below = ordered[bisect.bisect_right(ends, low)][0]
+        above = ordered[bisect.bisect_right(ends, min(low + 1, ends[-1] - 1))][0]
+        return below + (above - below) * (position - low)
 
     def to_json(self) -> Json:
-        ordered = sorted(self.sample.values)
+        p50, p95 = self.percentile(0.5), self.percentile(0.95)
         return {
             "count": self.count,
-            "p50": num(interpolated(ordered, 0.5)) if ordered else None,
-            "p95": num(interpolated(ordered, 0.95)) if ordered else None,
+            "p50": num(p50) if p50 is not None else None,
+            "p95": num(p95) if p95 is not None else None,
             "max": num(self.maximum) if self.maximum is not None else None,
             "total": num(self.total),
         }
+
+
+def _priority(value: float) -> int:
+    """A fixed pseudo-random priority for a value (Python's hash of a number is not salted)."""
+    return (hash(value) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
 
 
 def merge_tables(mine: dict[str, T], theirs: Mapping[str, T], limit: int, make: Callable[[], T],

@@ -8,8 +8,7 @@ types, SDK, item types) are counted per distinct shape and added to the counters
 first met, a minute's requests when the minute ends, platforms per batch: the same figures as
 counting each request, for less work.
 
-Merging is exact but for the busiest second: a second whose requests are split between the
-two parts counts per part (the merged figure is the larger part's, at most the true one).
+Merging is exact (the busiest second too: the runs of one second at the join become one).
 """
 
 from __future__ import annotations
@@ -58,6 +57,10 @@ class Traffic:
         self.second = self.minute = ""
         self.second_count = self.minute_count = 0
         self.busiest = ("", 0)
+        # runs of requests in one second (in the order read): how many, the first, the
+        # busiest of the others (the first met of the longest), for an exact merge
+        self.runs = 0
+        self.lead = self.after = ("", 0)
         self.shapes: dict[tuple[Any, ...], list[int]] = {}
         self.content_type_at: dict[tuple[Any, ...], tuple[int, ...]] = {}  # header names: where Content-Type is
         self.platforms: dict[Any, int] = {}
@@ -105,8 +108,14 @@ class Traffic:
             self.second_count += 1
         else:
             self.second, self.second_count = second, 1
-        if self.second_count > self.busiest[1]:
-            self.busiest = (second, self.second_count)
+            self.runs += 1
+        count = self.second_count
+        if self.runs == 1:
+            self.lead = (second, count)
+        elif count > self.after[1]:
+            self.after = (second, count)
+        if count > self.busiest[1]:
+            self.busiest = (second, count)
 
     def _shape(self, view: RecordView) -> None:
         data, auth = view.data, view.auth
@@ -233,8 +242,34 @@ class Traffic:
         self.over_limit.update(other.over_limit)
         self.wire.merge(other.wire)
         self.decoded.merge(other.decoded)
-        if other.busiest[1] > self.busiest[1]:
-            self.busiest = other.busiest
+        self._merge_seconds(other)
+
+    def _merge_seconds(self, other: Traffic) -> None:
+        """The runs of one second of both, as one pass over both would see them (a second
+        read at the end of this one and the start of ``other`` is one run)."""
+        if not other.runs:
+            return
+        if not self.runs:
+            self.runs, self.lead, self.after = other.runs, other.lead, other.after
+            self.second, self.second_count, self.busiest = other.second, other.second_count, other.busiest
+            return
+        if self.second != other.lead[0]:
+            runs = [self.after, other.lead, other.after]
+            self.runs += other.runs
+            self.second, self.second_count = other.second, other.second_count
+        else:  # one run across the join
+            joined = (self.second, self.second_count + other.lead[1])
+            if self.runs == 1:
+                self.lead, runs = joined, [other.after]
+            else:
+                runs = [self.after, joined, other.after]
+            self.runs += other.runs - 1
+            self.second, self.second_count = (other.second, other.second_count) if other.runs > 1 else joined
+        self.after = ("", 0)
+        for run in runs:
+            if run[1] > self.after[1]:
+                self.after = run
+        self.busiest = self.after if self.after[1] > self.lead[1] else self.lead
 
     def duration(self) -> float:
         """Seconds from the first request to the last."""

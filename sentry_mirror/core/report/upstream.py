@@ -27,7 +27,6 @@ from sentry_mirror.core.ratelimits import parse_rate_limits
 from sentry_mirror.core.report.bounded import OTHER, Capped, Json, Reservoir, bounded, by_count, merge_tables, num
 from sentry_mirror.core.report.pairing import SEP, Answer, Pairing, status_class
 from sentry_mirror.core.report.view import RecordView
-from sentry_mirror.core.stats import interpolated
 
 MAX_TARGETS = 100
 MAX_ROWS = 1_000
@@ -148,7 +147,6 @@ class Target:
     def to_json(self) -> Json:
         dropped = self.by_status[DROPPED]
         latency = self.latency.to_json()
-        ordered = sorted(self.latency.sample.values)
         return {
             "answers": self.answers,
             "delivered": self.delivered,
@@ -162,7 +160,7 @@ class Target:
                 "count": latency["count"],
                 "p50": latency["p50"],
                 "p95": latency["p95"],
-                "p99": num(interpolated(ordered, 0.99)) if ordered else None,
+                "p99": num(p99) if (p99 := self.latency.percentile(0.99)) is not None else None,
                 "max": latency["max"],
             },
             "rate_limited": self.rate_limited,

@@ -61,30 +61,29 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     ("_sm_project", "p", "CASE WHEN regexp_full_match(p, '[0-9]{1,20}') THEN p ELSE 'other' END"),
     # an item type as counted (core.envelope.canonical_type)
     ("_sm_type", "t", f"CASE t {_ALIASES} ELSE t END"),
-    # the items of an envelope's lines (string_split(body, '\n')): NULL when the line count cannot be one
+    # the items the listener's envelope parser found in a record's body (its summary); NULL
+    # when the summary lists only the first of them
     (
-        "_sm_count",
-        "lines",
-        "CASE WHEN len(lines) % 2 = 1 THEN (len(lines) - 1) // 2 WHEN lines[-1] = '' THEN (len(lines) - 2) // 2 END",
+        "_sm_items",
+        "summary",
+        "CASE WHEN json_type(summary, '$.items_total') IS NULL THEN json_array_length(summary, '$.items')::BIGINT END",
     ),
-    # whether an item header line and its payload line are read alike here and by core.envelope
+    # Whether SQL splits an envelope body (text; ``lines`` split at its newlines, ``n`` its
+    # _sm_items) exactly as core.envelope does: the listener's parser found n >= 1 items in
+    # it, and it has 2n + 1 or 2n + 2 lines, so every item is one header line and one payload
+    # line (no payload spans lines; every header line holds a header: core.envelope skips
+    # blank lines before one, which would shift the lines), and no header names its type
+    # twice (DuckDB's JSON reads the first, orjson the last). A body with a
+    # \uD8xx-\uDFxx escape (a lone surrogate DuckDB's JSON refuses, Python's reads) is
+    # left to Python too.
     (
-        "_sm_item_ok",
-        "h, p",
-        "CASE WHEN starts_with(h, '{') AND right(h, 1) = '}' AND json_valid(h) "
-        "AND NOT contains(h, 'NaN') AND NOT contains(h, 'Infinity') "
-        "THEN (coalesce(json_type(h, '$.length'), 'NULL') = 'NULL' "
-        "OR (json_type(h, '$.length') IN ('BIGINT', 'UBIGINT') "
-        "AND TRY_CAST(json_extract_string(h, '$.length') AS BIGINT) = strlen(p))) "
-        "AND (left(ltrim(p, ' ' || chr(9) || chr(13)), 1) NOT IN ('{', '[') OR json_valid(p)) "
-        "ELSE false END",
-    ),
-    # whether SQL splits these envelope lines exactly as core.envelope does
-    (
-        "_sm_exact",
-        "lines",
-        "_sm_count(lines) IS NOT NULL AND coalesce(list_bool_and(list_transform(range(_sm_count(lines)), "
-        "lambda i: _sm_item_ok(lines[2 * i + 2], lines[2 * i + 3]))), true)",
+        "_sm_splits",
+        "lines, n, body",
+        "coalesce(n >= 1 AND len(lines) IN (2 * n + 1, 2 * n + 2) "
+        "AND NOT (contains(body, '\\ud') OR contains(body, '\\uD')) "
+        "AND list_bool_and(list_transform(list_slice(lines, 2, 2 * n, 2), "
+        "lambda h: starts_with(ltrim(h, ' ' || chr(9) || chr(13)), '{') "
+        "AND len(string_split(h, '\"type\"')) <= 2)), false)",
     ),
 )
 

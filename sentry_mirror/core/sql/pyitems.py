@@ -15,6 +15,7 @@ multipart upload), :func:`rows` gives its rows of the items table, as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,6 +47,9 @@ SOURCE_COLUMNS = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _json_text(value: Any) -> str | None:
     """``value`` as JSON text for DuckDB; None for None. NaN and infinities are written as
     null, lone surrogates as U+FFFD (DuckDB's JSON holds valid UTF-8 only)."""
@@ -56,7 +60,7 @@ def _json_text(value: Any) -> str | None:
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits, deep nesting
         pass
     try:
-        return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace").decode()
+        return _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=str))
     except (ValueError, RecursionError):
         return None
 

@@ -44,7 +44,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("api", "JSON"),
     ("upload", "JSON"),
     ("redacted", "JSON"),
-    ("forwarded_to", "JSON"),
+    ("forwarded_to", "VARCHAR"),
     ("mirror", "JSON"),
     # answer records
     ("request_id", "VARCHAR"),

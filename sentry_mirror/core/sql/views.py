@@ -59,36 +59,38 @@ SELECT id, v, TRY_CAST(received_at AS TIMESTAMPTZ) AS received_at,
 FROM {RAW} WHERE kind = 'answer'
 """
 
-#: The records whose items SQL reads (``lines`` is the body split at newlines).
-_SPLIT = f"""
-SELECT id AS request_id, received_at, day, project, sdk, event_id AS envelope_event_id, endpoint,
-  string_split(body, chr(10)) AS lines
-FROM requests
+#: The records whose items SQL reads (``lines`` is the body split at newlines, ``n`` its items).
+_ENVELOPES = f"""
+SELECT *, string_split(body, chr(10)) AS lines, _sm_items(summary) AS n FROM requests
 WHERE endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND body_decoded AND NOT body_truncated AND NOT body_base64
   AND NOT body_encoded
 """
+_SPLIT = f"""
+SELECT id AS request_id, received_at, day, project, sdk, event_id AS envelope_event_id, endpoint, lines, n
+FROM ({_ENVELOPES}) WHERE _sm_splits(lines, n, body)
+"""
 
 #: The statement that selects the records :data:`PY_ITEMS` is made of: every record that
-#: carries items and that SQL does not split exactly.
+#: carries items and that SQL does not split.
+_COLUMNS = """id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
+  body_encoded, content_encoding, summary"""
 PY_ITEM_SOURCES = f"""
-SELECT id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
-  body_encoded, content_encoding, summary
-FROM requests
+SELECT {_COLUMNS} FROM requests
 WHERE endpoint IN {_in(ITEM_ENDPOINTS)} AND body_decoded AND NOT body_truncated
-  AND NOT (endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded
-           AND _sm_exact(string_split(body, chr(10))))
+  AND NOT (endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded)
+UNION ALL
+SELECT {_COLUMNS} FROM ({_ENVELOPES}) WHERE NOT _sm_splits(lines, n, body)
 """
 
 ITEMS = f"""
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index,
   CASE WHEN json_type(h, '$.type') = 'VARCHAR' THEN _sm_type(json_extract_string(h, '$.type')) ELSE '' END AS type,
-  h::JSON AS headers, strlen(p) AS size, CASE WHEN json_valid(p) THEN p::JSON END AS payload
+  h::JSON AS headers, strlen(p) AS size, TRY_CAST(p AS JSON) AS payload
 FROM (
   SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint,
-    unnest(range(_sm_count(lines))) AS item_index,
-    unnest(list_slice(lines, 2, 2 * _sm_count(lines), 2)) AS h,
-    unnest(list_slice(lines, 3, 2 * _sm_count(lines) + 1, 2)) AS p
-  FROM ({_SPLIT}) WHERE _sm_exact(lines)
+    unnest(range(n)) AS item_index, unnest(list_slice(lines, 2, 2 * n, 2)) AS h,
+    unnest(list_slice(lines, 3, 2 * n + 1, 2)) AS p
+  FROM ({_SPLIT})
 )
 UNION ALL
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index, type, headers, size, payload
@@ -150,6 +152,6 @@ SELECT request_id, coalesce(_sm_uuid(_sm_str({_f("event_id")})), envelope_event_
 FROM (
   SELECT *, _sm_values(f[{_F["exception"]}]) AS exceptions
   FROM (SELECT *, json_extract(payload, {list(_EVENT_PATHS)!r}) AS f FROM items
-        WHERE type = 'event' AND json_type(payload) = 'OBJECT')
+        WHERE type = 'event' AND starts_with(ltrim(payload::VARCHAR, ' ' || chr(9) || chr(13)), '{{'))
 )
 """

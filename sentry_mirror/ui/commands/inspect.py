@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +14,12 @@ from sentry_mirror.core import bodies
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query, find
 from sentry_mirror.io.follow import follow
+from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui import render, render_inspect
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
-from sentry_mirror.ui.reading import reading, stderr, warn
+from sentry_mirror.ui.params import jobs_option
+from sentry_mirror.ui.reading import reading, reading_windows, stderr, warn, window_records
 from sentry_mirror.ui.safe import text
 from sentry_mirror.ui.showing import WithShow
 
@@ -45,9 +48,10 @@ def _pages(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     help="Write the exact decoded body of one request to stdout, raw: every byte as sent, control characters too (redirect it to a file or a pipe).",
 )
 @click.option("--follow", "-f", is_flag=True, help="Print new requests as listeners write them (until Ctrl-C).")
+@jobs_option("Processes to read with, for --json: a number or auto (the cores); the output is the same as with 1.")
 @click.pass_obj
 def inspect_command(
-    env: Env, /, snapshots: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, **filters: Any
+    env: Env, /, snapshots: tuple[str, ...], as_json: bool, raw: str | None, follow: bool, jobs: int, **filters: Any
 ) -> None:
     """List what was captured: one row per request, filtered.
 
@@ -61,6 +65,8 @@ def inspect_command(
         sentry-mirror inspect show 3f2a
         sentry-mirror inspect --raw 3f2a > body.envelope
     """
+    if jobs != 1 and (raw or follow or not as_json):
+        raise click.UsageError("--jobs reads with several processes only for --json (not with --raw or --follow)")
     if raw:
         with reading(snapshots) as records:
             data = find(records, raw)
@@ -69,7 +75,7 @@ def inspect_command(
     elif follow:
         _follow(env, snapshots, query(filters), as_json)
     elif as_json:
-        _json_lines(snapshots, query(filters))
+        _json_lines(snapshots, query(filters), jobs)
     else:
         _table(env, snapshots, query(filters))
 
@@ -93,13 +99,27 @@ def show_command(env: Env, ident: str, snapshots: tuple[str, ...]) -> None:
     render_inspect.show_record(env.console, data)  # type: ignore[arg-type]
 
 
-def _json_lines(snapshots: tuple[str, ...], wanted: Query) -> None:
+def _json_lines(snapshots: tuple[str, ...], wanted: Query, jobs: int) -> None:
+    out = sys.stdout.buffer
+    if jobs > 1:
+        work = functools.partial(_json_window, wanted=wanted)
+        with reading_windows(snapshots, jobs, work, wanted) as partials:
+            for lines in partials:
+                out.write(lines)
+        out.flush()
+        return
     malformed = Malformed(where="inspect")
     with reading(snapshots, malformed) as records:
-        out = sys.stdout.buffer
         for _, row in wanted.select(records, malformed):
             out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         out.flush()
+
+
+def _json_window(window: Window, feedback: Feedback, *, wanted: Query) -> bytes:
+    """In a worker: the JSON lines of one window's requests (written in order by the parent)."""
+    malformed = Malformed(where="inspect")
+    records = window_records(window, feedback, malformed)
+    return b"".join(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for _, row in wanted.select(records, malformed))
 
 
 def _table(env: Env, snapshots: tuple[str, ...], wanted: Query) -> None:

@@ -11,6 +11,7 @@ from sentry_mirror.core import pii, report
 from sentry_mirror.ui import render_report, render_report_html, render_report_terminal, report_document
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import filter_options, query
+from sentry_mirror.ui.params import jobs_option
 from sentry_mirror.ui.reading import warn
 from sentry_mirror.ui.report_output import FORMATS, build, draw, emit
 from sentry_mirror.ui.safe import json_text
@@ -56,6 +57,7 @@ _ABSENT = {
     help="Who says what Sentry's default scrubbing removes: the built-in rules, or Sentry's own scrubber (needs sentry-relay).",
 )
 @filter_options()
+@jobs_option()
 @click.pass_obj
 def report_command(
     env: Env,
@@ -67,6 +69,7 @@ def report_command(
     top: int,
     max_paths: int | None,
     pii_engine: str,
+    jobs: int,
     **filters: Any,
 ) -> None:
     """What the SDKs sent, for deciding what a server must handle.
@@ -80,7 +83,8 @@ def report_command(
     development spec; with --section normalization (needs sentry-relay), what Sentry's
     ingestion (Relay's normaliser) would trim, drop, rename or reject in each event. SNAPSHOT
     is a file, a directory or a glob (default: snapshots/). Takes the same filters as inspect (on forward mode's answers: --endpoint, --item-type,
-    --since and --until).
+    --since and --until). --jobs N reads with N processes (by file and zstd frame); the
+    report is the same.
 
     Examples:
 
@@ -88,7 +92,7 @@ def report_command(
         sentry-mirror report --format html -o report.html
         sentry-mirror report --section pii --sdk sentry.python
     """
-    data = build(snapshots, sections, top, query(filters), pii_engine).to_json()
+    data = build(snapshots, sections, top, query(filters), pii_engine, jobs=jobs).to_json()
     for name in set(sections).difference(data["sections"]):
         warn(f"no section {name}: {_ABSENT[name]}")
     if fmt == "json":

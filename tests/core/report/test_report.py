@@ -308,7 +308,7 @@ def test_reservoir_is_bounded_and_exact_when_small() -> None:
     big = bounded.Reservoir(100)
     for value in range(10_000):
         big.add(value)
-    assert 100 == len(big.sample.values) and 10_000 == big.count and 9999 == big.to_json()["max"]
+    assert 100 == len(big.sample()) and 10_000 == big.count and 9999 == big.to_json()["max"]
 
 
 def test_per_key_tables_keep_the_first_keys_and_count_the_rest_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
