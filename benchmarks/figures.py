@@ -278,6 +278,14 @@ def _pinned(pins: dict[str, Any], cores: int) -> str:
     return f"wrk {wrk}, the listener not pinned ({cores} cores: it shares them with wrk)"
 
 
+def _busy(doc: dict[str, Any]) -> str:
+    """How busy the machine was when the run started (the other jobs on it)."""
+    return (
+        f"Busy before the start (other processes): {doc['figures']['busy_cpus_before']:.2f} of"
+        f" {doc['machine']['cores']} cores.\n"
+    )
+
+
 def workers(results: Results) -> str:
     doc = results["workers"]
     fig, params = doc["figures"], doc["params"]
@@ -325,13 +333,13 @@ def jobs(results: Results) -> str:
     lines = [
         measured(doc),
         "| envelopes (snapshot) | `--jobs 1` s | `--jobs 2` s | `--jobs 2` faster | CPU s, 1 / 2"
-        " | peak RSS of the parent, 1 / 2 | of each worker | same output |",
+        " | peak RSS of the parent, 1 / 2 | of the other processes of `--jobs 2` (how many) | same output |",
         "|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for count, s in fig["summary"].items():
         size = fig["captures"][count]["bytes"] / 1e6
         pairs = f" (pairs {', '.join(f'{p:.2f}x' for p in s['speedup_pairs'])})" if len(s["speedup_pairs"]) > 1 else ""
-        worker = f"up to {s['worker_peak_rss_mb']:.0f} MB ({s['workers']} workers)" if s["worker_peak_rss_mb"] else "–"
+        worker = f"up to {s['worker_peak_rss_mb']:.0f} MB ({s['workers']})" if s["worker_peak_rss_mb"] else "–"
         lines.append(
             f"| {int(count):,} ({size:.0f} MB) | {s['wall_s']['1']:.1f} | {s['wall_s']['2']:.1f} | {s['speedup']:.2f}x{pairs}"
             f" | {s['cpu_s']['1']:.1f} / {s['cpu_s']['2']:.1f}"
@@ -350,8 +358,10 @@ def jobs(results: Results) -> str:
         f" ({first['max_process_rss_mb']:.0f} MB at {first['envelopes']:,}) | {met(targets['rss'])} |",
         f"| `--jobs 2` prints what `--jobs 1` prints, byte for byte | {'yes' if targets['same_output'] else 'no'}"
         f" | {met(targets['same_output'])} |",
+        "",
+        _busy(doc),
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def sql(results: Results) -> str:
@@ -363,15 +373,17 @@ def sql(results: Results) -> str:
     return (
         measured(doc) + f"\n{capture['envelopes']:,} envelopes ({capture['bytes'] / 1e6:.0f} MB of snapshot),"
         f" `--jobs {jobs_}` for both; the query:\n\n```sql\n{fig['query']}\n```\n\n"
-        "| command | seconds | CPU seconds |\n|---|---:|---:|\n"
+        "| command | seconds | CPU seconds | peak RSS |\n|---|---:|---:|---:|\n"
         f"| `sentry-mirror sql FILE -c QUERY --json` (median of {len(fig['sql_runs'])}) | {s['wall_s']:.2f}"
-        f" | {s['cpu_s']:.2f} |\n"
-        f"| `sentry-mirror report --format json FILE` | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |\n\n"
+        f" | {s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} MB |\n"
+        f"| `sentry-mirror report --format json FILE` | {r['wall_s']:.1f} | {r['cpu_s']:.1f}"
+        f" | {r['peak_rss_mb']:.0f} MB |\n\n"
         f"The query answers {fig['speedup']:.1f}x faster than the report (target 5x: {met(fig['targets']['speedup'])})"
-        f" and takes {fig['speedup_cpu']:.1f}x less CPU. Its {s['rows']} rows count {s['errors']:,} errors; the"
+        f" and takes {fig['speedup_cpu']:.1f}x less CPU. Its answer ({s['rows']} row{'s' if s['rows'] != 1 else ''}) adds up to {s['errors']:,} errors; the"
         f" report counts {r['error_events']:,} error events"
         + (" (the same)." if fig["same_count"] else " (they differ: see the results file).")
-        + "\n"
+        + "\n\n"
+        + _busy(doc)
     )
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import _busy_cpus
-from proctree import PeakRss
+from proctree import PeakRss, adopt_orphans, reap_orphans
 from resultfile import add_output_options, begin, document, emit, headline
 from synthetic import build
 
@@ -64,6 +64,7 @@ def report(path: Path, jobs: int) -> dict[str, Any]:
         with PeakRss(proc.pid) as peaks:
             code = proc.wait()
         wall = time.perf_counter() - started
+        reap_orphans()  # the pool's workers and fork server: their CPU time
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         out.seek(0)
         digest = hashlib.sha256(out.read()).hexdigest()
@@ -142,6 +143,7 @@ def main() -> int:
         parser.error("need 1 <= rounds <= 10, count >= 1, large-count >= 0")
     started = begin()
     busy = _busy_cpus()
+    adopt_orphans()
     captures, runs = {}, []
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         small = Path(tmp) / f"capture-{args.count}.jsonl.zst"

@@ -1,11 +1,19 @@
 """A process and its descendants, from /proc (Linux): CPU time summed over the tree, and the
 peak RSS of each process, for the benchmarks of commands that run several processes
-(``listen --workers``, ``--jobs``)."""
+(``listen --workers``, ``--jobs``).
+
+``getrusage(RUSAGE_CHILDREN)`` only counts descendants that were waited for all the way up:
+a pool's workers started by a fork server, which outlives the command by a moment and is
+then nobody's child, would be missed. :func:`adopt_orphans` makes this process their
+"subreaper" (they are re-parented to it instead of to init) and :func:`reap_orphans` waits
+for them, so that their CPU time is counted too."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
+import time
 from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -50,6 +58,36 @@ def tree_cpu(root: int) -> dict[int, float]:
             ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
         out[pid] = ticks / CLK_TCK
     return out
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """Become the subreaper of this process's descendants (Linux 3.4+); False where it cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def reap_orphans(timeout: float = 30.0) -> int:
+    """Wait for every child process left (orphans re-parented here after the command they
+    belonged to exited), at most ``timeout`` seconds; how many were reaped. Call it only when
+    no child of this process is meant to stay running."""
+    deadline, reaped = time.monotonic() + timeout, 0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid:
+            reaped += 1
+        elif time.monotonic() > deadline:
+            return reaped
+        else:
+            time.sleep(0.01)
 
 
 def _vm_hwm_kb(pid: int) -> int | None:

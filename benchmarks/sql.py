@@ -35,6 +35,7 @@ from typing import Any
 
 from ingest import _busy_cpus
 from jobs import capture
+from proctree import PeakRss, adopt_orphans, reap_orphans
 from resultfile import add_output_options, begin, document, emit, headline
 
 TARGET_SPEEDUP = 5.0
@@ -46,16 +47,22 @@ QUERY = (
 
 
 def timed(argv: list[str]) -> tuple[dict[str, Any], bytes]:
-    """Wall and CPU time of one command (the CPU of its whole tree), and its stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, check=False)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise RuntimeError(f"{argv[3:5]} exited {done.returncode}:\n{done.stderr.decode(errors='replace')[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": wall, "cpu_s": cpu}, done.stdout
+    """Wall and CPU time of one command (the CPU of its whole tree), its peak RSS, and its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        with PeakRss(proc.pid) as peaks:
+            code = proc.wait()
+        wall = time.perf_counter() - started
+        reap_orphans()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        err.seek(0)
+        if code != 0:
+            raise RuntimeError(f"{argv[3:5]} exited {code}:\n{err.read().decode(errors='replace')[-2000:]}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peaks.figures()["parent_peak_rss_mb"]}, out.read()
 
 
 def main() -> int:
@@ -70,11 +77,12 @@ def main() -> int:
         parser.error("need 1 <= rounds <= 10, count >= 1, jobs >= 1")
     started = begin()
     busy = _busy_cpus()
+    adopt_orphans()
     mirror = [sys.executable, "-m", "sentry_mirror"]
     with tempfile.TemporaryDirectory(prefix="bench-sql-") as tmp:
         path = args.capture or Path(tmp) / f"capture-{args.count}.jsonl.zst"
         built = capture(path, args.count)
-        jobs = ["--jobs", str(args.jobs)]
+        jobs = ["--jobs", str(args.jobs)] if args.jobs != 1 else []  # 1: as users type them
         sql_runs = []
         for _ in range(args.rounds):
             figures, out = timed([*mirror, "sql", str(path), "-c", QUERY, "--json", *jobs])
@@ -91,7 +99,13 @@ def main() -> int:
         "capture": built,
         "query": QUERY,
         "sql_runs": sql_runs,
-        "sql": {"wall_s": sql_wall, "cpu_s": sql_cpu, "rows": len(rows), "errors": sum(r["errors"] for r in rows)},
+        "sql": {
+            "wall_s": sql_wall,
+            "cpu_s": sql_cpu,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in sql_runs),
+            "rows": len(rows),
+            "errors": sum(r["errors"] for r in rows),
+        },
         "report": {**report_run, "error_events": report_events},
         "speedup": report_run["wall_s"] / sql_wall,
         "speedup_cpu": report_run["cpu_s"] / sql_cpu,
