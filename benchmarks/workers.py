@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import HOST, Server, _busy_cpus, build_pool, pool_stats, request_headers, snapshot_stats
-from proctree import tree_cpu
+from proctree import tree, tree_cpu
 from resultfile import add_output_options, begin, document, emit, headline
 
 WRK = "/usr/bin/wrk"
@@ -82,7 +82,10 @@ end
 
 
 def lua_string(text: str) -> str:
-    return json.dumps(text)  # a JSON string of ASCII text is a valid Lua string literal
+    """A Lua string literal: a JSON string of printable ASCII text is one (the paths and headers here)."""
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError(f"not printable ASCII: {text!r}")
+    return json.dumps(text)
 
 
 def write_script(directory: Path, pool: list[bytes]) -> Path:
@@ -128,7 +131,7 @@ def run(workers: int, script: Path, args: argparse.Namespace, pins: dict[str, st
         server = Server("mirror", Path(tmp), ("--workers", str(workers)))
         try:
             if pins["listener"] is not None:
-                for pid in tree_cpu(server.proc.pid):
+                for pid in tree(server.proc.pid):
                     subprocess.run(["taskset", "-a", "-p", "-c", pins["listener"], str(pid)], capture_output=True)
             url = f"http://{HOST}:{server.port}/api/1/envelope/"
             warm = run_wrk(url, script, args.warmup, args.connections, pins["wrk"]) if args.warmup else None
