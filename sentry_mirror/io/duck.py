@@ -65,43 +65,47 @@ class Session:
         self._copies = CleanCopies()
         self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
         self._items_ready = False
+        self._max_object_size = sql.source.MAX_OBJECT_SIZE
         # what DuckDB spills to disk (a query bigger than its memory) stays private and goes too
         spill = self._copies.directory() / "spill"
         con.execute(f"SET temp_directory = {sql.literal(str(spill))}")
 
     def define(self) -> None:
-        """(Re)define the macros, the raw view and every view over the files."""
+        """(Re)define the macros, the raw view and every view over the files; the items
+        parsed in Python are made again when next needed (the files may have changed)."""
         for path in self._files:
             if path not in self._sources:
                 self._sources[path] = path if whole_frames(path) else self._copies.copy(path, self._warn)
         pairs = [(str(source), str(path)) for path, source in self._sources.items() if source is not None]
-        if not self._items_ready:
-            self.con.execute(sql.py_items_table())
-        for statement in [*sql.macro_statements(), sql.raw_view(pairs), *sql.view_statements()]:
+        self.con.execute(sql.py_items_table())
+        self._items_ready = False
+        for statement in [*sql.macro_statements(), sql.raw_view(pairs, self._max_object_size), *sql.view_statements()]:
             self.con.execute(statement)
 
     def prepare(self, names: Iterable[str]) -> None:
         """Make ready what the views ``names`` read: the items parsed in Python, once."""
-        if self._items_ready or not sql.NEEDS_ITEMS & set(names):
-            return
-        self._retrying(self._fill_items)
-        self._items_ready = True
+        self._retrying(lambda: self._prepare(set(names)))
 
-    def prepare_for(self, statement: str) -> None:
-        """:meth:`prepare` the views ``statement`` reads (all of them when DuckDB cannot tell)."""
+    def run(self, statement: str) -> duckdb.DuckDBPyConnection:
+        """Run one statement, after preparing what it reads; the connection with its result
+        pending (``description``, ``fetchmany``; a statement without rows gives its count,
+        as DuckDB does). A statement DuckDB refuses is a :class:`QueryError` with DuckDB's
+        message."""
+        result: duckdb.DuckDBPyConnection = self._retrying(lambda: self._run(statement))
+        return result
+
+    def _run(self, statement: str) -> duckdb.DuckDBPyConnection:
         try:
             names = self.con.get_table_names(statement)
         except Exception:  # not one statement, or one DuckDB cannot bind alone: prepare all
             names = set(sql.VIEW_NAMES)
-        self.prepare(names)
+        self._prepare(names)
+        return self.con.execute(statement)
 
-    def run(self, statement: str) -> duckdb.DuckDBPyConnection:
-        """Run one statement; the connection with its result pending (``description``,
-        ``fetchmany``; a statement without rows gives its count, as DuckDB does). A
-        statement DuckDB refuses is a :class:`QueryError` with DuckDB's message."""
-        self.prepare_for(statement)
-        result: duckdb.DuckDBPyConnection = self._retrying(lambda: self.con.execute(statement))
-        return result
+    def _prepare(self, names: set[str]) -> None:
+        if not self._items_ready and sql.NEEDS_ITEMS & names:
+            self._fill_items()
+            self._items_ready = True
 
     def columns(self) -> dict[str, list[tuple[str, str]]]:
         """Every public view's ``(column, type)`` pairs, in order."""
@@ -143,10 +147,21 @@ class Session:
                 with interruptible():
                     return work()
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                if not self._copy_unreadable():
+                if not (self._longer_lines(str(exc)) or self._copy_unreadable()):
                     raise QueryError(str(exc)) from None
             except duckdb.Error as exc:
                 raise QueryError(str(exc)) from None
+
+    def _longer_lines(self, message: str) -> bool:
+        """A line longer than DuckDB's JSON buffers: read again with bigger ones (if any)."""
+        if '"maximum_object_size"' not in message:
+            return False
+        bigger = [size for size in sql.source.MAX_OBJECT_SIZES if size > self._max_object_size]
+        if not bigger:
+            return False
+        self._max_object_size = bigger[0]
+        self.define()
+        return True
 
     def _copy_unreadable(self) -> bool:
         """Find the files DuckDB fails to read, replace them by clean copies and redefine
@@ -157,7 +172,8 @@ class Session:
                 continue
             try:
                 # every column, so a value of the wrong type fails here too
-                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {sql.source.read_json([str(path)])}").fetchall()
+                probe = sql.source.read_json([str(path)], self._max_object_size)
+                self.con.execute(f"SELECT count(COLUMNS(*)) FROM {probe}").fetchall()
             except Exception:
                 self._sources[path] = self._copies.copy(path, self._warn)
                 found = True
@@ -193,7 +209,7 @@ def open_connection(threads: int) -> duckdb.DuckDBPyConnection:
             "threads": max(1, threads),
         },
     )
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET GLOBAL TimeZone = 'UTC'")  # every cursor of it too
     return con
 
 

@@ -30,6 +30,7 @@ top-level (picklable) functions; so are windows and results.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import multiprocessing
 import signal
@@ -54,7 +55,7 @@ T = TypeVar("T")
 #: the least in a window (a second of work or so).
 MIN_WINDOW = 2 << 20
 #: The most compressed bytes in one window (a window's partial result is held whole).
-MAX_WINDOW = 64 << 20
+MAX_WINDOW = 32 << 20
 #: Windows per job, so that a slow window does not leave the other processes idle.
 WINDOWS_PER_JOB = 4
 NOTE_UNORDERED = "a writer's records are not in time order (a clock step?): the rest is read by one process"
@@ -116,7 +117,7 @@ class Feedback:
         if self.on_warning is not None:
             self.on_warning(message)
         else:
-            self.warnings.append(message)
+            self.warnings.append(str(message))  # as text (a Skipped is counted where it is met)
 
     def progress(self, size: int) -> None:
         if self.on_progress is not None:
@@ -272,37 +273,35 @@ def _cuts(units: list[list[_Unit]], target: int) -> list[str]:
     return cuts
 
 
-def _last_before(units: list[_Unit], moment: str | None) -> int:
-    """The last unit whose first record is before ``moment`` (all: None; the first at least)."""
+def _last_before(heads: list[str], moment: str | None) -> int:
+    """The last unit whose first record is before ``moment`` (all: None; the first at least).
+    ``heads``: the units' first times, in order (the first unit's is ``""``)."""
     if moment is None:
-        return len(units) - 1
-    found = 0
-    for number, unit in enumerate(units):
-        if unit.head is not None and unit.head < moment:
-            found = number
-    return found
+        return len(heads) - 1
+    return max(0, bisect.bisect_left(heads, moment) - 1)
 
 
 def _timed_window(index: int, units: list[list[_Unit]], since: str | None, until: str | None,
-                  answers: bool, resume: bool = False) -> Window:  # fmt: skip
+                  answers: bool) -> Window:  # fmt: skip
     parts = []
     for writer in units:
-        first, last = _last_before(writer, since) if since is not None else 0, _last_before(writer, until)
+        heads = [unit.head or "" for unit in writer]
+        first, last = _last_before(heads, since) if since is not None else 0, _last_before(heads, until)
         pieces = [replace(piece, quiet=index > 0 and n == first) for n in range(first, last + 1)
                   for piece in writer[n].pieces]  # fmt: skip
         parts.append(_joined(pieces))
-    return Window(index, tuple(parts), since, until, answers, resume)
+    return Window(index, tuple(parts), since, until, answers)
 
 
-def _plan_many(writers: list[list[Path]], target: int, answers: bool) -> tuple[list[Window], list[list[_Unit]]]:
+def _plan_many(writers: list[list[Path]], target: int, answers: bool) -> list[Window]:
+    """Windows by receive time (none when a writer's frames do not start in time order)."""
     units = [_units(paths) for paths in writers]
     for writer in units:
-        heads = [unit.head for unit in writer if unit.head is not None]
+        heads = [unit.head or "" for unit in writer]
         if heads != sorted(heads):
-            return [], units
+            return []
     bounds: list[str | None] = [None, *_cuts(units, target), None]
-    windows = [_timed_window(i, units, bounds[i], bounds[i + 1], answers) for i in range(len(bounds) - 1)]
-    return windows, units
+    return [_timed_window(i, units, bounds[i], bounds[i + 1], answers) for i in range(len(bounds) - 1)]
 
 
 def plan(files: ExpandedPaths, jobs: int, *, answers: bool = False) -> tuple[list[Window], str | None]:
@@ -315,7 +314,7 @@ def plan(files: ExpandedPaths, jobs: int, *, answers: bool = False) -> tuple[lis
     target = min(MAX_WINDOW, max(MIN_WINDOW, total // (jobs * WINDOWS_PER_JOB)))
     if len(writers) == 1:
         return _plan_one(writers[0], target, answers), None
-    windows, _ = _plan_many(writers, target, answers)
+    windows = _plan_many(writers, target, answers)
     if not windows:
         return [_whole(writers, answers)], NOTE_UNORDERED
     return windows, None
@@ -329,14 +328,25 @@ def _quiet() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run(work: Callable[[Window, Feedback], T], window: Window) -> tuple[T | None, Feedback, MirrorError | None]:
+Failure = tuple[type[MirrorError], str]
+
+
+def _run(work: Callable[[Window, Feedback], T], window: Window) -> tuple[T | None, Feedback, Failure | None]:
     """In a worker: ``work`` on ``window``, with what it met (an error the user can act on
     goes back after the warnings before it)."""
     feedback = Feedback()
     try:
         return work(window, feedback), feedback, None
     except MirrorError as exc:
-        return None, feedback, exc
+        return None, feedback, (type(exc), str(exc))  # its class and text: its own arguments may not pickle
+
+
+def _raise(failure: Failure) -> None:
+    """The error a worker met, raised here with its text and exit code."""
+    kind, message = failure
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    raise error
 
 
 def _context() -> Any:
@@ -396,7 +406,7 @@ def map_windows(
 def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback], T],
             on_warning: Warn, on_progress: Progress, on_note: Warn) -> Generator[T, None, None]:  # fmt: skip
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(windows)), mp_context=_context(), initializer=_quiet)
-    pending: deque[Future[tuple[T | None, Feedback, MirrorError | None]]] = deque()
+    pending: deque[Future[tuple[T | None, Feedback, Failure | None]]] = deque()
     queued = iter(windows)
     joins = _Joins()
     try:
@@ -413,7 +423,7 @@ def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback],
                 on_warning(message)
             on_progress(feedback.read)
             if error is not None:
-                raise error
+                _raise(error)
             yield result  # type: ignore[misc]  # None only with an error
     except BrokenProcessPool:
         _stop(pool, pending)

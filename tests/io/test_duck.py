@@ -257,3 +257,34 @@ def test_records_of_any_shape_never_fail_a_query(tmp_path_factory: pytest.TempPa
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
     assert {r.id for r in iter_records([path])} <= found
+
+
+def test_a_record_longer_than_duckdbs_buffers_is_read(tmp_path: Path) -> None:
+    """DuckDB reads with small JSON buffers (memory), and again with bigger ones when a
+    record is longer (a big attachment kept in its body)."""
+    require_duckdb()
+    body = make_envelope(items=[({"type": "attachment"}, b"x" * (20 << 20)), ({"type": "event"}, make_event())])
+    path = write_snapshot(tmp_path / "big.jsonl.zst", [make_record(make_request(body=body))])
+    with duck.connect([path]) as opened:
+        assert [("attachment", 20 << 20), ("event", None)] == [
+            (kind, size if kind == "attachment" else None)
+            for kind, size in rows(opened, "SELECT type, size FROM items ORDER BY item_index")
+        ]
+
+
+def test_only_whole_zstd_frames_are_given_to_duckdb_as_they_are(tmp_path: Path) -> None:
+    from sentry_mirror.io.duck_files import whole_frames
+    from sentry_mirror.io.snapshot import SnapshotWriter
+
+    open_frame = tmp_path / "writing.jsonl.zst"
+    with open_frame.open("wb") as fo:
+        SnapshotWriter(fo).write([make_record()])  # a group flushed, its frame still open
+    (tmp_path / "empty.jsonl.zst").write_bytes(b"")
+    (tmp_path / "text.jsonl.zst").write_bytes(b'{"id": "not zstd"}\n')
+    assert whole_frames(SAMPLES[0])
+    assert not whole_frames(open_frame)
+    assert not whole_frames(tmp_path / "empty.jsonl.zst")
+    assert not whole_frames(tmp_path / "text.jsonl.zst")
+    require_duckdb()
+    with duck.connect([open_frame, tmp_path / "empty.jsonl.zst"]) as opened:
+        assert [(str(open_frame), 1)] == rows(opened, "SELECT file, count(*) FROM requests GROUP BY 1")

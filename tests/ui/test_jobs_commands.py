@@ -4,6 +4,7 @@ windows (one writer, several writers interleaved, every optional report section,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,10 +34,11 @@ def write(path: Path, items: list[dict[str, Any]], frame_size: int = 6 << 10) ->
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two writers taking turns (with the records of every optional section), the committed
+    """Two writers taking turns (with the records of every optional section and one unusable), the committed
     samples (each file its own writer), and a file damaged in the middle."""
     folder = tmp_path_factory.mktemp("capture")
     records = mixed()
+    records[7] = {**records[7], "summary": 5}  # unusable: skipped with a warning, counted as malformed
     write(folder / "2026-11-23T10-00-00Z-host-a.jsonl.zst", records[0::2])
     write(folder / "2026-11-23T10-00-00Z-host-b.jsonl.zst", records[1::2])
     for sample in sorted((ROOT / "snapshots").glob("sample-*.jsonl.zst")):
@@ -67,6 +69,8 @@ def test_report_is_the_same_with_two_jobs(capture: Path, form: str) -> None:
     sections = [arg for name in ("releases", "behaviour", "upstream") for arg in ("--section", name)]
     out = same_with_jobs("report", str(capture), "--format", form)
     assert "traffic" in out.lower()
+    if form == "json":
+        assert 2 == json.loads(out)["malformed"]["records"]  # writer a's unusable record, and its copy in c
     out = same_with_jobs("report", str(capture), "--format", form, *sections, "--section", "traffic")
     assert "behaviour" in out.lower() and "upstream" in out.lower()
 

@@ -9,8 +9,9 @@ import pytest
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.io.snapshot import SnapshotWriter
-from sentry_mirror.ui.reading import reading, warn
+from sentry_mirror.ui.reading import reading, reading_windows, warn, window_records
 from tests.factories import make_answer, sample_records
 
 SAMPLE = str(Path(__file__).resolve().parent.parent.parent / "snapshots" / "sample-python.jsonl.zst")
@@ -74,3 +75,39 @@ def test_answer_records_are_read_only_when_asked_for(tmp_path: Path) -> None:
         assert [request["id"]] == [r["id"] for r in records]
     with reading((str(path),), query=Query(item_types=frozenset({"event"})), answers=True) as records:
         assert [None, "answer"] == [r.get("kind") for r in records]
+
+
+def test_a_record_an_aggregator_fails_on_is_counted_once(capsys: pytest.CaptureFixture[str]) -> None:
+    malformed = Malformed(where="test")
+    with reading((SAMPLE,), malformed) as records:
+        first = next(iter(records))
+        malformed.failed(first, ValueError("boom"))
+    assert 1 == malformed.count and 1 == capsys.readouterr().err.count("boom")
+
+
+def test_windows_give_what_reading_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """reading_windows + window_records (several processes) against reading: the same records,
+    filtered alike, the unusable ones counted alike, each window's result in order."""
+    from sentry_mirror.io import parallel
+    from tests.ui.test_jobs_commands import write
+
+    monkeypatch.setattr(parallel, "MIN_WINDOW", 1)
+    records = sample_records() * 6
+    for n, data in enumerate(records):
+        data = records[n] = {**data, "id": f"{n:032x}"}
+    records[5] = {**records[5], "summary": 5}  # unusable: skipped where read
+    path = str(write(tmp_path / "capture.jsonl.zst", records, frame_size=2 << 10))
+    wanted = Query(item_types=frozenset({"event"}))
+    malformed = Malformed(where="test")
+    with reading((path,), malformed, wanted) as found:
+        expected = [data["id"] for data in found]
+    with reading_windows((path,), 2, counted_ids, wanted) as partials:
+        parts = list(partials)
+    assert len(parts) > 2 and expected == [i for ids, _ in parts for i in ids]
+    assert malformed.count == sum(count for _, count in parts) == 1
+
+
+def counted_ids(window: Window, feedback: Feedback) -> tuple[list[str], int]:
+    malformed = Malformed(where="test")
+    ids = [data["id"] for data in window_records(window, feedback, malformed, Query(item_types=frozenset({"event"})))]
+    return ids, malformed.count

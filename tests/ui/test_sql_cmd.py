@@ -108,6 +108,21 @@ def test_damaged_files_warn_and_read_what_our_reader_reads(tmp_path: Path) -> No
     assert "warning:" in result.stderr and "cut.jsonl.zst" in result.stderr
 
 
+def test_no_snapshot_file_is_a_warning_and_empty_views(tmp_path: Path) -> None:
+    require_duckdb()
+    result = CliRunner().invoke(cli, ["sql", str(tmp_path), "--csv", "-c", "SELECT count(*) AS n FROM events"], env=ENV)
+    assert result.exit_code == 0
+    assert "n\n0\n" == result.stdout
+    assert "no snapshot files" in result.stderr
+
+
+def test_without_duckdb_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    result = CliRunner().invoke(cli, ["sql", *SAMPLES, "-c", "SELECT 1"], env=ENV)
+    assert result.exit_code == 3
+    assert "pip install 'sentry-mirror[sql]'" in result.output
+
+
 def test_answers_have_their_view(tmp_path: Path) -> None:
     path = write_snapshot(tmp_path / "f.jsonl.zst", [make_record(), make_answer()])
     result = run(str(path), "--csv", "-c", "SELECT target, status, delivered FROM answers")

@@ -62,28 +62,28 @@ MACROS: tuple[tuple[str, str, str], ...] = (
     # an item type as counted (core.envelope.canonical_type)
     ("_sm_type", "t", f"CASE t {_ALIASES} ELSE t END"),
     # the items the listener's envelope parser found in a record's body (its summary); NULL
-    # when the summary lists only the first of them
+    # when the summary lists only the first of them (or names items_total anywhere)
     (
         "_sm_items",
         "summary",
-        "CASE WHEN json_type(summary, '$.items_total') IS NULL THEN json_array_length(summary, '$.items')::BIGINT END",
+        "CASE WHEN contains(summary::VARCHAR, '\"items_total\"') THEN NULL "
+        "ELSE json_array_length(summary, '$.items')::BIGINT END",
     ),
     # Whether SQL splits an envelope body (text; ``lines`` split at its newlines, ``n`` its
     # _sm_items) exactly as core.envelope does: the listener's parser found n >= 1 items in
-    # it, and it has 2n + 1 or 2n + 2 lines, so every item is one header line and one payload
-    # line (no payload spans lines; every header line holds a header: core.envelope skips
-    # blank lines before one, which would shift the lines), and no header names its type
-    # twice (DuckDB's JSON reads the first, orjson the last). A body with a
-    # \uD8xx-\uDFxx escape (a lone surrogate DuckDB's JSON refuses, Python's reads) is
-    # left to Python too.
+    # it and it has 2n + 1 lines (2n + 2 with a last empty one), so every item is one
+    # header line and one payload line (no payload spans lines); no line is blank (core.envelope
+    # skips blank lines before a header, which would shift the lines); no header names its
+    # type twice (DuckDB's JSON reads the first, orjson the last); no \uD8xx-\uDFxx escape
+    # (a lone surrogate DuckDB's JSON refuses, Python's reads). The rest is left to Python.
     (
         "_sm_splits",
         "lines, n, body",
-        "coalesce(n >= 1 AND len(lines) IN (2 * n + 1, 2 * n + 2) "
+        "coalesce(n >= 1 AND len(lines) IN (2 * n + 1, 2 * n + 2) AND (len(lines) = 2 * n + 1 OR lines[-1] = '') "
+        "AND NOT regexp_matches(body, '\\n[ \\t\\r]*\\n') "
         "AND NOT (contains(body, '\\ud') OR contains(body, '\\uD')) "
         "AND list_bool_and(list_transform(list_slice(lines, 2, 2 * n, 2), "
-        "lambda h: starts_with(ltrim(h, ' ' || chr(9) || chr(13)), '{') "
-        "AND len(string_split(h, '\"type\"')) <= 2)), false)",
+        "lambda h: strpos(substr(h, strpos(h, '\"type\"') + 6), '\"type\"') = 0)), false)",
     ),
 )
 

@@ -61,29 +61,35 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 #: The name of the raw view every other view reads.
 RAW = "_sm_raw"
+#: DuckDB's JSON reader holds buffers of this size per file read: the smallest it takes
+#: (a bigger one costs its size in memory whether lines need it or not); a file with a
+#: longer line is read again with a bigger one (:data:`MAX_OBJECT_SIZES`).
+MAX_OBJECT_SIZE = 16 << 20
+MAX_OBJECT_SIZES = (MAX_OBJECT_SIZE, 256 << 20, (2 << 30) - 1)
 
 
-def read_json(files: Sequence[str]) -> str:
+def read_json(files: Sequence[str], max_object_size: int = MAX_OBJECT_SIZE) -> str:
     """The ``read_json`` call over ``files`` (paths, read as named: no globbing), with the
-    ``file`` each line came from."""
+    ``file`` each line came from; lines up to ``max_object_size`` bytes."""
     columns = "{" + ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in COLUMNS) + "}"
     paths = literal_list(glob_escaped(path) for path in files)
     return (
         f"read_json({paths}, format = 'newline_delimited', compression = 'zstd', columns = {columns}, "
-        "filename = 'file', maximum_object_size = 2147483647)"
+        f"filename = 'file', maximum_object_size = {int(max_object_size)})"
     )
 
 
-def raw_view(files: Sequence[tuple[str, str]]) -> str:
+def raw_view(files: Sequence[tuple[str, str]], max_object_size: int = MAX_OBJECT_SIZE) -> str:
     """The statement that (re)defines :data:`RAW` over ``files``, pairs of the path DuckDB
     reads and the name the ``file`` column shows (a clean copy of a damaged file shows the
     original's name); none: an empty view."""
     if not files:
         columns = ", ".join(f"NULL::{kind} AS {identifier(name)}" for name, kind in COLUMNS)
         return f"CREATE OR REPLACE VIEW {RAW} AS SELECT {columns}, NULL::VARCHAR AS file WHERE false"
-    select = f"SELECT * FROM {read_json([path for path, _ in files])}"
+    source = read_json([path for path, _ in files], max_object_size)
+    select = f"SELECT * FROM {source}"
     renamed = [(path, shown) for path, shown in files if path != shown]
     if renamed:
         cases = " ".join(f"WHEN {literal(path)} THEN {literal(shown)}" for path, shown in renamed)
-        select = f"SELECT * REPLACE (CASE file {cases} ELSE file END AS file) FROM {read_json([p for p, _ in files])}"
+        select = f"SELECT * REPLACE (CASE file {cases} ELSE file END AS file) FROM {source}"
     return f"CREATE OR REPLACE VIEW {RAW} AS {select}"

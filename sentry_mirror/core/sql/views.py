@@ -45,10 +45,12 @@ SELECT id, v, TRY_CAST(received_at AS TIMESTAMPTZ) AS received_at,
   coalesce(body_decoded, true) AS body_decoded, coalesce(body_truncated, false) AS body_truncated,
   coalesce(body_encoded, false) AS body_encoded, body_omitted, summary, error, notes, response,
   scripted, api, upload, redacted, forwarded_to, mirror,
-  _sm_int(response -> '$.status') AS status, _sm_str(summary -> '$.event_id') AS event_id,
-  _sm_str(summary -> '$.sdk') AS sdk, _sm_str(summary -> '$.title') AS title,
-  _sm_str(summary -> '$.release') AS release, _sm_str(summary -> '$.environment') AS environment
-FROM {RAW} WHERE kind IS NULL
+  _sm_int(response -> '$.status') AS status, s[1] AS event_id, s[2] AS sdk, s[3] AS title, s[4] AS release,
+  s[5] AS environment
+FROM (
+  SELECT *, json_extract_string(summary, ['$.event_id', '$.sdk', '$.title', '$.release', '$.environment']) AS s
+  FROM {RAW} WHERE kind IS NULL
+)
 """
 
 ANSWERS = f"""
@@ -71,33 +73,36 @@ FROM ({_ENVELOPES}) WHERE _sm_splits(lines, n, body)
 """
 
 #: The statement that selects the records :data:`PY_ITEMS` is made of: every record that
-#: carries items and that SQL does not split.
-_COLUMNS = """id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
-  body_encoded, content_encoding, summary"""
+#: carries items and that SQL does not split (one scan of the files).
 PY_ITEM_SOURCES = f"""
-SELECT {_COLUMNS} FROM requests
-WHERE endpoint IN {_in(ITEM_ENDPOINTS)} AND body_decoded AND NOT body_truncated
-  AND NOT (endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded)
-UNION ALL
-SELECT {_COLUMNS} FROM ({_ENVELOPES}) WHERE NOT _sm_splits(lines, n, body)
+SELECT id, received_at, day, project, sdk, event_id, endpoint, method, query, headers, body, body_base64,
+  body_encoded, content_encoding, summary
+FROM (
+  SELECT *, CASE WHEN endpoint IN {_in(ENVELOPE_ENDPOINTS)} AND NOT body_base64 AND NOT body_encoded
+    THEN string_split(body, chr(10)) END AS lines, _sm_items(summary) AS n
+  FROM requests WHERE endpoint IN {_in(ITEM_ENDPOINTS)} AND body_decoded AND NOT body_truncated
+)
+WHERE lines IS NULL OR NOT _sm_splits(lines, n, body)
 """
 
 ITEMS = f"""
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index,
-  CASE WHEN json_type(h, '$.type') = 'VARCHAR' THEN _sm_type(json_extract_string(h, '$.type')) ELSE '' END AS type,
+  CASE WHEN starts_with(t::VARCHAR, '"') THEN _sm_type(json_extract_string(t, '$')) ELSE '' END AS type,
   h::JSON AS headers, strlen(p) AS size, TRY_CAST(p AS JSON) AS payload
-FROM (
+FROM (SELECT *, json_extract(h, '$.type') AS t FROM (
   SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint,
     unnest(range(n)) AS item_index, unnest(list_slice(lines, 2, 2 * n, 2)) AS h,
     unnest(list_slice(lines, 3, 2 * n + 1, 2)) AS p
   FROM ({_SPLIT})
-)
+))
 UNION ALL
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index, type, headers, size, payload
 FROM {PY_ITEMS}
 """
 
-#: Fields of an event read in one pass over its payload (json_extract with a list of paths).
+#: The small fields of an event, read in one pass over its payload (json_extract with a
+#: list of paths); the big ones (exception, message, user) each by its own column, which
+#: DuckDB leaves out when a query does not use it.
 _EVENT_PATHS = (
     "$.event_id",
     "$.sdk.name",
@@ -106,11 +111,8 @@ _EVENT_PATHS = (
     "$.release",
     "$.environment",
     "$.level",
-    "$.exception",
-    "$.logentry",
-    "$.message",
     "$.transaction",
-    "$.user",
+    "$.user.id",
     "$.timestamp",
     "$.dist",
     "$.server_name",
@@ -125,12 +127,12 @@ def _f(name: str) -> str:
 _MESSAGE = " ".join(
     f"WHEN nullif(trim(_sm_str({source})), '') IS NOT NULL THEN _sm_str({source})"
     for source in (
-        f"{_f('logentry')} -> '$.message'",
-        f"{_f('logentry')} -> '$.formatted'",
-        _f("logentry"),
-        f"{_f('message')} -> '$.message'",
-        f"{_f('message')} -> '$.formatted'",
-        _f("message"),
+        "m[1] -> '$.message'",
+        "m[1] -> '$.formatted'",
+        "m[1]",
+        "m[2] -> '$.message'",
+        "m[2] -> '$.formatted'",
+        "m[2]",
     )
 )
 
@@ -145,13 +147,15 @@ SELECT request_id, coalesce(_sm_uuid(_sm_str({_f("event_id")})), envelope_event_
   CASE WHEN nullif(_sm_str({_f("level")}), '') IS NULL THEN 'error'
        ELSE CASE lower(_sm_str({_f("level")})) WHEN 'warn' THEN 'warning' WHEN 'critical' THEN 'fatal'
             WHEN 'log' THEN 'info' ELSE lower(_sm_str({_f("level")})) END END AS level,
-  _sm_str(exceptions[-1] -> '$.type') AS exception_type, _sm_str(exceptions[-1] -> '$.value') AS exception_value,
-  len(exceptions) AS exceptions, CASE {_MESSAGE} END AS message, _sm_str({_f("transaction")}) AS transaction,
-  {_f("user")} AS "user", _sm_scalar({_f("user")} -> '$.id') AS user_id, _sm_time({_f("timestamp")}) AS timestamp,
+  _sm_str(chain[-1] -> '$.type') AS exception_type, _sm_str(chain[-1] -> '$.value') AS exception_value,
+  len(chain) AS exceptions, CASE {_MESSAGE} END AS message, _sm_str({_f("transaction")}) AS transaction,
+  payload -> '$.user' AS "user", _sm_scalar({_f("user_id")}) AS user_id, _sm_time({_f("timestamp")}) AS timestamp,
   _sm_scalar({_f("dist")}) AS dist, _sm_str({_f("server_name")}) AS server_name, endpoint, item_index, payload
 FROM (
-  SELECT *, _sm_values(f[{_F["exception"]}]) AS exceptions
-  FROM (SELECT *, json_extract(payload, {list(_EVENT_PATHS)!r}) AS f FROM items
-        WHERE type = 'event' AND starts_with(ltrim(payload::VARCHAR, ' ' || chr(9) || chr(13)), '{{'))
+  SELECT *, _sm_values(payload -> '$.exception') AS chain,
+    json_extract(payload, ['$.logentry', '$.message']) AS m,
+    json_extract(payload, {list(_EVENT_PATHS)!r}) AS f
+  FROM items
+  WHERE type = 'event' AND starts_with(ltrim(payload::VARCHAR, ' ' || chr(9) || chr(13)), '{{')
 )
 """

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 from rich.console import Console
-from rich.text import Text
 
 from sentry_mirror.core import encoding, ingest
 from sentry_mirror.core.auth import Dsn
@@ -23,6 +22,7 @@ from sentry_mirror.errors import MirrorError
 from sentry_mirror.ui import render
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import Count, Duration, Size
+from sentry_mirror.ui.reading import stderr, warn
 from sentry_mirror.ui.scripting import load_script, script_options
 
 if TYPE_CHECKING:
@@ -364,11 +364,11 @@ def _listen_workers(console: Console, options: ListenOptions, workers: int, quie
     from sentry_mirror.io.workers import Callbacks, supervise
 
     _check_workers(options.script)
-    err = Console(stderr=True, highlight=False)
+    err = stderr()
     callbacks = Callbacks(
         on_ready=functools.partial(_workers_banner, console, options=options),
         on_rotate=functools.partial(_rotated, console),
-        on_note=lambda message: err.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True),
+        on_note=lambda message: warn(message, err),
         on_line=None if quiet else render.LiveLines(console).write_segments,
     )
     summary = supervise(options, workers, callbacks, _line)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from sentry_mirror.io import duck
+from sentry_mirror.io.snapshot import expand
 from sentry_mirror.ui import render_sql
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import jobs_option
@@ -49,7 +50,11 @@ def sql_command(
         sentry-mirror sql -c "SELECT sdk, release, count(*) FROM events GROUP BY ALL"
     """
     err = stderr()
-    with duck.connect(snapshots or ("snapshots",), threads=jobs, on_warning=lambda m: warn(m, err)) as session:
+    duck.load_duckdb()  # before anything is read: what to install when it is missing
+    files = expand(snapshots or ("snapshots",))
+    if not files:
+        warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}: the views are empty", err)
+    with duck.connect(files, threads=jobs, on_warning=lambda m: warn(m, err)) as session:
         if statements is None and sys.stdin.isatty():
             shell(session, env, max_rows)
             return
