@@ -128,3 +128,8 @@ def test_a_lone_surrogate_becomes_a_replacement_character() -> None:
     record = make_record(make_request(body=b'{}\n{"type":"event"}\n{"message":"\\ud800"}\n'))
     rows = pyitems.rows(_source(record))
     assert "\ufffd" == json.loads(rows[0][11])["message"]  # DuckDB's JSON holds valid UTF-8 only
+
+
+def test_a_body_that_does_not_decode_has_no_items() -> None:
+    record = {**make_record(make_request()), "body": "not base64!", "body_base64": True}
+    assert [] == pyitems.rows(_source(record))

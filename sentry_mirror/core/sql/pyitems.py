@@ -25,7 +25,7 @@ from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.grouping.records import events_of
 from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.sql.views import ENVELOPE_ENDPOINTS
-from sentry_mirror.errors import EnvelopeError
+from sentry_mirror.errors import EnvelopeError, MirrorError
 
 #: The columns of a source row, in the order PY_ITEM_SOURCES selects them.
 SOURCE_COLUMNS = (
@@ -90,8 +90,14 @@ def _item_rows(data: Mapping[str, Any]) -> list[tuple[int, str, str | None, int 
 
 
 def rows(source: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The items-table rows of one source row (see the module docstring)."""
+    """The items-table rows of one source row (see the module docstring); none for a body
+    that does not decode (base64 that is not, a compressed body that is not: records no
+    listener writes, which the snapshot reader skips)."""
     data = _data(source)
+    try:
+        items = _item_rows(data)
+    except (ValueError, MirrorError):  # binascii.Error is a ValueError
+        return []
     return [
         (
             data["id"],
@@ -107,5 +113,5 @@ def rows(source: Sequence[Any]) -> list[tuple[Any, ...]]:
             size,
             _json_text(payload),
         )
-        for index, kind, headers, size, payload in _item_rows(data)
+        for index, kind, headers, size, payload in items
     ]

@@ -47,7 +47,7 @@ def sql_command(
     Example:
 
     \b
-        sentry-mirror sql -c "SELECT sdk, release, count(*) FROM events GROUP BY ALL"
+        sentry-mirror sql -c "SELECT sdk, count(*) FROM events GROUP BY sdk"
     """
     err = stderr()
     duck.load_duckdb()  # before anything is read: what to install when it is missing
