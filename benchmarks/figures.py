@@ -327,6 +327,10 @@ def workers(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: "Flat": the largest process at the large size at most this many times the largest at the small one.
+JOBS_FLAT = 1.25
+
+
 def jobs(results: Results) -> str:
     doc = results["jobs"]
     fig = doc["figures"]
@@ -348,6 +352,7 @@ def jobs(results: Results) -> str:
         )
     first, last = next(iter(fig["summary"].values())), list(fig["summary"].values())[-1]
     targets = fig["targets"]
+    growth = last["max_process_rss_mb"] / first["max_process_rss_mb"]
     lines += [
         "",
         "| target | measured | met |",
@@ -356,6 +361,8 @@ def jobs(results: Results) -> str:
         f" | {met(targets['speedup'])} |",
         f"| every process under 300 MB, {last['envelopes']:,} envelopes | largest {last['max_process_rss_mb']:.0f} MB"
         f" ({first['max_process_rss_mb']:.0f} MB at {first['envelopes']:,}) | {met(targets['rss'])} |",
+        f"| flat as the capture grows: the largest process at {last['envelopes']:,} at most"
+        f" {JOBS_FLAT:g}x the largest at {first['envelopes']:,} | {growth:.2f}x | {met(growth <= JOBS_FLAT)} |",
         f"| `--jobs 2` prints what `--jobs 1` prints, byte for byte | {'yes' if targets['same_output'] else 'no'}"
         f" | {met(targets['same_output'])} |",
         "",
