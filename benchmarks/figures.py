@@ -268,6 +268,167 @@ def _forward_summary(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ scale: --workers, --jobs, sql
+
+
+def _pinned(pins: dict[str, Any], cores: int) -> str:
+    wrk = f"pinned to CPU {pins['wrk']}" if pins.get("wrk") is not None else "not pinned"
+    if pins.get("listener") is not None:
+        return f"wrk {wrk}, the listener to CPUs {pins['listener']}"
+    return f"wrk {wrk}, the listener not pinned ({cores} cores: it shares them with wrk)"
+
+
+def _busy(doc: dict[str, Any]) -> str:
+    """How busy the machine was when the run started (the other jobs on it)."""
+    return (
+        f"Busy before the start (other processes): {doc['figures']['busy_cpus_before']:.2f} of"
+        f" {doc['machine']['cores']} cores.\n"
+    )
+
+
+def workers(results: Results) -> str:
+    doc = results["workers"]
+    fig, params = doc["figures"], doc["params"]
+    ratios, targets, median = fig["ratios"], fig["targets"], fig["median"]
+    lines = [
+        measured(doc),
+        f"wrk: one thread, {params['connections']} keep-alive connections, {_pinned(fig['pinning'], doc['machine']['cores'])};"
+        f" {params['seconds']:g} s measured after {params['warmup']:g} s of warm-up; medians of {params['rounds']}"
+        " interleaved pairs:",
+        "",
+        "| `listen` | requests/s | p50 ms | p99 ms | listener CPU µs/request | listener cores used | wrk cores used |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in ("1", "2"):
+        m = median[n]
+        lines.append(
+            f"| `--workers {n}` | {n0(m['requests_per_s'])} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f}"
+            f" | {m['listener_cpu_us_per_request']:.0f} | {m['listener_cores']:.2f} | {m['wrk_cores']:.2f} |"
+        )
+    rps = ", ".join(f"{p:.2f}x" for p in ratios["requests_per_s_pairs"])
+    cpu = ", ".join(f"{p:.2f}x" for p in ratios["cpu_per_request_pairs"])
+    lines += [
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+        f"| `--workers 2` / `--workers 1` requests/s ≥ 1.6x | {ratios['requests_per_s']:.2f}x: pairs {rps}"
+        f" | {met(targets['requests_per_s'])} |",
+        f"| listener CPU per request, 2 workers / 1: no more (≤ 1.05x, the noise between runs) |"
+        f" {ratios['cpu_per_request']:.2f}x: pairs {cpu} | {met(targets['cpu_per_request'])} |",
+    ]
+    free = doc["machine"]["cores"] - median["2"]["wrk_cores"]
+    lines += [
+        "",
+        f"With two workers the load generator took {median['2']['wrk_cores']:.2f} of a core, leaving at most"
+        f" {free:.2f} of the {doc['machine']['cores']} cores to the listener, which used {median['2']['listener_cores']:.2f}"
+        f" (busy before the start: {fig['busy_cpus_before']:.2f} cores)."
+        + (f" Warnings: {'; '.join(fig['warnings'])}." if fig["warnings"] else ""),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+#: "Flat": the largest process at the large size at most this many times the largest at the small one.
+JOBS_FLAT = 1.25
+
+
+def jobs(results: Results) -> str:
+    doc = results["jobs"]
+    fig = doc["figures"]
+    lines = [
+        measured(doc),
+        "| envelopes (snapshot) | `--jobs 1` s | `--jobs 2` s | `--jobs 2` faster | CPU s, 1 / 2"
+        " | peak RSS of the parent, 1 / 2 | of the other processes of `--jobs 2` (how many) | same output |",
+        "|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for count, s in fig["summary"].items():
+        size = fig["captures"][count]["bytes"] / 1e6
+        pairs = f" (pairs {', '.join(f'{p:.2f}x' for p in s['speedup_pairs'])})" if len(s["speedup_pairs"]) > 1 else ""
+        worker = f"up to {s['worker_peak_rss_mb']:.0f} MB ({s['workers']})" if s["worker_peak_rss_mb"] else "–"
+        lines.append(
+            f"| {int(count):,} ({size:.0f} MB) | {s['wall_s']['1']:.1f} | {s['wall_s']['2']:.1f} | {s['speedup']:.2f}x{pairs}"
+            f" | {s['cpu_s']['1']:.1f} / {s['cpu_s']['2']:.1f}"
+            f" | {s['parent_peak_rss_mb']['1']:.0f} / {s['parent_peak_rss_mb']['2']:.0f} MB | {worker}"
+            f" | {'yes' if s['same_output'] else 'no'} |"
+        )
+    first, last = next(iter(fig["summary"].values())), list(fig["summary"].values())[-1]
+    targets = fig["targets"]
+    growth = last["max_process_rss_mb"] / first["max_process_rss_mb"]
+    lines += [
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+        f"| `--jobs 2` ≥ 1.7x faster, {first['envelopes']:,} envelopes | {first['speedup']:.2f}x"
+        f" | {met(targets['speedup'])} |",
+        f"| every process under 300 MB, {last['envelopes']:,} envelopes | largest {last['max_process_rss_mb']:.0f} MB"
+        f" ({first['max_process_rss_mb']:.0f} MB at {first['envelopes']:,}) | {met(targets['rss'])} |",
+        f"| flat as the capture grows: the largest process at {last['envelopes']:,} at most"
+        f" {JOBS_FLAT:g}x the largest at {first['envelopes']:,} | {growth:.2f}x | {met(growth <= JOBS_FLAT)} |",
+        f"| `--jobs 2` prints what `--jobs 1` prints, byte for byte | {'yes' if targets['same_output'] else 'no'}"
+        f" | {met(targets['same_output'])} |",
+        "",
+        _busy(doc),
+    ]
+    return "\n".join(lines)
+
+
+def sql(results: Results) -> str:
+    doc = results["sql"]
+    fig = doc["figures"]
+    jobs_ = doc["params"]["jobs"]
+    s, r = fig["sql"], fig["report"]
+    capture = fig["capture"]
+    return (
+        measured(doc) + f"\n{capture['envelopes']:,} envelopes ({capture['bytes'] / 1e6:.0f} MB of snapshot),"
+        f" `--jobs {jobs_}` for both; the query:\n\n```sql\n{fig['query']}\n```\n\n"
+        "| command | seconds | CPU seconds | peak RSS |\n|---|---:|---:|---:|\n"
+        f"| `sentry-mirror sql FILE -c QUERY --json` (median of {len(fig['sql_runs'])}) | {s['wall_s']:.2f}"
+        f" | {s['cpu_s']:.2f} | {s['peak_rss_mb']:.0f} MB |\n"
+        f"| `sentry-mirror report --format json FILE` | {r['wall_s']:.1f} | {r['cpu_s']:.1f}"
+        f" | {r['peak_rss_mb']:.0f} MB |\n\n"
+        f"The query answers {fig['speedup']:.1f}x faster than the report (target 5x: {met(fig['targets']['speedup'])})"
+        f" and takes {fig['speedup_cpu']:.1f}x less CPU. Its answer ({s['rows']} row{'s' if s['rows'] != 1 else ''}) adds up to {s['errors']:,} errors; the"
+        f" report counts {r['error_events']:,} error events"
+        + (" (the same)." if fig["same_count"] else " (they differ: see the results file).")
+        + "\n\n"
+        + _busy(doc)
+    )
+
+
+def _scale_summary(results: Results) -> tuple[list[str], tuple[str, ...]]:
+    """The summary's rows for ``listen --workers``, ``--jobs`` and ``sql``, for those measured."""
+    lines: list[str] = []
+    names: tuple[str, ...] = ()
+    if "workers" in results:
+        fig = results["workers"]["figures"]
+        ratios, targets = fig["ratios"], fig["targets"]
+        lines += [
+            f"| `listen --workers 2`: requests per second | {n0(fig['median']['2']['requests_per_s'])} |"
+            f" {ratios['requests_per_s']:.2f}x `--workers 1`'s | at least 1.6x: {met(targets['requests_per_s'])} |",
+            f"| `listen --workers 2`: listener CPU per request | {fig['median']['2']['listener_cpu_us_per_request']:.0f}"
+            f" µs | {ratios['cpu_per_request']:.2f}x `--workers 1`'s | no more: {met(targets['cpu_per_request'])} |",
+        ]
+        names += ("workers",)
+    if "jobs" in results:
+        fig = results["jobs"]["figures"]
+        first, last = next(iter(fig["summary"].values())), list(fig["summary"].values())[-1]
+        lines += [
+            f"| `report --jobs 2`, {first['envelopes']:,} envelopes | {first['wall_s']['2']:.1f} s |"
+            f" {first['speedup']:.2f}x faster than `--jobs 1` | 1.7x: {met(fig['targets']['speedup'])} |",
+            f"| `report --jobs 2`: peak RSS per process, {last['envelopes']:,} envelopes |"
+            f" {last['max_process_rss_mb']:.0f} MB | – | 300 MB: {met(fig['targets']['rss'])} |",
+        ]
+        names += ("jobs",)
+    if "sql" in results:
+        fig = results["sql"]["figures"]
+        lines.append(
+            f"| `sql`: errors per SDK and release per hour, {fig['capture']['envelopes']:,} envelopes"
+            f" | {fig['sql']['wall_s']:.2f} s | {fig['speedup']:.1f}x faster than `report` |"
+            f" 5x: {met(fig['targets']['speedup'])} |"
+        )
+        names += ("sql",)
+    return lines, names
+
+
 # ------------------------------------------------------------------ summary (all of the above)
 
 
@@ -307,6 +468,9 @@ def summary(results: Results) -> str:
     if "forward" in results:
         lines += _forward_summary(results["forward"])
         names += ("forward",)
+    scale, measured_ = _scale_summary(results)
+    lines += scale
+    names += measured_
     when = ", ".join(f"{name} {results[name]['date'][:10]}" for name in names)
     load = max(results[name]["machine"]["load_average"] or 0 for name in names)
     cores = ingest_["machine"]["cores"]
@@ -499,6 +663,9 @@ RENDERERS: dict[str, tuple[Callable[[Results], str], tuple[str, ...]]] = {
     "sourcemaps": (sourcemaps, ("sourcemaps",)),
     "fixture": (fixture, ("fixture",)),
     "pii": (pii, ("pii",)),
+    "workers": (workers, ("workers",)),
+    "jobs": (jobs, ("jobs",)),
+    "sql": (sql, ("sql",)),
 }
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -193,3 +196,68 @@ def test_a_changed_pii_figure_changes_its_block(tmp_path: Path) -> None:
     text = (root / "docs" / "performance.md").read_text()
     assert "| built-in (every JSON item): no false positive on the real SDK captures | 3 | not met |" in text
     assert "| built-in (every JSON item): recall ≥ 95% on the planted set | 50.0% | not met |" in text
+
+
+def test_a_changed_workers_figure_changes_its_block_and_the_summary(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+
+    def slower(doc: dict[str, Any]) -> None:
+        doc["figures"]["ratios"].update(requests_per_s=1.23, cpu_per_request=1.45)
+        doc["figures"]["targets"].update(requests_per_s=False, cpu_per_request=False)
+
+    edit_results(root, "workers", slower)
+    assert figures.main(["--root", str(root)]) == 0
+    text = (root / "docs" / "performance.md").read_text()
+    assert "| `--workers 2` / `--workers 1` requests/s ≥ 1.6x | 1.23x: pairs" in text
+    assert "| 1.23x `--workers 1`'s | at least 1.6x: not met |" in text
+    assert "| 1.45x `--workers 1`'s | no more: not met |" in text
+
+
+def test_a_changed_jobs_figure_changes_its_block_and_the_summary(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+
+    def worse(doc: dict[str, Any]) -> None:
+        last = list(doc["figures"]["summary"].values())[-1]
+        last.update(max_process_rss_mb=432.0, same_output=False)
+        doc["figures"]["targets"].update(rss=False, same_output=False)
+
+    edit_results(root, "jobs", worse)
+    assert figures.main(["--root", str(root)]) == 0
+    text = (root / "docs" / "performance.md").read_text()
+    assert "| `--jobs 2` prints what `--jobs 1` prints, byte for byte | no | not met |" in text
+    assert "| largest 432 MB (" in text
+    assert "| 432 MB | – | 300 MB: not met |" in text
+
+
+def test_a_changed_sql_figure_changes_its_block_and_the_summary(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+
+    def slower(doc: dict[str, Any]) -> None:
+        doc["figures"].update(speedup=2.5, same_count=False)
+        doc["figures"]["targets"]["speedup"] = False
+
+    edit_results(root, "sql", slower)
+    assert figures.main(["--root", str(root)]) == 0
+    text = (root / "docs" / "performance.md").read_text()
+    assert "The query answers 2.5x faster than the report (target 5x: not met)" in text
+    assert "(they differ: see the results file)" in text
+    assert "| 2.5x faster than `report` | 5x: not met |" in text
+
+
+def test_the_process_tree_is_measured_child_by_child() -> None:
+    """proctree (workers.py's and jobs.py's CPU and memory of a process and its workers): a real
+    child that starts a grandchild holding 64 MB; both are found, and the grandchild's peak is its own."""
+    proctree = load("proctree")
+    code = (
+        "import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c',"
+        " 'import time; b = bytearray(64 << 20); time.sleep(1.5)']); c.wait()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    with proctree.PeakRss(proc.pid, interval=0.02) as peaks:
+        assert proc.wait(timeout=30) == 0
+    result = peaks.figures()
+    assert result["processes"] == 2
+    assert result["max_worker_peak_rss_mb"] >= 64
+    assert result["parent_peak_rss_mb"] < result["max_worker_peak_rss_mb"]
+    assert proctree.tree(os.getpid())[0] == os.getpid()
+    assert os.getpid() in proctree.tree_cpu(os.getpid())
