@@ -31,6 +31,8 @@ import orjson
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, Worker, listen
 
+#: Blocked while a worker starts (io/workers.py); run_worker takes them, then lets them in.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 #: The largest write a pipe takes whole or not at all.
 PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 
@@ -89,7 +91,12 @@ def _die_with_parent(parent: int) -> None:
 
 def run_worker(spec: WorkerSpec) -> None:
     """A worker process's entry point: one listener until told to stop (or its parent goes)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the listener takes it: a clean stop
+    # Ctrl-C reaches the whole group: a worker leaves SIGINT to the parent, which tells it to
+    # stop (a Ctrl-C held back while this interpreter started is dropped here); SIGTERM stops
+    # it (the listener's own handler once it runs).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     _die_with_parent(spec.parent)
     feed = _FeedWriter(spec.feed, spec.line) if spec.feed is not None and spec.line is not None else None
     try:

@@ -57,6 +57,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -69,7 +70,7 @@ from sentry_mirror.io.api_relay import SharedApi
 from sentry_mirror.io.forward import Tally
 from sentry_mirror.io.listener import ListenOptions, Stopped, Worker
 from sentry_mirror.io.server import SHUTDOWN_MARGIN
-from sentry_mirror.io.worker_process import Line, Segments, WorkerSpec, run_worker
+from sentry_mirror.io.worker_process import STOP_SIGNALS, Line, Segments, WorkerSpec, run_worker
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,10 @@ class _Supervisor:
         worker = Worker(slot.sock, self.marker, api)
         spec = WorkerSpec(slot.index, self.options, worker, child_control, feed_write, self.line, os.getpid())
         process = self.context.Process(target=run_worker, args=(spec,), name=f"sentry-mirror-worker-{slot.index + 1}")
-        process.start()
+        # the resource tracker first: starting it lets SIGINT/SIGTERM in again (Python's own)
+        resource_tracker.ensure_running()
+        with _stop_signals_blocked():  # the child starts with them blocked: run_worker takes them
+            process.start()
         child_control.close()
         if feed_write is not None:
             feed_write.close()
@@ -422,6 +426,20 @@ def _holds_data(path: Path) -> bool:
         return path.stat().st_size > 0
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (not lost): a worker inherits the mask across spawn's exec,
+    so a Ctrl-C while its interpreter imports waits until run_worker has taken them."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager

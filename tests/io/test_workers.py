@@ -432,3 +432,38 @@ async def test_sigterm_under_load_finishes_what_is_in_flight_in_every_worker(tmp
     assert set(acknowledged) <= set(recorded) and len(recorded) == len(set(recorded))
     assert all(verify_file(path).ok for path in tmp_path.glob("*.jsonl.zst"))
     assert not SPREAD or 2 == len(records_by_pid(tmp_path))
+
+
+def spawned_workers(pid: int) -> list[int]:
+    """The children of ``pid`` that are spawned workers (not the resource tracker)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as found:
+        pids = [int(child) for child in found.read().split()]
+    found_workers = []
+    for child in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            if b"spawn_main" in cmdline.read():
+                found_workers.append(child)
+    return found_workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc for the children")
+def test_ctrl_c_while_the_workers_start_is_one_clean_stop_without_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole group while the spawned workers still import: they must not
+    die with a KeyboardInterrupt traceback; the parent stops them."""
+    process = subprocess.Popen(
+        [*LISTEN, "--dir", str(tmp_path), "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    STARTED.append(process)
+    deadline = time.monotonic() + 30
+    while len(spawned_workers(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # they are importing the package now
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert 0 == process.returncode, err
+    assert "stopped: 0 requests" in out
