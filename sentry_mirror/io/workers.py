@@ -49,11 +49,9 @@ import os
 import secrets
 import select
 import selectors
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,7 +64,7 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.api_relay import SharedApi
+from sentry_mirror.io.api_relay import SharedApi, api_socket, remove_socket
 from sentry_mirror.io.forward import Tally
 from sentry_mirror.io.listener import ListenOptions, Stopped, Worker
 from sentry_mirror.io.server import SHUTDOWN_MARGIN
@@ -205,16 +203,12 @@ class _Supervisor:
         self.stopping = False
         self.deadline: float | None = None
         self.fatal: str | None = None
-        self.api_dir = tempfile.mkdtemp(prefix="sentry-mirror-")  # 0700: only this user reaches the socket
-        self.api_path = os.path.join(self.api_dir, "api.sock")
-        self.api_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.api_sock.bind(self.api_path)
-        self.api_sock.listen(BACKLOG)
+        self.api_sock, self.api_path = api_socket()
 
     def close(self) -> None:
-        """Let go of what the parent holds: the web API's socket and its directory, the selector."""
+        """Let go of what the parent holds: the web API's socket (and its file), the selector."""
         self.api_sock.close()
-        shutil.rmtree(self.api_dir, ignore_errors=True)
+        remove_socket(self.api_path)
         self.selector.close()
 
     def start(self, slot: _Slot) -> None:
@@ -466,7 +460,12 @@ def supervise(options: ListenOptions, count: int, callbacks: Callbacks, line: Li
     ``line``: a top-level function (it is pickled by reference) rendering a live line in
     the workers; None with ``callbacks.on_line`` None (``--quiet``)."""
     socks, _ = share_port(options.host, options.port, count)
-    supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
+    try:
+        supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
     try:
         with _signals() as wake:
             for slot in supervisor.slots:

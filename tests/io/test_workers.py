@@ -467,3 +467,16 @@ def test_ctrl_c_while_the_workers_start_is_one_clean_stop_without_traceback(tmp_
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert 0 == process.returncode, err
     assert "stopped: 0 requests" in out
+
+
+async def test_a_long_tmpdir_does_not_keep_two_workers_from_starting(tmp_path: Path) -> None:
+    """A Unix socket's path has about 100 bytes: the web API's socket must not depend on TMPDIR."""
+    long = tmp_path / ("t" * 100)
+    long.mkdir()
+    running = start(tmp_path, "--quiet", env={"TMPDIR": str(long)})
+    async with aiohttp.ClientSession() as session:
+        answers = [await call(session, "GET", f"{running.url}{ORG}/releases/") for _ in range(6)]
+    os.killpg(running.process.pid, signal.SIGINT)
+    assert 0 == running.finish(), running.err
+    assert all(200 == status for status, *_ in answers), answers
+    assert [] == list(long.iterdir())
