@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.api_relay import remove_socket
 from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, Worker, listen
 
 #: Blocked while a worker starts (io/workers.py); run_worker takes them, then lets them in.
@@ -97,16 +98,20 @@ def run_worker(spec: WorkerSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    _die_with_parent(spec.parent)
-    feed = _FeedWriter(spec.feed, spec.line) if spec.feed is not None and spec.line is not None else None
     try:
-        stopped = asyncio.run(_serve(spec, feed))
-    except MirrorError as exc:
+        _die_with_parent(spec.parent)
+        feed = _FeedWriter(spec.feed, spec.line) if spec.feed is not None and spec.line is not None else None
+        try:
+            stopped = asyncio.run(_serve(spec, feed))
+        except MirrorError as exc:
+            with contextlib.suppress(OSError):
+                spec.control.send(("failed", str(exc)))
+            sys.exit(int(exc.exit_code))
         with contextlib.suppress(OSError):
-            spec.control.send(("failed", str(exc)))
-        sys.exit(int(exc.exit_code))
-    with contextlib.suppress(OSError):
-        spec.control.send(("stopped", stopped, feed.dropped if feed is not None else 0))
+            spec.control.send(("stopped", stopped, feed.dropped if feed is not None else 0))
+    finally:  # the parent gone (killed): the worker that holds the web API's socket removes it
+        if spec.worker.api.sock is not None and os.getppid() != spec.parent:
+            remove_socket(spec.worker.api.path)
 
 
 async def _serve(spec: WorkerSpec, feed: _FeedWriter | None) -> Stopped:

@@ -331,7 +331,9 @@ async def test_auto_with_the_shared_socket_fallback(tmp_path: Path) -> None:
 
 
 def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
-    running = start(tmp_path, "--quiet")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    running = start(tmp_path, "--quiet", env={"TMPDIR": str(scratch)})
     pids = running.pids
     running.process.send_signal(signal.SIGKILL)
     running.process.wait(timeout=10)
@@ -339,6 +341,7 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
     while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(gone(pid) for pid in pids)
+    assert [] == list(scratch.iterdir()), "the web API's socket left nothing behind"
 
 
 async def test_forward_mode_over_two_workers_counts_what_each_sent_on(tmp_path: Path, stubs: Any) -> None:
