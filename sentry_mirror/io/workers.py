@@ -459,27 +459,27 @@ def supervise(options: ListenOptions, count: int, callbacks: Callbacks, line: Li
 
     ``line``: a top-level function (it is pickled by reference) rendering a live line in
     the workers; None with ``callbacks.on_line`` None (``--quiet``)."""
-    socks, _ = share_port(options.host, options.port, count)
-    try:
-        supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
-    except BaseException:
-        for sock in socks:
-            sock.close()
-        raise
-    try:
-        with _signals() as wake:
+    with _signals() as wake:  # first: a Ctrl-C from now on is a clean stop, as with one listener
+        socks, _ = share_port(options.host, options.port, count)
+        try:
+            supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        try:
             for slot in supervisor.slots:
                 supervisor.start(slot)
             supervisor.run(wake, callbacks)
-    finally:  # after an error too: the workers still stop cleanly, within the same time
-        supervisor.begin_stop()
-        for slot in supervisor.alive():
-            assert slot.process is not None and supervisor.deadline is not None
-            slot.process.join(max(0.0, supervisor.deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join()
-        supervisor.close()
+        finally:  # after an error too: the workers still stop cleanly, within the same time
+            supervisor.begin_stop()
+            for slot in supervisor.alive():
+                assert slot.process is not None and supervisor.deadline is not None
+                slot.process.join(max(0.0, supervisor.deadline - time.monotonic()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join()
+            supervisor.close()
     if supervisor.fatal is not None:
         raise MirrorError(supervisor.fatal)
     return supervisor.summary()

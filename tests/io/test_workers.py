@@ -483,3 +483,22 @@ async def test_a_long_tmpdir_does_not_keep_two_workers_from_starting(tmp_path: P
     assert 0 == running.finish(), running.err
     assert all(200 == status for status, *_ in answers), answers
     assert [] == list(long.iterdir())
+
+
+def test_ctrl_c_before_the_workers_start_is_the_same_clean_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while the port is being bound ends as one later does (a summary, exit 0),
+    not as a KeyboardInterrupt (exit 130): one listener's handlers come before its port too."""
+    share_port = workers.share_port
+
+    def interrupted(*args: Any) -> tuple[list[socket.socket], bool]:
+        os.kill(os.getpid(), signal.SIGINT)
+        return share_port(*args)
+
+    monkeypatch.setattr(workers, "share_port", interrupted)
+    notes: list[str] = []
+    callbacks = workers.Callbacks(on_ready=lambda _: None, on_rotate=lambda _: None, on_note=notes.append)
+    options = workers.ListenOptions(port=0, directory=tmp_path)
+    summary = workers.supervise(options, 2, callbacks)
+    assert 0 == summary.stopped.records and 0 == summary.died and [] == notes
