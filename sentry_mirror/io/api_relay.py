@@ -5,9 +5,10 @@ put together, debug file ids: io/webapi.py); a release created through one conne
 finalized through another must be found, whatever worker the kernel gave each connection.
 So the first worker keeps that state and answers every web API request: the others send
 it each one they receive, as received (method, path, query, headers already redacted, the
-wire body, the client's address, its wire size), over a Unix socket in a private (0700)
-directory the parent made, and send back its answer. The first worker runs exactly what one
-listener runs for it (:func:`sentry_mirror.io.server.answer_api`): records (its own, and
+wire body, the client's address, its wire size), over a Unix socket the parent made
+(:func:`api_socket`: abstract on Linux, where only this user's peers are answered;
+elsewhere in a private 0700 directory), and send back its answer. The first worker runs
+exactly what one listener runs for it (:func:`sentry_mirror.io.server.answer_api`): records (its own, and
 the upload records of files put together) go into its file before the answer comes back,
 so an answer is still sent only once its records are on disk.
 
@@ -20,8 +21,14 @@ length of the body, then both; one request per connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import secrets
+import shutil
 import socket
 import struct
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +39,11 @@ from aiohttp import web
 
 from sentry_mirror.core import ingest, record
 from sentry_mirror.core.webapi import routes as api_routes
+from sentry_mirror.errors import MirrorError
 
 _LENGTHS = struct.Struct("!IQ")
+#: SO_PEERCRED: pid, uid, gid.
+_CREDENTIALS = struct.Struct("3i")
 
 #: Puts a record on disk and answers: the server's own ``_store(incoming, response, entry, close=)``.
 Store = Callable[..., Awaitable[web.Response]]
@@ -68,6 +78,9 @@ async def serve(sock: socket.socket, answer: Answer) -> asyncio.Server:
     """Answer the other workers' web API requests on ``sock`` until the server is closed."""
 
     async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not _same_user(writer.get_extra_info("socket")):
+            writer.close()  # another user found the name: no answer (it is not a worker)
+            return
         try:
             head, body = await _read_frame(reader)
             headers = tuple((str(name), str(value)) for name, value in head["headers"])
@@ -84,6 +97,50 @@ async def serve(sock: socket.socket, answer: Answer) -> asyncio.Server:
             writer.close()
 
     return await asyncio.start_unix_server(one, sock=sock)
+
+
+def _same_user(sock: Any) -> bool:
+    """Whether the peer of ``sock`` runs as this user (Linux's SO_PEERCRED; elsewhere the
+    socket's private directory keeps others out)."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    _, uid, _ = _CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+    return bool(uid == os.getuid())
+
+
+def api_socket(abstract: bool = sys.platform == "linux") -> tuple[socket.socket, str]:
+    """The listening Unix socket the workers reach the web API on (io/workers.py makes it), and its address.
+
+    Linux: in the abstract namespace (no file: nothing left behind, whatever the length of
+    TMPDIR), a random name never shown; the worker that answers checks each peer is this
+    user (SO_PEERCRED). Elsewhere: in a new private (0700) directory under /tmp, short
+    whatever TMPDIR says (a Unix socket's path has about 100 bytes)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    directory = None
+    try:
+        if abstract:
+            address = f"\0sentry-mirror-{secrets.token_hex(16)}"
+        else:
+            directory = tempfile.mkdtemp(prefix="sentry-mirror-", dir="/tmp" if os.path.isdir("/tmp") else None)
+            address = os.path.join(directory, "api.sock")
+        sock.bind(address)
+        sock.listen(socket.SOMAXCONN)
+    except OSError as exc:
+        sock.close()
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise MirrorError(f"cannot make the workers' web API socket: {exc.strerror or exc}") from None
+    return sock, address
+
+
+def remove_socket(address: str) -> None:
+    """Remove the web API's socket file and its private directory (nothing for an abstract one)."""
+    if address.startswith("\0"):
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(address)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(address))
 
 
 # ---------------------------------------------------------------- the others

@@ -29,8 +29,11 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.api_relay import remove_socket
 from sentry_mirror.io.listener import ListenOptions, Ready, Stopped, Worker, listen
 
+#: Blocked while a worker starts (io/workers.py); run_worker takes them, then lets them in.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 #: The largest write a pipe takes whole or not at all.
 PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 
@@ -89,17 +92,26 @@ def _die_with_parent(parent: int) -> None:
 
 def run_worker(spec: WorkerSpec) -> None:
     """A worker process's entry point: one listener until told to stop (or its parent goes)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the listener takes it: a clean stop
-    _die_with_parent(spec.parent)
-    feed = _FeedWriter(spec.feed, spec.line) if spec.feed is not None and spec.line is not None else None
+    # Ctrl-C reaches the whole group: a worker leaves SIGINT to the parent, which tells it to
+    # stop (a Ctrl-C held back while this interpreter started is dropped here); SIGTERM stops
+    # it (the listener's own handler once it runs).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
-        stopped = asyncio.run(_serve(spec, feed))
-    except MirrorError as exc:
+        _die_with_parent(spec.parent)
+        feed = _FeedWriter(spec.feed, spec.line) if spec.feed is not None and spec.line is not None else None
+        try:
+            stopped = asyncio.run(_serve(spec, feed))
+        except MirrorError as exc:
+            with contextlib.suppress(OSError):
+                spec.control.send(("failed", str(exc)))
+            sys.exit(int(exc.exit_code))
         with contextlib.suppress(OSError):
-            spec.control.send(("failed", str(exc)))
-        sys.exit(int(exc.exit_code))
-    with contextlib.suppress(OSError):
-        spec.control.send(("stopped", stopped, feed.dropped if feed is not None else 0))
+            spec.control.send(("stopped", stopped, feed.dropped if feed is not None else 0))
+    finally:  # the parent gone (killed): the worker that holds the web API's socket removes it
+        if spec.worker.api.sock is not None and os.getppid() != spec.parent:
+            remove_socket(spec.worker.api.path)
 
 
 async def _serve(spec: WorkerSpec, feed: _FeedWriter | None) -> Stopped:

@@ -49,14 +49,13 @@ import os
 import secrets
 import select
 import selectors
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -65,11 +64,11 @@ from typing import Any
 import orjson
 
 from sentry_mirror.errors import MirrorError
-from sentry_mirror.io.api_relay import SharedApi
+from sentry_mirror.io.api_relay import SharedApi, api_socket, remove_socket
 from sentry_mirror.io.forward import Tally
 from sentry_mirror.io.listener import ListenOptions, Stopped, Worker
 from sentry_mirror.io.server import SHUTDOWN_MARGIN
-from sentry_mirror.io.worker_process import Line, Segments, WorkerSpec, run_worker
+from sentry_mirror.io.worker_process import STOP_SIGNALS, Line, Segments, WorkerSpec, run_worker
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +203,12 @@ class _Supervisor:
         self.stopping = False
         self.deadline: float | None = None
         self.fatal: str | None = None
-        self.api_dir = tempfile.mkdtemp(prefix="sentry-mirror-")  # 0700: only this user reaches the socket
-        self.api_path = os.path.join(self.api_dir, "api.sock")
-        self.api_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.api_sock.bind(self.api_path)
-        self.api_sock.listen(BACKLOG)
+        self.api_sock, self.api_path = api_socket()
 
     def close(self) -> None:
-        """Let go of what the parent holds: the web API's socket and its directory, the selector."""
+        """Let go of what the parent holds: the web API's socket (and its file), the selector."""
         self.api_sock.close()
-        shutil.rmtree(self.api_dir, ignore_errors=True)
+        remove_socket(self.api_path)
         self.selector.close()
 
     def start(self, slot: _Slot) -> None:
@@ -223,7 +218,10 @@ class _Supervisor:
         worker = Worker(slot.sock, self.marker, api)
         spec = WorkerSpec(slot.index, self.options, worker, child_control, feed_write, self.line, os.getpid())
         process = self.context.Process(target=run_worker, args=(spec,), name=f"sentry-mirror-worker-{slot.index + 1}")
-        process.start()
+        # the resource tracker first: starting it lets SIGINT/SIGTERM in again (Python's own)
+        resource_tracker.ensure_running()
+        with _stop_signals_blocked():  # the child starts with them blocked: run_worker takes them
+            process.start()
         child_control.close()
         if feed_write is not None:
             feed_write.close()
@@ -425,6 +423,20 @@ def _holds_data(path: Path) -> bool:
 
 
 @contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (not lost): a worker inherits the mask across spawn's exec,
+    so a Ctrl-C while its interpreter imports waits until run_worker has taken them."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
 def _signals() -> Iterator[int]:
     """SIGINT and SIGTERM wake the parent's loop (a byte on the pipe it yields) instead of raising."""
     read, write = os.pipe()
@@ -447,22 +459,27 @@ def supervise(options: ListenOptions, count: int, callbacks: Callbacks, line: Li
 
     ``line``: a top-level function (it is pickled by reference) rendering a live line in
     the workers; None with ``callbacks.on_line`` None (``--quiet``)."""
-    socks, _ = share_port(options.host, options.port, count)
-    supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
-    try:
-        with _signals() as wake:
+    with _signals() as wake:  # first: a Ctrl-C from now on is a clean stop, as with one listener
+        socks, _ = share_port(options.host, options.port, count)
+        try:
+            supervisor = _Supervisor(options, socks, count, line if callbacks.on_line is not None else None)
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        try:
             for slot in supervisor.slots:
                 supervisor.start(slot)
             supervisor.run(wake, callbacks)
-    finally:  # after an error too: the workers still stop cleanly, within the same time
-        supervisor.begin_stop()
-        for slot in supervisor.alive():
-            assert slot.process is not None and supervisor.deadline is not None
-            slot.process.join(max(0.0, supervisor.deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join()
-        supervisor.close()
+        finally:  # after an error too: the workers still stop cleanly, within the same time
+            supervisor.begin_stop()
+            for slot in supervisor.alive():
+                assert slot.process is not None and supervisor.deadline is not None
+                slot.process.join(max(0.0, supervisor.deadline - time.monotonic()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join()
+            supervisor.close()
     if supervisor.fatal is not None:
         raise MirrorError(supervisor.fatal)
     return supervisor.summary()

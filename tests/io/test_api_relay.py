@@ -4,7 +4,9 @@ the web API requests it receives, exactly as received; unreachable, a recorded 5
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import aiohttp
 import orjson
 import pytest
 
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io import api_relay
 from sentry_mirror.io.api_relay import SharedApi
 from sentry_mirror.io.listener import ListenOptions, Ready, Worker, listen
 from sentry_mirror.io.snapshot import iter_records
@@ -92,3 +96,43 @@ async def test_no_one_to_answer_is_a_recorded_503_with_retry_after(tmp_path: Pat
     [kept] = records(tmp_path / "s")
     assert ("api_releases", 503) == (kept["endpoint"], kept["response"]["status"])
     assert "cannot be reached" in kept["error"]
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="Linux: the peer's uid")
+async def test_a_peer_of_another_user_is_not_answered(
+    pair: tuple[str, str, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The abstract socket has no file permissions: a peer that is not this user gets nothing."""
+    _, other, answers, _ = pair
+    uid = os.getuid()
+    monkeypatch.setattr(api_relay.os, "getuid", lambda: uid + 1)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{other}{ORG}/releases/", headers=AUTH) as response:
+            status = response.status
+    assert 503 == status
+    assert not answers.exists() or [] == records(answers)
+
+
+def test_the_web_api_socket_is_abstract_or_short_and_private(tmp_path: Path) -> None:
+    if sys.platform == "linux":
+        sock, address = api_relay.api_socket(abstract=True)
+        sock.close()
+        assert address.startswith("\0sentry-mirror-") and len(address) > 40  # a name no one guesses
+    sock, address = api_relay.api_socket(abstract=False)
+    try:
+        directory = Path(address).parent
+        assert len(address) < 100 and directory.stat().st_mode & 0o777 == 0o700
+    finally:
+        sock.close()
+        api_relay.remove_socket(address)
+    assert not directory.exists()
+
+
+def test_a_web_api_socket_that_cannot_be_made_is_a_clear_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = tmp_path / ("t" * 120)
+    monkeypatch.setattr(api_relay.tempfile, "mkdtemp", lambda **_: str(long.mkdir() or long))
+    with pytest.raises(MirrorError, match="cannot make the workers' web API socket"):
+        api_relay.api_socket(abstract=False)
+    assert not long.exists()

@@ -331,7 +331,9 @@ async def test_auto_with_the_shared_socket_fallback(tmp_path: Path) -> None:
 
 
 def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
-    running = start(tmp_path, "--quiet")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    running = start(tmp_path, "--quiet", env={"TMPDIR": str(scratch)})
     pids = running.pids
     running.process.send_signal(signal.SIGKILL)
     running.process.wait(timeout=10)
@@ -339,6 +341,7 @@ def test_killing_the_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
     while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(gone(pid) for pid in pids)
+    assert [] == list(scratch.iterdir()), "the web API's socket left nothing behind"
 
 
 async def test_forward_mode_over_two_workers_counts_what_each_sent_on(tmp_path: Path, stubs: Any) -> None:
@@ -432,3 +435,70 @@ async def test_sigterm_under_load_finishes_what_is_in_flight_in_every_worker(tmp
     assert set(acknowledged) <= set(recorded) and len(recorded) == len(set(recorded))
     assert all(verify_file(path).ok for path in tmp_path.glob("*.jsonl.zst"))
     assert not SPREAD or 2 == len(records_by_pid(tmp_path))
+
+
+def spawned_workers(pid: int) -> list[int]:
+    """The children of ``pid`` that are spawned workers (not the resource tracker)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as found:
+        pids = [int(child) for child in found.read().split()]
+    found_workers = []
+    for child in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as cmdline:
+            if b"spawn_main" in cmdline.read():
+                found_workers.append(child)
+    return found_workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc for the children")
+def test_ctrl_c_while_the_workers_start_is_one_clean_stop_without_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole group while the spawned workers still import: they must not
+    die with a KeyboardInterrupt traceback; the parent stops them."""
+    process = subprocess.Popen(
+        [*LISTEN, "--dir", str(tmp_path), "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    STARTED.append(process)
+    deadline = time.monotonic() + 30
+    while len(spawned_workers(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # they are importing the package now
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert 0 == process.returncode, err
+    assert "stopped: 0 requests" in out
+
+
+async def test_a_long_tmpdir_does_not_keep_two_workers_from_starting(tmp_path: Path) -> None:
+    """A Unix socket's path has about 100 bytes: the web API's socket must not depend on TMPDIR."""
+    long = tmp_path / ("t" * 100)
+    long.mkdir()
+    running = start(tmp_path, "--quiet", env={"TMPDIR": str(long)})
+    async with aiohttp.ClientSession() as session:
+        answers = [await call(session, "GET", f"{running.url}{ORG}/releases/") for _ in range(6)]
+    os.killpg(running.process.pid, signal.SIGINT)
+    assert 0 == running.finish(), running.err
+    assert all(200 == status for status, *_ in answers), answers
+    assert [] == list(long.iterdir())
+
+
+def test_ctrl_c_before_the_workers_start_is_the_same_clean_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while the port is being bound ends as one later does (a summary, exit 0),
+    not as a KeyboardInterrupt (exit 130): one listener's handlers come before its port too."""
+    share_port = workers.share_port
+
+    def interrupted(*args: Any) -> tuple[list[socket.socket], bool]:
+        os.kill(os.getpid(), signal.SIGINT)
+        return share_port(*args)
+
+    monkeypatch.setattr(workers, "share_port", interrupted)
+    notes: list[str] = []
+    callbacks = workers.Callbacks(on_ready=lambda _: None, on_rotate=lambda _: None, on_note=notes.append)
+    options = workers.ListenOptions(port=0, directory=tmp_path)
+    summary = workers.supervise(options, 2, callbacks)
+    assert 0 == summary.stopped.records and 0 == summary.died and [] == notes
