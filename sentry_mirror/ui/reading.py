@@ -142,3 +142,19 @@ def window_records(
     reader = Feedback(warned, feedback.progress, orders=feedback.orders)
     records = (r.data for r in read_window(window, reader))
     return records if query is None or query == Query() else query.matching(records)
+
+
+def read_again(
+    paths: tuple[str, ...], wanted: Query, malformed: Malformed, *, answers: bool = False
+) -> Iterator[Mapping[str, Any]]:
+    """The records of ``paths`` matching ``wanted`` once more, by this process and quietly:
+    for a ``--jobs`` read whose parts cannot be merged exactly (their warnings are out
+    already). Records skipped where read are counted in ``malformed`` again, as one pass
+    counts them."""
+
+    def counted(message: str) -> None:
+        if isinstance(message, Skipped):
+            malformed.skipped(message)
+
+    records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
+    return records if wanted == Query() else wanted.matching(records)

@@ -14,13 +14,11 @@ from rich.console import Console
 from sentry_mirror.core import pii, report
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
-from sentry_mirror.core.shape import Skipped
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_new
 from sentry_mirror.io.parallel import Feedback, Window
-from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import reading, reading_windows, window_records
+from sentry_mirror.ui.reading import read_again, reading, reading_windows, window_records
 
 FORMATS = ("terminal", "markdown", "json", "html")
 
@@ -100,13 +98,7 @@ def _read_again(
     """The report by one process, quietly (the warnings of these records are out already;
     records skipped where read are counted again, as one pass counts them)."""
     malformed = Malformed(where="report")
-
-    def counted(message: str) -> None:
-        if isinstance(message, Skipped):
-            malformed.skipped(message)
-
-    records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
-    kept = records if wanted == Query() else wanted.matching(records)
+    kept = read_again(paths, wanted, malformed, answers=answers)
     return report.build_report(kept, sections, top_groups=top, pii_engine=engine, malformed=malformed)
 
 

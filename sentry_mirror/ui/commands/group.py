@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -18,12 +18,11 @@ from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.parallel import Feedback, Window
-from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui import render_group, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
 from sentry_mirror.ui.params import jobs_option
-from sentry_mirror.ui.reading import reading, reading_windows, window_records
+from sentry_mirror.ui.reading import read_again, reading, reading_windows, window_records
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.showing import WithShow
 
@@ -161,8 +160,8 @@ def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[st
                 merged = part if merged is None else _merge(merged, part)
         if merged is not None and exact and not merged.truncated:
             return merged
-        records: Iterator[Mapping[str, Any]] = (r.data for r in iter_records(expand(snapshots or ("snapshots",))))
-        return _fed(make(), records if wanted == Query() else wanted.matching(records), Malformed())  # warned already
+        again = Malformed(where="group")
+        return _fed(make(), read_again(snapshots, wanted, again), again)
     malformed = Malformed(where="group")
     with reading(snapshots, malformed, wanted) as records:
         return _fed(make(), records, malformed)
