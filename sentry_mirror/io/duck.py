@@ -20,6 +20,7 @@ Extensions are never installed or loaded behind the user's back: no network.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 #: Source records fetched from DuckDB per batch when the Python-parsed items are made.
 BATCH = 256
+#: What DuckDB's IO errors say when a zstd stream fails (they name no file).
+_ZSTD_FAILURE = re.compile(r"checksum|zstd|decompress|frame|corrupt", re.IGNORECASE)
 INSTALL_HINT = "sentry-mirror sql needs DuckDB: pip install 'sentry-mirror[sql]'"
 
 
@@ -140,17 +143,31 @@ class Session:
 
     def _retrying(self, work: Any) -> Any:
         """``work()``; when DuckDB fails to read a file, copy the files it cannot read clean
-        and try again (once per file found). Other DuckDB errors are QueryErrors."""
+        and try again (once per file found). Other DuckDB errors (a statement's own, such as
+        a JSON function given bad text) are QueryErrors, no file read for them."""
         duckdb = load_duckdb()
         while True:
             try:
                 with interruptible():
                     return work()
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                if not (self._longer_lines(str(exc)) or self._copy_unreadable()):
-                    raise QueryError(str(exc)) from None
+                message = str(exc)
+                suspects = self._suspects(message, isinstance(exc, duckdb.IOException))
+                if not (self._longer_lines(message) or self._copy_unreadable(suspects)):
+                    raise QueryError(message) from None
             except duckdb.Error as exc:
                 raise QueryError(str(exc)) from None
+
+    def _suspects(self, message: str, io_error: bool) -> list[Path]:
+        """The files (read as they are) a DuckDB error may come from: those its message
+        names (read_json names the file of a line it cannot parse); every one for a zstd
+        failure (an IO error naming no file, such as a checksum that does not match); none
+        for any other error, which is the statement's own."""
+        originals = [path for path, source in self._sources.items() if source == path]
+        named = [path for path in originals if str(path) in message]
+        if named:
+            return named
+        return originals if io_error and _ZSTD_FAILURE.search(message) else []
 
     def _longer_lines(self, message: str) -> bool:
         """A line longer than DuckDB's JSON buffers: read again with bigger ones (if any)."""
@@ -163,13 +180,11 @@ class Session:
         self.define()
         return True
 
-    def _copy_unreadable(self) -> bool:
-        """Find the files DuckDB fails to read, replace them by clean copies and redefine
-        the views; whether any was found."""
+    def _copy_unreadable(self, suspects: list[Path]) -> bool:
+        """Find which of ``suspects`` DuckDB fails to read, replace them by clean copies and
+        redefine the views; whether any was found."""
         found = False
-        for path, source in list(self._sources.items()):
-            if source != path:
-                continue
+        for path in suspects:
             try:
                 # every column, so a value of the wrong type fails here too
                 probe = sql.source.read_json([str(path)], self._max_object_size)

@@ -323,3 +323,25 @@ def test_only_whole_zstd_frames_are_given_to_duckdb_as_they_are(tmp_path: Path) 
     require_duckdb()
     with duck.connect([open_frame, tmp_path / "empty.jsonl.zst"]) as opened:
         assert [(str(open_frame), 1)] == rows(opened, "SELECT file, count(*) FROM requests GROUP BY 1")
+
+
+@pytest.mark.parametrize(
+    "statement", ["SELECT json_extract('{', '$.a')", "SELECT * FROM read_csv('/nonexistent/x.csv')"]
+)
+def test_a_statements_own_error_reads_no_file(monkeypatch: pytest.MonkeyPatch, statement: str) -> None:
+    """An error in the statement (bad JSON text, a missing file of the user's) is shown as
+    DuckDB gives it, without probing every snapshot file for one DuckDB cannot read."""
+    require_duckdb()
+    probed: list[list[str]] = []
+    real = duck.sql.source.read_json
+
+    def spy(files: list[str], size: int) -> str:
+        probed.append(files)
+        return real(files, size)
+
+    with duck.connect(SAMPLES) as opened:
+        monkeypatch.setattr(duck.sql.source, "read_json", spy)
+        with pytest.raises(duck.QueryError, match=r"Malformed JSON|No files found") as raised:
+            opened.run(statement)
+    assert raised.value.exit_code == 2
+    assert probed == []
