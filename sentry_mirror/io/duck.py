@@ -6,7 +6,8 @@ out, errors included) and defines every view of :mod:`sentry_mirror.core.sql` ov
 files; :meth:`Session.run` runs a statement, preparing first only what the statement
 reads: the items SQL cannot split exactly are parsed by the project's own Python readers
 (:mod:`sentry_mirror.core.sql.pyitems`) into a table, fetched from DuckDB in bounded
-batches, the first time a statement reads a view built on items.
+batches, the first time a statement reads a view built on items, and again before a later
+one when a file DuckDB reads as it is has changed (a snapshot still being written).
 
 Files DuckDB reads as they are are read by DuckDB's own ``read_json`` (streaming, in
 parallel); a file cut short or damaged is read by our tolerant reader into a clean copy
@@ -68,6 +69,7 @@ class Session:
         self._copies = CleanCopies()
         self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
         self._items_ready = False
+        self._filled: dict[Path, tuple[int, int]] = {}  # the files read as they are when the items were made
         self._max_object_size = sql.source.MAX_OBJECT_SIZE
         # what DuckDB spills to disk (a query bigger than its memory) stays private and goes too
         spill = self._copies.directory() / "spill"
@@ -106,9 +108,30 @@ class Session:
         return self.con.execute(statement)
 
     def _prepare(self, names: set[str]) -> None:
-        if not self._items_ready and sql.NEEDS_ITEMS & names:
-            self._fill_items()
-            self._items_ready = True
+        """Make the items parsed in Python when a view in ``names`` needs them and they are
+        not made yet, or a file DuckDB reads as it is changed since (a file still being
+        written): every view of a statement then reads the same records."""
+        if not sql.NEEDS_ITEMS & names:
+            return
+        stamps = self._stamps()
+        if self._items_ready and stamps == self._filled:
+            return
+        self._fill_items()
+        self._filled = stamps
+        self._items_ready = True
+
+    def _stamps(self) -> dict[Path, tuple[int, int]]:
+        """``(size, mtime_ns)`` of every file DuckDB reads as it is."""
+        stamps = {}
+        for path, source in self._sources.items():
+            if source == path:
+                try:
+                    stat = path.stat()
+                except OSError:
+                    stamps[path] = (-1, -1)
+                else:
+                    stamps[path] = (stat.st_size, stat.st_mtime_ns)
+        return stamps
 
     def columns(self) -> dict[str, list[tuple[str, str]]]:
         """Every public view's ``(column, type)`` pairs, in order."""

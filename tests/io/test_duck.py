@@ -345,3 +345,24 @@ def test_a_statements_own_error_reads_no_file(monkeypatch: pytest.MonkeyPatch, s
             opened.run(statement)
     assert raised.value.exit_code == 2
     assert probed == []
+
+
+def test_a_file_that_grows_between_statements_is_read_alike_by_every_view(tmp_path: Path) -> None:
+    """A snapshot still being written: the next statement of the same session sees the new
+    records in ``requests`` and in the views built on items parsed in Python alike."""
+    require_duckdb()
+    path = tmp_path / "growing.jsonl.zst"
+
+    def record(n: int) -> dict[str, Any]:  # an event, then an attachment with a newline: split in Python
+        body = make_envelope(
+            items=[({"type": "event"}, make_event(message=f"m{n}")), ({"type": "attachment"}, b"a\nb")]
+        )
+        return {**make_record(make_request(body=body)), "id": f"{n:032x}"}
+
+    write_snapshot(path, [record(0)])
+    with duck.connect([path]) as opened:
+        both = "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM events)"
+        assert [(1, 1)] == rows(opened, both)
+        write_snapshot(path, [record(0), record(1)])
+        assert [(2, 2)] == rows(opened, both)
+        assert 2 == rows(opened, "SELECT count(*) FROM _sm_py_items WHERE type = 'attachment'")[0][0]
