@@ -3,7 +3,9 @@ and cut files, odd file names and hostile records."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,8 @@ from sentry_mirror.core.sql import VIEW_NAMES
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import duck
 from sentry_mirror.io.snapshot import iter_records
+from sentry_mirror.testing import Mirror
+from tests.conformance.clients import JS_DIR, need_node
 from tests.factories import SNAPSHOTS, make_envelope, make_event, make_record, make_request, write_snapshot
 from tests.helpers import mode, require_duckdb
 from tests.io import sql_reference as ref
@@ -366,3 +370,41 @@ def test_a_file_that_grows_between_statements_is_read_alike_by_every_view(tmp_pa
         write_snapshot(path, [record(0), record(1)])
         assert [(2, 2)] == rows(opened, both)
         assert 2 == rows(opened, "SELECT count(*) FROM _sm_py_items WHERE type = 'attachment'")[0][0]
+
+
+_NODE_ATTACHMENTS = """
+import * as Sentry from "@sentry/node";
+Sentry.init({ dsn: process.env.SENTRY_DSN, defaultIntegrations: false, tracesSampleRate: 0 });
+Sentry.withScope((scope) => {
+  scope.addAttachment({ filename: "log.txt", data: "one line\\n" });
+  Sentry.captureException(new Error("a one-line log, last"));
+});
+Sentry.withScope((scope) => {
+  scope.addAttachment({ filename: "log.jsonl", data: '{"level":"info"}\\n{"type":"event"}' });
+  scope.addAttachment({ filename: "empty.txt", data: "" });
+  Sentry.captureException(new Error("JSON lines, then an empty attachment"));
+});
+await Sentry.flush(5000);
+"""
+
+
+def test_sentry_node_attachments_with_newlines_split_as_core_envelope(tmp_path: Path) -> None:
+    """@sentry/node writes no newline after the last payload: attachments with newlines
+    (and an empty one) must not shift the lines SQL pairs into items."""
+    require_duckdb()
+    node = need_node("@sentry/node")
+    with Mirror(tmp_path / "node") as mirror:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "SENTRY_DSN": mirror.dsn}
+        ran = subprocess.run(
+            [node, "--input-type=module", "-e", _NODE_ATTACHMENTS], cwd=JS_DIR, env=env, capture_output=True, timeout=60
+        )
+        assert ran.returncode == 0, ran.stderr
+        mirror.wait_for(2, type="event", timeout=20)
+    files = sorted((tmp_path / "node").glob("*.jsonl.zst"))
+    with duck.connect(files) as opened:
+        found = items(opened)
+        events = rows(opened, "SELECT count(*) FROM events")[0][0]
+    assert ref.items(iter_records(files)) == found
+    assert 2 == events
+    sizes = sorted(item[1] for listed in found.values() for item in listed if item[0] == "attachment")
+    assert [0, 9, 33] == sizes
