@@ -180,17 +180,21 @@ class Session:
                     raise QueryError(message) from None
             except duckdb.Error as exc:
                 raise QueryError(str(exc)) from None
+            except UnicodeDecodeError:  # DuckDB's message quotes a line cut inside a character
+                if not self._copy_unreadable(self._suspects("", io_error=True, unnamed=True)):
+                    raise QueryError("DuckDB failed with a message that is not UTF-8") from None
 
-    def _suspects(self, message: str, io_error: bool) -> list[Path]:
+    def _suspects(self, message: str, io_error: bool, unnamed: bool = False) -> list[Path]:
         """The files (read as they are) a DuckDB error may come from: those its message
         names (read_json names the file of a line it cannot parse); every one for a zstd
-        failure (an IO error naming no file, such as a checksum that does not match); none
-        for any other error, which is the statement's own."""
+        failure (an IO error naming no file, such as a checksum that does not match) or
+        a message that cannot be read (``unnamed``); none for any other error, which is the
+        statement's own."""
         originals = [path for path, source in self._sources.items() if source == path]
         named = [path for path in originals if str(path) in message]
         if named:
             return named
-        return originals if io_error and _ZSTD_FAILURE.search(message) else []
+        return originals if unnamed or (io_error and _ZSTD_FAILURE.search(message)) else []
 
     def _longer_lines(self, message: str) -> bool:
         """A line longer than DuckDB's JSON buffers: read again with bigger ones (if any)."""

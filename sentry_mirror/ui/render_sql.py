@@ -2,8 +2,9 @@
 
 Every value shown in the terminal goes through :func:`sentry_mirror.ui.safe.text` (control
 characters escaped, never read as markup). JSON output is one array of objects: times in
-ISO 8601, ``JSON`` columns nested as JSON (integers beyond 64 bits exact), other nested values (lists, structs) as JSON
-too; CSV writes times in ISO 8601 and nested values as JSON text.
+ISO 8601, ``JSON`` columns nested as JSON (integers beyond 64 bits exact), other nested
+values (lists, structs) as JSON too; CSV writes times in ISO 8601 and nested values as
+JSON text.
 """
 
 from __future__ import annotations

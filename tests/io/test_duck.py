@@ -408,3 +408,15 @@ def test_sentry_node_attachments_with_newlines_split_as_core_envelope(tmp_path: 
     assert 2 == events
     sizes = sorted(item[1] for listed in found.values() for item in listed if item[0] == "attachment")
     assert [0, 9, 33] == sizes
+
+
+def test_a_duckdb_message_cut_inside_a_character_still_finds_the_file(tmp_path: Path) -> None:
+    """A value of the wrong type makes DuckDB quote the line, cut inside a UTF-8 character:
+    its message does not decode (UnicodeDecodeError), and the file is still copied clean."""
+    require_duckdb()
+    record = {**make_record(), "wire_size": {"": None, "\x80\x80𐀀": [None, "\x80𐀀"], "000\x80𐀀": "\x80"}}
+    path = write_snapshot(tmp_path / "odd.jsonl.zst", [record])
+    with duck.connect([path]) as opened:
+        for name in VIEW_NAMES:
+            rows(opened, f"SELECT * FROM {name}")
+        assert list(opened._copies.directory().glob("*.jsonl.zst"))
