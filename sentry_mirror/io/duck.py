@@ -6,7 +6,8 @@ out, errors included) and defines every view of :mod:`sentry_mirror.core.sql` ov
 files; :meth:`Session.run` runs a statement, preparing first only what the statement
 reads: the items SQL cannot split exactly are parsed by the project's own Python readers
 (:mod:`sentry_mirror.core.sql.pyitems`) into a table, fetched from DuckDB in bounded
-batches, the first time a statement reads a view built on items.
+batches, the first time a statement reads a view built on items, and again before a later
+one when a file DuckDB reads as it is has changed (a snapshot still being written).
 
 Files DuckDB reads as they are are read by DuckDB's own ``read_json`` (streaming, in
 parallel); a file cut short or damaged is read by our tolerant reader into a clean copy
@@ -20,6 +21,7 @@ Extensions are never installed or loaded behind the user's back: no network.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 #: Source records fetched from DuckDB per batch when the Python-parsed items are made.
 BATCH = 256
+#: What DuckDB's IO errors say when a zstd stream fails (they name no file).
+_ZSTD_FAILURE = re.compile(r"checksum|zstd|decompress|frame|corrupt", re.IGNORECASE)
 INSTALL_HINT = "sentry-mirror sql needs DuckDB: pip install 'sentry-mirror[sql]'"
 
 
@@ -65,6 +69,7 @@ class Session:
         self._copies = CleanCopies()
         self._sources: dict[Path, Path | None] = {}  # a file -> the path DuckDB reads (None: nothing to read)
         self._items_ready = False
+        self._filled: dict[Path, tuple[int, int]] = {}  # the files read as they are when the items were made
         self._max_object_size = sql.source.MAX_OBJECT_SIZE
         # what DuckDB spills to disk (a query bigger than its memory) stays private and goes too
         spill = self._copies.directory() / "spill"
@@ -103,9 +108,30 @@ class Session:
         return self.con.execute(statement)
 
     def _prepare(self, names: set[str]) -> None:
-        if not self._items_ready and sql.NEEDS_ITEMS & names:
-            self._fill_items()
-            self._items_ready = True
+        """Make the items parsed in Python when a view in ``names`` needs them and they are
+        not made yet, or a file DuckDB reads as it is changed since (a file still being
+        written): every view of a statement then reads the same records."""
+        if not sql.NEEDS_ITEMS & names:
+            return
+        stamps = self._stamps()
+        if self._items_ready and stamps == self._filled:
+            return
+        self._fill_items()
+        self._filled = stamps
+        self._items_ready = True
+
+    def _stamps(self) -> dict[Path, tuple[int, int]]:
+        """``(size, mtime_ns)`` of every file DuckDB reads as it is."""
+        stamps = {}
+        for path, source in self._sources.items():
+            if source == path:
+                try:
+                    stat = path.stat()
+                except OSError:
+                    stamps[path] = (-1, -1)
+                else:
+                    stamps[path] = (stat.st_size, stat.st_mtime_ns)
+        return stamps
 
     def columns(self) -> dict[str, list[tuple[str, str]]]:
         """Every public view's ``(column, type)`` pairs, in order."""
@@ -140,17 +166,35 @@ class Session:
 
     def _retrying(self, work: Any) -> Any:
         """``work()``; when DuckDB fails to read a file, copy the files it cannot read clean
-        and try again (once per file found). Other DuckDB errors are QueryErrors."""
+        and try again (once per file found). Other DuckDB errors (a statement's own, such as
+        a JSON function given bad text) are QueryErrors, no file read for them."""
         duckdb = load_duckdb()
         while True:
             try:
                 with interruptible():
                     return work()
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                if not (self._longer_lines(str(exc)) or self._copy_unreadable()):
-                    raise QueryError(str(exc)) from None
+                message = str(exc)
+                suspects = self._suspects(message, isinstance(exc, duckdb.IOException))
+                if not (self._longer_lines(message) or self._copy_unreadable(suspects)):
+                    raise QueryError(message) from None
             except duckdb.Error as exc:
                 raise QueryError(str(exc)) from None
+            except UnicodeDecodeError:  # DuckDB's message quotes a line cut inside a character
+                if not self._copy_unreadable(self._suspects("", io_error=True, unnamed=True)):
+                    raise QueryError("DuckDB failed with a message that is not UTF-8") from None
+
+    def _suspects(self, message: str, io_error: bool, unnamed: bool = False) -> list[Path]:
+        """The files (read as they are) a DuckDB error may come from: those its message
+        names (read_json names the file of a line it cannot parse); every one for a zstd
+        failure (an IO error naming no file, such as a checksum that does not match) or
+        a message that cannot be read (``unnamed``); none for any other error, which is the
+        statement's own."""
+        originals = [path for path, source in self._sources.items() if source == path]
+        named = [path for path in originals if str(path) in message]
+        if named:
+            return named
+        return originals if unnamed or (io_error and _ZSTD_FAILURE.search(message)) else []
 
     def _longer_lines(self, message: str) -> bool:
         """A line longer than DuckDB's JSON buffers: read again with bigger ones (if any)."""
@@ -163,13 +207,11 @@ class Session:
         self.define()
         return True
 
-    def _copy_unreadable(self) -> bool:
-        """Find the files DuckDB fails to read, replace them by clean copies and redefine
-        the views; whether any was found."""
+    def _copy_unreadable(self, suspects: list[Path]) -> bool:
+        """Find which of ``suspects`` DuckDB fails to read, replace them by clean copies and
+        redefine the views; whether any was found."""
         found = False
-        for path, source in list(self._sources.items()):
-            if source != path:
-                continue
+        for path in suspects:
             try:
                 # every column, so a value of the wrong type fails here too
                 probe = sql.source.read_json([str(path)], self._max_object_size)

@@ -2,8 +2,9 @@
 
 Every value shown in the terminal goes through :func:`sentry_mirror.ui.safe.text` (control
 characters escaped, never read as markup). JSON output is one array of objects: times in
-ISO 8601, ``JSON`` columns nested as JSON, other nested values (lists, structs) as JSON
-too; CSV writes times in ISO 8601 and nested values as JSON text.
+ISO 8601, ``JSON`` columns nested as JSON (integers beyond 64 bits exact), other nested
+values (lists, structs) as JSON too; CSV writes times in ISO 8601 and nested values as
+JSON text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import base64
 import csv
 import datetime as dt
 import decimal
+import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
@@ -68,10 +71,25 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: A run of digits a 64-bit integer cannot hold (which orjson would read as a float).
+_LONG_DIGITS = re.compile(r"\d{20,}")
+
+
+def _json_value(value: str | None) -> Any:
+    """A ``JSON`` column's value, parsed: integers beyond 64 bits kept exact (Python's
+    ``json`` for the text that may hold one)."""
+    if value is None:
+        return None
+    if _LONG_DIGITS.search(value):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            pass
+    return loads_or_none(value)
+
+
 def _converter(kind: str) -> Callable[[Any], Any]:
-    if kind == "JSON":
-        return lambda value: None if value is None else loads_or_none(value)
-    return plain
+    return _json_value if kind == "JSON" else plain
 
 
 def cell(value: Any, kind: str) -> str:

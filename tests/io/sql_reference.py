@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sentry_sdk
 from sentry_sdk import logger as sentry_logger
 
@@ -18,10 +21,22 @@ from sentry_mirror.core.record import Record
 from sentry_mirror.errors import EnvelopeError
 from sentry_mirror.testing import Mirror
 
+Item = tuple[str, int | None, Any, Any]
 
-def item_types(records: Iterable[Record]) -> dict[str, list[str]]:
-    """Per envelope request with a whole decoded body: its item types, in order (as core.envelope reads them)."""
-    found: dict[str, list[str]] = {}
+
+def same_json(value: Any) -> Any:
+    """A JSON value as both sides can compare it: NaN and infinities as null, lone
+    surrogates as U+FFFD (as the views write them), integers over 64 bits as they are."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return json.loads(re.sub("[\ud800-\udfff]", "\ufffd", json.dumps(value, ensure_ascii=False)))
+
+
+def items(records: Iterable[Record]) -> dict[str, list[Item]]:
+    """Per envelope request with a whole decoded body: its items, in order, as core.envelope
+    reads them: ``(type, size, headers, payload)`` (payload parsed, None when not JSON)."""
+    found: dict[str, list[Item]] = {}
     for record in records:
         data = record.data
         if data["endpoint"] not in envelope.ENVELOPE_ENDPOINTS or not data.get("body_decoded", True):
@@ -29,7 +44,11 @@ def item_types(records: Iterable[Record]) -> dict[str, list[str]]:
         if data.get("body_truncated"):
             continue
         try:
-            found[record.id] = [item.type for item in envelope.items_of(bodies.readable(data))]
+            parsed = envelope.items_of(bodies.readable(data))
+            found[record.id] = [
+                (item.type, len(item.payload), same_json(item.headers), same_json(loads_or_none(item.payload)))
+                for item in parsed
+            ]
         except EnvelopeError:
             found[record.id] = []
     return {key: value for key, value in found.items() if value}

@@ -3,7 +3,9 @@ and cut files, odd file names and hostile records."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sentry_mirror.core.lenient import loads_or_none
 from sentry_mirror.core.sql import VIEW_NAMES
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import duck
 from sentry_mirror.io.snapshot import iter_records
+from sentry_mirror.testing import Mirror
+from tests.conformance.clients import JS_DIR, need_node
 from tests.factories import SNAPSHOTS, make_envelope, make_event, make_record, make_request, write_snapshot
 from tests.helpers import mode, require_duckdb
 from tests.io import sql_reference as ref
@@ -44,6 +49,16 @@ def rows(session: duck.Session, sql: str) -> list[tuple[Any, ...]]:
     return list(session.run(sql).fetchall())
 
 
+def items(session: duck.Session, where: str = "true") -> dict[str, list[ref.Item]]:
+    """The items view per request: ``(type, size, headers, payload)`` as :func:`ref.items` gives them."""
+    found: dict[str, list[ref.Item]] = {}
+    query = f"SELECT request_id, type, size, headers, payload FROM items WHERE {where} ORDER BY request_id, item_index"
+    for request_id, kind, size, headers, payload in rows(session, query):
+        parsed = [ref.same_json(loads_or_none(text)) if text is not None else None for text in (headers, payload)]
+        found.setdefault(request_id, []).append((kind, size, *parsed))
+    return found
+
+
 def test_requests_are_the_records_our_reader_gives(session: duck.Session, capture: list[Path]) -> None:
     records = list(iter_records(capture))
     assert sorted(r.id for r in records) == sorted(row[0] for row in rows(session, "SELECT id FROM requests"))
@@ -52,16 +67,10 @@ def test_requests_are_the_records_our_reader_gives(session: duck.Session, captur
 
 
 def test_items_per_envelope_are_core_envelopes(session: duck.Session, capture: list[Path]) -> None:
-    expected = ref.item_types(iter_records(capture))
-    found = dict(
-        rows(
-            session,
-            "SELECT request_id, list(type ORDER BY item_index) FROM items "
-            "WHERE endpoint IN ('envelope', 'tunnel') GROUP BY 1",
-        )
-    )
+    expected = ref.items(iter_records(capture))
+    found = items(session, "endpoint IN ('envelope', 'tunnel')")
     assert expected == found
-    types = {t for types in found.values() for t in types}
+    types = {item[0] for listed in found.values() for item in listed}
     assert {"event", "attachment", "transaction", "session", "check_in", "log", "client_report"} <= types
     # only the binary attachment's envelope (a base64 body) is parsed in Python, and unioned in
     in_python = {row[0] for row in rows(session, "SELECT DISTINCT request_id FROM _sm_py_items")}
@@ -185,14 +194,21 @@ def test_what_sql_cannot_split_exactly_is_split_in_python(tmp_path: Path) -> Non
         b'{}\n\n{"type":"event"}',  # a blank line before a header
         b'{}\n{"type":"attachment","length":3}\na\nb\n',  # a payload with a newline
         b'{}\n{"type":"event"}\n{"message":"\\ud800"}',  # a lone surrogate
+        # @sentry/node: no newline after the last payload; a JSON-lines attachment, then an empty one
+        b'{}\n{"type":"attachment","length":33}\n{"level":"info"}\n{"type":"event"}\n{"type":"attachment","length":0}\n',
+        b'{}\n{"type":"attachment","length":9}\none line\n',  # the last payload ends in a newline
+        b'{}\n{"type":"event","length":2}\n{}\n{"type":"event","length":4}\n{} \n',  # a length one byte off
     ]
     records = [{**make_record(make_request(body=body)), "id": f"{n:032x}"} for n, body in enumerate(bodies)]
     path = write_snapshot(tmp_path / "odd.jsonl.zst", records)
     with duck.connect([path]) as opened:
-        found = dict(rows(opened, "SELECT request_id, list(type ORDER BY item_index) FROM items GROUP BY 1"))
+        found = items(opened)
         in_python = {row[0] for row in rows(opened, "SELECT DISTINCT request_id FROM _sm_py_items")}
-    assert ref.item_types(iter_records([path])) == found
-    assert {"0" * 31 + "0": ["log"], "0" * 31 + "2": ["attachment"]}.items() <= found.items()
+    assert ref.items(iter_records([path])) == found
+    types = {key: [item[0] for item in listed] for key, listed in found.items()}
+    assert {"0" * 31 + "0": ["log"], "0" * 31 + "2": ["attachment"]}.items() <= types.items()
+    assert ["attachment", "attachment"] == types["0" * 31 + "4"]
+    assert ("attachment", 9) == found["0" * 31 + "5"][0][:2]
     assert in_python == set(found)
 
 
@@ -214,8 +230,31 @@ _line = st.one_of(
 )
 
 
+_payload = st.lists(st.sampled_from(["", "a", "ü", '{"type":"event"}', '{"level":"info"}', "\n", " "]), max_size=4).map(
+    "".join
+)
+
+
+def _js_envelope(parts: list[tuple[str, str, int]]) -> str:
+    """An envelope as @sentry/node's serializeEnvelope writes it: each item a header with
+    ``length`` (here maybe off by ``delta`` bytes) and its payload, no newline after the last."""
+    out = '{"event_id":"' + "a" * 32 + '"}'
+    for kind, payload, delta in parts:
+        length = len(payload.encode()) + delta
+        out += f'\n{{"type":"{kind}","length":{length}}}\n{payload}'
+    return out
+
+
+_js = st.lists(
+    st.tuples(st.sampled_from(["event", "attachment"]), _payload, st.sampled_from([0, 0, 0, -1, 1])), max_size=4
+)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(bodies=st.lists(st.lists(_line, max_size=6).map("\n".join), min_size=1, max_size=4), tail=st.booleans())
+@given(
+    bodies=st.lists(st.lists(_line, max_size=6).map("\n".join) | _js.map(_js_envelope), min_size=1, max_size=4),
+    tail=st.booleans(),
+)
 def test_hostile_envelopes_never_fail_and_split_as_core_envelope(
     tmp_path_factory: pytest.TempPathFactory, bodies: list[str], tail: bool
 ) -> None:
@@ -226,9 +265,9 @@ def test_hostile_envelopes_never_fail_and_split_as_core_envelope(
         record = make_record(make_request(body=raw or make_envelope()))
         records.append({**record, "id": f"{n:032x}"})
     path = write_snapshot(tmp_path_factory.mktemp("hostile") / "h.jsonl.zst", records)
-    expected = ref.item_types(iter_records([path]))
+    expected = ref.items(iter_records([path]))
     with duck.connect([path]) as opened:
-        found = dict(rows(opened, "SELECT request_id, list(type ORDER BY item_index) FROM items GROUP BY 1"))
+        found = items(opened)
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
     assert expected == found
@@ -288,3 +327,96 @@ def test_only_whole_zstd_frames_are_given_to_duckdb_as_they_are(tmp_path: Path) 
     require_duckdb()
     with duck.connect([open_frame, tmp_path / "empty.jsonl.zst"]) as opened:
         assert [(str(open_frame), 1)] == rows(opened, "SELECT file, count(*) FROM requests GROUP BY 1")
+
+
+@pytest.mark.parametrize(
+    "statement", ["SELECT json_extract('{', '$.a')", "SELECT * FROM read_csv('/nonexistent/x.csv')"]
+)
+def test_a_statements_own_error_reads_no_file(monkeypatch: pytest.MonkeyPatch, statement: str) -> None:
+    """An error in the statement (bad JSON text, a missing file of the user's) is shown as
+    DuckDB gives it, without probing every snapshot file for one DuckDB cannot read."""
+    require_duckdb()
+    probed: list[list[str]] = []
+    real = duck.sql.source.read_json
+
+    def spy(files: list[str], size: int) -> str:
+        probed.append(files)
+        return real(files, size)
+
+    with duck.connect(SAMPLES) as opened:
+        monkeypatch.setattr(duck.sql.source, "read_json", spy)
+        with pytest.raises(duck.QueryError, match=r"Malformed JSON|No files found") as raised:
+            opened.run(statement)
+    assert raised.value.exit_code == 2
+    assert probed == []
+
+
+def test_a_file_that_grows_between_statements_is_read_alike_by_every_view(tmp_path: Path) -> None:
+    """A snapshot still being written: the next statement of the same session sees the new
+    records in ``requests`` and in the views built on items parsed in Python alike."""
+    require_duckdb()
+    path = tmp_path / "growing.jsonl.zst"
+
+    def record(n: int) -> dict[str, Any]:  # an event, then an attachment with a newline: split in Python
+        body = make_envelope(
+            items=[({"type": "event"}, make_event(message=f"m{n}")), ({"type": "attachment"}, b"a\nb")]
+        )
+        return {**make_record(make_request(body=body)), "id": f"{n:032x}"}
+
+    write_snapshot(path, [record(0)])
+    with duck.connect([path]) as opened:
+        both = "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM events)"
+        assert [(1, 1)] == rows(opened, both)
+        write_snapshot(path, [record(0), record(1)])
+        assert [(2, 2)] == rows(opened, both)
+        assert 2 == rows(opened, "SELECT count(*) FROM _sm_py_items WHERE type = 'attachment'")[0][0]
+
+
+_NODE_ATTACHMENTS = """
+import * as Sentry from "@sentry/node";
+Sentry.init({ dsn: process.env.SENTRY_DSN, defaultIntegrations: false, tracesSampleRate: 0 });
+Sentry.withScope((scope) => {
+  scope.addAttachment({ filename: "log.txt", data: "one line\\n" });
+  Sentry.captureException(new Error("a one-line log, last"));
+});
+Sentry.withScope((scope) => {
+  scope.addAttachment({ filename: "log.jsonl", data: '{"level":"info"}\\n{"type":"event"}' });
+  scope.addAttachment({ filename: "empty.txt", data: "" });
+  Sentry.captureException(new Error("JSON lines, then an empty attachment"));
+});
+await Sentry.flush(5000);
+"""
+
+
+def test_sentry_node_attachments_with_newlines_split_as_core_envelope(tmp_path: Path) -> None:
+    """@sentry/node writes no newline after the last payload: attachments with newlines
+    (and an empty one) must not shift the lines SQL pairs into items."""
+    require_duckdb()
+    node = need_node("@sentry/node")
+    with Mirror(tmp_path / "node") as mirror:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "SENTRY_DSN": mirror.dsn}
+        ran = subprocess.run(
+            [node, "--input-type=module", "-e", _NODE_ATTACHMENTS], cwd=JS_DIR, env=env, capture_output=True, timeout=60
+        )
+        assert ran.returncode == 0, ran.stderr
+        mirror.wait_for(2, type="event", timeout=20)
+    files = sorted((tmp_path / "node").glob("*.jsonl.zst"))
+    with duck.connect(files) as opened:
+        found = items(opened)
+        events = rows(opened, "SELECT count(*) FROM events")[0][0]
+    assert ref.items(iter_records(files)) == found
+    assert 2 == events
+    sizes = sorted(item[1] for listed in found.values() for item in listed if item[0] == "attachment")
+    assert [0, 9, 33] == sizes
+
+
+def test_a_duckdb_message_cut_inside_a_character_still_finds_the_file(tmp_path: Path) -> None:
+    """A value of the wrong type makes DuckDB quote the line, cut inside a UTF-8 character:
+    its message does not decode (UnicodeDecodeError), and the file is still copied clean."""
+    require_duckdb()
+    record = {**make_record(), "wire_size": {"": None, "\x80\x80𐀀": [None, "\x80𐀀"], "000\x80𐀀": "\x80"}}
+    path = write_snapshot(tmp_path / "odd.jsonl.zst", [record])
+    with duck.connect([path]) as opened:
+        for name in VIEW_NAMES:
+            rows(opened, f"SELECT * FROM {name}")
+        assert list(opened._copies.directory().glob("*.jsonl.zst"))

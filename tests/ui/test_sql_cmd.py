@@ -58,6 +58,14 @@ def test_json_is_an_array_of_objects_with_iso_times_and_nested_json() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", rows[0]["day"])
 
 
+def test_json_keeps_integers_beyond_64_bits_in_json_columns_exact() -> None:
+    big = "123456789012345678901234567890"
+    query = f"""SELECT '{{"a": {big}, "b": [-{big}, 1.5, "{big}"], "c": 18446744073709551615}}'::JSON AS j"""
+    result = run(SAMPLES[0], "--json", "-c", query)
+    assert result.exit_code == 0, result.output
+    assert [{"j": {"a": int(big), "b": [-int(big), 1.5, big], "c": 2**64 - 1}}] == json.loads(result.output)
+
+
 def test_csv_has_a_header_and_every_row() -> None:
     result = run(*SAMPLES, "--csv", "-c", "SELECT id, endpoint, headers FROM requests ORDER BY id")
     assert result.exit_code == 0, result.output

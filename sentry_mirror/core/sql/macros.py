@@ -69,21 +69,37 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "CASE WHEN contains(summary::VARCHAR, '\"items_total\"') THEN NULL "
         "ELSE json_array_length(summary, '$.items')::BIGINT END",
     ),
+    # Whether an item's header line ``h`` is a JSON object read alike by DuckDB and orjson
+    # (no key twice, no \u escape) and its ``length``, if any, is the size of the line ``p``
+    (
+        "_sm_item_line",
+        "h, p",
+        "CASE WHEN starts_with(h, '{') AND json_valid(h) AND NOT contains(h, '\\u') "
+        "AND strpos(substr(h, strpos(h, '\"type\"') + 6), '\"type\"') = 0 THEN "
+        "CASE WHEN NOT contains(h, '\"length\"') THEN true "
+        "WHEN strpos(substr(h, strpos(h, '\"length\"') + 8), '\"length\"') = 0 "
+        "AND json_type(h, '$.length') IN ('BIGINT', 'UBIGINT') "
+        "THEN TRY_CAST(json_extract_string(h, '$.length') AS BIGINT) = strlen(p) ELSE false END ELSE false END",
+    ),
     # Whether SQL splits an envelope body (text; ``lines`` split at its newlines, ``n`` its
     # _sm_items) exactly as core.envelope does: the listener's parser found n >= 1 items in
     # it and it has 2n + 1 lines (2n + 2 with a last empty one), so every item is one
-    # header line and one payload line (no payload spans lines); no line is blank (core.envelope
-    # skips blank lines before a header, which would shift the lines); no header names its
-    # type twice (DuckDB's JSON reads the first, orjson the last); no \uD8xx-\uDFxx escape
-    # (a lone surrogate DuckDB's JSON refuses, Python's reads). The rest is left to Python.
+    # header line and one payload line; each header line is a JSON object whose ``length``,
+    # when it names one, is its payload line's size in bytes (a payload spanning lines, as
+    # @sentry/node writes an attachment with newlines and no newline after the last payload,
+    # would pair the wrong lines); no line is blank (core.envelope skips blank lines before
+    # a header, which would shift the lines); no header names its type or length twice
+    # (DuckDB's JSON reads the first, orjson the last) or holds a \u escape (a key spelt
+    # with one); no \uD8xx-\uDFxx escape (a lone surrogate DuckDB's JSON refuses, Python's
+    # reads). The rest is left to Python.
     (
         "_sm_splits",
         "lines, n, body",
         "coalesce(n >= 1 AND len(lines) IN (2 * n + 1, 2 * n + 2) AND (len(lines) = 2 * n + 1 OR lines[-1] = '') "
         "AND NOT regexp_matches(body, '\\n[ \\t\\r]*\\n') "
         "AND NOT (contains(body, '\\ud') OR contains(body, '\\uD')) "
-        "AND list_bool_and(list_transform(list_slice(lines, 2, 2 * n, 2), "
-        "lambda h: strpos(substr(h, strpos(h, '\"type\"') + 6), '\"type\"') = 0)), false)",
+        "AND list_bool_and(list_transform(range(n), lambda i: _sm_item_line(lines[2 * i + 2], lines[2 * i + 3]))), "
+        "false)",
     ),
 )
 

@@ -1,8 +1,9 @@
 """The views over the raw rows (:mod:`.source`): requests, answers, items and events.
 
 ``items`` is one row per envelope item. Envelopes are split here, in SQL, where that is
-exact: the body is text and every item is a JSON header line followed by one payload line
-whose ``length`` (when given) is its size in bytes (:func:`_sm_exact` in :mod:`.macros`).
+exact: the body is text and every item is a JSON object header line followed by one payload
+line whose ``length`` (when given) is its size in bytes (``_sm_splits`` and
+``_sm_item_line`` in :mod:`.macros`).
 Every other body that carries items (base64 or kept-encoded bodies, payloads with
 newlines, store and multipart uploads) is parsed by the project's own Python readers into
 the table :data:`PY_ITEMS` (:mod:`.pyitems`), which the view adds in.
@@ -88,7 +89,7 @@ WHERE lines IS NULL OR NOT _sm_splits(lines, n, body)
 ITEMS = f"""
 SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint, item_index,
   CASE WHEN starts_with(t::VARCHAR, '"') THEN _sm_type(json_extract_string(t, '$')) ELSE '' END AS type,
-  h::JSON AS headers, strlen(p) AS size, TRY_CAST(p AS JSON) AS payload
+  TRY_CAST(h AS JSON) AS headers, strlen(p) AS size, TRY_CAST(p AS JSON) AS payload
 FROM (SELECT *, json_extract(h, '$.type') AS t FROM (
   SELECT request_id, received_at, day, project, sdk, envelope_event_id, endpoint,
     unnest(range(n)) AS item_index, unnest(list_slice(lines, 2, 2 * n, 2)) AS h,
