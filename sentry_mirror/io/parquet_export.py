@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 import sentry_mirror
-from sentry_mirror.core import redact
+from sentry_mirror.core import redact, sql
 from sentry_mirror.core.sql import identifier, literal
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.export import export_redacted, export_snapshot
@@ -42,7 +42,7 @@ SCHEMA = "sentry-mirror-parquet"
 #: The partition columns, in their directory order, and their types (readers are told them:
 #: a reader guessing from the names would make ``project`` an integer, or fail on ``other``).
 PARTITIONS = {"day": "DATE", "project": "VARCHAR"}
-_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}", re.ASCII)
+_PARTITION = re.compile(r"(day|project)=[^/]*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,9 @@ def partitioned_select(
     return f"SELECT {rest}{', ' if rest else ''}{partitions} FROM {source}"
 
 
-def refuse_unless_empty(directory: Path, overwrite: bool) -> None:
-    """An existing, non-empty ``directory`` is refused unless ``overwrite``; so is anything
+def refuse_unless_empty(directory: Path, overwrite: bool, tables: Collection[str] = ()) -> None:
+    """An existing, non-empty ``directory`` is refused unless ``overwrite`` and what it holds
+    with a table's name is an earlier export's (:func:`earlier_export`); so is anything
     there that is not a directory."""
     if directory.exists() and not directory.is_dir():
         raise MirrorError(f"{directory} is not a directory: --format parquet writes a directory")
@@ -94,6 +95,8 @@ def refuse_unless_empty(directory: Path, overwrite: bool) -> None:
         raise MirrorError(
             f"{directory} is not empty: choose another directory, or --overwrite to replace an export there"
         )
+    if entries is not None:
+        earlier_export(directory, tables)
 
 
 @contextmanager
@@ -133,7 +136,7 @@ def write_parquet(
     in it as is). ``run`` runs one DuckDB statement where the tables are defined (the sql
     session's ``run``): its result relation. Columns named in ``nulls`` are written NULL
     (``file`` when the tables were read from a temporary selection)."""
-    refuse_unless_empty(directory, overwrite)
+    refuse_unless_empty(directory, overwrite, tables)
     private_directory(directory, warn=warn)
     staging = Path(tempfile.mkdtemp(prefix=".sentry-mirror-", dir=directory))
     try:
@@ -200,16 +203,60 @@ def _check_modes(root: Path, warn: Callable[[str], None]) -> None:
         warn(f"{loose} Parquet file(s) or directories were not owner-only: tightened")
 
 
-def _earlier_tables(directory: Path) -> set[str]:
-    """The tables a manifest already in ``directory`` lists (names of our shape only)."""
+def earlier_export(directory: Path, tables: Collection[str]) -> set[str]:
+    """The entries of an earlier export in ``directory`` that ``--overwrite`` replaces: its
+    manifest and the tables it lists. The manifest must be ours (:data:`SCHEMA`, version 1,
+    table names among ``tables`` and :data:`sql.VIEW_NAMES`), each listed table a real
+    directory of hive partition directories and ``.parquet`` files only (or a symlink,
+    unlinked, never followed), and nothing else in ``directory`` may have a table's name:
+    else refused, naming the path, and nothing is removed."""
+    known = set(tables) | set(sql.VIEW_NAMES)
+    listed = _our_manifest(directory, known) or set()
+    for name in sorted(known | listed):
+        path = directory / name
+        if not os.path.lexists(path):
+            continue
+        if name not in listed:
+            raise MirrorError(f"{path} is not part of a sentry-mirror Parquet export: not replacing it")
+        _refuse_unless_ours(path)
+    return {name for name in listed if os.path.lexists(directory / name)} | (
+        {MANIFEST} if os.path.lexists(directory / MANIFEST) else set()
+    )
+
+
+def _our_manifest(directory: Path, tables: Collection[str]) -> set[str] | None:
+    """The tables our manifest in ``directory`` lists; None without one; refused when the
+    file there is not one of ours."""
+    path = directory / MANIFEST
+    if not os.path.lexists(path):
+        return None
     try:
-        document = orjson.loads((directory / MANIFEST).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return set()
-    listed = document.get("tables") if isinstance(document, dict) else None
-    if not isinstance(listed, dict):
-        return set()
-    return {name for name in listed if _TABLE_NAME.fullmatch(name)}
+        if not stat.S_ISREG(path.lstat().st_mode):
+            raise ValueError
+        document = orjson.loads(path.read_bytes())
+        listed = document["tables"]
+        if document["schema"] != SCHEMA or type(document["version"]) is not int or document["version"] != 1:
+            raise ValueError
+        if not isinstance(listed, dict):
+            raise ValueError
+        if not set(listed) <= set(tables):
+            raise ValueError
+    except (OSError, ValueError, TypeError, KeyError):
+        raise MirrorError(f"{path} is not the manifest of a sentry-mirror Parquet export: not replacing") from None
+    return set(listed)
+
+
+def _refuse_unless_ours(table: Path) -> None:
+    """``table`` is a symlink (unlinked later, never followed) or a directory of hive
+    partition directories (``key=value``) and ``.parquet`` files only: else refused."""
+    if table.is_symlink():
+        return
+    for folder, dirs, files in os.walk(table, followlinks=False):
+        odd = [d for d in dirs if _PARTITION.fullmatch(d) is None or Path(folder, d).is_symlink()]
+        odd += [f for f in files if not f.endswith(".parquet") or not Path(folder, f).is_file()]
+        if odd or not Path(folder).is_dir():
+            what = Path(folder, odd[0]) if odd else Path(folder)
+            raise MirrorError(f"{what} was not written by a sentry-mirror Parquet export: not replacing {table}")
 
 
 def _remove(path: Path) -> None:
@@ -222,15 +269,26 @@ def _remove(path: Path) -> None:
 
 
 def _move_into_place(staging: Path, directory: Path, tables: Sequence[str]) -> None:
-    """The staged tables into ``directory``, replacing the tables and manifest of an earlier
-    export there (nothing else in it is touched); the manifest last."""
+    """The staged tables into ``directory``, replacing an earlier export there (checked
+    again: :func:`earlier_export`; nothing else in it is touched); the manifest last. The
+    earlier entries are first moved aside into ``staging`` (removed with it), and moved
+    back if moving the new ones in fails: ``directory`` never holds neither export."""
+    earlier = sorted(earlier_export(directory, tables), key=lambda name: name != MANIFEST)  # the manifest first
+    aside = staging / ".earlier"
+    aside.mkdir(mode=DIR_MODE)
+    moved_aside: list[str] = []
+    moved_in: list[str] = []
     try:
-        earlier = _earlier_tables(directory)
-        _remove(directory / MANIFEST)
-        for name in sorted(earlier | set(tables)):
-            _remove(directory / name)
-        for table in tables:
-            (staging / table).rename(directory / table)
-        (staging / MANIFEST).rename(directory / MANIFEST)
+        for name in earlier:
+            (directory / name).rename(aside / name)
+            moved_aside.append(name)
+        for name in [*tables, MANIFEST]:
+            (staging / name).rename(directory / name)
+            moved_in.append(name)
     except OSError as exc:
+        for name in moved_in:
+            _remove(directory / name)
+        for name in moved_aside:
+            with contextlib.suppress(OSError):
+                (aside / name).rename(directory / name)
         raise MirrorError(f"cannot write the Parquet export into {directory}: {exc.strerror}") from None

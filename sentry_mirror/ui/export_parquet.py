@@ -54,7 +54,7 @@ def export_parquet(
     """Write the tables of the matching records into ``directory`` (DuckDB with ``threads``
     threads) and say what was written."""
     duck.load_duckdb()  # before reading anything: a clear error when DuckDB is missing
-    refuse_unless_empty(directory, overwrite)
+    refuse_unless_empty(directory, overwrite, sql.VIEW_NAMES)
     files = expand(snapshots or ("snapshots",))
     if not files:
         warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}")
