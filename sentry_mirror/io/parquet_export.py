@@ -59,7 +59,9 @@ def partitioned_select(
     table: str, columns: Sequence[str], *, joined: str = "requests", nulls: Collection[str] = ()
 ) -> str:
     """A SELECT of every column of ``table`` with ``day`` and ``project`` last, sanitised:
-    the table's own when it has them, else its request's (from ``joined`` by ``request_id``).
+    the table's own when it has them, else its request's (from ``joined`` by ``request_id``:
+    one row per id, so a request read twice, a capture given twice, multiplies no row; the
+    earliest day and lowest project of its rows).
     The columns named in ``nulls`` are NULL (VARCHAR)."""
     rest = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {identifier(c)}" if c in nulls else f"t.{identifier(c)}"
@@ -69,10 +71,8 @@ def partitioned_select(
     if all(c in columns for c in PARTITIONS):
         source, day, project = f"{identifier(table)} AS t", "t.day", "t.project"
     elif "request_id" in columns:
-        source = (
-            f"{identifier(table)} AS t LEFT JOIN (SELECT id, day, project FROM {identifier(joined)}) AS r "
-            "ON t.request_id = r.id"
-        )
+        lookup = f"SELECT id, min(day) AS day, min(project) AS project FROM {identifier(joined)} GROUP BY id"
+        source = f"{identifier(table)} AS t LEFT JOIN ({lookup}) AS r ON t.request_id = r.id"
         day = "t.day" if "day" in columns else "r.day"
         project = "t.project" if "project" in columns else "r.project"
     else:

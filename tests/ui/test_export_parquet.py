@@ -93,6 +93,24 @@ def test_every_table_reads_back_as_the_views_with_pyarrow_and_duckdb(tmp_path: P
                 assert [(0,)] == session.run(f"SELECT count(*) FROM ({view} EXCEPT ALL {parquet})").fetchall()
 
 
+def test_a_capture_given_twice_has_as_many_rows_as_the_views(tmp_path: Path) -> None:
+    """The same file in two directories: each request twice, as the views count it, and
+    each answer or item no more than the views hold (no join multiplies them)."""
+    first = forward_capture(tmp_path / "a" / "forward.jsonl.zst")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "forward.jsonl.zst").write_bytes(first.read_bytes())
+    sources = [str(tmp_path / "a"), str(tmp_path / "b")]
+    out = tmp_path / "lake"
+    export("--format", "parquet", "-o", str(out), *sources)
+    manifest = orjson.loads((out / MANIFEST).read_bytes())
+    with duck.connect(sources, needs=sql.VIEW_NAMES) as session:
+        for table in sql.VIEW_NAMES:
+            (rows,) = session.run(f"SELECT count(*) FROM {table}").fetchall()[0]
+            assert rows == manifest["tables"][table]["rows"] == read_pyarrow(out, table).num_rows, table
+            if table in ("requests", "answers"):
+                assert 2 == rows, table
+
+
 def test_damaged_and_cut_files_export_as_the_views_read_them(tmp_path: Path) -> None:
     """DuckDB fails on the damaged frame in the middle of the COPY: the session copies the
     file clean and runs the COPY again, which starts the table over."""
