@@ -5,8 +5,9 @@ lake (docs/parquet.md)::
     DIR/_manifest.json
     DIR/<table>/day=YYYY-MM-DD/project=<id>/data_<n>.parquet
 
-Partition values come only from sanitised values: ``day`` is a DATE (DuckDB writes it
-``YYYY-MM-DD``; no time: ``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
+Partition values come only from sanitised values: ``day`` is a DATE of the years 1-9999
+(DuckDB writes it ``YYYY-MM-DD``; no time, or one before or after those or infinite:
+``__HIVE_DEFAULT_PARTITION__``) and ``project`` is the project id
 when it is digits, else ``other`` (the views' own ``_sm_project``, applied again here
 whatever a table gives), so no directory name is made of what a client sent (DuckDB
 percent-escapes a value's ``/`` and ``=`` besides). Everything is written under umask 077
@@ -77,7 +78,11 @@ def partitioned_select(
         project = "t.project" if "project" in columns else "r.project"
     else:
         raise MirrorError(f"the table {table} has neither day and project nor a request_id to partition it by")
-    partitions = f"CAST({day} AS DATE) AS day, _sm_project(CAST({project} AS VARCHAR)) AS project"
+    date = f"TRY_CAST({day} AS DATE)"
+    sane = (
+        f"CASE WHEN isfinite({date}) AND year({date}) BETWEEN 1 AND 9999 THEN {date} END"  # else the default partition
+    )
+    partitions = f"{sane} AS day, _sm_project(CAST({project} AS VARCHAR)) AS project"
     return f"SELECT {rest}{', ' if rest else ''}{partitions} FROM {source}"
 
 
