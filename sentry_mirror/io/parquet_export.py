@@ -43,6 +43,9 @@ SCHEMA = "sentry-mirror-parquet"
 #: The partition columns, in their directory order, and their types (readers are told them:
 #: a reader guessing from the names would make ``project`` an integer, or fail on ``other``).
 PARTITIONS = {"day": "DATE", "project": "VARCHAR"}
+#: Set on the connection before the COPYs. One thread: DuckDB's partitioned COPY writes rows
+#: in the order its threads finish, so with several the files differ from run to run.
+SETTINGS = ("SET threads = 1",)
 _PARTITION = re.compile(r"(day|project)=[^/]*", re.ASCII)
 
 
@@ -139,10 +142,13 @@ def write_parquet(
 ) -> ParquetExported:
     """Each of ``tables`` as Parquet under ``directory``, and the manifest (``source`` goes
     in it as is). ``run`` runs one DuckDB statement where the tables are defined (the sql
-    session's ``run``): its result relation. Columns named in ``nulls`` are written NULL
+    session's ``run``): its result relation; :data:`SETTINGS` are run first, so the files
+    are the same whatever threads the connection had. Columns named in ``nulls`` are written NULL
     (``file`` when the tables were read from a temporary selection)."""
     refuse_unless_empty(directory, overwrite, tables)
     private_directory(directory, warn=warn)
+    for setting in SETTINGS:
+        run(setting)
     staging = Path(tempfile.mkdtemp(prefix=".sentry-mirror-", dir=directory))
     try:
         rows, columns = {}, {}

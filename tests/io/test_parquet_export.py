@@ -319,3 +319,27 @@ def test_a_frame_damaged_under_a_copy_is_read_clean_and_the_copy_starts_over(tmp
 
     ids = ds.dataset(tmp_path / "out" / "requests", format="parquet", partitioning="hive").to_table()["id"]
     assert sorted(f"{f}{i}".rjust(32, "a") for f in (0, 2) for i in range(2)) == sorted(ids.to_pylist())
+
+
+def test_the_files_are_the_same_whatever_threads_the_connection_has(tmp_path: Path) -> None:
+    """A million rows over a table DuckDB scans in parallel: with four threads its COPY
+    would write them in the order the threads finish."""
+    require_duckdb()
+    import duckdb
+
+    def digests(threads: int, name: str) -> dict[str, bytes]:
+        con = duckdb.connect(config={"threads": threads})
+        for statement in sql.macro_statements():
+            con.execute(statement)
+        con.execute("CREATE TABLE base AS SELECT * FROM range(1000000) t(i)")
+        con.execute(
+            "CREATE VIEW requests AS SELECT 'r' || i AS id, DATE '2026-12-01' + (i % 3)::INTEGER AS day, "
+            "(i % 5)::VARCHAR AS project, i AS n FROM base"
+        )
+        write_parquet(con.execute, ["requests"], tmp_path / name)
+        assert ("1",) == con.execute("SELECT current_setting('threads')::VARCHAR").fetchone()
+        return {str(p.relative_to(tmp_path / name)): p.read_bytes() for p in (tmp_path / name).rglob("*.parquet")}
+
+    one = digests(1, "one")
+    assert 15 == len(one)
+    assert one == digests(4, "four") == digests(4, "four-again")
