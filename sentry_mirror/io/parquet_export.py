@@ -44,8 +44,10 @@ SCHEMA = "sentry-mirror-parquet"
 #: a reader guessing from the names would make ``project`` an integer, or fail on ``other``).
 PARTITIONS = {"day": "DATE", "project": "VARCHAR"}
 #: Set on the connection before the COPYs. One thread: DuckDB's partitioned COPY writes rows
-#: in the order its threads finish, so with several the files differ from run to run.
-SETTINGS = ("SET threads = 1",)
+#: in the order its threads finish, so with several the files differ from run to run. A
+#: memory limit (docs/parquet.md): beyond it DuckDB spills to
+#: its temporary directory (the session's, private) rather than growing with the capture.
+SETTINGS = ("SET threads = 1", "SET memory_limit = '512MB'")
 _PARTITION = re.compile(r"(day|project)=[^/]*", re.ASCII)
 
 

@@ -82,7 +82,8 @@ def _write(
     source: dict[str, Any],
     nulls: tuple[str, ...] = (),
 ) -> ParquetExported:
-    with duck.connect(files, needs=sql.VIEW_NAMES, on_warning=warn) as session:
+    # nothing read before write_parquet's settings: the items are parsed within its memory limit
+    with duck.connect(files, on_warning=warn) as session:
         return write_parquet(
             session.run, sql.VIEW_NAMES, directory, overwrite=overwrite, source=source, nulls=nulls, warn=warn
         )

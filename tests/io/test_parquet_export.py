@@ -343,3 +343,18 @@ def test_the_files_are_the_same_whatever_threads_the_connection_has(tmp_path: Pa
     one = digests(1, "one")
     assert 15 == len(one)
     assert one == digests(4, "four") == digests(4, "four-again")
+
+
+def test_duckdb_spills_to_the_private_directory_beyond_its_memory_limit(tmp_path: Path) -> None:
+    """The export's session: DuckDB holds at most 512 MB (then spills to the session's
+    owner-only temporary directory), whatever the machine's memory."""
+    require_duckdb()
+    from sentry_mirror.io import duck
+
+    with duck.connect([three_frames(tmp_path / "in.jsonl.zst")]) as session:
+        write_parquet(session.run, ["requests"], tmp_path / "out")
+        ((limit, spill),) = session.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+        assert limit in ("488.2 MiB", "512.0 MB"), limit
+        assert 0o700 == mode(Path(spill).parent)
