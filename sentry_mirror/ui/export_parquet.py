@@ -49,12 +49,11 @@ def export_parquet(
     overwrite: bool,
     filters: dict[str, Any],
     redactor: redact.Redactor | None,
-    threads: int = 1,
 ) -> None:
-    """Write the tables of the matching records into ``directory`` (DuckDB with ``threads``
-    threads) and say what was written."""
+    """Write the tables of the matching records into ``directory`` and say what was written
+    (DuckDB writes with one thread: the files are the same at every ``--jobs``)."""
     duck.load_duckdb()  # before reading anything: a clear error when DuckDB is missing
-    refuse_unless_empty(directory, overwrite)
+    refuse_unless_empty(directory, overwrite, sql.VIEW_NAMES)
     files = expand(snapshots or ("snapshots",))
     if not files:
         warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}")
@@ -65,13 +64,13 @@ def export_parquet(
         "redacted": {"engine": redactor.engine, "key_id": redactor.key_id} if redactor is not None else None,
     }
     if selected == Query() and redactor is None:
-        done = _write(files, directory, overwrite, source, threads)
+        done = _write(files, directory, overwrite, source)
     else:  # the tables' file column would name the temporary selection: left NULL
         with (
             reading(snapshots, answers=True) as records,
             temp_snapshot(selected.with_answers(records), redactor) as path,
         ):
-            done = _write(ExpandedPaths([path]), directory, overwrite, source, threads, nulls=("file",))
+            done = _write(ExpandedPaths([path]), directory, overwrite, source, nulls=("file",))
     counts = ", ".join(f"{table} {rows}" for table, rows in done.rows.items())
     env.console.print(text(f"{len(done.rows)} table(s) written as Parquet to {done.target} (rows: {counts})"))
 
@@ -81,10 +80,10 @@ def _write(
     directory: Path,
     overwrite: bool,
     source: dict[str, Any],
-    threads: int,
     nulls: tuple[str, ...] = (),
 ) -> ParquetExported:
-    with duck.connect(files, threads=threads, needs=sql.VIEW_NAMES, on_warning=warn) as session:
+    # nothing read before write_parquet's settings: the items are parsed within its memory limit
+    with duck.connect(files, on_warning=warn) as session:
         return write_parquet(
             session.run, sql.VIEW_NAMES, directory, overwrite=overwrite, source=source, nulls=nulls, warn=warn
         )

@@ -3,8 +3,10 @@ own port, write into one shared directory while real sentry-sdk senders (process
 own) feed them at the same time; stopped with SIGINT. Then the union is read: each writer
 has its own file, ``report`` counts the sum of what was sent, ``sql`` counts the same over
 the union, and the Parquet export read back with pyarrow and with DuckDB agrees with both.
-
-(``--jobs 2`` output == ``--jobs 1`` over this capture: added by the lead once --jobs lands.)"""
+The listeners served at the same time by construction: the test sends each one a request
+once all three are up, before the senders, and another after the senders, and checks the
+received times overlap. Over the union, ``report``, ``group`` and ``export`` (snapshot and
+Parquet) with ``--jobs 2`` write what ``--jobs 1`` writes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import re
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +78,22 @@ def _stop(listener: subprocess.Popen[str]) -> str:
     return out
 
 
+def _bracket(dsns: list[str]) -> list[dict[str, Any]]:
+    """One client report to each listener (project 1), as the SDK would send it; what was sent."""
+    sent = []
+    for dsn in dsns:
+        key, rest = dsn.removeprefix("http://").split("@", 1)
+        url = f"http://{rest.rsplit('/', 1)[0]}/api/1/envelope/?sentry_key={key}"
+        item = json.dumps(
+            {"timestamp": time.time(), "discarded_events": [{"reason": "x", "category": "error", "quantity": 1}]}
+        )
+        body = f'{{"sent_at": null}}\n{{"type": "client_report", "length": {len(item)}}}\n{item}\n'.encode()
+        request = urllib.request.Request(url, body, {"Content-Type": "application/x-sentry-envelope"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            sent.append({"types": ["client_report"], "status": response.status, "project": "1"})
+    return sent
+
+
 def _send(dsns: list[str], reports: Path) -> list[dict[str, Any]]:
     """Every sender at once, each to one listener and one of two projects; what they sent."""
     senders = []
@@ -102,7 +122,9 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
             listeners.append(listener)
             dsns.append(dsn)
         assert len(set(dsns)) == LISTENERS  # each on its own port
-        sent = _send(dsns, reports)
+        sent = _bracket(dsns)  # all three are up and serving
+        sent += _send(dsns, reports)
+        sent += _bracket(dsns)  # and still serving
         for listener in listeners:
             assert "stopped" in _stop(listener)
     finally:
@@ -177,3 +199,35 @@ def test_the_parquet_export_of_the_union_agrees(capture: Capture, tmp_path: Path
     assert Counter(request["project"] for request in capture.sent) == counts["requests"]
     assert capture.types == counts["items"]
     assert capture.types["event"] == sum(counts["events"].values())
+
+
+def test_the_listeners_served_at_the_same_time(capture: Capture) -> None:
+    require_duckdb()
+    spans = sql_rows(
+        capture, "SELECT file, min(received_at) AS first, max(received_at) AS last FROM requests GROUP BY file"
+    )
+    assert LISTENERS == len(spans)
+    assert max(row["first"] for row in spans) < min(row["last"] for row in spans)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["report", "--format", "json"],
+        ["group", "--json"],
+        ["export", "-o", "{out}/capture.jsonl.zst"],
+        ["export", "--format", "parquet", "-o", "{out}/lake"],
+    ],
+)
+def test_jobs_2_writes_what_jobs_1_writes(capture: Capture, tmp_path: Path, command: list[str]) -> None:
+    if "parquet" in command:
+        require_duckdb()
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        out.mkdir()
+        done = mirror(*[arg.format(out=out) for arg in command], "--jobs", jobs, str(capture.directory))
+        files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        outputs.append((done.stdout.replace(str(out), "OUT"), files))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] or outputs[0][1]

@@ -119,29 +119,94 @@ def test_overwrite_replaces_the_earlier_tables_only(tmp_path: Path) -> None:
     assert {"requests"} == set(orjson.loads((out / MANIFEST).read_bytes())["tables"])
 
 
+def ours(tables: dict[str, Any]) -> bytes:
+    return orjson.dumps({"schema": "sentry-mirror-parquet", "version": 1, "tables": tables})
+
+
 @pytest.mark.parametrize(
     "manifest",
-    [b"not json", b"[]", b'{"tables": 3}', b'{"tables": {"../x": {}, "/etc": {}, "keep": {}}}', b"{}"],
+    [
+        b"not json",
+        b"[]",
+        b'{"tables": 3}',
+        b'{"tables": {"src": {}}}',  # no schema: not ours
+        b'{"schema": "sentry-mirror-parquet", "version": 2, "tables": {}}',
+        b'{"schema": "sentry-mirror-parquet", "version": true, "tables": {}}',
+        b'{"schema": "other", "version": 1, "tables": {}}',
+        ours({"../x": {}}),
+        ours({"src": {}}),  # not one of our tables
+        b"{}",
+    ],
 )
-def test_an_odd_earlier_manifest_removes_nothing_but_our_tables(tmp_path: Path, manifest: bytes) -> None:
+def test_a_manifest_not_ours_is_refused_and_nothing_removed(tmp_path: Path, manifest: bytes) -> None:
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "main.py").write_text("keep")
     (out / MANIFEST).write_bytes(manifest)
-    (tmp_path / "x").mkdir()
-    (tmp_path / "x" / "precious").write_text("keep")
-    write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
-    assert "keep" == (tmp_path / "x" / "precious").read_text()
-    assert {"_manifest.json", "requests"} == {p.name for p in out.iterdir()}
+    before = files_under(out)
+    with pytest.raises(MirrorError, match=r"_manifest\.json is not the manifest"):
+        write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
+    assert before == files_under(out)
+    assert manifest == (out / MANIFEST).read_bytes()
 
 
 def test_an_earlier_manifest_names_the_tables_to_replace(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep").mkdir()
-    (out / "old_table").mkdir()
-    (out / MANIFEST).write_bytes(b'{"tables": {"old_table": {}}}')
+    (out / "items" / "day=2026-12-03" / "project=1").mkdir(parents=True)
+    (out / "items" / "day=2026-12-03" / "project=1" / "data_0.parquet").write_bytes(b"PAR1")
+    (out / MANIFEST).write_bytes(ours({"items": {}}))
     write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
     assert {"_manifest.json", "requests", "keep"} == {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_a_directory_with_a_table_name_not_written_by_an_export_is_refused(tmp_path: Path, listed: bool) -> None:
+    """A user's ``events/notes.txt``: with no manifest, with ours not listing it, or listed
+    by ours but holding what DuckDB never writes: refused, naming it; nothing removed."""
+    out = tmp_path / "out"
+    write_parquet(connection(["1"]).execute, ["requests"], out)
+    (out / "items").mkdir()
+    (out / "items" / "notes.txt").write_text("precious")
+    if listed:
+        (out / MANIFEST).write_bytes(ours({"requests": {}, "items": {}}))
+    before = files_under(out)
+    with pytest.raises(MirrorError, match=r"items.* not"):
+        write_parquet(connection(["2"]).execute, ["requests", "items"], out, overwrite=True)
+    assert before == files_under(out)
+    (out / MANIFEST).unlink()
+    with pytest.raises(MirrorError, match="items"):
+        write_parquet(connection(["2"]).execute, ["requests", "items"], out, overwrite=True)
+    assert "precious" == (out / "items" / "notes.txt").read_text()
+
+
+def test_a_symlink_inside_a_table_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_parquet(connection(["1"]).execute, ["requests"], out)
+    (tmp_path / "elsewhere").mkdir()
+    (out / "requests" / "day=x").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(MirrorError, match="day=x"):
+        write_parquet(connection(["1"]).execute, ["requests"], out, overwrite=True)
+    assert (out / "requests" / "day=x").is_symlink()
+
+
+def test_a_failure_while_moving_in_puts_the_earlier_export_back(tmp_path: Path, monkeypatch: Any) -> None:
+    out = tmp_path / "out"
+    write_parquet(connection(["1", "2"]).execute, ["requests", "items"], out)
+    before = {p: p.read_bytes() for p in files_under(out) if p.is_file()}
+    real = Path.rename
+
+    def failing(self: Path, target: Any) -> Any:
+        if Path(target) == out / "items" and ".earlier" not in str(self):
+            raise OSError(28, "No space left on device")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(MirrorError, match="No space left"):
+        write_parquet(connection(["3"]).execute, ["requests", "items"], out, overwrite=True)
+    assert before == {p: p.read_bytes() for p in files_under(out) if p.is_file()}
+    assert {"_manifest.json", "requests", "items"} == {p.name for p in out.iterdir()}
 
 
 def test_overwrite_never_follows_a_symlink_where_a_table_was(tmp_path: Path) -> None:
@@ -185,12 +250,12 @@ def test_an_empty_table_is_an_empty_directory(tmp_path: Path) -> None:
 
 def test_partitioned_select_puts_day_and_project_last() -> None:
     own = partitioned_select("requests", ["day", "id", "project"])
-    assert own.startswith('SELECT t."id", CAST(t.day AS DATE) AS day, ')
+    assert own.startswith('SELECT t."id", CASE WHEN isfinite(TRY_CAST(t.day AS DATE)) ')
     joined = partitioned_select("items", ["request_id", "project", "x"])
-    assert 'SELECT t."request_id", t."x", CAST(r.day AS DATE) AS day' in joined
+    assert 'SELECT t."request_id", t."x", CASE WHEN isfinite(TRY_CAST(r.day AS DATE))' in joined
     assert "ON t.request_id = r.id" in joined
     own_day = partitioned_select("answers", ["request_id", "day", "x"])
-    assert "CAST(t.day AS DATE) AS day" in own_day and "r.project" in own_day
+    assert "THEN TRY_CAST(t.day AS DATE) END AS day" in own_day and "r.project" in own_day
 
 
 def test_a_table_with_its_own_day_takes_the_project_of_its_request(tmp_path: Path) -> None:
@@ -254,3 +319,42 @@ def test_a_frame_damaged_under_a_copy_is_read_clean_and_the_copy_starts_over(tmp
 
     ids = ds.dataset(tmp_path / "out" / "requests", format="parquet", partitioning="hive").to_table()["id"]
     assert sorted(f"{f}{i}".rjust(32, "a") for f in (0, 2) for i in range(2)) == sorted(ids.to_pylist())
+
+
+def test_the_files_are_the_same_whatever_threads_the_connection_has(tmp_path: Path) -> None:
+    """A million rows over a table DuckDB scans in parallel: with four threads its COPY
+    would write them in the order the threads finish."""
+    require_duckdb()
+    import duckdb
+
+    def digests(threads: int, name: str) -> dict[str, bytes]:
+        con = duckdb.connect(config={"threads": threads})
+        for statement in sql.macro_statements():
+            con.execute(statement)
+        con.execute("CREATE TABLE base AS SELECT * FROM range(1000000) t(i)")
+        con.execute(
+            "CREATE VIEW requests AS SELECT 'r' || i AS id, DATE '2026-12-01' + (i % 3)::INTEGER AS day, "
+            "(i % 5)::VARCHAR AS project, i AS n FROM base"
+        )
+        write_parquet(con.execute, ["requests"], tmp_path / name)
+        assert ("1",) == con.execute("SELECT current_setting('threads')::VARCHAR").fetchone()
+        return {str(p.relative_to(tmp_path / name)): p.read_bytes() for p in (tmp_path / name).rglob("*.parquet")}
+
+    one = digests(1, "one")
+    assert 15 == len(one)
+    assert one == digests(4, "four") == digests(4, "four-again")
+
+
+def test_duckdb_spills_to_the_private_directory_beyond_its_memory_limit(tmp_path: Path) -> None:
+    """The export's session: DuckDB holds at most 512 MB (then spills to the session's
+    owner-only temporary directory), whatever the machine's memory."""
+    require_duckdb()
+    from sentry_mirror.io import duck
+
+    with duck.connect([three_frames(tmp_path / "in.jsonl.zst")]) as session:
+        write_parquet(session.run, ["requests"], tmp_path / "out")
+        ((limit, spill),) = session.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+        assert limit in ("488.2 MiB", "512.0 MB"), limit
+        assert 0o700 == mode(Path(spill).parent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sentry_mirror.core import sql
 from sentry_mirror.io import duck
@@ -93,6 +96,24 @@ def test_every_table_reads_back_as_the_views_with_pyarrow_and_duckdb(tmp_path: P
                 assert [(0,)] == session.run(f"SELECT count(*) FROM ({view} EXCEPT ALL {parquet})").fetchall()
 
 
+def test_a_capture_given_twice_has_as_many_rows_as_the_views(tmp_path: Path) -> None:
+    """The same file in two directories: each request twice, as the views count it, and
+    each answer or item no more than the views hold (no join multiplies them)."""
+    first = forward_capture(tmp_path / "a" / "forward.jsonl.zst")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "forward.jsonl.zst").write_bytes(first.read_bytes())
+    sources = [str(tmp_path / "a"), str(tmp_path / "b")]
+    out = tmp_path / "lake"
+    export("--format", "parquet", "-o", str(out), *sources)
+    manifest = orjson.loads((out / MANIFEST).read_bytes())
+    with duck.connect(sources, needs=sql.VIEW_NAMES) as session:
+        for table in sql.VIEW_NAMES:
+            (rows,) = session.run(f"SELECT count(*) FROM {table}").fetchall()[0]
+            assert rows == manifest["tables"][table]["rows"] == read_pyarrow(out, table).num_rows, table
+            if table in ("requests", "answers"):
+                assert 2 == rows, table
+
+
 def test_damaged_and_cut_files_export_as_the_views_read_them(tmp_path: Path) -> None:
     """DuckDB fails on the damaged frame in the middle of the COPY: the session copies the
     file clean and runs the COPY again, which starts the table over."""
@@ -130,6 +151,30 @@ def test_project_ids_from_clients_never_become_paths(tmp_path: Path) -> None:
     assert {("42", "42")} | {(p, "other") for p in ["../x", "..", "ü", "1/2", "/etc", "%2e%2e", "0" * 21]} == {
         (r["project_id"], r["project"]) for r in requests
     }
+
+
+HOSTILE_TIMES = ["-0044-03-15T00:00:00+00:00", "infinity", "-infinity", "294247-01-01T00:00:00+00:00", "0000-01-01"]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    received_at=st.one_of(
+        st.sampled_from(HOSTILE_TIMES),
+        st.integers(-300000, 300000).map(lambda year: f"{year:04d}-06-01T12:00:00+00:00"),
+    )
+)
+def test_a_hostile_received_at_is_a_sane_day_or_the_default_partition(
+    tmp_path_factory: pytest.TempPathFactory, received_at: str
+) -> None:
+    base = tmp_path_factory.mktemp("hday")
+    plain = make_record()
+    odd = make_record()
+    odd["received_at"] = received_at
+    write_snapshot(base / "s" / "cap.jsonl.zst", orjson.loads(orjson.dumps([plain, odd], default=str)))
+    export("--format", "parquet", "-o", str(base / "out"), str(base / "s"))
+    days = {p.name for p in (base / "out" / "requests").iterdir()}
+    assert all(re.fullmatch(r"day=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)", d) for d in days), days
+    assert 2 == read_pyarrow(base / "out", "requests").num_rows
 
 
 def test_files_are_owner_only_and_a_full_directory_needs_overwrite(tmp_path: Path) -> None:

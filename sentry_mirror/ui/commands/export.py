@@ -125,7 +125,7 @@ def export_command(
             _redaction(pii_engine, attachments, extra["redact_key_file"], extra["pii_rules"]) if redact else None
         )
         redactor = redaction.redactor() if redaction is not None else None
-        export_parquet(env, snapshots, directory, overwrite=overwrite, filters=options, redactor=redactor, threads=jobs)
+        export_parquet(env, snapshots, directory, overwrite=overwrite, filters=options, redactor=redactor)
         return
     wanted = query(options)
     jobs = 1 if wanted.limit is not None else jobs  # what a limit keeps depends on all before
