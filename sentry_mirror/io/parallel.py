@@ -44,10 +44,10 @@ from typing import Any, TypeVar
 
 from sentry_mirror.core import answer
 from sentry_mirror.core.record import Record
-from sentry_mirror.errors import MirrorError, SnapshotError
+from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.decoder import READ_SIZE, Progress, RecordDecoder, Warn, ignore
 from sentry_mirror.io.frames import frame_index, head_time
-from sentry_mirror.io.snapshot import ExpandedPaths, writer_of
+from sentry_mirror.io.snapshot import ExpandedPaths, reading, writer_of
 
 T = TypeVar("T")
 
@@ -131,19 +131,16 @@ def _piece_records(piece: Piece, feedback: Feedback, answers: bool) -> Iterator[
     warn = ignore if piece.quiet else feedback.warn
     decoder = RecordDecoder(piece.path, warn, live=False, answers=answers, offset=piece.start)
     decoder.stats.checked = piece.checked and piece.start > 0
-    try:
-        with Path(piece.path).open("rb") as fo:
-            fo.seek(piece.start)
-            left = None if piece.end is None else piece.end - piece.start
-            while chunk := fo.read(READ_SIZE if left is None else min(READ_SIZE, left)):
-                if left is not None:
-                    left -= len(chunk)
-                if not piece.quiet:
-                    feedback.progress(len(chunk))
-                yield from decoder.feed(chunk)
-            yield from decoder.finish()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {piece.path}: {exc.strerror}") from None
+    with reading(piece.path), Path(piece.path).open("rb") as fo:
+        fo.seek(piece.start)
+        left = None if piece.end is None else piece.end - piece.start
+        while chunk := fo.read(READ_SIZE if left is None else min(READ_SIZE, left)):
+            if left is not None:
+                left -= len(chunk)
+            if not piece.quiet:
+                feedback.progress(len(chunk))
+            yield from decoder.feed(chunk)
+        yield from decoder.finish()
 
 
 def _part(window: Window, pieces: tuple[Piece, ...], feedback: Feedback) -> Iterator[Record]:
@@ -213,7 +210,8 @@ def _whole(writers: list[list[Path]], answers: bool) -> Window:
 def _flat(paths: list[Path]) -> Iterator[tuple[Piece, int]]:
     """Every unit of a writer's files as a piece, with its size (the last of a file reads to its end)."""
     for path in paths:
-        index = frame_index(path)
+        with reading(path):
+            index = frame_index(path)
         spans = index.units
         for number, (start, end) in enumerate(spans):
             yield Piece(str(path), start, None if number == len(spans) - 1 else end, index.checked), end - start
@@ -224,7 +222,8 @@ def _units(paths: list[Path]) -> list[_Unit]:
     unknown goes with the one before; the first unit counts as before any time)."""
     units: list[_Unit] = []
     for piece, size in _flat(paths):
-        head = head_time(Path(piece.path), piece.start, piece.start + size)
+        with reading(piece.path):
+            head = head_time(Path(piece.path), piece.start, piece.start + size)
         if units and head is None:
             units[-1].pieces.append(piece)
             units[-1].size += size

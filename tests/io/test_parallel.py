@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from sentry_mirror.core import checks, record
 from sentry_mirror.core.record import dumps
-from sentry_mirror.errors import EnvelopeError, MirrorError
+from sentry_mirror.errors import EnvelopeError, MirrorError, SnapshotError
 from sentry_mirror.io import parallel
 from sentry_mirror.io.frames import frame_index
 from sentry_mirror.io.parallel import Feedback, Window, map_windows, plan, read_window
@@ -342,3 +342,18 @@ def test_clock_steps_anywhere_give_what_one_process_gives(tmp_path_factory: pyte
     got, warnings, notes, _ = pooled(paths)
     assert (got, warnings) == sequential(paths)
     assert notes in ([], [parallel.NOTE_UNORDERED])
+
+
+def test_a_file_that_cannot_be_opened_is_the_error_iter_records_gives(tmp_path: Path) -> None:
+    write(tmp_path / name("a"), records(80))
+    write(tmp_path / name("b"), records(40, "b"))
+    (tmp_path / name("c")).symlink_to(tmp_path / "gone")  # dangling (a file rotated away)
+    with pytest.raises(SnapshotError) as one:
+        sequential([tmp_path])
+    with pytest.raises(SnapshotError) as several:
+        pooled([tmp_path])  # the planning meets it first
+    assert (
+        str(several.value)
+        == str(one.value)
+        == f"cannot read snapshot {tmp_path / name('c')}: No such file or directory"
+    )
