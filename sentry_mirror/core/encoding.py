@@ -96,17 +96,21 @@ def _brotli(data: bytes) -> Iterator[bytes]:
 _ZSTD_MAGIC = 0xFD2FB528
 _FCS_SIZES = (0, 2, 4, 8)
 _DICT_ID_SIZES = (0, 1, 2, 4)
+_SKIPPABLE_TAIL = b"\x2a\x4d\x18"  # a skippable frame's magic: 0x184D2A5?, little-endian
 
 
 ZSTD_MAGIC_BYTES = _ZSTD_MAGIC.to_bytes(4, "little")
 
 
 def zstd_frame_end(data: bytes, pos: int = 0) -> int | None:
-    """Where the zstd frame starting at ``pos`` ends, by walking its frame and block headers.
+    """Where the zstd or skippable frame starting at ``pos`` ends, by walking its frame and
+    block headers: the one frame walk (snapshot frame index, ``sql``'s check, bodies).
 
-    Returns None when ``data`` ends inside the frame (truncated), and raises
-    :class:`DecodeError` when no zstd frame starts at ``pos``. It decompresses nothing,
-    so it is cheap; RFC 8878, section 3.1.
+    Returns None when ``data`` ends inside the frame (truncated) or a block header is
+    damaged (a reserved block type: nothing past it is whole), and raises
+    :class:`DecodeError` when no frame starts at ``pos`` (bad magic, or the reserved bit of
+    the frame header set). It decompresses nothing, so it is cheap (checksums are not
+    verified: that needs the content); RFC 8878, sections 3.1.1 and 3.1.2.
     """
     return _walk_frame(data, pos)[0]
 
@@ -119,17 +123,19 @@ def zstd_complete_prefix(data: bytes) -> int:
 
 
 def _walk_frame(data: bytes, pos: int) -> tuple[int | None, int]:
-    """(frame end or None when cut short, offset after the last whole block)."""
+    """(frame end or None when cut short or damaged, offset after the last whole block)."""
     size = len(data)
     if size - pos < 8:
-        return (None, pos) if ZSTD_MAGIC_BYTES.startswith(data[pos : pos + 4]) else _not_zstd(pos)
+        head = bytes(data[pos : pos + 4])
+        skippable = len(head) > 0 and head[0] & 0xF0 == 0x50 and _SKIPPABLE_TAIL.startswith(head[1:])
+        return (None, pos) if ZSTD_MAGIC_BYTES.startswith(head) or skippable else _not_zstd(pos)
     magic = int.from_bytes(data[pos : pos + 4], "little")
     if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame
         end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
         return (end, end) if end <= size else (None, pos)
-    if magic != _ZSTD_MAGIC:
-        return _not_zstd(pos)
     descriptor = data[pos + 4]
+    if magic != _ZSTD_MAGIC or descriptor & 0x08:  # the reserved bit
+        return _not_zstd(pos)
     single_segment = descriptor >> 5 & 1
     fcs = _FCS_SIZES[descriptor >> 6] or single_segment
     whole = pos
@@ -142,6 +148,8 @@ def _walk_frame(data: bytes, pos: int) -> tuple[int | None, int]:
             return None, whole
         block = int.from_bytes(data[pos : pos + 3], "little")
         kind, length = block >> 1 & 3, block >> 3
+        if kind == 3:  # reserved: damage
+            return None, whole
         pos += 3 + (1 if kind == 1 else length)
         if block & 1:
             break

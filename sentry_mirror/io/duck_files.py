@@ -12,17 +12,15 @@ directory (0700, files 0600), removed when the session ends, errors included.
 
 from __future__ import annotations
 
-import mmap
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import cast
 
-from sentry_mirror.core.encoding import zstd_frame_end
-from sentry_mirror.errors import DecodeError, SnapshotError
+from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.decoder import Warn, read_records
 from sentry_mirror.io.files import create_private
+from sentry_mirror.io.frames import frame_index
 from sentry_mirror.io.snapshot import SnapshotWriter
 
 #: Records per group in a clean copy.
@@ -30,24 +28,14 @@ _GROUP = 256
 
 
 def whole_frames(path: Path) -> bool:
-    """Whether ``path`` is zstd frames end to end, the last one finished: walks frame and
-    block headers only (nothing is decompressed). An empty file is not."""
+    """Whether ``path`` is zstd frames end to end, the last one finished: its frame index
+    (:func:`~sentry_mirror.io.frames.frame_index`: headers only, nothing is decompressed)
+    has no tail. An empty file is not."""
     try:
-        with path.open("rb") as fo:
-            if os.fstat(fo.fileno()).st_size == 0:
-                return False
-            with mmap.mmap(fo.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                pos, size = 0, len(data)
-                while pos < size:
-                    end = zstd_frame_end(cast(bytes, data), pos)
-                    if end is None:
-                        return False
-                    pos = end
-                return True
-    except DecodeError:
-        return False
+        index = frame_index(path)
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
+    return index.bounds[-1] > 0 and not index.tail
 
 
 class CleanCopies:

@@ -3,7 +3,8 @@
 A snapshot is a series of zstd frames (:mod:`sentry_mirror.io.snapshot`), each about
 :data:`~sentry_mirror.io.snapshot.FRAME_SIZE` bytes of records, after the skippable header
 of :mod:`sentry_mirror.core.checks`. :func:`frame_index` walks the frame and block headers
-(a few bytes each, read through a memory map: the file is never decompressed) and gives the
+(:func:`~sentry_mirror.core.encoding.zstd_frame_end`: a few bytes each, read through a
+memory map: the file is never decompressed) and gives the
 byte ranges a reader may start at: each frame is a unit, the header goes with the first one.
 The walk is tolerant: from the first header that does not parse (damage, a write cut short,
 a frame still being written) to the end of the file is one last unit, which the decoder
@@ -18,15 +19,15 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import orjson
 import zstandard
 
 from sentry_mirror.core import checks
-from sentry_mirror.core.encoding import ZSTD_MAGIC_BYTES
+from sentry_mirror.core.encoding import zstd_frame_end
+from sentry_mirror.errors import DecodeError
 
-_FCS_SIZES = (0, 2, 4, 8)
-_DICT_SIZES = (0, 1, 2, 4)
 #: Compressed bytes given to the decompressor at a time when looking for a first record.
 _HEAD_STEP = 16 << 10
 #: A first record bigger than this (decoded) is not worth planning by: the frame gets no time.
@@ -48,38 +49,13 @@ class FrameIndex:
         return list(zip(self.bounds, self.bounds[1:], strict=False))
 
 
-def _frame_end(data: mmap.mmap | bytes, at: int) -> int | None:
+def _frame_end(data: mmap.mmap, at: int) -> int | None:
     """The offset just after the zstd or skippable frame starting at ``at``, or None when its
-    headers do not parse or it goes past the end of ``data``."""
-    size = len(data)
-    magic = bytes(data[at : at + 4])
-    if len(magic) < 4:
+    headers do not parse or it goes past the end of ``data`` (:func:`~sentry_mirror.core.encoding.zstd_frame_end`)."""
+    try:
+        return zstd_frame_end(cast(bytes, data), at)
+    except DecodeError:
         return None
-    if magic[0] & 0xF0 == 0x50 and magic[1:] == checks.SKIPPABLE_TAIL:
-        if at + 8 > size:
-            return None
-        end = at + 8 + int.from_bytes(data[at + 4 : at + 8], "little")
-        return end if end <= size else None
-    if magic != ZSTD_MAGIC_BYTES or at + 5 > size:
-        return None
-    descriptor = data[at + 4]
-    if descriptor & 0x08:  # reserved bit
-        return None
-    single = descriptor >> 5 & 1
-    fcs = _FCS_SIZES[descriptor >> 6] or single
-    pos = at + 5 + (0 if single else 1) + _DICT_SIZES[descriptor & 3] + fcs
-    while True:
-        if pos + 3 > size:
-            return None
-        header = int.from_bytes(data[pos : pos + 3], "little")
-        kind, length = header >> 1 & 3, header >> 3
-        if kind == 3:
-            return None
-        pos += 3 + (1 if kind == 1 else length)
-        if header & 1:
-            break
-    pos += 4 if descriptor & 0x04 else 0
-    return pos if pos <= size else None
 
 
 def frame_index(path: Path, size: int | None = None) -> FrameIndex:

@@ -14,9 +14,11 @@ from rich.console import Console
 from sentry_mirror.core import pii, report
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
+from sentry_mirror.core.shape import Skipped
 from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_new
 from sentry_mirror.io.parallel import Feedback, Window
+from sentry_mirror.io.snapshot import expand, iter_records
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.reading import reading, reading_windows, window_records
 
@@ -58,7 +60,8 @@ def build(
     means :data:`report.DEFAULT_SECTIONS` (what ``report`` without ``--section`` prints: the
     asked-only ``normalization`` left out). Answer records are read only for the sections
     that read them (``upstream``). ``jobs``: processes to read with (the same report: each
-    reads windows of the capture into a partial one, merged in window order)."""
+    reads windows of the capture into a partial one, merged in window order; when a part's
+    groupers hit their bound, the capture is read again by one process, as ``group`` does)."""
     if engine == pii.RELAY_ENGINE and not pii.relay_available():
         raise MirrorError(
             "--pii-engine relay needs Sentry's scrubber: pip install sentry-relay (wheels for Linux and macOS)"
@@ -69,16 +72,42 @@ def build(
         work = functools.partial(_partial_report, sections=frozenset(sections), top=top, wanted=wanted, engine=engine)
         with reading_windows(paths, jobs, work, wanted, required=required, answers=answers) as partials:
             merged: report.ReportBuilder | None = None
+            exact = True
             for partial in partials:
+                exact = exact and not _inexact(partial)
                 if merged is None:
                     merged = partial
-                else:
+                elif exact:
                     merged.merge(partial)
         assert merged is not None  # one window at least
-        return merged.build(sections)
+        if exact and not _inexact(merged):
+            return merged.build(sections)
+        return _read_again(paths, sections, top, wanted, engine, answers=answers)
     malformed = Malformed(where="report")
     with reading(paths, malformed, wanted, required=required, answers=answers) as records:
         return report.build_report(records, sections, top_groups=top, pii_engine=engine, malformed=malformed)
+
+
+def _inexact(partial: report.ReportBuilder) -> bool:
+    """Whether ``partial`` hit a bound past which merging it is not exact: its groupers'
+    (``issues``, ``performance``) past their group limit (``truncated``)."""
+    return partial.issues.grouper.truncated or partial.performance.transactions.truncated
+
+
+def _read_again(
+    paths: tuple[str, ...], sections: tuple[str, ...], top: int, wanted: Query, engine: str, *, answers: bool
+) -> report.Report:
+    """The report by one process, quietly (the warnings of these records are out already;
+    records skipped where read are counted again, as one pass counts them)."""
+    malformed = Malformed(where="report")
+
+    def counted(message: str) -> None:
+        if isinstance(message, Skipped):
+            malformed.skipped(message)
+
+    records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
+    kept = records if wanted == Query() else wanted.matching(records)
+    return report.build_report(kept, sections, top_groups=top, pii_engine=engine, malformed=malformed)
 
 
 def _partial_report(

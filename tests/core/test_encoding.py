@@ -304,3 +304,21 @@ def test_decode_raises_only_mirror_errors(codec: str, data: bytes) -> None:
         assert isinstance(exc, DecodeError)
     else:
         assert isinstance(result, bytes) and len(result) <= MIB
+
+
+def test_the_frame_walk_knows_reserved_bits_and_block_types_and_cut_skippable_frames() -> None:
+    frame = zstandard.ZstdCompressor(write_checksum=True).compress(b"x" * 1000)
+    skippable = (0x184D2A5E).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+    assert (len(frame), len(skippable)) == (encoding.zstd_frame_end(frame), encoding.zstd_frame_end(skippable))
+    assert encoding.zstd_frame_end(skippable + frame, len(skippable)) == len(skippable) + len(frame)
+    assert encoding.zstd_frame_end(skippable[:6]) is None  # cut short, not foreign
+    reserved = bytearray(frame)
+    reserved[4] |= 0x08  # the frame header's reserved bit
+    with pytest.raises(DecodeError):
+        encoding.zstd_frame_end(bytes(reserved))
+    header = 6 if not frame[4] & 0x20 else 5
+    header += (0, 2, 4, 8)[frame[4] >> 6] or frame[4] >> 5 & 1
+    damaged = bytearray(frame)
+    damaged[header] |= 0x06  # the first block's type: 3, reserved
+    assert encoding.zstd_frame_end(bytes(damaged)) is None
+    assert header == encoding.zstd_complete_prefix(bytes(damaged))  # no block is whole

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from sentry_mirror.core.grouping import Grouper, TransactionGrouper
 from sentry_mirror.io import parallel
 from sentry_mirror.io.snapshot import SnapshotWriter
 from sentry_mirror.ui.cli import cli
@@ -105,3 +106,16 @@ def test_the_real_command_with_auto_jobs(capture: Path) -> None:
     one = subprocess.run([*command, "--jobs", "1"], capture_output=True, env=env, timeout=120, check=True)
     auto = subprocess.run([*command, "--jobs", "auto"], capture_output=True, env=env, timeout=120, check=True)
     assert one.stdout == auto.stdout and one.stderr == auto.stderr
+
+
+@pytest.mark.parametrize("grouper", [Grouper, TransactionGrouper])
+def test_a_partial_report_past_a_grouper_bound_has_the_capture_read_again_by_one_process(
+    capture: Path, monkeypatch: pytest.MonkeyPatch, grouper: type[Grouper | TransactionGrouper]
+) -> None:
+    """The parts' groupers say they hit their bound, and merging them would go wrong: the
+    output is still that of one pass (read again by one process), the warnings printed once."""
+    monkeypatch.setattr(grouper, "truncated", property(lambda self: True))
+    monkeypatch.setattr(grouper, "merge", lambda self, other: None)
+    out = same_with_jobs("report", str(capture), "--format", "json")
+    assert 2 == json.loads(out)["malformed"]["records"] and json.loads(out)["issues"]
+    assert json.loads(same_with_jobs("diff", str(capture), str(ROOT / "snapshots"), "--format", "json"))["groups"]

@@ -35,6 +35,9 @@ class Sample:
         self.counts: dict[float, int] = {}
         self.heap: list[tuple[int, float]] = []  # (-priority, -value) of the values kept, once full
 
+    def __reduce__(self) -> tuple[object, ...]:  # the heap is rebuilt, not pickled (partials cross processes)
+        return _sample, (self.size, self.seen, self.counts)
+
     def add(self, value: float) -> None:
         self.seen += 1
         self._keep(value, 1)
@@ -49,12 +52,15 @@ class Sample:
         elif len(counts) < self.size:
             counts[value] = times
             if len(counts) == self.size:
-                self.heap = [(-_priority(v), -v) for v in counts]
-                heapq.heapify(self.heap)
+                self._heapify()
         elif (key := (-_priority(value), -value)) > self.heap[0]:  # before the last one kept
             _, dropped = heapq.heapreplace(self.heap, key)
             del counts[-dropped]
             counts[value] = times
+
+    def _heapify(self) -> None:
+        self.heap = [(-_priority(v), -v) for v in self.counts]
+        heapq.heapify(self.heap)
 
     def merge(self, other: Sample) -> None:
         """Add ``other``'s series (the same ``size``), as if read after this one's."""
@@ -79,3 +85,12 @@ class Sample:
         below = ordered[bisect.bisect_right(ends, low)][0]
         above = ordered[bisect.bisect_right(ends, min(low + 1, ends[-1] - 1))][0]
         return below + (above - below) * (position - low)
+
+
+def _sample(size: int, seen: int, counts: dict[float, int]) -> Sample:
+    sample = Sample(size)
+    sample.seen = seen
+    sample.counts = counts
+    if len(counts) == size:
+        sample._heapify()
+    return sample

@@ -154,3 +154,13 @@ def test_a_sample_keeps_every_distinct_value_up_to_its_size_with_its_repeats() -
     assert Sample(3).quantile(0.5) is None
     ties = [_sample(order, 1).counts for order in ([0.0, -0.0], [-0.0, 0.0], [float("nan"), 0.0])]
     assert [{0.0: 2}, {0.0: 2}, {0.0: 1}] == ties
+
+
+def test_a_full_sample_crosses_a_process_without_its_heap_and_keeps_sampling_the_same() -> None:
+    values = [float(n * 7 % 101) for n in range(300)]
+    part = pickle.loads(pickle.dumps(_sample(values[:150], 20)))
+    assert sorted(part.heap) == sorted(_sample(values[:150], 20).heap)  # rebuilt on loading
+    for value in values[150:]:
+        part.add(value)
+    assert (_sample(values, 20).counts, 300) == (part.counts, part.seen)
+    assert b"heap" not in pickle.dumps(part)
