@@ -357,3 +357,27 @@ def test_a_file_that_cannot_be_opened_is_the_error_iter_records_gives(tmp_path: 
         == str(one.value)
         == f"cannot read snapshot {tmp_path / name('c')}: No such file or directory"
     )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.integers(5, 60),
+    st.sampled_from([1 << 10, 3 << 10]),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(1, 200), st.booleans()), min_size=1, max_size=3),
+)
+def test_bytes_lost_anywhere_give_the_records_of_one_process(
+    tmp_path_factory: pytest.TempPathFactory, count: int, frame_size: int, losses: list[tuple[float, int, bool]]
+) -> None:
+    """Bytes deleted (a copy glitch) or a file cut short move every frame after them: the
+    frame walk must not cut a window inside the next, intact frame."""
+    folder = tmp_path_factory.mktemp("capture")
+    path = write(folder / name("a"), records(count), frame_size, group=2)
+    data = bytearray(path.read_bytes())
+    for where, size, truncate in losses:
+        at = int(where * (len(data) - 1))
+        del data[at : len(data) if truncate else at + size]
+    path.write_bytes(bytes(data))
+    expected = sequential([path])[0]
+    for smallest in (1, 500, 1500, 4000):
+        parallel.MIN_WINDOW = smallest
+        assert windowed([path])[0] == expected, smallest
