@@ -68,8 +68,9 @@ def windowed(paths: list[Path], jobs: int = 2) -> tuple[list[str], list[str], li
     """The windows read one after another in this process."""
     windows, _ = plan(expand(paths), jobs, answers=True)
     warnings: list[str] = []
-    feedback = Feedback(warnings.append, lambda _: None)
+    feedback = Feedback(warnings.append, lambda _: None, join=True)
     ids = [r.data["id"] for window in windows for r in read_window(window, feedback)]
+    feedback.flush()
     return ids, warnings, windows
 
 
@@ -381,3 +382,18 @@ def test_bytes_lost_anywhere_give_the_records_of_one_process(
     for smallest in (1, 500, 1500, 4000):
         parallel.MIN_WINDOW = smallest
         assert windowed([path])[0] == expected, smallest
+
+
+def test_damage_going_on_across_a_cut_is_one_warning(tmp_path: Path) -> None:
+    path = write(tmp_path / name("a"), records(80))
+    cut = plan(expand([path]), 2)[0][1].parts[0][0].start
+    units = frame_index(path).units
+    data = bytearray(path.read_bytes())
+    for start, end in units:
+        if cut in (start, end):  # the frames either side of the first window cut
+            data[start + 20 : start + 28] = b"\xff" * 8  # in its first block: no record of it is kept
+    path.write_bytes(bytes(data))
+    ids, warnings = sequential([path])
+    assert len(warnings) == 1, warnings
+    assert windowed([path])[:2] == (ids, warnings)
+    assert pooled([path])[:2] == (ids, warnings)
