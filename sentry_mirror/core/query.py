@@ -181,26 +181,43 @@ class Query:
         if self == Query():
             yield from records
             return
-        kept: set[str] = set()
+        kept = AnswerKeeper()
         found: list[Mapping[str, Any]] = []  # answers to requests kept, read since the last request kept
 
         def requests() -> Iterator[Mapping[str, Any]]:
             for data in records:
                 if not answer.is_answer(data):
                     yield data
-                elif data["request_id"] in kept:
+                elif kept.wants(data["request_id"]):
                     found.append(data)
 
         stream = requests()
         for data in self.matching(stream):
             yield from found
             found.clear()
-            kept.add(data["id"])
+            kept.request(data["id"])
             yield data
         for _ in stream:  # what is left after the limit: only its answers are kept
             yield from found
             found.clear()
         yield from found
+
+
+class AnswerKeeper:
+    """Which answer records (forward mode) an export keeps: those to a request kept before
+    them (:meth:`Query.with_answers`, and ``export --jobs`` as it writes the windows out).
+    Memory: the ids of the requests kept."""
+
+    def __init__(self) -> None:
+        self._kept: set[str] = set()
+
+    def request(self, ident: str) -> None:
+        """A request kept."""
+        self._kept.add(ident)
+
+    def wants(self, request_id: object) -> bool:
+        """Whether an answer to ``request_id`` goes with the requests kept so far."""
+        return request_id in self._kept
 
 
 def find(records: Iterable[Mapping[str, Any]], ident: str) -> Mapping[str, Any]:

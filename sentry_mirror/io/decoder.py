@@ -55,6 +55,12 @@ class Damage:
     end: int
     reason: str
 
+    def warning(self, name: str) -> str:
+        """What a reader says about it (also about damage joined across :mod:`~sentry_mirror.io.parallel`'s windows)."""
+        return (
+            f"{name}: skipped {self.end - self.start} damaged bytes at offsets {self.start}-{self.end} ({self.reason})"
+        )
+
 
 @dataclass
 class ReadStats:
@@ -111,6 +117,9 @@ class RecordDecoder:
         self._damaged_at: int | None = None
         self._damaged_bytes = 0
         self._why = ""
+        #: Given the damage instead of ``on_warning`` its text (a window's reader, which may
+        #: stop or start inside damage that goes on in the next window: the parent joins them).
+        self.on_damage: Callable[[Damage], None] | None = None
 
     def _damage(self, start: int, size: int, why: str) -> None:
         if self._damaged_at is None:
@@ -119,11 +128,12 @@ class RecordDecoder:
 
     def _report(self) -> None:
         if self._damaged_at is not None:
-            start, end = self._damaged_at, self._damaged_at + self._damaged_bytes
-            self.stats.damage.append(Damage(start, end, self._why))
-            self.on_warning(
-                f"{self.name}: skipped {self._damaged_bytes} damaged bytes at offsets {start}-{end} ({self._why})"
-            )
+            damage = Damage(self._damaged_at, self._damaged_at + self._damaged_bytes, self._why)
+            self.stats.damage.append(damage)
+            if self.on_damage is not None:
+                self.on_damage(damage)
+            else:
+                self.on_warning(damage.warning(self.name))
             self._damaged_at, self._damaged_bytes = None, 0
 
     def feed(self, chunk: bytes) -> Iterator[Record]:

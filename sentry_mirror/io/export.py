@@ -18,6 +18,7 @@ import orjson
 from sentry_mirror.core import answer, bodies, pii, redact
 from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.pii.pseudonym import KEY_SIZE
+from sentry_mirror.core.record import dumps
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
 from sentry_mirror.io.files import create_private, private_directory, write_new
 from sentry_mirror.io.snapshot import SnapshotWriter
@@ -58,25 +59,55 @@ def envelope_name(data: Mapping[str, Any], index: int) -> str:
     return f"{stamp}-{ident}.envelope"
 
 
-def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path, *, group: int = 64) -> Exported:
-    """Write ``records`` (requests, and answer records) into a new snapshot file
-    (owner-readable only), as read, streaming."""
+#: Records per group of an exported snapshot (``export --jobs`` writes the same groups).
+GROUP = 64
+
+
+def exportable(data: Mapping[str, Any]) -> bool:
+    """An accepted envelope request: what ``--envelopes`` writes (anything else is skipped)."""
+    return data["endpoint"] in ENVELOPE_ENDPOINTS and data["response"]["status"] < 300
+
+
+def write_envelope(path: Path, chunks: Iterable[bytes], record_id: object, warn: Callable[[str], None]) -> bool:
+    """One new ``.envelope`` file (owner-only) of ``chunks``; False (the file removed, ``warn``
+    told) when they stop with a :class:`DecodeError` (a body kept compressed that does not
+    decode: a damaged record)."""
+    try:
+        with os.fdopen(create(path), "wb") as fo:
+            for chunk in chunks:  # a body kept compressed is decoded step by step
+                fo.write(chunk)
+    except DecodeError as exc:
+        path.unlink(missing_ok=True)
+        warn(f"skipped record {record_id}: {exc}")
+        return False
+    return True
+
+
+def write_lines(path: Path, lines: Iterable[tuple[bytes, bool]]) -> Exported:
+    """Records already serialised (``(JSON line, is an answer)``) into a new snapshot file
+    (owner-readable only), :data:`GROUP` per group, streaming."""
     written = answers = 0
     with os.fdopen(create(path), "wb") as fo:
         writer = SnapshotWriter(fo)
-        batch: list[Mapping[str, Any]] = []
-        for data in records:
-            batch.append(data)
-            answers += answer.is_answer(data)
-            if len(batch) >= group:
-                writer.write(batch)  # type: ignore[arg-type]
+        batch: list[bytes] = []
+        for line, is_answer in lines:
+            batch.append(line)
+            answers += is_answer
+            if len(batch) >= GROUP:
+                writer.write_bytes(writer.encode_lines(b"".join(batch)))
                 written += len(batch)
                 batch = []
         if batch:
-            writer.write(batch)  # type: ignore[arg-type]
+            writer.write_bytes(writer.encode_lines(b"".join(batch)))
             written += len(batch)
         writer.close()
     return Exported(written - answers, 0, path, answers)
+
+
+def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path) -> Exported:
+    """Write ``records`` (requests, and answer records) into a new snapshot file
+    (owner-readable only), as read, streaming."""
+    return write_lines(path, ((dumps(data), answer.is_answer(data)) for data in records))  # type: ignore[arg-type]
 
 
 def export_envelopes(
@@ -89,20 +120,12 @@ def export_envelopes(
     private_directory(directory, warn=warn)
     written = skipped = 0
     for index, data in enumerate(records):
-        if data["endpoint"] not in ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
+        if exportable(data) and write_envelope(
+            directory / envelope_name(data, index), bodies.chunks(data), data["id"], warn
+        ):
+            written += 1
+        else:
             skipped += 1
-            continue
-        path = directory / envelope_name(data, index)
-        try:
-            with os.fdopen(create(path), "wb") as fo:
-                for chunk in bodies.chunks(data):  # a body kept compressed is decoded step by step
-                    fo.write(chunk)
-        except DecodeError as exc:  # a body kept compressed that does not decode (a damaged record)
-            path.unlink(missing_ok=True)
-            warn(f"skipped record {data['id']}: {exc}")
-            skipped += 1
-            continue
-        written += 1
     return Exported(written, skipped, directory)
 
 

@@ -26,20 +26,18 @@ from typing import IO, Any, BinaryIO
 import orjson
 
 from sentry_mirror.core import answer, bodies, redact
-from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
-from sentry_mirror.core.query import Query
+from sentry_mirror.core.query import AnswerKeeper, Query
 from sentry_mirror.core.record import dumps
 from sentry_mirror.errors import DecodeError
-from sentry_mirror.io.export import Exported, Redaction, create, envelope_name
+from sentry_mirror.io import export
+from sentry_mirror.io.export import Exported, Redaction, envelope_name
 from sentry_mirror.io.files import FILE_MODE, private_directory
-from sentry_mirror.io.snapshot import SnapshotWriter
 
 #: Entry kinds: a request that matches, an answer record (forward mode), a request that is
 #: no accepted envelope (``--envelopes`` skips it), an envelope's body.
 REQUEST, ANSWER, SKIPPED, ENVELOPE = b"R", b"A", b"S", b"E"
 _SIZE = struct.Struct("<I")
 _FAILED = 0xFFFFFFFF  # in place of a chunk's size: the payload stopped, a message follows
-GROUP = 64  # records per group written, as export_snapshot writes them
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,7 @@ def spool(task: Task, index: int, records: Iterable[Mapping[str, Any]]) -> Spool
 
 
 def _spool_envelope(fo: IO[bytes], data: Mapping[str, Any]) -> None:
-    if data["endpoint"] not in ENVELOPE_ENDPOINTS or data["response"]["status"] >= 300:
+    if not export.exportable(data):
         _write_entry(fo, SKIPPED, b"", ())
         return
     key = orjson.dumps({"received_at": data.get("received_at"), "id": data.get("id")})
@@ -158,34 +156,32 @@ def _spool_envelope(fo: IO[bytes], data: Mapping[str, Any]) -> None:
 
 
 def write_snapshot(parts: Iterable[Spooled], path: Path, query: Query) -> Exported:
-    """The spooled records into a new snapshot at ``path``, in groups of :data:`GROUP` as
+    """The spooled records into a new snapshot at ``path``, as
     :func:`~sentry_mirror.io.export.export_snapshot` writes them; the answers kept are those
-    to a request kept before them (:meth:`~sentry_mirror.core.query.Query.with_answers`)."""
+    to a request kept before them (:class:`~sentry_mirror.core.query.AnswerKeeper`)."""
     everything = query == Query()
-    kept: set[bytes] = set()
-    written = answers = 0
-    with os.fdopen(create(path), "wb") as fo:
-        writer = SnapshotWriter(fo)
-        batch: list[bytes] = []
+    kept = AnswerKeeper()
+
+    def lines() -> Iterator[tuple[bytes, bool]]:
         for part in parts:
             for kind, key, chunks in entries(part.path):
                 if everything:
                     pass
                 elif kind == REQUEST:
-                    kept.add(key)  # memory: the ids of the requests kept, as with_answers keeps them
-                elif key not in kept:
+                    kept.request(key.decode())
+                elif not kept.wants(key.decode()):
                     continue
-                batch.append(b"".join(chunk for chunk in chunks if isinstance(chunk, bytes)))
-                answers += kind == ANSWER
-                if len(batch) >= GROUP:
-                    writer.write_bytes(writer.encode_lines(b"".join(batch)))
-                    written += len(batch)
-                    batch = []
-        if batch:
-            writer.write_bytes(writer.encode_lines(b"".join(batch)))
-            written += len(batch)
-        writer.close()
-    return Exported(written - answers, 0, path, answers)
+                yield b"".join(chunk for chunk in chunks if isinstance(chunk, bytes)), kind == ANSWER
+
+    return export.write_lines(path, lines())
+
+
+def _decoded(chunks: Iterator[bytes | str]) -> Iterator[bytes]:
+    """A spooled body's chunks; a :class:`DecodeError` where the worker's decoding failed."""
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            raise DecodeError(chunk)
+        yield chunk
 
 
 def write_envelopes(parts: Iterable[Spooled], directory: Path, *, warn: Callable[[str], None]) -> Exported:
@@ -195,24 +191,13 @@ def write_envelopes(parts: Iterable[Spooled], directory: Path, *, warn: Callable
     for part in parts:
         for kind, key, chunks in entries(part.path):
             index += 1
-            if kind == SKIPPED:
+            meta = orjson.loads(key) if kind != SKIPPED else None
+            if meta is not None and export.write_envelope(
+                directory / envelope_name(meta, index - 1), _decoded(chunks), meta["id"], warn
+            ):
+                written += 1
+            else:
                 skipped += 1
-                continue
-            meta = orjson.loads(key)
-            target = directory / envelope_name(meta, index - 1)
-            with os.fdopen(create(target), "wb") as fo:
-                failed = None
-                for chunk in chunks:
-                    if isinstance(chunk, str):
-                        failed = chunk
-                    else:
-                        fo.write(chunk)
-            if failed is not None:
-                target.unlink(missing_ok=True)
-                warn(f"skipped record {meta['id']}: {failed}")
-                skipped += 1
-                continue
-            written += 1
     return Exported(written, skipped, directory)
 
 

@@ -6,8 +6,9 @@ of :mod:`sentry_mirror.core.checks`. :func:`frame_index` walks the frame and blo
 (:func:`~sentry_mirror.core.encoding.zstd_frame_end`: a few bytes each, read through a
 memory map: the file is never decompressed) and gives the
 byte ranges a reader may start at: each frame is a unit, the header goes with the first one.
-The walk is tolerant: from the first header that does not parse (damage, a write cut short,
-a frame still being written) to the end of the file is one last unit, which the decoder
+The walk is tolerant: from the frame before the first header that does not parse (damage,
+a write cut short, a frame still being written; bytes lost inside that frame put its end
+there) to the end of the file is one last unit, which the decoder
 reads as it reads any file (:class:`~sentry_mirror.io.decoder.RecordDecoder`).
 
 :func:`head_time` decodes just the start of one frame to give the receive time of its first
@@ -71,9 +72,10 @@ def frame_index(path: Path, size: int | None = None) -> FrameIndex:
                 if not first:
                     bounds.append(at)  # the first frame's unit starts at 0, with the header
                 at, first = end, False
+            # A frame is whole only if a frame (or the file's end) follows it: bytes lost
+            # inside the last one walked put its "end" inside the next frame. So that frame
+            # and the rest are the last unit (the decoder resyncs as it always does).
             tail = at < length
-            if tail and not first:
-                bounds.append(at)  # the rest is one unit
             bounds.append(length)
     return FrameIndex(tuple(bounds), checked, tail)
 

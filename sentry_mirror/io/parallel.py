@@ -39,15 +39,16 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sentry_mirror.core import answer
 from sentry_mirror.core.record import Record
-from sentry_mirror.errors import MirrorError, SnapshotError
-from sentry_mirror.io.decoder import READ_SIZE, Progress, RecordDecoder, Warn, ignore
+from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.decoder import READ_SIZE, Damage, Progress, RecordDecoder, Warn, ignore
 from sentry_mirror.io.frames import frame_index, head_time
-from sentry_mirror.io.snapshot import ExpandedPaths, writer_of
+from sentry_mirror.io.snapshot import ExpandedPaths, reading, writer_of
 
 T = TypeVar("T")
 
@@ -102,22 +103,58 @@ class Order:
     shared: int = 0  # records in the quiet piece (the frame shared with the previous window)
 
 
+Said = str | tuple[str, Damage]  # a warning, or damage to a file (joined to damage right before it)
+
+
 @dataclass
 class Feedback:
     """Where a window's warnings and progress go: to the parent's callbacks (in-process), or
-    collected to be sent with the result (in a worker)."""
+    collected to be sent with the result (in a worker). Damage goes as data (``on_damage``
+    first, else collected; in-process it is said at once, or with ``join`` held until what
+    follows shows whether the next window goes on with it, as one decoder would say it)."""
 
     on_warning: Warn | None = None
     on_progress: Progress | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Said] = field(default_factory=list)
     read: int = 0
     orders: list[Order] = field(default_factory=list)
+    on_damage: Callable[[str, Damage], None] | None = None
+    join: bool = False
+    held: tuple[str, Damage] | None = None
 
     def warn(self, message: str) -> None:
         if self.on_warning is not None:
+            self.flush()
             self.on_warning(message)
         else:
             self.warnings.append(str(message))  # as text (a Skipped is counted where it is met)
+
+    def damaged(self, name: str, damage: Damage) -> None:
+        if self.on_damage is not None:
+            self.on_damage(name, damage)
+        elif self.on_warning is None:
+            self.warnings.append((name, damage))
+        elif self.held is not None and self.held[0] == name and self.held[1].end == damage.start:
+            self.held = (name, replace(self.held[1], end=damage.end))
+        else:
+            self.flush()
+            self.held = (name, damage)
+            if not self.join:
+                self.flush()
+
+    def said(self, message: Said) -> None:
+        """A warning collected by a worker, said here."""
+        if isinstance(message, tuple):
+            self.damaged(*message)
+        else:
+            self.warn(message)
+
+    def flush(self) -> None:
+        """Say the damage held."""
+        if self.held is not None and self.on_warning is not None:
+            name, damage = self.held
+            self.held = None
+            self.on_warning(damage.warning(name))
 
     def progress(self, size: int) -> None:
         if self.on_progress is not None:
@@ -131,19 +168,17 @@ def _piece_records(piece: Piece, feedback: Feedback, answers: bool) -> Iterator[
     warn = ignore if piece.quiet else feedback.warn
     decoder = RecordDecoder(piece.path, warn, live=False, answers=answers, offset=piece.start)
     decoder.stats.checked = piece.checked and piece.start > 0
-    try:
-        with Path(piece.path).open("rb") as fo:
-            fo.seek(piece.start)
-            left = None if piece.end is None else piece.end - piece.start
-            while chunk := fo.read(READ_SIZE if left is None else min(READ_SIZE, left)):
-                if left is not None:
-                    left -= len(chunk)
-                if not piece.quiet:
-                    feedback.progress(len(chunk))
-                yield from decoder.feed(chunk)
-            yield from decoder.finish()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {piece.path}: {exc.strerror}") from None
+    decoder.on_damage = ignore if piece.quiet else partial(feedback.damaged, piece.path)
+    with reading(piece.path), Path(piece.path).open("rb") as fo:
+        fo.seek(piece.start)
+        left = None if piece.end is None else piece.end - piece.start
+        while chunk := fo.read(READ_SIZE if left is None else min(READ_SIZE, left)):
+            if left is not None:
+                left -= len(chunk)
+            if not piece.quiet:
+                feedback.progress(len(chunk))
+            yield from decoder.feed(chunk)
+        yield from decoder.finish()
 
 
 def _part(window: Window, pieces: tuple[Piece, ...], feedback: Feedback) -> Iterator[Record]:
@@ -213,7 +248,8 @@ def _whole(writers: list[list[Path]], answers: bool) -> Window:
 def _flat(paths: list[Path]) -> Iterator[tuple[Piece, int]]:
     """Every unit of a writer's files as a piece, with its size (the last of a file reads to its end)."""
     for path in paths:
-        index = frame_index(path)
+        with reading(path):
+            index = frame_index(path)
         spans = index.units
         for number, (start, end) in enumerate(spans):
             yield Piece(str(path), start, None if number == len(spans) - 1 else end, index.checked), end - start
@@ -224,7 +260,8 @@ def _units(paths: list[Path]) -> list[_Unit]:
     unknown goes with the one before; the first unit counts as before any time)."""
     units: list[_Unit] = []
     for piece, size in _flat(paths):
-        head = head_time(Path(piece.path), piece.start, piece.start + size)
+        with reading(piece.path):
+            head = head_time(Path(piece.path), piece.start, piece.start + size)
         if units and head is None:
             units[-1].pieces.append(piece)
             units[-1].size += size
@@ -409,6 +446,7 @@ def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback],
     pending: deque[Future[tuple[T | None, Feedback, Failure | None]]] = deque()
     queued = iter(windows)
     joins = _Joins()
+    said = Feedback(on_warning, on_progress, join=True)  # damage going on across a cut is one warning
     try:
         for number, window in enumerate(windows):
             while len(pending) < 2 * jobs and (following := next(queued, None)) is not None:
@@ -417,14 +455,17 @@ def _pooled(windows: list[Window], jobs: int, work: Callable[[Window, Feedback],
             if window.timed and not joins.ok(feedback.orders):
                 on_note(NOTE_UNORDERED)
                 _stop(pool, pending)
-                yield work(_rest(windows, number), Feedback(on_warning, on_progress))
+                yield work(_rest(windows, number), said)
+                said.flush()
                 return
             for message in feedback.warnings:
-                on_warning(message)
+                said.said(message)
             on_progress(feedback.read)
             if error is not None:
+                said.flush()
                 _raise(error)
             yield result  # type: ignore[misc]  # None only with an error
+        said.flush()
     except BrokenProcessPool:
         _stop(pool, pending)
         raise MirrorError("a reading process ended unexpectedly (out of memory?); try --jobs 1") from None

@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -118,7 +119,11 @@ class ExpandedPaths(list[Path]):
 
     @property
     def total_size(self) -> int:
-        return sum(path.stat().st_size for path in self)
+        total = 0
+        for path in self:
+            with reading(path):
+                total += path.stat().st_size
+        return total
 
 
 def expand(paths: Iterable[str | os.PathLike[str]]) -> ExpandedPaths:
@@ -173,13 +178,16 @@ def iter_records(
     yield from heapq.merge(*streams, key=lambda record: record.data["received_at"])
 
 
-def _read_path(path: Path, on_warning: Warn, on_progress: Progress, answers: bool) -> Iterator[Record]:
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Around reading snapshot ``path``: an OSError (the file gone, unreadable) is the user's
+    :class:`SnapshotError`, the same text wherever the file is read."""
     try:
-        fo = path.open("rb")
+        yield
     except OSError as exc:
         raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    with fo:
-        try:
-            yield from read_records(fo, name=str(path), on_warning=on_warning, on_progress=on_progress, answers=answers)
-        except OSError as exc:
-            raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
+
+
+def _read_path(path: Path, on_warning: Warn, on_progress: Progress, answers: bool) -> Iterator[Record]:
+    with reading(path), path.open("rb") as fo:
+        yield from read_records(fo, name=str(path), on_warning=on_warning, on_progress=on_progress, answers=answers)

@@ -139,7 +139,7 @@ def window_records(
 
     if malformed is not None:
         malformed.on_warning = feedback.warn  # it counted the record itself
-    reader = Feedback(warned, feedback.progress, orders=feedback.orders)
+    reader = Feedback(warned, feedback.progress, orders=feedback.orders, on_damage=feedback.damaged)
     records = (r.data for r in read_window(window, reader))
     return records if query is None or query == Query() else query.matching(records)
 

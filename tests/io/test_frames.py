@@ -45,7 +45,9 @@ def test_a_damaged_header_makes_the_rest_one_unit(tmp_path: Path) -> None:
     data[at : at + 4] = b"XXXX"  # a frame magic lost
     path.write_bytes(bytes(data))
     index = frame_index(path)
-    assert index.tail and index.bounds[:4] == whole.bounds[:4] and index.units[-1] == (at, len(data))
+    # the frame before the lost magic is not known to be whole (its end might be off): it starts the last unit
+    before = whole.units[2][0]
+    assert index.tail and index.bounds[:3] == whole.bounds[:3] and index.units[-1] == (before, len(data))
     assert head_time(path, at, len(data)) is None
 
 
@@ -55,7 +57,10 @@ def test_a_cut_file_and_an_open_frame(tmp_path: Path) -> None:
     cut = tmp_path / name("b")
     cut.write_bytes(path.read_bytes()[: whole.units[4][0] + 10])
     index = frame_index(cut)
-    assert index.tail and index.bounds == (*whole.bounds[:5], cut.stat().st_size)
+    assert index.tail and index.bounds == (
+        *whole.bounds[:4],
+        cut.stat().st_size,
+    )  # the frame before the cut goes with it
     growing = tmp_path / name("c")
     with growing.open("wb") as fo:
         writer = SnapshotWriter(fo, frame_size=1 << 20)

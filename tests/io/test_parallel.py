@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from sentry_mirror.core import checks, record
 from sentry_mirror.core.record import dumps
-from sentry_mirror.errors import EnvelopeError, MirrorError
+from sentry_mirror.errors import EnvelopeError, MirrorError, SnapshotError
 from sentry_mirror.io import parallel
 from sentry_mirror.io.frames import frame_index
 from sentry_mirror.io.parallel import Feedback, Window, map_windows, plan, read_window
@@ -68,8 +68,9 @@ def windowed(paths: list[Path], jobs: int = 2) -> tuple[list[str], list[str], li
     """The windows read one after another in this process."""
     windows, _ = plan(expand(paths), jobs, answers=True)
     warnings: list[str] = []
-    feedback = Feedback(warnings.append, lambda _: None)
+    feedback = Feedback(warnings.append, lambda _: None, join=True)
     ids = [r.data["id"] for window in windows for r in read_window(window, feedback)]
+    feedback.flush()
     return ids, warnings, windows
 
 
@@ -342,3 +343,57 @@ def test_clock_steps_anywhere_give_what_one_process_gives(tmp_path_factory: pyte
     got, warnings, notes, _ = pooled(paths)
     assert (got, warnings) == sequential(paths)
     assert notes in ([], [parallel.NOTE_UNORDERED])
+
+
+def test_a_file_that_cannot_be_opened_is_the_error_iter_records_gives(tmp_path: Path) -> None:
+    write(tmp_path / name("a"), records(80))
+    write(tmp_path / name("b"), records(40, "b"))
+    (tmp_path / name("c")).symlink_to(tmp_path / "gone")  # dangling (a file rotated away)
+    with pytest.raises(SnapshotError) as one:
+        sequential([tmp_path])
+    with pytest.raises(SnapshotError) as several:
+        pooled([tmp_path])  # the planning meets it first
+    assert (
+        str(several.value)
+        == str(one.value)
+        == f"cannot read snapshot {tmp_path / name('c')}: No such file or directory"
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.integers(5, 60),
+    st.sampled_from([1 << 10, 3 << 10]),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(1, 200), st.booleans()), min_size=1, max_size=3),
+)
+def test_bytes_lost_anywhere_give_the_records_of_one_process(
+    tmp_path_factory: pytest.TempPathFactory, count: int, frame_size: int, losses: list[tuple[float, int, bool]]
+) -> None:
+    """Bytes deleted (a copy glitch) or a file cut short move every frame after them: the
+    frame walk must not cut a window inside the next, intact frame."""
+    folder = tmp_path_factory.mktemp("capture")
+    path = write(folder / name("a"), records(count), frame_size, group=2)
+    data = bytearray(path.read_bytes())
+    for where, size, truncate in losses:
+        at = int(where * (len(data) - 1))
+        del data[at : len(data) if truncate else at + size]
+    path.write_bytes(bytes(data))
+    expected = sequential([path])[0]
+    for smallest in (1, 500, 1500, 4000):
+        parallel.MIN_WINDOW = smallest
+        assert windowed([path])[0] == expected, smallest
+
+
+def test_damage_going_on_across_a_cut_is_one_warning(tmp_path: Path) -> None:
+    path = write(tmp_path / name("a"), records(80))
+    cut = plan(expand([path]), 2)[0][1].parts[0][0].start
+    units = frame_index(path).units
+    data = bytearray(path.read_bytes())
+    for start, end in units:
+        if cut in (start, end):  # the frames either side of the first window cut
+            data[start + 20 : start + 28] = b"\xff" * 8  # in its first block: no record of it is kept
+    path.write_bytes(bytes(data))
+    ids, warnings = sequential([path])
+    assert len(warnings) == 1, warnings
+    assert windowed([path])[:2] == (ids, warnings)
+    assert pooled([path])[:2] == (ids, warnings)
