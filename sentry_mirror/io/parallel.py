@@ -46,9 +46,10 @@ from typing import Any, TypeVar
 from sentry_mirror.core import answer
 from sentry_mirror.core.record import Record
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io import snapshot
 from sentry_mirror.io.decoder import READ_SIZE, Damage, Progress, RecordDecoder, Warn, ignore
 from sentry_mirror.io.frames import frame_index, head_time
-from sentry_mirror.io.snapshot import ExpandedPaths, reading, writer_of
+from sentry_mirror.io.snapshot import ExpandedPaths, reading
 
 T = TypeVar("T")
 
@@ -233,13 +234,6 @@ class _Unit:
     size: int
 
 
-def _writers(files: ExpandedPaths) -> list[list[Path]]:
-    by_writer: dict[str, list[Path]] = {}
-    for path in sorted(files, key=lambda p: p.name):
-        by_writer.setdefault(writer_of(path), []).append(path)
-    return list(by_writer.values())
-
-
 def _whole(writers: list[list[Path]], answers: bool) -> Window:
     parts = tuple(tuple(Piece(str(path), 0, None) for path in paths) for paths in writers)
     return Window(0, parts, answers=answers)
@@ -344,7 +338,7 @@ def _plan_many(writers: list[list[Path]], target: int, answers: bool) -> list[Wi
 def plan(files: ExpandedPaths, jobs: int, *, answers: bool = False) -> tuple[list[Window], str | None]:
     """The windows to read ``files`` by, for ``jobs`` processes, and a note when the capture
     must be read by one process though more were asked for."""
-    writers = _writers(files)
+    writers = snapshot.writers(files)
     total = files.total_size if jobs > 1 else 0
     if jobs <= 1 or total <= MIN_WINDOW:
         return [_whole(writers, answers)], None

@@ -151,6 +151,15 @@ def writer_of(path: Path) -> str:
     return f"{path.parent}/{match.group('writer')}" if match else str(path)
 
 
+def writers(files: Iterable[Path]) -> list[list[Path]]:
+    """``files`` by the process that wrote them (:func:`writer_of`), each writer's in name
+    (= time) order: the streams :func:`iter_records` merges."""
+    by_writer: dict[str, list[Path]] = {}
+    for path in sorted(files, key=lambda p: p.name):
+        by_writer.setdefault(writer_of(path), []).append(path)
+    return list(by_writer.values())
+
+
 def iter_records(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -165,12 +174,9 @@ def iter_records(
     records (forward mode, :mod:`sentry_mirror.core.answer`) are left out unless ``answers``.
     """
     files = paths if isinstance(paths, ExpandedPaths) else expand(paths)
-    by_writer: dict[str, list[Path]] = {}
-    for path in sorted(files, key=lambda p: p.name):
-        by_writer.setdefault(writer_of(path), []).append(path)
     streams = [
         itertools.chain.from_iterable(_read_path(p, on_warning, on_progress, answers) for p in group)
-        for group in by_writer.values()
+        for group in writers(files)
     ]
     if len(streams) == 1:
         yield from streams[0]
