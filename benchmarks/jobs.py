@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import _busy_cpus
-from proctree import PeakRss, adopt_orphans, reap_orphans
+from proctree import adopt_orphans, run_measured
 from resultfile import add_output_options, begin, document, emit, headline
 from synthetic import build
 
@@ -57,30 +55,17 @@ def capture(path: Path, count: int) -> dict[str, Any]:
 def report(path: Path, jobs: int) -> dict[str, Any]:
     """One ``report --format json --jobs N`` run: wall, CPU, peak RSS per process, its output's digest."""
     argv = [sys.executable, "-m", "sentry_mirror", "report", "--format", "json", "--jobs", str(jobs), str(path)]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        with PeakRss(proc.pid) as peaks:
-            code = proc.wait()
-        wall = time.perf_counter() - started
-        reap_orphans()  # the pool's workers and fork server: their CPU time
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out.seek(0)
-        digest = hashlib.sha256(out.read()).hexdigest()
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-    if code != 0:
-        print(f"report --jobs {jobs} exited {code}:\n{stderr[-2000:]}", file=sys.stderr)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    run = run_measured(argv)
+    if run.code != 0:
+        print(f"report --jobs {jobs} exited {run.code}:\n{run.stderr[-2000:]}", file=sys.stderr)
     return {
         "jobs": jobs,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "exit_code": code,
-        "stdout_sha256": digest,
-        "stderr_lines": len(stderr.splitlines()),
-        **peaks.figures(),
+        "wall_s": run.wall_s,
+        "cpu_s": run.cpu_s,
+        "exit_code": run.code,
+        "stdout_sha256": hashlib.sha256(run.stdout).hexdigest(),
+        "stderr_lines": len(run.stderr.splitlines()),
+        **run.peaks,
     }
 
 

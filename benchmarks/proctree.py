@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
+import subprocess
+import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -139,3 +142,33 @@ class PeakRss:
             "max_worker_peak_rss_mb": others[0] if others else None,
             "processes": 1 + len(others),
         }
+
+
+class Measured(NamedTuple):
+    """One command's run: wall and CPU seconds (its whole process tree), exit code, output, peak RSS."""
+
+    wall_s: float
+    cpu_s: float
+    code: int
+    stdout: bytes
+    stderr: str
+    peaks: dict[str, Any]
+
+
+def run_measured(argv: list[str]) -> Measured:
+    """Run ``argv`` to its end, its output in temporary files, its process tree's CPU and
+    peak RSS measured (call :func:`adopt_orphans` once first, so a pool's workers count)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        with PeakRss(proc.pid) as peaks:
+            code = proc.wait()
+        wall = time.perf_counter() - started
+        reap_orphans()  # a pool's workers and fork server: their CPU time
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read().decode("utf-8", "replace")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(wall, cpu, code, stdout, stderr, peaks.figures())

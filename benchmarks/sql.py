@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from ingest import _busy_cpus
 from jobs import capture
-from proctree import PeakRss, adopt_orphans, reap_orphans
+from proctree import adopt_orphans, run_measured
 from resultfile import add_output_options, begin, document, emit, headline
 
 TARGET_SPEEDUP = 5.0
@@ -48,21 +45,10 @@ QUERY = (
 
 def timed(argv: list[str]) -> tuple[dict[str, Any], bytes]:
     """Wall and CPU time of one command (the CPU of its whole tree), its peak RSS, and its stdout."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        with PeakRss(proc.pid) as peaks:
-            code = proc.wait()
-        wall = time.perf_counter() - started
-        reap_orphans()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out.seek(0)
-        err.seek(0)
-        if code != 0:
-            raise RuntimeError(f"{argv[3:5]} exited {code}:\n{err.read().decode(errors='replace')[-2000:]}")
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peaks.figures()["parent_peak_rss_mb"]}, out.read()
+    run = run_measured(argv)
+    if run.code != 0:
+        raise RuntimeError(f"{argv[3:5]} exited {run.code}:\n{run.stderr[-2000:]}")
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss_mb": run.peaks["parent_peak_rss_mb"]}, run.stdout
 
 
 def main() -> int:
