@@ -60,7 +60,7 @@ def reading(
         malformed.on_warning = lambda message: warn(message, err)  # it counted the record itself
 
     def kept(records: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        return records if query is None or query == Query() else query.matching(records)
+        return records if query is None else query.matching(records)
 
     with _progress(files, err) as on_progress:
         yield kept(r.data for r in iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers))
@@ -141,7 +141,7 @@ def window_records(
         malformed.on_warning = feedback.warn  # it counted the record itself
     reader = Feedback(warned, feedback.progress, orders=feedback.orders, on_damage=feedback.damaged)
     records = (r.data for r in read_window(window, reader))
-    return records if query is None or query == Query() else query.matching(records)
+    return records if query is None else query.matching(records)
 
 
 def read_again(
@@ -157,4 +157,4 @@ def read_again(
             malformed.skipped(message)
 
     records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
-    return records if wanted == Query() else wanted.matching(records)
+    return wanted.matching(records)
