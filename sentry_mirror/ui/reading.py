@@ -50,12 +50,7 @@ def reading(
     how the query treats them: :meth:`~sentry_mirror.core.query.Query.matching`)."""
     files = _files(paths, required)
     err = stderr()
-
-    def warned(message: str) -> None:
-        if isinstance(message, Skipped) and malformed is not None:
-            malformed.skipped(message)
-        warn(message, err)
-
+    warned = _warned(malformed, lambda message: warn(message, err))
     if malformed is not None:
         malformed.on_warning = lambda message: warn(message, err)  # it counted the record itself
 
@@ -66,10 +61,27 @@ def reading(
         yield kept(r.data for r in iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers))
 
 
+def _warned(malformed: Malformed | None, sink: Callable[[str], None]) -> Callable[[str], None]:
+    """A reader's warning callback: a :class:`Skipped` record is counted in ``malformed``,
+    then every warning goes on to ``sink``."""
+
+    def warned(message: str) -> None:
+        if isinstance(message, Skipped) and malformed is not None:
+            malformed.skipped(message)
+        sink(message)
+
+    return warned
+
+
+def _expanded(paths: tuple[str, ...]) -> ExpandedPaths:
+    """The snapshot files of ``paths`` (default ``snapshots/``)."""
+    return expand(paths or ("snapshots",))
+
+
 def _files(paths: tuple[str, ...], required: bool) -> ExpandedPaths:
     """The snapshot files of ``paths`` (default ``snapshots/``); none is a warning, or an
     error when ``required``."""
-    files = expand(paths or ("snapshots",))
+    files = _expanded(paths)
     if not files:
         nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
         if required:
@@ -132,14 +144,11 @@ def window_records(
     them; records skipped as unusable counted in ``malformed``, whose warnings (and the
     reader's) go to ``feedback``, in the order met."""
 
-    def warned(message: str) -> None:
-        if isinstance(message, Skipped) and malformed is not None:
-            malformed.skipped(message)
-        feedback.warn(message)
-
     if malformed is not None:
         malformed.on_warning = feedback.warn  # it counted the record itself
-    reader = Feedback(warned, feedback.progress, orders=feedback.orders, on_damage=feedback.damaged)
+    reader = Feedback(
+        _warned(malformed, feedback.warn), feedback.progress, orders=feedback.orders, on_damage=feedback.damaged
+    )
     records = (r.data for r in read_window(window, reader))
     return records if query is None else query.matching(records)
 
@@ -151,10 +160,6 @@ def read_again(
     for a ``--jobs`` read whose parts cannot be merged exactly (their warnings are out
     already). Records skipped where read are counted in ``malformed`` again, as one pass
     counts them."""
-
-    def counted(message: str) -> None:
-        if isinstance(message, Skipped):
-            malformed.skipped(message)
-
-    records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
+    counted = _warned(malformed, lambda _: None)
+    records = (r.data for r in iter_records(_expanded(paths), on_warning=counted, answers=answers))
     return wanted.matching(records)
