@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress
@@ -21,6 +21,13 @@ from sentry_mirror.ui.safe import text
 PROGRESS_THRESHOLD = 32 << 20
 
 T = TypeVar("T")
+
+
+class _Mergeable(Protocol):
+    def merge(self, other: Self) -> None: ...
+
+
+M = TypeVar("M", bound=_Mergeable)
 
 
 def stderr() -> Console:
@@ -163,3 +170,18 @@ def read_again(
     counted = _warned(malformed, lambda _: None)
     records = (r.data for r in iter_records(_expanded(paths), on_warning=counted, answers=answers))
     return wanted.matching(records)
+
+
+def merge_exact(partials: Iterable[M], inexact: Callable[[M], bool]) -> M | None:
+    """The ``--jobs`` partial results merged in window order, or None when merging them is
+    not exact (a part, or what they merge into, is ``inexact``: past a bound) or there is
+    none: then the caller reads the capture again by one process (:func:`read_again`)."""
+    merged: M | None = None
+    exact = True
+    for part in partials:
+        exact = exact and not inexact(part)
+        if merged is None:
+            merged = part
+        elif exact:
+            merged.merge(part)
+    return merged if merged is not None and exact and not inexact(merged) else None

@@ -22,7 +22,7 @@ from sentry_mirror.ui import render_group, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
 from sentry_mirror.ui.params import jobs_option
-from sentry_mirror.ui.reading import read_again, reading, reading_windows, window_records
+from sentry_mirror.ui.reading import merge_exact, read_again, reading, reading_windows, window_records
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.showing import WithShow
 
@@ -153,23 +153,14 @@ def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[st
     if jobs > 1:
         work = functools.partial(_window, make=make, wanted=wanted)
         with reading_windows(snapshots, jobs, work, wanted) as parts:
-            merged: A | None = None
-            exact = True
-            for part in parts:
-                exact = exact and not part.truncated
-                merged = part if merged is None else _merge(merged, part)
-        if merged is not None and exact and not merged.truncated:
+            merged = merge_exact(parts, lambda part: part.truncated)
+        if merged is not None:
             return merged
         again = Malformed(where="group")
         return _fed(make(), read_again(snapshots, wanted, again), again)
     malformed = Malformed(where="group")
     with reading(snapshots, malformed, wanted) as records:
         return _fed(make(), records, malformed)
-
-
-def _merge(mine: A, theirs: A) -> A:
-    mine.merge(theirs)  # the same kind, made by the same make()
-    return mine
 
 
 def _fed(grouper: A, records: Iterable[Mapping[str, Any]], malformed: Malformed) -> A:
