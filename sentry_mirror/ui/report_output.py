@@ -104,5 +104,4 @@ def _partial_report(
     )
     for data in window_records(window, feedback, malformed, wanted):
         builder.add(data)
-    malformed.on_warning = Malformed().on_warning  # the feedback stays here
     return builder
