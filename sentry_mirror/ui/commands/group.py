@@ -11,9 +11,6 @@ import click
 
 from sentry_mirror.core import grouping
 from sentry_mirror.core.grouping import Comparer, Group, Grouper, TransactionGroup, TransactionGrouper
-from sentry_mirror.core.grouping.groups import ERRORS
-from sentry_mirror.core.grouping.records import each_event
-from sentry_mirror.core.grouping.transactions import TRANSACTIONS
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
@@ -164,11 +161,7 @@ def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[st
 
 
 def _fed(grouper: A, records: Iterable[Mapping[str, Any]], malformed: Malformed) -> A:
-    if isinstance(grouper, TransactionGrouper):
-        add = lambda transaction, data: grouper.add(transaction, data.get("received_at") or "")  # noqa: E731
-        each_event(records, TRANSACTIONS, add, malformed)
-    else:
-        each_event(records, ERRORS, grouper.add, malformed)
+    grouper.feed(records, malformed)
     return grouper
 
 
