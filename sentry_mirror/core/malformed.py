@@ -58,6 +58,15 @@ class Malformed:
         self._keep(warning.record_id, reason)
         self.on_warning(warning)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a partial result sent to the parent by a worker) without ``on_warning``:
+        the callback stays in the process it warns in."""
+        return {name: value for name, value in self.__dict__.items() if name != "on_warning"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.on_warning = _ignore
+
     def merge(self, other: Malformed) -> None:
         """Add the records ``other`` counted, as if read after this one's (the first
         :data:`MAX_EXAMPLES` examples kept, this one's first)."""

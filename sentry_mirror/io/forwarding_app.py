@@ -33,14 +33,21 @@ log = logging.getLogger(__name__)
 SWEEP = 64
 
 
+def destinations(options: ForwardOptions) -> tuple[Destination | None, tuple[Destination, ...]]:
+    """Where ``options`` send requests on: the upstream (None: none) and the candidates
+    (``--tee``), the one rule of the listener and of ``listen --workers``' banner."""
+    upstream = destination(options.upstream, "upstream") if options.upstream else None
+    return upstream, tuple(destination(dsn, "candidate") for dsn in options.tee)
+
+
 class Forwarding:
     """The servers a listener sends requests on to (see the module docstring)."""
 
     def __init__(self, options: ForwardOptions, recorder: Recorder, marker: str | None = None) -> None:
         self.recorder = recorder
         self.failure = options.failure
-        wanted = [destination(options.upstream, "upstream")] if options.upstream else []
-        wanted += [destination(dsn, "candidate") for dsn in options.tee]
+        upstream, candidates = destinations(options)
+        wanted = [upstream, *candidates] if upstream is not None else list(candidates)
         context = tls_context(options.ca_file) if any(d.dsn.scheme == "https" for d in wanted) else None
         #: this listener's mark in the ``Via`` header of what it sends on (see :meth:`looped`)
         self.marker = marker or f"sentry-mirror-{secrets.token_hex(8)}"  # one for all --workers

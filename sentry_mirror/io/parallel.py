@@ -31,7 +31,6 @@ top-level (picklable) functions; so are windows and results.
 from __future__ import annotations
 
 import bisect
-import heapq
 import multiprocessing
 import signal
 from collections import deque
@@ -49,7 +48,7 @@ from sentry_mirror.errors import MirrorError
 from sentry_mirror.io import snapshot
 from sentry_mirror.io.decoder import READ_SIZE, Damage, Progress, RecordDecoder, Warn, ignore
 from sentry_mirror.io.frames import frame_index, head_time
-from sentry_mirror.io.snapshot import ExpandedPaths, reading
+from sentry_mirror.io.snapshot import ExpandedPaths, merge_writers, reading
 
 T = TypeVar("T")
 
@@ -215,11 +214,7 @@ def _part(window: Window, pieces: tuple[Piece, ...], feedback: Feedback) -> Iter
 
 def read_window(window: Window, feedback: Feedback) -> Iterator[Record]:
     """The records of ``window``, as :func:`iter_records` gives them (see the module)."""
-    streams = [_part(window, pieces, feedback) for pieces in window.parts]
-    if len(streams) == 1:
-        yield from streams[0]
-    else:
-        yield from heapq.merge(*streams, key=lambda record: record.data["received_at"])
+    yield from merge_writers([_part(window, pieces, feedback) for pieces in window.parts])
 
 
 # --- planning ---------------------------------------------------------------------------

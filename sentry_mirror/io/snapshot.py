@@ -19,7 +19,7 @@ import heapq
 import itertools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -178,10 +178,15 @@ def iter_records(
         itertools.chain.from_iterable(_read_path(p, on_warning, on_progress, answers) for p in group)
         for group in writers(files)
     ]
+    yield from merge_writers(streams)
+
+
+def merge_writers(streams: Sequence[Iterator[Record]]) -> Iterator[Record]:
+    """The records of several writers' streams (each in receive-time order) as one, merged
+    by ``received_at``: the one ordering rule of :func:`iter_records` and ``--jobs`` windows."""
     if len(streams) == 1:
-        yield from streams[0]
-        return
-    yield from heapq.merge(*streams, key=lambda record: record.data["received_at"])
+        return streams[0]
+    return heapq.merge(*streams, key=lambda record: record.data["received_at"])
 
 
 @contextmanager

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress
@@ -21,6 +21,13 @@ from sentry_mirror.ui.safe import text
 PROGRESS_THRESHOLD = 32 << 20
 
 T = TypeVar("T")
+
+
+class _Mergeable(Protocol):
+    def merge(self, other: Self) -> None: ...
+
+
+M = TypeVar("M", bound=_Mergeable)
 
 
 def stderr() -> Console:
@@ -50,26 +57,38 @@ def reading(
     how the query treats them: :meth:`~sentry_mirror.core.query.Query.matching`)."""
     files = _files(paths, required)
     err = stderr()
-
-    def warned(message: str) -> None:
-        if isinstance(message, Skipped) and malformed is not None:
-            malformed.skipped(message)
-        warn(message, err)
-
+    warned = _warned(malformed, lambda message: warn(message, err))
     if malformed is not None:
         malformed.on_warning = lambda message: warn(message, err)  # it counted the record itself
 
     def kept(records: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        return records if query is None or query == Query() else query.matching(records)
+        return records if query is None else query.matching(records)
 
     with _progress(files, err) as on_progress:
         yield kept(r.data for r in iter_records(files, on_warning=warned, on_progress=on_progress, answers=answers))
 
 
+def _warned(malformed: Malformed | None, sink: Callable[[str], None]) -> Callable[[str], None]:
+    """A reader's warning callback: a :class:`Skipped` record is counted in ``malformed``,
+    then every warning goes on to ``sink``."""
+
+    def warned(message: str) -> None:
+        if isinstance(message, Skipped) and malformed is not None:
+            malformed.skipped(message)
+        sink(message)
+
+    return warned
+
+
+def _expanded(paths: tuple[str, ...]) -> ExpandedPaths:
+    """The snapshot files of ``paths`` (default ``snapshots/``)."""
+    return expand(paths or ("snapshots",))
+
+
 def _files(paths: tuple[str, ...], required: bool) -> ExpandedPaths:
     """The snapshot files of ``paths`` (default ``snapshots/``); none is a warning, or an
     error when ``required``."""
-    files = expand(paths or ("snapshots",))
+    files = _expanded(paths)
     if not files:
         nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
         if required:
@@ -132,16 +151,13 @@ def window_records(
     them; records skipped as unusable counted in ``malformed``, whose warnings (and the
     reader's) go to ``feedback``, in the order met."""
 
-    def warned(message: str) -> None:
-        if isinstance(message, Skipped) and malformed is not None:
-            malformed.skipped(message)
-        feedback.warn(message)
-
     if malformed is not None:
         malformed.on_warning = feedback.warn  # it counted the record itself
-    reader = Feedback(warned, feedback.progress, orders=feedback.orders, on_damage=feedback.damaged)
+    reader = Feedback(
+        _warned(malformed, feedback.warn), feedback.progress, orders=feedback.orders, on_damage=feedback.damaged
+    )
     records = (r.data for r in read_window(window, reader))
-    return records if query is None or query == Query() else query.matching(records)
+    return records if query is None else query.matching(records)
 
 
 def read_again(
@@ -151,10 +167,21 @@ def read_again(
     for a ``--jobs`` read whose parts cannot be merged exactly (their warnings are out
     already). Records skipped where read are counted in ``malformed`` again, as one pass
     counts them."""
+    counted = _warned(malformed, lambda _: None)
+    records = (r.data for r in iter_records(_expanded(paths), on_warning=counted, answers=answers))
+    return wanted.matching(records)
 
-    def counted(message: str) -> None:
-        if isinstance(message, Skipped):
-            malformed.skipped(message)
 
-    records = (r.data for r in iter_records(expand(paths or ("snapshots",)), on_warning=counted, answers=answers))
-    return records if wanted == Query() else wanted.matching(records)
+def merge_exact(partials: Iterable[M], inexact: Callable[[M], bool]) -> M | None:
+    """The ``--jobs`` partial results merged in window order, or None when merging them is
+    not exact (a part, or what they merge into, is ``inexact``: past a bound) or there is
+    none: then the caller reads the capture again by one process (:func:`read_again`)."""
+    merged: M | None = None
+    exact = True
+    for part in partials:
+        exact = exact and not inexact(part)
+        if merged is None:
+            merged = part
+        elif exact:
+            merged.merge(part)
+    return merged if merged is not None and exact and not inexact(merged) else None

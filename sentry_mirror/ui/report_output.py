@@ -18,7 +18,7 @@ from sentry_mirror.errors import MirrorError
 from sentry_mirror.io.files import write_new
 from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui.env import Env
-from sentry_mirror.ui.reading import read_again, reading, reading_windows, window_records
+from sentry_mirror.ui.reading import merge_exact, read_again, reading, reading_windows, window_records
 
 FORMATS = ("terminal", "markdown", "json", "html")
 
@@ -69,16 +69,8 @@ def build(
     if jobs > 1:
         work = functools.partial(_partial_report, sections=frozenset(sections), top=top, wanted=wanted, engine=engine)
         with reading_windows(paths, jobs, work, wanted, required=required, answers=answers) as partials:
-            merged: report.ReportBuilder | None = None
-            exact = True
-            for partial in partials:
-                exact = exact and not _inexact(partial)
-                if merged is None:
-                    merged = partial
-                elif exact:
-                    merged.merge(partial)
-        assert merged is not None  # one window at least
-        if exact and not _inexact(merged):
+            merged = merge_exact(partials, _inexact)
+        if merged is not None:
             return merged.build(sections)
         return _read_again(paths, sections, top, wanted, engine, answers=answers)
     malformed = Malformed(where="report")
@@ -112,5 +104,4 @@ def _partial_report(
     )
     for data in window_records(window, feedback, malformed, wanted):
         builder.add(data)
-    malformed.on_warning = Malformed().on_warning  # the feedback stays here
     return builder

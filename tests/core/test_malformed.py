@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from sentry_mirror.core.malformed import MAX_EXAMPLES, Malformed
 from sentry_mirror.core.shape import skipped
 from sentry_mirror.errors import MirrorError
@@ -43,3 +45,14 @@ def test_a_data_error_is_named_by_its_message_and_a_bug_as_a_bug() -> None:
         ("a" * 32, "the body does not decode"),
         ("b" * 32, "ZeroDivisionError: division by zero (a bug in sentry-mirror: please report it with this record)"),
     ] == malformed.examples
+
+
+def test_pickled_without_its_warning_callback() -> None:
+    """A partial result crosses processes: the counts go, the callback (a closure) stays."""
+    warnings: list[str] = []
+    malformed = Malformed(lambda message: warnings.append(message), where="report")
+    malformed.failed({"id": "a"}, MirrorError("body does not decode"))
+    copy = pickle.loads(pickle.dumps(malformed))
+    assert copy.to_json() == malformed.to_json() and copy.where == "report"
+    copy.failed({"id": "b"}, MirrorError("again"))
+    assert len(warnings) == 1 and copy.count == 2

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sentry_mirror.io import parallel
+from sentry_mirror.io import export_windows, parallel
 from sentry_mirror.ui.cli import cli
 from tests.factories import REAL_CAPTURES, write_interleaved_capture
 from tests.helpers import require_relay
@@ -91,9 +92,22 @@ def test_the_committed_captures(key_file: Path, tmp_path: Path) -> None:
     assert 0 == one[0] and len(one[3]) > 20 and one == two
 
 
-def test_a_failed_export_leaves_no_spool(capture: Path, tmp_path: Path, small_windows: Path) -> None:
-    (tmp_path / "taken").mkdir()
-    (tmp_path / "taken" / "out").write_bytes(b"")
-    result = CliRunner().invoke(cli, ["export", str(capture), "-o", str(tmp_path / "taken" / "out"), "--jobs", "2"])
-    assert 0 != result.exit_code and "already exists" in result.output
+def test_a_failed_export_leaves_no_spool(
+    capture: Path, tmp_path: Path, small_windows: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export fails while the parent writes out the second window's spool: the spools
+    were written (they are counted when it fails) and none is left."""
+    seen: list[list[Path]] = []
+    read = export_windows.entries
+
+    def failing(path: str) -> Iterator[tuple[bytes, bytes, Iterator[bytes | str]]]:
+        seen.append(sorted(small_windows.glob("sentry-mirror-export-*/*.spool")))
+        if len(seen) == 2:
+            raise OSError("No space left on device")
+        return read(path)
+
+    monkeypatch.setattr(export_windows, "entries", failing)
+    result = CliRunner().invoke(cli, ["export", str(capture), "-o", str(tmp_path / "out"), "--jobs", "2"])
+    assert 0 != result.exit_code and "No space left on device" in result.output, result.output
+    assert len(seen) == 2 and seen[1], seen  # windows were spooled when it failed
     assert [] == list(small_windows.glob("sentry-mirror-export-*"))

@@ -67,8 +67,9 @@ def test_the_windows_are_many(capture: Path) -> None:
 def test_a_grouper_past_a_bound_has_the_capture_read_again_by_one_process(
     capture: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    merges: list[int] = []
-    monkeypatch.setattr(Grouper, "truncated", property(lambda self: True))
-    monkeypatch.setattr(Grouper, "merge", lambda self, other: merges.append(1))
+    """Each part is exact, but what they merge into is past a bound (``truncated``)."""
+    merges: list[Grouper] = []
+    monkeypatch.setattr(Grouper, "truncated", property(lambda self: self in merges))
+    monkeypatch.setattr(Grouper, "merge", lambda self, other: merges.append(self))
     one, two = outputs("group", str(capture), "--json")
     assert one == two and 0 == one[0] and merges  # merged wrong, read again right

@@ -103,6 +103,11 @@ class Comparer:
     def truncated(self) -> bool:
         return any(grouper.truncated for grouper in self.groupers)
 
+    def feed(self, records: Iterable[RecordLike], malformed: Malformed | None = None) -> None:
+        """Add the error events of ``records``; records that cannot be read are counted in
+        ``malformed`` (the one feeding rule of :func:`compare` and ``group compare --jobs``)."""
+        each_event(records, ERRORS, self.add, malformed)
+
     def merge(self, other: Comparer) -> None:
         for mine, theirs in zip(self.groupers, other.groupers, strict=True):
             mine.merge(theirs)
@@ -132,5 +137,5 @@ def compare(
     """Group the error events of ``records`` with each of ``strategies`` (two or more
     names from :data:`STRATEGIES`) in one pass, and say where each pair splits or merges."""
     comparer = Comparer(strategies, max_ids)
-    each_event(records, ERRORS, comparer.add, malformed)
+    comparer.feed(records, malformed)
     return comparer.result()

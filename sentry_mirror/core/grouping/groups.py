@@ -301,6 +301,11 @@ class Grouper:
         :data:`MAX_VALUES`. A reader that merges parts reads again in one pass then."""
         return OTHER_GROUPS in self.builders or any(b.levels_dropped for b in self.builders.values())
 
+    def feed(self, records: Iterable[RecordLike], malformed: Malformed | None = None) -> None:
+        """Add the error events of ``records``; records that cannot be read are counted in
+        ``malformed`` (the one feeding rule of :func:`group_records` and ``group --jobs``)."""
+        each_event(records, ERRORS, self.add, malformed)
+
     def merge(self, other: Grouper) -> None:
         """Add ``other``'s groups (same strategy, its events read after this one's): exactly
         what a single pass would have given, unless either is :attr:`truncated` (past
@@ -345,5 +350,5 @@ def group_records(
     :func:`group_transactions`). Past ``max_groups`` groups, the events of new ones go to
     one :data:`OTHER_GROUPS` group. Records that cannot be read are counted in ``malformed``."""
     grouper = Grouper(strategy, max_ids, max_groups)
-    each_event(records, ERRORS, grouper.add, malformed)
+    grouper.feed(records, malformed)
     return grouper.groups()

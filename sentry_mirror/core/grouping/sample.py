@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import itertools
+
+from sentry_mirror.core.stats import interpolated_counts
 
 
 def _priority(value: float) -> int:
@@ -78,13 +78,7 @@ class Sample:
         met, interpolated as :func:`~sentry_mirror.core.stats.interpolated`; None when empty."""
         if not self.counts:
             return None
-        ordered = sorted(self.counts.items())
-        ends = list(itertools.accumulate(times for _, times in ordered))
-        position = (ends[-1] - 1) * fraction
-        low = int(position)
-        below = ordered[bisect.bisect_right(ends, low)][0]
-        above = ordered[bisect.bisect_right(ends, min(low + 1, ends[-1] - 1))][0]
-        return below + (above - below) * (position - low)
+        return interpolated_counts(sorted(self.counts.items()), fraction)
 
 
 def _sample(size: int, seen: int, counts: dict[float, int]) -> Sample:

@@ -137,12 +137,7 @@ def group_transactions(
     most ``reservoir`` durations, so memory does not grow with the number of transactions;
     past ``max_groups`` names, new ones are counted together under :data:`OTHER_GROUPS`."""
     grouper = TransactionGrouper(reservoir, max_groups)
-    each_event(
-        records,
-        TRANSACTIONS,
-        lambda transaction, data: grouper.add(transaction, data.get("received_at") or ""),
-        malformed,
-    )
+    grouper.feed(records, malformed)
     return grouper.groups()
 
 
@@ -174,6 +169,11 @@ class TransactionGrouper:
         """Whether past ``max_groups`` names some went to :data:`OTHER_GROUPS`: then a merge
         may count a name there that a single pass would have counted in its own group."""
         return (OTHER_GROUPS, None) in self.builders
+
+    def feed(self, records: Iterable[RecordLike], malformed: Malformed | None = None) -> None:
+        """Add the transactions of ``records``; records that cannot be read are counted in
+        ``malformed`` (the one feeding rule of :func:`group_transactions` and ``group --jobs``)."""
+        each_event(records, TRANSACTIONS, lambda event, data: self.add(event, data.get("received_at") or ""), malformed)
 
     def merge(self, other: TransactionGrouper) -> None:
         """Add ``other``'s transactions (read after this one's): exactly what a single pass

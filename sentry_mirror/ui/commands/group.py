@@ -11,9 +11,6 @@ import click
 
 from sentry_mirror.core import grouping
 from sentry_mirror.core.grouping import Comparer, Group, Grouper, TransactionGroup, TransactionGrouper
-from sentry_mirror.core.grouping.groups import ERRORS
-from sentry_mirror.core.grouping.records import each_event
-from sentry_mirror.core.grouping.transactions import TRANSACTIONS
 from sentry_mirror.core.malformed import Malformed
 from sentry_mirror.core.query import Query
 from sentry_mirror.errors import MirrorError
@@ -22,7 +19,7 @@ from sentry_mirror.ui import render_group, showing
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import FILTER_NAMES, filter_options, query
 from sentry_mirror.ui.params import jobs_option
-from sentry_mirror.ui.reading import read_again, reading, reading_windows, window_records
+from sentry_mirror.ui.reading import merge_exact, read_again, reading, reading_windows, window_records
 from sentry_mirror.ui.safe import json_text
 from sentry_mirror.ui.showing import WithShow
 
@@ -153,12 +150,8 @@ def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[st
     if jobs > 1:
         work = functools.partial(_window, make=make, wanted=wanted)
         with reading_windows(snapshots, jobs, work, wanted) as parts:
-            merged: A | None = None
-            exact = True
-            for part in parts:
-                exact = exact and not part.truncated
-                merged = part if merged is None else _merge(merged, part)
-        if merged is not None and exact and not merged.truncated:
+            merged = merge_exact(parts, lambda part: part.truncated)
+        if merged is not None:
             return merged
         again = Malformed(where="group")
         return _fed(make(), read_again(snapshots, wanted, again), again)
@@ -167,17 +160,8 @@ def _grouped(snapshots: tuple[str, ...], make: Callable[[], A], filters: dict[st
         return _fed(make(), records, malformed)
 
 
-def _merge(mine: A, theirs: A) -> A:
-    mine.merge(theirs)  # the same kind, made by the same make()
-    return mine
-
-
 def _fed(grouper: A, records: Iterable[Mapping[str, Any]], malformed: Malformed) -> A:
-    if isinstance(grouper, TransactionGrouper):
-        add = lambda transaction, data: grouper.add(transaction, data.get("received_at") or "")  # noqa: E731
-        each_event(records, TRANSACTIONS, add, malformed)
-    else:
-        each_event(records, ERRORS, grouper.add, malformed)
+    grouper.feed(records, malformed)
     return grouper
 
 

@@ -386,9 +386,10 @@ def _listen_workers(console: Console, options: ListenOptions, workers: int, quie
 
 def _workers_banner(console: Console, started: Started, *, options: ListenOptions) -> None:
     """The banner once every worker serves: the DSN once, then each worker's file."""
-    forward = options.forward
-    upstream = destination(forward.upstream, "upstream") if forward.upstream else None
-    shadows = tuple(destination(dsn, "candidate").to for dsn in forward.tee)
+    from sentry_mirror.io.forwarding_app import destinations  # the server stack: only this command needs it
+
+    upstream, candidates = destinations(options.forward)
+    shadows = tuple(candidate.to for candidate in candidates)
     paths = [os.path.relpath(path) for path in started.paths] or ["-"]
     _show_banner(console, started.host, started.port, paths[0], options.config.keys, upstream, shadows)
     for path in paths[1:]:

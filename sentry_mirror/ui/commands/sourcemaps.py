@@ -114,4 +114,4 @@ def _events(
             else:
                 yield data
 
-    return others() if wanted == Query() else wanted.matching(others())
+    return wanted.matching(others())

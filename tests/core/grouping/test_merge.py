@@ -22,9 +22,7 @@ from sentry_mirror.core.grouping import (
     Sample,
     TransactionGrouper,
 )
-from sentry_mirror.core.grouping.groups import ERRORS, MAX_VALUES
-from sentry_mirror.core.grouping.records import each_event
-from sentry_mirror.core.grouping.transactions import TRANSACTIONS
+from sentry_mirror.core.grouping.groups import MAX_VALUES
 from sentry_mirror.io.snapshot import iter_records
 from tests.factories import make_envelope, make_record, make_request
 
@@ -51,10 +49,7 @@ def _all_records() -> list[Mapping[str, Any]]:
 
 def _fed(make: Callable[[], G], records: Sequence[Mapping[str, Any]]) -> G:
     grouper = make()
-    if isinstance(grouper, TransactionGrouper):
-        each_event(records, TRANSACTIONS, lambda event, data: grouper.add(event, data["received_at"]), None)
-    else:
-        each_event(records, ERRORS, grouper.add, None)
+    grouper.feed(records)
     return grouper
 
 
