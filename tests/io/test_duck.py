@@ -212,6 +212,25 @@ def test_what_sql_cannot_split_exactly_is_split_in_python(tmp_path: Path) -> Non
     assert in_python == set(found)
 
 
+@pytest.mark.parametrize("number", ["123456789012345678901234567890", "-9223372036854775809"])
+def test_integers_beyond_64_bits_are_exact_on_both_splits(tmp_path: Path, number: str) -> None:
+    """The same event split in SQL (a text body) and in Python (a base64 body: a binary
+    attachment beside it) keeps an integer beyond 64 bits digit for digit."""
+    require_duckdb()
+    event = b'{"n": %s}' % number.encode()
+    bodies = [
+        make_envelope(items=[({"type": "event"}, event)]),
+        make_envelope(items=[({"type": "event"}, event), ({"type": "attachment"}, b"\xff\xfe")]),
+    ]
+    records = [{**make_record(make_request(body=body)), "id": f"{n:032x}"} for n, body in enumerate(bodies)]
+    path = write_snapshot(tmp_path / "big.jsonl.zst", records)
+    with duck.connect([path]) as opened:
+        found = rows(opened, "SELECT request_id, payload->>'n' FROM items WHERE type = 'event' ORDER BY 1")
+        in_python = [row[0] for row in rows(opened, "SELECT DISTINCT request_id FROM _sm_py_items")]
+    assert ["0" * 31 + "1"] == in_python
+    assert [("0" * 32, number), ("0" * 31 + "1", number)] == found
+
+
 _line = st.one_of(
     st.just('{"type":"event"}'),
     st.just('{"type":"event","length":5}'),
