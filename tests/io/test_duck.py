@@ -103,10 +103,11 @@ def test_frames_spans_breadcrumbs_sessions_and_client_reports(session: duck.Sess
 
 def test_every_view_has_columns_and_reads(session: duck.Session) -> None:
     columns = session.columns()
-    assert list(VIEW_NAMES) == list(columns)
     for name in VIEW_NAMES:
         assert columns[name]
-        rows(session, f"SELECT * FROM {name}")
+        read = session.run(f"SELECT * FROM {name}")
+        assert [column for column, _ in columns[name]] == [described[0] for described in read.description]
+        read.fetchall()
 
 
 def _damage(path: Path, target: Path, how: str) -> Path:
