@@ -440,3 +440,24 @@ def test_a_duckdb_message_cut_inside_a_character_still_finds_the_file(tmp_path: 
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
         assert list(opened._copies.directory().glob("*.jsonl.zst"))
+
+
+def test_a_full_temp_disk_names_the_copy_not_the_users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from sentry_mirror.errors import SnapshotError
+    from sentry_mirror.io import duck_files
+
+    def full(records: Iterator[Any], target: Path) -> None:
+        next(iter(records))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(duck_files, "export_snapshot", full)
+    copies = duck_files.CleanCopies()
+    try:
+        with pytest.raises(SnapshotError) as raised:
+            copies.copy(SAMPLES[0], lambda _: None)
+    finally:
+        copies.close()
+    assert str(raised.value).startswith(f"cannot write a clean copy of {SAMPLES[0]} in ")
+    assert "No space left on device" in str(raised.value)
