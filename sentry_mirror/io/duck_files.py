@@ -12,13 +12,13 @@ directory (0700, files 0600), removed when the session ends, errors included.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from sentry_mirror.errors import SnapshotError
 from sentry_mirror.io.decoder import Warn
 from sentry_mirror.io.export import export_snapshot
+from sentry_mirror.io.files import temp_directory
 from sentry_mirror.io.frames import frame_index
 from sentry_mirror.io.snapshot import ExpandedPaths, iter_records, reading
 
@@ -38,12 +38,13 @@ class CleanCopies:
 
     def __init__(self) -> None:
         self._dir: Path | None = None
+        self._made = ExitStack()
         self._count = 0
 
     def directory(self) -> Path:
         """The private directory (0700), made on first use."""
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="sentry-mirror-sql-"))
+            self._dir = self._made.enter_context(temp_directory("sentry-mirror-sql-"))
         return self._dir
 
     def copy(self, path: Path, on_warning: Warn) -> Path | None:
@@ -59,6 +60,5 @@ class CleanCopies:
         return target if done.written + done.answers else None
 
     def close(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self._made.close()
+        self._dir = None
