@@ -139,3 +139,13 @@ def test_a_lone_surrogate_becomes_a_replacement_character() -> None:
 def test_a_body_that_does_not_decode_has_no_items() -> None:
     record = {**make_record(make_request()), "body": "not base64!", "body_base64": True}
     assert [] == pyitems.rows(_source(record))
+
+
+def test_level_aliases_and_event_ids_are_read_as_core_reads_them() -> None:
+    from sentry_mirror.core.envelope import UUID_PATTERN
+    from sentry_mirror.core.grouping.groups import LEVEL_ALIASES
+
+    for sent, stored in LEVEL_ALIASES.items():
+        assert f"WHEN '{sent}' THEN '{stored}'" in sql.views.EVENTS
+    uuid = next(body for name, _, body in macros.MACROS if name == "_sm_uuid")
+    assert f"'{UUID_PATTERN}'" in uuid
