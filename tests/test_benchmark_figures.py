@@ -259,5 +259,11 @@ def test_the_process_tree_is_measured_child_by_child() -> None:
     assert result["processes"] == 2
     assert result["max_worker_peak_rss_mb"] >= 64
     assert result["parent_peak_rss_mb"] < result["max_worker_peak_rss_mb"]
-    assert proctree.tree(os.getpid())[0] == os.getpid()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert {os.getpid(), sleeper.pid} <= set(proctree.tree(os.getpid()))
+        assert sleeper.pid not in proctree.tree(proc.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
     assert os.getpid() in proctree.tree_cpu(os.getpid())

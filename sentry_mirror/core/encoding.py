@@ -18,6 +18,7 @@ from typing import NoReturn
 import brotli
 import zstandard
 
+from sentry_mirror.core.checks import SKIPPABLE_TAIL
 from sentry_mirror.errors import BodyTooLarge, DecodeError, UnsupportedEncoding
 
 CHUNK = 256 * 1024
@@ -96,7 +97,6 @@ def _brotli(data: bytes) -> Iterator[bytes]:
 _ZSTD_MAGIC = 0xFD2FB528
 _FCS_SIZES = (0, 2, 4, 8)
 _DICT_ID_SIZES = (0, 1, 2, 4)
-_SKIPPABLE_TAIL = b"\x2a\x4d\x18"  # a skippable frame's magic: 0x184D2A5?, little-endian
 
 
 ZSTD_MAGIC_BYTES = _ZSTD_MAGIC.to_bytes(4, "little")
@@ -127,7 +127,7 @@ def _walk_frame(data: bytes, pos: int) -> tuple[int | None, int]:
     size = len(data)
     if size - pos < 8:
         head = bytes(data[pos : pos + 4])
-        skippable = len(head) > 0 and head[0] & 0xF0 == 0x50 and _SKIPPABLE_TAIL.startswith(head[1:])
+        skippable = len(head) > 0 and head[0] & 0xF0 == 0x50 and SKIPPABLE_TAIL.startswith(head[1:])
         return (None, pos) if ZSTD_MAGIC_BYTES.startswith(head) or skippable else _not_zstd(pos)
     magic = int.from_bytes(data[pos : pos + 4], "little")
     if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame

@@ -25,7 +25,9 @@ import orjson
 from sentry_mirror.core import leanjson
 from sentry_mirror.errors import EnvelopeError
 
-_UUID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+#: An event id as Relay takes it: 32 hex digits, with or without the UUID dashes (any case).
+UUID_PATTERN = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(f"^(?:{UUID_PATTERN})$")
 _TRAILING_BYTES = frozenset(b" \t\r")
 #: A header line longer than this is parsed from a view of the body, not a copy of it: a
 #: 198 MiB envelope header line otherwise cost its size once more (orjson reads both);

@@ -198,7 +198,8 @@ def dumps(entry: dict[str, Any]) -> bytes:
         return orjson.dumps(minimal(repaired, f"{type(exc).__name__}: {exc}"), option=orjson.OPT_APPEND_NEWLINE)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone UTF-16 surrogate (not valid UTF-8: written as U+FFFD where the output must be).
+SURROGATE = re.compile("[\ud800-\udfff]")
 #: Deeper values are left to step 2 of :func:`dumps` (JSON output stops at 254 levels anyway).
 _REPAIR_DEPTH = 260
 
@@ -206,17 +207,17 @@ _REPAIR_DEPTH = 260
 def _without_surrogates(value: Any, where: str, repairs: list[str], depth: int) -> Any:
     """``value`` with lone surrogates replaced by U+FFFD; ``repairs`` gets a note per string."""
     if isinstance(value, str):
-        if _SURROGATE.search(value) is None:
+        if SURROGATE.search(value) is None:
             return value
         exact = json.dumps(value)  # ASCII, \\ud800 escapes: lossless
         repairs.append(f"{where or 'value'}: lone UTF-16 surrogates stored as U+FFFD; the exact value: {exact}")
-        return _SURROGATE.sub("\ufffd", value)
+        return SURROGATE.sub("\ufffd", value)
     if depth > _REPAIR_DEPTH:
         return value
     if isinstance(value, dict):
         repaired = {}
         for key, item in value.items():
-            name = json.dumps(key) if isinstance(key, str) and _SURROGATE.search(key) else str(key)  # ASCII-safe
+            name = json.dumps(key) if isinstance(key, str) and SURROGATE.search(key) else str(key)  # ASCII-safe
             inner = f"{where}.{name}" if where else name
             new_key = (
                 _without_surrogates(key, f"{inner} (the key)", repairs, depth + 1) if isinstance(key, str) else key
@@ -233,7 +234,7 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else repr(value)
-    return _SURROGATE.sub("\ufffd", text)
+    return SURROGATE.sub("\ufffd", text)
 
 
 def minimal(entry: dict[str, Any], reason: str) -> dict[str, Any]:

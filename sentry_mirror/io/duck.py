@@ -134,15 +134,16 @@ class Session:
         return stamps
 
     def columns(self) -> dict[str, list[tuple[str, str]]]:
-        """Every public view's ``(column, type)`` pairs, in order."""
-        found: dict[str, list[tuple[str, str]]] = {name: [] for name in sql.VIEW_NAMES}
+        """The ``(column, type)`` pairs, in order, of every view and table a user sees (the
+        public views, tables made in the session; not the ``_sm_`` helpers), by name."""
+        found: dict[str, list[tuple[str, str]]] = {}
         rows = self.con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+            "WHERE table_schema = 'main' AND table_name NOT LIKE '\\_sm\\_%' ESCAPE '\\' "
+            "ORDER BY table_name, ordinal_position"
         ).fetchall()
         for table, column, kind in rows:
-            if table in found:
-                found[table].append((column, kind))
+            found.setdefault(table, []).append((column, kind))
         return found
 
     def close(self) -> None:

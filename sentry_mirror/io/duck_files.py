@@ -12,29 +12,23 @@ directory (0700, files 0600), removed when the session ends, errors included.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from sentry_mirror.errors import SnapshotError
-from sentry_mirror.io.decoder import Warn, read_records
-from sentry_mirror.io.files import create_private
+from sentry_mirror.io.decoder import Warn
+from sentry_mirror.io.export import export_snapshot
+from sentry_mirror.io.files import temp_directory
 from sentry_mirror.io.frames import frame_index
-from sentry_mirror.io.snapshot import SnapshotWriter
-
-#: Records per group in a clean copy.
-_GROUP = 256
+from sentry_mirror.io.snapshot import ExpandedPaths, iter_records, reading
 
 
 def whole_frames(path: Path) -> bool:
     """Whether ``path`` is zstd frames end to end, the last one finished: its frame index
     (:func:`~sentry_mirror.io.frames.frame_index`: headers only, nothing is decompressed)
     has no tail. An empty file is not."""
-    try:
+    with reading(path):
         index = frame_index(path)
-    except OSError as exc:
-        raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
     return index.bounds[-1] > 0 and not index.tail
 
 
@@ -44,12 +38,13 @@ class CleanCopies:
 
     def __init__(self) -> None:
         self._dir: Path | None = None
+        self._made = ExitStack()
         self._count = 0
 
     def directory(self) -> Path:
         """The private directory (0700), made on first use."""
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="sentry-mirror-sql-"))
+            self._dir = self._made.enter_context(temp_directory("sentry-mirror-sql-"))
         return self._dir
 
     def copy(self, path: Path, on_warning: Warn) -> Path | None:
@@ -57,26 +52,13 @@ class CleanCopies:
         when it holds no record."""
         self._count += 1
         target = self.directory() / f"{self._count}.jsonl.zst"
-        written = 0
+        records = iter_records(ExpandedPaths([path]), on_warning=on_warning, answers=True)
         try:
-            with path.open("rb") as source, os.fdopen(create_private(target), "wb") as sink:
-                writer = SnapshotWriter(sink)
-                group: list[dict[str, object]] = []
-                for record in read_records(source, name=str(path), on_warning=on_warning, answers=True):
-                    group.append(record.data)
-                    if len(group) >= _GROUP:
-                        written += len(group)
-                        writer.write(group)
-                        group = []
-                if group:
-                    written += len(group)
-                    writer.write(group)
-                writer.close()
-        except OSError as exc:
-            raise SnapshotError(f"cannot read snapshot {path}: {exc.strerror}") from None
-        return target if written else None
+            done = export_snapshot((record.data for record in records), target)
+        except OSError as exc:  # the copy's own disk (reading the source is SnapshotError)
+            raise SnapshotError(f"cannot write a clean copy of {path} in {target.parent}: {exc.strerror}") from None
+        return target if done.written + done.answers else None
 
     def close(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self._made.close()
+        self._dir = None

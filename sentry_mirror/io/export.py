@@ -20,12 +20,9 @@ from sentry_mirror.core.envelope import ENVELOPE_ENDPOINTS
 from sentry_mirror.core.pii.pseudonym import KEY_SIZE
 from sentry_mirror.core.record import dumps
 from sentry_mirror.errors import DecodeError, MirrorError, SnapshotError
+from sentry_mirror.io.decoder import ignore
 from sentry_mirror.io.files import create_private, private_directory, write_new
 from sentry_mirror.io.snapshot import SnapshotWriter
-
-
-def _ignore(_: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,7 @@ def export_snapshot(records: Iterable[Mapping[str, Any]], path: Path) -> Exporte
 
 
 def export_envelopes(
-    records: Iterable[Mapping[str, Any]], directory: Path, *, warn: Callable[[str], None] = _ignore
+    records: Iterable[Mapping[str, Any]], directory: Path, *, warn: Callable[[str], None] = ignore
 ) -> Exported:
     """One ``<time>-<record id>.envelope`` per accepted envelope request, the decoded bytes
     exactly (ready for ``sentry-cli send-envelope``); other requests (other endpoints,
@@ -141,7 +138,7 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def redaction_key(
-    key_file: Path | None, environ: Mapping[str, str], *, warn: Callable[[str], None] = _ignore
+    key_file: Path | None, environ: Mapping[str, str], *, warn: Callable[[str], None] = ignore
 ) -> tuple[bytes, bool]:
     """``(key, made)``: the key in ``key_file``, else in :data:`KEY_ENV`, else a random one
     (``made`` true: kept by no one, so its pseudonyms join only within this export).
@@ -214,7 +211,7 @@ def export_fixtures(
     directory: Path,
     redactor: redact.Redactor,
     *,
-    warn: Callable[[str], None] = _ignore,
+    warn: Callable[[str], None] = ignore,
 ) -> Exported:
     """One redacted ``.envelope`` per SDK and item type in ``directory`` (owner-only), and
     ``manifest.json`` listing them."""
@@ -227,7 +224,7 @@ def write_fixtures(
     directory: Path,
     redactor: redact.Redactor,
     *,
-    warn: Callable[[str], None] = _ignore,
+    warn: Callable[[str], None] = ignore,
 ) -> Exported:
     """The fixtures of the examples ``found`` (:func:`~sentry_mirror.core.redact.named`)
     written into ``directory`` (owner-only), and ``manifest.json``."""

@@ -14,11 +14,8 @@ the first example of an SDK and item type) is decided by the parent as it reads 
 from __future__ import annotations
 
 import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -57,16 +54,6 @@ class Task:
     query: Query
     directory: str
     redaction: Redaction | None = None
-
-
-@contextmanager
-def spool_directory() -> Iterator[str]:
-    """A new temp directory for the spools (0700), removed with all in it on the way out."""
-    directory = tempfile.mkdtemp(prefix="sentry-mirror-export-")
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _write_entry(fo: IO[bytes], kind: bytes, key: bytes, payload: Iterable[bytes]) -> None:

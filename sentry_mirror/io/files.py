@@ -9,8 +9,11 @@ a ``chmod`` afterwards), so there is no moment when someone else could open them
 from __future__ import annotations
 
 import os
+import shutil
 import stat
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sentry_mirror.errors import MirrorError
@@ -95,3 +98,14 @@ def private_directory(path: Path, *, warn: Callable[[str], None]) -> None:
         warn(f"{path} can be written by other users (mode {mode:o}) and could not be tightened: {exc.strerror}")
         return
     warn(f"{path} could be written by other users (mode {mode:o}): tightened to 700")
+
+
+@contextmanager
+def temp_directory(prefix: str) -> Iterator[Path]:
+    """A new private temporary directory (0700), removed with everything in it on the way
+    out, errors included."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -35,8 +35,9 @@ import sentry_mirror
 from sentry_mirror.core import redact, sql
 from sentry_mirror.core.sql import identifier, literal
 from sentry_mirror.errors import MirrorError
+from sentry_mirror.io.decoder import ignore
 from sentry_mirror.io.export import export_redacted, export_snapshot
-from sentry_mirror.io.files import DIR_MODE, FILE_MODE, private_directory, write_new
+from sentry_mirror.io.files import DIR_MODE, FILE_MODE, private_directory, temp_directory, write_new
 
 MANIFEST = "_manifest.json"
 SCHEMA = "sentry-mirror-parquet"
@@ -55,10 +56,6 @@ _PARTITION = re.compile(r"(day|project)=[^/]*", re.ASCII)
 class ParquetExported:
     target: Path
     rows: dict[str, int] = field(default_factory=dict)  # per table
-
-
-def _ignore(_: str) -> None:
-    pass
 
 
 def partitioned_select(
@@ -123,8 +120,8 @@ def private_umask() -> Iterator[None]:
 def temp_snapshot(records: Iterable[Mapping[str, Any]], redactor: redact.Redactor | None = None) -> Iterator[Path]:
     """The ``records`` (redacted with ``redactor``) as a snapshot file (0600) in a new
     temporary directory (0700), removed after, also on errors."""
-    with tempfile.TemporaryDirectory(prefix="sentry-mirror-parquet-") as tmp:
-        path = Path(tmp) / "selected.jsonl.zst"
+    with temp_directory("sentry-mirror-parquet-") as tmp:
+        path = tmp / "selected.jsonl.zst"
         if redactor is None:
             export_snapshot(records, path)
         else:
@@ -140,7 +137,7 @@ def write_parquet(
     overwrite: bool = False,
     source: Mapping[str, Any] | None = None,
     nulls: Collection[str] = (),
-    warn: Callable[[str], None] = _ignore,
+    warn: Callable[[str], None] = ignore,
 ) -> ParquetExported:
     """Each of ``tables`` as Parquet under ``directory``, and the manifest (``source`` goes
     in it as is). ``run`` runs one DuckDB statement where the tables are defined (the sql

@@ -16,10 +16,10 @@ from sentry_mirror.core import redact, sql
 from sentry_mirror.core.query import Query
 from sentry_mirror.io import duck
 from sentry_mirror.io.parquet_export import ParquetExported, refuse_unless_empty, temp_snapshot, write_parquet
-from sentry_mirror.io.snapshot import ExpandedPaths, expand
+from sentry_mirror.io.snapshot import ExpandedPaths
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.filters import query
-from sentry_mirror.ui.reading import reading, warn
+from sentry_mirror.ui.reading import reading, snapshot_files, warn
 from sentry_mirror.ui.safe import text
 
 
@@ -54,9 +54,7 @@ def export_parquet(
     (DuckDB writes with one thread: the files are the same at every ``--jobs``)."""
     duck.load_duckdb()  # before reading anything: a clear error when DuckDB is missing
     refuse_unless_empty(directory, overwrite, sql.VIEW_NAMES)
-    files = expand(snapshots or ("snapshots",))
-    if not files:
-        warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}")
+    files = snapshot_files(snapshots)
     selected = query(filters)
     source: dict[str, Any] = {
         "files": [str(path) for path in files],
@@ -67,7 +65,7 @@ def export_parquet(
         done = _write(files, directory, overwrite, source)
     else:  # the tables' file column would name the temporary selection: left NULL
         with (
-            reading(snapshots, answers=True) as records,
+            reading(files, answers=True) as records,
             temp_snapshot(selected.with_answers(records), redactor) as path,
         ):
             done = _write(ExpandedPaths([path]), directory, overwrite, source, nulls=("file",))

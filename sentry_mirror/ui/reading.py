@@ -42,7 +42,7 @@ def warn(message: str, console: Console | None = None) -> None:
 
 @contextmanager
 def reading(
-    paths: tuple[str, ...],
+    paths: tuple[str, ...] | ExpandedPaths,
     malformed: Malformed | None = None,
     query: Query | None = None,
     *,
@@ -55,7 +55,7 @@ def reading(
     empty directory, a glob matching nothing) is a warning, or an error when ``required``.
     ``answers``: the answer records of forward mode too (:mod:`sentry_mirror.core.answer`;
     how the query treats them: :meth:`~sentry_mirror.core.query.Query.matching`)."""
-    files = _files(paths, required)
+    files = snapshot_files(paths, required)
     err = stderr()
     warned = _warned(malformed, lambda message: warn(message, err))
     if malformed is not None:
@@ -85,15 +85,20 @@ def _expanded(paths: tuple[str, ...]) -> ExpandedPaths:
     return expand(paths or ("snapshots",))
 
 
-def _files(paths: tuple[str, ...], required: bool) -> ExpandedPaths:
-    """The snapshot files of ``paths`` (default ``snapshots/``); none is a warning, or an
-    error when ``required``."""
+def snapshot_files(
+    paths: tuple[str, ...] | ExpandedPaths, required: bool = False, console: Console | None = None
+) -> ExpandedPaths:
+    """The snapshot files of ``paths`` (default ``snapshots/``); none is a warning (on
+    ``console``, default stderr), or an error when ``required``. Paths already expanded
+    were checked when they were: given back as they are."""
+    if isinstance(paths, ExpandedPaths):
+        return paths
     files = _expanded(paths)
     if not files:
         nothing = f"no snapshot files in {', '.join(paths or ('snapshots',))}"
         if required:
             raise MirrorError(nothing)
-        warn(nothing)
+        warn(nothing, console)
     return files
 
 
@@ -124,7 +129,7 @@ def reading_windows(
     order, the warnings each window met on stderr in the same order, and the progress bar
     as :func:`reading` draws it. A ``query`` with a limit is read by one process (what the
     limit keeps depends on every record before)."""
-    files = _files(paths, required)
+    files = snapshot_files(paths, required)
     err = stderr()
     if query is not None and query.limit is not None:
         jobs = 1

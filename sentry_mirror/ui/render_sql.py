@@ -13,8 +13,6 @@ import base64
 import csv
 import datetime as dt
 import decimal
-import json
-import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
@@ -71,25 +69,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-#: A run of digits a 64-bit integer cannot hold (which orjson would read as a float).
-_LONG_DIGITS = re.compile(r"\d{20,}")
-
-
-def _json_value(value: str | None) -> Any:
-    """A ``JSON`` column's value, parsed: integers beyond 64 bits kept exact (Python's
-    ``json`` for the text that may hold one)."""
-    if value is None:
-        return None
-    if _LONG_DIGITS.search(value):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            pass
-    return loads_or_none(value)
-
-
 def _converter(kind: str) -> Callable[[Any], Any]:
-    return _json_value if kind == "JSON" else plain
+    return loads_or_none if kind == "JSON" else plain
 
 
 def cell(value: Any, kind: str) -> str:

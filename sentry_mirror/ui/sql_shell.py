@@ -76,17 +76,9 @@ def _dot(session: Session, env: Env, command: str) -> bool:
     if name in (".quit", ".exit", ".q"):
         return False
     if name == ".tables":
-        rows = session.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name NOT LIKE '\\_sm\\_%' ESCAPE '\\' ORDER BY table_name"
-        ).fetchall()
-        console.print(text("  ".join(str(row[0]) for row in rows)))
+        console.print(text("  ".join(session.columns())))
     elif name == ".schema" and argument.strip():
-        columns = session.con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-            [argument.strip().rstrip(";")],
-        ).fetchall()
+        columns = session.columns().get(argument.strip().rstrip(";"), [])
         if not columns:
             console.print(text(f"no view or table named {argument.strip()}", style="red"))
             return True

@@ -24,3 +24,15 @@ def test_unreadable_input_raises_value_error_or_gives_none(data: bytes) -> None:
     with pytest.raises(ValueError, match=r"."):
         lenient.loads(data)
     assert None is lenient.loads_or_none(data)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [123456789012345678901234567890, -123456789012345678901234567890, -(2**63) - 1, 2**64, 2**64 - 1, -(2**63)],
+)
+@pytest.mark.parametrize("kind", [bytes, str, bytearray, memoryview])
+def test_integers_beyond_64_bits_stay_exact(number: int, kind: type) -> None:
+    text = f'{{"n": {number}, "list": [{number}]}}'
+    data = text if kind is str else kind(text.encode())
+    value = lenient.loads(data)
+    assert (int, number, number) == (type(value["n"]), value["n"], value["list"][0])

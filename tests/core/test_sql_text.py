@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -22,6 +24,8 @@ from tests.factories import (
     make_record,
     make_request,
 )
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @given(st.text().filter(lambda t: "\x00" not in t))
@@ -79,7 +83,9 @@ def test_every_view_is_defined_after_the_ones_it_reads() -> None:
             if other != name and f"FROM {other}" in select:
                 assert other in defined, f"{name} reads {other} before it is defined"
         defined.add(name)
-    assert len(sql.view_statements()) == len(sql.VIEWS)
+    documented = re.findall(r"^### `(\w+)`$", (DOCS / "sql.md").read_text(), re.MULTILINE)
+    created = [text.split()[4] for text in sql.view_statements() if text.startswith("CREATE OR REPLACE VIEW ")]
+    assert documented == created
 
 
 def _source(record: dict[str, object]) -> tuple[object, ...]:
@@ -133,3 +139,13 @@ def test_a_lone_surrogate_becomes_a_replacement_character() -> None:
 def test_a_body_that_does_not_decode_has_no_items() -> None:
     record = {**make_record(make_request()), "body": "not base64!", "body_base64": True}
     assert [] == pyitems.rows(_source(record))
+
+
+def test_level_aliases_and_event_ids_are_read_as_core_reads_them() -> None:
+    from sentry_mirror.core.envelope import UUID_PATTERN
+    from sentry_mirror.core.grouping.groups import LEVEL_ALIASES
+
+    for sent, stored in LEVEL_ALIASES.items():
+        assert f"WHEN '{sent}' THEN '{stored}'" in sql.views.EVENTS
+    uuid = next(body for name, _, body in macros.MACROS if name == "_sm_uuid")
+    assert f"'{UUID_PATTERN}'" in uuid

@@ -103,10 +103,11 @@ def test_frames_spans_breadcrumbs_sessions_and_client_reports(session: duck.Sess
 
 def test_every_view_has_columns_and_reads(session: duck.Session) -> None:
     columns = session.columns()
-    assert list(VIEW_NAMES) == list(columns)
     for name in VIEW_NAMES:
         assert columns[name]
-        rows(session, f"SELECT * FROM {name}")
+        read = session.run(f"SELECT * FROM {name}")
+        assert [column for column, _ in columns[name]] == [described[0] for described in read.description]
+        read.fetchall()
 
 
 def _damage(path: Path, target: Path, how: str) -> Path:
@@ -210,6 +211,25 @@ def test_what_sql_cannot_split_exactly_is_split_in_python(tmp_path: Path) -> Non
     assert ["attachment", "attachment"] == types["0" * 31 + "4"]
     assert ("attachment", 9) == found["0" * 31 + "5"][0][:2]
     assert in_python == set(found)
+
+
+@pytest.mark.parametrize("number", ["123456789012345678901234567890", "-9223372036854775809"])
+def test_integers_beyond_64_bits_are_exact_on_both_splits(tmp_path: Path, number: str) -> None:
+    """The same event split in SQL (a text body) and in Python (a base64 body: a binary
+    attachment beside it) keeps an integer beyond 64 bits digit for digit."""
+    require_duckdb()
+    event = b'{"n": %s}' % number.encode()
+    bodies = [
+        make_envelope(items=[({"type": "event"}, event)]),
+        make_envelope(items=[({"type": "event"}, event), ({"type": "attachment"}, b"\xff\xfe")]),
+    ]
+    records = [{**make_record(make_request(body=body)), "id": f"{n:032x}"} for n, body in enumerate(bodies)]
+    path = write_snapshot(tmp_path / "big.jsonl.zst", records)
+    with duck.connect([path]) as opened:
+        found = rows(opened, "SELECT request_id, payload->>'n' FROM items WHERE type = 'event' ORDER BY 1")
+        in_python = [row[0] for row in rows(opened, "SELECT DISTINCT request_id FROM _sm_py_items")]
+    assert ["0" * 31 + "1"] == in_python
+    assert [("0" * 32, number), ("0" * 31 + "1", number)] == found
 
 
 _line = st.one_of(
@@ -420,3 +440,24 @@ def test_a_duckdb_message_cut_inside_a_character_still_finds_the_file(tmp_path: 
         for name in VIEW_NAMES:
             rows(opened, f"SELECT * FROM {name}")
         assert list(opened._copies.directory().glob("*.jsonl.zst"))
+
+
+def test_a_full_temp_disk_names_the_copy_not_the_users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from sentry_mirror.errors import SnapshotError
+    from sentry_mirror.io import duck_files
+
+    def full(records: Iterator[Any], target: Path) -> None:
+        next(iter(records))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(duck_files, "export_snapshot", full)
+    copies = duck_files.CleanCopies()
+    try:
+        with pytest.raises(SnapshotError) as raised:
+            copies.copy(SAMPLES[0], lambda _: None)
+    finally:
+        copies.close()
+    assert str(raised.value).startswith(f"cannot write a clean copy of {SAMPLES[0]} in ")
+    assert "No space left on device" in str(raised.value)

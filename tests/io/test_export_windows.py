@@ -12,14 +12,15 @@ from sentry_mirror.core.query import Query
 from sentry_mirror.errors import DecodeError
 from sentry_mirror.io import export, export_windows
 from sentry_mirror.io.export_windows import ANSWER, ENVELOPE, REQUEST, Task
+from sentry_mirror.io.files import temp_directory
 from tests.factories import make_answer, make_envelope, make_record, make_request
 
 
 def test_a_spool_is_owner_only_in_an_owner_only_directory_and_goes_when_read() -> None:
     request = make_record(make_request(body=make_envelope({}, [({"type": "event"}, {"message": "hi"})])))
-    with export_windows.spool_directory() as directory:
+    with temp_directory("sentry-mirror-export-") as directory:
         assert 0o700 == stat.S_IMODE(os.stat(directory).st_mode)
-        spooled = export_windows.spool(Task("snapshot", Query(), directory), 3, [request, make_answer(request)])
+        spooled = export_windows.spool(Task("snapshot", Query(), str(directory)), 3, [request, make_answer(request)])
         assert 0o600 == stat.S_IMODE(os.stat(spooled.path).st_mode) and spooled.path.endswith("window-3.spool")
         found = [(kind, key, b"".join(chunks)) for kind, key, chunks in export_windows.entries(spooled.path)]  # type: ignore[arg-type]
         assert [REQUEST, ANSWER] == [kind for kind, _, _ in found]
@@ -61,15 +62,15 @@ def test_the_windows_write_what_export_writes_with_one_rule_each(tmp_path: Path,
     ):
         if write is None:
             monkeypatch.setattr(export, "exportable", lambda data: data["id"].endswith("2"))
-            with export_windows.spool_directory() as directory:
-                spooled = export_windows.spool(Task(mode, Query(), directory), 0, records[::2])
+            with temp_directory("sentry-mirror-export-") as directory:
+                spooled = export_windows.spool(Task(mode, Query(), str(directory)), 0, records[::2])
                 got = export_windows.write_envelopes([spooled], tmp_path / "jobs", warn=print)
             expected = export.export_envelopes(records[::2], tmp_path / "one")
             assert (got.written, got.skipped) == (expected.written, expected.skipped) == (1, 7)
             assert sorted(os.listdir(tmp_path / "jobs")) == sorted(os.listdir(tmp_path / "one"))
             continue
-        with export_windows.spool_directory() as directory:
-            spooled = export_windows.spool(Task(mode, query, directory), 0, records)
+        with temp_directory("sentry-mirror-export-") as directory:
+            spooled = export_windows.spool(Task(mode, query, str(directory)), 0, records)
             got = write([spooled], tmp_path / "jobs.jsonl.zst", query)
         expected = expected_of(tmp_path / "one.jsonl.zst")
         assert (tmp_path / "jobs.jsonl.zst").read_bytes() == (tmp_path / "one.jsonl.zst").read_bytes()

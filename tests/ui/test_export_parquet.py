@@ -283,3 +283,12 @@ if __name__ == "__main__":
     head, rest = current.split(BEGIN, 1)
     DOC.write_text(head + schema_markdown() + rest.split(END, 1)[1])
     print(f"rewrote the schema in {DOC}")
+
+
+@pytest.mark.parametrize("options", [(), ("--sdk", "x")])
+def test_no_snapshot_files_is_one_warning(tmp_path: Path, options: tuple[str, ...]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = cli_run("export", "--format", "parquet", "-o", str(tmp_path / "out"), *options, str(empty))
+    assert 0 == result.exit_code, result.output
+    assert 1 == result.stderr.count(f"no snapshot files in {empty}")

@@ -39,7 +39,8 @@ SHORT_ID_LENGTH = 12
 ERRORS = frozenset({EVENT})
 
 
-_LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
+#: Levels SDKs send under other names, as Sentry stores them.
+LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info"}
 _SEVERITY = {"debug": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 
 
@@ -48,7 +49,7 @@ def _level(event: Mapping[str, Any]) -> str:
     if not isinstance(level, str) or not level:
         return "error"  # Sentry's default
     level = level.lower()
-    return _LEVEL_ALIASES.get(level, level)
+    return LEVEL_ALIASES.get(level, level)
 
 
 def _user_key(event: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:

@@ -7,11 +7,10 @@ NULL in :func:`_sm_str`, a timestamp out of range NULL in :func:`_sm_time`.
 
 from __future__ import annotations
 
-from sentry_mirror.core.envelope import TYPE_ALIASES
+from sentry_mirror.core.envelope import TYPE_ALIASES, UUID_PATTERN
 from sentry_mirror.core.sql.quote import literal
 
 _ALIASES = " ".join(f"WHEN {literal(sent)} THEN {literal(counted)}" for sent, counted in sorted(TYPE_ALIASES.items()))
-_UUID = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 #: ``(name, parameters, body)``, defined in this order (a macro may use the ones before it).
 MACROS: tuple[tuple[str, str, str], ...] = (
@@ -56,7 +55,7 @@ MACROS: tuple[tuple[str, str, str], ...] = (
         "lambda x: json_type(x) = 'OBJECT')",
     ),
     # a UUID as 32 lower-case hex digits (core.envelope.normalize_uuid)
-    ("_sm_uuid", "s", f"CASE WHEN regexp_full_match(s, '{_UUID}') THEN lower(replace(s, '-', '')) END"),
+    ("_sm_uuid", "s", f"CASE WHEN regexp_full_match(s, {literal(UUID_PATTERN)}) THEN lower(replace(s, '-', '')) END"),
     # the project as a partition value: its digits, else 'other'
     ("_sm_project", "p", "CASE WHEN regexp_full_match(p, '[0-9]{1,20}') THEN p ELSE 'other' END"),
     # an item type as counted (core.envelope.canonical_type)

@@ -15,7 +15,6 @@ multipart upload), :func:`rows` gives its rows of the items table, as
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ import orjson
 from sentry_mirror.core import bodies, envelope
 from sentry_mirror.core.grouping.records import events_of
 from sentry_mirror.core.lenient import loads_or_none
+from sentry_mirror.core.record import SURROGATE
 from sentry_mirror.core.sql.views import ENVELOPE_ENDPOINTS
 from sentry_mirror.errors import EnvelopeError, MirrorError
 
@@ -47,9 +47,6 @@ SOURCE_COLUMNS = (
 )
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _json_text(value: Any) -> str | None:
     """``value`` as JSON text for DuckDB; None for None. NaN and infinities are written as
     null, lone surrogates as U+FFFD (DuckDB's JSON holds valid UTF-8 only)."""
@@ -60,7 +57,7 @@ def _json_text(value: Any) -> str | None:
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits, deep nesting
         pass
     try:
-        return _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=str))
+        return SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=str))
     except (ValueError, RecursionError):
         return None
 

@@ -11,6 +11,8 @@ the table :data:`PY_ITEMS` (:mod:`.pyitems`), which the view adds in.
 
 from __future__ import annotations
 
+from sentry_mirror.core.grouping.groups import LEVEL_ALIASES
+from sentry_mirror.core.sql.quote import literal
 from sentry_mirror.core.sql.source import RAW
 
 #: The table of items parsed in Python, and its columns.
@@ -137,6 +139,9 @@ _MESSAGE = " ".join(
     )
 )
 
+#: The levels SDKs send under other names, as grouping (and Sentry) reads them.
+_LEVELS = " ".join(f"WHEN {literal(sent)} THEN {literal(stored)}" for sent, stored in sorted(LEVEL_ALIASES.items()))
+
 EVENTS = f"""
 SELECT request_id, coalesce(_sm_uuid(_sm_str({_f("event_id")})), envelope_event_id) AS event_id,
   received_at, day, project,
@@ -146,8 +151,7 @@ SELECT request_id, coalesce(_sm_uuid(_sm_str({_f("event_id")})), envelope_event_
   _sm_str({_f("platform")}) AS platform, _sm_scalar({_f("release")}) AS release,
   _sm_scalar({_f("environment")}) AS environment,
   CASE WHEN nullif(_sm_str({_f("level")}), '') IS NULL THEN 'error'
-       ELSE CASE lower(_sm_str({_f("level")})) WHEN 'warn' THEN 'warning' WHEN 'critical' THEN 'fatal'
-            WHEN 'log' THEN 'info' ELSE lower(_sm_str({_f("level")})) END END AS level,
+       ELSE CASE lower(_sm_str({_f("level")})) {_LEVELS} ELSE lower(_sm_str({_f("level")})) END END AS level,
   _sm_str(chain[-1] -> '$.type') AS exception_type, _sm_str(chain[-1] -> '$.value') AS exception_value,
   len(chain) AS exceptions, CASE {_MESSAGE} END AS message, _sm_str({_f("transaction")}) AS transaction,
   payload -> '$.user' AS "user", _sm_scalar({_f("user_id")}) AS user_id, _sm_time({_f("timestamp")}) AS timestamp,

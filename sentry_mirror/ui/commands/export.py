@@ -27,6 +27,7 @@ from sentry_mirror.io.export import (
     write_fixtures,
 )
 from sentry_mirror.io.export_windows import Spooled, Task
+from sentry_mirror.io.files import temp_directory
 from sentry_mirror.io.parallel import Feedback, Window
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.export_parquet import export_parquet, parquet_usage
@@ -216,8 +217,8 @@ def _parallel(
     """The export by ``jobs`` processes (:mod:`sentry_mirror.io.export_windows`): a snapshot
     at ``output``, else fixtures (with ``redaction``) or envelopes into ``directory``."""
     mode = "snapshot" if output is not None else "fixtures" if redaction is not None else "envelopes"
-    with export_windows.spool_directory() as spools:
-        work = functools.partial(_window, task=Task(mode, wanted, spools, redaction))
+    with temp_directory("sentry-mirror-export-") as spools:
+        work = functools.partial(_window, task=Task(mode, wanted, str(spools), redaction))
         with reading_windows(snapshots, jobs, work, answers=mode == "snapshot") as parts:
             if output is not None:
                 return export_windows.write_snapshot(parts, output, wanted)

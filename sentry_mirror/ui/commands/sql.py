@@ -8,11 +8,10 @@ from collections.abc import Callable
 import click
 
 from sentry_mirror.io import duck
-from sentry_mirror.io.snapshot import expand
 from sentry_mirror.ui import render_sql
 from sentry_mirror.ui.env import Env
 from sentry_mirror.ui.params import jobs_option
-from sentry_mirror.ui.reading import stderr, warn
+from sentry_mirror.ui.reading import snapshot_files, stderr, warn
 from sentry_mirror.ui.sql_shell import shell
 
 #: ``--jobs``: DuckDB's threads.
@@ -51,9 +50,7 @@ def sql_command(
     """
     err = stderr()
     duck.load_duckdb()  # before anything is read: what to install when it is missing
-    files = expand(snapshots or ("snapshots",))
-    if not files:
-        warn(f"no snapshot files in {', '.join(snapshots or ('snapshots',))}: the views are empty", err)
+    files = snapshot_files(snapshots, console=err)
     with duck.connect(files, threads=jobs, on_warning=lambda m: warn(m, err)) as session:
         if statements is None and sys.stdin.isatty():
             shell(session, env, max_rows)
